@@ -1,0 +1,20 @@
+"""Errors the CLI turns into one-line messages and a non-zero exit code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ResrankError(Exception):
+    """A user-facing error: bad input, missing resources, unusable configuration."""
+
+
+class InputError(ResrankError):
+    """Malformed input, located at ``path:line`` so the user can open the file at the culprit."""
+
+    def __init__(self, path: str | Path, line: int | None, message: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.message = message
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")

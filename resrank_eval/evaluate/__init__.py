@@ -1,0 +1,5 @@
+"""Scoring runs with pytrec_eval under trec_eval ``-c`` semantics, and 2CR-style regressions."""
+
+from .metrics import Evaluation, Measure, evaluate, parse_measure
+
+__all__ = ["Evaluation", "Measure", "evaluate", "parse_measure"]

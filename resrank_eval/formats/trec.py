@@ -1,0 +1,103 @@
+"""TREC run and qrels files, validated line by line.
+
+Runs are written in the canonical order trec_eval itself uses (score descending, ties broken by
+docid descending) with strictly decreasing scores, so the order a reader sees is the order every
+evaluator scores: no silent re-sorting of ties between tools.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..errors import InputError
+from ..types import Candidate, Qrels, Run
+from .atomic import atomic_write, open_text
+
+
+def read_run(path: str | Path) -> Run:
+    """Read a 6-column TREC run, keeping each query's lines in rank order (by score, as trec_eval)."""
+    run: Run = {}
+    seen: dict[str, set[str]] = {}
+    with open_text(path) as handle:
+        for lineno, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            parts = line.split()
+            if len(parts) != 6:
+                raise InputError(path, lineno, f"expected 6 columns (qid Q0 docid rank score tag), got {len(parts)}")
+            qid, _, docid, rank, score_text, _ = parts
+            try:
+                score = float(score_text)
+            except ValueError:
+                raise InputError(path, lineno, f"score {score_text!r} is not a number") from None
+            if not math.isfinite(score):
+                raise InputError(path, lineno, f"score {score_text!r} is not finite")
+            if not rank.lstrip("-").isdigit():
+                raise InputError(path, lineno, f"rank {rank!r} is not an integer")
+            docs = seen.setdefault(qid, set())
+            if docid in docs:
+                raise InputError(path, lineno, f"duplicate docid {docid!r} for query {qid!r}")
+            docs.add(docid)
+            run.setdefault(qid, []).append(Candidate(docid, score))
+    for candidates in run.values():
+        candidates.sort(key=lambda c: (c.score, c.docid), reverse=True)
+    return run
+
+
+def canonical_order(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """Sort as trec_eval does: score descending, ties by docid descending."""
+    return sorted(candidates, key=lambda c: (c.score, c.docid), reverse=True)
+
+
+def strictly_decreasing(scores: list[float]) -> list[float]:
+    """Nudge ties (and inversions) down by the smallest float step so rank order == score order."""
+    out: list[float] = []
+    for score in scores:
+        if out and score >= out[-1]:
+            score = math.nextafter(out[-1], -math.inf)
+        out.append(score)
+    return out
+
+
+def format_run_lines(run: Run, tag: str) -> Iterable[str]:
+    """Yield TREC lines for candidates already in the intended rank order."""
+    for qid, candidates in run.items():
+        scores = strictly_decreasing([c.score for c in candidates])
+        for rank, (cand, score) in enumerate(zip(candidates, scores), 1):
+            yield f"{qid} Q0 {cand.docid} {rank} {score!r} {tag}\n"
+
+
+def write_run(path: str | Path, run: Run, tag: str) -> None:
+    """Write a run atomically; each query's candidates must be in rank order already."""
+    if not tag or any(ch.isspace() for ch in tag):
+        raise ValueError(f"run tag must be one non-empty word, got {tag!r}")
+    with atomic_write(path) as handle:
+        handle.writelines(format_run_lines(run, tag))
+
+
+def read_qrels(path: str | Path) -> Qrels:
+    """Read TREC qrels (``qid iter docid rel``) or BEIR qrels TSV (``query-id corpus-id score``)."""
+    qrels: Qrels = {}
+    with open_text(path) as handle:
+        for lineno, line in enumerate(handle, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if lineno == 1 and parts[0] == "query-id":
+                continue
+            if len(parts) == 4:
+                qid, _, docid, rel = parts
+            elif len(parts) == 3:
+                qid, docid, rel = parts
+            else:
+                raise InputError(path, lineno, f"expected 'qid iter docid rel' (4 columns) or 'qid docid rel', got {len(parts)} columns")
+            try:
+                label = int(rel)
+            except ValueError:
+                raise InputError(path, lineno, f"relevance {rel!r} is not an integer") from None
+            qrels.setdefault(qid, {})[docid] = label
+    if not qrels:
+        raise InputError(path, None, "no judgments found")
+    return qrels

@@ -1,0 +1,73 @@
+"""The one data model that flows through datasets -> retrieve -> rerank -> evaluate -> report."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Query:
+    """A topic: its id and the text a model reads."""
+
+    qid: str
+    text: str
+
+
+@dataclass
+class Candidate:
+    """One ranked document: first-stage or reranked score, and its text when a reranker needs it."""
+
+    docid: str
+    score: float
+    text: str | None = None
+
+
+@dataclass
+class Ranking:
+    """A query with its candidates in rank order (best first)."""
+
+    query: Query
+    candidates: list[Candidate]
+
+    @property
+    def docids(self) -> list[str]:
+        return [c.docid for c in self.candidates]
+
+
+Run = dict[str, list[Candidate]]
+"""A TREC run in memory: qid -> candidates in rank order."""
+
+Qrels = dict[str, dict[str, int]]
+"""Relevance judgments: qid -> docid -> graded label."""
+
+
+@dataclass
+class QueryStats:
+    """Cost of reranking one query. The same shape serves ResRank and generative baselines.
+
+    Latencies are wall-clock milliseconds; ``encode_ms`` is 0 when all passage vectors came from
+    a cache, which is what ResRank's single-pass design promises for indexed corpora.
+    """
+
+    qid: str
+    reranker: str
+    candidates: int
+    encoder_tokens: int = 0
+    reranker_input_tokens: int = 0
+    generated_tokens: int = 0
+    forward_passes: int = 0
+    encode_ms: float = 0.0
+    rerank_ms: float = 0.0
+    total_ms: float = 0.0
+    device: str = "cpu"
+    dtype: str = "float32"
+    batch_size: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "QueryStats":
+        return cls(**data)
