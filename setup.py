@@ -26,6 +26,7 @@ setup(
         "gguf",
         "peft",
         "pandas",
+        "tabulate",
         "scipy",
         "matplotlib",
         "click",

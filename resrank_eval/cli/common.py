@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -39,3 +40,11 @@ corpus_option = click.option(
 split_option = click.option("--split", default="test", show_default=True, help="Qrels split of a BEIR directory.")
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace an existing output instead of skipping.")
 threads_option = click.option("--threads", type=int, default=2, show_default=True, help="Worker threads.")
+
+
+def refuse_existing(output: str | Path, overwrite: bool) -> bool:
+    """Pyserini's convention: an existing output is kept (and said so) unless --overwrite."""
+    if Path(output).exists() and not overwrite:
+        click.echo(f"{output} exists; skipping (pass --overwrite to replace it)", err=True)
+        return True
+    return False

@@ -1,0 +1,76 @@
+"""``datasets``, ``import-candidates`` and ``export-candidates``: what the benchmarks are made of."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import handle_errors, overwrite_option, refuse_existing
+
+
+@click.command("datasets")
+def datasets() -> None:
+    """List the benchmarks, their measures and where topics, qrels and corpus come from."""
+    from ..datasets import DATASETS
+
+    for ds in DATASETS.values():
+        src = ds.sources()
+        click.echo(f"{ds.name:<22} rel>={ds.rel_level}  {', '.join(ds.measures)}")
+        for part in ("topics", "qrels", "corpus"):
+            click.echo(f"    {part:<7} {src[part]}")
+
+
+@click.command("import-candidates")
+@click.argument("candidates", type=click.Path(exists=True, dir_okay=False))
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="TREC run to write.")
+@click.option("--passages", type=click.Path(dir_okay=False), default=None, help="Passage store (BEIR corpus JSONL); default: <output>.passages.jsonl.")
+@click.option("--topics-output", type=click.Path(dir_okay=False), default=None, help="Also write the queries as a TSV topic file.")
+@click.option("--tag", default="candidates", show_default=True, help="Run tag.")
+@overwrite_option
+@handle_errors
+def import_candidates(candidates: str, output: str, passages: str | None, topics_output: str | None, tag: str, overwrite: bool) -> None:
+    """Import rank_llm/RankGPT candidate JSON into a TREC run plus a passage-text store."""
+    from ..datasets.corpus import write_corpus
+    from ..formats.atomic import atomic_write
+    from ..formats.candidates import read_candidates
+    from ..formats.trec import write_run
+
+    passages = passages or f"{output}.passages.jsonl"
+    if refuse_existing(output, overwrite):
+        return
+    data = read_candidates(candidates)
+    write_corpus(passages, data.passages)
+    if topics_output:
+        with atomic_write(topics_output) as handle:
+            handle.writelines(f"{q.qid}\t{q.text}\n" for q in data.topics.values())
+    write_run(output, data.run, tag)
+    click.echo(f"{len(data.run)} queries, {sum(map(len, data.run.values()))} hits -> {output}; {len(data.passages)} passages -> {passages}")
+
+
+@click.command("export-candidates")
+@click.option("--dataset", default=None, help="Benchmark whose topics give the query text.")
+@click.option("--topics", type=click.Path(exists=True, dir_okay=False), default=None, help="Topic file (TSV or queries.jsonl) instead of --dataset.")
+@click.option("--run", "run_path", required=True, type=click.Path(exists=True, dir_okay=False), help="TREC run to export.")
+@click.option("--corpus", required=True, type=click.Path(exists=True), help="BEIR corpus dir or JSONL holding the passage texts.")
+@click.option("--hits", type=int, default=100, show_default=True, help="Candidates per query to export.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="Candidate JSON to write.")
+@overwrite_option
+@handle_errors
+def export_candidates(dataset: str | None, topics: str | None, run_path: str, corpus: str, hits: int, output: str, overwrite: bool) -> None:
+    """Export a run plus passage texts to rank_llm/RankGPT candidate JSON."""
+    from ..datasets.corpus import load_passages
+    from ..formats.candidates import write_candidates
+    from ..formats.trec import read_run
+    from .resolve import resolve_topics
+
+    if refuse_existing(output, overwrite):
+        return
+    query_texts = resolve_topics(dataset, topics)
+    run = {qid: cands[:hits] for qid, cands in read_run(run_path).items()}
+    texts = load_passages(corpus, {c.docid for cands in run.values() for c in cands})
+    write_candidates(output, query_texts, run, texts)
+    click.echo(f"{len(run)} queries -> {Path(output)}")
+
+
+COMMANDS = [datasets, import_candidates, export_candidates]

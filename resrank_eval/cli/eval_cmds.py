@@ -1,0 +1,71 @@
+"""``evaluate`` and ``regress``: scoring runs without ever touching Pyserini or torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import echo_warning, handle_errors
+
+
+@click.command("evaluate")
+@click.option("--dataset", required=True, help="Benchmark whose qrels and standard measures to use.")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--qrels", type=click.Path(exists=True, dir_okay=False), default=None, help="Qrels file overriding the dataset's.")
+@click.option("--corpus", type=click.Path(file_okay=False), default=None, help="BEIR dir for datasets not in the registry.")
+@click.option("--split", default="test", show_default=True)
+@click.option("--measure", "-m", "measures", multiple=True, help="Measure(s) instead of the standard set, e.g. -m nDCG@10 -m 'R(rel=2)@100'.")
+@click.option("--per-query", is_flag=True, help="Also print every query's scores (qid 'all' = mean).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write the table here instead of stdout.")
+@handle_errors
+def evaluate_cmd(dataset: str, runs: tuple[str, ...], qrels: str | None, corpus: str | None, split: str, measures: tuple[str, ...],
+                 per_query: bool, fmt: str, output: str | None) -> None:
+    """Score TREC runs with pytrec_eval (trec_eval -c semantics)."""
+    from ..datasets.registry import get_dataset
+    from ..evaluate.metrics import evaluate
+    from ..evaluate.tables import mean_frame, per_query_frame, render
+    from ..formats.atomic import atomic_write
+    from ..formats.trec import read_run
+    from .resolve import resolve_qrels
+
+    ds = get_dataset(dataset, corpus, split)
+    judgments = resolve_qrels(ds, qrels)
+    results = {}
+    for path in runs:
+        results[path] = evaluate(read_run(path), judgments, list(measures) or list(ds.measures))
+        for warning in results[path].warnings:
+            echo_warning(f"{path}: {warning}")
+    text = render(per_query_frame(results) if per_query else mean_frame(results), fmt)
+    if output:
+        with atomic_write(output) as handle:
+            handle.write(text + "\n")
+    else:
+        click.echo(text)
+
+
+@click.command("regress")
+@click.option("--file", "regression_file", type=click.Path(exists=True, dir_okay=False), default=None, help="Regression YAML (default: the bundled one).")
+@click.option("--only", multiple=True, help="Run only these regression names.")
+@click.option("--runs-dir", type=click.Path(file_okay=False), default="runs/regressions", show_default=True)
+@handle_errors
+def regress(regression_file: str | None, only: tuple[str, ...], runs_dir: str) -> None:
+    """Re-run the pinned runs and print OK/FAIL per measure; exit 1 on any FAIL."""
+    from ..evaluate.regress import DEFAULT_FILE, load_regressions, run_regression
+    from . import main
+
+    regressions = [r for r in load_regressions(regression_file or DEFAULT_FILE) if not only or r.name in only]
+    failed = 0
+    for regression in regressions:
+        click.echo(f"# {regression.name}: {regression.command}")
+        checks = run_regression(regression, Path(runs_dir), lambda args: main.main(args, standalone_mode=False))
+        for check in checks:
+            status = "OK" if check.ok else "FAIL"
+            failed += not check.ok
+            click.echo(f"{status:<4} {regression.name:<32} {check.measure:<16} expected {check.expected:.4f} got {check.actual:.4f} (±{check.tolerance})")
+    if failed:
+        raise click.ClickException(f"{failed} regression check(s) failed")
+
+
+COMMANDS = [evaluate_cmd, regress]

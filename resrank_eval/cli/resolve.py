@@ -1,0 +1,57 @@
+"""Turning CLI arguments (dataset name, --corpus, --topics, --qrels) into library objects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..datasets.corpus import load_passages
+from ..datasets.registry import Dataset, get_dataset
+from ..errors import ResrankError
+from ..formats.candidates import read_candidates
+from ..formats.topics import read_topics
+from ..formats.trec import read_qrels, read_run
+from ..rerank.driver import PassageLookup
+from ..types import Qrels, Query, Run
+
+
+def resolve_topics(dataset: str | None, topics: str | None, corpus: str | None = None, split: str = "test") -> dict[str, Query]:
+    """Topics from an explicit file, else from the dataset."""
+    if topics:
+        return read_topics(topics)
+    if not dataset:
+        raise ResrankError("pass --dataset NAME or --topics FILE")
+    return get_dataset(dataset, corpus, split).topics()
+
+
+def resolve_qrels(dataset: Dataset, qrels: str | None) -> Qrels:
+    return read_qrels(qrels) if qrels else dataset.qrels()
+
+
+
+PassageSource = dict[str, str] | Path | None
+
+
+def resolve_first_stage(dataset: str, corpus: str | None, topics: str | None, run_path: str | None,
+                        candidates: str | None) -> tuple[dict[str, Query], Run, PassageSource]:
+    """Queries, first-stage run and where passage text comes from, for ``rerank``."""
+    if bool(run_path) == bool(candidates):
+        raise ResrankError("pass exactly one of --run RUN or --candidates FILE")
+    if candidates:
+        data = read_candidates(candidates)
+        queries = read_topics(topics) if topics else data.topics
+        return queries, data.run, data.passages
+    ds = get_dataset(dataset, corpus)
+    return resolve_topics(dataset, topics, corpus), read_run(run_path), ds.corpus_dir
+
+
+def passage_lookup(source: PassageSource, lucene_index: str | None) -> PassageLookup:
+    """A docids -> texts function over a candidate file, a BEIR corpus or a Lucene index."""
+    if isinstance(source, dict):
+        return lambda docids: {d: source[d] for d in docids}
+    if source is not None:
+        return lambda docids: load_passages(source, docids)
+    if lucene_index:
+        from ..retrieve.bm25 import lucene_passages, open_searcher
+
+        return lambda docids: lucene_passages(open_searcher(lucene_index), docids)
+    raise ResrankError("no passage text: pass --corpus DIR, --index LUCENE_DIR or --candidates FILE")
