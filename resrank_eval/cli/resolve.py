@@ -40,8 +40,10 @@ def resolve_first_stage(dataset: str, corpus: str | None, topics: str | None, ru
         data = read_candidates(candidates)
         queries = read_topics(topics) if topics else data.topics
         return queries, data.run, data.passages
-    ds = get_dataset(dataset, corpus)
-    return resolve_topics(dataset, topics, corpus), read_run(run_path), ds.corpus_dir
+    corpus_is_dir = corpus is not None and Path(corpus).is_dir()
+    ds = get_dataset(dataset, corpus if corpus_is_dir else None)
+    text_source = Path(corpus) if corpus else ds.corpus_dir
+    return resolve_topics(dataset, topics, corpus if corpus_is_dir else None), read_run(run_path), text_source
 
 
 def passage_lookup(source: PassageSource, lucene_index: str | None) -> PassageLookup:

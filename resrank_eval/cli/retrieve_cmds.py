@@ -82,7 +82,7 @@ def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, m
 
 @click.command("rerank")
 @dataset_option
-@corpus_option
+@click.option("--corpus", type=click.Path(exists=True), default=None, help="BEIR directory or corpus JSONL (e.g. an imported passage store) with the texts.")
 @click.option("--topics", type=click.Path(exists=True, dir_okay=False), default=None, help="Topic file overriding the dataset's.")
 @click.option("--run", "run_path", type=click.Path(exists=True, dir_okay=False), default=None, help="First-stage TREC run.")
 @click.option("--candidates", type=click.Path(exists=True, dir_okay=False), default=None, help="rank_llm candidate JSON (run + texts) instead of --run.")

@@ -31,7 +31,7 @@ def render(frame: pd.DataFrame, fmt: str, digits: int = 4) -> str:
     if fmt == "json":
         return frame.reset_index().to_json(orient="records", indent=2)
     if fmt == "csv":
-        return frame.to_csv()
+        return frame.to_csv().rstrip("\n")
     if fmt == "markdown":
         return frame.round(digits).to_markdown(floatfmt=f".{digits}f")
     if fmt == "table":

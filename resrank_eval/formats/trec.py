@@ -11,6 +11,8 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import InputError
 from ..types import Candidate, Qrels, Run
 from .atomic import atomic_write, open_text
@@ -52,11 +54,14 @@ def canonical_order(candidates: Iterable[Candidate]) -> list[Candidate]:
 
 
 def strictly_decreasing(scores: list[float]) -> list[float]:
-    """Nudge ties (and inversions) down by the smallest float step so rank order == score order."""
+    """Nudge ties (and inversions) down one float32 step so rank order == score order.
+
+    trec_eval holds scores as 32-bit floats, so a smaller nudge would be a tie again there.
+    """
     out: list[float] = []
     for score in scores:
-        if out and score >= out[-1]:
-            score = math.nextafter(out[-1], -math.inf)
+        if out and np.float32(score) >= np.float32(out[-1]):
+            score = float(np.nextafter(np.float32(out[-1]), np.float32(-np.inf)))
         out.append(score)
     return out
 

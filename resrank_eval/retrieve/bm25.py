@@ -96,7 +96,7 @@ def open_searcher(index: str | Path) -> Any:
     except Exception as exc:  # Pyserini raises bare exceptions (or Java ones) when offline
         raise ResrankError(f"prebuilt index {index!r} could not be opened ({type(exc).__name__}); offline, pass --corpus DIR to index a local copy") from None
     if searcher is None:
-        raise ResrankError(f"{index!r} is neither an index directory nor a known Pyserini prebuilt index")
+        raise ResrankError(f"prebuilt index {index!r} is unknown or could not be downloaded (offline?); pass --corpus DIR (a local BEIR copy) or --index DIR")
     return searcher
 
 

@@ -1,0 +1,124 @@
+"""The CLI end to end: real runs, one-line errors, exit codes, and no partial output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from resrank_eval.cli import main
+from resrank_eval.formats.trec import read_run
+
+from .conftest import DL19_CANDIDATES
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def assert_one_line_error(result: Result, *fragments: str) -> None:
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(lines) == 1, result.output
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture(scope="module")
+def dl19_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dl19") / "bm25.txt"
+    result = invoke("import-candidates", str(DL19_CANDIDATES), "--output", str(out))
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_help_and_datasets_list_all_ten() -> None:
+    result = invoke("datasets")
+    assert result.exit_code == 0
+    names = [line.split()[0] for line in result.output.splitlines() if not line.startswith(" ")]
+    assert names == ["dl19", "dl20", "beir/trec-covid", "beir/nfcorpus", "beir/webis-touche2020", "beir/dbpedia-entity",
+                     "beir/scifact", "beir/signal1m", "beir/trec-news", "beir/robust04"]
+
+
+def test_import_and_evaluate_dl19(dl19_run: Path) -> None:
+    result = invoke("evaluate", "--dataset", "dl19", str(dl19_run), "--format", "json")
+    assert result.exit_code == 0
+    row = json.loads(result.stdout)[0]
+    assert row["nDCG@10"] == pytest.approx(0.5058, abs=5e-4) and row["queries"] == 43
+    assert set(row) >= {"AP(rel=2)@1000", "R(rel=2)@100", "R(rel=2)@1000"}
+
+
+def test_per_query_csv_and_markdown(dl19_run: Path) -> None:
+    csv = invoke("evaluate", "--dataset", "dl19", str(dl19_run), "--per-query", "--format", "csv", "-m", "nDCG@10").stdout
+    lines = csv.splitlines()
+    assert lines[0] == "run,qid,nDCG@10" and len(lines) == 1 + 43 + 1, lines[-3:]
+    assert "| run" in invoke("evaluate", "--dataset", "dl19", str(dl19_run), "--format", "markdown").output
+
+
+def test_dl20_mean_is_over_54_judged_queries(dl19_run: Path) -> None:
+    result = invoke("evaluate", "--dataset", "dl20", str(dl19_run), "--format", "json")
+    assert json.loads(result.stdout)[0]["queries"] == 54
+
+
+def test_export_round_trip(dl19_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "c.json"
+    result = invoke("export-candidates", "--dataset", "dl19", "--run", str(dl19_run), "--corpus", f"{dl19_run}.passages.jsonl",
+                    "--hits", "20", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    entries = json.loads(out.read_text())
+    assert len(entries) == 43 and len(entries[0]["hits"]) == 20 and entries[0]["hits"][0]["content"]
+
+
+def test_rerank_identity_keeps_order_and_writes_stats(dl19_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "identity.txt"
+    result = invoke("rerank", "--dataset", "dl19", "--run", str(dl19_run), "--corpus", f"{dl19_run}.passages.jsonl",
+                    "--reranker", "identity", "--top-k", "10", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    before, after = read_run(dl19_run), read_run(out)
+    assert all([c.docid for c in before[q]] == [c.docid for c in after[q]] for q in before)
+    stats = [json.loads(line) for line in Path(f"{out}.stats.jsonl").read_text().splitlines()]
+    assert len(stats) == 43 and stats[0]["candidates"] == 10 and stats[0]["generated_tokens"] == 0
+    summary = json.loads(Path(f"{out}.summary.json").read_text())
+    assert summary["queries"] == 43 and "latency_ms_p95" in summary
+    assert not Path(f"{out}.partial.jsonl").exists()
+    again = invoke("rerank", "--dataset", "dl19", "--run", str(dl19_run), "--reranker", "identity", "--output", str(out))
+    assert "skipping" in again.output
+
+
+def test_rerank_resumes_from_partial(dl19_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "resumed.txt"
+    first_qid = next(iter(read_run(dl19_run)))
+    fake = {"qid": first_qid, "ranking": [["sentinel-order-kept", 1.0]], "stats": {"qid": first_qid, "reranker": "identity", "candidates": 1}}
+    Path(f"{out}.partial.jsonl").write_text(json.dumps(fake) + "\n{\"torn")
+    result = invoke("rerank", "--dataset", "dl19", "--candidates", str(DL19_CANDIDATES), "--reranker", "identity", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    assert read_run(out)[first_qid][0].docid == "sentinel-order-kept", "finished queries must not be recomputed"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["evaluate", "--dataset", "nope", "{run}"], ["unknown dataset 'nope'"]),
+        (["retrieve", "--dataset", "beir/nfcorpus", "--corpus", "/does/not/exist", "--output", "{out}"], ["corpus directory does not exist"]),
+        (["retrieve", "--dataset", "beir/nfcorpus", "--topics", "{empty}", "--output", "{out}"], ["no topics found"]),
+        (["evaluate", "--dataset", "dl19", "{badrun}"], ["bad.run:2:", "expected 6 columns"]),
+        (["evaluate", "--dataset", "dl19", "--qrels", "{badqrels}", "{run}"], ["bad.qrels:1:"]),
+        (["index", "--dataset", "mine", "--corpus", "{badcorpus}"], ["corpus.jsonl:2: invalid JSON"]),
+        (["rerank", "--dataset", "dl19", "--run", "{run}", "--reranker", "resrank", "--output", "{out}"], ["needs --model"]),
+        (["evaluate", "--dataset", "dl19", "-m", "MAP", "{run}"], ["unknown measure 'MAP'"]),
+    ],
+)
+def test_bad_input_one_line_error_no_output(tmp_path: Path, dl19_run: Path, args: list[str], fragments: list[str]) -> None:
+    (tmp_path / "empty.tsv").write_text("")
+    (tmp_path / "bad.run").write_text("1 Q0 d 1 1.0 t\n1 Q0 d2 2\n")
+    (tmp_path / "bad.qrels").write_text("1 0 d\n")
+    (tmp_path / "badcorpus").mkdir()
+    (tmp_path / "badcorpus" / "corpus.jsonl").write_text('{"_id": "a", "text": "x"}\n{"_id": \n')
+    out = tmp_path / "out.txt"
+    values = {"{run}": str(dl19_run), "{out}": str(out), "{empty}": str(tmp_path / "empty.tsv"), "{badrun}": str(tmp_path / "bad.run"),
+              "{badqrels}": str(tmp_path / "bad.qrels"), "{badcorpus}": str(tmp_path / "badcorpus")}
+    result = invoke(*[values.get(a, a) for a in args])
+    assert_one_line_error(result, *fragments)
+    assert not out.exists() and not list(tmp_path.glob(".out.txt*"))
