@@ -93,14 +93,19 @@ def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, m
 @click.option("--top-k", type=int, default=100, show_default=True)
 @click.option("--batch-size", type=int, default=1, show_default=True, help="Queries per reranker call.")
 @click.option("--device", default=None, help="torch device (default: cuda if available).")
+@click.option("--window", type=int, default=20, show_default=True, help="rankgpt/first: passages per LLM call.")
+@click.option("--stride", type=int, default=10, show_default=True, help="rankgpt/first: window step, back to front.")
+@click.option("--max-words", type=int, default=300, show_default=True, help="rankgpt/first: words kept per passage.")
+@click.option("--api-base", default=None, help="rankgpt: OpenAI-compatible server URL (vLLM, API); --model is the served name.")
 @click.option("--output", required=True, type=click.Path(dir_okay=False))
 @overwrite_option
 @handle_errors
 def rerank(dataset: str, corpus: str | None, topics: str | None, run_path: str | None, candidates: str | None, reranker: str, model: str | None,
-           dense_index: str | None, lucene_index: str | None, top_k: int, batch_size: int, device: str | None, output: str, overwrite: bool) -> None:
+           dense_index: str | None, lucene_index: str | None, top_k: int, batch_size: int, device: str | None, window: int, stride: int,
+           max_words: int, api_base: str | None, output: str, overwrite: bool) -> None:
     """Rerank the top-k of a run; writes the run, <run>.stats.jsonl and <run>.summary.json."""
     from ..rerank.driver import RerankOutputs, rerank_run
-    from ..rerank.registry import build_reranker
+    from ..rerank.registry import RerankerOptions, build_reranker
     from .resolve import passage_lookup, resolve_first_stage
 
     if refuse_existing(output, overwrite):
@@ -108,7 +113,8 @@ def rerank(dataset: str, corpus: str | None, topics: str | None, run_path: str |
     if overwrite:
         RerankOutputs.for_run(output).partial.unlink(missing_ok=True)
     queries, run, lookup_source = resolve_first_stage(dataset, corpus, topics, run_path, candidates)
-    model_obj = build_reranker(reranker, model, device=device, batch_size=batch_size, dense_index=dense_index)
+    options = RerankerOptions(device, batch_size, dense_index, window, stride, max_words, api_base)
+    model_obj = build_reranker(reranker, model, options)
     outputs = rerank_run(model_obj, queries, run, passage_lookup(lookup_source, lucene_index), output, top_k=top_k, batch_size=batch_size)
     click.echo(f"{len(run)} queries reranked by {model_obj.name} -> {outputs.run} (+ {outputs.stats.name}, {outputs.summary.name})")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from ..errors import ResrankError
 from .base import Reranker
@@ -10,8 +10,21 @@ from .base import Reranker
 RERANKERS = ("identity", "resrank", "encoder", "rankgpt", "first")
 
 
-def build_reranker(name: str, model: str | None = None, **options: Any) -> Reranker:
-    """Construct a reranker by name; ``options`` are passed to its ``from_pretrained``."""
+@dataclass(frozen=True)
+class RerankerOptions:
+    """Every knob a reranker can take from the CLI; each reranker reads the ones it has."""
+
+    device: str | None = None
+    batch_size: int = 1
+    dense_index: str | None = None
+    window: int = 20
+    stride: int = 10
+    max_words: int = 300
+    api_base: str | None = None
+
+
+def build_reranker(name: str, model: str | None, options: RerankerOptions = RerankerOptions()) -> Reranker:
+    """Construct a reranker by name: ``model`` is a checkpoint dir, preset, HF id or served model name."""
     if name == "identity":
         from .identity import IdentityReranker
 
@@ -19,13 +32,18 @@ def build_reranker(name: str, model: str | None = None, **options: Any) -> Reran
     if name not in RERANKERS:
         raise ResrankError(f"unknown reranker {name!r}; choose one of {', '.join(RERANKERS)}")
     if not model:
-        raise ResrankError(f"reranker {name!r} needs --model (a checkpoint dir, HF id or preset)")
+        raise ResrankError(f"reranker {name!r} needs --model (a checkpoint dir, preset or HF id)")
     if name in ("resrank", "encoder"):
         from .resrank import EncoderReranker, ResRankReranker
 
         cls = ResRankReranker if name == "resrank" else EncoderReranker
-    else:
-        from .rankgpt import FirstReranker, RankGPTReranker
+        return cls.from_pretrained(model, device=options.device, batch_size=options.batch_size, embeddings=options.dense_index)
+    from .generative import FirstReranker, RankGPTReranker
 
-        cls = RankGPTReranker if name == "rankgpt" else FirstReranker
-    return cls.from_pretrained(model, **{k: v for k, v in options.items() if v is not None})
+    window = {"window": options.window, "stride": options.stride, "max_words": options.max_words, "batch_size": options.batch_size}
+    if options.api_base:
+        if name != "rankgpt":
+            raise ResrankError("--api-base serves only --reranker rankgpt (FIRST needs the logits of a local model)")
+        return RankGPTReranker.from_openai(options.api_base, model, **window)
+    cls = RankGPTReranker if name == "rankgpt" else FirstReranker
+    return cls.from_pretrained(model, device=options.device, **window)

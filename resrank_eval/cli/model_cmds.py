@@ -1,0 +1,35 @@
+"""``resrank-eval encode``: the ResRank encoder's dense index of a corpus (Pyserini FAISS + vectors)."""
+
+from __future__ import annotations
+
+import click
+
+from .common import corpus_option, dataset_option, handle_errors
+
+
+@click.command()
+@dataset_option
+@corpus_option
+@click.option("--model", required=True, help="ResRank model folder or preset (mini, paper); its encoder is used.")
+@click.option("--index", "index_dir", required=True, type=click.Path(file_okay=False), help="Output index folder.")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Passages per encoder forward pass.")
+@click.option("--shard-size", type=int, default=10_000, show_default=True, help="Passages per resumable shard.")
+@click.option("--device", default=None, help="cuda, cuda:1, cpu (default: the GPU when there is one).")
+@handle_errors
+def encode(dataset: str, corpus: str | None, model: str, index_dir: str, batch_size: int, shard_size: int,
+           device: str | None) -> None:
+    """Encode a corpus into a FAISS index for `retrieve --method dense`; a killed run resumes."""
+    from ..datasets.registry import get_dataset
+    from ..errors import ResrankError
+    from ..model import load_encoder
+    from ..retrieve.dense import build_dense_index
+
+    corpus_dir = get_dataset(dataset, corpus).corpus_dir
+    if corpus_dir is None:
+        raise ResrankError(f"dataset {dataset!r} has no local corpus: pass --corpus DIR")
+    encoder = load_encoder(model, device=device, batch_size=batch_size)
+    out = build_dense_index(corpus_dir, encoder, index_dir, batch_size=batch_size, shard_size=shard_size)
+    click.echo(f"dense index: {out}")
+
+
+COMMANDS = [encode]

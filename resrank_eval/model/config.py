@@ -1,0 +1,135 @@
+"""The ResRank configuration: every choice the paper leaves open is a named option here.
+
+Saved as ``resrank.json`` next to the weights, so a checkpoint says how it must be run. Defaults are
+those of ``../shared/notes/RESRANK.md`` (PE-Rank injection, E2Rank prompt layout and score scale).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ..errors import ResrankError
+
+CONFIG_NAME = "resrank.json"
+POOLINGS = ("last", "mean", "cls")
+PROJECTORS = ("none", "linear", "mlp")
+RESIDUALS = ("add", "none", "gated")
+PASSAGES_FIELD = "{passages}"
+QUERY_FIELD = "{query}"
+
+DEFAULT_PROMPT = (
+    "Rank the passages below by their relevance to the search query.\n{passages}\nSearch query: {query}"
+)
+
+
+@dataclass
+class ResRankConfig:
+    """How a ResRank model is built and run.
+
+    ``encoder`` / ``reranker`` are a Hugging Face id, a local model folder, or a ``.gguf`` file.
+    ``score_scale`` multiplies the cosine (it is 1/temperature; E2Rank trains with 10).
+    ``query_token``: when set, this token is appended to the prompt and its hidden state is q;
+    otherwise q is the hidden state of the last prompt token.
+    Candidates beyond ``max_candidates_per_pass`` are split into consecutive chunks, each one more
+    pass in the same batch; cosine scores are absolute, so chunks merge by value.
+    """
+
+    encoder: str
+    reranker: str
+    pooling: str = "last"
+    normalize: bool = True
+    query_instruction: str = ""
+    projector: str = "none"
+    residual: str = "add"
+    gate_init: float = 1.0
+    query_token: str | None = None
+    score_scale: float = 10.0
+    max_passage_tokens: int = 512
+    max_candidates_per_pass: int = 100
+    placeholder_token: str = "<|passage|>"
+    prompt_template: str = DEFAULT_PROMPT
+    passage_template: str = "[{index}] {placeholder}"
+    passage_separator: str = "\n"
+    chat_template: bool = True
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise a one-line :class:`ResrankError` on the first unusable option."""
+        _choice("pooling", self.pooling, POOLINGS)
+        _choice("projector", self.projector, PROJECTORS)
+        _choice("residual", self.residual, RESIDUALS)
+        for name in ("encoder", "reranker", "placeholder_token"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+                raise ResrankError(f"model config: {name} must be a non-empty string")
+        for name in ("max_passage_tokens", "max_candidates_per_pass"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ResrankError(f"model config: {name} must be a positive integer, got {value!r}")
+        if not isinstance(self.score_scale, (int, float)) or self.score_scale <= 0:
+            raise ResrankError(f"model config: score_scale must be a positive number, got {self.score_scale!r}")
+        if self.query_token is not None and not self.query_token:
+            raise ResrankError("model config: query_token must be a token string or null")
+        passages_at = self.prompt_template.find(PASSAGES_FIELD)
+        query_at = self.prompt_template.find(QUERY_FIELD)
+        if passages_at < 0 or query_at < 0:
+            raise ResrankError("model config: prompt_template needs both {passages} and {query}")
+        if query_at < passages_at:
+            raise ResrankError("model config: prompt_template must put {query} after {passages} (query last)")
+        if "{placeholder}" not in self.passage_template:
+            raise ResrankError("model config: passage_template needs {placeholder}")
+        if self.placeholder_token in self.prompt_template:
+            raise ResrankError("model config: prompt_template must not contain the placeholder token itself")
+        try:
+            self.passage_template.format(index=1, placeholder="")
+            self.prompt_template.format(passages="", query="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ResrankError(f"model config: bad template field: {exc}") from None
+
+    def check_hidden_sizes(self, encoder_dim: int, reranker_dim: int) -> None:
+        """projector 'none' injects encoder vectors as they are, so the sizes must agree."""
+        if self.projector == "none" and encoder_dim != reranker_dim:
+            raise ResrankError(
+                f"model config: projector 'none' needs equal hidden sizes, encoder has {encoder_dim} and "
+                f"reranker {reranker_dim}; use projector 'linear' or 'mlp'"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ResRankConfig":
+        if not isinstance(data, dict):
+            raise ResrankError("model config: expected a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ResrankError(f"model config: unknown option(s) {', '.join(unknown)}")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ResrankError(f"model config: {exc}") from None
+
+    def save(self, directory: str | Path) -> None:
+        path = Path(directory) / CONFIG_NAME
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "ResRankConfig":
+        path = Path(directory) / CONFIG_NAME
+        if not path.is_file():
+            raise ResrankError(f"{path}: no ResRank config (not a ResRank model folder)")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ResrankError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+        return cls.from_dict(data)
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ResrankError(f"model config: {name} must be one of {', '.join(allowed)}, got {value!r}")

