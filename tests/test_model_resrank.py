@@ -189,3 +189,18 @@ def test_bad_sources_and_files_are_one_line_errors(root: Path, tmp_path: Path) -
     model = build(root)
     with pytest.raises(ResrankError, match="passage vectors"):
         model.score(["q"], [torch.zeros(3, 7)])
+
+
+def test_reranker_layers_truncates_and_survives_save_load(root: Path, tmp_path: Path) -> None:
+    from transformers import AutoModel
+
+    model = build(root, reranker_layers=1)
+    assert len(model.reranker.layers) == 1
+    with torch.no_grad():
+        vectors = model.encode_passages(PASSAGES)
+        before = model.score(QUERIES[:1], [vectors])
+    model.save_pretrained(tmp_path / "ckpt")
+    assert AutoModel.from_pretrained(tmp_path / "ckpt" / "reranker").config.num_hidden_layers == 1
+    loaded = ResRankModel.from_pretrained(tmp_path / "ckpt", "cpu", "float32")
+    with torch.no_grad():
+        assert torch.equal(before, loaded.score(QUERIES[:1], [loaded.encode_passages(PASSAGES)]))

@@ -33,6 +33,8 @@ class ResRankConfig:
     ``score_scale`` multiplies the cosine (it is 1/temperature; E2Rank trains with 10).
     ``query_token``: when set, this token is appended to the prompt and its hidden state is q;
     otherwise q is the hidden state of the last prompt token.
+    ``reranker_layers`` keeps only the first N decoder layers of the reranker (a cheaper mini model;
+    the saved reranker folder then holds the truncated model, loadable by transformers alone).
     Candidates beyond ``max_candidates_per_pass`` are split into consecutive chunks, each one more
     pass in the same batch; cosine scores are absolute, so chunks merge by value.
     """
@@ -54,6 +56,7 @@ class ResRankConfig:
     passage_template: str = "[{index}] {placeholder}"
     passage_separator: str = "\n"
     chat_template: bool = True
+    reranker_layers: int | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -66,6 +69,8 @@ class ResRankConfig:
         for name in ("encoder", "reranker", "placeholder_token"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
                 raise ResrankError(f"model config: {name} must be a non-empty string")
+        if self.reranker_layers is not None and (not isinstance(self.reranker_layers, int) or self.reranker_layers < 1):
+            raise ResrankError(f"model config: reranker_layers must be a positive integer or null, got {self.reranker_layers!r}")
         for name in ("max_passage_tokens", "max_candidates_per_pass"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -194,6 +194,8 @@ class ResRankModel(nn.Module):
         source = _resolve(config.reranker, base_dir)
         tokenizer = load_tokenizer(source)
         reranker = load_model(source, encoder.device, next(encoder.model.parameters()).dtype)
+        if config.reranker_layers is not None:
+            keep_layers(reranker, config.reranker_layers)
         if reserve_tokens(tokenizer, config) and len(tokenizer) > reranker.get_input_embeddings().num_embeddings:
             reranker.resize_token_embeddings(len(tokenizer), mean_resizing=False)
         return cls(config, encoder, reranker, tokenizer)
@@ -217,6 +219,16 @@ class ResRankModel(nn.Module):
         if missing or unexpected:
             raise ResrankError(f"{head_path}: does not match the config (missing {missing}, unexpected {unexpected})")
         return model
+
+
+def keep_layers(model: Any, count: int) -> None:
+    """Truncate a decoder to its first ``count`` layers (no-op when it has no more than that)."""
+    layers = model.layers
+    if count < len(layers):
+        model.layers = layers[:count]
+        model.config.num_hidden_layers = count
+        if getattr(model.config, "layer_types", None):
+            model.config.layer_types = model.config.layer_types[:count]
 
 
 def build_encoder(config: ResRankConfig, device: str | torch.device | None = None,
