@@ -204,3 +204,28 @@ def test_reranker_layers_truncates_and_survives_save_load(root: Path, tmp_path: 
     loaded = ResRankModel.from_pretrained(tmp_path / "ckpt", "cpu", "float32")
     with torch.no_grad():
         assert torch.equal(before, loaded.score(QUERIES[:1], [loaded.encode_passages(PASSAGES)]))
+
+
+def test_query_residual_adds_the_projected_query_vector(root: Path) -> None:
+    """q = h_last + e_q: checked against a hand computation from the reranker's own hidden states."""
+    from torch.nn import functional as F
+
+    model = build(root, query_residual=True, residual="add")
+    seen = capture(model)
+    with torch.no_grad():
+        vectors = model.encode_passages(PASSAGES[:3])
+        scores = model.score(QUERIES[:1], [vectors])
+        injected = model.injector(vectors)
+        prompt = model.prompts.build(QUERIES[0], 3)
+        hidden = seen["hidden"][0]
+        q = hidden[len(prompt.ids) - 1] + model.injector(model.encode_queries(QUERIES[:1]))[0]
+        expected = F.cosine_similarity(q[None], hidden[prompt.slots] + injected, dim=-1) * model.config.score_scale
+    assert torch.allclose(scores[0], expected, atol=1e-5)
+
+
+def test_linear_projector_starts_cosine_preserving(root: Path) -> None:
+    model = build(root, projector="linear")
+    with torch.no_grad():
+        vectors = model.encode_passages(PASSAGES)
+        projected = model.injector(vectors)
+    assert torch.allclose(vectors @ vectors.T, projected @ projected.T, atol=1e-5)

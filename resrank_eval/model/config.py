@@ -33,6 +33,9 @@ class ResRankConfig:
     ``score_scale`` multiplies the cosine (it is 1/temperature; E2Rank trains with 10).
     ``query_token``: when set, this token is appended to the prompt and its hidden state is q;
     otherwise q is the hidden state of the last prompt token.
+    ``query_residual`` applies the residual on the query side too: q = h_last + e_q, with e_q the
+    (projected) encoder vector of the query. The score then starts from the encoder's own cosine and
+    the reranker learns a listwise correction (our extension; the paper's q is h_last alone).
     ``reranker_layers`` keeps only the first N decoder layers of the reranker (a cheaper mini model;
     the saved reranker folder then holds the truncated model, loadable by transformers alone).
     Candidates beyond ``max_candidates_per_pass`` are split into consecutive chunks, each one more
@@ -57,6 +60,7 @@ class ResRankConfig:
     passage_separator: str = "\n"
     chat_template: bool = True
     reranker_layers: int | None = None
+    query_residual: bool = False
 
     def __post_init__(self) -> None:
         self.validate()

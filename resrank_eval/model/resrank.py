@@ -44,7 +44,8 @@ class Injector(nn.Module):
     """Maps encoder vectors into the reranker's embedding space.
 
     ``none``: a learned scalar, initialised to the mean norm of the reranker's token embeddings, so
-    a unit-norm vector looks like a token; ``linear``; ``mlp`` (Linear-GELU-Linear, as PE-Rank).
+    a unit-norm vector looks like a token; ``linear`` (initialised norm- and cosine-preserving);
+    ``mlp`` (Linear-GELU-Linear, as PE-Rank).
     """
 
     def __init__(self, kind: str, encoder_dim: int, reranker_dim: int, token_norm: float) -> None:
@@ -53,7 +54,11 @@ class Injector(nn.Module):
         if kind == "none":
             self.scale = nn.Parameter(torch.tensor(float(token_norm)))
         elif kind == "linear":
+            # Semi-orthogonal, no bias: at initialisation the map keeps norms and cosines, so a fresh
+            # model scores like its encoder and training starts from there.
             self.proj = nn.Linear(encoder_dim, reranker_dim)
+            nn.init.orthogonal_(self.proj.weight)
+            nn.init.zeros_(self.proj.bias)
         else:
             self.proj = nn.Sequential(
                 nn.Linear(encoder_dim, reranker_dim), nn.GELU(), nn.Linear(reranker_dim, reranker_dim)
@@ -111,6 +116,9 @@ class ResRankModel(nn.Module):
         row_index = torch.tensor([r for r, p in enumerate(prompts) for _ in p.slots], device=self.device)
         slot_index = torch.tensor([s for p in prompts for s in p.slots], device=self.device)
         hidden, last = self._run(prompts, row_index, slot_index, injected)
+        if self.config.query_residual:
+            query_vectors = self.injector(self.encode_queries(queries).to(self.device, self.dtype))
+            last = self._residual(last, query_vectors[torch.tensor([q for q, _, _ in rows], device=self.device)])
         slot_states = hidden[row_index, slot_index]
         cosine = F.cosine_similarity(last[row_index].float(), self._residual(slot_states, injected).float(), dim=-1)
         return self._collect(rows, prompts, cosine * self.config.score_scale, len(queries))
