@@ -229,3 +229,24 @@ def test_linear_projector_starts_cosine_preserving(root: Path) -> None:
         vectors = model.encode_passages(PASSAGES)
         projected = model.injector(vectors)
     assert torch.allclose(vectors @ vectors.T, projected @ projected.T, atol=1e-5)
+
+
+def test_packed_checkpoint_loads_to_the_same_scores(root: Path, tmp_path: Path) -> None:
+    from resrank_eval.model.packing import DELTA_FILE, pack
+
+    model = build(root, projector="linear", residual="gated")
+    with torch.no_grad():  # what training leaves: a LoRA-like (rank-2) change and a dense one
+        weight = model.reranker.layers[0].self_attn.q_proj.weight
+        weight += torch.randn(weight.shape[0], 2) @ torch.randn(2, weight.shape[1]) * 0.01
+        model.encoder.model.embeddings.LayerNorm.weight += 0.1
+        vectors = model.encode_passages(PASSAGES)
+        before = model.score(QUERIES[:2], [vectors, vectors[:2]])
+    model.save_pretrained(tmp_path / "trained")
+    counts = pack(tmp_path / "trained", tmp_path / "packed", str(root / "bert"), str(root / "qwen3"))
+    assert counts["low_rank"] == 1 and counts["dense"] == 1
+    assert (tmp_path / "packed" / DELTA_FILE).stat().st_size < 20_000
+    loaded = ResRankModel.from_pretrained(tmp_path / "packed", "cpu", "float32")
+    with torch.no_grad():
+        again = loaded.encode_passages(PASSAGES)
+        after = loaded.score(QUERIES[:2], [again, again[:2]])
+    assert torch.allclose(before, after, atol=1e-3)

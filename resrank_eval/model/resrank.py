@@ -23,7 +23,8 @@ from ..errors import ResrankError
 from .config import ResRankConfig
 from .encoder import Encoder
 from .loading import load_model, load_tokenizer, resolve_device, resolve_dtype
-from .presets import resolve
+from .packing import DELTA_FILE, apply_delta
+from .presets import WHEEL_PREFIX, resolve, wheel_source
 from .prompt import PromptBuilder, reserve_tokens
 
 HEAD_FILE = "head.safetensors"
@@ -226,6 +227,8 @@ class ResRankModel(nn.Module):
         missing = [k for k in missing if not k.startswith(("encoder.", "reranker."))]
         if missing or unexpected:
             raise ResrankError(f"{head_path}: does not match the config (missing {missing}, unexpected {unexpected})")
+        if (folder / DELTA_FILE).is_file():
+            apply_delta(model, folder / DELTA_FILE)
         return model
 
 
@@ -256,7 +259,7 @@ def load_encoder(name_or_dir: str | Path, device: str | torch.device | None = No
 
 
 def _resolve(source: str, base_dir: str | Path | None) -> str:
-    """Relative sources inside a saved model folder refer to its sub-folders."""
+    """Relative sources inside a saved model folder refer to its sub-folders; ``pypi:`` names to wheels."""
     if base_dir is not None and (Path(base_dir) / source).exists():
         return str(Path(base_dir) / source)
-    return source
+    return wheel_source(source) if source.startswith(WHEEL_PREFIX) else source
