@@ -150,7 +150,8 @@ class ResRankModel(nn.Module):
             ids[row, :len(prompt.ids)] = torch.tensor(prompt.ids)
             mask[row, :len(prompt.ids)] = 1
         ids = ids.to(self.device)
-        embeds = self.reranker.get_input_embeddings()(ids).index_put((rows, slots), injected)
+        embeds = self.reranker.get_input_embeddings()(ids)
+        embeds = embeds.index_put((rows, slots), injected.to(embeds.dtype))  # autocast may hand bf16 vectors
         attention = None if min(lengths) == width else mask.to(self.device)
         hidden = self.reranker(inputs_embeds=embeds, attention_mask=attention, use_cache=False).last_hidden_state
         last = hidden[torch.arange(len(prompts), device=self.device), torch.tensor(lengths, device=self.device) - 1]

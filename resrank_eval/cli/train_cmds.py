@@ -1,0 +1,93 @@
+"""``build-train`` (training examples from runs or teacher rankings) and ``train`` (YAML config)."""
+
+from __future__ import annotations
+
+import click
+
+from .common import corpus_option, handle_errors
+
+
+@click.command("build-train")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Training JSONL to write.")
+@click.option("--dataset", default=None, help="Dataset whose split supplies topics, qrels and corpus (with --run).")
+@corpus_option
+@click.option("--split", default="train", show_default=True, help="Qrels split to train on (never the test split).")
+@click.option("--run", "run_path", type=click.Path(dir_okay=False, exists=True), default=None, help="First-stage TREC run of that split (BM25 or dense): hard negatives.")
+@click.option("--candidates-file", type=click.Path(dir_okay=False, exists=True), default=None, help="rank_llm candidate JSON whose hit order is a teacher ranking.")
+@click.option("--qrels", "qrels_path", type=click.Path(dir_okay=False, exists=True), default=None, help="Labels for --candidates-file (optional).")
+@click.option("--num-candidates", type=click.IntRange(min=2), default=20, show_default=True, help="Candidates per training list.")
+@click.option("--depth", type=click.IntRange(min=1), default=100, show_default=True, help="First-stage depth hard negatives are sampled from.")
+@click.option("--max-positives", type=click.IntRange(min=1), default=5, show_default=True, help="Positives per list (with --run).")
+@click.option("--max-queries", type=click.IntRange(min=1), default=None, help="Sample at most this many queries (with --run).")
+@click.option("--seed", type=int, default=13, show_default=True)
+@handle_errors
+def build_train(
+    output: str,
+    dataset: str | None,
+    corpus: str | None,
+    split: str,
+    run_path: str | None,
+    candidates_file: str | None,
+    qrels_path: str | None,
+    num_candidates: int,
+    depth: int,
+    max_positives: int,
+    max_queries: int | None,
+    seed: int,
+) -> None:
+    """Write training examples: from a dataset split + first-stage run, or from teacher-ranked candidates."""
+    from ..errors import ResrankError
+    from ..train.build import BuildOptions, examples_from_candidates, examples_from_run
+    from ..train.data import write_examples
+
+    if (run_path is None) == (candidates_file is None):
+        raise ResrankError("give exactly one source: --dataset D --run RUN, or --candidates-file JSON")
+    if candidates_file is not None:
+        from ..formats.candidates import read_candidates
+        from ..formats.trec import read_qrels
+
+        qrels = read_qrels(qrels_path) if qrels_path else None
+        examples = examples_from_candidates(read_candidates(candidates_file), qrels, num_candidates)
+    else:
+        if dataset is None:
+            raise ResrankError("--run needs --dataset (and --corpus for a local BEIR directory)")
+        if split == "test":
+            raise ResrankError("refusing to build training data from the test split")
+        from ..datasets import get_dataset
+        from ..datasets.corpus import load_passages
+        from ..formats.trec import read_run
+
+        data = get_dataset(dataset, corpus, split)
+        if data.corpus_dir is None:
+            raise ResrankError(f"dataset {dataset!r} has no local corpus: pass --corpus DIR")
+        qrels, run = data.qrels(), read_run(run_path)
+        wanted = {c.docid for hits in run.values() for c in hits[:depth]} | {d for j in qrels.values() for d in j}
+        passages = load_passages(data.corpus_dir, wanted)
+        options = BuildOptions(num_candidates, depth, max_positives, max_queries, seed)
+        examples = examples_from_run(data.topics(), qrels, run, passages, options)
+    if not examples:
+        raise ResrankError("no training examples: do the run's qids match the split's judged queries?")
+    count = write_examples(output, examples)
+    click.echo(f"wrote {count} training examples to {output}")
+
+
+@click.command("train")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="YAML training config.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key, e.g. --set training.batch_size=8.")
+@click.option("--resume", is_flag=True, help="Continue from the newest checkpoint in output_dir (exactly where it stopped).")
+@handle_errors
+def train(config_path: str, overrides: tuple[str, ...], resume: bool) -> None:
+    """Train a ResRank model (two stages, two losses).
+
+    The result loads with `rerank --model`: OUTPUT_DIR/best (best dev nDCG@10) when the config has a
+    dev split, else OUTPUT_DIR/final.
+    """
+    from ..train.config import load_config
+    from ..train.trainer import Trainer
+
+    config = load_config(config_path, overrides)
+    result = Trainer(config).train(resume=resume)
+    click.echo(f"saved {result}")
+
+
+COMMANDS = [build_train, train]

@@ -1,0 +1,94 @@
+"""Turn judged first-stage runs and teacher rankings into training examples.
+
+Two sources, one output format (:mod:`.data`):
+
+* a BEIR-style split (topics + qrels + corpus) with a first-stage run: positives come from the
+  qrels, hard negatives are unjudged or non-relevant passages the first stage ranked high (BM25 or
+  dense top-``depth``) -- the confusions the reranker must learn to undo;
+* a rank_llm candidate file whose hit order is a teacher's ranking (e.g. a stronger reranker's
+  output), optionally with qrels, whose labels then take precedence over the teacher.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from ..formats.candidates import CandidateSet
+from ..types import Qrels, Query, Run
+from .data import TrainExample, TrainPassage
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How a candidate list is sampled from a run; see :func:`examples_from_run`."""
+
+    candidates: int = 20
+    depth: int = 100
+    max_positives: int = 5
+    max_queries: int | None = None
+    seed: int = 13
+
+
+def examples_from_run(
+    topics: dict[str, Query], qrels: Qrels, run: Run, passages: dict[str, str], options: BuildOptions
+) -> list[TrainExample]:
+    """One example per judged query: up to ``max_positives`` positives plus hard negatives.
+
+    Retrieved positives are preferred (they look like what the reranker sees at test time); a query
+    whose positives the first stage missed still gets one, so every example has a contrastive target.
+    Negatives are sampled from the first stage's top ``depth`` rather than cut at the top, so that
+    training covers the whole list the reranker reorders.
+    """
+    rng = random.Random(options.seed)
+    qids = [q for q in sorted(topics) if any(v > 0 for v in qrels.get(q, {}).values()) and run.get(q)]
+    rng.shuffle(qids)
+    if options.max_queries is not None:
+        qids = qids[: options.max_queries]
+    examples = []
+    for qid in sorted(qids):
+        judged = qrels[qid]
+        pool = [c.docid for c in run[qid][: options.depth]]
+        relevant = [d for d in sorted(judged) if judged[d] > 0 and d in passages]
+        retrieved = [d for d in pool if d in relevant]
+        missed = [d for d in relevant if d not in retrieved]
+        rng.shuffle(missed)
+        positives = (rng.sample(retrieved, len(retrieved)) + missed)[: options.max_positives]
+        if not retrieved:
+            positives = positives[:1]
+        negatives = [d for d in pool if judged.get(d, 0) <= 0]
+        chosen = set(positives) | set(rng.sample(negatives, min(len(negatives), options.candidates - len(positives))))
+        if len(chosen) < 2 or not negatives:
+            continue
+        rank = {d: i for i, d in enumerate(pool)}
+        ordered = sorted(chosen, key=lambda d: (rank.get(d, len(pool)), d))
+        candidates = tuple(TrainPassage(d, passages[d], label=max(judged.get(d, 0), 0)) for d in ordered)
+        examples.append(TrainExample(qid, topics[qid].text, candidates, tuple(d for d in ordered if d in positives)))
+    return examples
+
+
+def examples_from_candidates(
+    candidate_set: CandidateSet, qrels: Qrels | None = None, candidates: int = 20, teacher_positives: int = 1
+) -> list[TrainExample]:
+    """One example per query of a teacher-ranked candidate file: its top ``candidates`` in order.
+
+    Teacher rank = position in the file. With ``qrels`` the judged queries also get labels (unjudged
+    passages count as 0) and their relevant passages are the positives; otherwise the teacher's top
+    ``teacher_positives`` are.
+    """
+    examples = []
+    for qid, hits in candidate_set.run.items():
+        top = hits[:candidates]
+        if len(top) < 2:
+            continue
+        judged = qrels.get(qid) if qrels is not None else None
+        labels = [max(judged.get(c.docid, 0), 0) for c in top] if judged else [None] * len(top)
+        passages = tuple(
+            TrainPassage(c.docid, candidate_set.passages[c.docid], label, rank)
+            for rank, (c, label) in enumerate(zip(top, labels), 1)
+        )
+        positives = tuple(p.docid for p in passages if (p.label or 0) > 0)
+        if not judged or not positives:
+            positives = tuple(p.docid for p in passages[:teacher_positives])
+        examples.append(TrainExample(qid, candidate_set.topics[qid].text, passages, positives))
+    return examples

@@ -1,0 +1,214 @@
+"""The training configuration: one YAML file, checked key by key into dataclasses.
+
+Every mistake (unknown key, wrong type, value out of range) is an :class:`InputError` naming the
+file and line of the offending key, because a typo in a 40-minute training job must fail in the
+first second, not be silently ignored. ``--set section.key=value`` overrides come from the CLI.
+
+Stage defaults follow ``shared/notes/RESRANK.md``: stage 1 (``align``) trains the encoder
+contrastively while projector + reranker learn to read injected vectors from the ranking loss with
+the encoder detached; stage 2 (``joint``) trains everything on both losses, the ranking gradients
+flowing through the reranker into the encoder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from .yaml_schema import apply_override, build, line_of, read_yaml
+
+PARTS = ("encoder", "projector", "reranker")
+
+
+@dataclass
+class PartConfig:
+    """How one model is fine-tuned: all weights, or LoRA adapters (peft) merged on export."""
+
+    mode: str = field(default="full", metadata={"choices": ("full", "lora")})
+    r: int = field(default=16, metadata={"min": 1})
+    alpha: int = field(default=32, metadata={"min": 1})
+    dropout: float = field(default=0.05, metadata={"min": 0.0})
+    targets: list[str] | None = None
+
+
+@dataclass
+class ModelConfig:
+    """The initial ResRank: a preset of the model package, a saved model folder (``path``), or a
+    complete ResRankConfig in ``config``; with a preset, ``config`` holds the fields to change."""
+
+    preset: str | None = None
+    path: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    encoder: PartConfig = field(default_factory=PartConfig)
+    reranker: PartConfig = field(default_factory=PartConfig)
+
+
+@dataclass
+class DataConfig:
+    train: str = ""
+    max_candidates: int = field(default=20, metadata={"min": 2})
+    hard_negatives: int = field(default=3, metadata={"min": 0})
+    shuffle_candidates: bool = True
+
+
+@dataclass
+class DevConfig:
+    """Model selection: rerank a first-stage run of a dev split and score nDCG@10. Never test."""
+
+    dataset: str = "beir/nfcorpus"
+    corpus: str | None = None
+    split: str = "dev"
+    run: str = ""
+    top_k: int = field(default=30, metadata={"min": 2})
+    max_queries: int | None = None
+    every: int = field(default=0, metadata={"min": 0})
+
+
+@dataclass
+class LossConfig:
+    temperature: float = field(default=0.03, metadata={"min": 1e-6})
+    scale: float = field(default=10.0, metadata={"min": 1e-6})
+
+
+@dataclass
+class StageConfig:
+    """One training stage: which parts learn, from which losses, at what learning rate."""
+
+    name: str = "stage"
+    steps: int = field(default=100, metadata={"min": 1})
+    lr: float | dict[str, float] = 1e-4
+    warmup: int = field(default=0, metadata={"min": 0})
+    schedule: str = field(default="linear", metadata={"choices": ("linear", "cosine", "constant")})
+    weight_decay: float = field(default=0.0, metadata={"min": 0.0})
+    train: list[str] = field(default_factory=lambda: list(PARTS))
+    contrastive: float = field(default=1.0, metadata={"min": 0.0})
+    ranking: float = field(default=1.0, metadata={"min": 0.0})
+    ranking_to_encoder: bool = True
+
+    def lr_for(self, part: str) -> float:
+        return self.lr[part] if isinstance(self.lr, dict) else self.lr
+
+    def reachable(self) -> set[str]:
+        """The parts some active loss sends gradients to; training any other part is a no-op."""
+        parts = {"projector", "reranker"} if self.ranking > 0 else set()
+        if self.contrastive > 0 or (self.ranking > 0 and self.ranking_to_encoder):
+            parts.add("encoder")
+        return parts
+
+
+def default_stages() -> list[StageConfig]:
+    return [
+        StageConfig(name="align", ranking_to_encoder=False),
+        StageConfig(name="joint", ranking_to_encoder=True),
+    ]
+
+
+@dataclass
+class TrainingConfig:
+    batch_size: int = field(default=4, metadata={"min": 1})
+    grad_accumulation: int = field(default=1, metadata={"min": 1})
+    precision: str = field(default="fp32", metadata={"choices": ("fp32", "bf16")})
+    gradient_checkpointing: bool = False
+    max_grad_norm: float = field(default=1.0, metadata={"min": 0.0})
+    save_every: int = field(default=50, metadata={"min": 1})
+    keep_checkpoints: int = field(default=2, metadata={"min": 1})
+    log_every: int = field(default=1, metadata={"min": 1})
+
+
+@dataclass
+class AblationConfig:
+    """The paper's ablations, each a switch applied on top of the rest of the config."""
+
+    no_residual: bool = False
+    single_stage: bool = False
+    frozen_encoder: bool = False
+    ranking_loss_only: bool = False
+
+
+@dataclass
+class TrainConfig:
+    output_dir: str = ""
+    seed: int = 13
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    dev: DevConfig | None = None
+    losses: LossConfig = field(default_factory=LossConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    stages: list[StageConfig] = field(default_factory=default_stages)
+    ablation: AblationConfig = field(default_factory=AblationConfig)
+
+    def effective_stages(self) -> list[StageConfig]:
+        """The stages after the ablation switches; what the trainer actually runs."""
+        stages = [dataclasses.replace(s, train=list(s.train)) for s in self.stages]
+        ab = self.ablation
+        if ab.single_stage and len(stages) > 1:
+            last = stages[-1]
+            stages = [dataclasses.replace(last, steps=sum(s.steps for s in stages), warmup=stages[0].warmup)]
+        for stage in stages:
+            if ab.ranking_loss_only or ab.frozen_encoder:
+                stage.contrastive = 0.0
+            if ab.frozen_encoder:
+                stage.ranking_to_encoder = False
+            stage.train = [p for p in stage.train if p in stage.reachable()]
+        return [s for s in stages if s.train]
+
+    def model_overrides(self) -> dict[str, Any]:
+        """The ResRankConfig fields the config (and the no-residual ablation) sets."""
+        overrides = dict(self.model.config)
+        if self.ablation.no_residual:
+            overrides["residual"] = "none"
+        return overrides
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    """Parse and validate a YAML training config, then apply ``key.path=value`` overrides."""
+    path = Path(path)
+    raw = read_yaml(path)
+    for item in overrides:
+        apply_override(raw, item, path)
+    config = build(TrainConfig, raw, path, "")
+    _check(config, raw, path)
+    return config
+
+
+def _check(config: TrainConfig, raw: dict, path: Path) -> None:
+    """Cross-field rules that no single key can express."""
+    if not config.output_dir:
+        raise InputError(path, line_of(raw, "output_dir"), "output_dir is required")
+    if not config.data.train:
+        raise InputError(path, line_of(raw.get("data", raw), "train"), "data.train (a training JSONL file) is required")
+    model = raw.get("model", {})
+    given = [key for key in ("preset", "path") if model.get(key) is not None]
+    if len(given) > 1:
+        raise InputError(path, line_of(model, "path"), "model: give either 'preset' or 'path', not both")
+    if not given and not {"encoder", "reranker"} <= set(config.model.config):
+        raise InputError(path, line_of(raw, "model"), "model: give a 'preset', a 'path', or a 'config' with encoder and reranker")
+    if config.model.path is not None and config.model_overrides():
+        raise InputError(path, line_of(model, "config"), "model: a saved model ('path') is trained as saved; 'config' and ablation.no_residual need a preset")
+    if config.dev is not None and not config.dev.run:
+        raise InputError(path, line_of(raw.get("dev", raw), "run"), "dev.run (a first-stage run of the dev split) is required")
+    if not config.stages:
+        raise InputError(path, line_of(raw, "stages"), "stages: at least one stage is required")
+    raw_stages = raw.get("stages", [])
+    for i, stage in enumerate(config.stages):
+        line = line_of(raw_stages[i]) if i < len(raw_stages) else None
+        unknown = [p for p in stage.train if p not in PARTS]
+        if unknown:
+            raise InputError(path, line, f"stages[{i}].train: unknown part {unknown[0]!r}; parts: {', '.join(PARTS)}")
+        if isinstance(stage.lr, dict) and set(stage.lr) != set(stage.train):
+            raise InputError(path, line, f"stages[{i}].lr: give one rate for each trained part ({', '.join(stage.train)})")
+        if stage.contrastive == 0 and stage.ranking == 0:
+            raise InputError(path, line, f"stages[{i}]: both loss weights are 0")
+        idle = [p for p in stage.train if p not in stage.reachable()]
+        if idle:
+            raise InputError(path, line, f"stages[{i}].train: no active loss reaches {idle[0]!r}")
+        if stage.warmup >= stage.steps:
+            raise InputError(path, line, f"stages[{i}].warmup must be smaller than steps ({stage.steps})")
+    if not config.effective_stages():
+        raise InputError(path, line_of(raw, "ablation"), "the ablation switches leave no stage with anything to train")
