@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, ResrankError
-from ..formats.atomic import atomic_write, open_text
+from ..formats.atomic import atomic_write
+from ..formats.jsonl import iter_jsonl
 
 
 @dataclass(frozen=True)
@@ -43,20 +44,13 @@ def corpus_file(corpus: str | Path) -> Path:
 def iter_corpus(corpus: str | Path) -> Iterator[Document]:
     """Stream documents, failing on the first malformed line with its file and line number."""
     path = corpus_file(corpus)
-    with open_text(path) as handle:
-        for lineno, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(path, lineno, f"invalid JSON: {exc.msg}") from None
-            if not isinstance(record, dict) or "_id" not in record:
-                raise InputError(path, lineno, "document has no '_id'")
-            text = record.get("text", record.get("contents"))
-            if not isinstance(text, str):
-                raise InputError(path, lineno, "document has no string 'text'")
-            yield Document(str(record["_id"]), str(record.get("title") or ""), text)
+    for lineno, record in iter_jsonl(path):
+        if not isinstance(record, dict) or "_id" not in record:
+            raise InputError(path, lineno, "document has no '_id'")
+        text = record.get("text", record.get("contents"))
+        if not isinstance(text, str):
+            raise InputError(path, lineno, "document has no string 'text'")
+        yield Document(str(record["_id"]), str(record.get("title") or ""), text)
 
 
 def load_passages(corpus: str | Path, docids: Collection[str] | None = None) -> dict[str, str]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..errors import InputError
 from ..types import Query
 from .atomic import open_text
+from .jsonl import parse_json_line
 
 
 def read_topics(path: str | Path) -> dict[str, Query]:
@@ -31,10 +31,7 @@ def read_topics(path: str | Path) -> dict[str, Query]:
 
 
 def _jsonl_query(path: str | Path, lineno: int, line: str) -> Query:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InputError(path, lineno, f"invalid JSON: {exc.msg}") from None
+    record = parse_json_line(path, lineno, line)
     if not isinstance(record, dict) or "_id" not in record or "text" not in record:
         raise InputError(path, lineno, "a query record needs '_id' and 'text'")
     return Query(str(record["_id"]), str(record["text"]))

@@ -12,18 +12,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from ..errors import ResrankError
 
+if TYPE_CHECKING:
+    from .resrank import ResRankModel
+
 DELTA_FILE = "delta.safetensors"
 PARTS = ("encoder", "reranker")
 _RELATIVE_TOLERANCE = 1e-4
 
 
-def _modules(model: "ResRankModel") -> dict[str, nn.Module]:  # noqa: F821 (circular import for typing)
+def _modules(model: "ResRankModel") -> dict[str, nn.Module]:
     return {"encoder": model.encoder.model, "reranker": model.reranker}
 
 
@@ -78,7 +82,7 @@ def pack(trained_dir: str | Path, out_dir: str | Path, encoder_source: str, rera
     return counts
 
 
-def apply_delta(model: "ResRankModel", path: Path) -> None:  # noqa: F821
+def apply_delta(model: "ResRankModel", path: Path) -> None:
     """Add a packed folder's differences onto a freshly loaded base model, in place."""
     from safetensors.torch import load_file
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
-from ..formats.atomic import atomic_write, open_text
+from ..formats.atomic import atomic_write
+from ..formats.jsonl import iter_jsonl
 
 ErrorAt = Callable[[str], Exception]
 """Builds the error for the line being parsed from a message."""
@@ -94,19 +95,12 @@ def read_examples(path: str | Path) -> list[TrainExample]:
 def iter_examples(path: str | Path) -> Iterator[TrainExample]:
     """Stream validated examples (qids unique across the file)."""
     seen: set[str] = set()
-    with open_text(path) as handle:
-        for lineno, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(path, lineno, f"invalid JSON: {exc.msg}") from None
-            example = _parse(record, lambda msg: InputError(path, lineno, msg))
-            if example.qid in seen:
-                raise InputError(path, lineno, f"duplicate qid {example.qid!r}")
-            seen.add(example.qid)
-            yield example
+    for lineno, record in iter_jsonl(path):
+        example = _parse(record, lambda msg: InputError(path, lineno, msg))
+        if example.qid in seen:
+            raise InputError(path, lineno, f"duplicate qid {example.qid!r}")
+        seen.add(example.qid)
+        yield example
 
 
 def _parse(record: object, error: ErrorAt) -> TrainExample:
