@@ -49,4 +49,14 @@ def pyserini_module(name: str) -> ModuleType:
     import importlib
 
     configure_jvm()
-    return importlib.import_module(name)
+    module = importlib.import_module(name)
+    _quiet_java_logging()
+    return module
+
+
+def _quiet_java_logging() -> None:
+    """Anserini logs INFO lines to stdout, which would interleave with our tables: keep warnings only."""
+    from jnius import autoclass
+
+    level = os.environ.get("RESRANK_JAVA_LOG_LEVEL", "WARN")
+    autoclass("org.apache.logging.log4j.core.config.Configurator").setRootLevel(autoclass("org.apache.logging.log4j.Level").toLevel(level))
