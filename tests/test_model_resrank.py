@@ -10,7 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from resrank_eval.errors import ResrankError
-from resrank_eval.model import ResRankConfig, ResRankModel
+from resrank_eval.model import ResRankConfig, ResRankModel, load_encoder
 
 from .tiny_models import tiny_config, tiny_qwen3
 
@@ -238,7 +238,7 @@ def test_packed_checkpoint_loads_to_the_same_scores(root: Path, tmp_path: Path) 
     with torch.no_grad():  # what training leaves: a LoRA-like (rank-2) change and a dense one
         weight = model.reranker.layers[0].self_attn.q_proj.weight
         weight += torch.randn(weight.shape[0], 2) @ torch.randn(2, weight.shape[1]) * 0.01
-        model.encoder.model.embeddings.LayerNorm.weight += 0.1
+        model.encoder.model.embeddings.LayerNorm.bias += 0.5
         vectors = model.encode_passages(PASSAGES)
         before = model.score(QUERIES[:2], [vectors, vectors[:2]])
     model.save_pretrained(tmp_path / "trained")
@@ -250,3 +250,5 @@ def test_packed_checkpoint_loads_to_the_same_scores(root: Path, tmp_path: Path) 
         again = loaded.encode_passages(PASSAGES)
         after = loaded.score(QUERIES[:2], [again, again[:2]])
     assert torch.allclose(before, after, atol=1e-3)
+    encoder_only = load_encoder(tmp_path / "packed", "cpu", "float32")  # dense indexing loads just this
+    assert torch.allclose(encoder_only.encode(PASSAGES), vectors, atol=1e-5)

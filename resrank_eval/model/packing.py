@@ -27,7 +27,7 @@ PARTS = ("encoder", "reranker")
 _RELATIVE_TOLERANCE = 1e-4
 
 
-def _modules(model: "ResRankModel") -> dict[str, nn.Module]:
+def model_parts(model: "ResRankModel") -> dict[str, nn.Module]:
     return {"encoder": model.encoder.model, "reranker": model.reranker}
 
 
@@ -56,8 +56,8 @@ def pack(trained_dir: str | Path, out_dir: str | Path, encoder_source: str, rera
     base = ResRankModel.from_config(config, "cpu", "float32")
     delta: dict[str, torch.Tensor] = {}
     counts = {"dense": 0, "low_rank": 0, "unchanged": 0}
-    for part, module in _modules(trained).items():
-        reference = _modules(base)[part].state_dict()
+    for part, module in model_parts(trained).items():
+        reference = model_parts(base)[part].state_dict()
         for name, value in module.state_dict().items():
             if name not in reference or reference[name].shape != value.shape:
                 raise ResrankError(f"{trained_dir}: {part}.{name} does not match the base {config.encoder if part == 'encoder' else config.reranker}")
@@ -82,16 +82,21 @@ def pack(trained_dir: str | Path, out_dir: str | Path, encoder_source: str, rera
     return counts
 
 
-def apply_delta(model: "ResRankModel", path: Path) -> None:
-    """Add a packed folder's differences onto a freshly loaded base model, in place."""
+def apply_delta(modules: dict[str, nn.Module], path: Path) -> None:
+    """Add a packed folder's differences onto freshly loaded base modules, in place.
+
+    ``modules`` maps part name to module; parts not given (an encoder-only load) are skipped.
+    """
     from safetensors.torch import load_file
 
     delta = load_file(str(path))
-    states = {part: dict(module.named_parameters()) | dict(module.named_buffers()) for part, module in _modules(model).items()}
+    states = {part: dict(module.named_parameters()) | dict(module.named_buffers()) for part, module in modules.items()}
     with torch.no_grad():
         for key in {k.removesuffix(".lora_a").removesuffix(".lora_b") for k in delta}:
             part, name = key.split(".", 1)
-            target = states.get(part, {}).get(name)
+            if part not in states:
+                continue
+            target = states[part].get(name)
             if target is None:
                 raise ResrankError(f"{path}: {key} is not a weight of the base model")
             diff = delta[f"{key}.lora_b"] @ delta[f"{key}.lora_a"] if f"{key}.lora_a" in delta else delta[key].float()

@@ -23,7 +23,7 @@ from ..errors import ResrankError
 from .config import ResRankConfig
 from .encoder import Encoder
 from .loading import load_model, load_tokenizer, resolve_device, resolve_dtype
-from .packing import DELTA_FILE, apply_delta
+from .packing import DELTA_FILE, apply_delta, model_parts
 from .presets import WHEEL_PREFIX, resolve, wheel_source
 from .prompt import PromptBuilder, reserve_tokens
 
@@ -229,7 +229,7 @@ class ResRankModel(nn.Module):
         if missing or unexpected:
             raise ResrankError(f"{head_path}: does not match the config (missing {missing}, unexpected {unexpected})")
         if (folder / DELTA_FILE).is_file():
-            apply_delta(model, folder / DELTA_FILE)
+            apply_delta(model_parts(model), folder / DELTA_FILE)
         return model
 
 
@@ -256,7 +256,10 @@ def load_encoder(name_or_dir: str | Path, device: str | torch.device | None = No
                  dtype: str | torch.dtype | None = None, batch_size: int = 32) -> Encoder:
     """Only the Encoder-LLM of a saved model or preset: what dense retrieval and indexing need."""
     config, folder = resolve(name_or_dir)
-    return build_encoder(config, device, dtype, batch_size, folder)
+    encoder = build_encoder(config, device, dtype, batch_size, folder)
+    if folder is not None and (folder / DELTA_FILE).is_file():
+        apply_delta({"encoder": encoder.model}, folder / DELTA_FILE)
+    return encoder
 
 
 def _resolve(source: str, base_dir: str | Path | None) -> str:
