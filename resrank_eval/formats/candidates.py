@@ -6,7 +6,7 @@ The interchange format of the RankGPT ecosystem, and the only offline source of 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
@@ -23,6 +23,7 @@ class CandidateSet:
     topics: dict[str, Query]
     run: Run
     passages: dict[str, str]
+    docids: dict[str, set[str]] = field(default_factory=dict, repr=False)  # per query, for O(1) duplicate checks
 
 
 def read_candidates(path: str | Path) -> CandidateSet:
@@ -59,8 +60,10 @@ def _add_entry(path: str | Path, index: int, entry: dict, result: CandidateSet) 
         except (TypeError, ValueError):
             raise InputError(path, None, f"entry {index}, hit {j}: score {hit['score']!r} is not a number") from None
         docid = str(hit["docid"])
-        if any(c.docid == docid for c in result.run.get(qid, [])):
+        seen = result.docids.setdefault(qid, set())
+        if docid in seen:
             raise InputError(path, None, f"entry {index}, hit {j}: duplicate docid {docid!r}")
+        seen.add(docid)
         result.run.setdefault(qid, []).append(Candidate(docid, score))
         result.passages[docid] = str(hit["content"])
     if qid is not None:

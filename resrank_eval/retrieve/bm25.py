@@ -36,24 +36,21 @@ def corpus_fingerprint(corpus: str | Path) -> str:
     return digest.hexdigest()
 
 
-def cached_index_dir(corpus: str | Path) -> Path:
-    return cache_dir() / "indexes" / f"lucene-{corpus_fingerprint(corpus)[:16]}"
-
-
 def bm25_index(corpus: str | Path, index_dir: str | Path | None = None, threads: int = 2, overwrite: bool = False) -> Path:
     """Return a Lucene index of ``corpus``, building it (atomically) unless a current one exists."""
-    target = Path(index_dir) if index_dir else cached_index_dir(corpus)
+    fingerprint = corpus_fingerprint(corpus)  # hashed once: cache key, staleness check and metadata
+    target = Path(index_dir) if index_dir else cache_dir() / "indexes" / f"lucene-{fingerprint[:16]}"
     if (target / "resrank-index.json").exists() and not overwrite:
         recorded = json.loads((target / "resrank-index.json").read_text())
-        if recorded.get("sha256") == corpus_fingerprint(corpus):
+        if recorded.get("sha256") == fingerprint:
             return target
-        if index_dir is not None and not overwrite:
+        if index_dir is not None:
             raise ResrankError(f"{target}: index was built from a different corpus; pass --overwrite to rebuild")
     target.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         count = build_lucene_index(iter_corpus(corpus), building, threads)
-        meta = {"corpus": str(corpus_file(corpus)), "sha256": corpus_fingerprint(corpus), "documents": count, "fields": "title + ' ' + text"}
+        meta = {"corpus": str(corpus_file(corpus)), "sha256": fingerprint, "documents": count, "fields": "title + ' ' + text"}
         (building / "resrank-index.json").write_text(json.dumps(meta, indent=2))
         if target.exists():
             shutil.rmtree(target)
