@@ -74,9 +74,10 @@ def test_export_round_trip(dl19_run: Path, tmp_path: Path) -> None:
 def test_rerank_identity_keeps_order_and_writes_stats(dl19_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "identity.txt"
     result = invoke("rerank", "--dataset", "dl19", "--run", str(dl19_run), "--corpus", f"{dl19_run}.passages.jsonl",
-                    "--reranker", "identity", "--top-k", "10", "--output", str(out))
+                    "--reranker", "identity", "--top-k", "10", "--run-tag", "bm25-identity", "--output", str(out))
     assert result.exit_code == 0, result.output
     before, after = read_run(dl19_run), read_run(out)
+    assert out.read_text().split("\n", 1)[0].endswith(" bm25-identity")
     assert all([c.docid for c in before[q]] == [c.docid for c in after[q]] for q in before)
     stats = [json.loads(line) for line in Path(f"{out}.stats.jsonl").read_text().splitlines()]
     assert len(stats) == 43 and stats[0]["candidates"] == 10 and stats[0]["generated_tokens"] == 0
@@ -108,6 +109,8 @@ def test_rerank_resumes_from_partial(dl19_run: Path, tmp_path: Path) -> None:
         (["index", "--dataset", "mine", "--corpus", "{badcorpus}"], ["corpus.jsonl:2: invalid JSON"]),
         (["rerank", "--dataset", "dl19", "--run", "{run}", "--reranker", "resrank", "--output", "{out}"], ["needs --model"]),
         (["evaluate", "--dataset", "dl19", "-m", "MAP", "{run}"], ["unknown measure 'MAP'"]),
+        (["rerank", "--dataset", "dl19", "--candidates", "{candidates}", "--reranker", "identity", "--run-tag", "two words", "--output", "{out}"],
+         ["run tag must be one non-empty word"]),
     ],
 )
 def test_bad_input_one_line_error_no_output(tmp_path: Path, dl19_run: Path, args: list[str], fragments: list[str]) -> None:
@@ -118,7 +121,7 @@ def test_bad_input_one_line_error_no_output(tmp_path: Path, dl19_run: Path, args
     (tmp_path / "badcorpus" / "corpus.jsonl").write_text('{"_id": "a", "text": "x"}\n{"_id": \n')
     out = tmp_path / "out.txt"
     values = {"{run}": str(dl19_run), "{out}": str(out), "{empty}": str(tmp_path / "empty.tsv"), "{badrun}": str(tmp_path / "bad.run"),
-              "{badqrels}": str(tmp_path / "bad.qrels"), "{badcorpus}": str(tmp_path / "badcorpus")}
+              "{badqrels}": str(tmp_path / "bad.qrels"), "{badcorpus}": str(tmp_path / "badcorpus"), "{candidates}": str(DL19_CANDIDATES)}
     result = invoke(*[values.get(a, a) for a in args])
     assert_one_line_error(result, *fragments)
     assert not out.exists() and not list(tmp_path.glob(".out.txt*"))

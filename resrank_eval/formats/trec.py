@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, ResrankError
 from ..types import Candidate, Qrels, Run
 from .atomic import atomic_write, open_text
 
@@ -74,10 +74,16 @@ def format_run_lines(run: Run, tag: str) -> Iterable[str]:
             yield f"{qid} Q0 {cand.docid} {rank} {score!r} {tag}\n"
 
 
+def check_tag(tag: str) -> str:
+    """A run tag is the 6th column, so it must be one non-empty word."""
+    if not tag or any(ch.isspace() for ch in tag):
+        raise ResrankError(f"run tag must be one non-empty word, got {tag!r}")
+    return tag
+
+
 def write_run(path: str | Path, run: Run, tag: str) -> None:
     """Write a run atomically; each query's candidates must be in rank order already."""
-    if not tag or any(ch.isspace() for ch in tag):
-        raise ValueError(f"run tag must be one non-empty word, got {tag!r}")
+    check_tag(tag)
     with atomic_write(path) as handle:
         handle.writelines(format_run_lines(run, tag))
 

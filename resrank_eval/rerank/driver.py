@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from ..errors import ResrankError
 from ..formats.atomic import atomic_write
-from ..formats.trec import strictly_decreasing, write_run
+from ..formats.trec import check_tag, strictly_decreasing, write_run
 from ..types import Candidate, Query, QueryStats, Ranking, Run
 from .base import Reranked, Reranker
 
@@ -57,10 +57,15 @@ def rerank_run(
     output: str | Path,
     top_k: int = 100,
     batch_size: int = 1,
+    tag: str | None = None,
 ) -> RerankOutputs:
-    """Rerank the top ``top_k`` of every query in ``run`` and write run, stats and summary."""
+    """Rerank the top ``top_k`` of every query in ``run`` and write run, stats and summary.
+
+    ``tag`` is the run tag (6th column), the system's label in reports; it defaults to the reranker name.
+    """
     if top_k < 1:
         raise ResrankError(f"--top-k must be at least 1, got {top_k}")
+    tag = check_tag(tag or reranker.name)
     missing = [qid for qid in run if qid not in topics]
     if missing:
         raise ResrankError(f"{len(missing)} run queries have no topic text (e.g. {missing[0]!r}); check --dataset/--topics")
@@ -84,7 +89,7 @@ def rerank_run(
             partial.flush()
             progress.update(len(batch))
     final = {qid: _merge(done[qid].candidates, cands[top_k:]) for qid, cands in run.items() if qid in done}
-    write_run(outputs.run, final, reranker.name)
+    write_run(outputs.run, final, tag)
     stats = [done[qid].stats for qid in final]
     with atomic_write(outputs.stats) as handle:
         handle.writelines(json.dumps(s.to_dict()) + "\n" for s in stats)
