@@ -18,7 +18,7 @@ from resrank_eval.evaluate.metrics import evaluate
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.formats.trec import write_run
 from resrank_eval.report import build_report, cross_table, dataset_table, expand_paths, load_run_file, render, to_latex
-from resrank_eval.report.runs import infer_dataset
+from resrank_eval.report.runs import file_system_name, infer_dataset
 from resrank_eval.report.significance import compare
 from resrank_eval.types import Candidate, QueryStats, Run
 
@@ -140,3 +140,14 @@ def test_report_errors_are_one_line(dl19_runs: Path, tmp_path: Path) -> None:
     unnamed.write_text("1 Q0 d 1 1.0 x\n")
     result = CliRunner().invoke(report_cmd, [str(unnamed)])
     assert result.exit_code == 2 and "pass --dataset" in result.output
+
+
+def test_clashing_run_tags_take_the_file_names_system_part(tmp_path: Path) -> None:
+    bm25 = read_candidates(DL19_CANDIDATES).run
+    paths = [tmp_path / "run.dl19.resrank-mini.txt", tmp_path / "run.dl19.resrank-mini-frozen.txt", tmp_path / "other" / "run.dl19.resrank-mini.txt"]
+    paths[2].parent.mkdir()
+    for path in paths:
+        write_run(path, bm25, "resrank")
+    report = build_report([load_run_file(p) for p in paths])
+    assert [r.label for r in report.results] == [str(paths[0]), "resrank-mini-frozen", str(paths[2])]
+    assert file_system_name(Path("run.beir-v1.0.0-nfcorpus.bm25-flat.test.txt.gz"), "beir/nfcorpus") == "bm25-flat"

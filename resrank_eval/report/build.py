@@ -10,7 +10,7 @@ from typing import Any
 from ..datasets.registry import get_dataset
 from ..errors import ResrankError
 from ..evaluate.metrics import evaluate
-from .runs import RunFile
+from .runs import RunFile, file_system_name
 from .significance import Comparison, compare
 
 
@@ -52,9 +52,16 @@ class Report:
 
 
 def unique_labels(runs: list[RunFile]) -> list[str]:
-    """Run tags, made unique within a dataset by adding the file name to clashing ones."""
-    clashes = Counter((r.dataset, r.label) for r in runs)
-    return [f"{r.label} ({r.path.name})" if clashes[r.dataset, r.label] > 1 else r.label for r in runs]
+    """Run tags; where tags clash within a dataset, the system part of the file names, then the paths.
+
+    The file-name part leaves out the dataset, so ``run.dl19.x.txt`` and ``run.dl20.x.txt`` stay one
+    system across datasets.
+    """
+    labels = [r.label for r in runs]
+    for rename in (lambda r: file_system_name(r.path, r.dataset), lambda r: str(r.path)):
+        clashes = Counter(zip((r.dataset for r in runs), labels))
+        labels = [rename(r) if clashes[r.dataset, label] > 1 else label for r, label in zip(runs, labels)]
+    return labels
 
 
 def build_report(runs: list[RunFile], baseline: str | Path | None = None, alpha: float = 0.05, n_resamples: int = 10_000) -> Report:

@@ -23,6 +23,9 @@ from ..types import QueryStats, Run
 NOT_RUNS = (".stats.jsonl", ".summary.json", ".partial.jsonl", ".json", ".jsonl", ".md", ".csv", ".tex", ".png", ".pdf", ".tmp")
 """Files in a runs folder that are sidecars, reports or plots rather than runs."""
 
+SPLITS = ("train", "dev", "test")
+"""Split names in run file names, left out of system names: one system, whichever split it ran on."""
+
 
 @dataclass
 class RunFile:
@@ -59,6 +62,15 @@ def infer_dataset(path: Path) -> str | None:
         if re.search(rf"(^|[._/-]){re.escape(short)}([._-]|$)", path.name) and (found is None or len(short) > len(found.removeprefix("beir/"))):
             found = name
     return found
+
+
+def file_system_name(path: Path, dataset: str) -> str:
+    """The system part of a Pyserini-style run file name: ``run.dl19.resrank-mini.txt`` -> ``resrank-mini``."""
+    name = re.sub(r"\.(txt|trec|run)$", "", path.name.removesuffix(".gz")).removeprefix("run.")
+    parts = re.split(r"(?<!\d)\.|\.(?!\d)", name)  # version dots (beir-v1.0.0-nfcorpus) stay inside their part
+    short = re.escape(dataset.removeprefix("beir/"))
+    kept = [part for part in parts if part not in SPLITS and not re.search(rf"(^|[-_]){short}([-_]|$)", part)]
+    return ".".join(kept) or path.name
 
 
 def run_tag(path: Path) -> str:
