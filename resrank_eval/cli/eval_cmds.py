@@ -52,10 +52,10 @@ def evaluate_cmd(dataset: str, runs: tuple[str, ...], qrels: str | None, corpus:
 @handle_errors
 def regress(regression_file: str | None, only: tuple[str, ...], runs_dir: str) -> None:
     """Re-run the pinned runs and print OK/FAIL per measure; exit 1 on any FAIL."""
-    from ..evaluate.regress import DEFAULT_FILE, load_regressions, run_regression
+    from ..evaluate.regress import DEFAULT_FILE, load_regressions, run_regression, select
     from . import main
 
-    regressions = [r for r in load_regressions(regression_file or DEFAULT_FILE) if not only or r.name in only]
+    regressions = select(load_regressions(regression_file or DEFAULT_FILE), only)
     failed = 0
     for regression in regressions:
         click.echo(f"# {regression.name}: {regression.command}")

@@ -11,11 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from ..datasets.registry import get_dataset
-from ..errors import InputError
+from ..errors import InputError, ResrankError
 from ..formats.trec import read_run
+from ..formats.yaml_lines import line_of, load_yaml
 from ..paths import data_dir
 from .metrics import evaluate
 
@@ -46,9 +45,8 @@ class Check:
 
 
 def load_regressions(path: str | Path = DEFAULT_FILE) -> list[Regression]:
-    """Parse and validate the YAML file of pinned runs."""
-    with open(path, encoding="utf-8") as handle:
-        entries = yaml.safe_load(handle)
+    """Parse and validate the YAML file of pinned runs; errors name the entry's line."""
+    entries = load_yaml(path, "regression file")
     if not isinstance(entries, list):
         raise InputError(path, None, "expected a YAML list of regressions")
     out = []
@@ -57,8 +55,17 @@ def load_regressions(path: str | Path = DEFAULT_FILE) -> list[Regression]:
             out.append(Regression(entry["name"], entry["dataset"], entry["command"], {str(k): float(v) for k, v in entry["expected"].items()},
                                   float(entry.get("tolerance", DEFAULT_TOLERANCE))))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise InputError(path, None, f"entry {i}: needs name, dataset, command, expected ({exc})") from None
+            raise InputError(path, line_of(entry), f"entry {i + 1}: needs name, dataset, command, expected: {{measure: score}} ({exc!r})") from None
     return out
+
+
+def select(regressions: list[Regression], names: list[str] | tuple[str, ...]) -> list[Regression]:
+    """The named regressions (all when none are named); an unknown name is an error, not a silent no-op."""
+    known = [r.name for r in regressions]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ResrankError(f"no regression named {unknown[0]!r}; known: {', '.join(known)}")
+    return [r for r in regressions if not names or r.name in names]
 
 
 def run_regression(regression: Regression, runs_dir: Path, invoke: Callable[[list[str]], None]) -> list[Check]:

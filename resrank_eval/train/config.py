@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .yaml_schema import apply_override, build, line_of, read_yaml
+from ..formats.yaml_lines import line_of
+from .yaml_schema import apply_override, build, read_yaml
 
 PARTS = ("encoder", "projector", "reranker")
 

@@ -15,43 +15,14 @@ from typing import Any
 import yaml
 
 from ..errors import InputError
-
-
-class _Mapping(dict):
-    """A YAML mapping that remembers the line of each key, for error messages."""
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.line: int | None = None
-        self.lines: dict[str, int] = {}
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Mapping:
-    mapping = _Mapping(loader.construct_mapping(node, deep=True))
-    mapping.line = node.start_mark.line + 1
-    mapping.lines = {str(loader.construct_object(k)): k.start_mark.line + 1 for k, _ in node.value}
-    return mapping
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+from ..formats.yaml_lines import LineMapping, line_of, load_yaml
 
 
 def read_yaml(path: Path) -> dict:
     """The YAML mapping in ``path``, its mappings remembering their keys' lines."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            raw = yaml.load(handle, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except FileNotFoundError:
-        raise InputError(path, None, "config file does not exist") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(path, mark.line + 1 if mark else None, f"invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    raw = load_yaml(path, "config file")
     if raw is None:
-        return _Mapping()
+        return LineMapping()
     if not isinstance(raw, dict):
         raise InputError(path, 1, "a training config is a YAML mapping")
     return raw
@@ -71,15 +42,8 @@ def apply_override(raw: dict, item: str, path: Path) -> None:
             raise InputError(path, None, f"override {item!r}: {part!r} is not inside a section")
         if part == leaf:
             break
-        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, _Mapping())
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, LineMapping())
     node[int(leaf) if isinstance(node, list) else leaf] = yaml.safe_load(value)
-
-
-def line_of(mapping: dict, key: str | None = None) -> int | None:
-    """The line of ``key`` in a loaded mapping (of the mapping itself without a key)."""
-    if not isinstance(mapping, _Mapping):
-        return None
-    return mapping.lines.get(key, mapping.line) if key is not None else mapping.line
 
 
 def build(cls: type, raw: Any, path: Path, where: str, line: int | None = None) -> Any:
