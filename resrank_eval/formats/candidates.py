@@ -6,7 +6,7 @@ The interchange format of the RankGPT ecosystem, and the only offline source of 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
@@ -23,7 +23,6 @@ class CandidateSet:
     topics: dict[str, Query]
     run: Run
     passages: dict[str, str]
-    docids: dict[str, set[str]] = field(default_factory=dict, repr=False)  # per query, for O(1) duplicate checks
 
 
 def read_candidates(path: str | Path) -> CandidateSet:
@@ -36,16 +35,17 @@ def read_candidates(path: str | Path) -> CandidateSet:
     if not isinstance(entries, list):
         raise InputError(path, 1, "expected a JSON list of {query, hits} objects")
     result = CandidateSet({}, {}, {})
+    seen: dict[str, set[str]] = {}  # docids per query so far, for O(1) duplicate checks
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("query"), str) or not isinstance(entry.get("hits"), list):
             raise InputError(path, None, f"entry {i}: needs a string 'query' and a list 'hits'")
-        _add_entry(path, i, entry, result)
+        _add_entry(path, i, entry, result, seen)
     if not result.run:
         raise InputError(path, None, "no queries with hits")
     return result
 
 
-def _add_entry(path: str | Path, index: int, entry: dict, result: CandidateSet) -> None:
+def _add_entry(path: str | Path, index: int, entry: dict, result: CandidateSet, seen: dict[str, set[str]]) -> None:
     qid = None
     for j, hit in enumerate(entry["hits"]):
         missing = [key for key in HIT_KEYS if not isinstance(hit, dict) or key not in hit]
@@ -60,10 +60,10 @@ def _add_entry(path: str | Path, index: int, entry: dict, result: CandidateSet) 
         except (TypeError, ValueError):
             raise InputError(path, None, f"entry {index}, hit {j}: score {hit['score']!r} is not a number") from None
         docid = str(hit["docid"])
-        seen = result.docids.setdefault(qid, set())
-        if docid in seen:
+        docids = seen.setdefault(qid, set())
+        if docid in docids:
             raise InputError(path, None, f"entry {index}, hit {j}: duplicate docid {docid!r}")
-        seen.add(docid)
+        docids.add(docid)
         result.run.setdefault(qid, []).append(Candidate(docid, score))
         result.passages[docid] = str(hit["content"])
     if qid is not None:

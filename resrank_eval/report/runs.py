@@ -16,6 +16,7 @@ from typing import Any
 from ..datasets.registry import DATASETS
 from ..errors import InputError, ResrankError
 from ..formats.atomic import open_text
+from ..formats.jsonl import iter_jsonl
 from ..formats.trec import read_run
 from ..rerank.driver import RerankOutputs, summarize
 from ..types import QueryStats, Run
@@ -90,13 +91,11 @@ def read_efficiency(path: Path) -> dict[str, Any] | None:
     outputs = RerankOutputs.for_run(path)
     if outputs.stats.exists():
         stats = []
-        with open(outputs.stats, encoding="utf-8") as handle:
-            for lineno, line in enumerate(handle, 1):
-                if line.strip():
-                    try:
-                        stats.append(QueryStats.from_dict(json.loads(line)))
-                    except (json.JSONDecodeError, TypeError) as exc:
-                        raise InputError(outputs.stats, lineno, f"not a QueryStats record: {exc}") from None
+        for lineno, record in iter_jsonl(outputs.stats):
+            try:
+                stats.append(QueryStats.from_dict(record))
+            except TypeError as exc:
+                raise InputError(outputs.stats, lineno, f"not a QueryStats record: {exc}") from None
         return summarize(stats) if stats else None
     if outputs.summary.exists():
         with open(outputs.summary, encoding="utf-8") as handle:
