@@ -28,6 +28,7 @@ _RELATIVE_TOLERANCE = 1e-4
 
 
 def model_parts(model: "ResRankModel") -> dict[str, nn.Module]:
+    """The two Hugging Face transformers of a ResRank model by part name: what packing, LoRA and export act on."""
     return {"encoder": model.encoder.model, "reranker": model.reranker}
 
 
@@ -56,11 +57,12 @@ def pack(trained_dir: str | Path, out_dir: str | Path, encoder_source: str, rera
     base = ResRankModel.from_config(config, "cpu", "float32")
     delta: dict[str, torch.Tensor] = {}
     counts = {"dense": 0, "low_rank": 0, "unchanged": 0}
+    base_parts = model_parts(base)
     for part, module in model_parts(trained).items():
-        reference = model_parts(base)[part].state_dict()
+        reference = base_parts[part].state_dict()
         for name, value in module.state_dict().items():
             if name not in reference or reference[name].shape != value.shape:
-                raise ResrankError(f"{trained_dir}: {part}.{name} does not match the base {config.encoder if part == 'encoder' else config.reranker}")
+                raise ResrankError(f"{trained_dir}: {part}.{name} does not match the base {getattr(config, part)}")
             diff = value.float() - reference[name].float()
             key = f"{part}.{name}"
             if not diff.any():

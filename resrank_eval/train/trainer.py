@@ -103,16 +103,17 @@ class Trainer:
         return model
 
     def _model_config(self) -> ResRankConfig:
-        from ..model import presets
+        from ..model.presets import preset_config
 
         overrides = self.config.model_overrides()
         name = self.config.model.preset
         if name is None:
             return ResRankConfig.from_dict(overrides)
-        builders = {"mini": presets.mini_config, "paper": presets.paper_config}
-        if name not in builders:
-            raise ResrankError(f"model.preset: unknown preset {name!r}; known: {', '.join(builders)}")
-        return ResRankConfig.from_dict({**builders[name]().to_dict(), **overrides})
+        try:
+            base = preset_config(name)
+        except ResrankError as exc:
+            raise ResrankError(f"model.preset: {exc}") from None
+        return ResRankConfig.from_dict({**base.to_dict(), **overrides})
 
     def _sampler(self) -> BatchSampler:
         data, training = self.config.data, self.config.training
