@@ -20,17 +20,19 @@ from transformers import AutoTokenizer
 from resrank_eval.rerank.generative.hf import SMOLLM2_FILE, smollm2_dir
 AutoTokenizer.from_pretrained(smollm2_dir(), gguf_file=SMOLLM2_FILE).save_pretrained(".gpu/tokenizer")
 EOF
+    gzip -9 -f .gpu/tokenizer/tokenizer.json   # the whole tree that travels is capped at 64 MiB
     git rev-parse --short HEAD > .gpu/commit
     du -sh .gpu
     ;;
   run)
     OUT=${2:?usage: gpu_check.sh run OUT_DIR}
     mkdir -p "$OUT"
+    cp -r .gpu/tokenizer /tmp/tokenizer && gunzip /tmp/tokenizer/tokenizer.json.gz
     export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 RESRANK_COMMIT="$(cat .gpu/commit)"
     nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv | tee "$OUT/card.txt"
     python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" | tee -a "$OUT/card.txt"
     python3 scripts/bench_resrank.py --shape 4b --batch-sizes 1,32 --encode --cuda-graph --json "$OUT/resrank.json" 2>&1 | tee "$OUT/resrank.log"
-    python3 scripts/bench_side_by_side.py --shape 4b --queries 1 --tokenizer .gpu/tokenizer --json "$OUT/side_by_side.json" 2>&1 | tee "$OUT/side_by_side.log"
+    python3 scripts/bench_side_by_side.py --shape 4b --queries 1 --tokenizer /tmp/tokenizer --json "$OUT/side_by_side.json" 2>&1 | tee "$OUT/side_by_side.log"
     ;;
   *)
     echo "usage: $0 prepare | run OUT_DIR" >&2
