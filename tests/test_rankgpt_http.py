@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from resrank_eval.errors import ResrankError
+from resrank_eval.rerank import rerank
 from resrank_eval.rerank.generative import RankGPTReranker
 from resrank_eval.types import Candidate, Query, Ranking
 
@@ -66,9 +67,9 @@ def shuffled_ranking(qid: str, n: int) -> Ranking:
 
 def test_sliding_windows_bring_the_best_ten_to_the_top(server: str) -> None:
     """With a perfect ranker, one back-to-front pass puts the true top-10 first, in order (RankGPT's design)."""
-    reranker = RankGPTReranker.from_openai(server + "/v1", "oracle", api_key="secret", batch_size=2)
+    reranker = RankGPTReranker.from_openai(server + "/v1", "oracle", api_key="secret")
     given = [shuffled_ranking("a", 100), shuffled_ranking("b", 100)]
-    results = reranker.rerank(given)
+    results = rerank(reranker, given, batch_size=2)
     for result in results:
         qid = result.stats.qid
         assert [c.docid for c in result.candidates[:10]] == [f"{qid}-{r}" for r in range(99, 89, -1)]
@@ -87,10 +88,10 @@ def test_sliding_windows_bring_the_best_ten_to_the_top(server: str) -> None:
 def test_server_errors_are_one_line_resrank_errors(server: str) -> None:
     reranker = RankGPTReranker.from_openai(server, "broken")
     with pytest.raises(ResrankError, match=r"/v1/chat/completions: HTTP 503"):
-        reranker.rerank([shuffled_ranking("a", 3)])
+        rerank(reranker, [shuffled_ranking("a", 3)])
 
 
 def test_unreachable_server_is_a_resrank_error() -> None:
     reranker = RankGPTReranker.from_openai("http://127.0.0.1:9", "any")
     with pytest.raises(ResrankError, match="127.0.0.1:9"):
-        reranker.rerank([shuffled_ranking("a", 3)])
+        rerank(reranker, [shuffled_ranking("a", 3)])

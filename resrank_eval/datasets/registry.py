@@ -7,10 +7,12 @@ network -- a Pyserini prebuilt index.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ResrankError
+from .corpus import load_passages
 from ..formats.topics import read_topics
 from ..formats.trec import read_qrels
 from ..paths import data_dir, qrels_dir
@@ -52,6 +54,12 @@ class Dataset:
         if self.corpus_dir is None:
             raise ResrankError(f"dataset {self.name!r} has no qrels: pass --qrels FILE or --corpus DIR")
         return read_qrels(beir_qrels_path(self.corpus_dir, self.split))
+
+    def passages(self, docids: Collection[str] | None = None) -> dict[str, str]:
+        """docid -> passage text from the local corpus (``docids`` only, when given)."""
+        if self.corpus_dir is None:
+            raise ResrankError(f"dataset {self.name!r} has no local corpus: pass --corpus DIR")
+        return load_passages(self.corpus_dir, docids)
 
     def sources(self) -> dict[str, str]:
         """Where each part comes from, for ``resrank-eval datasets``."""

@@ -81,6 +81,11 @@ def check_tag(tag: str) -> str:
     return tag
 
 
+def run_file_name(dataset: str, system: str, split: str = "test") -> str:
+    """Pyserini's deterministic run name, ``run.<dataset>.<system>.<split>.txt`` (``beir/x`` written ``beir-x``)."""
+    return f"run.{dataset.replace('/', '-')}.{system}.{split}.txt"
+
+
 def write_run(path: str | Path, run: Run, tag: str) -> None:
     """Write a run atomically; each query's candidates must be in rank order already."""
     check_tag(tag)

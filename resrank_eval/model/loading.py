@@ -31,8 +31,8 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """``None`` means bf16 on a GPU (the paper's setting) and fp32 on a CPU (bf16 is slow there)."""
-    if dtype is None:
+    """``None`` (or ``auto``) means bf16 on a GPU (the paper's setting) and fp32 on a CPU (bf16 is slow there)."""
+    if dtype is None or dtype == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     if isinstance(dtype, torch.dtype):
         return dtype

@@ -1,7 +1,7 @@
-"""Finding run files, naming them, and reading the efficiency sidecars the rerank driver writes.
+"""Finding run files, naming them, and reading the efficiency sidecars ``rerank`` writes.
 
-A run's system label is its TREC run tag (the 6th column), which the driver sets to the reranker
-name; its dataset is given explicitly or recognised in the file name (``run.dl19.rankgpt.txt``,
+A run's system label is its TREC run tag (the 6th column), which ``rerank`` sets to the reranker
+name by default; its dataset is given explicitly or recognised in the file name (``run.dl19.rankgpt.txt``,
 ``run.beir-v1.0.0-nfcorpus.bm25.txt``).
 """
 
@@ -18,7 +18,8 @@ from ..errors import InputError, ResrankError
 from ..formats.atomic import open_text
 from ..formats.jsonl import iter_jsonl
 from ..formats.trec import read_run
-from ..rerank.driver import RerankOutputs, summarize
+from ..rerank.pipeline import summarize
+from ..rerank.sink import RerankOutputs
 from ..types import QueryStats, Run
 
 NOT_RUNS = (".stats.jsonl", ".summary.json", ".partial.jsonl", ".json", ".jsonl", ".md", ".csv", ".tex", ".png", ".pdf", ".tmp")
@@ -30,7 +31,7 @@ SPLITS = ("train", "dev", "test")
 
 @dataclass
 class RunFile:
-    """One run on one dataset, with the driver's efficiency summary when the run was reranked."""
+    """One run on one dataset, with the efficiency summary of its stats when the run was reranked."""
 
     path: Path
     label: str

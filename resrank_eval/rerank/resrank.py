@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ResrankError
 from ..types import Candidate, QueryStats, Ranking
-from .base import Reranked, Reranker
+from .base import Option, Reranked, Reranker
+from .registry import DEVICE, DTYPE, MODEL
 
 if TYPE_CHECKING:
     import torch
@@ -35,29 +36,33 @@ class _Batch:
     queries: "torch.Tensor | None" = None
 
 
-class _EncoderBacked(Reranker):
-    """What both rerankers share: passage vectors (cached or encoded), timing and stats."""
+DENSE_INDEX = Option("dense_index", None, "Dense index (`resrank-eval encode`) whose stored passage vectors are reused.")
+MODEL_OPTIONS = (MODEL, DEVICE, DTYPE, DENSE_INDEX)
 
-    def __init__(self, encoder: "Encoder", batch_size: int = 8, embeddings: str | Path | None = None) -> None:
+
+class _EncoderBacked(Reranker):
+    """What both rerankers share: passage vectors (cached or encoded), timing and stats.
+
+    ``embeddings`` is a dense index folder, or docid -> vector in memory (a trainer's dev set
+    encodes its passages once and lends them to both rerankers).
+    """
+
+    options = MODEL_OPTIONS
+
+    def __init__(self, encoder: "Encoder", embeddings: "str | Path | Mapping[str, Any] | None" = None) -> None:
         from ..retrieve.dense import DenseVectors
 
-        if batch_size < 1:
-            raise ResrankError(f"{self.name}: batch size must be positive, got {batch_size}")
         self.encoder = encoder
-        self.batch_size = batch_size
-        self.cache: DenseVectors | None = None
-        if embeddings is not None:
+        self.cache: DenseVectors | Mapping[str, Any] | None = embeddings
+        if isinstance(embeddings, (str, Path)):
             self.cache = DenseVectors(embeddings)
             self.cache.check_encoder(encoder)
 
-    def rerank(self, rankings: list[Ranking]) -> list[Reranked]:
+    def rerank_batch(self, rankings: list[Ranking]) -> list[Reranked]:
         import torch
 
-        results: list[Reranked] = []
         with torch.inference_mode():
-            for start in range(0, len(rankings), self.batch_size):
-                results.extend(self._rerank_batch(rankings[start:start + self.batch_size]))
-        return results
+            return self._rerank_batch(rankings)
 
     def _rerank_batch(self, rankings: list[Ranking]) -> list[Reranked]:
         started = time.perf_counter()
@@ -76,17 +81,24 @@ class _EncoderBacked(Reranker):
                 ranking.query.qid, self.name, len(ranking.candidates), encoder_tokens=batch.encoder_tokens[i],
                 reranker_input_tokens=input_tokens[i], generated_tokens=0, forward_passes=passes[i],
                 encode_ms=share_encode, rerank_ms=share_rerank, total_ms=share_encode + share_rerank,
-                device=str(self.encoder.device), dtype=dtype, batch_size=len(rankings),
+                device=str(self.encoder.device), dtype=dtype,
                 extra={"cached_vectors": len(ranking.candidates) - batch.encoded[i]},
             )
             results.append(Reranked(_ordered(ranking, scores[i]), stats))
         return results
 
+    def _cached(self, docids: list[str]) -> Mapping[str, Any]:
+        from ..retrieve.dense import DenseVectors
+
+        if isinstance(self.cache, DenseVectors):
+            return self.cache.get(docids)
+        return {d: self.cache[d] for d in docids if d in self.cache} if self.cache else {}
+
     def _prepare(self, rankings: list[Ranking]) -> _Batch:
         """Per query [n, D] vectors: cached ones reused, the rest encoded together in one call."""
         import torch
 
-        cached = self.cache.get([c.docid for r in rankings for c in r.candidates]) if self.cache else {}
+        cached = self._cached([c.docid for r in rankings for c in r.candidates])
         todo: dict[str, str] = {}
         for ranking in rankings:
             for candidate in ranking.candidates:
@@ -102,7 +114,7 @@ class _EncoderBacked(Reranker):
         batch = _Batch([], [], [])
         for ranking in rankings:
             docids = [c.docid for c in ranking.candidates]
-            rows = [fresh[d] if d in fresh else torch.from_numpy(cached[d]) for d in docids]
+            rows = [fresh[d] if d in fresh else torch.as_tensor(cached[d]) for d in docids]
             batch.vectors.append(torch.stack([row.to(self.encoder.device) for row in rows]).float())
             batch.encoder_tokens.append(sum(length.get(d, 0) for d in docids))
             batch.encoded.append(sum(1 for d in docids if d in fresh))
@@ -127,16 +139,20 @@ class ResRankReranker(_EncoderBacked):
 
     name = "resrank"
 
-    def __init__(self, model: "ResRankModel", batch_size: int = 8, embeddings: str | Path | None = None) -> None:
-        super().__init__(model.encoder, batch_size, embeddings)
+    def __init__(self, model: "ResRankModel", embeddings: "str | Path | Mapping[str, Any] | None" = None) -> None:
+        super().__init__(model.encoder, embeddings)
         self.model = model.eval()
 
     @classmethod
     def from_pretrained(cls, model_dir_or_preset: str | Path, device: str | None = None, dtype: str | None = None,
-                        batch_size: int = 8, embeddings: str | Path | None = None) -> "ResRankReranker":
+                        embeddings: str | Path | None = None) -> "ResRankReranker":
         from ..model import ResRankModel
 
-        return cls(ResRankModel.from_pretrained(model_dir_or_preset, device, dtype), batch_size, embeddings)
+        return cls(ResRankModel.from_pretrained(model_dir_or_preset, device, dtype), embeddings)
+
+    @classmethod
+    def from_options(cls, model: str, device: str | None, dtype: str, dense_index: str | None) -> "ResRankReranker":
+        return cls.from_pretrained(model, device, dtype, dense_index)
 
     def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list["torch.Tensor"], list[int], list[int]]:
         output = self.model([r.query.text for r in rankings], batch.vectors)
@@ -150,10 +166,14 @@ class EncoderReranker(_EncoderBacked):
 
     @classmethod
     def from_pretrained(cls, model_dir_or_preset: str | Path, device: str | None = None, dtype: str | None = None,
-                        batch_size: int = 8, embeddings: str | Path | None = None) -> "EncoderReranker":
+                        embeddings: str | Path | None = None) -> "EncoderReranker":
         from ..model import load_encoder
 
-        return cls(load_encoder(model_dir_or_preset, device, dtype), batch_size, embeddings)
+        return cls(load_encoder(model_dir_or_preset, device, dtype), embeddings)
+
+    @classmethod
+    def from_options(cls, model: str, device: str | None, dtype: str, dense_index: str | None) -> "EncoderReranker":
+        return cls.from_pretrained(model, device, dtype, dense_index)
 
     def _prepare(self, rankings: list[Ranking]) -> _Batch:
         """Queries are encoded too (with the instruction prefix); their tokens count as encoder tokens."""

@@ -147,7 +147,8 @@ class DenseVectors:
 
 
 def dense_retrieve(index_dir: str | Path, encoder_model: "str | Path | Encoder | ResRankModel",
-                   topics: dict[str, Query], hits: int, batch_size: int = 32, threads: int = 1) -> Run:
+                   topics: dict[str, Query], hits: int, batch_size: int = 32, threads: int = 1,
+                   device: str | None = None, dtype: str | None = None) -> Run:
     """Search ``index_dir`` with Pyserini's FaissSearcher, the ResRank encoder encoding the queries."""
     from ..jvm import pyserini_module
     from ..model import Encoder, QueryEncoder, ResRankModel, load_encoder
@@ -159,7 +160,7 @@ def dense_retrieve(index_dir: str | Path, encoder_model: "str | Path | Encoder |
     elif isinstance(encoder_model, Encoder):
         encoder = encoder_model
     else:
-        encoder = load_encoder(encoder_model, batch_size=batch_size)
+        encoder = load_encoder(encoder_model, device, dtype, batch_size=batch_size)
     vectors = DenseVectors(index_dir)
     vectors.check_encoder(encoder)
     searcher_module = pyserini_module("pyserini.search.faiss")

@@ -31,10 +31,9 @@ class FirstReranker(SlidingWindowReranker):
         window: int = 20,
         stride: int = 10,
         max_words: int = 300,
-        batch_size: int = 1,
     ) -> None:
         letter_labels(window)  # rejects windows letters cannot label
-        super().__init__(window, stride, max_words, batch_size)
+        super().__init__(window, stride, max_words)
         self.model = model
         self.tokenizer = tokenizer
         self.device = str(model.device)
@@ -49,12 +48,15 @@ class FirstReranker(SlidingWindowReranker):
         window: int = 20,
         stride: int = 10,
         max_words: int = 300,
-        batch_size: int = 1,
         dtype: str | None = None,
     ) -> "FirstReranker":
         """A local HF chat model (id or folder, or ``smollm2``)."""
         lm, tokenizer = load_causal_lm(model, device, dtype)
-        return cls(lm, tokenizer, window, stride, max_words, batch_size)
+        return cls(lm, tokenizer, window, stride, max_words)
+
+    @classmethod
+    def from_options(cls, model: str, device: str | None, dtype: str, window: int, stride: int, max_words: int) -> "FirstReranker":
+        return cls.from_pretrained(model, device, window, stride, max_words, dtype)
 
     def _single_token(self, letter: str) -> int:
         ids = self.tokenizer.encode(letter, add_special_tokens=False)

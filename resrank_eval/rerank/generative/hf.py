@@ -26,22 +26,17 @@ def smollm2_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def pick_device(device: str | None) -> str:
-    import torch
-
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def load_causal_lm(model: str, device: str | None = None, dtype: str | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load a chat LM by HF id or folder, or ``smollm2`` for the offline SmolLM2-135M-Instruct; eval mode.
 
-    ``dtype`` defaults to bfloat16 on GPU and float32 on CPU (CPU bf16 matmuls are slow).
+    Device and dtype defaults are the model package's (bf16 on GPU, fp32 on CPU).
     """
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    device = pick_device(device)
-    torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if device.startswith("cuda") else torch.float32)
+    from ...model.loading import resolve_device, resolve_dtype
+
+    target = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, target)
     kwargs: dict[str, Any] = {}
     source: str | Path = model
     if model == SMOLLM2:
@@ -51,7 +46,7 @@ def load_causal_lm(model: str, device: str | None = None, dtype: str | None = No
         lm = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, **kwargs)
     except OSError as exc:
         raise ResrankError(f"cannot load model {model!r}: {exc}") from None
-    return lm.to(device).eval(), tokenizer
+    return lm.to(target).eval(), tokenizer
 
 
 def encode_chats(tokenizer: PreTrainedTokenizerBase, conversations: list[list[Message]], suffix: str = "") -> dict[str, torch.Tensor]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from ..base import Option
 from .backend import ChatBackend
 from .hf import HFChatBackend, answer_token_budget, load_causal_lm
 from .openai_http import OpenAIChatBackend
 from .permutation import named_ids, parse_permutation
 from .prompt import numeric_labels, rankgpt_messages
 from .sliding import SlidingWindowReranker, Window, WindowResult
+
+API_BASE = Option("api_base", None, "OpenAI-compatible server URL (vLLM, SGLang, an API); --model is the served name.")
 
 HTTP_TOKENS_PER_ID = 8
 """Answer budget per passage when no tokenizer is at hand: ``"[20] > "`` is at most 8 tokens in common vocabularies."""
@@ -17,9 +20,10 @@ class RankGPTReranker(SlidingWindowReranker):
     """Permutation generation (Sun et al., 2023) over any chat backend, local or remote."""
 
     name = "rankgpt"
+    options = (*SlidingWindowReranker.options, API_BASE)
 
-    def __init__(self, backend: ChatBackend, window: int = 20, stride: int = 10, max_words: int = 300, batch_size: int = 1) -> None:
-        super().__init__(window, stride, max_words, batch_size)
+    def __init__(self, backend: ChatBackend, window: int = 20, stride: int = 10, max_words: int = 300) -> None:
+        super().__init__(window, stride, max_words)
         self.backend = backend
         self.device = backend.device
         self.dtype = backend.dtype
@@ -33,13 +37,12 @@ class RankGPTReranker(SlidingWindowReranker):
         stride: int = 10,
         max_words: int = 300,
         max_new_tokens: int | None = None,
-        batch_size: int = 1,
         dtype: str | None = None,
     ) -> "RankGPTReranker":
         """A local HF chat model (id or folder, or ``smollm2``); the answer budget defaults to a full permutation."""
         lm, tokenizer = load_causal_lm(model, device, dtype)
         budget = max_new_tokens or answer_token_budget(tokenizer, window)
-        return cls(HFChatBackend(lm, tokenizer, budget), window, stride, max_words, batch_size)
+        return cls(HFChatBackend(lm, tokenizer, budget), window, stride, max_words)
 
     @classmethod
     def from_openai(
@@ -51,11 +54,18 @@ class RankGPTReranker(SlidingWindowReranker):
         stride: int = 10,
         max_words: int = 300,
         max_new_tokens: int | None = None,
-        batch_size: int = 1,
     ) -> "RankGPTReranker":
         """An OpenAI-compatible server (``base_url`` with or without ``/v1``); ``api_key`` defaults to $OPENAI_API_KEY."""
         budget = max_new_tokens or HTTP_TOKENS_PER_ID * window
-        return cls(OpenAIChatBackend(base_url, model, budget, api_key), window, stride, max_words, batch_size)
+        return cls(OpenAIChatBackend(base_url, model, budget, api_key), window, stride, max_words)
+
+    @classmethod
+    def from_options(cls, model: str, device: str | None, dtype: str, window: int, stride: int, max_words: int,
+                     api_base: str | None) -> "RankGPTReranker":
+        """A local model, or the served ``model`` at ``api_base`` (where device and dtype are the server's business)."""
+        if api_base:
+            return cls.from_openai(api_base, model, window=window, stride=stride, max_words=max_words)
+        return cls.from_pretrained(model, device, window, stride, max_words, dtype=dtype)
 
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
         conversations = [rankgpt_messages(w.query, w.passages, numeric_labels(len(w.passages)), self.max_words) for w in windows]
