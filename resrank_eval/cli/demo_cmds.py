@@ -20,13 +20,13 @@ def demo(model: str | None, runs: str, top_k: int, batch_size: int, dtype: str |
     from pathlib import Path
 
     from ..demo import DATASET, DEMO_MODEL, run_demo
-    from ..report.build import build_report
-    from ..report.runs import load_run_file
-    from ..report.tables import dataset_table, to_markdown
+    from ..formats.tables import render
+    from ..report import build_report, dataset_table, load_run_file
 
     paths = run_demo(Path(model) if model else DEMO_MODEL, runs, top_k, batch_size, threads, dtype)
     report = build_report([load_run_file(p, DATASET) for p in paths], baseline=paths[0])
-    click.echo(to_markdown(dataset_table(report, DATASET)))
+    table = dataset_table(report, DATASET)
+    click.echo(render(table.frame, "markdown", table.caption))
 
 
 COMMANDS = [demo]

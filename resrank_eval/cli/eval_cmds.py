@@ -25,8 +25,9 @@ def evaluate_cmd(dataset: str, runs: tuple[str, ...], qrels: str | None, corpus:
     """Score TREC runs with pytrec_eval (trec_eval -c semantics)."""
     from ..datasets.registry import get_dataset
     from ..evaluate.metrics import evaluate
-    from ..evaluate.tables import mean_frame, per_query_frame, render
+    from ..evaluate.tables import mean_frame, per_query_frame
     from ..formats.atomic import atomic_write
+    from ..formats.tables import render
     from ..formats.trec import read_run
     from .resolve import resolve_qrels
 
