@@ -31,7 +31,9 @@ from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.paths import data_dir
 from resrank_eval.rerank import Reranker, rerank, to_rankings
 from resrank_eval.rerank.generative import FirstReranker, RankGPTReranker
-from resrank_eval.rerank.generative.hf import SMOLLM2_FILE, HFChatBackend, smollm2_dir
+from resrank_eval.model.loading import load_tokenizer
+from resrank_eval.model.sources import resolve_source
+from resrank_eval.rerank.generative.hf import HFChatBackend
 from resrank_eval.types import Ranking
 
 SCRIPTS = Path(__file__).resolve().parent
@@ -99,12 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
     args.shape = args.shape or ("4b" if args.device.startswith("cuda") else "tiny")
     args.dtype = args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32")
 
-    from transformers import AutoTokenizer
-
-    if args.tokenizer:
-        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
-    else:
-        tokenizer = AutoTokenizer.from_pretrained(smollm2_dir(), gguf_file=SMOLLM2_FILE)
+    tokenizer = load_tokenizer(args.tokenizer or resolve_source("smollm2"))
     torch.manual_seed(0)
     lm = causal_lm(bench_resrank.SHAPES[args.shape], len(tokenizer), args.device, getattr(torch, args.dtype))
     rankings = dl19_rankings(args.queries + 1, args.candidates)

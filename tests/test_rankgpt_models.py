@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, PreTrainedTokenizerBase, Qwen3Config
+from transformers import AutoModelForCausalLM, LlamaConfig, PreTrainedTokenizerBase, Qwen3Config
 
 from resrank_eval.errors import ResrankError
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.rerank import Reranked, rerank, to_rankings
 from resrank_eval.rerank.generative import FirstReranker, RankGPTReranker
-from resrank_eval.rerank.generative.hf import SMOLLM2_FILE, HFChatBackend, smollm2_dir
+from resrank_eval.model.loading import load_tokenizer
+from resrank_eval.model.sources import resolve_source
+from resrank_eval.rerank.generative.hf import HFChatBackend
 from resrank_eval.types import Candidate, Query, Ranking
 
 from .conftest import DL19_CANDIDATES
@@ -19,7 +21,7 @@ from .conftest import DL19_CANDIDATES
 @pytest.fixture(scope="module")
 def tokenizer() -> PreTrainedTokenizerBase:
     """SmolLM2's real BPE vocabulary and chat template (read from the offline GGUF file)."""
-    return AutoTokenizer.from_pretrained(smollm2_dir(), gguf_file=SMOLLM2_FILE)
+    return load_tokenizer(resolve_source("smollm2"))
 
 
 def tiny_model(kind: str, vocab_size: int) -> torch.nn.Module:

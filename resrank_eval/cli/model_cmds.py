@@ -41,7 +41,7 @@ def encode(dataset: str, corpus: str | None, model: str, index_dir: str, batch_s
 @handle_errors
 def pack(model: str, output: str, encoder_source: str, reranker_source: str, max_rank: int) -> None:
     """Store a trained model as its changes against public base weights (a few MB for LoRA training)."""
-    from ..model.packing import pack as pack_model
+    from ..model.pack import pack as pack_model
 
     counts = pack_model(model, output, encoder_source, reranker_source, max_rank)
     click.echo(f"packed {model} -> {output}: {counts['low_rank']} low-rank, {counts['dense']} dense, {counts['unchanged']} unchanged tensors")
