@@ -1,15 +1,14 @@
 """An OpenAI-compatible chat server (vLLM, SGLang, llama.cpp, a hosted API) as a RankGPT backend.
 
-Plain ``urllib``: no client library, so it works wherever the standard library does. Token counts
-come from the server's ``usage`` block; a server that omits it is reported as 0 tokens.
+Built on the ``openai`` client (installed with Pyserini): it retries 408/409/429/5xx and dropped
+connections with exponential back-off, and reads token counts from the server's ``usage`` block (a
+server that omits it is reported as 0 tokens). The conversations of one batch are sent
+concurrently, at most ``concurrency`` at a time.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from ...errors import ResrankError
@@ -17,51 +16,50 @@ from .backend import ChatBackend, Generation
 from .prompt import Message
 
 
-def completions_url(base_url: str) -> str:
-    """``http://host:8000`` or ``http://host:8000/v1`` -> ``http://host:8000/v1/chat/completions``."""
+def api_root(base_url: str) -> str:
+    """``http://host:8000`` or ``http://host:8000/v1`` -> ``http://host:8000/v1`` (what the client appends paths to)."""
     base = base_url.rstrip("/")
-    if not base.endswith("/v1"):
-        base += "/v1"
-    return f"{base}/chat/completions"
+    return base if base.endswith("/v1") else base + "/v1"
 
 
 class OpenAIChatBackend(ChatBackend):
-    """POSTs each conversation to ``/v1/chat/completions`` at temperature 0; a batch is sent concurrently."""
+    """Chat completions at temperature 0; ``api_key`` defaults to $OPENAI_API_KEY (local servers need none)."""
 
     device = "remote"
+    dtype = "unknown"
 
-    def __init__(self, base_url: str, model: str, max_new_tokens: int, api_key: str | None = None, timeout_s: float = 600.0) -> None:
-        self.url = completions_url(base_url)
+    def __init__(self, base_url: str, model: str, max_new_tokens: int, api_key: str | None = None, timeout_s: float = 600.0,
+                 max_retries: int = 2, concurrency: int = 8) -> None:
+        import openai
+
+        if concurrency < 1:
+            raise ResrankError(f"concurrency must be at least 1, got {concurrency}")
+        self.url = api_root(base_url) + "/chat/completions"
         self.model = model
         self.max_new_tokens = max_new_tokens
-        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        self.timeout_s = timeout_s
-        self.dtype = "unknown"
+        self.concurrency = concurrency
+        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY") or "none"
+        self.client = openai.OpenAI(base_url=api_root(base_url), api_key=key, timeout=timeout_s, max_retries=max_retries)
 
     def generate(self, conversations: list[list[Message]]) -> list[Generation]:
         if len(conversations) == 1:
             return [self._complete(conversations[0])]
-        with ThreadPoolExecutor(max_workers=len(conversations)) as pool:
+        with ThreadPoolExecutor(max_workers=min(len(conversations), self.concurrency)) as pool:
             return list(pool.map(self._complete, conversations))
 
     def _complete(self, messages: list[Message]) -> Generation:
-        body = {"model": self.model, "messages": messages, "max_tokens": self.max_new_tokens, "temperature": 0}
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.url, json.dumps(body).encode(), headers, method="POST")
+        import openai
+
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                reply = json.load(response)
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")[:200]
-            raise ResrankError(f"{self.url}: HTTP {exc.code}: {detail}") from None
-        except (urllib.error.URLError, TimeoutError) as exc:
-            raise ResrankError(f"{self.url}: {getattr(exc, 'reason', exc)}") from None
-        try:
-            text = reply["choices"][0]["message"]["content"] or ""
-        except (KeyError, IndexError, TypeError):
-            raise ResrankError(f"{self.url}: reply has no choices[0].message.content") from None
-        usage = reply.get("usage") or {}
-        generated = int(usage.get("completion_tokens", 0))
-        return Generation(text, int(usage.get("prompt_tokens", 0)), generated, generated)
+            reply = self.client.chat.completions.create(model=self.model, messages=messages,  # type: ignore[arg-type]
+                                                        max_tokens=self.max_new_tokens, temperature=0)
+        except openai.APIStatusError as exc:
+            raise ResrankError(f"{self.url}: HTTP {exc.status_code}: {str(exc.message)[:200]}") from None
+        except openai.APIError as exc:  # connection refused, timeout, unreadable reply
+            raise ResrankError(f"{self.url}: {type(exc).__name__}: {exc}") from None
+        if not reply.choices:
+            raise ResrankError(f"{self.url}: reply has no choices")
+        text = reply.choices[0].message.content or ""
+        usage = reply.usage
+        generated = usage.completion_tokens if usage else 0
+        return Generation(text, usage.prompt_tokens if usage else 0, generated, generated)
