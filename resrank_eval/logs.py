@@ -9,6 +9,7 @@ for ``--quiet`` / ``--verbose``) sets both.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -21,11 +22,15 @@ _bars: bool | None = None
 """True: always, False: never, None: only when stderr is a terminal (tqdm's own rule)."""
 
 
-def progress(iterable: Iterable[T] | None = None, **kwargs: Any) -> "tqdm[T]":
-    """A tqdm bar on stderr that obeys :func:`configure`; takes tqdm's arguments (desc, total, unit)."""
+def progress(iterable: Iterable[T] | None = None, enabled: bool = True, **kwargs: Any) -> "tqdm[T]":
+    """A tqdm bar on stderr that obeys :func:`configure`; takes tqdm's arguments (desc, total, unit).
+
+    ``enabled=False`` hides it regardless (e.g. on every rank of a distributed job but the first).
+    """
     kwargs.setdefault("leave", False)
     kwargs.setdefault("dynamic_ncols", True)
-    return tqdm(iterable, disable=None if _bars is None else not _bars, file=sys.stderr, **kwargs)
+    disable = (None if _bars is None else not _bars) if enabled else True
+    return tqdm(iterable, disable=disable, file=sys.stderr, **kwargs)
 
 
 class _TqdmHandler(logging.Handler):
@@ -45,6 +50,8 @@ def configure(verbosity: int = 0) -> None:
     """
     global _bars
     _bars = False if verbosity < 0 else None
+    if verbosity < 0 or not sys.stderr.isatty():  # Hugging Face's own bars (weight loading) follow ours
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     logger = logging.getLogger("resrank_eval")
     for handler in [h for h in logger.handlers if isinstance(h, _TqdmHandler)]:
         logger.removeHandler(handler)

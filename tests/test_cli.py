@@ -96,9 +96,11 @@ def test_rerank_resumes_from_partial(dl19_run: Path, tmp_path: Path) -> None:
     first_qid = next(iter(read_run(dl19_run)))
     fake = {"qid": first_qid, "ranking": [["sentinel-order-kept", 1.0]], "stats": {"qid": first_qid, "reranker": "identity", "candidates": 1}}
     Path(f"{out}.partial.jsonl").write_text(json.dumps(fake) + "\n{\"torn")
-    result = invoke("rerank", "--dataset", "dl19", "--candidates", str(DL19_CANDIDATES), "--reranker", "identity", "--output", str(out))
+    result = invoke("--quiet", "rerank", "--dataset", "dl19", "--candidates", str(DL19_CANDIDATES), "--reranker", "identity", "--output", str(out))
     assert result.exit_code == 0, result.output
     assert read_run(out)[first_qid][0].docid == "sentinel-order-kept", "finished queries must not be recomputed"
+    assert "partial.jsonl:2: dropped a torn last line" in result.output  # a warning: shown even with --quiet
+    assert "resuming" not in result.output  # info: not with --quiet
 
 
 def test_a_corrupt_resume_file_is_an_error_at_its_line(tmp_path: Path) -> None:

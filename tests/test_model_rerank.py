@@ -42,8 +42,7 @@ def index_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     root = tmp_path_factory.mktemp("dense")
     write_corpus(root / "corpus.jsonl", DOCS)
     encoder = ResRankModel.from_pretrained(model_dir, "cpu").encoder
-    return build_dense_index(root / "corpus.jsonl", encoder, root / "index", batch_size=3, shard_size=3,
-                             progress=False)
+    return build_dense_index(root / "corpus.jsonl", encoder, root / "index", batch_size=3, shard_size=3)
 
 
 def rankings(with_text: bool = True) -> list[Ranking]:
@@ -103,12 +102,12 @@ def test_dense_index_layout_and_resume_after_failure(model_dir: Path, index_dir:
     corpus.write_text("\n".join(lines[:7] + ["{broken"]) + "\n")
     encoder = ResRankModel.from_pretrained(model_dir, "cpu").encoder
     with pytest.raises(InputError):
-        build_dense_index(corpus, encoder, tmp_path / "index", shard_size=3, progress=False)
+        build_dense_index(corpus, encoder, tmp_path / "index", shard_size=3)
     shards = sorted((tmp_path / "index" / "shards").glob("*.npy"))
     assert [s.name for s in shards] == ["00000.npy", "00001.npy"]
     first = shards[0].stat().st_mtime_ns
     corpus.write_text("\n".join(lines) + "\n")
-    build_dense_index(corpus, encoder, tmp_path / "index", shard_size=3, progress=False)
+    build_dense_index(corpus, encoder, tmp_path / "index", shard_size=3)
     assert np.allclose(np.load(tmp_path / "index" / "vectors.npy"), np.load(index_dir / "vectors.npy"), atol=1e-6)
     assert (tmp_path / "index" / "docid").read_text() == (index_dir / "docid").read_text()
     assert first > 0 and DenseVectors(tmp_path / "index").get(["d3", "zz"]).keys() == {"d3"}

@@ -14,6 +14,7 @@ Vectors are those the encoder returns (L2-normalised by default), so inner produ
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from itertools import islice
@@ -25,10 +26,13 @@ import numpy as np
 from ..datasets.corpus import Document, corpus_file, iter_corpus
 from ..errors import ResrankError
 from ..formats.atomic import open_text
+from ..logs import progress
 from ..types import Candidate, Query, Run
 
 if TYPE_CHECKING:
     from ..model import Encoder, ResRankModel
+
+log = logging.getLogger(__name__)
 
 FAISS_FILE = "index"
 DOCID_FILE = "docid"
@@ -40,10 +44,9 @@ PROBE_MIN_COSINE = 0.98  # fp32 vs bf16 encodings of one text agree to ~0.999
 
 
 def build_dense_index(corpus: str | Path, encoder: "Encoder", index_dir: str | Path, batch_size: int = 64,
-                      shard_size: int = 10_000, progress: bool = True) -> Path:
+                      shard_size: int = 10_000) -> Path:
     """Encode a BEIR corpus into ``index_dir`` (see module doc); resumes finished shards after a kill."""
     import torch
-    from tqdm import tqdm
 
     out = Path(index_dir)
     if (out / META_FILE).is_file():
@@ -55,7 +58,8 @@ def build_dense_index(corpus: str | Path, encoder: "Encoder", index_dir: str | P
     shards.mkdir(parents=True, exist_ok=True)
     encoder.batch_size = batch_size
     total = _count_lines(corpus)
-    with tqdm(total=total, desc="encode", unit="doc", disable=not progress) as bar:
+    log.info("encoding %d passages of %s into %s", total, corpus_file(corpus), out)
+    with progress(total=total, desc="encode", unit="doc", ) as bar:
         for number, documents in enumerate(_chunks(iter_corpus(corpus), shard_size)):
             stem = shards / f"{number:05d}"
             if not stem.with_suffix(".npy").is_file():
@@ -96,7 +100,7 @@ def _merge(out: Path, shard_files: list[Path], encoder: "Encoder") -> None:
                                        shape=(len(docids), encoder.dim))
     index = faiss.IndexFlatIP(encoder.dim)
     row = 0
-    for shard in shard_files:
+    for shard in progress(shard_files, desc="merge shards", unit="shard"):
         vectors = np.load(shard)
         matrix[row:row + len(vectors)] = vectors
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))

@@ -7,16 +7,20 @@ In a batch of several queries, a query's latency is its share of each step's wal
 
 from __future__ import annotations
 
+import logging
 import time
 from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ResrankError
+from ...logs import progress
 from ...types import Candidate, QueryStats, Ranking
 from ..base import Option, Reranked, Reranker
 from ..registry import DEVICE, DTYPE, MODEL
 from .permutation import check_window, window_schedule
+
+log = logging.getLogger(__name__)
 
 WINDOW_OPTIONS = (
     Option("window", 20, "Passages per LLM call.", int),
@@ -70,7 +74,8 @@ class SlidingWindowReranker(Reranker):
         schedules = [window_schedule(len(order), self.window, self.stride) for order in orders]
         logs: list[list[dict[str, Any]]] = [[] for _ in batch]
         shares = [0.0] * len(batch)
-        for step in range(max((len(s) for s in schedules), default=0)):
+        steps = max((len(s) for s in schedules), default=0)
+        for step in progress(range(steps), desc=f"{self.name} windows", unit="window"):
             active = [j for j, s in enumerate(schedules) if step < len(s)]
             spans = [schedules[j][step] for j in active]
             windows = [Window(batch[j].query.text, [c.text or "" for c in orders[j][a:b]]) for j, (a, b) in zip(active, spans)]
@@ -81,6 +86,8 @@ class SlidingWindowReranker(Reranker):
                 segment = orders[j][a:b]
                 orders[j][a:b] = [segment[k] for k in outcome.order]
                 shares[j] += step_ms / len(active)
+                log.debug("%s query %s, window %d-%d: %d ids named, %d input and %d generated tokens, %.0f ms", self.name,
+                          batch[j].query.qid, a, b, outcome.named, outcome.input_tokens, outcome.generated_tokens, step_ms)
                 logs[j].append(
                     {
                         "start": a,
