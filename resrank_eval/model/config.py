@@ -111,7 +111,7 @@ class ResRankConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ResRankConfig":
+    def from_dict(cls, data: dict[str, Any]) -> ResRankConfig:
         if not isinstance(data, dict):
             raise ResrankError("model config: expected a JSON object")
         known = {f.name for f in fields(cls)}
@@ -128,7 +128,7 @@ class ResRankConfig:
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: str | Path) -> "ResRankConfig":
+    def load(cls, directory: str | Path) -> ResRankConfig:
         path = Path(directory) / CONFIG_NAME
         if not path.is_file():
             raise ResrankError(f"{path}: no ResRank config (not a ResRank model folder)")

@@ -27,7 +27,7 @@ PARTS = ("encoder", "reranker")
 _RELATIVE_TOLERANCE = 1e-4
 
 
-def model_parts(model: "ResRankModel") -> dict[str, nn.Module]:
+def model_parts(model: ResRankModel) -> dict[str, nn.Module]:
     """The two Hugging Face transformers of a ResRank model by part name: what packing, LoRA and export act on."""
     return {"encoder": model.encoder.model, "reranker": model.reranker}
 

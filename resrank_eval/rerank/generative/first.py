@@ -51,7 +51,7 @@ class FirstReranker(SlidingWindowReranker):
         max_words: int = 300,
         batch_size: int = 1,
         dtype: str | None = None,
-    ) -> "FirstReranker":
+    ) -> FirstReranker:
         """A local HF chat model (id or folder, or ``smollm2``)."""
         lm, tokenizer = load_causal_lm(model, device, dtype)
         return cls(lm, tokenizer, window, stride, max_words, batch_size)

@@ -35,7 +35,7 @@ class RankGPTReranker(SlidingWindowReranker):
         max_new_tokens: int | None = None,
         batch_size: int = 1,
         dtype: str | None = None,
-    ) -> "RankGPTReranker":
+    ) -> RankGPTReranker:
         """A local HF chat model (id or folder, or ``smollm2``); the answer budget defaults to a full permutation."""
         lm, tokenizer = load_causal_lm(model, device, dtype)
         budget = max_new_tokens or answer_token_budget(tokenizer, window)
@@ -52,7 +52,7 @@ class RankGPTReranker(SlidingWindowReranker):
         max_words: int = 300,
         max_new_tokens: int | None = None,
         batch_size: int = 1,
-    ) -> "RankGPTReranker":
+    ) -> RankGPTReranker:
         """An OpenAI-compatible server (``base_url`` with or without ``/v1``); ``api_key`` defaults to $OPENAI_API_KEY."""
         budget = max_new_tokens or HTTP_TOKENS_PER_ID * window
         return cls(OpenAIChatBackend(base_url, model, budget, api_key), window, stride, max_words, batch_size)
