@@ -28,8 +28,20 @@ from .formats.topics import read_topics
 from .formats.trec import read_qrels, read_run, write_run
 from .model import ResRankConfig
 from .model.sources import BUNDLED_MODEL
-from .rerank import (Option, Reranked, Reranker, RerankResult, RunSink, iter_rerank, load_reranker, rerank, rerank_run,
-                     rerank_to_files, rerankers, to_rankings)
+from .rerank import (
+    Option,
+    Reranked,
+    Reranker,
+    RerankResult,
+    RunSink,
+    iter_rerank,
+    load_reranker,
+    rerank,
+    rerank_run,
+    rerank_to_files,
+    rerankers,
+    to_rankings,
+)
 from .retrieve import retrieve
 from .types import Candidate, Qrels, Query, QueryStats, Ranking, Run
 

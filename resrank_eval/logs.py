@@ -22,7 +22,7 @@ _bars: bool | None = None
 """True: always, False: never, None: only when stderr is a terminal (tqdm's own rule)."""
 
 
-def progress(iterable: Iterable[T] | None = None, enabled: bool = True, **kwargs: Any) -> "tqdm[T]":
+def progress(iterable: Iterable[T] | None = None, enabled: bool = True, **kwargs: Any) -> tqdm[T]:
     """A tqdm bar on stderr that obeys :func:`configure`; takes tqdm's arguments (desc, total, unit).
 
     ``enabled=False`` hides it regardless (e.g. on every rank of a distributed job but the first).

@@ -71,5 +71,5 @@ class QueryStats:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "QueryStats":
+    def from_dict(cls, data: dict[str, Any]) -> QueryStats:
         return cls(**data)

@@ -28,11 +28,11 @@ import bench_resrank  # a sibling script: run as a script, scripts/ is on sys.pa
 import torch
 
 from resrank_eval.formats.candidates import read_candidates
+from resrank_eval.model.loading import load_tokenizer
+from resrank_eval.model.sources import resolve_source
 from resrank_eval.paths import data_dir
 from resrank_eval.rerank import Reranker, rerank, to_rankings
 from resrank_eval.rerank.generative import FirstReranker, RankGPTReranker
-from resrank_eval.model.loading import load_tokenizer
-from resrank_eval.model.sources import resolve_source
 from resrank_eval.rerank.generative.hf import HFChatBackend
 from resrank_eval.types import Ranking
 

@@ -8,10 +8,10 @@ from transformers import AutoModelForCausalLM, LlamaConfig, PreTrainedTokenizerB
 
 from resrank_eval.errors import ResrankError
 from resrank_eval.formats.candidates import read_candidates
-from resrank_eval.rerank import Reranked, rerank, to_rankings
-from resrank_eval.rerank.generative import FirstReranker, RankGPTReranker
 from resrank_eval.model.loading import load_tokenizer
 from resrank_eval.model.sources import resolve_source
+from resrank_eval.rerank import Reranked, rerank, to_rankings
+from resrank_eval.rerank.generative import FirstReranker, RankGPTReranker
 from resrank_eval.rerank.generative.hf import HFChatBackend
 from resrank_eval.types import Candidate, Query, Ranking
 

@@ -16,8 +16,8 @@ from resrank_eval.cli.report_cmds import report as report_cmd
 from resrank_eval.datasets.registry import BEIR_NAMES, get_dataset
 from resrank_eval.evaluate.metrics import evaluate
 from resrank_eval.formats.candidates import read_candidates
-from resrank_eval.formats.trec import write_run
 from resrank_eval.formats.tables import render
+from resrank_eval.formats.trec import write_run
 from resrank_eval.report import build_report, cross_table, dataset_table, expand_paths, load_run_file, render_report
 from resrank_eval.report.runs import file_system_name, infer_dataset
 from resrank_eval.report.significance import compare

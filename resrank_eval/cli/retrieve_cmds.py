@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import click
 
-from .common import (corpus_option, dataset_option, device_option, dtype_option, handle_errors, overwrite_option,
-                     refuse_existing, split_option, threads_option)
+from .common import (
+    corpus_option,
+    dataset_option,
+    device_option,
+    dtype_option,
+    handle_errors,
+    overwrite_option,
+    refuse_existing,
+    split_option,
+    threads_option,
+)
 
 
 @click.command("index")

@@ -12,11 +12,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ResrankError
-from .corpus import load_passages
 from ..formats.topics import read_topics
 from ..formats.trec import read_qrels
 from ..paths import data_dir, qrels_dir
 from ..types import Qrels, Query
+from .corpus import load_passages
 
 DL19_CANDIDATES = data_dir() / "candidates" / "dl19-bm25-top100.json.gz"
 """rank_llm's DL19 BM25 top-100 with passage texts: the only offline MS MARCO text (read with ``read_candidates``)."""

@@ -105,7 +105,7 @@ class ResRankConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], path: Path | None = None) -> "ResRankConfig":
+    def from_dict(cls, data: dict[str, Any], path: Path | None = None) -> ResRankConfig:
         """From parsed JSON/YAML; unknown keys and missing ``encoder``/``reranker`` are errors (at ``path``)."""
         missing = [name for name in ("encoder", "reranker") if isinstance(data, dict) and name not in data]
         if missing:
@@ -117,7 +117,7 @@ class ResRankConfig:
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: str | Path) -> "ResRankConfig":
+    def load(cls, directory: str | Path) -> ResRankConfig:
         path = Path(directory) / CONFIG_NAME
         if not path.is_file():
             raise ResrankError(f"{path}: no ResRank config (not a ResRank model folder)")

@@ -200,7 +200,7 @@ class ResRankModel(nn.Module):
     @classmethod
     def from_config(cls, config: ResRankConfig, device: str | torch.device | None = None,
                     dtype: str | torch.dtype | None = None, encoder_batch_size: int = 32,
-                    base_dir: str | Path | None = None) -> "ResRankModel":
+                    base_dir: str | Path | None = None) -> ResRankModel:
         """Load encoder and reranker from the config's sources; a fresh injector and gate."""
         encoder = build_encoder(config, device, dtype, encoder_batch_size, base_dir)
         source = resolve_source(config.reranker, base_dir)
@@ -214,7 +214,7 @@ class ResRankModel(nn.Module):
 
     @classmethod
     def from_pretrained(cls, name_or_dir: str | Path, device: str | torch.device | None = None,
-                        dtype: str | torch.dtype | None = None, encoder_batch_size: int = 32) -> "ResRankModel":
+                        dtype: str | torch.dtype | None = None, encoder_batch_size: int = 32) -> ResRankModel:
         """A saved model folder, or a preset name (``mini``, ``paper``; see ``presets``)."""
         from safetensors.torch import load_file
 

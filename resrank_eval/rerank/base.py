@@ -45,7 +45,7 @@ class Option:
         return "--" + self.name.replace("_", "-")
 
 
-REGISTRY: dict[str, type["Reranker"]] = {}
+REGISTRY: dict[str, type[Reranker]] = {}
 """Reranker name -> class, filled by subclassing (see :meth:`Reranker.__init_subclass__`)."""
 
 
@@ -61,7 +61,7 @@ class Reranker(ABC):
             _register(cls)
 
     @classmethod
-    def from_options(cls, **values: Any) -> "Reranker":
+    def from_options(cls, **values: Any) -> Reranker:
         """Build from a value for every declared option (defaults filled in); the constructor by default."""
         return cls(**values)
 

@@ -30,10 +30,10 @@ if TYPE_CHECKING:
 class _Batch:
     """One batch of queries ready to score: vectors per query and what producing them cost."""
 
-    vectors: list["torch.Tensor"]
+    vectors: list[torch.Tensor]
     encoder_tokens: list[int]
     encoded: list[int]
-    queries: "torch.Tensor | None" = None
+    queries: torch.Tensor | None = None
 
 
 DENSE_INDEX = Option("dense_index", None, "Dense index (`resrank-eval encode`) whose stored passage vectors are reused.")
@@ -49,7 +49,7 @@ class _EncoderBacked(Reranker):
 
     options = MODEL_OPTIONS
 
-    def __init__(self, encoder: "Encoder", embeddings: "str | Path | Mapping[str, Any] | None" = None) -> None:
+    def __init__(self, encoder: Encoder, embeddings: str | Path | Mapping[str, Any] | None = None) -> None:
         from ..retrieve.dense import DenseVectors
 
         self.encoder = encoder
@@ -121,7 +121,7 @@ class _EncoderBacked(Reranker):
         return batch
 
     @abstractmethod
-    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list["torch.Tensor"], list[int], list[int]]:
+    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list[torch.Tensor], list[int], list[int]]:
         """Per query: scores in candidate order, reranker input tokens, forward passes."""
 
     def _sync(self, now: float) -> float:
@@ -139,22 +139,22 @@ class ResRankReranker(_EncoderBacked):
 
     name = "resrank"
 
-    def __init__(self, model: "ResRankModel", embeddings: "str | Path | Mapping[str, Any] | None" = None) -> None:
+    def __init__(self, model: ResRankModel, embeddings: str | Path | Mapping[str, Any] | None = None) -> None:
         super().__init__(model.encoder, embeddings)
         self.model = model.eval()
 
     @classmethod
     def from_pretrained(cls, model_dir_or_preset: str | Path, device: str | None = None, dtype: str | None = None,
-                        embeddings: str | Path | None = None) -> "ResRankReranker":
+                        embeddings: str | Path | None = None) -> ResRankReranker:
         from ..model import ResRankModel
 
         return cls(ResRankModel.from_pretrained(model_dir_or_preset, device, dtype), embeddings)
 
     @classmethod
-    def from_options(cls, model: str, device: str | None, dtype: str, dense_index: str | None) -> "ResRankReranker":
+    def from_options(cls, model: str, device: str | None, dtype: str, dense_index: str | None) -> ResRankReranker:
         return cls.from_pretrained(model, device, dtype, dense_index)
 
-    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list["torch.Tensor"], list[int], list[int]]:
+    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list[torch.Tensor], list[int], list[int]]:
         output = self.model([r.query.text for r in rankings], batch.vectors)
         return [output.scores[i, :len(v)] for i, v in enumerate(batch.vectors)], output.input_tokens, output.passes
 
@@ -166,13 +166,13 @@ class EncoderReranker(_EncoderBacked):
 
     @classmethod
     def from_pretrained(cls, model_dir_or_preset: str | Path, device: str | None = None, dtype: str | None = None,
-                        embeddings: str | Path | None = None) -> "EncoderReranker":
+                        embeddings: str | Path | None = None) -> EncoderReranker:
         from ..model import load_encoder
 
         return cls(load_encoder(model_dir_or_preset, device, dtype), embeddings)
 
     @classmethod
-    def from_options(cls, model: str, device: str | None, dtype: str, dense_index: str | None) -> "EncoderReranker":
+    def from_options(cls, model: str, device: str | None, dtype: str, dense_index: str | None) -> EncoderReranker:
         return cls.from_pretrained(model, device, dtype, dense_index)
 
     def _prepare(self, rankings: list[Ranking]) -> _Batch:
@@ -183,14 +183,14 @@ class EncoderReranker(_EncoderBacked):
         batch.encoder_tokens = [t + len(q) for t, q in zip(batch.encoder_tokens, ids)]
         return batch
 
-    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list["torch.Tensor"], list[int], list[int]]:
+    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list[torch.Tensor], list[int], list[int]]:
         from torch.nn import functional as F
 
         scores = [F.cosine_similarity(batch.queries[i:i + 1], v, dim=-1) for i, v in enumerate(batch.vectors)]
         return scores, [0] * len(rankings), [0] * len(rankings)
 
 
-def _ordered(ranking: Ranking, scores: "torch.Tensor") -> list[Candidate]:
+def _ordered(ranking: Ranking, scores: torch.Tensor) -> list[Candidate]:
     """Best first; ties keep the first-stage order (a stable sort)."""
     values: Sequence[float] = scores.float().cpu().tolist()
     order = sorted(range(len(values)), key=lambda i: -values[i])

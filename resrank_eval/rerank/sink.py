@@ -32,7 +32,7 @@ class RerankOutputs:
     run: Path
 
     @classmethod
-    def for_run(cls, run: str | Path) -> "RerankOutputs":
+    def for_run(cls, run: str | Path) -> RerankOutputs:
         return cls(Path(run))
 
     @property

@@ -43,7 +43,7 @@ PROBE_TEXT = "ResRank probe: the passage vectors in this index come from this en
 PROBE_MIN_COSINE = 0.98  # fp32 vs bf16 encodings of one text agree to ~0.999
 
 
-def build_dense_index(corpus: str | Path, encoder: "Encoder", index_dir: str | Path, batch_size: int = 64,
+def build_dense_index(corpus: str | Path, encoder: Encoder, index_dir: str | Path, batch_size: int = 64,
                       shard_size: int = 10_000) -> Path:
     """Encode a BEIR corpus into ``index_dir`` (see module doc); resumes finished shards after a kill."""
     import torch
@@ -89,7 +89,7 @@ def _write_shard(stem: Path, docids: list[str], vectors: np.ndarray) -> None:
     os.replace(partial, stem.with_suffix(".npy"))
 
 
-def _merge(out: Path, shard_files: list[Path], encoder: "Encoder") -> None:
+def _merge(out: Path, shard_files: list[Path], encoder: Encoder) -> None:
     import faiss
     import torch
 
@@ -132,7 +132,7 @@ class DenseVectors:
         docids = (folder / DOCID_FILE).read_text(encoding="utf-8").splitlines()
         self.rows = {docid: row for row, docid in enumerate(docids)}
 
-    def check_encoder(self, encoder: "Encoder") -> None:
+    def check_encoder(self, encoder: Encoder) -> None:
         """Refuse vectors from another encoder: it would silently mix two embedding spaces."""
         import torch
 
@@ -150,7 +150,7 @@ class DenseVectors:
         return {d: np.array(self.vectors[self.rows[d]], dtype=np.float32) for d in docids if d in self.rows}
 
 
-def dense_retrieve(index_dir: str | Path, encoder_model: "str | Path | Encoder | ResRankModel",
+def dense_retrieve(index_dir: str | Path, encoder_model: str | Path | Encoder | ResRankModel,
                    topics: dict[str, Query], hits: int, batch_size: int = 32, threads: int = 1,
                    device: str | None = None, dtype: str | None = None) -> Run:
     """Search ``index_dir`` with Pyserini's FaissSearcher, the ResRank encoder encoding the queries."""

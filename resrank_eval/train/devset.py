@@ -35,7 +35,7 @@ class DevSet:
     top_k: int
 
     @classmethod
-    def load(cls, config: DevConfig) -> "DevSet":
+    def load(cls, config: DevConfig) -> DevSet:
         if config.split == "test":
             raise ResrankError("dev.split: model selection on the test split is not allowed")
         dataset = get_dataset(config.dataset, config.corpus, config.split)

@@ -36,13 +36,13 @@ class FirstReranker(SlidingWindowReranker):
 
     @classmethod
     def from_pretrained(cls, model: str, device: str | None = None, dtype: str | None = None, window: int = 20,
-                        stride: int = 10, max_words: int = 300) -> "FirstReranker":
+                        stride: int = 10, max_words: int = 300) -> FirstReranker:
         """A local HF chat model (id or folder, or ``smollm2``)."""
         lm, tokenizer = load_causal_lm(model, device, dtype)
         return cls(lm, tokenizer, window, stride, max_words)
 
     @classmethod
-    def from_options(cls, **values: Any) -> "FirstReranker":
+    def from_options(cls, **values: Any) -> FirstReranker:
         return cls.from_pretrained(**values)
 
     def _single_token(self, letter: str) -> int:

@@ -32,7 +32,7 @@ class RankGPTReranker(SlidingWindowReranker):
 
     @classmethod
     def from_pretrained(cls, model: str, device: str | None = None, dtype: str | None = None, window: int = 20,
-                        stride: int = 10, max_words: int = 300, max_new_tokens: int | None = None) -> "RankGPTReranker":
+                        stride: int = 10, max_words: int = 300, max_new_tokens: int | None = None) -> RankGPTReranker:
         """A local HF chat model (id or folder, or ``smollm2``); the answer budget defaults to a full permutation."""
         lm, tokenizer = load_causal_lm(model, device, dtype)
         budget = max_new_tokens or answer_token_budget(tokenizer, window)
@@ -40,14 +40,14 @@ class RankGPTReranker(SlidingWindowReranker):
 
     @classmethod
     def from_openai(cls, base_url: str, model: str, api_key: str | None = None, window: int = 20, stride: int = 10,
-                    max_words: int = 300, max_new_tokens: int | None = None, **client: Any) -> "RankGPTReranker":
+                    max_words: int = 300, max_new_tokens: int | None = None, **client: Any) -> RankGPTReranker:
         """An OpenAI-compatible server (``base_url`` with or without ``/v1``); ``client`` takes
         :class:`OpenAIChatBackend`'s ``timeout_s``, ``max_retries`` and ``concurrency``."""
         budget = max_new_tokens or HTTP_TOKENS_PER_ID * window
         return cls(OpenAIChatBackend(base_url, model, budget, api_key, **client), window, stride, max_words)
 
     @classmethod
-    def from_options(cls, api_base: str | None = None, **values: Any) -> "RankGPTReranker":
+    def from_options(cls, api_base: str | None = None, **values: Any) -> RankGPTReranker:
         """A local model, or the served ``model`` at ``api_base`` (where device and dtype are the server's business)."""
         if api_base:
             return cls.from_openai(api_base, values["model"], window=values["window"], stride=values["stride"],
