@@ -44,6 +44,14 @@ overwrite_option = click.option("--overwrite", is_flag=True, help="Replace an ex
 threads_option = click.option("--threads", type=int, default=2, show_default=True, help="Worker threads.")
 
 
+def shard_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--shard-id/--shard-num`` (Pyserini's names): one job of an array; ``resrank-eval merge`` joins them."""
+    command = click.option("--shard-num", type=click.IntRange(min=1), default=None,
+                           help="Split the work into this many shards, one job each (under torchrun: the ranks).")(command)
+    return click.option("--shard-id", type=click.IntRange(min=0), default=None,
+                        help="This job's shard, 0 .. --shard-num - 1; then `resrank-eval merge`.")(command)
+
+
 def _click_args(option: Option, used_by: list[str] | None = None) -> tuple[list[str], dict[str, Any]]:
     """A reranker :class:`Option` in Click's terms; the default stays None (= not given) and is shown in the help."""
     notes = [f"[default: {option.default}]"] if option.default is not None else []

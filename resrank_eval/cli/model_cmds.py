@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import corpus_option, dataset_option, device_option, dtype_option, handle_errors
+from .common import corpus_option, dataset_option, device_option, dtype_option, handle_errors, shard_options
 
 
 @click.command()
@@ -13,24 +13,31 @@ from .common import corpus_option, dataset_option, device_option, dtype_option, 
 @click.option("--model", required=True, help="ResRank model folder or preset (mini, paper); its encoder is used.")
 @click.option("--index", "index_dir", required=True, type=click.Path(file_okay=False), help="Output index folder.")
 @click.option("--batch-size", type=int, default=64, show_default=True, help="Passages per encoder forward pass.")
-@click.option("--shard-size", type=int, default=10_000, show_default=True, help="Passages per resumable shard.")
+@click.option("--shard-size", type=int, default=10_000, show_default=True,
+              help="Passages per resumable chunk (the unit --shard-num splits).")
+@shard_options
 @device_option
 @dtype_option
 @handle_errors
 def encode(dataset: str, corpus: str | None, model: str, index_dir: str, batch_size: int, shard_size: int,
-           device: str | None, dtype: str | None) -> None:
-    """Encode a corpus into a FAISS index for `retrieve --method dense`; a killed run resumes."""
+           shard_id: int | None, shard_num: int | None, device: str | None, dtype: str | None) -> None:
+    """Encode a corpus into a FAISS index for `retrieve --method dense`; a killed run resumes; runs sharded under torchrun."""
     from ..datasets.registry import get_dataset
     from ..errors import ResrankError
     from ..model import load_encoder
+    from ..parallel import sharded
     from ..retrieve.dense import build_dense_index
 
     corpus_dir = get_dataset(dataset, corpus).corpus_dir
     if corpus_dir is None:
         raise ResrankError(f"dataset {dataset!r} has no local corpus: pass --corpus DIR")
-    encoder = load_encoder(model, device=device, dtype=dtype, batch_size=batch_size)
-    out = build_dense_index(corpus_dir, encoder, index_dir, batch_size=batch_size, shard_size=shard_size)
-    click.echo(f"dense index: {out}")
+    with sharded(shard_id, shard_num) as job:
+        encoder = load_encoder(model, device=device, dtype=dtype, batch_size=batch_size)
+        out = build_dense_index(corpus_dir, encoder, index_dir, batch_size=batch_size, shard_size=shard_size, job=job)
+        if out is not None:
+            click.echo(f"dense index: {out}")
+        elif not job.distributed:
+            click.echo(f"{job.shard.label} of {index_dir} done; when all are: resrank-eval merge --index {index_dir}")
 
 
 @click.command()

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .common import handle_errors, option_parameter, overwrite_option, refuse_existing
+from .common import handle_errors, option_parameter, overwrite_option, refuse_existing, shard_options
 
 
 class RerankerCommand(click.Command):
@@ -47,23 +47,35 @@ class RerankerCommand(click.Command):
 @click.option("--batch-size", type=int, default=1, show_default=True, help="Queries per reranker call.")
 @click.option("--run-tag", default=None, help="Run tag (6th column), the system's label in reports.  [default: the reranker name]")
 @click.option("--output", required=True, type=click.Path(dir_okay=False))
+@shard_options
 @overwrite_option
 @handle_errors
 def rerank(dataset: str, corpus: str | None, topics: str | None, run_path: str | None, candidates: str | None, lucene_index: str | None,
-           top_k: int, batch_size: int, run_tag: str | None, output: str, overwrite: bool, reranker: str, **options: Any) -> None:
-    """Rerank the top-k of a run; writes the run, <run>.stats.jsonl and <run>.summary.json; a killed rerank resumes."""
+           top_k: int, batch_size: int, run_tag: str | None, output: str, shard_id: int | None, shard_num: int | None, overwrite: bool,
+           reranker: str, **options: Any) -> None:
+    """Rerank the top-k of a run; writes the run, <run>.stats.jsonl and <run>.summary.json; a killed rerank resumes.
+
+    Under torchrun (or with --shard-id/--shard-num) each process reranks its share of the queries.
+    """
+    from ..parallel import sharded
     from ..rerank.registry import reranker_arguments
-    from ..rerank.sink import RunSink, rerank_to_files
+    from ..rerank.sink import RunSink, merge_run, rerank_to_files
     from .resolve import resolve_first_stage
 
-    if refuse_existing(output, overwrite):
-        return
-    cls, arguments = reranker_arguments(reranker, **options)
-    sink = RunSink(output, reranker, run_tag)
-    queries, run, passages = resolve_first_stage(dataset, corpus, topics, run_path, candidates, lucene_index)
-    model = cls.from_options(**arguments)
-    outputs = rerank_to_files(model, queries, run, passages, sink, top_k, batch_size, overwrite)
-    click.echo(f"{len(run)} queries reranked by {model.name} -> {outputs.run} (+ {outputs.stats.name}, {outputs.summary.name})")
+    with sharded(shard_id, shard_num) as job:
+        if refuse_existing(output, overwrite):
+            return
+        cls, arguments = reranker_arguments(reranker, **options)
+        sink = RunSink(output, reranker, run_tag, job.shard)
+        queries, run, passages = resolve_first_stage(dataset, corpus, topics, run_path, candidates, lucene_index)
+        if overwrite or not sink.shard_done:
+            rerank_to_files(cls.from_options(**arguments), queries, run, passages, sink, top_k, batch_size, overwrite)
+        if not job.finish("rerank"):
+            if not job.distributed:
+                click.echo(f"{job.shard.label} of {output} done; when all are: resrank-eval merge --output {output}")
+            return
+        outputs = sink.outputs if job.shard.whole else merge_run(output)
+    click.echo(f"{len(run)} queries reranked by {reranker} -> {outputs.run} (+ {outputs.stats.name}, {outputs.summary.name})")
 
 
 COMMANDS = [rerank]

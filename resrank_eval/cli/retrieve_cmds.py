@@ -12,6 +12,7 @@ from .common import (
     handle_errors,
     overwrite_option,
     refuse_existing,
+    shard_options,
     split_option,
     threads_option,
 )
@@ -47,31 +48,50 @@ def index(dataset: str, corpus: str | None, index_dir: str | None, threads: int,
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--remove-query/--keep-query", default=None, help="Drop hits whose docid equals the qid (default: on for BEIR).")
 @click.option("--output", type=click.Path(dir_okay=False), default=None, help="Run file; default runs/run.<dataset>.<method>.<split>.txt.")
+@shard_options
 @device_option
 @dtype_option
 @threads_option
 @overwrite_option
 @handle_errors
 def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, method: str, index_name: str | None, model: str | None,
-             hits: int, batch_size: int, remove_query: bool | None, output: str | None, device: str | None, dtype: str, threads: int,
-             overwrite: bool) -> None:
-    """Build a first-stage run with BM25 (Lucene) or the ResRank encoder (FAISS)."""
+             hits: int, batch_size: int, remove_query: bool | None, output: str | None, shard_id: int | None, shard_num: int | None,
+             device: str | None, dtype: str, threads: int, overwrite: bool) -> None:
+    """Build a first-stage run with BM25 (Lucene) or the ResRank encoder (FAISS); dense runs sharded under torchrun."""
+    import time
+
     from ..datasets.registry import get_dataset
+    from ..formats.run_shards import RunShard, shard_path, write_run_shard
     from ..formats.topics import read_topics
     from ..formats.trec import run_file_name, write_run
+    from ..parallel import sharded
     from ..paths import runs_dir
+    from ..rerank.sink import merge_run
     from ..retrieve import retrieve as first_stage
     from ..retrieve import system_name
 
     ds = get_dataset(dataset, corpus, split)
     tag = system_name(method, model)
     output = output or str(runs_dir() / run_file_name(ds.name, tag, split))
-    if refuse_existing(output, overwrite):
-        return
-    queries = read_topics(topics) if topics else None
-    run = first_stage(ds, method, queries, index_name, model, hits, batch_size, threads, remove_query, device, dtype)
-    write_run(output, run, tag)
-    click.echo(f"{len(run)} queries -> {output}")
+    with sharded(shard_id, shard_num) as job:
+        if refuse_existing(output, overwrite):
+            return
+        queries = read_topics(topics) if topics else ds.topics()
+        if job.shard.whole:
+            run = first_stage(ds, method, queries, index_name, model, hits, batch_size, threads, remove_query, device, dtype)
+            write_run(output, run, tag)
+            click.echo(f"{len(run)} queries -> {output}")
+            return
+        if overwrite or not shard_path(output, job.shard).is_file():
+            started = time.perf_counter()
+            run = first_stage(ds, method, queries, index_name, model, hits, batch_size, threads, remove_query, device, dtype, job.shard)
+            positions = {qid: i for i, qid in enumerate(queries)}
+            write_run_shard(output, RunShard(job.shard, tag, run, {q: positions[q] for q in run}, seconds=time.perf_counter() - started))
+        if job.finish("retrieve"):
+            merge_run(output)
+            click.echo(f"{job.shard.num} shards merged -> {output}")
+        elif not job.distributed:
+            click.echo(f"{job.shard.label} of {output} done; when all are: resrank-eval merge --output {output}")
 
 
 COMMANDS = [index, retrieve]

@@ -5,22 +5,29 @@ A :class:`RunSink` wraps the in-memory pipeline (:mod:`.pipeline`): finished que
 continues from there, and the final files appear atomically. Only a torn LAST line of the partial
 file (the job was killed mid-write) is dropped, and said so; a bad line anywhere else is an error,
 because silently skipping it would rerank that query again under possibly different settings.
+
+Sharded (:mod:`..parallel`), each shard resumes from its own partial file and, once complete, writes
+its share as a run shard (:mod:`..formats.run_shards`); :func:`merge_run` then writes the same run,
+stats and summary one process writes, the summary with the world size and each shard's throughput.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, ResrankError
 from ..formats.atomic import atomic_write
+from ..formats.run_shards import RunShard, merge_run_shards, read_run_shards, shard_path, write_run_shard
 from ..formats.trec import check_tag, write_run
+from ..parallel import WHOLE, Shard
 from ..types import Candidate, Query, QueryStats, Run
 from .base import Reranked, Reranker
-from .pipeline import Passages, assemble, iter_rerank, summarize, to_rankings
+from .pipeline import Passages, RerankResult, assemble, iter_rerank, summarize, to_rankings
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +37,11 @@ class RerankOutputs:
     """The files next to each other: run, per-query stats (JSONL), summary (JSON), and the work in progress."""
 
     run: Path
+    shard: Shard = WHOLE
 
     @classmethod
-    def for_run(cls, run: str | Path) -> RerankOutputs:
-        return cls(Path(run))
+    def for_run(cls, run: str | Path, shard: Shard = WHOLE) -> RerankOutputs:
+        return cls(Path(run), shard)
 
     @property
     def stats(self) -> Path:
@@ -45,21 +53,39 @@ class RerankOutputs:
 
     @property
     def partial(self) -> Path:
-        return self.run.with_name(self.run.name + ".partial.jsonl")
+        """Finished queries of a running job (of this shard)."""
+        return self.run.with_name(self.run.name + ("" if self.shard.whole else "." + self.shard.label) + ".partial.jsonl")
+
+    @property
+    def part(self) -> Path:
+        """A shard's finished share (:mod:`..formats.run_shards`); unused by an unsharded job."""
+        return shard_path(self.run, self.shard)
 
 
 class RunSink:
     """Where one rerank's results go: what is finished already, each new result, and the final files."""
 
-    def __init__(self, output: str | Path, reranker: str, tag: str | None = None) -> None:
-        self.outputs = RerankOutputs.for_run(output)
+    def __init__(self, output: str | Path, reranker: str, tag: str | None = None, shard: Shard = WHOLE) -> None:
+        self.outputs = RerankOutputs.for_run(output, shard)
         self.reranker = reranker
         self.tag = check_tag(tag or reranker)
+        self.started = time.perf_counter()
+
+    @property
+    def shard(self) -> Shard:
+        return self.outputs.shard
+
+    @property
+    def shard_done(self) -> bool:
+        """A sharded job's share is written already (it only waits for the merge)."""
+        return not self.shard.whole and self.outputs.part.is_file()
 
     def start(self, overwrite: bool = False) -> dict[str, Reranked]:
         """The queries an interrupted job finished (none with ``overwrite``, which discards them)."""
+        self.started = time.perf_counter()
         if overwrite:
             self.outputs.partial.unlink(missing_ok=True)
+            self.outputs.part.unlink(missing_ok=True)
         done = read_partial(self.outputs.partial)
         foreign = {r.stats.reranker for r in done.values()} - {self.reranker}
         if foreign:
@@ -75,24 +101,56 @@ class RunSink:
             handle.write(json.dumps(record) + "\n")
 
     def finish(self, first_stage: Run, done: dict[str, Reranked], top_k: int) -> RerankOutputs:
-        """Write run, stats and summary atomically from every finished query; drop the partial file."""
+        """Write run, stats and summary (a shard: its run shard) atomically from every finished query; drop the partial file."""
         result = assemble(first_stage, done, top_k)
-        write_run(self.outputs.run, result.run, self.tag)
-        with atomic_write(self.outputs.stats) as handle:
-            handle.writelines(json.dumps(s.to_dict()) + "\n" for s in result.stats)
-        with atomic_write(self.outputs.summary) as handle:
-            json.dump(summarize(result.stats), handle, indent=2, allow_nan=False)
+        if self.shard.whole:
+            write_outputs(self.outputs, result, self.tag)
+        else:
+            positions = {qid: i for i, qid in enumerate(first_stage)}
+            write_run_shard(self.outputs.run, RunShard(self.shard, self.tag, result.run, {q: positions[q] for q in result.run},
+                                                       {s.qid: s for s in result.stats}, time.perf_counter() - self.started))
         self.outputs.partial.unlink(missing_ok=True)
         return self.outputs
 
 
+def write_outputs(outputs: RerankOutputs, result: RerankResult, tag: str, world: dict[str, Any] | None = None) -> None:
+    """Run, stats and summary (with ``world``: the world size and each shard's throughput), each atomically."""
+    write_run(outputs.run, result.run, tag)
+    with atomic_write(outputs.stats) as handle:
+        handle.writelines(json.dumps(s.to_dict()) + "\n" for s in result.stats)
+    with atomic_write(outputs.summary) as handle:
+        json.dump(summarize(result.stats) | (world or {}), handle, indent=2, allow_nan=False)
+
+
+def merge_run(output: str | Path) -> RerankOutputs:
+    """Merge a sharded rerank's (or dense retrieval's) run shards into the files one process writes; drop the shards."""
+    parts = read_run_shards(output)
+    run, stats = merge_run_shards(parts)
+    outputs = RerankOutputs.for_run(output)
+    if stats:
+        ranks = [{"rank": p.shard.id, "queries": len(p.stats), "queries_per_s": summarize(list(p.stats.values()))["queries_per_s"],
+                  "wall_s": p.seconds} for p in parts]
+        write_outputs(outputs, RerankResult(run, stats), parts[0].tag, {"world_size": len(parts), "ranks": ranks})
+    else:
+        write_run(outputs.run, run, parts[0].tag)
+    for part in parts:
+        shard_path(output, part.shard).unlink()
+    return outputs
+
+
 def rerank_to_files(reranker: Reranker, topics: dict[str, Query], run: Run, passages: Passages | None, sink: RunSink,
                     top_k: int = 100, batch_size: int = 1, overwrite: bool = False) -> RerankOutputs:
-    """The in-memory pipeline with ``sink`` around it: resumes where it stopped, and records as it goes."""
+    """The in-memory pipeline with ``sink`` around it: resumes where it stopped, and records as it goes.
+
+    A sharded sink reranks the blocks of ``batch_size`` queries its shard owns (each batch as one process batches it).
+    """
     if sink.reranker != reranker.name:
         raise ResrankError(f"{sink.outputs.run}: the sink expects reranker {sink.reranker!r}, got {reranker.name!r}")
     done = sink.start(overwrite)
-    rankings = to_rankings(topics, run, passages, top_k, qids=[q for q in run if q not in done])
+    if sink.shard_done:
+        return sink.outputs
+    owned = sink.shard.take([q for q in run if run[q]], batch_size)
+    rankings = to_rankings(topics, run, passages, top_k, qids=[q for q in owned if q not in done])
     for ranking, result in iter_rerank(reranker, rankings, batch_size):
         sink.add(ranking.query.qid, result)
         done[ranking.query.qid] = result

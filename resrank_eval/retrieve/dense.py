@@ -5,8 +5,10 @@ Index folder layout::
     index        FAISS IndexFlatIP (what Pyserini's FaissSearcher reads)
     docid        one docid per line, row order
     vectors.npy  float32 [N, D] passage vectors (memory-mapped by rerankers: never re-encoded)
-    encoder.json dimension, count and a probe vector that identifies the encoder (written last)
-    shards/      work in progress: one .npy + .docids per shard; a killed run resumes from them
+    encoder.json dimension, count and a probe vector that identifies the encoder (written last);
+                 after a sharded encode also the world size and each shard's passages per second
+    shards/      work in progress: one .npy + .docids per chunk of ``shard_size`` passages and one
+                 marker per finished shard (:mod:`..parallel`); a killed run resumes from them
 
 Vectors are those the encoder returns (L2-normalised by default), so inner product is cosine.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Iterator, Sequence
 from itertools import islice
 from pathlib import Path
@@ -25,8 +28,9 @@ import numpy as np
 
 from ..datasets.corpus import Document, corpus_file, iter_corpus
 from ..errors import ResrankError
-from ..formats.atomic import open_text
+from ..formats.atomic import atomic_write, open_text
 from ..logs import progress
+from ..parallel import WHOLE, Job, Shard
 from ..types import Candidate, Query, Run
 
 if TYPE_CHECKING:
@@ -44,31 +48,99 @@ PROBE_MIN_COSINE = 0.98  # fp32 vs bf16 encodings of one text agree to ~0.999
 
 
 def build_dense_index(corpus: str | Path, encoder: Encoder, index_dir: str | Path, batch_size: int = 64,
-                      shard_size: int = 10_000) -> Path:
-    """Encode a BEIR corpus into ``index_dir`` (see module doc); resumes finished shards after a kill."""
-    import torch
+                      shard_size: int = 10_000, job: Job | None = None) -> Path | None:
+    """Encode a BEIR corpus into ``index_dir`` (see module doc); resumes finished chunks after a kill.
 
+    With a ``job`` (:func:`..parallel.sharded`) this process encodes its shard, and the job's merging
+    process (rank 0 under torchrun) merges once all are done; None where nothing was merged.
+    """
     out = Path(index_dir)
     if (out / META_FILE).is_file():
         DenseVectors(out).check_encoder(encoder)
         return out
+    job = job or Job(WHOLE)
+    encode_shard(corpus, encoder, out, job.shard, batch_size, shard_size)
+    return merge_dense_index(out) if job.finish("encode") else None
+
+
+def encode_shard(corpus: str | Path, encoder: Encoder, index_dir: str | Path, shard: Shard = WHOLE, batch_size: int = 64,
+                 shard_size: int = 10_000) -> Path:
+    """Encode the chunks ``shard`` owns into ``index_dir/shards/``; finished chunks are kept, so a killed shard resumes.
+
+    Chunk k holds passages k*shard_size ... (k+1)*shard_size - 1 of the corpus and is encoded in one call,
+    exactly as one process encodes it. The shard's marker (``shards/<label>.json``: chunk count, encoder
+    probe, throughput) is written last; :func:`merge_dense_index` needs every shard's. Returns the marker.
+    """
+    import torch
+
     if batch_size < 1 or shard_size < 1:
         raise ResrankError("encode: --batch-size and --shard-size must be positive")
-    shards = out / SHARDS_DIR
+    shards = Path(index_dir) / SHARDS_DIR
     shards.mkdir(parents=True, exist_ok=True)
+    for stale in shards.glob("shard-*.json"):  # markers of an earlier run split another way
+        if not stale.name.endswith(f"-of-{shard.num:05d}.json"):
+            stale.unlink(missing_ok=True)
     encoder.batch_size = batch_size
     total = _count_lines(corpus)
-    log.info("encoding %d passages of %s into %s", total, corpus_file(corpus), out)
-    with progress(total=total, desc="encode", unit="doc", ) as bar:
+    chunks = -(-total // shard_size)
+    owned = sum(min(shard_size, total - k * shard_size) for k in range(chunks) if shard.owns(k))
+    log.info("encoding %d of %d passages of %s into %s", owned, total, corpus_file(corpus), index_dir)
+    started, encoded = time.perf_counter(), 0
+    with progress(total=owned, desc="encode", unit="doc") as bar:
         for number, documents in enumerate(_chunks(iter_corpus(corpus), shard_size)):
             stem = shards / f"{number:05d}"
+            if not shard.owns(number):
+                continue
             if not stem.with_suffix(".npy").is_file():
                 with torch.inference_mode():
                     vectors = encoder.encode([d.contents for d in documents]).float().cpu().numpy()
                 _write_shard(stem, [d.docid for d in documents], vectors)
+                encoded += len(documents)
             bar.update(len(documents))
-    _merge(out, sorted(shards.glob("*.npy")), encoder)
+    seconds = time.perf_counter() - started
+    with torch.inference_mode():
+        probe = encoder.encode([PROBE_TEXT]).float().cpu().numpy()[0]
+    marker = {"shard": shard.id, "num": shard.num, "chunks": chunks, "shard_size": shard_size, "count": total,
+              "dim": encoder.dim, "probe": probe.tolist(), "passages": encoded, "seconds": round(seconds, 3)}
+    with atomic_write(shards / f"{shard.label}.json") as handle:
+        json.dump(marker, handle)
+    return shards / f"{shard.label}.json"
+
+
+def merge_dense_index(index_dir: str | Path) -> Path:
+    """Merge every shard's chunks, in corpus order, into the index files; needs no model.
+
+    With more than one shard, ``encoder.json`` also records the world size and each shard's throughput.
+    """
+    out = Path(index_dir)
+    markers = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((out / SHARDS_DIR).glob("shard-*.json"))]
+    if not markers:
+        raise ResrankError(f"{out}: no finished shard to merge; run `resrank-eval encode` first")
+    num = markers[0]["num"]
+    missing = sorted(set(range(num)) - {m["shard"] for m in markers if m["num"] == num})
+    if missing or len(markers) != num:
+        raise ResrankError(f"{out}: shard(s) {', '.join(map(str, missing))} of {num} not finished yet")
+    first = markers[0]
+    for key in ("chunks", "shard_size", "count", "dim"):
+        if any(m[key] != first[key] for m in markers):
+            raise ResrankError(f"{out}: the shards disagree on {key}; encode every shard with the same corpus, model and --shard-size")
+    for marker in markers[1:]:
+        _check_probe(out, np.asarray(first["probe"], dtype=np.float32), np.asarray(marker["probe"], dtype=np.float32))
+    files = [out / SHARDS_DIR / f"{k:05d}.npy" for k in range(first["chunks"])]
+    absent = [f.name for f in files if not f.is_file()]
+    if absent:
+        raise ResrankError(f"{out}: chunk {absent[0]} is missing although every shard finished; encode again")
+    meta = {"count": first["count"], "dim": first["dim"], "probe": first["probe"]}
+    if num > 1:
+        meta |= {"world_size": num, "ranks": [_throughput(m) for m in markers]}
+    _merge(out, files, meta)
     return out
+
+
+def _throughput(marker: dict) -> dict:
+    seconds = marker["seconds"]
+    return {"rank": marker["shard"], "passages": marker["passages"], "seconds": seconds,
+            "passages_per_s": round(marker["passages"] / seconds, 3) if seconds > 0 else None}
 
 
 def _chunks(documents: Iterator[Document], size: int) -> Iterator[list[Document]]:
@@ -82,40 +154,43 @@ def _count_lines(corpus: str | Path) -> int:
 
 
 def _write_shard(stem: Path, docids: list[str], vectors: np.ndarray) -> None:
-    """Docids first, vectors last and renamed into place: a shard exists only once complete."""
+    """Docids first, vectors last and renamed into place: a chunk exists only once complete."""
     stem.with_suffix(".docids").write_text("\n".join(docids) + "\n", encoding="utf-8")
     partial = stem.with_suffix(".partial.npy")
     np.save(partial, vectors)
     os.replace(partial, stem.with_suffix(".npy"))
 
 
-def _merge(out: Path, shard_files: list[Path], encoder: Encoder) -> None:
+def _merge(out: Path, chunk_files: list[Path], meta: dict) -> None:
     import faiss
-    import torch
 
-    if not shard_files:
+    if not chunk_files:
         raise ResrankError(f"{out}: the corpus has no documents to encode")
-    docids = [d for f in shard_files for d in f.with_suffix(".docids").read_text(encoding="utf-8").splitlines()]
-    matrix = np.lib.format.open_memmap(out / VECTORS_FILE, mode="w+", dtype=np.float32,
-                                       shape=(len(docids), encoder.dim))
-    index = faiss.IndexFlatIP(encoder.dim)
+    docids = [d for f in chunk_files for d in f.with_suffix(".docids").read_text(encoding="utf-8").splitlines()]
+    if len(docids) != meta["count"]:
+        raise ResrankError(f"{out}: the chunks hold {len(docids)} passages, the corpus {meta['count']}; encode again")
+    matrix = np.lib.format.open_memmap(out / VECTORS_FILE, mode="w+", dtype=np.float32, shape=(len(docids), meta["dim"]))
+    index = faiss.IndexFlatIP(meta["dim"])
     row = 0
-    for shard in progress(shard_files, desc="merge shards", unit="shard"):
-        vectors = np.load(shard)
+    for chunk in progress(chunk_files, desc="merge shards", unit="shard"):
+        vectors = np.load(chunk)
         matrix[row:row + len(vectors)] = vectors
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         row += len(vectors)
     matrix.flush()
     faiss.write_index(index, str(out / FAISS_FILE))
     (out / DOCID_FILE).write_text("\n".join(docids) + "\n", encoding="utf-8")
-    with torch.inference_mode():
-        probe = encoder.encode([PROBE_TEXT]).float().cpu().numpy()[0]
-    meta = {"count": len(docids), "dim": encoder.dim, "probe": probe.tolist()}
     (out / META_FILE).write_text(json.dumps(meta) + "\n", encoding="utf-8")
-    for shard in shard_files:
-        shard.unlink()
-        shard.with_suffix(".docids").unlink()
+    for leftover in (out / SHARDS_DIR).iterdir():
+        leftover.unlink()
     (out / SHARDS_DIR).rmdir()
+
+
+def _check_probe(folder: Path, probe: np.ndarray, stored: np.ndarray) -> None:
+    """Refuse vectors from another encoder: it would silently mix two embedding spaces."""
+    cosine = float(probe @ stored / (np.linalg.norm(probe) * np.linalg.norm(stored) + 1e-12))
+    if cosine < PROBE_MIN_COSINE:
+        raise ResrankError(f"{folder}: built with a different encoder (probe cosine {cosine:.3f})")
 
 
 class DenseVectors:
@@ -140,10 +215,7 @@ class DenseVectors:
             raise ResrankError(f"{self.folder}: index vectors have dimension {self.meta['dim']}, the encoder {encoder.dim}")
         with torch.inference_mode():
             probe = encoder.encode([PROBE_TEXT]).float().cpu().numpy()[0]
-        stored = np.asarray(self.meta["probe"], dtype=np.float32)
-        cosine = float(probe @ stored / (np.linalg.norm(probe) * np.linalg.norm(stored) + 1e-12))
-        if cosine < PROBE_MIN_COSINE:
-            raise ResrankError(f"{self.folder}: built with a different encoder (probe cosine {cosine:.3f})")
+        _check_probe(self.folder, probe, np.asarray(self.meta["probe"], dtype=np.float32))
 
     def get(self, docids: Sequence[str]) -> dict[str, np.ndarray]:
         """The vectors of those docids that the index holds."""
@@ -152,8 +224,12 @@ class DenseVectors:
 
 def dense_retrieve(index_dir: str | Path, encoder_model: str | Path | Encoder | ResRankModel,
                    topics: dict[str, Query], hits: int, batch_size: int = 32, threads: int = 1,
-                   device: str | None = None, dtype: str | None = None) -> Run:
-    """Search ``index_dir`` with Pyserini's FaissSearcher, the ResRank encoder encoding the queries."""
+                   device: str | None = None, dtype: str | None = None, shard: Shard = WHOLE) -> Run:
+    """Search ``index_dir`` with Pyserini's FaissSearcher, the ResRank encoder encoding the queries.
+
+    Queries go in blocks of ``batch_size`` (topic order), each encoded and searched in one call: the
+    unit a ``shard`` owns, so the shards' runs together are the one-process run exactly.
+    """
     from ..jvm import pyserini_module
     from ..model import Encoder, QueryEncoder, ResRankModel, load_encoder
 
@@ -169,6 +245,12 @@ def dense_retrieve(index_dir: str | Path, encoder_model: str | Path | Encoder | 
     vectors.check_encoder(encoder)
     searcher_module = pyserini_module("pyserini.search.faiss")
     searcher = searcher_module.FaissSearcher(str(index_dir), QueryEncoder(encoder))
-    qids = list(topics)
-    results = searcher.batch_search([topics[q].text for q in qids], qids, k=hits, threads=threads)
-    return {qid: [Candidate(r.docid, float(r.score)) for r in results[qid]] for qid in qids}
+    qids = shard.take(list(topics), batch_size)
+    run: Run = {}
+    with progress(total=len(qids), desc="dense search", unit="query") as bar:
+        for start in range(0, len(qids), batch_size):
+            block = qids[start:start + batch_size]
+            results = searcher.batch_search([topics[q].text for q in block], block, k=hits, threads=threads)
+            run.update({qid: [Candidate(r.docid, float(r.score)) for r in results[qid]] for qid in block})
+            bar.update(len(block))
+    return run

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..datasets.registry import Dataset
 from ..errors import ResrankError
+from ..parallel import WHOLE, Shard
 from ..types import Query, Run
 
 METHODS = ("bm25", "dense")
@@ -20,16 +21,19 @@ def system_name(method: str, model: str | Path | None = None) -> str:
 def retrieve(dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query] | None = None,
              index: str | Path | None = None, model: str | Path | None = None, hits: int = 1000,
              batch_size: int = 64, threads: int = 2, remove_query: bool | None = None,
-             device: str | None = None, dtype: str | None = None) -> Run:
+             device: str | None = None, dtype: str | None = None, shard: Shard = WHOLE) -> Run:
     """Search ``topics`` (default: the dataset's) and return the top ``hits`` per query.
 
     BM25: ``index`` is a Lucene folder or Pyserini prebuilt name; without it the dataset's corpus is
     indexed (cached by its bytes), else its prebuilt index is used. ``remove_query`` drops a hit
     whose docid is the qid (default: the dataset's rule, on for BEIR). Dense: ``index`` is a folder
-    written by ``encode`` and ``model`` the ResRank model or preset whose encoder wrote it.
+    written by ``encode`` and ``model`` the ResRank model or preset whose encoder wrote it; a ``shard``
+    (:mod:`..parallel`) searches only the blocks of ``batch_size`` queries it owns.
     """
     queries = dict(topics) if topics is not None else dataset.topics()
     if method == "bm25":
+        if not shard.whole:
+            raise ResrankError("sharding applies to dense retrieval; BM25 runs in one process (use --threads)")
         from .bm25 import bm25_index, bm25_search, open_searcher
 
         source = index or (bm25_index(dataset.corpus_dir, threads=threads) if dataset.corpus_dir else dataset.prebuilt_index)
@@ -42,5 +46,5 @@ def retrieve(dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query]
 
         if not model or not index:
             raise ResrankError("dense retrieval needs --model and --index (built by `resrank-eval encode`)")
-        return dense_retrieve(index, model, queries, hits=hits, batch_size=batch_size, threads=threads, device=device, dtype=dtype)
+        return dense_retrieve(index, model, queries, hits, batch_size, threads, device, dtype, shard)
     raise ResrankError(f"unknown retrieval method {method!r}; choose one of {', '.join(METHODS)}")
