@@ -17,7 +17,6 @@ barrier: ranks may finish hours apart, longer than any collective timeout.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -32,7 +31,6 @@ from .errors import ResrankError
 if TYPE_CHECKING:
     from torch.distributed import Store
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 POLL_S = 0.5
 
@@ -86,22 +84,14 @@ class Job:
         """True under torchrun (the ranks meet in a store); False for one process or one job of an array."""
         return self.store is not None
 
-    @property
-    def main(self) -> bool:
-        """The process that reports and merges: the only one, or rank 0."""
-        return self.shard.id == 0 and (self.shard.whole or self.distributed)
-
     def finish(self, name: str) -> bool:
         """Every process calls this once its shard is written; True where the merge should run now.
 
         Under torchrun rank 0 waits here (its bar keeps counting) until every rank has finished. A job
         of an array never merges: ``resrank-eval merge`` does, once all of them are done.
         """
-        if not self.distributed:
-            if not self.shard.whole:
-                log.info("%s of %s done; once every shard is, run `resrank-eval merge`", self.shard.label, name)
+        if self.store is None:
             return self.shard.whole
-        assert self.store is not None
         finished = self.store.add(f"finished/{name}", 1)
         if self.shard.id != 0:
             return False

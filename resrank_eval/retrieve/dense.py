@@ -172,7 +172,7 @@ def _merge(out: Path, chunk_files: list[Path], meta: dict) -> None:
     matrix = np.lib.format.open_memmap(out / VECTORS_FILE, mode="w+", dtype=np.float32, shape=(len(docids), meta["dim"]))
     index = faiss.IndexFlatIP(meta["dim"])
     row = 0
-    for chunk in progress(chunk_files, desc="merge shards", unit="shard"):
+    for chunk in progress(chunk_files, desc="merge chunks", unit="chunk"):
         vectors = np.load(chunk)
         matrix[row:row + len(vectors)] = vectors
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
