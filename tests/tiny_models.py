@@ -32,13 +32,14 @@ def tiny_qwen3(folder: Path, hidden: int = 32, seed: int = 0) -> Path:
     return folder
 
 
-def tiny_bert(folder: Path, hidden: int = 24, seed: int = 1) -> Path:
+def tiny_bert(folder: Path, hidden: int = 24, seed: int = 1, dropout: float = 0.1) -> Path:
     """A 2-layer BERT-like encoder with the trained BPE tokenizer."""
     from transformers import AutoModel, BertConfig
 
     train_tokenizer(folder)
     config = BertConfig(vocab_size=400, hidden_size=hidden, intermediate_size=48, num_hidden_layers=2,
-                        num_attention_heads=2, max_position_embeddings=512, pad_token_id=3)
+                        num_attention_heads=2, max_position_embeddings=512, pad_token_id=3,
+                        hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
     torch.manual_seed(seed)
     AutoModel.from_config(config).save_pretrained(folder)
     return folder

@@ -1,7 +1,7 @@
-"""The two-stage ResRank training loop: single process on CPU, DDP under ``torchrun`` (WORLD_SIZE>1).
+"""The two-stage ResRank training loop: one process, or DDP / FSDP under ``accelerate launch`` (:mod:`.accel`).
 
 Per step: ``grad_accumulation`` micro-batches (each rank its own slice of the global batch), both
-losses from :class:`.objective.Objective`, clipping, AdamW, warmup + decay. Every ``save_every``
+losses from :class:`.objective.Objective` (logged as the mean over ranks), clipping, AdamW, warmup + decay. Every ``save_every``
 steps a checkpoint that resumes bit-exactly; every ``dev.every`` steps (and at each stage's end) dev
 nDCG@10, the best model exported to ``output_dir/best``. The end result, ``output_dir/final``
 (or ``best`` when a dev split is configured), is a ResRank folder ``rerank --model`` loads.
@@ -13,7 +13,6 @@ import contextlib
 import json
 import logging
 import math
-import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch
 from ..errors import ResrankError
 from ..logs import progress
 from ..model import ResRankConfig, ResRankModel
+from . import accel
 from .batches import BatchSampler
 from .checkpoint import load_latest, rng_state, save_checkpoint, set_rng_state
 from .config import StageConfig, TrainConfig
@@ -41,22 +41,22 @@ class Trainer:
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
         self.output = Path(config.output_dir)
-        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
         self.stages = config.effective_stages()
         self.best: float | None = None
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
+        self.accelerator = accel.make_accelerator(config.training.precision)
+        self.main = self.accelerator.is_main_process
 
     def train(self, resume: bool = False, stop_after: int | None = None) -> Path | None:
         """Run (or continue) training; ``stop_after`` ends early after that many steps, like a kill."""
-        device = self._setup_distributed()
+        acc = self.accelerator
         torch.manual_seed(self.config.seed)
-        model = self._build_model(device)
+        model = self._build_model(acc.device)
+        if acc.process_index > 0:  # own dropout streams; rank 0 keeps the one-process stream
+            torch.manual_seed(self.config.seed + acc.process_index)
         sampler = self._sampler()
-        dev = DevSet.load(self.config.dev) if self.config.dev is not None and self.main else None
+        # Under FSDP every rank scores dev: the forward passes gather shards, so all ranks take part.
+        scores_dev = self.config.dev is not None and (self.main or accel.is_fsdp(acc))
+        dev = DevSet.load(self.config.dev) if scores_dev else None
         checkpoint = load_latest(self.output / "checkpoints") if resume else None
         step = 0
         if checkpoint is not None:
@@ -65,8 +65,11 @@ class Trainer:
             step, self.best = checkpoint["step"], checkpoint["best"]
         elif self.main:
             self._start_fresh()
+        acc.wait_for_everyone()
         self._truncate_log(step)
         objective = Objective(model, self.config.losses, self.config.data.hard_negatives)
+        freeze_for_stage(model, sorted({part for stage in self.stages for part in stage.train}), self.config.model)
+        self.runner = acc.prepare(objective)  # DDP/FSDP register what any stage trains; each stage then freezes the rest
         model.train()
         begin = 0
         for index, stage in enumerate(self.stages):
@@ -79,19 +82,6 @@ class Trainer:
         return self._finish(model)
 
     # ----- setup -----
-
-    def _setup_distributed(self) -> torch.device:
-        if self.world_size == 1:
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        import torch.distributed as dist
-
-        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        if not dist.is_initialized():
-            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        if torch.cuda.is_available():
-            torch.cuda.set_device(local_rank)
-            return torch.device("cuda", local_rank)
-        return torch.device("cpu")
 
     def _build_model(self, device: torch.device) -> ResRankModel:
         source = self.config.model
@@ -119,8 +109,8 @@ class Trainer:
 
     def _sampler(self) -> BatchSampler:
         data, training = self.config.data, self.config.training
-        return BatchSampler(read_examples(data.train), training.batch_size, training.grad_accumulation,
-                            data.max_candidates, data.shuffle_candidates, self.config.seed, self.world_size, self.rank)
+        return BatchSampler(read_examples(data.train), training.batch_size, training.grad_accumulation, data.max_candidates,
+                            data.shuffle_candidates, self.config.seed, self.accelerator.num_processes, self.accelerator.process_index)
 
     def _start_fresh(self) -> None:
         """A new run must not mix with an old one's log and checkpoints."""
@@ -142,17 +132,16 @@ class Trainer:
         )
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(stage))
         if checkpoint is not None and checkpoint["stage"] == index and checkpoint["step"] > begin:
-            optimizer.load_state_dict(checkpoint["optimizer"])
+            accel.load_optimizer_state(model, optimizer, checkpoint["optimizer"])
             scheduler.load_state_dict(checkpoint["scheduler"])
         if checkpoint is not None and checkpoint["step"] == step:
-            set_rng_state(checkpoint["rng"])
-        runner = self._wrap(objective)
+            set_rng_state(accel.own_state(self.accelerator, checkpoint["rng"]))
         training = self.config.training
         end = begin + stage.steps
         bar = progress(total=stage.steps, initial=step - begin, desc=f"train ({stage.name})", unit="step", enabled=self.main)
         while step < end and (stop_after is None or step < stop_after):
             started = time.perf_counter()
-            losses = self._step(runner, sampler.micro_batches(step), stage, optimizer)
+            losses = self._step(sampler.micro_batches(step), stage, optimizer)
             scheduler.step()
             step += 1
             bar.set_postfix(loss=losses["loss"], lr=f"{scheduler.get_last_lr()[0]:.2e}", refresh=False)
@@ -168,64 +157,58 @@ class Trainer:
         bar.close()
         return step
 
-    def _wrap(self, objective: Objective) -> torch.nn.Module:
-        """DDP is rebuilt per stage: it registers the parameters that require grad when built."""
-        if self.world_size == 1:
-            return objective
-        from torch.nn.parallel import DistributedDataParallel
-
-        device_ids = [torch.cuda.current_device()] if torch.cuda.is_available() else None
-        return DistributedDataParallel(objective, device_ids=device_ids, find_unused_parameters=True)
-
-    def _step(self, runner: torch.nn.Module, micro_batches: list, stage: StageConfig,
-              optimizer: torch.optim.Optimizer) -> dict[str, float]:
-        training = self.config.training
-        device = next(runner.parameters()).device
+    def _step(self, micro_batches: list, stage: StageConfig, optimizer: torch.optim.Optimizer) -> dict[str, float]:
+        """Accumulate the micro-batches (gradients synchronised on the last only), clip, step; losses averaged over ranks."""
+        acc, training = self.accelerator, self.config.training
         totals: dict[str, float] = {}
         for i, batch in enumerate(micro_batches):
-            sync = i == len(micro_batches) - 1 or not hasattr(runner, "no_sync")
-            with contextlib.nullcontext() if sync else runner.no_sync(), self._autocast(device):
-                out = runner(batch, stage)
-            (out["loss"] / len(micro_batches)).backward()
+            with contextlib.nullcontext() if i == len(micro_batches) - 1 else acc.no_sync(self.runner):
+                out = self.runner(batch, stage)
+                acc.backward(out["loss"] / len(micro_batches))
             for name, value in out.items():
                 totals[name] = totals.get(name, 0.0) + value.item() / len(micro_batches)
+        names = list(totals)  # the same on every rank: the objective returns its losses in one order
+        mean = acc.reduce(torch.tensor([totals[n] for n in names], dtype=torch.float64, device=acc.device), "mean")
+        totals = dict(zip(names, mean.tolist()))
         parameters = [p for group in optimizer.param_groups for p in group["params"]]
         if training.max_grad_norm > 0:
-            totals["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(parameters, training.max_grad_norm))
+            totals["grad_norm"] = float(acc.clip_grad_norm_(parameters, training.max_grad_norm))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return {name: round(value, 6) for name, value in totals.items()}
 
-    def _autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
-        if self.config.training.precision == "bf16":
-            return torch.autocast(device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
     # ----- evaluation, checkpoints, output -----
 
     def _evaluate(self, model: ResRankModel, dev: DevSet, step: int, stage: StageConfig) -> None:
+        """On the main process (under FSDP on every one, in step); the main one exports and logs."""
         started = time.perf_counter()
-        scores = dev.score(model)
-        improved = self.best is None or scores["model"] > self.best
-        if improved:
-            self.best = scores["model"]
-            export(model, self.config.model, self.output / "best")
+        with accel.whole_parameters(self.accelerator, self.runner):
+            scores = dev.score(model)
+            improved = self.best is None or scores["model"] > self.best
+            if improved:
+                self.best = scores["model"]
+                if self.main:
+                    export(model, self.config.model, self.output / "best")
+        if not self.main:
+            return
         self._log({"step": step, "stage": stage.name, "dev_nDCG@10": scores, "best": improved,
                    "seconds": round(time.perf_counter() - started, 3)}, logging.INFO)
 
     def _save(self, step: int, stage_index: int, model: ResRankModel, optimizer: torch.optim.Optimizer,
               scheduler: Any) -> None:
-        if not self.main:
-            return
-        state = {"step": step, "stage": stage_index, "best": self.best, "model": model.state_dict(),
-                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_state()}
-        save_checkpoint(self.output / "checkpoints", step, state, self.config.training.keep_checkpoints)
+        """Every process gives its part (full weights and optimizer state, its RNG streams); the main one writes."""
+        acc = self.accelerator
+        state = {"step": step, "stage": stage_index, "best": self.best, "model": accel.model_state(model),
+                 "optimizer": accel.optimizer_state(model, optimizer), "scheduler": scheduler.state_dict(),
+                 "rng": accel.rank_states(acc, rng_state())}
+        if self.main:
+            save_checkpoint(self.output / "checkpoints", step, state, self.config.training.keep_checkpoints)
 
     def _finish(self, model: ResRankModel) -> Path:
-        if self.main:
-            export(model, self.config.model, self.output / "final")
-        if self.world_size > 1:
-            torch.distributed.barrier()
+        with accel.whole_parameters(self.accelerator, self.runner):
+            if self.main:
+                export(model, self.config.model, self.output / "final")
+        self.accelerator.wait_for_everyone()
         return self.output / ("best" if self.config.dev is not None else "final")
 
     def _log(self, record: dict[str, Any], level: int = logging.DEBUG) -> None:

@@ -1,0 +1,87 @@
+"""Training under ``accelerate launch`` with 2 CPU processes (gloo, DDP) against one process.
+
+Two processes with one micro-batch each see exactly the micro-batches one process sees with two
+accumulated (the sampler slices each global batch by rank), so the logged losses match and the
+weights agree; a run killed mid-stage and resumed under the launcher ends bit-exactly where the
+uninterrupted one does (every rank's RNG streams are in the checkpoint). The encoder has no dropout:
+two processes draw dropout masks from two streams, one process from one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from resrank_eval.train.config import load_config
+from resrank_eval.train.trainer import LOG_FILE, Trainer
+
+from .conftest import REPO
+from .test_train_trainer import train_file, write_config  # noqa: F401  (train_file is a fixture)
+from .tiny_models import tiny_bert, tiny_config
+
+STAGES = [{"name": "align", "steps": 2, "lr": 3e-3, "ranking_to_encoder": False}, {"name": "joint", "steps": 2, "lr": 3e-3, "warmup": 1}]
+
+
+@pytest.fixture(scope="module")
+def no_dropout_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    root = tmp_path_factory.mktemp("tiny-no-dropout")
+    tiny_bert(root / "bert", dropout=0.0)
+    return tiny_config(root, max_passage_tokens=48).to_dict()
+
+
+def config(folder: Path, model: dict[str, object], train: Path, accumulation: int) -> Path:
+    return write_config(folder, model, train, stages=STAGES,
+                        training={"batch_size": 2, "grad_accumulation": accumulation, "save_every": 1, "keep_checkpoints": 5})
+
+
+def records(folder: Path) -> list[dict]:
+    return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in (folder / "out" / LOG_FILE).read_text().splitlines()]
+
+
+def weights(folder: Path) -> dict[str, torch.Tensor]:
+    newest = sorted((folder / "out" / "checkpoints").iterdir())[-1]
+    return torch.load(newest / "trainer.pt", weights_only=False)["model"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_processes_match_one_and_resume_bit_exactly(tmp_path: Path, no_dropout_model: dict[str, object], train_file: Path) -> None:  # noqa: F811
+    one = config(tmp_path / "one", no_dropout_model, train_file, accumulation=2)
+    Trainer(load_config(one)).train()
+    straight = config(tmp_path / "straight", no_dropout_model, train_file, accumulation=1)
+    killed = config(tmp_path / "killed", no_dropout_model, train_file, accumulation=1)
+    driver = tmp_path / "driver.py"
+    driver.write_text("\n".join([
+        "from resrank_eval.train.config import load_config",
+        "from resrank_eval.train.trainer import Trainer",
+        f"Trainer(load_config({str(straight)!r})).train()",
+        f"assert Trainer(load_config({str(killed)!r})).train(stop_after=3) is None",  # killed mid joint stage
+        f"Trainer(load_config({str(killed)!r})).train(resume=True)",
+    ]) + "\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    # accelerate's multi-process launcher is torchrun; with no GPU the processes join over gloo
+    done = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                           "--main_process_port", str(free_port()), str(driver)],
+                          capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    single, ddp = records(tmp_path / "one"), records(tmp_path / "straight")
+    assert single[0] == ddp[0]  # the first step's losses (mean over ranks) and gradient norm, to the digit
+    for a, b in zip(single, ddp):  # later steps start from weights that differ in rounding: DDP averages, one process accumulates
+        assert a == {k: pytest.approx(v, rel=1e-5) if isinstance(v, float) else v for k, v in b.items()}
+    assert ddp == records(tmp_path / "killed")
+    one_process, two, resumed = weights(tmp_path / "one"), weights(tmp_path / "straight"), weights(tmp_path / "killed")
+    for name, tensor in two.items():
+        assert torch.equal(tensor, resumed[name]), name
+        assert torch.allclose(tensor, one_process[name], atol=1e-5), name
