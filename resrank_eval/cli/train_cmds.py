@@ -9,7 +9,8 @@ from .common import corpus_option, handle_errors
 
 @click.command("build-train")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Training JSONL to write.")
-@click.option("--dataset", default=None, help="Dataset whose split supplies topics, qrels and corpus (with --run).")
+@click.option("--dataset", default=None, help="Dataset whose split supplies topics, qrels and corpus (with --run); "
+              "or irds:NAME, e.g. irds:msmarco-passage/train/judged (ir_datasets, online).")
 @corpus_option
 @click.option("--split", default="train", show_default=True, help="Qrels split to train on (never the test split).")
 @click.option("--run", "run_path", type=click.Path(dir_okay=False, exists=True), default=None, help="First-stage TREC run of that split (BM25 or dense): hard negatives.")
@@ -57,8 +58,6 @@ def build_train(
         from ..formats.trec import read_run
 
         data = get_dataset(dataset, corpus, split)
-        if data.corpus_dir is None:
-            raise ResrankError(f"dataset {dataset!r} has no local corpus: pass --corpus DIR")
         qrels, run = data.qrels(), read_run(run_path)
         wanted = {c.docid for hits in run.values() for c in hits[:depth]} | {d for j in qrels.values() for d in j}
         passages = data.passages(wanted)

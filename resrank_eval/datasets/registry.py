@@ -120,7 +120,11 @@ DATASETS: dict[str, Dataset] = {
 
 
 def get_dataset(name: str, corpus: str | Path | None = None, split: str = "test") -> Dataset:
-    """Resolve a dataset name; with ``corpus`` any name works (a local BEIR directory)."""
+    """Resolve a dataset name; with ``corpus`` any name works (a local BEIR directory); ``irds:NAME`` reads ir_datasets."""
+    if name.startswith("irds:"):
+        from .irds import IrdsDataset
+
+        return IrdsDataset.named(name, split)
     if corpus is not None:
         corpus = Path(corpus)
         if not corpus.is_dir():

@@ -1,0 +1,69 @@
+"""``irds:<name>``: topics, qrels and passages read through ir_datasets -- online training sources.
+
+For training lists at MS MARCO scale (``build-train --dataset irds:msmarco-passage/train/judged``):
+ir_datasets downloads a collection on first use (MS MARCO passage: about 1 GB) into
+``IR_DATASETS_HOME`` and reads passages from its own docstore afterwards. Offline, with no copy
+there, that download fails; the failure becomes one :class:`ResrankError` line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ..errors import ResrankError
+from ..types import Qrels, Query
+from .registry import BEIR_MEASURES, Dataset
+
+PREFIX = "irds:"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class IrdsDataset(Dataset):
+    """A Dataset whose parts come from ``ir_datasets.load(name)``; scored like a BEIR set (binary at level 1)."""
+
+    @classmethod
+    def named(cls, name: str, split: str) -> IrdsDataset:
+        return cls(name, None, None, 1, BEIR_MEASURES, None, False, None, split)
+
+    @property
+    def irds_name(self) -> str:
+        return self.name.removeprefix(PREFIX)
+
+    def topics(self) -> dict[str, Query]:
+        queries = self._read("queries", lambda ds: [(q.query_id, q.default_text()) for q in ds.queries_iter()])
+        return {qid: Query(qid, text) for qid, text in queries}
+
+    def qrels(self) -> Qrels:
+        qrels: Qrels = {}
+        for qrel in self._read("qrels", lambda ds: list(ds.qrels_iter())):
+            qrels.setdefault(qrel.query_id, {})[qrel.doc_id] = int(qrel.relevance)
+        return qrels
+
+    def passages(self, docids: Collection[str] | None = None) -> dict[str, str]:
+        if docids is None:
+            return self._read("passages", lambda ds: {d.doc_id: d.default_text() for d in ds.docs_iter()})
+        found = self._read("passages", lambda ds: ds.docs_store().get_many(list(docids)))
+        missing = set(docids) - found.keys()
+        if missing:
+            raise ResrankError(f"{self.name}: {len(missing)} run docids are not in its corpus, e.g. {sorted(missing)[0]!r}")
+        return {docid: doc.default_text() for docid, doc in found.items()}
+
+    def sources(self) -> dict[str, str]:
+        where = f"ir_datasets {self.irds_name} (network on first use)"
+        return {"topics": where, "qrels": where, "corpus": where}
+
+    def _read(self, part: str, read: Callable[[Any], T]) -> T:
+        import ir_datasets
+
+        try:
+            dataset = ir_datasets.load(self.irds_name)
+        except KeyError:
+            raise ResrankError(f"{self.name}: ir_datasets knows no dataset {self.irds_name!r} (see ir-datasets.com)") from None
+        try:
+            return read(dataset)
+        except OSError as exc:  # requests' ConnectionError and friends; ir_datasets has logged the details above
+            raise ResrankError(f"{self.name}: ir_datasets could not download its {part} ({type(exc).__name__}); `irds:` "
+                               "datasets need the network on first use, or their files under IR_DATASETS_HOME") from None
