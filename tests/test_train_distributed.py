@@ -19,8 +19,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from resrank_eval.datasets import get_dataset
+from resrank_eval.formats.trec import write_run
 from resrank_eval.train.config import load_config
 from resrank_eval.train.trainer import LOG_FILE, Trainer
+from resrank_eval.types import Candidate
 
 from .conftest import REPO
 from .test_train_trainer import train_file, write_config  # noqa: F401  (train_file is a fixture)
@@ -36,8 +39,21 @@ def no_dropout_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, obje
     return tiny_config(root, max_passage_tokens=48).to_dict()
 
 
-def config(folder: Path, model: dict[str, object], train: Path, accumulation: int) -> Path:
-    return write_config(folder, model, train, stages=STAGES,
+@pytest.fixture(scope="module")
+def dev_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small first-stage run of NFCorpus dev: 6 judged queries, each with its judged passages and 6 others."""
+    dataset = get_dataset("beir/nfcorpus", split="dev")
+    qrels = dataset.qrels()
+    qids = sorted(qrels)[:6]
+    others = sorted({d for q in sorted(qrels)[6:12] for d in qrels[q]})[:6]
+    run = {q: [Candidate(d, float(-i)) for i, d in enumerate(sorted(qrels[q])[:4] + others)] for q in qids}
+    path = tmp_path_factory.mktemp("dev") / "dev.txt"
+    write_run(path, run, "dev")
+    return path
+
+
+def config(folder: Path, model: dict[str, object], train: Path, accumulation: int, dev: Path) -> Path:
+    return write_config(folder, model, train, stages=STAGES, dev={"split": "dev", "run": str(dev), "top_k": 10, "every": 2},
                         training={"batch_size": 2, "grad_accumulation": accumulation, "save_every": 1, "keep_checkpoints": 5})
 
 
@@ -56,11 +72,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_two_processes_match_one_and_resume_bit_exactly(tmp_path: Path, no_dropout_model: dict[str, object], train_file: Path) -> None:  # noqa: F811
-    one = config(tmp_path / "one", no_dropout_model, train_file, accumulation=2)
+def test_two_processes_match_one_and_resume_bit_exactly(tmp_path: Path, no_dropout_model: dict[str, object], train_file: Path,  # noqa: F811
+                                                        dev_run: Path) -> None:
+    one = config(tmp_path / "one", no_dropout_model, train_file, 2, dev_run)
     Trainer(load_config(one)).train()
-    straight = config(tmp_path / "straight", no_dropout_model, train_file, accumulation=1)
-    killed = config(tmp_path / "killed", no_dropout_model, train_file, accumulation=1)
+    straight = config(tmp_path / "straight", no_dropout_model, train_file, 1, dev_run)
+    killed = config(tmp_path / "killed", no_dropout_model, train_file, 1, dev_run)
     driver = tmp_path / "driver.py"
     driver.write_text("\n".join([
         "from resrank_eval.train.config import load_config",
@@ -77,10 +94,12 @@ def test_two_processes_match_one_and_resume_bit_exactly(tmp_path: Path, no_dropo
                           capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     single, ddp = records(tmp_path / "one"), records(tmp_path / "straight")
+    assert [r["step"] for r in ddp if "dev_nDCG@10" in r] == [2, 4] and (tmp_path / "straight" / "out" / "best" / "resrank.json").is_file()
+    assert ddp == records(tmp_path / "killed")
+    single, ddp = [r for r in single if "loss" in r], [r for r in ddp if "loss" in r]
     assert single[0] == ddp[0]  # the first step's losses (mean over ranks) and gradient norm, to the digit
     for a, b in zip(single, ddp):  # later steps start from weights that differ in rounding: DDP averages, one process accumulates
         assert a == {k: pytest.approx(v, rel=1e-5) if isinstance(v, float) else v for k, v in b.items()}
-    assert ddp == records(tmp_path / "killed")
     one_process, two, resumed = weights(tmp_path / "one"), weights(tmp_path / "straight"), weights(tmp_path / "killed")
     for name, tensor in two.items():
         assert torch.equal(tensor, resumed[name]), name

@@ -9,10 +9,8 @@ under another launcher) and every rank's RNG streams, so a resumed multi-process
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -88,21 +86,3 @@ def own_state(accelerator: Accelerator, states: list[Any]) -> Any:
     if len(states) != accelerator.num_processes:
         raise ResrankError(f"the checkpoint was written by {len(states)} processes; resume it with as many, not {accelerator.num_processes}")
     return states[accelerator.process_index]
-
-
-@contextlib.contextmanager
-def whole_parameters(accelerator: Accelerator, runner: nn.Module) -> Iterator[None]:
-    """Under FSDP, every shard unsharded for the block (dev scoring and export read the model directly)."""
-    if not is_fsdp(accelerator):
-        yield
-        return
-    from torch.distributed.fsdp import FSDPModule
-
-    sharded = [m for m in runner.modules() if isinstance(m, FSDPModule)]
-    for module in sharded:
-        module.unshard()
-    try:
-        yield
-    finally:
-        for module in sharded:
-            module.reshard()

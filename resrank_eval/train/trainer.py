@@ -1,9 +1,9 @@
 """The two-stage ResRank training loop: one process, or DDP / FSDP under ``accelerate launch`` (:mod:`.accel`).
 
 Per step: ``grad_accumulation`` micro-batches (each rank its own slice of the global batch), both
-losses from :class:`.objective.Objective` (logged as the mean over ranks), clipping, AdamW, warmup + decay. Every ``save_every``
-steps a checkpoint that resumes bit-exactly; every ``dev.every`` steps (and at each stage's end) dev
-nDCG@10, the best model exported to ``output_dir/best``. The end result, ``output_dir/final``
+losses from :class:`.objective.Objective` (logged as their mean over ranks), clipping, AdamW, warmup +
+decay. Every ``save_every`` steps a checkpoint that resumes bit-exactly; every ``dev.every`` steps (and
+at each stage's end) dev nDCG@10, the best model exported to ``output_dir/best``. The end result, ``output_dir/final``
 (or ``best`` when a dev split is configured), is a ResRank folder ``rerank --model`` loads.
 """
 
@@ -45,6 +45,7 @@ class Trainer:
         self.best: float | None = None
         self.accelerator = accel.make_accelerator(config.training.precision)
         self.main = self.accelerator.is_main_process
+        self._twin: ResRankModel | None = None
 
     def train(self, resume: bool = False, stop_after: int | None = None) -> Path | None:
         """Run (or continue) training; ``stop_after`` ends early after that many steps, like a kill."""
@@ -54,9 +55,7 @@ class Trainer:
         if acc.process_index > 0:  # own dropout streams; rank 0 keeps the one-process stream
             torch.manual_seed(self.config.seed + acc.process_index)
         sampler = self._sampler()
-        # Under FSDP every rank scores dev: the forward passes gather shards, so all ranks take part.
-        scores_dev = self.config.dev is not None and (self.main or accel.is_fsdp(acc))
-        dev = DevSet.load(self.config.dev) if scores_dev else None
+        dev = DevSet.load(self.config.dev) if self.config.dev is not None and self.main else None
         checkpoint = load_latest(self.output / "checkpoints") if resume else None
         step = 0
         if checkpoint is not None:
@@ -150,7 +149,7 @@ class Trainer:
                 self._log({"step": step, "stage": stage.name, "lr": scheduler.get_last_lr()[0],
                            **losses, "seconds": round(time.perf_counter() - started, 3)})
             last = step == end
-            if dev is not None and ((self.config.dev.every and step % self.config.dev.every == 0) or last):
+            if self.config.dev is not None and ((self.config.dev.every and step % self.config.dev.every == 0) or last):
                 self._evaluate(model, dev, step, stage)
             if step % training.save_every == 0 or last:
                 self._save(step, index, model, optimizer, scheduler)
@@ -179,18 +178,17 @@ class Trainer:
 
     # ----- evaluation, checkpoints, output -----
 
-    def _evaluate(self, model: ResRankModel, dev: DevSet, step: int, stage: StageConfig) -> None:
-        """On the main process (under FSDP on every one, in step); the main one exports and logs."""
+    def _evaluate(self, model: ResRankModel, dev: DevSet | None, step: int, stage: StageConfig) -> None:
+        """Every process calls this; the main one scores dev (loaded there only), exports and logs."""
         started = time.perf_counter()
-        with accel.whole_parameters(self.accelerator, self.runner):
-            scores = dev.score(model)
-            improved = self.best is None or scores["model"] > self.best
-            if improved:
-                self.best = scores["model"]
-                if self.main:
-                    export(model, self.config.model, self.output / "best")
-        if not self.main:
+        plain = self._readable(model)
+        if plain is None or dev is None:
             return
+        scores = dev.score(plain)
+        improved = self.best is None or scores["model"] > self.best
+        if improved:
+            self.best = scores["model"]
+            export(plain, self.config.model, self.output / "best")
         self._log({"step": step, "stage": stage.name, "dev_nDCG@10": scores, "best": improved,
                    "seconds": round(time.perf_counter() - started, 3)}, logging.INFO)
 
@@ -204,10 +202,23 @@ class Trainer:
         if self.main:
             save_checkpoint(self.output / "checkpoints", step, state, self.config.training.keep_checkpoints)
 
+    def _readable(self, model: ResRankModel) -> ResRankModel | None:
+        """The model dev scoring and export read, on the main process (None elsewhere); every process calls it:
+        under FSDP it is an unsharded twin filled from the gathered full state dict (a collective)."""
+        if not accel.is_fsdp(self.accelerator):
+            return model if self.main else None
+        state = accel.model_state(model)
+        if not self.main:
+            return None
+        if self._twin is None:
+            self._twin = self._build_model(self.accelerator.device)
+        self._twin.load_state_dict(state)
+        return self._twin
+
     def _finish(self, model: ResRankModel) -> Path:
-        with accel.whole_parameters(self.accelerator, self.runner):
-            if self.main:
-                export(model, self.config.model, self.output / "final")
+        plain = self._readable(model)
+        if plain is not None:
+            export(plain, self.config.model, self.output / "final")
         self.accelerator.wait_for_everyone()
         return self.output / ("best" if self.config.dev is not None else "final")
 
