@@ -104,3 +104,15 @@ def test_two_processes_match_one_and_resume_bit_exactly(tmp_path: Path, no_dropo
     for name, tensor in two.items():
         assert torch.equal(tensor, resumed[name]), name
         assert torch.allclose(tensor, one_process[name], atol=1e-5), name
+
+
+def test_paper_recipe_configs_load() -> None:
+    """The documented 8-GPU recipe: the training YAML checks, and Accelerate reads its FSDP config as FSDP2."""
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    config = load_config(REPO / "resrank_eval" / "configs" / "resrank-paper.yaml")
+    assert config.model.preset == "paper" and config.training.precision == "bf16" and config.training.gradient_checkpointing
+    assert config.dev is not None and config.dev.dataset.startswith("irds:")
+    launcher = load_config_from_file(str(REPO / "resrank_eval" / "configs" / "accelerate-fsdp.yaml"))
+    assert launcher.distributed_type.name == "FSDP" and launcher.fsdp_config["fsdp_version"] == 2
+    assert launcher.num_processes == 8 and launcher.mixed_precision == config.training.precision

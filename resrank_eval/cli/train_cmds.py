@@ -58,6 +58,8 @@ def build_train(
         from ..formats.trec import read_run
 
         data = get_dataset(dataset, corpus, split)
+        if not data.has_passages:
+            raise ResrankError(f"dataset {dataset!r} has no local corpus: pass --corpus DIR")
         qrels, run = data.qrels(), read_run(run_path)
         wanted = {c.docid for hits in run.values() for c in hits[:depth]} | {d for j in qrels.values() for d in j}
         passages = data.passages(wanted)

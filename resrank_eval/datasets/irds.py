@@ -42,6 +42,10 @@ class IrdsDataset(Dataset):
             qrels.setdefault(qrel.query_id, {})[qrel.doc_id] = int(qrel.relevance)
         return qrels
 
+    @property
+    def has_passages(self) -> bool:
+        return True
+
     def passages(self, docids: Collection[str] | None = None) -> dict[str, str]:
         if docids is None:
             return self._read("passages", lambda ds: {d.doc_id: d.default_text() for d in ds.docs_iter()})

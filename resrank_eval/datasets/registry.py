@@ -58,6 +58,11 @@ class Dataset:
             raise ResrankError(f"dataset {self.name!r} has no qrels: pass --qrels FILE or --corpus DIR")
         return read_qrels(beir_qrels_path(self.corpus_dir, self.split))
 
+    @property
+    def has_passages(self) -> bool:
+        """Whether :meth:`passages` has a source (a local corpus here; ir_datasets for ``irds:`` sets)."""
+        return self.corpus_dir is not None
+
     def passages(self, docids: Collection[str] | None = None) -> dict[str, str]:
         """docid -> passage text from the local corpus (``docids`` only, when given)."""
         if self.corpus_dir is None:

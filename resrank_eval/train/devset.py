@@ -39,7 +39,7 @@ class DevSet:
         if config.split == "test":
             raise ResrankError("dev.split: model selection on the test split is not allowed")
         dataset = get_dataset(config.dataset, config.corpus, config.split)
-        if dataset.corpus_dir is None:
+        if not dataset.has_passages:
             raise ResrankError(f"dev: dataset {config.dataset!r} has no local corpus; set dev.corpus")
         qrels, run = dataset.qrels(), read_run(config.run)
         qids = sorted(q for q in run if q in qrels)
