@@ -88,9 +88,9 @@ def encode_shard(corpus: str | Path, encoder: Encoder, index_dir: str | Path, sh
     started, encoded = time.perf_counter(), 0
     with progress(total=owned, desc="encode", unit="doc") as bar:
         for number, documents in enumerate(_chunks(iter_corpus(corpus), shard_size)):
-            stem = shards / f"{number:05d}"
             if not shard.owns(number):
                 continue
+            stem = shards / f"{number:05d}"
             if not stem.with_suffix(".npy").is_file():
                 with torch.inference_mode():
                     vectors = encoder.encode([d.contents for d in documents]).float().cpu().numpy()
