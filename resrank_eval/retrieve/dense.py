@@ -25,7 +25,8 @@ import numpy as np
 
 from ..datasets.corpus import Document, corpus_file, iter_corpus
 from ..errors import ResrankError
-from ..formats.atomic import open_text
+from ..formats.jsonl import read_json
+from ..formats.text import iter_lines
 from ..logs import progress
 from ..types import Candidate, Query, Run
 
@@ -77,8 +78,7 @@ def _chunks(documents: Iterator[Document], size: int) -> Iterator[list[Document]
 
 
 def _count_lines(corpus: str | Path) -> int:
-    with open_text(corpus_file(corpus)) as handle:
-        return sum(1 for line in handle if line.strip())
+    return sum(1 for _, line in iter_lines(corpus_file(corpus)) if line.strip())
 
 
 def _write_shard(stem: Path, docids: list[str], vectors: np.ndarray) -> None:
@@ -126,7 +126,7 @@ class DenseVectors:
         meta_path = folder / META_FILE
         if not meta_path.is_file():
             raise ResrankError(f"{folder}: not a finished dense index (no {META_FILE}); run `resrank-eval encode`")
-        self.meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        self.meta = read_json(meta_path)
         self.folder = folder
         self.vectors = np.load(folder / VECTORS_FILE, mmap_mode="r")
         docids = (folder / DOCID_FILE).read_text(encoding="utf-8").splitlines()
