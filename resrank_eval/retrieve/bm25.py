@@ -18,6 +18,7 @@ from typing import Any
 
 from ..datasets.corpus import Document, corpus_file, iter_corpus
 from ..errors import ResrankError
+from ..formats.trec import pyserini_order
 from ..jvm import pyserini_module
 from ..logs import progress
 from ..paths import cache_dir
@@ -110,9 +111,15 @@ def bm25_search(
     k1: float = K1,
     b: float = B,
 ) -> Run:
-    """Search every topic; with ``remove_query`` drop a hit whose docid equals the qid (BEIR)."""
+    """Search every topic; with ``remove_query`` drop a hit whose docid equals the qid (BEIR).
+
+    Each query's hits come in :func:`~resrank_eval.formats.trec.pyserini_order`, so tied scores
+    evaluate exactly as Pyserini's own run of the same index does.
+    """
     if not topics:
         raise ResrankError("no topics to search")
+    if hits < 1 or batch_size < 1 or threads < 1:
+        raise ResrankError(f"bm25: --hits, --batch-size and --threads must be at least 1 (got {hits}, {batch_size}, {threads})")
     searcher.set_bm25(k1, b)
     depth = hits + 1 if remove_query else hits
     queries = list(topics.values())
@@ -126,7 +133,7 @@ def bm25_search(
                 found = {q.qid: searcher.search(q.text, k=depth) for q in chunk}
             for query in chunk:
                 kept = [h for h in found.get(query.qid, []) if not (remove_query and h.docid == query.qid)]
-                run[query.qid] = [Candidate(h.docid, float(h.score)) for h in kept[:hits]]
+                run[query.qid] = pyserini_order(Candidate(h.docid, float(h.score)) for h in kept[:hits])
             bar.update(len(chunk))
     return run
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from collections.abc import Iterator, Sequence
 from itertools import islice
@@ -27,6 +28,7 @@ from ..datasets.corpus import Document, corpus_file, iter_corpus
 from ..errors import ResrankError
 from ..formats.jsonl import read_json
 from ..formats.text import iter_lines
+from ..formats.trec import pyserini_order
 from ..logs import progress
 from ..types import Candidate, Query, Run
 
@@ -153,7 +155,10 @@ class DenseVectors:
 def dense_retrieve(index_dir: str | Path, encoder_model: str | Path | Encoder | ResRankModel,
                    topics: dict[str, Query], hits: int, batch_size: int = 32, threads: int = 1,
                    device: str | None = None, dtype: str | None = None) -> Run:
-    """Search ``index_dir`` with Pyserini's FaissSearcher, the ResRank encoder encoding the queries."""
+    """Search ``index_dir`` with Pyserini's FaissSearcher, the ResRank encoder encoding the queries.
+
+    Hits come in :func:`~resrank_eval.formats.trec.pyserini_order` (tied scores as Pyserini's run evaluates them).
+    """
     from ..jvm import pyserini_module
     from ..model import Encoder, QueryEncoder, ResRankModel, load_encoder
 
@@ -171,4 +176,8 @@ def dense_retrieve(index_dir: str | Path, encoder_model: str | Path | Encoder | 
     searcher = searcher_module.FaissSearcher(str(index_dir), QueryEncoder(encoder))
     qids = list(topics)
     results = searcher.batch_search([topics[q].text for q in qids], qids, k=hits, threads=threads)
-    return {qid: [Candidate(r.docid, float(r.score)) for r in results[qid]] for qid in qids}
+    run = {qid: pyserini_order(Candidate(r.docid, float(r.score)) for r in results[qid]) for qid in qids}
+    broken = next((qid for qid, hits in run.items() if not all(math.isfinite(c.score) for c in hits)), None)
+    if broken is not None:
+        raise ResrankError(f"{index_dir}: dense search gave a non-finite score for query {broken!r} (NaN vectors?)")
+    return run
