@@ -14,6 +14,7 @@ from pathlib import Path
 from .datasets.registry import Dataset, get_dataset
 from .errors import ResrankError
 from .formats.trec import read_run, run_file_name, write_run
+from .model.check import check_resrank_model
 from .model.sources import BUNDLED_MODEL
 from .paths import cache_dir
 from .rerank.registry import load_reranker
@@ -39,6 +40,7 @@ def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top
     model = Path(model)
     if not model.is_dir():
         raise ResrankError(f"{model}: demo model not found (train one with scripts/train_resrank_mini.sh, pass --model)")
+    check_resrank_model(model)
     ds = get_dataset(DATASET)
     bm25 = Path(runs) / run_file_name(ds.name, "bm25-flat")
     if not bm25.exists():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import handle_errors, overwrite_option, refuse_existing
+from .common import POSITIVE, Writable, overwrite_option, refuse_existing
 
 
 @click.command("datasets")
@@ -23,12 +23,11 @@ def datasets() -> None:
 
 @click.command("import-candidates")
 @click.argument("candidates", type=click.Path(exists=True, dir_okay=False))
-@click.option("--output", required=True, type=click.Path(dir_okay=False), help="TREC run to write.")
-@click.option("--passages", type=click.Path(dir_okay=False), default=None, help="Passage store (BEIR corpus JSONL); default: <output>.passages.jsonl.")
-@click.option("--topics-output", type=click.Path(dir_okay=False), default=None, help="Also write the queries as a TSV topic file.")
+@click.option("--output", required=True, type=Writable(), help="TREC run to write.")
+@click.option("--passages", type=Writable(), default=None, help="Passage store (BEIR corpus JSONL); default: <output>.passages.jsonl.")
+@click.option("--topics-output", type=Writable(), default=None, help="Also write the queries as a TSV topic file.")
 @click.option("--tag", default="candidates", show_default=True, help="Run tag.")
 @overwrite_option
-@handle_errors
 def import_candidates(candidates: str, output: str, passages: str | None, topics_output: str | None, tag: str, overwrite: bool) -> None:
     """Import rank_llm/RankGPT candidate JSON into a TREC run plus a passage-text store."""
     from ..datasets.corpus import write_corpus
@@ -53,10 +52,9 @@ def import_candidates(candidates: str, output: str, passages: str | None, topics
 @click.option("--topics", type=click.Path(exists=True, dir_okay=False), default=None, help="Topic file (TSV or queries.jsonl) instead of --dataset.")
 @click.option("--run", "run_path", required=True, type=click.Path(exists=True, dir_okay=False), help="TREC run to export.")
 @click.option("--corpus", required=True, type=click.Path(exists=True), help="BEIR corpus dir or JSONL holding the passage texts.")
-@click.option("--hits", type=int, default=100, show_default=True, help="Candidates per query to export.")
-@click.option("--output", required=True, type=click.Path(dir_okay=False), help="Candidate JSON to write.")
+@click.option("--hits", type=POSITIVE, default=100, show_default=True, help="Candidates per query to export.")
+@click.option("--output", required=True, type=Writable(), help="Candidate JSON to write.")
 @overwrite_option
-@handle_errors
 def export_candidates(dataset: str | None, topics: str | None, run_path: str, corpus: str, hits: int, output: str, overwrite: bool) -> None:
     """Export a run plus passage texts to rank_llm/RankGPT candidate JSON."""
     from ..datasets.corpus import load_passages

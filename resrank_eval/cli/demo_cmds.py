@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import click
 
-from .common import dtype_option, handle_errors, threads_option
+from .common import POSITIVE, Writable, dtype_option, threads_option
 
 
 @click.command("demo")
 @click.option("--model", type=click.Path(file_okay=False), default=None, help="ResRank checkpoint (default: the bundled ResRank-mini).")
-@click.option("--output", "runs", type=click.Path(file_okay=False), default="runs/demo", show_default=True, help="Folder for the runs and stats.")
-@click.option("--top-k", type=int, default=100, show_default=True)
-@click.option("--batch-size", type=int, default=4, show_default=True)
+@click.option("--output", "runs", type=Writable(folder=True), default="runs/demo", show_default=True, help="Folder for the runs and stats.")
+@click.option("--top-k", type=POSITIVE, default=100, show_default=True)
+@click.option("--batch-size", type=POSITIVE, default=4, show_default=True)
 @dtype_option
 @threads_option
-@handle_errors
 def demo(model: str | None, runs: str, top_k: int, batch_size: int, dtype: str | None, threads: int) -> None:
     """BM25 -> ResRank rerank -> evaluation on bundled NFCorpus test; CPU only, no downloads."""
     from pathlib import Path

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .common import handle_errors, option_parameter, overwrite_option, refuse_existing
+from .common import POSITIVE, Writable, option_parameter, overwrite_option, refuse_existing
 
 
 class RerankerCommand(click.Command):
@@ -43,12 +43,11 @@ class RerankerCommand(click.Command):
 @click.option("--run", "run_path", type=click.Path(exists=True, dir_okay=False), default=None, help="First-stage TREC run.")
 @click.option("--candidates", type=click.Path(exists=True, dir_okay=False), default=None, help="rank_llm candidate JSON (run + texts) instead of --run.")
 @click.option("--index", "lucene_index", type=click.Path(file_okay=False), default=None, help="Lucene index with stored raw text (when no corpus).")
-@click.option("--top-k", type=int, default=100, show_default=True)
-@click.option("--batch-size", type=int, default=1, show_default=True, help="Queries per reranker call.")
+@click.option("--top-k", type=POSITIVE, default=100, show_default=True)
+@click.option("--batch-size", type=POSITIVE, default=1, show_default=True, help="Queries per reranker call.")
 @click.option("--run-tag", default=None, help="Run tag (6th column), the system's label in reports.  [default: the reranker name]")
-@click.option("--output", required=True, type=click.Path(dir_okay=False))
+@click.option("--output", required=True, type=Writable())
 @overwrite_option
-@handle_errors
 def rerank(dataset: str, corpus: str | None, topics: str | None, run_path: str | None, candidates: str | None, lucene_index: str | None,
            top_k: int, batch_size: int, run_tag: str | None, output: str, overwrite: bool, reranker: str, **options: Any) -> None:
     """Rerank the top-k of a run; writes the run, <run>.stats.jsonl and <run>.summary.json; a killed rerank resumes."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 import click
 
 from .common import (
+    POSITIVE,
+    Writable,
     corpus_option,
     dataset_option,
     device_option,
     dtype_option,
-    handle_errors,
     overwrite_option,
     refuse_existing,
     split_option,
@@ -20,10 +21,9 @@ from .common import (
 @click.command("index")
 @dataset_option
 @corpus_option
-@click.option("--index", "index_dir", type=click.Path(file_okay=False), default=None, help="Where to build; default: a cache keyed by the corpus bytes.")
+@click.option("--index", "index_dir", type=Writable(folder=True), default=None, help="Where to build; default: a cache keyed by the corpus bytes.")
 @threads_option
 @overwrite_option
-@handle_errors
 def index(dataset: str, corpus: str | None, index_dir: str | None, threads: int, overwrite: bool) -> None:
     """Build (or reuse) a BM25 Lucene index of a BEIR corpus, title and text in one field."""
     from ..datasets.registry import get_dataset
@@ -43,15 +43,14 @@ def index(dataset: str, corpus: str | None, index_dir: str | None, threads: int,
 @click.option("--method", type=click.Choice(["bm25", "dense"]), default="bm25", show_default=True)
 @click.option("--index", "index_name", default=None, help="Lucene index dir or Pyserini prebuilt name (bm25); FAISS index dir (dense).")
 @click.option("--model", default=None, help="ResRank checkpoint or encoder for --method dense.")
-@click.option("--hits", type=int, default=1000, show_default=True)
-@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--hits", type=POSITIVE, default=1000, show_default=True)
+@click.option("--batch-size", type=POSITIVE, default=64, show_default=True)
 @click.option("--remove-query/--keep-query", default=None, help="Drop hits whose docid equals the qid (default: on for BEIR).")
-@click.option("--output", type=click.Path(dir_okay=False), default=None, help="Run file; default runs/run.<dataset>.<method>.<split>.txt.")
+@click.option("--output", type=Writable(), default=None, help="Run file; default runs/run.<dataset>.<method>.<split>.txt.")
 @device_option
 @dtype_option
 @threads_option
 @overwrite_option
-@handle_errors
 def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, method: str, index_name: str | None, model: str | None,
              hits: int, batch_size: int, remove_query: bool | None, output: str | None, device: str | None, dtype: str, threads: int,
              overwrite: bool) -> None:

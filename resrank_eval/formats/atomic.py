@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from ..errors import ResrankError
+
 
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
@@ -26,6 +28,28 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def check_writable(path: str | Path, folder: bool = False) -> None:
+    """Raise :class:`ResrankError` unless ``path`` (a file, or a ``folder``) can be written or created there.
+
+    Checked before any work starts, so a typo in an output path costs nothing: the nearest existing
+    ancestor must be a writable folder, and an existing ``path`` of the right kind.
+    """
+    path = Path(path)
+    if path.exists():
+        if path.is_dir() != folder:
+            raise ResrankError(f"{path}: is {'not ' if folder else ''}a folder")
+        if not os.access(path, os.W_OK):
+            raise ResrankError(f"{path}: not writable")
+        return
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ResrankError(f"{path}: cannot be created, {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ResrankError(f"{path}: cannot be created, {ancestor} is not writable")
 
 
 def _umask() -> int:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..datasets.corpus import Document, corpus_file, iter_corpus
-from ..errors import ResrankError
+from ..errors import InputError, ResrankError
 from ..formats.jsonl import read_json
 from ..formats.text import iter_lines
 from ..formats.trec import pyserini_order
@@ -120,15 +120,27 @@ def _merge(out: Path, shard_files: list[Path], encoder: Encoder) -> None:
     (out / SHARDS_DIR).rmdir()
 
 
+def check_dense_index(index_dir: str | Path) -> dict:
+    """The metadata of a finished dense index folder, reading no vectors; an unfinished or foreign folder is an error."""
+    folder = Path(index_dir)
+    meta_path = folder / META_FILE
+    if not meta_path.is_file():
+        raise ResrankError(f"{folder}: not a finished dense index (no {META_FILE}); run `resrank-eval encode`")
+    meta = read_json(meta_path)
+    if not isinstance(meta, dict) or not {"count", "dim", "probe"} <= meta.keys():
+        raise InputError(meta_path, None, "not a dense index's metadata (needs count, dim and probe)")
+    missing = [name for name in (FAISS_FILE, DOCID_FILE, VECTORS_FILE) if not (folder / name).is_file()]
+    if missing:
+        raise ResrankError(f"{folder}: incomplete dense index (no {missing[0]})")
+    return meta
+
+
 class DenseVectors:
     """docid -> passage vector, memory-mapped from an index folder built by :func:`build_dense_index`."""
 
     def __init__(self, index_dir: str | Path) -> None:
         folder = Path(index_dir)
-        meta_path = folder / META_FILE
-        if not meta_path.is_file():
-            raise ResrankError(f"{folder}: not a finished dense index (no {META_FILE}); run `resrank-eval encode`")
-        self.meta = read_json(meta_path)
+        self.meta = check_dense_index(folder)
         self.folder = folder
         self.vectors = np.load(folder / VECTORS_FILE, mmap_mode="r")
         docids = (folder / DOCID_FILE).read_text(encoding="utf-8").splitlines()

@@ -38,9 +38,12 @@ def retrieve(dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query]
         drop_self = dataset.remove_query if remove_query is None else remove_query
         return bm25_search(open_searcher(source), queries, hits=hits, threads=threads, batch_size=batch_size, remove_query=drop_self)
     if method == "dense":
-        from .dense import dense_retrieve
+        from ..model.check import check_resrank_model
+        from .dense import check_dense_index, dense_retrieve
 
         if not model or not index:
             raise ResrankError("dense retrieval needs --model and --index (built by `resrank-eval encode`)")
+        check_resrank_model(model)
+        check_dense_index(index)
         return dense_retrieve(index, model, queries, hits=hits, batch_size=batch_size, threads=threads, device=device, dtype=dtype)
     raise ResrankError(f"unknown retrieval method {method!r}; choose one of {', '.join(METHODS)}")

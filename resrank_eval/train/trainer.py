@@ -26,7 +26,7 @@ from ..logs import progress
 from ..model import ResRankConfig, ResRankModel
 from .batches import BatchSampler
 from .checkpoint import load_latest, rng_state, save_checkpoint, set_rng_state
-from .config import StageConfig, TrainConfig
+from .config import StageConfig, TrainConfig, check_files
 from .data import read_examples
 from .devset import DevSet
 from .objective import Objective
@@ -52,6 +52,7 @@ class Trainer:
 
     def train(self, resume: bool = False, stop_after: int | None = None) -> Path | None:
         """Run (or continue) training; ``stop_after`` ends early after that many steps, like a kill."""
+        check_files(self.config)
         device = self._setup_distributed()
         torch.manual_seed(self.config.seed)
         model = self._build_model(device)
