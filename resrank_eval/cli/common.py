@@ -108,9 +108,6 @@ device_option = option_decorator(DEVICE)
 dtype_option = option_decorator(DTYPE)
 
 
-def refuse_existing(output: str | Path, overwrite: bool) -> bool:
-    """Pyserini's convention: an existing output is kept (and said so) unless --overwrite."""
-    if Path(output).exists() and not overwrite:
-        click.echo(f"{output} exists; skipping (pass --overwrite to replace it)", err=True)
-        return True
-    return False
+def skipping(output: str | Path) -> None:
+    """Pyserini's convention, said once for every command: an output made exactly so already is kept."""
+    click.echo(f"{output} exists, made with these arguments and inputs; skipping (pass --overwrite to redo it)", err=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import POSITIVE, Writable, overwrite_option, refuse_existing
+from .common import POSITIVE, Writable, overwrite_option, skipping
 
 
 @click.command("datasets")
@@ -29,21 +29,28 @@ def datasets() -> None:
 @click.option("--tag", default="candidates", show_default=True, help="Run tag.")
 @overwrite_option
 def import_candidates(candidates: str, output: str, passages: str | None, topics_output: str | None, tag: str, overwrite: bool) -> None:
-    """Import rank_llm/RankGPT candidate JSON into a TREC run plus a passage-text store."""
+    """Import rank_llm/RankGPT candidate JSON into a TREC run plus a passage-text store.
+
+    Existing outputs are kept only when all exist and were made from the same file and tag (recorded
+    in <output>.provenance.json); anything else is refused, naming what differs.
+    """
     from ..datasets.corpus import write_corpus
-    from ..formats.atomic import atomic_write
     from ..formats.candidates import read_candidates
+    from ..formats.topics import write_topics
     from ..formats.trec import write_run
+    from ..provenance import Provenance, record_path, write_record
 
     passages = passages or f"{output}.passages.jsonl"
-    if refuse_existing(output, overwrite):
-        return
+    provenance = Provenance.of("import-candidates", {"tag": tag, "topics_output": bool(topics_output)}, {"candidates": candidates})
+    outputs = [Path(p) for p in (output, passages, topics_output) if p]
+    if provenance.skip(outputs, record_path(output), overwrite):
+        return skipping(output)
     data = read_candidates(candidates)
     write_corpus(passages, data.passages)
     if topics_output:
-        with atomic_write(topics_output) as handle:
-            handle.writelines(f"{q.qid}\t{q.text}\n" for q in data.topics.values())
+        write_topics(topics_output, data.topics)
     write_run(output, data.run, tag)
+    write_record(record_path(output), provenance)
     click.echo(f"{len(data.run)} queries, {sum(map(len, data.run.values()))} hits -> {output}; {len(data.passages)} passages -> {passages}")
 
 
@@ -56,18 +63,22 @@ def import_candidates(candidates: str, output: str, passages: str | None, topics
 @click.option("--output", required=True, type=Writable(), help="Candidate JSON to write.")
 @overwrite_option
 def export_candidates(dataset: str | None, topics: str | None, run_path: str, corpus: str, hits: int, output: str, overwrite: bool) -> None:
-    """Export a run plus passage texts to rank_llm/RankGPT candidate JSON."""
-    from ..datasets.corpus import load_passages
+    """Export a run plus passage texts to rank_llm/RankGPT candidate JSON (kept when made so before, like every output)."""
+    from ..datasets.corpus import corpus_file, load_passages
     from ..formats.candidates import write_candidates
     from ..formats.trec import read_run
+    from ..provenance import Provenance, record_path, write_record
     from .resolve import resolve_topics
 
-    if refuse_existing(output, overwrite):
-        return
     query_texts = resolve_topics(dataset, topics)
     run = {qid: cands[:hits] for qid, cands in read_run(run_path).items()}
+    used = {q: query_texts[q].text for q in run if q in query_texts}
+    provenance = Provenance.of("export-candidates", {"hits": hits}, {"run": run_path, "corpus": corpus_file(corpus), "topics": used})
+    if provenance.skip([Path(output)], record_path(output), overwrite):
+        return skipping(output)
     texts = load_passages(corpus, {c.docid for cands in run.values() for c in cands})
     write_candidates(output, query_texts, run, texts)
+    write_record(record_path(output), provenance)
     click.echo(f"{len(run)} queries -> {Path(output)}")
 
 

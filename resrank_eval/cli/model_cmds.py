@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import POSITIVE, Writable, corpus_option, dataset_option, device_option, dtype_option
+from .common import POSITIVE, Writable, corpus_option, dataset_option, device_option, dtype_option, overwrite_option, skipping
 
 
 @click.command()
@@ -16,21 +16,29 @@ from .common import POSITIVE, Writable, corpus_option, dataset_option, device_op
 @click.option("--shard-size", type=POSITIVE, default=10_000, show_default=True, help="Passages per resumable shard.")
 @device_option
 @dtype_option
+@overwrite_option
 def encode(dataset: str, corpus: str | None, model: str, index_dir: str, batch_size: int, shard_size: int,
-           device: str | None, dtype: str | None) -> None:
-    """Encode a corpus into a FAISS index for `retrieve --method dense`; a killed run resumes."""
+           device: str | None, dtype: str | None, overwrite: bool) -> None:
+    """Encode a corpus into a FAISS index for `retrieve --method dense`; a killed run resumes.
+
+    A finished index is kept, and unfinished shards resumed, only when made from the same corpus,
+    model and settings; anything else is refused, naming what differs.
+    """
     from ..datasets.registry import get_dataset
     from ..errors import ResrankError
     from ..model import load_encoder
     from ..model.check import check_resrank_model
-    from ..retrieve.dense import build_dense_index
+    from ..retrieve.dense import build_dense_index, dense_index_done, encode_provenance
 
     corpus_dir = get_dataset(dataset, corpus).corpus_dir
     if corpus_dir is None:
         raise ResrankError(f"dataset {dataset!r} has no local corpus: pass --corpus DIR")
     check_resrank_model(model)
+    provenance = encode_provenance(corpus_dir, model, batch_size, shard_size, device, dtype)
+    if dense_index_done(index_dir, provenance, overwrite):
+        return skipping(index_dir)
     encoder = load_encoder(model, device=device, dtype=dtype, batch_size=batch_size)
-    out = build_dense_index(corpus_dir, encoder, index_dir, batch_size=batch_size, shard_size=shard_size)
+    out = build_dense_index(corpus_dir, encoder, index_dir, batch_size=batch_size, shard_size=shard_size, provenance=provenance)
     click.echo(f"dense index: {out}")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .common import POSITIVE, Writable, option_parameter, overwrite_option, refuse_existing
+from .common import POSITIVE, Writable, option_parameter, overwrite_option, skipping
 
 
 class RerankerCommand(click.Command):
@@ -50,16 +50,20 @@ class RerankerCommand(click.Command):
 @overwrite_option
 def rerank(dataset: str, corpus: str | None, topics: str | None, run_path: str | None, candidates: str | None, lucene_index: str | None,
            top_k: int, batch_size: int, run_tag: str | None, output: str, overwrite: bool, reranker: str, **options: Any) -> None:
-    """Rerank the top-k of a run; writes the run, <run>.stats.jsonl and <run>.summary.json; a killed rerank resumes."""
+    """Rerank the top-k of a run; writes the run, <run>.stats.jsonl and <run>.summary.json; a killed rerank resumes.
+
+    Skipping an existing run and resuming a killed one both require the same arguments and inputs
+    (recorded in the summary and the partial file); anything else is refused, naming what differs.
+    """
     from ..rerank.registry import reranker_arguments
     from ..rerank.sink import RunSink, rerank_to_files
     from .resolve import resolve_first_stage
 
-    if refuse_existing(output, overwrite):
-        return
     cls, arguments = reranker_arguments(reranker, **options)
-    sink = RunSink(output, reranker, run_tag)
-    queries, run, passages = resolve_first_stage(dataset, corpus, topics, run_path, candidates, lucene_index)
+    queries, run, passages, texts = resolve_first_stage(dataset, corpus, topics, run_path, candidates, lucene_index)
+    sink = RunSink(output, reranker, run_tag, options=arguments, inputs=texts)
+    if sink.up_to_date(sink.provenance(queries, run, top_k, batch_size), overwrite):
+        return skipping(output)
     model = cls.from_options(**arguments)
     outputs = rerank_to_files(model, queries, run, passages, sink, top_k, batch_size, overwrite)
     click.echo(f"{len(run)} queries reranked by {model.name} -> {outputs.run} (+ {outputs.stats.name}, {outputs.summary.name})")

@@ -12,7 +12,7 @@ from .common import (
     device_option,
     dtype_option,
     overwrite_option,
-    refuse_existing,
+    skipping,
     split_option,
     threads_option,
 )
@@ -54,23 +54,26 @@ def index(dataset: str, corpus: str | None, index_dir: str | None, threads: int,
 def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, method: str, index_name: str | None, model: str | None,
              hits: int, batch_size: int, remove_query: bool | None, output: str | None, device: str | None, dtype: str, threads: int,
              overwrite: bool) -> None:
-    """Build a first-stage run with BM25 (Lucene) or the ResRank encoder (FAISS)."""
+    """Build a first-stage run with BM25 (Lucene) or the ResRank encoder (FAISS).
+
+    An existing run is kept only when it was made with the same arguments and inputs (recorded in
+    <run>.provenance.json); one made otherwise is refused, naming what differs.
+    """
     from ..datasets.registry import get_dataset
     from ..formats.topics import read_topics
-    from ..formats.trec import run_file_name, write_run
+    from ..formats.trec import run_file_name
     from ..paths import runs_dir
-    from ..retrieve import retrieve as first_stage
-    from ..retrieve import system_name
+    from ..retrieve import retrieve_to_file, system_name
 
     ds = get_dataset(dataset, corpus, split)
-    tag = system_name(method, model)
-    output = output or str(runs_dir() / run_file_name(ds.name, tag, split))
-    if refuse_existing(output, overwrite):
-        return
-    queries = read_topics(topics) if topics else None
-    run = first_stage(ds, method, queries, index_name, model, hits, batch_size, threads, remove_query, device, dtype)
-    write_run(output, run, tag)
-    click.echo(f"{len(run)} queries -> {output}")
+    output = output or str(runs_dir() / run_file_name(ds.name, system_name(method, model), split))
+    queries = read_topics(topics) if topics else ds.topics()
+    run = retrieve_to_file(output, ds, method, queries, index_name, model, hits, batch_size, threads, remove_query, device, dtype, overwrite)
+    if run is not None:
+        found = sum(1 for hits in run.values() if hits)
+        click.echo(f"{found} queries with hits ({len(run) - found} without) -> {output}" if found < len(run) else f"{found} queries -> {output}")
+    else:
+        skipping(output)
 
 
 COMMANDS = [index, retrieve]

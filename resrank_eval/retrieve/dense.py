@@ -5,8 +5,9 @@ Index folder layout::
     index        FAISS IndexFlatIP (what Pyserini's FaissSearcher reads)
     docid        one docid per line, row order
     vectors.npy  float32 [N, D] passage vectors (memory-mapped by rerankers: never re-encoded)
-    encoder.json dimension, count and a probe vector that identifies the encoder (written last)
-    shards/      work in progress: one .npy + .docids per shard; a killed run resumes from them
+    encoder.json dimension, count, a probe vector that identifies the encoder, and the provenance (written last)
+    shards/      work in progress: one .npy + .docids per shard and the provenance; a killed run resumes from
+                 them, but only with the same corpus, model and settings
 
 Vectors are those the encoder returns (L2-normalised by default), so inner product is cosine.
 """
@@ -17,6 +18,7 @@ import json
 import logging
 import math
 import os
+import shutil
 from collections.abc import Iterator, Sequence
 from itertools import islice
 from pathlib import Path
@@ -30,6 +32,7 @@ from ..formats.jsonl import read_json
 from ..formats.text import iter_lines
 from ..formats.trec import pyserini_order
 from ..logs import progress
+from ..provenance import Provenance, read_record, write_record
 from ..types import Candidate, Query, Run
 
 if TYPE_CHECKING:
@@ -42,23 +45,58 @@ DOCID_FILE = "docid"
 VECTORS_FILE = "vectors.npy"
 META_FILE = "encoder.json"
 SHARDS_DIR = "shards"
+RECORD_FILE = "provenance.json"
 PROBE_TEXT = "ResRank probe: the passage vectors in this index come from this encoder."
 PROBE_MIN_COSINE = 0.98  # fp32 vs bf16 encodings of one text agree to ~0.999
 
 
+def encode_provenance(corpus: str | Path, model: str | Path, batch_size: int = 64, shard_size: int = 10_000,
+                      device: str | None = None, dtype: str | None = None) -> Provenance:
+    """What a dense index is made of: the corpus and the model (by content; a preset by name) and the encoding settings."""
+    arguments = {"batch_size": batch_size, "shard_size": shard_size, "device": device, "dtype": dtype}
+    return Provenance.of("encode", arguments, {"corpus": corpus_file(corpus), "model": model})
+
+
+def dense_index_done(index_dir: str | Path, provenance: Provenance, overwrite: bool = False) -> bool:
+    """True when ``index_dir`` is a finished index made with ``provenance``; a finished index or unfinished shards
+    made otherwise are an error naming the difference. ``overwrite`` removes both (this module's files only)."""
+    out, shards = Path(index_dir), Path(index_dir) / SHARDS_DIR
+    if overwrite:
+        for name in (META_FILE, FAISS_FILE, DOCID_FILE, VECTORS_FILE):
+            (out / name).unlink(missing_ok=True)
+        shutil.rmtree(shards, ignore_errors=True)
+        return False
+    if (out / META_FILE).is_file():
+        provenance.check(check_dense_index(out).get("provenance"), out)
+        return True
+    if shards.is_dir() and any(shards.iterdir()):
+        provenance.check(read_record(shards / RECORD_FILE), shards)
+    return False
+
+
 def build_dense_index(corpus: str | Path, encoder: Encoder, index_dir: str | Path, batch_size: int = 64,
-                      shard_size: int = 10_000) -> Path:
-    """Encode a BEIR corpus into ``index_dir`` (see module doc); resumes finished shards after a kill."""
+                      shard_size: int = 10_000, provenance: Provenance | None = None) -> Path:
+    """Encode a BEIR corpus into ``index_dir`` (see module doc); resumes finished shards after a kill.
+
+    With ``provenance`` (see :func:`encode_provenance`) an existing index or unfinished shards are reused only
+    when made so; without it, a finished index is reused when its probe vector matches ``encoder``.
+    """
     import torch
 
     out = Path(index_dir)
-    if (out / META_FILE).is_file():
+    if provenance is not None and dense_index_done(out, provenance):
+        return out
+    if provenance is None and (out / META_FILE).is_file():
         DenseVectors(out).check_encoder(encoder)
         return out
     if batch_size < 1 or shard_size < 1:
         raise ResrankError("encode: --batch-size and --shard-size must be positive")
     shards = out / SHARDS_DIR
     shards.mkdir(parents=True, exist_ok=True)
+    if provenance is not None and not (shards / RECORD_FILE).is_file():
+        write_record(shards / RECORD_FILE, provenance)
+    for torn in shards.glob("*.partial.npy"):  # a shard a kill interrupted: encoded again below
+        torn.unlink()
     encoder.batch_size = batch_size
     total = _count_lines(corpus)
     log.info("encoding %d passages of %s into %s", total, corpus_file(corpus), out)
@@ -70,7 +108,7 @@ def build_dense_index(corpus: str | Path, encoder: Encoder, index_dir: str | Pat
                     vectors = encoder.encode([d.contents for d in documents]).float().cpu().numpy()
                 _write_shard(stem, [d.docid for d in documents], vectors)
             bar.update(len(documents))
-    _merge(out, sorted(shards.glob("*.npy")), encoder)
+    _merge(out, sorted(p for p in shards.glob("*.npy") if p.stem.isdigit()), encoder, provenance)
     return out
 
 
@@ -91,7 +129,7 @@ def _write_shard(stem: Path, docids: list[str], vectors: np.ndarray) -> None:
     os.replace(partial, stem.with_suffix(".npy"))
 
 
-def _merge(out: Path, shard_files: list[Path], encoder: Encoder) -> None:
+def _merge(out: Path, shard_files: list[Path], encoder: Encoder, provenance: Provenance | None) -> None:
     import faiss
     import torch
 
@@ -112,11 +150,13 @@ def _merge(out: Path, shard_files: list[Path], encoder: Encoder) -> None:
     (out / DOCID_FILE).write_text("\n".join(docids) + "\n", encoding="utf-8")
     with torch.inference_mode():
         probe = encoder.encode([PROBE_TEXT]).float().cpu().numpy()[0]
-    meta = {"count": len(docids), "dim": encoder.dim, "probe": probe.tolist()}
+    meta = {"count": len(docids), "dim": encoder.dim, "probe": probe.tolist(),
+            "provenance": provenance.to_dict() if provenance is not None else None}
     (out / META_FILE).write_text(json.dumps(meta) + "\n", encoding="utf-8")
     for shard in shard_files:
         shard.unlink()
         shard.with_suffix(".docids").unlink()
+    (out / SHARDS_DIR / RECORD_FILE).unlink(missing_ok=True)
     (out / SHARDS_DIR).rmdir()
 
 

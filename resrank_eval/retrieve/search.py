@@ -1,12 +1,15 @@
-"""The first stage in one call: BM25 over Lucene or dense search with the ResRank encoder -> a run."""
+"""The first stage in one call: BM25 over Lucene or dense search with the ResRank encoder -> a run (and to a file)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..datasets.corpus import corpus_file
 from ..datasets.registry import Dataset
 from ..errors import ResrankError
+from ..formats.trec import write_run
+from ..provenance import Provenance, record_path, write_record
 from ..types import Query, Run
 
 METHODS = ("bm25", "dense")
@@ -29,6 +32,8 @@ def retrieve(dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query]
     written by ``encode`` and ``model`` the ResRank model or preset whose encoder wrote it.
     """
     queries = dict(topics) if topics is not None else dataset.topics()
+    if hits < 1:
+        raise ResrankError(f"--hits must be at least 1, got {hits}")
     if method == "bm25":
         from .bm25 import bm25_index, bm25_search, open_searcher
 
@@ -47,3 +52,41 @@ def retrieve(dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query]
         check_dense_index(index)
         return dense_retrieve(index, model, queries, hits=hits, batch_size=batch_size, threads=threads, device=device, dtype=dtype)
     raise ResrankError(f"unknown retrieval method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def retrieve_provenance(dataset: Dataset, method: str, topics: Mapping[str, Query], index: str | Path | None = None,
+                        model: str | Path | None = None, hits: int = 1000, remove_query: bool | None = None,
+                        device: str | None = None, dtype: str | None = None) -> Provenance:
+    """What a first-stage run is made of: method, depth, the self-hit rule in effect, the topics by content and the
+    index, model or corpus it searched (by content; a prebuilt index or hub model by name)."""
+    arguments: dict[str, object] = {"dataset": dataset.name, "split": dataset.split, "method": method, "hits": hits,
+                                    "remove_query": dataset.remove_query if remove_query is None else remove_query}
+    inputs: dict[str, object] = {"topics": {q.qid: q.text for q in topics.values()}, "index": index}
+    if method == "dense":
+        arguments.update(device=device, dtype=dtype)
+        inputs["model"] = model
+    elif index is None and dataset.corpus_dir is not None:
+        inputs["corpus"] = corpus_file(dataset.corpus_dir)
+    return Provenance.of("retrieve", arguments, inputs)
+
+
+def retrieve_to_file(output: str | Path, dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query] | None = None,
+                     index: str | Path | None = None, model: str | Path | None = None, hits: int = 1000, batch_size: int = 64,
+                     threads: int = 2, remove_query: bool | None = None, device: str | None = None, dtype: str | None = None,
+                     overwrite: bool = False) -> Run | None:
+    """:func:`retrieve` written to ``output`` (run tag: :func:`system_name`) with its provenance beside it; returns the run.
+
+    Returns None, doing nothing, when ``output`` exists and was made exactly so; a run made otherwise
+    is an error naming the difference, unless ``overwrite``.
+    """
+    queries = dict(topics) if topics is not None else dataset.topics()
+    provenance = retrieve_provenance(dataset, method, queries, index, model, hits, remove_query, device, dtype)
+    record = record_path(output)
+    if provenance.skip([Path(output)], record, overwrite):
+        return None
+    run = retrieve(dataset, method, queries, index, model, hits, batch_size, threads, remove_query, device, dtype)
+    if not any(run.values()):
+        raise ResrankError(f"{output}: not written, no query found a single hit (do the topics match the corpus?)")
+    write_run(output, run, system_name(method, model))
+    write_record(record, provenance)
+    return run

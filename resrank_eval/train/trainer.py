@@ -24,6 +24,7 @@ import torch
 from ..errors import ResrankError
 from ..logs import progress
 from ..model import ResRankConfig, ResRankModel
+from ..provenance import Provenance, flat_arguments, read_record, write_record
 from .batches import BatchSampler
 from .checkpoint import load_latest, rng_state, save_checkpoint, set_rng_state
 from .config import StageConfig, TrainConfig, check_files
@@ -35,6 +36,7 @@ from .parts import apply_lora, enable_gradient_checkpointing, export, freeze_for
 log = logging.getLogger(__name__)
 LOG_FILE = "train_log.jsonl"
 CONFIG_FILE = "train_config.json"
+PROVENANCE_FILE = "provenance.json"
 
 
 class Trainer:
@@ -129,6 +131,7 @@ class Trainer:
             raise ResrankError(f"{self.output}: holds checkpoints of an earlier run; pass --resume or a new output_dir")
         self.output.mkdir(parents=True, exist_ok=True)
         (self.output / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
+        write_record(self.output / PROVENANCE_FILE, self._provenance())
 
     # ----- one stage -----
 
@@ -245,14 +248,15 @@ class Trainer:
         path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
     def _check_same_config(self) -> None:
-        """Resuming under a changed config would silently train something else than either run."""
-        saved = self.output / CONFIG_FILE
-        if not saved.is_file():
-            return
-        before, now = json.loads(saved.read_text(encoding="utf-8")), json.loads(json.dumps(asdict(self.config)))
-        changed = sorted(key for key in before.keys() | now.keys() if before.get(key) != now.get(key))
-        if changed:
-            raise ResrankError(f"{saved}: the config changed since this run started ({', '.join(changed)}); use a new output_dir")
+        """Resuming under a changed config, other data or another model would silently train something neither run meant."""
+        self._provenance().check(read_record(self.output / PROVENANCE_FILE), self.output)
+
+    def _provenance(self) -> Provenance:
+        """Every config key (flattened, so a refusal names it) and, by content, the data, dev run and starting model."""
+        config = self.config
+        inputs = {"data.train": config.data.train, "dev.run": config.dev.run if config.dev else None, "model.path": config.model.path}
+        arguments = {k: v for k, v in flat_arguments(asdict(config)).items() if k not in inputs and k != "output_dir"}
+        return Provenance.of("train", arguments, inputs)
 
 
 def _logged_step(line: str) -> float:
