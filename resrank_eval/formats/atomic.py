@@ -1,9 +1,15 @@
-"""Atomic file output: a reader (or a killed job) never sees a half-written file."""
+"""Atomic output: a reader (or a killed job) never sees a half-written file or folder.
+
+Files are written beside their target and renamed into place. Folders (indexes, assembled models)
+are built the same way under :func:`build_lock`: one builder at a time across processes, and what a
+killed build left behind is removed by the next one, so a cache is either complete or absent.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +34,30 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def build_lock(target: str | Path) -> Iterator[None]:
+    """Hold the lock of folder ``target`` (other processes wait) and remove temp folders that killed builds of it left.
+
+    Inside, check whether ``target`` is complete (a waiting process usually finds it so), else build
+    in :func:`temp_folder` and rename that into place.
+    """
+    from filelock import FileLock
+
+    target = Path(target)
+    locks = target.parent / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(locks / f"{target.name}.lock")):
+        for stale in target.parent.glob(f".{target.name}.*.tmp"):
+            shutil.rmtree(stale, ignore_errors=True)
+        yield
+
+
+def temp_folder(target: str | Path) -> Path:
+    """A fresh hidden folder beside ``target`` to build it in (see :func:`build_lock`)."""
+    target = Path(target)
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
 
 
 def check_writable(path: str | Path, folder: bool = False) -> None:
