@@ -43,7 +43,11 @@ def load_yaml(path: str | Path, what: str = "file") -> Any:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise InputError(path, mark.line + 1 if mark else None, f"invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        if isinstance(exc, yaml.reader.ReaderError):  # a character YAML refuses: no mark, a position instead
+            line, problem = text.count("\n", 0, exc.position) + 1, f"character {exc.character!r} is not allowed"
+        else:
+            line, problem = (mark.line + 1 if mark else None), str(getattr(exc, "problem", None) or exc)
+        raise InputError(path, line, f"invalid YAML: {problem.splitlines()[0]}") from None
 
 
 def line_of(mapping: Any, key: str | None = None) -> int | None:
