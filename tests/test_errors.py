@@ -14,7 +14,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from resrank_eval.cli import main
+from resrank_eval.errors import ResrankError
+from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.model.sources import BUNDLED_MODEL
+from resrank_eval.rerank import Reranked, Reranker, rerank_run
+from resrank_eval.types import Candidate, QueryStats, Ranking
 
 from .conftest import DL19_CANDIDATES, REPO
 
@@ -154,3 +158,21 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     run.write_bytes(b"\xff\n")
     result = CliRunner().invoke(main, ["--debug", "evaluate", "--dataset", "dl19", str(run)])
     assert result.exit_code != 0 and result.exception is not None and "not UTF-8" in str(result.exception)
+
+
+class NaNReranker(Reranker):
+    """Scores every candidate NaN, as an fp16 overflow would."""
+
+    name = "nan-toy"
+
+    def rerank_batch(self, rankings: list[Ranking]) -> list[Reranked]:
+        return [Reranked([Candidate(c.docid, float("nan")) for c in r.candidates], QueryStats(r.query.qid, self.name, 1)) for r in rankings]
+
+
+def test_case3_a_reranker_score_that_is_not_finite_is_refused_at_the_source(tmp_path: Path) -> None:
+    data = read_candidates(DL19_CANDIDATES)
+    with pytest.raises(ResrankError, match="reranker 'nan-toy' gave query '.*' a score that is not finite"):
+        rerank_run(NaNReranker(), data.topics, data.run, data.passages, top_k=5)
+    result = run_cli("rerank", "--dataset", "dl19", "--candidates", DL19_CANDIDATES, "--reranker", "nan-toy", "--output", tmp_path / "out.txt")
+    assert_refused(result, "not finite")
+    assert nothing_written(tmp_path)
