@@ -21,6 +21,7 @@ from ..errors import InputError, ResrankError
 from ..formats.yaml_lines import LineMapping, line_of
 from ..model.config import ResRankConfig
 from ..model.presets import preset_config
+from ..provenance import Provenance, flat_arguments
 from .yaml_schema import apply_override, build, read_yaml
 
 PARTS = ("encoder", "projector", "reranker")
@@ -157,6 +158,13 @@ class TrainConfig:
                 stage.ranking_to_encoder = False
             stage.train = [p for p in stage.train if p in stage.reachable()]
         return [s for s in stages if s.train]
+
+    def provenance(self) -> Provenance:
+        """What a resumed run must match: every key (flattened, so a refusal names it) and, by content, the data,
+        the dev run and the starting model."""
+        inputs = {"data.train": self.data.train, "dev.run": self.dev.run if self.dev else None, "model.path": self.model.path}
+        arguments = {k: v for k, v in flat_arguments(dataclasses.asdict(self)).items() if k not in inputs and k != "output_dir"}
+        return Provenance.of("train", arguments, inputs)
 
     def model_overrides(self) -> dict[str, Any]:
         """The ResRankConfig fields the config (and the no-residual ablation) sets."""

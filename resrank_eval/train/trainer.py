@@ -24,7 +24,7 @@ import torch
 from ..errors import ResrankError
 from ..logs import progress
 from ..model import ResRankConfig, ResRankModel
-from ..provenance import Provenance, flat_arguments, read_record, write_record
+from ..provenance import read_record, write_record
 from .batches import BatchSampler
 from .checkpoint import load_latest, rng_state, save_checkpoint, set_rng_state
 from .config import StageConfig, TrainConfig, check_files
@@ -131,7 +131,7 @@ class Trainer:
             raise ResrankError(f"{self.output}: holds checkpoints of an earlier run; pass --resume or a new output_dir")
         self.output.mkdir(parents=True, exist_ok=True)
         (self.output / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
-        write_record(self.output / PROVENANCE_FILE, self._provenance())
+        write_record(self.output / PROVENANCE_FILE, self.config.provenance())
 
     # ----- one stage -----
 
@@ -249,14 +249,7 @@ class Trainer:
 
     def _check_same_config(self) -> None:
         """Resuming under a changed config, other data or another model would silently train something neither run meant."""
-        self._provenance().check(read_record(self.output / PROVENANCE_FILE), self.output)
-
-    def _provenance(self) -> Provenance:
-        """Every config key (flattened, so a refusal names it) and, by content, the data, dev run and starting model."""
-        config = self.config
-        inputs = {"data.train": config.data.train, "dev.run": config.dev.run if config.dev else None, "model.path": config.model.path}
-        arguments = {k: v for k, v in flat_arguments(asdict(config)).items() if k not in inputs and k != "output_dir"}
-        return Provenance.of("train", arguments, inputs)
+        self.config.provenance().check(read_record(self.output / PROVENANCE_FILE), self.output)
 
 
 def _logged_step(line: str) -> float:
