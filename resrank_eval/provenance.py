@@ -22,9 +22,10 @@ from .errors import InputError, ResrankError
 from .formats.atomic import atomic_write
 from .formats.jsonl import read_json
 
-MANIFESTS = ("encoder.json", "resrank-index.json")
-"""Files that describe the whole folder they sit in (written last, naming what the folder was built from):
-a folder holding one is identified by it, so a dense index's gigabytes of vectors are never re-read."""
+MANIFESTS = ("encoder.json", "resrank-index.json", "segments_*")
+"""Files that identify the whole folder they sit in, so an index's gigabytes are never re-read: resrank-eval's
+metadata (written last, naming what the folder was built from), or a Lucene commit point (it names every
+segment by a unique id)."""
 
 _digests: dict[tuple[str, int, int], str] = {}
 
@@ -179,8 +180,8 @@ def fingerprint(path: str | Path) -> str:
         raise ResrankError(f"{path}: does not exist")
     if path.is_file():
         return "sha256:" + _file_digest(path)
-    manifest = next((path / name for name in MANIFESTS if (path / name).is_file()), None)
-    files = [manifest] if manifest is not None else sorted(p for p in path.rglob("*") if p.is_file())
+    manifests = next((found for pattern in MANIFESTS if (found := sorted(path.glob(pattern)))), None)
+    files = manifests or sorted(p for p in path.rglob("*") if p.is_file())
     digest = hashlib.sha256()
     for file in files:
         digest.update(file.relative_to(path).as_posix().encode() + b"\0" + _file_digest(file).encode())
