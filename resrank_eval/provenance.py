@@ -30,7 +30,8 @@ segment by a unique id)."""
 _digests: dict[tuple[str, int, int], str] = {}
 
 
-def version() -> str:
+def current_version() -> str:
+    """The running resrank-eval version (read late: this module is imported while the package initialises)."""
     from . import __version__
 
     return __version__
@@ -44,7 +45,7 @@ class Provenance:
     arguments: dict[str, Any]
     inputs: dict[str, str] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
-    version: str = field(default_factory=version)
+    version: str = field(default_factory=current_version)
 
     @classmethod
     def of(cls, command: str, arguments: Mapping[str, Any], inputs: Mapping[str, Any] | None = None) -> Provenance:
