@@ -64,6 +64,8 @@ def rerank(dataset: str, corpus: str | None, topics: str | None, run_path: str |
     sink = RunSink(output, reranker, run_tag, options=arguments, inputs=texts)
     if sink.up_to_date(sink.provenance(queries, run, top_k, batch_size), overwrite):
         return skipping(output)
+    if callable(passages):  # read the texts now: a bad corpus line must not cost a model load first
+        passages = passages({c.docid for hits in run.values() for c in hits[:top_k]})
     model = cls.from_options(**arguments)
     outputs = rerank_to_files(model, queries, run, passages, sink, top_k, batch_size, overwrite)
     click.echo(f"{len(run)} queries reranked by {model.name} -> {outputs.run} (+ {outputs.stats.name}, {outputs.summary.name})")
