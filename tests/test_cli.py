@@ -11,7 +11,8 @@ from click.testing import CliRunner, Result
 from resrank_eval.cli import main
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.formats.trec import read_run
-from resrank_eval.rerank import Option, Reranked, Reranker
+from resrank_eval.rerank import Option, Reranked, Reranker, RunSink
+from resrank_eval.rerank.registry import reranker_arguments
 from resrank_eval.types import Candidate, QueryStats, Ranking
 
 from .conftest import DL19_CANDIDATES
@@ -87,19 +88,24 @@ def test_rerank_identity_keeps_order_and_writes_stats(dl19_run: Path, tmp_path: 
     summary = json.loads(Path(f"{out}.summary.json").read_text())
     assert summary["queries"] == 43 and "latency_ms_p95" in summary
     assert not Path(f"{out}.partial.jsonl").exists()
-    again = invoke("rerank", "--dataset", "dl19", "--run", str(dl19_run), "--reranker", "identity", "--output", str(out))
-    assert "skipping" in again.output
+    same = ["rerank", "--dataset", "dl19", "--run", str(dl19_run), "--corpus", f"{dl19_run}.passages.jsonl", "--reranker", "identity",
+            "--run-tag", "bm25-identity", "--output", str(out)]
+    assert "skipping" in invoke(*same, "--top-k", "10").output
+    assert_one_line_error(invoke(*same), "made with --top-k 10, now 100; pass --overwrite")
 
 
 def test_rerank_resumes_from_partial(dl19_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "resumed.txt"
     first_qid = next(iter(read_run(dl19_run)))
+    data = read_candidates(DL19_CANDIDATES)
+    header = RunSink(out, "identity", options=reranker_arguments("identity")[1], inputs={"candidates": DL19_CANDIDATES}).provenance(
+        data.topics, data.run, 100, 1)
     fake = {"qid": first_qid, "ranking": [["sentinel-order-kept", 1.0]], "stats": {"qid": first_qid, "reranker": "identity", "candidates": 1}}
-    Path(f"{out}.partial.jsonl").write_text(json.dumps(fake) + "\n{\"torn")
+    Path(f"{out}.partial.jsonl").write_text(json.dumps({"provenance": header.to_dict()}) + "\n" + json.dumps(fake) + "\n{\"torn")
     result = invoke("--quiet", "rerank", "--dataset", "dl19", "--candidates", str(DL19_CANDIDATES), "--reranker", "identity", "--output", str(out))
     assert result.exit_code == 0, result.output
     assert read_run(out)[first_qid][0].docid == "sentinel-order-kept", "finished queries must not be recomputed"
-    assert "partial.jsonl:2: dropped a torn last line" in result.output  # a warning: shown even with --quiet
+    assert "partial.jsonl:3: dropped a torn last line" in result.output  # a warning: shown even with --quiet
     assert "resuming" not in result.output  # info: not with --quiet
 
 

@@ -87,6 +87,10 @@ def assert_same_outputs(root: Path, name: str, world: int) -> None:
     meta = json.loads((other / "index" / "encoder.json").read_text())
     assert meta["probe"] == json.loads((one / "index" / "encoder.json").read_text())["probe"]
     assert meta["world_size"] == world and sum(r["passages"] for r in meta["ranks"]) == 40
+    # the merged outputs record the provenance one process records, so skipping and resuming treat them alike
+    assert meta["provenance"] == json.loads((one / "index" / "encoder.json").read_text())["provenance"]
+    assert summary["provenance"] == json.loads((one / "rerank.txt.summary.json").read_text())["provenance"]
+    assert (one / "dense.txt.provenance.json").read_text() == (other / "dense.txt.provenance.json").read_text()
 
 
 def test_a_shard_owns_every_nth_block() -> None:
@@ -106,10 +110,15 @@ def test_job_array_shards_and_merge_equal_one_process(work: Path) -> None:
             result = invoke("merge", "--index", str(work / "array" / "index"))
             assert result.exit_code == 2 and "shard(s) 0 of 2 not finished" in result.output
             assert not (work / "array" / "index" / "index").exists()
+            changed = [*commands(work, "array", "--shard-id", "1", "--shard-num", "2")[2], "--top-k", "5"]
+            result = invoke(*changed)  # a finished shard made otherwise is refused, naming the difference
+            assert result.exit_code == 2 and "--top-k" in result.output and "pass --overwrite" in result.output
     ok("merge", "--index", str(work / "array" / "index"))
     for run in ("dense.txt", "rerank.txt"):
         ok("merge", "--output", str(work / "array" / run))
     assert_same_outputs(work, "array", 2)
+    for args in commands(work, "array", "--shard-id", "0", "--shard-num", "2"):  # merged and up to date: nothing to do
+        assert "skipping" in ok(*args).output
 
 
 def test_shard_options_are_checked(work: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from scipy import stats
 
-from resrank_eval.cli.report_cmds import report as report_cmd
+from resrank_eval.cli import main
 from resrank_eval.datasets.registry import BEIR_NAMES, get_dataset
 from resrank_eval.evaluate.metrics import evaluate
 from resrank_eval.formats.candidates import read_candidates
@@ -127,7 +127,7 @@ def test_cross_table_averages_all_eight_beir_sets(tmp_path: Path) -> None:
 
 def test_write_report_and_cli(dl19_runs: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
-    result = CliRunner().invoke(report_cmd, [str(dl19_runs), "--baseline", "bm25", "--resamples", "200", "--output", str(out)])
+    result = CliRunner().invoke(main, ["report", str(dl19_runs), "--baseline", "bm25", "--resamples", "200", "--output", str(out)])
     assert result.exit_code == 0, result.output
     assert "| oracle  " in result.output and "nDCG@10 across datasets" in result.output
     assert sorted(p.name for p in out.iterdir()) == ["report.csv", "report.md", "report.tex", "tradeoff.pdf", "tradeoff.png"]
@@ -136,11 +136,11 @@ def test_write_report_and_cli(dl19_runs: Path, tmp_path: Path) -> None:
 
 
 def test_report_errors_are_one_line(dl19_runs: Path, tmp_path: Path) -> None:
-    result = CliRunner().invoke(report_cmd, [str(dl19_runs), "--baseline", "nosuch"])
+    result = CliRunner().invoke(main, ["report", str(dl19_runs), "--baseline", "nosuch"])
     assert result.exit_code == 2 and "baseline 'nosuch'" in result.output
     unnamed = tmp_path / "mystery.txt"
     unnamed.write_text("1 Q0 d 1 1.0 x\n")
-    result = CliRunner().invoke(report_cmd, [str(unnamed)])
+    result = CliRunner().invoke(main, ["report", str(unnamed)])
     assert result.exit_code == 2 and "pass --dataset" in result.output
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from resrank_eval.cli.train_cmds import build_train, train
+from resrank_eval.cli import main
 from resrank_eval.errors import InputError
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.train.build import examples_from_candidates
@@ -37,7 +37,7 @@ def test_build_train_from_run_uses_qrels_positives_and_run_negatives(tmp_path: P
             lines.append(f"{qid} Q0 {docid} {rank} {100 - rank} bm25")
     run = _write_lines(tmp_path / "train.run", lines)
     out = tmp_path / "train.jsonl"
-    result = CliRunner().invoke(build_train, ["--dataset", "beir/nfcorpus", "--split", "train", "--run", str(run),
+    result = CliRunner().invoke(main, ["build-train", "--dataset", "beir/nfcorpus", "--split", "train", "--run", str(run),
                                               "--output", str(out), "--num-candidates", "8", "--max-positives", "2"])
     assert result.exit_code == 0, result.output
     examples = read_examples(out)
@@ -52,7 +52,7 @@ def test_build_train_from_run_uses_qrels_positives_and_run_negatives(tmp_path: P
 
 def test_build_train_refuses_the_test_split(tmp_path: Path) -> None:
     run = _write_lines(tmp_path / "r.run", ["PLAIN-1 Q0 MED-1 1 1.0 x"])
-    result = CliRunner().invoke(build_train, ["--dataset", "beir/nfcorpus", "--split", "test", "--run", str(run), "-o", str(tmp_path / "o")])
+    result = CliRunner().invoke(main, ["build-train", "--dataset", "beir/nfcorpus", "--split", "test", "--run", str(run), "-o", str(tmp_path / "o")])
     assert result.exit_code == 2 and "test split" in result.output
 
 
@@ -139,14 +139,14 @@ def test_ablations_rewrite_the_stages(tmp_path: Path) -> None:
 
 def test_build_train_from_teacher_candidates_cli(tmp_path: Path) -> None:
     out = tmp_path / "teacher.jsonl"
-    result = CliRunner().invoke(build_train, ["--candidates-file", str(DL19_CANDIDATES), "--num-candidates", "5", "-o", str(out)])
+    result = CliRunner().invoke(main, ["build-train", "--candidates-file", str(DL19_CANDIDATES), "--num-candidates", "5", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert [c.rank for c in read_examples(out)[0].candidates] == [1, 2, 3, 4, 5]
 
 
 def test_train_cli_reports_a_bad_config_in_one_line(tmp_path: Path) -> None:
     path = _config(tmp_path, "training:\n  batch_size: 0")
-    result = CliRunner().invoke(train, ["--config", str(path)])
+    result = CliRunner().invoke(main, ["train", "--config", str(path)])
     assert result.exit_code == 2
     assert result.output.strip() == f"Error: {path}:5: training.batch_size: expected >= 1, got 0"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from resrank_eval.cli.report_cmds import validate
+from resrank_eval.cli import main
 from resrank_eval.errors import InputError
 from resrank_eval.report import validate_run
 
@@ -66,7 +66,7 @@ def test_too_many_hits(tmp_path: Path) -> None:
 def test_unknown_query_of_a_dataset(tmp_path: Path) -> None:
     path = run_file(tmp_path, "19335 Q0 d1 1 2.0 t\n42 Q0 d1 1 2.0 t\n")
     runner = CliRunner()
-    result = runner.invoke(validate, [str(path), "--dataset", "dl19"])
+    result = runner.invoke(main, ["validate", str(path), "--dataset", "dl19"])
     assert result.exit_code == 2
     assert f"Error: {path}:2: unknown query '42' (not a topic of the dataset)" in result.output
 
@@ -77,6 +77,6 @@ def test_empty_run(tmp_path: Path) -> None:
 
 
 def test_cli_ok_line(tmp_path: Path) -> None:
-    result = CliRunner().invoke(validate, [str(run_file(tmp_path, GOOD)), "--max-hits", "3"])
+    result = CliRunner().invoke(main, ["validate", str(run_file(tmp_path, GOOD)), "--max-hits", "3"])
     assert result.exit_code == 0
     assert "OK:" in result.output and "2 queries, 5 lines, tag tag" in result.output

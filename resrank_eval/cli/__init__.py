@@ -1,26 +1,55 @@
 """The ``resrank-eval`` command: a thin Click layer over the library.
 
 Command modules import their heavy dependencies (Pyserini, torch) inside the command bodies, so
-``--help`` and ``evaluate`` start in well under a second.
+``--help`` and ``evaluate`` start in well under a second. :class:`ResrankGroup` is the one error
+boundary: whatever a command raises reaches the user as one ``Error:`` line.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
 from .. import __version__
 from ..logs import configure
 from . import data_cmds, demo_cmds, eval_cmds, model_cmds, report_cmds, rerank_cmds, retrieve_cmds, shard_cmds, train_cmds
+from .common import CliError, describe
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+class ResrankGroup(click.Group):
+    """Runs a command and turns any exception it raises into ``Error: <what>`` and exit status 2 (a bug: 1).
+
+    Usage errors (a bad option value) are one line too, naming the option.
+
+    ``--debug`` lets the exception through instead, with its traceback.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:  # one line too, with the way to the command's help
+            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            raise CliError(f"{exc.format_message()} (see {where} --help)") from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            message, status = describe(exc)
+            raise CliError(message, status) from None
+
+
+@click.group(cls=ResrankGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="resrank-eval")
 @click.option("--quiet", "-q", is_flag=True, help="Warnings and errors only, no progress bars.")
 @click.option("--verbose", "-v", is_flag=True, help="Also debug messages (per-step records, per-window details).")
-def main(quiet: bool, verbose: bool) -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of an error instead of one line.")
+def main(quiet: bool, verbose: bool, debug: bool) -> None:
     """Run, train and benchmark ResRank rerankers on Pyserini first-stage runs.
 
-    Progress bars show on a terminal only; messages go to stderr, results to stdout.
+    Progress bars show on a terminal only; messages go to stderr, results to stdout. Errors are one
+    line, `Error: <file>:<line>: <what>`, with exit status 2.
     """
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose exclude each other")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-import sys
+import json
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,22 +11,43 @@ from typing import Any
 import click
 
 from ..errors import ResrankError
+from ..formats.atomic import check_writable
 from ..rerank.base import Option
 from ..rerank.registry import DEVICE, DTYPE
 
 
-def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn library errors into ``Error: <file>:<line>: <what>`` and exit status 2, no traceback."""
+class CliError(click.ClickException):
+    """How every error reaches the user: ``Error: <what>`` on one line of stderr, and an exit status."""
 
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ResrankError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(2)
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
-    return wrapper
+
+def describe(exc: Exception) -> tuple[str, int]:
+    """The one-line message and exit status for an exception a command let through (2: bad input, 1: a bug).
+
+    The library raises :class:`ResrankError` with ``file:line`` for every input it reads; the rest
+    are what third-party code raises on a bad file or value (an ``OSError`` names its file).
+    """
+    if isinstance(exc, ResrankError):
+        return str(exc), 2
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}", 2
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", 2
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text ({exc.reason} at byte {exc.start})", 2
+    if isinstance(exc, EOFError):
+        return "a file ended too early (truncated?)", 2
+    if isinstance(exc, (OSError, ValueError, zlib.error)) or type(exc).__name__ == "SafetensorError":
+        return _first_line(exc), 2
+    return f"internal error, {type(exc).__name__}: {_first_line(exc)} (--debug shows the traceback)", 1
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def echo_warning(message: str) -> None:
@@ -41,7 +62,26 @@ corpus_option = click.option(
 )
 split_option = click.option("--split", default="test", show_default=True, help="Qrels split of a BEIR directory.")
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace an existing output instead of skipping.")
-threads_option = click.option("--threads", type=int, default=2, show_default=True, help="Worker threads.")
+POSITIVE = click.IntRange(min=1)
+"""Counts that must be at least 1 (--hits, --batch-size, --top-k, --threads, ...): checked when the command line is parsed."""
+
+threads_option = click.option("--threads", type=POSITIVE, default=2, show_default=True, help="Worker threads.")
+
+
+class Writable(click.Path):
+    """An output file (or ``folder``) that can be written or created, checked when the command line is parsed."""
+
+    def __init__(self, folder: bool = False) -> None:
+        super().__init__(file_okay=not folder, dir_okay=folder)
+        self.folder = folder
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        value = super().convert(value, param, ctx)
+        try:
+            check_writable(value, self.folder)
+        except ResrankError as exc:
+            self.fail(str(exc), param, ctx)
+        return value
 
 
 def shard_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -76,9 +116,6 @@ device_option = option_decorator(DEVICE)
 dtype_option = option_decorator(DTYPE)
 
 
-def refuse_existing(output: str | Path, overwrite: bool) -> bool:
-    """Pyserini's convention: an existing output is kept (and said so) unless --overwrite."""
-    if Path(output).exists() and not overwrite:
-        click.echo(f"{output} exists; skipping (pass --overwrite to replace it)", err=True)
-        return True
-    return False
+def skipping(output: str | Path) -> None:
+    """Pyserini's convention, said once for every command: an output made exactly so already is kept."""
+    click.echo(f"{output} exists, made with these arguments and inputs; skipping (pass --overwrite to redo it)", err=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import handle_errors, overwrite_option, refuse_existing
+from .common import POSITIVE, Writable, overwrite_option, skipping
 
 
 @click.command("datasets")
@@ -23,28 +23,34 @@ def datasets() -> None:
 
 @click.command("import-candidates")
 @click.argument("candidates", type=click.Path(exists=True, dir_okay=False))
-@click.option("--output", required=True, type=click.Path(dir_okay=False), help="TREC run to write.")
-@click.option("--passages", type=click.Path(dir_okay=False), default=None, help="Passage store (BEIR corpus JSONL); default: <output>.passages.jsonl.")
-@click.option("--topics-output", type=click.Path(dir_okay=False), default=None, help="Also write the queries as a TSV topic file.")
+@click.option("--output", required=True, type=Writable(), help="TREC run to write.")
+@click.option("--passages", type=Writable(), default=None, help="Passage store (BEIR corpus JSONL); default: <output>.passages.jsonl.")
+@click.option("--topics-output", type=Writable(), default=None, help="Also write the queries as a TSV topic file.")
 @click.option("--tag", default="candidates", show_default=True, help="Run tag.")
 @overwrite_option
-@handle_errors
 def import_candidates(candidates: str, output: str, passages: str | None, topics_output: str | None, tag: str, overwrite: bool) -> None:
-    """Import rank_llm/RankGPT candidate JSON into a TREC run plus a passage-text store."""
+    """Import rank_llm/RankGPT candidate JSON into a TREC run plus a passage-text store.
+
+    Existing outputs are kept only when all exist and were made from the same file and tag (recorded
+    in <output>.provenance.json); anything else is refused, naming what differs.
+    """
     from ..datasets.corpus import write_corpus
-    from ..formats.atomic import atomic_write
     from ..formats.candidates import read_candidates
+    from ..formats.topics import write_topics
     from ..formats.trec import write_run
+    from ..provenance import Provenance, record_path, write_record
 
     passages = passages or f"{output}.passages.jsonl"
-    if refuse_existing(output, overwrite):
-        return
+    provenance = Provenance.of("import-candidates", {"tag": tag, "topics_output": bool(topics_output)}, {"candidates": candidates})
+    outputs = [Path(p) for p in (output, passages, topics_output) if p]
+    if provenance.skip(outputs, record_path(output), overwrite):
+        return skipping(output)
     data = read_candidates(candidates)
     write_corpus(passages, data.passages)
     if topics_output:
-        with atomic_write(topics_output) as handle:
-            handle.writelines(f"{q.qid}\t{q.text}\n" for q in data.topics.values())
+        write_topics(topics_output, data.topics)
     write_run(output, data.run, tag)
+    write_record(record_path(output), provenance)
     click.echo(f"{len(data.run)} queries, {sum(map(len, data.run.values()))} hits -> {output}; {len(data.passages)} passages -> {passages}")
 
 
@@ -53,23 +59,26 @@ def import_candidates(candidates: str, output: str, passages: str | None, topics
 @click.option("--topics", type=click.Path(exists=True, dir_okay=False), default=None, help="Topic file (TSV or queries.jsonl) instead of --dataset.")
 @click.option("--run", "run_path", required=True, type=click.Path(exists=True, dir_okay=False), help="TREC run to export.")
 @click.option("--corpus", required=True, type=click.Path(exists=True), help="BEIR corpus dir or JSONL holding the passage texts.")
-@click.option("--hits", type=int, default=100, show_default=True, help="Candidates per query to export.")
-@click.option("--output", required=True, type=click.Path(dir_okay=False), help="Candidate JSON to write.")
+@click.option("--hits", type=POSITIVE, default=100, show_default=True, help="Candidates per query to export.")
+@click.option("--output", required=True, type=Writable(), help="Candidate JSON to write.")
 @overwrite_option
-@handle_errors
 def export_candidates(dataset: str | None, topics: str | None, run_path: str, corpus: str, hits: int, output: str, overwrite: bool) -> None:
-    """Export a run plus passage texts to rank_llm/RankGPT candidate JSON."""
-    from ..datasets.corpus import load_passages
+    """Export a run plus passage texts to rank_llm/RankGPT candidate JSON (kept when made so before, like every output)."""
+    from ..datasets.corpus import corpus_file, load_passages
     from ..formats.candidates import write_candidates
     from ..formats.trec import read_run
+    from ..provenance import Provenance, record_path, write_record
     from .resolve import resolve_topics
 
-    if refuse_existing(output, overwrite):
-        return
     query_texts = resolve_topics(dataset, topics)
     run = {qid: cands[:hits] for qid, cands in read_run(run_path).items()}
+    used = {q: query_texts[q].text for q in run if q in query_texts}
+    provenance = Provenance.of("export-candidates", {"hits": hits}, {"run": run_path, "corpus": corpus_file(corpus), "topics": used})
+    if provenance.skip([Path(output)], record_path(output), overwrite):
+        return skipping(output)
     texts = load_passages(corpus, {c.docid for cands in run.values() for c in cands})
     write_candidates(output, query_texts, run, texts)
+    write_record(record_path(output), provenance)
     click.echo(f"{len(run)} queries -> {Path(output)}")
 
 

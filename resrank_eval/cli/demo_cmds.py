@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import click
 
-from .common import dtype_option, handle_errors, threads_option
+from .common import POSITIVE, Writable, dtype_option, overwrite_option, threads_option
 
 
 @click.command("demo")
 @click.option("--model", type=click.Path(file_okay=False), default=None, help="ResRank checkpoint (default: the bundled ResRank-mini).")
-@click.option("--output", "runs", type=click.Path(file_okay=False), default="runs/demo", show_default=True, help="Folder for the runs and stats.")
-@click.option("--top-k", type=int, default=100, show_default=True)
-@click.option("--batch-size", type=int, default=4, show_default=True)
+@click.option("--output", "runs", type=Writable(folder=True), default="runs/demo", show_default=True, help="Folder for the runs and stats.")
+@click.option("--top-k", type=POSITIVE, default=100, show_default=True)
+@click.option("--batch-size", type=POSITIVE, default=4, show_default=True)
 @dtype_option
 @threads_option
-@handle_errors
-def demo(model: str | None, runs: str, top_k: int, batch_size: int, dtype: str | None, threads: int) -> None:
-    """BM25 -> ResRank rerank -> evaluation on bundled NFCorpus test; CPU only, no downloads."""
+@overwrite_option
+def demo(model: str | None, runs: str, top_k: int, batch_size: int, dtype: str | None, threads: int, overwrite: bool) -> None:
+    """BM25 -> ResRank rerank -> evaluation on bundled NFCorpus test; CPU only, no downloads.
+
+    Runs already in the output folder are reused when made with the same arguments; others are refused.
+    """
     from pathlib import Path
 
     from ..demo import DATASET, DEMO_MODEL, run_demo
     from ..formats.tables import render
     from ..report import build_report, dataset_table, load_run_file
 
-    paths = run_demo(Path(model) if model else DEMO_MODEL, runs, top_k, batch_size, threads, dtype)
+    paths = run_demo(Path(model) if model else DEMO_MODEL, runs, top_k, batch_size, threads, dtype, overwrite)
     report = build_report([load_run_file(p, DATASET) for p in paths], baseline=paths[0])
     table = dataset_table(report, DATASET)
     click.echo(render(table.frame, "markdown", table.caption))

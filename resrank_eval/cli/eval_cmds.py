@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import echo_warning, handle_errors
+from .common import Writable, echo_warning
 
 
 @click.command("evaluate")
@@ -18,8 +18,7 @@ from .common import echo_warning, handle_errors
 @click.option("--measure", "-m", "measures", multiple=True, help="Measure(s) instead of the standard set, e.g. -m nDCG@10 -m 'R(rel=2)@100'.")
 @click.option("--per-query", is_flag=True, help="Also print every query's scores (qid 'all' = mean).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write the table here instead of stdout.")
-@handle_errors
+@click.option("--output", type=Writable(), default=None, help="Write the table here instead of stdout.")
 def evaluate_cmd(dataset: str, runs: tuple[str, ...], qrels: str | None, corpus: str | None, split: str, measures: tuple[str, ...],
                  per_query: bool, fmt: str, output: str | None) -> None:
     """Score TREC runs with pytrec_eval (trec_eval -c semantics)."""
@@ -49,8 +48,7 @@ def evaluate_cmd(dataset: str, runs: tuple[str, ...], qrels: str | None, corpus:
 @click.command("regress")
 @click.option("--file", "regression_file", type=click.Path(exists=True, dir_okay=False), default=None, help="Regression YAML (default: the bundled one).")
 @click.option("--only", multiple=True, help="Run only these regression names.")
-@click.option("--runs-dir", type=click.Path(file_okay=False), default="runs/regressions", show_default=True)
-@handle_errors
+@click.option("--runs-dir", type=Writable(folder=True), default="runs/regressions", show_default=True)
 def regress(regression_file: str | None, only: tuple[str, ...], runs_dir: str) -> None:
     """Re-run the pinned runs and print OK/FAIL per measure; exit 1 on any FAIL."""
     from ..evaluate.regress import DEFAULT_FILE, load_regressions, run_regression, select

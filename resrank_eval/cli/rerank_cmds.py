@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .common import handle_errors, option_parameter, overwrite_option, refuse_existing, shard_options
+from .common import POSITIVE, Writable, option_parameter, overwrite_option, shard_options, skipping
 
 
 class RerankerCommand(click.Command):
@@ -43,18 +43,19 @@ class RerankerCommand(click.Command):
 @click.option("--run", "run_path", type=click.Path(exists=True, dir_okay=False), default=None, help="First-stage TREC run.")
 @click.option("--candidates", type=click.Path(exists=True, dir_okay=False), default=None, help="rank_llm candidate JSON (run + texts) instead of --run.")
 @click.option("--index", "lucene_index", type=click.Path(file_okay=False), default=None, help="Lucene index with stored raw text (when no corpus).")
-@click.option("--top-k", type=int, default=100, show_default=True)
-@click.option("--batch-size", type=int, default=1, show_default=True, help="Queries per reranker call.")
+@click.option("--top-k", type=POSITIVE, default=100, show_default=True)
+@click.option("--batch-size", type=POSITIVE, default=1, show_default=True, help="Queries per reranker call.")
 @click.option("--run-tag", default=None, help="Run tag (6th column), the system's label in reports.  [default: the reranker name]")
-@click.option("--output", required=True, type=click.Path(dir_okay=False))
+@click.option("--output", required=True, type=Writable())
 @shard_options
 @overwrite_option
-@handle_errors
 def rerank(dataset: str, corpus: str | None, topics: str | None, run_path: str | None, candidates: str | None, lucene_index: str | None,
            top_k: int, batch_size: int, run_tag: str | None, output: str, shard_id: int | None, shard_num: int | None, overwrite: bool,
            reranker: str, **options: Any) -> None:
     """Rerank the top-k of a run; writes the run, <run>.stats.jsonl and <run>.summary.json; a killed rerank resumes.
 
+    Skipping an existing run and resuming a killed one both require the same arguments and inputs
+    (recorded in the summary and the partial file); anything else is refused, naming what differs.
     Under torchrun (or with --shard-id/--shard-num) each process reranks its share of the queries.
     """
     from ..parallel import sharded
@@ -62,13 +63,16 @@ def rerank(dataset: str, corpus: str | None, topics: str | None, run_path: str |
     from ..rerank.sink import RunSink, merge_run, rerank_to_files
     from .resolve import resolve_first_stage
 
+    cls, arguments = reranker_arguments(reranker, **options)
+    queries, run, passages, texts = resolve_first_stage(dataset, corpus, topics, run_path, candidates, lucene_index)
     with sharded(shard_id, shard_num) as job:
-        if refuse_existing(output, overwrite):
-            return
-        cls, arguments = reranker_arguments(reranker, **options)
-        sink = RunSink(output, reranker, run_tag, job.shard)
-        queries, run, passages = resolve_first_stage(dataset, corpus, topics, run_path, candidates, lucene_index)
-        if overwrite or not sink.shard_done:
+        sink = RunSink(output, reranker, run_tag, job.shard, options=arguments, inputs=texts)
+        provenance = sink.provenance(queries, run, top_k, batch_size)
+        if sink.up_to_date(provenance, overwrite):
+            return skipping(output)
+        if not sink.shard_done(provenance, overwrite):
+            if callable(passages):  # read the texts now: a bad corpus line must not cost a model load first
+                passages = passages({c.docid for hits in run.values() for c in hits[:top_k]})
             rerank_to_files(cls.from_options(**arguments), queries, run, passages, sink, top_k, batch_size, overwrite)
         if not job.finish("rerank"):
             if not job.distributed:
@@ -76,6 +80,5 @@ def rerank(dataset: str, corpus: str | None, topics: str | None, run_path: str |
             return
         outputs = sink.outputs if job.shard.whole else merge_run(output)
     click.echo(f"{len(run)} queries reranked by {reranker} -> {outputs.run} (+ {outputs.stats.name}, {outputs.summary.name})")
-
 
 COMMANDS = [rerank]

@@ -5,14 +5,15 @@ from __future__ import annotations
 import click
 
 from .common import (
+    POSITIVE,
+    Writable,
     corpus_option,
     dataset_option,
     device_option,
     dtype_option,
-    handle_errors,
     overwrite_option,
-    refuse_existing,
     shard_options,
+    skipping,
     split_option,
     threads_option,
 )
@@ -21,10 +22,9 @@ from .common import (
 @click.command("index")
 @dataset_option
 @corpus_option
-@click.option("--index", "index_dir", type=click.Path(file_okay=False), default=None, help="Where to build; default: a cache keyed by the corpus bytes.")
+@click.option("--index", "index_dir", type=Writable(folder=True), default=None, help="Where to build; default: a cache keyed by the corpus bytes.")
 @threads_option
 @overwrite_option
-@handle_errors
 def index(dataset: str, corpus: str | None, index_dir: str | None, threads: int, overwrite: bool) -> None:
     """Build (or reuse) a BM25 Lucene index of a BEIR corpus, title and text in one field."""
     from ..datasets.registry import get_dataset
@@ -44,54 +44,48 @@ def index(dataset: str, corpus: str | None, index_dir: str | None, threads: int,
 @click.option("--method", type=click.Choice(["bm25", "dense"]), default="bm25", show_default=True)
 @click.option("--index", "index_name", default=None, help="Lucene index dir or Pyserini prebuilt name (bm25); FAISS index dir (dense).")
 @click.option("--model", default=None, help="ResRank checkpoint or encoder for --method dense.")
-@click.option("--hits", type=int, default=1000, show_default=True)
-@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--hits", type=POSITIVE, default=1000, show_default=True)
+@click.option("--batch-size", type=POSITIVE, default=64, show_default=True)
 @click.option("--remove-query/--keep-query", default=None, help="Drop hits whose docid equals the qid (default: on for BEIR).")
-@click.option("--output", type=click.Path(dir_okay=False), default=None, help="Run file; default runs/run.<dataset>.<method>.<split>.txt.")
+@click.option("--output", type=Writable(), default=None, help="Run file; default runs/run.<dataset>.<method>.<split>.txt.")
 @shard_options
 @device_option
 @dtype_option
 @threads_option
 @overwrite_option
-@handle_errors
 def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, method: str, index_name: str | None, model: str | None,
              hits: int, batch_size: int, remove_query: bool | None, output: str | None, shard_id: int | None, shard_num: int | None,
              device: str | None, dtype: str, threads: int, overwrite: bool) -> None:
-    """Build a first-stage run with BM25 (Lucene) or the ResRank encoder (FAISS); dense runs sharded under torchrun."""
-    import time
+    """Build a first-stage run with BM25 (Lucene) or the ResRank encoder (FAISS); dense runs sharded under torchrun.
 
+    An existing run is kept only when it was made with the same arguments and inputs (recorded in
+    <run>.provenance.json); one made otherwise is refused, naming what differs.
+    """
     from ..datasets.registry import get_dataset
-    from ..formats.run_shards import RunShard, shard_path, write_run_shard
+    from ..formats.run_shards import shard_path
     from ..formats.topics import read_topics
-    from ..formats.trec import run_file_name, write_run
+    from ..formats.trec import run_file_name
     from ..parallel import sharded
     from ..paths import runs_dir
     from ..rerank.sink import merge_run
-    from ..retrieve import retrieve as first_stage
-    from ..retrieve import system_name
+    from ..retrieve import retrieve_to_file, system_name
 
     ds = get_dataset(dataset, corpus, split)
-    tag = system_name(method, model)
-    output = output or str(runs_dir() / run_file_name(ds.name, tag, split))
+    output = output or str(runs_dir() / run_file_name(ds.name, system_name(method, model), split))
+    queries = read_topics(topics) if topics else ds.topics()
     with sharded(shard_id, shard_num) as job:
-        if refuse_existing(output, overwrite):
-            return
-        queries = read_topics(topics) if topics else ds.topics()
-        if job.shard.whole:
-            run = first_stage(ds, method, queries, index_name, model, hits, batch_size, threads, remove_query, device, dtype)
-            write_run(output, run, tag)
-            click.echo(f"{len(run)} queries -> {output}")
-            return
-        if overwrite or not shard_path(output, job.shard).is_file():
-            started = time.perf_counter()
-            run = first_stage(ds, method, queries, index_name, model, hits, batch_size, threads, remove_query, device, dtype, job.shard)
-            positions = {qid: i for i, qid in enumerate(queries)}
-            write_run_shard(output, RunShard(job.shard, tag, run, {q: positions[q] for q in run}, seconds=time.perf_counter() - started))
+        run = retrieve_to_file(output, ds, method, queries, index_name, model, hits, batch_size, threads, remove_query, device, dtype,
+                               overwrite, job.shard)
+        if job.shard.whole or (run is None and not shard_path(output, job.shard).is_file()):  # the whole run, or it is done
+            if run is None:
+                return skipping(output)
+            found = sum(1 for hits in run.values() if hits)
+            return click.echo(f"{found} queries with hits ({len(run) - found} without) -> {output}" if found < len(run)
+                              else f"{found} queries -> {output}")
         if job.finish("retrieve"):
             merge_run(output)
             click.echo(f"{job.shard.num} shards merged -> {output}")
         elif not job.distributed:
             click.echo(f"{job.shard.label} of {output} done; when all are: resrank-eval merge --output {output}")
-
 
 COMMANDS = [index, retrieve]

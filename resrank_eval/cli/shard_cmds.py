@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import click
 
-from .common import handle_errors
-
 
 @click.command("merge")
 @click.option("--index", "index_dir", type=click.Path(file_okay=False), default=None,
               help="Dense index folder whose shards `encode --shard-id/--shard-num` wrote.")
 @click.option("--output", type=click.Path(dir_okay=False), default=None,
               help="Run whose shards `retrieve` or `rerank --shard-id/--shard-num` wrote.")
-@handle_errors
 def merge(index_dir: str | None, output: str | None) -> None:
     """Merge finished shards into exactly what one process writes (an error names the shards still missing)."""
     from ..errors import ResrankError

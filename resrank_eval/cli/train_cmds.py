@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from .common import corpus_option, handle_errors
+from .common import Writable, corpus_option
 
 
 @click.command("build-train")
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Training JSONL to write.")
+@click.option("--output", "-o", required=True, type=Writable(), help="Training JSONL to write.")
 @click.option("--dataset", default=None, help="Dataset whose split supplies topics, qrels and corpus (with --run); "
               "or irds:NAME, e.g. irds:msmarco-passage/train/judged (ir_datasets, online).")
 @corpus_option
@@ -21,7 +21,6 @@ from .common import corpus_option, handle_errors
 @click.option("--max-positives", type=click.IntRange(min=1), default=5, show_default=True, help="Positives per list (with --run).")
 @click.option("--max-queries", type=click.IntRange(min=1), default=None, help="Sample at most this many queries (with --run).")
 @click.option("--seed", type=int, default=13, show_default=True)
-@handle_errors
 def build_train(
     output: str,
     dataset: str | None,
@@ -75,7 +74,6 @@ def build_train(
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="YAML training config.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key, e.g. --set training.batch_size=8.")
 @click.option("--resume", is_flag=True, help="Continue from the newest checkpoint in output_dir (exactly where it stopped).")
-@handle_errors
 def train(config_path: str, overrides: tuple[str, ...], resume: bool) -> None:
     """Train a ResRank model (two stages, two losses).
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import InputError, ResrankError
 from ..formats.atomic import atomic_write
+from ..formats.ids import check_id
 from ..formats.jsonl import iter_jsonl
 from ..logs import progress
 
@@ -43,15 +44,37 @@ def corpus_file(corpus: str | Path) -> Path:
 
 
 def iter_corpus(corpus: str | Path) -> Iterator[Document]:
-    """Stream documents, failing on the first malformed line with its file and line number."""
+    """Stream documents, failing on the first malformed line with its file and line number.
+
+    A docid given twice is an error naming both lines: an index would hold both, and a run then
+    lists one document twice. (The ids seen are kept in memory; the first line is found again only
+    when there is a duplicate to report.)
+    """
     path = corpus_file(corpus)
+    seen: set[str] = set()
     for lineno, record in iter_jsonl(path):
-        if not isinstance(record, dict) or "_id" not in record:
-            raise InputError(path, lineno, "document has no '_id'")
-        text = record.get("text", record.get("contents"))
-        if not isinstance(text, str):
-            raise InputError(path, lineno, "document has no string 'text'")
-        yield Document(str(record["_id"]), str(record.get("title") or ""), text)
+        document = _document(path, lineno, record)
+        if document.docid in seen:
+            first = next(n for n, other in iter_jsonl(path) if isinstance(other, dict) and str(other.get("_id")) == document.docid)
+            raise InputError(path, lineno, f"duplicate _id {document.docid!r} (first at line {first})")
+        seen.add(document.docid)
+        yield document
+
+
+def _document(path: Path, lineno: int, record: object) -> Document:
+    if not isinstance(record, dict) or "_id" not in record:
+        raise InputError(path, lineno, "document has no '_id'")
+    try:
+        docid = check_id(record["_id"], "_id")
+    except ValueError as exc:
+        raise InputError(path, lineno, str(exc)) from None
+    text = record.get("text", record.get("contents"))
+    if not isinstance(text, str):
+        raise InputError(path, lineno, "document has no string 'text'")
+    title = record.get("title") or ""
+    if not isinstance(title, str):
+        raise InputError(path, lineno, "document 'title' must be a string")
+    return Document(docid, title, text)
 
 
 def load_passages(corpus: str | Path, docids: Collection[str] | None = None) -> dict[str, str]:
@@ -68,7 +91,11 @@ def load_passages(corpus: str | Path, docids: Collection[str] | None = None) -> 
 
 
 def write_corpus(path: str | Path, documents: dict[str, str]) -> None:
-    """Write docid -> text as a BEIR corpus JSONL (atomically)."""
+    """Write docid -> text as a BEIR corpus JSONL (atomically); docids checked like the reader does."""
     with atomic_write(path) as handle:
         for docid, text in documents.items():
-            handle.write(json.dumps({"_id": docid, "title": "", "text": text}, ensure_ascii=False) + "\n")
+            try:
+                record = {"_id": check_id(docid, "_id"), "title": "", "text": text}
+            except ValueError as exc:
+                raise ResrankError(f"{path}: cannot write the corpus: {exc}") from None
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")

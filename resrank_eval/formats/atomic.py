@@ -1,14 +1,21 @@
-"""Atomic file output: a reader (or a killed job) never sees a half-written file."""
+"""Atomic output: a reader (or a killed job) never sees a half-written file or folder.
+
+Files are written beside their target and renamed into place. Folders (indexes, assembled models)
+are built the same way under :func:`build_lock`: one builder at a time across processes, and what a
+killed build left behind is removed by the next one, so a cache is either complete or absent.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import gzip
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from ..errors import ResrankError
 
 
 @contextlib.contextmanager
@@ -29,12 +36,51 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
         raise
 
 
-def open_text(path: str | Path) -> IO[str]:
-    """Open a text file, transparently gunzipping ``*.gz``."""
+@contextlib.contextmanager
+def build_lock(target: str | Path) -> Iterator[None]:
+    """Hold the lock of folder ``target`` (other processes wait) and remove temp folders that killed builds of it left.
+
+    Inside, check whether ``target`` is complete (a waiting process usually finds it so), else build
+    in :func:`temp_folder` and rename that into place.
+    """
+    from filelock import FileLock
+
+    target = Path(target)
+    locks = target.parent / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(locks / f"{target.name}.lock")):
+        for stale in target.parent.glob(f".{target.name}.*.tmp"):
+            shutil.rmtree(stale, ignore_errors=True)
+        yield
+
+
+def temp_folder(target: str | Path) -> Path:
+    """A fresh hidden folder beside ``target`` to build it in (see :func:`build_lock`)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+
+
+def check_writable(path: str | Path, folder: bool = False) -> None:
+    """Raise :class:`ResrankError` unless ``path`` (a file, or a ``folder``) can be written or created there.
+
+    Checked before any work starts, so a typo in an output path costs nothing: the nearest existing
+    ancestor must be a writable folder, and an existing ``path`` of the right kind.
+    """
     path = Path(path)
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+    if path.exists():
+        if path.is_dir() != folder:
+            raise ResrankError(f"{path}: is {'not ' if folder else ''}a folder")
+        if not os.access(path, os.W_OK):
+            raise ResrankError(f"{path}: not writable")
+        return
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ResrankError(f"{path}: cannot be created, {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ResrankError(f"{path}: cannot be created, {ancestor} is not writable")
 
 
 def _umask() -> int:

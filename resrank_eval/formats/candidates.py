@@ -9,9 +9,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, ResrankError
 from ..types import Candidate, Query, Run
-from .atomic import atomic_write, open_text
+from .atomic import atomic_write
+from .ids import FirstSeen, check_id, check_score
+from .jsonl import read_json
 
 HIT_KEYS = ("content", "qid", "docid", "score")
 
@@ -26,58 +28,82 @@ class CandidateSet:
 
 
 def read_candidates(path: str | Path) -> CandidateSet:
-    """Parse and validate a candidate file; errors name the entry and hit that is wrong."""
-    try:
-        with open_text(path) as handle:
-            entries = json.load(handle)
-    except json.JSONDecodeError as exc:
-        raise InputError(path, exc.lineno, f"invalid JSON: {exc.msg}") from None
+    """Parse and validate a candidate file; errors name the entry and hit that is wrong (and the first one of a clash)."""
+    entries = read_json(path)
     if not isinstance(entries, list):
         raise InputError(path, 1, "expected a JSON list of {query, hits} objects")
     result = CandidateSet({}, {}, {})
-    seen: dict[str, set[str]] = {}  # docids per query so far, for O(1) duplicate checks
+    reader = _Reader(path, result)
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("query"), str) or not isinstance(entry.get("hits"), list):
             raise InputError(path, None, f"entry {i}: needs a string 'query' and a list 'hits'")
-        _add_entry(path, i, entry, result, seen)
+        reader.add_entry(i, entry)
     if not result.run:
         raise InputError(path, None, "no queries with hits")
     return result
 
 
-def _add_entry(path: str | Path, index: int, entry: dict, result: CandidateSet, seen: dict[str, set[str]]) -> None:
-    qid = None
-    for j, hit in enumerate(entry["hits"]):
-        missing = [key for key in HIT_KEYS if not isinstance(hit, dict) or key not in hit]
-        if missing:
-            raise InputError(path, None, f"entry {index}, hit {j}: missing {', '.join(missing)}")
-        hit_qid = str(hit["qid"])
-        if qid is not None and hit_qid != qid:
-            raise InputError(path, None, f"entry {index}, hit {j}: qid {hit_qid!r} differs from {qid!r}")
-        qid = hit_qid
-        try:
-            score = float(hit["score"])
-        except (TypeError, ValueError):
-            raise InputError(path, None, f"entry {index}, hit {j}: score {hit['score']!r} is not a number") from None
-        docid = str(hit["docid"])
-        docids = seen.setdefault(qid, set())
-        if docid in docids:
-            raise InputError(path, None, f"entry {index}, hit {j}: duplicate docid {docid!r}")
-        docids.add(docid)
-        result.run.setdefault(qid, []).append(Candidate(docid, score))
-        result.passages[docid] = str(hit["content"])
-    if qid is not None:
-        result.topics[qid] = Query(qid, entry["query"])
+class _Reader:
+    """One file's checks: every id and score valid, a query in one entry only, one text per docid."""
+
+    def __init__(self, path: str | Path, result: CandidateSet) -> None:
+        self.path, self.result = path, result
+        self.queries, self.hits, self.texts = FirstSeen(), FirstSeen(), FirstSeen()
+
+    def error(self, where: str, message: str) -> InputError:
+        return InputError(self.path, None, f"{where}: {message}")
+
+    def add_entry(self, index: int, entry: dict) -> None:
+        qid = None
+        for j, hit in enumerate(entry["hits"]):
+            where = f"entry {index}, hit {j}"
+            missing = [key for key in HIT_KEYS if not isinstance(hit, dict) or key not in hit]
+            if missing:
+                raise self.error(where, f"missing {', '.join(missing)}")
+            try:
+                hit_qid, docid = check_id(hit["qid"], "qid"), check_id(hit["docid"], "docid")
+                score = check_score(hit["score"])
+            except ValueError as exc:
+                raise self.error(where, str(exc)) from None
+            if not isinstance(hit["content"], str):
+                raise self.error(where, f"content of {docid!r} must be a string")
+            if qid is None:
+                first = self.queries.add(hit_qid, f"entry {index}")
+                if first is not None:
+                    raise self.error(where, f"query {hit_qid!r} already has an entry ({first})")
+            elif hit_qid != qid:
+                raise self.error(where, f"qid {hit_qid!r} differs from {qid!r}")
+            qid = hit_qid
+            self._add_hit(where, qid, docid, score, hit["content"])
+        if qid is not None:
+            self.result.topics[qid] = Query(qid, entry["query"])
+
+    def _add_hit(self, where: str, qid: str, docid: str, score: float, content: str) -> None:
+        first = self.hits.add((qid, docid), where)
+        if first is not None:
+            raise self.error(where, f"duplicate docid {docid!r} (first at {first})")
+        first = self.texts.add(docid, where)
+        if first is not None and self.result.passages[docid] != content:
+            raise self.error(where, f"docid {docid!r} has a different text than at {first}")
+        self.result.run.setdefault(qid, []).append(Candidate(docid, score))
+        self.result.passages[docid] = content
 
 
 def write_candidates(path: str | Path, topics: dict[str, Query], run: Run, passages: dict[str, str]) -> None:
-    """Export a run (in rank order) with its texts back to candidate JSON, atomically."""
+    """Export a run (in rank order) with its texts back to candidate JSON, atomically; ids and scores checked."""
     entries = []
-    for qid, candidates in run.items():
-        hits = [
-            {"content": passages[c.docid], "qid": qid, "docid": c.docid, "rank": rank, "score": c.score}
-            for rank, c in enumerate(candidates, 1)
-        ]
-        entries.append({"query": topics[qid].text, "hits": hits})
+    missing = [qid for qid in run if qid not in topics]
+    if missing:
+        raise ResrankError(f"{path}: {len(missing)} run queries have no topic text (e.g. {missing[0]!r}); check --dataset/--topics")
+    try:
+        for qid, candidates in run.items():
+            hits = [
+                {"content": passages[c.docid], "qid": check_id(qid, "qid"), "docid": check_id(c.docid, "docid"), "rank": rank,
+                 "score": check_score(c.score)}
+                for rank, c in enumerate(candidates, 1)
+            ]
+            entries.append({"query": topics[qid].text, "hits": hits})
+    except ValueError as exc:
+        raise ResrankError(f"{path}: cannot write candidates: {exc}") from None
     with atomic_write(path) as handle:
         json.dump(entries, handle, ensure_ascii=False, indent=1)

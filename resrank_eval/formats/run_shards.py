@@ -1,6 +1,7 @@
 """A run computed in shards (:mod:`..parallel`): each shard's queries in one file, merged in one-process order.
 
-``RUN.shard-00001-of-00004.jsonl`` holds a header line (shard, shard count, run tag, wall seconds) and
+``RUN.shard-00001-of-00004.jsonl`` holds a header line (shard, shard count, run tag, wall seconds, the
+:class:`~resrank_eval.provenance.Provenance` record every shard of one job shares) and
 then one line per query: qid, its position in the one-process query order, its final ranking with
 exact scores (JSON floats round-trip) and, when a reranker made it, its :class:`QueryStats`. The file
 is written atomically once its shard is complete, so its existence means "this shard is done".
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError, ResrankError
 from ..parallel import Shard
@@ -29,6 +31,7 @@ class RunShard:
     positions: dict[str, int]
     stats: dict[str, QueryStats] = field(default_factory=dict)
     seconds: float = 0.0
+    provenance: dict[str, Any] | None = None
 
 
 def shard_path(output: str | Path, shard: Shard) -> Path:
@@ -38,7 +41,8 @@ def shard_path(output: str | Path, shard: Shard) -> Path:
 
 def write_run_shard(output: str | Path, part: RunShard) -> Path:
     path = shard_path(output, part.shard)
-    header = {"shard": part.shard.id, "num": part.shard.num, "tag": part.tag, "seconds": round(part.seconds, 3)}
+    header = {"shard": part.shard.id, "num": part.shard.num, "tag": part.tag, "seconds": round(part.seconds, 3),
+              "provenance": part.provenance}
     with atomic_write(path) as handle:
         handle.write(json.dumps(header) + "\n")
         for qid, candidates in part.run.items():
@@ -56,7 +60,7 @@ def read_run_shards(output: str | Path) -> list[RunShard]:
     paths = [p for p in paths if not p.name.endswith(".partial.jsonl")]
     if not paths:
         raise ResrankError(f"{output}: no finished shard to merge ({output.name}.shard-*-of-*.jsonl)")
-    parts = [_read(path) for path in paths]
+    parts = [read_run_shard(path) for path in paths]
     num = parts[0].shard.num
     missing = sorted(set(range(num)) - {p.shard.id for p in parts if p.shard.num == num})
     if missing or len(parts) != num:
@@ -64,6 +68,10 @@ def read_run_shards(output: str | Path) -> list[RunShard]:
                            f"(or shards of another --shard-num lie beside them)")
     if len({p.tag for p in parts}) > 1:
         raise ResrankError(f"{output}: the shards carry different run tags ({', '.join(sorted({p.tag for p in parts}))})")
+    odd = next((p for p in parts if p.provenance != parts[0].provenance), None)
+    if odd is not None:
+        raise ResrankError(f"{shard_path(output, odd.shard)}: made with other arguments or inputs than "
+                           f"{shard_path(output, parts[0].shard).name}; run that shard again with --overwrite")
     return parts
 
 
@@ -73,13 +81,13 @@ def merge_run_shards(parts: list[RunShard]) -> tuple[Run, list[QueryStats]]:
     return {q: p.run[q] for _, q, p in order}, [p.stats[q] for _, q, p in order if q in p.stats]
 
 
-def _read(path: Path) -> RunShard:
+def read_run_shard(path: Path) -> RunShard:
     part: RunShard | None = None
     for lineno, record in iter_jsonl(path):
         try:
             if part is None:
                 part = RunShard(Shard(int(record["shard"]), int(record["num"])), str(record["tag"]), {}, {},
-                                seconds=float(record["seconds"]))
+                                seconds=float(record["seconds"]), provenance=record.get("provenance"))
                 continue
             qid = str(record["qid"])
             part.run[qid] = [Candidate(str(docid), float(score)) for docid, score in record["ranking"]]

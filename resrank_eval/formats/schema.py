@@ -1,7 +1,7 @@
 """Dataclasses from untyped values (YAML, JSON, keyword arguments), strictly: every key known, every value typed.
 
 Generic over any dataclass: a field's type hint says what a value must be, and its ``metadata`` may
-add ``choices`` and ``min``. The training config (from YAML, errors at ``file:line``) and the
+add ``choices``, ``min`` (at least) and ``above`` (strictly more than). The training config (from YAML, errors at ``file:line``) and the
 ResRank model config (from ``resrank.json`` or from Python) are both checked here, by one path.
 """
 
@@ -45,6 +45,15 @@ def build(cls: type, raw: Any, path: Path | None, where: str, line: int | None =
     return cls(**values)
 
 
+def _same_kind(hint: Any, value: Any) -> bool:
+    """Whether ``value`` is of the kind a union member expects (numbers for float; mappings for dicts and dataclasses)."""
+    if isinstance(value, bool) or hint is bool:
+        return hint is bool and isinstance(value, bool)
+    kinds = {int: int, float: (int, float), str: str, list: list, dict: dict}
+    kind = kinds.get(typing.get_origin(hint) or hint, dict if dataclasses.is_dataclass(hint) else None)
+    return kind is not None and isinstance(value, kind)
+
+
 def _convert(hint: Any, value: Any, meta: Any, path: Path | None, name: str, line: int | None) -> Any:
     def fail(expected: str) -> ResrankError:
         return _error(path, line, f"{name}: expected {expected}, got {value!r}")
@@ -54,6 +63,9 @@ def _convert(hint: Any, value: Any, meta: Any, path: Path | None, name: str, lin
         if value is None and type(None) in args:
             return None
         options = [a for a in args if a is not type(None)]
+        for option in options:  # the option the value's own type picks reports its range errors, not a later option's type error
+            if _same_kind(option, value):
+                return _convert(option, value, meta, path, name, line)
         for option in options[:-1]:
             try:
                 return _convert(option, value, meta, path, name, line)
@@ -97,4 +109,6 @@ def _convert(hint: Any, value: Any, meta: Any, path: Path | None, name: str, lin
         raise fail(f"one of {', '.join(meta['choices'])}")
     if "min" in meta and value < meta["min"]:
         raise fail(f">= {meta['min']}")
+    if "above" in meta and not value > meta["above"]:
+        raise fail(f"> {meta['above']}")
     return value

@@ -2,36 +2,69 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import InputError
 from ..types import Query
-from .atomic import open_text
+from .atomic import atomic_write
+from .ids import FirstSeen, check_id
 from .jsonl import parse_json_line
+from .text import iter_lines
+
+log = logging.getLogger(__name__)
 
 
 def read_topics(path: str | Path) -> dict[str, Query]:
-    """Read topics from TSV (``qid\\ttext``) or JSONL (``{"_id", "text"}``), by content."""
+    """Read topics from TSV (``qid\\ttext``) or JSONL (``{"_id", "text"}``), by content; a qid given twice is an error."""
     topics: dict[str, Query] = {}
-    with open_text(path) as handle:
-        for lineno, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            if line.lstrip().startswith("{"):
-                query = _jsonl_query(path, lineno, line)
-            else:
-                qid, sep, text = line.rstrip("\n").partition("\t")
-                if not sep or not qid.strip() or not text.strip():
-                    raise InputError(path, lineno, "expected 'qid<TAB>query text'")
-                query = Query(qid.strip(), text.strip())
-            topics[query.qid] = query
+    seen = FirstSeen()
+    for lineno, line in iter_lines(path):
+        if not line.strip():
+            continue
+        query = _jsonl_query(path, lineno, line) if line.lstrip().startswith("{") else _tsv_query(path, lineno, line)
+        first = seen.add(query.qid, f"line {lineno}")
+        if first is not None:
+            raise InputError(path, lineno, f"duplicate qid {query.qid!r} (first at {first})")
+        topics[query.qid] = query
     if not topics:
         raise InputError(path, None, "no topics found (empty file)")
     return topics
+
+
+def write_topics(path: str | Path, topics: Mapping[str, Query]) -> None:
+    """Write a ``qid<TAB>text`` file atomically; line breaks and tabs inside a query become spaces (one line per query)."""
+    flattened = 0
+    with atomic_write(path) as handle:
+        for query in topics.values():
+            text = " ".join(query.text.split())
+            flattened += text != query.text.strip()
+            if not text:
+                raise InputError(path, None, f"query {query.qid!r} has no text")
+            handle.write(f"{check_id(query.qid, 'qid')}\t{text}\n")
+    if flattened:
+        log.warning("%s: %d queries had line breaks, tabs or repeated spaces, written as single spaces", path, flattened)
+
+
+def _tsv_query(path: str | Path, lineno: int, line: str) -> Query:
+    qid, sep, text = line.partition("\t")
+    if not sep or not qid.strip() or not text.strip():
+        raise InputError(path, lineno, "expected 'qid<TAB>query text'")
+    return Query(_qid(path, lineno, qid.strip()), text.strip())
 
 
 def _jsonl_query(path: str | Path, lineno: int, line: str) -> Query:
     record = parse_json_line(path, lineno, line)
     if not isinstance(record, dict) or "_id" not in record or "text" not in record:
         raise InputError(path, lineno, "a query record needs '_id' and 'text'")
-    return Query(str(record["_id"]), str(record["text"]))
+    if not isinstance(record["text"], str) or not record["text"].strip():
+        raise InputError(path, lineno, "a query's 'text' must be a non-empty string")
+    return Query(_qid(path, lineno, record["_id"]), record["text"])
+
+
+def _qid(path: str | Path, lineno: int, value: object) -> str:
+    try:
+        return check_id(value, "qid")
+    except ValueError as exc:
+        raise InputError(path, lineno, str(exc)) from None

@@ -16,7 +16,12 @@ import numpy as np
 
 from ..errors import InputError, ResrankError
 from ..types import Candidate, Qrels, Run
-from .atomic import atomic_write, open_text
+from .atomic import atomic_write
+from .ids import check_id, check_score
+from .text import iter_lines
+
+PYSERINI_SCORE_DECIMALS = 6
+"""Pyserini's run writer prints scores with 6 decimals, so hits equal to 6 decimals are ties in its runs."""
 
 
 @dataclass(frozen=True)
@@ -50,13 +55,12 @@ def parse_run_line(line: str) -> RunLine:
 
 def iter_run_lines(path: str | Path) -> Iterator[tuple[int, RunLine]]:
     """(line number, parsed line) for every non-blank line of a (gzipped) run; errors name ``path:line``."""
-    with open_text(path) as handle:
-        for lineno, line in enumerate(handle, 1):
-            if line.strip():
-                try:
-                    yield lineno, parse_run_line(line)
-                except ValueError as exc:
-                    raise InputError(path, lineno, str(exc)) from None
+    for lineno, line in iter_lines(path):
+        if line.strip():
+            try:
+                yield lineno, parse_run_line(line)
+            except ValueError as exc:
+                raise InputError(path, lineno, str(exc)) from None
 
 
 def read_run(path: str | Path) -> Run:
@@ -66,15 +70,28 @@ def read_run(path: str | Path) -> Run:
     for lineno, line in iter_run_lines(path):
         docs = seen.setdefault(line.qid, set())
         if line.docid in docs:
-            raise InputError(path, lineno, f"duplicate docid {line.docid!r} for query {line.qid!r}")
+            first = next(n for n, earlier in iter_run_lines(path) if (earlier.qid, earlier.docid) == (line.qid, line.docid))
+            raise InputError(path, lineno, f"duplicate docid {line.docid!r} for query {line.qid!r} (first at line {first})")
         docs.add(line.docid)
         run.setdefault(line.qid, []).append(Candidate(line.docid, line.score))
+    if not run:
+        raise InputError(path, None, "no run lines (empty file)")
     return {qid: canonical_order(candidates) for qid, candidates in run.items()}
 
 
 def canonical_order(candidates: Iterable[Candidate]) -> list[Candidate]:
     """Sort as trec_eval does: score descending, ties by docid descending (how every run is read back)."""
     return sorted(candidates, key=lambda c: (c.score, c.docid), reverse=True)
+
+
+def pyserini_order(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """The order in which trec_eval scores Pyserini's own run of these hits (the order every first stage returns).
+
+    Pyserini writes hits in the searcher's order with 6-decimal scores, and trec_eval breaks the ties
+    of those by docid descending. Written with :func:`format_run_lines`' strictly decreasing scores,
+    this order is then the evaluated order too, whichever tool reads the file.
+    """
+    return sorted(candidates, key=lambda c: (round(c.score, PYSERINI_SCORE_DECIMALS), c.docid), reverse=True)
 
 
 def strictly_decreasing(scores: list[float]) -> list[float]:
@@ -91,11 +108,19 @@ def strictly_decreasing(scores: list[float]) -> list[float]:
 
 
 def format_run_lines(run: Run, tag: str) -> Iterable[str]:
-    """Yield TREC lines for candidates already in the intended rank order."""
+    """Yield TREC lines for candidates already in the intended rank order; ids and scores are checked
+    (``ResrankError``), so a run is never written that :func:`read_run` would refuse."""
     for qid, candidates in run.items():
-        scores = strictly_decreasing([c.score for c in candidates])
-        for rank, (cand, score) in enumerate(zip(candidates, scores), 1):
-            yield f"{qid} Q0 {cand.docid} {rank} {score!r} {tag}\n"
+        try:
+            check_id(qid, "qid")
+            scores = strictly_decreasing([check_score(c.score, f"score of {c.docid!r}") for c in candidates])
+            docids = [check_id(c.docid, "docid") for c in candidates]
+        except ValueError as exc:
+            raise ResrankError(f"cannot write query {qid!r} of the run: {exc}") from None
+        if len(set(docids)) != len(docids):
+            raise ResrankError(f"cannot write query {qid!r} of the run: a docid occurs twice")
+        for rank, (docid, score) in enumerate(zip(docids, scores), 1):
+            yield f"{qid} Q0 {docid} {rank} {score!r} {tag}\n"
 
 
 def check_tag(tag: str) -> str:
@@ -120,24 +145,30 @@ def write_run(path: str | Path, run: Run, tag: str) -> None:
 def read_qrels(path: str | Path) -> Qrels:
     """Read TREC qrels (``qid iter docid rel``) or BEIR qrels TSV (``query-id corpus-id score``)."""
     qrels: Qrels = {}
-    with open_text(path) as handle:
-        for lineno, line in enumerate(handle, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if lineno == 1 and parts[0] == "query-id":
-                continue
-            if len(parts) == 4:
-                qid, _, docid, rel = parts
-            elif len(parts) == 3:
-                qid, docid, rel = parts
-            else:
-                raise InputError(path, lineno, f"expected 'qid iter docid rel' (4 columns) or 'qid docid rel', got {len(parts)} columns")
-            try:
-                label = int(rel)
-            except ValueError:
-                raise InputError(path, lineno, f"relevance {rel!r} is not an integer") from None
-            qrels.setdefault(qid, {})[docid] = label
+    for lineno, (qid, docid, label) in _iter_judgments(path):
+        judged = qrels.setdefault(qid, {})
+        if docid in judged:
+            first = next(n for n, (q, d, _) in _iter_judgments(path) if (q, d) == (qid, docid))
+            raise InputError(path, lineno, f"query {qid!r} judges docid {docid!r} twice (first at line {first})")
+        judged[docid] = label
     if not qrels:
         raise InputError(path, None, "no judgments found")
     return qrels
+
+
+def _iter_judgments(path: str | Path) -> Iterator[tuple[int, tuple[str, str, int]]]:
+    for lineno, line in iter_lines(path):
+        parts = line.split()
+        if not parts or (lineno == 1 and parts[0] == "query-id"):
+            continue
+        if len(parts) == 4:
+            qid, _, docid, rel = parts
+        elif len(parts) == 3:
+            qid, docid, rel = parts
+        else:
+            raise InputError(path, lineno, f"expected 'qid iter docid rel' (4 columns) or 'qid docid rel', got {len(parts)} columns")
+        try:
+            label = int(rel)
+        except ValueError:
+            raise InputError(path, lineno, f"relevance {rel!r} is not an integer") from None
+        yield lineno, (qid, docid, label)

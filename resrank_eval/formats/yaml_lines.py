@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from ..errors import InputError
+from .text import read_text
 
 
 class LineMapping(dict):
@@ -35,14 +36,18 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 
 def load_yaml(path: str | Path, what: str = "file") -> Any:
     """The YAML document in ``path`` (None when empty); a missing file or bad YAML is an :class:`InputError`."""
+    if not Path(path).exists():
+        raise InputError(path, None, f"{what} does not exist")
+    text = read_text(path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            return yaml.load(handle, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except FileNotFoundError:
-        raise InputError(path, None, f"{what} does not exist") from None
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise InputError(path, mark.line + 1 if mark else None, f"invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        if isinstance(exc, yaml.reader.ReaderError):  # a character YAML refuses: no mark, a position instead
+            line, problem = text.count("\n", 0, exc.position) + 1, f"character {exc.character!r} is not allowed"
+        else:
+            line, problem = (mark.line + 1 if mark else None), str(getattr(exc, "problem", None) or exc)
+        raise InputError(path, line, f"invalid YAML: {problem.splitlines()[0]}") from None
 
 
 def line_of(mapping: Any, key: str | None = None) -> int | None:

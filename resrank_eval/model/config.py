@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ResrankError
+from ..formats.jsonl import read_json
 from ..formats.schema import build, check
 
 CONFIG_NAME = "resrank.json"
@@ -121,8 +122,4 @@ class ResRankConfig:
         path = Path(directory) / CONFIG_NAME
         if not path.is_file():
             raise ResrankError(f"{path}: no ResRank config (not a ResRank model folder)")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ResrankError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-        return cls.from_dict(data, path)
+        return cls.from_dict(read_json(path), path)

@@ -262,12 +262,19 @@ def resolve(name_or_dir: str | Path) -> tuple[ResRankConfig, Path | None]:
 
 
 def _mini_folder() -> Path:
-    folder = cache_dir() / "models" / "mini"
-    if not (folder / CONFIG_NAME).is_file():
-        building = folder.with_name("mini.building")
-        shutil.rmtree(building, ignore_errors=True)
-        torch.manual_seed(0)
-        ResRankModel.from_config(mini_config(), "cpu", "float32").save_pretrained(building)
-        shutil.rmtree(folder, ignore_errors=True)
-        building.rename(folder)
+    """The assembled mini preset, cached under a digest of its config and the resrank-eval version (never stale),
+    built by one process at a time; a killed build is cleaned up by the next."""
+    from ..formats.atomic import build_lock, temp_folder
+    from ..provenance import Provenance
+
+    folder = cache_dir() / "models" / f"mini-{Provenance.of('assemble', mini_config().to_dict()).digest()}"
+    with build_lock(folder):
+        if not (folder / CONFIG_NAME).is_file():
+            building = temp_folder(folder)
+            try:
+                torch.manual_seed(0)
+                ResRankModel.from_config(mini_config(), "cpu", "float32").save_pretrained(building)
+                building.rename(folder)
+            finally:
+                shutil.rmtree(building, ignore_errors=True)
     return folder

@@ -7,7 +7,6 @@ name by default; its dataset is given explicitly or recognised in the file name 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 from ..datasets.registry import DATASETS
 from ..errors import InputError, ResrankError
-from ..formats.jsonl import iter_jsonl
+from ..formats.jsonl import iter_jsonl, read_json
 from ..formats.trec import iter_run_lines, read_run
 from ..rerank.pipeline import summarize
 from ..rerank.sink import RerankOutputs
@@ -96,8 +95,7 @@ def read_efficiency(path: Path) -> dict[str, Any] | None:
                 raise InputError(outputs.stats, lineno, f"not a QueryStats record: {exc}") from None
         return summarize(stats) if stats else None
     if outputs.summary.exists():
-        with open(outputs.summary, encoding="utf-8") as handle:
-            return json.load(handle)
+        return read_json(outputs.summary)
     return None
 
 

@@ -61,6 +61,11 @@ class Reranker(ABC):
             _register(cls)
 
     @classmethod
+    def check_options(cls, values: dict[str, Any]) -> None:
+        """Raise :class:`ResrankError` on option values that cannot work, loading nothing (called before :meth:`from_options`)."""
+        return None  # nothing to check unless a reranker says otherwise
+
+    @classmethod
     def from_options(cls, **values: Any) -> Reranker:
         """Build from a value for every declared option (defaults filled in); the constructor by default."""
         return cls(**values)

@@ -8,6 +8,7 @@ rest of the first-stage list in its original order, so R@1000 stays comparable w
 from __future__ import annotations
 
 import logging
+import math
 import statistics
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ def iter_rerank(reranker: Reranker, rankings: Sequence[Ranking], batch_size: int
     """Rerank ``batch_size`` queries per reranker call, yielding each query as its batch finishes.
 
     The one owner of batching: rerankers see exactly one batch per call. Each result is checked to
-    reorder (never add or drop) its candidates, and its stats get the batch's actual size.
+    reorder (never add or drop) its candidates with finite scores, and its stats get the batch's actual size.
     """
     if batch_size < 1:
         raise ResrankError(f"--batch-size must be at least 1, got {batch_size}")
@@ -68,6 +69,8 @@ def iter_rerank(reranker: Reranker, rankings: Sequence[Ranking], batch_size: int
             for ranking, result in zip(batch, results):
                 if sorted(c.docid for c in result.candidates) != sorted(ranking.docids):
                     raise ResrankError(f"reranker {reranker.name!r} changed the candidate set of query {ranking.query.qid!r}")
+                if not all(math.isfinite(c.score) for c in result.candidates):
+                    raise ResrankError(f"reranker {reranker.name!r} gave query {ranking.query.qid!r} a score that is not finite")
                 result.stats.batch_size = len(batch)
                 yield ranking, result
             bar.update(len(batch))

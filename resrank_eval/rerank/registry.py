@@ -58,4 +58,5 @@ def reranker_arguments(name: str, **values: Any) -> tuple[type[Reranker], dict[s
     for option in cls.options:
         if option.required and filled[option.name] is None:
             raise ResrankError(f"reranker {name!r} needs {option.flag}: {option.help}")
+    cls.check_options(filled)
     return cls, filled

@@ -49,6 +49,15 @@ class _EncoderBacked(Reranker):
 
     options = MODEL_OPTIONS
 
+    @classmethod
+    def check_options(cls, values: dict[str, Any]) -> None:
+        from ..model.check import check_resrank_model
+        from ..retrieve.dense import check_dense_index
+
+        check_resrank_model(values["model"])
+        if values["dense_index"] is not None:
+            check_dense_index(values["dense_index"])
+
     def __init__(self, encoder: Encoder, embeddings: str | Path | Mapping[str, Any] | None = None) -> None:
         from ..retrieve.dense import DenseVectors
 

@@ -11,13 +11,15 @@ import hashlib
 import json
 import logging
 import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ..datasets.corpus import Document, corpus_file, iter_corpus
 from ..errors import ResrankError
+from ..formats.atomic import build_lock, temp_folder
+from ..formats.jsonl import read_json
+from ..formats.trec import pyserini_order
 from ..jvm import pyserini_module
 from ..logs import progress
 from ..paths import cache_dir
@@ -26,6 +28,9 @@ from ..types import Candidate, Query, Run
 log = logging.getLogger(__name__)
 
 K1, B = 0.9, 0.4
+META_FILE = "resrank-index.json"
+INDEX_FORMAT = {"fields": "title + ' ' + text", "indexer": "LuceneIndexer -storePositions -storeDocvectors -storeRaw"}
+"""What, besides the corpus bytes, decides an index's content: a cached index recorded otherwise is stale."""
 _INDEX_BATCH = 1000
 
 
@@ -39,28 +44,44 @@ def corpus_fingerprint(corpus: str | Path) -> str:
 
 
 def bm25_index(corpus: str | Path, index_dir: str | Path | None = None, threads: int = 2, overwrite: bool = False) -> Path:
-    """Return a Lucene index of ``corpus``, building it (atomically) unless a current one exists."""
+    """Return a Lucene index of ``corpus``, building it (atomically, one builder at a time) unless a current one exists.
+
+    Current means: built from these corpus bytes, with these fields and this index layout
+    (:data:`INDEX_FORMAT`); a cached index that is not is rebuilt, never reused, and a folder the
+    user named is refused instead. A build that was killed is cleaned up by the next one.
+    """
     fingerprint = corpus_fingerprint(corpus)  # hashed once: cache key, staleness check and metadata
     target = Path(index_dir) if index_dir else cache_dir() / "indexes" / f"lucene-{fingerprint[:16]}"
-    if (target / "resrank-index.json").exists() and not overwrite:
-        recorded = json.loads((target / "resrank-index.json").read_text())
-        if recorded.get("sha256") == fingerprint:
+    meta = {"sha256": fingerprint, **INDEX_FORMAT}
+    with build_lock(target):
+        if not overwrite and _current(target, meta, named=index_dir is not None):
             return target
-        if index_dir is not None:
-            raise ResrankError(f"{target}: index was built from a different corpus; pass --overwrite to rebuild")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    log.info("indexing %s into %s", corpus_file(corpus), target)
-    building = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        count = build_lucene_index(iter_corpus(corpus), building, threads)
-        meta = {"corpus": str(corpus_file(corpus)), "sha256": fingerprint, "documents": count, "fields": "title + ' ' + text"}
-        (building / "resrank-index.json").write_text(json.dumps(meta, indent=2))
-        if target.exists():
-            shutil.rmtree(target)
-        building.rename(target)
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
+        log.info("indexing %s into %s", corpus_file(corpus), target)
+        building = temp_folder(target)
+        try:
+            count = build_lucene_index(iter_corpus(corpus), building, threads)
+            record = {"corpus": str(corpus_file(corpus)), **meta, "documents": count}
+            (building / META_FILE).write_text(json.dumps(record, indent=2))
+            if target.exists():
+                shutil.rmtree(target)
+            building.rename(target)
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
     return target
+
+
+def _current(target: Path, meta: dict[str, str], named: bool) -> bool:
+    """Whether ``target`` is a finished index of this corpus and format; a named folder of another one is an error."""
+    if not (target / META_FILE).is_file():
+        if named and target.exists() and any(target.iterdir()):
+            raise ResrankError(f"{target}: exists but is not an index resrank-eval built; pass --overwrite to replace it")
+        return False
+    recorded = read_json(target / META_FILE)
+    if isinstance(recorded, dict) and all(recorded.get(key) == value for key, value in meta.items()):
+        return True
+    if named:
+        raise ResrankError(f"{target}: index was built from a different corpus or format; pass --overwrite to rebuild")
+    return False
 
 
 def build_lucene_index(documents: Iterable[Document], out_dir: Path, threads: int) -> int:
@@ -110,9 +131,15 @@ def bm25_search(
     k1: float = K1,
     b: float = B,
 ) -> Run:
-    """Search every topic; with ``remove_query`` drop a hit whose docid equals the qid (BEIR)."""
+    """Search every topic; with ``remove_query`` drop a hit whose docid equals the qid (BEIR).
+
+    Each query's hits come in :func:`~resrank_eval.formats.trec.pyserini_order`, so tied scores
+    evaluate exactly as Pyserini's own run of the same index does.
+    """
     if not topics:
         raise ResrankError("no topics to search")
+    if hits < 1 or batch_size < 1 or threads < 1:
+        raise ResrankError(f"bm25: --hits, --batch-size and --threads must be at least 1 (got {hits}, {batch_size}, {threads})")
     searcher.set_bm25(k1, b)
     depth = hits + 1 if remove_query else hits
     queries = list(topics.values())
@@ -126,7 +153,7 @@ def bm25_search(
                 found = {q.qid: searcher.search(q.text, k=depth) for q in chunk}
             for query in chunk:
                 kept = [h for h in found.get(query.qid, []) if not (remove_query and h.docid == query.qid)]
-                run[query.qid] = [Candidate(h.docid, float(h.score)) for h in kept[:hits]]
+                run[query.qid] = pyserini_order(Candidate(h.docid, float(h.score)) for h in kept[:hits])
             bar.update(len(chunk))
     return run
 

@@ -5,10 +5,11 @@ Index folder layout::
     index        FAISS IndexFlatIP (what Pyserini's FaissSearcher reads)
     docid        one docid per line, row order
     vectors.npy  float32 [N, D] passage vectors (memory-mapped by rerankers: never re-encoded)
-    encoder.json dimension, count and a probe vector that identifies the encoder (written last);
-                 after a sharded encode also the world size and each shard's passages per second
-    shards/      work in progress: one .npy + .docids per chunk of ``shard_size`` passages and one
-                 marker per finished shard (:mod:`..parallel`); a killed run resumes from them
+    encoder.json dimension, count, a probe vector that identifies the encoder, and the provenance (written
+                 last); after a sharded encode also the world size and each shard's passages per second
+    shards/      work in progress: one .npy + .docids per chunk of ``shard_size`` passages, one marker per
+                 finished shard (:mod:`..parallel`) and the provenance; a killed run resumes from them, but
+                 only with the same corpus, model and settings
 
 Vectors are those the encoder returns (L2-normalised by default), so inner product is cosine.
 """
@@ -17,7 +18,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from itertools import islice
@@ -27,10 +30,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..datasets.corpus import Document, corpus_file, iter_corpus
-from ..errors import ResrankError
-from ..formats.atomic import atomic_write, open_text
+from ..errors import InputError, ResrankError
+from ..formats.atomic import atomic_write
+from ..formats.jsonl import read_json
+from ..formats.text import iter_lines
+from ..formats.trec import pyserini_order
 from ..logs import progress
 from ..parallel import WHOLE, Job, Shard
+from ..provenance import Provenance, read_record, write_record
 from ..types import Candidate, Query, Run
 
 if TYPE_CHECKING:
@@ -43,28 +50,57 @@ DOCID_FILE = "docid"
 VECTORS_FILE = "vectors.npy"
 META_FILE = "encoder.json"
 SHARDS_DIR = "shards"
+RECORD_FILE = "provenance.json"
 PROBE_TEXT = "ResRank probe: the passage vectors in this index come from this encoder."
 PROBE_MIN_COSINE = 0.98  # fp32 vs bf16 encodings of one text agree to ~0.999
 
 
+def encode_provenance(corpus: str | Path, model: str | Path, batch_size: int = 64, shard_size: int = 10_000,
+                      device: str | None = None, dtype: str | None = None) -> Provenance:
+    """What a dense index is made of: the corpus and the model (by content; a preset by name) and the encoding settings."""
+    arguments = {"batch_size": batch_size, "shard_size": shard_size, "device": device, "dtype": dtype}
+    return Provenance.of("encode", arguments, {"corpus": corpus_file(corpus), "model": model})
+
+
+def dense_index_done(index_dir: str | Path, provenance: Provenance, overwrite: bool = False) -> bool:
+    """True when ``index_dir`` is a finished index made with ``provenance``; a finished index or unfinished shards
+    made otherwise are an error naming the difference. ``overwrite`` removes both (this module's files only)."""
+    out, shards = Path(index_dir), Path(index_dir) / SHARDS_DIR
+    if overwrite:
+        for name in (META_FILE, FAISS_FILE, DOCID_FILE, VECTORS_FILE):
+            (out / name).unlink(missing_ok=True)
+        shutil.rmtree(shards, ignore_errors=True)
+        return False
+    if (out / META_FILE).is_file():
+        provenance.check(check_dense_index(out).get("provenance"), out)
+        return True
+    if shards.is_dir() and any(shards.iterdir()):
+        provenance.check(read_record(shards / RECORD_FILE), shards)
+    return False
+
+
 def build_dense_index(corpus: str | Path, encoder: Encoder, index_dir: str | Path, batch_size: int = 64,
-                      shard_size: int = 10_000, job: Job | None = None) -> Path | None:
+                      shard_size: int = 10_000, job: Job | None = None, provenance: Provenance | None = None) -> Path | None:
     """Encode a BEIR corpus into ``index_dir`` (see module doc); resumes finished chunks after a kill.
 
     With a ``job`` (:func:`..parallel.sharded`) this process encodes its shard, and the job's merging
-    process (rank 0 under torchrun) merges once all are done; None where nothing was merged.
+    process (rank 0 under torchrun) merges once all are done; None where nothing was merged. With
+    ``provenance`` (see :func:`encode_provenance`) an existing index or unfinished chunks are reused only
+    when made so; without it, a finished index is reused when its probe vector matches ``encoder``.
     """
     out = Path(index_dir)
-    if (out / META_FILE).is_file():
+    if provenance is not None and dense_index_done(out, provenance):
+        return out
+    if provenance is None and (out / META_FILE).is_file():
         DenseVectors(out).check_encoder(encoder)
         return out
     job = job or Job(WHOLE)
-    encode_shard(corpus, encoder, out, job.shard, batch_size, shard_size)
+    encode_shard(corpus, encoder, out, job.shard, batch_size, shard_size, provenance)
     return merge_dense_index(out) if job.finish("encode") else None
 
 
 def encode_shard(corpus: str | Path, encoder: Encoder, index_dir: str | Path, shard: Shard = WHOLE, batch_size: int = 64,
-                 shard_size: int = 10_000) -> Path:
+                 shard_size: int = 10_000, provenance: Provenance | None = None) -> Path:
     """Encode the chunks ``shard`` owns into ``index_dir/shards/``; finished chunks are kept, so a killed shard resumes.
 
     Chunk k holds passages k*shard_size ... (k+1)*shard_size - 1 of the corpus and is encoded in one call,
@@ -80,6 +116,11 @@ def encode_shard(corpus: str | Path, encoder: Encoder, index_dir: str | Path, sh
     for stale in shards.glob("shard-*.json"):  # markers of an earlier run split another way
         if not stale.name.endswith(f"-of-{shard.num:05d}.json"):
             stale.unlink(missing_ok=True)
+    if provenance is not None and not (shards / RECORD_FILE).is_file():
+        write_record(shards / RECORD_FILE, provenance)
+    for torn in shards.glob("*.partial.npy"):  # a chunk of this shard a kill interrupted: encoded again below
+        if shard.owns(int(torn.name.split(".")[0])):
+            torn.unlink(missing_ok=True)
     encoder.batch_size = batch_size
     total = _count_lines(corpus)
     chunks = -(-total // shard_size)
@@ -130,7 +171,8 @@ def merge_dense_index(index_dir: str | Path) -> Path:
     absent = [f.name for f in files if not f.is_file()]
     if absent:
         raise ResrankError(f"{out}: chunk {absent[0]} is missing although every shard finished; encode again")
-    meta = {"count": first["count"], "dim": first["dim"], "probe": first["probe"]}
+    meta = {"count": first["count"], "dim": first["dim"], "probe": first["probe"],
+            "provenance": read_record(out / SHARDS_DIR / RECORD_FILE)}
     if num > 1:
         meta |= {"world_size": num, "ranks": [_throughput(m) for m in markers]}
     _merge(out, files, meta)
@@ -149,8 +191,7 @@ def _chunks(documents: Iterator[Document], size: int) -> Iterator[list[Document]
 
 
 def _count_lines(corpus: str | Path) -> int:
-    with open_text(corpus_file(corpus)) as handle:
-        return sum(1 for line in handle if line.strip())
+    return sum(1 for _, line in iter_lines(corpus_file(corpus)) if line.strip())
 
 
 def _write_shard(stem: Path, docids: list[str], vectors: np.ndarray) -> None:
@@ -193,15 +234,27 @@ def _check_probe(folder: Path, probe: np.ndarray, stored: np.ndarray) -> None:
         raise ResrankError(f"{folder}: built with a different encoder (probe cosine {cosine:.3f})")
 
 
+def check_dense_index(index_dir: str | Path) -> dict:
+    """The metadata of a finished dense index folder, reading no vectors; an unfinished or foreign folder is an error."""
+    folder = Path(index_dir)
+    meta_path = folder / META_FILE
+    if not meta_path.is_file():
+        raise ResrankError(f"{folder}: not a finished dense index (no {META_FILE}); run `resrank-eval encode`")
+    meta = read_json(meta_path)
+    if not isinstance(meta, dict) or not {"count", "dim", "probe"} <= meta.keys():
+        raise InputError(meta_path, None, "not a dense index's metadata (needs count, dim and probe)")
+    missing = [name for name in (FAISS_FILE, DOCID_FILE, VECTORS_FILE) if not (folder / name).is_file()]
+    if missing:
+        raise ResrankError(f"{folder}: incomplete dense index (no {missing[0]})")
+    return meta
+
+
 class DenseVectors:
     """docid -> passage vector, memory-mapped from an index folder built by :func:`build_dense_index`."""
 
     def __init__(self, index_dir: str | Path) -> None:
         folder = Path(index_dir)
-        meta_path = folder / META_FILE
-        if not meta_path.is_file():
-            raise ResrankError(f"{folder}: not a finished dense index (no {META_FILE}); run `resrank-eval encode`")
-        self.meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        self.meta = check_dense_index(folder)
         self.folder = folder
         self.vectors = np.load(folder / VECTORS_FILE, mmap_mode="r")
         docids = (folder / DOCID_FILE).read_text(encoding="utf-8").splitlines()
@@ -228,7 +281,8 @@ def dense_retrieve(index_dir: str | Path, encoder_model: str | Path | Encoder | 
     """Search ``index_dir`` with Pyserini's FaissSearcher, the ResRank encoder encoding the queries.
 
     Queries go in blocks of ``batch_size`` (topic order), each encoded and searched in one call: the
-    unit a ``shard`` owns, so the shards' runs together are the one-process run exactly.
+    unit a ``shard`` owns, so the shards' runs together are the one-process run exactly. Hits come in
+    :func:`~resrank_eval.formats.trec.pyserini_order` (tied scores as Pyserini's run evaluates them).
     """
     from ..jvm import pyserini_module
     from ..model import Encoder, QueryEncoder, ResRankModel, load_encoder
@@ -251,6 +305,9 @@ def dense_retrieve(index_dir: str | Path, encoder_model: str | Path | Encoder | 
         for start in range(0, len(qids), batch_size):
             block = qids[start:start + batch_size]
             results = searcher.batch_search([topics[q].text for q in block], block, k=hits, threads=threads)
-            run.update({qid: [Candidate(r.docid, float(r.score)) for r in results[qid]] for qid in block})
+            run.update({qid: pyserini_order(Candidate(r.docid, float(r.score)) for r in results[qid]) for qid in block})
             bar.update(len(block))
+    broken = next((qid for qid, hits in run.items() if not all(math.isfinite(c.score) for c in hits)), None)
+    if broken is not None:
+        raise ResrankError(f"{index_dir}: dense search gave a non-finite score for query {broken!r} (NaN vectors?)")
     return run

@@ -17,8 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..formats.yaml_lines import line_of
+from ..errors import InputError, ResrankError
+from ..formats.yaml_lines import LineMapping, line_of
+from ..model.config import ResRankConfig
+from ..model.presets import preset_config
+from ..provenance import Provenance, flat_arguments
 from .yaml_schema import apply_override, build, read_yaml
 
 PARTS = ("encoder", "projector", "reranker")
@@ -80,7 +83,7 @@ class StageConfig:
 
     name: str = "stage"
     steps: int = field(default=100, metadata={"min": 1})
-    lr: float | dict[str, float] = 1e-4
+    lr: float | dict[str, float] = field(default=1e-4, metadata={"above": 0.0})
     warmup: int = field(default=0, metadata={"min": 0})
     schedule: str = field(default="linear", metadata={"choices": ("linear", "cosine", "constant")})
     weight_decay: float = field(default=0.0, metadata={"min": 0.0})
@@ -156,6 +159,13 @@ class TrainConfig:
             stage.train = [p for p in stage.train if p in stage.reachable()]
         return [s for s in stages if s.train]
 
+    def provenance(self) -> Provenance:
+        """What a resumed run must match: every key (flattened, so a refusal names it) and, by content, the data,
+        the dev run and the starting model."""
+        inputs = {"data.train": self.data.train, "dev.run": self.dev.run if self.dev else None, "model.path": self.model.path}
+        arguments = {k: v for k, v in flat_arguments(dataclasses.asdict(self)).items() if k not in inputs and k != "output_dir"}
+        return Provenance.of("train", arguments, inputs)
+
     def model_overrides(self) -> dict[str, Any]:
         """The ResRankConfig fields the config (and the no-residual ablation) sets."""
         overrides = dict(self.model.config)
@@ -213,3 +223,32 @@ def _check(config: TrainConfig, raw: dict, path: Path) -> None:
             raise InputError(path, line, f"stages[{i}].warmup must be smaller than steps ({stage.steps})")
     if not config.effective_stages():
         raise InputError(path, line_of(raw, "ablation"), "the ablation switches leave no stage with anything to train")
+    _check_model_config(config, raw, path)
+
+
+def check_files(config: TrainConfig) -> None:
+    """What training reads and writes, checked before 20 s of loading: inputs exist, a saved model is sound, output_dir is writable."""
+    from ..formats.atomic import check_writable
+    from ..model.check import check_resrank_model
+
+    inputs = {"data.train": config.data.train, "dev.run": config.dev.run if config.dev is not None else None}
+    for key, file in inputs.items():
+        if file is not None and not Path(file).is_file():
+            raise InputError(file, None, f"{key}: no such file")
+    check_writable(config.output_dir, folder=True)
+    if config.model.path is not None:
+        check_resrank_model(config.model.path)
+
+
+def _check_model_config(config: TrainConfig, raw: dict, path: Path) -> None:
+    """The ResRankConfig the model section makes (a preset with changes, or a config alone), checked at its lines."""
+    model = raw.get("model", {})
+    if config.model.path is not None:
+        return
+    try:
+        base = preset_config(config.model.preset).to_dict() if config.model.preset is not None else {}
+    except ResrankError as exc:
+        raise InputError(path, line_of(model, "preset"), f"model.preset: {exc}") from None
+    values = LineMapping({**base, **config.model_overrides()})
+    values.line, values.lines = line_of(model, "config"), getattr(model.get("config"), "lines", {})
+    ResRankConfig.from_dict(values, path)

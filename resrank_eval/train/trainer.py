@@ -23,10 +23,11 @@ import torch
 from ..errors import ResrankError
 from ..logs import progress
 from ..model import ResRankConfig, ResRankModel
+from ..provenance import read_record, write_record
 from . import accel
 from .batches import BatchSampler
 from .checkpoint import load_latest, rng_state, save_checkpoint, set_rng_state
-from .config import StageConfig, TrainConfig
+from .config import StageConfig, TrainConfig, check_files
 from .data import read_examples
 from .devset import DevSet
 from .objective import Objective
@@ -35,6 +36,7 @@ from .parts import apply_lora, enable_gradient_checkpointing, export, freeze_for
 log = logging.getLogger(__name__)
 LOG_FILE = "train_log.jsonl"
 CONFIG_FILE = "train_config.json"
+PROVENANCE_FILE = "provenance.json"
 
 
 class Trainer:
@@ -49,6 +51,7 @@ class Trainer:
 
     def train(self, resume: bool = False, stop_after: int | None = None) -> Path | None:
         """Run (or continue) training; ``stop_after`` ends early after that many steps, like a kill."""
+        check_files(self.config)
         acc = self.accelerator
         torch.manual_seed(self.config.seed)
         model = self._build_model(acc.device)
@@ -117,6 +120,7 @@ class Trainer:
             raise ResrankError(f"{self.output}: holds checkpoints of an earlier run; pass --resume or a new output_dir")
         self.output.mkdir(parents=True, exist_ok=True)
         (self.output / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
+        write_record(self.output / PROVENANCE_FILE, self.config.provenance())
 
     # ----- one stage -----
 
@@ -238,14 +242,8 @@ class Trainer:
         path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
     def _check_same_config(self) -> None:
-        """Resuming under a changed config would silently train something else than either run."""
-        saved = self.output / CONFIG_FILE
-        if not saved.is_file():
-            return
-        before, now = json.loads(saved.read_text(encoding="utf-8")), json.loads(json.dumps(asdict(self.config)))
-        changed = sorted(key for key in before.keys() | now.keys() if before.get(key) != now.get(key))
-        if changed:
-            raise ResrankError(f"{saved}: the config changed since this run started ({', '.join(changed)}); use a new output_dir")
+        """Resuming under a changed config, other data or another model would silently train something neither run meant."""
+        self.config.provenance().check(read_record(self.output / PROVENANCE_FILE), self.output)
 
 
 def _logged_step(line: str) -> float:

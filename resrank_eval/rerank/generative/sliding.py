@@ -55,6 +55,19 @@ class SlidingWindowReranker(Reranker):
     dtype: str = "float32"
     options = (MODEL, DEVICE, DTYPE, *WINDOW_OPTIONS)
 
+    @classmethod
+    def check_options(cls, values: dict[str, Any]) -> None:
+        from ...model.check import check_lm_source
+
+        try:
+            check_window(values["window"], values["stride"])
+        except ValueError as exc:
+            raise ResrankError(f"--window/--stride: {exc}") from None
+        if values["max_words"] < 1:
+            raise ResrankError(f"--max-words must be at least 1, got {values['max_words']}")
+        if not values.get("api_base"):
+            check_lm_source(values["model"])
+
     def __init__(self, window: int = 20, stride: int = 10, max_words: int = 300) -> None:
         check_window(window, stride)
         self.window = window

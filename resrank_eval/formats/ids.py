@@ -1,0 +1,60 @@
+"""Query and document ids and scores: one rule for every reader and writer.
+
+An id is a non-empty string without whitespace: TREC runs and qrels are whitespace-separated
+columns, so an id with a space, an empty one, or a JSON ``null`` written out as ``None`` would make a
+line that its own reader rejects. JSON may hold an id as an integer (rank_llm writes numeric qids),
+which becomes its decimal string; null, objects, floats and booleans are errors. A score is a finite
+number: NaN has no rank. Readers check at the source (and say where); writers check again, so
+nothing they write is refused when it is read back.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Hashable
+
+_WHITESPACE = re.compile(r"\s")
+
+
+def check_id(value: object, what: str = "id") -> str:
+    """``value`` as an id string; ``ValueError`` says what is wrong (callers add where)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"{what} must be a string, got {_shown(value)}")
+    text = str(value)
+    if not text:
+        raise ValueError(f"{what} is empty")
+    if _WHITESPACE.search(text):
+        raise ValueError(f"{what} {text!r} contains whitespace")
+    return text
+
+
+def check_score(value: object, what: str = "score") -> float:
+    """``value`` as a finite float; ``ValueError`` otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be a number, got {_shown(value)}")
+    try:
+        score = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} {_shown(value)} is not a number") from None
+    if not math.isfinite(score):
+        raise ValueError(f"{what} {_shown(value)} is not finite")
+    return score
+
+
+class FirstSeen:
+    """Where each key was first seen, so a duplicate's error can name both places."""
+
+    def __init__(self) -> None:
+        self._where: dict[Hashable, str] = {}
+
+    def add(self, key: Hashable, where: str) -> str | None:
+        """Record ``key`` at ``where``; return where it was seen before (None the first time)."""
+        if key in self._where:
+            return self._where[key]
+        self._where[key] = where
+        return None
+
+
+def _shown(value: object) -> str:
+    return "null" if value is None else repr(value) if isinstance(value, (str, int, float, bool)) else type(value).__name__

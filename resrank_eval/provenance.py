@@ -1,0 +1,223 @@
+"""What produced an output, recorded with it, so that resuming or skipping can never mix two experiments.
+
+A :class:`Provenance` is a command's effective arguments (defaults filled in), a fingerprint of every
+input it read (file bytes; a model folder's config and weights; a run or topics held in memory, by
+content) and the resrank-eval version. Every resumable or skippable output stores one: a rerank's
+partial file and summary, a run's ``<run>.provenance.json``, a dense index's metadata, a training
+run's folder. Before resuming or skipping, a command compares the stored record with its own and
+refuses on the first difference, naming it; ``--overwrite`` starts over instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, ResrankError
+from .formats.atomic import atomic_write
+from .formats.jsonl import read_json
+
+MANIFESTS = ("encoder.json", "resrank-index.json", "segments_*")
+"""Files that identify the whole folder they sit in, so an index's gigabytes are never re-read: resrank-eval's
+metadata (written last, naming what the folder was built from), or a Lucene commit point (it names every
+segment by a unique id)."""
+
+_digests: dict[tuple[str, int, int], str] = {}
+
+
+def current_version() -> str:
+    """The running resrank-eval version (read late: this module is imported while the package initialises)."""
+    from . import __version__
+
+    return __version__
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """One output's making: ``arguments`` compare by value, ``inputs`` by fingerprint (``sources`` only say where they were)."""
+
+    command: str
+    arguments: dict[str, Any]
+    inputs: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    version: str = field(default_factory=current_version)
+
+    @classmethod
+    def of(cls, command: str, arguments: Mapping[str, Any], inputs: Mapping[str, Any] | None = None) -> Provenance:
+        """A record from ``arguments`` (JSON values) and ``inputs``: a path that exists is fingerprinted by content,
+        one that does not (a preset, a hub id) counts as a plain argument, any other value (a run, topics) by its JSON."""
+        values, prints, sources = dict(arguments), {}, {}
+        for name, value in (inputs or {}).items():
+            if value is None:
+                values.setdefault(name, None)
+            elif isinstance(value, (str, Path)):
+                if Path(value).exists():
+                    prints[name], sources[name] = fingerprint(value), str(value)
+                else:
+                    values[name] = str(value)
+            else:
+                prints[name] = content_fingerprint(value)
+        return cls(command, json.loads(json.dumps(values, default=str)), prints, sources)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"command": self.command, "version": self.version, "arguments": self.arguments, "inputs": self.inputs,
+                "sources": self.sources}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str | Path) -> Provenance:
+        try:
+            return cls(str(data["command"]), dict(data["arguments"]), dict(data["inputs"]), dict(data.get("sources", {})),
+                       str(data["version"]))
+        except (KeyError, TypeError, ValueError):
+            raise InputError(where, None, "not a provenance record (command, version, arguments, inputs)") from None
+
+    def digest(self) -> str:
+        """A short stable hash of the record: a cache key that changes whenever any part of it does."""
+        comparable = {k: v for k, v in self.to_dict().items() if k != "sources"}
+        return hashlib.sha256(json.dumps(comparable, sort_keys=True).encode()).hexdigest()[:16]
+
+    def difference(self, recorded: Provenance) -> str | None:
+        """How ``recorded`` differs from this one (the first difference, in words), or None."""
+        if recorded.command != self.command:
+            return f"made by `{recorded.command}`, not `{self.command}`"
+        for name in _keys(self.arguments, self.inputs, recorded.arguments, recorded.inputs):
+            old, new = recorded._identity(name), self._identity(name)
+            if old == new:
+                continue
+            if old[0] == new[0] == "value":
+                return f"made with {option_name(name)} {_shown(old[1])}, now {_shown(new[1])}"
+            was, now = recorded._shown_input(name), self._shown_input(name)
+            where = "" if was is None and now is None else f" ({was})" if was == now else f" (was {was}, now {now})"
+            return f"made from a different {option_name(name)}{where}: its content differs"
+        if recorded.version != self.version:
+            return f"made by resrank-eval {recorded.version}, this is {self.version}"
+        return None
+
+    def _identity(self, name: str) -> tuple[str, Any]:
+        return ("input", self.inputs[name]) if name in self.inputs else ("value", self.arguments.get(name))
+
+    def _shown_input(self, name: str) -> str | None:
+        """Where an input came from (a path, or the name given); None for content held in memory."""
+        return self.sources.get(name) if name in self.inputs else _shown(self.arguments.get(name))
+
+    def check(self, recorded: Any, where: str | Path) -> None:
+        """Raise a one-line error unless ``recorded`` (a stored record, or None) is this provenance."""
+        if recorded is None:
+            raise ResrankError(f"{where}: exists without a provenance record (an older resrank-eval, or an interrupted "
+                               f"write); pass --overwrite to start over")
+        difference = self.difference(Provenance.from_dict(recorded, where))
+        if difference is not None:
+            raise ResrankError(f"{where}: {difference}; pass --overwrite to start over")
+
+    def skip(self, outputs: Sequence[Path], record: Path, overwrite: bool = False, key: str | None = None) -> bool:
+        """Pyserini's skip-if-exists, keyed on this provenance: True when every output exists and was made so.
+
+        ``record`` is the file holding the stored provenance (under ``key`` when it is part of a larger
+        JSON). Outputs made otherwise (or unrecorded) are an error, never overwritten silently; with
+        some missing, or ``overwrite``, the record is removed first (so an interrupted redo cannot leave
+        an old record next to new files) and the caller makes them all again.
+        """
+        existing = [path for path in outputs if path.exists()]
+        if existing and not overwrite:
+            self.check(read_record(record, key), existing[0])
+            if len(existing) == len(outputs):
+                return True
+        record.unlink(missing_ok=True)
+        return False
+
+
+def record_path(output: str | Path) -> Path:
+    """Where a run file's provenance is stored: ``<output>.provenance.json``."""
+    output = Path(output)
+    return output.with_name(output.name + ".provenance.json")
+
+
+def read_record(path: Path, key: str | None = None) -> Any:
+    """The stored record in ``path`` (under ``key`` when the record is part of a larger JSON), or None."""
+    if not path.is_file():
+        return None
+    data = read_json(path)
+    return data.get(key) if key is not None and isinstance(data, dict) else data
+
+
+def write_record(path: Path, provenance: Provenance) -> None:
+    """Store ``provenance`` atomically: written last, after the outputs it describes."""
+    with atomic_write(path) as handle:
+        json.dump(provenance.to_dict(), handle, indent=2)
+        handle.write("\n")
+
+
+def flat_arguments(nested: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config as ``section.key`` -> value (list items by index), so a difference names the key that changed."""
+    flat: dict[str, Any] = {}
+    for key, value in nested.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flat_arguments(value, f"{name}."))
+        elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            flat.update(flat_arguments({str(i): v for i, v in enumerate(value)}, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def option_name(name: str) -> str:
+    """How the user wrote an argument: ``top_k`` -> ``--top-k``; config keys (``stages.0.lr``) as they are."""
+    return name if "." in name else "--" + name.replace("_", "-")
+
+
+def fingerprint(path: str | Path) -> str:
+    """``sha256:`` of a file's bytes, or of a folder's files (relative names and bytes; a manifest alone when it has one).
+
+    Memoised per (path, size, mtime) within the process: a model folder is hashed once per command.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ResrankError(f"{path}: does not exist")
+    if path.is_file():
+        return "sha256:" + _file_digest(path)
+    manifests = next((found for pattern in MANIFESTS if (found := sorted(path.glob(pattern)))), None)
+    files = manifests or sorted(p for p in path.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.relative_to(path).as_posix().encode() + b"\0" + _file_digest(file).encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def content_fingerprint(value: Any) -> str:
+    """``sha256:`` of a value's JSON (dataclasses as their fields): an in-memory run or topics, by content."""
+    text = json.dumps(value, sort_keys=True, default=_plain, ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _digests:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _digests[key] = digest.hexdigest()
+    return _digests[key]
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: getattr(value, name) for name in value.__dataclass_fields__}
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"cannot fingerprint a {type(value).__name__}")
+
+
+def _keys(*mappings: Mapping[str, Any]) -> Iterable[str]:
+    return dict.fromkeys(key for mapping in mappings for key in mapping)
+
+
+def _shown(value: Any) -> str:
+    return "(not given)" if value is None else json.dumps(value) if not isinstance(value, str) else value
