@@ -47,14 +47,15 @@ def index(dataset: str, corpus: str | None, index_dir: str | None, threads: int,
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--remove-query/--keep-query", default=None, help="Drop hits whose docid equals the qid (default: on for BEIR).")
 @click.option("--output", type=click.Path(dir_okay=False), default=None, help="Run file; default runs/run.<dataset>.<method>.<split>.txt.")
+@click.option("--run-tag", default=None, help="Run tag (6th column).  [default: bm25-flat or dense-<model>]")
 @device_option
 @dtype_option
 @threads_option
 @overwrite_option
 @handle_errors
 def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, method: str, index_name: str | None, model: str | None,
-             hits: int, batch_size: int, remove_query: bool | None, output: str | None, device: str | None, dtype: str, threads: int,
-             overwrite: bool) -> None:
+             hits: int, batch_size: int, remove_query: bool | None, output: str | None, run_tag: str | None, device: str | None,
+             dtype: str, threads: int, overwrite: bool) -> None:
     """Build a first-stage run with BM25 (Lucene) or the ResRank encoder (FAISS)."""
     from ..datasets.registry import get_dataset
     from ..formats.topics import read_topics
@@ -64,7 +65,7 @@ def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, m
     from ..retrieve import system_name
 
     ds = get_dataset(dataset, corpus, split)
-    tag = system_name(method, model)
+    tag = run_tag or system_name(method, model)
     output = output or str(runs_dir() / run_file_name(ds.name, tag, split))
     if refuse_existing(output, overwrite):
         return
@@ -74,4 +75,30 @@ def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, m
     click.echo(f"{len(run)} queries -> {output}")
 
 
-COMMANDS = [index, retrieve]
+@click.command("fuse")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--method", type=click.Choice(["rrf", "interpolate"]), default="rrf", show_default=True,
+              help="Reciprocal-rank fusion, or per-query min-max normalised score interpolation.")
+@click.option("--weights", default=None, help="Comma-separated weight per run, e.g. 0.1,0.9.  [default: 1 each (rrf), equal shares (interpolate)]")
+@click.option("--k", "rrf_k", type=float, default=60.0, show_default=True, help="RRF constant.")
+@click.option("--depth", type=int, default=1000, show_default=True, help="Hits per query each run contributes.")
+@click.option("--run-tag", default=None, help="Run tag.  [default: rrf-k60 or interpolate-<weights>]")
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="Fused TREC run to write.")
+@overwrite_option
+@handle_errors
+def fuse(runs: tuple[str, ...], method: str, weights: str | None, rrf_k: float, depth: int, run_tag: str | None, output: str,
+         overwrite: bool) -> None:
+    """Fuse two or more TREC runs into a new first-stage run (RRF or score interpolation)."""
+    from ..formats.trec import read_run, write_run
+    from ..retrieve.fusion import fuse as fuse_runs
+    from ..retrieve.fusion import fusion_name, parse_weights
+
+    if refuse_existing(output, overwrite):
+        return
+    parsed = parse_weights(weights) if weights else None
+    fused = fuse_runs([read_run(r) for r in runs], method, parsed, rrf_k, depth)
+    write_run(output, fused, run_tag or fusion_name(method, parsed, rrf_k))
+    click.echo(f"{len(fused)} queries fused ({method}) -> {output}")
+
+
+COMMANDS = [index, retrieve, fuse]
