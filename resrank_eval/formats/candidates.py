@@ -1,6 +1,7 @@
 """rank_llm / RankGPT candidate JSON: ``[{"query": str, "hits": [{content, qid, docid, rank, score}]}]``.
 
 The interchange format of the RankGPT ecosystem, and the only offline source of DL19/DL20 text.
+:func:`read_candidates` also reads rank_llm's current Request/Result files (:mod:`.requests`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..types import Candidate, Query, Run
 from .atomic import atomic_write, open_text
+from .requests import is_request, is_requests_file, read_requests
 
 HIT_KEYS = ("content", "qid", "docid", "score")
 
@@ -26,7 +28,9 @@ class CandidateSet:
 
 
 def read_candidates(path: str | Path) -> CandidateSet:
-    """Parse and validate a candidate file; errors name the entry and hit that is wrong."""
+    """Parse and validate a candidate file (RankGPT JSON, or rank_llm Request JSON/JSONL); errors name the entry and hit that is wrong."""
+    if is_requests_file(path):
+        return _nonempty(path, CandidateSet(*read_requests(path)))
     try:
         with open_text(path) as handle:
             entries = json.load(handle)
@@ -34,12 +38,18 @@ def read_candidates(path: str | Path) -> CandidateSet:
         raise InputError(path, exc.lineno, f"invalid JSON: {exc.msg}") from None
     if not isinstance(entries, list):
         raise InputError(path, 1, "expected a JSON list of {query, hits} objects")
+    if entries and is_request(entries[0]):
+        return _nonempty(path, CandidateSet(*read_requests(path, entries)))
     result = CandidateSet({}, {}, {})
     seen: dict[str, set[str]] = {}  # docids per query so far, for O(1) duplicate checks
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("query"), str) or not isinstance(entry.get("hits"), list):
             raise InputError(path, None, f"entry {i}: needs a string 'query' and a list 'hits'")
         _add_entry(path, i, entry, result, seen)
+    return _nonempty(path, result)
+
+
+def _nonempty(path: str | Path, result: CandidateSet) -> CandidateSet:
     if not result.run:
         raise InputError(path, None, "no queries with hits")
     return result
