@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..datasets.registry import BEIR_NAMES
 from .build import Report, SystemResult
-from .significance import DAGGER, DOUBLE_DAGGER
+from .significance import BETTER, DAGGER, DOUBLE_DAGGER, WORSE
 
 MISSING = "–"
 CROSS_DATASETS = ("dl19", "dl20", *(f"beir/{n}" for n in BEIR_NAMES))
@@ -81,7 +81,7 @@ def dataset_table(report: Report, dataset: str) -> Table:
     results = report.for_dataset(dataset)
     measures = results[0].measures
     rows = [[r.label, *(_score(r, m, report.alpha) for m in measures), *efficiency_cells(r.efficiency)] for r in results]
-    return Table(f"{dataset}: {_legend(report)}", ["System", *measures, *EFFICIENCY_COLUMNS], rows)
+    return Table(f"{dataset}: {legend(report)}", ["System", *measures, *EFFICIENCY_COLUMNS], rows)
 
 
 def cross_table(report: Report, measure: str = "nDCG@10") -> Table:
@@ -97,16 +97,22 @@ def cross_table(report: Report, measure: str = "nDCG@10") -> Table:
         cells.append(f"{fmean(beir):.4f}" if len(beir) == len(BEIR_NAMES) else MISSING)
         rows.append(cells)
     columns = ["System", *(SHORT_NAMES[d] for d in CROSS_DATASETS), "BEIR avg"]
-    return Table(f"{measure} across datasets: {_legend(report)}", columns, rows)
+    return Table(f"{measure} across datasets: {legend(report, measure)}", columns, rows)
 
 
-def _legend(report: Report) -> str:
+def legend(report: Report, measure: str | None = None) -> str:
+    """What the markers mean: direction, which test, the correction and its family size, alpha, the baseline."""
     if report.baseline is None:
         return "no significance tests"
-    return (
-        f"{DAGGER} paired t-test, {DOUBLE_DAGGER} paired randomization test, p < {report.alpha} "
-        f"against {report.baseline}"
-    )
+    family = report.family_size(measure) if measure else max((report.family_size(m) for m in _measures(report)), default=0)
+    correction = f", Holm-corrected over {family} comparison{'s' if family != 1 else ''}{' per measure' if measure is None else ''}" \
+        if report.correction == "holm" else ""
+    return (f"{BETTER}/{WORSE} significantly better/worse than {report.baseline} by the paired t-test ({DAGGER}) "
+            f"and/or the paired randomization test ({DOUBLE_DAGGER}), p < {report.alpha}{correction}")
+
+
+def _measures(report: Report) -> list[str]:
+    return list(dict.fromkeys(m for r in report.results for m in r.measures))
 
 
 def csv_frame(report: Report) -> pd.DataFrame:
@@ -123,5 +129,7 @@ def csv_frame(report: Report) -> pd.DataFrame:
             row[f"{m} delta"] = comparison.delta if comparison else None
             row[f"{m} p_ttest"] = comparison.p_ttest if comparison else None
             row[f"{m} p_randomization"] = comparison.p_randomization if comparison else None
+            row[f"{m} p_ttest_holm"] = comparison.p_ttest_adjusted if comparison else None
+            row[f"{m} p_randomization_holm"] = comparison.p_randomization_adjusted if comparison else None
         rows.append(row | {k: (r.efficiency or {}).get(k) for k in efficiency_keys})
     return pd.DataFrame(rows, dtype=object)  # objects: an int stays 4, a missing value stays empty
