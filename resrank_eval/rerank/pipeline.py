@@ -132,6 +132,8 @@ def summarize(stats: list[QueryStats]) -> dict[str, Any]:
         "latency_ms_mean": statistics.fmean(total),
         "encode_ms_mean": statistics.fmean(s.encode_ms for s in stats),
         "rerank_ms_mean": statistics.fmean(s.rerank_ms for s in stats),
+        "rerank_ms_p50": statistics.median(s.rerank_ms for s in stats),
+        "rerank_ms_p95": _percentile([s.rerank_ms for s in stats], 95),
         "queries_per_s": 1000.0 * n / sum(total) if sum(total) > 0 else None,
         "candidates_per_query": statistics.fmean(s.candidates for s in stats),
         "encoder_tokens_per_query": statistics.fmean(s.encoder_tokens for s in stats),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..environment import environment
 from ..errors import InputError, ResrankError
 from ..formats.atomic import atomic_write
 from ..formats.trec import check_tag, write_run
@@ -75,13 +76,14 @@ class RunSink:
             handle.write(json.dumps(record) + "\n")
 
     def finish(self, first_stage: Run, done: dict[str, Reranked], top_k: int) -> RerankOutputs:
-        """Write run, stats and summary atomically from every finished query; drop the partial file."""
+        """Write run, stats and summary (with the environment it ran in) atomically from every finished query; drop the partial file."""
         result = assemble(first_stage, done, top_k)
         write_run(self.outputs.run, result.run, self.tag)
         with atomic_write(self.outputs.stats) as handle:
             handle.writelines(json.dumps(s.to_dict()) + "\n" for s in result.stats)
+        device = result.stats[0].device if result.stats else "cpu"
         with atomic_write(self.outputs.summary) as handle:
-            json.dump(summarize(result.stats), handle, indent=2, allow_nan=False)
+            json.dump(summarize(result.stats) | {"environment": environment(device)}, handle, indent=2, allow_nan=False)
         self.outputs.partial.unlink(missing_ok=True)
         return self.outputs
 
