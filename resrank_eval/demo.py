@@ -8,29 +8,19 @@ only re-score the runs and re-print the table.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-from .datasets.registry import Dataset, get_dataset
+from .datasets.registry import get_dataset
 from .errors import ResrankError
 from .formats.trec import read_run, run_file_name, write_run
 from .model.sources import BUNDLED_MODEL
-from .paths import cache_dir
 from .rerank.registry import load_reranker
 from .rerank.sink import RunSink, rerank_to_files
 from .retrieve import retrieve
+from .retrieve.dense import cached_dense_index
 
 DATASET = "beir/nfcorpus"
 DEMO_MODEL = BUNDLED_MODEL
-
-
-def model_fingerprint(model: Path) -> str:
-    """Short hash of a checkpoint's config and weights: the cache key of its corpus embeddings."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in model.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(model).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top_k: int = 100, batch_size: int = 4,
@@ -43,7 +33,7 @@ def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top
     bm25 = Path(runs) / run_file_name(ds.name, "bm25-flat")
     if not bm25.exists():
         write_run(bm25, retrieve(ds, "bm25", hits=1000, threads=threads), "bm25-flat")
-    embeddings = _corpus_embeddings(ds, model, dtype)
+    embeddings = cached_dense_index(ds.corpus_dir, ds.name, model, dtype)
     reranked = []
     for name in ("encoder", "resrank"):
         output = Path(runs) / run_file_name(ds.name, f"bm25-flat.{name}-{model.name}")
@@ -52,15 +42,3 @@ def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top
             rerank_to_files(reranker, ds.topics(), read_run(bm25), ds.passages, RunSink(output, name), top_k, batch_size)
         reranked.append(output)
     return [bm25, *reranked]
-
-
-def _corpus_embeddings(ds: Dataset, model: Path, dtype: str | None) -> Path:
-    """The corpus encoded once by this model's encoder (progress bar), then reused by every rerank."""
-    from .model import load_encoder
-    from .retrieve.dense import META_FILE, build_dense_index
-
-    suffix = f"-{dtype}" if dtype not in (None, "auto") else ""
-    target = cache_dir() / "dense" / f"{ds.slug}-{model_fingerprint(model)}{suffix}"
-    if not (target / META_FILE).exists():
-        build_dense_index(ds.corpus_dir, load_encoder(model, dtype=dtype), target)
-    return target

@@ -118,8 +118,10 @@ def _measures(report: Report) -> list[str]:
 def csv_frame(report: Report) -> pd.DataFrame:
     """One row per (dataset, run): every measure with delta and both p-values, and the efficiency summary."""
     measures = list(dict.fromkeys(m for r in report.results for m in r.measures))
-    efficiency_keys = ("latency_ms_p50", "latency_ms_p95", "queries_per_s", "encoder_tokens_per_query",
-                       "reranker_input_tokens_per_query", "generated_tokens_per_query", "device", "dtype", "batch_size")
+    efficiency_keys = ("latency_ms_p50", "latency_ms_p95", "rerank_ms_p50", "queries_per_s", "encoder_tokens_per_query",
+                       "reranker_input_tokens_per_query", "generated_tokens_per_query", "forward_passes_per_query", "flops_per_query",
+                       "encoder_flops_per_query", "prefill_flops_per_query", "decode_flops_per_query", "queries_per_pflop", "device",
+                       "dtype", "batch_size")
     rows = []
     for r in report.results:
         row: dict[str, Any] = {"dataset": r.dataset, "system": r.label, "run_file": str(r.run.path or ""), "queries": len(r.per_query)}

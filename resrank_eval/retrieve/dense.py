@@ -13,6 +13,7 @@ Vectors are those the encoder returns (L2-normalised by default), so inner produ
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -116,6 +117,39 @@ def _merge(out: Path, shard_files: list[Path], encoder: Encoder) -> None:
         shard.unlink()
         shard.with_suffix(".docids").unlink()
     (out / SHARDS_DIR).rmdir()
+
+
+def model_fingerprint(model: str | Path) -> str:
+    """Short hash of a checkpoint's files (a preset's assembled folder; its config when it has none)."""
+    from ..model.resrank import resolve
+
+    config, folder = resolve(model)
+    digest = hashlib.sha256()
+    if folder is None:
+        digest.update(json.dumps(config.__dict__, sort_keys=True, default=str).encode())
+    else:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            digest.update(path.relative_to(folder).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cached_dense_index(corpus: str | Path, name: str, model: str | Path, dtype: str | None = None, batch_size: int = 64,
+                       build: bool = True) -> Path:
+    """``corpus`` encoded once by ``model``'s encoder into the cache, keyed by the corpus bytes and the model's files.
+
+    What the demo and the reproduction grid share: every dense retrieval and every rerank of that corpus
+    with that encoder reuses these vectors. ``build=False`` only says where they are (or would be).
+    """
+    from ..model import load_encoder
+    from ..paths import cache_dir
+    from .bm25 import corpus_fingerprint
+
+    suffix = f"-{dtype}" if dtype not in (None, "auto") else ""
+    target = cache_dir() / "dense" / f"{name.replace('/', '-')}-{corpus_fingerprint(corpus)[:8]}-{model_fingerprint(model)}{suffix}"
+    if build and not (target / META_FILE).exists():
+        build_dense_index(corpus, load_encoder(model, dtype=dtype), target, batch_size=batch_size)
+    return target
 
 
 class DenseVectors:

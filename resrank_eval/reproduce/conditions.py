@@ -1,0 +1,322 @@
+"""A conditions file (Pyserini 2CR style): datasets x conditions -> runs, the table, and the pinned scores.
+
+::
+
+    title: ResRank-mini, offline
+    output: runs/offline                 # the leaderboard folder (relative to the working directory)
+    baseline: bm25                       # what significance is tested against
+    datasets:
+      - name: beir/nfcorpus              # a registered benchmark (its bundled or --corpus copy) ...
+      - name: cranfield                  # ... or any BEIR directory under any name
+        corpus: ../data/cranfield-beir
+      - name: dl19                       # no corpus here: its BM25 run is rank_llm's candidate file
+        first_stages: {bm25: "{data}/candidates/dl19-bm25-top100.json.gz"}
+    conditions:
+      - name: bm25
+        first_stage: {method: bm25, hits: 1000}
+      - name: bm25.resrank-mini          # a reranker reads another condition's run
+        first_stage: bm25
+        rerank: {reranker: resrank, top_k: 100, batch_size: 4, options: {model: "{data}/models/resrank-mini", dense_index: auto}}
+    expected:                            # pinned scores, written by `reproduce FILE --pin`
+      bm25:
+        beir/nfcorpus: {"nDCG@10": 0.3218}
+
+Paths in the file (corpora, first-stage files, models) may use ``{data}`` (the bundled data), ``~``
+and ``$VARS``, and are relative to the file's folder when they exist there. Every mistake is an
+error at ``file:line`` before anything runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..datasets.registry import Dataset, get_dataset
+from ..errors import InputError, ResrankError
+from ..evaluate.metrics import parse_measure
+from ..formats.schema import build
+from ..formats.yaml_lines import line_of, load_yaml
+from ..paths import data_dir
+from ..retrieve.fusion import FUSION_METHODS, RRF_K
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+"""A condition name is a run tag and part of a file name: one word of letters, digits and ``. _ + -``."""
+
+METHODS = ("bm25", "dense", "fusion", "imported")
+AUTO = "auto"
+"""``dense_index: auto``: the dataset's corpus encoded once by the reranker's encoder (none without a local corpus)."""
+
+
+@dataclass
+class DatasetSpec:
+    """A column of the table: a registered benchmark, or any BEIR directory (``corpus``) under any name."""
+
+    name: str = ""
+    corpus: str | None = None
+    split: str = "test"
+    first_stages: dict[str, str] = field(default_factory=dict)
+    """Precomputed first stages by name (candidate JSON/JSONL or a TREC / MS MARCO run): ``bm25`` here replaces retrieval."""
+
+
+@dataclass
+class FirstStage:
+    """How a condition's run is made: BM25, dense retrieval, fusion of other conditions, or an imported file."""
+
+    method: str = field(default="bm25", metadata={"choices": METHODS})
+    hits: int = field(default=1000, metadata={"min": 1})
+    model: str | None = None
+    batch_size: int = field(default=64, metadata={"min": 1})
+    source: str | None = None
+    runs: list[str] = field(default_factory=list)
+    fusion: str = field(default="rrf", metadata={"choices": FUSION_METHODS})
+    weights: list[float] | None = None
+    k: float = RRF_K
+    depth: int = field(default=1000, metadata={"min": 1})
+
+
+@dataclass
+class RerankSpec:
+    """A registered reranker over the first stage's top-k; ``options`` are its options (``model``, ``dense_index``, ...)."""
+
+    reranker: str = ""
+    top_k: int = field(default=100, metadata={"min": 1})
+    batch_size: int = field(default=1, metadata={"min": 1})
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ConditionSpec:
+    """A row of the table; ``first_stage`` is a recipe, or the name of the condition whose run ``rerank`` reads."""
+
+    name: str = ""
+    first_stage: Any = None  # FirstStage | str: a recipe (a mapping, checked by :func:`load_grid`) or a condition name
+    rerank: RerankSpec | None = None
+    datasets: list[str] | None = None
+    label: str | None = None
+
+    @property
+    def reads(self) -> list[str]:
+        """The conditions whose runs this one needs."""
+        if isinstance(self.first_stage, str):
+            return [self.first_stage]
+        return list(self.first_stage.runs) if self.first_stage.method == "fusion" else []
+
+
+@dataclass
+class ConditionsFile:
+    title: str = ""
+    output: str = "runs/reproduce"
+    baseline: str | None = None
+    measure: str = "nDCG@10"
+    tolerance: float = 0.0005
+    threads: int = field(default=2, metadata={"min": 1})
+    datasets: list[DatasetSpec] = field(default_factory=list)
+    conditions: list[ConditionSpec] = field(default_factory=list)
+    expected: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+
+
+@dataclass
+class Grid:
+    """A checked conditions file: datasets resolved, conditions in dependency order, paths expanded."""
+
+    path: Path
+    spec: ConditionsFile
+    datasets: dict[str, Dataset]
+    conditions: dict[str, ConditionSpec]
+
+    def cells(self, conditions: list[str] | None = None, datasets: list[str] | None = None) -> list[tuple[ConditionSpec, Dataset]]:
+        """(condition, dataset) pairs to run, dependencies first; a filter keeps what the chosen cells read."""
+        for name in conditions or ():
+            if name not in self.conditions:
+                raise ResrankError(f"{self.path}: no condition {name!r}; known: {', '.join(self.conditions)}")
+        for name in datasets or ():
+            if name not in self.datasets:
+                raise ResrankError(f"{self.path}: no dataset {name!r}; known: {', '.join(self.datasets)}")
+        wanted = set(conditions or self.conditions)
+        for name in list(self.conditions)[::-1]:  # reverse dependency order: readers before what they read
+            if name in wanted:
+                wanted.update(self.conditions[name].reads)
+        return [(c, self.datasets[d]) for c in self.conditions.values() if c.name in wanted
+                for d in (c.datasets or self.datasets) if not datasets or d in datasets]
+
+    def first_stage_file(self, dataset: str, key: str) -> str | None:
+        return next((s.first_stages.get(key) for s in self.spec.datasets if s.name == dataset), None)
+
+
+def load_grid(path: str | Path) -> Grid:
+    """Parse and check a conditions file; every error names ``file:line``."""
+    path = Path(path)
+    raw = load_yaml(path, "conditions file")
+    if isinstance(raw, dict) and raw.get("expected", {}) is None:
+        raw["expected"] = {}  # a bare `expected:` waiting for --pin
+    spec: ConditionsFile = build(ConditionsFile, raw, path, "")
+    base = path.resolve().parent
+    datasets = {}
+    for i, ds in enumerate(spec.datasets):
+        line = line_of(raw["datasets"][i])
+        if not ds.name or ds.name in datasets:
+            raise InputError(path, line, f"datasets[{i}]: needs a name, not given twice (got {ds.name!r})")
+        ds.corpus = _local(ds.corpus, base, path, line, must_exist=True) if ds.corpus else None
+        ds.first_stages = {k: _local(v, base, path, line, must_exist=True) for k, v in ds.first_stages.items()}
+        datasets[ds.name] = _resolved(ds, path, line)
+    conditions = _ordered([_checked(c, i, raw, path, base, datasets) for i, c in enumerate(spec.conditions)], path, raw)
+    grid = Grid(path, spec, datasets, conditions)
+    for (condition, dataset), line in _cell_lines(grid, raw):
+        why = _inapplicable(grid, condition, dataset)
+        if why:
+            raise InputError(path, line, f"condition {condition.name!r} cannot run on {dataset.name}: {why} (list the datasets it runs on with `datasets:`)")
+    _check_expected(grid, raw)
+    if spec.baseline is not None and spec.baseline not in conditions:
+        raise InputError(path, line_of(raw, "baseline"), f"baseline {spec.baseline!r} is not a condition")
+    parse_measure(spec.measure)
+    return grid
+
+
+def expand(value: str) -> str:
+    """``{data}``, ``~`` and ``$VARS`` in a path-like value."""
+    return os.path.expanduser(os.path.expandvars(value.replace("{data}", str(data_dir()))))
+
+
+def _local(value: str, base: Path, path: Path, line: int | None, must_exist: bool = False) -> str:
+    """An expanded value, made absolute against the file's folder when it names something there."""
+    expanded = expand(value)
+    candidate = Path(expanded) if Path(expanded).is_absolute() else base / expanded
+    if candidate.exists():
+        return str(candidate)
+    if must_exist:
+        raise InputError(path, line, f"{value}: does not exist (relative paths are read from {base})")
+    return expanded
+
+
+def _resolved(spec: DatasetSpec, path: Path, line: int | None) -> Dataset:
+    """The registered benchmark (with ``corpus`` as its local copy), or a BEIR directory under any name."""
+    try:
+        return get_dataset(spec.name, spec.corpus, spec.split)
+    except ResrankError as exc:
+        raise InputError(path, line, str(exc)) from None
+
+
+def _checked(condition: ConditionSpec, index: int, raw: Any, path: Path, base: Path, datasets: dict[str, Dataset]) -> ConditionSpec:
+    entry = raw["conditions"][index]
+    line = line_of(entry)
+    if not NAME.match(condition.name):
+        raise InputError(path, line, f"conditions[{index}]: name {condition.name!r} must be one word of letters, digits and . _ + -")
+    for name in condition.datasets or ():
+        if name not in datasets:
+            raise InputError(path, line_of(entry, "datasets"), f"condition {condition.name!r}: unknown dataset {name!r}")
+    where = line_of(entry, "first_stage")
+    if isinstance(condition.first_stage, dict):
+        condition.first_stage = build(FirstStage, condition.first_stage, path, f"conditions[{index}].first_stage", where)
+    elif not isinstance(condition.first_stage, str):
+        raise InputError(path, where or line, f"condition {condition.name!r}: first_stage must be a mapping (a recipe) or a condition name")
+    stage = condition.first_stage
+    if isinstance(stage, FirstStage):
+        if condition.rerank is not None:
+            raise InputError(path, where, f"condition {condition.name!r}: a reranked condition names the condition it reads "
+                                          "(first_stage: NAME), so that first stage is a row of its own")
+        if stage.method == "dense" and not stage.model:
+            raise InputError(path, where, f"condition {condition.name!r}: dense retrieval needs a model")
+        if stage.method == "imported" and not stage.source:
+            raise InputError(path, where, f"condition {condition.name!r}: an imported first stage names its source (a key of a dataset's first_stages)")
+        if stage.method == "fusion" and (len(stage.runs) < 2 or (stage.weights is not None and len(stage.weights) != len(stage.runs))):
+            raise InputError(path, where, f"condition {condition.name!r}: fusion needs two or more runs (and one weight per run)")
+        if stage.model:
+            stage.model = _local(stage.model, base, path, where)
+    elif condition.rerank is None:
+        raise InputError(path, where, f"condition {condition.name!r}: first_stage {stage!r} names a condition, so it needs a rerank")
+    if condition.rerank is not None:
+        _check_rerank(condition, path, line_of(entry, "rerank"), base)
+    return condition
+
+
+def _check_rerank(condition: ConditionSpec, path: Path, line: int | None, base: Path) -> None:
+    from ..rerank.registry import reranker_arguments
+
+    rerank = condition.rerank
+    assert rerank is not None
+    options = {k: _local(v, base, path, line) if isinstance(v, str) and k in ("model", "dense_index") and v != AUTO else v
+               for k, v in rerank.options.items()}
+    rerank.options = options
+    try:
+        reranker_arguments(rerank.reranker, **{k: v for k, v in options.items() if v != AUTO})
+    except ResrankError as exc:
+        raise InputError(path, line, f"condition {condition.name!r}: {exc}") from None
+
+
+def _ordered(conditions: list[ConditionSpec], path: Path, raw: Any) -> dict[str, ConditionSpec]:
+    """Conditions keyed by name, each after every condition it reads; unknown names and cycles are errors."""
+    known: dict[str, tuple[int, ConditionSpec]] = {}
+    for i, c in enumerate(conditions):
+        if c.name in known:
+            raise InputError(path, line_of(raw["conditions"][i]), f"condition {c.name!r} is defined twice")
+        known[c.name] = (i, c)
+    ordered: dict[str, ConditionSpec] = {}
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        index, condition = known[name]
+        for dependency in condition.reads:
+            if dependency not in known:
+                raise InputError(path, line_of(raw["conditions"][index]), f"condition {name!r} reads unknown condition {dependency!r}")
+            if dependency in trail:
+                raise InputError(path, line_of(raw["conditions"][index]), f"conditions read each other in a cycle: {' -> '.join((*trail, dependency))}")
+            if dependency not in ordered:
+                visit(dependency, (*trail, dependency))
+        ordered[name] = condition
+
+    for name in known:
+        if name not in ordered:
+            visit(name, (name,))
+    return ordered
+
+
+def _cell_lines(grid: Grid, raw: Any) -> list[tuple[tuple[ConditionSpec, Dataset], int | None]]:
+    index = {c.name: i for i, c in enumerate(grid.spec.conditions)}
+    return [((c, d), line_of(raw["conditions"][index[c.name]])) for c, d in grid.cells()]
+
+
+def _inapplicable(grid: Grid, condition: ConditionSpec, dataset: Dataset) -> str | None:
+    """Why this cell cannot be made (None when it can)."""
+    stage = condition.first_stage
+    if isinstance(stage, str) or stage.method == "fusion":
+        for name in condition.reads:
+            upstream = grid.conditions[name]
+            if upstream.datasets is not None and dataset.name not in upstream.datasets:
+                return f"it reads {name!r}, which does not run there"
+        if condition.rerank is not None and dataset.corpus_dir is None and not dataset.prebuilt_index \
+                and not any(grid.first_stage_file(dataset.name, k) for k in _imports(grid, condition)):
+            return "no passage text (no local corpus, prebuilt index or imported candidates)"
+        return None
+    if stage.method == "imported":
+        return None if grid.first_stage_file(dataset.name, stage.source or "") else f"the dataset has no first stage {stage.source!r}"
+    if grid.first_stage_file(dataset.name, stage.method):
+        return None
+    if stage.method == "dense":
+        return "no local corpus to encode" if dataset.corpus_dir is None else None
+    return None if dataset.corpus_dir is not None or dataset.prebuilt_index else "no local corpus or prebuilt index"
+
+
+def _imports(grid: Grid, condition: ConditionSpec) -> list[str]:
+    """The first-stage keys (imported sources, or methods served by a dataset's file) this condition's runs descend from."""
+    stage = condition.first_stage
+    if isinstance(stage, FirstStage) and stage.method != "fusion":
+        return [stage.source if stage.method == "imported" else stage.method]  # type: ignore[list-item]
+    return [key for name in condition.reads for key in _imports(grid, grid.conditions[name])]
+
+
+def _check_expected(grid: Grid, raw: Any) -> None:
+    where = raw.get("expected") if isinstance(raw, dict) else None
+    for condition, by_dataset in grid.spec.expected.items():
+        line = line_of(where, condition)
+        if condition not in grid.conditions:
+            raise InputError(grid.path, line, f"expected: unknown condition {condition!r}")
+        for dataset, scores in by_dataset.items():
+            if dataset not in grid.datasets:
+                raise InputError(grid.path, line, f"expected: {condition}: unknown dataset {dataset!r}")
+            for measure in scores:
+                try:
+                    parse_measure(measure)
+                except ResrankError as exc:
+                    raise InputError(grid.path, line, f"expected: {condition}: {dataset}: {exc}") from None
