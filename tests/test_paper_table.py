@@ -33,7 +33,7 @@ def test_columns_are_the_datasets_present_and_the_named_beir_average() -> None:
     assert table.columns == ["System", "NFCorpus", "DL19", "BEIR avg (NFCorpus)"]
     assert table.rows[0] == ["BM25", "0.3218", "0.5058", "0.3218"]
     assert table.rows[1] == ["same", "–", "0.5058", "–"]  # no NFCorpus run: no BEIR average either
-    assert table.caption.startswith("nDCG@10. ↑/↓ significantly better/worse than bm25")
+    assert table.caption.startswith("nDCG@10 across datasets. ↑/↓ significantly better/worse than bm25")
     recall = paper_table(report, "R(rel=2)@100", ["bm25"], ["dl19"])
     assert recall.columns == ["System", "DL19"] and recall.rows[0][1] == "0.4910"
 

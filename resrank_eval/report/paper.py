@@ -14,7 +14,7 @@ from typing import Any
 
 from ..datasets.registry import BEIR_NAMES
 from .build import Report
-from .tables import MISSING, SHORT_NAMES, Table, legend, number
+from .tables import CROSS_DATASETS, MISSING, SHORT_NAMES, Table, legend, number
 
 EFFICIENCY_HEADERS = ["System", "Dataset", "p50 ms", "p95 ms", "rerank p50 ms", "q/s", "enc tok/q", "rr tok/q", "gen tok/q", "passes/q",
                       "GFLOPs/q", "q/PFLOP", "device", "dtype", "batch"]
@@ -26,9 +26,12 @@ def short_name(dataset: str) -> str:
 
 def paper_table(report: Report, measure: str = "nDCG@10", systems: list[str] | None = None,
                 datasets: list[str] | None = None, labels: dict[str, str] | None = None) -> Table:
-    """``measure`` per system (rows, in ``systems`` order) and dataset (columns), plus the BEIR average of the BEIR sets present."""
+    """``measure`` per system (rows, in ``systems`` order) and dataset (columns), plus the BEIR average of the BEIR sets present.
+
+    Datasets default to those in the report, the ten benchmarks first in their usual order.
+    """
     systems = systems or report.labels
-    datasets = datasets or report.datasets
+    datasets = datasets or sorted(report.datasets, key=lambda d: CROSS_DATASETS.index(d) if d in CROSS_DATASETS else len(CROSS_DATASETS))
     beir = [d for d in datasets if d.startswith("beir/") and d.removeprefix("beir/") in BEIR_NAMES]
     rows = []
     for system in systems:
@@ -44,7 +47,7 @@ def paper_table(report: Report, measure: str = "nDCG@10", systems: list[str] | N
     columns = ["System", *map(short_name, datasets)]
     if beir:
         columns.append("BEIR avg" if len(beir) == len(BEIR_NAMES) else f"BEIR avg ({', '.join(map(short_name, beir))})")
-    return Table(f"{measure}. {legend(report, measure)}.", columns, rows)
+    return Table(f"{measure} across datasets. {legend(report, measure)}.", columns, rows)
 
 
 def _cell(report: Report, result: Any, measure: str) -> str:

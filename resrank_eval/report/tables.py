@@ -1,4 +1,4 @@
-"""The report's tables -- per dataset, and across the ten benchmarks -- and its CSV frame.
+"""The report's per-dataset tables and its CSV frame (the cross-dataset table is :mod:`.paper`'s).
 
 Tables are built once as formatted cells and rendered by :func:`resrank_eval.formats.tables.render`,
 so Markdown and LaTeX always show the same numbers. The CSV frame is separate: full precision,
@@ -8,7 +8,6 @@ p-values and mean differences instead of markers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from statistics import fmean
 from typing import Any
 
 import pandas as pd
@@ -19,6 +18,7 @@ from .significance import BETTER, DAGGER, DOUBLE_DAGGER, WORSE
 
 MISSING = "–"
 CROSS_DATASETS = ("dl19", "dl20", *(f"beir/{n}" for n in BEIR_NAMES))
+"""The column order of the cross-dataset table (:func:`~resrank_eval.report.paper.paper_table`); other datasets follow."""
 SHORT_NAMES = {
     "dl19": "DL19",
     "dl20": "DL20",
@@ -82,22 +82,6 @@ def dataset_table(report: Report, dataset: str) -> Table:
     measures = results[0].measures
     rows = [[r.label, *(_score(r, m, report.alpha) for m in measures), *efficiency_cells(r.efficiency)] for r in results]
     return Table(f"{dataset}: {legend(report)}", ["System", *measures, *EFFICIENCY_COLUMNS], rows)
-
-
-def cross_table(report: Report, measure: str = "nDCG@10") -> Table:
-    """``measure`` on DL19, DL20 and the eight BEIR sets, plus the BEIR average (only when all eight exist)."""
-    rows = []
-    for label in report.labels:
-        cells, beir = [label], []
-        for dataset in CROSS_DATASETS:
-            result = report.find(label, dataset)
-            cells.append(_score(result, measure, report.alpha) if result else MISSING)
-            if result and dataset.startswith("beir/"):
-                beir.append(result.mean[measure])
-        cells.append(f"{fmean(beir):.4f}" if len(beir) == len(BEIR_NAMES) else MISSING)
-        rows.append(cells)
-    columns = ["System", *(SHORT_NAMES[d] for d in CROSS_DATASETS), "BEIR avg"]
-    return Table(f"{measure} across datasets: {legend(report, measure)}", columns, rows)
 
 
 def legend(report: Report, measure: str | None = None) -> str:
