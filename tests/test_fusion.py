@@ -36,9 +36,10 @@ def test_interpolation_by_hand_and_ties_in_trec_eval_order() -> None:
     assert [c.docid for c in fused["q"]] == ["c", "a", "b"]  # a tie is broken by docid, descending, as trec_eval does
 
 
-def test_depth_limits_each_run() -> None:
+def test_depth_limits_each_run_and_hits_the_fused_list() -> None:
     fused = fuse([_run(("a", 3), ("b", 2), ("c", 1)), _run(("c", 1))], "rrf", depth=1)
     assert sorted(c.docid for c in fused["q"]) == ["a", "c"]
+    assert [c.docid for c in fuse([_run(("a", 3), ("b", 2)), _run(("c", 1), ("d", 0))], "rrf", hits=3)["q"]] == ["c", "a", "d"]
 
 
 def test_dl19_bm25_interpolated_with_minilm_from_the_published_runs() -> None:

@@ -82,12 +82,13 @@ def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, m
 @click.option("--weights", default=None, help="Comma-separated weight per run, e.g. 0.1,0.9.  [default: 1 each (rrf), equal shares (interpolate)]")
 @click.option("--k", "rrf_k", type=float, default=60.0, show_default=True, help="RRF constant.")
 @click.option("--depth", type=int, default=1000, show_default=True, help="Hits per query each run contributes.")
+@click.option("--hits", type=int, default=1000, show_default=True, help="Hits per query the fused run keeps.")
 @click.option("--run-tag", default=None, help="Run tag.  [default: rrf-k60 or interpolate-<weights>]")
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="Fused TREC run to write.")
 @overwrite_option
 @handle_errors
-def fuse(runs: tuple[str, ...], method: str, weights: str | None, rrf_k: float, depth: int, run_tag: str | None, output: str,
-         overwrite: bool) -> None:
+def fuse(runs: tuple[str, ...], method: str, weights: str | None, rrf_k: float, depth: int, hits: int, run_tag: str | None,
+         output: str, overwrite: bool) -> None:
     """Fuse two or more TREC runs into a new first-stage run (RRF or score interpolation)."""
     from ..formats.trec import read_run, write_run
     from ..retrieve.fusion import fuse as fuse_runs
@@ -96,7 +97,7 @@ def fuse(runs: tuple[str, ...], method: str, weights: str | None, rrf_k: float, 
     if refuse_existing(output, overwrite):
         return
     parsed = parse_weights(weights) if weights else None
-    fused = fuse_runs([read_run(r) for r in runs], method, parsed, rrf_k, depth)
+    fused = fuse_runs([read_run(r) for r in runs], method, parsed, rrf_k, depth, hits)
     write_run(output, fused, run_tag or fusion_name(method, parsed, rrf_k))
     click.echo(f"{len(fused)} queries fused ({method}) -> {output}")
 

@@ -137,12 +137,12 @@ class Cell:
             from ..formats.trec import read_run, write_run
             from ..retrieve.fusion import fuse
 
-            fused = fuse([read_run(p) for p in inputs], stage.fusion, stage.weights, stage.k, stage.depth)
+            fused = fuse([read_run(p) for p in inputs], stage.fusion, stage.weights, stage.k, stage.depth, stage.hits)
             write_run(self.run_path, fused, self.condition.name)
 
         weights = ["--weights", ",".join(f"{w:g}" for w in stage.weights)] if stage.weights else []
         k = ["--k", f"{stage.k:g}"] if stage.fusion == "rrf" else []
-        return Action(["fuse", *map(str, inputs), "--method", stage.fusion, *weights, *k, "--depth", str(stage.depth),
+        return Action(["fuse", *map(str, inputs), "--method", stage.fusion, *weights, *k, "--depth", str(stage.depth), "--hits", str(stage.hits),
                        "--run-tag", self.condition.name, "--output", str(self.run_path)], run)
 
     # ----- reranking -----

@@ -34,11 +34,12 @@ def minmax_scores(hits: Sequence[Candidate], weight: float) -> dict[str, float]:
 
 
 def fuse(runs: Sequence[Run], method: str = "rrf", weights: Sequence[float] | None = None, k: float = RRF_K,
-         depth: int | None = 1000) -> Run:
+         depth: int | None = 1000, hits: int | None = 1000) -> Run:
     """Fuse ``runs`` query by query; queries come in first-seen order across the runs.
 
     ``weights`` (one per run, default all 1 for RRF and equal shares summing to 1 for interpolation)
-    scale each run's contribution; ``depth`` is how many hits per query each run contributes.
+    scale each run's contribution; ``depth`` is how many hits per query each run contributes and
+    ``hits`` how many the fused list keeps (a leaderboard's 1,000; the union of two lists can be longer).
     """
     if method not in FUSION_METHODS:
         raise ResrankError(f"unknown fusion method {method!r}; choose one of {', '.join(FUSION_METHODS)}")
@@ -50,17 +51,19 @@ def fuse(runs: Sequence[Run], method: str = "rrf", weights: Sequence[float] | No
         raise ResrankError(f"fusion: {len(weights)} weights for {len(runs)} runs")
     if depth is not None and depth < 1:
         raise ResrankError(f"fusion: depth must be at least 1, got {depth}")
+    if hits is not None and hits < 1:
+        raise ResrankError(f"fusion: hits must be at least 1, got {hits}")
     if k <= 0:
         raise ResrankError(f"fusion: k must be positive, got {k}")
     fused: Run = {}
     for qid in dict.fromkeys(q for run in runs for q in run):
         scores: dict[str, float] = {}
         for run, weight in zip(runs, weights):
-            hits = run.get(qid, [])[:depth]
-            part = rrf_scores(hits, weight, k) if method == "rrf" else minmax_scores(hits, weight)
+            top = run.get(qid, [])[:depth]
+            part = rrf_scores(top, weight, k) if method == "rrf" else minmax_scores(top, weight)
             for docid, score in part.items():
                 scores[docid] = scores.get(docid, 0.0) + score
-        fused[qid] = canonical_order(Candidate(d, s) for d, s in scores.items())
+        fused[qid] = canonical_order(Candidate(d, s) for d, s in scores.items())[:hits]
     return fused
 
 
