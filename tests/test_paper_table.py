@@ -33,7 +33,7 @@ def test_columns_are_the_datasets_present_and_the_named_beir_average() -> None:
     assert table.columns == ["System", "NFCorpus", "DL19", "BEIR avg (NFCorpus)"]
     assert table.rows[0] == ["BM25", "0.3218", "0.5058", "0.3218"]
     assert table.rows[1] == ["same", "–", "0.5058", "–"]  # no NFCorpus run: no BEIR average either
-    assert table.caption.startswith("nDCG@10 across datasets. ↑/↓ significantly better/worse than bm25")
+    assert table.caption.startswith("nDCG@10 across datasets. ↑/↓ significantly better/worse than BM25 by")  # the label
     recall = paper_table(report, "R(rel=2)@100", ["bm25"], ["dl19"])
     assert recall.columns == ["System", "DL19"] and recall.rows[0][1] == "0.4910"
 
@@ -54,4 +54,5 @@ def test_html_is_self_contained_and_plot_ticks_read_as_durations(tmp_path: Path)
     assert plot_tradeoff(report, [png, tmp_path / "tradeoff.pdf"]) == [png, tmp_path / "tradeoff.pdf"]
     text = page("T", "sub", [("Table", table_html(paper_table(report)))], png, ["note"])
     assert "data:image/png;base64," in text and "<script" not in text and "http" not in text
-    assert [duration(v) for v in (1, 10, 100, 1000, 10_000, 60_000, 600_000)] == ["1 ms", "10 ms", "100 ms", "1 s", "10 s", "1 min", "10 min"]
+    assert [duration(v) for v in (0.1, 1, 10, 100, 1000, 10_000, 100_000, 600_000)] == \
+        ["0.1 ms", "1 ms", "10 ms", "100 ms", "1 s", "10 s", "100 s", "10 min"]

@@ -13,10 +13,11 @@ from pathlib import Path
 from .tables import Table
 
 STYLE = """
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1b1f23; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1b1f23; margin: 2rem auto; max-width: 96rem; padding: 0 1rem; }
 h1 { font-size: 1.5rem; margin-bottom: .2rem; } h2 { font-size: 1.1rem; margin-top: 2rem; }
 .sub { color: #57606a; margin-top: 0; }
-table { border-collapse: collapse; margin: .6rem 0; font-variant-numeric: tabular-nums; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; margin: .6rem 0; font-variant-numeric: tabular-nums; font-size: 13px; }
 th, td { padding: .3rem .7rem; text-align: right; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
 thead th { border-top: 2px solid #1b1f23; border-bottom: 1px solid #1b1f23; }
@@ -24,7 +25,7 @@ tbody tr:last-child td { border-bottom: 2px solid #1b1f23; }
 tbody tr:nth-child(even) { background: #f6f8fa; }
 caption { caption-side: bottom; text-align: left; color: #57606a; padding-top: .4rem; max-width: 60rem; white-space: normal; }
 .up { color: #116329; } .down { color: #a40e26; }
-img { max-width: 100%; border: 1px solid #d0d7de; }
+img { max-width: 100%; width: 60rem; border: 1px solid #d0d7de; }
 code { background: #f6f8fa; padding: .1rem .3rem; border-radius: 3px; }
 """
 
@@ -33,7 +34,8 @@ def table_html(table: Table) -> str:
     """A booktabs-looking table; significance markers coloured by direction."""
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
     body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in table.rows)
-    return f"<table><caption>{html.escape(table.caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (f'<div class="scroll"><table><caption>{html.escape(table.caption)}</caption><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>")
 
 
 def _cell(value: str) -> str:

@@ -47,7 +47,8 @@ def paper_table(report: Report, measure: str = "nDCG@10", systems: list[str] | N
     columns = ["System", *map(short_name, datasets)]
     if beir:
         columns.append("BEIR avg" if len(beir) == len(BEIR_NAMES) else f"BEIR avg ({', '.join(map(short_name, beir))})")
-    return Table(f"{measure} across datasets. {legend(report, measure)}.", columns, rows)
+    baseline = (labels or {}).get(report.baseline or "")
+    return Table(f"{measure} across datasets. {legend(report, measure, baseline)}.", columns, rows)
 
 
 def _cell(report: Report, result: Any, measure: str) -> str:

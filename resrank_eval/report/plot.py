@@ -18,6 +18,7 @@ FAMILIES = {"resrank": ("o", "ResRank"), "encoder": ("s", "encoder (cosine)"), "
             "first": ("D", "FIRST-style"), "identity": ("x", "identity")}
 OTHER = ("P", "other")
 SECOND, MINUTE = 1_000.0, 60_000.0
+MAX_TICKS = 4
 
 
 def plot_tradeoff(report: Report, paths: list[Path], measure: str = "nDCG@10", labels: dict[str, str] | None = None) -> list[Path]:
@@ -40,9 +41,12 @@ def plot_tradeoff(report: Report, paths: list[Path], measure: str = "nDCG@10", l
             _axes(ax, group, measure, dataset)
         handles = _legend_handles(plt, points, colours, labels or {})
         if handles:
-            fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), frameon=False, bbox_to_anchor=(0.5, 0.0))
-            rows = -(-len(handles) // min(4, len(handles)))
-            fig.tight_layout(rect=(0, 0.07 + 0.055 * rows, 1, 1))
+            columns = 2 if len(datasets) > 1 else 1
+            rows = -(-len(handles) // columns)
+            legend_height = 0.3 + 0.17 * rows  # inches
+            fig.set_figheight(3.0 + legend_height)
+            fig.legend(handles=handles, loc="lower center", ncol=columns, frameon=False, bbox_to_anchor=(0.5, 0.0))
+            fig.tight_layout(rect=(0, legend_height / fig.get_figheight(), 1, 1))
         else:
             fig.tight_layout()
         for path in paths:
@@ -61,10 +65,16 @@ def _draw(ax: Any, result: Any, measure: str, colour: Any) -> None:
     e, y = result.efficiency, result.mean[measure]
     marker = family(result)[0]
     end_to_end, alone = e["latency_ms_p50"], e.get("rerank_ms_p50")
-    if alone and end_to_end > 0 and abs(end_to_end - alone) / end_to_end > 0.05:
+    if _split(result):
         ax.plot([alone, end_to_end], [y, y], color=colour, lw=0.8, alpha=0.6, zorder=1)
         ax.scatter([alone], [y], marker=marker, s=36, facecolors="white" if marker != "x" else colour, edgecolors=colour, zorder=2)
     ax.scatter([end_to_end], [y], marker=marker, s=40, color=colour, zorder=3)
+
+
+def _split(result: Any) -> bool:
+    """End-to-end and reranker-only latency differ by more than 5 %: both are drawn."""
+    end_to_end, alone = result.efficiency["latency_ms_p50"], result.efficiency.get("rerank_ms_p50")
+    return bool(alone) and end_to_end > 0 and abs(end_to_end - alone) / end_to_end > 0.05
 
 
 def _axes(ax: Any, group: list[Any], measure: str, dataset: str | None) -> None:
@@ -72,26 +82,29 @@ def _axes(ax: Any, group: list[Any], measure: str, dataset: str | None) -> None:
 
     from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
+    from .tables import SHORT_NAMES
+
     ax.set_xscale("log")
     values = [v for r in group for v in (r.efficiency["latency_ms_p50"], r.efficiency.get("rerank_ms_p50")) if v and v > 0]
     if values:
-        low, high = 10 ** math.floor(math.log10(min(values))), 10 ** math.ceil(math.log10(max(values)))
-        ax.set_xlim(low / 1.5, high * 1.5)
-        ax.xaxis.set_major_locator(FixedLocator([10.0 ** k for k in range(round(math.log10(low)), round(math.log10(high)) + 1)]))
+        first, last = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
+        ax.set_xlim(10.0 ** first / 1.5, 10.0 ** last * 1.5)
+        step = max(1, math.ceil((last - first) / MAX_TICKS))  # at most MAX_TICKS labelled decades: no colliding labels
+        ax.xaxis.set_major_locator(FixedLocator([10.0 ** k for k in range(first, last + 1, step)]))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: duration(v)))
     ax.xaxis.set_minor_locator(LogLocator(subs=tuple(range(2, 10))))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("latency per query, median (log scale)")
     ax.set_ylabel(measure)
-    ax.set_title(dataset or "no run has efficiency stats")
+    ax.set_title(SHORT_NAMES.get(dataset, dataset) if dataset else "no run has efficiency stats")
     ax.grid(True, which="major", alpha=0.35)
     ax.grid(True, which="minor", alpha=0.12)
     ax.margins(y=0.15)
 
 
 def duration(ms: float) -> str:
-    """A tick label: 1 ms, 10 ms, 100 ms, 1 s, 10 s, 1.7 min."""
-    if ms >= MINUTE:
+    """A tick label: 0.1 ms, 1 ms, ..., 1 s, 10 s, 100 s (whole minutes as minutes: 10 min)."""
+    if ms >= MINUTE and (ms / MINUTE).is_integer():
         return f"{ms / MINUTE:g} min"
     if ms >= SECOND:
         return f"{ms / SECOND:g} s"
@@ -107,7 +120,7 @@ def _legend_handles(plt: Any, points: list[Any], colours: dict[str, Any], labels
             continue
         seen.add(r.label)
         handles.append(Line2D([], [], ls="", marker=family(r)[0], color=colours[r.label], label=labels.get(r.label, r.label)))
-    if any(r.efficiency.get("rerank_ms_p50") for r in points):
+    if any(_split(r) for r in points):
         handles.append(Line2D([], [], ls="", marker="o", markerfacecolor="white", markeredgecolor="grey", color="grey",
                               label="hollow: reranker alone"))
     return handles

@@ -84,14 +84,14 @@ def dataset_table(report: Report, dataset: str) -> Table:
     return Table(f"{dataset}: {legend(report)}", ["System", *measures, *EFFICIENCY_COLUMNS], rows)
 
 
-def legend(report: Report, measure: str | None = None) -> str:
-    """What the markers mean: direction, which test, the correction and its family size, alpha, the baseline."""
+def legend(report: Report, measure: str | None = None, baseline: str | None = None) -> str:
+    """What the markers mean: direction, which test, the correction and its family size, alpha, the baseline (``baseline``: its display name)."""
     if report.baseline is None:
         return "no significance tests"
     family = report.family_size(measure) if measure else max((report.family_size(m) for m in _measures(report)), default=0)
     correction = f", Holm-corrected over {family} comparison{'s' if family != 1 else ''}{' per measure' if measure is None else ''}" \
         if report.correction == "holm" else ""
-    return (f"{BETTER}/{WORSE} significantly better/worse than {report.baseline} by the paired t-test ({DAGGER}) "
+    return (f"{BETTER}/{WORSE} significantly better/worse than {baseline or report.baseline} by the paired t-test ({DAGGER}) "
             f"and/or the paired randomization test ({DOUBLE_DAGGER}), p < {report.alpha}{correction}")
 
 
