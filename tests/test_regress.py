@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from resrank_eval.reproduce import bundled_file, load_grid
+
 from .conftest import DL19_CANDIDATES
 from .test_cli import assert_one_line_error, invoke
 
@@ -23,6 +25,13 @@ expected:
   bm25:
     dl19: {{"nDCG@10": {score}}}
 """
+
+
+def test_the_bundled_offline_file_pins_the_former_regressions() -> None:
+    """NFCorpus BM25 (Pyserini's 0.3218), DL19 BM25 (0.5058), DL19 MiniLM and ResRank-mini reranks."""
+    expected = load_grid(bundled_file("offline")).spec.expected
+    assert expected["bm25"]["beir/nfcorpus"]["nDCG@10"] == 0.3218 and expected["bm25"]["dl19"]["nDCG@10"] == 0.5058
+    assert {"bm25.minilm", "bm25.resrank-mini"} <= expected.keys() and "dl19" in expected["bm25.resrank-mini"]
 
 
 @pytest.mark.parametrize(("score", "exit_code", "status"), [(0.5058, 0, "OK  "), (0.6, 1, "FAIL")])
