@@ -42,7 +42,7 @@ from .rerank import (
     rerankers,
     to_rankings,
 )
-from .retrieve import retrieve
+from .retrieve import fuse, retrieve
 from .types import Candidate, Qrels, Query, QueryStats, Ranking, Run
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ __all__ = [
     "Qrels", "Query", "QueryStats", "Ranking", "RerankResult", "Reranked", "Reranker", "ResRankConfig", "ResRankModel",
     "ResrankError", "Run", "RunSink", "SystemRun", "build_report", "evaluate", "get_dataset", "iter_rerank", "load_encoder",
     "load_reranker", "load_run_file", "read_candidates", "read_qrels", "read_run", "read_topics", "render", "render_report",
-    "rerank", "rerank_run", "rerank_to_files", "rerankers", "retrieve", "to_rankings", "write_run",
+    "fuse", "rerank", "rerank_run", "rerank_to_files", "rerankers", "retrieve", "to_rankings", "write_run",
 ]
 
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .datasets.registry import Dataset, get_dataset
+from .datasets.registry import get_dataset
 from .errors import ResrankError
 from .formats.trec import read_run, run_file_name
 from .model.check import check_resrank_model
 from .model.sources import BUNDLED_MODEL
-from .paths import cache_dir
 from .rerank.registry import reranker_arguments
 from .rerank.sink import RunSink, rerank_to_files
 from .retrieve import retrieve_to_file
+from .retrieve.dense import cached_dense_index
 
 DATASET = "beir/nfcorpus"
 DEMO_MODEL = BUNDLED_MODEL
@@ -36,7 +36,7 @@ def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top
     bm25 = Path(runs) / run_file_name(ds.name, "bm25-flat")
     retrieve_to_file(bm25, ds, "bm25", hits=1000, threads=threads, overwrite=overwrite)
     topics, first_stage = ds.topics(), read_run(bm25)
-    embeddings = _corpus_embeddings(ds, model, dtype)
+    embeddings = cached_dense_index(ds.corpus_dir, ds.name, model, dtype)
     reranked = []
     for name in ("encoder", "resrank"):
         output = Path(runs) / run_file_name(ds.name, f"bm25-flat.{name}-{model.name}")
@@ -46,19 +46,3 @@ def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top
             rerank_to_files(cls.from_options(**options), topics, first_stage, ds.passages, sink, top_k, batch_size, overwrite)
         reranked.append(output)
     return [bm25, *reranked]
-
-
-def _corpus_embeddings(ds: Dataset, model: Path, dtype: str | None) -> Path:
-    """The corpus encoded once by this model's encoder (progress bar), then reused by every rerank.
-
-    Cached under the digest of the encoding's provenance (corpus and model by content, settings,
-    version), so a changed model or resrank-eval never finds a stale index; an interrupted build resumes.
-    """
-    from .model import load_encoder
-    from .retrieve.dense import build_dense_index, dense_index_done, encode_provenance
-
-    provenance = encode_provenance(ds.corpus_dir, model, dtype=dtype)
-    target = cache_dir() / "dense" / f"{ds.slug}-{provenance.digest()}"
-    if not dense_index_done(target, provenance):
-        build_dense_index(ds.corpus_dir, load_encoder(model, dtype=dtype), target, provenance=provenance)
-    return target

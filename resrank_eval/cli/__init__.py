@@ -13,7 +13,18 @@ import click
 
 from .. import __version__
 from ..logs import configure
-from . import data_cmds, demo_cmds, eval_cmds, model_cmds, report_cmds, rerank_cmds, retrieve_cmds, shard_cmds, train_cmds
+from . import (
+    data_cmds,
+    demo_cmds,
+    eval_cmds,
+    model_cmds,
+    report_cmds,
+    reproduce_cmds,
+    rerank_cmds,
+    retrieve_cmds,
+    shard_cmds,
+    train_cmds,
+)
 from .common import CliError, describe
 
 
@@ -56,6 +67,6 @@ def main(quiet: bool, verbose: bool, debug: bool) -> None:
     configure(-1 if quiet else 1 if verbose else 0)
 
 
-for module in (demo_cmds, data_cmds, retrieve_cmds, rerank_cmds, model_cmds, shard_cmds, train_cmds, eval_cmds, report_cmds):
+for module in (demo_cmds, data_cmds, retrieve_cmds, rerank_cmds, model_cmds, shard_cmds, train_cmds, eval_cmds, report_cmds, reproduce_cmds):
     for command in module.COMMANDS:
         main.add_command(command)

@@ -1,8 +1,6 @@
-"""``evaluate`` and ``regress``: scoring runs without ever touching Pyserini or torch."""
+"""``evaluate``: scoring runs without ever touching Pyserini or torch."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import click
 
@@ -45,27 +43,4 @@ def evaluate_cmd(dataset: str, runs: tuple[str, ...], qrels: str | None, corpus:
         click.echo(text)
 
 
-@click.command("regress")
-@click.option("--file", "regression_file", type=click.Path(exists=True, dir_okay=False), default=None, help="Regression YAML (default: the bundled one).")
-@click.option("--only", multiple=True, help="Run only these regression names.")
-@click.option("--runs-dir", type=Writable(folder=True), default="runs/regressions", show_default=True)
-def regress(regression_file: str | None, only: tuple[str, ...], runs_dir: str) -> None:
-    """Re-run the pinned runs and print OK/FAIL per measure; exit 1 on any FAIL."""
-    from ..evaluate.regress import DEFAULT_FILE, load_regressions, run_regression, select
-    from . import main
-
-    regressions = select(load_regressions(regression_file or DEFAULT_FILE), only)
-    loudness = [f"--{flag}" for flag, on in click.get_current_context().find_root().params.items() if on]  # --quiet/--verbose
-    failed = 0
-    for regression in regressions:
-        click.echo(f"# {regression.name}: {regression.command}")
-        checks = run_regression(regression, Path(runs_dir), lambda args: main.main([*loudness, *args], standalone_mode=False))
-        for check in checks:
-            status = "OK" if check.ok else "FAIL"
-            failed += not check.ok
-            click.echo(f"{status:<4} {regression.name:<32} {check.measure:<16} expected {check.expected:.4f} got {check.actual:.4f} (±{check.tolerance})")
-    if failed:
-        raise click.ClickException(f"{failed} regression check(s) failed")
-
-
-COMMANDS = [evaluate_cmd, regress]
+COMMANDS = [evaluate_cmd]

@@ -41,14 +41,17 @@ def report(runs: tuple[str, ...], dataset: str | None, baseline: str | None, alp
 @click.argument("run", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dataset", default=None, help="Also require every qid to be a topic of this dataset.")
 @click.option("--max-hits", type=POSITIVE, default=1000, show_default=True, help="Most documents allowed per query.")
-def validate(run: str, dataset: str | None, max_hits: int) -> None:
-    """Check a run as TREC submission rules do; name the first offending line and exit 2 if it breaks one."""
+@click.option("--format", "fmt", type=click.Choice(["auto", "trec", "msmarco", "request"]), default="auto", show_default=True,
+              help="TREC run, MS MARCO TSV run (qid, docid, rank), or rank_llm Request/Result JSONL (also RankGPT JSON); auto: by name and content.")
+def validate(run: str, dataset: str | None, max_hits: int, fmt: str) -> None:
+    """Check a run as leaderboard submission rules do; name the first offending line and exit 2 if it breaks one."""
     from ..datasets.registry import get_dataset
-    from ..report import validate_run
+    from ..report.validate import validate_file
 
     qids = set(get_dataset(dataset).topics()) if dataset else None
-    summary = validate_run(run, max_hits, qids)
-    click.echo(f"OK: {run}: {summary.queries} queries, {summary.lines} lines, tag {summary.tag}")
+    found, summary = validate_file(run, fmt, max_hits, qids)
+    tag = f", tag {summary.tag}" if found == "trec" else ""
+    click.echo(f"OK: {run}: {found}, {summary.queries} queries, {summary.lines} {'lines' if found != 'request' else 'candidates'}{tag}")
 
 
 COMMANDS = [report, validate]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from .common import (
@@ -48,14 +50,15 @@ def index(dataset: str, corpus: str | None, index_dir: str | None, threads: int,
 @click.option("--batch-size", type=POSITIVE, default=64, show_default=True)
 @click.option("--remove-query/--keep-query", default=None, help="Drop hits whose docid equals the qid (default: on for BEIR).")
 @click.option("--output", type=Writable(), default=None, help="Run file; default runs/run.<dataset>.<method>.<split>.txt.")
+@click.option("--run-tag", default=None, help="Run tag (6th column).  [default: bm25-flat or dense-<model>]")
 @shard_options
 @device_option
 @dtype_option
 @threads_option
 @overwrite_option
 def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, method: str, index_name: str | None, model: str | None,
-             hits: int, batch_size: int, remove_query: bool | None, output: str | None, shard_id: int | None, shard_num: int | None,
-             device: str | None, dtype: str, threads: int, overwrite: bool) -> None:
+             hits: int, batch_size: int, remove_query: bool | None, output: str | None, run_tag: str | None, shard_id: int | None,
+             shard_num: int | None, device: str | None, dtype: str, threads: int, overwrite: bool) -> None:
     """Build a first-stage run with BM25 (Lucene) or the ResRank encoder (FAISS); dense runs sharded under torchrun.
 
     An existing run is kept only when it was made with the same arguments and inputs (recorded in
@@ -71,11 +74,12 @@ def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, m
     from ..retrieve import retrieve_to_file, system_name
 
     ds = get_dataset(dataset, corpus, split)
-    output = output or str(runs_dir() / run_file_name(ds.name, system_name(method, model), split))
+    tag = run_tag or system_name(method, model)
+    output = output or str(runs_dir() / run_file_name(ds.name, tag, split))
     queries = read_topics(topics) if topics else ds.topics()
     with sharded(shard_id, shard_num) as job:
         run = retrieve_to_file(output, ds, method, queries, index_name, model, hits, batch_size, threads, remove_query, device, dtype,
-                               overwrite, job.shard)
+                               overwrite, job.shard, tag)
         if job.shard.whole or (run is None and not shard_path(output, job.shard).is_file()):  # the whole run, or it is done
             if run is None:
                 return skipping(output)
@@ -88,4 +92,34 @@ def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, m
         elif not job.distributed:
             click.echo(f"{job.shard.label} of {output} done; when all are: resrank-eval merge --output {output}")
 
-COMMANDS = [index, retrieve]
+@click.command("fuse")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--method", type=click.Choice(["rrf", "interpolate"]), default="rrf", show_default=True,
+              help="Reciprocal-rank fusion, or per-query min-max normalised score interpolation.")
+@click.option("--weights", default=None, help="Comma-separated weight per run, e.g. 0.1,0.9.  [default: 1 each (rrf), equal shares (interpolate)]")
+@click.option("--k", "rrf_k", type=float, default=60.0, show_default=True, help="RRF constant.")
+@click.option("--depth", type=POSITIVE, default=1000, show_default=True, help="Hits per query each run contributes.")
+@click.option("--hits", type=POSITIVE, default=1000, show_default=True, help="Hits per query the fused run keeps.")
+@click.option("--run-tag", default=None, help="Run tag.  [default: rrf-k60 or interpolate-<weights>]")
+@click.option("--output", required=True, type=Writable(), help="Fused TREC run to write.")
+@overwrite_option
+def fuse(runs: tuple[str, ...], method: str, weights: str | None, rrf_k: float, depth: int, hits: int, run_tag: str | None,
+         output: str, overwrite: bool) -> None:
+    """Fuse two or more TREC runs into a new first-stage run (RRF or score interpolation); kept when made so before."""
+    from ..formats.trec import read_run, write_run
+    from ..provenance import Provenance, record_path, write_record
+    from ..retrieve.fusion import fuse as fuse_runs
+    from ..retrieve.fusion import fusion_name, parse_weights
+
+    parsed = parse_weights(weights) if weights else None
+    tag = run_tag or fusion_name(method, parsed, rrf_k)
+    arguments = {"method": method, "weights": parsed, "k": rrf_k, "depth": depth, "hits": hits, "run_tag": tag}
+    provenance = Provenance.of("fuse", arguments, {f"run{i}": path for i, path in enumerate(runs, 1)})
+    if provenance.skip([Path(output)], record_path(output), overwrite):
+        return skipping(output)
+    fused = fuse_runs([read_run(r) for r in runs], method, parsed, rrf_k, depth, hits)
+    write_run(output, fused, tag)
+    write_record(record_path(output), provenance)
+    click.echo(f"{len(fused)} queries fused ({method}) -> {output}")
+
+COMMANDS = [index, retrieve, fuse]

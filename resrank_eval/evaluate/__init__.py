@@ -1,4 +1,4 @@
-"""Scoring runs with pytrec_eval under trec_eval ``-c`` semantics, and 2CR-style regressions."""
+"""Scoring runs with pytrec_eval under trec_eval ``-c`` semantics."""
 
 from .metrics import Evaluation, Measure, evaluate, parse_measure
 

@@ -1,6 +1,7 @@
 """rank_llm / RankGPT candidate JSON: ``[{"query": str, "hits": [{content, qid, docid, rank, score}]}]``.
 
 The interchange format of the RankGPT ecosystem, and the only offline source of DL19/DL20 text.
+:func:`read_candidates` also reads rank_llm's current Request/Result files (:mod:`.requests`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ..types import Candidate, Query, Run
 from .atomic import atomic_write
 from .ids import FirstSeen, check_id, check_score
 from .jsonl import read_json
+from .requests import is_request, is_requests_file, read_requests
 
 HIT_KEYS = ("content", "qid", "docid", "score")
 
@@ -28,16 +30,25 @@ class CandidateSet:
 
 
 def read_candidates(path: str | Path) -> CandidateSet:
-    """Parse and validate a candidate file; errors name the entry and hit that is wrong (and the first one of a clash)."""
+    """Parse and validate a candidate file (RankGPT JSON, or rank_llm Request JSON/JSONL); errors name the entry and hit
+    that is wrong (and the first one of a clash)."""
+    if is_requests_file(path):
+        return _nonempty(path, CandidateSet(*read_requests(path)))
     entries = read_json(path)
     if not isinstance(entries, list):
         raise InputError(path, 1, "expected a JSON list of {query, hits} objects")
+    if entries and is_request(entries[0]):
+        return _nonempty(path, CandidateSet(*read_requests(path, entries)))
     result = CandidateSet({}, {}, {})
     reader = _Reader(path, result)
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("query"), str) or not isinstance(entry.get("hits"), list):
             raise InputError(path, None, f"entry {i}: needs a string 'query' and a list 'hits'")
         reader.add_entry(i, entry)
+    return _nonempty(path, result)
+
+
+def _nonempty(path: str | Path, result: CandidateSet) -> CandidateSet:
     if not result.run:
         raise InputError(path, None, "no queries with hits")
     return result

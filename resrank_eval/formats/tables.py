@@ -15,8 +15,9 @@ import pandas as pd
 from tabulate import LATEX_ESCAPE_RULES, tabulate
 
 FORMATS = ("table", "markdown", "latex", "csv", "json")
-LATEX_SYMBOLS = {"†": r"\textsuperscript{\dag}", "‡": r"\textsuperscript{\ddag}", "–": "--"}
-"""Significance markers and the missing-value dash, as LaTeX writes them."""
+LATEX_SYMBOLS = {"†": r"\textsuperscript{\dag}", "‡": r"\textsuperscript{\ddag}", "↑": r"$^{\uparrow}$", "↓": r"$^{\downarrow}$",
+                 "–": "--"}
+"""Significance markers (direction and test) and the missing-value dash, as LaTeX writes them."""
 
 
 def render(frame: pd.DataFrame, fmt: str, caption: str | None = None, digits: int = 4) -> str:

@@ -36,11 +36,15 @@ RERANKER_DIR = "reranker"
 
 @dataclass
 class ScoreOutput:
-    """Scores [B, N_max] (``-inf`` where a query has fewer passages) and each query's cost."""
+    """Scores [B, N_max] (``-inf`` where a query has fewer passages) and each query's cost.
+
+    ``pass_tokens``: per query, the length of each of its reranker passes (what its FLOPs depend on).
+    """
 
     scores: torch.Tensor
     input_tokens: list[int]
     passes: list[int]
+    pass_tokens: list[list[int]]
 
 
 class Injector(nn.Module):
@@ -169,16 +173,14 @@ class ResRankModel(nn.Module):
     def _collect(self, rows: list[tuple[int, int, torch.Tensor]], prompts: list[Any], flat: torch.Tensor,
                  count: int) -> ScoreOutput:
         widths = [0] * count
-        tokens = [0] * count
-        passes = [0] * count
+        lengths: list[list[int]] = [[] for _ in range(count)]
         for (q, start, chunk), prompt in zip(rows, prompts):
             widths[q] = max(widths[q], start + len(chunk))
-            tokens[q] += len(prompt.ids)
-            passes[q] += 1
+            lengths[q].append(len(prompt.ids))
         scores = torch.full((count, max(widths)), float("-inf"), device=flat.device)
         query_index = torch.tensor([q for q, _, chunk in rows for _ in range(len(chunk))], device=flat.device)
         position = torch.tensor([start + i for _, start, chunk in rows for i in range(len(chunk))], device=flat.device)
-        return ScoreOutput(scores.index_put((query_index, position), flat), tokens, passes)
+        return ScoreOutput(scores.index_put((query_index, position), flat), list(map(sum, lengths)), list(map(len, lengths)), lengths)
 
     # ----- persistence -----
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..datasets.registry import get_dataset
+from ..datasets.registry import Dataset, get_dataset
 from ..errors import ResrankError
 from ..evaluate.metrics import evaluate
 from .runs import SystemRun, file_system_name
-from .significance import Comparison, compare
+from .significance import Comparison, compare, correct
 
 
 @dataclass
@@ -35,10 +36,15 @@ class Report:
     results: list[SystemResult]
     baseline: str | None
     alpha: float
+    correction: str = "holm"
 
     @property
     def datasets(self) -> list[str]:
         return list(dict.fromkeys(r.dataset for r in self.results))
+
+    def family_size(self, measure: str) -> int:
+        """How many comparisons one measure's p-values were corrected over."""
+        return sum(measure in r.significance for r in self.results)
 
     @property
     def labels(self) -> list[str]:
@@ -64,24 +70,34 @@ def unique_labels(runs: list[SystemRun]) -> list[str]:
     return labels
 
 
-def build_report(runs: list[SystemRun], baseline: str | Path | None = None, alpha: float = 0.05, n_resamples: int = 10_000) -> Report:
+def build_report(runs: list[SystemRun], baseline: str | Path | None = None, alpha: float = 0.05, n_resamples: int = 10_000,
+                 datasets: Mapping[str, Dataset] | None = None, correction: str = "holm") -> Report:
     """Evaluate each run with its dataset's standard measures; test each against ``baseline`` (label or run file).
 
     Runs come from files (:func:`~resrank_eval.report.runs.load_run_file`) or from memory
-    (``SystemRun(None, "my-system", "dl19", run, result.summary())``).
+    (``SystemRun(None, "my-system", "dl19", run, result.summary())``). ``datasets`` resolves names the
+    registry does not know (a BEIR directory); ``correction`` is ``holm`` (over every comparison of a
+    measure in the report) or ``none``.
     """
+    if correction not in ("holm", "none"):
+        raise ResrankError(f"unknown correction {correction!r}; use holm or none")
     results = []
     for run, label in zip(runs, unique_labels(runs)):
-        dataset = get_dataset(run.dataset)
+        dataset = (datasets or {}).get(run.dataset) or get_dataset(run.dataset)
         evaluation = evaluate(run.run, dataset.qrels(), dataset.measures)
         results.append(SystemResult(label, run.dataset, run, evaluation.measures, evaluation.mean, evaluation.per_query, run.efficiency))
     if baseline is None:
         return Report(results, None, alpha)
-    report = Report(results, _baseline_label(results, baseline), alpha)
+    report = Report(results, _baseline_label(results, baseline), alpha, correction)
     for result in results:
         reference = report.find(report.baseline, result.dataset)
         if reference is not None and reference is not result:
             result.significance = _significance(result, reference, n_resamples)
+    if correction == "holm":
+        for measure in dict.fromkeys(m for r in results for m in r.significance):
+            tested = [r for r in results if measure in r.significance]
+            for r, corrected in zip(tested, correct([r.significance[measure] for r in tested])):
+                r.significance[measure] = corrected
     return report
 
 

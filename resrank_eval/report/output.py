@@ -7,8 +7,9 @@ from pathlib import Path
 from ..formats.atomic import atomic_write
 from ..formats.tables import render
 from .build import Report
+from .paper import paper_table
 from .plot import plot_tradeoff
-from .tables import cross_table, csv_frame, dataset_table
+from .tables import csv_frame, dataset_table
 
 FORMATS = ("markdown", "latex", "csv")
 
@@ -17,7 +18,7 @@ def render_report(report: Report, fmt: str = "markdown") -> str:
     """Every per-dataset table, then the cross-dataset table (markdown/latex); or the CSV."""
     if fmt == "csv":
         return render(csv_frame(report), "csv") + "\n"
-    tables = [dataset_table(report, d) for d in report.datasets] + [cross_table(report)]
+    tables = [dataset_table(report, d) for d in report.datasets] + [paper_table(report)]
     return "\n\n".join(render(t.frame, fmt, t.caption) for t in tables) + "\n"
 
 

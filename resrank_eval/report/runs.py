@@ -84,8 +84,12 @@ def run_tag(path: Path) -> str:
 
 
 def read_efficiency(path: Path) -> dict[str, Any] | None:
-    """Summarise ``<run>.stats.jsonl`` (the per-query truth) or fall back to ``<run>.summary.json``."""
+    """Summarise ``<run>.stats.jsonl`` (the per-query truth) or fall back to ``<run>.summary.json``.
+
+    The summary's ``environment`` (device name, versions, commit) is kept either way.
+    """
     outputs = RerankOutputs.for_run(path)
+    saved = read_json(outputs.summary) if outputs.summary.exists() else None
     if outputs.stats.exists():
         stats = []
         for lineno, record in iter_jsonl(outputs.stats):
@@ -93,10 +97,10 @@ def read_efficiency(path: Path) -> dict[str, Any] | None:
                 stats.append(QueryStats.from_dict(record))
             except TypeError as exc:
                 raise InputError(outputs.stats, lineno, f"not a QueryStats record: {exc}") from None
-        return summarize(stats) if stats else None
-    if outputs.summary.exists():
-        return read_json(outputs.summary)
-    return None
+        if not stats:
+            return None
+        return summarize(stats) | ({"environment": saved["environment"]} if saved and "environment" in saved else {})
+    return saved
 
 
 def load_run_file(path: Path, dataset: str | None = None) -> SystemRun:

@@ -2,27 +2,61 @@
 
 Student's paired t-test and a paired randomization (sign-flip permutation) test, both two-sided.
 The randomization test makes no normality assumption, which per-query nDCG rarely satisfies;
-it is seeded so a report is reproducible.
+it is seeded so a report is reproducible. A table tests many cells at once, so the p-values behind
+its markers are Holm-corrected over the family of comparisons (see :func:`holm`), and the markers
+say the direction: a system significantly *worse* than the baseline must not read as a win.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 DAGGER = "†"  # paired t-test p < alpha
 DOUBLE_DAGGER = "‡"  # randomization test p < alpha
+BETTER = "↑"  # significantly above the baseline
+WORSE = "↓"  # significantly below it
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """A system against the baseline on one measure: mean difference and both p-values."""
+    """A system against the baseline on one measure: mean difference, both p-values, and both after correction."""
 
     delta: float
     p_ttest: float
     p_randomization: float
+    p_ttest_adjusted: float | None = None
+    p_randomization_adjusted: float | None = None
 
     def markers(self, alpha: float) -> str:
-        return (DAGGER if self.p_ttest < alpha else "") + (DOUBLE_DAGGER if self.p_randomization < alpha else "")
+        """``↑`` or ``↓`` (the direction) followed by ``†`` / ``‡`` (which tests reject at ``alpha``); empty when neither does."""
+        tests = (DAGGER if _adjusted(self.p_ttest, self.p_ttest_adjusted) < alpha else "") + \
+            (DOUBLE_DAGGER if _adjusted(self.p_randomization, self.p_randomization_adjusted) < alpha else "")
+        if not tests:
+            return ""
+        return (BETTER if self.delta > 0 else WORSE) + tests
+
+
+def _adjusted(raw: float, adjusted: float | None) -> float:
+    return raw if adjusted is None else adjusted
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment: the i-th smallest of m p-values times (m - i + 1), kept monotone, capped at 1."""
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    adjusted = [1.0] * len(pvalues)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(pvalues) - rank) * pvalues[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def correct(comparisons: Sequence[Comparison]) -> list[Comparison]:
+    """The same comparisons with Holm-adjusted p-values, each test corrected over the whole family."""
+    t = holm([c.p_ttest for c in comparisons])
+    r = holm([c.p_randomization for c in comparisons])
+    return [replace(c, p_ttest_adjusted=a, p_randomization_adjusted=b) for c, a, b in zip(comparisons, t, r)]
 
 
 def compare(system: list[float], baseline: list[float], n_resamples: int = 10_000, seed: int = 0) -> Comparison:

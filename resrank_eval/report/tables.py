@@ -1,4 +1,4 @@
-"""The report's tables -- per dataset, and across the ten benchmarks -- and its CSV frame.
+"""The report's per-dataset tables and its CSV frame (the cross-dataset table is :mod:`.paper`'s).
 
 Tables are built once as formatted cells and rendered by :func:`resrank_eval.formats.tables.render`,
 so Markdown and LaTeX always show the same numbers. The CSV frame is separate: full precision,
@@ -8,17 +8,17 @@ p-values and mean differences instead of markers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from statistics import fmean
 from typing import Any
 
 import pandas as pd
 
 from ..datasets.registry import BEIR_NAMES
 from .build import Report, SystemResult
-from .significance import DAGGER, DOUBLE_DAGGER
+from .significance import BETTER, DAGGER, DOUBLE_DAGGER, WORSE
 
 MISSING = "–"
 CROSS_DATASETS = ("dl19", "dl20", *(f"beir/{n}" for n in BEIR_NAMES))
+"""The column order of the cross-dataset table (:func:`~resrank_eval.report.paper.paper_table`); other datasets follow."""
 SHORT_NAMES = {
     "dl19": "DL19",
     "dl20": "DL20",
@@ -81,39 +81,31 @@ def dataset_table(report: Report, dataset: str) -> Table:
     results = report.for_dataset(dataset)
     measures = results[0].measures
     rows = [[r.label, *(_score(r, m, report.alpha) for m in measures), *efficiency_cells(r.efficiency)] for r in results]
-    return Table(f"{dataset}: {_legend(report)}", ["System", *measures, *EFFICIENCY_COLUMNS], rows)
+    return Table(f"{dataset}: {legend(report)}", ["System", *measures, *EFFICIENCY_COLUMNS], rows)
 
 
-def cross_table(report: Report, measure: str = "nDCG@10") -> Table:
-    """``measure`` on DL19, DL20 and the eight BEIR sets, plus the BEIR average (only when all eight exist)."""
-    rows = []
-    for label in report.labels:
-        cells, beir = [label], []
-        for dataset in CROSS_DATASETS:
-            result = report.find(label, dataset)
-            cells.append(_score(result, measure, report.alpha) if result else MISSING)
-            if result and dataset.startswith("beir/"):
-                beir.append(result.mean[measure])
-        cells.append(f"{fmean(beir):.4f}" if len(beir) == len(BEIR_NAMES) else MISSING)
-        rows.append(cells)
-    columns = ["System", *(SHORT_NAMES[d] for d in CROSS_DATASETS), "BEIR avg"]
-    return Table(f"{measure} across datasets: {_legend(report)}", columns, rows)
-
-
-def _legend(report: Report) -> str:
+def legend(report: Report, measure: str | None = None, baseline: str | None = None) -> str:
+    """What the markers mean: direction, which test, the correction and its family size, alpha, the baseline (``baseline``: its display name)."""
     if report.baseline is None:
         return "no significance tests"
-    return (
-        f"{DAGGER} paired t-test, {DOUBLE_DAGGER} paired randomization test, p < {report.alpha} "
-        f"against {report.baseline}"
-    )
+    family = report.family_size(measure) if measure else max((report.family_size(m) for m in _measures(report)), default=0)
+    correction = f", Holm-corrected over {family} comparison{'s' if family != 1 else ''}{' per measure' if measure is None else ''}" \
+        if report.correction == "holm" else ""
+    return (f"{BETTER}/{WORSE} significantly better/worse than {baseline or report.baseline} by the paired t-test ({DAGGER}) "
+            f"and/or the paired randomization test ({DOUBLE_DAGGER}), p < {report.alpha}{correction}")
+
+
+def _measures(report: Report) -> list[str]:
+    return list(dict.fromkeys(m for r in report.results for m in r.measures))
 
 
 def csv_frame(report: Report) -> pd.DataFrame:
     """One row per (dataset, run): every measure with delta and both p-values, and the efficiency summary."""
     measures = list(dict.fromkeys(m for r in report.results for m in r.measures))
-    efficiency_keys = ("latency_ms_p50", "latency_ms_p95", "queries_per_s", "encoder_tokens_per_query",
-                       "reranker_input_tokens_per_query", "generated_tokens_per_query", "device", "dtype", "batch_size")
+    efficiency_keys = ("latency_ms_p50", "latency_ms_p95", "rerank_ms_p50", "queries_per_s", "encoder_tokens_per_query",
+                       "reranker_input_tokens_per_query", "generated_tokens_per_query", "forward_passes_per_query", "flops_per_query",
+                       "encoder_flops_per_query", "prefill_flops_per_query", "decode_flops_per_query", "queries_per_pflop", "device",
+                       "dtype", "batch_size")
     rows = []
     for r in report.results:
         row: dict[str, Any] = {"dataset": r.dataset, "system": r.label, "run_file": str(r.run.path or ""), "queries": len(r.per_query)}
@@ -123,5 +115,7 @@ def csv_frame(report: Report) -> pd.DataFrame:
             row[f"{m} delta"] = comparison.delta if comparison else None
             row[f"{m} p_ttest"] = comparison.p_ttest if comparison else None
             row[f"{m} p_randomization"] = comparison.p_randomization if comparison else None
+            row[f"{m} p_ttest_holm"] = comparison.p_ttest_adjusted if comparison else None
+            row[f"{m} p_randomization_holm"] = comparison.p_randomization_adjusted if comparison else None
         rows.append(row | {k: (r.efficiency or {}).get(k) for k in efficiency_keys})
     return pd.DataFrame(rows, dtype=object)  # objects: an int stays 4, a missing value stays empty

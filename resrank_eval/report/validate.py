@@ -76,6 +76,47 @@ class _Checker:
         self.last_rank, self.last_score = rank, score
 
 
+RUN_FORMATS = ("auto", "trec", "msmarco", "request")
+
+
+def detect_format(path: str | Path) -> str:
+    """``request`` for rank_llm JSONL/JSON, ``msmarco`` for three tab-separated columns, else ``trec``."""
+    from ..formats.msmarco import looks_like_msmarco
+    from ..formats.requests import is_requests_file
+
+    name = Path(path).name.removesuffix(".gz")
+    if is_requests_file(path) or name.endswith(".json"):
+        return "request"
+    return "msmarco" if looks_like_msmarco(path) else "trec"
+
+
+def validate_file(path: str | Path, fmt: str = "auto", max_hits: int = 1000, qids: Collection[str] | None = None) -> tuple[str, RunSummary]:
+    """Validate a TREC run, an MS MARCO TSV run or a candidate file (rank_llm Request/Result or RankGPT JSON); returns the format."""
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt == "trec":
+        return fmt, validate_run(path, max_hits, qids)
+    if fmt == "msmarco":
+        from ..formats.msmarco import iter_msmarco_lines
+
+        return fmt, _check_hits(path, [(line, qid) for line, qid, _, _ in iter_msmarco_lines(path)], max_hits, qids, "-")
+    from ..formats.candidates import read_candidates
+
+    data = read_candidates(path)
+    return fmt, _check_hits(path, [(None, q) for q, hits in data.run.items() for _ in hits], max_hits, qids, "-")
+
+
+def _check_hits(path: str | Path, hits: list[tuple[int | None, str]], max_hits: int, qids: Collection[str] | None, tag: str) -> RunSummary:
+    """The rules a format's own reader does not already enforce: known topics and the hit budget."""
+    counts: dict[str, int] = {}
+    for line, qid in hits:
+        if qids is not None and qid not in qids:
+            raise InputError(path, line, f"unknown query {qid!r} (not a topic of the dataset)")
+        counts[qid] = counts.get(qid, 0) + 1
+        if counts[qid] > max_hits:
+            raise InputError(path, line, f"query {qid!r} has more than {max_hits} hits")
+    return RunSummary(len(counts), len(hits), tag)
+
+
 def validate_run(path: str | Path, max_hits: int = 1000, qids: Collection[str] | None = None) -> RunSummary:
     """Raise :class:`InputError` naming ``path:line`` of the first violation; ``qids`` are the known topics."""
     checker = _Checker(max_hits, qids)

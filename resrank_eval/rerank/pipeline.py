@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import ResrankError
 from ..formats.trec import strictly_decreasing
 from ..logs import progress
+from ..model.flops import flops_summary
 from ..types import Candidate, Query, QueryStats, Ranking, Run
 from .base import Reranked, Reranker
 
@@ -115,7 +116,7 @@ def assemble(run: Run, done: Mapping[str, Reranked], top_k: int) -> RerankResult
 
 
 def summarize(stats: list[QueryStats]) -> dict[str, Any]:
-    """Latency percentiles, throughput and token counts per query, for reports and papers.
+    """Latency percentiles, throughput, token counts and FLOPs per query, for reports and papers.
 
     ``queries_per_s`` is None (JSON null) when the queries took no measurable time at all.
     """
@@ -134,12 +135,15 @@ def summarize(stats: list[QueryStats]) -> dict[str, Any]:
         "latency_ms_mean": statistics.fmean(total),
         "encode_ms_mean": statistics.fmean(s.encode_ms for s in stats),
         "rerank_ms_mean": statistics.fmean(s.rerank_ms for s in stats),
+        "rerank_ms_p50": statistics.median(s.rerank_ms for s in stats),
+        "rerank_ms_p95": _percentile([s.rerank_ms for s in stats], 95),
         "queries_per_s": 1000.0 * n / sum(total) if sum(total) > 0 else None,
         "candidates_per_query": statistics.fmean(s.candidates for s in stats),
         "encoder_tokens_per_query": statistics.fmean(s.encoder_tokens for s in stats),
         "reranker_input_tokens_per_query": statistics.fmean(s.reranker_input_tokens for s in stats),
         "generated_tokens_per_query": statistics.fmean(s.generated_tokens for s in stats),
         "forward_passes_per_query": statistics.fmean(s.forward_passes for s in stats),
+        **flops_summary([s.flops for s in stats]),
     }
 
 

@@ -3,7 +3,8 @@
 Both read passage vectors from a dense index folder when given (``embeddings``) and encode only
 the candidates it lacks, so reranking a dense or BM25 run over an indexed corpus costs no encoder
 time. Batched latencies are shared out per query: encode time by encoder tokens (0 when every vector
-was cached), rerank time evenly.
+was cached), rerank time evenly. FLOPs are each query's own (:mod:`..model.flops`): its encoded
+passages and query, the projector, and its reranker passes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ResrankError
+from ..model.flops import Shape
 from ..types import Candidate, QueryStats, Ranking
 from .base import Option, Reranked, Reranker
 from .registry import DEVICE, DTYPE, MODEL
@@ -33,6 +35,7 @@ class _Batch:
     vectors: list[torch.Tensor]
     encoder_tokens: list[int]
     encoded: list[int]
+    encoder_flops: list[int]
     queries: torch.Tensor | None = None
 
 
@@ -62,6 +65,7 @@ class _EncoderBacked(Reranker):
         from ..retrieve.dense import DenseVectors
 
         self.encoder = encoder
+        self.encoder_shape = Shape.of(encoder.model)
         self.cache: DenseVectors | Mapping[str, Any] | None = embeddings
         if isinstance(embeddings, (str, Path)):
             self.cache = DenseVectors(embeddings)
@@ -77,7 +81,7 @@ class _EncoderBacked(Reranker):
         started = time.perf_counter()
         batch = self._prepare(rankings)
         encoded = self._sync(time.perf_counter())
-        scores, input_tokens, passes = self._scores(rankings, batch)
+        scores, input_tokens, passes, reranker_flops = self._scores(rankings, batch)
         finished = self._sync(time.perf_counter())
         encode_ms, rerank_ms = (encoded - started) * 1000, (finished - encoded) * 1000
         all_tokens = sum(batch.encoder_tokens)
@@ -91,6 +95,7 @@ class _EncoderBacked(Reranker):
                 reranker_input_tokens=input_tokens[i], generated_tokens=0, forward_passes=passes[i],
                 encode_ms=share_encode, rerank_ms=share_rerank, total_ms=share_encode + share_rerank,
                 device=str(self.encoder.device), dtype=dtype,
+                flops={"encoder": batch.encoder_flops[i], "prefill": reranker_flops[i], "decode": 0},
                 extra={"cached_vectors": len(ranking.candidates) - batch.encoded[i]},
             )
             results.append(Reranked(_ordered(ranking, scores[i]), stats))
@@ -120,18 +125,22 @@ class _EncoderBacked(Reranker):
         ids = self.encoder.tokenize(list(todo.values())) if todo else []
         fresh = dict(zip(todo, self.encoder.embed(ids))) if ids else {}
         length = dict(zip(todo, map(len, ids)))
-        batch = _Batch([], [], [])
+        batch = _Batch([], [], [], [])
         for ranking in rankings:
             docids = [c.docid for c in ranking.candidates]
             rows = [fresh[d] if d in fresh else torch.as_tensor(cached[d]) for d in docids]
             batch.vectors.append(torch.stack([row.to(self.encoder.device) for row in rows]).float())
             batch.encoder_tokens.append(sum(length.get(d, 0) for d in docids))
             batch.encoded.append(sum(1 for d in docids if d in fresh))
+            batch.encoder_flops.append(sum(self.encoder_shape.forward(length[d]) for d in docids if d in length))
         return batch
 
     @abstractmethod
-    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list[torch.Tensor], list[int], list[int]]:
-        """Per query: scores in candidate order, reranker input tokens, forward passes."""
+    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list[torch.Tensor], list[int], list[int], list[int]]:
+        """Per query: scores in candidate order, reranker input tokens, forward passes, reranker FLOPs.
+
+        Encoding a query on the way (its own tokens and FLOPs) is added to ``batch`` by the implementation.
+        """
 
     def _sync(self, now: float) -> float:
         """Wait for queued GPU work so a timestamp means the work is done."""
@@ -149,8 +158,12 @@ class ResRankReranker(_EncoderBacked):
     name = "resrank"
 
     def __init__(self, model: ResRankModel, embeddings: str | Path | Mapping[str, Any] | None = None) -> None:
+        from ..model.flops import linear_flops
+
         super().__init__(model.encoder, embeddings)
         self.model = model.eval()
+        self.reranker_shape = Shape.of(model.reranker)
+        self.projector_flops = linear_flops(model.injector)
 
     @classmethod
     def from_pretrained(cls, model_dir_or_preset: str | Path, device: str | None = None, dtype: str | None = None,
@@ -163,9 +176,17 @@ class ResRankReranker(_EncoderBacked):
     def from_options(cls, model: str, device: str | None, dtype: str, dense_index: str | None) -> ResRankReranker:
         return cls.from_pretrained(model, device, dtype, dense_index)
 
-    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list[torch.Tensor], list[int], list[int]]:
+    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list[torch.Tensor], list[int], list[int], list[int]]:
         output = self.model([r.query.text for r in rankings], batch.vectors)
-        return [output.scores[i, :len(v)] for i, v in enumerate(batch.vectors)], output.input_tokens, output.passes
+        projected = [len(v) for v in batch.vectors]
+        if self.model.config.query_residual:  # the query is encoded and projected too
+            for i, ids in enumerate(self.encoder.tokenize([r.query.text for r in rankings], queries=True)):
+                batch.encoder_tokens[i] += len(ids)
+                batch.encoder_flops[i] += self.encoder_shape.forward(len(ids))
+                projected[i] += 1
+        flops = [sum(map(self.reranker_shape.forward, lengths)) + self.projector_flops * n
+                 for lengths, n in zip(output.pass_tokens, projected)]
+        return [output.scores[i, :len(v)] for i, v in enumerate(batch.vectors)], output.input_tokens, output.passes, flops
 
 
 class EncoderReranker(_EncoderBacked):
@@ -190,13 +211,14 @@ class EncoderReranker(_EncoderBacked):
         ids = self.encoder.tokenize([r.query.text for r in rankings], queries=True)
         batch.queries = self.encoder.embed(ids).float()
         batch.encoder_tokens = [t + len(q) for t, q in zip(batch.encoder_tokens, ids)]
+        batch.encoder_flops = [f + self.encoder_shape.forward(len(q)) for f, q in zip(batch.encoder_flops, ids)]
         return batch
 
-    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list[torch.Tensor], list[int], list[int]]:
+    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list[torch.Tensor], list[int], list[int], list[int]]:
         from torch.nn import functional as F
 
         scores = [F.cosine_similarity(batch.queries[i:i + 1], v, dim=-1) for i, v in enumerate(batch.vectors)]
-        return scores, [0] * len(rankings), [0] * len(rankings)
+        return scores, [0] * len(rankings), [0] * len(rankings), [0] * len(rankings)
 
 
 def _ordered(ranking: Ranking, scores: torch.Tensor) -> list[Candidate]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..environment import environment
 from ..errors import InputError, ResrankError
 from ..formats.atomic import atomic_write
 from ..formats.run_shards import RunShard, merge_run_shards, read_run_shard, read_run_shards, shard_path, write_run_shard
@@ -178,13 +179,14 @@ class RunSink:
 
 
 def write_outputs(outputs: RerankOutputs, result: RerankResult, tag: str, extra: dict[str, Any]) -> None:
-    """Run, stats and summary (``extra`` added to it: the provenance; merged, the world size and each shard's throughput),
-    each atomically."""
+    """Run, stats and summary (with the environment it ran in and ``extra``: the provenance; merged, the world size and
+    each shard's throughput), each atomically."""
     write_run(outputs.run, result.run, tag)
     with atomic_write(outputs.stats) as handle:
         handle.writelines(json.dumps(s.to_dict()) + "\n" for s in result.stats)
+    device = result.stats[0].device if result.stats else "cpu"
     with atomic_write(outputs.summary) as handle:
-        json.dump(summarize(result.stats) | extra, handle, indent=2, allow_nan=False)
+        json.dump(summarize(result.stats) | {"environment": environment(device)} | extra, handle, indent=2, allow_nan=False)
 
 
 def merge_run(output: str | Path) -> RerankOutputs:

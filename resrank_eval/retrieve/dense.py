@@ -249,6 +249,24 @@ def check_dense_index(index_dir: str | Path) -> dict:
     return meta
 
 
+def cached_dense_index(corpus: str | Path, name: str, model: str | Path, dtype: str | None = None, batch_size: int = 64,
+                       build: bool = True) -> Path:
+    """``corpus`` encoded once by ``model``'s encoder into the cache, under the digest of the encoding's provenance.
+
+    What the demo and the reproduction grid share: every dense retrieval and every rerank of that corpus
+    with that encoder reuses these vectors, and a changed corpus, model or resrank-eval never finds a
+    stale index; an interrupted build resumes. ``build=False`` only says where they are (or would be).
+    """
+    from ..model import load_encoder
+    from ..paths import cache_dir
+
+    provenance = encode_provenance(corpus, model, batch_size=batch_size, dtype=dtype)
+    target = cache_dir() / "dense" / f"{name.replace('/', '-')}-{provenance.digest()}"
+    if build and not dense_index_done(target, provenance):
+        build_dense_index(corpus, load_encoder(model, dtype=dtype), target, batch_size=batch_size, provenance=provenance)
+    return target
+
+
 class DenseVectors:
     """docid -> passage vector, memory-mapped from an index folder built by :func:`build_dense_index`."""
 

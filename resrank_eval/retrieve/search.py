@@ -63,11 +63,12 @@ def retrieve(dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query]
 
 def retrieve_provenance(dataset: Dataset, method: str, topics: Mapping[str, Query], index: str | Path | None = None,
                         model: str | Path | None = None, hits: int = 1000, remove_query: bool | None = None,
-                        device: str | None = None, dtype: str | None = None) -> Provenance:
-    """What a first-stage run is made of: method, depth, the self-hit rule in effect, the topics by content and the
-    index, model or corpus it searched (by content; a prebuilt index or hub model by name)."""
+                        device: str | None = None, dtype: str | None = None, run_tag: str | None = None) -> Provenance:
+    """What a first-stage run is made of: method, depth, the self-hit rule in effect, the run tag, the topics by content
+    and the index, model or corpus it searched (by content; a prebuilt index or hub model by name)."""
     arguments: dict[str, object] = {"dataset": dataset.name, "split": dataset.split, "method": method, "hits": hits,
-                                    "remove_query": dataset.remove_query if remove_query is None else remove_query}
+                                    "remove_query": dataset.remove_query if remove_query is None else remove_query,
+                                    "run_tag": run_tag or system_name(method, model)}
     inputs: dict[str, object] = {"topics": {q.qid: q.text for q in topics.values()}, "index": index}
     if method == "dense":
         arguments.update(device=device, dtype=dtype)
@@ -80,30 +81,32 @@ def retrieve_provenance(dataset: Dataset, method: str, topics: Mapping[str, Quer
 def retrieve_to_file(output: str | Path, dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query] | None = None,
                      index: str | Path | None = None, model: str | Path | None = None, hits: int = 1000, batch_size: int = 64,
                      threads: int = 2, remove_query: bool | None = None, device: str | None = None, dtype: str | None = None,
-                     overwrite: bool = False, shard: Shard = WHOLE) -> Run | None:
-    """:func:`retrieve` written to ``output`` (run tag: :func:`system_name`) with its provenance beside it; returns the run.
+                     overwrite: bool = False, shard: Shard = WHOLE, run_tag: str | None = None) -> Run | None:
+    """:func:`retrieve` written to ``output`` (run tag: ``run_tag``, else :func:`system_name`) with its provenance beside it;
+    returns the run.
 
     Returns None, doing nothing, when ``output`` exists and was made exactly so; a run made otherwise
     is an error naming the difference, unless ``overwrite``. A ``shard`` writes its share as a run shard
     (with the same provenance) for :func:`~resrank_eval.rerank.sink.merge_run`, and returns it.
     """
     queries = dict(topics) if topics is not None else dataset.topics()
-    provenance = retrieve_provenance(dataset, method, queries, index, model, hits, remove_query, device, dtype)
+    tag = run_tag or system_name(method, model)
+    provenance = retrieve_provenance(dataset, method, queries, index, model, hits, remove_query, device, dtype, tag)
     record = record_path(output)
     if provenance.skip([Path(output)], record, overwrite):
         return None
     if not shard.whole:
-        return _retrieve_shard(output, shard, provenance, dataset, method, queries, index, model, hits, batch_size, threads,
+        return _retrieve_shard(output, shard, provenance, tag, dataset, method, queries, index, model, hits, batch_size, threads,
                                remove_query, device, dtype, overwrite)
     run = retrieve(dataset, method, queries, index, model, hits, batch_size, threads, remove_query, device, dtype)
     if not any(run.values()):
         raise ResrankError(f"{output}: not written, no query found a single hit (do the topics match the corpus?)")
-    write_run(output, run, system_name(method, model))
+    write_run(output, run, tag)
     write_record(record, provenance)
     return run
 
 
-def _retrieve_shard(output: str | Path, shard: Shard, provenance: Provenance, dataset: Dataset, method: str,
+def _retrieve_shard(output: str | Path, shard: Shard, provenance: Provenance, tag: str, dataset: Dataset, method: str,
                     queries: dict[str, Query], index: str | Path | None, model: str | Path | None, hits: int, batch_size: int,
                     threads: int, remove_query: bool | None, device: str | None, dtype: str | None, overwrite: bool) -> Run | None:
     """One shard's share of the run as a run shard; None when that shard is written already with this provenance."""
@@ -114,6 +117,6 @@ def _retrieve_shard(output: str | Path, shard: Shard, provenance: Provenance, da
     started = time.perf_counter()
     run = retrieve(dataset, method, queries, index, model, hits, batch_size, threads, remove_query, device, dtype, shard)
     positions = {qid: i for i, qid in enumerate(queries)}
-    write_run_shard(output, RunShard(shard, system_name(method, model), run, {q: positions[q] for q in run},
+    write_run_shard(output, RunShard(shard, tag, run, {q: positions[q] for q in run},
                                      seconds=time.perf_counter() - started, provenance=provenance.to_dict()))
     return run

@@ -9,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from ...model.flops import Shape
 from .prompt import Message
 
 
@@ -23,10 +24,14 @@ class Generation:
 
 
 class ChatBackend(ABC):
-    """Answers a batch of chat conversations greedily; ``device``/``dtype`` go into the stats."""
+    """Answers a batch of chat conversations greedily; ``device``/``dtype`` go into the stats.
+
+    ``shape`` is the model's (for FLOPs), None where it is unknown (a remote server).
+    """
 
     device: str = "cpu"
     dtype: str = "float32"
+    shape: Shape | None = None
 
     @abstractmethod
     def generate(self, conversations: list[list[Message]]) -> list[Generation]:

@@ -11,6 +11,7 @@ import string
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ResrankError
+from ...model.flops import Shape
 from .hf import encode_chats, load_causal_lm
 from .prompt import letter_labels, rankgpt_messages
 from .sliding import SlidingWindowReranker, Window, WindowResult
@@ -32,6 +33,7 @@ class FirstReranker(SlidingWindowReranker):
         self.tokenizer = tokenizer
         self.device = str(model.device)
         self.dtype = str(model.dtype).removeprefix("torch.")
+        self.shape = Shape.of(model)
         self.label_ids = [self._single_token(letter) for letter in string.ascii_uppercase[:window]]
 
     @classmethod
@@ -44,6 +46,11 @@ class FirstReranker(SlidingWindowReranker):
     @classmethod
     def from_options(cls, **values: Any) -> FirstReranker:
         return cls.from_pretrained(**values)
+
+    def window_flops(self, input_tokens: int, generated_tokens: int) -> tuple[int, int]:
+        """One prefill that produces the single logit row the order is read from; nothing is decoded."""
+        assert self.shape is not None
+        return self.shape.forward(input_tokens, logits=1), 0
 
     def _single_token(self, letter: str) -> int:
         ids = self.tokenizer.encode(letter, add_special_tokens=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...errors import ResrankError
+from ...model.flops import Shape
 from .backend import ChatBackend, Generation
 from .prompt import Message
 
@@ -63,6 +64,7 @@ class HFChatBackend(ChatBackend):
         self.min_new_tokens = min_new_tokens
         self.device = str(model.device)
         self.dtype = str(model.dtype).removeprefix("torch.")
+        self.shape = Shape.of(model)
         eos = model.generation_config.eos_token_id
         if eos is None:
             eos = tokenizer.eos_token_id

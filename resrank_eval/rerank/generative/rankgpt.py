@@ -29,6 +29,7 @@ class RankGPTReranker(SlidingWindowReranker):
         self.backend = backend
         self.device = backend.device
         self.dtype = backend.dtype
+        self.shape = backend.shape
 
     @classmethod
     def from_pretrained(cls, model: str, device: str | None = None, dtype: str | None = None, window: int = 20,

@@ -2,7 +2,8 @@
 
 Windows of one query are sequential (each sees the order the previous one left), but window k of
 every query in a batch is independent, so a batch advances in lock-step: one model call per step.
-In a batch of several queries, a query's latency is its share of each step's wall time.
+In a batch of several queries, a query's latency is its share of each step's wall time; its FLOPs
+are those of its own windows (:meth:`SlidingWindowReranker.window_flops`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from ...errors import ResrankError
 from ...logs import progress
+from ...model.flops import Shape
 from ...types import Candidate, QueryStats, Ranking
 from ..base import Option, Reranked, Reranker
 from ..registry import DEVICE, DTYPE, MODEL
@@ -53,6 +55,7 @@ class SlidingWindowReranker(Reranker):
 
     device: str = "cpu"
     dtype: str = "float32"
+    shape: Shape | None = None
     options = (MODEL, DEVICE, DTYPE, *WINDOW_OPTIONS)
 
     @classmethod
@@ -77,6 +80,11 @@ class SlidingWindowReranker(Reranker):
     @abstractmethod
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
         """Order each window; called once per lock-step of a batch."""
+
+    def window_flops(self, input_tokens: int, generated_tokens: int) -> tuple[int, int]:
+        """(prefill, decode) FLOPs of one window: greedy generation of its answer (FIRST overrides)."""
+        assert self.shape is not None
+        return self.shape.generation(input_tokens, generated_tokens)
 
     def rerank_batch(self, batch: list[Ranking]) -> list[Reranked]:
         orders = [list(r.candidates) for r in batch]
@@ -118,6 +126,10 @@ class SlidingWindowReranker(Reranker):
         """Scores ``n, n-1, ..., 1``: strictly decreasing, so the file order is the ranking."""
         n = len(order)
         candidates = [Candidate(c.docid, float(n - i)) for i, c in enumerate(order)]
+        flops: dict[str, float] = {}
+        if self.shape is not None:
+            costs = [self.window_flops(w["input_tokens"], w["generated_tokens"]) for w in log]
+            flops = {"encoder": 0, "prefill": sum(c[0] for c in costs), "decode": sum(c[1] for c in costs)}
         stats = QueryStats(
             qid=ranking.query.qid,
             reranker=self.name,
@@ -129,6 +141,7 @@ class SlidingWindowReranker(Reranker):
             total_ms=ms,
             device=self.device,
             dtype=self.dtype,
+            flops=flops,
             extra={"window": self.window, "stride": self.stride, "max_words": self.max_words, "windows": log},
         )
         return Reranked(candidates, stats)

@@ -1,0 +1,144 @@
+"""The checks a conditions file passes before anything runs: names, references, cycles, and that every cell can be made.
+
+Each failure is an :class:`~resrank_eval.errors.InputError` at the line of the entry at fault.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..datasets.registry import Dataset
+from ..errors import InputError, ResrankError
+from ..evaluate.metrics import parse_measure
+from ..formats.schema import build
+from ..formats.yaml_lines import line_of
+from .conditions import AUTO, NAME, ConditionSpec, FirstStage, Grid, local_path
+
+
+def check_condition(condition: ConditionSpec, index: int, raw: Any, path: Path, base: Path, datasets: dict[str, Dataset]) -> ConditionSpec:
+    entry = raw["conditions"][index]
+    line = line_of(entry)
+    if not NAME.match(condition.name):
+        raise InputError(path, line, f"conditions[{index}]: name {condition.name!r} must be one word of letters, digits and . _ + -")
+    for name in condition.datasets or ():
+        if name not in datasets:
+            raise InputError(path, line_of(entry, "datasets"), f"condition {condition.name!r}: unknown dataset {name!r}")
+    where = line_of(entry, "first_stage")
+    if isinstance(condition.first_stage, dict):
+        condition.first_stage = build(FirstStage, condition.first_stage, path, f"conditions[{index}].first_stage", where)
+    elif not isinstance(condition.first_stage, str):
+        raise InputError(path, where or line, f"condition {condition.name!r}: first_stage must be a mapping (a recipe) or a condition name")
+    stage = condition.first_stage
+    if isinstance(stage, FirstStage):
+        if condition.rerank is not None:
+            raise InputError(path, where, f"condition {condition.name!r}: a reranked condition names the condition it reads "
+                                          "(first_stage: NAME), so that first stage is a row of its own")
+        if stage.method == "dense" and not stage.model:
+            raise InputError(path, where, f"condition {condition.name!r}: dense retrieval needs a model")
+        if stage.method == "imported" and not stage.source:
+            raise InputError(path, where, f"condition {condition.name!r}: an imported first stage names its source (a key of a dataset's first_stages)")
+        if stage.method == "fusion" and (len(stage.runs) < 2 or (stage.weights is not None and len(stage.weights) != len(stage.runs))):
+            raise InputError(path, where, f"condition {condition.name!r}: fusion needs two or more runs (and one weight per run)")
+        if stage.model:
+            stage.model = local_path(stage.model, base, path, where)
+    elif condition.rerank is None:
+        raise InputError(path, where, f"condition {condition.name!r}: first_stage {stage!r} names a condition, so it needs a rerank")
+    if condition.rerank is not None:
+        _check_rerank(condition, path, line_of(entry, "rerank"), base)
+    return condition
+
+
+def _check_rerank(condition: ConditionSpec, path: Path, line: int | None, base: Path) -> None:
+    from ..rerank.registry import reranker_arguments
+
+    rerank = condition.rerank
+    assert rerank is not None
+    options = {k: local_path(v, base, path, line) if isinstance(v, str) and k in ("model", "dense_index") and v != AUTO else v
+               for k, v in rerank.options.items()}
+    rerank.options = options
+    try:
+        reranker_arguments(rerank.reranker, **{k: v for k, v in options.items() if v != AUTO})
+    except ResrankError as exc:
+        raise InputError(path, line, f"condition {condition.name!r}: {exc}") from None
+
+
+def in_order(conditions: list[ConditionSpec], path: Path, raw: Any) -> dict[str, ConditionSpec]:
+    """Conditions keyed by name, each after every condition it reads; unknown names and cycles are errors."""
+    known: dict[str, tuple[int, ConditionSpec]] = {}
+    for i, c in enumerate(conditions):
+        if c.name in known:
+            raise InputError(path, line_of(raw["conditions"][i]), f"condition {c.name!r} is defined twice")
+        known[c.name] = (i, c)
+    ordered: dict[str, ConditionSpec] = {}
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        index, condition = known[name]
+        for dependency in condition.reads:
+            if dependency not in known:
+                raise InputError(path, line_of(raw["conditions"][index]), f"condition {name!r} reads unknown condition {dependency!r}")
+            if dependency in trail:
+                raise InputError(path, line_of(raw["conditions"][index]), f"conditions read each other in a cycle: {' -> '.join((*trail, dependency))}")
+            if dependency not in ordered:
+                visit(dependency, (*trail, dependency))
+        ordered[name] = condition
+
+    for name in known:
+        if name not in ordered:
+            visit(name, (name,))
+    return ordered
+
+
+def check_cells(grid: Grid, raw: Any) -> None:
+    """Every (condition, dataset) cell can be made: the inputs it reads run there, and its first stage exists."""
+    index = {c.name: i for i, c in enumerate(grid.spec.conditions)}
+    for condition, dataset in grid.cells():
+        why = _inapplicable(grid, condition, dataset)
+        if why:
+            raise InputError(grid.path, line_of(raw["conditions"][index[condition.name]]),
+                             f"condition {condition.name!r} cannot run on {dataset.name}: {why} (list the datasets it runs on with `datasets:`)")
+
+
+def _inapplicable(grid: Grid, condition: ConditionSpec, dataset: Dataset) -> str | None:
+    """Why this cell cannot be made (None when it can)."""
+    stage = condition.first_stage
+    if isinstance(stage, str) or stage.method == "fusion":
+        for name in condition.reads:
+            upstream = grid.conditions[name]
+            if upstream.datasets is not None and dataset.name not in upstream.datasets:
+                return f"it reads {name!r}, which does not run there"
+        if condition.rerank is not None and dataset.corpus_dir is None and not dataset.prebuilt_index \
+                and not any(grid.first_stage_file(dataset.name, k) for k in _imports(grid, condition)):
+            return "no passage text (no local corpus, prebuilt index or imported candidates)"
+        return None
+    if stage.method == "imported":
+        return None if grid.first_stage_file(dataset.name, stage.source or "") else f"the dataset has no first stage {stage.source!r}"
+    if grid.first_stage_file(dataset.name, stage.method):
+        return None
+    if stage.method == "dense":
+        return "no local corpus to encode" if dataset.corpus_dir is None else None
+    return None if dataset.corpus_dir is not None or dataset.prebuilt_index else "no local corpus or prebuilt index"
+
+
+def _imports(grid: Grid, condition: ConditionSpec) -> list[str]:
+    """The first-stage keys (imported sources, or methods served by a dataset's file) this condition's runs descend from."""
+    stage = condition.first_stage
+    if isinstance(stage, FirstStage) and stage.method != "fusion":
+        return [stage.source if stage.method == "imported" else stage.method]  # type: ignore[list-item]
+    return [key for name in condition.reads for key in _imports(grid, grid.conditions[name])]
+
+
+def check_expected(grid: Grid, raw: Any) -> None:
+    where = raw.get("expected") if isinstance(raw, dict) else None
+    for condition, by_dataset in grid.spec.expected.items():
+        line = line_of(where, condition)
+        if condition not in grid.conditions:
+            raise InputError(grid.path, line, f"expected: unknown condition {condition!r}")
+        for dataset, scores in by_dataset.items():
+            if dataset not in grid.datasets:
+                raise InputError(grid.path, line, f"expected: {condition}: unknown dataset {dataset!r}")
+            for measure in scores:
+                try:
+                    parse_measure(measure)
+                except ResrankError as exc:
+                    raise InputError(grid.path, line, f"expected: {condition}: {dataset}: {exc}") from None

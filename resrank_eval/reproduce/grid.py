@@ -1,0 +1,149 @@
+"""Running a grid: every cell made once (skip-if-exists, reranks resume after a kill), then scored and checked.
+
+``regress`` and ``reproduce --check`` are this one mechanism: the expected scores live in the
+conditions file, ``--check`` compares each pinned measure to the fresh run within the file's
+tolerance, and ``--pin`` rewrites the file's trailing ``expected:`` block from the runs (the
+one command that regenerates every pinned number, e.g. after the bundled model changes).
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ResrankError
+from ..report.build import Report, build_report
+from ..report.runs import SystemRun, read_efficiency
+from .conditions import Grid
+from .plan import Cell
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one cell: ``ran``, ``skipped`` (its files exist) or ``planned`` (a dry run)."""
+
+    condition: str
+    dataset: str
+    run: Path
+    status: str
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Check:
+    condition: str
+    dataset: str
+    measure: str
+    expected: float
+    actual: float | None
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return self.actual is not None and abs(self.actual - self.expected) <= self.tolerance
+
+
+def plan(grid: Grid, root: Path, conditions: list[str] | None = None, datasets: list[str] | None = None) -> list[Cell]:
+    """The cells to make, in dependency order."""
+    return [Cell(grid, condition, dataset, root) for condition, dataset in grid.cells(conditions, datasets)]
+
+
+def run_grid(cells: list[Cell], overwrite: bool = False, dry_run: bool = False,
+             echo: Callable[[str], None] = log.info) -> list[Outcome]:
+    """Make every cell that is not done (all of them with ``overwrite``); a dry run only echoes the commands."""
+    outcomes = []
+    for number, cell in enumerate(cells, 1):
+        where = f"[{number}/{len(cells)}] {cell.condition.name} on {cell.dataset.name}"
+        if dry_run:
+            echo(f"# {where}")
+            for action in cell.actions(overwrite):
+                echo(shlex.join(["resrank-eval", *action.command]))
+            outcomes.append(Outcome(cell.condition.name, cell.dataset.name, cell.run_path, "planned"))
+            continue
+        if cell.done() and not overwrite:
+            echo(f"{where}: done, skipped ({cell.run_path})")
+            outcomes.append(Outcome(cell.condition.name, cell.dataset.name, cell.run_path, "skipped"))
+            continue
+        echo(f"{where}: running")
+        started = time.perf_counter()
+        for action in cell.actions(overwrite):
+            log.debug("%s", shlex.join(["resrank-eval", *action.command]))
+            action.run()
+        seconds = time.perf_counter() - started
+        echo(f"{where}: {seconds:.1f} s -> {cell.run_path}")
+        outcomes.append(Outcome(cell.condition.name, cell.dataset.name, cell.run_path, "ran", seconds))
+    return outcomes
+
+
+def score(grid: Grid, cells: list[Cell], baseline: str | None = None, n_resamples: int = 10_000) -> Report:
+    """Evaluate every finished cell (its label the condition name) and test it against the baseline condition."""
+    from ..formats.trec import read_run
+
+    runs = [SystemRun(cell.run_path, cell.condition.name, cell.dataset.name, read_run(cell.run_path), read_efficiency(cell.run_path))
+            for cell in cells if cell.run_path.exists()]
+    if not runs:
+        raise ResrankError("no runs to score: run the grid first (without --dry-run)")
+    chosen = baseline if baseline is not None else grid.spec.baseline
+    if chosen is not None and chosen not in {r.label for r in runs}:
+        chosen = None  # the baseline's cells were filtered out: a table without tests, not an error
+    return build_report(runs, chosen, n_resamples=n_resamples, datasets=grid.datasets)
+
+
+def check(grid: Grid, report: Report, cells: list[Cell]) -> list[Check]:
+    """Every pinned score of the chosen cells against the report; a cell without a run checks as missing."""
+    checks = []
+    for cell in cells:
+        pinned = grid.spec.expected.get(cell.condition.name, {}).get(cell.dataset.name, {})
+        if not pinned:
+            continue
+        result = report.find(cell.condition.name, cell.dataset.name)
+        scores = {} if result is None else _scores(result.run.run, cell, list(pinned))
+        checks.extend(Check(cell.condition.name, cell.dataset.name, m, v, scores.get(m), grid.spec.tolerance) for m, v in pinned.items())
+    return checks
+
+
+def _scores(run: dict, cell: Cell, measures: list[str]) -> dict[str, float]:
+    """Pinned measures may go beyond the dataset's standard set: score them directly."""
+    from ..evaluate.metrics import evaluate
+
+    return evaluate(run, cell.dataset.qrels(), measures).mean
+
+
+def unpinned(grid: Grid, cells: list[Cell]) -> list[Cell]:
+    return [c for c in cells if not grid.spec.expected.get(c.condition.name, {}).get(c.dataset.name)]
+
+
+def pin(grid: Grid, report: Report, cells: list[Cell]) -> int:
+    """Rewrite the file's trailing ``expected:`` block with the chosen cells' scores (others kept); returns how many were pinned."""
+    expected = {c: dict(d) for c, d in grid.spec.expected.items()}
+    count = 0
+    for cell in cells:
+        result = report.find(cell.condition.name, cell.dataset.name)
+        if result is not None:
+            expected.setdefault(cell.condition.name, {})[cell.dataset.name] = {m: round(v, 4) for m, v in result.mean.items()}
+            count += 1
+    text = grid.path.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith("expected:")), len(lines))
+    after = [line for line in lines[start + 1:] if line.strip() and not line[0].isspace() and not line.startswith("#")]
+    if after:
+        raise ResrankError(f"{grid.path}: `expected:` must be the file's last block to be rewritten (found {after[0].strip()!r} after it)")
+    head = "".join(lines[:start]).rstrip("\n") + "\n\n" if start else ""
+    order = [c for c in grid.conditions if c in expected]
+    block = ["expected:  # pinned by `resrank-eval reproduce FILE --pin`; checked by --check and `regress`\n"]
+    for condition in order:
+        block.append(f"  {condition}:\n")
+        for dataset in [d for d in grid.datasets if d in expected[condition]]:
+            scores = ", ".join(f'"{m}": {v:.4f}' for m, v in expected[condition][dataset].items())
+            block.append(f"    {dataset}: {{{scores}}}\n")
+    from ..formats.atomic import atomic_write
+
+    with atomic_write(grid.path) as handle:
+        handle.write(head + "".join(block))
+    return count

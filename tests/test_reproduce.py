@@ -1,0 +1,203 @@
+"""``reproduce``: a grid over DL19 (candidates) and an unregistered BEIR directory (Cranfield), run for real.
+
+Pins written and checked, a second run that skips everything, the dry run's commands making the same
+files, a rerank killed mid-grid that resumes, the paper table's shape, and conditions-file mistakes
+reported at their line.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from pathlib import Path
+
+import pytest
+
+from resrank_eval.reproduce import load_grid, plan, run_grid
+from resrank_eval.rerank import Reranked, Reranker
+from resrank_eval.types import Candidate, QueryStats, Ranking
+
+from .beir_dirs import CRANFIELD, cranfield_beir
+from .conftest import DL19_CANDIDATES
+from .test_cli import assert_one_line_error, invoke
+
+pytestmark = pytest.mark.skipif(not CRANFIELD.is_dir(), reason="shared Cranfield data not present")
+
+GRID = """\
+title: test grid
+output: {output}
+baseline: bm25
+datasets:
+  - name: dl19
+    first_stages: {{bm25: "{candidates}"}}
+  - name: cranfield               # not registered: joins the grid by its corpus alone
+    corpus: {cranfield}
+conditions:
+  - name: bm25
+    label: BM25
+    first_stage: {{method: bm25, hits: 100}}
+  - name: bm25.identity
+    first_stage: bm25
+    rerank: {{reranker: identity, top_k: 20, batch_size: 8}}
+  - name: rrf
+    first_stage: {{method: fusion, runs: [bm25, bm25.identity], fusion: rrf, depth: 100}}
+  - name: interp
+    first_stage: {{method: fusion, runs: [bm25, bm25.identity], fusion: interpolate, weights: [0.3, 0.7], depth: 50}}
+  - name: bm25.reverse
+    first_stage: bm25
+    rerank: {{reranker: reverse-top, top_k: 10, batch_size: 4}}
+expected:
+"""
+
+
+class ReverseTop(Reranker):
+    """Reverses the top-k: a reranker worse than BM25 (a ↓ in the table). ``crash_after`` simulates a kill."""
+
+    name = "reverse-top"
+    crash_after: int | None = None
+
+    def rerank_batch(self, rankings: list[Ranking]) -> list[Reranked]:
+        if ReverseTop.crash_after is not None:
+            if ReverseTop.crash_after <= 0:
+                raise KeyboardInterrupt("killed mid-grid")
+            ReverseTop.crash_after -= len(rankings)
+        out = []
+        for r in rankings:
+            n = len(r.candidates)
+            out.append(Reranked([Candidate(c.docid, float(i)) for i, c in enumerate(r.candidates)][::-1],
+                                QueryStats(r.query.qid, self.name, n, reranker_input_tokens=n, total_ms=1.0, rerank_ms=1.0)))
+        return out
+
+
+@pytest.fixture(scope="module")
+def cranfield(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return cranfield_beir(tmp_path_factory.mktemp("cranfield"))
+
+
+def conditions_file(folder: Path, cranfield: Path, output: Path) -> Path:
+    path = folder / "grid.yaml"
+    path.write_text(GRID.format(output=output, candidates=DL19_CANDIDATES, cranfield=cranfield))
+    return path
+
+
+@pytest.fixture(scope="module")
+def pinned(tmp_path_factory: pytest.TempPathFactory, cranfield: Path) -> Path:
+    """The grid run once and pinned: its conditions file (with the expected block filled in)."""
+    folder = tmp_path_factory.mktemp("grid")
+    path = conditions_file(folder, cranfield, folder / "runs")
+    with pytest.MonkeyPatch.context() as env:  # module-scoped: set up before the per-test cache isolation
+        env.setenv("RESRANK_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        result = invoke("reproduce", str(path), "--pin", "--resamples", "200")
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_layout_table_and_pins(pinned: Path) -> None:
+    runs = pinned.parent / "runs"
+    for dataset in ("dl19", "cranfield"):
+        for condition in ("bm25", "bm25.identity", "rrf", "interp", "bm25.reverse"):
+            assert (runs / dataset / f"run.{dataset}.{condition}.txt").is_file()
+    assert (runs / "dl19" / "run.dl19.bm25.identity.txt.summary.json").is_file()
+    assert (runs / "dl19" / "run.dl19.bm25.txt.passages.jsonl").is_file()
+    for name in ("table.md", "table.tex", "table.csv", "index.html", "tradeoff.png", "tradeoff.pdf"):
+        assert (runs / name).stat().st_size > 0
+    table = (runs / "table.md").read_text()
+    header = next(line for line in table.splitlines() if line.startswith("| System"))
+    assert header.split("|")[2].strip() == "DL19" and header.split("|")[3].strip() == "cranfield" and "BEIR avg" not in table
+    assert "| BM25 " in table and "0.5058" in table  # the label, and the published DL19 BM25 number
+    reverse = next(line for line in table.splitlines() if line.startswith("| bm25.reverse"))
+    assert "↓" in reverse and "↑" not in reverse  # worse than BM25, and marked so
+    assert "Holm-corrected" in table and "q/PFLOP" in table
+    assert r"\toprule" in (runs / "table.tex").read_text()
+    html = (runs / "index.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html and "<link" not in html
+    expected = pinned.read_text().split("expected:")[1]
+    assert '    dl19: {"nDCG@10": 0.5058' in expected and "  bm25.reverse:" in expected
+
+
+def test_check_and_a_second_run_that_skips_everything(pinned: Path) -> None:
+    started = time.perf_counter()
+    result = invoke("reproduce", str(pinned), "--check", "--resamples", "200")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("done, skipped") == 10 and "running" not in result.output
+    assert "FAIL" not in result.output and "reproduced" in result.output
+    assert time.perf_counter() - started < 60
+
+
+def test_check_fails_loudly_on_a_wrong_pin(pinned: Path, tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(pinned.read_text().replace('dl19: {"nDCG@10": 0.5058', 'dl19: {"nDCG@10": 0.6058'))
+    result = invoke("reproduce", str(wrong), "--check", "--conditions", "bm25", "--datasets", "dl19", "--resamples", "200")
+    assert result.exit_code == 1
+    assert "FAIL bm25" in result.output and "expected 0.6058 got 0.5058" in result.output
+    assert "pinned score(s) differ" in result.output
+    regress = invoke("regress", "--file", str(wrong), "--only", "bm25", "--datasets", "dl19", "--runs-dir", str(tmp_path / "re"))
+    assert regress.exit_code == 1 and "1 regression check(s) failed" in regress.output
+
+
+def test_dry_run_commands_write_the_same_runs(pinned: Path, tmp_path: Path) -> None:
+    other = tmp_path / "by-commands"
+    result = invoke("reproduce", str(pinned), "--dry-run", "--output", str(other))
+    assert result.exit_code == 0 and not other.exists()
+    commands = [line for line in result.output.splitlines() if line.startswith("resrank-eval ")]
+    assert len(commands) == 10
+    for command in commands:
+        done = invoke(*shlex.split(command)[1:])
+        assert done.exit_code == 0, (command, done.output)
+    ran = pinned.parent / "runs"
+    for path in sorted(ran.glob("*/run.*.txt")):
+        assert (other / path.relative_to(ran)).read_bytes() == path.read_bytes(), path.name
+
+
+def test_a_killed_grid_resumes_where_it_stopped(pinned: Path, tmp_path: Path) -> None:
+    grid = load_grid(pinned)
+    cells = plan(grid, tmp_path / "runs", ["bm25.reverse"])
+    ReverseTop.crash_after = 100
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_grid(cells)
+    finally:
+        ReverseTop.crash_after = None
+    partial = list((tmp_path / "runs").glob("*/*.partial.jsonl"))
+    # the 43 DL19 queries finished, then 15 batches of 4 on Cranfield before the "kill"
+    assert len(partial) == 1 and len(partial[0].read_text().splitlines()) == 60
+    outcomes = run_grid(cells)
+    assert [o.status for o in outcomes] == ["skipped", "skipped", "skipped", "ran"]  # both BM25 runs and the finished dl19 rerank
+    assert not list((tmp_path / "runs").glob("*/*.partial.jsonl"))
+    ran = pinned.parent / "runs"
+    for path in sorted((tmp_path / "runs").glob("*/run.*.txt")):
+        assert path.read_bytes() == (ran / path.relative_to(tmp_path / "runs")).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("change", "fragments"),
+    [
+        (("first_stage: bm25\n    rerank: {reranker: identity", "first_stage: bm26\n    rerank: {reranker: identity"),
+         ["grid.yaml:13:", "reads unknown condition 'bm26'"]),
+        (("{method: bm25, hits: 100}", "{method: dense, hits: 100}"), ["grid.yaml:12:", "dense retrieval needs a model"]),
+        (("{method: bm25, hits: 100}", "{method: dense, model: mini}"), ["grid.yaml:10:", "cannot run on dl19: no local corpus to encode"]),
+        (("{method: bm25, hits: 100}", "{method: bm25, hits: 0}"), ["grid.yaml:12:", "first_stage.hits: expected >= 1"]),
+        (("top_k: 20, batch_size: 8}", "top_k: 20, options: {window: 3}}"), ["grid.yaml:15:", "--window does not apply to reranker 'identity'"]),
+        (("  - name: rrf\n", "  - name: bad name\n"), ["grid.yaml:16:", "must be one word"]),
+        (("corpus: ", "corpus: /nonexistent"), ["grid.yaml:7:", "does not exist"]),
+        (("runs: [bm25, bm25.identity], fusion: rrf", "runs: [rrf, bm25], fusion: rrf"), ["grid.yaml:", "cycle: rrf -> rrf"]),
+        (("expected:\n", "expected:\n  nope: {dl19: {nDCG@10: 0.5}}\n"), ["grid.yaml:24:", "unknown condition 'nope'"]),
+        (("baseline: bm25", "baseline: bm99"), ["grid.yaml:3:", "baseline 'bm99' is not a condition"]),
+        (("title: test grid", "title: test grid\nbogus: 1"), ["grid.yaml:2:", "unknown key 'bogus'"]),
+    ],
+)
+def test_conditions_file_mistakes_are_one_line_errors(tmp_path: Path, cranfield: Path, change: tuple[str, str], fragments: list[str]) -> None:
+    path = conditions_file(tmp_path, cranfield, tmp_path / "runs")
+    text = path.read_text()
+    assert change[0] in text
+    path.write_text(text.replace(change[0], change[1], 1))
+    assert_one_line_error(invoke("reproduce", str(path), "--dry-run"), *fragments)
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("name", ["offline", "paper"])
+def test_bundled_conditions_files_are_valid(name: str) -> None:
+    from resrank_eval.reproduce import bundled_file
+
+    grid = load_grid(bundled_file(name))
+    assert grid.spec.baseline in grid.conditions and grid.cells()
