@@ -159,8 +159,8 @@ def test_a_killed_grid_resumes_where_it_stopped(pinned: Path, tmp_path: Path) ->
     finally:
         ReverseTop.crash_after = None
     partial = list((tmp_path / "runs").glob("*/*.partial.jsonl"))
-    # the 43 DL19 queries finished, then 15 batches of 4 on Cranfield before the "kill"
-    assert len(partial) == 1 and len(partial[0].read_text().splitlines()) == 60
+    # the 43 DL19 queries finished, then 15 batches of 4 on Cranfield before the "kill" (after the provenance line)
+    assert len(partial) == 1 and len(partial[0].read_text().splitlines()) == 1 + 60
     outcomes = run_grid(cells)
     assert [o.status for o in outcomes] == ["skipped", "skipped", "skipped", "ran"]  # both BM25 runs and the finished dl19 rerank
     assert not list((tmp_path / "runs").glob("*/*.partial.jsonl"))
