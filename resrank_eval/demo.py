@@ -33,7 +33,7 @@ def model_fingerprint(model: Path) -> str:
 
 
 def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top_k: int = 100, batch_size: int = 4,
-             threads: int = 2) -> list[Path]:
+             threads: int = 2, engine: str = "fast") -> list[Path]:
     """Build (or reuse) the BM25, encoder-only and ResRank runs; return their paths, BM25 first."""
     model = Path(model)
     if not model.is_dir():
@@ -45,7 +45,7 @@ def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top
     for name in ("encoder", "resrank"):
         output = Path(runs) / f"run.{ds.slug}.bm25-flat.{name}-{model.name}.test.txt"
         if not output.exists():
-            reranker = build_reranker(name, str(model), RerankerOptions(batch_size=batch_size, dense_index=str(embeddings)))
+            reranker = build_reranker(name, str(model), RerankerOptions(batch_size=batch_size, dense_index=str(embeddings), engine=engine))
             rerank_run(reranker, ds.topics(), read_run(bm25), lambda ids: load_passages(ds.corpus_dir, ids), output, top_k, batch_size)
         reranked.append(output)
     return [bm25, *reranked]

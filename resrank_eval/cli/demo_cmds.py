@@ -12,9 +12,10 @@ from .common import handle_errors, threads_option
 @click.option("--output", "runs", type=click.Path(file_okay=False), default="runs/demo", show_default=True, help="Folder for the runs and stats.")
 @click.option("--top-k", type=int, default=100, show_default=True)
 @click.option("--batch-size", type=int, default=4, show_default=True)
+@click.option("--engine", type=click.Choice(["fast", "eager"]), default="fast", show_default=True, help="ResRank inference path.")
 @threads_option
 @handle_errors
-def demo(model: str | None, runs: str, top_k: int, batch_size: int, threads: int) -> None:
+def demo(model: str | None, runs: str, top_k: int, batch_size: int, engine: str, threads: int) -> None:
     """BM25 -> ResRank rerank -> evaluation on bundled NFCorpus test; CPU only, no downloads."""
     from pathlib import Path
 
@@ -23,7 +24,7 @@ def demo(model: str | None, runs: str, top_k: int, batch_size: int, threads: int
     from ..report.runs import load_run_file
     from ..report.tables import dataset_table, to_markdown
 
-    paths = run_demo(Path(model) if model else DEMO_MODEL, runs, top_k, batch_size, threads)
+    paths = run_demo(Path(model) if model else DEMO_MODEL, runs, top_k, batch_size, threads, engine)
     report = build_report([load_run_file(p, DATASET) for p in paths], baseline=paths[0])
     click.echo(to_markdown(dataset_table(report, DATASET)))
 

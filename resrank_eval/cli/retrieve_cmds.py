@@ -97,13 +97,14 @@ def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, m
 @click.option("--stride", type=int, default=10, show_default=True, help="rankgpt/first: window step, back to front.")
 @click.option("--max-words", type=int, default=300, show_default=True, help="rankgpt/first: words kept per passage.")
 @click.option("--api-base", default=None, help="rankgpt: OpenAI-compatible server URL (vLLM, API); --model is the served name.")
+@click.option("--engine", type=click.Choice(["fast", "eager"]), default="fast", show_default=True, help="resrank/encoder: static-shape fast path, or the plain reference.")
 @click.option("--run-tag", default=None, help="Run tag (6th column), the system's label in reports.  [default: the reranker name]")
 @click.option("--output", required=True, type=click.Path(dir_okay=False))
 @overwrite_option
 @handle_errors
 def rerank(dataset: str, corpus: str | None, topics: str | None, run_path: str | None, candidates: str | None, reranker: str, model: str | None,
            dense_index: str | None, lucene_index: str | None, top_k: int, batch_size: int, device: str | None, window: int, stride: int,
-           max_words: int, api_base: str | None, run_tag: str | None, output: str, overwrite: bool) -> None:
+           max_words: int, api_base: str | None, engine: str, run_tag: str | None, output: str, overwrite: bool) -> None:
     """Rerank the top-k of a run; writes the run, <run>.stats.jsonl and <run>.summary.json."""
     from ..rerank.driver import RerankOutputs, rerank_run
     from ..rerank.registry import RerankerOptions, build_reranker
@@ -114,7 +115,7 @@ def rerank(dataset: str, corpus: str | None, topics: str | None, run_path: str |
     if overwrite:
         RerankOutputs.for_run(output).partial.unlink(missing_ok=True)
     queries, run, lookup_source = resolve_first_stage(dataset, corpus, topics, run_path, candidates)
-    options = RerankerOptions(device, batch_size, dense_index, window, stride, max_words, api_base)
+    options = RerankerOptions(device, batch_size, dense_index, window, stride, max_words, api_base, engine)
     model_obj = build_reranker(reranker, model, options)
     outputs = rerank_run(model_obj, queries, run, passage_lookup(lookup_source, lucene_index), output, top_k=top_k, batch_size=batch_size, tag=run_tag)
     click.echo(f"{len(run)} queries reranked by {model_obj.name} -> {outputs.run} (+ {outputs.stats.name}, {outputs.summary.name})")

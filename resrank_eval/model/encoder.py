@@ -39,6 +39,7 @@ class Encoder(nn.Module):
         self.eos_id = tokenizer.eos_token_id if pooling == "last" else None
         if pooling == "last" and self.eos_id is None:
             raise ResrankError("encoder: last-token pooling needs a tokenizer with an EOS token")
+        self.fast: Any = None  # a FastEncoding (model/encoding.py) when the fast engine is on
 
     @property
     def dim(self) -> int:
@@ -86,16 +87,28 @@ class Encoder(nn.Module):
         return stacked[inverse.to(stacked.device)]
 
     def _forward(self, batch: list[Sequence[int]]) -> torch.Tensor:
-        width = max(len(seq) for seq in batch)
-        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, seq in enumerate(batch):
-            ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
-            mask[row, :len(seq)] = 1
+        if self.fast is not None:
+            return self.fast.forward(batch)
+        ids, mask = padded(batch, self.pad_id, len(batch), max(len(seq) for seq in batch))
         ids, mask = ids.to(self.device), mask.to(self.device)
-        hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        return self.pooled(ids, mask, mask)
+
+    def pooled(self, ids: torch.Tensor, mask: torch.Tensor, attention: torch.Tensor | None) -> torch.Tensor:
+        """Pooled (normalised) float32 vectors of a right-padded batch; ``attention`` None: causal, no mask."""
+        hidden = self.model(input_ids=ids, attention_mask=attention).last_hidden_state
         vectors = pool(hidden, mask, self.pooling).float()
         return F.normalize(vectors, dim=-1) if self.normalize else vectors
+
+
+def padded(batch: Sequence[Sequence[int]], pad_id: int, rows: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded [rows, width] ids and mask on the host; rows past the batch hold one token."""
+    ids = torch.full((rows, width), pad_id, dtype=torch.long)
+    mask = torch.zeros((rows, width), dtype=torch.long)
+    mask[len(batch):, 0] = 1
+    for row, seq in enumerate(batch):
+        ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
+        mask[row, :len(seq)] = 1
+    return ids, mask
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:

@@ -21,6 +21,7 @@ class RerankerOptions:
     stride: int = 10
     max_words: int = 300
     api_base: str | None = None
+    engine: str = "fast"
 
 
 def build_reranker(name: str, model: str | None, options: RerankerOptions = RerankerOptions()) -> Reranker:
@@ -37,7 +38,8 @@ def build_reranker(name: str, model: str | None, options: RerankerOptions = Rera
         from .resrank import EncoderReranker, ResRankReranker
 
         cls = ResRankReranker if name == "resrank" else EncoderReranker
-        return cls.from_pretrained(model, device=options.device, batch_size=options.batch_size, embeddings=options.dense_index)
+        return cls.from_pretrained(model, device=options.device, batch_size=options.batch_size, embeddings=options.dense_index,
+                                   engine=options.engine)
     from .generative import FirstReranker, RankGPTReranker
 
     window = {"window": options.window, "stride": options.stride, "max_words": options.max_words, "batch_size": options.batch_size}

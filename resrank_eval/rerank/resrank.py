@@ -20,6 +20,7 @@ from ..types import Candidate, QueryStats, Ranking
 from .base import Reranked, Reranker
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
     from ..model import Encoder, ResRankModel
@@ -38,12 +39,20 @@ class _Batch:
 class _EncoderBacked(Reranker):
     """What both rerankers share: passage vectors (cached or encoded), timing and stats."""
 
-    def __init__(self, encoder: "Encoder", batch_size: int = 8, embeddings: str | Path | None = None) -> None:
+    def __init__(self, encoder: "Encoder", batch_size: int = 8, embeddings: str | Path | None = None,
+                 engine: str = "fast") -> None:
+        from ..model.engine import ENGINES
         from ..retrieve.dense import DenseVectors
 
         if batch_size < 1:
             raise ResrankError(f"{self.name}: batch size must be positive, got {batch_size}")
+        if engine not in ENGINES:
+            raise ResrankError(f"{self.name}: unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
         self.encoder = encoder
+        if engine == "fast":
+            from ..model.encoding import enable
+
+            enable(encoder)
         self.batch_size = batch_size
         self.cache: DenseVectors | None = None
         if embeddings is not None:
@@ -84,8 +93,6 @@ class _EncoderBacked(Reranker):
 
     def _prepare(self, rankings: list[Ranking]) -> _Batch:
         """Per query [n, D] vectors: cached ones reused, the rest encoded together in one call."""
-        import torch
-
         cached = self.cache.get([c.docid for r in rankings for c in r.candidates]) if self.cache else {}
         todo: dict[str, str] = {}
         for ranking in rankings:
@@ -102,8 +109,7 @@ class _EncoderBacked(Reranker):
         batch = _Batch([], [], [])
         for ranking in rankings:
             docids = [c.docid for c in ranking.candidates]
-            rows = [fresh[d] if d in fresh else torch.from_numpy(cached[d]) for d in docids]
-            batch.vectors.append(torch.stack([row.to(self.encoder.device) for row in rows]).float())
+            batch.vectors.append(_vectors(docids, fresh, cached, self.encoder.device))
             batch.encoder_tokens.append(sum(length.get(d, 0) for d in docids))
             batch.encoded.append(sum(1 for d in docids if d in fresh))
         return batch
@@ -127,19 +133,23 @@ class ResRankReranker(_EncoderBacked):
 
     name = "resrank"
 
-    def __init__(self, model: "ResRankModel", batch_size: int = 8, embeddings: str | Path | None = None) -> None:
-        super().__init__(model.encoder, batch_size, embeddings)
+    def __init__(self, model: "ResRankModel", batch_size: int = 8, embeddings: str | Path | None = None,
+                 engine: str = "fast") -> None:
+        from ..model.engine import build_scorer
+
+        super().__init__(model.encoder, batch_size, embeddings, engine)
         self.model = model.eval()
+        self.scorer = build_scorer(self.model, engine)
 
     @classmethod
     def from_pretrained(cls, model_dir_or_preset: str | Path, device: str | None = None, dtype: str | None = None,
-                        batch_size: int = 8, embeddings: str | Path | None = None) -> "ResRankReranker":
+                        batch_size: int = 8, embeddings: str | Path | None = None, engine: str = "fast") -> "ResRankReranker":
         from ..model import ResRankModel
 
-        return cls(ResRankModel.from_pretrained(model_dir_or_preset, device, dtype), batch_size, embeddings)
+        return cls(ResRankModel.from_pretrained(model_dir_or_preset, device, dtype), batch_size, embeddings, engine)
 
     def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list["torch.Tensor"], list[int], list[int]]:
-        output = self.model([r.query.text for r in rankings], batch.vectors)
+        output = self.scorer([r.query.text for r in rankings], batch.vectors)
         return [output.scores[i, :len(v)] for i, v in enumerate(batch.vectors)], output.input_tokens, output.passes
 
 
@@ -150,10 +160,10 @@ class EncoderReranker(_EncoderBacked):
 
     @classmethod
     def from_pretrained(cls, model_dir_or_preset: str | Path, device: str | None = None, dtype: str | None = None,
-                        batch_size: int = 8, embeddings: str | Path | None = None) -> "EncoderReranker":
+                        batch_size: int = 8, embeddings: str | Path | None = None, engine: str = "fast") -> "EncoderReranker":
         from ..model import load_encoder
 
-        return cls(load_encoder(model_dir_or_preset, device, dtype), batch_size, embeddings)
+        return cls(load_encoder(model_dir_or_preset, device, dtype), batch_size, embeddings, engine)
 
     def _prepare(self, rankings: list[Ranking]) -> _Batch:
         """Queries are encoded too (with the instruction prefix); their tokens count as encoder tokens."""
@@ -168,6 +178,27 @@ class EncoderReranker(_EncoderBacked):
 
         scores = [F.cosine_similarity(batch.queries[i:i + 1], v, dim=-1) for i, v in enumerate(batch.vectors)]
         return scores, [0] * len(rankings), [0] * len(rankings)
+
+
+def _vectors(docids: list[str], fresh: dict[str, "torch.Tensor"], cached: dict[str, "np.ndarray"],
+             device: "torch.device") -> "torch.Tensor":
+    """[n, D] float32 on the device; cached rows stacked on the host and copied in one (pinned, async) transfer."""
+    import numpy as np
+    import torch
+
+    from ..model.engine import stage
+
+    hits = [i for i, d in enumerate(docids) if d not in fresh]
+    stored = stage(torch.from_numpy(np.stack([cached[docids[i]] for i in hits])), device) if hits else None
+    if len(hits) == len(docids):
+        return stored
+    encoded = torch.stack([fresh[d] for d in docids if d in fresh]).float()
+    if stored is None:
+        return encoded
+    out = torch.empty((len(docids), encoded.shape[1]), device=encoded.device)
+    out[torch.tensor(hits, device=device)] = stored
+    out[torch.tensor([i for i, d in enumerate(docids) if d in fresh], device=device)] = encoded
+    return out
 
 
 def _ordered(ranking: Ranking, scores: "torch.Tensor") -> list[Candidate]:

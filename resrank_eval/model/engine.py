@@ -1,0 +1,198 @@
+"""The fast engine behind ResRank's scores; ``engine="eager"`` (``ResRankModel.forward``) is the reference.
+
+Same inputs, same :class:`ScoreOutput`, same maths (``static.scores``), different mechanics:
+prompts assembled from pre-tokenized pieces (``assembly``); the instruction prefix's KV cache computed
+once and reused (``static.PrefixKV``, checked against a full forward at first use); rows (one per
+query pass) sorted by length into batches of at most ``max_rows``, right-padded with no attention mask
+(causal: no real token reads a pad); on CUDA, lengths padded to buckets and batch sizes to powers of
+two so one CUDA graph per (prefix, batch, length, slots) serves every call (``graphs``), fed from
+pinned host buffers with asynchronous copies; optionally ``torch.compile``. Inference only: the
+prefix cache belongs to the weights it was computed with, so training keeps the eager path.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ..errors import ResrankError
+from .assembly import PromptAssembler
+from .graphs import GraphRunner, batch_bucket, length_bucket
+from .static import PrefixKV, prefix_supported, scores
+
+if TYPE_CHECKING:
+    from .prompt import Prompt
+    from .resrank import ResRankModel, ScoreOutput
+
+ENGINES = ("eager", "fast")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """``None`` means: decided by the device (graphs and buckets on CUDA, neither on a CPU)."""
+
+    prefix: bool = True
+    graphs: bool | None = None
+    buckets: bool | None = None
+    compile: str | None = None  # a torch.compile mode, or a backend such as aot_eager
+    max_rows: int = 128
+
+
+class FastScorer:
+    """Callable like the model (``scorer(queries, vectors) -> ScoreOutput``), for frozen weights."""
+
+    def __init__(self, model: "ResRankModel", options: EngineOptions = EngineOptions()) -> None:
+        if options.max_rows < 1:
+            raise ResrankError(f"engine: max_rows must be positive, got {options.max_rows}")
+        self.model = model.eval()
+        self.options = options
+        self.assembler = PromptAssembler(model.prompts)
+        cuda = model.device.type == "cuda"
+        self.graphs = GraphRunner(_tolerance(model)) if (cuda if options.graphs is None else options.graphs) else None
+        self.buckets = self.graphs is not None or bool(options.compile) if options.buckets is None else options.buckets
+        self.prefixes: dict[tuple[int, ...], PrefixKV | None] = {}
+        self.prefix_off = None if options.prefix else "switched off"
+        self.prefix_off = self.prefix_off or prefix_supported(model)
+        self.forward = _compiled(scores, options.compile) if options.compile else scores
+        pad = model.tokenizer.pad_token_id
+        self.pad_id = model.encoder.pad_id if pad is None else int(pad)
+
+    def __call__(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor]) -> "ScoreOutput":
+        with torch.inference_mode():
+            return self._score(queries, passage_vectors)
+
+    def _score(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor]) -> "ScoreOutput":
+        model = self.model
+        vectors = list(passage_vectors)
+        if len(vectors) != len(queries):
+            raise ResrankError(f"score: {len(queries)} queries but {len(vectors)} passage lists")
+        rows = model._rows(queries, vectors)
+        prompts = self.assembler.build_many([queries[q] for q, _, _ in rows], [len(chunk) for _, _, chunk in rows])
+        query_vectors = model.encode_queries(queries).to(model.device, model.dtype) if model.config.query_residual else None
+        outputs, order = [], []
+        for prefix, batch in self._batches(rows, prompts):
+            outputs.append(self._run(prefix, [rows[r] for r in batch], [prompts[r] for r in batch], query_vectors))
+            order.extend(batch)
+        flat = torch.cat(outputs)
+        starts = [0] * len(rows)
+        offset = 0
+        for r in order:
+            starts[r] = offset
+            offset += len(rows[r][2])
+        index = torch.tensor([starts[r] + i for r, (_, _, chunk) in enumerate(rows) for i in range(len(chunk))])
+        return model._collect(rows, prompts, flat[index.to(flat.device)], len(queries))
+
+    def _batches(self, rows: list[tuple[int, int, torch.Tensor]],
+                 prompts: list["Prompt"]) -> list[tuple[PrefixKV | None, list[int]]]:
+        """Rows grouped by shared prefix, longest first, in chunks of at most ``max_rows``."""
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for r, prompt in enumerate(prompts):
+            groups.setdefault(tuple(prompt.ids[:prompt.slots[0]]), []).append(r)
+        batches = []
+        for key, members in groups.items():
+            prefix = self._prefix(key, rows[members[0]], prompts[members[0]])
+            members.sort(key=lambda r: -len(prompts[r].ids))
+            size = self.options.max_rows
+            batches.extend((prefix, members[i:i + size]) for i in range(0, len(members), size))
+        return batches
+
+    def _prefix(self, ids: tuple[int, ...], row: tuple[int, int, torch.Tensor], prompt: "Prompt") -> PrefixKV | None:
+        if self.prefix_off or not ids:
+            return None
+        if ids not in self.prefixes:
+            self.prefixes[ids] = self._checked_prefix(ids, row, prompt)
+        return self.prefixes[ids]
+
+    def _checked_prefix(self, ids: tuple[int, ...], row: tuple[int, int, torch.Tensor], prompt: "Prompt") -> PrefixKV | None:
+        """The prefix's cache, if a forward after it matches the full forward on its first row (query residual aside)."""
+        model = self.model
+        try:
+            prefix = PrefixKV(model, list(ids))
+            full = self._inputs(None, [row], [prompt], None, exact=True)
+            after = self._inputs(prefix, [row], [prompt], None, exact=True)
+            error = (scores(model, None, *full) - scores(model, prefix, *after)).abs().max().item()
+            if not error <= _tolerance(model):
+                raise RuntimeError(f"scores after the cached prefix differ by {error:.3g}")
+            return prefix
+        except Exception as exc:  # noqa: BLE001 - prefix reuse is an optimisation; say why it is off
+            log.warning("prefix KV reuse off (%s: %s); running whole prompts", type(exc).__name__, exc)
+            self.prefix_off = str(exc)
+            return None
+
+    def _run(self, prefix: PrefixKV | None, rows: list[tuple[int, int, torch.Tensor]], prompts: list["Prompt"],
+             query_vectors: torch.Tensor | None) -> torch.Tensor:
+        """Scores of these rows' candidates, row after row (padding dropped)."""
+        inputs = self._inputs(prefix, rows, prompts, query_vectors, exact=self.graphs is None)
+        if prefix is not None:
+            prefix.prepare(inputs[0].shape[1])
+        forward = functools.partial(self.forward, self.model, prefix)
+        if self.graphs is not None:
+            key = (id(prefix), *(tuple(x.shape) for x in inputs))
+            out = self.graphs.run(key, forward, inputs)
+        else:
+            out = forward(*inputs)
+        keep = torch.tensor([i * out.shape[1] + j for i, (_, _, chunk) in enumerate(rows) for j in range(len(chunk))])
+        return out.reshape(-1)[keep.to(out.device)]
+
+    def _inputs(self, prefix: PrefixKV | None, rows: list[tuple[int, int, torch.Tensor]], prompts: list["Prompt"],
+                query_vectors: torch.Tensor | None, exact: bool) -> tuple[torch.Tensor, ...]:
+        """Static-shaped tensors for ``static.scores``; ``exact``: no batch padding, slots as needed."""
+        model = self.model
+        skip = len(prefix) if prefix is not None else 0
+        longest = max(len(p.ids) for p in prompts) - skip
+        length = length_bucket(longest) if self.buckets else longest
+        batch = len(rows) if exact else batch_bucket(len(rows), self.options.max_rows)
+        width = max(len(c) for _, _, c in rows) if exact else model.config.max_candidates_per_pass
+        ids = torch.full((batch, length), self.pad_id, dtype=torch.long)
+        source = torch.zeros((batch, length), dtype=torch.long)
+        is_slot = torch.zeros((batch, length), dtype=torch.bool)
+        slots = torch.zeros((batch, width), dtype=torch.long)
+        last = torch.zeros(batch, dtype=torch.long)
+        for b, prompt in enumerate(prompts):
+            tokens = prompt.ids[skip:]
+            ids[b, :len(tokens)] = torch.tensor(tokens)
+            where = torch.tensor(prompt.slots) - skip
+            source[b, where] = torch.arange(len(where))
+            is_slot[b, where] = True
+            slots[b, :len(where)] = where
+            last[b] = len(tokens) - 1
+        staged = [stage(x, model.device) for x in (ids, source, is_slot, slots, last)]
+        vectors = torch.zeros((batch * width, model.encoder.dim), device=model.device, dtype=model.dtype)
+        place = torch.tensor([b * width + j for b, (_, _, c) in enumerate(rows) for j in range(len(c))])
+        vectors.index_copy_(0, place.to(model.device), torch.cat([c for _, _, c in rows]).to(model.device, model.dtype))
+        inputs = [staged[0], vectors.view(batch, width, -1), *staged[1:]]
+        if query_vectors is not None:
+            pick = torch.tensor([q for q, _, _ in rows] + [0] * (batch - len(rows)))
+            inputs.append(query_vectors[pick.to(model.device)])
+        return tuple(inputs)
+
+
+def stage(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Host tensor to the device: through pinned memory and an asynchronous copy on CUDA."""
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
+def _compiled(fn: Any, how: str) -> Any:
+    """``torch.compile`` with a mode (``default``, ``max-autotune``, ...) or a backend (``aot_eager``: tracing only)."""
+    modes = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+    return torch.compile(fn, dynamic=False, **({"mode": how} if how in modes else {"backend": how}))
+
+
+def _tolerance(model: "ResRankModel") -> float:
+    """How far two computations of the same scores may drift: fp32 rounding, or 16-bit."""
+    return (1e-4 if model.dtype == torch.float32 else 3e-2) * model.config.score_scale
+
+
+def build_scorer(model: "ResRankModel", engine: str = "fast", options: EngineOptions = EngineOptions()) -> Any:
+    """``model`` itself for ``eager``, a :class:`FastScorer` for ``fast``: both ``(queries, vectors) -> ScoreOutput``."""
+    if engine not in ENGINES:
+        raise ResrankError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    return model if engine == "eager" else FastScorer(model, options)
