@@ -1,0 +1,148 @@
+"""ResRank-mini on this CPU: eager vs fast engine over the DL19 BM25 top-100 (43 queries), one process.
+
+Passage vectors are encoded once (eager encoder, the model's dtype) and cached on disk, as a dense
+index would hold them; what is timed is the scorer call per batch of queries (prompt, query vector,
+reranker forward, scores), the part ``resrank-eval rerank`` reports as rerank_ms. Engines are
+interleaved within each repeat, so a load change on a shared machine hits both; min and median over
+repeats are reported with the load average. Also checks that the fast scores equal the eager ones.
+
+    python scripts/bench_engine_cpu.py --batch-sizes 1,4 --repeats 5 [--compile default] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from resrank_eval.datasets.corpus import load_passages
+from resrank_eval.datasets.registry import get_dataset
+from resrank_eval.demo import DEMO_MODEL, model_fingerprint
+from resrank_eval.formats.candidates import read_candidates
+from resrank_eval.formats.trec import read_run
+from resrank_eval.model import ResRankModel
+from resrank_eval.model.engine import EngineOptions, FastScorer
+from resrank_eval.paths import cache_dir, data_dir
+from resrank_eval.types import Query
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Workload:
+    """Queries with their first-stage top-100 (docids in order) and a passage-text lookup."""
+
+    name: str
+    queries: list[Query]
+    docids: list[list[str]]
+    passages: Callable[[set[str]], dict[str, str]]
+
+
+def dl19() -> Workload:
+    data = read_candidates(data_dir() / "candidates" / "dl19-bm25-top100.json.gz")
+    return Workload("dl19", [data.topics[q] for q in data.run], [[c.docid for c in data.run[q]] for q in data.run],
+                    lambda ids: {d: data.passages[d] for d in ids})
+
+
+def nfcorpus() -> Workload:
+    dataset = get_dataset("beir/nfcorpus")
+    topics, run = dataset.topics(), read_run(REPO / "runs" / "nfcorpus" / "run.beir-nfcorpus.bm25-flat.test.txt.gz")
+    return Workload("nfcorpus", [topics[q] for q in run], [[c.docid for c in run[q][:100]] for q in run],
+                    lambda ids: load_passages(dataset.corpus_dir, ids))
+
+
+def passage_vectors(model: ResRankModel, model_dir: Path, workload: Workload) -> list[torch.Tensor]:
+    """[100, D] per query, every passage encoded once per model and dtype (cached on disk, like a dense index)."""
+    docids = sorted({d for ids in workload.docids for d in ids})
+    dtype = str(model.dtype).removeprefix("torch.")
+    path = cache_dir() / "bench-engine" / f"{workload.name}.{model_fingerprint(model_dir)}.{dtype}.pt"
+    if path.is_file():
+        stored = torch.load(path)
+    else:
+        texts = workload.passages(set(docids))
+        started = time.perf_counter()
+        with torch.inference_mode():
+            vectors = model.encode_passages([texts[d] for d in docids]).cpu()
+        seconds = time.perf_counter() - started
+        print(f"{workload.name}: encoded {len(docids)} passages in {seconds:.1f} s ({len(docids) / seconds:.1f}/s, {dtype})")
+        stored = {"docids": docids, "vectors": vectors, "passages_per_s": len(docids) / seconds}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(stored, path)
+    row = {d: i for i, d in enumerate(stored["docids"])}
+    return [stored["vectors"][[row[d] for d in ids]] for ids in workload.docids]
+
+
+def time_pass(scorer: object, queries: list[str], vectors: list[torch.Tensor], batch: int) -> tuple[float, list[torch.Tensor]]:
+    """Seconds for all queries in batches, and the scores."""
+    scores = []
+    started = time.perf_counter()
+    with torch.inference_mode():
+        for i in range(0, len(queries), batch):
+            out = scorer(queries[i:i + batch], vectors[i:i + batch])  # type: ignore[operator]
+            scores.extend(out.scores[j, :len(v)] for j, v in enumerate(vectors[i:i + batch]))
+    return time.perf_counter() - started, scores
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=str(DEMO_MODEL))
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--batch-sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--compile", default=None, metavar="MODE", help="also time the fast engine under torch.compile")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    model = ResRankModel.from_pretrained(args.model, "cpu", args.dtype).eval()
+    workload = dl19()
+    texts, vectors = [q.text for q in workload.queries], passage_vectors(model, Path(args.model), workload)
+    engines = {"eager": model, "fast": FastScorer(model)}
+    if args.compile:
+        engines[f"fast+compile({args.compile})"] = FastScorer(model, EngineOptions(compile=args.compile, buckets=True))
+    load = [os.getloadavg()[0]]
+    times: dict[tuple[str, int], list[float]] = {}
+    scores: dict[tuple[str, int], list[torch.Tensor]] = {}
+    for batch in args.batch_sizes:
+        for name, scorer in engines.items():
+            started = time.perf_counter()
+            scores[name, batch] = time_pass(scorer, texts, vectors, batch)[1]  # warm-up (compiles, prefix, templates)
+            print(f"warm-up {name} batch {batch}: {time.perf_counter() - started:.1f} s")
+    for _ in range(args.repeats):
+        for batch in args.batch_sizes:
+            for name, scorer in engines.items():
+                times.setdefault((name, batch), []).append(time_pass(scorer, texts, vectors, batch)[0])
+        load.append(os.getloadavg()[0])
+    rows = []
+    print(f"\nResRank-mini, {len(texts)} DL19 queries x 100, {args.dtype}, {args.threads} threads, torch {torch.__version__}, "
+          f"{platform.processor() or platform.machine()}, load average {min(load):.2f}-{max(load):.2f}")
+    for batch in args.batch_sizes:
+        base = min(times["eager", batch])
+        for name in engines:
+            best, mid = min(times[name, batch]), statistics.median(times[name, batch])
+            diff = max((a - b).abs().max().item() for a, b in zip(scores[name, batch], scores["eager", batch]))
+            same = sum(torch.equal(torch.argsort(a, descending=True), torch.argsort(b, descending=True))
+                       for a, b in zip(scores[name, batch], scores["eager", batch]))
+            row = {"engine": name, "batch": batch, "ms_per_query_min": 1000 * best / len(texts),
+                   "ms_per_query_median": 1000 * mid / len(texts), "speedup_vs_eager": base / best,
+                   "max_abs_diff_vs_eager": diff, "identical_rankings": same}
+            rows.append(row)
+            print(f"  {name:<24} batch {batch}: {row['ms_per_query_min']:7.2f} ms/query (median {row['ms_per_query_median']:.2f})"
+                  f"  x{row['speedup_vs_eager']:.2f} vs eager  max |diff| {diff:.1e}  identical rankings {same}/{len(texts)}")
+    result = {"dtype": args.dtype, "threads": args.threads, "queries": len(texts), "load_average": [min(load), max(load)],
+              "torch": torch.__version__, "rows": rows}
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()
