@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> dict:
             scores, ms = rerank(FastScorer(model), workload, vectors, args.batch_size)
             run = {q.qid: [Candidate(d, float(s)) for d, s in sorted(zip(ids, sc.tolist()), key=lambda x: -x[1])]
                    for q, ids, sc in zip(workload.queries, workload.docids, scores)}
-            ndcg = evaluate(run, get_dataset(QRELS[name]).qrels(), ["nDCG@10"]).mean()["nDCG@10"]
+            ndcg = evaluate(run, get_dataset(QRELS[name]).qrels(), ["nDCG@10"]).mean["nDCG@10"]
             found[name][dtype] = {"ndcg@10": ndcg, "rerank_ms_per_query": ms, "vectors": vectors, "scores": scores}
             if dtype != "float32":
                 eager, _ = rerank(model, workload, vectors, args.batch_size)

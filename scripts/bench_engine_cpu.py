@@ -4,7 +4,10 @@ Passage vectors are encoded once (eager encoder, the model's dtype) and cached o
 index would hold them; what is timed is the scorer call per batch of queries (prompt, query vector,
 reranker forward, scores), the part ``resrank-eval rerank`` reports as rerank_ms. Engines are
 interleaved within each repeat, so a load change on a shared machine hits both; min and median over
-repeats are reported with the load average. Also checks that the fast scores equal the eager ones.
+repeats are reported with the load average. Besides the default fast engine (pre-tokenized prompts,
+prefix KV reuse, length-sorted rows; no buckets on a CPU) it times the engine without prefix reuse,
+with length buckets (the padding CUDA graphs need) and, with ``--compile``, under torch.compile.
+Also checks that every variant's scores equal the eager ones and rank identically.
 
     python scripts/bench_engine_cpu.py --batch-sizes 1,4 --repeats 5 [--compile default] [--json OUT]
 """
@@ -105,7 +108,8 @@ def main(argv: list[str] | None = None) -> dict:
     model = ResRankModel.from_pretrained(args.model, "cpu", args.dtype).eval()
     workload = dl19()
     texts, vectors = [q.text for q in workload.queries], passage_vectors(model, Path(args.model), workload)
-    engines = {"eager": model, "fast": FastScorer(model)}
+    engines = {"eager": model, "fast": FastScorer(model), "fast, no prefix reuse": FastScorer(model, EngineOptions(prefix=False)),
+               "fast, length buckets": FastScorer(model, EngineOptions(buckets=True))}
     if args.compile:
         engines[f"fast+compile({args.compile})"] = FastScorer(model, EngineOptions(compile=args.compile, buckets=True))
     load = [os.getloadavg()[0]]
@@ -135,7 +139,7 @@ def main(argv: list[str] | None = None) -> dict:
                    "ms_per_query_median": 1000 * mid / len(texts), "speedup_vs_eager": base / best,
                    "max_abs_diff_vs_eager": diff, "identical_rankings": same}
             rows.append(row)
-            print(f"  {name:<24} batch {batch}: {row['ms_per_query_min']:7.2f} ms/query (median {row['ms_per_query_median']:.2f})"
+            print(f"  {name:<30} batch {batch}: {row['ms_per_query_min']:7.2f} ms/query (median {row['ms_per_query_median']:.2f})"
                   f"  x{row['speedup_vs_eager']:.2f} vs eager  max |diff| {diff:.1e}  identical rankings {same}/{len(texts)}")
     result = {"dtype": args.dtype, "threads": args.threads, "queries": len(texts), "load_average": [min(load), max(load)],
               "torch": torch.__version__, "rows": rows}
