@@ -37,7 +37,6 @@ class PrefixKV:
     def __init__(self, model: "ResRankModel", ids: list[int]) -> None:
         self.ids = tuple(ids)
         self.argument = cache_argument(model.reranker)
-        self.implementation = model.reranker.config._attn_implementation
         cache = DynamicCache()
         model.reranker(input_ids=torch.tensor([ids], device=model.device), use_cache=True, **{self.argument: cache})
         self.layers = [(layer.keys, layer.values) for layer in cache.layers]
@@ -64,10 +63,10 @@ class PrefixKV:
         start = len(self.ids)
         rows = torch.arange(length, device=device).view(-1, 1)
         allowed = (torch.arange(start + length, device=device).view(1, -1) <= rows + start).view(1, 1, length, -1)
-        if self.implementation != "sdpa":  # eager attention adds the mask
-            allowed = torch.zeros(allowed.shape, dtype=self.dtype, device=device).masked_fill(
-                ~allowed, torch.finfo(self.dtype).min)
-        return allowed, torch.arange(start, start + length, device=device).view(1, -1)
+        # Additive, in the model's dtype: both eager attention and SDPA take it as is (SDPA would convert a
+        # boolean mask in every layer of every forward).
+        mask = torch.zeros(allowed.shape, dtype=self.dtype, device=device).masked_fill(~allowed, torch.finfo(self.dtype).min)
+        return mask, torch.arange(start, start + length, device=device).view(1, -1)
 
 
 def prefix_supported(model: "ResRankModel") -> str | None:
