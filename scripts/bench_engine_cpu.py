@@ -9,7 +9,7 @@ prefix KV reuse, length-sorted rows; no buckets on a CPU) it times the engine wi
 with length buckets (the padding CUDA graphs need) and, with ``--compile``, under torch.compile.
 Also checks that every variant's scores equal the eager ones and rank identically.
 
-    python scripts/bench_engine_cpu.py --batch-sizes 1,4 --repeats 5 [--compile default] [--json OUT]
+    python scripts/bench_engine_cpu.py --dtypes float32,bfloat16 --batch-sizes 1,4 --repeats 5 [--compile default]
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def time_pass(scorer: object, queries: list[str], vectors: list[torch.Tensor], b
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(DEMO_MODEL))
-    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--dtypes", type=lambda s: s.split(","), default=["float32"], help="e.g. float32,bfloat16")
     parser.add_argument("--batch-sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
@@ -105,43 +105,51 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    model = ResRankModel.from_pretrained(args.model, "cpu", args.dtype).eval()
     workload = dl19()
-    texts, vectors = [q.text for q in workload.queries], passage_vectors(model, Path(args.model), workload)
-    engines = {"eager": model, "fast": FastScorer(model), "fast, no prefix reuse": FastScorer(model, EngineOptions(prefix=False)),
-               "fast, length buckets": FastScorer(model, EngineOptions(buckets=True))}
-    if args.compile:
-        engines[f"fast+compile({args.compile})"] = FastScorer(model, EngineOptions(compile=args.compile, buckets=True))
+    texts = [q.text for q in workload.queries]
+    engines: dict[tuple[str, str], object] = {}
+    vectors: dict[str, list[torch.Tensor]] = {}
+    for dtype in args.dtypes:
+        model = ResRankModel.from_pretrained(args.model, "cpu", dtype).eval()
+        vectors[dtype] = passage_vectors(model, Path(args.model), workload)
+        engines.update({(dtype, "eager"): model, (dtype, "fast"): FastScorer(model),
+                        (dtype, "fast, no prefix reuse"): FastScorer(model, EngineOptions(prefix=False)),
+                        (dtype, "fast, length buckets"): FastScorer(model, EngineOptions(buckets=True))})
+        if args.compile:
+            engines[dtype, f"fast + compile({args.compile})"] = FastScorer(model, EngineOptions(compile=args.compile, buckets=True))
     load = [os.getloadavg()[0]]
-    times: dict[tuple[str, int], list[float]] = {}
-    scores: dict[tuple[str, int], list[torch.Tensor]] = {}
+    times: dict[tuple[str, str, int], list[float]] = {}
+    scores: dict[tuple[str, str, int], list[torch.Tensor]] = {}
     for batch in args.batch_sizes:
-        for name, scorer in engines.items():
+        for (dtype, name), scorer in engines.items():
             started = time.perf_counter()
-            scores[name, batch] = time_pass(scorer, texts, vectors, batch)[1]  # warm-up (compiles, prefix, templates)
-            print(f"warm-up {name} batch {batch}: {time.perf_counter() - started:.1f} s")
+            scores[dtype, name, batch] = time_pass(scorer, texts, vectors[dtype], batch)[1]  # warm-up: compiles, prefix, templates
+            print(f"warm-up {dtype} {name} batch {batch}: {time.perf_counter() - started:.1f} s")
     for _ in range(args.repeats):
         for batch in args.batch_sizes:
-            for name, scorer in engines.items():
-                times.setdefault((name, batch), []).append(time_pass(scorer, texts, vectors, batch)[0])
+            for (dtype, name), scorer in engines.items():
+                times.setdefault((dtype, name, batch), []).append(time_pass(scorer, texts, vectors[dtype], batch)[0])
         load.append(os.getloadavg()[0])
     rows = []
-    print(f"\nResRank-mini, {len(texts)} DL19 queries x 100, {args.dtype}, {args.threads} threads, torch {torch.__version__}, "
-          f"{platform.processor() or platform.machine()}, load average {min(load):.2f}-{max(load):.2f}")
+    print(f"\nResRank-mini, {len(texts)} DL19 queries x 100, {args.threads} threads, torch {torch.__version__}, "
+          f"{platform.processor() or platform.machine()}, {args.repeats} repeats, load average {min(load):.2f}-{max(load):.2f}")
     for batch in args.batch_sizes:
-        base = min(times["eager", batch])
-        for name in engines:
-            best, mid = min(times[name, batch]), statistics.median(times[name, batch])
-            diff = max((a - b).abs().max().item() for a, b in zip(scores[name, batch], scores["eager", batch]))
+        base = min(times[args.dtypes[0], "eager", batch])
+        for dtype, name in engines:
+            best, mid = min(times[dtype, name, batch]), statistics.median(times[dtype, name, batch])
+            ref = scores[dtype, "eager", batch]
+            diff = max((a - b).abs().max().item() for a, b in zip(scores[dtype, name, batch], ref))
             same = sum(torch.equal(torch.argsort(a, descending=True), torch.argsort(b, descending=True))
-                       for a, b in zip(scores[name, batch], scores["eager", batch]))
-            row = {"engine": name, "batch": batch, "ms_per_query_min": 1000 * best / len(texts),
-                   "ms_per_query_median": 1000 * mid / len(texts), "speedup_vs_eager": base / best,
-                   "max_abs_diff_vs_eager": diff, "identical_rankings": same}
+                       for a, b in zip(scores[dtype, name, batch], ref))
+            eager = min(times[dtype, "eager", batch])
+            row = {"dtype": dtype, "engine": name, "batch": batch, "ms_per_query_min": 1000 * best / len(texts),
+                   "ms_per_query_median": 1000 * mid / len(texts), "speedup_vs_eager": eager / best,
+                   f"speedup_vs_{args.dtypes[0]}_eager": base / best, "max_abs_diff_vs_eager": diff, "identical_rankings": same}
             rows.append(row)
-            print(f"  {name:<30} batch {batch}: {row['ms_per_query_min']:7.2f} ms/query (median {row['ms_per_query_median']:.2f})"
-                  f"  x{row['speedup_vs_eager']:.2f} vs eager  max |diff| {diff:.1e}  identical rankings {same}/{len(texts)}")
-    result = {"dtype": args.dtype, "threads": args.threads, "queries": len(texts), "load_average": [min(load), max(load)],
+            print(f"  {dtype:<9} {name:<26} batch {batch}: {row['ms_per_query_min']:7.2f} ms/query (median "
+                  f"{row['ms_per_query_median']:6.2f})  x{row['speedup_vs_eager']:.2f} vs eager  max |diff| {diff:.1e}"
+                  f"  identical rankings {same}/{len(texts)}")
+    result = {"threads": args.threads, "queries": len(texts), "repeats": args.repeats, "load_average": [min(load), max(load)],
               "torch": torch.__version__, "rows": rows}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

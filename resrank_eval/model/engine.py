@@ -57,8 +57,7 @@ class FastScorer:
         self.graphs = GraphRunner(_tolerance(model)) if (cuda if options.graphs is None else options.graphs) else None
         self.buckets = self.graphs is not None or bool(options.compile) if options.buckets is None else options.buckets
         self.prefixes: dict[tuple[int, ...], PrefixKV | None] = {}
-        self.prefix_off = None if options.prefix else "switched off"
-        self.prefix_off = self.prefix_off or prefix_supported(model)
+        self.prefix_off = prefix_supported(model) if options.prefix else "switched off"  # why there is no prefix reuse
         self.forward = _compiled(scores, options.compile) if options.compile else scores
         pad = model.tokenizer.pad_token_id
         self.pad_id = model.encoder.pad_id if pad is None else int(pad)
