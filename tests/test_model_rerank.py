@@ -1,10 +1,8 @@
-"""ResRank and encoder rerankers, the dense index (resume, vector reuse), dense retrieval and the bench."""
+"""ResRank and encoder rerankers, the dense index (resume, vector reuse) and dense retrieval."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +16,6 @@ from resrank_eval.rerank.resrank import EncoderReranker, ResRankReranker
 from resrank_eval.retrieve.dense import DenseVectors, build_dense_index, dense_retrieve
 from resrank_eval.types import Candidate, Query, Ranking
 
-from .conftest import REPO
 from .tiny_models import tiny_config
 
 DOCS = {f"d{i}": text for i, text in enumerate([
@@ -136,12 +133,3 @@ def test_dense_retrieve_with_pyserini_faiss_searcher(model_dir: Path, index_dir:
     assert [c.docid for c in run["q1"]] == expected
     scores = [c.score for c in run["q1"]]
     assert scores == sorted(scores, reverse=True)
-
-
-def test_bench_script_smoke() -> None:
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_resrank.py"), "--smoke"],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
-    assert done.returncode == 0, done.stderr[-2000:]
-    for case in ("cached vectors", "encode 20x16", "online encode + rerank"):
-        assert case in done.stdout
-    assert "floor" in done.stdout

@@ -36,6 +36,8 @@ def test_gpu_check_benchmarks_smoke(tmp_path: Path) -> None:
     resrank, side = tmp_path / "resrank.json", tmp_path / "side.json"
     done = run_script("bench_resrank.py", "--smoke", "--json", str(resrank))
     assert done.returncode == 0, done.stderr[-2000:]
+    for case in ("cached vectors, fast", "cached vectors, eager", "encode 20x16 tok, fast", "online encode + rerank, eager"):
+        assert case in done.stdout
     rows = json.loads(resrank.read_text())
     assert rows["failures"] == [] and rows["skipped"] == [], rows["failures"]
     assert rows["checks"]["fast vs eager, batch 4"]["max_abs_diff"] <= 1e-4

@@ -93,5 +93,4 @@ class PromptAssembler:
     @staticmethod
     def _give_up(count: int, reason: str) -> None:
         log.info("pre-tokenized prompt for %d passages not used (%s); tokenizing whole prompts", count, reason)
-        return None
 
