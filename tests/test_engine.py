@@ -20,7 +20,7 @@ from resrank_eval.model import Encoder, ResRankModel
 from resrank_eval.model.assembly import PromptAssembler
 from resrank_eval.model.encoding import enable, is_causal
 from resrank_eval.model.engine import EngineOptions, FastScorer, build_scorer
-from resrank_eval.model.graphs import GraphRunner, batch_bucket, length_bucket
+from resrank_eval.model.graphs import GraphRunner, batch_bucket, length_bucket, relative_error, tolerance
 from resrank_eval.model.loading import load_tokenizer
 from resrank_eval.rerank.resrank import ResRankReranker
 from resrank_eval.types import Candidate, Query, Ranking
@@ -162,6 +162,8 @@ def test_graph_runner_falls_back_on_a_cpu() -> None:
     x = torch.arange(4.0)
     assert torch.equal(runner.run("k", lambda t: t * 2, [x]), x * 2)
     assert runner.captured() == 0 and "CUDA" in runner.reasons["k"]
+    assert relative_error(torch.tensor([1.0, 2.1]), torch.tensor([1.0, 2.0])) == pytest.approx(0.05)
+    assert not relative_error(torch.tensor([float("nan")]), torch.ones(1)) <= tolerance(torch.bfloat16)
 
 
 @pytest.mark.parametrize("kind", ["bert", "qwen3"])

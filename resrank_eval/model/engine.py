@@ -22,7 +22,7 @@ import torch
 
 from ..errors import ResrankError
 from .assembly import PromptAssembler
-from .graphs import GraphRunner, batch_bucket, length_bucket
+from .graphs import GraphRunner, batch_bucket, length_bucket, relative_error, tolerance
 from .static import PrefixKV, prefix_supported, scores
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class FastScorer:
         self.options = options
         self.assembler = PromptAssembler(model.prompts)
         cuda = model.device.type == "cuda"
-        self.graphs = GraphRunner(_tolerance(model)) if (cuda if options.graphs is None else options.graphs) else None
+        self.graphs = GraphRunner(tolerance(model.dtype)) if (cuda if options.graphs is None else options.graphs) else None
         self.buckets = self.graphs is not None or bool(options.compile) if options.buckets is None else options.buckets
         self.prefixes: dict[tuple[int, ...], PrefixKV | None] = {}
         self.prefix_off = prefix_supported(model) if options.prefix else "switched off"  # why there is no prefix reuse
@@ -115,9 +115,10 @@ class FastScorer:
             prefix = PrefixKV(model, list(ids))
             full = self._inputs(None, [row], [prompt], None, exact=True)
             after = self._inputs(prefix, [row], [prompt], None, exact=True)
-            error = (scores(model, None, *full) - scores(model, prefix, *after)).abs().max().item()
-            if not error <= _tolerance(model):
-                raise RuntimeError(f"scores after the cached prefix differ by {error:.3g}")
+            error = relative_error(scores(model, prefix, *after), scores(model, None, *full))
+            if not error <= tolerance(model.dtype):
+                raise RuntimeError(f"scores after the cached prefix differ by {error:.3g} relative")
+            log.info("prefix KV reuse on: %d tokens computed once (check: %.3g relative)", len(prefix), error)
             return prefix
         except Exception as exc:  # noqa: BLE001 - prefix reuse is an optimisation; say why it is off
             log.warning("prefix KV reuse off (%s: %s); running whole prompts", type(exc).__name__, exc)
@@ -183,11 +184,6 @@ def _compiled(fn: Any, how: str) -> Any:
     """``torch.compile`` with a mode (``default``, ``max-autotune``, ...) or a backend (``aot_eager``: tracing only)."""
     modes = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
     return torch.compile(fn, dynamic=False, **({"mode": how} if how in modes else {"backend": how}))
-
-
-def _tolerance(model: "ResRankModel") -> float:
-    """How far two computations of the same scores may drift: fp32 rounding, or 16-bit."""
-    return (1e-4 if model.dtype == torch.float32 else 3e-2) * model.config.score_scale
 
 
 def build_scorer(model: "ResRankModel", engine: str = "fast", options: EngineOptions = EngineOptions()) -> Any:
