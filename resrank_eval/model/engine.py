@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
 from ..errors import ResrankError
@@ -78,14 +79,12 @@ class FastScorer:
         for prefix, batch in self._batches(rows, prompts):
             outputs.append(self._run(prefix, [rows[r] for r in batch], [prompts[r] for r in batch], query_vectors))
             order.extend(batch)
-        flat = torch.cat(outputs)
-        starts = [0] * len(rows)
-        offset = 0
-        for r in order:
-            starts[r] = offset
-            offset += len(rows[r][2])
-        index = torch.tensor([starts[r] + i for r, (_, _, chunk) in enumerate(rows) for i in range(len(chunk))])
-        return model._collect(rows, prompts, flat[index.to(flat.device)], len(queries))
+        sizes = np.array([len(chunk) for _, _, chunk in rows])
+        starts = np.zeros(len(rows), dtype=np.int64)
+        starts[order] = np.cumsum(sizes[order]) - sizes[order]  # where each row's scores landed in ``flat``
+        row_of, column = _spread(sizes)
+        index = torch.from_numpy(starts[row_of] + column)
+        return model._collect(rows, prompts, torch.cat(outputs)[index.to(model.device)], len(queries))
 
     def _batches(self, rows: list[tuple[int, int, torch.Tensor]],
                  prompts: list["Prompt"]) -> list[tuple[PrefixKV | None, list[int]]]:
@@ -113,8 +112,8 @@ class FastScorer:
         model = self.model
         try:
             prefix = PrefixKV(model, list(ids))
-            full = self._inputs(None, [row], [prompt], None, exact=True)
-            after = self._inputs(prefix, [row], [prompt], None, exact=True)
+            full, _ = self._inputs(None, [row], [prompt], None, exact=True)
+            after, _ = self._inputs(prefix, [row], [prompt], None, exact=True)
             error = relative_error(scores(model, prefix, *after), scores(model, None, *full))
             if not error <= tolerance(model.dtype):
                 raise RuntimeError(f"scores after the cached prefix differ by {error:.3g} relative")
@@ -128,7 +127,7 @@ class FastScorer:
     def _run(self, prefix: PrefixKV | None, rows: list[tuple[int, int, torch.Tensor]], prompts: list["Prompt"],
              query_vectors: torch.Tensor | None) -> torch.Tensor:
         """Scores of these rows' candidates, row after row (padding dropped)."""
-        inputs = self._inputs(prefix, rows, prompts, query_vectors, exact=self.graphs is None)
+        inputs, place = self._inputs(prefix, rows, prompts, query_vectors, exact=self.graphs is None)
         if prefix is not None:
             prefix.prepare(inputs[0].shape[1])
         forward = functools.partial(self.forward, self.model, prefix)
@@ -137,40 +136,48 @@ class FastScorer:
             out = self.graphs.run(key, forward, inputs)
         else:
             out = forward(*inputs)
-        keep = torch.tensor([i * out.shape[1] + j for i, (_, _, chunk) in enumerate(rows) for j in range(len(chunk))])
-        return out.reshape(-1)[keep.to(out.device)]
+        return out.reshape(-1)[place]
 
     def _inputs(self, prefix: PrefixKV | None, rows: list[tuple[int, int, torch.Tensor]], prompts: list["Prompt"],
-                query_vectors: torch.Tensor | None, exact: bool) -> tuple[torch.Tensor, ...]:
-        """Static-shaped tensors for ``static.scores``; ``exact``: no batch padding, slots as needed."""
+                query_vectors: torch.Tensor | None, exact: bool) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        """Static-shaped tensors for ``static.scores`` and the flat [B * S] positions of real candidates.
+
+        ``exact``: no batch padding, as many slots as the longest row needs (otherwise the graph shapes).
+        """
         model = self.model
         skip = len(prefix) if prefix is not None else 0
-        longest = max(len(p.ids) for p in prompts) - skip
-        length = length_bucket(longest) if self.buckets else longest
+        length = max(len(p.ids) for p in prompts) - skip
+        length = length_bucket(length) if self.buckets else length
         batch = len(rows) if exact else batch_bucket(len(rows), self.options.max_rows)
         width = max(len(c) for _, _, c in rows) if exact else model.config.max_candidates_per_pass
-        ids = torch.full((batch, length), self.pad_id, dtype=torch.long)
-        source = torch.zeros((batch, length), dtype=torch.long)
-        is_slot = torch.zeros((batch, length), dtype=torch.bool)
-        slots = torch.zeros((batch, width), dtype=torch.long)
-        last = torch.zeros(batch, dtype=torch.long)
+        row_of, column = _spread(np.array([len(p.slots) for p in prompts]))
+        where = np.concatenate([p.slots for p in prompts]) - skip
+        ids = np.full((batch, length), self.pad_id, dtype=np.int64)
         for b, prompt in enumerate(prompts):
-            tokens = prompt.ids[skip:]
-            ids[b, :len(tokens)] = torch.tensor(tokens)
-            where = torch.tensor(prompt.slots) - skip
-            source[b, where] = torch.arange(len(where))
-            is_slot[b, where] = True
-            slots[b, :len(where)] = where
-            last[b] = len(tokens) - 1
-        staged = [stage(x, model.device) for x in (ids, source, is_slot, slots, last)]
+            ids[b, :len(prompt.ids) - skip] = prompt.ids[skip:]
+        source = np.zeros((batch, length), dtype=np.int64)
+        source[row_of, where] = column
+        is_slot = np.zeros((batch, length), dtype=bool)
+        is_slot[row_of, where] = True
+        slots = np.zeros((batch, width), dtype=np.int64)
+        slots[row_of, column] = where
+        last = np.zeros(batch, dtype=np.int64)
+        last[:len(prompts)] = [len(p.ids) - skip - 1 for p in prompts]
+        staged = [stage(torch.from_numpy(x), model.device) for x in (ids, source, is_slot, slots, last)]
+        place = stage(torch.from_numpy(row_of * width + column), model.device)
         vectors = torch.zeros((batch * width, model.encoder.dim), device=model.device, dtype=model.dtype)
-        place = torch.tensor([b * width + j for b, (_, _, c) in enumerate(rows) for j in range(len(c))])
-        vectors.index_copy_(0, place.to(model.device), torch.cat([c for _, _, c in rows]).to(model.device, model.dtype))
+        vectors.index_copy_(0, place, torch.cat([c for _, _, c in rows]).to(model.device, model.dtype))
         inputs = [staged[0], vectors.view(batch, width, -1), *staged[1:]]
         if query_vectors is not None:
             pick = torch.tensor([q for q, _, _ in rows] + [0] * (batch - len(rows)))
             inputs.append(query_vectors[pick.to(model.device)])
-        return tuple(inputs)
+        return tuple(inputs), place
+
+
+def _spread(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For runs of ``sizes`` items laid end to end: each item's run and its index within the run."""
+    row_of = np.repeat(np.arange(len(sizes)), sizes)
+    return row_of, np.arange(len(row_of)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
 
 
 def stage(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
