@@ -5,8 +5,9 @@ index would hold them; what is timed is the scorer call per batch of queries (pr
 reranker forward, scores), the part ``resrank-eval rerank`` reports as rerank_ms. Engines are
 interleaved within each repeat, so a load change on a shared machine hits both; min and median over
 repeats are reported with the load average. Besides the default fast engine (pre-tokenized prompts,
-prefix KV reuse, length-sorted rows; no buckets on a CPU) it times the engine without prefix reuse,
-with length buckets (the padding CUDA graphs need) and, with ``--compile``, under torch.compile.
+prefix KV reuse, length-sorted rows; no buckets on a CPU) it times, in the first dtype, the engine
+without prefix reuse and with length buckets (the padding CUDA graphs need); with ``--compile``,
+under torch.compile; with ``--dtypes float32,bfloat16``, both engines in each dtype.
 Also checks that every variant's scores equal the eager ones and rank identically.
 
     python scripts/bench_engine_cpu.py --dtypes float32,bfloat16 --batch-sizes 1,4 --repeats 5 [--compile default]
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--compile", default=None, metavar="MODE", help="also time the fast engine under torch.compile")
+    parser.add_argument("--encode", type=int, default=0, metavar="N", help="also time online encoding of N DL19 passages per dtype")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -109,12 +111,16 @@ def main(argv: list[str] | None = None) -> dict:
     texts = [q.text for q in workload.queries]
     engines: dict[tuple[str, str], object] = {}
     vectors: dict[str, list[torch.Tensor]] = {}
+    encoders: dict[str, object] = {}
+    passages = list(workload.passages({d for ids in workload.docids for d in ids}).values())[:args.encode]
     for dtype in args.dtypes:
         model = ResRankModel.from_pretrained(args.model, "cpu", dtype).eval()
+        encoders[dtype] = model.encoder  # eager; on a CPU, fast encoding of a bidirectional encoder is the same computation
         vectors[dtype] = passage_vectors(model, Path(args.model), workload)
-        engines.update({(dtype, "eager"): model, (dtype, "fast"): FastScorer(model),
-                        (dtype, "fast, no prefix reuse"): FastScorer(model, EngineOptions(prefix=False)),
-                        (dtype, "fast, length buckets"): FastScorer(model, EngineOptions(buckets=True))})
+        engines.update({(dtype, "eager"): model, (dtype, "fast"): FastScorer(model)})
+        if dtype == args.dtypes[0]:  # the engine's mechanisms, timed in the first dtype
+            engines.update({(dtype, "fast, no prefix reuse"): FastScorer(model, EngineOptions(prefix=False)),
+                            (dtype, "fast, length buckets"): FastScorer(model, EngineOptions(buckets=True))})
         if args.compile:
             engines[dtype, f"fast + compile({args.compile})"] = FastScorer(model, EngineOptions(compile=args.compile, buckets=True))
     load = [os.getloadavg()[0]]
@@ -129,6 +135,11 @@ def main(argv: list[str] | None = None) -> dict:
         for batch in args.batch_sizes:
             for (dtype, name), scorer in engines.items():
                 times.setdefault((dtype, name, batch), []).append(time_pass(scorer, texts, vectors[dtype], batch)[0])
+        for dtype, encoder in encoders.items() if passages else ():
+            started = time.perf_counter()
+            with torch.inference_mode():
+                encoder.encode(passages)  # type: ignore[attr-defined]
+            times.setdefault((dtype, "encode", 0), []).append(time.perf_counter() - started)
         load.append(os.getloadavg()[0])
     rows = []
     print(f"\nResRank-mini, {len(texts)} DL19 queries x 100, {args.threads} threads, torch {torch.__version__}, "
@@ -149,6 +160,10 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"  {dtype:<9} {name:<26} batch {batch}: {row['ms_per_query_min']:7.2f} ms/query (median "
                   f"{row['ms_per_query_median']:6.2f})  x{row['speedup_vs_eager']:.2f} vs eager  max |diff| {diff:.1e}"
                   f"  identical rankings {same}/{len(texts)}")
+    for dtype in encoders if passages else ():
+        best = min(times[dtype, "encode", 0])
+        rows.append({"dtype": dtype, "engine": "encode", "passages": len(passages), "passages_per_s": len(passages) / best})
+        print(f"  {dtype:<9} online encoding: {len(passages) / best:6.1f} passages/s ({len(passages)} DL19 passages)")
     result = {"threads": args.threads, "queries": len(texts), "repeats": args.repeats, "load_average": [min(load), max(load)],
               "torch": torch.__version__, "rows": rows}
     if args.json:

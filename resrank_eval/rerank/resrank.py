@@ -53,6 +53,8 @@ class _EncoderBacked(Reranker):
             from ..model.encoding import enable
 
             enable(encoder)
+        else:
+            encoder.fast = None  # the reference path encodes eagerly too
         self.batch_size = batch_size
         self.cache: DenseVectors | None = None
         if embeddings is not None:
