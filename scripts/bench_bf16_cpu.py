@@ -38,7 +38,7 @@ PUBLISHED = {"nfcorpus": "nfcorpus/run.beir-nfcorpus.bm25-flat.resrank-resrank-m
 def rerank(scorer: object, workload: bench_engine_cpu.Workload, vectors: list[torch.Tensor], batch: int) -> tuple[list[torch.Tensor], float]:
     """Scores per query and ms/query."""
     texts = [q.text for q in workload.queries]
-    seconds, scores = bench_engine_cpu.time_pass(scorer, texts, vectors, batch)
+    seconds, _, scores = bench_engine_cpu.time_pass(scorer, texts, vectors, batch)
     return [s.float() for s in scores], 1000 * seconds / len(texts)
 
 
