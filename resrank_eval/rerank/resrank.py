@@ -3,7 +3,9 @@
 Both read passage vectors from a dense index folder when given (``embeddings``) and encode only
 the candidates it lacks, so reranking a dense or BM25 run over an indexed corpus costs no encoder
 time. Batched latencies are shared out per query: encode time by encoder tokens (0 when every vector
-was cached), rerank time evenly.
+was cached), rerank time evenly. ``engine="fast"`` (the default) scores and encodes through the
+static-shape engine (``model/engine.py``, ``model/encoding.py``); ``engine="eager"`` through the
+reference :meth:`ResRankModel.forward` and the plain encoder, with the same scores.
 """
 
 from __future__ import annotations
