@@ -18,10 +18,11 @@ import torch
 from resrank_eval.errors import ResrankError
 from resrank_eval.model import Encoder, ResRankModel
 from resrank_eval.model.assembly import PromptAssembler
-from resrank_eval.model.encoding import enable, is_causal
-from resrank_eval.model.engine import EngineOptions, FastScorer, build_scorer
+from resrank_eval.model.encoding import FastEncoding, is_causal
+from resrank_eval.model.engine import EngineOptions, FastScorer
 from resrank_eval.model.graphs import GraphRunner, batch_bucket, length_bucket, relative_error, tolerance
 from resrank_eval.model.loading import load_tokenizer
+from resrank_eval.rerank import rerank
 from resrank_eval.rerank.resrank import ResRankReranker
 from resrank_eval.types import Candidate, Query, Ranking
 
@@ -32,7 +33,7 @@ CHAT = ("{% if messages[0]['role'] != 'system' %}<|im_start|>system\nYou rank pa
         "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 QUERIES = ["what causes fever", "capital of France and its long history of kings", "x"]
 COUNTS = (5, 9, 3)
-VARIANTS = {
+VARIANTS = {  # config overrides: a new model option that changes the scores is one line here
     "add": {}, "none": {"residual": "none"}, "gated": {"residual": "gated"},
     "query-residual": {"residual": "gated", "query_residual": True}, "chat": {"chat": True},
     "no-labels": {"passage_template": "{placeholder}", "passage_separator": ""},
@@ -61,8 +62,9 @@ def build(root: Path, chat: bool = False, **options: object) -> ResRankModel:
         config = replace(config, reranker=str(root / "qwen3-chat"))
     torch.manual_seed(0)
     model = ResRankModel.from_config(config, "cpu", "float32").eval()
-    if model.gate is not None:
-        model.gate.data.fill_(0.5)
+    for name, param in model.named_parameters():  # the gate (and any other head parameter) off its constant start
+        if not name.startswith(("encoder.", "reranker.", "injector.")):
+            param.data.uniform_(0.25, 0.75)
     return model
 
 
@@ -120,13 +122,15 @@ def test_rankings_identical_through_the_reranker(root: Path) -> None:
     rankings = [Ranking(Query(f"q{i}", q), [Candidate(f"d{j}", 0.0, t) for j, t in enumerate(texts[:n])])
                 for i, (q, n) in enumerate(zip(QUERIES, (6, 4, 5)))]
     model = build(root, residual="gated", query_residual=True, max_candidates_per_pass=4)
-    results = {engine: ResRankReranker(model, batch_size=2, engine=engine).rerank(rankings) for engine in ("eager", "fast")}
+    results = {engine: rerank(ResRankReranker(model, engine=engine), rankings, batch_size=2) for engine in ("eager", "fast")}
     for eager, fast in zip(results["eager"], results["fast"]):
         assert [c.docid for c in fast.candidates] == [c.docid for c in eager.candidates]
         assert [c.score for c in fast.candidates] == pytest.approx([c.score for c in eager.candidates], abs=1e-4)
         assert fast.stats.reranker_input_tokens == eager.stats.reranker_input_tokens
+    with torch.enable_grad():  # the fast reranker leaves the shared encoder plain: a trainer still gets gradients
+        assert model.encoder.encode(["fever"]).requires_grad
     with pytest.raises(ResrankError, match="unknown engine"):
-        build_scorer(model, "turbo")
+        ResRankReranker(model, engine="turbo")
 
 
 @pytest.mark.parametrize("variant", ["chat", "add", "query-token"])
@@ -175,8 +179,10 @@ def test_fast_encoding_equals_eager(root: Path, kind: str) -> None:
     pooling = "mean" if kind == "bert" else "last"
     texts = ["a", "Vitamin D in winter and what it does", "Paris", "statins lower cholesterol in adults", "x y z"]
     with torch.no_grad():
-        want = Encoder(model, load_tokenizer(str(folder)), pooling, True, 64, batch_size=2).encode(texts)
+        encoder = Encoder(model, load_tokenizer(str(folder)), pooling, True, 64, batch_size=2)
+        ids = encoder.tokenize(texts)
+        want = encoder.embed(ids)
         for graphs in (False, True):
-            encoder = enable(Encoder(model, load_tokenizer(str(folder)), pooling, True, 64, batch_size=2), graphs)
-            assert encoder.fast.causal == (kind == "qwen3") == is_causal(model)
-            assert (encoder.encode(texts) - want).abs().max().item() <= 1e-5
+            fast = FastEncoding(encoder, graphs)
+            assert fast.causal == (kind == "qwen3") == is_causal(model)
+            assert (encoder.embed(ids, fast.forward) - want).abs().max().item() <= 1e-5

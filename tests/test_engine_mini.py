@@ -16,6 +16,7 @@ from resrank_eval.demo import DEMO_MODEL
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.model import ResRankModel
 from resrank_eval.model.engine import EngineOptions, FastScorer
+from resrank_eval.rerank import rerank
 from resrank_eval.rerank.resrank import ResRankReranker
 from resrank_eval.types import Candidate, Ranking
 
@@ -68,8 +69,8 @@ def test_resrank_mini_fast_equals_eager(mini: tuple, passes: int) -> None:
 def test_resrank_mini_reranker_rankings_identical(mini: tuple) -> None:
     model, _, _, rankings = mini
     top = [Ranking(r.query, r.candidates[:30]) for r in rankings[:2]]
-    eager = ResRankReranker(model, batch_size=2, engine="eager").rerank(top)
-    fast = ResRankReranker(model, batch_size=2, engine="fast").rerank(top)
+    eager = rerank(ResRankReranker(model, engine="eager"), top, batch_size=2)
+    fast = rerank(ResRankReranker(model, engine="fast"), top, batch_size=2)
     for a, b in zip(eager, fast):
         assert [c.docid for c in a.candidates] == [c.docid for c in b.candidates]
         assert [c.score for c in a.candidates] == pytest.approx([c.score for c in b.candidates], abs=1e-4)

@@ -28,11 +28,10 @@ def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_gpu_check_benchmarks_smoke(tmp_path: Path) -> None:
-    from transformers import AutoTokenizer
+    from resrank_eval.model.loading import load_tokenizer
+    from resrank_eval.model.sources import resolve_source
 
-    from resrank_eval.rerank.generative.hf import SMOLLM2_FILE, smollm2_dir
-
-    AutoTokenizer.from_pretrained(smollm2_dir(), gguf_file=SMOLLM2_FILE).save_pretrained(tmp_path / "tokenizer")
+    load_tokenizer(resolve_source("smollm2")).save_pretrained(tmp_path / "tokenizer")  # as gpu_check.sh prepare does
     resrank, side = tmp_path / "resrank.json", tmp_path / "side.json"
     done = run_script("bench_resrank.py", "--smoke", "--json", str(resrank))
     assert done.returncode == 0, done.stderr[-2000:]

@@ -14,7 +14,6 @@ from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.train.build import examples_from_candidates
 from resrank_eval.train.config import load_config
 from resrank_eval.train.data import TrainExample, TrainPassage, read_examples
-
 from tests.conftest import DL19_CANDIDATES, NFCORPUS
 
 GOOD = {"qid": "q1", "query": "heart disease", "candidates": [{"docid": "a", "text": "x", "label": 1}, {"docid": "b", "text": "y", "label": 0}]}

@@ -7,7 +7,7 @@ tokens). Gradients flow when the caller has them enabled, so a trainer can back-
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,7 +39,6 @@ class Encoder(nn.Module):
         self.eos_id = tokenizer.eos_token_id if pooling == "last" else None
         if pooling == "last" and self.eos_id is None:
             raise ResrankError("encoder: last-token pooling needs a tokenizer with an EOS token")
-        self.fast: Any = None  # a FastEncoding (model/encoding.py) when the fast engine is on
 
     @property
     def dim(self) -> int:
@@ -63,8 +62,14 @@ class Encoder(nn.Module):
         """[len(texts), dim] on the model's device; differentiable under ``torch.enable_grad``."""
         return self.embed(self.tokenize(texts, queries))
 
-    def embed(self, token_ids: Sequence[Sequence[int]]) -> torch.Tensor:
-        """Longest first in batches (little padding); on GPU OOM the batch size halves and retries."""
+    def embed(self, token_ids: Sequence[Sequence[int]],
+              forward: Callable[[list[Sequence[int]]], torch.Tensor] | None = None) -> torch.Tensor:
+        """Longest first in batches (little padding); on GPU OOM the batch size halves and retries.
+
+        ``forward``: one batch's vectors, when not the plain (differentiable) one, e.g. the fast
+        engine's (``model/encoding.py``).
+        """
+        forward = forward or self._forward
         if not token_ids:
             return torch.empty(0, self.dim, device=self.device)
         order = sorted(range(len(token_ids)), key=lambda i: -len(token_ids[i]))
@@ -73,7 +78,7 @@ class Encoder(nn.Module):
         while start < len(order):
             batch = [token_ids[i] for i in order[start:start + batch_size]]
             try:
-                pooled.append(self._forward(batch))
+                pooled.append(forward(batch))
             except torch.cuda.OutOfMemoryError:
                 if batch_size == 1:
                     raise ResrankError("encoder: out of GPU memory at batch size 1") from None
@@ -87,8 +92,6 @@ class Encoder(nn.Module):
         return stacked[inverse.to(stacked.device)]
 
     def _forward(self, batch: list[Sequence[int]]) -> torch.Tensor:
-        if self.fast is not None:
-            return self.fast.forward(batch)
         ids, mask = padded(batch, self.pad_id, len(batch), max(len(seq) for seq in batch))
         ids, mask = ids.to(self.device), mask.to(self.device)
         return self.pooled(ids, mask, mask)

@@ -29,7 +29,7 @@ def is_causal(model: Any) -> bool:
 
 
 class FastEncoding:
-    """``Encoder._forward`` for the fast engine; attach with :func:`enable`."""
+    """A batch forward for :meth:`Encoder.embed` (``encoder.embed(ids, FastEncoding(encoder).forward)``)."""
 
     def __init__(self, encoder: Encoder, graphs: bool | None = None) -> None:
         self.encoder = encoder
@@ -64,9 +64,3 @@ class FastEncoding:
             log.warning("encoder: unmasked forward differs by %.3g relative; keeping the attention mask", error)
             self.causal = False
 
-
-def enable(encoder: Encoder, graphs: bool | None = None) -> Encoder:
-    """Switch ``encoder`` to the fast path (idempotent)."""
-    if encoder.fast is None:
-        encoder.fast = FastEncoding(encoder, graphs)
-    return encoder

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from .prompt import Prompt
     from .resrank import ResRankModel, ScoreOutput
 
-ENGINES = ("eager", "fast")
 log = logging.getLogger(__name__)
 
 
@@ -48,7 +47,7 @@ class EngineOptions:
 class FastScorer:
     """Callable like the model (``scorer(queries, vectors) -> ScoreOutput``), for frozen weights."""
 
-    def __init__(self, model: "ResRankModel", options: EngineOptions = EngineOptions()) -> None:
+    def __init__(self, model: ResRankModel, options: EngineOptions = EngineOptions()) -> None:
         if options.max_rows < 1:
             raise ResrankError(f"engine: max_rows must be positive, got {options.max_rows}")
         self.model = model.eval()
@@ -63,11 +62,11 @@ class FastScorer:
         pad = model.tokenizer.pad_token_id
         self.pad_id = model.encoder.pad_id if pad is None else int(pad)
 
-    def __call__(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor]) -> "ScoreOutput":
+    def __call__(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor]) -> ScoreOutput:
         with torch.inference_mode():
             return self._score(queries, passage_vectors)
 
-    def _score(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor]) -> "ScoreOutput":
+    def _score(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor]) -> ScoreOutput:
         model = self.model
         vectors = list(passage_vectors)
         if len(vectors) != len(queries):
@@ -87,7 +86,7 @@ class FastScorer:
         return model._collect(rows, prompts, torch.cat(outputs)[index.to(model.device)], len(queries))
 
     def _batches(self, rows: list[tuple[int, int, torch.Tensor]],
-                 prompts: list["Prompt"]) -> list[tuple[PrefixKV | None, list[int]]]:
+                 prompts: list[Prompt]) -> list[tuple[PrefixKV | None, list[int]]]:
         """Rows grouped by shared prefix, longest first, in chunks of at most ``max_rows``."""
         groups: dict[tuple[int, ...], list[int]] = {}
         for r, prompt in enumerate(prompts):
@@ -100,14 +99,14 @@ class FastScorer:
             batches.extend((prefix, members[i:i + size]) for i in range(0, len(members), size))
         return batches
 
-    def _prefix(self, ids: tuple[int, ...], row: tuple[int, int, torch.Tensor], prompt: "Prompt") -> PrefixKV | None:
+    def _prefix(self, ids: tuple[int, ...], row: tuple[int, int, torch.Tensor], prompt: Prompt) -> PrefixKV | None:
         if self.prefix_off or not ids:
             return None
         if ids not in self.prefixes:
             self.prefixes[ids] = self._checked_prefix(ids, row, prompt)
         return self.prefixes[ids]
 
-    def _checked_prefix(self, ids: tuple[int, ...], row: tuple[int, int, torch.Tensor], prompt: "Prompt") -> PrefixKV | None:
+    def _checked_prefix(self, ids: tuple[int, ...], row: tuple[int, int, torch.Tensor], prompt: Prompt) -> PrefixKV | None:
         """The prefix's cache, if a forward after it matches the full forward on its first row (query residual aside)."""
         model = self.model
         try:
@@ -124,7 +123,7 @@ class FastScorer:
             self.prefix_off = str(exc)
             return None
 
-    def _run(self, prefix: PrefixKV | None, rows: list[tuple[int, int, torch.Tensor]], prompts: list["Prompt"],
+    def _run(self, prefix: PrefixKV | None, rows: list[tuple[int, int, torch.Tensor]], prompts: list[Prompt],
              query_vectors: torch.Tensor | None) -> torch.Tensor:
         """Scores of these rows' candidates, row after row (padding dropped)."""
         inputs, place = self._inputs(prefix, rows, prompts, query_vectors, exact=self.graphs is None)
@@ -138,7 +137,7 @@ class FastScorer:
             out = forward(*inputs)
         return out.reshape(-1)[place]
 
-    def _inputs(self, prefix: PrefixKV | None, rows: list[tuple[int, int, torch.Tensor]], prompts: list["Prompt"],
+    def _inputs(self, prefix: PrefixKV | None, rows: list[tuple[int, int, torch.Tensor]], prompts: list[Prompt],
                 query_vectors: torch.Tensor | None, exact: bool) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         """Static-shaped tensors for ``static.scores`` and the flat [B * S] positions of real candidates.
 
@@ -181,8 +180,8 @@ def _spread(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def stage(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Host tensor to the device: through pinned memory and an asynchronous copy on CUDA."""
-    if device.type != "cuda":
+    """A host tensor to the device: through pinned memory and an asynchronous copy on CUDA."""
+    if device.type != "cuda" or tensor.device.type != "cpu":
         return tensor.to(device)
     return tensor.pin_memory().to(device, non_blocking=True)
 
@@ -192,9 +191,3 @@ def _compiled(fn: Any, how: str) -> Any:
     modes = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
     return torch.compile(fn, dynamic=False, **({"mode": how} if how in modes else {"backend": how}))
 
-
-def build_scorer(model: "ResRankModel", engine: str = "fast", options: EngineOptions = EngineOptions()) -> Any:
-    """``model`` itself for ``eager``, a :class:`FastScorer` for ``fast``: both ``(queries, vectors) -> ScoreOutput``."""
-    if engine not in ENGINES:
-        raise ResrankError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
-    return model if engine == "eager" else FastScorer(model, options)

@@ -3,7 +3,7 @@
 Everything data-dependent (prompt lengths, slot positions, candidate counts) arrives as index tensors,
 so one shape serves every batch of that size and the function can be captured in a CUDA graph or
 compiled. The maths is :meth:`ResRankModel.forward`'s, op for op: the injector, placeholder embeddings
-replaced by the injected vectors (a gather and a select here, so padding slots write nothing),
+replaced by :meth:`ResRankModel.slot_inputs` (a gather and a select here, so padding slots write nothing),
 hidden states after the final norm, residual, cosine in float32, ``score_scale``.
 
 Prefix reuse: the prompt up to the first passage slot is the same for every query, and under causal
@@ -34,7 +34,7 @@ def cache_argument(decoder: Any) -> str:
 class PrefixKV:
     """The shared prefix's keys and values (batch 1), computed once for frozen weights."""
 
-    def __init__(self, model: "ResRankModel", ids: list[int]) -> None:
+    def __init__(self, model: ResRankModel, ids: list[int]) -> None:
         self.ids = tuple(ids)
         self.argument = cache_argument(model.reranker)
         cache = DynamicCache()
@@ -69,7 +69,7 @@ class PrefixKV:
         return mask, torch.arange(start, start + length, device=device).view(1, -1)
 
 
-def prefix_supported(model: "ResRankModel") -> str | None:
+def prefix_supported(model: ResRankModel) -> str | None:
     """Why a model's prefix cannot be reused (None when it can)."""
     config = model.reranker.config
     if config._attn_implementation not in ("sdpa", "eager"):
@@ -88,7 +88,7 @@ class _PrefixLayer(DynamicLayer):
         self.dtype, self.device = keys.dtype, keys.device
 
 
-def scores(model: "ResRankModel", prefix: PrefixKV | None, ids: torch.Tensor, vectors: torch.Tensor,
+def scores(model: ResRankModel, prefix: PrefixKV | None, ids: torch.Tensor, vectors: torch.Tensor,
            source: torch.Tensor, is_slot: torch.Tensor, slots: torch.Tensor, last: torch.Tensor,
            queries: torch.Tensor | None = None) -> torch.Tensor:
     """[B, S] scores. ids/source/is_slot [B, L]; vectors [B, S, D]; slots [B, S]; last [B]; queries [B, D].
@@ -100,7 +100,8 @@ def scores(model: "ResRankModel", prefix: PrefixKV | None, ids: torch.Tensor, ve
     embeds = model.reranker.get_input_embeddings()(ids)
     width = embeds.shape[-1]
     injected = model.injector(vectors)
-    placed = injected.to(embeds.dtype).gather(1, source.unsqueeze(-1).expand(batch, length, width))
+    inputs = model.slot_inputs(injected, torch.arange(vectors.shape[1], device=vectors.device))  # slot s: position s in the pass
+    placed = inputs.to(embeds.dtype).gather(1, source.unsqueeze(-1).expand(batch, length, width))
     embeds = torch.where(is_slot.unsqueeze(-1), placed, embeds)
     extra = prefix.arguments(batch, length) if prefix is not None else {}
     hidden = model.reranker(inputs_embeds=embeds, use_cache=False, **extra).last_hidden_state

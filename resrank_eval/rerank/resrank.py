@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ResrankError
 from ..types import Candidate, QueryStats, Ranking
-from .base import Reranked, Reranker
+from .base import Option, Reranked, Reranker
+from .registry import DEVICE, DTYPE, MODEL
 
 if TYPE_CHECKING:
-    import numpy as np
     import torch
 
     from ..model import Encoder, ResRankModel
@@ -32,45 +32,48 @@ if TYPE_CHECKING:
 class _Batch:
     """One batch of queries ready to score: vectors per query and what producing them cost."""
 
-    vectors: list["torch.Tensor"]
+    vectors: list[torch.Tensor]
     encoder_tokens: list[int]
     encoded: list[int]
-    queries: "torch.Tensor | None" = None
+    queries: torch.Tensor | None = None
+
+
+DENSE_INDEX = Option("dense_index", None, "Dense index (`resrank-eval encode`) whose stored passage vectors are reused.")
+ENGINE = Option("engine", "fast", "Inference path: fast (pre-tokenized prompts, prefix KV reuse, static shapes, CUDA graphs; "
+                "the same scores) or eager (the reference forward).", ("fast", "eager"))
+MODEL_OPTIONS = (MODEL, DEVICE, DTYPE, DENSE_INDEX, ENGINE)
 
 
 class _EncoderBacked(Reranker):
-    """What both rerankers share: passage vectors (cached or encoded), timing and stats."""
+    """What both rerankers share: passage vectors (cached or encoded), timing and stats.
 
-    def __init__(self, encoder: "Encoder", batch_size: int = 8, embeddings: str | Path | None = None,
-                 engine: str = "fast") -> None:
-        from ..model.engine import ENGINES
+    ``embeddings`` is a dense index folder, or docid -> vector in memory (a trainer's dev set
+    encodes its passages once and lends them to both rerankers).
+    """
+
+    options = MODEL_OPTIONS
+
+    def __init__(self, encoder: Encoder, embeddings: str | Path | Mapping[str, Any] | None = None,
+                 engine: str = ENGINE.default) -> None:
+        from ..model.encoding import FastEncoding
         from ..retrieve.dense import DenseVectors
 
-        if batch_size < 1:
-            raise ResrankError(f"{self.name}: batch size must be positive, got {batch_size}")
-        if engine not in ENGINES:
-            raise ResrankError(f"{self.name}: unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+        if engine not in ENGINE.kind:
+            raise ResrankError(f"{self.name}: unknown engine {engine!r}; use one of {', '.join(ENGINE.kind)}")
+        self.engine = engine
         self.encoder = encoder
-        if engine == "fast":
-            from ..model.encoding import enable
-
-            enable(encoder)
-        else:
-            encoder.fast = None  # the reference path encodes eagerly too
-        self.batch_size = batch_size
-        self.cache: DenseVectors | None = None
-        if embeddings is not None:
+        # The reranker's own forward for online encoding: the shared encoder itself stays plain (a trainer trains it).
+        self.encoding = FastEncoding(encoder) if engine == "fast" else None
+        self.cache: DenseVectors | Mapping[str, Any] | None = embeddings
+        if isinstance(embeddings, (str, Path)):
             self.cache = DenseVectors(embeddings)
             self.cache.check_encoder(encoder)
 
-    def rerank(self, rankings: list[Ranking]) -> list[Reranked]:
+    def rerank_batch(self, rankings: list[Ranking]) -> list[Reranked]:
         import torch
 
-        results: list[Reranked] = []
         with torch.inference_mode():
-            for start in range(0, len(rankings), self.batch_size):
-                results.extend(self._rerank_batch(rankings[start:start + self.batch_size]))
-        return results
+            return self._rerank_batch(rankings)
 
     def _rerank_batch(self, rankings: list[Ranking]) -> list[Reranked]:
         started = time.perf_counter()
@@ -89,15 +92,25 @@ class _EncoderBacked(Reranker):
                 ranking.query.qid, self.name, len(ranking.candidates), encoder_tokens=batch.encoder_tokens[i],
                 reranker_input_tokens=input_tokens[i], generated_tokens=0, forward_passes=passes[i],
                 encode_ms=share_encode, rerank_ms=share_rerank, total_ms=share_encode + share_rerank,
-                device=str(self.encoder.device), dtype=dtype, batch_size=len(rankings),
+                device=str(self.encoder.device), dtype=dtype,
                 extra={"cached_vectors": len(ranking.candidates) - batch.encoded[i]},
             )
             results.append(Reranked(_ordered(ranking, scores[i]), stats))
         return results
 
+    def _cached(self, docids: list[str]) -> Mapping[str, Any]:
+        from ..retrieve.dense import DenseVectors
+
+        if isinstance(self.cache, DenseVectors):
+            return self.cache.get(docids)
+        return {d: self.cache[d] for d in docids if d in self.cache} if self.cache else {}
+
+    def _embed(self, ids: list[list[int]]) -> torch.Tensor:
+        return self.encoder.embed(ids, self.encoding.forward if self.encoding else None)
+
     def _prepare(self, rankings: list[Ranking]) -> _Batch:
         """Per query [n, D] vectors: cached ones reused, the rest encoded together in one call."""
-        cached = self.cache.get([c.docid for r in rankings for c in r.candidates]) if self.cache else {}
+        cached = self._cached([c.docid for r in rankings for c in r.candidates])
         todo: dict[str, str] = {}
         for ranking in rankings:
             for candidate in ranking.candidates:
@@ -108,7 +121,7 @@ class _EncoderBacked(Reranker):
                                        "no text and no cached vector")
                 todo[candidate.docid] = candidate.text
         ids = self.encoder.tokenize(list(todo.values())) if todo else []
-        fresh = dict(zip(todo, self.encoder.embed(ids))) if ids else {}
+        fresh = dict(zip(todo, self._embed(ids))) if ids else {}
         length = dict(zip(todo, map(len, ids)))
         batch = _Batch([], [], [])
         for ranking in rankings:
@@ -119,7 +132,7 @@ class _EncoderBacked(Reranker):
         return batch
 
     @abstractmethod
-    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list["torch.Tensor"], list[int], list[int]]:
+    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list[torch.Tensor], list[int], list[int]]:
         """Per query: scores in candidate order, reranker input tokens, forward passes."""
 
     def _sync(self, now: float) -> float:
@@ -137,22 +150,26 @@ class ResRankReranker(_EncoderBacked):
 
     name = "resrank"
 
-    def __init__(self, model: "ResRankModel", batch_size: int = 8, embeddings: str | Path | None = None,
-                 engine: str = "fast") -> None:
-        from ..model.engine import build_scorer
+    def __init__(self, model: ResRankModel, embeddings: str | Path | Mapping[str, Any] | None = None,
+                 engine: str = ENGINE.default) -> None:
+        from ..model.engine import FastScorer
 
-        super().__init__(model.encoder, batch_size, embeddings, engine)
+        super().__init__(model.encoder, embeddings, engine)
         self.model = model.eval()
-        self.scorer = build_scorer(self.model, engine)
+        self.scorer: Any = FastScorer(self.model) if engine == "fast" else self.model  # both (queries, vectors) -> ScoreOutput
 
     @classmethod
     def from_pretrained(cls, model_dir_or_preset: str | Path, device: str | None = None, dtype: str | None = None,
-                        batch_size: int = 8, embeddings: str | Path | None = None, engine: str = "fast") -> "ResRankReranker":
+                        embeddings: str | Path | None = None, engine: str = ENGINE.default) -> ResRankReranker:
         from ..model import ResRankModel
 
-        return cls(ResRankModel.from_pretrained(model_dir_or_preset, device, dtype), batch_size, embeddings, engine)
+        return cls(ResRankModel.from_pretrained(model_dir_or_preset, device, dtype), embeddings, engine)
 
-    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list["torch.Tensor"], list[int], list[int]]:
+    @classmethod
+    def from_options(cls, model: str, device: str | None, dtype: str, dense_index: str | None, engine: str) -> ResRankReranker:
+        return cls.from_pretrained(model, device, dtype, dense_index, engine)
+
+    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list[torch.Tensor], list[int], list[int]]:
         output = self.scorer([r.query.text for r in rankings], batch.vectors)
         return [output.scores[i, :len(v)] for i, v in enumerate(batch.vectors)], output.input_tokens, output.passes
 
@@ -164,36 +181,40 @@ class EncoderReranker(_EncoderBacked):
 
     @classmethod
     def from_pretrained(cls, model_dir_or_preset: str | Path, device: str | None = None, dtype: str | None = None,
-                        batch_size: int = 8, embeddings: str | Path | None = None, engine: str = "fast") -> "EncoderReranker":
+                        embeddings: str | Path | None = None, engine: str = ENGINE.default) -> EncoderReranker:
         from ..model import load_encoder
 
-        return cls(load_encoder(model_dir_or_preset, device, dtype), batch_size, embeddings, engine)
+        return cls(load_encoder(model_dir_or_preset, device, dtype), embeddings, engine)
+
+    @classmethod
+    def from_options(cls, model: str, device: str | None, dtype: str, dense_index: str | None, engine: str) -> EncoderReranker:
+        return cls.from_pretrained(model, device, dtype, dense_index, engine)
 
     def _prepare(self, rankings: list[Ranking]) -> _Batch:
         """Queries are encoded too (with the instruction prefix); their tokens count as encoder tokens."""
         batch = super()._prepare(rankings)
         ids = self.encoder.tokenize([r.query.text for r in rankings], queries=True)
-        batch.queries = self.encoder.embed(ids).float()
+        batch.queries = self._embed(ids).float()
         batch.encoder_tokens = [t + len(q) for t, q in zip(batch.encoder_tokens, ids)]
         return batch
 
-    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list["torch.Tensor"], list[int], list[int]]:
+    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list[torch.Tensor], list[int], list[int]]:
         from torch.nn import functional as F
 
         scores = [F.cosine_similarity(batch.queries[i:i + 1], v, dim=-1) for i, v in enumerate(batch.vectors)]
         return scores, [0] * len(rankings), [0] * len(rankings)
 
 
-def _vectors(docids: list[str], fresh: dict[str, "torch.Tensor"], cached: dict[str, "np.ndarray"],
-             device: "torch.device") -> "torch.Tensor":
+def _vectors(docids: list[str], fresh: dict[str, torch.Tensor], cached: Mapping[str, Any],
+             device: torch.device) -> torch.Tensor:
     """[n, D] float32 on the device; cached rows stacked on the host and copied in one (pinned, async) transfer."""
-    import numpy as np
     import torch
 
     from ..model.engine import stage
 
     hits = [i for i, d in enumerate(docids) if d not in fresh]
-    stored = stage(torch.from_numpy(np.stack([cached[docids[i]] for i in hits])), device) if hits else None
+    # numpy rows from a dense index, or tensors lent by a trainer
+    stored = stage(torch.stack([torch.as_tensor(cached[docids[i]]) for i in hits]), device).float() if hits else None
     if len(hits) == len(docids):
         return stored
     encoded = torch.stack([fresh[d] for d in docids if d in fresh]).float()
@@ -205,7 +226,7 @@ def _vectors(docids: list[str], fresh: dict[str, "torch.Tensor"], cached: dict[s
     return out
 
 
-def _ordered(ranking: Ranking, scores: "torch.Tensor") -> list[Candidate]:
+def _ordered(ranking: Ranking, scores: torch.Tensor) -> list[Candidate]:
     """Best first; ties keep the first-stage order (a stable sort)."""
     values: Sequence[float] = scores.float().cpu().tolist()
     order = sorted(range(len(values)), key=lambda i: -values[i])
