@@ -186,3 +186,15 @@ def test_fast_encoding_equals_eager(root: Path, kind: str) -> None:
             fast = FastEncoding(encoder, graphs)
             assert fast.causal == (kind == "qwen3") == is_causal(model)
             assert (encoder.embed(ids, fast.forward) - want).abs().max().item() <= 1e-5
+
+
+def test_engine_is_one_declared_option_of_both_rerankers() -> None:
+    from resrank_eval.rerank.registry import reranker_arguments, reranker_options
+    from resrank_eval.rerank.resrank import ENGINE
+
+    option, used_by = reranker_options()["engine"]
+    assert option is ENGINE and sorted(used_by) == ["encoder", "resrank"]
+    assert reranker_arguments("resrank", model="m")[1]["engine"] == "fast"
+    assert reranker_arguments("encoder", model="m", engine="eager")[1]["engine"] == "eager"
+    with pytest.raises(ResrankError, match="--engine does not apply"):
+        reranker_arguments("identity", engine="fast")
