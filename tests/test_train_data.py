@@ -11,9 +11,10 @@ from click.testing import CliRunner
 from resrank_eval.cli.train_cmds import build_train, train
 from resrank_eval.errors import InputError
 from resrank_eval.formats.candidates import read_candidates
-from resrank_eval.train.build import examples_from_candidates
+from resrank_eval.train.build import BuildOptions, examples_from_candidates, examples_from_run
 from resrank_eval.train.config import load_config
 from resrank_eval.train.data import TrainExample, TrainPassage, read_examples
+from resrank_eval.types import Candidate, Query
 
 from tests.conftest import DL19_CANDIDATES, NFCORPUS
 
@@ -49,6 +50,20 @@ def test_build_train_from_run_uses_qrels_positives_and_run_negatives(tmp_path: P
         assert all((example.qid, p) in judged for p in example.positives)
         assert all(c.label == int((example.qid, c.docid) in judged) for c in example.candidates)
         assert all(c.text.strip() for c in example.candidates)
+
+
+def test_lists_can_be_exactly_the_first_stage_top_k_in_its_order() -> None:
+    topics = {"q1": Query("q1", "statins"), "q2": Query("q2", "soy")}
+    qrels = {"q1": {"d2": 1, "d4": 1, "d9": 1}, "q2": {"d9": 1}}  # d9 is never retrieved
+    run = {q: [Candidate(f"d{i}", 10.0 - i) for i in range(6)] for q in topics}
+    passages = {f"d{i}": f"text {i}" for i in range(10)}
+    exact = examples_from_run(topics, qrels, run, passages,
+                              BuildOptions(candidates=10, depth=6, max_positives=10, missed_positives=False))
+    assert [e.qid for e in exact] == ["q1"]  # q2's only positive was missed: no list to rank
+    assert [c.docid for c in exact[0].candidates] == [f"d{i}" for i in range(6)]
+    assert set(exact[0].positives) == {"d2", "d4"}
+    default = examples_from_run(topics, qrels, run, passages, BuildOptions(candidates=10, depth=6, max_positives=10))
+    assert [c.docid for c in default[0].candidates][-1] == "d9" and [e.qid for e in default] == ["q1", "q2"]
 
 
 def test_build_train_refuses_the_test_split(tmp_path: Path) -> None:

@@ -141,3 +141,21 @@ def test_lora_bf16_and_checkpointing_export_a_plain_model(tmp_path: Path, tiny_m
     assert all(r["loss"] == r["loss"] for r in _log(Path(config.output_dir)) if "loss" in r)  # no NaN
     loaded = ResRankModel.from_pretrained(final, "cpu", "float32")
     assert not any("lora" in name for name in loaded.state_dict())
+
+
+def test_cached_vectors_train_a_frozen_encoder_stage_like_fresh_ones(tmp_path: Path, tiny_model_config: dict[str, object],
+                                                                     train_file: Path) -> None:
+    stages = [{"name": "align", "steps": 2, "lr": 3e-3, "contrastive": 1.0, "ranking_to_encoder": False},
+              {"name": "reader", "steps": 4, "lr": 3e-3, "train": ["projector", "reranker"], "contrastive": 0.0}]
+    runs = {}
+    for cached in (False, True):
+        config = load_config(write_config(tmp_path / str(cached), tiny_model_config, train_file, stages=stages,
+                                          training={"batch_size": 4, "save_every": 2, "cache_vectors": cached}))
+        Trainer(config).train()
+        runs[cached] = [r["loss"] for r in _log(Path(config.output_dir))]
+    assert runs[True] == pytest.approx(runs[False], rel=1e-4)
+    interrupted = load_config(write_config(tmp_path / "killed", tiny_model_config, train_file, stages=stages,
+                                           training={"batch_size": 4, "save_every": 2, "cache_vectors": True}))
+    assert Trainer(interrupted).train(stop_after=4) is None  # killed inside the cached stage
+    Trainer(interrupted).train(resume=True)
+    assert [r["loss"] for r in _log(Path(interrupted.output_dir))] == runs[True]  # the cache is rebuilt exactly

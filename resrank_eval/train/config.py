@@ -70,8 +70,11 @@ class DevConfig:
 
 @dataclass
 class LossConfig:
+    """InfoNCE temperature; the ranking loss (see :mod:`.losses`) and the scale its scores get."""
+
     temperature: float = field(default=0.03, metadata={"min": 1e-6})
     scale: float = field(default=10.0, metadata={"min": 1e-6})
+    ranking: str = field(default="ranknet", metadata={"choices": ("ranknet", "lambdarank", "listnet")})
 
 
 @dataclass
@@ -117,6 +120,8 @@ class TrainingConfig:
     save_every: int = field(default=50, metadata={"min": 1})
     keep_checkpoints: int = field(default=2, metadata={"min": 1})
     log_every: int = field(default=1, metadata={"min": 1})
+    cache_vectors: bool = False
+    """Stages that leave the encoder frozen read passage vectors encoded once (``train/vectors.py``)."""
 
 
 @dataclass

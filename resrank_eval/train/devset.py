@@ -8,6 +8,7 @@ claim rests on. Test qrels are never read here.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -51,13 +52,17 @@ class DevSet:
         return cls({q: topics[q] for q in qids}, {q: qrels[q] for q in qids}, run,
                    load_passages(dataset.corpus_dir, docids), config.top_k)
 
-    def score(self, model: ResRankModel, batch_size: int = 8) -> dict[str, float]:
-        """nDCG@10 of the first stage, the encoder's cosine rerank and the full model's rerank."""
+    def score(self, model: ResRankModel, batch_size: int = 8,
+              encode: Callable[[list[str]], torch.Tensor] | None = None) -> dict[str, float]:
+        """nDCG@10 of the first stage, the encoder's cosine rerank and the full model's rerank.
+
+        ``encode`` supplies passage vectors in place of ``model.encode_passages`` (a frozen encoder's cache).
+        """
         was_training = model.training
         model.eval()
         with torch.no_grad():
             docids = sorted(self.passages)
-            vectors = model.encode_passages([self.passages[d] for d in docids])
+            vectors = (encode or model.encode_passages)([self.passages[d] for d in docids]).to(model.device)
             row = {d: i for i, d in enumerate(docids)}
             qids = list(self.topics)
             encoder_run: Run = {}

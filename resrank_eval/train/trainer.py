@@ -30,6 +30,7 @@ from .data import read_examples
 from .devset import DevSet
 from .objective import Objective
 from .parts import apply_lora, enable_gradient_checkpointing, export, freeze_for_stage
+from .vectors import VectorCache
 
 LOG_FILE = "train_log.jsonl"
 CONFIG_FILE = "train_config.json"
@@ -134,6 +135,7 @@ class Trainer:
                    stop_after: int | None) -> int:
         model = objective.model
         groups = freeze_for_stage(model, stage.train, self.config.model)
+        objective.cache = self._vector_cache(model, stage, sampler, dev)
         optimizer = torch.optim.AdamW(
             [{"params": params, "lr": stage.lr_for(part)} for part, params in groups.items()],
             weight_decay=stage.weight_decay,
@@ -157,10 +159,22 @@ class Trainer:
                            **losses, "seconds": round(time.perf_counter() - started, 3)})
             last = step == end
             if dev is not None and ((self.config.dev.every and step % self.config.dev.every == 0) or last):
-                self._evaluate(model, dev, step, stage)
+                self._evaluate(model, dev, step, stage, objective.cache)
             if step % training.save_every == 0 or last:
                 self._save(step, index, model, optimizer, scheduler)
         return step
+
+    def _vector_cache(self, model: ResRankModel, stage: StageConfig, sampler: BatchSampler,
+                      dev: DevSet | None) -> VectorCache | None:
+        """Every training and dev passage encoded once, for a stage that leaves the encoder frozen."""
+        if not self.config.training.cache_vectors or "encoder" in stage.train:
+            return None
+        started = time.perf_counter()
+        texts = {c.text for example in sampler.examples for c in example.candidates}
+        cache = VectorCache.build(model, texts | (set(dev.passages.values()) if dev is not None else set()))
+        print(f"stage {stage.name}: {len(cache.rows)} passage vectors cached in "
+              f"{time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+        return cache
 
     def _wrap(self, objective: Objective) -> torch.nn.Module:
         """DDP is rebuilt per stage: it registers the parameters that require grad when built."""
@@ -197,9 +211,10 @@ class Trainer:
 
     # ----- evaluation, checkpoints, output -----
 
-    def _evaluate(self, model: ResRankModel, dev: DevSet, step: int, stage: StageConfig) -> None:
+    def _evaluate(self, model: ResRankModel, dev: DevSet, step: int, stage: StageConfig,
+                  cache: VectorCache | None) -> None:
         started = time.perf_counter()
-        scores = dev.score(model)
+        scores = dev.score(model, encode=cache.encode if cache is not None else None)
         improved = self.best is None or scores["model"] > self.best
         if improved:
             self.best = scores["model"]
