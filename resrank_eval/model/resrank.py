@@ -1,7 +1,7 @@
 """The ResRank model: encoder vectors injected as one token each into a decoder, scored in ONE pass.
 
 For a query and N passage vectors v_i: e_i = inject(v_i) replaces the input embedding of passage i's
-placeholder token; one forward pass (no generation) gives hidden states H (after the final norm);
+placeholder token (plus a learned rank vector with ``rank_embeddings``); one forward pass (no generation) gives hidden states H (after the final norm);
 q = H[last prompt token], r_i = H[slot_i] + e_i (residual mode), s_i = score_scale * cos(q, r_i).
 
 Everything is differentiable: a trainer calls :meth:`encode_passages` under grad and feeds the
@@ -85,6 +85,9 @@ class ResRankModel(nn.Module):
         self.injector.to(device=self.device, dtype=self.dtype)
         self.gate = nn.Parameter(torch.tensor(float(config.gate_init), device=self.device, dtype=self.dtype)) \
             if config.residual == "gated" else None
+        self.rank_embedding = nn.Parameter(torch.zeros(config.max_candidates_per_pass, int(reranker.config.hidden_size),
+                                                       device=self.device, dtype=self.dtype)) \
+            if config.rank_embeddings else None
 
     @property
     def device(self) -> torch.device:
@@ -116,7 +119,10 @@ class ResRankModel(nn.Module):
         prompts = [self.prompts.build(queries[q], len(chunk)) for q, _, chunk in rows]
         row_index = torch.tensor([r for r, p in enumerate(prompts) for _ in p.slots], device=self.device)
         slot_index = torch.tensor([s for p in prompts for s in p.slots], device=self.device)
-        hidden, last = self._run(prompts, row_index, slot_index, injected)
+        inputs = injected
+        if self.rank_embedding is not None:
+            inputs = injected + self.rank_embedding[[i for _, _, chunk in rows for i in range(len(chunk))]]
+        hidden, last = self._run(prompts, row_index, slot_index, inputs)
         if self.config.query_residual:
             query_vectors = self.injector(self.encode_queries(queries).to(self.device, self.dtype))
             last = self._residual(last, query_vectors[torch.tensor([q for q, _, _ in rows], device=self.device)])
