@@ -13,6 +13,7 @@ flowing through the reranker into the encoder.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,17 @@ class StageConfig:
     def lr_for(self, part: str) -> float:
         return self.lr[part] if isinstance(self.lr, dict) else self.lr
 
+    def lr_factor(self, step: int) -> float:
+        """Linear warmup to the stage's rate, then linear or cosine decay to 0, or constant."""
+        if step < self.warmup:
+            return (step + 1) / (self.warmup + 1)
+        if self.schedule == "constant":
+            return 1.0
+        progress = (step - self.warmup) / max(1, self.steps - self.warmup)
+        if self.schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * progress))
+        return max(0.0, 1 - progress)
+
     def reachable(self) -> set[str]:
         """The parts some active loss sends gradients to; training any other part is a no-op."""
         parts = {"projector", "reranker"} if self.ranking > 0 else set()
@@ -122,6 +134,9 @@ class TrainingConfig:
     log_every: int = field(default=1, metadata={"min": 1})
     cache_vectors: bool = False
     """Stages that leave the encoder frozen read passage vectors encoded once (``train/vectors.py``)."""
+    cache_refresh: int = field(default=0, metadata={"min": 0})
+    """With ``cache_vectors``: stages that train the encoder under a detached ranking loss read vectors
+    re-encoded every this many steps (0: such stages encode every step's candidates)."""
 
 
 @dataclass

@@ -30,7 +30,7 @@ from .data import read_examples
 from .devset import DevSet
 from .objective import Objective
 from .parts import apply_lora, enable_gradient_checkpointing, export, freeze_for_stage
-from .vectors import VectorCache
+from .vectors import StageCache, VectorCache, refresh_interval
 
 LOG_FILE = "train_log.jsonl"
 CONFIG_FILE = "train_config.json"
@@ -135,21 +135,26 @@ class Trainer:
                    stop_after: int | None) -> int:
         model = objective.model
         groups = freeze_for_stage(model, stage.train, self.config.model)
-        objective.cache = self._vector_cache(model, stage, sampler, dev)
+        cache = self._stage_cache(stage, sampler, dev)
+        objective.cache = None
         optimizer = torch.optim.AdamW(
             [{"params": params, "lr": stage.lr_for(part)} for part, params in groups.items()],
             weight_decay=stage.weight_decay,
         )
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(stage))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, stage.lr_factor)
         if checkpoint is not None and checkpoint["stage"] == index and checkpoint["step"] > begin:
             optimizer.load_state_dict(checkpoint["optimizer"])
             scheduler.load_state_dict(checkpoint["scheduler"])
+            if cache is not None and checkpoint.get("cache") is not None:
+                cache.restore(checkpoint["cache"])
         if checkpoint is not None and checkpoint["step"] == step:
             set_rng_state(checkpoint["rng"])
         runner = self._wrap(objective)
         training = self.config.training
         end = begin + stage.steps
         while step < end and (stop_after is None or step < stop_after):
+            if cache is not None:
+                objective.cache = cache.current(model, step - begin, f"stage {stage.name}")
             started = time.perf_counter()
             losses = self._step(runner, sampler.micro_batches(step), stage, optimizer)
             scheduler.step()
@@ -159,22 +164,18 @@ class Trainer:
                            **losses, "seconds": round(time.perf_counter() - started, 3)})
             last = step == end
             if dev is not None and ((self.config.dev.every and step % self.config.dev.every == 0) or last):
-                self._evaluate(model, dev, step, stage, objective.cache)
+                self._evaluate(model, dev, step, stage, objective.cache if cache is not None and cache.exact else None)
             if step % training.save_every == 0 or last:
-                self._save(step, index, model, optimizer, scheduler)
+                self._save(step, index, model, optimizer, scheduler, cache)
         return step
 
-    def _vector_cache(self, model: ResRankModel, stage: StageConfig, sampler: BatchSampler,
-                      dev: DevSet | None) -> VectorCache | None:
-        """Every training and dev passage encoded once, for a stage that leaves the encoder frozen."""
-        if not self.config.training.cache_vectors or "encoder" in stage.train:
+    def _stage_cache(self, stage: StageConfig, sampler: BatchSampler, dev: DevSet | None) -> StageCache | None:
+        """The stage's cache of every training and dev passage vector, when it reads one (:mod:`.vectors`)."""
+        every = refresh_interval(stage, self.config.training)
+        if every is None:
             return None
-        started = time.perf_counter()
         texts = {c.text for example in sampler.examples for c in example.candidates}
-        cache = VectorCache.build(model, texts | (set(dev.passages.values()) if dev is not None else set()))
-        print(f"stage {stage.name}: {len(cache.rows)} passage vectors cached in "
-              f"{time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
-        return cache
+        return StageCache(texts | (set(dev.passages.values()) if dev is not None else set()), every)
 
     def _wrap(self, objective: Objective) -> torch.nn.Module:
         """DDP is rebuilt per stage: it registers the parameters that require grad when built."""
@@ -223,11 +224,12 @@ class Trainer:
                    "seconds": round(time.perf_counter() - started, 3)})
 
     def _save(self, step: int, stage_index: int, model: ResRankModel, optimizer: torch.optim.Optimizer,
-              scheduler: Any) -> None:
+              scheduler: Any, cache: StageCache | None) -> None:
         if not self.main:
             return
         state = {"step": step, "stage": stage_index, "best": self.best, "model": model.state_dict(),
-                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_state()}
+                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_state(),
+                 "cache": cache.state() if cache is not None else None}
         save_checkpoint(self.output / "checkpoints", step, state, self.config.training.keep_checkpoints)
 
     def _finish(self, model: ResRankModel) -> Path:
@@ -269,18 +271,3 @@ def _logged_step(line: str) -> float:
     except (json.JSONDecodeError, KeyError, TypeError):
         return math.inf
 
-
-def _schedule(stage: StageConfig):
-    """Linear warmup to the stage's rate, then linear or cosine decay to 0, or constant."""
-
-    def factor(step: int) -> float:
-        if step < stage.warmup:
-            return (step + 1) / (stage.warmup + 1)
-        if stage.schedule == "constant":
-            return 1.0
-        progress = (step - stage.warmup) / max(1, stage.steps - stage.warmup)
-        if stage.schedule == "cosine":
-            return 0.5 * (1 + math.cos(math.pi * progress))
-        return max(0.0, 1 - progress)
-
-    return factor
