@@ -151,6 +151,11 @@ def test_ablations_rewrite_the_stages(tmp_path: Path) -> None:
     ranking_only = load_config(base, ["ablation.ranking_loss_only=true"]).effective_stages()
     assert [s.train for s in ranking_only] == [["projector", "reranker"], ["encoder", "projector", "reranker"]]
     assert load_config(base, ["ablation.no_residual=true"]).model_overrides()["residual"] == "none"
+    two = _config(tmp_path, "stages:\n  - {name: encoder, steps: 3, train: [encoder], lr: {encoder: 0.1}, ranking: 0}\n"
+                            "  - {name: reader, steps: 5, train: [projector, reranker], lr: 0.2, contrastive: 0}")
+    (merged,) = load_config(two, ["ablation.single_stage=true"]).effective_stages()
+    assert (merged.steps, merged.train, merged.contrastive, merged.ranking) == (8, ["encoder", "projector", "reranker"], 1.0, 1.0)
+    assert merged.lr == {"encoder": 0.1, "projector": 0.2, "reranker": 0.2}
 
 
 def test_build_train_from_teacher_candidates_cli(tmp_path: Path) -> None:

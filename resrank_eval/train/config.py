@@ -141,7 +141,11 @@ class TrainingConfig:
 
 @dataclass
 class AblationConfig:
-    """The paper's ablations, each a switch applied on top of the rest of the config."""
+    """The paper's ablations, each a switch applied on top of the rest of the config.
+
+    ``single_stage`` merges all stages into one (see :func:`_merged`): with an encoder stage
+    followed by a reader stage, both then train together from the first step.
+    """
 
     no_residual: bool = False
     single_stage: bool = False
@@ -166,8 +170,7 @@ class TrainConfig:
         stages = [dataclasses.replace(s, train=list(s.train)) for s in self.stages]
         ab = self.ablation
         if ab.single_stage and len(stages) > 1:
-            last = stages[-1]
-            stages = [dataclasses.replace(last, steps=sum(s.steps for s in stages), warmup=stages[0].warmup)]
+            stages = [_merged(stages)]
         for stage in stages:
             if ab.ranking_loss_only or ab.frozen_encoder:
                 stage.contrastive = 0.0
@@ -182,6 +185,16 @@ class TrainConfig:
         if self.ablation.no_residual:
             overrides["residual"] = "none"
         return overrides
+
+
+def _merged(stages: list[StageConfig]) -> StageConfig:
+    """One stage doing what all of them do, for as many steps: every part any stage trains (at the
+    rate of the last stage that trains it), every loss at its largest weight; the rest from the last."""
+    parts = [p for p in PARTS if any(p in s.train for s in stages)]
+    lr = {p: next(s.lr_for(p) for s in reversed(stages) if p in s.train) for p in parts}
+    return dataclasses.replace(stages[-1], steps=sum(s.steps for s in stages), warmup=stages[0].warmup, train=parts,
+                               lr=lr, contrastive=max(s.contrastive for s in stages),
+                               ranking=max(s.ranking for s in stages))
 
 
 # -- loading ---------------------------------------------------------------------------------
