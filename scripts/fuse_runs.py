@@ -8,6 +8,8 @@ with these fusions of BM25 and its own encoder, on the same top-k.
 
 ``interpolate``: per query, each run's scores over its top ``depth`` scaled to [0, 1], then
 ``weight * first + (1 - weight) * second``; a passage missing from one run gets 0 there.
+Below the fused top ``depth`` the first run's remaining hits follow in their order, as a rerank of
+the top ``depth`` leaves them, so R@1000 stays the first stage's.
 """
 
 from __future__ import annotations
@@ -43,7 +45,10 @@ def fuse(first: Run, second: Run, method: str, depth: int, k: float, weight: flo
     for qid in sorted(set(first) | set(second)):
         a, b = first.get(qid, [])[:depth], second.get(qid, [])[:depth]
         scores = rrf(a, b, k) if method == "rrf" else interpolate(a, b, weight)
-        fused[qid] = [Candidate(d, s) for d, s in sorted(scores.items(), key=lambda item: (-item[1], item[0]))]
+        head = [Candidate(d, s) for d, s in sorted(scores.items(), key=lambda item: (-item[1], item[0]))]
+        floor = min((c.score for c in head), default=0.0)
+        tail = [c.docid for c in first.get(qid, [])[depth:] if c.docid not in scores]
+        fused[qid] = head + [Candidate(d, floor - 1.0 - i) for i, d in enumerate(tail)]
     return fused
 
 
