@@ -127,6 +127,7 @@ def _config(tmp_path: Path, text: str) -> Path:
         ("stages:\n  - name: a\n    steps: 5\n    warmup: 5", 5, "warmup must be smaller"),
         ("stages:\n  - name: a\n    lr: {encoder: 1.0}", 5, "one rate for each trained part"),
         ("dev:\n  split: dev", 5, "dev.run"),
+        ("data:\n  train: t.jsonl\n  shuffle_fraction: 1.5", 6, "shuffle_fraction must be at most 1"),
         ("model:\n  preset: mini\n  path: x", 6, "either 'preset' or 'path'"),
         ("model:\n  encoder:\n    mode: qlora", 6, "model.encoder.mode: expected one of full, lora"),
         ("stages: [", 6, "invalid YAML"),
@@ -180,3 +181,17 @@ def test_overrides_reach_list_items_and_are_validated(tmp_path: Path) -> None:
         load_config(path, ["stages.2.steps=1"])
     with pytest.raises(InputError, match="stages\\[0\\].steps: expected an integer"):
         load_config(path, ["stages.0.steps=many"])
+
+
+def test_a_share_of_lists_can_be_shuffled_and_the_rest_keep_first_stage_order() -> None:
+    import random
+
+    from resrank_eval.train.batches import sample_candidates
+
+    example = TrainExample("q", "x", tuple(TrainPassage(f"d{i}", "t", label=int(i == 3)) for i in range(8)), ("d3",))
+    orders = [sample_candidates(example, 8, 0.5, random.Random(seed))[0] for seed in range(40)]
+    kept = [order == sorted(order) for order in orders]
+    assert 10 < sum(kept) < 30  # both kinds, roughly half each
+    same = [sample_candidates(example, 8, 0.5, random.Random(seed))[0] for seed in range(40)]
+    assert same == orders  # a pure function of the seed
+    assert all(sample_candidates(example, 8, 0.0, random.Random(s))[0] == list(range(8)) for s in range(5))

@@ -54,6 +54,9 @@ class DataConfig:
     max_candidates: int = field(default=20, metadata={"min": 2})
     hard_negatives: int = field(default=3, metadata={"min": 0})
     shuffle_candidates: bool = True
+    shuffle_fraction: float = field(default=0.0, metadata={"min": 0.0})
+    """Without ``shuffle_candidates``: the share of lists shuffled anyway, so the reader also learns
+    to rank without the first stage's order (and leans on it less)."""
 
 
 @dataclass
@@ -225,6 +228,8 @@ def _check(config: TrainConfig, raw: dict, path: Path) -> None:
         raise InputError(path, line_of(raw, "model"), "model: give a 'preset', a 'path', or a 'config' with encoder and reranker")
     if config.model.path is not None and config.model_overrides():
         raise InputError(path, line_of(model, "config"), "model: a saved model ('path') is trained as saved; 'config' and ablation.no_residual need a preset")
+    if config.data.shuffle_fraction > 1:
+        raise InputError(path, line_of(raw.get("data", raw), "shuffle_fraction"), "data.shuffle_fraction must be at most 1")
     if config.dev is not None and not config.dev.run:
         raise InputError(path, line_of(raw.get("dev", raw), "run"), "dev.run (a first-stage run of the dev split) is required")
     if not config.stages:

@@ -118,8 +118,9 @@ class Trainer:
 
     def _sampler(self) -> BatchSampler:
         data, training = self.config.data, self.config.training
+        shuffle = 1.0 if data.shuffle_candidates else data.shuffle_fraction
         return BatchSampler(read_examples(data.train), training.batch_size, training.grad_accumulation,
-                            data.max_candidates, data.shuffle_candidates, self.config.seed, self.world_size, self.rank)
+                            data.max_candidates, shuffle, self.config.seed, self.world_size, self.rank)
 
     def _start_fresh(self) -> None:
         """A new run must not mix with an old one's log and checkpoints."""
