@@ -119,10 +119,8 @@ class ResRankModel(nn.Module):
         prompts = [self.prompts.build(queries[q], len(chunk)) for q, _, chunk in rows]
         row_index = torch.tensor([r for r, p in enumerate(prompts) for _ in p.slots], device=self.device)
         slot_index = torch.tensor([s for p in prompts for s in p.slots], device=self.device)
-        inputs = injected
-        if self.rank_embedding is not None:
-            inputs = injected + self.rank_embedding[[i for _, _, chunk in rows for i in range(len(chunk))]]
-        hidden, last = self._run(prompts, row_index, slot_index, inputs)
+        positions = torch.tensor([i for _, _, chunk in rows for i in range(len(chunk))], device=self.device)
+        hidden, last = self._run(prompts, row_index, slot_index, self.slot_inputs(injected, positions))
         if self.config.query_residual:
             query_vectors = self.injector(self.encode_queries(queries).to(self.device, self.dtype))
             last = self._residual(last, query_vectors[torch.tensor([q for q, _, _ in rows], device=self.device)])
@@ -162,6 +160,12 @@ class ResRankModel(nn.Module):
         hidden = self.reranker(inputs_embeds=embeds, attention_mask=attention, use_cache=False).last_hidden_state
         last = hidden[torch.arange(len(prompts), device=self.device), torch.tensor(lengths, device=self.device) - 1]
         return hidden, last
+
+    def slot_inputs(self, injected: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """The input embeddings of the placeholders: each injected vector, plus the rank embedding of
+        its position in the pass (``rank_embeddings``). Every scoring path must place these, while
+        the residual adds back ``injected`` alone."""
+        return injected if self.rank_embedding is None else injected + self.rank_embedding[positions]
 
     def _residual(self, states: torch.Tensor, injected: torch.Tensor) -> torch.Tensor:
         if self.config.residual == "none":
