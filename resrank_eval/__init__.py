@@ -1,3 +1,70 @@
-"""resrank-eval: run, train and benchmark ResRank rerankers on Pyserini first-stage runs."""
+"""resrank-eval: run, train and benchmark ResRank rerankers on Pyserini first-stage runs.
+
+The pipeline as plain calls on one data model (:mod:`resrank_eval.types`)::
+
+    import resrank_eval as rr
+
+    nfcorpus = rr.get_dataset("beir/nfcorpus")                    # topics, qrels, passages, measures
+    bm25 = rr.retrieve(nfcorpus, "bm25", hits=100)                # a Run: qid -> candidates
+    reranker = rr.load_reranker("resrank", model=rr.BUNDLED_MODEL)
+    result = rr.rerank_run(reranker, nfcorpus.topics(), bm25, nfcorpus.passages, top_k=100, batch_size=4)
+    rr.evaluate(result.run, nfcorpus.qrels(), nfcorpus.measures).mean   # and .per_query; result.summary()
+
+The CLI (``resrank-eval``) is a thin layer over these calls; :class:`RunSink` adds the files,
+skip-if-exists and resume it needs. Names that pull in pandas or torch load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .datasets import DATASETS, Dataset, get_dataset
+from .datasets.registry import DL19_CANDIDATES
+from .errors import InputError, ResrankError
+from .evaluate import Evaluation, evaluate
+from .formats.candidates import CandidateSet, read_candidates
+from .formats.topics import read_topics
+from .formats.trec import read_qrels, read_run, write_run
+from .model import ResRankConfig
+from .model.sources import BUNDLED_MODEL
+from .rerank import (
+    Option,
+    Reranked,
+    Reranker,
+    RerankResult,
+    RunSink,
+    iter_rerank,
+    load_reranker,
+    rerank,
+    rerank_run,
+    rerank_to_files,
+    rerankers,
+    to_rankings,
+)
+from .retrieve import retrieve
+from .types import Candidate, Qrels, Query, QueryStats, Ranking, Run
+
+if TYPE_CHECKING:
+    from .formats.tables import render
+    from .model import ResRankModel, load_encoder
+    from .report import SystemRun, build_report, load_run_file, render_report
 
 __version__ = "0.1.0"
+
+_LAZY = {"render": ".formats.tables", "ResRankModel": ".model", "load_encoder": ".model", "SystemRun": ".report",
+         "build_report": ".report", "load_run_file": ".report", "render_report": ".report"}
+
+__all__ = [
+    "BUNDLED_MODEL", "DATASETS", "DL19_CANDIDATES", "Candidate", "CandidateSet", "Dataset", "Evaluation", "InputError", "Option",
+    "Qrels", "Query", "QueryStats", "Ranking", "RerankResult", "Reranked", "Reranker", "ResRankConfig", "ResRankModel",
+    "ResrankError", "Run", "RunSink", "SystemRun", "build_report", "evaluate", "get_dataset", "iter_rerank", "load_encoder",
+    "load_reranker", "load_run_file", "read_candidates", "read_qrels", "read_run", "read_topics", "render", "render_report",
+    "rerank", "rerank_run", "rerank_to_files", "rerankers", "retrieve", "to_rankings", "write_run",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,16 +11,17 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from .datasets.corpus import load_passages
 from .datasets.registry import Dataset, get_dataset
 from .errors import ResrankError
-from .formats.trec import read_run, write_run
-from .paths import cache_dir, data_dir
-from .rerank.driver import rerank_run
-from .rerank.registry import RerankerOptions, build_reranker
+from .formats.trec import read_run, run_file_name, write_run
+from .model.sources import BUNDLED_MODEL
+from .paths import cache_dir
+from .rerank.registry import load_reranker
+from .rerank.sink import RunSink, rerank_to_files
+from .retrieve import retrieve
 
 DATASET = "beir/nfcorpus"
-DEMO_MODEL = data_dir() / "models" / "resrank-mini"
+DEMO_MODEL = BUNDLED_MODEL
 
 
 def model_fingerprint(model: Path) -> str:
@@ -33,39 +34,33 @@ def model_fingerprint(model: Path) -> str:
 
 
 def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top_k: int = 100, batch_size: int = 4,
-             threads: int = 2) -> list[Path]:
+             threads: int = 2, dtype: str | None = None) -> list[Path]:
     """Build (or reuse) the BM25, encoder-only and ResRank runs; return their paths, BM25 first."""
     model = Path(model)
     if not model.is_dir():
         raise ResrankError(f"{model}: demo model not found (train one with scripts/train_resrank_mini.sh, pass --model)")
     ds = get_dataset(DATASET)
-    bm25 = _bm25_run(ds, Path(runs) / f"run.{ds.slug}.bm25-flat.test.txt", threads)
-    embeddings = _corpus_embeddings(ds, model)
+    bm25 = Path(runs) / run_file_name(ds.name, "bm25-flat")
+    if not bm25.exists():
+        write_run(bm25, retrieve(ds, "bm25", hits=1000, threads=threads), "bm25-flat")
+    embeddings = _corpus_embeddings(ds, model, dtype)
     reranked = []
     for name in ("encoder", "resrank"):
-        output = Path(runs) / f"run.{ds.slug}.bm25-flat.{name}-{model.name}.test.txt"
+        output = Path(runs) / run_file_name(ds.name, f"bm25-flat.{name}-{model.name}")
         if not output.exists():
-            reranker = build_reranker(name, str(model), RerankerOptions(batch_size=batch_size, dense_index=str(embeddings)))
-            rerank_run(reranker, ds.topics(), read_run(bm25), lambda ids: load_passages(ds.corpus_dir, ids), output, top_k, batch_size)
+            reranker = load_reranker(name, model=str(model), dense_index=str(embeddings), dtype=dtype)
+            rerank_to_files(reranker, ds.topics(), read_run(bm25), ds.passages, RunSink(output, name), top_k, batch_size)
         reranked.append(output)
     return [bm25, *reranked]
 
 
-def _bm25_run(ds: Dataset, output: Path, threads: int) -> Path:
-    from .retrieve.bm25 import bm25_index, bm25_search, open_searcher
-
-    if not output.exists():
-        searcher = open_searcher(bm25_index(ds.corpus_dir, threads=threads))
-        write_run(output, bm25_search(searcher, ds.topics(), hits=1000, threads=threads, remove_query=ds.remove_query), "bm25-flat")
-    return output
-
-
-def _corpus_embeddings(ds: Dataset, model: Path) -> Path:
+def _corpus_embeddings(ds: Dataset, model: Path, dtype: str | None) -> Path:
     """The corpus encoded once by this model's encoder (progress bar), then reused by every rerank."""
     from .model import load_encoder
     from .retrieve.dense import META_FILE, build_dense_index
 
-    target = cache_dir() / "dense" / f"{ds.slug}-{model_fingerprint(model)}"
+    suffix = f"-{dtype}" if dtype not in (None, "auto") else ""
+    target = cache_dir() / "dense" / f"{ds.slug}-{model_fingerprint(model)}{suffix}"
     if not (target / META_FILE).exists():
-        build_dense_index(ds.corpus_dir, load_encoder(model), target)
+        build_dense_index(ds.corpus_dir, load_encoder(model, dtype=dtype), target)
     return target

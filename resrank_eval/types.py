@@ -47,7 +47,9 @@ class QueryStats:
     """Cost of reranking one query. The same shape serves ResRank and generative baselines.
 
     Latencies are wall-clock milliseconds; ``encode_ms`` is 0 when all passage vectors came from
-    a cache, which is what ResRank's single-pass design promises for indexed corpora.
+    a cache, which is what ResRank's single-pass design promises for indexed corpora. ``batch_size``
+    is how many queries shared the reranker call that reranked this one (the last batch of a run
+    may be smaller than the requested size); :func:`~resrank_eval.rerank.rerank` sets it.
     """
 
     qid: str
@@ -69,5 +71,5 @@ class QueryStats:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "QueryStats":
+    def from_dict(cls, data: dict[str, Any]) -> QueryStats:
         return cls(**data)

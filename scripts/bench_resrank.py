@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> list[dict[str, object]]:
     with torch.inference_mode():
         for batch in args.batch_sizes:
             queries, lists = [QUERY] * batch, [vectors] * batch
-            seconds = timed(lambda: model(queries, lists), device, args.warmup, args.iters)
+            seconds = timed(lambda queries=queries, lists=lists: model(queries, lists), device, args.warmup, args.iters)
             report(f"cached vectors ({tokens} tok)", seconds, batch, *forward_cost(model.reranker, tokens, batch))
         if args.encode:
             ids = [torch.randint(10, 500, (args.passage_tokens,)).tolist() for _ in range(args.candidates)]

@@ -28,11 +28,13 @@ import bench_resrank  # a sibling script: run as a script, scripts/ is on sys.pa
 import torch
 
 from resrank_eval.formats.candidates import read_candidates
+from resrank_eval.model.loading import load_tokenizer
+from resrank_eval.model.sources import resolve_source
 from resrank_eval.paths import data_dir
-from resrank_eval.rerank.base import Reranker
+from resrank_eval.rerank import Reranker, rerank, to_rankings
 from resrank_eval.rerank.generative import FirstReranker, RankGPTReranker
-from resrank_eval.rerank.generative.hf import SMOLLM2_FILE, HFChatBackend, smollm2_dir
-from resrank_eval.types import Candidate, Ranking
+from resrank_eval.rerank.generative.hf import HFChatBackend
+from resrank_eval.types import Ranking
 
 SCRIPTS = Path(__file__).resolve().parent
 
@@ -40,11 +42,7 @@ SCRIPTS = Path(__file__).resolve().parent
 def dl19_rankings(queries: int, candidates: int) -> list[Ranking]:
     """The first ``queries`` DL19 topics with their BM25 top-``candidates`` passages."""
     data = read_candidates(data_dir() / "candidates" / "dl19-bm25-top100.json.gz")
-    rankings = []
-    for qid in list(data.run)[:queries]:
-        top = data.run[qid][:candidates]
-        rankings.append(Ranking(data.topics[qid], [Candidate(c.docid, c.score, data.passages[c.docid]) for c in top]))
-    return rankings
+    return to_rankings(data.topics, data.run, data.passages, candidates, qids=list(data.run)[:queries])
 
 
 def causal_lm(shape: dict, vocab_size: int, device: str, dtype: torch.dtype) -> torch.nn.Module:
@@ -58,10 +56,10 @@ def causal_lm(shape: dict, vocab_size: int, device: str, dtype: torch.dtype) -> 
 
 def time_reranker(reranker: Reranker, rankings: list[Ranking], warmup: Ranking) -> list[dict]:
     """Per-query stats after one warm-up query (kernel selection, allocator growth)."""
-    reranker.rerank([warmup])
+    rerank(reranker, [warmup])
     if torch.cuda.is_available():
         torch.cuda.synchronize()
-    return [r.stats.to_dict() for r in reranker.rerank(rankings)]
+    return [r.stats.to_dict() for r in rerank(reranker, rankings)]
 
 
 def time_resrank(shape: str, device: str, dtype: str, candidates: int, smoke: bool) -> dict[str, float]:
@@ -103,12 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
     args.shape = args.shape or ("4b" if args.device.startswith("cuda") else "tiny")
     args.dtype = args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32")
 
-    from transformers import AutoTokenizer
-
-    if args.tokenizer:
-        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
-    else:
-        tokenizer = AutoTokenizer.from_pretrained(smollm2_dir(), gguf_file=SMOLLM2_FILE)
+    tokenizer = load_tokenizer(args.tokenizer or resolve_source("smollm2"))
     torch.manual_seed(0)
     lm = causal_lm(bench_resrank.SHAPES[args.shape], len(tokenizer), args.device, getattr(torch, args.dtype))
     rankings = dl19_rankings(args.queries + 1, args.candidates)

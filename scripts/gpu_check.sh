@@ -16,9 +16,9 @@ case "${1:-}" in
   prepare)
     mkdir -p .gpu
     python - <<'EOF'
-from transformers import AutoTokenizer
-from resrank_eval.rerank.generative.hf import SMOLLM2_FILE, smollm2_dir
-AutoTokenizer.from_pretrained(smollm2_dir(), gguf_file=SMOLLM2_FILE).save_pretrained(".gpu/tokenizer")
+from resrank_eval.model.loading import load_tokenizer
+from resrank_eval.model.sources import resolve_source
+load_tokenizer(resolve_source("smollm2")).save_pretrained(".gpu/tokenizer")
 EOF
     gzip -9 -f .gpu/tokenizer/tokenizer.json   # the whole tree that travels is capped at 64 MiB
     git rev-parse --short HEAD > .gpu/commit

@@ -42,7 +42,7 @@ def test_shipped_vectors_match_a_fresh_encoding_of_a_sample() -> None:
 
 @pytest.mark.slow
 def test_shipped_vectors_match_a_fresh_encode_of_the_whole_corpus(tmp_path) -> None:
-    fresh = build_dense_index(NFCORPUS, load_encoder(MODEL, "cpu", "float32"), tmp_path / "index", progress=False)
+    fresh = build_dense_index(NFCORPUS, load_encoder(MODEL, "cpu", "float32"), tmp_path / "index")
     assert (fresh / DOCID_FILE).read_text() == (INDEX / DOCID_FILE).read_text()
     difference = np.load(fresh / VECTORS_FILE) - np.load(INDEX / VECTORS_FILE).astype(np.float32)
     assert np.abs(difference).max() < FLOAT16_ERROR

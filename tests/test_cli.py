@@ -9,7 +9,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from resrank_eval.cli import main
+from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.formats.trec import read_run
+from resrank_eval.rerank import Option, Reranked, Reranker
+from resrank_eval.types import Candidate, QueryStats, Ranking
 
 from .conftest import DL19_CANDIDATES
 
@@ -93,9 +96,56 @@ def test_rerank_resumes_from_partial(dl19_run: Path, tmp_path: Path) -> None:
     first_qid = next(iter(read_run(dl19_run)))
     fake = {"qid": first_qid, "ranking": [["sentinel-order-kept", 1.0]], "stats": {"qid": first_qid, "reranker": "identity", "candidates": 1}}
     Path(f"{out}.partial.jsonl").write_text(json.dumps(fake) + "\n{\"torn")
-    result = invoke("rerank", "--dataset", "dl19", "--candidates", str(DL19_CANDIDATES), "--reranker", "identity", "--output", str(out))
+    result = invoke("--quiet", "rerank", "--dataset", "dl19", "--candidates", str(DL19_CANDIDATES), "--reranker", "identity", "--output", str(out))
     assert result.exit_code == 0, result.output
     assert read_run(out)[first_qid][0].docid == "sentinel-order-kept", "finished queries must not be recomputed"
+    assert "partial.jsonl:2: dropped a torn last line" in result.output  # a warning: shown even with --quiet
+    assert "resuming" not in result.output  # info: not with --quiet
+
+
+def test_a_corrupt_resume_file_is_an_error_at_its_line(tmp_path: Path) -> None:
+    """Only a torn last line may be dropped: a bad line before it would silently lose (and redo) a query."""
+    out = tmp_path / "resumed.txt"
+    Path(f"{out}.partial.jsonl").write_text('{"qid": "1", "ranking": [["d", 1.0]], "stats": {"qid": "1"}}\n{"qid": "2"}\n')
+    result = invoke("rerank", "--dataset", "dl19", "--candidates", str(DL19_CANDIDATES), "--reranker", "identity", "--output", str(out))
+    assert_one_line_error(result, "resumed.txt.partial.jsonl:1: corrupt resume record")
+    assert not out.exists()
+
+
+class ReverseReranker(Reranker):
+    """A toy reranker that exists only in this file: reverses each top-k, optionally keeping rank 1."""
+
+    name = "reverse-toy"
+    options = (Option("keep_first", False, "Leave rank 1 where it is.", bool),)
+
+    def __init__(self, keep_first: bool) -> None:
+        self.keep_first = keep_first
+
+    def rerank_batch(self, rankings: list[Ranking]) -> list[Reranked]:
+        results = []
+        for ranking in rankings:
+            head = ranking.candidates[:1] if self.keep_first else []
+            order = head + ranking.candidates[len(head):][::-1]
+            scored = [Candidate(c.docid, float(len(order) - i)) for i, c in enumerate(order)]
+            results.append(Reranked(scored, QueryStats(ranking.query.qid, self.name, len(order))))
+        return results
+
+
+def test_a_reranker_defined_in_a_test_runs_through_the_cli(tmp_path: Path) -> None:
+    out = tmp_path / "reverse.txt"
+    assert "--keep-first" in invoke("rerank", "--help").output
+    result = invoke("rerank", "--dataset", "dl19", "--candidates", str(DL19_CANDIDATES), "--reranker", "reverse-toy", "--keep-first",
+                    "--top-k", "5", "--batch-size", "4", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    before, after = read_candidates(DL19_CANDIDATES).run, read_run(out)
+    for qid, hits in before.items():
+        docids = [c.docid for c in hits]
+        assert [c.docid for c in after[qid]] == [docids[0], *docids[4:0:-1], *docids[5:]]
+    stats = [json.loads(line) for line in Path(f"{out}.stats.jsonl").read_text().splitlines()]
+    assert {s["reranker"] for s in stats} == {"reverse-toy"} and [s["batch_size"] for s in stats[-4:]] == [4, 3, 3, 3]
+    refused = invoke("rerank", "--dataset", "dl19", "--candidates", str(DL19_CANDIDATES), "--reranker", "reverse-toy", "--window", "4",
+                     "--output", str(tmp_path / "other.txt"))
+    assert_one_line_error(refused, "--window does not apply to reranker 'reverse-toy'")
 
 
 @pytest.mark.parametrize(

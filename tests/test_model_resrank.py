@@ -141,7 +141,7 @@ def test_save_load_round_trip_and_standalone_subfolders(root: Path, tmp_path: Pa
 
 
 def test_decoder_encoder_pools_the_appended_eos(root: Path, tmp_path: Path) -> None:
-    from resrank_eval.model.resrank import build_encoder
+    from resrank_eval.model.loading import build_encoder
 
     folder = tiny_qwen3(tmp_path / "qwen-encoder", hidden=16, seed=3)
     config = ResRankConfig(encoder=str(folder), reranker="unused", pooling="last", normalize=False,
@@ -159,13 +159,14 @@ def test_decoder_encoder_pools_the_appended_eos(root: Path, tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"pooling": "max"}, "pooling must be one of"),
-        ({"projector": "conv"}, "projector must be one of"),
-        ({"residual": "mul"}, "residual must be one of"),
+        ({"pooling": "max"}, "pooling: expected one of last, mean, cls"),
+        ({"projector": "conv"}, "projector: expected one of"),
+        ({"residual": "mul"}, "residual: expected one of"),
         ({"prompt_template": "{query}\n{passages}"}, "query last"),
         ({"prompt_template": "no fields"}, "needs both"),
         ({"passage_template": "[{index}]"}, "needs {placeholder}"),
-        ({"max_candidates_per_pass": 0}, "positive integer"),
+        ({"max_candidates_per_pass": 0}, "max_candidates_per_pass: expected >= 1"),
+        ({"max_passage_tokens": "512"}, "max_passage_tokens: expected an integer"),
         ({"score_scale": -1}, "score_scale"),
     ],
 )
@@ -182,7 +183,7 @@ def test_bad_sources_and_files_are_one_line_errors(root: Path, tmp_path: Path) -
     with pytest.raises(ResrankError, match="cannot load"):
         ResRankModel.from_config(tiny_config(root, encoder=str(tmp_path / "absent")), "cpu")
     (tmp_path / "resrank.json").write_text('{"encoder": "e", "reranker": "r", "colour": 1}')
-    with pytest.raises(ResrankError, match="unknown option"):
+    with pytest.raises(ResrankError, match="resrank.json: unknown key 'colour'"):
         ResRankModel.from_pretrained(tmp_path)
     with pytest.raises(ResrankError, match="not a ResRank model folder or preset"):
         ResRankModel.from_pretrained(tmp_path / "nowhere")
@@ -232,7 +233,8 @@ def test_linear_projector_starts_cosine_preserving(root: Path) -> None:
 
 
 def test_packed_checkpoint_loads_to_the_same_scores(root: Path, tmp_path: Path) -> None:
-    from resrank_eval.model.packing import DELTA_FILE, pack
+    from resrank_eval.model.pack import pack
+    from resrank_eval.model.packing import DELTA_FILE
 
     model = build(root, projector="linear", residual="gated")
     with torch.no_grad():  # what training leaves: a LoRA-like (rank-2) change and a dense one

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, PreTrainedTokenizerBase, Qwen3Config
+from transformers import AutoModelForCausalLM, LlamaConfig, PreTrainedTokenizerBase, Qwen3Config
 
 from resrank_eval.errors import ResrankError
 from resrank_eval.formats.candidates import read_candidates
-from resrank_eval.rerank.base import Reranked
+from resrank_eval.model.loading import load_tokenizer
+from resrank_eval.model.sources import resolve_source
+from resrank_eval.rerank import Reranked, rerank, to_rankings
 from resrank_eval.rerank.generative import FirstReranker, RankGPTReranker
-from resrank_eval.rerank.generative.hf import SMOLLM2_FILE, HFChatBackend, smollm2_dir
+from resrank_eval.rerank.generative.hf import HFChatBackend
 from resrank_eval.types import Candidate, Query, Ranking
 
 from .conftest import DL19_CANDIDATES
@@ -19,7 +21,7 @@ from .conftest import DL19_CANDIDATES
 @pytest.fixture(scope="module")
 def tokenizer() -> PreTrainedTokenizerBase:
     """SmolLM2's real BPE vocabulary and chat template (read from the offline GGUF file)."""
-    return AutoTokenizer.from_pretrained(smollm2_dir(), gguf_file=SMOLLM2_FILE)
+    return load_tokenizer(resolve_source("smollm2"))
 
 
 def tiny_model(kind: str, vocab_size: int) -> torch.nn.Module:
@@ -53,7 +55,7 @@ def test_rankgpt_on_tiny_model_records_every_window(kind: str, tokenizer: PreTra
     model = tiny_model(kind, len(tokenizer))
     reranker = RankGPTReranker(HFChatBackend(model, tokenizer, max_new_tokens=6), window=4, stride=2, max_words=5)
     given = rankings(2, 7)
-    results = reranker.rerank(given)
+    results = rerank(reranker, given)
     check_permutation(results, given)
     stats = results[0].stats
     windows = stats.extra["windows"]
@@ -70,8 +72,8 @@ def test_rankgpt_batching_matches_one_by_one(tokenizer: PreTrainedTokenizerBase)
     model = tiny_model("llama", len(tokenizer))
     given = rankings(3, 5)
     given[1].candidates = given[1].candidates[:3]  # unequal prompt lengths and window counts
-    alone = RankGPTReranker(HFChatBackend(model, tokenizer, 6, min_new_tokens=6), window=4, stride=2).rerank(given)
-    batched = RankGPTReranker(HFChatBackend(model, tokenizer, 6, min_new_tokens=6), window=4, stride=2, batch_size=3).rerank(given)
+    alone = rerank(RankGPTReranker(HFChatBackend(model, tokenizer, 6, min_new_tokens=6), window=4, stride=2), given)
+    batched = rerank(RankGPTReranker(HFChatBackend(model, tokenizer, 6, min_new_tokens=6), window=4, stride=2), given, batch_size=3)
     assert [r.candidates for r in batched] == [r.candidates for r in alone]
     assert [r.stats.generated_tokens for r in batched] == [r.stats.generated_tokens for r in alone]
     assert [r.stats.reranker_input_tokens for r in batched] == [r.stats.reranker_input_tokens for r in alone]
@@ -81,7 +83,7 @@ def test_rankgpt_batching_matches_one_by_one(tokenizer: PreTrainedTokenizerBase)
 def test_first_one_forward_pass_per_window(tokenizer: PreTrainedTokenizerBase) -> None:
     model = tiny_model("qwen3", len(tokenizer))
     given = rankings(2, 25)
-    results = FirstReranker(model, tokenizer, window=20, stride=10, max_words=3, batch_size=2).rerank(given)
+    results = rerank(FirstReranker(model, tokenizer, window=20, stride=10, max_words=3), given, batch_size=2)
     check_permutation(results, given)
     stats = results[0].stats
     assert stats.reranker == "first"
@@ -93,20 +95,17 @@ def test_reranking_needs_passage_text(tokenizer: PreTrainedTokenizerBase) -> Non
     model = tiny_model("llama", len(tokenizer))
     ranking = Ranking(Query("q", "query"), [Candidate("d1", 1.0), Candidate("d2", 0.5)])
     with pytest.raises(ResrankError, match="d1 has no text"):
-        RankGPTReranker(HFChatBackend(model, tokenizer, 4)).rerank([ranking])
+        rerank(RankGPTReranker(HFChatBackend(model, tokenizer, 4)), [ranking])
 
 
 @pytest.mark.slow
 def test_smollm2_reranks_real_dl19_candidates() -> None:
     """The real offline SmolLM2-135M-Instruct, end to end through from_pretrained (one query, one window: the load dominates)."""
     data = read_candidates(DL19_CANDIDATES)
-    given = []
-    for qid in list(data.run)[:1]:
-        top = data.run[qid][:4]
-        given.append(Ranking(data.topics[qid], [Candidate(c.docid, c.score, data.passages[c.docid]) for c in top]))
+    given = to_rankings(data.topics, data.run, data.passages, top_k=4, qids=list(data.run)[:1])
     reranker = RankGPTReranker.from_pretrained("smollm2", device="cpu", window=4, stride=2, max_words=12)
-    results = reranker.rerank(given)
+    results = rerank(reranker, given)
     check_permutation(results, given)
     assert all(r.stats.generated_tokens > 0 for r in results)
     first = FirstReranker(reranker.backend.model, reranker.backend.tokenizer, window=4, stride=2, max_words=12)
-    check_permutation(first.rerank(given), given)
+    check_permutation(rerank(first, given), given)

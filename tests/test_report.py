@@ -16,8 +16,9 @@ from resrank_eval.cli.report_cmds import report as report_cmd
 from resrank_eval.datasets.registry import BEIR_NAMES, get_dataset
 from resrank_eval.evaluate.metrics import evaluate
 from resrank_eval.formats.candidates import read_candidates
+from resrank_eval.formats.tables import render
 from resrank_eval.formats.trec import write_run
-from resrank_eval.report import build_report, cross_table, dataset_table, expand_paths, load_run_file, render, to_latex
+from resrank_eval.report import build_report, cross_table, dataset_table, expand_paths, load_run_file, render_report
 from resrank_eval.report.runs import file_system_name, infer_dataset
 from resrank_eval.report.significance import compare
 from resrank_eval.types import Candidate, QueryStats, Run
@@ -93,10 +94,11 @@ def test_randomization_is_exact_on_small_samples() -> None:
 def test_latex_and_csv(dl19_runs: Path) -> None:
     runs = [load_run_file(p) for p in expand_paths([dl19_runs])]
     report = build_report(runs, baseline="bm25", n_resamples=500)
-    latex = to_latex(dataset_table(report, "dl19"))
+    table = dataset_table(report, "dl19")
+    latex = render(table.frame, "latex", table.caption)
     assert "\\toprule" in latex and "\\bottomrule" in latex and "\\textsuperscript{\\dag}" in latex
     assert "AP(rel=2)@1000" in latex and "p50 ms" in latex
-    rows = list(csv.DictReader(io.StringIO(render(report, "csv"))))
+    rows = list(csv.DictReader(io.StringIO(render_report(report, "csv"))))
     assert [r["system"] for r in rows] == ["bm25", "oracle", "rankgpt"]
     assert rows[0]["nDCG@10 p_ttest"] == ""
     assert float(rows[1]["nDCG@10 p_ttest"]) < 1e-6
@@ -127,7 +129,7 @@ def test_write_report_and_cli(dl19_runs: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
     result = CliRunner().invoke(report_cmd, [str(dl19_runs), "--baseline", "bm25", "--resamples", "200", "--output", str(out)])
     assert result.exit_code == 0, result.output
-    assert "| oracle |" in result.output and "nDCG@10 across datasets" in result.output
+    assert "| oracle  " in result.output and "nDCG@10 across datasets" in result.output
     assert sorted(p.name for p in out.iterdir()) == ["report.csv", "report.md", "report.tex", "tradeoff.pdf", "tradeoff.png"]
     assert (out / "tradeoff.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "tradeoff.pdf").read_bytes()[:4] == b"%PDF"

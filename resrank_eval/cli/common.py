@@ -11,6 +11,8 @@ from typing import Any
 import click
 
 from ..errors import ResrankError
+from ..rerank.base import Option
+from ..rerank.registry import DEVICE, DTYPE
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -40,6 +42,30 @@ corpus_option = click.option(
 split_option = click.option("--split", default="test", show_default=True, help="Qrels split of a BEIR directory.")
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace an existing output instead of skipping.")
 threads_option = click.option("--threads", type=int, default=2, show_default=True, help="Worker threads.")
+
+
+def _click_args(option: Option, used_by: list[str] | None = None) -> tuple[list[str], dict[str, Any]]:
+    """A reranker :class:`Option` in Click's terms; the default stays None (= not given) and is shown in the help."""
+    notes = [f"[default: {option.default}]"] if option.default is not None else []
+    notes += [f"[{', '.join(used_by)}]"] if used_by else []
+    attrs: dict[str, Any] = {"default": None, "help": "  ".join([option.help, *notes])}
+    if option.kind is bool:
+        return [f"{option.flag}/--no-{option.flag[2:]}"], attrs
+    return [option.flag], {**attrs, "type": click.Choice(option.kind) if isinstance(option.kind, tuple) else option.kind}
+
+
+def option_parameter(option: Option, used_by: list[str] | None = None) -> click.Option:
+    decls, attrs = _click_args(option, used_by)
+    return click.Option(decls, **attrs)
+
+
+def option_decorator(option: Option) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    decls, attrs = _click_args(option)
+    return click.option(*decls, **attrs)
+
+
+device_option = option_decorator(DEVICE)
+dtype_option = option_decorator(DTYPE)
 
 
 def refuse_existing(output: str | Path, overwrite: bool) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import handle_errors, threads_option
+from .common import dtype_option, handle_errors, threads_option
 
 
 @click.command("demo")
@@ -12,20 +12,21 @@ from .common import handle_errors, threads_option
 @click.option("--output", "runs", type=click.Path(file_okay=False), default="runs/demo", show_default=True, help="Folder for the runs and stats.")
 @click.option("--top-k", type=int, default=100, show_default=True)
 @click.option("--batch-size", type=int, default=4, show_default=True)
+@dtype_option
 @threads_option
 @handle_errors
-def demo(model: str | None, runs: str, top_k: int, batch_size: int, threads: int) -> None:
+def demo(model: str | None, runs: str, top_k: int, batch_size: int, dtype: str | None, threads: int) -> None:
     """BM25 -> ResRank rerank -> evaluation on bundled NFCorpus test; CPU only, no downloads."""
     from pathlib import Path
 
     from ..demo import DATASET, DEMO_MODEL, run_demo
-    from ..report.build import build_report
-    from ..report.runs import load_run_file
-    from ..report.tables import dataset_table, to_markdown
+    from ..formats.tables import render
+    from ..report import build_report, dataset_table, load_run_file
 
-    paths = run_demo(Path(model) if model else DEMO_MODEL, runs, top_k, batch_size, threads)
+    paths = run_demo(Path(model) if model else DEMO_MODEL, runs, top_k, batch_size, threads, dtype)
     report = build_report([load_run_file(p, DATASET) for p in paths], baseline=paths[0])
-    click.echo(to_markdown(dataset_table(report, DATASET)))
+    table = dataset_table(report, DATASET)
+    click.echo(render(table.frame, "markdown", table.caption))
 
 
 COMMANDS = [demo]

@@ -25,8 +25,9 @@ def evaluate_cmd(dataset: str, runs: tuple[str, ...], qrels: str | None, corpus:
     """Score TREC runs with pytrec_eval (trec_eval -c semantics)."""
     from ..datasets.registry import get_dataset
     from ..evaluate.metrics import evaluate
-    from ..evaluate.tables import mean_frame, per_query_frame, render
+    from ..evaluate.tables import mean_frame, per_query_frame
     from ..formats.atomic import atomic_write
+    from ..formats.tables import render
     from ..formats.trec import read_run
     from .resolve import resolve_qrels
 
@@ -56,10 +57,11 @@ def regress(regression_file: str | None, only: tuple[str, ...], runs_dir: str) -
     from . import main
 
     regressions = select(load_regressions(regression_file or DEFAULT_FILE), only)
+    loudness = [f"--{flag}" for flag, on in click.get_current_context().find_root().params.items() if on]  # --quiet/--verbose
     failed = 0
     for regression in regressions:
         click.echo(f"# {regression.name}: {regression.command}")
-        checks = run_regression(regression, Path(runs_dir), lambda args: main.main(args, standalone_mode=False))
+        checks = run_regression(regression, Path(runs_dir), lambda args: main.main([*loudness, *args], standalone_mode=False))
         for check in checks:
             status = "OK" if check.ok else "FAIL"
             failed += not check.ok

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import corpus_option, dataset_option, handle_errors
+from .common import corpus_option, dataset_option, device_option, dtype_option, handle_errors
 
 
 @click.command()
@@ -14,10 +14,11 @@ from .common import corpus_option, dataset_option, handle_errors
 @click.option("--index", "index_dir", required=True, type=click.Path(file_okay=False), help="Output index folder.")
 @click.option("--batch-size", type=int, default=64, show_default=True, help="Passages per encoder forward pass.")
 @click.option("--shard-size", type=int, default=10_000, show_default=True, help="Passages per resumable shard.")
-@click.option("--device", default=None, help="cuda, cuda:1, cpu (default: the GPU when there is one).")
+@device_option
+@dtype_option
 @handle_errors
 def encode(dataset: str, corpus: str | None, model: str, index_dir: str, batch_size: int, shard_size: int,
-           device: str | None) -> None:
+           device: str | None, dtype: str | None) -> None:
     """Encode a corpus into a FAISS index for `retrieve --method dense`; a killed run resumes."""
     from ..datasets.registry import get_dataset
     from ..errors import ResrankError
@@ -27,7 +28,7 @@ def encode(dataset: str, corpus: str | None, model: str, index_dir: str, batch_s
     corpus_dir = get_dataset(dataset, corpus).corpus_dir
     if corpus_dir is None:
         raise ResrankError(f"dataset {dataset!r} has no local corpus: pass --corpus DIR")
-    encoder = load_encoder(model, device=device, batch_size=batch_size)
+    encoder = load_encoder(model, device=device, dtype=dtype, batch_size=batch_size)
     out = build_dense_index(corpus_dir, encoder, index_dir, batch_size=batch_size, shard_size=shard_size)
     click.echo(f"dense index: {out}")
 
@@ -41,7 +42,7 @@ def encode(dataset: str, corpus: str | None, model: str, index_dir: str, batch_s
 @handle_errors
 def pack(model: str, output: str, encoder_source: str, reranker_source: str, max_rank: int) -> None:
     """Store a trained model as its changes against public base weights (a few MB for LoRA training)."""
-    from ..model.packing import pack as pack_model
+    from ..model.pack import pack as pack_model
 
     counts = pack_model(model, output, encoder_source, reranker_source, max_rank)
     click.echo(f"packed {model} -> {output}: {counts['low_rank']} low-rank, {counts['dense']} dense, {counts['unchanged']} unchanged tensors")

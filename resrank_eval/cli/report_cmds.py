@@ -25,14 +25,14 @@ def report(runs: tuple[str, ...], dataset: str | None, baseline: str | None, alp
 
     Efficiency comes from the <run>.stats.jsonl (or <run>.summary.json) that `rerank` writes next to each run.
     """
-    from ..report import build_report, expand_paths, load_run_file, render, write_report
+    from ..report import build_report, expand_paths, load_run_file, render_report, write_report
 
     files = expand_paths(list(runs))
     if baseline is not None and Path(baseline).is_file() and all(f.resolve() != Path(baseline).resolve() for f in files):
         files.insert(0, Path(baseline))
     loaded = [load_run_file(f, dataset) for f in files]
     result = build_report(loaded, baseline, alpha, resamples)
-    click.echo(render(result, fmt), nl=False)
+    click.echo(render_report(result, fmt), nl=False)
     if output:
         for path in write_report(result, Path(output)):
             click.echo(f"wrote {path}", err=True)

@@ -1,4 +1,4 @@
-"""Turning CLI arguments (dataset name, --corpus, --topics, --qrels) into library objects."""
+"""Turning CLI arguments (dataset name, --corpus, --topics, --qrels, --run, --candidates) into library objects."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ..errors import ResrankError
 from ..formats.candidates import read_candidates
 from ..formats.topics import read_topics
 from ..formats.trec import read_qrels, read_run
-from ..rerank.driver import PassageLookup
+from ..rerank.pipeline import Passages
 from ..types import Qrels, Query, Run
 
 
@@ -27,33 +27,22 @@ def resolve_qrels(dataset: Dataset, qrels: str | None) -> Qrels:
     return read_qrels(qrels) if qrels else dataset.qrels()
 
 
-
-PassageSource = dict[str, str] | Path | None
-
-
-def resolve_first_stage(dataset: str, corpus: str | None, topics: str | None, run_path: str | None,
-                        candidates: str | None) -> tuple[dict[str, Query], Run, PassageSource]:
-    """Queries, first-stage run and where passage text comes from, for ``rerank``."""
+def resolve_first_stage(dataset: str, corpus: str | None, topics: str | None, run_path: str | None, candidates: str | None,
+                        lucene_index: str | None) -> tuple[dict[str, Query], Run, Passages]:
+    """Queries, first-stage run and passage texts for ``rerank``: a candidate file, a BEIR corpus or a Lucene index."""
     if bool(run_path) == bool(candidates):
         raise ResrankError("pass exactly one of --run RUN or --candidates FILE")
     if candidates:
         data = read_candidates(candidates)
-        queries = read_topics(topics) if topics else data.topics
-        return queries, data.run, data.passages
+        return read_topics(topics) if topics else data.topics, data.run, data.passages
     corpus_is_dir = corpus is not None and Path(corpus).is_dir()
     ds = get_dataset(dataset, corpus if corpus_is_dir else None)
+    queries, run = resolve_topics(dataset, topics, corpus if corpus_is_dir else None), read_run(run_path)
     text_source = Path(corpus) if corpus else ds.corpus_dir
-    return resolve_topics(dataset, topics, corpus if corpus_is_dir else None), read_run(run_path), text_source
-
-
-def passage_lookup(source: PassageSource, lucene_index: str | None) -> PassageLookup:
-    """A docids -> texts function over a candidate file, a BEIR corpus or a Lucene index."""
-    if isinstance(source, dict):
-        return lambda docids: {d: source[d] for d in docids}
-    if source is not None:
-        return lambda docids: load_passages(source, docids)
+    if text_source is not None:
+        return queries, run, lambda docids: load_passages(text_source, docids)
     if lucene_index:
         from ..retrieve.bm25 import lucene_passages, open_searcher
 
-        return lambda docids: lucene_passages(open_searcher(lucene_index), docids)
+        return queries, run, lambda docids: lucene_passages(open_searcher(lucene_index), docids)
     raise ResrankError("no passage text: pass --corpus DIR, --index LUCENE_DIR or --candidates FILE")

@@ -58,7 +58,6 @@ def build_train(
         if split == "test":
             raise ResrankError("refusing to build training data from the test split")
         from ..datasets import get_dataset
-        from ..datasets.corpus import load_passages
         from ..formats.trec import read_run
 
         data = get_dataset(dataset, corpus, split)
@@ -66,7 +65,7 @@ def build_train(
             raise ResrankError(f"dataset {dataset!r} has no local corpus: pass --corpus DIR")
         qrels, run = data.qrels(), read_run(run_path)
         wanted = {c.docid for hits in run.values() for c in hits[:depth]} | {d for j in qrels.values() for d in j}
-        passages = load_passages(data.corpus_dir, wanted)
+        passages = data.passages(wanted)
         options = BuildOptions(num_candidates, depth, max_positives, max_queries, seed, missed_positives)
         examples = examples_from_run(data.topics(), qrels, run, passages, options)
     if not examples:

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..errors import InputError, ResrankError
 from ..formats.atomic import atomic_write
 from ..formats.jsonl import iter_jsonl
+from ..logs import progress
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ def iter_corpus(corpus: str | Path) -> Iterator[Document]:
 def load_passages(corpus: str | Path, docids: Collection[str] | None = None) -> dict[str, str]:
     """docid -> contents, for ``docids`` only when given (one streaming pass, bounded memory)."""
     wanted = set(docids) if docids is not None else None
-    passages = {d.docid: d.contents for d in iter_corpus(corpus) if wanted is None or d.docid in wanted}
+    scan = progress(iter_corpus(corpus), desc="reading corpus", unit="doc")
+    passages = {d.docid: d.contents for d in scan if wanted is None or d.docid in wanted}
     if wanted is not None:
         missing = wanted - passages.keys()
         if missing:

@@ -7,6 +7,7 @@ network -- a Pyserini prebuilt index.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -15,6 +16,10 @@ from ..formats.topics import read_topics
 from ..formats.trec import read_qrels
 from ..paths import data_dir, qrels_dir
 from ..types import Qrels, Query
+from .corpus import load_passages
+
+DL19_CANDIDATES = data_dir() / "candidates" / "dl19-bm25-top100.json.gz"
+"""rank_llm's DL19 BM25 top-100 with passage texts: the only offline MS MARCO text (read with ``read_candidates``)."""
 
 DL_MEASURES = ("nDCG@10", "AP(rel=2)@1000", "R(rel=2)@100", "R(rel=2)@1000")
 BEIR_MEASURES = ("nDCG@10", "R@100", "R@1000")
@@ -52,6 +57,12 @@ class Dataset:
         if self.corpus_dir is None:
             raise ResrankError(f"dataset {self.name!r} has no qrels: pass --qrels FILE or --corpus DIR")
         return read_qrels(beir_qrels_path(self.corpus_dir, self.split))
+
+    def passages(self, docids: Collection[str] | None = None) -> dict[str, str]:
+        """docid -> passage text from the local corpus (``docids`` only, when given)."""
+        if self.corpus_dir is None:
+            raise ResrankError(f"dataset {self.name!r} has no local corpus: pass --corpus DIR")
+        return load_passages(self.corpus_dir, docids)
 
     def sources(self) -> dict[str, str]:
         """Where each part comes from, for ``resrank-eval datasets``."""

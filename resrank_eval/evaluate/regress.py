@@ -15,10 +15,10 @@ from ..datasets.registry import get_dataset
 from ..errors import InputError, ResrankError
 from ..formats.trec import read_run
 from ..formats.yaml_lines import line_of, load_yaml
-from ..paths import data_dir
+from ..paths import configs_dir, data_dir
 from .metrics import evaluate
 
-DEFAULT_FILE = Path(__file__).resolve().parents[1] / "configs" / "regressions.yaml"
+DEFAULT_FILE = configs_dir() / "regressions.yaml"
 DEFAULT_TOLERANCE = 0.0005
 
 

@@ -1,12 +1,10 @@
-"""Evaluation results as pandas frames, rendered as table, JSON, CSV or markdown."""
+"""Evaluation results as pandas frames (rendered by :func:`resrank_eval.formats.tables.render`)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from .metrics import Evaluation
-
-FORMATS = ("table", "json", "csv", "markdown")
 
 
 def mean_frame(results: dict[str, Evaluation]) -> pd.DataFrame:
@@ -24,16 +22,3 @@ def per_query_frame(results: dict[str, Evaluation]) -> pd.DataFrame:
         frame.index.name = "qid"
         frames.append(frame.assign(run=name).reset_index().set_index(["run", "qid"]))
     return pd.concat(frames)
-
-
-def render(frame: pd.DataFrame, fmt: str, digits: int = 4) -> str:
-    """Human formats round to ``digits``; machine formats (json, csv) keep full precision."""
-    if fmt == "json":
-        return frame.reset_index().to_json(orient="records", indent=2)
-    if fmt == "csv":
-        return frame.to_csv().rstrip("\n")
-    if fmt == "markdown":
-        return frame.round(digits).to_markdown(floatfmt=f".{digits}f")
-    if fmt == "table":
-        return frame.to_string(float_format=lambda v: f"{v:.{digits}f}")
-    raise ValueError(f"unknown format {fmt!r}")

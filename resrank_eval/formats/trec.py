@@ -8,7 +8,8 @@ evaluator scores: no silent re-sorting of ties between tools.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,38 +19,61 @@ from ..types import Candidate, Qrels, Run
 from .atomic import atomic_write, open_text
 
 
-def read_run(path: str | Path) -> Run:
-    """Read a 6-column TREC run, keeping each query's lines in rank order (by score, as trec_eval)."""
-    run: Run = {}
-    seen: dict[str, set[str]] = {}
+@dataclass(frozen=True)
+class RunLine:
+    """One line of a TREC run: ``qid Q0 docid rank score tag``."""
+
+    qid: str
+    q0: str
+    docid: str
+    rank: int
+    score: float
+    tag: str
+
+
+def parse_run_line(line: str) -> RunLine:
+    """The one TREC run line parser: six columns, an integer rank, a finite score; ``ValueError`` says what is wrong."""
+    parts = line.split()
+    if len(parts) != 6:
+        raise ValueError(f"expected 6 columns (qid Q0 docid rank score tag), got {len(parts)}")
+    qid, q0, docid, rank, score_text, tag = parts
+    if not rank.lstrip("-").isdigit():
+        raise ValueError(f"rank {rank!r} is not an integer")
+    try:
+        score = float(score_text)
+    except ValueError:
+        raise ValueError(f"score {score_text!r} is not a number") from None
+    if not math.isfinite(score):
+        raise ValueError(f"score {score_text!r} is not finite")
+    return RunLine(qid, q0, docid, int(rank), score, tag)
+
+
+def iter_run_lines(path: str | Path) -> Iterator[tuple[int, RunLine]]:
+    """(line number, parsed line) for every non-blank line of a (gzipped) run; errors name ``path:line``."""
     with open_text(path) as handle:
         for lineno, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            parts = line.split()
-            if len(parts) != 6:
-                raise InputError(path, lineno, f"expected 6 columns (qid Q0 docid rank score tag), got {len(parts)}")
-            qid, _, docid, rank, score_text, _ = parts
-            try:
-                score = float(score_text)
-            except ValueError:
-                raise InputError(path, lineno, f"score {score_text!r} is not a number") from None
-            if not math.isfinite(score):
-                raise InputError(path, lineno, f"score {score_text!r} is not finite")
-            if not rank.lstrip("-").isdigit():
-                raise InputError(path, lineno, f"rank {rank!r} is not an integer")
-            docs = seen.setdefault(qid, set())
-            if docid in docs:
-                raise InputError(path, lineno, f"duplicate docid {docid!r} for query {qid!r}")
-            docs.add(docid)
-            run.setdefault(qid, []).append(Candidate(docid, score))
-    for candidates in run.values():
-        candidates.sort(key=lambda c: (c.score, c.docid), reverse=True)
-    return run
+            if line.strip():
+                try:
+                    yield lineno, parse_run_line(line)
+                except ValueError as exc:
+                    raise InputError(path, lineno, str(exc)) from None
+
+
+def read_run(path: str | Path) -> Run:
+    """Read a TREC run, each query's lines in the order trec_eval scores them (:func:`canonical_order`)."""
+    run: Run = {}
+    seen: dict[str, set[str]] = {}
+    for lineno, line in iter_run_lines(path):
+        docs = seen.setdefault(line.qid, set())
+        if line.docid in docs:
+            raise InputError(path, lineno, f"duplicate docid {line.docid!r} for query {line.qid!r}")
+        docs.add(line.docid)
+        run.setdefault(line.qid, []).append(Candidate(line.docid, line.score))
+    return {qid: canonical_order(candidates) for qid, candidates in run.items()}
 
 
 def canonical_order(candidates: Iterable[Candidate]) -> list[Candidate]:
-    """Sort as trec_eval does: score descending, ties by docid descending."""
+    """Sort as trec_eval does: score descending, ties by docid descending (how every run is read back)."""
     return sorted(candidates, key=lambda c: (c.score, c.docid), reverse=True)
 
 
@@ -79,6 +103,11 @@ def check_tag(tag: str) -> str:
     if not tag or any(ch.isspace() for ch in tag):
         raise ResrankError(f"run tag must be one non-empty word, got {tag!r}")
     return tag
+
+
+def run_file_name(dataset: str, system: str, split: str = "test") -> str:
+    """Pyserini's deterministic run name, ``run.<dataset>.<system>.<split>.txt`` (``beir/x`` written ``beir-x``)."""
+    return f"run.{dataset.replace('/', '-')}.{system}.{split}.txt"
 
 
 def write_run(path: str | Path, run: Run, tag: str) -> None:

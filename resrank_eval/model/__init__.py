@@ -1,11 +1,28 @@
 """ResRank: an Encoder-LLM whose passage vectors are read, one token each, by a Reranker-LLM.
 
-Import cost: torch and transformers load on first use of this package, never from the CLI's
-top level.
+Import cost: torch and transformers load on first use of a model class (``ResRankModel``,
+``Encoder``, ``load_encoder``), so the torch-free parts (``config``, ``presets``, ``sources``) and
+the CLI's top level stay fast.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .config import ResRankConfig
-from .encoder import Encoder, QueryEncoder
-from .resrank import ResRankModel, ScoreOutput, load_encoder
+
+if TYPE_CHECKING:
+    from .encoder import Encoder, QueryEncoder
+    from .resrank import ResRankModel, ScoreOutput, load_encoder
+
+_LAZY = {"Encoder": ".encoder", "QueryEncoder": ".encoder", "ResRankModel": ".resrank", "ScoreOutput": ".resrank",
+         "load_encoder": ".resrank"}
 
 __all__ = ["Encoder", "QueryEncoder", "ResRankConfig", "ResRankModel", "ScoreOutput", "load_encoder"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

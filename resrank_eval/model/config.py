@@ -1,17 +1,21 @@
 """The ResRank configuration: every choice the paper leaves open is a named option here.
 
 Saved as ``resrank.json`` next to the weights, so a checkpoint says how it must be run. Defaults are
-those of ``../shared/notes/RESRANK.md`` (PE-Rank injection, E2Rank prompt layout and score scale).
+those of ``docs/resrank.md`` (PE-Rank injection, E2Rank prompt layout and score scale). Types,
+choices and ranges are checked by the package's one schema checker (:mod:`..formats.schema`),
+whether the values come from Python, ``resrank.json`` or a training YAML; :meth:`ResRankConfig.validate`
+adds only what no field can say alone (the templates).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ResrankError
+from ..formats.schema import build, check
 
 CONFIG_NAME = "resrank.json"
 POOLINGS = ("last", "mean", "cls")
@@ -48,44 +52,34 @@ class ResRankConfig:
 
     encoder: str
     reranker: str
-    pooling: str = "last"
+    pooling: str = field(default="last", metadata={"choices": POOLINGS})
     normalize: bool = True
     query_instruction: str = ""
-    projector: str = "none"
-    residual: str = "add"
+    projector: str = field(default="none", metadata={"choices": PROJECTORS})
+    residual: str = field(default="add", metadata={"choices": RESIDUALS})
     gate_init: float = 1.0
     query_token: str | None = None
-    score_scale: float = 10.0
-    max_passage_tokens: int = 512
-    max_candidates_per_pass: int = 100
+    score_scale: float = field(default=10.0, metadata={"min": 1e-6})
+    max_passage_tokens: int = field(default=512, metadata={"min": 1})
+    max_candidates_per_pass: int = field(default=100, metadata={"min": 1})
     placeholder_token: str = "<|passage|>"
     prompt_template: str = DEFAULT_PROMPT
     passage_template: str = "[{index}] {placeholder}"
     passage_separator: str = "\n"
     chat_template: bool = True
-    reranker_layers: int | None = None
+    reranker_layers: int | None = field(default=None, metadata={"min": 1})
     query_residual: bool = False
     rank_embeddings: bool = False
 
     def __post_init__(self) -> None:
+        check(self, "model config")
         self.validate()
 
     def validate(self) -> None:
-        """Raise a one-line :class:`ResrankError` on the first unusable option."""
-        _choice("pooling", self.pooling, POOLINGS)
-        _choice("projector", self.projector, PROJECTORS)
-        _choice("residual", self.residual, RESIDUALS)
+        """Raise a one-line :class:`ResrankError` on the first option no field check can judge alone."""
         for name in ("encoder", "reranker", "placeholder_token"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+            if not getattr(self, name).strip():
                 raise ResrankError(f"model config: {name} must be a non-empty string")
-        if self.reranker_layers is not None and (not isinstance(self.reranker_layers, int) or self.reranker_layers < 1):
-            raise ResrankError(f"model config: reranker_layers must be a positive integer or null, got {self.reranker_layers!r}")
-        for name in ("max_passage_tokens", "max_candidates_per_pass"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ResrankError(f"model config: {name} must be a positive integer, got {value!r}")
-        if not isinstance(self.score_scale, (int, float)) or self.score_scale <= 0:
-            raise ResrankError(f"model config: score_scale must be a positive number, got {self.score_scale!r}")
         if self.query_token is not None and not self.query_token:
             raise ResrankError("model config: query_token must be a token string or null")
         passages_at = self.prompt_template.find(PASSAGES_FIELD)
@@ -116,24 +110,19 @@ class ResRankConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ResRankConfig":
-        if not isinstance(data, dict):
-            raise ResrankError("model config: expected a JSON object")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ResrankError(f"model config: unknown option(s) {', '.join(unknown)}")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise ResrankError(f"model config: {exc}") from None
+    def from_dict(cls, data: dict[str, Any], path: Path | None = None) -> ResRankConfig:
+        """From parsed JSON/YAML; unknown keys and missing ``encoder``/``reranker`` are errors (at ``path``)."""
+        missing = [name for name in ("encoder", "reranker") if isinstance(data, dict) and name not in data]
+        if missing:
+            raise ResrankError(f"{path or 'model config'}: needs {' and '.join(missing)}")
+        return build(cls, data, path, "")
 
     def save(self, directory: str | Path) -> None:
         path = Path(directory) / CONFIG_NAME
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: str | Path) -> "ResRankConfig":
+    def load(cls, directory: str | Path) -> ResRankConfig:
         path = Path(directory) / CONFIG_NAME
         if not path.is_file():
             raise ResrankError(f"{path}: no ResRank config (not a ResRank model folder)")
@@ -141,9 +130,4 @@ class ResRankConfig:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise ResrankError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-        return cls.from_dict(data)
-
-
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ResrankError(f"model config: {name} must be one of {', '.join(allowed)}, got {value!r}")
+        return cls.from_dict(data, path)

@@ -1,7 +1,8 @@
 """Loading Hugging Face models and tokenizers from an id, a local folder or a GGUF file.
 
 One place turns transformers' many failure modes (missing folder, no network, bad file) into a
-one-line :class:`ResrankError`, and picks the device and dtype (bf16 on GPU, fp32 on CPU).
+one-line :class:`ResrankError`, and picks the device and dtype (bf16 on GPU, fp32 on CPU) -- for
+the ResRank encoder and reader and for the generative baselines' causal LMs alike.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from typing import Any
 import torch
 
 from ..errors import ResrankError
+from .config import ResRankConfig
+from .encoder import Encoder
+from .sources import resolve_source
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16}
@@ -31,8 +35,8 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """``None`` means bf16 on a GPU (the paper's setting) and fp32 on a CPU (bf16 is slow there)."""
-    if dtype is None:
+    """``None`` (or ``auto``) means bf16 on a GPU (the paper's setting) and fp32 on a CPU (bf16 is slow there)."""
+    if dtype is None or dtype == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     if isinstance(dtype, torch.dtype):
         return dtype
@@ -61,13 +65,13 @@ def load_tokenizer(source: str) -> Any:
         raise ResrankError(f"cannot load tokenizer {source!r}: {_first_line(exc)}") from None
 
 
-def load_model(source: str, device: torch.device, dtype: torch.dtype) -> Any:
-    """The bare transformer (``AutoModel``): ranking and pooling read hidden states, never logits."""
-    from transformers import AutoModel
+def load_model(source: str, device: torch.device, dtype: torch.dtype, causal_lm: bool = False) -> Any:
+    """The bare transformer (``AutoModel``: ranking and pooling read hidden states), or with its LM head."""
+    from transformers import AutoModel, AutoModelForCausalLM
 
     name, kwargs = source_kwargs(source)
     try:
-        model = AutoModel.from_pretrained(name, dtype=dtype, **kwargs)
+        model = (AutoModelForCausalLM if causal_lm else AutoModel).from_pretrained(name, dtype=dtype, **kwargs)
     except (OSError, ValueError) as exc:
         raise ResrankError(f"cannot load model {source!r}: {_first_line(exc)}") from None
     quantizer = getattr(model, "hf_quantizer", None)
@@ -75,6 +79,26 @@ def load_model(source: str, device: torch.device, dtype: torch.dtype) -> Any:
         # GGUF weights were de-quantised into plain tensors: drop the marker so the model trains and saves.
         quantizer.remove_quantization_config(model)
     return model.to(device).eval()
+
+
+def keep_layers(model: Any, count: int) -> None:
+    """Truncate a decoder to its first ``count`` layers (no-op when it has no more than that)."""
+    layers = model.layers
+    if count < len(layers):
+        model.layers = layers[:count]
+        model.config.num_hidden_layers = count
+        if getattr(model.config, "layer_types", None):
+            model.config.layer_types = model.config.layer_types[:count]
+
+
+def build_encoder(config: ResRankConfig, device: str | torch.device | None = None,
+                  dtype: str | torch.dtype | None = None, batch_size: int = 32,
+                  base_dir: str | Path | None = None) -> Encoder:
+    """The Encoder-LLM a config names (relative sources resolved inside ``base_dir``)."""
+    source = resolve_source(config.encoder, base_dir)
+    target = resolve_device(device)
+    return Encoder(load_model(source, target, resolve_dtype(dtype, target)), load_tokenizer(source),
+                   config.pooling, config.normalize, config.max_passage_tokens, config.query_instruction, batch_size)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -10,24 +10,20 @@ so a trained mini model ships in a few MB and loads anywhere those wheels are in
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from ..errors import ResrankError
 
-if TYPE_CHECKING:
-    from .resrank import ResRankModel
-
 DELTA_FILE = "delta.safetensors"
+HEAD_FILE = "head.safetensors"
 PARTS = ("encoder", "reranker")
 _RELATIVE_TOLERANCE = 1e-4
 
 
-def model_parts(model: "ResRankModel") -> dict[str, nn.Module]:
+def model_parts(model: nn.Module) -> dict[str, nn.Module]:
     """The two Hugging Face transformers of a ResRank model by part name: what packing, LoRA and export act on."""
     return {"encoder": model.encoder.model, "reranker": model.reranker}
 
@@ -45,24 +41,16 @@ def low_rank(diff: torch.Tensor, max_rank: int) -> tuple[torch.Tensor, torch.Ten
     return b.contiguous(), a.contiguous()
 
 
-def pack(trained_dir: str | Path, out_dir: str | Path, encoder_source: str, reranker_source: str, max_rank: int = 64) -> dict[str, int]:
-    """Write a packed copy of ``trained_dir`` whose base weights are the two given sources."""
-    from safetensors.torch import save_file
-
-    from .resrank import HEAD_FILE, ResRankModel
-
-    trained = ResRankModel.from_pretrained(trained_dir, "cpu", "float32")
-    config = replace(trained.config, encoder=encoder_source, reranker=reranker_source)
-    torch.manual_seed(0)
-    base = ResRankModel.from_config(config, "cpu", "float32")
+def part_deltas(trained: dict[str, nn.Module], base: dict[str, nn.Module], max_rank: int = 64,
+                where: str = "model") -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+    """What training changed per weight (``<part>.<name>``: low-rank factors or float16), and how many of each kind."""
     delta: dict[str, torch.Tensor] = {}
     counts = {"dense": 0, "low_rank": 0, "unchanged": 0}
-    base_parts = model_parts(base)
-    for part, module in model_parts(trained).items():
-        reference = base_parts[part].state_dict()
+    for part, module in trained.items():
+        reference = base[part].state_dict()
         for name, value in module.state_dict().items():
             if name not in reference or reference[name].shape != value.shape:
-                raise ResrankError(f"{trained_dir}: {part}.{name} does not match the base {getattr(config, part)}")
+                raise ResrankError(f"{where}: {part}.{name} does not match the base model")
             diff = value.float() - reference[name].float()
             key = f"{part}.{name}"
             if not diff.any():
@@ -75,13 +63,7 @@ def pack(trained_dir: str | Path, out_dir: str | Path, encoder_source: str, rera
             else:
                 delta[key] = diff.half().contiguous()
                 counts["dense"] += 1
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    save_file(delta, str(out / DELTA_FILE))
-    head = {k: v.detach().contiguous() for k, v in trained.state_dict().items() if not k.startswith(PARTS)}
-    save_file(head, str(out / HEAD_FILE))
-    config.save(out)
-    return counts
+    return delta, counts
 
 
 def apply_delta(modules: dict[str, nn.Module], path: Path) -> None:

@@ -10,6 +10,7 @@ result to :meth:`score`, so a ranking loss reaches the encoder (the paper's stag
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,14 +21,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ResrankError
-from .config import ResRankConfig
+from ..paths import cache_dir
+from .config import CONFIG_NAME, ResRankConfig
 from .encoder import Encoder
-from .loading import load_model, load_tokenizer, resolve_device, resolve_dtype
-from .packing import DELTA_FILE, apply_delta, model_parts
-from .presets import WHEEL_PREFIX, resolve, wheel_source
+from .loading import build_encoder, keep_layers, load_model, load_tokenizer
+from .packing import DELTA_FILE, HEAD_FILE, apply_delta, model_parts
+from .presets import PRESETS, mini_config, paper_config
 from .prompt import PromptBuilder, reserve_tokens
+from .sources import resolve_source
 
-HEAD_FILE = "head.safetensors"
 ENCODER_DIR = "encoder"
 RERANKER_DIR = "reranker"
 
@@ -208,10 +210,10 @@ class ResRankModel(nn.Module):
     @classmethod
     def from_config(cls, config: ResRankConfig, device: str | torch.device | None = None,
                     dtype: str | torch.dtype | None = None, encoder_batch_size: int = 32,
-                    base_dir: str | Path | None = None) -> "ResRankModel":
+                    base_dir: str | Path | None = None) -> ResRankModel:
         """Load encoder and reranker from the config's sources; a fresh injector and gate."""
         encoder = build_encoder(config, device, dtype, encoder_batch_size, base_dir)
-        source = _resolve(config.reranker, base_dir)
+        source = resolve_source(config.reranker, base_dir)
         tokenizer = load_tokenizer(source)
         reranker = load_model(source, encoder.device, next(encoder.model.parameters()).dtype)
         if config.reranker_layers is not None:
@@ -222,7 +224,7 @@ class ResRankModel(nn.Module):
 
     @classmethod
     def from_pretrained(cls, name_or_dir: str | Path, device: str | torch.device | None = None,
-                        dtype: str | torch.dtype | None = None, encoder_batch_size: int = 32) -> "ResRankModel":
+                        dtype: str | torch.dtype | None = None, encoder_batch_size: int = 32) -> ResRankModel:
         """A saved model folder, or a preset name (``mini``, ``paper``; see ``presets``)."""
         from safetensors.torch import load_file
 
@@ -243,25 +245,6 @@ class ResRankModel(nn.Module):
         return model
 
 
-def keep_layers(model: Any, count: int) -> None:
-    """Truncate a decoder to its first ``count`` layers (no-op when it has no more than that)."""
-    layers = model.layers
-    if count < len(layers):
-        model.layers = layers[:count]
-        model.config.num_hidden_layers = count
-        if getattr(model.config, "layer_types", None):
-            model.config.layer_types = model.config.layer_types[:count]
-
-
-def build_encoder(config: ResRankConfig, device: str | torch.device | None = None,
-                  dtype: str | torch.dtype | None = None, batch_size: int = 32,
-                  base_dir: str | Path | None = None) -> Encoder:
-    source = _resolve(config.encoder, base_dir)
-    target = resolve_device(device)
-    return Encoder(load_model(source, target, resolve_dtype(dtype, target)), load_tokenizer(source),
-                   config.pooling, config.normalize, config.max_passage_tokens, config.query_instruction, batch_size)
-
-
 def load_encoder(name_or_dir: str | Path, device: str | torch.device | None = None,
                  dtype: str | torch.dtype | None = None, batch_size: int = 32) -> Encoder:
     """Only the Encoder-LLM of a saved model or preset: what dense retrieval and indexing need."""
@@ -272,8 +255,29 @@ def load_encoder(name_or_dir: str | Path, device: str | torch.device | None = No
     return encoder
 
 
-def _resolve(source: str, base_dir: str | Path | None) -> str:
-    """Relative sources inside a saved model folder refer to its sub-folders; ``pypi:`` names to wheels."""
-    if base_dir is not None and (Path(base_dir) / source).exists():
-        return str(Path(base_dir) / source)
-    return wheel_source(source) if source.startswith(WHEEL_PREFIX) else source
+def resolve(name_or_dir: str | Path) -> tuple[ResRankConfig, Path | None]:
+    """The config of a saved model folder or a preset, and the folder its relative sources live in.
+
+    ``paper`` has no folder (hub ids); ``mini`` is assembled once into the cache (the GGUF
+    de-quantises in ~30 s), so later loads read plain safetensors.
+    """
+    path = Path(name_or_dir)
+    if path.is_dir():
+        return ResRankConfig.load(path), path
+    if str(name_or_dir) == "paper":
+        return paper_config(), None
+    if str(name_or_dir) == "mini":
+        return ResRankConfig.load(_mini_folder()), _mini_folder()
+    raise ResrankError(f"{name_or_dir}: not a ResRank model folder or preset ({', '.join(PRESETS)})")
+
+
+def _mini_folder() -> Path:
+    folder = cache_dir() / "models" / "mini"
+    if not (folder / CONFIG_NAME).is_file():
+        building = folder.with_name("mini.building")
+        shutil.rmtree(building, ignore_errors=True)
+        torch.manual_seed(0)
+        ResRankModel.from_config(mini_config(), "cpu", "float32").save_pretrained(building)
+        shutil.rmtree(folder, ignore_errors=True)
+        building.rename(folder)
+    return folder

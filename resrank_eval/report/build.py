@@ -10,7 +10,7 @@ from typing import Any
 from ..datasets.registry import get_dataset
 from ..errors import ResrankError
 from ..evaluate.metrics import evaluate
-from .runs import RunFile, file_system_name
+from .runs import SystemRun, file_system_name
 from .significance import Comparison, compare
 
 
@@ -20,7 +20,7 @@ class SystemResult:
 
     label: str
     dataset: str
-    run: RunFile
+    run: SystemRun
     measures: list[str]
     mean: dict[str, float]
     per_query: dict[str, dict[str, float]]
@@ -51,21 +51,25 @@ class Report:
         return next((r for r in self.results if r.label == label and r.dataset == dataset), None)
 
 
-def unique_labels(runs: list[RunFile]) -> list[str]:
+def unique_labels(runs: list[SystemRun]) -> list[str]:
     """Run tags; where tags clash within a dataset, the system part of the file names, then the paths.
 
     The file-name part leaves out the dataset, so ``run.dl19.x.txt`` and ``run.dl20.x.txt`` stay one
     system across datasets.
     """
     labels = [r.label for r in runs]
-    for rename in (lambda r: file_system_name(r.path, r.dataset), lambda r: str(r.path)):
+    for rename in (lambda r: file_system_name(r.path, r.dataset) if r.path else r.label, lambda r: str(r.path or r.label)):
         clashes = Counter(zip((r.dataset for r in runs), labels))
         labels = [rename(r) if clashes[r.dataset, label] > 1 else label for r, label in zip(runs, labels)]
     return labels
 
 
-def build_report(runs: list[RunFile], baseline: str | Path | None = None, alpha: float = 0.05, n_resamples: int = 10_000) -> Report:
-    """Evaluate each run with its dataset's standard measures; test each against ``baseline`` (label or run file)."""
+def build_report(runs: list[SystemRun], baseline: str | Path | None = None, alpha: float = 0.05, n_resamples: int = 10_000) -> Report:
+    """Evaluate each run with its dataset's standard measures; test each against ``baseline`` (label or run file).
+
+    Runs come from files (:func:`~resrank_eval.report.runs.load_run_file`) or from memory
+    (``SystemRun(None, "my-system", "dl19", run, result.summary())``).
+    """
     results = []
     for run, label in zip(runs, unique_labels(runs)):
         dataset = get_dataset(run.dataset)
@@ -84,7 +88,7 @@ def build_report(runs: list[RunFile], baseline: str | Path | None = None, alpha:
 def _baseline_label(results: list[SystemResult], baseline: str | Path) -> str:
     """``baseline`` as a label, or the label of the run file it names."""
     for result in results:
-        if result.label == str(baseline) or result.run.path.resolve() == Path(baseline).resolve():
+        if result.label == str(baseline) or (result.run.path is not None and result.run.path.resolve() == Path(baseline).resolve()):
             return result.label
     labels = ", ".join(dict.fromkeys(r.label for r in results))
     raise ResrankError(f"baseline {str(baseline)!r} is neither a run given nor a system label: {labels}")

@@ -1,7 +1,7 @@
-"""Finding run files, naming them, and reading the efficiency sidecars the rerank driver writes.
+"""Finding run files, naming them, and reading the efficiency sidecars ``rerank`` writes.
 
-A run's system label is its TREC run tag (the 6th column), which the driver sets to the reranker
-name; its dataset is given explicitly or recognised in the file name (``run.dl19.rankgpt.txt``,
+A run's system label is its TREC run tag (the 6th column), which ``rerank`` sets to the reranker
+name by default; its dataset is given explicitly or recognised in the file name (``run.dl19.rankgpt.txt``,
 ``run.beir-v1.0.0-nfcorpus.bm25.txt``).
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 
 from ..datasets.registry import DATASETS
 from ..errors import InputError, ResrankError
-from ..formats.atomic import open_text
 from ..formats.jsonl import iter_jsonl
-from ..formats.trec import read_run
-from ..rerank.driver import RerankOutputs, summarize
+from ..formats.trec import iter_run_lines, read_run
+from ..rerank.pipeline import summarize
+from ..rerank.sink import RerankOutputs
 from ..types import QueryStats, Run
 
 NOT_RUNS = (".stats.jsonl", ".summary.json", ".partial.jsonl", ".json", ".jsonl", ".md", ".csv", ".tex", ".png", ".pdf", ".tmp")
@@ -29,14 +29,17 @@ SPLITS = ("train", "dev", "test")
 
 
 @dataclass
-class RunFile:
-    """One run on one dataset, with the driver's efficiency summary when the run was reranked."""
+class SystemRun:
+    """One system's run on one dataset, with its efficiency summary when it was reranked.
 
-    path: Path
+    ``path`` is the run file it was read from; None for a run made in memory (``label`` names it).
+    """
+
+    path: Path | None
     label: str
     dataset: str
     run: Run
-    efficiency: dict[str, Any] | None
+    efficiency: dict[str, Any] | None = None
 
 
 def expand_paths(paths: list[str | Path]) -> list[Path]:
@@ -76,13 +79,8 @@ def file_system_name(path: Path, dataset: str) -> str:
 
 def run_tag(path: Path) -> str:
     """The run tag of the first line: the label a TREC run gives itself."""
-    with open_text(path) as handle:
-        for lineno, line in enumerate(handle, 1):
-            parts = line.split()
-            if parts:
-                if len(parts) != 6:
-                    raise InputError(path, lineno, f"expected 6 columns (qid Q0 docid rank score tag), got {len(parts)}")
-                return parts[5]
+    for _, line in iter_run_lines(path):
+        return line.tag
     raise InputError(path, None, "empty run file")
 
 
@@ -103,9 +101,9 @@ def read_efficiency(path: Path) -> dict[str, Any] | None:
     return None
 
 
-def load_run_file(path: Path, dataset: str | None = None) -> RunFile:
+def load_run_file(path: Path, dataset: str | None = None) -> SystemRun:
     """Read a run and its sidecars; ``dataset`` overrides what the file name says."""
     name = dataset or infer_dataset(path)
     if name is None:
         raise ResrankError(f"{path}: cannot tell the dataset from the file name; pass --dataset")
-    return RunFile(path, run_tag(path), name, read_run(path), read_efficiency(path))
+    return SystemRun(path, run_tag(path), name, read_run(path), read_efficiency(path))

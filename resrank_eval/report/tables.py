@@ -1,16 +1,17 @@
-"""The report's tables -- per dataset, and across the ten benchmarks -- as Markdown, LaTeX and CSV.
+"""The report's tables -- per dataset, and across the ten benchmarks -- and its CSV frame.
 
-Tables are built once as formatted cells and then rendered, so Markdown and LaTeX always show the
-same numbers. CSV is separate: full precision, p-values and mean differences instead of markers.
+Tables are built once as formatted cells and rendered by :func:`resrank_eval.formats.tables.render`,
+so Markdown and LaTeX always show the same numbers. The CSV frame is separate: full precision,
+p-values and mean differences instead of markers.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from statistics import fmean
 from typing import Any
+
+import pandas as pd
 
 from ..datasets.registry import BEIR_NAMES
 from .build import Report, SystemResult
@@ -41,6 +42,10 @@ class Table:
     columns: list[str]
     rows: list[list[str]]
 
+    @property
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=self.columns)
+
 
 def number(value: float) -> str:
     """Three significant-ish digits without scientific notation: 57,312 / 48.1 / 3.42 / 0.018."""
@@ -59,7 +64,7 @@ def efficiency_cells(efficiency: dict[str, Any] | None) -> list[str]:
     return [
         number(efficiency["latency_ms_p50"]),
         number(efficiency["latency_ms_p95"]),
-        number(efficiency["queries_per_s"]),
+        number(efficiency["queries_per_s"]) if efficiency.get("queries_per_s") is not None else MISSING,
         f"{tokens:,.0f}",
         f"{efficiency['generated_tokens_per_query']:,.0f}",
         str(efficiency["device"]),
@@ -104,61 +109,19 @@ def _legend(report: Report) -> str:
     )
 
 
-def to_markdown(table: Table) -> str:
-    lines = [f"**{table.caption}**", "", "| " + " | ".join(table.columns) + " |"]
-    lines.append("|" + "|".join([":---"] + ["---:"] * (len(table.columns) - 1)) + "|")
-    lines.extend("| " + " | ".join(row) + " |" for row in table.rows)
-    return "\n".join(lines) + "\n"
-
-
-_LATEX_ESCAPES = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-    "~": r"\textasciitilde{}", "^": r"\^{}", "<": r"$<$", ">": r"$>$",
-}
-_LATEX_MARKERS = {DAGGER: r"\textsuperscript{\dag}", DOUBLE_DAGGER: r"\textsuperscript{\ddag}", MISSING: "--"}
-
-
-def latex_escape(text: str) -> str:
-    return "".join(_LATEX_MARKERS.get(ch) or _LATEX_ESCAPES.get(ch, ch) for ch in text)
-
-
-def to_latex(table: Table) -> str:
-    """A booktabs ``table`` float; needs ``\\usepackage{booktabs}``."""
-    spec = "l" + "r" * (len(table.columns) - 1)
-    lines = [
-        r"\begin{table}[t]",
-        r"\centering",
-        rf"\caption{{{latex_escape(table.caption)}}}",
-        rf"\begin{{tabular}}{{{spec}}}",
-        r"\toprule",
-        " & ".join(map(latex_escape, table.columns)) + r" \\",
-        r"\midrule",
-        *(" & ".join(map(latex_escape, row)) + r" \\" for row in table.rows),
-        r"\bottomrule",
-        r"\end{tabular}",
-        r"\end{table}",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def to_csv(report: Report) -> str:
+def csv_frame(report: Report) -> pd.DataFrame:
     """One row per (dataset, run): every measure with delta and both p-values, and the efficiency summary."""
     measures = list(dict.fromkeys(m for r in report.results for m in r.measures))
     efficiency_keys = ("latency_ms_p50", "latency_ms_p95", "queries_per_s", "encoder_tokens_per_query",
                        "reranker_input_tokens_per_query", "generated_tokens_per_query", "device", "dtype", "batch_size")
-    header = ["dataset", "system", "run_file", "queries"]
-    for m in measures:
-        header += [m, f"{m} delta", f"{m} p_ttest", f"{m} p_randomization"]
-    header += list(efficiency_keys)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
+    rows = []
     for r in report.results:
-        row: list[Any] = [r.dataset, r.label, str(r.run.path), len(r.per_query)]
+        row: dict[str, Any] = {"dataset": r.dataset, "system": r.label, "run_file": str(r.run.path or ""), "queries": len(r.per_query)}
         for m in measures:
             comparison = r.significance.get(m)
-            tests = (comparison.delta, comparison.p_ttest, comparison.p_randomization) if comparison else ("", "", "")
-            row += [r.mean.get(m, ""), *tests]
-        row += [(r.efficiency or {}).get(k, "") for k in efficiency_keys]
-        writer.writerow(row)
-    return out.getvalue()
+            row[m] = r.mean.get(m)
+            row[f"{m} delta"] = comparison.delta if comparison else None
+            row[f"{m} p_ttest"] = comparison.p_ttest if comparison else None
+            row[f"{m} p_randomization"] = comparison.p_randomization if comparison else None
+        rows.append(row | {k: (r.efficiency or {}).get(k) for k in efficiency_keys})
+    return pd.DataFrame(rows, dtype=object)  # objects: an int stays 4, a missing value stays empty

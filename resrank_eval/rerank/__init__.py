@@ -1,5 +1,24 @@
-"""Rerankers (one class each) and the driver that runs any of them over a first-stage run."""
+"""Rerankers (one registered class each), the in-memory pipeline that runs any of them, and the file sink."""
 
-from .base import Reranked, Reranker
+from .base import Option, Reranked, Reranker
+from .pipeline import Passages, RerankResult, iter_rerank, rerank, rerank_run, summarize, to_rankings
+from .registry import load_reranker, rerankers
+from .sink import RerankOutputs, RunSink, rerank_to_files
 
-__all__ = ["Reranked", "Reranker"]
+__all__ = [
+    "Option",
+    "Passages",
+    "RerankOutputs",
+    "RerankResult",
+    "Reranked",
+    "Reranker",
+    "RunSink",
+    "iter_rerank",
+    "load_reranker",
+    "rerank",
+    "rerank_run",
+    "rerank_to_files",
+    "rerankers",
+    "summarize",
+    "to_rankings",
+]

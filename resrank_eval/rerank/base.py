@@ -1,15 +1,20 @@
-"""The reranker interface: a new reranker is one subclass of :class:`Reranker`.
+"""The reranker interface: a new reranker is one subclass of :class:`Reranker`, and nothing else.
 
-A reranker receives batches of rankings whose candidates carry their passage text, and returns
-for each the new order with scores plus a :class:`~resrank_eval.types.QueryStats` of its cost.
-The driver (``rerank.driver``) owns top-k cutting, text lookup, resuming and file output.
+A subclass that sets ``name`` registers itself under that name, and declares the construction
+arguments it takes as :class:`Option` s; the CLI builds ``rerank --reranker`` and its options from
+the registry, and :func:`~resrank_eval.rerank.load_reranker` builds one by name. A reranker
+receives one batch of rankings whose candidates carry their passage text and returns, for each,
+the new order with scores plus a :class:`~resrank_eval.types.QueryStats` of its cost. Batching,
+top-k cutting, text lookup and file output belong to the caller (``rerank.pipeline``, ``rerank.sink``).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
+from ..errors import ResrankError
 from ..types import Candidate, QueryStats, Ranking
 
 
@@ -21,11 +26,58 @@ class Reranked:
     stats: QueryStats
 
 
-class Reranker(ABC):
-    """Reorders each query's candidates; ``name`` becomes the run tag and the stats' reranker field."""
+@dataclass(frozen=True)
+class Option:
+    """A construction argument of a reranker: ``--dense-index`` on the CLI, ``dense_index=`` in Python.
 
-    name: str = "reranker"
+    ``kind`` is ``str``, ``int``, ``float``, ``bool`` or a tuple of allowed strings. Rerankers that
+    take the same option share one declaration, so the CLI shows it once.
+    """
+
+    name: str
+    default: Any = None
+    help: str = ""
+    kind: Any = str
+    required: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+REGISTRY: dict[str, type[Reranker]] = {}
+"""Reranker name -> class, filled by subclassing (see :meth:`Reranker.__init_subclass__`)."""
+
+
+class Reranker(ABC):
+    """Reorders each query's candidates; ``name`` becomes the default run tag and the stats' reranker field."""
+
+    name: ClassVar[str] = ""
+    options: ClassVar[tuple[Option, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name"):
+            _register(cls)
+
+    @classmethod
+    def from_options(cls, **values: Any) -> Reranker:
+        """Build from a value for every declared option (defaults filled in); the constructor by default."""
+        return cls(**values)
 
     @abstractmethod
-    def rerank(self, rankings: list[Ranking]) -> list[Reranked]:
-        """Rerank a batch of queries (candidates carry ``text``); one result per ranking, same order."""
+    def rerank_batch(self, rankings: list[Ranking]) -> list[Reranked]:
+        """Rerank one batch of queries together (candidates carry ``text``); one result per ranking, same order."""
+
+
+def _register(cls: type[Reranker]) -> None:
+    """Add ``cls`` under its name; a second class under a taken name is an error, a re-imported one replaces it."""
+    known = REGISTRY.get(cls.name)
+    if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ResrankError(f"reranker name {cls.name!r} is taken by {known.__module__}.{known.__qualname__}")
+    for option in cls.options:
+        for other in REGISTRY.values():
+            same = next((o for o in other.options if o.name == option.name), None)
+            if other is not known and same is not None and (same.default, same.kind) != (option.default, option.kind):
+                raise ResrankError(f"reranker {cls.name!r}: option {option.flag} differs from {other.name!r}'s")
+    REGISTRY[cls.name] = cls

@@ -11,7 +11,7 @@ from .base import Reranked, Reranker
 class IdentityReranker(Reranker):
     name = "identity"
 
-    def rerank(self, rankings: list[Ranking]) -> list[Reranked]:
+    def rerank_batch(self, rankings: list[Ranking]) -> list[Reranked]:
         results = []
         for ranking in rankings:
             start = time.perf_counter()

@@ -1,49 +1,61 @@
-"""Reranker names the CLI accepts, built lazily so unused backends (torch, HTTP) never load."""
+"""Rerankers by name: the registry's read side, and the option declarations rerankers share.
+
+Importing this module registers the built-in rerankers; their modules load torch, transformers or
+an HTTP client only when a reranker is built, so listing them (``rerank --help``) stays fast.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ResrankError
-from .base import Reranker
+from .base import REGISTRY, Option, Reranker
 
-RERANKERS = ("identity", "resrank", "encoder", "rankgpt", "first")
-
-
-@dataclass(frozen=True)
-class RerankerOptions:
-    """Every knob a reranker can take from the CLI; each reranker reads the ones it has."""
-
-    device: str | None = None
-    batch_size: int = 1
-    dense_index: str | None = None
-    window: int = 20
-    stride: int = 10
-    max_words: int = 300
-    api_base: str | None = None
+MODEL = Option("model", None, "ResRank checkpoint dir / preset (resrank, encoder), or a causal LM id, folder or smollm2 "
+               "(rankgpt, first; the served model name with --api-base).", required=True)
+DEVICE = Option("device", None, "torch device (default: cuda if available).")
+DTYPE = Option("dtype", "auto", "Weights' dtype; auto = bf16 on CUDA, fp32 on CPU.", ("auto", "bf16", "fp16", "fp32"))
 
 
-def build_reranker(name: str, model: str | None, options: RerankerOptions = RerankerOptions()) -> Reranker:
-    """Construct a reranker by name: ``model`` is a checkpoint dir, preset, HF id or served model name."""
-    if name == "identity":
-        from .identity import IdentityReranker
+def rerankers() -> dict[str, type[Reranker]]:
+    """Every registered reranker, the built-in ones first."""
+    from . import generative, identity, resrank  # noqa: F401  (registration happens on import)
 
-        return IdentityReranker()
-    if name not in RERANKERS:
-        raise ResrankError(f"unknown reranker {name!r}; choose one of {', '.join(RERANKERS)}")
-    if not model:
-        raise ResrankError(f"reranker {name!r} needs --model (a checkpoint dir, preset or HF id)")
-    if name in ("resrank", "encoder"):
-        from .resrank import EncoderReranker, ResRankReranker
+    return dict(REGISTRY)
 
-        cls = ResRankReranker if name == "resrank" else EncoderReranker
-        return cls.from_pretrained(model, device=options.device, batch_size=options.batch_size, embeddings=options.dense_index)
-    from .generative import FirstReranker, RankGPTReranker
 
-    window = {"window": options.window, "stride": options.stride, "max_words": options.max_words, "batch_size": options.batch_size}
-    if options.api_base:
-        if name != "rankgpt":
-            raise ResrankError("--api-base serves only --reranker rankgpt (FIRST needs the logits of a local model)")
-        return RankGPTReranker.from_openai(options.api_base, model, **window)
-    cls = RankGPTReranker if name == "rankgpt" else FirstReranker
-    return cls.from_pretrained(model, device=options.device, **window)
+def reranker_options() -> dict[str, tuple[Option, list[str]]]:
+    """Each option any reranker declares, with the names of the rerankers that take it."""
+    merged: dict[str, tuple[Option, list[str]]] = {}
+    for name, cls in rerankers().items():
+        for option in cls.options:
+            merged.setdefault(option.name, (option, []))[1].append(name)
+    return merged
+
+
+def load_reranker(name: str, **values: Any) -> Reranker:
+    """Build a registered reranker from option values, e.g. ``load_reranker("resrank", model="mini")``.
+
+    Options the reranker does not declare are an error (they would be silently ignored otherwise);
+    ``None`` means "not given", so declared defaults fill in.
+    """
+    cls, filled = reranker_arguments(name, **values)
+    return cls.from_options(**filled)
+
+
+def reranker_arguments(name: str, **values: Any) -> tuple[type[Reranker], dict[str, Any]]:
+    """The class and a value for each of its options, checked without loading anything (so mistakes cost no load time)."""
+    known = rerankers()
+    if name not in known:
+        raise ResrankError(f"unknown reranker {name!r}; choose one of {', '.join(known)}")
+    cls = known[name]
+    declared = {o.name: o for o in cls.options}
+    foreign = [key for key, value in values.items() if value is not None and key not in declared]
+    if foreign:
+        flags = ", ".join(o.flag for o in cls.options) or "no options"
+        raise ResrankError(f"--{foreign[0].replace('_', '-')} does not apply to reranker {name!r} (it takes {flags})")
+    filled = {key: option.default if values.get(key) is None else values[key] for key, option in declared.items()}
+    for option in cls.options:
+        if option.required and filled[option.name] is None:
+            raise ResrankError(f"reranker {name!r} needs {option.flag}: {option.help}")
+    return cls, filled

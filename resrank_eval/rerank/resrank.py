@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ResrankError
 from ..types import Candidate, QueryStats, Ranking
-from .base import Reranked, Reranker
+from .base import Option, Reranked, Reranker
+from .registry import DEVICE, DTYPE, MODEL
 
 if TYPE_CHECKING:
     import torch
@@ -29,35 +30,39 @@ if TYPE_CHECKING:
 class _Batch:
     """One batch of queries ready to score: vectors per query and what producing them cost."""
 
-    vectors: list["torch.Tensor"]
+    vectors: list[torch.Tensor]
     encoder_tokens: list[int]
     encoded: list[int]
-    queries: "torch.Tensor | None" = None
+    queries: torch.Tensor | None = None
+
+
+DENSE_INDEX = Option("dense_index", None, "Dense index (`resrank-eval encode`) whose stored passage vectors are reused.")
+MODEL_OPTIONS = (MODEL, DEVICE, DTYPE, DENSE_INDEX)
 
 
 class _EncoderBacked(Reranker):
-    """What both rerankers share: passage vectors (cached or encoded), timing and stats."""
+    """What both rerankers share: passage vectors (cached or encoded), timing and stats.
 
-    def __init__(self, encoder: "Encoder", batch_size: int = 8, embeddings: str | Path | None = None) -> None:
+    ``embeddings`` is a dense index folder, or docid -> vector in memory (a trainer's dev set
+    encodes its passages once and lends them to both rerankers).
+    """
+
+    options = MODEL_OPTIONS
+
+    def __init__(self, encoder: Encoder, embeddings: str | Path | Mapping[str, Any] | None = None) -> None:
         from ..retrieve.dense import DenseVectors
 
-        if batch_size < 1:
-            raise ResrankError(f"{self.name}: batch size must be positive, got {batch_size}")
         self.encoder = encoder
-        self.batch_size = batch_size
-        self.cache: DenseVectors | None = None
-        if embeddings is not None:
+        self.cache: DenseVectors | Mapping[str, Any] | None = embeddings
+        if isinstance(embeddings, (str, Path)):
             self.cache = DenseVectors(embeddings)
             self.cache.check_encoder(encoder)
 
-    def rerank(self, rankings: list[Ranking]) -> list[Reranked]:
+    def rerank_batch(self, rankings: list[Ranking]) -> list[Reranked]:
         import torch
 
-        results: list[Reranked] = []
         with torch.inference_mode():
-            for start in range(0, len(rankings), self.batch_size):
-                results.extend(self._rerank_batch(rankings[start:start + self.batch_size]))
-        return results
+            return self._rerank_batch(rankings)
 
     def _rerank_batch(self, rankings: list[Ranking]) -> list[Reranked]:
         started = time.perf_counter()
@@ -76,17 +81,24 @@ class _EncoderBacked(Reranker):
                 ranking.query.qid, self.name, len(ranking.candidates), encoder_tokens=batch.encoder_tokens[i],
                 reranker_input_tokens=input_tokens[i], generated_tokens=0, forward_passes=passes[i],
                 encode_ms=share_encode, rerank_ms=share_rerank, total_ms=share_encode + share_rerank,
-                device=str(self.encoder.device), dtype=dtype, batch_size=len(rankings),
+                device=str(self.encoder.device), dtype=dtype,
                 extra={"cached_vectors": len(ranking.candidates) - batch.encoded[i]},
             )
             results.append(Reranked(_ordered(ranking, scores[i]), stats))
         return results
 
+    def _cached(self, docids: list[str]) -> Mapping[str, Any]:
+        from ..retrieve.dense import DenseVectors
+
+        if isinstance(self.cache, DenseVectors):
+            return self.cache.get(docids)
+        return {d: self.cache[d] for d in docids if d in self.cache} if self.cache else {}
+
     def _prepare(self, rankings: list[Ranking]) -> _Batch:
         """Per query [n, D] vectors: cached ones reused, the rest encoded together in one call."""
         import torch
 
-        cached = self.cache.get([c.docid for r in rankings for c in r.candidates]) if self.cache else {}
+        cached = self._cached([c.docid for r in rankings for c in r.candidates])
         todo: dict[str, str] = {}
         for ranking in rankings:
             for candidate in ranking.candidates:
@@ -102,14 +114,14 @@ class _EncoderBacked(Reranker):
         batch = _Batch([], [], [])
         for ranking in rankings:
             docids = [c.docid for c in ranking.candidates]
-            rows = [fresh[d] if d in fresh else torch.from_numpy(cached[d]) for d in docids]
+            rows = [fresh[d] if d in fresh else torch.as_tensor(cached[d]) for d in docids]
             batch.vectors.append(torch.stack([row.to(self.encoder.device) for row in rows]).float())
             batch.encoder_tokens.append(sum(length.get(d, 0) for d in docids))
             batch.encoded.append(sum(1 for d in docids if d in fresh))
         return batch
 
     @abstractmethod
-    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list["torch.Tensor"], list[int], list[int]]:
+    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list[torch.Tensor], list[int], list[int]]:
         """Per query: scores in candidate order, reranker input tokens, forward passes."""
 
     def _sync(self, now: float) -> float:
@@ -127,18 +139,22 @@ class ResRankReranker(_EncoderBacked):
 
     name = "resrank"
 
-    def __init__(self, model: "ResRankModel", batch_size: int = 8, embeddings: str | Path | None = None) -> None:
-        super().__init__(model.encoder, batch_size, embeddings)
+    def __init__(self, model: ResRankModel, embeddings: str | Path | Mapping[str, Any] | None = None) -> None:
+        super().__init__(model.encoder, embeddings)
         self.model = model.eval()
 
     @classmethod
     def from_pretrained(cls, model_dir_or_preset: str | Path, device: str | None = None, dtype: str | None = None,
-                        batch_size: int = 8, embeddings: str | Path | None = None) -> "ResRankReranker":
+                        embeddings: str | Path | None = None) -> ResRankReranker:
         from ..model import ResRankModel
 
-        return cls(ResRankModel.from_pretrained(model_dir_or_preset, device, dtype), batch_size, embeddings)
+        return cls(ResRankModel.from_pretrained(model_dir_or_preset, device, dtype), embeddings)
 
-    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list["torch.Tensor"], list[int], list[int]]:
+    @classmethod
+    def from_options(cls, model: str, device: str | None, dtype: str, dense_index: str | None) -> ResRankReranker:
+        return cls.from_pretrained(model, device, dtype, dense_index)
+
+    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list[torch.Tensor], list[int], list[int]]:
         output = self.model([r.query.text for r in rankings], batch.vectors)
         return [output.scores[i, :len(v)] for i, v in enumerate(batch.vectors)], output.input_tokens, output.passes
 
@@ -150,10 +166,14 @@ class EncoderReranker(_EncoderBacked):
 
     @classmethod
     def from_pretrained(cls, model_dir_or_preset: str | Path, device: str | None = None, dtype: str | None = None,
-                        batch_size: int = 8, embeddings: str | Path | None = None) -> "EncoderReranker":
+                        embeddings: str | Path | None = None) -> EncoderReranker:
         from ..model import load_encoder
 
-        return cls(load_encoder(model_dir_or_preset, device, dtype), batch_size, embeddings)
+        return cls(load_encoder(model_dir_or_preset, device, dtype), embeddings)
+
+    @classmethod
+    def from_options(cls, model: str, device: str | None, dtype: str, dense_index: str | None) -> EncoderReranker:
+        return cls.from_pretrained(model, device, dtype, dense_index)
 
     def _prepare(self, rankings: list[Ranking]) -> _Batch:
         """Queries are encoded too (with the instruction prefix); their tokens count as encoder tokens."""
@@ -163,14 +183,14 @@ class EncoderReranker(_EncoderBacked):
         batch.encoder_tokens = [t + len(q) for t, q in zip(batch.encoder_tokens, ids)]
         return batch
 
-    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list["torch.Tensor"], list[int], list[int]]:
+    def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list[torch.Tensor], list[int], list[int]]:
         from torch.nn import functional as F
 
         scores = [F.cosine_similarity(batch.queries[i:i + 1], v, dim=-1) for i, v in enumerate(batch.vectors)]
         return scores, [0] * len(rankings), [0] * len(rankings)
 
 
-def _ordered(ranking: Ranking, scores: "torch.Tensor") -> list[Candidate]:
+def _ordered(ranking: Ranking, scores: torch.Tensor) -> list[Candidate]:
     """Best first; ties keep the first-stage order (a stable sort)."""
     values: Sequence[float] = scores.float().cpu().tolist()
     order = sorted(range(len(values)), key=lambda i: -values[i])

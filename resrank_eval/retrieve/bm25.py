@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from ..datasets.corpus import Document, corpus_file, iter_corpus
 from ..errors import ResrankError
 from ..jvm import pyserini_module
+from ..logs import progress
 from ..paths import cache_dir
 from ..types import Candidate, Query, Run
+
+log = logging.getLogger(__name__)
 
 K1, B = 0.9, 0.4
 _INDEX_BATCH = 1000
@@ -47,6 +49,7 @@ def bm25_index(corpus: str | Path, index_dir: str | Path | None = None, threads:
         if index_dir is not None:
             raise ResrankError(f"{target}: index was built from a different corpus; pass --overwrite to rebuild")
     target.parent.mkdir(parents=True, exist_ok=True)
+    log.info("indexing %s into %s", corpus_file(corpus), target)
     building = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         count = build_lucene_index(iter_corpus(corpus), building, threads)
@@ -67,7 +70,7 @@ def build_lucene_index(documents: Iterable[Document], out_dir: Path, threads: in
     indexer = indexer_cls(args=args, threads=threads)
     count = 0
     batch: list[dict[str, str]] = []
-    for doc in tqdm(documents, desc="indexing", unit="doc", leave=False):
+    for doc in progress(documents, desc="indexing", unit="doc"):
         batch.append({"id": doc.docid, "contents": doc.contents})
         if len(batch) == _INDEX_BATCH:
             indexer.add_batch_dict(batch)
@@ -114,7 +117,7 @@ def bm25_search(
     depth = hits + 1 if remove_query else hits
     queries = list(topics.values())
     run: Run = {}
-    with tqdm(total=len(queries), desc="bm25", unit="query", leave=False) as progress:
+    with progress(total=len(queries), desc="bm25", unit="query") as bar:
         for start in range(0, len(queries), batch_size):
             chunk = queries[start : start + batch_size]
             if threads > 1:
@@ -124,7 +127,7 @@ def bm25_search(
             for query in chunk:
                 kept = [h for h in found.get(query.qid, []) if not (remove_query and h.docid == query.qid)]
                 run[query.qid] = [Candidate(h.docid, float(h.score)) for h in kept[:hits]]
-            progress.update(len(chunk))
+            bar.update(len(chunk))
     return run
 
 

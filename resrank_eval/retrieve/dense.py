@@ -14,6 +14,7 @@ Vectors are those the encoder returns (L2-normalised by default), so inner produ
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from itertools import islice
@@ -25,10 +26,13 @@ import numpy as np
 from ..datasets.corpus import Document, corpus_file, iter_corpus
 from ..errors import ResrankError
 from ..formats.atomic import open_text
+from ..logs import progress
 from ..types import Candidate, Query, Run
 
 if TYPE_CHECKING:
     from ..model import Encoder, ResRankModel
+
+log = logging.getLogger(__name__)
 
 FAISS_FILE = "index"
 DOCID_FILE = "docid"
@@ -39,11 +43,10 @@ PROBE_TEXT = "ResRank probe: the passage vectors in this index come from this en
 PROBE_MIN_COSINE = 0.98  # fp32 vs bf16 encodings of one text agree to ~0.999
 
 
-def build_dense_index(corpus: str | Path, encoder: "Encoder", index_dir: str | Path, batch_size: int = 64,
-                      shard_size: int = 10_000, progress: bool = True) -> Path:
+def build_dense_index(corpus: str | Path, encoder: Encoder, index_dir: str | Path, batch_size: int = 64,
+                      shard_size: int = 10_000) -> Path:
     """Encode a BEIR corpus into ``index_dir`` (see module doc); resumes finished shards after a kill."""
     import torch
-    from tqdm import tqdm
 
     out = Path(index_dir)
     if (out / META_FILE).is_file():
@@ -55,7 +58,8 @@ def build_dense_index(corpus: str | Path, encoder: "Encoder", index_dir: str | P
     shards.mkdir(parents=True, exist_ok=True)
     encoder.batch_size = batch_size
     total = _count_lines(corpus)
-    with tqdm(total=total, desc="encode", unit="doc", disable=not progress) as bar:
+    log.info("encoding %d passages of %s into %s", total, corpus_file(corpus), out)
+    with progress(total=total, desc="encode", unit="doc", ) as bar:
         for number, documents in enumerate(_chunks(iter_corpus(corpus), shard_size)):
             stem = shards / f"{number:05d}"
             if not stem.with_suffix(".npy").is_file():
@@ -85,7 +89,7 @@ def _write_shard(stem: Path, docids: list[str], vectors: np.ndarray) -> None:
     os.replace(partial, stem.with_suffix(".npy"))
 
 
-def _merge(out: Path, shard_files: list[Path], encoder: "Encoder") -> None:
+def _merge(out: Path, shard_files: list[Path], encoder: Encoder) -> None:
     import faiss
     import torch
 
@@ -96,7 +100,7 @@ def _merge(out: Path, shard_files: list[Path], encoder: "Encoder") -> None:
                                        shape=(len(docids), encoder.dim))
     index = faiss.IndexFlatIP(encoder.dim)
     row = 0
-    for shard in shard_files:
+    for shard in progress(shard_files, desc="merge shards", unit="shard"):
         vectors = np.load(shard)
         matrix[row:row + len(vectors)] = vectors
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
@@ -128,7 +132,7 @@ class DenseVectors:
         docids = (folder / DOCID_FILE).read_text(encoding="utf-8").splitlines()
         self.rows = {docid: row for row, docid in enumerate(docids)}
 
-    def check_encoder(self, encoder: "Encoder") -> None:
+    def check_encoder(self, encoder: Encoder) -> None:
         """Refuse vectors from another encoder: it would silently mix two embedding spaces."""
         import torch
 
@@ -146,8 +150,9 @@ class DenseVectors:
         return {d: np.array(self.vectors[self.rows[d]], dtype=np.float32) for d in docids if d in self.rows}
 
 
-def dense_retrieve(index_dir: str | Path, encoder_model: "str | Path | Encoder | ResRankModel",
-                   topics: dict[str, Query], hits: int, batch_size: int = 32, threads: int = 1) -> Run:
+def dense_retrieve(index_dir: str | Path, encoder_model: str | Path | Encoder | ResRankModel,
+                   topics: dict[str, Query], hits: int, batch_size: int = 32, threads: int = 1,
+                   device: str | None = None, dtype: str | None = None) -> Run:
     """Search ``index_dir`` with Pyserini's FaissSearcher, the ResRank encoder encoding the queries."""
     from ..jvm import pyserini_module
     from ..model import Encoder, QueryEncoder, ResRankModel, load_encoder
@@ -159,7 +164,7 @@ def dense_retrieve(index_dir: str | Path, encoder_model: "str | Path | Encoder |
     elif isinstance(encoder_model, Encoder):
         encoder = encoder_model
     else:
-        encoder = load_encoder(encoder_model, batch_size=batch_size)
+        encoder = load_encoder(encoder_model, device, dtype, batch_size=batch_size)
     vectors = DenseVectors(index_dir)
     vectors.check_encoder(encoder)
     searcher_module = pyserini_module("pyserini.search.faiss")

@@ -4,7 +4,7 @@ Every mistake (unknown key, wrong type, value out of range) is an :class:`InputE
 file and line of the offending key, because a typo in a 40-minute training job must fail in the
 first second, not be silently ignored. ``--set section.key=value`` overrides come from the CLI.
 
-Stage defaults follow ``shared/notes/RESRANK.md``: stage 1 (``align``) trains the encoder
+Stage defaults follow ``docs/resrank.md``: stage 1 (``align``) trains the encoder
 contrastively while projector + reranker learn to read injected vectors from the ranking loss with
 the encoder detached; stage 2 (``joint``) trains everything on both losses, the ranking gradients
 flowing through the reranker into the encoder.

@@ -96,7 +96,7 @@ def iter_examples(path: str | Path) -> Iterator[TrainExample]:
     """Stream validated examples (qids unique across the file)."""
     seen: set[str] = set()
     for lineno, record in iter_jsonl(path):
-        example = _parse(record, lambda msg: InputError(path, lineno, msg))
+        example = _parse(record, lambda msg, lineno=lineno: InputError(path, lineno, msg))
         if example.qid in seen:
             raise InputError(path, lineno, f"duplicate qid {example.qid!r}")
         seen.add(example.qid)

@@ -2,7 +2,8 @@
 
 The same measurement also scores the encoder alone (cosine of query and passage vectors), so the
 log shows whether the reranker adds anything over its own encoder -- the comparison the paper's
-claim rests on. Test qrels are never read here.
+claim rests on. Both go through the library's rerank pipeline with the dev passages encoded once
+and lent to both rerankers. Test qrels are never read here.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from dataclasses import dataclass
 import torch
 
 from ..datasets import get_dataset
-from ..datasets.corpus import load_passages
 from ..errors import ResrankError
 from ..evaluate.metrics import evaluate
 from ..formats.trec import read_run
 from ..model import ResRankModel
-from ..types import Candidate, Qrels, Query, Run
+from ..rerank.pipeline import assemble, iter_rerank, to_rankings
+from ..rerank.resrank import EncoderReranker, ResRankReranker
+from ..types import Qrels, Query, Run
 from .config import DevConfig
 
 MEASURE = "nDCG@10"
@@ -34,7 +36,7 @@ class DevSet:
     top_k: int
 
     @classmethod
-    def load(cls, config: DevConfig) -> "DevSet":
+    def load(cls, config: DevConfig) -> DevSet:
         if config.split == "test":
             raise ResrankError("dev.split: model selection on the test split is not allowed")
         dataset = get_dataset(config.dataset, config.corpus, config.split)
@@ -49,8 +51,7 @@ class DevSet:
         run = {q: run[q] for q in qids}
         docids = {c.docid for q in qids for c in run[q][: config.top_k]}
         topics = dataset.topics()
-        return cls({q: topics[q] for q in qids}, {q: qrels[q] for q in qids}, run,
-                   load_passages(dataset.corpus_dir, docids), config.top_k)
+        return cls({q: topics[q] for q in qids}, {q: qrels[q] for q in qids}, run, dataset.passages(docids), config.top_k)
 
     def score(self, model: ResRankModel, batch_size: int = 8,
               encode: Callable[[list[str]], torch.Tensor] | None = None) -> dict[str, float]:
@@ -62,39 +63,14 @@ class DevSet:
         model.eval()
         with torch.no_grad():
             docids = sorted(self.passages)
-            vectors = (encode or model.encode_passages)([self.passages[d] for d in docids]).to(model.device)
-            row = {d: i for i, d in enumerate(docids)}
-            qids = list(self.topics)
-            encoder_run: Run = {}
-            model_run: Run = {}
-            for start in range(0, len(qids), batch_size):
-                chunk = qids[start:start + batch_size]
-                lists = [vectors[[row[c.docid] for c in self.run[q][: self.top_k]]] for q in chunk]
-                texts = [self.topics[q].text for q in chunk]
-                queries = model.encode_queries(texts).unsqueeze(1)
-                cosines = torch.nn.functional.cosine_similarity(queries, torch.stack(_pad(lists)), dim=-1)
-                scores = model.score(texts, lists)
-                for i, q in enumerate(chunk):
-                    encoder_run[q] = self._reorder(q, cosines[i])
-                    model_run[q] = self._reorder(q, scores[i])
+            vectors = dict(zip(docids, (encode or model.encode_passages)([self.passages[d] for d in docids])))
+        rankings = to_rankings(self.topics, self.run, top_k=self.top_k)  # no texts: every vector is lent
+        scores = {"first_stage": self._ndcg(self.run)}
+        for name, reranker in (("encoder", EncoderReranker(model.encoder, vectors)), ("model", ResRankReranker(model, vectors))):
+            done = {ranking.query.qid: result for ranking, result in iter_rerank(reranker, rankings, batch_size)}
+            scores[name] = self._ndcg(assemble(self.run, done, self.top_k).run)
         model.train(was_training)
-        return {
-            "first_stage": self._ndcg(self.run),
-            "encoder": self._ndcg(encoder_run),
-            "model": self._ndcg(model_run),
-        }
-
-    def _reorder(self, qid: str, scores: torch.Tensor) -> list[Candidate]:
-        """The top-k by score, then the rest of the first-stage list in its order."""
-        head = self.run[qid][: self.top_k]
-        values = scores[: len(head)].tolist()
-        ranked = sorted(zip(values, head), key=lambda pair: -pair[0])
-        return [Candidate(c.docid, s) for s, c in ranked] + self.run[qid][self.top_k:]
+        return scores
 
     def _ndcg(self, run: Run) -> float:
         return evaluate(run, self.qrels, [MEASURE]).mean[MEASURE]
-
-
-def _pad(lists: list[torch.Tensor]) -> list[torch.Tensor]:
-    width = max(len(v) for v in lists)
-    return [torch.cat([v, v.new_zeros(width - len(v), v.shape[1])]) for v in lists]

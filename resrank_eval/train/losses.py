@@ -1,4 +1,4 @@
-"""The two ResRank training objectives as pure torch functions (see ``shared/notes/RESRANK.md``).
+"""The two ResRank training objectives as pure torch functions (see ``docs/resrank.md``).
 
 * Retrieval: InfoNCE over cosine similarities of encoder vectors, each query against its positive,
   every other query's passages in the batch and all hard negatives, at temperature ``T`` (0.03).

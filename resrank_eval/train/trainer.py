@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from ..errors import ResrankError
+from ..logs import progress
 from ..model import ResRankConfig, ResRankModel
 from .batches import BatchSampler
 from .checkpoint import load_latest, rng_state, save_checkpoint, set_rng_state
@@ -32,6 +33,7 @@ from .objective import Objective
 from .parts import apply_lora, enable_gradient_checkpointing, export, freeze_for_stage
 from .vectors import StageCache, VectorCache, refresh_interval
 
+log = logging.getLogger(__name__)
 LOG_FILE = "train_log.jsonl"
 CONFIG_FILE = "train_config.json"
 
@@ -153,6 +155,7 @@ class Trainer:
         runner = self._wrap(objective)
         training = self.config.training
         end = begin + stage.steps
+        bar = progress(total=stage.steps, initial=step - begin, desc=f"train ({stage.name})", unit="step", enabled=self.main)
         while step < end and (stop_after is None or step < stop_after):
             if cache is not None:
                 objective.cache = cache.current(model, step - begin, f"stage {stage.name}")
@@ -160,6 +163,8 @@ class Trainer:
             losses = self._step(runner, sampler.micro_batches(step), stage, optimizer)
             scheduler.step()
             step += 1
+            bar.set_postfix(loss=losses["loss"], lr=f"{scheduler.get_last_lr()[0]:.2e}", refresh=False)
+            bar.update()
             if self.main and step % training.log_every == 0:
                 self._log({"step": step, "stage": stage.name, "lr": scheduler.get_last_lr()[0],
                            **losses, "seconds": round(time.perf_counter() - started, 3)})
@@ -168,6 +173,7 @@ class Trainer:
                 self._evaluate(model, dev, step, stage, objective.cache if cache is not None and cache.exact else None)
             if step % training.save_every == 0 or last:
                 self._save(step, index, model, optimizer, scheduler, cache)
+        bar.close()
         return step
 
     def _stage_cache(self, stage: StageConfig, sampler: BatchSampler, dev: DevSet | None) -> StageCache | None:
@@ -222,7 +228,7 @@ class Trainer:
             self.best = scores["model"]
             export(model, self.config.model, self.output / "best")
         self._log({"step": step, "stage": stage.name, "dev_nDCG@10": scores, "best": improved,
-                   "seconds": round(time.perf_counter() - started, 3)})
+                   "seconds": round(time.perf_counter() - started, 3)}, logging.INFO)
 
     def _save(self, step: int, stage_index: int, model: ResRankModel, optimizer: torch.optim.Optimizer,
               scheduler: Any, cache: StageCache | None) -> None:
@@ -240,11 +246,12 @@ class Trainer:
             torch.distributed.barrier()
         return self.output / ("best" if self.config.dev is not None else "final")
 
-    def _log(self, record: dict[str, Any]) -> None:
+    def _log(self, record: dict[str, Any], level: int = logging.DEBUG) -> None:
+        """Every record goes to the JSONL log; on the console, steps are the progress bar (records with --verbose)."""
         line = json.dumps(record)
         with open(self.output / LOG_FILE, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
-        print(line, file=sys.stderr, flush=True)
+        log.log(level, line)
 
     def _truncate_log(self, step: int) -> None:
         """Drop log lines a killed run wrote after its last checkpoint: they are about to be redone."""

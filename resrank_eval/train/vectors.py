@@ -31,7 +31,7 @@ class VectorCache:
         self.vectors = vectors
 
     @classmethod
-    def build(cls, model: ResRankModel, texts: Iterable[str]) -> "VectorCache":
+    def build(cls, model: ResRankModel, texts: Iterable[str]) -> VectorCache:
         unique = sorted(set(texts))
         was_training = model.training
         model.eval()  # no dropout: the vectors a frozen encoder gives at inference

@@ -1,6 +1,6 @@
 """What a RankGPT-style reranker needs from a language model: chat in, answer text and its cost out.
 
-Local Hugging Face models (``hf.py``) and OpenAI-compatible servers (``openai_http.py``) both
+Local Hugging Face models (``hf.py``) and OpenAI-compatible servers (``openai_chat.py``) both
 implement :class:`ChatBackend`, so the sliding-window logic never knows where the model runs.
 """
 

@@ -8,7 +8,7 @@ tokens at that next position -- the model's preference for which passage it woul
 from __future__ import annotations
 
 import string
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...errors import ResrankError
 from .hf import encode_chats, load_causal_lm
@@ -24,17 +24,10 @@ class FirstReranker(SlidingWindowReranker):
 
     name = "first"
 
-    def __init__(
-        self,
-        model: PreTrainedModel,
-        tokenizer: PreTrainedTokenizerBase,
-        window: int = 20,
-        stride: int = 10,
-        max_words: int = 300,
-        batch_size: int = 1,
-    ) -> None:
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, window: int = 20, stride: int = 10,
+                 max_words: int = 300) -> None:
         letter_labels(window)  # rejects windows letters cannot label
-        super().__init__(window, stride, max_words, batch_size)
+        super().__init__(window, stride, max_words)
         self.model = model
         self.tokenizer = tokenizer
         self.device = str(model.device)
@@ -42,19 +35,15 @@ class FirstReranker(SlidingWindowReranker):
         self.label_ids = [self._single_token(letter) for letter in string.ascii_uppercase[:window]]
 
     @classmethod
-    def from_pretrained(
-        cls,
-        model: str,
-        device: str | None = None,
-        window: int = 20,
-        stride: int = 10,
-        max_words: int = 300,
-        batch_size: int = 1,
-        dtype: str | None = None,
-    ) -> "FirstReranker":
+    def from_pretrained(cls, model: str, device: str | None = None, dtype: str | None = None, window: int = 20,
+                        stride: int = 10, max_words: int = 300) -> FirstReranker:
         """A local HF chat model (id or folder, or ``smollm2``)."""
         lm, tokenizer = load_causal_lm(model, device, dtype)
-        return cls(lm, tokenizer, window, stride, max_words, batch_size)
+        return cls(lm, tokenizer, window, stride, max_words)
+
+    @classmethod
+    def from_options(cls, **values: Any) -> FirstReranker:
+        return cls.from_pretrained(**values)
 
     def _single_token(self, letter: str) -> int:
         ids = self.tokenizer.encode(letter, add_special_tokens=False)

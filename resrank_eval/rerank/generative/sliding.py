@@ -2,20 +2,31 @@
 
 Windows of one query are sequential (each sees the order the previous one left), but window k of
 every query in a batch is independent, so a batch advances in lock-step: one model call per step.
-With ``batch_size > 1`` a query's latency is its share of each step's wall time.
+In a batch of several queries, a query's latency is its share of each step's wall time.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ResrankError
+from ...logs import progress
 from ...types import Candidate, QueryStats, Ranking
-from ..base import Reranked, Reranker
+from ..base import Option, Reranked, Reranker
+from ..registry import DEVICE, DTYPE, MODEL
 from .permutation import check_window, window_schedule
+
+log = logging.getLogger(__name__)
+
+WINDOW_OPTIONS = (
+    Option("window", 20, "Passages per LLM call.", int),
+    Option("stride", 10, "Window step, back to front.", int),
+    Option("max_words", 300, "Words kept per passage.", int),
+)
 
 
 @dataclass(frozen=True)
@@ -42,27 +53,19 @@ class SlidingWindowReranker(Reranker):
 
     device: str = "cpu"
     dtype: str = "float32"
+    options = (MODEL, DEVICE, DTYPE, *WINDOW_OPTIONS)
 
-    def __init__(self, window: int = 20, stride: int = 10, max_words: int = 300, batch_size: int = 1) -> None:
+    def __init__(self, window: int = 20, stride: int = 10, max_words: int = 300) -> None:
         check_window(window, stride)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.window = window
         self.stride = stride
         self.max_words = max_words
-        self.batch_size = batch_size
 
     @abstractmethod
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
         """Order each window; called once per lock-step of a batch."""
 
-    def rerank(self, rankings: list[Ranking]) -> list[Reranked]:
-        results: list[Reranked] = []
-        for i in range(0, len(rankings), self.batch_size):
-            results.extend(self._rerank_batch(rankings[i : i + self.batch_size]))
-        return results
-
-    def _rerank_batch(self, batch: list[Ranking]) -> list[Reranked]:
+    def rerank_batch(self, batch: list[Ranking]) -> list[Reranked]:
         orders = [list(r.candidates) for r in batch]
         for ranking in batch:
             for cand in ranking.candidates:
@@ -71,7 +74,8 @@ class SlidingWindowReranker(Reranker):
         schedules = [window_schedule(len(order), self.window, self.stride) for order in orders]
         logs: list[list[dict[str, Any]]] = [[] for _ in batch]
         shares = [0.0] * len(batch)
-        for step in range(max((len(s) for s in schedules), default=0)):
+        steps = max((len(s) for s in schedules), default=0)
+        for step in progress(range(steps), desc=f"{self.name} windows", unit="window"):
             active = [j for j, s in enumerate(schedules) if step < len(s)]
             spans = [schedules[j][step] for j in active]
             windows = [Window(batch[j].query.text, [c.text or "" for c in orders[j][a:b]]) for j, (a, b) in zip(active, spans)]
@@ -82,6 +86,8 @@ class SlidingWindowReranker(Reranker):
                 segment = orders[j][a:b]
                 orders[j][a:b] = [segment[k] for k in outcome.order]
                 shares[j] += step_ms / len(active)
+                log.debug("%s query %s, window %d-%d: %d ids named, %d input and %d generated tokens, %.0f ms", self.name,
+                          batch[j].query.qid, a, b, outcome.named, outcome.input_tokens, outcome.generated_tokens, step_ms)
                 logs[j].append(
                     {
                         "start": a,
@@ -110,7 +116,6 @@ class SlidingWindowReranker(Reranker):
             total_ms=ms,
             device=self.device,
             dtype=self.dtype,
-            batch_size=self.batch_size,
             extra={"window": self.window, "stride": self.stride, "max_words": self.max_words, "windows": log},
         )
         return Reranked(candidates, stats)

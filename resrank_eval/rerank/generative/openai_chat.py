@@ -1,0 +1,65 @@
+"""An OpenAI-compatible chat server (vLLM, SGLang, llama.cpp, a hosted API) as a RankGPT backend.
+
+Built on the ``openai`` client (installed with Pyserini): it retries 408/409/429/5xx and dropped
+connections with exponential back-off, and reads token counts from the server's ``usage`` block (a
+server that omits it is reported as 0 tokens). The conversations of one batch are sent
+concurrently, at most ``concurrency`` at a time.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from ...errors import ResrankError
+from .backend import ChatBackend, Generation
+from .prompt import Message
+
+
+def api_root(base_url: str) -> str:
+    """``http://host:8000`` or ``http://host:8000/v1`` -> ``http://host:8000/v1`` (what the client appends paths to)."""
+    base = base_url.rstrip("/")
+    return base if base.endswith("/v1") else base + "/v1"
+
+
+class OpenAIChatBackend(ChatBackend):
+    """Chat completions at temperature 0; ``api_key`` defaults to $OPENAI_API_KEY (local servers need none)."""
+
+    device = "remote"
+    dtype = "unknown"
+
+    def __init__(self, base_url: str, model: str, max_new_tokens: int, api_key: str | None = None, timeout_s: float = 600.0,
+                 max_retries: int = 2, concurrency: int = 8) -> None:
+        import openai
+
+        if concurrency < 1:
+            raise ResrankError(f"concurrency must be at least 1, got {concurrency}")
+        self.url = api_root(base_url) + "/chat/completions"
+        self.model = model
+        self.max_new_tokens = max_new_tokens
+        self.concurrency = concurrency
+        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY") or "none"
+        self.client = openai.OpenAI(base_url=api_root(base_url), api_key=key, timeout=timeout_s, max_retries=max_retries)
+
+    def generate(self, conversations: list[list[Message]]) -> list[Generation]:
+        if len(conversations) == 1:
+            return [self._complete(conversations[0])]
+        with ThreadPoolExecutor(max_workers=min(len(conversations), self.concurrency)) as pool:
+            return list(pool.map(self._complete, conversations))
+
+    def _complete(self, messages: list[Message]) -> Generation:
+        import openai
+
+        try:
+            reply = self.client.chat.completions.create(model=self.model, messages=messages,  # type: ignore[arg-type]
+                                                        max_tokens=self.max_new_tokens, temperature=0)
+        except openai.APIStatusError as exc:
+            raise ResrankError(f"{self.url}: HTTP {exc.status_code}: {str(exc.message)[:200]}") from None
+        except openai.APIError as exc:  # connection refused, timeout, unreadable reply
+            raise ResrankError(f"{self.url}: {type(exc).__name__}: {exc}") from None
+        if not reply.choices:
+            raise ResrankError(f"{self.url}: reply has no choices")
+        text = reply.choices[0].message.content or ""
+        usage = reply.usage
+        generated = usage.completion_tokens if usage else 0
+        return Generation(text, usage.prompt_tokens if usage else 0, generated, generated)

@@ -1,0 +1,149 @@
+"""Reranking in memory: first-stage run -> rankings -> any reranker -> reranked run + per-query cost.
+
+No files: writing, skipping and resuming are :mod:`.sink`'s job, which wraps these same calls.
+The reranked run keeps each query's reranked top-k (strictly decreasing scores) followed by the
+rest of the first-stage list in its original order, so R@1000 stays comparable with the first stage.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ResrankError
+from ..formats.trec import strictly_decreasing
+from ..logs import progress
+from ..types import Candidate, Query, QueryStats, Ranking, Run
+from .base import Reranked, Reranker
+
+log = logging.getLogger(__name__)
+
+PassageLookup = Callable[[Collection[str]], dict[str, str]]
+"""docids -> their texts; e.g. ``lambda ids: load_passages(corpus_dir, ids)``."""
+
+Passages = Mapping[str, str] | PassageLookup
+"""Passage texts in memory, or a function that fetches the ones asked for."""
+
+
+def to_rankings(topics: Mapping[str, Query], run: Run, passages: Passages | None = None, top_k: int | None = None,
+                qids: Iterable[str] | None = None) -> list[Ranking]:
+    """The rankings a reranker reads: each query's top-k with passage texts (none when ``passages`` is None).
+
+    ``qids`` picks a subset in that order (default: every query of ``run`` with hits, in run order).
+    """
+    if top_k is not None and top_k < 1:
+        raise ResrankError(f"--top-k must be at least 1, got {top_k}")
+    chosen = [q for q in (run if qids is None else qids) if run.get(q)]
+    missing = [q for q in chosen if q not in topics]
+    if missing:
+        raise ResrankError(f"{len(missing)} run queries have no topic text (e.g. {missing[0]!r}); check --dataset/--topics")
+    heads = {q: run[q][:top_k] for q in chosen}
+    texts: Mapping[str, str] = {}
+    if passages is not None:
+        wanted = {c.docid for head in heads.values() for c in head}
+        texts = passages if isinstance(passages, Mapping) else passages(wanted)
+        absent = sorted(wanted - texts.keys())
+        if absent:
+            raise ResrankError(f"{len(absent)} candidates have no passage text (e.g. {absent[0]!r})")
+    return [Ranking(topics[q], [Candidate(c.docid, c.score, texts.get(c.docid)) for c in heads[q]]) for q in chosen]
+
+
+def iter_rerank(reranker: Reranker, rankings: Sequence[Ranking], batch_size: int = 1) -> Iterator[tuple[Ranking, Reranked]]:
+    """Rerank ``batch_size`` queries per reranker call, yielding each query as its batch finishes.
+
+    The one owner of batching: rerankers see exactly one batch per call. Each result is checked to
+    reorder (never add or drop) its candidates, and its stats get the batch's actual size.
+    """
+    if batch_size < 1:
+        raise ResrankError(f"--batch-size must be at least 1, got {batch_size}")
+    with progress(total=len(rankings), desc=f"rerank ({reranker.name})", unit="query") as bar:
+        for start in range(0, len(rankings), batch_size):
+            batch = list(rankings[start:start + batch_size])
+            results = reranker.rerank_batch(batch)
+            if len(results) != len(batch):
+                raise ResrankError(f"reranker {reranker.name!r} returned {len(results)} results for {len(batch)} queries")
+            for ranking, result in zip(batch, results):
+                if sorted(c.docid for c in result.candidates) != sorted(ranking.docids):
+                    raise ResrankError(f"reranker {reranker.name!r} changed the candidate set of query {ranking.query.qid!r}")
+                result.stats.batch_size = len(batch)
+                yield ranking, result
+            bar.update(len(batch))
+
+
+def rerank(reranker: Reranker, rankings: Sequence[Ranking], batch_size: int = 1) -> list[Reranked]:
+    """:func:`iter_rerank`, collected: one result per ranking, in order."""
+    return [result for _, result in iter_rerank(reranker, rankings, batch_size)]
+
+
+def with_tail(reranked: list[Candidate], first_stage: list[Candidate], top_k: int) -> list[Candidate]:
+    """The reranked top-k with strictly decreasing scores, then the first stage's rest, scored below them."""
+    scores = strictly_decreasing([c.score for c in reranked])
+    head = [Candidate(c.docid, s) for c, s in zip(reranked, scores)]
+    floor = scores[-1] if scores else 0.0
+    return head + [Candidate(c.docid, floor - 1.0 - j) for j, c in enumerate(first_stage[top_k:])]
+
+
+@dataclass
+class RerankResult:
+    """A reranked run (reranked queries only, in first-stage order) and each query's cost."""
+
+    run: Run
+    stats: list[QueryStats]
+
+    def summary(self) -> dict[str, Any]:
+        return summarize(self.stats)
+
+
+def rerank_run(reranker: Reranker, topics: Mapping[str, Query], run: Run, passages: Passages | None = None,
+               top_k: int = 100, batch_size: int = 1, qids: Iterable[str] | None = None) -> RerankResult:
+    """Rerank the top ``top_k`` of every query in ``run`` (or of ``qids``), in memory."""
+    rankings = to_rankings(topics, run, passages, top_k, qids)
+    done = {ranking.query.qid: result for ranking, result in iter_rerank(reranker, rankings, batch_size)}
+    return assemble(run, done, top_k)
+
+
+def assemble(run: Run, done: Mapping[str, Reranked], top_k: int) -> RerankResult:
+    """Reranked queries of ``run`` (first-stage order) with their tails, and their stats."""
+    qids = [q for q in run if q in done]
+    return RerankResult({q: with_tail(done[q].candidates, run[q], top_k) for q in qids}, [done[q].stats for q in qids])
+
+
+def summarize(stats: list[QueryStats]) -> dict[str, Any]:
+    """Latency percentiles, throughput and token counts per query, for reports and papers.
+
+    ``queries_per_s`` is None (JSON null) when the queries took no measurable time at all.
+    """
+    if not stats:
+        return {"queries": 0}
+    total = [s.total_ms for s in stats]
+    n = len(stats)
+    return {
+        "reranker": stats[0].reranker,
+        "queries": n,
+        "device": stats[0].device,
+        "dtype": stats[0].dtype,
+        "batch_size": max(s.batch_size for s in stats),
+        "latency_ms_p50": statistics.median(total),
+        "latency_ms_p95": _percentile(total, 95),
+        "latency_ms_mean": statistics.fmean(total),
+        "encode_ms_mean": statistics.fmean(s.encode_ms for s in stats),
+        "rerank_ms_mean": statistics.fmean(s.rerank_ms for s in stats),
+        "queries_per_s": 1000.0 * n / sum(total) if sum(total) > 0 else None,
+        "candidates_per_query": statistics.fmean(s.candidates for s in stats),
+        "encoder_tokens_per_query": statistics.fmean(s.encoder_tokens for s in stats),
+        "reranker_input_tokens_per_query": statistics.fmean(s.reranker_input_tokens for s in stats),
+        "generated_tokens_per_query": statistics.fmean(s.generated_tokens for s in stats),
+        "forward_passes_per_query": statistics.fmean(s.forward_passes for s in stats),
+    }
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (numpy's default), without importing numpy."""
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
