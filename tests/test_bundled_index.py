@@ -11,13 +11,12 @@ import torch
 
 from resrank_eval.datasets.corpus import iter_corpus
 from resrank_eval.model import load_encoder
-from resrank_eval.paths import data_dir
+from resrank_eval.model.sources import BUNDLED_MODEL as MODEL
+from resrank_eval.model.sources import BUNDLED_NFCORPUS_INDEX as INDEX
 from resrank_eval.retrieve.dense import DOCID_FILE, META_FILE, VECTORS_FILE, DenseVectors, build_dense_index
 
 from .conftest import NFCORPUS
 
-INDEX = data_dir() / "indexes" / "beir-nfcorpus.resrank-mini"
-MODEL = data_dir() / "models" / "resrank-mini"
 FLOAT16_ERROR = 1e-3  # unit vectors: components < 1, float16 keeps 11 bits
 
 
