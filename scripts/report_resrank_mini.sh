@@ -6,12 +6,18 @@
 #
 #   bash scripts/report_resrank_mini.sh [MODEL_DIR] [OUT_DIR] [NFCORPUS_DENSE_INDEX]
 #
+# The bundled model reads its shipped NFCorpus dense index; another model's is encoded into OUT_DIR.
 # Test splits: run this once per model you report, never to choose between models (use dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL=${1:-resrank_eval/data/models/resrank-mini}
+BUNDLED=resrank_eval/data/models/resrank-mini
+MODEL=${1:-$BUNDLED}
 OUT=${2:-runs/resrank-mini-report}
-INDEX=${3:-$OUT/nfcorpus/index}
+if [ -z "${3:-}" ] && [ "$MODEL" = "$BUNDLED" ]; then
+  INDEX=resrank_eval/data/indexes/beir-nfcorpus.resrank-mini
+else
+  INDEX=${3:-$OUT/nfcorpus/index}
+fi
 WEIGHTS="0.1 0.2 0.3 0.4 0.5"
 rerank() { resrank-eval rerank --top-k 100 --batch-size 4 "$@"; }
 fusions() {  # fusions BM25_RUN ENCODER_RUN PREFIX
