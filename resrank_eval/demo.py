@@ -46,11 +46,11 @@ def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top
     if not bm25.exists():
         write_run(bm25, retrieve(ds, "bm25", hits=1000, threads=threads), "bm25-flat")
     fingerprint = model_fingerprint(model)
-    embeddings = _corpus_embeddings(ds, model, fingerprint, dtype)
     reranked = []
     for name in ("encoder", "resrank"):
         output = Path(runs) / fingerprint / run_file_name(ds.name, f"bm25-flat.{name}-{model.name}")
-        if not output.exists():
+        if not output.exists():  # a cached demo never loads torch
+            embeddings = _corpus_embeddings(ds, model, fingerprint, dtype)
             reranker = load_reranker(name, model=str(model), dense_index=str(embeddings), dtype=dtype)
             rerank_to_files(reranker, ds.topics(), read_run(bm25), ds.passages, RunSink(output, name), top_k, batch_size)
         reranked.append(output)
@@ -60,11 +60,11 @@ def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top
 def _corpus_embeddings(ds: Dataset, model: Path, fingerprint: str, dtype: str | None) -> Path:
     """The bundled model's shipped NFCorpus index; for any other model, the corpus encoded once by its
     encoder (progress bar) into the cache. Either way every rerank reads the vectors, none encodes a passage."""
+    if model.resolve() == BUNDLED_MODEL.resolve():
+        return BUNDLED_NFCORPUS_INDEX
     from .model import load_encoder
     from .retrieve.dense import META_FILE, build_dense_index
 
-    if model.resolve() == BUNDLED_MODEL.resolve():
-        return BUNDLED_NFCORPUS_INDEX
     suffix = f"-{dtype}" if dtype not in (None, "auto") else ""
     target = cache_dir() / "dense" / f"{ds.slug}-{fingerprint}{suffix}"
     if not (target / META_FILE).exists():
