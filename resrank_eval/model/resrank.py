@@ -1,7 +1,7 @@
 """The ResRank model: encoder vectors injected as one token each into a decoder, scored in ONE pass.
 
 For a query and N passage vectors v_i: e_i = inject(v_i) replaces the input embedding of passage i's
-placeholder token; one forward pass (no generation) gives hidden states H (after the final norm);
+placeholder token (plus a learned rank vector with ``rank_embeddings``); one forward pass (no generation) gives hidden states H (after the final norm);
 q = H[last prompt token], r_i = H[slot_i] + e_i (residual mode), s_i = score_scale * cos(q, r_i).
 
 Everything is differentiable: a trainer calls :meth:`encode_passages` under grad and feeds the
@@ -91,6 +91,9 @@ class ResRankModel(nn.Module):
         self.injector.to(device=self.device, dtype=self.dtype)
         self.gate = nn.Parameter(torch.tensor(float(config.gate_init), device=self.device, dtype=self.dtype)) \
             if config.residual == "gated" else None
+        self.rank_embedding = nn.Parameter(torch.zeros(config.max_candidates_per_pass, int(reranker.config.hidden_size),
+                                                       device=self.device, dtype=self.dtype)) \
+            if config.rank_embeddings else None
 
     @property
     def device(self) -> torch.device:
@@ -165,10 +168,10 @@ class ResRankModel(nn.Module):
         return hidden, last
 
     def slot_inputs(self, injected: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """The input embeddings of the placeholders, given each injected vector and its position in the
-        pass. The one owner: the eager forward and the fast engine (``static.scores``) both place these,
-        while the residual adds back ``injected`` alone; today they are the injected vectors themselves."""
-        return injected
+        """The input embeddings of the placeholders: each injected vector, plus the rank embedding of
+        its position in the pass (``rank_embeddings``). Every scoring path must place these, while
+        the residual adds back ``injected`` alone."""
+        return injected if self.rank_embedding is None else injected + self.rank_embedding[positions]
 
     def _residual(self, states: torch.Tensor, injected: torch.Tensor) -> torch.Tensor:
         if self.config.residual == "none":
