@@ -63,7 +63,7 @@ def test_fuse_cli_matches_the_library(tmp_path: Path) -> None:
     [
         (["--weights", "0.1,x"], "comma-separated numbers"),
         (["--weights", "0.1,0.2,0.7"], "3 weights for 2 runs"),
-        (["--depth", "0"], "depth must be at least 1"),
+        (["--depth", "0"], "'--depth': 0 is not in the range x>=1"),
     ],
 )
 def test_fuse_bad_arguments(tmp_path: Path, args: list[str], fragment: str) -> None:
