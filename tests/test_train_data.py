@@ -11,9 +11,10 @@ from click.testing import CliRunner
 from resrank_eval.cli import main
 from resrank_eval.errors import InputError
 from resrank_eval.formats.candidates import read_candidates
-from resrank_eval.train.build import examples_from_candidates
+from resrank_eval.train.build import BuildOptions, examples_from_candidates, examples_from_run
 from resrank_eval.train.config import load_config
 from resrank_eval.train.data import TrainExample, TrainPassage, read_examples
+from resrank_eval.types import Candidate, Query
 from tests.conftest import DL19_CANDIDATES, NFCORPUS
 
 GOOD = {"qid": "q1", "query": "heart disease", "candidates": [{"docid": "a", "text": "x", "label": 1}, {"docid": "b", "text": "y", "label": 0}]}
@@ -48,6 +49,20 @@ def test_build_train_from_run_uses_qrels_positives_and_run_negatives(tmp_path: P
         assert all((example.qid, p) in judged for p in example.positives)
         assert all(c.label == int((example.qid, c.docid) in judged) for c in example.candidates)
         assert all(c.text.strip() for c in example.candidates)
+
+
+def test_lists_can_be_exactly_the_first_stage_top_k_in_its_order() -> None:
+    topics = {"q1": Query("q1", "statins"), "q2": Query("q2", "soy")}
+    qrels = {"q1": {"d2": 1, "d4": 1, "d9": 1}, "q2": {"d9": 1}}  # d9 is never retrieved
+    run = {q: [Candidate(f"d{i}", 10.0 - i) for i in range(6)] for q in topics}
+    passages = {f"d{i}": f"text {i}" for i in range(10)}
+    exact = examples_from_run(topics, qrels, run, passages,
+                              BuildOptions(candidates=10, depth=6, max_positives=10, missed_positives=False))
+    assert [e.qid for e in exact] == ["q1"]  # q2's only positive was missed: no list to rank
+    assert [c.docid for c in exact[0].candidates] == [f"d{i}" for i in range(6)]
+    assert set(exact[0].positives) == {"d2", "d4"}
+    default = examples_from_run(topics, qrels, run, passages, BuildOptions(candidates=10, depth=6, max_positives=10))
+    assert [c.docid for c in default[0].candidates][-1] == "d9" and [e.qid for e in default] == ["q1", "q2"]
 
 
 def test_build_train_refuses_the_test_split(tmp_path: Path) -> None:
@@ -111,6 +126,7 @@ def _config(tmp_path: Path, text: str) -> Path:
         ("stages:\n  - name: a\n    steps: 5\n    warmup: 5", 5, "warmup must be smaller"),
         ("stages:\n  - name: a\n    lr: {encoder: 1.0}", 5, "one rate for each trained part"),
         ("dev:\n  split: dev", 5, "dev.run"),
+        ("data:\n  train: t.jsonl\n  shuffle_fraction: 1.5", 6, "shuffle_fraction must be at most 1"),
         ("model:\n  preset: mini\n  path: x", 6, "either 'preset' or 'path'"),
         ("model:\n  encoder:\n    mode: qlora", 6, "model.encoder.mode: expected one of full, lora"),
         ("stages: [", 6, "invalid YAML"),
@@ -135,6 +151,11 @@ def test_ablations_rewrite_the_stages(tmp_path: Path) -> None:
     ranking_only = load_config(base, ["ablation.ranking_loss_only=true"]).effective_stages()
     assert [s.train for s in ranking_only] == [["projector", "reranker"], ["encoder", "projector", "reranker"]]
     assert load_config(base, ["ablation.no_residual=true"]).model_overrides()["residual"] == "none"
+    two = _config(tmp_path, "stages:\n  - {name: encoder, steps: 3, train: [encoder], lr: {encoder: 0.1}, ranking: 0}\n"
+                            "  - {name: reader, steps: 5, train: [projector, reranker], lr: 0.2, contrastive: 0}")
+    (merged,) = load_config(two, ["ablation.single_stage=true"]).effective_stages()
+    assert (merged.steps, merged.train, merged.contrastive, merged.ranking) == (8, ["encoder", "projector", "reranker"], 1.0, 1.0)
+    assert merged.lr == {"encoder": 0.1, "projector": 0.2, "reranker": 0.2}
 
 
 def test_build_train_from_teacher_candidates_cli(tmp_path: Path) -> None:
@@ -159,3 +180,17 @@ def test_overrides_reach_list_items_and_are_validated(tmp_path: Path) -> None:
         load_config(path, ["stages.2.steps=1"])
     with pytest.raises(InputError, match="stages\\[0\\].steps: expected an integer"):
         load_config(path, ["stages.0.steps=many"])
+
+
+def test_a_share_of_lists_can_be_shuffled_and_the_rest_keep_first_stage_order() -> None:
+    import random
+
+    from resrank_eval.train.batches import sample_candidates
+
+    example = TrainExample("q", "x", tuple(TrainPassage(f"d{i}", "t", label=int(i == 3)) for i in range(8)), ("d3",))
+    orders = [sample_candidates(example, 8, 0.5, random.Random(seed))[0] for seed in range(40)]
+    kept = [order == sorted(order) for order in orders]
+    assert 10 < sum(kept) < 30  # both kinds, roughly half each
+    same = [sample_candidates(example, 8, 0.5, random.Random(seed))[0] for seed in range(40)]
+    assert same == orders  # a pure function of the seed
+    assert all(sample_candidates(example, 8, 0.0, random.Random(s))[0] == list(range(8)) for s in range(5))

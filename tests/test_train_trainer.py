@@ -141,3 +141,41 @@ def test_lora_bf16_and_checkpointing_export_a_plain_model(tmp_path: Path, tiny_m
     assert all(r["loss"] == r["loss"] for r in _log(Path(config.output_dir)) if "loss" in r)  # no NaN
     loaded = ResRankModel.from_pretrained(final, "cpu", "float32")
     assert not any("lora" in name for name in loaded.state_dict())
+
+
+def test_cached_vectors_train_a_frozen_encoder_stage_like_fresh_ones(tmp_path: Path, tiny_model_config: dict[str, object],
+                                                                     train_file: Path) -> None:
+    stages = [{"name": "align", "steps": 2, "lr": 3e-3, "contrastive": 1.0, "ranking_to_encoder": False},
+              {"name": "reader", "steps": 4, "lr": 3e-3, "train": ["projector", "reranker"], "contrastive": 0.0}]
+    runs = {}
+    for cached in (False, True):
+        config = load_config(write_config(tmp_path / str(cached), tiny_model_config, train_file, stages=stages,
+                                          training={"batch_size": 4, "save_every": 2, "cache_vectors": cached}))
+        Trainer(config).train()
+        runs[cached] = [r["loss"] for r in _log(Path(config.output_dir))]
+    assert runs[True] == pytest.approx(runs[False], rel=1e-4)
+    interrupted = load_config(write_config(tmp_path / "killed", tiny_model_config, train_file, stages=stages,
+                                           training={"batch_size": 4, "save_every": 2, "cache_vectors": True}))
+    assert Trainer(interrupted).train(stop_after=4) is None  # killed inside the cached stage
+    Trainer(interrupted).train(resume=True)
+    assert [r["loss"] for r in _log(Path(interrupted.output_dir))] == runs[True]  # the cache is rebuilt exactly
+
+
+def test_refreshed_vectors_follow_a_training_encoder_and_resume_exactly(tmp_path: Path, tiny_model_config: dict[str, object],
+                                                                        train_file: Path) -> None:
+    stages = [{"name": "align", "steps": 4, "lr": 3e-3, "ranking_to_encoder": False}]
+
+    def losses(name: str, stop_after: int | None = None, **training: object) -> list[float]:
+        config = load_config(write_config(tmp_path / name, tiny_model_config, train_file, stages=stages,
+                                          training={"batch_size": 4, "save_every": 2, **training}))
+        if stop_after is not None:
+            assert Trainer(config).train(stop_after=stop_after) is None
+        Trainer(config).train(resume=stop_after is not None)
+        return [r["loss"] for r in _log(Path(config.output_dir))]
+
+    fresh = losses("fresh")
+    assert losses("every-step", cache_vectors=True, cache_refresh=1) == pytest.approx(fresh, rel=1e-4)
+    stale = losses("stale", cache_vectors=True, cache_refresh=3)  # steps 2 and 3 read the vectors of before step 1
+    assert stale[0] == pytest.approx(fresh[0], rel=1e-4) and stale[1] != pytest.approx(fresh[1], rel=1e-4)
+    # killed after step 2: its checkpoint carries step 0's vectors, which no longer match the weights
+    assert losses("killed", stop_after=2, cache_vectors=True, cache_refresh=3) == stale

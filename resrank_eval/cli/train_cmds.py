@@ -20,6 +20,9 @@ from .common import Writable, corpus_option
 @click.option("--depth", type=click.IntRange(min=1), default=100, show_default=True, help="First-stage depth hard negatives are sampled from.")
 @click.option("--max-positives", type=click.IntRange(min=1), default=5, show_default=True, help="Positives per list (with --run).")
 @click.option("--max-queries", type=click.IntRange(min=1), default=None, help="Sample at most this many queries (with --run).")
+@click.option("--missed-positives/--no-missed-positives", default=True, show_default=True,
+              help="Give a query whose positives the run missed one anyway (after the run's passages); "
+                   "--no-missed-positives skips such queries, so lists are exactly the run's.")
 @click.option("--seed", type=int, default=13, show_default=True)
 def build_train(
     output: str,
@@ -33,6 +36,7 @@ def build_train(
     depth: int,
     max_positives: int,
     max_queries: int | None,
+    missed_positives: bool,
     seed: int,
 ) -> None:
     """Write training examples: from a dataset split + first-stage run, or from teacher-ranked candidates."""
@@ -62,7 +66,7 @@ def build_train(
         qrels, run = data.qrels(), read_run(run_path)
         wanted = {c.docid for hits in run.values() for c in hits[:depth]} | {d for j in qrels.values() for d in j}
         passages = data.passages(wanted)
-        options = BuildOptions(num_candidates, depth, max_positives, max_queries, seed)
+        options = BuildOptions(num_candidates, depth, max_positives, max_queries, seed, missed_positives)
         examples = examples_from_run(data.topics(), qrels, run, passages, options)
     if not examples:
         raise ResrankError("no training examples: do the run's qids match the split's judged queries?")

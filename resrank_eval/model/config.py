@@ -45,6 +45,10 @@ class ResRankConfig:
     the saved reranker folder then holds the truncated model, loadable by transformers alone).
     Candidates beyond ``max_candidates_per_pass`` are split into consecutive chunks, each one more
     pass in the same batch; cosine scores are absolute, so chunks merge by value.
+    ``rank_embeddings`` (our extension) adds a learned vector per position in the pass (the
+    first-stage rank: candidates arrive in first-stage order) to each passage's injected input
+    embedding, not to its residual; zero at initialisation. The reader then sees the first stage's
+    order, as rank fusion does, without spending label tokens (``[{index}]``) on it.
     """
 
     encoder: str
@@ -66,6 +70,7 @@ class ResRankConfig:
     chat_template: bool = True
     reranker_layers: int | None = field(default=None, metadata={"min": 1})
     query_residual: bool = False
+    rank_embeddings: bool = False
 
     def __post_init__(self) -> None:
         check(self, "model config")

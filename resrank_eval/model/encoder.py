@@ -7,7 +7,7 @@ tokens). Gradients flow when the caller has them enabled, so a trainer can back-
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -62,8 +62,14 @@ class Encoder(nn.Module):
         """[len(texts), dim] on the model's device; differentiable under ``torch.enable_grad``."""
         return self.embed(self.tokenize(texts, queries))
 
-    def embed(self, token_ids: Sequence[Sequence[int]]) -> torch.Tensor:
-        """Longest first in batches (little padding); on GPU OOM the batch size halves and retries."""
+    def embed(self, token_ids: Sequence[Sequence[int]],
+              forward: Callable[[list[Sequence[int]]], torch.Tensor] | None = None) -> torch.Tensor:
+        """Longest first in batches (little padding); on GPU OOM the batch size halves and retries.
+
+        ``forward``: one batch's vectors, when not the plain (differentiable) one, e.g. the fast
+        engine's (``model/encoding.py``).
+        """
+        forward = forward or self._forward
         if not token_ids:
             return torch.empty(0, self.dim, device=self.device)
         order = sorted(range(len(token_ids)), key=lambda i: -len(token_ids[i]))
@@ -72,7 +78,7 @@ class Encoder(nn.Module):
         while start < len(order):
             batch = [token_ids[i] for i in order[start:start + batch_size]]
             try:
-                pooled.append(self._forward(batch))
+                pooled.append(forward(batch))
             except torch.cuda.OutOfMemoryError:
                 if batch_size == 1:
                     raise ResrankError("encoder: out of GPU memory at batch size 1") from None
@@ -86,16 +92,26 @@ class Encoder(nn.Module):
         return stacked[inverse.to(stacked.device)]
 
     def _forward(self, batch: list[Sequence[int]]) -> torch.Tensor:
-        width = max(len(seq) for seq in batch)
-        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, seq in enumerate(batch):
-            ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
-            mask[row, :len(seq)] = 1
+        ids, mask = padded(batch, self.pad_id, len(batch), max(len(seq) for seq in batch))
         ids, mask = ids.to(self.device), mask.to(self.device)
-        hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        return self.pooled(ids, mask, mask)
+
+    def pooled(self, ids: torch.Tensor, mask: torch.Tensor, attention: torch.Tensor | None) -> torch.Tensor:
+        """Pooled (normalised) float32 vectors of a right-padded batch; ``attention`` None: causal, no mask."""
+        hidden = self.model(input_ids=ids, attention_mask=attention).last_hidden_state
         vectors = pool(hidden, mask, self.pooling).float()
         return F.normalize(vectors, dim=-1) if self.normalize else vectors
+
+
+def padded(batch: Sequence[Sequence[int]], pad_id: int, rows: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded [rows, width] ids and mask on the host; rows past the batch hold one token."""
+    ids = torch.full((rows, width), pad_id, dtype=torch.long)
+    mask = torch.zeros((rows, width), dtype=torch.long)
+    mask[len(batch):, 0] = 1
+    for row, seq in enumerate(batch):
+        ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
+        mask[row, :len(seq)] = 1
+    return ids, mask
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:

@@ -44,9 +44,7 @@ class PromptBuilder:
     def render(self, query: str, count: int) -> str:
         """The prompt text for ``count`` passages (chat-wrapped when configured and available)."""
         config = self.config
-        for reserved in (config.placeholder_token, config.query_token):
-            if reserved:
-                query = query.replace(reserved, " ")
+        query = self.query_text(query)
         passages = config.passage_separator.join(
             config.passage_template.format(index=i + 1, placeholder=config.placeholder_token) for i in range(count)
         )
@@ -56,6 +54,13 @@ class PromptBuilder:
                 [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
             )
         return text
+
+    def query_text(self, query: str) -> str:
+        """The query as the prompt holds it: reserved tokens blanked, so a query cannot inject a slot."""
+        for reserved in (self.config.placeholder_token, self.config.query_token):
+            if reserved:
+                query = query.replace(reserved, " ")
+        return query
 
     def build(self, query: str, count: int) -> Prompt:
         ids = self.tokenizer(self.render(query, count), add_special_tokens=not self.use_chat)["input_ids"]

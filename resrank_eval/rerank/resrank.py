@@ -4,7 +4,10 @@ Both read passage vectors from a dense index folder when given (``embeddings``) 
 the candidates it lacks, so reranking a dense or BM25 run over an indexed corpus costs no encoder
 time. Batched latencies are shared out per query: encode time by encoder tokens (0 when every vector
 was cached), rerank time evenly. FLOPs are each query's own (:mod:`..model.flops`): its encoded
-passages and query, the projector, and its reranker passes.
+passages and query, the projector, and its reranker passes (a reused prompt prefix counted as computed).
+``engine="fast"`` (the default) scores and encodes through the static-shape engine (``model/engine.py``,
+``model/encoding.py``); ``engine="eager"`` through the reference :meth:`ResRankModel.forward` and the
+plain encoder, with the same scores.
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ class _Batch:
 
 
 DENSE_INDEX = Option("dense_index", None, "Dense index (`resrank-eval encode`) whose stored passage vectors are reused.")
-MODEL_OPTIONS = (MODEL, DEVICE, DTYPE, DENSE_INDEX)
+ENGINE = Option("engine", "fast", "Inference path: fast (pre-tokenized prompts, prefix KV reuse, static shapes, CUDA graphs; "
+                "the same scores) or eager (the reference forward).", ("fast", "eager"))
+MODEL_OPTIONS = (MODEL, DEVICE, DTYPE, DENSE_INDEX, ENGINE)
 
 
 class _EncoderBacked(Reranker):
@@ -61,11 +66,18 @@ class _EncoderBacked(Reranker):
         if values["dense_index"] is not None:
             check_dense_index(values["dense_index"])
 
-    def __init__(self, encoder: Encoder, embeddings: str | Path | Mapping[str, Any] | None = None) -> None:
+    def __init__(self, encoder: Encoder, embeddings: str | Path | Mapping[str, Any] | None = None,
+                 engine: str = ENGINE.default) -> None:
+        from ..model.encoding import FastEncoding
         from ..retrieve.dense import DenseVectors
 
+        if engine not in ENGINE.kind:
+            raise ResrankError(f"{self.name}: unknown engine {engine!r}; use one of {', '.join(ENGINE.kind)}")
+        self.engine = engine
         self.encoder = encoder
         self.encoder_shape = Shape.of(encoder.model)
+        # The reranker's own forward for online encoding: the shared encoder itself stays plain (a trainer trains it).
+        self.encoding = FastEncoding(encoder) if engine == "fast" else None
         self.cache: DenseVectors | Mapping[str, Any] | None = embeddings
         if isinstance(embeddings, (str, Path)):
             self.cache = DenseVectors(embeddings)
@@ -108,10 +120,11 @@ class _EncoderBacked(Reranker):
             return self.cache.get(docids)
         return {d: self.cache[d] for d in docids if d in self.cache} if self.cache else {}
 
+    def _embed(self, ids: list[list[int]]) -> torch.Tensor:
+        return self.encoder.embed(ids, self.encoding.forward if self.encoding else None)
+
     def _prepare(self, rankings: list[Ranking]) -> _Batch:
         """Per query [n, D] vectors: cached ones reused, the rest encoded together in one call."""
-        import torch
-
         cached = self._cached([c.docid for r in rankings for c in r.candidates])
         todo: dict[str, str] = {}
         for ranking in rankings:
@@ -123,13 +136,12 @@ class _EncoderBacked(Reranker):
                                        "no text and no cached vector")
                 todo[candidate.docid] = candidate.text
         ids = self.encoder.tokenize(list(todo.values())) if todo else []
-        fresh = dict(zip(todo, self.encoder.embed(ids))) if ids else {}
+        fresh = dict(zip(todo, self._embed(ids))) if ids else {}
         length = dict(zip(todo, map(len, ids)))
         batch = _Batch([], [], [], [])
         for ranking in rankings:
             docids = [c.docid for c in ranking.candidates]
-            rows = [fresh[d] if d in fresh else torch.as_tensor(cached[d]) for d in docids]
-            batch.vectors.append(torch.stack([row.to(self.encoder.device) for row in rows]).float())
+            batch.vectors.append(_vectors(docids, fresh, cached, self.encoder.device))
             batch.encoder_tokens.append(sum(length.get(d, 0) for d in docids))
             batch.encoded.append(sum(1 for d in docids if d in fresh))
             batch.encoder_flops.append(sum(self.encoder_shape.forward(length[d]) for d in docids if d in length))
@@ -157,27 +169,30 @@ class ResRankReranker(_EncoderBacked):
 
     name = "resrank"
 
-    def __init__(self, model: ResRankModel, embeddings: str | Path | Mapping[str, Any] | None = None) -> None:
+    def __init__(self, model: ResRankModel, embeddings: str | Path | Mapping[str, Any] | None = None,
+                 engine: str = ENGINE.default) -> None:
+        from ..model.engine import FastScorer
         from ..model.flops import linear_flops
 
-        super().__init__(model.encoder, embeddings)
+        super().__init__(model.encoder, embeddings, engine)
         self.model = model.eval()
+        self.scorer: Any = FastScorer(self.model) if engine == "fast" else self.model  # both (queries, vectors) -> ScoreOutput
         self.reranker_shape = Shape.of(model.reranker)
         self.projector_flops = linear_flops(model.injector)
 
     @classmethod
     def from_pretrained(cls, model_dir_or_preset: str | Path, device: str | None = None, dtype: str | None = None,
-                        embeddings: str | Path | None = None) -> ResRankReranker:
+                        embeddings: str | Path | None = None, engine: str = ENGINE.default) -> ResRankReranker:
         from ..model import ResRankModel
 
-        return cls(ResRankModel.from_pretrained(model_dir_or_preset, device, dtype), embeddings)
+        return cls(ResRankModel.from_pretrained(model_dir_or_preset, device, dtype), embeddings, engine)
 
     @classmethod
-    def from_options(cls, model: str, device: str | None, dtype: str, dense_index: str | None) -> ResRankReranker:
-        return cls.from_pretrained(model, device, dtype, dense_index)
+    def from_options(cls, model: str, device: str | None, dtype: str, dense_index: str | None, engine: str) -> ResRankReranker:
+        return cls.from_pretrained(model, device, dtype, dense_index, engine)
 
     def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list[torch.Tensor], list[int], list[int], list[int]]:
-        output = self.model([r.query.text for r in rankings], batch.vectors)
+        output = self.scorer([r.query.text for r in rankings], batch.vectors)
         projected = [len(v) for v in batch.vectors]
         if self.model.config.query_residual:  # the query is encoded and projected too
             for i, ids in enumerate(self.encoder.tokenize([r.query.text for r in rankings], queries=True)):
@@ -196,20 +211,20 @@ class EncoderReranker(_EncoderBacked):
 
     @classmethod
     def from_pretrained(cls, model_dir_or_preset: str | Path, device: str | None = None, dtype: str | None = None,
-                        embeddings: str | Path | None = None) -> EncoderReranker:
+                        embeddings: str | Path | None = None, engine: str = ENGINE.default) -> EncoderReranker:
         from ..model import load_encoder
 
-        return cls(load_encoder(model_dir_or_preset, device, dtype), embeddings)
+        return cls(load_encoder(model_dir_or_preset, device, dtype), embeddings, engine)
 
     @classmethod
-    def from_options(cls, model: str, device: str | None, dtype: str, dense_index: str | None) -> EncoderReranker:
-        return cls.from_pretrained(model, device, dtype, dense_index)
+    def from_options(cls, model: str, device: str | None, dtype: str, dense_index: str | None, engine: str) -> EncoderReranker:
+        return cls.from_pretrained(model, device, dtype, dense_index, engine)
 
     def _prepare(self, rankings: list[Ranking]) -> _Batch:
         """Queries are encoded too (with the instruction prefix); their tokens count as encoder tokens."""
         batch = super()._prepare(rankings)
         ids = self.encoder.tokenize([r.query.text for r in rankings], queries=True)
-        batch.queries = self.encoder.embed(ids).float()
+        batch.queries = self._embed(ids).float()
         batch.encoder_tokens = [t + len(q) for t, q in zip(batch.encoder_tokens, ids)]
         batch.encoder_flops = [f + self.encoder_shape.forward(len(q)) for f, q in zip(batch.encoder_flops, ids)]
         return batch
@@ -219,6 +234,27 @@ class EncoderReranker(_EncoderBacked):
 
         scores = [F.cosine_similarity(batch.queries[i:i + 1], v, dim=-1) for i, v in enumerate(batch.vectors)]
         return scores, [0] * len(rankings), [0] * len(rankings), [0] * len(rankings)
+
+
+def _vectors(docids: list[str], fresh: dict[str, torch.Tensor], cached: Mapping[str, Any],
+             device: torch.device) -> torch.Tensor:
+    """[n, D] float32 on the device; cached rows stacked on the host and copied in one (pinned, async) transfer."""
+    import torch
+
+    from ..model.engine import stage
+
+    hits = [i for i, d in enumerate(docids) if d not in fresh]
+    # numpy rows from a dense index, or tensors lent by a trainer
+    stored = stage(torch.stack([torch.as_tensor(cached[docids[i]]) for i in hits]), device).float() if hits else None
+    if len(hits) == len(docids):
+        return stored
+    encoded = torch.stack([fresh[d] for d in docids if d in fresh]).float()
+    if stored is None:
+        return encoded
+    out = torch.empty((len(docids), encoded.shape[1]), device=encoded.device)
+    out[torch.tensor(hits, device=device)] = stored
+    out[torch.tensor([i for i, d in enumerate(docids) if d in fresh], device=device)] = encoded
+    return out
 
 
 def _ordered(ranking: Ranking, scores: torch.Tensor) -> list[Candidate]:

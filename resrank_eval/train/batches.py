@@ -35,7 +35,7 @@ class BatchSampler:
     """Micro-batches for (step, rank): ``batch_size`` queries each, ``accumulation`` per step."""
 
     def __init__(self, examples: list[TrainExample], batch_size: int, accumulation: int, max_candidates: int,
-                 shuffle_candidates: bool, seed: int, world_size: int = 1, rank: int = 0) -> None:
+                 shuffle_candidates: float, seed: int, world_size: int = 1, rank: int = 0) -> None:
         self.examples = examples
         self.batch_size = batch_size
         self.accumulation = accumulation
@@ -79,17 +79,17 @@ class BatchSampler:
         return batch
 
 
-def sample_candidates(example: TrainExample, limit: int, shuffle: bool, rng: random.Random) -> tuple[list[int], int]:
+def sample_candidates(example: TrainExample, limit: int, shuffle: float, rng: random.Random) -> tuple[list[int], int]:
     """Indices of at most ``limit`` candidates, always holding one positive (the contrastive target).
 
-    Shuffling hides the first-stage order from the reranker, so it cannot learn position as a
-    shortcut; without it the file's order is kept.
+    With probability ``shuffle`` the list is shuffled, hiding the first-stage order from the
+    reranker; otherwise the file's (first-stage) order is kept. 0 and 1 draw no random number.
     """
     positives = set(example.positives)
     target = rng.choice([i for i, c in enumerate(example.candidates) if c.docid in positives])
     rest = [i for i in range(len(example.candidates)) if i != target]
     keep = [target, *rng.sample(rest, min(len(rest), limit - 1))]
-    if shuffle:
+    if shuffle >= 1 or (shuffle > 0 and rng.random() < shuffle):
         rng.shuffle(keep)
     else:
         keep.sort()

@@ -28,6 +28,10 @@ class BuildOptions:
     max_positives: int = 5
     max_queries: int | None = None
     seed: int = 13
+    missed_positives: bool = True
+    """Positives the first stage missed may join the list (after the retrieved passages; a query
+    without a retrieved positive gets one); False keeps only retrieved passages and skips queries
+    without a retrieved positive, so every list is what a reranker of that run sees, in its order."""
 
 
 def examples_from_run(
@@ -53,9 +57,13 @@ def examples_from_run(
         retrieved = [d for d in pool if d in relevant]
         missed = [d for d in relevant if d not in retrieved]
         rng.shuffle(missed)
+        if not options.missed_positives:
+            missed = []
         positives = (rng.sample(retrieved, len(retrieved)) + missed)[: options.max_positives]
         if not retrieved:
             positives = positives[:1]
+        if not positives:
+            continue
         negatives = [d for d in pool if judged.get(d, 0) <= 0]
         chosen = set(positives) | set(rng.sample(negatives, min(len(negatives), options.candidates - len(positives))))
         if len(chosen) < 2 or not negatives:

@@ -13,6 +13,7 @@ flowing through the reranker into the encoder.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,9 @@ class DataConfig:
     max_candidates: int = field(default=20, metadata={"min": 2})
     hard_negatives: int = field(default=3, metadata={"min": 0})
     shuffle_candidates: bool = True
+    shuffle_fraction: float = field(default=0.0, metadata={"min": 0.0})
+    """Without ``shuffle_candidates``: the share of lists shuffled anyway, so the reader also learns
+    to rank without the first stage's order (and leans on it less)."""
 
 
 @dataclass
@@ -73,8 +77,11 @@ class DevConfig:
 
 @dataclass
 class LossConfig:
+    """InfoNCE temperature; the ranking loss (see :mod:`.losses`) and the scale its scores get."""
+
     temperature: float = field(default=0.03, metadata={"min": 1e-6})
     scale: float = field(default=10.0, metadata={"min": 1e-6})
+    ranking: str = field(default="ranknet", metadata={"choices": ("ranknet", "lambdarank", "listnet")})
 
 
 @dataclass
@@ -94,6 +101,17 @@ class StageConfig:
 
     def lr_for(self, part: str) -> float:
         return self.lr[part] if isinstance(self.lr, dict) else self.lr
+
+    def lr_factor(self, step: int) -> float:
+        """Linear warmup to the stage's rate, then linear or cosine decay to 0, or constant."""
+        if step < self.warmup:
+            return (step + 1) / (self.warmup + 1)
+        if self.schedule == "constant":
+            return 1.0
+        progress = (step - self.warmup) / max(1, self.steps - self.warmup)
+        if self.schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * progress))
+        return max(0.0, 1 - progress)
 
     def reachable(self) -> set[str]:
         """The parts some active loss sends gradients to; training any other part is a no-op."""
@@ -120,11 +138,20 @@ class TrainingConfig:
     save_every: int = field(default=50, metadata={"min": 1})
     keep_checkpoints: int = field(default=2, metadata={"min": 1})
     log_every: int = field(default=1, metadata={"min": 1})
+    cache_vectors: bool = False
+    """Stages that leave the encoder frozen read passage vectors encoded once (``train/vectors.py``)."""
+    cache_refresh: int = field(default=0, metadata={"min": 0})
+    """With ``cache_vectors``: stages that train the encoder under a detached ranking loss read vectors
+    re-encoded every this many steps (0: such stages encode every step's candidates)."""
 
 
 @dataclass
 class AblationConfig:
-    """The paper's ablations, each a switch applied on top of the rest of the config."""
+    """The paper's ablations, each a switch applied on top of the rest of the config.
+
+    ``single_stage`` merges all stages into one (see :func:`_merged`): with an encoder stage
+    followed by a reader stage, both then train together from the first step.
+    """
 
     no_residual: bool = False
     single_stage: bool = False
@@ -149,8 +176,7 @@ class TrainConfig:
         stages = [dataclasses.replace(s, train=list(s.train)) for s in self.stages]
         ab = self.ablation
         if ab.single_stage and len(stages) > 1:
-            last = stages[-1]
-            stages = [dataclasses.replace(last, steps=sum(s.steps for s in stages), warmup=stages[0].warmup)]
+            stages = [_merged(stages)]
         for stage in stages:
             if ab.ranking_loss_only or ab.frozen_encoder:
                 stage.contrastive = 0.0
@@ -172,6 +198,16 @@ class TrainConfig:
         if self.ablation.no_residual:
             overrides["residual"] = "none"
         return overrides
+
+
+def _merged(stages: list[StageConfig]) -> StageConfig:
+    """One stage doing what all of them do, for as many steps: every part any stage trains (at the
+    rate of the last stage that trains it), every loss at its largest weight; the rest from the last."""
+    parts = [p for p in PARTS if any(p in s.train for s in stages)]
+    lr = {p: next(s.lr_for(p) for s in reversed(stages) if p in s.train) for p in parts}
+    return dataclasses.replace(stages[-1], steps=sum(s.steps for s in stages), warmup=stages[0].warmup, train=parts,
+                               lr=lr, contrastive=max(s.contrastive for s in stages),
+                               ranking=max(s.ranking for s in stages))
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -202,6 +238,8 @@ def _check(config: TrainConfig, raw: dict, path: Path) -> None:
         raise InputError(path, line_of(raw, "model"), "model: give a 'preset', a 'path', or a 'config' with encoder and reranker")
     if config.model.path is not None and config.model_overrides():
         raise InputError(path, line_of(model, "config"), "model: a saved model ('path') is trained as saved; 'config' and ablation.no_residual need a preset")
+    if config.data.shuffle_fraction > 1:
+        raise InputError(path, line_of(raw.get("data", raw), "shuffle_fraction"), "data.shuffle_fraction must be at most 1")
     if config.dev is not None and not config.dev.run:
         raise InputError(path, line_of(raw.get("dev", raw), "run"), "dev.run (a first-stage run of the dev split) is required")
     if not config.stages:

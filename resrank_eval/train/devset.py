@@ -9,6 +9,7 @@ and lent to both rerankers. Test qrels are never read here.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -52,13 +53,17 @@ class DevSet:
         topics = dataset.topics()
         return cls({q: topics[q] for q in qids}, {q: qrels[q] for q in qids}, run, dataset.passages(docids), config.top_k)
 
-    def score(self, model: ResRankModel, batch_size: int = 8) -> dict[str, float]:
-        """nDCG@10 of the first stage, the encoder's cosine rerank and the full model's rerank."""
+    def score(self, model: ResRankModel, batch_size: int = 8,
+              encode: Callable[[list[str]], torch.Tensor] | None = None) -> dict[str, float]:
+        """nDCG@10 of the first stage, the encoder's cosine rerank and the full model's rerank.
+
+        ``encode`` supplies passage vectors in place of ``model.encode_passages`` (a frozen encoder's cache).
+        """
         was_training = model.training
         model.eval()
         with torch.no_grad():
             docids = sorted(self.passages)
-            vectors = dict(zip(docids, model.encode_passages([self.passages[d] for d in docids])))
+            vectors = dict(zip(docids, (encode or model.encode_passages)([self.passages[d] for d in docids])))
         rankings = to_rankings(self.topics, self.run, top_k=self.top_k)  # no texts: every vector is lent
         scores = {"first_stage": self._ndcg(self.run)}
         for name, reranker in (("encoder", EncoderReranker(model.encoder, vectors)), ("model", ResRankReranker(model, vectors))):

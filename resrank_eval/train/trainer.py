@@ -32,6 +32,7 @@ from .data import read_examples
 from .devset import DevSet
 from .objective import Objective
 from .parts import apply_lora, enable_gradient_checkpointing, export, freeze_for_stage
+from .vectors import StageCache, VectorCache, refresh_interval
 
 log = logging.getLogger(__name__)
 LOG_FILE = "train_log.jsonl"
@@ -111,8 +112,9 @@ class Trainer:
 
     def _sampler(self) -> BatchSampler:
         data, training = self.config.data, self.config.training
+        shuffle = 1.0 if data.shuffle_candidates else data.shuffle_fraction
         return BatchSampler(read_examples(data.train), training.batch_size, training.grad_accumulation, data.max_candidates,
-                            data.shuffle_candidates, self.config.seed, self.accelerator.num_processes, self.accelerator.process_index)
+                            shuffle, self.config.seed, self.accelerator.num_processes, self.accelerator.process_index)
 
     def _start_fresh(self) -> None:
         """A new run must not mix with an old one's log and checkpoints."""
@@ -129,20 +131,26 @@ class Trainer:
                    stop_after: int | None) -> int:
         model = objective.model
         groups = freeze_for_stage(model, stage.train, self.config.model)
+        cache = self._stage_cache(stage, sampler, dev)
+        objective.cache = None
         optimizer = torch.optim.AdamW(
             [{"params": params, "lr": stage.lr_for(part)} for part, params in groups.items()],
             weight_decay=stage.weight_decay,
         )
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(stage))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, stage.lr_factor)
         if checkpoint is not None and checkpoint["stage"] == index and checkpoint["step"] > begin:
             accel.load_optimizer_state(model, optimizer, checkpoint["optimizer"])
             scheduler.load_state_dict(checkpoint["scheduler"])
+            if cache is not None and checkpoint.get("cache") is not None:
+                cache.restore(checkpoint["cache"])
         if checkpoint is not None and checkpoint["step"] == step:
             set_rng_state(accel.own_state(self.accelerator, checkpoint["rng"]))
         training = self.config.training
         end = begin + stage.steps
         bar = progress(total=stage.steps, initial=step - begin, desc=f"train ({stage.name})", unit="step", enabled=self.main)
         while step < end and (stop_after is None or step < stop_after):
+            if cache is not None:
+                objective.cache = cache.current(model, step - begin, f"stage {stage.name}")
             started = time.perf_counter()
             losses = self._step(sampler.micro_batches(step), stage, optimizer)
             scheduler.step()
@@ -154,11 +162,19 @@ class Trainer:
                            **losses, "seconds": round(time.perf_counter() - started, 3)})
             last = step == end
             if self.config.dev is not None and ((self.config.dev.every and step % self.config.dev.every == 0) or last):
-                self._evaluate(model, dev, step, stage)
+                self._evaluate(model, dev, step, stage, objective.cache if cache is not None and cache.exact else None)
             if step % training.save_every == 0 or last:
-                self._save(step, index, model, optimizer, scheduler)
+                self._save(step, index, model, optimizer, scheduler, cache)
         bar.close()
         return step
+
+    def _stage_cache(self, stage: StageConfig, sampler: BatchSampler, dev: DevSet | None) -> StageCache | None:
+        """The stage's cache of every training and dev passage vector, when it reads one (:mod:`.vectors`)."""
+        every = refresh_interval(stage, self.config.training)
+        if every is None:
+            return None
+        texts = {c.text for example in sampler.examples for c in example.candidates}
+        return StageCache(texts | (set(dev.passages.values()) if dev is not None else set()), every)
 
     def _step(self, micro_batches: list, stage: StageConfig, optimizer: torch.optim.Optimizer) -> dict[str, float]:
         """Accumulate the micro-batches (gradients synchronised on the last only), clip, step; losses averaged over ranks."""
@@ -182,13 +198,14 @@ class Trainer:
 
     # ----- evaluation, checkpoints, output -----
 
-    def _evaluate(self, model: ResRankModel, dev: DevSet | None, step: int, stage: StageConfig) -> None:
+    def _evaluate(self, model: ResRankModel, dev: DevSet | None, step: int, stage: StageConfig,
+                  cache: VectorCache | None) -> None:
         """Every process calls this; the main one scores dev (loaded there only), exports and logs."""
         started = time.perf_counter()
         plain = self._readable(model)
         if plain is None or dev is None:
             return
-        scores = dev.score(plain)
+        scores = dev.score(plain, encode=cache.encode if cache is not None else None)
         improved = self.best is None or scores["model"] > self.best
         if improved:
             self.best = scores["model"]
@@ -197,12 +214,12 @@ class Trainer:
                    "seconds": round(time.perf_counter() - started, 3)}, logging.INFO)
 
     def _save(self, step: int, stage_index: int, model: ResRankModel, optimizer: torch.optim.Optimizer,
-              scheduler: Any) -> None:
+              scheduler: Any, cache: StageCache | None) -> None:
         """Every process gives its part (full weights and optimizer state, its RNG streams); the main one writes."""
         acc = self.accelerator
         state = {"step": step, "stage": stage_index, "best": self.best, "model": accel.model_state(model),
                  "optimizer": accel.optimizer_state(model, optimizer), "scheduler": scheduler.state_dict(),
-                 "rng": accel.rank_states(acc, rng_state())}
+                 "rng": accel.rank_states(acc, rng_state()), "cache": cache.state() if cache is not None else None}
         if self.main:
             save_checkpoint(self.output / "checkpoints", step, state, self.config.training.keep_checkpoints)
 
@@ -253,18 +270,3 @@ def _logged_step(line: str) -> float:
     except (json.JSONDecodeError, KeyError, TypeError):
         return math.inf
 
-
-def _schedule(stage: StageConfig):
-    """Linear warmup to the stage's rate, then linear or cosine decay to 0, or constant."""
-
-    def factor(step: int) -> float:
-        if step < stage.warmup:
-            return (step + 1) / (stage.warmup + 1)
-        if stage.schedule == "constant":
-            return 1.0
-        progress = (step - stage.warmup) / max(1, stage.steps - stage.warmup)
-        if stage.schedule == "cosine":
-            return 0.5 * (1 + math.cos(math.pi * progress))
-        return max(0.0, 1 - progress)
-
-    return factor

@@ -1,0 +1,178 @@
+"""ResRank-mini on this CPU: eager vs fast engine over the DL19 BM25 top-100 (43 queries), one process.
+
+Passage vectors are encoded once (eager encoder, the model's dtype) and cached on disk, as a dense
+index would hold them; what is timed is the scorer call per batch of queries (prompt, query vector,
+reranker forward, scores), the part ``resrank-eval rerank`` reports as rerank_ms. Engines are
+interleaved within each repeat, so a load change on a shared machine hits all of them; the best of
+the repeats is reported, in wall-clock time and in process CPU time (with one thread, CPU time is the
+work done and barely moves with other processes' load), with the load average. Besides the default fast engine (pre-tokenized prompts,
+prefix KV reuse, length-sorted rows; no buckets on a CPU) it times, in the first dtype, the engine
+without prefix reuse and with length buckets (the padding CUDA graphs need); with ``--compile``,
+under torch.compile; with ``--dtypes float32,bfloat16``, both engines in each dtype.
+Also checks that every variant's scores equal the eager ones and rank identically.
+
+    python scripts/bench_engine_cpu.py --dtypes float32,bfloat16 --batch-sizes 1,4 --repeats 5 [--threads 1] [--encode 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from resrank_eval.datasets.corpus import load_passages
+from resrank_eval.datasets.registry import get_dataset
+from resrank_eval.demo import DEMO_MODEL, model_fingerprint
+from resrank_eval.formats.candidates import read_candidates
+from resrank_eval.formats.trec import read_run
+from resrank_eval.model import ResRankModel
+from resrank_eval.model.engine import EngineOptions, FastScorer
+from resrank_eval.paths import cache_dir, data_dir
+from resrank_eval.types import Query
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Workload:
+    """Queries with their first-stage top-100 (docids in order) and a passage-text lookup."""
+
+    name: str
+    queries: list[Query]
+    docids: list[list[str]]
+    passages: Callable[[set[str]], dict[str, str]]
+
+
+def dl19() -> Workload:
+    data = read_candidates(data_dir() / "candidates" / "dl19-bm25-top100.json.gz")
+    return Workload("dl19", [data.topics[q] for q in data.run], [[c.docid for c in data.run[q]] for q in data.run],
+                    lambda ids: {d: data.passages[d] for d in ids})
+
+
+def nfcorpus() -> Workload:
+    dataset = get_dataset("beir/nfcorpus")
+    topics, run = dataset.topics(), read_run(REPO / "runs" / "nfcorpus" / "run.beir-nfcorpus.bm25-flat.test.txt.gz")
+    return Workload("nfcorpus", [topics[q] for q in run], [[c.docid for c in run[q][:100]] for q in run],
+                    lambda ids: load_passages(dataset.corpus_dir, ids))
+
+
+def passage_vectors(model: ResRankModel, model_dir: Path, workload: Workload) -> list[torch.Tensor]:
+    """[100, D] per query, every passage encoded once per model and dtype (cached on disk, like a dense index)."""
+    docids = sorted({d for ids in workload.docids for d in ids})
+    dtype = str(model.dtype).removeprefix("torch.")
+    path = cache_dir() / "bench-engine" / f"{workload.name}.{model_fingerprint(model_dir)}.{dtype}.pt"
+    if path.is_file():
+        stored = torch.load(path)
+    else:
+        texts = workload.passages(set(docids))
+        started = time.perf_counter()
+        with torch.inference_mode():
+            vectors = model.encode_passages([texts[d] for d in docids]).cpu()
+        seconds = time.perf_counter() - started
+        print(f"{workload.name}: encoded {len(docids)} passages in {seconds:.1f} s ({len(docids) / seconds:.1f}/s, {dtype})")
+        stored = {"docids": docids, "vectors": vectors, "passages_per_s": len(docids) / seconds}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(stored, path)
+    row = {d: i for i, d in enumerate(stored["docids"])}
+    return [stored["vectors"][[row[d] for d in ids]] for ids in workload.docids]
+
+
+def time_pass(scorer: object, queries: list[str], vectors: list[torch.Tensor], batch: int) -> tuple[float, float, list[torch.Tensor]]:
+    """Wall and process-CPU seconds for all queries in batches, and the scores."""
+    scores = []
+    wall, cpu = time.perf_counter(), time.process_time()
+    with torch.inference_mode():
+        for i in range(0, len(queries), batch):
+            out = scorer(queries[i:i + batch], vectors[i:i + batch])  # type: ignore[operator]
+            scores.extend(out.scores[j, :len(v)] for j, v in enumerate(vectors[i:i + batch]))
+    return time.perf_counter() - wall, time.process_time() - cpu, scores
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=str(DEMO_MODEL))
+    parser.add_argument("--dtypes", type=lambda s: s.split(","), default=["float32"], help="e.g. float32,bfloat16")
+    parser.add_argument("--batch-sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--compile", default=None, metavar="MODE", help="also time the fast engine under torch.compile")
+    parser.add_argument("--encode", type=int, default=0, metavar="N", help="also time online encoding of N DL19 passages per dtype")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    workload = dl19()
+    texts = [q.text for q in workload.queries]
+    engines: dict[tuple[str, str], object] = {}
+    vectors: dict[str, list[torch.Tensor]] = {}
+    encoders: dict[str, object] = {}
+    passages = list(workload.passages({d for ids in workload.docids for d in ids}).values())[:args.encode]
+    for dtype in args.dtypes:
+        model = ResRankModel.from_pretrained(args.model, "cpu", dtype).eval()
+        encoders[dtype] = model.encoder  # eager; on a CPU, fast encoding of a bidirectional encoder is the same computation
+        vectors[dtype] = passage_vectors(model, Path(args.model), workload)
+        engines.update({(dtype, "eager"): model, (dtype, "fast"): FastScorer(model)})
+        if dtype == args.dtypes[0]:  # the engine's mechanisms, timed in the first dtype
+            engines.update({(dtype, "fast, no prefix reuse"): FastScorer(model, EngineOptions(prefix=False)),
+                            (dtype, "fast, length buckets"): FastScorer(model, EngineOptions(buckets=True))})
+        if args.compile:
+            engines[dtype, f"fast + compile({args.compile})"] = FastScorer(model, EngineOptions(compile=args.compile, buckets=True))
+    load = [os.getloadavg()[0]]
+    times: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
+    scores: dict[tuple[str, str, int], list[torch.Tensor]] = {}
+    for batch in args.batch_sizes:
+        for (dtype, name), scorer in engines.items():
+            wall, _, scores[dtype, name, batch] = time_pass(scorer, texts, vectors[dtype], batch)  # warm-up: compiles, prefix
+            print(f"warm-up {dtype} {name} batch {batch}: {wall:.1f} s")
+    for _ in range(args.repeats):
+        for batch in args.batch_sizes:
+            for (dtype, name), scorer in engines.items():
+                times.setdefault((dtype, name, batch), []).append(time_pass(scorer, texts, vectors[dtype], batch)[:2])
+        for dtype, encoder in encoders.items() if passages else ():
+            wall, cpu = time.perf_counter(), time.process_time()
+            with torch.inference_mode():
+                encoder.encode(passages)  # type: ignore[attr-defined]
+            times.setdefault((dtype, "encode", 0), []).append((time.perf_counter() - wall, time.process_time() - cpu))
+        load.append(os.getloadavg()[0])
+    print(f"\nResRank-mini, {len(texts)} DL19 queries x 100, {args.threads} threads, torch {torch.__version__}, "
+          f"{platform.processor() or platform.machine()}, {args.repeats} repeats, load average {min(load):.2f}-{max(load):.2f}; "
+          "best of the repeats, wall clock and process CPU time")
+    rows = []
+    for batch in args.batch_sizes:
+        base = min(times[args.dtypes[0], "eager", batch])
+        for dtype, name in engines:
+            wall, cpu = (min(t[i] for t in times[dtype, name, batch]) for i in (0, 1))
+            eager = [min(t[i] for t in times[dtype, "eager", batch]) for i in (0, 1)]
+            ref = scores[dtype, "eager", batch]
+            diff = max((a - b).abs().max().item() for a, b in zip(scores[dtype, name, batch], ref))
+            same = sum(torch.equal(torch.argsort(a, descending=True), torch.argsort(b, descending=True))
+                       for a, b in zip(scores[dtype, name, batch], ref))
+            row = {"dtype": dtype, "engine": name, "batch": batch, "wall_ms_per_query": 1000 * wall / len(texts),
+                   "cpu_ms_per_query": 1000 * cpu / len(texts), "wall_speedup_vs_eager": eager[0] / wall,
+                   "cpu_speedup_vs_eager": eager[1] / cpu, f"wall_speedup_vs_{args.dtypes[0]}_eager": base[0] / wall,
+                   "max_abs_diff_vs_eager": diff, "identical_rankings": same}
+            rows.append(row)
+            print(f"  {dtype:<9} {name:<24} batch {batch}: wall {row['wall_ms_per_query']:7.2f} ms/query "
+                  f"(x{row['wall_speedup_vs_eager']:.2f} vs eager), CPU {row['cpu_ms_per_query']:7.2f} ms/query "
+                  f"(x{row['cpu_speedup_vs_eager']:.2f}), max |diff| {diff:.1e}, identical rankings {same}/{len(texts)}")
+    for dtype in encoders if passages else ():
+        wall, cpu = (min(t[i] for t in times[dtype, "encode", 0]) for i in (0, 1))
+        rows.append({"dtype": dtype, "engine": "encode", "passages": len(passages), "passages_per_s": len(passages) / wall,
+                     "cpu_ms_per_passage": 1000 * cpu / len(passages)})
+        print(f"  {dtype:<9} online encoding of {len(passages)} DL19 passages: {len(passages) / wall:6.1f} passages/s, "
+              f"CPU {1000 * cpu / len(passages):.1f} ms/passage")
+    result = {"threads": args.threads, "queries": len(texts), "repeats": args.repeats, "load_average": [min(load), max(load)],
+              "torch": torch.__version__, "rows": rows}
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()

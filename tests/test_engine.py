@@ -1,0 +1,201 @@
+"""The fast engine against the eager reference on tiny random models (CPU, fp32): equal scores.
+
+Every config variant that changes the computation (residual modes, query residual, chat template,
+passage labels, query token, several passes per query) x every engine mechanism that can run on a
+CPU (prefix KV reuse, length buckets, the static shapes CUDA graphs use, one row per forward,
+torch.compile tracing), at batch 1 and batched, with fewer candidates than the slot bucket.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from resrank_eval.errors import ResrankError
+from resrank_eval.model import Encoder, ResRankModel
+from resrank_eval.model.assembly import PromptAssembler
+from resrank_eval.model.encoding import FastEncoding, is_causal
+from resrank_eval.model.engine import EngineOptions, FastScorer
+from resrank_eval.model.graphs import GraphRunner, batch_bucket, length_bucket, relative_error, tolerance
+from resrank_eval.model.loading import load_tokenizer
+from resrank_eval.rerank import rerank
+from resrank_eval.rerank.resrank import ResRankReranker
+from resrank_eval.types import Candidate, Query, Ranking
+
+from .tiny_models import tiny_config
+
+CHAT = ("{% if messages[0]['role'] != 'system' %}<|im_start|>system\nYou rank passages.<|im_end|>\n{% endif %}"
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+QUERIES = ["what causes fever", "capital of France and its long history of kings", "x"]
+COUNTS = (5, 9, 3)
+VARIANTS = {  # config overrides: a new model option that changes the scores is one line here
+    "add": {}, "none": {"residual": "none"}, "gated": {"residual": "gated"},
+    "query-residual": {"residual": "gated", "query_residual": True}, "chat": {"chat": True},
+    "no-labels": {"passage_template": "{placeholder}", "passage_separator": ""},
+    "query-token": {"query_token": "<|query|>"}, "multi-pass": {"max_candidates_per_pass": 4},
+    "rank-embeddings": {"rank_embeddings": True}, "rank-embeddings-multi-pass": {"rank_embeddings": True, "max_candidates_per_pass": 4},
+}
+OPTIONS = {
+    "default": EngineOptions(), "no-prefix": EngineOptions(prefix=False), "buckets": EngineOptions(buckets=True),
+    "graph-shapes": EngineOptions(graphs=True, max_rows=4), "one-row": EngineOptions(max_rows=1),
+}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny-engine")
+    tiny_config(folder)
+    shutil.copytree(folder / "qwen3", folder / "qwen3-chat")
+    tokenizer = load_tokenizer(str(folder / "qwen3"))
+    tokenizer.chat_template = CHAT
+    tokenizer.save_pretrained(folder / "qwen3-chat")
+    return folder
+
+
+def build(root: Path, chat: bool = False, **options: object) -> ResRankModel:
+    config = tiny_config(root, **options)
+    if chat:
+        config = replace(config, reranker=str(root / "qwen3-chat"))
+    torch.manual_seed(0)
+    model = ResRankModel.from_config(config, "cpu", "float32").eval()
+    for name, param in model.named_parameters():  # the gate (and any other head parameter) off its constant start
+        if not name.startswith(("encoder.", "reranker.", "injector.")):
+            param.data.uniform_(0.25, 0.75)
+    return model
+
+
+def vectors(dim: int = 24) -> list[torch.Tensor]:
+    generator = torch.Generator().manual_seed(1)
+    return [torch.nn.functional.normalize(torch.randn(n, dim, generator=generator), dim=-1) for n in COUNTS]
+
+
+def assert_same(fast: object, eager: object) -> None:
+    finite = torch.isfinite(eager.scores)  # type: ignore[attr-defined]
+    assert torch.equal(torch.isfinite(fast.scores), finite)  # type: ignore[attr-defined]
+    assert (fast.scores[finite] - eager.scores[finite]).abs().max().item() <= 1e-4  # type: ignore[attr-defined]
+    assert fast.input_tokens == eager.input_tokens and fast.passes == eager.passes  # type: ignore[attr-defined]
+    for got, want in zip(fast.scores, eager.scores):  # type: ignore[attr-defined]
+        keep = torch.isfinite(want)
+        assert torch.equal(torch.argsort(got[keep], descending=True), torch.argsort(want[keep], descending=True))
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_fast_scores_equal_eager(root: Path, variant: str) -> None:
+    model = build(root, **VARIANTS[variant])  # type: ignore[arg-type]
+    lists = vectors()
+    with torch.no_grad():
+        batched = model(QUERIES, lists)
+        single = [model([q], [v]) for q, v in zip(QUERIES, lists)]
+    for name, options in OPTIONS.items():
+        scorer = FastScorer(model, options)
+        assert_same(scorer(QUERIES, lists), batched)
+        for query, block, want in zip(QUERIES, lists, single):
+            assert_same(scorer([query], [block]), want)
+        assert (scorer.prefixes != {}) == (name != "no-prefix"), name
+        assert all(p is not None for p in scorer.prefixes.values()), scorer.prefix_off
+
+
+def test_prefix_reuse_with_eager_attention(root: Path) -> None:
+    model = build(root, chat=True)
+    model.reranker.set_attn_implementation("eager")
+    with torch.no_grad():
+        want = model(QUERIES, vectors())
+    scorer = FastScorer(model)
+    assert_same(scorer(QUERIES, vectors()), want)
+    assert len(scorer.prefixes) == 1 and scorer.prefix_off is None
+
+
+def test_torch_compile_traces_the_same_scores(root: Path) -> None:
+    model = build(root, residual="gated", query_residual=True)
+    with torch.no_grad():
+        want = model(QUERIES, vectors())
+    assert_same(FastScorer(model, EngineOptions(compile="aot_eager", buckets=True))(QUERIES, vectors()), want)
+
+
+def test_rankings_identical_through_the_reranker(root: Path) -> None:
+    texts = ["Vitamin D in winter", "the powerhouse of the cell", "Paris is the capital of France",
+             "statins lower cholesterol", "transformers read tokens", "fever in children"]
+    rankings = [Ranking(Query(f"q{i}", q), [Candidate(f"d{j}", 0.0, t) for j, t in enumerate(texts[:n])])
+                for i, (q, n) in enumerate(zip(QUERIES, (6, 4, 5)))]
+    model = build(root, residual="gated", query_residual=True, max_candidates_per_pass=4)
+    results = {engine: rerank(ResRankReranker(model, engine=engine), rankings, batch_size=2) for engine in ("eager", "fast")}
+    for eager, fast in zip(results["eager"], results["fast"]):
+        assert [c.docid for c in fast.candidates] == [c.docid for c in eager.candidates]
+        assert [c.score for c in fast.candidates] == pytest.approx([c.score for c in eager.candidates], abs=1e-4)
+        assert fast.stats.reranker_input_tokens == eager.stats.reranker_input_tokens
+    with torch.enable_grad():  # the fast reranker leaves the shared encoder plain: a trainer still gets gradients
+        assert model.encoder.encode(["fever"]).requires_grad
+    with pytest.raises(ResrankError, match="unknown engine"):
+        ResRankReranker(model, engine="turbo")
+
+
+@pytest.mark.parametrize("variant", ["chat", "add", "query-token"])
+def test_assembled_prompts_are_the_builders(root: Path, variant: str) -> None:
+    model = build(root, **VARIANTS[variant])  # type: ignore[arg-type]
+    assembler = PromptAssembler(model.prompts)
+    queries = ["", "  spaced  ", "Ünïcödé <|im_end|> query", "<|passage|> injected", "what is x?"]
+    for count in (1, 7, 100):
+        assert assembler.template(count) is not None
+        for got, query in zip(assembler.build_many(queries, [count] * len(queries)), queries):
+            want = model.prompts.build(query, count)
+            assert got.ids == want.ids and got.slots == want.slots
+
+
+def test_assembly_falls_back_when_the_template_rewrites_the_query(root: Path) -> None:
+    model = build(root, chat=True)
+    model.tokenizer.chat_template = CHAT.replace("m['content']", "m['content'] | trim")
+    assembler = PromptAssembler(model.prompts)
+    assert assembler.template(3) is None
+    for query in ("  padded query  ", "plain"):
+        assert assembler.build(query, 3).ids == model.prompts.build(query, 3).ids
+
+
+def test_buckets() -> None:
+    assert [length_bucket(n) for n in (1, 8, 9, 127, 129, 1000)] == [8, 8, 16, 128, 144, 1024]
+    assert all(n <= length_bucket(n) < n * 1.125 + 8 for n in range(1, 5000))
+    assert [batch_bucket(n, 128) for n in (1, 2, 3, 33, 100, 128)] == [1, 2, 4, 64, 128, 128]
+    assert batch_bucket(5, 6) == 6
+
+
+def test_graph_runner_falls_back_on_a_cpu() -> None:
+    runner = GraphRunner(tolerance=1e-4)
+    x = torch.arange(4.0)
+    assert torch.equal(runner.run("k", lambda t: t * 2, [x]), x * 2)
+    assert runner.captured() == 0 and "CUDA" in runner.reasons["k"]
+    assert relative_error(torch.tensor([1.0, 2.1]), torch.tensor([1.0, 2.0])) == pytest.approx(0.05)
+    assert not relative_error(torch.tensor([float("nan")]), torch.ones(1)) <= tolerance(torch.bfloat16)
+
+
+@pytest.mark.parametrize("kind", ["bert", "qwen3"])
+def test_fast_encoding_equals_eager(root: Path, kind: str) -> None:
+    from transformers import AutoModel
+
+    folder = root / kind
+    model = AutoModel.from_pretrained(folder).eval()
+    pooling = "mean" if kind == "bert" else "last"
+    texts = ["a", "Vitamin D in winter and what it does", "Paris", "statins lower cholesterol in adults", "x y z"]
+    with torch.no_grad():
+        encoder = Encoder(model, load_tokenizer(str(folder)), pooling, True, 64, batch_size=2)
+        ids = encoder.tokenize(texts)
+        want = encoder.embed(ids)
+        for graphs in (False, True):
+            fast = FastEncoding(encoder, graphs)
+            assert fast.causal == (kind == "qwen3") == is_causal(model)
+            assert (encoder.embed(ids, fast.forward) - want).abs().max().item() <= 1e-5
+
+
+def test_engine_is_one_declared_option_of_both_rerankers() -> None:
+    from resrank_eval.rerank.registry import reranker_arguments, reranker_options
+    from resrank_eval.rerank.resrank import ENGINE
+
+    option, used_by = reranker_options()["engine"]
+    assert option is ENGINE and sorted(used_by) == ["encoder", "resrank"]
+    assert reranker_arguments("resrank", model="mini")[1]["engine"] == "fast"
+    assert reranker_arguments("encoder", model="mini", engine="eager")[1]["engine"] == "eager"
+    with pytest.raises(ResrankError, match="--engine does not apply"):
+        reranker_arguments("identity", engine="fast")
