@@ -1,13 +1,15 @@
 """``reproduce``: a grid over DL19 (candidates) and an unregistered BEIR directory (Cranfield), run for real.
 
 Pins written and checked, a second run that skips everything, the dry run's commands making the same
-files, a rerank killed mid-grid that resumes, the paper table's shape, and conditions-file mistakes
-reported at their line.
+files (provenance records included), a condition changed in the file refused by name, a rerank killed
+mid-grid that resumes, the paper table's shape, and conditions-file mistakes reported at their line.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
+import shutil
 import time
 from pathlib import Path
 
@@ -119,7 +121,7 @@ def test_check_and_a_second_run_that_skips_everything(pinned: Path) -> None:
     started = time.perf_counter()
     result = invoke("reproduce", str(pinned), "--check", "--resamples", "200")
     assert result.exit_code == 0, result.output
-    assert result.output.count("done, skipped") == 10 and "running" not in result.output
+    assert result.output.count("done, skipped") == 10 and " s -> " not in result.output
     assert "FAIL" not in result.output and "reproduced" in result.output
     assert time.perf_counter() - started < 60
 
@@ -136,6 +138,7 @@ def test_check_fails_loudly_on_a_wrong_pin(pinned: Path, tmp_path: Path) -> None
 
 
 def test_dry_run_commands_write_the_same_runs(pinned: Path, tmp_path: Path) -> None:
+    """The printed commands make the same runs, passage stores and provenance records (paths aside: another folder)."""
     other = tmp_path / "by-commands"
     result = invoke("reproduce", str(pinned), "--dry-run", "--output", str(other))
     assert result.exit_code == 0 and not other.exists()
@@ -145,8 +148,42 @@ def test_dry_run_commands_write_the_same_runs(pinned: Path, tmp_path: Path) -> N
         done = invoke(*shlex.split(command)[1:])
         assert done.exit_code == 0, (command, done.output)
     ran = pinned.parent / "runs"
-    for path in sorted(ran.glob("*/run.*.txt")):
-        assert (other / path.relative_to(ran)).read_bytes() == path.read_bytes(), path.name
+    made = sorted(p for p in ran.glob("*/run.*") if p.name.endswith((".txt", ".passages.jsonl", ".provenance.json")))
+    assert len([p for p in made if p.name.endswith(".provenance.json")]) == 6  # every first stage's: 2 imports/retrievals, 4 fusions
+    for path in made:
+        assert (other / path.relative_to(ran)).read_text() == path.read_text().replace(str(ran), str(other)), path.name
+    summaries = sorted(ran.glob("*/*.summary.json"))
+    assert len(summaries) == 4
+    for path in summaries:
+        recorded = json.loads(path.read_text().replace(str(ran), str(other)))["provenance"]
+        assert json.loads((other / path.relative_to(ran)).read_text())["provenance"] == recorded, path.name
+    again = [invoke(*shlex.split(command)[1:]) for command in commands]  # ... and each command keeps what the grid made
+    assert all(r.exit_code == 0 and "skipping" in r.output for r in again)
+
+
+@pytest.mark.parametrize(
+    ("change", "cell", "difference"),
+    [
+        (("top_k: 20, batch_size: 8", "top_k: 30, batch_size: 8"), ("bm25.identity", "dl19"), "made with --top-k 20, now 30"),
+        (("{method: bm25, hits: 100}", "{method: bm25, hits: 50}"), ("bm25", "cranfield"), "made with --hits 100, now 50"),
+        (("weights: [0.3, 0.7]", "weights: [0.4, 0.6]"), ("interp", "dl19"), "made with --weights [0.3, 0.7], now [0.4, 0.6]"),
+    ],
+)
+def test_a_condition_changed_in_the_file_is_refused_naming_the_difference(
+        pinned: Path, tmp_path: Path, change: tuple[str, str], cell: tuple[str, str], difference: str) -> None:
+    runs = tmp_path / "runs"
+    shutil.copytree(pinned.parent / "runs", runs)
+    text = pinned.read_text()
+    assert change[0] in text
+    changed = tmp_path / "grid.yaml"
+    changed.write_text(text.replace(f"output: {pinned.parent / 'runs'}", f"output: {runs}").replace(*change))
+    condition, dataset = cell
+    chosen = ["--conditions", condition, "--datasets", dataset, "--resamples", "200"]
+    assert_one_line_error(invoke("reproduce", str(changed), *chosen), f"run.{dataset}.{condition}.txt", difference, "--overwrite")
+    redone = invoke("reproduce", str(changed), *chosen, "--overwrite")
+    assert redone.exit_code == 0, redone.output
+    again = invoke("reproduce", str(changed), *chosen).output
+    assert f"{condition} on {dataset}: done, skipped" in again and " s -> " not in again
 
 
 def test_a_killed_grid_resumes_where_it_stopped(pinned: Path, tmp_path: Path) -> None:
@@ -179,6 +216,8 @@ def test_a_killed_grid_resumes_where_it_stopped(pinned: Path, tmp_path: Path) ->
         (("{method: bm25, hits: 100}", "{method: bm25, hits: 0}"), ["grid.yaml:12:", "first_stage.hits: expected >= 1"]),
         (("top_k: 20, batch_size: 8}", "top_k: 20, options: {window: 3}}"), ["grid.yaml:15:", "--window does not apply to reranker 'identity'"]),
         (("  - name: rrf\n", "  - name: bad name\n"), ["grid.yaml:16:", "must be one word"]),
+        (("{reranker: identity, top_k: 20, batch_size: 8}", "{reranker: rankgpt, top_k: 20, options: {model: smollm2, window: many}}"),
+         ["grid.yaml:15:", "option window must be an integer (as `rerank` takes it), got 'many'"]),
         (("corpus: ", "corpus: /nonexistent"), ["grid.yaml:7:", "does not exist"]),
         (("runs: [bm25, bm25.identity], fusion: rrf", "runs: [rrf, bm25], fusion: rrf"), ["grid.yaml:", "cycle: rrf -> rrf"]),
         (("expected:\n", "expected:\n  nope: {dl19: {nDCG@10: 0.5}}\n"), ["grid.yaml:24:", "unknown condition 'nope'"]),

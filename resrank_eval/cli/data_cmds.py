@@ -34,24 +34,14 @@ def import_candidates(candidates: str, output: str, passages: str | None, topics
     Existing outputs are kept only when all exist and were made from the same file and tag (recorded
     in <output>.provenance.json); anything else is refused, naming what differs.
     """
-    from ..datasets.corpus import write_corpus
-    from ..formats.candidates import read_candidates
-    from ..formats.topics import write_topics
-    from ..formats.trec import write_run
-    from ..provenance import Provenance, record_path, write_record
+    from ..formats.candidates import import_candidates as import_files
+    from ..formats.candidates import passage_store
 
-    passages = passages or f"{output}.passages.jsonl"
-    provenance = Provenance.of("import-candidates", {"tag": tag, "topics_output": bool(topics_output)}, {"candidates": candidates})
-    outputs = [Path(p) for p in (output, passages, topics_output) if p]
-    if provenance.skip(outputs, record_path(output), overwrite):
+    data = import_files(candidates, output, passages, topics_output, tag, overwrite)
+    if data is None:
         return skipping(output)
-    data = read_candidates(candidates)
-    write_corpus(passages, data.passages)
-    if topics_output:
-        write_topics(topics_output, data.topics)
-    write_run(output, data.run, tag)
-    write_record(record_path(output), provenance)
-    click.echo(f"{len(data.run)} queries, {sum(map(len, data.run.values()))} hits -> {output}; {len(data.passages)} passages -> {passages}")
+    click.echo(f"{len(data.run)} queries, {sum(map(len, data.run.values()))} hits -> {output}; {len(data.passages)} passages -> "
+               f"{passages or passage_store(output)}")
 
 
 @click.command("export-candidates")
@@ -67,24 +57,12 @@ def import_candidates(candidates: str, output: str, passages: str | None, topics
 def export_candidates(dataset: str | None, topics: str | None, run_path: str, corpus: str, hits: int, output: str, fmt: str,
                       overwrite: bool) -> None:
     """Export a run plus passage texts to rank_llm candidate files (RankGPT JSON or Request JSONL); kept when made so before."""
-    from ..datasets.corpus import corpus_file, load_passages
-    from ..formats.candidates import write_candidates
-    from ..formats.requests import is_requests_file, write_requests
-    from ..formats.trec import read_run
-    from ..provenance import Provenance, record_path, write_record
+    from ..formats.candidates import export_candidates as export_files
     from .resolve import resolve_topics
 
-    query_texts = resolve_topics(dataset, topics)
-    run = {qid: cands[:hits] for qid, cands in read_run(run_path).items()}
-    used = {q: query_texts[q].text for q in run if q in query_texts}
-    request = fmt == "request" or (fmt == "auto" and is_requests_file(output))
-    provenance = Provenance.of("export-candidates", {"hits": hits, "format": "request" if request else "rankgpt"},
-                               {"run": run_path, "corpus": corpus_file(corpus), "topics": used})
-    if provenance.skip([Path(output)], record_path(output), overwrite):
+    run = export_files(output, resolve_topics(dataset, topics), run_path, corpus, hits, fmt, overwrite)
+    if run is None:
         return skipping(output)
-    texts = load_passages(corpus, {c.docid for cands in run.values() for c in cands})
-    (write_requests if request else write_candidates)(output, query_texts, run, texts)
-    write_record(record_path(output), provenance)
     click.echo(f"{len(run)} queries -> {Path(output)}")
 
 
@@ -96,19 +74,12 @@ def export_candidates(dataset: str | None, topics: str | None, run_path: str, co
 @overwrite_option
 def convert_run(run: str, target: str, output: str, run_tag: str, overwrite: bool) -> None:
     """Convert between a TREC run and the MS MARCO leaderboard TSV (qid, docid, rank); the input format is recognised."""
-    from ..formats.msmarco import looks_like_msmarco, read_msmarco_run, write_msmarco_run
-    from ..formats.trec import read_run, write_run
-    from ..provenance import Provenance, record_path, write_record
+    from ..formats.msmarco import convert_run as convert
 
-    provenance = Provenance.of("convert-run", {"to": target, "run_tag": run_tag if target == "trec" else None}, {"run": run})
-    if provenance.skip([Path(output)], record_path(output), overwrite):
+    data = convert(run, output, target, run_tag, overwrite)
+    if data is None:
         return skipping(output)
-    data = read_msmarco_run(run) if looks_like_msmarco(run) else read_run(run)
-    if target == "msmarco":
-        write_msmarco_run(output, data)
-    else:
-        write_run(output, data, run_tag)
-    write_record(record_path(output), provenance)
     click.echo(f"{len(data)} queries -> {output} ({target})")
+
 
 COMMANDS = [datasets, import_candidates, export_candidates, convert_run]

@@ -29,8 +29,9 @@ def reproduce(conditions_file: str, conditions: str | None, datasets: str | None
               pin: bool, measure: str | None, baseline: str | None, resamples: int, overwrite: bool) -> None:
     """Run the grid conditions x datasets of CONDITIONS_FILE (a path, or a bundled file: offline, paper) and print its table.
 
-    Finished runs are skipped and an interrupted rerank resumes; runs land in OUTPUT/<dataset>/run.<dataset>.<condition>.txt,
-    the table in OUTPUT/table.{md,tex,csv}, OUTPUT/index.html and OUTPUT/tradeoff.{png,pdf}.
+    Runs made exactly so (by their provenance) are kept, one made otherwise is refused (--overwrite redoes it), and an
+    interrupted rerank resumes; runs land in OUTPUT/<dataset>/run.<dataset>.<condition>.txt, the table in
+    OUTPUT/table.{md,tex,csv}, OUTPUT/index.html and OUTPUT/tradeoff.{png,pdf}.
     """
     failed = run_conditions(conditions_file, _names(conditions), _names(datasets), output, dry_run, check, pin, measure, baseline,
                             resamples, overwrite)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..datasets.corpus import load_passages
+from ..datasets.corpus import passage_source
 from ..datasets.registry import Dataset, get_dataset
 from ..errors import ResrankError
 from ..formats.candidates import read_candidates
@@ -39,11 +39,5 @@ def resolve_first_stage(dataset: str, corpus: str | None, topics: str | None, ru
     corpus_is_dir = corpus is not None and Path(corpus).is_dir()
     ds = get_dataset(dataset, corpus if corpus_is_dir else None)
     queries, run = resolve_topics(dataset, topics, corpus if corpus_is_dir else None), read_run(run_path)
-    text_source = Path(corpus) if corpus else ds.corpus_dir
-    if text_source is not None:
-        return queries, run, lambda docids: load_passages(text_source, docids), {"corpus": text_source}
-    if lucene_index:
-        from ..retrieve.bm25 import lucene_passages, open_searcher
-
-        return queries, run, lambda docids: lucene_passages(open_searcher(lucene_index), docids), {"index": lucene_index}
-    raise ResrankError("no passage text: pass --corpus DIR, --index LUCENE_DIR or --candidates FILE")
+    passages, texts = passage_source(Path(corpus) if corpus else ds.corpus_dir, lucene_index)
+    return queries, run, passages, texts

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from .common import (
@@ -106,20 +104,11 @@ def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, m
 def fuse(runs: tuple[str, ...], method: str, weights: str | None, rrf_k: float, depth: int, hits: int, run_tag: str | None,
          output: str, overwrite: bool) -> None:
     """Fuse two or more TREC runs into a new first-stage run (RRF or score interpolation); kept when made so before."""
-    from ..formats.trec import read_run, write_run
-    from ..provenance import Provenance, record_path, write_record
-    from ..retrieve.fusion import fuse as fuse_runs
-    from ..retrieve.fusion import fusion_name, parse_weights
+    from ..retrieve.fusion import fuse_to_file, parse_weights
 
-    parsed = parse_weights(weights) if weights else None
-    tag = run_tag or fusion_name(method, parsed, rrf_k)
-    arguments = {"method": method, "weights": parsed, "k": rrf_k, "depth": depth, "hits": hits, "run_tag": tag}
-    provenance = Provenance.of("fuse", arguments, {f"run{i}": path for i, path in enumerate(runs, 1)})
-    if provenance.skip([Path(output)], record_path(output), overwrite):
+    fused = fuse_to_file(runs, output, method, parse_weights(weights) if weights else None, rrf_k, depth, hits, run_tag, overwrite)
+    if fused is None:
         return skipping(output)
-    fused = fuse_runs([read_run(r) for r in runs], method, parsed, rrf_k, depth, hits)
-    write_run(output, fused, tag)
-    write_record(record_path(output), provenance)
     click.echo(f"{len(fused)} queries fused ({method}) -> {output}")
 
 COMMANDS = [index, retrieve, fuse]

@@ -50,17 +50,37 @@ def check_condition(condition: ConditionSpec, index: int, raw: Any, path: Path, 
 
 
 def _check_rerank(condition: ConditionSpec, path: Path, line: int | None, base: Path) -> None:
-    from ..rerank.registry import reranker_arguments
+    from ..rerank.registry import reranker_arguments, rerankers
 
     rerank = condition.rerank
     assert rerank is not None
     options = {k: local_path(v, base, path, line) if isinstance(v, str) and k in ("model", "dense_index") and v != AUTO else v
                for k, v in rerank.options.items()}
     rerank.options = options
+    known = rerankers().get(rerank.reranker)  # an unknown name is reranker_arguments' error, below
+    kinds = {o.name: o.kind for o in known.options} if known else {}
+    for key, value in options.items():  # typed before the reranker checks values (a string is no window size)
+        if key in kinds and value is not None and value != AUTO and not _of_kind(value, kinds[key]):
+            wanted = f"one of {', '.join(kinds[key])}" if isinstance(kinds[key], tuple) else KIND_NAMES[kinds[key]]
+            raise InputError(path, line, f"condition {condition.name!r}: option {key} must be {wanted} (as `rerank` takes it), got {value!r}")
+        if kinds.get(key) is float and isinstance(value, int):
+            options[key] = float(value)  # what the printed command's --flag reads back
     try:
         reranker_arguments(rerank.reranker, **{k: v for k, v in options.items() if v != AUTO})
     except ResrankError as exc:
         raise InputError(path, line, f"condition {condition.name!r}: {exc}") from None
+
+
+KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def _of_kind(value: Any, kind: Any) -> bool:
+    """A YAML value that the ``rerank`` option of this kind would read back unchanged (an int counts as a float)."""
+    if isinstance(kind, tuple):
+        return value in kind
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
 
 
 def in_order(conditions: list[ConditionSpec], path: Path, raw: Any) -> dict[str, ConditionSpec]:

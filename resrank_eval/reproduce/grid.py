@@ -1,4 +1,4 @@
-"""Running a grid: every cell made once (skip-if-exists, reranks resume after a kill), then scored and checked.
+"""Running a grid: every cell made once (kept while made exactly so, reranks resume after a kill), then scored and checked.
 
 ``regress`` and ``reproduce --check`` are this one mechanism: the expected scores live in the
 conditions file, ``--check`` compares each pinned measure to the fresh run within the file's
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one cell: ``ran``, ``skipped`` (its files exist) or ``planned`` (a dry run)."""
+    """What happened to one cell: ``ran``, ``skipped`` (its files were made exactly so already) or ``planned`` (a dry run)."""
 
     condition: str
     dataset: str
@@ -56,7 +56,11 @@ def plan(grid: Grid, root: Path, conditions: list[str] | None = None, datasets: 
 
 def run_grid(cells: list[Cell], overwrite: bool = False, dry_run: bool = False,
              echo: Callable[[str], None] = log.info) -> list[Outcome]:
-    """Make every cell that is not done (all of them with ``overwrite``); a dry run only echoes the commands."""
+    """Make every cell whose outputs were not made exactly so (all of them with ``overwrite``); a dry run only echoes the commands.
+
+    Whether a step is done is its provenance's say (see :mod:`.plan`): a step made with other
+    arguments or inputs is an error naming the difference, never silently kept or redone.
+    """
     outcomes = []
     for number, cell in enumerate(cells, 1):
         where = f"[{number}/{len(cells)}] {cell.condition.name} on {cell.dataset.name}"
@@ -66,18 +70,17 @@ def run_grid(cells: list[Cell], overwrite: bool = False, dry_run: bool = False,
                 echo(shlex.join(["resrank-eval", *action.command]))
             outcomes.append(Outcome(cell.condition.name, cell.dataset.name, cell.run_path, "planned"))
             continue
-        if cell.done() and not overwrite:
-            echo(f"{where}: done, skipped ({cell.run_path})")
-            outcomes.append(Outcome(cell.condition.name, cell.dataset.name, cell.run_path, "skipped"))
-            continue
-        echo(f"{where}: running")
         started = time.perf_counter()
+        made = False
         for action in cell.actions(overwrite):
             log.debug("%s", shlex.join(["resrank-eval", *action.command]))
-            action.run()
+            made = action.run() or made
         seconds = time.perf_counter() - started
-        echo(f"{where}: {seconds:.1f} s -> {cell.run_path}")
-        outcomes.append(Outcome(cell.condition.name, cell.dataset.name, cell.run_path, "ran", seconds))
+        if made:
+            echo(f"{where}: {seconds:.1f} s -> {cell.run_path}")
+        else:
+            echo(f"{where}: done, skipped (made with these arguments and inputs: {cell.run_path})")
+        outcomes.append(Outcome(cell.condition.name, cell.dataset.name, cell.run_path, "ran" if made else "skipped", seconds))
     return outcomes
 
 

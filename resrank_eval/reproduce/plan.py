@@ -1,10 +1,14 @@
 """Each cell of the grid as the library calls that make it and the equivalent single ``resrank-eval`` commands.
 
-One :class:`Action` per step holds both: ``run()`` calls the library (what ``reproduce`` does) and
-``command`` is the CLI line that writes the same file (what ``reproduce --dry-run`` prints); a test
-runs the printed commands and compares the files byte for byte. Every run lands in the leaderboard
-layout ``<output>/<dataset>/run.<dataset>.<condition>.txt`` (reranks add ``.stats.jsonl`` and
-``.summary.json``; imports add ``.passages.jsonl``), its run tag the condition's name.
+One :class:`Action` per step holds both: ``run()`` calls the library function the command calls, with
+the same arguments (what ``reproduce`` does), and ``command`` is that CLI line (what ``reproduce
+--dry-run`` prints); a test runs the printed commands and compares the files, provenance records
+included, byte for byte. So skipping is the commands' own: an output is kept only when its
+:class:`~resrank_eval.provenance.Provenance` says it was made exactly so, and a condition whose
+arguments changed in the conditions file is refused, naming the difference (``--overwrite`` redoes
+it). Every run lands in the leaderboard layout ``<output>/<dataset>/run.<dataset>.<condition>.txt``
+(reranks add ``.stats.jsonl`` and ``.summary.json``; imports add ``.passages.jsonl``; first stages
+``.provenance.json``), its run tag the condition's name.
 """
 
 from __future__ import annotations
@@ -16,17 +20,20 @@ from typing import Any
 
 from ..datasets.registry import Dataset
 from ..errors import ResrankError
+from ..formats.candidates import import_candidates, passage_store
+from ..formats.msmarco import convert_run
+from ..retrieve.fusion import fuse_to_file
+from ..retrieve.search import retrieve_to_file
 from .conditions import AUTO, ConditionSpec, FirstStage, Grid
-
-PASSAGES = ".passages.jsonl"
 
 
 @dataclass
 class Action:
-    """One step: the CLI arguments that do it, and the same work as a library call."""
+    """One step: the CLI arguments that do it, and the same work as a library call, True when it made something
+    (False: its outputs were made exactly so already)."""
 
     command: list[str]
-    run: Callable[[], None]
+    run: Callable[[], bool]
 
 
 @dataclass
@@ -42,27 +49,20 @@ class Cell:
     def run_path(self) -> Path:
         return run_path(self.root, self.condition.name, self.dataset)
 
-    def done(self) -> bool:
-        """Skip-if-exists: the run and the files that come with it are all there."""
-        needed = [self.run_path]
-        if self.condition.rerank is not None:
-            needed.append(self.run_path.with_name(self.run_path.name + ".summary.json"))
-        elif self._imported_file() and _is_candidates(self._imported_file()):
-            needed.append(self.run_path.with_name(self.run_path.name + PASSAGES))
-        return all(p.exists() for p in needed)
-
     def actions(self, overwrite: bool = False) -> list[Action]:
+        """The steps, each redoing its outputs with ``overwrite`` (a cached dense index is keyed by what made it, so never redone)."""
         stage = self.condition.first_stage
         if self.condition.rerank is not None:
             return self._rerank(overwrite)
         assert isinstance(stage, FirstStage)
+        flag = ["--overwrite"] if overwrite else []
         if self._imported_file():
-            return [self._import()]
+            return [self._import(overwrite, flag)]
         if stage.method == "fusion":
-            return [self._fusion(stage)]
+            return [self._fusion(stage, overwrite, flag)]
         if stage.method == "dense":
-            return self._dense(stage)
-        return [self._bm25(stage)]
+            return self._dense(stage, overwrite, flag)
+        return [self._bm25(stage, overwrite, flag)]
 
     # ----- first stages -----
 
@@ -72,78 +72,52 @@ class Cell:
             return None
         return self.grid.first_stage_file(self.dataset.name, stage.source if stage.method == "imported" else stage.method)  # type: ignore[arg-type]
 
-    def _import(self) -> Action:
+    def _import(self, overwrite: bool, flag: list[str]) -> Action:
         source, out, tag = self._imported_file(), self.run_path, self.condition.name
         assert source is not None
         if _is_candidates(source):
-            def run() -> None:
-                from ..datasets.corpus import write_corpus
-                from ..formats.candidates import read_candidates
-                from ..formats.trec import write_run
+            return Action(["import-candidates", source, "--output", str(out), "--tag", tag, *flag],
+                          lambda: import_candidates(source, out, tag=tag, overwrite=overwrite) is not None)
+        return Action(["convert-run", source, "--to", "trec", "--run-tag", tag, "--output", str(out), *flag],
+                      lambda: convert_run(source, out, "trec", tag, overwrite) is not None)
 
-                data = read_candidates(source)
-                write_corpus(f"{out}{PASSAGES}", data.passages)
-                write_run(out, data.run, tag)
+    def _bm25(self, stage: FirstStage, overwrite: bool, flag: list[str]) -> Action:
+        threads, tag = self.grid.spec.threads, self.condition.name
 
-            return Action(["import-candidates", source, "--output", str(out), "--tag", tag], run)
+        def run() -> bool:
+            return retrieve_to_file(self.run_path, self.dataset, "bm25", hits=stage.hits, batch_size=stage.batch_size, threads=threads,
+                                    overwrite=overwrite, run_tag=tag) is not None
 
-        def convert() -> None:
-            from ..formats.msmarco import looks_like_msmarco, read_msmarco_run
-            from ..formats.trec import read_run, write_run
+        return Action(["retrieve", *self._dataset_args(), "--method", "bm25", "--hits", str(stage.hits), "--batch-size", str(stage.batch_size),
+                       "--threads", str(threads), "--run-tag", tag, "--output", str(self.run_path), *flag], run)
 
-            write_run(out, read_msmarco_run(source) if looks_like_msmarco(source) else read_run(source), tag)
-
-        return Action(["convert-run", source, "--to", "trec", "--run-tag", tag, "--output", str(out)], convert)
-
-    def _bm25(self, stage: FirstStage) -> Action:
-        threads = self.grid.spec.threads
-
-        def run() -> None:
-            from ..formats.trec import write_run
-            from ..retrieve import retrieve
-
-            write_run(self.run_path, retrieve(self.dataset, "bm25", hits=stage.hits, threads=threads), self.condition.name)
-
-        return Action(["retrieve", *self._dataset_args(), "--method", "bm25", "--hits", str(stage.hits), "--threads", str(threads),
-                       "--run-tag", self.condition.name, "--output", str(self.run_path)], run)
-
-    def _dense(self, stage: FirstStage) -> list[Action]:
-        from ..retrieve.dense import cached_dense_index
-
+    def _dense(self, stage: FirstStage, overwrite: bool, flag: list[str]) -> list[Action]:
         assert stage.model is not None and self.dataset.corpus_dir is not None
-        model, corpus, threads = stage.model, self.dataset.corpus_dir, self.grid.spec.threads
-        index = dense_index_path(corpus, self.dataset.name, model)
+        model, corpus, threads, tag = stage.model, self.dataset.corpus_dir, self.grid.spec.threads, self.condition.name
+        index = dense_index_path(corpus, self.dataset.name, model, batch_size=stage.batch_size)
 
-        def encode() -> None:
-            cached_dense_index(corpus, self.dataset.name, model, batch_size=stage.batch_size)
-
-        def run() -> None:
-            from ..formats.trec import write_run
-            from ..retrieve import retrieve
-
-            found = retrieve(self.dataset, "dense", index=index, model=model, hits=stage.hits, batch_size=stage.batch_size, threads=threads)
-            write_run(self.run_path, found, self.condition.name)
+        def run() -> bool:
+            return retrieve_to_file(self.run_path, self.dataset, "dense", index=index, model=model, hits=stage.hits,
+                                    batch_size=stage.batch_size, threads=threads, overwrite=overwrite, run_tag=tag) is not None
 
         return [Action(["encode", *self._dataset_args(split=False), "--model", model, "--index", str(index),
-                        "--batch-size", str(stage.batch_size)], encode),
+                        "--batch-size", str(stage.batch_size)],
+                       lambda: _encode(corpus, self.dataset.name, model, batch_size=stage.batch_size)),
                 Action(["retrieve", *self._dataset_args(), "--method", "dense", "--model", model, "--index", str(index),
                         "--hits", str(stage.hits), "--batch-size", str(stage.batch_size), "--threads", str(threads),
-                        "--run-tag", self.condition.name, "--output", str(self.run_path)], run)]
+                        "--run-tag", tag, "--output", str(self.run_path), *flag], run)]
 
-    def _fusion(self, stage: FirstStage) -> Action:
+    def _fusion(self, stage: FirstStage, overwrite: bool, flag: list[str]) -> Action:
         inputs = [run_path(self.root, name, self.dataset) for name in stage.runs]
 
-        def run() -> None:
-            from ..formats.trec import read_run, write_run
-            from ..retrieve.fusion import fuse
+        def run() -> bool:
+            return fuse_to_file(inputs, self.run_path, stage.fusion, stage.weights, stage.k, stage.depth, stage.hits, self.condition.name,
+                                overwrite) is not None
 
-            fused = fuse([read_run(p) for p in inputs], stage.fusion, stage.weights, stage.k, stage.depth, stage.hits)
-            write_run(self.run_path, fused, self.condition.name)
-
-        weights = ["--weights", ",".join(f"{w:g}" for w in stage.weights)] if stage.weights else []
-        k = ["--k", f"{stage.k:g}"] if stage.fusion == "rrf" else []
+        weights = ["--weights", ",".join(_number(w) for w in stage.weights)] if stage.weights else []
+        k = ["--k", _number(stage.k)] if stage.fusion == "rrf" else []
         return Action(["fuse", *map(str, inputs), "--method", stage.fusion, *weights, *k, "--depth", str(stage.depth), "--hits", str(stage.hits),
-                       "--run-tag", self.condition.name, "--output", str(self.run_path)], run)
+                       "--run-tag", self.condition.name, "--output", str(self.run_path), *flag], run)
 
     # ----- reranking -----
 
@@ -162,44 +136,44 @@ class Cell:
                 actions.append(Action(["encode", *self._dataset_args(split=False), "--model", model, "--index", str(index),
                                        *(["--dtype", dtype] if dtype else [])],
                                       lambda: _encode(corpus, self.dataset.name, model, dtype)))
-        text_args, passages = self._texts()
+        text_args, corpus_text, lucene_index = self._texts()
 
-        def run() -> None:
+        def run() -> bool:
+            """What ``rerank`` does, without its sharding: the provenance checked before any text or model is loaded."""
+            from ..datasets.corpus import passage_source
             from ..formats.trec import read_run
-            from ..rerank.registry import load_reranker
+            from ..rerank.registry import reranker_arguments
             from ..rerank.sink import RunSink, rerank_to_files
 
-            reranker = load_reranker(rerank.reranker, **options)
-            sink = RunSink(self.run_path, rerank.reranker, self.condition.name)
-            rerank_to_files(reranker, self.dataset.topics(), read_run(first), passages(), sink, rerank.top_k, rerank.batch_size, overwrite)
+            cls, arguments = reranker_arguments(rerank.reranker, **options)
+            topics, first_stage = self.dataset.topics(), read_run(first)
+            lookup, texts = passage_source(corpus_text, lucene_index)
+            sink = RunSink(self.run_path, rerank.reranker, self.condition.name, options=arguments, inputs=texts)
+            if sink.up_to_date(sink.provenance(topics, first_stage, rerank.top_k, rerank.batch_size), overwrite):
+                return False
+            passages = lookup({c.docid for hits in first_stage.values() for c in hits[:rerank.top_k]})
+            rerank_to_files(cls.from_options(**arguments), topics, first_stage, passages, sink, rerank.top_k, rerank.batch_size, overwrite)
+            return True
 
         command = ["rerank", "--dataset", self.dataset.name, *text_args, "--run", str(first), "--reranker", rerank.reranker,
                    *_option_args(options), "--top-k", str(rerank.top_k), "--batch-size", str(rerank.batch_size),
                    "--run-tag", self.condition.name, "--output", str(self.run_path), *(["--overwrite"] if overwrite else [])]
         return [*actions, Action(command, run)]
 
-    def _texts(self) -> tuple[list[str], Callable[[], Any]]:
-        """Where the reranker reads passage text: the local corpus, an imported passage store, or a Lucene index."""
-        from ..datasets.corpus import load_passages
-
-        corpus = self.dataset.corpus_dir
-        if corpus is not None:
-            return self._dataset_args(split=False)[2:], lambda: self.dataset.passages
+    def _texts(self) -> tuple[list[str], Path | None, str | None]:
+        """Where the reranker reads passage text -- the local corpus, an imported passage store, or a Lucene index -- as
+        ``rerank``'s options and as the corpus and index that command hands :func:`~resrank_eval.datasets.corpus.passage_source`."""
+        if self.dataset.corpus_dir is not None:
+            args = self._dataset_args(split=False)[2:]
+            return args, Path(args[1]) if args else self.dataset.corpus_dir, None
         roots = _imported_roots(self.grid, self.condition, self.dataset.name)
         if roots:
-            store = Path(f"{run_path(self.root, roots[0], self.dataset)}{PASSAGES}")
-            return ["--corpus", str(store)], lambda: (lambda docids: load_passages(store, docids))
+            store = passage_store(run_path(self.root, roots[0], self.dataset))
+            return ["--corpus", str(store)], store, None
         prebuilt = self.dataset.prebuilt_index
         if prebuilt is None:
             raise ResrankError(f"condition {self.condition.name!r} on {self.dataset.name}: no passage text")
-
-        def lucene() -> Any:
-            from ..retrieve.bm25 import lucene_passages, open_searcher
-
-            searcher = open_searcher(prebuilt)
-            return lambda docids: lucene_passages(searcher, docids)
-
-        return ["--index", prebuilt], lucene
+        return ["--index", prebuilt], None, prebuilt
 
     def _dataset_args(self, split: bool = True) -> list[str]:
         """``--dataset`` plus ``--corpus``/``--split`` where the corpus is not the registry's own."""
@@ -217,17 +191,20 @@ def run_path(root: Path, condition: str, dataset: Dataset) -> Path:
     return root / dataset.slug / f"run.{dataset.slug}.{condition}.txt"
 
 
-def dense_index_path(corpus: Path, name: str, model: str, dtype: str | None = None) -> Path:
+def dense_index_path(corpus: Path, name: str, model: str, dtype: str | None = None, batch_size: int = 64) -> Path:
     """Where :func:`~resrank_eval.retrieve.dense.cached_dense_index` keeps this corpus encoded by this model."""
     from ..retrieve.dense import cached_dense_index
 
-    return cached_dense_index(corpus, name, model, dtype, build=False)
+    return cached_dense_index(corpus, name, model, dtype, batch_size, build=False)
 
 
-def _encode(corpus: Path, name: str, model: str, dtype: str | None) -> None:
-    from ..retrieve.dense import cached_dense_index
+def _encode(corpus: Path, name: str, model: str, dtype: str | None = None, batch_size: int = 64) -> bool:
+    """The cached index built unless it is there (its folder is named by the digest of what makes it); True when built."""
+    from ..retrieve.dense import META_FILE, cached_dense_index
 
-    cached_dense_index(corpus, name, model, dtype)
+    built = (dense_index_path(corpus, name, model, dtype, batch_size) / META_FILE).is_file()
+    cached_dense_index(corpus, name, model, dtype, batch_size)
+    return not built
 
 
 def _is_candidates(path: str) -> bool:
@@ -247,6 +224,12 @@ def _imported_roots(grid: Grid, condition: ConditionSpec, dataset: str) -> list[
         else:
             roots.extend(_imported_roots(grid, upstream, dataset))
     return roots
+
+
+def _number(value: float) -> str:
+    """A number as short as it reads back exactly (``0.1``, ``60``), so the printed command means what the grid ran."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
 
 
 def _option_args(options: dict[str, Any]) -> list[str]:

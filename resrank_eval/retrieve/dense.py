@@ -257,12 +257,13 @@ def cached_dense_index(corpus: str | Path, name: str, model: str | Path, dtype: 
     with that encoder reuses these vectors, and a changed corpus, model or resrank-eval never finds a
     stale index; an interrupted build resumes. ``build=False`` only says where they are (or would be).
     """
-    from ..model import load_encoder
     from ..paths import cache_dir
 
     provenance = encode_provenance(corpus, model, batch_size=batch_size, dtype=dtype)
     target = cache_dir() / "dense" / f"{name.replace('/', '-')}-{provenance.digest()}"
     if build and not dense_index_done(target, provenance):
+        from ..model import load_encoder  # torch: only when there is something to encode
+
         build_dense_index(corpus, load_encoder(model, dtype=dtype), target, batch_size=batch_size, provenance=provenance)
     return target
 

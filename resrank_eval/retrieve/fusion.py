@@ -4,15 +4,19 @@ A fused run is a first stage like BM25 or dense retrieval, and the baseline ever
 shown next to: on DL19, BM25 interpolated with an encoder's cosine scores beats the encoder alone.
 Both methods read each run's top ``depth`` per query; a document missing from a run contributes
 nothing from it. Fused lists are in trec_eval's order (score descending, ties by docid descending).
+:func:`fuse_to_file` is ``resrank-eval fuse`` (and the grid's fusion conditions): run files in, a run
+file out, kept only when made exactly so.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..errors import ResrankError
-from ..formats.trec import canonical_order
+from ..formats.trec import canonical_order, read_run, write_run
+from ..provenance import Provenance, record_path, write_record
 from ..types import Candidate, Run
 
 FUSION_METHODS = ("rrf", "interpolate")
@@ -64,6 +68,28 @@ def fuse(runs: Sequence[Run], method: str = "rrf", weights: Sequence[float] | No
             for docid, score in part.items():
                 scores[docid] = scores.get(docid, 0.0) + score
         fused[qid] = canonical_order(Candidate(d, s) for d, s in scores.items())[:hits]
+    return fused
+
+
+def fuse_to_file(runs: Sequence[str | Path], output: str | Path, method: str = "rrf", weights: Sequence[float] | None = None,
+                 k: float = RRF_K, depth: int = 1000, hits: int = 1000, run_tag: str | None = None, overwrite: bool = False) -> Run | None:
+    """:func:`fuse` of the run files ``runs`` written to ``output`` (run tag: ``run_tag``, else :func:`fusion_name`); returns it.
+
+    Returns None, doing nothing, when ``output`` exists and was made from the same runs (by content) and
+    settings (``<output>.provenance.json``); one made otherwise is an error naming the difference, unless
+    ``overwrite``. Weights count as numbers (``1`` is ``1.0``) and ``k`` only for RRF, so equal fusions
+    compare equal however they were written.
+    """
+    parsed = [float(w) for w in weights] if weights is not None else None
+    tag = run_tag or fusion_name(method, parsed, k)
+    arguments = {"method": method, "weights": parsed, "k": float(k) if method == "rrf" else None, "depth": depth, "hits": hits,
+                 "run_tag": tag}
+    provenance = Provenance.of("fuse", arguments, {f"run{i}": path for i, path in enumerate(runs, 1)})
+    if provenance.skip([Path(output)], record_path(output), overwrite):
+        return None
+    fused = fuse([read_run(r) for r in runs], method, parsed, k, depth, hits)
+    write_run(output, fused, tag)
+    write_record(record_path(output), provenance)
     return fused
 
 
