@@ -37,9 +37,7 @@ def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top
     bm25 = Path(runs) / run_file_name(ds.name, "bm25-flat")
     retrieve_to_file(bm25, ds, "bm25", hits=1000, threads=threads, overwrite=overwrite)
     topics, first_stage = ds.topics(), read_run(bm25)
-    # the bundled model's NFCorpus vectors ship with it; any other model's are encoded once into the cache
-    embeddings = (BUNDLED_NFCORPUS_INDEX if model.resolve() == BUNDLED_MODEL.resolve()
-                  else cached_dense_index(ds.corpus_dir, ds.name, model, dtype))
+    embeddings = corpus_vectors(model, dtype)
     reranked = []
     for name in ("encoder", "resrank"):
         output = Path(runs) / run_file_name(ds.name, f"bm25-flat.{name}-{model.name}")
@@ -49,3 +47,12 @@ def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top
             rerank_to_files(cls.from_options(**options), topics, first_stage, ds.passages, sink, top_k, batch_size, overwrite)
         reranked.append(output)
     return [bm25, *reranked]
+
+
+def corpus_vectors(model: Path, dtype: str | None = None) -> Path:
+    """The demo corpus's passage vectors for ``model``: the bundled model's ship with it (no passage is
+    encoded); any other model's are encoded once into the cache."""
+    if model.resolve() == BUNDLED_MODEL.resolve():
+        return BUNDLED_NFCORPUS_INDEX
+    ds = get_dataset(DATASET)
+    return cached_dense_index(ds.corpus_dir, ds.name, model, dtype)

@@ -29,12 +29,13 @@ import torch
 
 from resrank_eval.datasets.corpus import load_passages
 from resrank_eval.datasets.registry import get_dataset
-from resrank_eval.demo import DEMO_MODEL, model_fingerprint
+from resrank_eval.demo import DEMO_MODEL
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.formats.trec import read_run
 from resrank_eval.model import ResRankModel
 from resrank_eval.model.engine import EngineOptions, FastScorer
 from resrank_eval.paths import cache_dir, data_dir
+from resrank_eval.provenance import fingerprint
 from resrank_eval.types import Query
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,7 +68,7 @@ def passage_vectors(model: ResRankModel, model_dir: Path, workload: Workload) ->
     """[100, D] per query, every passage encoded once per model and dtype (cached on disk, like a dense index)."""
     docids = sorted({d for ids in workload.docids for d in ids})
     dtype = str(model.dtype).removeprefix("torch.")
-    path = cache_dir() / "bench-engine" / f"{workload.name}.{model_fingerprint(model_dir)}.{dtype}.pt"
+    path = cache_dir() / "bench-engine" / f"{workload.name}.{fingerprint(model_dir).removeprefix('sha256:')[:16]}.{dtype}.pt"
     if path.is_file():
         stored = torch.load(path)
     else:

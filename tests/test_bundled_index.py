@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from resrank_eval.datasets import get_dataset
 from resrank_eval.datasets.corpus import iter_corpus
-from resrank_eval.demo import DATASET, _corpus_embeddings, model_fingerprint
+from resrank_eval.demo import corpus_vectors
 from resrank_eval.model import load_encoder
 from resrank_eval.model.sources import BUNDLED_MODEL as MODEL
 from resrank_eval.model.sources import BUNDLED_NFCORPUS_INDEX as INDEX
@@ -50,4 +49,4 @@ def test_shipped_vectors_match_a_fresh_encode_of_the_whole_corpus(tmp_path) -> N
 
 
 def test_the_demo_reads_the_shipped_index_for_the_bundled_model() -> None:
-    assert _corpus_embeddings(get_dataset(DATASET), MODEL, model_fingerprint(MODEL), None) == INDEX
+    assert corpus_vectors(MODEL) == INDEX

@@ -234,8 +234,11 @@ def _check_probe(folder: Path, probe: np.ndarray, stored: np.ndarray) -> None:
         raise ResrankError(f"{folder}: built with a different encoder (probe cosine {cosine:.3f})")
 
 
-def check_dense_index(index_dir: str | Path) -> dict:
-    """The metadata of a finished dense index folder, reading no vectors; an unfinished or foreign folder is an error."""
+def check_dense_index(index_dir: str | Path, search: bool = False) -> dict:
+    """The metadata of a finished dense index folder, reading no vectors; an unfinished or foreign folder is an error.
+
+    Rerankers read only the vectors; ``search`` also requires the FAISS index (a vectors-only folder, like
+    the one shipped with ResRank-mini, leaves it out to stay small)."""
     folder = Path(index_dir)
     meta_path = folder / META_FILE
     if not meta_path.is_file():
@@ -243,7 +246,8 @@ def check_dense_index(index_dir: str | Path) -> dict:
     meta = read_json(meta_path)
     if not isinstance(meta, dict) or not {"count", "dim", "probe"} <= meta.keys():
         raise InputError(meta_path, None, "not a dense index's metadata (needs count, dim and probe)")
-    missing = [name for name in (FAISS_FILE, DOCID_FILE, VECTORS_FILE) if not (folder / name).is_file()]
+    needed = (FAISS_FILE, DOCID_FILE, VECTORS_FILE) if search else (DOCID_FILE, VECTORS_FILE)
+    missing = [name for name in needed if not (folder / name).is_file()]
     if missing:
         raise ResrankError(f"{folder}: incomplete dense index (no {missing[0]})")
     return meta

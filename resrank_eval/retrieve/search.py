@@ -55,7 +55,7 @@ def retrieve(dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query]
         if not model or not index:
             raise ResrankError("dense retrieval needs --model and --index (built by `resrank-eval encode`)")
         check_resrank_model(model)
-        check_dense_index(index)
+        check_dense_index(index, search=True)
         return dense_retrieve(index, model, queries, hits=hits, batch_size=batch_size, threads=threads, device=device, dtype=dtype,
                               shard=shard)
     raise ResrankError(f"unknown retrieval method {method!r}; choose one of {', '.join(METHODS)}")
