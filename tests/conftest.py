@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("RESRANK_SHARED", REPO.parent / "shared"))
 NFCORPUS = REPO / "resrank_eval" / "data" / "beir" / "nfcorpus"
 DL19_CANDIDATES = REPO / "resrank_eval" / "data" / "candidates" / "dl19-bm25-top100.json.gz"
 

@@ -19,11 +19,9 @@ from resrank_eval.reproduce import load_grid, plan, run_grid
 from resrank_eval.rerank import Reranked, Reranker
 from resrank_eval.types import Candidate, QueryStats, Ranking
 
-from .beir_dirs import CRANFIELD, cranfield_beir
+from .beir_dirs import cranfield_beir
 from .conftest import DL19_CANDIDATES
 from .test_cli import assert_one_line_error, invoke
-
-pytestmark = pytest.mark.skipif(not CRANFIELD.is_dir(), reason="shared Cranfield data not present")
 
 GRID = """\
 title: test grid
