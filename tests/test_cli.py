@@ -94,6 +94,18 @@ def test_rerank_identity_keeps_order_and_writes_stats(dl19_run: Path, tmp_path: 
     assert_one_line_error(invoke(*same), "made with --top-k 10, now 100; pass --overwrite")
 
 
+def test_rerank_reads_the_topics_of_the_split(tmp_path: Path) -> None:
+    """NFCorpus dev queries are reranked with --split dev (the run's qids are not test topics)."""
+    run = tmp_path / "dev.txt"
+    run.write_text("PLAIN-1 Q0 MED-2421 1 2.0 bm25\nPLAIN-1 Q0 MED-2422 2 1.0 bm25\n")
+    args = ["rerank", "--dataset", "beir/nfcorpus", "--run", str(run), "--reranker", "identity", "--output"]
+    result = invoke(*args, str(tmp_path / "dev.identity.txt"), "--split", "dev")
+    assert result.exit_code == 0, result.output
+    assert [c.docid for c in read_run(tmp_path / "dev.identity.txt")["PLAIN-1"]] == ["MED-2421", "MED-2422"]
+    result = invoke(*args, str(tmp_path / "test.identity.txt"))
+    assert result.exit_code != 0 and "PLAIN-1" in result.output and not (tmp_path / "test.identity.txt").exists()
+
+
 def test_rerank_resumes_from_partial(dl19_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "resumed.txt"
     first_qid = next(iter(read_run(dl19_run)))

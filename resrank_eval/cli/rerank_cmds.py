@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .common import POSITIVE, Writable, option_parameter, overwrite_option, shard_options, skipping
+from .common import POSITIVE, Writable, option_parameter, overwrite_option, shard_options, skipping, split_option
 
 
 class RerankerCommand(click.Command):
@@ -39,6 +39,7 @@ class RerankerCommand(click.Command):
 @click.command("rerank", cls=RerankerCommand)
 @click.option("--dataset", required=True, help="Benchmark name (see `resrank-eval datasets`), or any name with --corpus.")
 @click.option("--corpus", type=click.Path(exists=True), default=None, help="BEIR directory or corpus JSONL (e.g. an imported passage store) with the texts.")
+@split_option
 @click.option("--topics", type=click.Path(exists=True, dir_okay=False), default=None, help="Topic file overriding the dataset's.")
 @click.option("--run", "run_path", type=click.Path(exists=True, dir_okay=False), default=None, help="First-stage TREC run.")
 @click.option("--candidates", type=click.Path(exists=True, dir_okay=False), default=None, help="rank_llm candidate JSON (run + texts) instead of --run.")
@@ -49,7 +50,7 @@ class RerankerCommand(click.Command):
 @click.option("--output", required=True, type=Writable())
 @shard_options
 @overwrite_option
-def rerank(dataset: str, corpus: str | None, topics: str | None, run_path: str | None, candidates: str | None, lucene_index: str | None,
+def rerank(dataset: str, corpus: str | None, split: str, topics: str | None, run_path: str | None, candidates: str | None, lucene_index: str | None,
            top_k: int, batch_size: int, run_tag: str | None, output: str, shard_id: int | None, shard_num: int | None, overwrite: bool,
            reranker: str, **options: Any) -> None:
     """Rerank the top-k of a run; writes the run, <run>.stats.jsonl and <run>.summary.json; a killed rerank resumes.
@@ -64,7 +65,7 @@ def rerank(dataset: str, corpus: str | None, topics: str | None, run_path: str |
     from .resolve import resolve_first_stage
 
     cls, arguments = reranker_arguments(reranker, **options)
-    queries, run, passages, texts = resolve_first_stage(dataset, corpus, topics, run_path, candidates, lucene_index)
+    queries, run, passages, texts = resolve_first_stage(dataset, corpus, topics, run_path, candidates, lucene_index, split)
     with sharded(shard_id, shard_num) as job:
         sink = RunSink(output, reranker, run_tag, job.shard, options=arguments, inputs=texts)
         provenance = sink.provenance(queries, run, top_k, batch_size)

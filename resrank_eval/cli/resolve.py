@@ -28,16 +28,16 @@ def resolve_qrels(dataset: Dataset, qrels: str | None) -> Qrels:
 
 
 def resolve_first_stage(dataset: str, corpus: str | None, topics: str | None, run_path: str | None, candidates: str | None,
-                        lucene_index: str | None) -> tuple[dict[str, Query], Run, Passages, dict[str, Path | str]]:
-    """Queries, first-stage run and passage texts for ``rerank`` -- from a candidate file, a BEIR corpus or a
-    Lucene index -- and where the texts come from, by option name (``candidates``, ``corpus`` or ``index``)."""
+                        lucene_index: str | None, split: str = "test") -> tuple[dict[str, Query], Run, Passages, dict[str, Path | str]]:
+    """Queries (of the dataset's ``split``), first-stage run and passage texts for ``rerank`` -- from a candidate file,
+    a BEIR corpus or a Lucene index -- and where the texts come from, by option name (``candidates``, ``corpus`` or ``index``)."""
     if bool(run_path) == bool(candidates):
         raise ResrankError("pass exactly one of --run RUN or --candidates FILE")
     if candidates:
         data = read_candidates(candidates)
         return read_topics(topics) if topics else data.topics, data.run, data.passages, {"candidates": candidates}
     corpus_is_dir = corpus is not None and Path(corpus).is_dir()
-    ds = get_dataset(dataset, corpus if corpus_is_dir else None)
-    queries, run = resolve_topics(dataset, topics, corpus if corpus_is_dir else None), read_run(run_path)
+    ds = get_dataset(dataset, corpus if corpus_is_dir else None, split)
+    queries, run = resolve_topics(dataset, topics, corpus if corpus_is_dir else None, split), read_run(run_path)
     passages, texts = passage_source(Path(corpus) if corpus else ds.corpus_dir, lucene_index)
     return queries, run, passages, texts

@@ -155,7 +155,8 @@ class Cell:
             rerank_to_files(cls.from_options(**arguments), topics, first_stage, passages, sink, rerank.top_k, rerank.batch_size, overwrite)
             return True
 
-        command = ["rerank", "--dataset", self.dataset.name, *text_args, "--run", str(first), "--reranker", rerank.reranker,
+        split = self._dataset_args()[len(self._dataset_args(split=False)):]  # --split SPLIT when not test
+        command = ["rerank", "--dataset", self.dataset.name, *text_args, *split, "--run", str(first), "--reranker", rerank.reranker,
                    *_option_args(options), "--top-k", str(rerank.top_k), "--batch-size", str(rerank.batch_size),
                    "--run-tag", self.condition.name, "--output", str(self.run_path), *(["--overwrite"] if overwrite else [])]
         return [*actions, Action(command, run)]
