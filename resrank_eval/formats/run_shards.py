@@ -10,15 +10,19 @@ is written atomically once its shard is complete, so its existence means "this s
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, ResrankError
 from ..parallel import Shard
 from ..types import Candidate, QueryStats, Run
 from .atomic import atomic_write
 from .jsonl import iter_jsonl
+
+if TYPE_CHECKING:
+    from ..provenance import Provenance
 
 
 @dataclass
@@ -32,6 +36,29 @@ class RunShard:
     stats: dict[str, QueryStats] = field(default_factory=dict)
     seconds: float = 0.0
     provenance: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, shard: Shard, tag: str, run: Run, order: Iterable[str], stats: dict[str, QueryStats] | None = None,
+           seconds: float = 0.0, provenance: Provenance | None = None) -> RunShard:
+        """``run`` (this shard's queries) placed by ``order``, the one-process query order."""
+        positions = {qid: i for i, qid in enumerate(order)}
+        return cls(shard, tag, run, {q: positions[q] for q in run}, stats or {}, seconds,
+                   provenance.to_dict() if provenance is not None else None)
+
+
+def shard_done(output: str | Path, shard: Shard, provenance: Provenance, overwrite: bool = False) -> bool:
+    """``shard``'s share of ``output`` is written already with ``provenance`` (it only waits for the merge).
+
+    A share made otherwise is an error naming the difference; ``overwrite`` discards it. Never true unsharded.
+    """
+    part = shard_path(output, shard)
+    if shard.whole or not part.is_file():
+        return False
+    if overwrite:
+        part.unlink()
+        return False
+    provenance.check(read_run_shard(part).provenance, part)
+    return True
 
 
 def shard_path(output: str | Path, shard: Shard) -> Path:

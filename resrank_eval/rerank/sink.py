@@ -29,7 +29,7 @@ from typing import Any
 from ..environment import environment
 from ..errors import InputError, ResrankError
 from ..formats.atomic import atomic_write
-from ..formats.run_shards import RunShard, merge_run_shards, read_run_shard, read_run_shards, shard_path, write_run_shard
+from ..formats.run_shards import RunShard, merge_run_shards, read_run_shards, shard_done, shard_path, write_run_shard
 from ..formats.trec import check_tag, write_run
 from ..parallel import WHOLE, Shard
 from ..provenance import Provenance, record_path, write_record
@@ -98,17 +98,8 @@ class RunSink:
         return self.outputs.shard
 
     def shard_done(self, provenance: Provenance, overwrite: bool = False) -> bool:
-        """A sharded job's share is written already with ``provenance`` (it only waits for the merge).
-
-        A share made otherwise is an error naming the difference; ``overwrite`` discards it.
-        """
-        if self.shard.whole or not self.outputs.part.is_file():
-            return False
-        if overwrite:
-            self.outputs.part.unlink()
-            return False
-        provenance.check(read_run_shard(self.outputs.part).provenance, self.outputs.part)
-        return True
+        """This sink's shard is written already with ``provenance`` (see :func:`~resrank_eval.formats.run_shards.shard_done`)."""
+        return shard_done(self.outputs.run, self.shard, provenance, overwrite)
 
     def provenance(self, topics: Mapping[str, Query], run: Run, top_k: int, batch_size: int) -> Provenance:
         """What this rerank is made of (see the module doc); computing it loads no model."""
@@ -166,14 +157,11 @@ class RunSink:
         if self._provenance is None:
             raise ResrankError("RunSink.finish before RunSink.start")
         result = assemble(first_stage, done, top_k)
-        record = self._provenance.to_dict()
         if self.shard.whole:
-            write_outputs(self.outputs, result, self.tag, {RECORD_KEY: record})
+            write_outputs(self.outputs, result, self.tag, {RECORD_KEY: self._provenance.to_dict()})
         else:
-            positions = {qid: i for i, qid in enumerate(first_stage)}
-            write_run_shard(self.outputs.run, RunShard(self.shard, self.tag, result.run, {q: positions[q] for q in result.run},
-                                                       {s.qid: s for s in result.stats}, time.perf_counter() - self.started,
-                                                       record))
+            write_run_shard(self.outputs.run, RunShard.of(self.shard, self.tag, result.run, first_stage, {s.qid: s for s in result.stats},
+                                                          time.perf_counter() - self.started, self._provenance))
         self.outputs.partial.unlink(missing_ok=True)
         return self.outputs
 

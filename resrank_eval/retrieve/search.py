@@ -9,7 +9,7 @@ from pathlib import Path
 from ..datasets.corpus import corpus_file
 from ..datasets.registry import Dataset
 from ..errors import ResrankError
-from ..formats.run_shards import RunShard, read_run_shard, shard_path, write_run_shard
+from ..formats.run_shards import RunShard, shard_done, write_run_shard
 from ..formats.trec import write_run
 from ..parallel import WHOLE, Shard
 from ..provenance import Provenance, record_path, write_record
@@ -110,13 +110,9 @@ def _retrieve_shard(output: str | Path, shard: Shard, provenance: Provenance, ta
                     queries: dict[str, Query], index: str | Path | None, model: str | Path | None, hits: int, batch_size: int,
                     threads: int, remove_query: bool | None, device: str | None, dtype: str | None, overwrite: bool) -> Run | None:
     """One shard's share of the run as a run shard; None when that shard is written already with this provenance."""
-    part = shard_path(output, shard)
-    if part.is_file() and not overwrite:
-        provenance.check(read_run_shard(part).provenance, part)
+    if shard_done(output, shard, provenance, overwrite):
         return None
     started = time.perf_counter()
     run = retrieve(dataset, method, queries, index, model, hits, batch_size, threads, remove_query, device, dtype, shard)
-    positions = {qid: i for i, qid in enumerate(queries)}
-    write_run_shard(output, RunShard(shard, tag, run, {q: positions[q] for q in run},
-                                     seconds=time.perf_counter() - started, provenance=provenance.to_dict()))
+    write_run_shard(output, RunShard.of(shard, tag, run, queries, seconds=time.perf_counter() - started, provenance=provenance))
     return run
