@@ -39,6 +39,8 @@ VARIANTS = {  # config overrides: a new model option that changes the scores is 
     "no-labels": {"passage_template": "{placeholder}", "passage_separator": ""},
     "query-token": {"query_token": "<|query|>"}, "multi-pass": {"max_candidates_per_pass": 4},
     "rank-embeddings": {"rank_embeddings": True}, "rank-embeddings-multi-pass": {"rank_embeddings": True, "max_candidates_per_pass": 4},
+    "first-stage-scores": {"first_stage_scores": True, "rank_embeddings": True},
+    "first-stage-scores-multi-pass": {"first_stage_scores": True, "max_candidates_per_pass": 4},
 }
 OPTIONS = {
     "default": EngineOptions(), "no-prefix": EngineOptions(prefix=False), "buckets": EngineOptions(buckets=True),
@@ -74,6 +76,13 @@ def vectors(dim: int = 24) -> list[torch.Tensor]:
     return [torch.nn.functional.normalize(torch.randn(n, dim, generator=generator), dim=-1) for n in COUNTS]
 
 
+def first_stage(shift: float = 0.0, stretch: float = 1.0) -> list[torch.Tensor]:
+    """BM25-like scores per query, best first (what every variant is handed; only some read them)."""
+    generator = torch.Generator().manual_seed(2)
+    return [shift + stretch * torch.sort(torch.rand(n, generator=generator, dtype=torch.float64) * 20, descending=True).values
+            for n in COUNTS]
+
+
 def assert_same(fast: object, eager: object) -> None:
     finite = torch.isfinite(eager.scores)  # type: ignore[attr-defined]
     assert torch.equal(torch.isfinite(fast.scores), finite)  # type: ignore[attr-defined]
@@ -87,17 +96,36 @@ def assert_same(fast: object, eager: object) -> None:
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_fast_scores_equal_eager(root: Path, variant: str) -> None:
     model = build(root, **VARIANTS[variant])  # type: ignore[arg-type]
-    lists = vectors()
+    lists, scores = vectors(), first_stage()
     with torch.no_grad():
-        batched = model(QUERIES, lists)
-        single = [model([q], [v]) for q, v in zip(QUERIES, lists)]
+        batched = model(QUERIES, lists, scores)
+        single = [model([q], [v], [s]) for q, v, s in zip(QUERIES, lists, scores)]
     for name, options in OPTIONS.items():
         scorer = FastScorer(model, options)
-        assert_same(scorer(QUERIES, lists), batched)
-        for query, block, want in zip(QUERIES, lists, single):
-            assert_same(scorer([query], [block]), want)
+        assert_same(scorer(QUERIES, lists, scores), batched)
+        for query, block, given, want in zip(QUERIES, lists, scores, single):
+            assert_same(scorer([query], [block], [given]), want)
         assert (scorer.prefixes != {}) == (name != "no-prefix"), name
         assert all(p is not None for p in scorer.prefixes.values()), scorer.prefix_off
+
+
+def test_first_stage_scores_are_read_min_max_normalised_per_query(root: Path) -> None:
+    """Scale and shift of the first stage do not matter (as for score interpolation); the scores
+    themselves do, across every pass of a query; a model that reads them refuses to score without."""
+    model = build(root, first_stage_scores=True, max_candidates_per_pass=4)
+    lists = vectors()
+    with torch.no_grad():
+        want = model(QUERIES, lists, first_stage()).scores
+        moved = model(QUERIES, lists, first_stage(shift=-7.0, stretch=3.0)).scores
+        reversed_ = model(QUERIES, lists, [s.flip(0) for s in first_stage()]).scores
+    finite = torch.isfinite(want)
+    assert torch.allclose(moved[finite], want[finite], atol=1e-5)
+    assert not torch.allclose(reversed_[finite], want[finite], atol=1e-3)
+    for scorer in (model, FastScorer(model)):
+        with pytest.raises(ResrankError, match="reads first-stage scores"):
+            scorer(QUERIES, lists)
+        with pytest.raises(ResrankError, match="query 1 needs 9 finite first-stage scores"):
+            scorer(QUERIES, lists, [first_stage()[0], torch.zeros(2), first_stage()[2]])
 
 
 def test_prefix_reuse_with_eager_attention(root: Path) -> None:

@@ -60,9 +60,12 @@ def test_lists_can_be_exactly_the_first_stage_top_k_in_its_order() -> None:
                               BuildOptions(candidates=10, depth=6, max_positives=10, missed_positives=False))
     assert [e.qid for e in exact] == ["q1"]  # q2's only positive was missed: no list to rank
     assert [c.docid for c in exact[0].candidates] == [f"d{i}" for i in range(6)]
+    assert [c.score for c in exact[0].candidates] == [10.0 - i for i in range(6)]  # what a first_stage_scores model reads
     assert set(exact[0].positives) == {"d2", "d4"}
     default = examples_from_run(topics, qrels, run, passages, BuildOptions(candidates=10, depth=6, max_positives=10))
     assert [c.docid for c in default[0].candidates][-1] == "d9" and [e.qid for e in default] == ["q1", "q2"]
+    assert default[0].candidates[-1].score == 5.0  # a missed positive: the pool's lowest score, as its place says
+    assert exact[0].to_json()["candidates"][0]["score"] == 10.0
 
 
 def test_build_train_refuses_the_test_split(tmp_path: Path) -> None:
@@ -99,6 +102,9 @@ def test_labels_order_pairs_before_teacher_ranks() -> None:
         (json.dumps({**GOOD, "candidates": [{"docid": "a", "text": "x", "label": 1}, {"docid": "a", "text": "y", "label": 0}]}), "duplicate candidate docid"),
         (json.dumps({**GOOD, "positives": ["zzz"]}), "positive 'zzz' is not among the candidates"),
         (json.dumps({**GOOD, "candidates": [{"docid": "a", "text": "x", "label": 0}, {"docid": "b", "text": "y", "label": 0}]}), "same label"),
+        (json.dumps({**GOOD, "candidates": [{"docid": "a", "text": "x", "label": 1, "score": "high"},
+                                            {"docid": "b", "text": "y", "label": 0, "score": 1}]}), "'score' must be a finite number"),
+        (json.dumps({**GOOD, "candidates": [{"docid": "a", "text": "x", "label": 1, "score": 2.5}, {"docid": "b", "text": "y", "label": 0}]}), "'score' is given for some"),
         (json.dumps(GOOD), "duplicate qid"),
     ],
 )

@@ -7,6 +7,7 @@ queries; every test runs the real training loop, no mocks.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import yaml
 
 from resrank_eval.datasets import get_dataset
 from resrank_eval.datasets.corpus import load_passages
+from resrank_eval.errors import ResrankError
 from resrank_eval.model import ResRankConfig, ResRankModel
 from resrank_eval.train.batches import BatchSampler
 from resrank_eval.train.config import LossConfig, ModelConfig, StageConfig, load_config
@@ -179,3 +181,20 @@ def test_refreshed_vectors_follow_a_training_encoder_and_resume_exactly(tmp_path
     assert stale[0] == pytest.approx(fresh[0], rel=1e-4) and stale[1] != pytest.approx(fresh[1], rel=1e-4)
     # killed after step 2: its checkpoint carries step 0's vectors, which no longer match the weights
     assert losses("killed", stop_after=2, cache_vectors=True, cache_refresh=3) == stale
+
+
+def test_a_first_stage_scores_model_learns_from_the_files_scores(tmp_path: Path, tiny_model_config: dict[str, object],
+                                                                  train_file: Path) -> None:
+    """The score embedding gets gradients from the scores the training file carries; a file without
+    scores is refused up front, naming the file."""
+    model = {**tiny_model_config, "first_stage_scores": True}
+    stages = [{"name": "reader", "steps": 2, "lr": 3e-3, "train": ["projector", "reranker"], "contrastive": 0.0}]
+    with pytest.raises(ResrankError, match=f"{train_file}: the model reads first-stage scores"):
+        Trainer(load_config(write_config(tmp_path / "without", model, train_file, stages=stages))).train()
+    scored = tmp_path / "scored.jsonl"
+    write_examples(scored, [TrainExample(e.qid, e.query, tuple(replace(c, score=float(len(e.candidates) - i))
+                                                            for i, c in enumerate(e.candidates)), e.positives)
+                            for e in read_examples(train_file)])
+    final = Trainer(load_config(write_config(tmp_path / "with", model, scored, stages=stages))).train()
+    loaded = ResRankModel.from_pretrained(final, "cpu", "float32")
+    assert loaded.score_embedding is not None and loaded.score_embedding.abs().sum() > 0  # moved off its zero start

@@ -49,6 +49,10 @@ class ResRankConfig:
     first-stage rank: candidates arrive in first-stage order) to each passage's injected input
     embedding, not to its residual; zero at initialisation. The reader then sees the first stage's
     order, as rank fusion does, without spending label tokens (``[{index}]``) on it.
+    ``first_stage_scores`` (our extension) also adds a learned vector times each candidate's
+    first-stage score, min-max normalised over the query's candidates (0 = lowest, 1 = highest, as
+    score interpolation normalises them); zero at initialisation. Ranks say what RRF knows, scores
+    what interpolation knows (how far apart the candidates are). Scoring then needs those scores.
     """
 
     encoder: str
@@ -71,6 +75,7 @@ class ResRankConfig:
     reranker_layers: int | None = field(default=None, metadata={"min": 1})
     query_residual: bool = False
     rank_embeddings: bool = False
+    first_stage_scores: bool = False
 
     def __post_init__(self) -> None:
         check(self, "model config")

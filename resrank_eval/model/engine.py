@@ -62,21 +62,25 @@ class FastScorer:
         pad = model.tokenizer.pad_token_id
         self.pad_id = model.encoder.pad_id if pad is None else int(pad)
 
-    def __call__(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor]) -> ScoreOutput:
+    def __call__(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor],
+                 first_stage: Sequence[torch.Tensor] | None = None) -> ScoreOutput:
         with torch.inference_mode():
-            return self._score(queries, passage_vectors)
+            return self._score(queries, passage_vectors, first_stage)
 
-    def _score(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor]) -> ScoreOutput:
+    def _score(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor],
+               first_stage: Sequence[torch.Tensor] | None) -> ScoreOutput:
         model = self.model
         vectors = list(passage_vectors)
         if len(vectors) != len(queries):
             raise ResrankError(f"score: {len(queries)} queries but {len(vectors)} passage lists")
         rows = model._rows(queries, vectors)
+        levels = model.row_levels(rows, vectors, first_stage)
         prompts = self.assembler.build_many([queries[q] for q, _, _ in rows], [len(chunk) for _, _, chunk in rows])
         query_vectors = model.encode_queries(queries).to(model.device, model.dtype) if model.config.query_residual else None
         outputs, order = [], []
-        for prefix, batch in self._batches(rows, prompts):
-            outputs.append(self._run(prefix, [rows[r] for r in batch], [prompts[r] for r in batch], query_vectors))
+        for prefix, batch in self._batches(rows, prompts, levels):
+            outputs.append(self._run(prefix, [rows[r] for r in batch], [prompts[r] for r in batch], query_vectors,
+                                     [levels[r] for r in batch] if levels is not None else None))
             order.extend(batch)
         sizes = np.array([len(chunk) for _, _, chunk in rows])
         starts = np.zeros(len(rows), dtype=np.int64)
@@ -85,34 +89,37 @@ class FastScorer:
         index = torch.from_numpy(starts[row_of] + column)
         return model._collect(rows, prompts, torch.cat(outputs)[index.to(model.device)], len(queries))
 
-    def _batches(self, rows: list[tuple[int, int, torch.Tensor]],
-                 prompts: list[Prompt]) -> list[tuple[PrefixKV | None, list[int]]]:
+    def _batches(self, rows: list[tuple[int, int, torch.Tensor]], prompts: list[Prompt],
+                 levels: list[torch.Tensor] | None) -> list[tuple[PrefixKV | None, list[int]]]:
         """Rows grouped by shared prefix, longest first, in chunks of at most ``max_rows``."""
         groups: dict[tuple[int, ...], list[int]] = {}
         for r, prompt in enumerate(prompts):
             groups.setdefault(tuple(prompt.ids[:prompt.slots[0]]), []).append(r)
         batches = []
         for key, members in groups.items():
-            prefix = self._prefix(key, rows[members[0]], prompts[members[0]])
+            first = members[0]
+            prefix = self._prefix(key, rows[first], prompts[first], [levels[first]] if levels is not None else None)
             members.sort(key=lambda r: -len(prompts[r].ids))
             size = self.options.max_rows
             batches.extend((prefix, members[i:i + size]) for i in range(0, len(members), size))
         return batches
 
-    def _prefix(self, ids: tuple[int, ...], row: tuple[int, int, torch.Tensor], prompt: Prompt) -> PrefixKV | None:
+    def _prefix(self, ids: tuple[int, ...], row: tuple[int, int, torch.Tensor], prompt: Prompt,
+                levels: list[torch.Tensor] | None) -> PrefixKV | None:
         if self.prefix_off or not ids:
             return None
         if ids not in self.prefixes:
-            self.prefixes[ids] = self._checked_prefix(ids, row, prompt)
+            self.prefixes[ids] = self._checked_prefix(ids, row, prompt, levels)
         return self.prefixes[ids]
 
-    def _checked_prefix(self, ids: tuple[int, ...], row: tuple[int, int, torch.Tensor], prompt: Prompt) -> PrefixKV | None:
+    def _checked_prefix(self, ids: tuple[int, ...], row: tuple[int, int, torch.Tensor], prompt: Prompt,
+                        levels: list[torch.Tensor] | None) -> PrefixKV | None:
         """The prefix's cache, if a forward after it matches the full forward on its first row (query residual aside)."""
         model = self.model
         try:
             prefix = PrefixKV(model, list(ids))
-            full, _ = self._inputs(None, [row], [prompt], None, exact=True)
-            after, _ = self._inputs(prefix, [row], [prompt], None, exact=True)
+            full, _ = self._inputs(None, [row], [prompt], None, levels, exact=True)
+            after, _ = self._inputs(prefix, [row], [prompt], None, levels, exact=True)
             error = relative_error(scores(model, prefix, *after), scores(model, None, *full))
             if not error <= tolerance(model.dtype):
                 raise RuntimeError(f"scores after the cached prefix differ by {error:.3g} relative")
@@ -124,9 +131,9 @@ class FastScorer:
             return None
 
     def _run(self, prefix: PrefixKV | None, rows: list[tuple[int, int, torch.Tensor]], prompts: list[Prompt],
-             query_vectors: torch.Tensor | None) -> torch.Tensor:
+             query_vectors: torch.Tensor | None, levels: list[torch.Tensor] | None) -> torch.Tensor:
         """Scores of these rows' candidates, row after row (padding dropped)."""
-        inputs, place = self._inputs(prefix, rows, prompts, query_vectors, exact=self.graphs is None)
+        inputs, place = self._inputs(prefix, rows, prompts, query_vectors, levels, exact=self.graphs is None)
         if prefix is not None:
             prefix.prepare(inputs[0].shape[1])
         forward = functools.partial(self.forward, self.model, prefix)
@@ -138,7 +145,8 @@ class FastScorer:
         return out.reshape(-1)[place]
 
     def _inputs(self, prefix: PrefixKV | None, rows: list[tuple[int, int, torch.Tensor]], prompts: list[Prompt],
-                query_vectors: torch.Tensor | None, exact: bool) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+                query_vectors: torch.Tensor | None, levels: list[torch.Tensor] | None,
+                exact: bool) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         """Static-shaped tensors for ``static.scores`` and the flat [B * S] positions of real candidates.
 
         ``exact``: no batch padding, as many slots as the longest row needs (otherwise the graph shapes).
@@ -166,7 +174,10 @@ class FastScorer:
         place = stage(torch.from_numpy(row_of * width + column), model.device)
         vectors = torch.zeros((batch * width, model.encoder.dim), device=model.device, dtype=model.dtype)
         vectors.index_copy_(0, place, torch.cat([c for _, _, c in rows]).to(model.device, model.dtype))
-        inputs = [staged[0], vectors.view(batch, width, -1), *staged[1:]]
+        flat_levels = torch.zeros(batch * width, device=model.device, dtype=model.dtype)  # zeros: read by no model without scores
+        if levels is not None:
+            flat_levels.index_copy_(0, place, torch.cat(levels).to(model.device, model.dtype))
+        inputs = [staged[0], vectors.view(batch, width, -1), *staged[1:], flat_levels.view(batch, width)]
         if query_vectors is not None:
             pick = torch.tensor([q for q, _, _ in rows] + [0] * (batch - len(rows)))
             inputs.append(query_vectors[pick.to(model.device)])

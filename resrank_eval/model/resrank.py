@@ -1,7 +1,9 @@
 """The ResRank model: encoder vectors injected as one token each into a decoder, scored in ONE pass.
 
 For a query and N passage vectors v_i: e_i = inject(v_i) replaces the input embedding of passage i's
-placeholder token (plus a learned rank vector with ``rank_embeddings``); one forward pass (no generation) gives hidden states H (after the final norm);
+placeholder token (plus a learned rank vector with ``rank_embeddings``, and a learned vector times the
+candidate's normalised first-stage score with ``first_stage_scores``); one forward pass (no generation)
+gives hidden states H (after the final norm);
 q = H[last prompt token], r_i = H[slot_i] + e_i (residual mode), s_i = score_scale * cos(q, r_i).
 
 Everything is differentiable: a trainer calls :meth:`encode_passages` under grad and feeds the
@@ -32,6 +34,8 @@ from .sources import resolve_source
 
 ENCODER_DIR = "encoder"
 RERANKER_DIR = "reranker"
+LLMS = ("encoder.", "reranker.")
+"""Parameter-name prefixes of the two LLMs; every other parameter is the head."""
 
 
 @dataclass
@@ -94,6 +98,8 @@ class ResRankModel(nn.Module):
         self.rank_embedding = nn.Parameter(torch.zeros(config.max_candidates_per_pass, int(reranker.config.hidden_size),
                                                        device=self.device, dtype=self.dtype)) \
             if config.rank_embeddings else None
+        self.score_embedding = nn.Parameter(torch.zeros(int(reranker.config.hidden_size), device=self.device,
+                                                        dtype=self.dtype)) if config.first_stage_scores else None
 
     @property
     def device(self) -> torch.device:
@@ -111,28 +117,37 @@ class ResRankModel(nn.Module):
     def encode_queries(self, texts: Sequence[str]) -> torch.Tensor:
         return self.encoder.encode(texts, queries=True)
 
-    def score(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
-        """[B, N] scores; ``passage_vectors`` is [B, N, D] or B tensors [n_i, D] (padded with -inf)."""
-        return self.forward(queries, passage_vectors).scores
+    def score(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor],
+              first_stage: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+        """[B, N] scores; ``passage_vectors`` is [B, N, D] or B tensors [n_i, D] (padded with -inf);
+        ``first_stage``: each query's first-stage scores [n_i], which a ``first_stage_scores`` model reads."""
+        return self.forward(queries, passage_vectors, first_stage).scores
 
-    def forward(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor]) -> ScoreOutput:
+    def forward(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor],
+                first_stage: Sequence[torch.Tensor] | None = None) -> ScoreOutput:
         """All queries (and all passes of each) in one batched forward through the reranker."""
         vectors = list(passage_vectors)
         if len(vectors) != len(queries):
             raise ResrankError(f"score: {len(queries)} queries but {len(vectors)} passage lists")
         rows = self._rows(queries, vectors)
+        levels = self.row_levels(rows, vectors, first_stage)
         injected = self.injector(torch.cat([chunk for _, _, chunk in rows]).to(self.device, self.dtype))
         prompts = [self.prompts.build(queries[q], len(chunk)) for q, _, chunk in rows]
         row_index = torch.tensor([r for r, p in enumerate(prompts) for _ in p.slots], device=self.device)
         slot_index = torch.tensor([s for p in prompts for s in p.slots], device=self.device)
         positions = torch.tensor([i for _, _, chunk in rows for i in range(len(chunk))], device=self.device)
-        hidden, last = self._run(prompts, row_index, slot_index, self.slot_inputs(injected, positions))
+        flat_levels = torch.cat(levels).to(self.device, self.dtype) if levels is not None else None
+        hidden, last = self._run(prompts, row_index, slot_index, self.slot_inputs(injected, positions, flat_levels))
         if self.config.query_residual:
             query_vectors = self.injector(self.encode_queries(queries).to(self.device, self.dtype))
             last = self._residual(last, query_vectors[torch.tensor([q for q, _, _ in rows], device=self.device)])
         slot_states = hidden[row_index, slot_index]
         cosine = F.cosine_similarity(last[row_index].float(), self._residual(slot_states, injected).float(), dim=-1)
         return self._collect(rows, prompts, cosine * self.config.score_scale, len(queries))
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        """What is neither LLM (injector, gate, rank and score embeddings): trained as the projector part."""
+        return [p for name, p in self.named_parameters() if not name.startswith(LLMS)]
 
     # ----- internals -----
 
@@ -167,11 +182,31 @@ class ResRankModel(nn.Module):
         last = hidden[torch.arange(len(prompts), device=self.device), torch.tensor(lengths, device=self.device) - 1]
         return hidden, last
 
-    def slot_inputs(self, injected: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    def row_levels(self, rows: list[tuple[int, int, torch.Tensor]], vectors: list[torch.Tensor],
+                   first_stage: Sequence[torch.Tensor] | None) -> list[torch.Tensor] | None:
+        """Per row (pass), its candidates' first-stage scores min-max normalised over the whole query
+        (None for a model that reads no scores). Both engines slice the same way."""
+        if self.score_embedding is None:
+            return None
+        if first_stage is None or len(first_stage) != len(vectors):
+            raise ResrankError("score: this model reads first-stage scores (first_stage_scores); "
+                               "give one score per candidate of every query")
+        levels = []
+        for q, block in enumerate(vectors):
+            given = torch.as_tensor(first_stage[q], dtype=torch.float64).reshape(-1)
+            if len(given) != len(block) or not torch.isfinite(given).all():
+                raise ResrankError(f"score: query {q} needs {len(block)} finite first-stage scores, got {len(given)}")
+            levels.append(normalised(given))
+        return [levels[q][start:start + len(chunk)] for q, start, chunk in rows]
+
+    def slot_inputs(self, injected: torch.Tensor, positions: torch.Tensor,
+                    levels: torch.Tensor | None = None) -> torch.Tensor:
         """The input embeddings of the placeholders: each injected vector, plus the rank embedding of
-        its position in the pass (``rank_embeddings``). Every scoring path must place these, while
-        the residual adds back ``injected`` alone."""
-        return injected if self.rank_embedding is None else injected + self.rank_embedding[positions]
+        its position in the pass (``rank_embeddings``) and its normalised first-stage score times the
+        score embedding (``first_stage_scores``; ``levels`` shaped like ``injected`` without its last
+        dimension). Every scoring path must place these, while the residual adds back ``injected`` alone."""
+        inputs = injected if self.rank_embedding is None else injected + self.rank_embedding[positions]
+        return inputs if self.score_embedding is None else inputs + levels.unsqueeze(-1) * self.score_embedding
 
     def _residual(self, states: torch.Tensor, injected: torch.Tensor) -> torch.Tensor:
         if self.config.residual == "none":
@@ -205,7 +240,7 @@ class ResRankModel(nn.Module):
             model.save_pretrained(out / name)
             tokenizer.save_pretrained(out / name)
         head = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()
-                if not k.startswith(("encoder.", "reranker."))}
+                if not k.startswith(LLMS)}
         save_file(head, str(out / HEAD_FILE))
         replace(self.config, encoder=ENCODER_DIR, reranker=RERANKER_DIR).save(out)
 
@@ -239,12 +274,19 @@ class ResRankModel(nn.Module):
             raise ResrankError(f"{head_path}: missing (incomplete ResRank model folder)")
         head = load_file(str(head_path), device=str(model.device))
         missing, unexpected = model.load_state_dict(head, strict=False)
-        missing = [k for k in missing if not k.startswith(("encoder.", "reranker."))]
+        missing = [k for k in missing if not k.startswith(LLMS)]
         if missing or unexpected:
             raise ResrankError(f"{head_path}: does not match the config (missing {missing}, unexpected {unexpected})")
         if (folder / DELTA_FILE).is_file():
             apply_delta(model_parts(model), folder / DELTA_FILE)
         return model
+
+
+def normalised(scores: torch.Tensor) -> torch.Tensor:
+    """Min-max over one query's candidates, as score interpolation normalises: 1 = the first stage's
+    best, 0 = its worst; all 1 when every score is equal (nothing tells them apart)."""
+    low, high = scores.min(), scores.max()
+    return (scores - low) / (high - low) if high > low else torch.ones_like(scores)
 
 
 def load_encoder(name_or_dir: str | Path, device: str | torch.device | None = None,

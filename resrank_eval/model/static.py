@@ -90,8 +90,9 @@ class _PrefixLayer(DynamicLayer):
 
 def scores(model: ResRankModel, prefix: PrefixKV | None, ids: torch.Tensor, vectors: torch.Tensor,
            source: torch.Tensor, is_slot: torch.Tensor, slots: torch.Tensor, last: torch.Tensor,
-           queries: torch.Tensor | None = None) -> torch.Tensor:
-    """[B, S] scores. ids/source/is_slot [B, L]; vectors [B, S, D]; slots [B, S]; last [B]; queries [B, D].
+           levels: torch.Tensor, queries: torch.Tensor | None = None) -> torch.Tensor:
+    """[B, S] scores. ids/source/is_slot [B, L]; vectors [B, S, D]; slots [B, S]; last [B]; levels [B, S]
+    (normalised first-stage scores, read by a ``first_stage_scores`` model only); queries [B, D].
 
     ``source[b, t]`` is the slot whose vector replaces token t where ``is_slot``; ``slots[b, s]`` is
     slot s's position (any position for padding slots, whose scores the caller drops).
@@ -100,7 +101,7 @@ def scores(model: ResRankModel, prefix: PrefixKV | None, ids: torch.Tensor, vect
     embeds = model.reranker.get_input_embeddings()(ids)
     width = embeds.shape[-1]
     injected = model.injector(vectors)
-    inputs = model.slot_inputs(injected, torch.arange(vectors.shape[1], device=vectors.device))  # slot s: position s in the pass
+    inputs = model.slot_inputs(injected, torch.arange(vectors.shape[1], device=vectors.device), levels)  # slot s: position s
     placed = inputs.to(embeds.dtype).gather(1, source.unsqueeze(-1).expand(batch, length, width))
     embeds = torch.where(is_slot.unsqueeze(-1), placed, embeds)
     extra = prefix.arguments(batch, length) if prefix is not None else {}

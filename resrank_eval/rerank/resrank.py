@@ -176,7 +176,7 @@ class ResRankReranker(_EncoderBacked):
 
         super().__init__(model.encoder, embeddings, engine)
         self.model = model.eval()
-        self.scorer: Any = FastScorer(self.model) if engine == "fast" else self.model  # both (queries, vectors) -> ScoreOutput
+        self.scorer: Any = FastScorer(self.model) if engine == "fast" else self.model  # both (queries, vectors, first_stage) -> ScoreOutput
         self.reranker_shape = Shape.of(model.reranker)
         self.projector_flops = linear_flops(model.injector)
 
@@ -192,7 +192,10 @@ class ResRankReranker(_EncoderBacked):
         return cls.from_pretrained(model, device, dtype, dense_index, engine)
 
     def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list[torch.Tensor], list[int], list[int], list[int]]:
-        output = self.scorer([r.query.text for r in rankings], batch.vectors)
+        import torch
+
+        first_stage = [torch.tensor([c.score for c in r.candidates], dtype=torch.float64) for r in rankings]
+        output = self.scorer([r.query.text for r in rankings], batch.vectors, first_stage)
         projected = [len(v) for v in batch.vectors]
         if self.model.config.query_residual:  # the query is encoded and projected too
             for i, ids in enumerate(self.encoder.tokenize([r.query.text for r in rankings], queries=True)):

@@ -26,6 +26,8 @@ class Batch:
     relevance: list[list[float]]
     targets: list[int]
     positives: list[frozenset[str]]
+    first_stage: list[list[float]] | None = None
+    """Each candidate's first-stage score, when the training file has them (every query or none)."""
 
     def __len__(self) -> int:
         return len(self.queries)
@@ -76,6 +78,8 @@ class BatchSampler:
             batch.relevance.append([relevance[i] for i in keep])
             batch.targets.append(keep.index(target))
             batch.positives.append(frozenset(example.positives))
+            if example.candidates[0].score is not None:
+                batch.first_stage = (batch.first_stage or []) + [[example.candidates[i].score for i in keep]]
         return batch
 
 

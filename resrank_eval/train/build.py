@@ -70,7 +70,10 @@ def examples_from_run(
             continue
         rank = {d: i for i, d in enumerate(pool)}
         ordered = sorted(chosen, key=lambda d: (rank.get(d, len(pool)), d))
-        candidates = tuple(TrainPassage(d, passages[d], label=max(judged.get(d, 0), 0)) for d in ordered)
+        scores = {c.docid: c.score for c in run[qid][: options.depth]}
+        lowest = min(scores.values())  # a missed positive sits below the whole pool, as its place in the list says
+        candidates = tuple(TrainPassage(d, passages[d], label=max(judged.get(d, 0), 0), score=scores.get(d, lowest))
+                           for d in ordered)
         examples.append(TrainExample(qid, topics[qid].text, candidates, tuple(d for d in ordered if d in positives)))
     return examples
 
@@ -92,7 +95,7 @@ def examples_from_candidates(
         judged = qrels.get(qid) if qrels is not None else None
         labels = [max(judged.get(c.docid, 0), 0) for c in top] if judged else [None] * len(top)
         passages = tuple(
-            TrainPassage(c.docid, candidate_set.passages[c.docid], label, rank)
+            TrainPassage(c.docid, candidate_set.passages[c.docid], label, rank, c.score)
             for rank, (c, label) in enumerate(zip(top, labels), 1)
         )
         positives = tuple(p.docid for p in passages if (p.label or 0) > 0)

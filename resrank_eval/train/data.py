@@ -7,7 +7,8 @@ A line::
      "positives": ["MED-1"]}
 
 ``label`` (graded relevance) and ``rank`` (1 = the teacher's best) are each optional but, when used,
-present on every candidate of the line; at least one of them must be. With both, labels order the
+present on every candidate of the line; at least one of them must be. ``score`` (the first stage's
+score, optional, on every candidate or none) is what a ``first_stage_scores`` model reads. With both, labels order the
 pairs and the teacher orders the pairs within a label level. ``positives`` are the
 candidates the contrastive task pulls the query towards; they must be candidates (so their text is
 at hand) and default to the candidates with ``label > 0``.
@@ -16,6 +17,7 @@ at hand) and default to the candidates with ``label > 0``.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,8 @@ class TrainPassage:
     text: str
     label: int | None = None
     rank: int | None = None
+    score: float | None = None
+    """The first stage's score, which a ``first_stage_scores`` model reads (as at inference)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class TrainExample:
                 record["label"] = c.label
             if c.rank is not None:
                 record["rank"] = c.rank
+            if c.score is not None:
+                record["score"] = c.score
             candidates.append(record)
         return {"qid": self.qid, "query": self.query, "candidates": candidates, "positives": list(self.positives)}
 
@@ -126,7 +132,7 @@ def _candidate(raw: object, index: int, error: ErrorAt) -> TrainPassage:
     where = f"candidate {index}"
     if not isinstance(raw, dict):
         raise error(f"{where}: expected an object with docid and text")
-    unknown = set(raw) - {"docid", "text", "label", "rank"}
+    unknown = set(raw) - {"docid", "text", "label", "rank", "score"}
     if unknown:
         raise error(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     docid, text = raw.get("docid"), raw.get("text")
@@ -139,7 +145,10 @@ def _candidate(raw: object, index: int, error: ErrorAt) -> TrainPassage:
         raise error(f"{where}: 'label' must be an integer >= 0, got {label!r}")
     if rank is not None and (not isinstance(rank, int) or isinstance(rank, bool) or rank < 1):
         raise error(f"{where}: 'rank' must be an integer >= 1, got {rank!r}")
-    return TrainPassage(str(docid), text, label, rank)
+    score = raw.get("score")
+    if score is not None and (not isinstance(score, (int, float)) or isinstance(score, bool) or not math.isfinite(score)):
+        raise error(f"{where}: 'score' must be a finite number, got {score!r}")
+    return TrainPassage(str(docid), text, label, rank, None if score is None else float(score))
 
 
 def _check_candidates(candidates: tuple[TrainPassage, ...], error: ErrorAt) -> None:
@@ -147,7 +156,7 @@ def _check_candidates(candidates: tuple[TrainPassage, ...], error: ErrorAt) -> N
     if len(set(docids)) != len(docids):
         duplicate = next(d for d in docids if docids.count(d) > 1)
         raise error(f"duplicate candidate docid {duplicate!r}")
-    for key in ("label", "rank"):
+    for key in ("label", "rank", "score"):
         present = [getattr(c, key) is not None for c in candidates]
         if any(present) and not all(present):
             raise error(f"'{key}' is given for some candidates but not all")

@@ -83,7 +83,8 @@ class Objective(nn.Module):
 
     def _ranking(self, batch: Batch, lists: list[torch.Tensor]) -> torch.Tensor:
         """The configured listwise loss on the reranker's cosines (scaled scores divided back) times the loss scale."""
-        scores = self.model.score(batch.queries, lists) / self.model.config.score_scale
+        first_stage = [torch.tensor(s, dtype=torch.float64) for s in batch.first_stage] if batch.first_stage else None
+        scores = self.model.score(batch.queries, lists, first_stage) / self.model.config.score_scale
         width = scores.shape[1]
         relevance = torch.tensor([r + [0.0] * (width - len(r)) for r in batch.relevance], device=scores.device)
         mask = torch.tensor([[i < len(r) for i in range(width)] for r in batch.relevance], device=scores.device)

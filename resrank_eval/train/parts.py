@@ -1,8 +1,8 @@
 """The three trainable parts of a ResRank model: LoRA wrapping, per-stage freezing, plain export.
 
 ``encoder`` is the Encoder-LLM's transformer, ``reranker`` the Reranker-LLM, ``projector`` the
-injector that maps encoder vectors to reranker embeddings (plus the residual gate and the rank
-embeddings, when configured).
+injector that maps encoder vectors to reranker embeddings (plus the residual gate and the rank and
+score embeddings, when configured: the model's head).
 A LoRA part trains only its adapters; export merges them, so the saved folder is a plain
 ResRank checkpoint that ``ResRankModel.from_pretrained`` (and transformers on each half) loads.
 """
@@ -56,8 +56,7 @@ def enable_gradient_checkpointing(model: ResRankModel) -> None:
 def part_parameters(model: ResRankModel, part: str, config: ModelConfig) -> list[nn.Parameter]:
     """The parameters a stage that trains ``part`` updates (only the adapters of a LoRA part)."""
     if part == "projector":
-        extra = [p for p in (model.gate, model.rank_embedding) if p is not None]
-        return list(model.injector.parameters()) + extra
+        return model.head_parameters()
     named = model_parts(model)[part].named_parameters()
     if _part_config(config, part).mode == "lora":
         return [p for name, p in named if "lora_" in name]

@@ -58,7 +58,7 @@ class Trainer:
         model = self._build_model(acc.device)
         if acc.process_index > 0:  # own dropout streams; rank 0 keeps the one-process stream
             torch.manual_seed(self.config.seed + acc.process_index)
-        sampler = self._sampler()
+        sampler = self._sampler(model.config)
         dev = DevSet.load(self.config.dev) if self.config.dev is not None and self.main else None
         checkpoint = load_latest(self.output / "checkpoints") if resume else None
         step = 0
@@ -110,10 +110,14 @@ class Trainer:
             raise ResrankError(f"model.preset: {exc}") from None
         return ResRankConfig.from_dict({**base.to_dict(), **overrides})
 
-    def _sampler(self) -> BatchSampler:
+    def _sampler(self, model: ResRankConfig) -> BatchSampler:
         data, training = self.config.data, self.config.training
         shuffle = 1.0 if data.shuffle_candidates else data.shuffle_fraction
-        return BatchSampler(read_examples(data.train), training.batch_size, training.grad_accumulation, data.max_candidates,
+        examples = read_examples(data.train)
+        if model.first_stage_scores and examples[0].candidates[0].score is None:
+            raise ResrankError(f"{data.train}: the model reads first-stage scores (first_stage_scores) and the "
+                               "training file has none: build it with build-train from a run")
+        return BatchSampler(examples, training.batch_size, training.grad_accumulation, data.max_candidates,
                             shuffle, self.config.seed, self.accelerator.num_processes, self.accelerator.process_index)
 
     def _start_fresh(self) -> None:
