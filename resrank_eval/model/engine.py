@@ -45,7 +45,7 @@ class EngineOptions:
 
 
 class FastScorer:
-    """Callable like the model (``scorer(queries, vectors) -> ScoreOutput``), for frozen weights."""
+    """Callable like the model (``scorer(queries, vectors, first_stage=None) -> ScoreOutput``), for frozen weights."""
 
     def __init__(self, model: ResRankModel, options: EngineOptions = EngineOptions()) -> None:
         if options.max_rows < 1:
