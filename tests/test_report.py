@@ -23,6 +23,7 @@ from resrank_eval.report.runs import file_system_name, infer_dataset
 from resrank_eval.report.significance import compare
 from resrank_eval.types import Candidate, QueryStats, Run
 
+from .beir_dirs import CRANFIELD_BEIR
 from .conftest import DL19_CANDIDATES
 
 
@@ -153,3 +154,18 @@ def test_clashing_run_tags_take_the_file_names_system_part(tmp_path: Path) -> No
     report = build_report([load_run_file(p) for p in paths])
     assert [r.label for r in report.results] == [str(paths[0]), "resrank-mini-frozen", str(paths[2])]
     assert file_system_name(Path("run.beir-v1.0.0-nfcorpus.bm25-flat.test.txt.gz"), "beir/nfcorpus") == "bm25-flat"
+
+
+def test_report_scores_a_local_beir_dataset_with_corpus(tmp_path: Path) -> None:
+    """A corpus outside the registry (Cranfield, shipped as BEIR) gets the same tables and tests as a registered one."""
+    corpus = CRANFIELD_BEIR
+    qrels = get_dataset("cranfield", str(corpus), "test").qrels()
+    ranked = {q: [Candidate(d, float(-i)) for i, d in enumerate(sorted(judged) + ["no-such-doc"])] for q, judged in qrels.items()}
+    write_run(tmp_path / "run.a.txt", ranked, "sorted")
+    write_run(tmp_path / "run.b.txt", oracle(ranked, qrels), "oracle")
+    args = ["report", str(tmp_path / "run.a.txt"), str(tmp_path / "run.b.txt"), "--baseline", "sorted", "--resamples", "200"]
+    result = CliRunner().invoke(main, [*args, "--dataset", "cranfield", "--corpus", str(corpus)])
+    assert result.exit_code == 0, result.output
+    assert "**cranfield:" in result.output and "| oracle" in result.output and "↑" in result.output
+    result = CliRunner().invoke(main, [*args, "--corpus", str(corpus)])
+    assert result.exit_code == 2 and "--corpus needs --dataset" in result.output
