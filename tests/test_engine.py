@@ -41,6 +41,8 @@ VARIANTS = {  # config overrides: a new model option that changes the scores is 
     "rank-embeddings": {"rank_embeddings": True}, "rank-embeddings-multi-pass": {"rank_embeddings": True, "max_candidates_per_pass": 4},
     "first-stage-scores": {"first_stage_scores": True, "rank_embeddings": True},
     "first-stage-scores-multi-pass": {"first_stage_scores": True, "max_candidates_per_pass": 4},
+    "score-fusion": {"score_fusion": True, "query_residual": True, "residual": "gated"},
+    "score-fusion-multi-pass": {"score_fusion": True, "first_stage_scores": True, "max_candidates_per_pass": 4},
 }
 OPTIONS = {
     "default": EngineOptions(), "no-prefix": EngineOptions(prefix=False), "buckets": EngineOptions(buckets=True),
@@ -109,10 +111,11 @@ def test_fast_scores_equal_eager(root: Path, variant: str) -> None:
         assert all(p is not None for p in scorer.prefixes.values()), scorer.prefix_off
 
 
-def test_first_stage_scores_are_read_min_max_normalised_per_query(root: Path) -> None:
+@pytest.mark.parametrize("option", ["first_stage_scores", "score_fusion"])
+def test_first_stage_scores_are_read_min_max_normalised_per_query(root: Path, option: str) -> None:
     """Scale and shift of the first stage do not matter (as for score interpolation); the scores
     themselves do, across every pass of a query; a model that reads them refuses to score without."""
-    model = build(root, first_stage_scores=True, max_candidates_per_pass=4)
+    model = build(root, max_candidates_per_pass=4, **{option: True})  # type: ignore[arg-type]
     lists = vectors()
     with torch.no_grad():
         want = model(QUERIES, lists, first_stage()).scores
@@ -126,6 +129,22 @@ def test_first_stage_scores_are_read_min_max_normalised_per_query(root: Path) ->
             scorer(QUERIES, lists)
         with pytest.raises(ResrankError, match="query 1 needs 9 finite first-stage scores"):
             scorer(QUERIES, lists, [first_stage()[0], torch.zeros(2), first_stage()[2]])
+
+
+def test_score_fusion_adds_the_weighted_normalised_first_stage_score(root: Path) -> None:
+    """s_i = scale * (cos_i + w * level_i): exactly interpolation's term on top of the reader's cosine."""
+    model = build(root, score_fusion=True, max_candidates_per_pass=4)
+    lists, given = vectors(), first_stage()
+    with torch.no_grad():
+        fused = model(QUERIES, lists, given).scores
+        weight = model.fusion_weight.item()
+        model.fusion_weight.zero_()
+        plain = model(QUERIES, lists, given).scores
+    levels = [(s - s.min()) / (s.max() - s.min()) for s in given]
+    for row, level in enumerate(levels):
+        n = len(level)
+        expected = plain[row, :n] + model.config.score_scale * weight * level.float()
+        assert torch.allclose(fused[row, :n], expected, atol=1e-5)
 
 
 def test_prefix_reuse_with_eager_attention(root: Path) -> None:

@@ -53,6 +53,9 @@ class ResRankConfig:
     first-stage score, min-max normalised over the query's candidates (0 = lowest, 1 = highest, as
     score interpolation normalises them); zero at initialisation. Ranks say what RRF knows, scores
     what interpolation knows (how far apart the candidates are). Scoring then needs those scores.
+    ``score_fusion`` (our extension) adds the same normalised first-stage score to the output:
+    s_i = score_scale * (cos(q, r_i) + w * level_i), w learned from 0 -- score interpolation as one
+    exact term, so the reader learns only what fusion cannot do.
     """
 
     encoder: str
@@ -76,6 +79,7 @@ class ResRankConfig:
     query_residual: bool = False
     rank_embeddings: bool = False
     first_stage_scores: bool = False
+    score_fusion: bool = False
 
     def __post_init__(self) -> None:
         check(self, "model config")
@@ -103,6 +107,11 @@ class ResRankConfig:
             self.prompt_template.format(passages="", query="")
         except (KeyError, IndexError, ValueError) as exc:
             raise ResrankError(f"model config: bad template field: {exc}") from None
+
+    @property
+    def reads_first_stage(self) -> bool:
+        """Whether scoring needs each candidate's first-stage score."""
+        return self.first_stage_scores or self.score_fusion
 
     def check_hidden_sizes(self, encoder_dim: int, reranker_dim: int) -> None:
         """projector 'none' injects encoder vectors as they are, so the sizes must agree."""

@@ -174,7 +174,7 @@ class FastScorer:
         place = stage(torch.from_numpy(row_of * width + column), model.device)
         vectors = torch.zeros((batch * width, model.encoder.dim), device=model.device, dtype=model.dtype)
         vectors.index_copy_(0, place, torch.cat([c for _, _, c in rows]).to(model.device, model.dtype))
-        flat_levels = torch.zeros(batch * width, device=model.device, dtype=model.dtype)  # zeros: read by no model without scores
+        flat_levels = torch.zeros(batch * width, device=model.device, dtype=model.dtype)  # zeros: read by no model without first-stage scores
         if levels is not None:
             flat_levels.index_copy_(0, place, torch.cat(levels).to(model.device, model.dtype))
         inputs = [staged[0], vectors.view(batch, width, -1), *staged[1:], flat_levels.view(batch, width)]

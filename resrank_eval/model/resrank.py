@@ -4,7 +4,8 @@ For a query and N passage vectors v_i: e_i = inject(v_i) replaces the input embe
 placeholder token (plus a learned rank vector with ``rank_embeddings``, and a learned vector times the
 candidate's normalised first-stage score with ``first_stage_scores``); one forward pass (no generation)
 gives hidden states H (after the final norm);
-q = H[last prompt token], r_i = H[slot_i] + e_i (residual mode), s_i = score_scale * cos(q, r_i).
+q = H[last prompt token], r_i = H[slot_i] + e_i (residual mode), s_i = score_scale * cos(q, r_i)
+(+ w * that normalised score inside the bracket with ``score_fusion``).
 
 Everything is differentiable: a trainer calls :meth:`encode_passages` under grad and feeds the
 result to :meth:`score`, so a ranking loss reaches the encoder (the paper's stage 2).
@@ -100,6 +101,7 @@ class ResRankModel(nn.Module):
             if config.rank_embeddings else None
         self.score_embedding = nn.Parameter(torch.zeros(int(reranker.config.hidden_size), device=self.device,
                                                         dtype=self.dtype)) if config.first_stage_scores else None
+        self.fusion_weight = nn.Parameter(torch.zeros((), device=self.device, dtype=self.dtype)) if config.score_fusion else None
 
     @property
     def device(self) -> torch.device:
@@ -143,7 +145,7 @@ class ResRankModel(nn.Module):
             last = self._residual(last, query_vectors[torch.tensor([q for q, _, _ in rows], device=self.device)])
         slot_states = hidden[row_index, slot_index]
         cosine = F.cosine_similarity(last[row_index].float(), self._residual(slot_states, injected).float(), dim=-1)
-        return self._collect(rows, prompts, cosine * self.config.score_scale, len(queries))
+        return self._collect(rows, prompts, self.fused(cosine, flat_levels) * self.config.score_scale, len(queries))
 
     def head_parameters(self) -> list[nn.Parameter]:
         """What is neither LLM (injector, gate, rank and score embeddings): trained as the projector part."""
@@ -186,10 +188,10 @@ class ResRankModel(nn.Module):
                    first_stage: Sequence[torch.Tensor] | None) -> list[torch.Tensor] | None:
         """Per row (pass), its candidates' first-stage scores min-max normalised over the whole query
         (None for a model that reads no scores). Both engines slice the same way."""
-        if self.score_embedding is None:
+        if not self.config.reads_first_stage:
             return None
         if first_stage is None or len(first_stage) != len(vectors):
-            raise ResrankError("score: this model reads first-stage scores (first_stage_scores); "
+            raise ResrankError("score: this model reads first-stage scores (first_stage_scores, score_fusion); "
                                "give one score per candidate of every query")
         levels = []
         for q, block in enumerate(vectors):
@@ -207,6 +209,10 @@ class ResRankModel(nn.Module):
         dimension). Every scoring path must place these, while the residual adds back ``injected`` alone."""
         inputs = injected if self.rank_embedding is None else injected + self.rank_embedding[positions]
         return inputs if self.score_embedding is None else inputs + levels.unsqueeze(-1) * self.score_embedding
+
+    def fused(self, cosine: torch.Tensor, levels: torch.Tensor | None) -> torch.Tensor:
+        """cos + w * level with ``score_fusion`` (``levels`` shaped like ``cosine``), else the cosine."""
+        return cosine if self.fusion_weight is None else cosine + self.fusion_weight.float() * levels.float()
 
     def _residual(self, states: torch.Tensor, injected: torch.Tensor) -> torch.Tensor:
         if self.config.residual == "none":

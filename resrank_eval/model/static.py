@@ -92,7 +92,7 @@ def scores(model: ResRankModel, prefix: PrefixKV | None, ids: torch.Tensor, vect
            source: torch.Tensor, is_slot: torch.Tensor, slots: torch.Tensor, last: torch.Tensor,
            levels: torch.Tensor, queries: torch.Tensor | None = None) -> torch.Tensor:
     """[B, S] scores. ids/source/is_slot [B, L]; vectors [B, S, D]; slots [B, S]; last [B]; levels [B, S]
-    (normalised first-stage scores, read by a ``first_stage_scores`` model only); queries [B, D].
+    (normalised first-stage scores, read by a ``first_stage_scores`` or ``score_fusion`` model only); queries [B, D].
 
     ``source[b, t]`` is the slot whose vector replaces token t where ``is_slot``; ``slots[b, s]`` is
     slot s's position (any position for padding slots, whose scores the caller drops).
@@ -111,4 +111,4 @@ def scores(model: ResRankModel, prefix: PrefixKV | None, ids: torch.Tensor, vect
         query = model._residual(query, model.injector(queries).unsqueeze(1))
     states = hidden.gather(1, slots.unsqueeze(-1).expand(batch, slots.shape[1], width))
     cosine = F.cosine_similarity(query.float(), model._residual(states, injected).float(), dim=-1)
-    return cosine * model.config.score_scale
+    return model.fused(cosine, levels) * model.config.score_scale

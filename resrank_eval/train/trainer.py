@@ -114,8 +114,8 @@ class Trainer:
         data, training = self.config.data, self.config.training
         shuffle = 1.0 if data.shuffle_candidates else data.shuffle_fraction
         examples = read_examples(data.train)
-        if model.first_stage_scores and examples[0].candidates[0].score is None:
-            raise ResrankError(f"{data.train}: the model reads first-stage scores (first_stage_scores) and the "
+        if model.reads_first_stage and examples[0].candidates[0].score is None:
+            raise ResrankError(f"{data.train}: the model reads first-stage scores (first_stage_scores, score_fusion) and the "
                                "training file has none: build it with build-train from a run")
         return BatchSampler(examples, training.batch_size, training.grad_accumulation, data.max_candidates,
                             shuffle, self.config.seed, self.accelerator.num_processes, self.accelerator.process_index)
