@@ -43,25 +43,26 @@ REPO = Path(__file__).resolve().parents[1]
 
 @dataclass
 class Workload:
-    """Queries with their first-stage top-100 (docids in order) and a passage-text lookup."""
+    """Queries with their first-stage top-100 (docids in order, and their scores) and a passage-text lookup."""
 
     name: str
     queries: list[Query]
     docids: list[list[str]]
+    scores: list[torch.Tensor]
     passages: Callable[[set[str]], dict[str, str]]
 
 
 def dl19() -> Workload:
     data = read_candidates(data_dir() / "candidates" / "dl19-bm25-top100.json.gz")
     return Workload("dl19", [data.topics[q] for q in data.run], [[c.docid for c in data.run[q]] for q in data.run],
-                    lambda ids: {d: data.passages[d] for d in ids})
+                    [torch.tensor([c.score for c in data.run[q]]) for q in data.run], lambda ids: {d: data.passages[d] for d in ids})
 
 
 def nfcorpus() -> Workload:
     dataset = get_dataset("beir/nfcorpus")
     topics, run = dataset.topics(), read_run(REPO / "runs" / "nfcorpus" / "run.beir-nfcorpus.bm25-flat.test.txt.gz")
     return Workload("nfcorpus", [topics[q] for q in run], [[c.docid for c in run[q][:100]] for q in run],
-                    lambda ids: load_passages(dataset.corpus_dir, ids))
+                    [torch.tensor([c.score for c in run[q][:100]]) for q in run], lambda ids: load_passages(dataset.corpus_dir, ids))
 
 
 def passage_vectors(model: ResRankModel, model_dir: Path, workload: Workload) -> list[torch.Tensor]:
@@ -85,13 +86,14 @@ def passage_vectors(model: ResRankModel, model_dir: Path, workload: Workload) ->
     return [stored["vectors"][[row[d] for d in ids]] for ids in workload.docids]
 
 
-def time_pass(scorer: object, queries: list[str], vectors: list[torch.Tensor], batch: int) -> tuple[float, float, list[torch.Tensor]]:
+def time_pass(scorer: object, queries: list[str], vectors: list[torch.Tensor], first_stage: list[torch.Tensor],
+              batch: int) -> tuple[float, float, list[torch.Tensor]]:
     """Wall and process-CPU seconds for all queries in batches, and the scores."""
     scores = []
     wall, cpu = time.perf_counter(), time.process_time()
     with torch.inference_mode():
         for i in range(0, len(queries), batch):
-            out = scorer(queries[i:i + batch], vectors[i:i + batch])  # type: ignore[operator]
+            out = scorer(queries[i:i + batch], vectors[i:i + batch], first_stage[i:i + batch])  # type: ignore[operator]
             scores.extend(out.scores[j, :len(v)] for j, v in enumerate(vectors[i:i + batch]))
     return time.perf_counter() - wall, time.process_time() - cpu, scores
 
@@ -129,12 +131,12 @@ def main(argv: list[str] | None = None) -> dict:
     scores: dict[tuple[str, str, int], list[torch.Tensor]] = {}
     for batch in args.batch_sizes:
         for (dtype, name), scorer in engines.items():
-            wall, _, scores[dtype, name, batch] = time_pass(scorer, texts, vectors[dtype], batch)  # warm-up: compiles, prefix
+            wall, _, scores[dtype, name, batch] = time_pass(scorer, texts, vectors[dtype], workload.scores, batch)  # warm-up: compiles, prefix
             print(f"warm-up {dtype} {name} batch {batch}: {wall:.1f} s")
     for _ in range(args.repeats):
         for batch in args.batch_sizes:
             for (dtype, name), scorer in engines.items():
-                times.setdefault((dtype, name, batch), []).append(time_pass(scorer, texts, vectors[dtype], batch)[:2])
+                times.setdefault((dtype, name, batch), []).append(time_pass(scorer, texts, vectors[dtype], workload.scores, batch)[:2])
         for dtype, encoder in encoders.items() if passages else ():
             wall, cpu = time.perf_counter(), time.process_time()
             with torch.inference_mode():

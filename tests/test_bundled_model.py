@@ -11,13 +11,15 @@ from resrank_eval.model import ResRankModel
 
 PASSAGES = ["Statin use and breast cancer survival", "vitamin D and winter depression",
             "soy intake and prostate cancer", "green tea and liver"]
-PINNED = [7.4387, 1.7916, 4.0814, 1.2029]  # scores of the unpacked trained model (step 400, run p4)
+FIRST_STAGE = [12.0, 3.0, 8.0, 2.5]  # BM25-like scores: v3 adds w * their min-max to its cosine (score_fusion)
+PINNED = [8.1543, 1.8709, 4.6305, 1.4124]  # scores of the unpacked trained model (step 400, run p22)
 
 
 @pytest.mark.slow
 def test_packed_resrank_mini_reproduces_the_trained_scores() -> None:
     model = ResRankModel.from_pretrained(DEMO_MODEL, "cpu", "float32")
-    assert len(model.reranker.layers) == 4 and model.config.query_residual and model.config.rank_embeddings
+    config = model.config
+    assert len(model.reranker.layers) == 4 and config.query_residual and config.rank_embeddings and config.score_fusion
     with torch.no_grad():
-        scores = model.score(["do statins cause cancer"], [model.encode_passages(PASSAGES)])
+        scores = model.score(["do statins cause cancer"], [model.encode_passages(PASSAGES)], [torch.tensor(FIRST_STAGE)])
     assert scores[0].tolist() == pytest.approx(PINNED, abs=1e-3)

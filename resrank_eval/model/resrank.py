@@ -122,7 +122,8 @@ class ResRankModel(nn.Module):
     def score(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor],
               first_stage: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """[B, N] scores; ``passage_vectors`` is [B, N, D] or B tensors [n_i, D] (padded with -inf);
-        ``first_stage``: each query's first-stage scores [n_i], which a ``first_stage_scores`` model reads."""
+        ``first_stage``: each query's first-stage scores [n_i], which a ``first_stage_scores`` or
+        ``score_fusion`` model reads (``config.reads_first_stage``)."""
         return self.forward(queries, passage_vectors, first_stage).scores
 
     def forward(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor],
@@ -148,7 +149,7 @@ class ResRankModel(nn.Module):
         return self._collect(rows, prompts, self.fused(cosine, flat_levels) * self.config.score_scale, len(queries))
 
     def head_parameters(self) -> list[nn.Parameter]:
-        """What is neither LLM (injector, gate, rank and score embeddings): trained as the projector part."""
+        """What is neither LLM (injector, gate, rank and score embeddings, fusion weight): trained as the projector part."""
         return [p for name, p in self.named_parameters() if not name.startswith(LLMS)]
 
     # ----- internals -----
