@@ -195,6 +195,11 @@ def test_a_first_stage_scores_model_learns_from_the_files_scores(tmp_path: Path,
     write_examples(scored, [TrainExample(e.qid, e.query, tuple(replace(c, score=float(len(e.candidates) - i))
                                                             for i, c in enumerate(e.candidates)), e.positives)
                             for e in read_examples(train_file)])
+    mixed = tmp_path / "mixed.jsonl"  # every line is checked, not only the first
+    examples = read_examples(scored)
+    write_examples(mixed, [examples[0], *read_examples(train_file)[1:]])
+    with pytest.raises(ResrankError, match=f"query {examples[1].qid!r} has none"):
+        Trainer(load_config(write_config(tmp_path / "mixed", model, mixed, stages=stages))).train()
     final = Trainer(load_config(write_config(tmp_path / "with", model, scored, stages=stages))).train()
     loaded = ResRankModel.from_pretrained(final, "cpu", "float32")
     assert loaded.score_embedding is not None and loaded.score_embedding.abs().sum() > 0  # moved off its zero start

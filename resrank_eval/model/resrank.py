@@ -25,6 +25,7 @@ from torch.nn import functional as F
 
 from ..errors import ResrankError
 from ..paths import cache_dir
+from ..retrieve.fusion import minmax
 from .config import CONFIG_NAME, ResRankConfig
 from .encoder import Encoder
 from .loading import build_encoder, keep_layers, load_model, load_tokenizer
@@ -199,7 +200,7 @@ class ResRankModel(nn.Module):
             given = torch.as_tensor(first_stage[q], dtype=torch.float64).reshape(-1)
             if len(given) != len(block) or not torch.isfinite(given).all():
                 raise ResrankError(f"score: query {q} needs {len(block)} finite first-stage scores, got {len(given)}")
-            levels.append(normalised(given))
+            levels.append(torch.tensor(minmax(given.tolist()), dtype=torch.float64))  # as score interpolation does
         return [levels[q][start:start + len(chunk)] for q, start, chunk in rows]
 
     def slot_inputs(self, injected: torch.Tensor, positions: torch.Tensor,
@@ -287,13 +288,6 @@ class ResRankModel(nn.Module):
         if (folder / DELTA_FILE).is_file():
             apply_delta(model_parts(model), folder / DELTA_FILE)
         return model
-
-
-def normalised(scores: torch.Tensor) -> torch.Tensor:
-    """Min-max over one query's candidates, as score interpolation normalises: 1 = the first stage's
-    best, 0 = its worst; all 1 when every score is equal (nothing tells them apart)."""
-    low, high = scores.min(), scores.max()
-    return (scores - low) / (high - low) if high > low else torch.ones_like(scores)
 
 
 def load_encoder(name_or_dir: str | Path, device: str | torch.device | None = None,

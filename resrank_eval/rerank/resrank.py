@@ -194,7 +194,8 @@ class ResRankReranker(_EncoderBacked):
     def _scores(self, rankings: list[Ranking], batch: _Batch) -> tuple[list[torch.Tensor], list[int], list[int], list[int]]:
         import torch
 
-        first_stage = [torch.tensor([c.score for c in r.candidates], dtype=torch.float64) for r in rankings]
+        first_stage = [torch.tensor([c.score for c in r.candidates], dtype=torch.float64) for r in rankings] \
+            if self.model.config.reads_first_stage else None
         output = self.scorer([r.query.text for r in rankings], batch.vectors, first_stage)
         projected = [len(v) for v in batch.vectors]
         if self.model.config.query_residual:  # the query is encoded and projected too

@@ -29,12 +29,19 @@ def rrf_scores(hits: Sequence[Candidate], weight: float, k: float) -> dict[str, 
     return {c.docid: weight / (k + rank) for rank, c in enumerate(hits, 1)}
 
 
+def minmax(values: Sequence[float]) -> list[float]:
+    """Values scaled to [0, 1] within the list (1 = the highest); a list of equal values maps to all 1.
+
+    The one normalisation of score interpolation, also what a ResRank model's ``score_fusion`` reads."""
+    if not values:
+        return []
+    low, high = min(values), max(values)
+    return [(v - low) / (high - low) if high > low else 1.0 for v in values]
+
+
 def minmax_scores(hits: Sequence[Candidate], weight: float) -> dict[str, float]:
-    """Scores scaled to [0, 1] within the list, times ``weight``; a list of equal scores maps to 1."""
-    if not hits:
-        return {}
-    low, high = min(c.score for c in hits), max(c.score for c in hits)
-    return {c.docid: weight * ((c.score - low) / (high - low) if high > low else 1.0) for c in hits}
+    """Scores scaled to [0, 1] within the list (:func:`minmax`), times ``weight``."""
+    return {c.docid: weight * level for c, level in zip(hits, minmax([c.score for c in hits]))}
 
 
 def fuse(runs: Sequence[Run], method: str = "rrf", weights: Sequence[float] | None = None, k: float = RRF_K,

@@ -9,7 +9,7 @@ batch without talking to each other.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -26,8 +26,8 @@ class Batch:
     relevance: list[list[float]]
     targets: list[int]
     positives: list[frozenset[str]]
-    first_stage: list[list[float]] | None = None
-    """Each candidate's first-stage score, when the training file has them (every query or none)."""
+    first_stage: list[list[float]] = field(default_factory=list)
+    """Each candidate's first-stage score, per query; empty when the training file has none."""
 
     def __len__(self) -> int:
         return len(self.queries)
@@ -79,7 +79,7 @@ class BatchSampler:
             batch.targets.append(keep.index(target))
             batch.positives.append(frozenset(example.positives))
             if example.candidates[0].score is not None:
-                batch.first_stage = (batch.first_stage or []) + [[example.candidates[i].score for i in keep]]
+                batch.first_stage.append([example.candidates[i].score for i in keep])
         return batch
 
 

@@ -114,9 +114,10 @@ class Trainer:
         data, training = self.config.data, self.config.training
         shuffle = 1.0 if data.shuffle_candidates else data.shuffle_fraction
         examples = read_examples(data.train)
-        if model.reads_first_stage and examples[0].candidates[0].score is None:
-            raise ResrankError(f"{data.train}: the model reads first-stage scores (first_stage_scores, score_fusion) and the "
-                               "training file has none: build it with build-train from a run")
+        unscored = next((e.qid for e in examples if e.candidates[0].score is None), None) if model.reads_first_stage else None
+        if unscored is not None:
+            raise ResrankError(f"{data.train}: the model reads first-stage scores (first_stage_scores, score_fusion) and "
+                               f"query {unscored!r} has none: build the file with build-train from a run")
         return BatchSampler(examples, training.batch_size, training.grad_accumulation, data.max_candidates,
                             shuffle, self.config.seed, self.accelerator.num_processes, self.accelerator.process_index)
 
