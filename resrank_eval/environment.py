@@ -16,13 +16,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .version import __version__
+
 DISTRIBUTIONS = ("torch", "transformers", "pyserini")
 
 
 def environment(device: str = "cpu") -> dict[str, Any]:
     """Device, its name, threads, Python and library versions, and the source commit (None outside a git checkout)."""
-    from . import __version__
-
     versions = {name: _version(name) for name in DISTRIBUTIONS}
     return {"device": device, "device_name": device_name(device), "threads": _threads(), "python": platform.python_version(),
             "resrank-eval": __version__, **versions, "commit": commit()}

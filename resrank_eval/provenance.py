@@ -21,6 +21,7 @@ from typing import Any
 from .errors import InputError, ResrankError
 from .formats.atomic import atomic_write
 from .formats.jsonl import read_json
+from .version import __version__
 
 MANIFESTS = ("encoder.json", "resrank-index.json", "segments_*")
 """Files that identify the whole folder they sit in, so an index's gigabytes are never re-read: resrank-eval's
@@ -28,13 +29,6 @@ metadata (written last, naming what the folder was built from), or a Lucene comm
 segment by a unique id)."""
 
 _digests: dict[tuple[str, int, int], str] = {}
-
-
-def current_version() -> str:
-    """The running resrank-eval version (read late: this module is imported while the package initialises)."""
-    from . import __version__
-
-    return __version__
 
 
 @dataclass(frozen=True)
@@ -45,7 +39,7 @@ class Provenance:
     arguments: dict[str, Any]
     inputs: dict[str, str] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
-    version: str = field(default_factory=current_version)
+    version: str = __version__
 
     @classmethod
     def of(cls, command: str, arguments: Mapping[str, Any], inputs: Mapping[str, Any] | None = None) -> Provenance:

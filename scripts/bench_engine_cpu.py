@@ -27,10 +27,10 @@ from pathlib import Path
 
 import torch
 
-from resrank_eval.datasets.corpus import load_passages
 from resrank_eval.datasets.registry import get_dataset
 from resrank_eval.demo import DEMO_MODEL
 from resrank_eval.formats.candidates import read_candidates
+from resrank_eval.formats.corpus import load_passages
 from resrank_eval.formats.trec import read_run
 from resrank_eval.model import ResRankModel
 from resrank_eval.model.engine import EngineOptions, FastScorer

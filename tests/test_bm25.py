@@ -12,7 +12,8 @@ import pytest
 from resrank_eval.datasets import get_dataset
 from resrank_eval.errors import ResrankError
 from resrank_eval.evaluate import evaluate
-from resrank_eval.retrieve.bm25 import bm25_index, bm25_search, corpus_fingerprint, lucene_passages, open_searcher
+from resrank_eval.lucene import lucene_passages, open_searcher
+from resrank_eval.retrieve.bm25 import bm25_index, bm25_search, corpus_fingerprint
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from resrank_eval.datasets.corpus import iter_corpus
 from resrank_eval.demo import corpus_vectors
+from resrank_eval.formats.corpus import iter_corpus
 from resrank_eval.model import load_encoder
 from resrank_eval.model.sources import BUNDLED_MODEL as MODEL
 from resrank_eval.model.sources import BUNDLED_NFCORPUS_INDEX as INDEX

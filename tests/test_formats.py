@@ -11,7 +11,8 @@ import pytest
 from resrank_eval.errors import InputError
 from resrank_eval.formats.candidates import read_candidates, write_candidates
 from resrank_eval.formats.topics import read_topics
-from resrank_eval.formats.trec import read_qrels, read_run, strictly_decreasing, write_run
+from resrank_eval.formats.trec import read_qrels, read_run, write_run
+from resrank_eval.numeric import strictly_decreasing
 from resrank_eval.types import Candidate
 
 from .conftest import DL19_CANDIDATES

@@ -21,9 +21,9 @@ import pytest
 from click.testing import CliRunner
 
 from resrank_eval.cli import main
-from resrank_eval.datasets.corpus import iter_corpus
 from resrank_eval.errors import ResrankError
 from resrank_eval.formats.candidates import read_candidates
+from resrank_eval.formats.corpus import iter_corpus
 from resrank_eval.formats.topics import read_topics
 from resrank_eval.formats.trec import read_qrels, read_run
 from resrank_eval.report.validate import validate_run

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from resrank_eval.datasets.corpus import iter_corpus, write_corpus
 from resrank_eval.errors import InputError, ResrankError
 from resrank_eval.formats.candidates import read_candidates
+from resrank_eval.formats.corpus import iter_corpus, write_corpus
 from resrank_eval.formats.ids import check_id, check_score
 from resrank_eval.formats.jsonl import iter_jsonl, read_json
 from resrank_eval.formats.topics import read_topics, write_topics

@@ -15,8 +15,8 @@ import torch
 import yaml
 
 from resrank_eval.datasets import get_dataset
-from resrank_eval.datasets.corpus import load_passages
 from resrank_eval.errors import ResrankError
+from resrank_eval.formats.corpus import load_passages
 from resrank_eval.model import ResRankConfig, ResRankModel
 from resrank_eval.train.batches import BatchSampler
 from resrank_eval.train.config import LossConfig, ModelConfig, StageConfig, load_config

@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from .. import __version__
 from ..logs import configure
+from ..version import __version__
 from . import (
     data_cmds,
     demo_cmds,

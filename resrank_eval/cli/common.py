@@ -12,8 +12,7 @@ import click
 
 from ..errors import ResrankError
 from ..formats.atomic import check_writable
-from ..rerank.base import Option
-from ..rerank.registry import DEVICE, DTYPE
+from ..rerank.base import DEVICE, DTYPE, Option
 
 
 class CliError(click.ClickException):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..datasets.corpus import passage_source
-from ..datasets.registry import Dataset, get_dataset
+from ..datasets.dataset import Dataset
+from ..datasets.passages import passage_source
+from ..datasets.registry import get_dataset
 from ..errors import ResrankError
 from ..formats.candidates import read_candidates
 from ..formats.topics import read_topics

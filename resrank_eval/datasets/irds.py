@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from ..errors import ResrankError
 from ..types import Qrels, Query
-from .registry import BEIR_MEASURES, Dataset
+from .dataset import BEIR_MEASURES, Dataset
 
 PREFIX = "irds:"
 T = TypeVar("T")

@@ -7,99 +7,18 @@ network -- a Pyserini prebuilt index.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import ResrankError
-from ..formats.topics import read_topics
-from ..formats.trec import read_qrels
-from ..paths import data_dir, qrels_dir
-from ..types import Qrels, Query
-from .corpus import load_passages
+from ..paths import data_dir
+from .dataset import BEIR_MEASURES, Dataset
+from .irds import IrdsDataset
 
 DL19_CANDIDATES = data_dir() / "candidates" / "dl19-bm25-top100.json.gz"
 """rank_llm's DL19 BM25 top-100 with passage texts: the only offline MS MARCO text (read with ``read_candidates``)."""
 
 DL_MEASURES = ("nDCG@10", "AP(rel=2)@1000", "R(rel=2)@100", "R(rel=2)@1000")
-BEIR_MEASURES = ("nDCG@10", "R@100", "R@1000")
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """One benchmark: where its parts come from and how it is scored."""
-
-    name: str
-    topics_file: str | None
-    qrels_file: str | None
-    rel_level: int
-    measures: tuple[str, ...]
-    prebuilt_index: str | None
-    remove_query: bool
-    corpus_dir: Path | None = None
-    split: str = "test"
-
-    @property
-    def slug(self) -> str:
-        """File-name-safe name, used in run file names (``beir/nfcorpus`` -> ``beir-nfcorpus``)."""
-        return self.name.replace("/", "-")
-
-    def topics(self) -> dict[str, Query]:
-        if self.topics_file is not None:
-            return read_topics(qrels_dir() / self.topics_file)
-        if self.corpus_dir is None:
-            raise ResrankError(f"dataset {self.name!r} has no topics: pass --topics FILE or --corpus DIR")
-        return beir_queries(self.corpus_dir, self.split)
-
-    def qrels(self) -> Qrels:
-        if self.qrels_file is not None:
-            return read_qrels(qrels_dir() / self.qrels_file)
-        if self.corpus_dir is None:
-            raise ResrankError(f"dataset {self.name!r} has no qrels: pass --qrels FILE or --corpus DIR")
-        return read_qrels(beir_qrels_path(self.corpus_dir, self.split))
-
-    @property
-    def has_passages(self) -> bool:
-        """Whether :meth:`passages` has a source (a local corpus here; ir_datasets for ``irds:`` sets)."""
-        return self.corpus_dir is not None
-
-    def passages(self, docids: Collection[str] | None = None) -> dict[str, str]:
-        """docid -> passage text from the local corpus (``docids`` only, when given)."""
-        if self.corpus_dir is None:
-            raise ResrankError(f"dataset {self.name!r} has no local corpus: pass --corpus DIR")
-        return load_passages(self.corpus_dir, docids)
-
-    def sources(self) -> dict[str, str]:
-        """Where each part comes from, for ``resrank-eval datasets``."""
-        corpus = str(self.corpus_dir) if self.corpus_dir else "--corpus DIR"
-        if self.prebuilt_index:
-            corpus += f" | prebuilt {self.prebuilt_index} (network)"
-        return {
-            "topics": f"qrels/{self.topics_file}" if self.topics_file else f"{corpus}/queries.jsonl",
-            "qrels": f"qrels/{self.qrels_file}" if self.qrels_file else f"{corpus}/qrels/{self.split}.tsv",
-            "corpus": corpus,
-        }
-
-
-def beir_queries(corpus_dir: Path, split: str) -> dict[str, Query]:
-    """The queries of a BEIR directory that have judgments in ``split``."""
-    queries = read_topics(_first_existing(corpus_dir, "queries.jsonl"))
-    judged = read_qrels(beir_qrels_path(corpus_dir, split))
-    return {qid: q for qid, q in queries.items() if qid in judged}
-
-
-def beir_qrels_path(corpus_dir: Path, split: str) -> Path:
-    path = corpus_dir / "qrels" / f"{split}.tsv"
-    if not path.exists():
-        raise ResrankError(f"{path}: no qrels for split {split!r}")
-    return path
-
-
-def _first_existing(folder: Path, name: str) -> Path:
-    for candidate in (folder / name, folder / f"{name}.gz"):
-        if candidate.exists():
-            return candidate
-    raise ResrankError(f"{folder}: neither {name} nor {name}.gz exists")
 
 
 def _beir(name: str, corpus_dir: Path | None = None) -> Dataset:
@@ -127,8 +46,6 @@ DATASETS: dict[str, Dataset] = {
 def get_dataset(name: str, corpus: str | Path | None = None, split: str = "test") -> Dataset:
     """Resolve a dataset name; with ``corpus`` any name works (a local BEIR directory); ``irds:NAME`` reads ir_datasets."""
     if name.startswith("irds:"):
-        from .irds import IrdsDataset
-
         return IrdsDataset.named(name, split)
     if corpus is not None:
         corpus = Path(corpus)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from statistics import fmean
 
 from ..errors import ResrankError
-from ..formats.trec import strictly_decreasing
+from ..numeric import strictly_decreasing
 from ..types import Qrels, Run
 
 _MEASURE = re.compile(r"^(?P<kind>nDCG|AP|R|P|RR)(?:\(rel=(?P<rel>\d+)\))?(?:@(?P<k>\d+))?$")

@@ -13,11 +13,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..datasets.corpus import corpus_file, load_passages, write_corpus
 from ..errors import InputError, ResrankError
 from ..provenance import Provenance, record_path, write_record
 from ..types import Candidate, Query, Run
 from .atomic import atomic_write
+from .corpus import corpus_file, load_passages, write_corpus
 from .ids import FirstSeen, check_id, check_score
 from .jsonl import read_json
 from .requests import is_request, is_requests_file, read_requests, write_requests

@@ -12,9 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import InputError, ResrankError
+from ..numeric import strictly_decreasing
 from ..types import Candidate, Qrels, Run
 from .atomic import atomic_write
 from .ids import check_id, check_score
@@ -92,19 +91,6 @@ def pyserini_order(candidates: Iterable[Candidate]) -> list[Candidate]:
     this order is then the evaluated order too, whichever tool reads the file.
     """
     return sorted(candidates, key=lambda c: (round(c.score, PYSERINI_SCORE_DECIMALS), c.docid), reverse=True)
-
-
-def strictly_decreasing(scores: list[float]) -> list[float]:
-    """Nudge ties (and inversions) down one float32 step so rank order == score order.
-
-    trec_eval holds scores as 32-bit floats, so a smaller nudge would be a tie again there.
-    """
-    out: list[float] = []
-    for score in scores:
-        if out and np.float32(score) >= np.float32(out[-1]):
-            score = float(np.nextafter(np.float32(out[-1]), np.float32(-np.inf)))
-        out.append(score)
-    return out
 
 
 def format_run_lines(run: Run, tag: str) -> Iterable[str]:

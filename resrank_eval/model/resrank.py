@@ -24,8 +24,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ResrankError
+from ..numeric import minmax
 from ..paths import cache_dir
-from ..retrieve.fusion import minmax
 from .config import CONFIG_NAME, ResRankConfig
 from .encoder import Encoder
 from .loading import build_encoder, keep_layers, load_model, load_tokenizer

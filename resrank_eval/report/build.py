@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..datasets.registry import Dataset, get_dataset
+from ..datasets.dataset import Dataset
+from ..datasets.registry import get_dataset
 from ..errors import ResrankError
 from ..evaluate.metrics import evaluate
 from .runs import SystemRun, file_system_name

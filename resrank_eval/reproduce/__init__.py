@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..paths import configs_dir
-from .conditions import ConditionsFile, Grid, load_grid
+from .checks import load_grid
+from .conditions import ConditionsFile, Grid
 from .grid import Check, Outcome, check, pin, plan, run_grid, score
 
 BUNDLED = ("offline", "paper")

@@ -1,4 +1,5 @@
-"""The checks a conditions file passes before anything runs: names, references, cycles, and that every cell can be made.
+"""Loading a conditions file, and the checks it passes before anything runs: names, references, cycles, and that every
+cell can be made.
 
 Each failure is an :class:`~resrank_eval.errors.InputError` at the line of the entry at fault.
 """
@@ -8,12 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..datasets.registry import Dataset
+from ..datasets.dataset import Dataset
+from ..datasets.registry import get_dataset
 from ..errors import InputError, ResrankError
 from ..evaluate.metrics import parse_measure
 from ..formats.schema import build
-from ..formats.yaml_lines import line_of
-from .conditions import AUTO, NAME, ConditionSpec, FirstStage, Grid, local_path
+from ..formats.yaml_lines import line_of, load_yaml
+from .conditions import AUTO, NAME, ConditionsFile, ConditionSpec, DatasetSpec, FirstStage, Grid, local_path
 
 
 def check_condition(condition: ConditionSpec, index: int, raw: Any, path: Path, base: Path, datasets: dict[str, Dataset]) -> ConditionSpec:
@@ -162,3 +164,37 @@ def check_expected(grid: Grid, raw: Any) -> None:
                     parse_measure(measure)
                 except ResrankError as exc:
                     raise InputError(grid.path, line, f"expected: {condition}: {dataset}: {exc}") from None
+
+
+def load_grid(path: str | Path) -> Grid:
+    """Parse and check a conditions file; every error names ``file:line``."""
+    path = Path(path)
+    raw = load_yaml(path, "conditions file")
+    if isinstance(raw, dict) and raw.get("expected", {}) is None:
+        raw["expected"] = {}  # a bare `expected:` waiting for --pin
+    spec: ConditionsFile = build(ConditionsFile, raw, path, "")
+    base = path.resolve().parent
+    datasets = {}
+    for i, ds in enumerate(spec.datasets):
+        line = line_of(raw["datasets"][i])
+        if not ds.name or ds.name in datasets:
+            raise InputError(path, line, f"datasets[{i}]: needs a name, not given twice (got {ds.name!r})")
+        ds.corpus = local_path(ds.corpus, base, path, line, must_exist=True) if ds.corpus else None
+        ds.first_stages = {k: local_path(v, base, path, line, must_exist=True) for k, v in ds.first_stages.items()}
+        datasets[ds.name] = _resolved(ds, path, line)
+    conditions = in_order([check_condition(c, i, raw, path, base, datasets) for i, c in enumerate(spec.conditions)], path, raw)
+    grid = Grid(path, spec, datasets, conditions)
+    check_cells(grid, raw)
+    check_expected(grid, raw)
+    if spec.baseline is not None and spec.baseline not in conditions:
+        raise InputError(path, line_of(raw, "baseline"), f"baseline {spec.baseline!r} is not a condition")
+    parse_measure(spec.measure)
+    return grid
+
+
+def _resolved(spec: DatasetSpec, path: Path, line: int | None) -> Dataset:
+    """The registered benchmark (with ``corpus`` as its local copy), or a BEIR directory under any name."""
+    try:
+        return get_dataset(spec.name, spec.corpus, spec.split)
+    except ResrankError as exc:
+        raise InputError(path, line, str(exc)) from None

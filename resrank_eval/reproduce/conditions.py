@@ -34,11 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..datasets.registry import Dataset, get_dataset
+from ..datasets.dataset import Dataset
 from ..errors import InputError, ResrankError
-from ..evaluate.metrics import parse_measure
-from ..formats.schema import build
-from ..formats.yaml_lines import line_of, load_yaml
 from ..paths import data_dir
 from ..retrieve.fusion import FUSION_METHODS, RRF_K
 
@@ -146,34 +143,6 @@ class Grid:
         return next((s.first_stages.get(key) for s in self.spec.datasets if s.name == dataset), None)
 
 
-def load_grid(path: str | Path) -> Grid:
-    """Parse and check a conditions file; every error names ``file:line``."""
-    path = Path(path)
-    raw = load_yaml(path, "conditions file")
-    if isinstance(raw, dict) and raw.get("expected", {}) is None:
-        raw["expected"] = {}  # a bare `expected:` waiting for --pin
-    spec: ConditionsFile = build(ConditionsFile, raw, path, "")
-    base = path.resolve().parent
-    datasets = {}
-    for i, ds in enumerate(spec.datasets):
-        line = line_of(raw["datasets"][i])
-        if not ds.name or ds.name in datasets:
-            raise InputError(path, line, f"datasets[{i}]: needs a name, not given twice (got {ds.name!r})")
-        ds.corpus = local_path(ds.corpus, base, path, line, must_exist=True) if ds.corpus else None
-        ds.first_stages = {k: local_path(v, base, path, line, must_exist=True) for k, v in ds.first_stages.items()}
-        datasets[ds.name] = _resolved(ds, path, line)
-    from .checks import check_cells, check_condition, check_expected, in_order
-
-    conditions = in_order([check_condition(c, i, raw, path, base, datasets) for i, c in enumerate(spec.conditions)], path, raw)
-    grid = Grid(path, spec, datasets, conditions)
-    check_cells(grid, raw)
-    check_expected(grid, raw)
-    if spec.baseline is not None and spec.baseline not in conditions:
-        raise InputError(path, line_of(raw, "baseline"), f"baseline {spec.baseline!r} is not a condition")
-    parse_measure(spec.measure)
-    return grid
-
-
 def expand(value: str) -> str:
     """``{data}``, ``~`` and ``$VARS`` in a path-like value."""
     return os.path.expanduser(os.path.expandvars(value.replace("{data}", str(data_dir()))))
@@ -190,9 +159,3 @@ def local_path(value: str, base: Path, path: Path, line: int | None, must_exist:
     return expanded
 
 
-def _resolved(spec: DatasetSpec, path: Path, line: int | None) -> Dataset:
-    """The registered benchmark (with ``corpus`` as its local copy), or a BEIR directory under any name."""
-    try:
-        return get_dataset(spec.name, spec.corpus, spec.split)
-    except ResrankError as exc:
-        raise InputError(path, line, str(exc)) from None

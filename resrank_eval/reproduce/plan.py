@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..datasets.registry import Dataset
+from ..datasets.dataset import Dataset
 from ..errors import ResrankError
 from ..formats.candidates import import_candidates, passage_store
 from ..formats.msmarco import convert_run
@@ -140,7 +140,7 @@ class Cell:
 
         def run() -> bool:
             """What ``rerank`` does, without its sharding: the provenance checked before any text or model is loaded."""
-            from ..datasets.corpus import passage_source
+            from ..datasets.passages import passage_source
             from ..formats.trec import read_run
             from ..rerank.registry import reranker_arguments
             from ..rerank.sink import RunSink, rerank_to_files
@@ -163,7 +163,7 @@ class Cell:
 
     def _texts(self) -> tuple[list[str], Path | None, str | None]:
         """Where the reranker reads passage text -- the local corpus, an imported passage store, or a Lucene index -- as
-        ``rerank``'s options and as the corpus and index that command hands :func:`~resrank_eval.datasets.corpus.passage_source`."""
+        ``rerank``'s options and as the corpus and index that command hands :func:`~resrank_eval.datasets.passages.passage_source`."""
         if self.dataset.corpus_dir is not None:
             args = self._dataset_args(split=False)[2:]
             return args, Path(args[1]) if args else self.dataset.corpus_dir, None

@@ -45,6 +45,13 @@ class Option:
         return "--" + self.name.replace("_", "-")
 
 
+# The options several rerankers take (one declaration each, so the CLI shows each once).
+MODEL = Option("model", None, "ResRank checkpoint dir / preset (resrank, encoder), or a causal LM id, folder or smollm2 "
+               "(rankgpt, first; the served model name with --api-base).", required=True)
+DEVICE = Option("device", None, "torch device (default: cuda if available).")
+DTYPE = Option("dtype", "auto", "Weights' dtype; auto = bf16 on CUDA, fp32 on CPU.", ("auto", "bf16", "fp16", "fp32"))
+
+
 REGISTRY: dict[str, type[Reranker]] = {}
 """Reranker name -> class, filled by subclassing (see :meth:`Reranker.__init_subclass__`)."""
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ResrankError
-from ..formats.trec import strictly_decreasing
 from ..logs import progress
 from ..model.flops import flops_summary
+from ..numeric import strictly_decreasing
 from ..types import Candidate, Query, QueryStats, Ranking, Run
 from .base import Reranked, Reranker
 

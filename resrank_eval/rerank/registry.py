@@ -1,4 +1,4 @@
-"""Rerankers by name: the registry's read side, and the option declarations rerankers share.
+"""Rerankers by name: the registry's read side.
 
 Importing this module registers the built-in rerankers; their modules load torch, transformers or
 an HTTP client only when a reranker is built, so listing them (``rerank --help``) stays fast.
@@ -10,11 +10,6 @@ from typing import Any
 
 from ..errors import ResrankError
 from .base import REGISTRY, Option, Reranker
-
-MODEL = Option("model", None, "ResRank checkpoint dir / preset (resrank, encoder), or a causal LM id, folder or smollm2 "
-               "(rankgpt, first; the served model name with --api-base).", required=True)
-DEVICE = Option("device", None, "torch device (default: cuda if available).")
-DTYPE = Option("dtype", "auto", "Weights' dtype; auto = bf16 on CUDA, fp32 on CPU.", ("auto", "bf16", "fp16", "fp32"))
 
 
 def rerankers() -> dict[str, type[Reranker]]:

@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ResrankError
 from ..model.flops import Shape
 from ..types import Candidate, QueryStats, Ranking
-from .base import Option, Reranked, Reranker
-from .registry import DEVICE, DTYPE, MODEL
+from .base import DEVICE, DTYPE, MODEL, Option, Reranked, Reranker
 
 if TYPE_CHECKING:
     import torch

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..datasets.corpus import Document, corpus_file, iter_corpus
 from ..errors import ResrankError
 from ..formats.atomic import build_lock, temp_folder
+from ..formats.corpus import Document, corpus_file, iter_corpus
 from ..formats.jsonl import read_json
 from ..formats.trec import pyserini_order
 from ..jvm import pyserini_module
@@ -106,21 +106,6 @@ def build_lucene_index(documents: Iterable[Document], out_dir: Path, threads: in
     return count
 
 
-def open_searcher(index: str | Path) -> Any:
-    """A LuceneSearcher over a local index dir, or a Pyserini prebuilt index name (needs the network)."""
-    searcher_cls = pyserini_module("pyserini.search.lucene").LuceneSearcher
-    path = Path(index)
-    if path.is_dir():
-        return searcher_cls(str(path))
-    try:
-        searcher = searcher_cls.from_prebuilt_index(str(index))
-    except Exception as exc:  # Pyserini raises bare exceptions (or Java ones) when offline
-        raise ResrankError(f"prebuilt index {index!r} could not be opened ({type(exc).__name__}); offline, pass --corpus DIR to index a local copy") from None
-    if searcher is None:
-        raise ResrankError(f"prebuilt index {index!r} is unknown or could not be downloaded (offline?); pass --corpus DIR (a local BEIR copy) or --index DIR")
-    return searcher
-
-
 def bm25_search(
     searcher: Any,
     topics: dict[str, Query],
@@ -156,20 +141,3 @@ def bm25_search(
                 run[query.qid] = pyserini_order(Candidate(h.docid, float(h.score)) for h in kept[:hits])
             bar.update(len(chunk))
     return run
-
-
-def lucene_passages(searcher: Any, docids: Iterable[str]) -> dict[str, str]:
-    """Passage text from an index's stored raw documents (``contents``, or BEIR title + text)."""
-    passages = {}
-    for docid in docids:
-        doc = searcher.doc(docid)
-        if doc is None:
-            raise ResrankError(f"docid {docid!r} is not in the index")
-        raw = doc.raw()
-        try:
-            record = json.loads(raw)
-        except (TypeError, json.JSONDecodeError):
-            passages[docid] = raw or doc.contents()
-            continue
-        passages[docid] = record.get("contents") or f"{record.get('title', '')} {record.get('text', '')}".strip()
-    return passages

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..datasets.corpus import Document, corpus_file, iter_corpus
 from ..errors import InputError, ResrankError
 from ..formats.atomic import atomic_write
+from ..formats.corpus import Document, corpus_file, iter_corpus
 from ..formats.jsonl import read_json
 from ..formats.text import iter_lines
 from ..formats.trec import pyserini_order

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import ResrankError
 from ..formats.trec import canonical_order, read_run, write_run
+from ..numeric import minmax
 from ..provenance import Provenance, record_path, write_record
 from ..types import Candidate, Run
 
@@ -27,16 +28,6 @@ RRF_K = 60.0
 def rrf_scores(hits: Sequence[Candidate], weight: float, k: float) -> dict[str, float]:
     """``weight / (k + rank)`` per document, ranks from 1."""
     return {c.docid: weight / (k + rank) for rank, c in enumerate(hits, 1)}
-
-
-def minmax(values: Sequence[float]) -> list[float]:
-    """Values scaled to [0, 1] within the list (1 = the highest); a list of equal values maps to all 1.
-
-    The one normalisation of score interpolation, also what a ResRank model's ``score_fusion`` reads."""
-    if not values:
-        return []
-    low, high = min(values), max(values)
-    return [(v - low) / (high - low) if high > low else 1.0 for v in values]
 
 
 def minmax_scores(hits: Sequence[Candidate], weight: float) -> dict[str, float]:

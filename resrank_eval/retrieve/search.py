@@ -6,9 +6,9 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..datasets.corpus import corpus_file
-from ..datasets.registry import Dataset
+from ..datasets.dataset import Dataset
 from ..errors import ResrankError
+from ..formats.corpus import corpus_file
 from ..formats.run_shards import RunShard, shard_done, write_run_shard
 from ..formats.trec import write_run
 from ..parallel import WHOLE, Shard
@@ -41,7 +41,8 @@ def retrieve(dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query]
     if method == "bm25":
         if not shard.whole:
             raise ResrankError("sharding applies to dense retrieval; BM25 runs in one process (use --threads)")
-        from .bm25 import bm25_index, bm25_search, open_searcher
+        from ..lucene import open_searcher
+        from .bm25 import bm25_index, bm25_search
 
         source = index or (bm25_index(dataset.corpus_dir, threads=threads) if dataset.corpus_dir else dataset.prebuilt_index)
         if source is None:

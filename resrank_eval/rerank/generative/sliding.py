@@ -18,8 +18,7 @@ from ...errors import ResrankError
 from ...logs import progress
 from ...model.flops import Shape
 from ...types import Candidate, QueryStats, Ranking
-from ..base import Option, Reranked, Reranker
-from ..registry import DEVICE, DTYPE, MODEL
+from ..base import DEVICE, DTYPE, MODEL, Option, Reranked, Reranker
 from .permutation import check_window, window_schedule
 
 log = logging.getLogger(__name__)

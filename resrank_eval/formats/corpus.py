@@ -1,4 +1,4 @@
-"""BEIR-format corpora (``corpus.jsonl[.gz]``) and the passage texts rerankers read.
+"""The BEIR corpus format (``corpus.jsonl[.gz]``): read, checked line by line, and written.
 
 One format for every text store: ``import-candidates`` writes rank_llm passages as a BEIR corpus,
 so a reranker reads text the same way whether it came from BEIR, Lucene or a candidate file.
@@ -7,15 +7,15 @@ so a reranker reads text the same way whether it came from BEIR, Lucene or a can
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, ResrankError
-from ..formats.atomic import atomic_write
-from ..formats.ids import check_id
-from ..formats.jsonl import iter_jsonl
 from ..logs import progress
+from .atomic import atomic_write
+from .ids import check_id
+from .jsonl import iter_jsonl
 
 
 @dataclass(frozen=True)
@@ -88,26 +88,6 @@ def load_passages(corpus: str | Path, docids: Collection[str] | None = None) -> 
             example = sorted(missing)[0]
             raise ResrankError(f"{corpus_file(corpus)}: {len(missing)} run docids have no text, e.g. {example!r}")
     return passages
-
-
-def passage_source(corpus: str | Path | None, lucene_index: str | None = None
-                   ) -> tuple[Callable[[Collection[str]], dict[str, str]], dict[str, Path | str]]:
-    """Where a rerank reads passage texts -- a BEIR corpus (a folder, or a JSONL such as an imported passage store), else
-    a Lucene index with stored raw text -- as a lookup, and that source by option name (``corpus`` or ``index``): what
-    the rerank's provenance records, so ``rerank`` and the reproduction grid record it alike."""
-    if corpus is not None:
-        source = Path(corpus)
-        return (lambda docids: load_passages(source, docids)), {"corpus": source}
-    if lucene_index:
-        index = lucene_index
-
-        def lucene(docids: Collection[str]) -> dict[str, str]:
-            from ..retrieve.bm25 import lucene_passages, open_searcher
-
-            return lucene_passages(open_searcher(index), docids)
-
-        return lucene, {"index": index}
-    raise ResrankError("no passage text: pass --corpus DIR, --index LUCENE_DIR or --candidates FILE")
 
 
 def write_corpus(path: str | Path, documents: dict[str, str]) -> None:

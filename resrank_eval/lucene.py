@@ -1,0 +1,47 @@
+"""Lucene index access that is not retrieval: opening a searcher, reading the raw documents it stores.
+
+Beside :mod:`.jvm` (which must run before any Pyserini import): the passage lookup of a rerank and
+BM25 retrieval both open indexes here, so datasets never import the retrieval layer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .errors import ResrankError
+from .jvm import pyserini_module
+
+
+def open_searcher(index: str | Path) -> Any:
+    """A LuceneSearcher over a local index dir, or a Pyserini prebuilt index name (needs the network)."""
+    searcher_cls = pyserini_module("pyserini.search.lucene").LuceneSearcher
+    path = Path(index)
+    if path.is_dir():
+        return searcher_cls(str(path))
+    try:
+        searcher = searcher_cls.from_prebuilt_index(str(index))
+    except Exception as exc:  # Pyserini raises bare exceptions (or Java ones) when offline
+        raise ResrankError(f"prebuilt index {index!r} could not be opened ({type(exc).__name__}); offline, pass --corpus DIR to index a local copy") from None
+    if searcher is None:
+        raise ResrankError(f"prebuilt index {index!r} is unknown or could not be downloaded (offline?); pass --corpus DIR (a local BEIR copy) or --index DIR")
+    return searcher
+
+
+def lucene_passages(searcher: Any, docids: Iterable[str]) -> dict[str, str]:
+    """Passage text from an index's stored raw documents (``contents``, or BEIR title + text)."""
+    passages = {}
+    for docid in docids:
+        doc = searcher.doc(docid)
+        if doc is None:
+            raise ResrankError(f"docid {docid!r} is not in the index")
+        raw = doc.raw()
+        try:
+            record = json.loads(raw)
+        except (TypeError, json.JSONDecodeError):
+            passages[docid] = raw or doc.contents()
+            continue
+        passages[docid] = record.get("contents") or f"{record.get('title', '')} {record.get('text', '')}".strip()
+    return passages

@@ -1,0 +1,34 @@
+"""Score arithmetic that several layers share: the one min-max and the one tie-breaker.
+
+A leaf (numpy only), so the model, retrieval, evaluation and the rerank pipeline all import it
+without importing each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def minmax(values: Sequence[float]) -> list[float]:
+    """Values scaled to [0, 1] within the list (1 = the highest); a list of equal values maps to all 1.
+
+    The one normalisation of score interpolation, also what a ResRank model's ``score_fusion`` reads."""
+    if not values:
+        return []
+    low, high = min(values), max(values)
+    return [(v - low) / (high - low) if high > low else 1.0 for v in values]
+
+
+def strictly_decreasing(scores: list[float]) -> list[float]:
+    """Nudge ties (and inversions) down one float32 step so rank order == score order.
+
+    trec_eval holds scores as 32-bit floats, so a smaller nudge would be a tie again there.
+    """
+    out: list[float] = []
+    for score in scores:
+        if out and np.float32(score) >= np.float32(out[-1]):
+            score = float(np.nextafter(np.float32(out[-1]), np.float32(-np.inf)))
+        out.append(score)
+    return out
