@@ -16,6 +16,7 @@ from ..formats.atomic import atomic_write
 from ..formats.ids import check_id
 from ..formats.jsonl import iter_jsonl
 from ..logs import progress
+from ..types import Passage
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,9 @@ class Document:
     text: str
 
     @property
-    def contents(self) -> str:
-        """Title and text in one field, as Pyserini's BEIR "flat" indexes store them."""
-        return f"{self.title} {self.text}".strip() if self.title else self.text
+    def contents(self) -> Passage:
+        """Title and text in one field, as Pyserini's BEIR "flat" indexes store them (the title kept apart too)."""
+        return Passage(self.title, self.text)
 
 
 def corpus_file(corpus: str | Path) -> Path:

@@ -23,7 +23,7 @@ from ..formats.trec import pyserini_order
 from ..jvm import pyserini_module
 from ..logs import progress
 from ..paths import cache_dir
-from ..types import Candidate, Query, Run
+from ..types import Candidate, Passage, Query, Run
 
 log = logging.getLogger(__name__)
 
@@ -171,5 +171,5 @@ def lucene_passages(searcher: Any, docids: Iterable[str]) -> dict[str, str]:
         except (TypeError, json.JSONDecodeError):
             passages[docid] = raw or doc.contents()
             continue
-        passages[docid] = record.get("contents") or f"{record.get('title', '')} {record.get('text', '')}".strip()
+        passages[docid] = record.get("contents") or Passage(record.get("title") or "", record.get("text") or "")
     return passages
