@@ -188,9 +188,10 @@ def main() -> None:
     parser.add_argument("--output", default=str(REPO / "tests" / "data" / "protocols"))
     args = parser.parse_args()
     seed_cl100k()
+    from importlib.metadata import version
+
     import ftfy
     import rank_llm  # noqa: F401
-    from importlib.metadata import version
 
     rendered = render(args)
     commit = subprocess.run(["git", "-C", args.rankgpt_repo, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()

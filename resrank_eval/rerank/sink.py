@@ -67,8 +67,8 @@ class RerankOutputs:
 
     @property
     def trace(self) -> Path:
-        """One line per model call of a generative reranker (of this shard, until merged)."""
-        return self.run.with_name(self.run.name + ("" if self.shard.whole else "." + self.shard.label) + ".trace.jsonl")
+        """One line per model call of a generative reranker (of this shard, until merged: not named like a run shard)."""
+        return self.run.with_name(self.run.name + ".trace" + ("" if self.shard.whole else "." + self.shard.label) + ".jsonl")
 
     @property
     def partial(self) -> Path:
@@ -214,8 +214,10 @@ def merge_run(output: str | Path) -> RerankOutputs:
         if parts[0].provenance is not None:
             write_record(record_path(output), Provenance.from_dict(parts[0].provenance, shard_path(output, parts[0].shard)))
     traces = [RerankOutputs.for_run(output, part.shard).trace for part in parts]
-    if any(t.exists() for t in traces):
-        write_trace(outputs.trace, [json.loads(line) for t in traces if t.exists() for line in t.read_text(encoding="utf-8").splitlines()])
+    if any(t.exists() for t in traces):  # in run order, as one process writes it
+        lines = [json.loads(line) for t in traces if t.exists() for line in t.read_text(encoding="utf-8").splitlines()]
+        position = {qid: i for i, qid in enumerate(run)}
+        write_trace(outputs.trace, sorted(lines, key=lambda line: position[line["qid"]]))
     for part, trace in zip(parts, traces):
         shard_path(output, part.shard).unlink()
         trace.unlink(missing_ok=True)

@@ -48,6 +48,8 @@ class RankGPTReranker(SlidingWindowReranker):
     @classmethod
     def check_options(cls, values: dict[str, Any]) -> None:
         super().check_options(values)
+        if values["thinking"] not in THINKING:  # a YAML conditions file reads an unquoted off/on as a boolean
+            raise ResrankError(f"--thinking must be one of {', '.join(THINKING)}, got {values['thinking']!r} (quote off and on in YAML)")
         if parse_temperature(values["temperature"]) != 0 and not values.get("api_base"):
             raise ResrankError("--temperature applies to --api-base servers; local models decode greedily")
 

@@ -79,6 +79,8 @@ class SlidingWindowReranker(Reranker):
             raise ResrankError(f"--window/--stride: {exc}") from None
         if values["max_words"] < 1:
             raise ResrankError(f"--max-words must be at least 1, got {values['max_words']}")
+        if values["protocol"] not in PROTOCOLS:
+            raise ResrankError(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {values['protocol']!r}")
         if values["context_size"] < 1:
             raise ResrankError(f"--context-size must be at least 1, got {values['context_size']}")
         if not values.get("api_base"):
