@@ -36,7 +36,8 @@ class ChatBackend(ABC):
     """Answers a batch of chat conversations greedily; ``device``/``dtype`` go into the stats.
 
     ``shape`` is the model's (for FLOPs), None where it is unknown (a remote server). ``max_new_tokens`` is the
-    answer budget, ``served_model`` the name a server knows the model by ("" for a local model).
+    answer budget, ``served_model`` the name a server knows the model by ("" for a local model), ``temperature``
+    the sampling temperature asked for (0: greedy; None: none sent, the server's default).
     """
 
     device: str = "cpu"
@@ -45,6 +46,7 @@ class ChatBackend(ABC):
     max_new_tokens: int = 0
     served_model: str = ""
     thinking: str = "off"
+    temperature: float | None = 0.0
 
     @abstractmethod
     def generate(self, conversations: list[list[Message]]) -> list[Generation]:

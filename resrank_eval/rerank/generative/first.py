@@ -64,8 +64,8 @@ class FirstReranker(SlidingWindowReranker):
         return ids[0]
 
     def protocol_record(self) -> dict[str, Any]:
-        """One token's logits is the whole answer."""
-        return protocol_record(self.protocol, 1, thinking="off", temperature="greedy",
+        """One token's logits is the whole answer; nothing is sampled."""
+        return protocol_record(self.protocol, 1, thinking="off",
                                **({"context_size": self.context_size} if self.protocol == "rank_llm" else {}))
 
     def prompt(self, window: Window) -> tuple[list[Message], str]:

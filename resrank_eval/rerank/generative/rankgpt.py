@@ -91,9 +91,8 @@ class RankGPTReranker(SlidingWindowReranker):
         return cls.from_pretrained(**values)
 
     def protocol_record(self) -> dict[str, Any]:
-        local = not isinstance(self.backend, OpenAIChatBackend)
         return protocol_record(self.protocol, self.backend.max_new_tokens, thinking=self.backend.thinking,
-                               temperature="greedy" if local else self.backend.temperature,
+                               temperature=self.backend.temperature,
                                **({"context_size": self.context_size} if self.protocol == "rank_llm" else {}))
 
     def conversation(self, window: Window) -> list[Message]:

@@ -24,7 +24,7 @@ from ..base import Option, Reranked, Reranker
 from ..registry import DEVICE, DTYPE, MODEL
 from .permutation import check_window, window_schedule
 from .prompt import Message
-from .protocol import PROTOCOLS, RANK_LLM_CONTEXT
+from .protocol import PROTOCOLS, RANK_LLM_CONTEXT, check_protocol
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,7 @@ class SlidingWindowReranker(Reranker):
             raise ResrankError(f"--window/--stride: {exc}") from None
         if values["max_words"] < 1:
             raise ResrankError(f"--max-words must be at least 1, got {values['max_words']}")
-        if values["protocol"] not in PROTOCOLS:
-            raise ResrankError(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {values['protocol']!r}")
+        check_protocol(values["protocol"])
         if values["context_size"] < 1:
             raise ResrankError(f"--context-size must be at least 1, got {values['context_size']}")
         if not values.get("api_base"):
@@ -88,8 +87,6 @@ class SlidingWindowReranker(Reranker):
 
     def __init__(self, window: int = 20, stride: int = 10, max_words: int = 300, protocol: str = "rankgpt",
                  context_size: int = RANK_LLM_CONTEXT) -> None:
-        from .protocol import check_protocol
-
         check_window(window, stride)
         check_protocol(protocol)
         self.window = window
