@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import ResrankError
 from .jvm import pyserini_module
+from .types import Passage
 
 
 def open_searcher(index: str | Path) -> Any:
@@ -43,5 +44,5 @@ def lucene_passages(searcher: Any, docids: Iterable[str]) -> dict[str, str]:
         except (TypeError, json.JSONDecodeError):
             passages[docid] = raw or doc.contents()
             continue
-        passages[docid] = record.get("contents") or f"{record.get('title', '')} {record.get('text', '')}".strip()
+        passages[docid] = record.get("contents") or Passage(record.get("title") or "", record.get("text") or "")
     return passages

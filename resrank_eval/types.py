@@ -14,6 +14,25 @@ class Query:
     text: str
 
 
+class Passage(str):
+    """A passage's text as rerankers read it -- title, a space, body (Pyserini's "contents") -- keeping its title apart.
+
+    Every reranker but the generative ones sees the plain string; the RankGPT-style prompt protocols show
+    ``Title: ... Content: ...`` as their reference code does, which needs ``title`` and ``body``.
+    """
+
+    title: str
+    body: str
+
+    def __new__(cls, title: str, body: str) -> Passage:
+        passage = super().__new__(cls, f"{title} {body}".strip() if title else body)
+        passage.title, passage.body = title, body
+        return passage
+
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]  # pickling rebuilds from both parts
+        return self.title, self.body
+
+
 @dataclass
 class Candidate:
     """One ranked document: first-stage or reranked score, and its text when a reranker needs it."""

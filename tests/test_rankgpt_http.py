@@ -1,4 +1,5 @@
-"""The OpenAI-compatible backend (the ``openai`` client) against a real HTTP server on 127.0.0.1, started in the test."""
+"""The OpenAI-compatible backend (the ``openai`` client) against a real HTTP server on 127.0.0.1, started in the test;
+and ``rerank --reranker rankgpt --api-base`` end to end against it: requests, answers, traces, summary."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from resrank_eval.cli import main
 from resrank_eval.errors import ResrankError
 from resrank_eval.rerank import rerank
 from resrank_eval.rerank.generative import RankGPTReranker
@@ -23,6 +27,7 @@ class OracleHandler(BaseHTTPRequestHandler):
     """A chat server that ranks the passages it is shown by the number they carry, like a perfect LLM."""
 
     requests: list[dict] = []
+    fail_query: str | None = None
     in_flight = 0
     most_in_flight = 0
     lock = threading.Lock()
@@ -41,6 +46,9 @@ class OracleHandler(BaseHTTPRequestHandler):
                 OracleHandler.in_flight -= 1
 
     def _answer(self, body: dict, calls: int) -> None:
+        if OracleHandler.fail_query and any(OracleHandler.fail_query in m["content"] for m in body["messages"]):
+            self.send_error(503, "down")
+            return
         if body["model"] == "broken" or (body["model"] == "flaky" and calls == 1):
             self.send_error(503 if body["model"] == "broken" else 429, "model not loaded")
             return
@@ -49,6 +57,8 @@ class OracleHandler(BaseHTTPRequestHandler):
         shown = [m.group(1, 2) for msg in body["messages"] if (m := _PASSAGE.match(msg["content"]))]
         best_first = sorted(shown, key=lambda pair: -int(pair[1]))
         answer = "Ranking: " + " > ".join(f"[{label}]" for label, _ in best_first)
+        if body["model"] == "thinker":  # thinks aloud, naming the passages worst first, before the real answer
+            answer = "<think>\nMaybe " + " > ".join(f"[{label}]" for label, _ in best_first[::-1]) + "?\n</think>\n\n" + answer
         words = sum(len(msg["content"].split()) for msg in body["messages"])
         reply = {
             "choices": [{"message": {"role": "assistant", "content": answer}}],
@@ -67,7 +77,7 @@ class OracleHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    OracleHandler.requests, OracleHandler.in_flight, OracleHandler.most_in_flight = [], 0, 0
+    OracleHandler.requests, OracleHandler.in_flight, OracleHandler.most_in_flight, OracleHandler.fail_query = [], 0, 0, None
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), OracleHandler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -100,6 +110,74 @@ def test_sliding_windows_bring_the_best_ten_to_the_top(server: str) -> None:
     assert {r["auth"] for r in sent} == {"Bearer secret"}
     assert sent[0]["body"]["temperature"] == 0
     assert sent[0]["body"]["max_tokens"] == 160
+    assert sent[0]["body"]["chat_template_kwargs"] == {"enable_thinking": False}  # thinking off unless asked
+
+
+def write_candidates(path: Path, queries: dict[str, int]) -> Path:
+    """A RankGPT candidate file whose passages say how relevant they are (``relevance r``), in a fixed shuffle."""
+    entries = []
+    for qid, n in queries.items():
+        ranking = shuffled_ranking(qid, n)
+        hits = [{"content": c.text, "qid": qid, "docid": c.docid, "rank": i + 1, "score": c.score} for i, c in enumerate(ranking.candidates)]
+        entries.append({"query": f"query {qid}", "hits": hits})
+    path.write_text(json.dumps(entries))
+    return path
+
+
+def rerank_cli(server: str, candidates: Path, output: Path, *extra: str) -> None:
+    result = CliRunner().invoke(main, ["rerank", "--dataset", "dl19", "--candidates", str(candidates), "--reranker", "rankgpt",
+                                       "--api-base", server, "--top-k", "30", "--output", str(output), *extra])
+    assert result.exit_code == 0, (result.output, result.exception)
+
+
+def test_rerank_api_base_traces_every_window(server: str, tmp_path: Path) -> None:
+    """``rerank --api-base``: RUN.trace.jsonl holds what each call sent and got, and the order made of it; a thinking answer parses."""
+    output = tmp_path / "run.dl19.rankgpt.txt"
+    rerank_cli(server, write_candidates(tmp_path / "cand.json", {"a": 30, "b": 25}), output, "--model", "thinker",
+               "--protocol", "rank_llm")
+    trace = [json.loads(line) for line in output.with_name(output.name + ".trace.jsonl").read_text().splitlines()]
+    assert [(t["qid"], t["window"]) for t in trace] == [("a", [10, 30]), ("a", [0, 20]), ("b", [5, 25]), ("b", [0, 15])]
+    sent = {json.dumps(r["body"]["messages"]): r["body"] for r in OracleHandler.requests}
+    assert len(sent) == len(trace) == 4
+    for line in trace:
+        assert set(line) == {"qid", "window", "docids", "messages", "answer", "permutation", "prompt_tokens", "completion_tokens"}
+        body = sent[json.dumps(line["messages"])]  # the trace holds exactly the conversation the server received
+        assert body["chat_template_kwargs"] == {"enable_thinking": False} and body["temperature"] == 0
+        shown = [int(m["content"].split()[-1]) for m in line["messages"] if m["role"] == "user" and m["content"].startswith("[")]
+        assert line["messages"][1]["content"].startswith(f"I will provide you with {len(shown)} passages, each indicated by number "
+                                                         "identifier [].\n")  # rank_llm's bytes
+        assert line["answer"].startswith("<think>\nMaybe [")
+        assert [shown[k - 1] for k in line["permutation"]] == sorted(shown, reverse=True)  # the ranking after </think>, not the thoughts
+        assert len(line["docids"]) == len(shown) and line["completion_tokens"] == 3 * len(shown) and line["prompt_tokens"] > 0
+    ranked = [line.split()[2] for line in output.read_text().splitlines() if line.startswith("a ")]
+    assert ranked[:10] == [f"a-{r}" for r in range(29, 19, -1)]
+    summary = json.loads(output.with_name(output.name + ".summary.json").read_text())
+    assert summary["protocol"] == {"name": "rank_llm", "version": "0.26.0", "answer_tokens": 160, "thinking": "off", "temperature": 0.0,
+                                   "context_size": 4096}
+
+
+def test_rerank_api_base_sampling_and_thinking_options(server: str, tmp_path: Path) -> None:
+    """--temperature none sends none (rank_llm's choice), --thinking default sends no template switch, on adds its budget."""
+    candidates = write_candidates(tmp_path / "cand.json", {"a": 5})
+    rerank_cli(server, candidates, tmp_path / "run.a.txt", "--model", "oracle", "--temperature", "none", "--thinking", "default")
+    rerank_cli(server, candidates, tmp_path / "run.b.txt", "--model", "oracle", "--thinking", "on", "--temperature", "0.5")
+    first, second = (r["body"] for r in OracleHandler.requests)
+    assert "temperature" not in first and "chat_template_kwargs" not in first and first["max_tokens"] == 160
+    assert second["temperature"] == 0.5 and second["chat_template_kwargs"] == {"enable_thinking": True}
+    assert second["max_tokens"] == 160 + 10_000
+    summary = json.loads((tmp_path / "run.a.txt.summary.json").read_text())
+    assert summary["protocol"] == {"name": "rankgpt", "version": "RankGPT@0d62bc3", "answer_tokens": 160, "thinking": "default",
+                                   "temperature": None}
+
+
+def test_temperature_is_checked_before_anything_runs(tmp_path: Path) -> None:
+    candidates = write_candidates(tmp_path / "cand.json", {"a": 5})
+    for extra, message in ((["--api-base", "http://127.0.0.1:9", "--temperature", "warm"], "--temperature must be a number or 'none'"),
+                           (["--temperature", "0.7"], "--temperature applies to --api-base servers")):
+        result = CliRunner().invoke(main, ["rerank", "--dataset", "dl19", "--candidates", str(candidates), "--reranker", "rankgpt",
+                                           "--model", "smollm2", "--output", str(tmp_path / "out.txt"), *extra])
+        assert result.exit_code == 2 and message in result.stderr, result.output
+        assert not (tmp_path / "out.txt").exists()
 
 
 def test_server_errors_are_retried_then_one_line_resrank_errors(server: str) -> None:
@@ -125,3 +203,44 @@ def test_unreachable_server_is_a_resrank_error() -> None:
     reranker = RankGPTReranker.from_openai("http://127.0.0.1:9", "any", max_retries=0)
     with pytest.raises(ResrankError, match="127.0.0.1:9"):
         rerank(reranker, [shuffled_ranking("a", 3)])
+
+
+def test_traces_survive_sharding_and_resuming(server: str, tmp_path: Path) -> None:
+    """Two shards then ``merge``, or a job resumed from its partial file: the same trace as one uninterrupted process."""
+    candidates = write_candidates(tmp_path / "cand.json", {q: 12 for q in "abcde"})
+    whole = tmp_path / "whole.txt"
+    rerank_cli(server, candidates, whole, "--model", "oracle")
+    expected = Path(f"{whole}.trace.jsonl").read_text()
+    sharded = tmp_path / "sharded.txt"
+    for shard in ("0", "1"):
+        rerank_cli(server, candidates, sharded, "--model", "oracle", "--shard-id", shard, "--shard-num", "2")
+    assert CliRunner().invoke(main, ["merge", "--output", str(sharded)]).exit_code == 0
+    assert Path(f"{sharded}.trace.jsonl").read_text() == expected
+    assert not list(tmp_path.glob("sharded.txt*-of-*"))  # shard traces merged away
+
+    resumed = tmp_path / "resumed.txt"
+    OracleHandler.fail_query = "query c"  # the job dies at its third query, as a killed one would
+    result = CliRunner().invoke(main, ["rerank", "--dataset", "dl19", "--candidates", str(candidates), "--reranker", "rankgpt",
+                                       "--api-base", server, "--model", "oracle", "--top-k", "30", "--output", str(resumed)])
+    assert result.exit_code != 0 and Path(f"{resumed}.partial.jsonl").exists() and not Path(f"{resumed}.trace.jsonl").exists()
+    OracleHandler.fail_query = None
+    rerank_cli(server, candidates, resumed, "--model", "oracle")
+    assert Path(f"{resumed}.trace.jsonl").read_text() == expected
+
+
+def test_the_report_footnote_names_each_runs_prompts(server: str, tmp_path: Path) -> None:
+    """The protocol record travels from each query's stats through the run's efficiency summary into the footnote."""
+    from resrank_eval.report.build import Report, SystemResult
+    from resrank_eval.report.paper import prompt_protocols
+    from resrank_eval.report.runs import read_efficiency
+
+    candidates = write_candidates(tmp_path / "cand.json", {"a": 5})
+    results = []
+    for protocol in ("rankgpt", "rank_llm"):
+        output = tmp_path / f"run.{protocol}.txt"
+        rerank_cli(server, candidates, output, "--model", "oracle", "--protocol", protocol, "--run-tag", protocol)
+        results.append(SystemResult(protocol, "dl19", None, [], {}, {}, read_efficiency(output)))  # type: ignore[arg-type]
+    lines = prompt_protocols(Report(results, None, 0.05), {"rank_llm": "RankGPT-style (rank_llm prompts)"})
+    assert lines == ["rankgpt: --protocol rankgpt (RankGPT@0d62bc3), answer budget 160 tokens, thinking off, temperature 0.0",
+                     "RankGPT-style (rank_llm prompts): --protocol rank_llm (0.26.0), answer budget 160 tokens, thinking off, "
+                     "temperature 0.0, context size 4096"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, LlamaConfig, PreTrainedTokenizerBase, Qwen3Config
@@ -109,3 +111,44 @@ def test_smollm2_reranks_real_dl19_candidates() -> None:
     assert all(r.stats.generated_tokens > 0 for r in results)
     first = FirstReranker(reranker.backend.model, reranker.backend.tokenizer, window=4, stride=2, max_words=12)
     check_permutation(rerank(first, given), given)
+
+
+QWEN3_LIKE_TEMPLATE = (  # the part of Qwen3's chat template that reads the switch
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n"
+    "{% if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n{% endif %}{% endif %}"
+)
+
+
+def test_thinking_is_switched_through_the_chat_template(tokenizer: PreTrainedTokenizerBase) -> None:
+    """``enable_thinking`` reaches a template that reads it (Qwen3's); ``default`` and other templates get nothing."""
+    from resrank_eval.rerank.generative.hf import chat_texts
+
+    chat = [[{"role": "user", "content": "hi"}]]
+    plain = chat_texts(tokenizer, chat, "off")[0]  # SmolLM2's template has no switch: rendered as it is
+    assert plain == tokenizer.apply_chat_template(chat[0], tokenize=False, add_generation_prompt=True)
+    qwen = copy.copy(tokenizer)
+    qwen.chat_template = QWEN3_LIKE_TEMPLATE
+    assert chat_texts(qwen, chat, "off")[0].endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    assert chat_texts(qwen, chat, "on")[0].endswith("<|im_start|>assistant\n")
+    assert chat_texts(qwen, chat, "default")[0].endswith("<|im_start|>assistant\n")
+
+
+@pytest.mark.parametrize("protocol", ["rankgpt", "rank_llm"])
+def test_both_protocols_run_locally_and_leave_a_trace(protocol: str, tokenizer: PreTrainedTokenizerBase) -> None:
+    """RankGPT- and FIRST-style, each protocol, on a tiny model: one trace line per window, holding the prompt sent."""
+    model = tiny_model("qwen3", len(tokenizer))
+    given = rankings(1, 7)
+    for reranker in (RankGPTReranker(HFChatBackend(model, tokenizer, max_new_tokens=6), window=4, stride=2, max_words=5, protocol=protocol),
+                     FirstReranker(model, tokenizer, window=4, stride=2, max_words=5, protocol=protocol)):
+        (result,) = rerank(reranker, given)
+        check_permutation([result], given)
+        assert [t["window"] for t in result.trace] == [[3, 7], [1, 5], [0, 3]]
+        assert result.stats.extra["protocol"]["name"] == protocol
+        for line in result.trace:
+            assert sorted(line["permutation"]) == list(range(1, len(line["docids"]) + 1))
+            turns = " ".join(m["content"] for m in line["messages"])
+            rank_llm_bytes = "alphabetical identifier []. Rank" if reranker.name == "first" else "number identifier [].\nRank"
+            assert (rank_llm_bytes in turns) == (protocol == "rank_llm") != ("number identifier []. \nRank" in turns)
+        if reranker.name == "first":
+            assert all(t["answer"].startswith("[") and t["completion_tokens"] == 1 for t in result.trace)

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+from pathlib import Path
+
 import pytest
 
-from resrank_eval.rerank.generative.permutation import named_ids, parse_permutation, window_schedule
-from resrank_eval.rerank.generative.prompt import letter_labels, numeric_labels, rankgpt_messages, truncate_words
+from resrank_eval.rerank.generative.permutation import named_ids, parse_permutation, ranking_part, window_schedule
+from resrank_eval.rerank.generative.prompt import (
+    letter_labels,
+    numeric_labels,
+    rank_llm_content,
+    rank_llm_messages,
+    rankgpt_messages,
+    truncate_words,
+)
+from resrank_eval.types import Passage
+
+PROTOCOLS = Path(__file__).parent / "data" / "protocols"
 
 
 def test_schedule_over_top100_is_nine_windows_back_to_front() -> None:
@@ -47,12 +61,40 @@ def test_schedule_rejects_bad_shapes() -> None:
         ("I cannot rank these passages.", 3, [0, 1, 2]),  # useless answer: window unchanged
         ("", 0, []),
         ("[2] > [1] > [3", 3, [1, 0, 2]),  # truncated answer
+        # what rank_llm 0.26.0 accepts too (clean_ranking_response), one case per rule:
+        ("<think>\n[1] looks best, then [3]\n</think>\n\n[3] > [2] > [1]", 3, [2, 1, 0]),  # thinking skipped
+        ("<think>a</think>[1]<think>b [3]</think>[2] > [3]", 3, [1, 2, 0]),  # only what follows the last </think>
+        ("② > ③ > ①", 3, [1, 2, 0]),  # circled digits
+        ("[❸] > [❶]", 3, [2, 0, 1]),  # negative circled digits, bracketed
+        ("[¹] > [³]", 3, [0, 2, 1]),  # superscripts
+        ("[２] > [１]", 3, [1, 0, 2]),  # full-width digits
+        ("[2.1] > [3]", 3, [1, 0, 2]),  # rank_llm reads every digit run: [2.1] names 2, then 1
+        ("[3] > [2, 1]", 3, [2, 1, 0]),
+        # stricter than rank_llm:
+        ("<think>\nmaybe [3] > [1] but", 3, [0, 1, 2]),  # thinking cut off by the budget names no ranking
+        ("1. [3]\n2. [1]\n3. [2]", 3, [2, 0, 1]),  # list numbering outside brackets is not an id
     ],
 )
 def test_parse_permutation(text: str, n: int, expected: list[int]) -> None:
     order = parse_permutation(text, n)
     assert order == expected
     assert sorted(order) == list(range(n))
+
+
+def test_answers_rank_llm_parsed_are_read_alike_but_where_stricter() -> None:
+    """rank_llm 0.26.0's receive_permutation on the sample answers (tests/data/protocols): the same order, except two rules."""
+    stricter = {"<think>\nStill thinking about [3] and [1]", "1. [3]\n2. [1]\n3. [2]"}
+    parses = json.loads(gzip.open(PROTOCOLS / "parses.json.gz").read())["items"]
+    assert len(parses) == 24
+    for item in parses:
+        ours = parse_permutation(item["answer"], item["window"])
+        assert (ours != item["rank_llm"]) == (item["answer"] in stricter), item
+
+
+def test_ranking_part_of_an_answer() -> None:
+    assert ranking_part("<think>x</think>\n[2] > [1]") == "\n[2] > [1]"
+    assert ranking_part("<think>unfinished [1]") == ""
+    assert ranking_part("[2] > [1]") == "[2] > [1]"
 
 
 def test_named_ids_counts_only_valid_distinct_ids() -> None:
@@ -74,3 +116,25 @@ def test_letter_labels_cap_at_26() -> None:
     assert letter_labels(3) == ["A", "B", "C"]
     with pytest.raises(ValueError):
         letter_labels(27)
+
+
+def test_rank_llm_passage_rules() -> None:
+    """rank_llm's passage: ftfy's repair, [n] -> (n), Title/Content, words counted after the repair."""
+    assert rank_llm_content("cafÃ© au lait [1] and [2b]", 300) == "café au lait (1) and [2b]"
+    assert rank_llm_content(Passage("Flea", "A flea lives [3] weeks."), 300) == "Title: Flea Content: A flea lives (3) weeks."
+    assert rank_llm_content(Passage("", "untitled"), 300) == "untitled"
+    assert rank_llm_content("  one  two\nthree four ", 3) == "one two three"
+
+
+def test_rankgpt_shows_titles_as_its_candidate_files_do() -> None:
+    """RankGPT's retrieval wrote BEIR documents as ``Title: t Content: x``; an empty title disappears."""
+    assert truncate_words(Passage("Flea", "A  flea [3]."), 300) == "Title: Flea Content: A flea [3]."
+    assert truncate_words(Passage("", "A flea."), 300) == "A flea."
+    assert truncate_words("Flea A flea.", 2) == "Flea A"
+
+
+def test_rank_llm_prompt_differs_from_rankgpts_where_the_issue_says() -> None:
+    ours, theirs = rankgpt_messages("q [1]", ["p"], ["1"]), rank_llm_messages("q [1]", ["p"], ["1"])
+    assert ours[1]["content"].startswith("I will provide you with 1 passages, each indicated by number identifier []. \n")
+    assert theirs[1]["content"].startswith("I will provide you with 1 passages, each indicated by number identifier [].\n")
+    assert theirs[-1]["content"].startswith("Search Query: q (1).\nRank") and ours[-1]["content"].startswith("Search Query: q [1]. \nRank")

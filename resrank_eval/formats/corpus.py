@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import InputError, ResrankError
 from ..logs import progress
+from ..types import Passage
 from .atomic import atomic_write
 from .ids import check_id
 from .jsonl import iter_jsonl
@@ -27,7 +28,12 @@ class Document:
     @property
     def contents(self) -> str:
         """Title and text in one field, as Pyserini's BEIR "flat" indexes store them."""
-        return f"{self.title} {self.text}".strip() if self.title else self.text
+        return str(self.passage)
+
+    @property
+    def passage(self) -> Passage:
+        """The contents as rerankers read them, the title kept apart for prompts that show it."""
+        return Passage(self.title, self.text)
 
 
 def corpus_file(corpus: str | Path) -> Path:
@@ -78,10 +84,10 @@ def _document(path: Path, lineno: int, record: object) -> Document:
 
 
 def load_passages(corpus: str | Path, docids: Collection[str] | None = None) -> dict[str, str]:
-    """docid -> contents, for ``docids`` only when given (one streaming pass, bounded memory)."""
+    """docid -> contents (:class:`~resrank_eval.types.Passage`), for ``docids`` only when given (one streaming pass, bounded memory)."""
     wanted = set(docids) if docids is not None else None
     scan = progress(iter_corpus(corpus), desc="reading corpus", unit="doc")
-    passages = {d.docid: d.contents for d in scan if wanted is None or d.docid in wanted}
+    passages = {d.docid: d.passage for d in scan if wanted is None or d.docid in wanted}
     if wanted is not None:
         missing = wanted - passages.keys()
         if missing:

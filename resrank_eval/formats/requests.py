@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..types import Candidate, Query, Run
+from ..types import Candidate, Passage, Query, Run
 from .atomic import atomic_write
 from .ids import check_id, check_score
 from .jsonl import iter_jsonl
@@ -42,7 +42,7 @@ def doc_text(doc: Any) -> str | None:
     if not isinstance(body, str):
         return None
     title = doc.get("title")
-    return f"{title} {body}".strip() if isinstance(title, str) and title else body
+    return Passage(title, body) if isinstance(title, str) and title else body
 
 
 def add_request(path: str | Path, line: int | None, index: int, entry: Any, topics: dict[str, Query], run: Run,

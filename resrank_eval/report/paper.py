@@ -4,7 +4,8 @@ The effectiveness table shows one measure (nDCG@10 unless asked) with direction-
 markers; the BEIR column averages the BEIR sets present and names them. The efficiency block gives,
 per reranked system and dataset, latency (end to end and reranker only), throughput, tokens, forward
 passes and FLOPs per query, with the device, dtype and batch size; :func:`context` names the
-machine, library versions and commit the timings come from.
+machine, library versions and commit the timings come from, :func:`prompt_protocols` the prompts of
+the generative baselines.
 """
 
 from __future__ import annotations
@@ -98,3 +99,16 @@ def context(report: Report) -> list[str]:
                 f"pyserini {env.get('pyserini')}, resrank-eval {env.get('resrank-eval')}, commit {env.get('commit') or 'unknown'}")
         seen.setdefault(line, []).append(result.label)
     return [f"{line}: {', '.join(dict.fromkeys(labels))}" if len(seen) > 1 else line for line, labels in seen.items()]
+
+
+def prompt_protocols(report: Report, labels: dict[str, str] | None = None) -> list[str]:
+    """One line per generative system: the prompt protocol, version and answer budget its runs' summaries record."""
+    seen: dict[str, list[str]] = {}
+    for result in report.results:
+        protocol = (result.efficiency or {}).get("protocol")
+        if protocol:
+            line = (f"--protocol {protocol['name']} ({protocol['version']}), answer budget {protocol['answer_tokens']} tokens"
+                    + "".join(f", {key.replace('_', ' ')} {protocol[key]}" for key in ("thinking", "temperature", "context_size")
+                              if key in protocol))
+            seen.setdefault((labels or {}).get(result.label, result.label), []).append(line)
+    return [f"{label}: {'; '.join(dict.fromkeys(lines))}" for label, lines in seen.items()]

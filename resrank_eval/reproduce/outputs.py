@@ -9,7 +9,7 @@ from ..formats.atomic import atomic_write
 from ..formats.tables import render
 from ..report.build import Report
 from ..report.html import page, table_html
-from ..report.paper import context, efficiency_table, paper_table
+from ..report.paper import context, efficiency_table, paper_table, prompt_protocols
 from ..report.plot import plot_tradeoff
 from ..report.tables import csv_frame
 from .conditions import Grid
@@ -26,10 +26,12 @@ def write_outputs(grid: Grid, report: Report, root: Path, measure: str | None = 
     main = paper_table(report, measure, systems, datasets, labels)
     cost = efficiency_table(report, systems, labels)
     lines = context(report)
+    prompts = prompt_protocols(report, labels)
     title = grid.spec.title or grid.path.stem
     markdown = "\n\n".join([f"# {title}", render(main.frame, "markdown", main.caption),
                             *([render(cost.frame, "markdown", cost.caption)] if cost.rows else []),
-                            *([_measured_on(lines)] if lines else [])]) + "\n"
+                            *([_measured_on(lines)] if lines else []),
+                            *(["Prompts: " + "\n\n".join(f"- {line}" for line in prompts)] if prompts else [])]) + "\n"
     latex = "\n\n".join([render(main.frame, "latex", main.caption), *([render(cost.frame, "latex", cost.caption)] if cost.rows else [])]) + "\n"
     written = []
     for name, text in (("table.md", markdown), ("table.tex", latex), ("table.csv", render(csv_frame(report), "csv") + "\n")):
@@ -41,7 +43,7 @@ def write_outputs(grid: Grid, report: Report, root: Path, measure: str | None = 
     sections = [(f"{measure} by system and dataset", table_html(main))]
     if cost.rows:
         sections.append(("Efficiency", table_html(cost)))
-    notes = [f"Measured on {line}" for line in lines] + [f"Conditions file: {grid.path.name}; runs in {root}"]
+    notes = [f"Measured on {line}" for line in lines] + [f"Prompts of {line}" for line in prompts] + [f"Conditions file: {grid.path.name}; runs in {root}"]
     with atomic_write(root / "index.html") as handle:
         handle.write(page(title, f"resrank-eval reproduce, {stamp}", sections, root / "tradeoff.png", notes))
     written.append(root / "index.html")

@@ -11,7 +11,7 @@ top-k cutting, text lookup and file output belong to the caller (``rerank.pipeli
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..errors import ResrankError
@@ -20,10 +20,12 @@ from ..types import Candidate, QueryStats, Ranking
 
 @dataclass
 class Reranked:
-    """One query's reranked top-k (best first, scores decreasing) and what it cost."""
+    """One query's reranked top-k (best first, scores decreasing), what it cost, and -- from generative rerankers --
+    one record per model call (what was sent and answered), which ``rerank`` writes to ``RUN.trace.jsonl``."""
 
     candidates: list[Candidate]
     stats: QueryStats
+    trace: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,7 @@ def summarize(stats: list[QueryStats]) -> dict[str, Any]:
         "generated_tokens_per_query": statistics.fmean(s.generated_tokens for s in stats),
         "forward_passes_per_query": statistics.fmean(s.forward_passes for s in stats),
         **flops_summary([s.flops for s in stats]),
+        **({"protocol": stats[0].extra["protocol"]} if "protocol" in stats[0].extra else {}),  # a generative reranker's prompts
     }
 
 

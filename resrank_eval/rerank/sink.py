@@ -10,6 +10,9 @@ is refused, naming it, instead of mixing two experiments in one run. Only a torn
 partial file (the job was killed mid-write) is dropped, and said so; a bad line anywhere else is an
 error, because silently skipping it would rerank that query again under possibly different settings.
 
+A generative reranker's per-call records (:attr:`~.base.Reranked.trace`) travel in the partial file with their
+query and end up in ``<output>.trace.jsonl``, one line per model call, in run order.
+
 Sharded (:mod:`..parallel`), each shard resumes from its own partial file and, once complete, writes
 its share as a run shard (:mod:`..formats.run_shards`) carrying the same provenance; :func:`merge_run`
 then writes the run, stats and summary one process writes, the summary with the world size and each
@@ -61,6 +64,11 @@ class RerankOutputs:
     @property
     def summary(self) -> Path:
         return self.run.with_name(self.run.name + ".summary.json")
+
+    @property
+    def trace(self) -> Path:
+        """One line per model call of a generative reranker (of this shard, until merged: not named like a run shard)."""
+        return self.run.with_name(self.run.name + ".trace" + ("" if self.shard.whole else "." + self.shard.label) + ".jsonl")
 
     @property
     def partial(self) -> Path:
@@ -145,6 +153,8 @@ class RunSink:
         if self._provenance is None:
             raise ResrankError("RunSink.add before RunSink.start")
         record = {"qid": qid, "ranking": [[c.docid, c.score] for c in result.candidates], "stats": result.stats.to_dict()}
+        if result.trace:
+            record["trace"] = result.trace
         with open(self.outputs.partial, "a", encoding="utf-8") as handle:
             if not self._header_written:  # written with the first result: a job that fails before one leaves no file
                 handle.write(json.dumps({RECORD_KEY: self._provenance.to_dict()}) + "\n")
@@ -162,8 +172,18 @@ class RunSink:
         else:
             write_run_shard(self.outputs.run, RunShard.of(self.shard, self.tag, result.run, first_stage, {s.qid: s for s in result.stats},
                                                           time.perf_counter() - self.started, self._provenance))
+        write_trace(self.outputs.trace, [line for qid in first_stage if qid in done for line in done[qid].trace])
         self.outputs.partial.unlink(missing_ok=True)
         return self.outputs
+
+
+def write_trace(path: Path, lines: list[dict[str, Any]]) -> None:
+    """``lines`` as JSON Lines, atomically; no file (and none left from an earlier run) when there are none."""
+    if not lines:
+        path.unlink(missing_ok=True)
+        return
+    with atomic_write(path) as handle:
+        handle.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
 
 
 def write_outputs(outputs: RerankOutputs, result: RerankResult, tag: str, extra: dict[str, Any]) -> None:
@@ -193,8 +213,14 @@ def merge_run(output: str | Path) -> RerankOutputs:
         write_run(outputs.run, run, parts[0].tag)
         if parts[0].provenance is not None:
             write_record(record_path(output), Provenance.from_dict(parts[0].provenance, shard_path(output, parts[0].shard)))
-    for part in parts:
+    traces = [RerankOutputs.for_run(output, part.shard).trace for part in parts]
+    if any(t.exists() for t in traces):  # in run order, as one process writes it
+        lines = [json.loads(line) for t in traces if t.exists() for line in t.read_text(encoding="utf-8").splitlines()]
+        position = {qid: i for i, qid in enumerate(run)}
+        write_trace(outputs.trace, sorted(lines, key=lambda line: position[line["qid"]]))
+    for part, trace in zip(parts, traces):
         shard_path(output, part.shard).unlink()
+        trace.unlink(missing_ok=True)
     return outputs
 
 
@@ -253,4 +279,4 @@ def read_partial(path: Path) -> tuple[Any, dict[str, Reranked]]:
 
 def _parse_partial(record: Any) -> tuple[str, Reranked]:
     candidates = [Candidate(str(docid), float(score)) for docid, score in record["ranking"]]
-    return str(record["qid"]), Reranked(candidates, QueryStats.from_dict(record["stats"]))
+    return str(record["qid"]), Reranked(candidates, QueryStats.from_dict(record["stats"]), list(record.get("trace", [])))

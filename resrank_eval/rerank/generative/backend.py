@@ -23,15 +23,30 @@ class Generation:
     forward_passes: int
 
 
+THINKING = ("off", "on", "default")
+"""Thinking models (Qwen3): ``off`` disables thinking through the chat template (``enable_thinking=False``, for a server
+in ``chat_template_kwargs``), ``on`` enables it with :data:`THINKING_TOKENS` more answer budget, ``default`` leaves the
+template's (or server's) default and sends no such field (for APIs that reject it)."""
+
+THINKING_TOKENS = 10_000
+"""Answer budget added for thinking (rank_llm's ``reasoning_token_budget``)."""
+
+
 class ChatBackend(ABC):
     """Answers a batch of chat conversations greedily; ``device``/``dtype`` go into the stats.
 
-    ``shape`` is the model's (for FLOPs), None where it is unknown (a remote server).
+    ``shape`` is the model's (for FLOPs), None where it is unknown (a remote server). ``max_new_tokens`` is the
+    answer budget, ``served_model`` the name a server knows the model by ("" for a local model), ``temperature``
+    the sampling temperature asked for (0: greedy; None: none sent, the server's default).
     """
 
     device: str = "cpu"
     dtype: str = "float32"
     shape: Shape | None = None
+    max_new_tokens: int = 0
+    served_model: str = ""
+    thinking: str = "off"
+    temperature: float | None = 0.0
 
     @abstractmethod
     def generate(self, conversations: list[list[Message]]) -> list[Generation]:

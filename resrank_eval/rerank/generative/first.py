@@ -1,8 +1,11 @@
 """FIRST-style listwise reranking (Reddy et al., 2024): one forward pass per window, no decoding loop.
 
-Passages get letter identifiers ``[A]..[T]`` (one token each); the prompt is RankGPT's with the
-assistant's answer opened by ``[``, and the window is ordered by the logits of the identifier
-tokens at that next position -- the model's preference for which passage it would name first.
+Passages get letter identifiers ``[A]..[T]`` (one token each); the prompt (``--protocol rankgpt``: RankGPT's
+conversation; ``rank_llm``: rank_llm 0.26.0's FirstMistral-style one, chat-templated, ftfy-repaired and fitted
+into the context with the model's tokenizer, as rank_llm does) is opened for the assistant's answer with ``[``,
+and the window is ordered by the logits of the identifier tokens at that next position -- the model's
+preference for which passage it would name first. Thinking is switched off through the chat template
+where it has the switch, as rank_llm's FIRST path does.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import ResrankError
 from ...model.flops import Shape
-from .hf import encode_chats, load_causal_lm
-from .prompt import letter_labels, rankgpt_messages
+from .hf import chat_texts, encode_texts, load_causal_lm
+from .prompt import Message, letter_labels, rank_llm_first_messages, rankgpt_messages
+from .protocol import RANK_LLM_CONTEXT, fit_to_context, protocol_record
 from .sliding import SlidingWindowReranker, Window, WindowResult
 
 if TYPE_CHECKING:
@@ -26,9 +30,9 @@ class FirstReranker(SlidingWindowReranker):
     name = "first"
 
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, window: int = 20, stride: int = 10,
-                 max_words: int = 300) -> None:
+                 max_words: int = 300, protocol: str = "rankgpt", context_size: int = RANK_LLM_CONTEXT) -> None:
         letter_labels(window)  # rejects windows letters cannot label
-        super().__init__(window, stride, max_words)
+        super().__init__(window, stride, max_words, protocol, context_size)
         self.model = model
         self.tokenizer = tokenizer
         self.device = str(model.device)
@@ -38,10 +42,11 @@ class FirstReranker(SlidingWindowReranker):
 
     @classmethod
     def from_pretrained(cls, model: str, device: str | None = None, dtype: str | None = None, window: int = 20,
-                        stride: int = 10, max_words: int = 300) -> FirstReranker:
+                        stride: int = 10, max_words: int = 300, protocol: str = "rankgpt",
+                        context_size: int = RANK_LLM_CONTEXT) -> FirstReranker:
         """A local HF chat model (id or folder, or ``smollm2``)."""
         lm, tokenizer = load_causal_lm(model, device, dtype)
-        return cls(lm, tokenizer, window, stride, max_words)
+        return cls(lm, tokenizer, window, stride, max_words, protocol, context_size)
 
     @classmethod
     def from_options(cls, **values: Any) -> FirstReranker:
@@ -58,18 +63,42 @@ class FirstReranker(SlidingWindowReranker):
             raise ResrankError(f"FIRST needs single-token identifiers, but the tokenizer splits {letter!r} into {len(ids)} tokens")
         return ids[0]
 
+    def protocol_record(self) -> dict[str, Any]:
+        """One token's logits is the whole answer; nothing is sampled."""
+        return protocol_record(self.protocol, 1, thinking="off",
+                               **({"context_size": self.context_size} if self.protocol == "rank_llm" else {}))
+
+    def prompt(self, window: Window) -> tuple[list[Message], str]:
+        """The conversation and the text the model reads (before the ``[`` that opens its answer)."""
+        from ftfy import fix_text
+
+        labels = letter_labels(len(window.passages))
+        if self.protocol == "rankgpt":
+            messages = rankgpt_messages(window.query, window.passages, labels, self.max_words)
+            return messages, chat_texts(self.tokenizer, [messages])[0]
+
+        def render(words: int) -> tuple[list[Message], str]:
+            messages = rank_llm_first_messages(window.query, window.passages, labels, words)
+            return messages, fix_text(chat_texts(self.tokenizer, [messages])[0])
+
+        answer = self.tokenizer.encode(" > ".join(f"[{label}]" for label in labels), add_special_tokens=False)
+        rendered, _ = fit_to_context(render, lambda r: len(self.tokenizer.encode(r[1])), len(labels), self.max_words,
+                                     self.context_size - len(answer))
+        return rendered
+
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
         import torch
 
-        conversations = [rankgpt_messages(w.query, w.passages, letter_labels(len(w.passages)), self.max_words) for w in windows]
-        batch = {k: v.to(self.model.device) for k, v in encode_chats(self.tokenizer, conversations, suffix="[").items()}
+        prompts = [self.prompt(w) for w in windows]
+        batch = {k: v.to(self.model.device) for k, v in encode_texts(self.tokenizer, [text + "[" for _, text in prompts]).items()}
         with torch.inference_mode():
             logits = self.model(**batch, logits_to_keep=1).logits[:, -1, :]
         scores = logits[:, self.label_ids].float().cpu()
         prompt_lengths = batch["attention_mask"].sum(-1).tolist()
         results = []
-        for window, row, length in zip(windows, scores, prompt_lengths):
+        for window, (messages, _), row, length in zip(windows, prompts, scores, prompt_lengths):
             n = len(window.passages)
             order = torch.argsort(row[:n], descending=True, stable=True).tolist()
-            results.append(WindowResult(order, n, int(length), 1, 1))
+            answer = " > ".join(f"[{string.ascii_uppercase[k]}]" for k in order)
+            results.append(WindowResult(order, n, int(length), 1, 1, messages, answer))
         return results

@@ -27,18 +27,27 @@ def load_causal_lm(model: str, device: str | None = None, dtype: str | None = No
     return load_model(source, target, resolve_dtype(dtype, target), causal_lm=True), load_tokenizer(source)
 
 
-def encode_chats(tokenizer: PreTrainedTokenizerBase, conversations: list[list[Message]], suffix: str = "") -> dict[str, torch.Tensor]:
-    """Chat-template each conversation (plus ``suffix`` after the assistant header), left-padded.
+def chat_texts(tokenizer: PreTrainedTokenizerBase, conversations: list[list[Message]], thinking: str = "off") -> list[str]:
+    """Each conversation through the model's chat template, opened for the assistant's answer.
+
+    ``thinking`` (:data:`~.backend.THINKING`) reaches a template that reads ``enable_thinking`` (Qwen3's);
+    other templates are rendered as they are.
+    """
+    if tokenizer.chat_template is None:
+        raise ResrankError("the model's tokenizer has no chat template; RankGPT-style reranking needs a chat model")
+    switch = {"enable_thinking": thinking == "on"} if thinking != "default" and "enable_thinking" in str(tokenizer.chat_template) else {}
+    return [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True, **switch) for c in conversations]
+
+
+def encode_texts(tokenizer: PreTrainedTokenizerBase, texts: list[str]) -> dict[str, torch.Tensor]:
+    """Tokenise rendered prompts, left-padded.
 
     Left padding keeps every row's last prompt token in the last column, which both generation and
     FIRST's next-token logits rely on. Position ids are derived from the mask so padded rows see
     the same positions as they would alone.
     """
-    if tokenizer.chat_template is None:
-        raise ResrankError("the model's tokenizer has no chat template; RankGPT-style reranking needs a chat model")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    texts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) + suffix for c in conversations]
     batch = tokenizer(texts, add_special_tokens=False, padding=True, padding_side="left", return_tensors="pt")
     mask = batch["attention_mask"]
     return {
@@ -49,7 +58,7 @@ def encode_chats(tokenizer: PreTrainedTokenizerBase, conversations: list[list[Me
 
 
 def answer_token_budget(tokenizer: PreTrainedTokenizerBase, window: int) -> int:
-    """Tokens a complete answer ``[1] > [2] > ... > [window]`` takes, plus end-of-turn slack (rank_llm's rule)."""
+    """Tokens a complete answer ``[1] > [2] > ... > [window]`` takes, plus end-of-turn slack."""
     answer = " > ".join(f"[{i}]" for i in range(1, window + 1))
     return len(tokenizer.encode(answer, add_special_tokens=False)) + 2
 
@@ -57,11 +66,13 @@ def answer_token_budget(tokenizer: PreTrainedTokenizerBase, window: int) -> int:
 class HFChatBackend(ChatBackend):
     """Greedy ``generate`` on a local model; ``min_new_tokens`` forces fixed-length answers for benchmarks."""
 
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, max_new_tokens: int, min_new_tokens: int = 0) -> None:
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, max_new_tokens: int, min_new_tokens: int = 0,
+                 thinking: str = "off") -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.max_new_tokens = max_new_tokens
         self.min_new_tokens = min_new_tokens
+        self.thinking = thinking
         self.device = str(model.device)
         self.dtype = str(model.dtype).removeprefix("torch.")
         self.shape = Shape.of(model)
@@ -73,7 +84,7 @@ class HFChatBackend(ChatBackend):
     def generate(self, conversations: list[list[Message]]) -> list[Generation]:
         import torch
 
-        batch = encode_chats(self.tokenizer, conversations)
+        batch = encode_texts(self.tokenizer, chat_texts(self.tokenizer, conversations, self.thinking))
         batch = {k: v.to(self.model.device) for k, v in batch.items()}
         batch.pop("position_ids")  # generate derives them from the mask itself
         with torch.inference_mode():

@@ -3,7 +3,10 @@
 Built on the ``openai`` client (installed with Pyserini): it retries 408/409/429/5xx and dropped
 connections with exponential back-off, and reads token counts from the server's ``usage`` block (a
 server that omits it is reported as 0 tokens). The conversations of one batch are sent
-concurrently, at most ``concurrency`` at a time.
+concurrently, at most ``concurrency`` at a time. Requests go to ``/chat/completions`` with
+``temperature`` (0 unless told; None sends none, as rank_llm 0.26.0's Responses API calls do) and,
+unless ``thinking`` is ``default``, ``chat_template_kwargs: {"enable_thinking": ...}`` (vLLM and SGLang pass
+it to the model's chat template; rank_llm sends it to such servers too).
 """
 
 from __future__ import annotations
@@ -23,21 +26,23 @@ def api_root(base_url: str) -> str:
 
 
 class OpenAIChatBackend(ChatBackend):
-    """Chat completions at temperature 0; ``api_key`` defaults to $OPENAI_API_KEY (local servers need none)."""
+    """Chat completions; ``api_key`` defaults to $OPENAI_API_KEY (local servers need none)."""
 
     device = "remote"
     dtype = "unknown"
 
     def __init__(self, base_url: str, model: str, max_new_tokens: int, api_key: str | None = None, timeout_s: float = 600.0,
-                 max_retries: int = 2, concurrency: int = 8) -> None:
+                 max_retries: int = 2, concurrency: int = 8, temperature: float | None = 0.0, thinking: str = "off") -> None:
         import openai
 
         if concurrency < 1:
             raise ResrankError(f"concurrency must be at least 1, got {concurrency}")
         self.url = api_root(base_url) + "/chat/completions"
-        self.model = model
+        self.served_model = model
         self.max_new_tokens = max_new_tokens
         self.concurrency = concurrency
+        self.temperature = temperature
+        self.thinking = thinking
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY") or "none"
         self.client = openai.OpenAI(base_url=api_root(base_url), api_key=key, timeout=timeout_s, max_retries=max_retries)
 
@@ -50,9 +55,11 @@ class OpenAIChatBackend(ChatBackend):
     def _complete(self, messages: list[Message]) -> Generation:
         import openai
 
+        sampling = {} if self.temperature is None else {"temperature": self.temperature}
+        extra = {} if self.thinking == "default" else {"extra_body": {"chat_template_kwargs": {"enable_thinking": self.thinking == "on"}}}
         try:
-            reply = self.client.chat.completions.create(model=self.model, messages=messages,  # type: ignore[arg-type]
-                                                        max_tokens=self.max_new_tokens, temperature=0)
+            reply = self.client.chat.completions.create(model=self.served_model, messages=messages,  # type: ignore[arg-type]
+                                                        max_tokens=self.max_new_tokens, **sampling, **extra)  # type: ignore[arg-type]
         except openai.APIStatusError as exc:
             raise ResrankError(f"{self.url}: HTTP {exc.status_code}: {str(exc.message)[:200]}") from None
         except openai.APIError as exc:  # connection refused, timeout, unreadable reply

@@ -1,15 +1,24 @@
 """The two pure pieces of RankGPT-style reranking: which windows to visit, and reading an answer.
 
 Both are pure functions so their edge cases (short lists, junk answers) are unit-tested without
-a model.
+a model. The answer rules accept what rank_llm 0.26.0's ``clean_ranking_response`` accepts where that
+is unambiguous (``tests/test_rankgpt_parse.py`` has one case per rule, and the answers rank_llm itself
+parsed): a ``<think>`` block is skipped, look-alike digits (circled, superscript, full-width) count as
+digits, ``[2.1]`` names 2 then 1. Stricter than rank_llm: numbers outside brackets are read only when
+the answer has no bracketed id at all, and thinking cut off before ``</think>`` names nothing.
 """
 
 from __future__ import annotations
 
 import re
 
-_BRACKETED = re.compile(r"\[\s*(\d+)\s*\]")
-_BARE = re.compile(r"\d+")
+_BRACKETED = re.compile(r"\[\s*\d+(?:\s*[.,]\s*\d+)*\s*\]")
+_NUMBER = re.compile(r"\d+")
+_LOOKALIKE_DIGITS = str.maketrans(
+    "⁰¹²³⁴⁵⁶⁷⁸⁹₀₁₂₃₄₅₆₇₈₉①②③④⑤⑥⑦⑧⑨❶❷❸❹❺❻❼❽❾０１２３４５６７８９🄀🄁🄂🄃🄄🄅🄆🄇🄈🄉",
+    "0123456789" "0123456789" "123456789" "123456789" "0123456789" "0123456789",
+)
+"""rank_llm's table of characters models write for digits (superscript, subscript, circled, full-width, with full stop)."""
 
 
 def check_window(window: int, stride: int) -> None:
@@ -37,6 +46,17 @@ def window_schedule(n: int, window: int = 20, stride: int = 10) -> list[tuple[in
     return spans
 
 
+def ranking_part(text: str) -> str:
+    """What an answer says after its thinking: the text after the last ``</think>``; nothing if thinking never ended.
+
+    A thinking model cut off by its answer budget mid-thought has named no ranking; the ids in its
+    thoughts are not one (rank_llm reads them; here the window keeps its order).
+    """
+    if "</think>" in text:
+        return text.rsplit("</think>", 1)[1]
+    return "" if "<think>" in text else text
+
+
 def named_ids(text: str, n: int) -> list[int]:
     """The distinct in-range identifiers an answer names, as 0-based positions, in answer order.
 
@@ -44,8 +64,10 @@ def named_ids(text: str, n: int) -> list[int]:
     20 passages" are ignored); when the answer has none, bare integers are read, as RankGPT does.
     Out-of-range ids and repeats are dropped.
     """
+    answer = ranking_part(text).translate(_LOOKALIKE_DIGITS)
+    groups = _BRACKETED.findall(answer) or [answer]
     order: list[int] = []
-    for token in _BRACKETED.findall(text) or _BARE.findall(text):
+    for token in (number for group in groups for number in _NUMBER.findall(group)):
         index = int(token) - 1
         if 0 <= index < n and index not in order:
             order.append(index)

@@ -4,28 +4,58 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...errors import ResrankError
 from ..base import Option
-from .backend import ChatBackend
+from .backend import THINKING, THINKING_TOKENS, ChatBackend
 from .hf import HFChatBackend, answer_token_budget, load_causal_lm
 from .openai_chat import OpenAIChatBackend
 from .permutation import named_ids, parse_permutation
-from .prompt import numeric_labels, rankgpt_messages
+from .prompt import Message, numeric_labels, rank_llm_messages, rankgpt_messages
+from .protocol import RANK_LLM_CONTEXT, fit_to_context, protocol_record, safe_openai_answer_tokens, safe_openai_tokens
 from .sliding import SlidingWindowReranker, Window, WindowResult
 
 API_BASE = Option("api_base", None, "OpenAI-compatible server URL (vLLM, SGLang, an API); --model is the served name.")
+THINKING_OPTION = Option("thinking", "off", "Thinking models (Qwen3): off = disabled through the chat template (a server gets "
+                         "chat_template_kwargs), on = allowed, with 10,000 more answer tokens; default = the template's or "
+                         "server's own (for APIs that reject chat_template_kwargs). A <think> block is never read as the ranking.",
+                         THINKING)
+TEMPERATURE = Option("temperature", "0", "Sampling temperature sent to an --api-base server; 'none' sends none (as rank_llm 0.26.0 "
+                     "does). Local models decode greedily.")
 
 HTTP_TOKENS_PER_ID = 8
 """Answer budget per passage when no tokenizer is at hand: ``"[20] > "`` is at most 8 tokens in common vocabularies."""
+
+
+def parse_temperature(value: str | float | None) -> float | None:
+    """``--temperature``: a number >= 0, or ``none`` (None: the request carries no temperature)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+        return None
+    try:
+        temperature = float(value)
+    except ValueError:
+        raise ResrankError(f"--temperature must be a number or 'none', got {value!r}") from None
+    if not temperature >= 0:
+        raise ResrankError(f"--temperature must be at least 0, got {value!r}")
+    return temperature
 
 
 class RankGPTReranker(SlidingWindowReranker):
     """Permutation generation (Sun et al., 2023) over any chat backend, local or remote."""
 
     name = "rankgpt"
-    options = (*SlidingWindowReranker.options, API_BASE)
+    options = (*SlidingWindowReranker.options, API_BASE, THINKING_OPTION, TEMPERATURE)
 
-    def __init__(self, backend: ChatBackend, window: int = 20, stride: int = 10, max_words: int = 300) -> None:
-        super().__init__(window, stride, max_words)
+    @classmethod
+    def check_options(cls, values: dict[str, Any]) -> None:
+        super().check_options(values)
+        if values["thinking"] not in THINKING:  # a YAML conditions file reads an unquoted off/on as a boolean
+            raise ResrankError(f"--thinking must be one of {', '.join(THINKING)}, got {values['thinking']!r} (quote off and on in YAML)")
+        if parse_temperature(values["temperature"]) != 0 and not values.get("api_base"):
+            raise ResrankError("--temperature applies to --api-base servers; local models decode greedily")
+
+    def __init__(self, backend: ChatBackend, window: int = 20, stride: int = 10, max_words: int = 300, protocol: str = "rankgpt",
+                 context_size: int = RANK_LLM_CONTEXT) -> None:
+        super().__init__(window, stride, max_words, protocol, context_size)
         self.backend = backend
         self.device = backend.device
         self.dtype = backend.dtype
@@ -33,32 +63,52 @@ class RankGPTReranker(SlidingWindowReranker):
 
     @classmethod
     def from_pretrained(cls, model: str, device: str | None = None, dtype: str | None = None, window: int = 20,
-                        stride: int = 10, max_words: int = 300, max_new_tokens: int | None = None) -> RankGPTReranker:
-        """A local HF chat model (id or folder, or ``smollm2``); the answer budget defaults to a full permutation."""
+                        stride: int = 10, max_words: int = 300, protocol: str = "rankgpt", context_size: int = RANK_LLM_CONTEXT,
+                        thinking: str = "off", max_new_tokens: int | None = None) -> RankGPTReranker:
+        """A local HF chat model (id or folder, or ``smollm2``); the answer budget defaults to a full permutation
+        (plus the thinking budget when ``thinking`` is on)."""
         lm, tokenizer = load_causal_lm(model, device, dtype)
-        budget = max_new_tokens or answer_token_budget(tokenizer, window)
-        return cls(HFChatBackend(lm, tokenizer, budget), window, stride, max_words)
+        budget = max_new_tokens or answer_token_budget(tokenizer, window) + (THINKING_TOKENS if thinking == "on" else 0)
+        return cls(HFChatBackend(lm, tokenizer, budget, thinking=thinking), window, stride, max_words, protocol, context_size)
 
     @classmethod
     def from_openai(cls, base_url: str, model: str, api_key: str | None = None, window: int = 20, stride: int = 10,
-                    max_words: int = 300, max_new_tokens: int | None = None, **client: Any) -> RankGPTReranker:
+                    max_words: int = 300, protocol: str = "rankgpt", context_size: int = RANK_LLM_CONTEXT, thinking: str = "off",
+                    temperature: float | None = 0.0, max_new_tokens: int | None = None, **client: Any) -> RankGPTReranker:
         """An OpenAI-compatible server (``base_url`` with or without ``/v1``); ``client`` takes
         :class:`OpenAIChatBackend`'s ``timeout_s``, ``max_retries`` and ``concurrency``."""
-        budget = max_new_tokens or HTTP_TOKENS_PER_ID * window
-        return cls(OpenAIChatBackend(base_url, model, budget, api_key, **client), window, stride, max_words)
+        budget = max_new_tokens or HTTP_TOKENS_PER_ID * window + (THINKING_TOKENS if thinking == "on" else 0)
+        backend = OpenAIChatBackend(base_url, model, budget, api_key, temperature=temperature, thinking=thinking, **client)
+        return cls(backend, window, stride, max_words, protocol, context_size)
 
     @classmethod
-    def from_options(cls, api_base: str | None = None, **values: Any) -> RankGPTReranker:
+    def from_options(cls, api_base: str | None = None, temperature: str | None = None, **values: Any) -> RankGPTReranker:
         """A local model, or the served ``model`` at ``api_base`` (where device and dtype are the server's business)."""
         if api_base:
             return cls.from_openai(api_base, values["model"], window=values["window"], stride=values["stride"],
-                                   max_words=values["max_words"])
+                                   max_words=values["max_words"], protocol=values["protocol"], context_size=values["context_size"],
+                                   thinking=values["thinking"], temperature=parse_temperature(temperature))
         return cls.from_pretrained(**values)
 
+    def protocol_record(self) -> dict[str, Any]:
+        return protocol_record(self.protocol, self.backend.max_new_tokens, thinking=self.backend.thinking,
+                               temperature=self.backend.temperature,
+                               **({"context_size": self.context_size} if self.protocol == "rank_llm" else {}))
+
+    def conversation(self, window: Window) -> list[Message]:
+        """What the protocol sends for ``window``; rank_llm's fitted as its ``SafeOpenai`` fits it (cl100k_base counts)."""
+        labels = numeric_labels(len(window.passages))
+        if self.protocol == "rankgpt":
+            return rankgpt_messages(window.query, window.passages, labels, self.max_words)
+        room = self.context_size - safe_openai_answer_tokens(self.window)
+        messages, _ = fit_to_context(lambda words: rank_llm_messages(window.query, window.passages, labels, words),
+                                     lambda m: safe_openai_tokens(m, self.backend.served_model), len(labels), self.max_words, room)
+        return messages
+
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
-        conversations = [rankgpt_messages(w.query, w.passages, numeric_labels(len(w.passages)), self.max_words) for w in windows]
+        conversations = [self.conversation(w) for w in windows]
         results = []
-        for window, answer in zip(windows, self.backend.generate(conversations)):
+        for window, messages, answer in zip(windows, conversations, self.backend.generate(conversations)):
             n = len(window.passages)
             results.append(
                 WindowResult(
@@ -67,6 +117,8 @@ class RankGPTReranker(SlidingWindowReranker):
                     answer.input_tokens,
                     answer.generated_tokens,
                     answer.forward_passes,
+                    messages,
+                    answer.text,
                 )
             )
         return results

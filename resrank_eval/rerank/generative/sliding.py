@@ -3,7 +3,9 @@
 Windows of one query are sequential (each sees the order the previous one left), but window k of
 every query in a batch is independent, so a batch advances in lock-step: one model call per step.
 In a batch of several queries, a query's latency is its share of each step's wall time; its FLOPs
-are those of its own windows (:meth:`SlidingWindowReranker.window_flops`).
+are those of its own windows (:meth:`SlidingWindowReranker.window_flops`). Every window leaves a trace
+line (what was sent, what came back, the order made of it: :meth:`SlidingWindowReranker.trace_line`),
+which ``rerank`` writes to ``RUN.trace.jsonl``, as rank_llm keeps its invocations history.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from ...model.flops import Shape
 from ...types import Candidate, QueryStats, Ranking
 from ..base import DEVICE, DTYPE, MODEL, Option, Reranked, Reranker
 from .permutation import check_window, window_schedule
+from .prompt import Message
+from .protocol import PROTOCOLS, RANK_LLM_CONTEXT, check_protocol
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +31,10 @@ WINDOW_OPTIONS = (
     Option("window", 20, "Passages per LLM call.", int),
     Option("stride", 10, "Window step, back to front.", int),
     Option("max_words", 300, "Words kept per passage.", int),
+    Option("protocol", "rankgpt", "Prompt bytes: rankgpt (the original RankGPT code's) or rank_llm (rank_llm 0.26.0's templates, "
+           "ftfy, [n] -> (n), windows fitted into --context-size); docs/generative.md says which published numbers each matches.",
+           tuple(PROTOCOLS)),
+    Option("context_size", RANK_LLM_CONTEXT, "Tokens (prompt + answer) a --protocol rank_llm window is fitted into.", int),
 )
 
 
@@ -40,13 +48,16 @@ class Window:
 
 @dataclass(frozen=True)
 class WindowResult:
-    """How a window was reordered (0-based positions, best first), how many ids the model named, and the cost."""
+    """How a window was reordered (0-based positions, best first), how many ids the model named, the cost, and
+    the conversation sent and the answer read (FIRST: the order its logits give, written as an answer)."""
 
     order: list[int]
     named: int
     input_tokens: int
     generated_tokens: int
     forward_passes: int
+    messages: list[Message]
+    answer: str
 
 
 class SlidingWindowReranker(Reranker):
@@ -67,18 +78,37 @@ class SlidingWindowReranker(Reranker):
             raise ResrankError(f"--window/--stride: {exc}") from None
         if values["max_words"] < 1:
             raise ResrankError(f"--max-words must be at least 1, got {values['max_words']}")
+        check_protocol(values["protocol"])
+        if values["context_size"] < 1:
+            raise ResrankError(f"--context-size must be at least 1, got {values['context_size']}")
         if not values.get("api_base"):
             check_lm_source(values["model"])
 
-    def __init__(self, window: int = 20, stride: int = 10, max_words: int = 300) -> None:
+    def __init__(self, window: int = 20, stride: int = 10, max_words: int = 300, protocol: str = "rankgpt",
+                 context_size: int = RANK_LLM_CONTEXT) -> None:
         check_window(window, stride)
+        check_protocol(protocol)
         self.window = window
         self.stride = stride
         self.max_words = max_words
+        self.protocol = protocol
+        self.context_size = context_size
 
     @abstractmethod
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
         """Order each window; called once per lock-step of a batch."""
+
+    @abstractmethod
+    def protocol_record(self) -> dict[str, Any]:
+        """The prompt protocol, its version, the answer budget and the settings that shape what is sent
+        (:func:`~.protocol.protocol_record`); recorded with every query."""
+
+    @staticmethod
+    def trace_line(qid: str, span: tuple[int, int], docids: list[str], outcome: WindowResult) -> dict[str, Any]:
+        """One window as ``RUN.trace.jsonl`` keeps it; ``permutation`` is the new order as the prompt's 1-based positions."""
+        return {"qid": qid, "window": list(span), "docids": docids, "messages": outcome.messages, "answer": outcome.answer,
+                "permutation": [k + 1 for k in outcome.order], "prompt_tokens": outcome.input_tokens,
+                "completion_tokens": outcome.generated_tokens}
 
     def window_flops(self, input_tokens: int, generated_tokens: int) -> tuple[int, int]:
         """(prefill, decode) FLOPs of one window: greedy generation of its answer (FIRST overrides)."""
@@ -93,6 +123,7 @@ class SlidingWindowReranker(Reranker):
                     raise ResrankError(f"query {ranking.query.qid}: candidate {cand.docid} has no text; {self.name} reads passages")
         schedules = [window_schedule(len(order), self.window, self.stride) for order in orders]
         logs: list[list[dict[str, Any]]] = [[] for _ in batch]
+        traces: list[list[dict[str, Any]]] = [[] for _ in batch]
         shares = [0.0] * len(batch)
         steps = max((len(s) for s in schedules), default=0)
         for step in progress(range(steps), desc=f"{self.name} windows", unit="window"):
@@ -104,6 +135,7 @@ class SlidingWindowReranker(Reranker):
             step_ms = (time.perf_counter() - start) * 1000
             for j, (a, b), outcome in zip(active, spans, outcomes):
                 segment = orders[j][a:b]
+                traces[j].append(self.trace_line(batch[j].query.qid, (a, b), [c.docid for c in segment], outcome))
                 orders[j][a:b] = [segment[k] for k in outcome.order]
                 shares[j] += step_ms / len(active)
                 log.debug("%s query %s, window %d-%d: %d ids named, %d input and %d generated tokens, %.0f ms", self.name,
@@ -119,9 +151,10 @@ class SlidingWindowReranker(Reranker):
                         "ms": step_ms,
                     }
                 )
-        return [self._result(r, order, log, ms) for r, order, log, ms in zip(batch, orders, logs, shares)]
+        return [self._result(*parts) for parts in zip(batch, orders, logs, shares, traces)]
 
-    def _result(self, ranking: Ranking, order: list[Candidate], log: list[dict[str, Any]], ms: float) -> Reranked:
+    def _result(self, ranking: Ranking, order: list[Candidate], log: list[dict[str, Any]], ms: float,
+                trace: list[dict[str, Any]]) -> Reranked:
         """Scores ``n, n-1, ..., 1``: strictly decreasing, so the file order is the ranking."""
         n = len(order)
         candidates = [Candidate(c.docid, float(n - i)) for i, c in enumerate(order)]
@@ -141,6 +174,7 @@ class SlidingWindowReranker(Reranker):
             device=self.device,
             dtype=self.dtype,
             flops=flops,
-            extra={"window": self.window, "stride": self.stride, "max_words": self.max_words, "windows": log},
+            extra={"window": self.window, "stride": self.stride, "max_words": self.max_words, "protocol": self.protocol_record(),
+                   "windows": log},
         )
-        return Reranked(candidates, stats)
+        return Reranked(candidates, stats, trace)
