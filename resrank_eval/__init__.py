@@ -49,17 +49,17 @@ from .version import __version__
 if TYPE_CHECKING:
     from .formats.tables import render
     from .model import ResRankModel, load_encoder
-    from .report import SystemRun, build_report, load_run_file, render_report
+    from .report import Report, SystemRun, build_report, load_run_file
 
 
 _LAZY = {"render": ".formats.tables", "ResRankModel": ".model", "load_encoder": ".model", "SystemRun": ".report",
-         "build_report": ".report", "load_run_file": ".report", "render_report": ".report"}
+         "build_report": ".report", "load_run_file": ".report", "Report": ".report"}
 
 __all__ = [
     "BUNDLED_MODEL", "__version__", "DATASETS", "DL19_CANDIDATES", "Candidate", "CandidateSet", "Dataset", "Evaluation", "InputError", "Option",
     "Qrels", "Query", "QueryStats", "Ranking", "RerankResult", "Reranked", "Reranker", "ResRankConfig", "ResRankModel",
     "ResrankError", "Run", "RunSink", "SystemRun", "build_report", "evaluate", "get_dataset", "iter_rerank", "load_encoder",
-    "load_reranker", "load_run_file", "read_candidates", "read_qrels", "read_run", "read_topics", "render", "render_report",
+    "load_reranker", "load_run_file", "read_candidates", "read_qrels", "read_run", "read_topics", "render", "Report",
     "fuse", "rerank", "rerank_run", "rerank_to_files", "rerankers", "retrieve", "to_rankings", "write_run",
 ]
 

@@ -16,11 +16,11 @@ from resrank_eval.cli import main
 from resrank_eval.datasets.registry import BEIR_NAMES, get_dataset
 from resrank_eval.evaluate.metrics import evaluate
 from resrank_eval.formats.candidates import read_candidates
-from resrank_eval.formats.tables import render
 from resrank_eval.formats.trec import write_run
-from resrank_eval.report import build_report, dataset_table, expand_paths, load_run_file, paper_table, render_report
+from resrank_eval.report import build_report, expand_paths, load_run_file
 from resrank_eval.report.runs import file_system_name, infer_dataset
 from resrank_eval.report.significance import compare
+from resrank_eval.report.tables import paper_table
 from resrank_eval.types import Candidate, QueryStats, Run
 
 from .beir_dirs import CRANFIELD_BEIR
@@ -58,7 +58,7 @@ def test_dataset_table_scores_and_efficiency(dl19_runs: Path) -> None:
     runs = [load_run_file(p) for p in expand_paths([dl19_runs])]
     assert [r.label for r in runs] == ["bm25", "oracle", "rankgpt"]
     report = build_report(runs, baseline="bm25", n_resamples=2000)
-    table = dataset_table(report, "dl19")
+    (table,) = report.tables()  # one dataset: its table alone (a cross-dataset table would repeat one of its columns)
     assert table.columns[:5] == ["System", "nDCG@10", "AP(rel=2)@1000", "R(rel=2)@100", "R(rel=2)@1000"]
     bm25, oracle_row, rankgpt = table.rows
     assert bm25[1] == "0.5058"  # the published BM25 DL19 nDCG@10 (RankGPT paper)
@@ -95,11 +95,10 @@ def test_randomization_is_exact_on_small_samples() -> None:
 def test_latex_and_csv(dl19_runs: Path) -> None:
     runs = [load_run_file(p) for p in expand_paths([dl19_runs])]
     report = build_report(runs, baseline="bm25", n_resamples=500)
-    table = dataset_table(report, "dl19")
-    latex = render(table.frame, "latex", table.caption)
+    latex = report.to_latex()
     assert "\\toprule" in latex and "\\bottomrule" in latex and "\\textsuperscript{\\dag}" in latex
     assert "AP(rel=2)@1000" in latex and "p50 ms" in latex
-    rows = list(csv.DictReader(io.StringIO(render_report(report, "csv"))))
+    rows = list(csv.DictReader(io.StringIO(report.to_csv())))
     assert [r["system"] for r in rows] == ["bm25", "oracle", "rankgpt"]
     assert rows[0]["nDCG@10 p_ttest"] == ""
     assert float(rows[1]["nDCG@10 p_ttest"]) < 1e-6
@@ -130,8 +129,10 @@ def test_write_report_and_cli(dl19_runs: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
     result = CliRunner().invoke(main, ["report", str(dl19_runs), "--baseline", "bm25", "--resamples", "200", "--output", str(out)])
     assert result.exit_code == 0, result.output
-    assert "| oracle  " in result.output and "nDCG@10 across datasets" in result.output
-    assert sorted(p.name for p in out.iterdir()) == ["report.csv", "report.md", "report.tex", "tradeoff.pdf", "tradeoff.png"]
+    assert "| oracle  " in result.output and "**dl19: ↑/↓ significantly better/worse than bm25" in result.output
+    assert (out / "report.md").read_text() == result.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "report.csv", "report.md", "report.tex", "tradeoff.pdf", "tradeoff.png"]
+    assert "<h2>dl19</h2>" in (out / "index.html").read_text()
     assert (out / "tradeoff.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "tradeoff.pdf").read_bytes()[:4] == b"%PDF"
 

@@ -10,9 +10,10 @@ filled marker end to end, a hollow one for the reranker alone, joined by a thin 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .build import Report
+if TYPE_CHECKING:
+    from .build import Report
 
 FAMILIES = {"resrank": ("o", "ResRank"), "encoder": ("s", "encoder (cosine)"), "rankgpt": ("^", "RankGPT-style"),
             "first": ("D", "FIRST-style"), "identity": ("x", "identity")}
@@ -21,10 +22,12 @@ SECOND, MINUTE = 1_000.0, 60_000.0
 MAX_TICKS = 4
 
 
-def plot_tradeoff(report: Report, paths: list[Path], measure: str = "nDCG@10", labels: dict[str, str] | None = None) -> list[Path]:
-    """One panel per dataset whose runs have efficiency stats; returns the files written (format from each suffix)."""
+def plot_tradeoff(report: Report, paths: list[Path]) -> list[Path]:
+    """The report's ``measure`` against latency, one panel per dataset whose runs have efficiency stats, systems named
+    by its ``labels``; returns the files written (format from each suffix)."""
     import matplotlib
 
+    measure = report.measure
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -39,7 +42,7 @@ def plot_tradeoff(report: Report, paths: list[Path], measure: str = "nDCG@10", l
             for r in group:
                 _draw(ax, r, measure, colours[r.label])
             _axes(ax, group, measure, dataset)
-        handles = _legend_handles(plt, points, colours, labels or {})
+        handles = _legend_handles(plt, points, colours, report.labels)
         if handles:
             columns = 2 if len(datasets) > 1 else 1
             rows = -(-len(handles) // columns)

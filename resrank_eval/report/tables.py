@@ -1,24 +1,31 @@
-"""The report's per-dataset tables and its CSV frame (the cross-dataset table is :mod:`.paper`'s).
+"""The tables a :class:`~resrank_eval.report.build.Report` shows, built once as formatted cells.
 
-Tables are built once as formatted cells and rendered by :func:`resrank_eval.formats.tables.render`,
-so Markdown and LaTeX always show the same numbers. The CSV frame is separate: full precision,
-p-values and mean differences instead of markers.
+Per dataset: every standard measure with its significance markers, and the efficiency per query.
+Across datasets (the paper's table): one measure per system and dataset, with the BEIR average of the
+BEIR sets present, named. The efficiency block: per reranked system and dataset, latency (end to end
+and reranker only), throughput, tokens, forward passes and FLOPs per query, with device, dtype and
+batch size; :func:`context` names the machine, library versions and commit the timings come from.
+Markdown, LaTeX and HTML render the same cells, so they always show the same numbers. The CSV frame
+is separate: full precision, p-values and mean differences instead of markers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from statistics import fmean
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ..datasets.registry import BEIR_NAMES
-from .build import Report, SystemResult
 from .significance import BETTER, DAGGER, DOUBLE_DAGGER, WORSE
+
+if TYPE_CHECKING:
+    from .build import Report, SystemResult
 
 MISSING = "–"
 CROSS_DATASETS = ("dl19", "dl20", *(f"beir/{n}" for n in BEIR_NAMES))
-"""The column order of the cross-dataset table (:func:`~resrank_eval.report.paper.paper_table`); other datasets follow."""
+"""The column order of the cross-dataset table; other datasets follow."""
 SHORT_NAMES = {
     "dl19": "DL19",
     "dl20": "DL20",
@@ -34,10 +41,15 @@ SHORT_NAMES = {
 EFFICIENCY_COLUMNS = ("p50 ms", "p95 ms", "q/s", "tokens/q", "gen tokens/q", "device")
 
 
+EFFICIENCY_HEADERS = ["System", "Dataset", "p50 ms", "p95 ms", "rerank p50 ms", "q/s", "enc tok/q", "rr tok/q", "gen tok/q", "passes/q",
+                      "GFLOPs/q", "q/PFLOP", "device", "dtype", "batch"]
+
+
 @dataclass
 class Table:
-    """A caption, column headers and formatted cells; the first column is the system label."""
+    """A heading, a caption, column headers and formatted cells; the first column is the system label."""
 
+    heading: str
     caption: str
     columns: list[str]
     rows: list[list[str]]
@@ -81,7 +93,7 @@ def dataset_table(report: Report, dataset: str) -> Table:
     results = report.for_dataset(dataset)
     measures = results[0].measures
     rows = [[r.label, *(_score(r, m, report.alpha) for m in measures), *efficiency_cells(r.efficiency)] for r in results]
-    return Table(f"{dataset}: {legend(report)}", ["System", *measures, *EFFICIENCY_COLUMNS], rows)
+    return Table(dataset, f"{dataset}: {legend(report)}", ["System", *measures, *EFFICIENCY_COLUMNS], rows)
 
 
 def legend(report: Report, measure: str | None = None, baseline: str | None = None) -> str:
@@ -119,3 +131,84 @@ def csv_frame(report: Report) -> pd.DataFrame:
             row[f"{m} p_randomization_holm"] = comparison.p_randomization_adjusted if comparison else None
         rows.append(row | {k: (r.efficiency or {}).get(k) for k in efficiency_keys})
     return pd.DataFrame(rows, dtype=object)  # objects: an int stays 4, a missing value stays empty
+
+
+def short_name(dataset: str) -> str:
+    return SHORT_NAMES.get(dataset, dataset)
+
+
+def paper_table(report: Report) -> Table:
+    """The report's ``measure`` per system (its ``rows``, in order) and dataset (its ``columns``), plus the BEIR average of
+    the BEIR sets present.
+
+    Columns default to the report's datasets, the ten benchmarks first in their usual order.
+    """
+    measure, labels = report.measure, report.labels
+    systems = report.rows or report.systems
+    datasets = report.columns or sorted(report.datasets, key=lambda d: CROSS_DATASETS.index(d) if d in CROSS_DATASETS else len(CROSS_DATASETS))
+    beir = [d for d in datasets if d.startswith("beir/") and d.removeprefix("beir/") in BEIR_NAMES]
+    rows = []
+    for system in systems:
+        results = {d: report.find(system, d) for d in datasets}
+        if not any(results.values()):
+            continue
+        cells = [labels.get(system, system)]
+        cells += [_cell(report, r, measure) for r in results.values()]
+        if beir:
+            scores = [results[d].mean[measure] for d in beir if results[d] and measure in results[d].mean]  # type: ignore[union-attr]
+            cells.append(f"{fmean(scores):.4f}" if len(scores) == len(beir) else MISSING)
+        rows.append(cells)
+    columns = ["System", *map(short_name, datasets)]
+    if beir:
+        columns.append("BEIR avg" if len(beir) == len(BEIR_NAMES) else f"BEIR avg ({', '.join(map(short_name, beir))})")
+    baseline = labels.get(report.baseline or "")
+    return Table(f"{measure} by system and dataset", f"{measure} across datasets. {legend(report, measure, baseline)}.", columns, rows)
+
+
+def _cell(report: Report, result: Any, measure: str) -> str:
+    if result is None or measure not in result.mean:
+        return MISSING
+    comparison = result.significance.get(measure)
+    return f"{result.mean[measure]:.4f}" + (comparison.markers(report.alpha) if comparison else "")
+
+
+def efficiency_table(report: Report) -> Table:
+    """One row per reranked (system, dataset): what a query cost, in time, tokens, passes and FLOPs."""
+    rows = []
+    for system in report.rows or report.systems:
+        for result in (r for r in report.results if r.label == system and r.efficiency and r.efficiency.get("queries")):
+            e = result.efficiency
+            assert e is not None
+            rows.append([report.labels.get(system, system), short_name(result.dataset),
+                         number(e["latency_ms_p50"]), number(e["latency_ms_p95"]), _maybe(e.get("rerank_ms_p50")),
+                         _maybe(e.get("queries_per_s")), f"{e['encoder_tokens_per_query']:,.0f}",
+                         f"{e['reranker_input_tokens_per_query']:,.0f}", f"{e['generated_tokens_per_query']:,.0f}",
+                         f"{e['forward_passes_per_query']:g}", _maybe(_giga(e.get("flops_per_query"))),
+                         _maybe(e.get("queries_per_pflop")), str(e.get("device", MISSING)), str(e.get("dtype", MISSING)),
+                         str(e.get("batch_size", MISSING))])
+    caption = ("Efficiency per query: latency end to end (encoding + reranking) and of the reranker alone, throughput, "
+               "tokens read by the encoder and the reranker, tokens generated, reranker forward passes, FLOPs "
+               "(all matrix multiplies, batch-independent) and queries per PetaFLOP.")
+    return Table("Efficiency", caption, EFFICIENCY_HEADERS, rows)
+
+
+def _giga(value: float | None) -> float | None:
+    return None if value is None else value / 1e9
+
+
+def _maybe(value: float | None) -> str:
+    return MISSING if value is None else number(value)
+
+
+def context(report: Report) -> list[str]:
+    """One line per distinct environment the timings were measured in (device, threads, versions, commit)."""
+    seen: dict[str, list[str]] = {}
+    for result in report.results:
+        env = (result.efficiency or {}).get("environment")
+        if not env:
+            continue
+        line = (f"{env.get('device_name')} ({env.get('device')}, threads: {env.get('threads')}); "
+                f"Python {env.get('python')}, torch {env.get('torch')}, transformers {env.get('transformers')}, "
+                f"pyserini {env.get('pyserini')}, resrank-eval {env.get('resrank-eval')}, commit {env.get('commit') or 'unknown'}")
+        seen.setdefault(line, []).append(result.label)
+    return [f"{line}: {', '.join(dict.fromkeys(labels))}" if len(seen) > 1 else line for line, labels in seen.items()]
