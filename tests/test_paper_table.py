@@ -22,7 +22,7 @@ def _runs() -> list[SystemRun]:
     dl19 = read_run(RUNS / "dl19" / "run.dl19.bm25.txt")
     stats = [QueryStats(q, "resrank", 100, encoder_tokens=10, reranker_input_tokens=150, forward_passes=1, encode_ms=30.0,
                         rerank_ms=10.0, total_ms=40.0 + i, flops={"encoder": 2e9, "prefill": 3e9, "decode": 0}) for i, q in enumerate(dl19)]
-    efficiency = summarize(stats) | {"environment": {"device": "cpu", "device_name": "Test CPU", "threads": 2, "torch": "2.x"}}
+    efficiency = replace(summarize(stats), environment={"device": "cpu", "device_name": "Test CPU", "threads": 2, "torch": "2.x"})
     return [SystemRun(None, "bm25", "beir/nfcorpus", nfcorpus), SystemRun(None, "bm25", "dl19", dl19),
             SystemRun(None, "same", "dl19", dl19, efficiency)]
 

@@ -18,13 +18,20 @@ from resrank_eval.evaluate.metrics import evaluate
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.formats.trec import write_run
 from resrank_eval.report import build_report, expand_paths, load_run_file
-from resrank_eval.report.runs import file_system_name, infer_dataset
+from resrank_eval.report.runs import file_system_name, infer_dataset, read_efficiency
 from resrank_eval.report.significance import compare
 from resrank_eval.report.tables import paper_table
+from resrank_eval.rerank.pipeline import EfficiencySummary, summarize
 from resrank_eval.types import Candidate, QueryStats, Run
 
 from .beir_dirs import CRANFIELD_BEIR
-from .conftest import DL19_CANDIDATES
+from .conftest import DL19_CANDIDATES, REPO
+
+SUMMARY_KEYS = ["reranker", "queries", "device", "dtype", "batch_size", "latency_ms_p50", "latency_ms_p95", "latency_ms_mean", "encode_ms_mean",
+                "rerank_ms_mean", "rerank_ms_p50", "rerank_ms_p95", "queries_per_s", "candidates_per_query", "encoder_tokens_per_query",
+                "reranker_input_tokens_per_query", "generated_tokens_per_query", "forward_passes_per_query", "flops_per_query",
+                "queries_per_pflop", "encoder_flops_per_query", "prefill_flops_per_query", "decode_flops_per_query"]
+"""The summary file's keys, in order: what runs already on disk hold (older ones a prefix of them) and readers expect."""
 
 
 def oracle(run: Run, qrels: dict[str, dict[str, int]]) -> Run:
@@ -170,3 +177,19 @@ def test_report_scores_a_local_beir_dataset_with_corpus(tmp_path: Path) -> None:
     assert "**cranfield:" in result.output and "| oracle" in result.output and "↑" in result.output
     result = CliRunner().invoke(main, [*args, "--corpus", str(corpus)])
     assert result.exit_code == 2 and "--corpus needs --dataset" in result.output
+
+
+def test_the_summary_keeps_its_file_format_and_published_summaries_still_read(tmp_path: Path) -> None:
+    stats = [QueryStats(q, "resrank", 100, total_ms=float(ms), rerank_ms=1.0) for q, ms in (("a", 10), ("b", 20), ("c", 40))]
+    summary = summarize(stats)
+    assert list(summary.to_dict()) == SUMMARY_KEYS and EfficiencySummary.from_dict(summary.to_dict()) == summary
+    assert (summary.latency_ms_p50, summary.latency_ms_p95, summary.queries_per_s) == (20.0, pytest.approx(38.0), 3000 / 70)
+    published = sorted((REPO / "runs").rglob("*.summary.json"))
+    assert len(published) == 12
+    for path in published:  # written before the reranker-only percentiles and FLOPs were recorded
+        saved = EfficiencySummary.from_dict(json.loads(path.read_text()))
+        assert saved.queries > 0 and saved.rerank_ms_p50 is None and saved.flops_per_query is None
+    run = REPO / "runs" / "dl19" / "run.dl19.minilm.txt"  # without its stats file, the summary alone is read
+    for name in (run.name, run.name + ".summary.json"):
+        (tmp_path / name).write_bytes((run.parent / name).read_bytes())
+    assert read_efficiency(tmp_path / run.name) == EfficiencySummary.from_dict(json.loads((tmp_path / f"{run.name}.summary.json").read_text()))

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from ..datasets.dataset import Dataset
 from ..datasets.registry import get_dataset
@@ -19,12 +19,13 @@ from ..errors import ResrankError
 from ..evaluate.metrics import evaluate
 from ..formats.atomic import atomic_write
 from ..formats.tables import render
+from ..rerank.pipeline import EfficiencySummary
 from ..version import __version__
 from .html import page
 from .plot import plot_tradeoff
 from .runs import SystemRun, file_system_name
 from .significance import Comparison, compare, correct
-from .tables import Table, context, csv_frame, dataset_table, efficiency_table, paper_table
+from .tables import Table, csv_frame, dataset_table, efficiency_table, paper_table
 
 
 @dataclass
@@ -37,7 +38,7 @@ class SystemResult:
     measures: list[str]
     mean: dict[str, float]
     per_query: dict[str, dict[str, float]]
-    efficiency: dict[str, Any] | None
+    efficiency: EfficiencySummary | None
     significance: dict[str, Comparison] = field(default_factory=dict)
 
 
@@ -92,8 +93,16 @@ class Report:
         return [dataset_table(self, d) for d in self.datasets] + ([paper_table(self)] if len(self.datasets) > 1 else [])
 
     def measured_on(self) -> list[str]:
-        """The machines, library versions and commits the timings come from, one line each."""
-        return context(self)
+        """The machines, library versions and commits the timings come from, one line each (naming the systems when several)."""
+        seen: dict[str, list[str]] = {}
+        for result in self.results:
+            env = result.efficiency.environment if result.efficiency else None
+            if env:
+                line = (f"{env.get('device_name')} ({env.get('device')}, threads: {env.get('threads')}); "
+                        f"Python {env.get('python')}, torch {env.get('torch')}, transformers {env.get('transformers')}, "
+                        f"pyserini {env.get('pyserini')}, resrank-eval {env.get('resrank-eval')}, commit {env.get('commit') or 'unknown'}")
+                seen.setdefault(line, []).append(result.label)
+        return [f"{line}: {', '.join(dict.fromkeys(labels))}" if len(seen) > 1 else line for line, labels in seen.items()]
 
     def to_markdown(self) -> str:
         """Tables with their captions in bold (the paper layout adds where the timings come from), under ``# title``."""

@@ -4,20 +4,20 @@ Per dataset: every standard measure with its significance markers, and the effic
 Across datasets (the paper's table): one measure per system and dataset, with the BEIR average of the
 BEIR sets present, named. The efficiency block: per reranked system and dataset, latency (end to end
 and reranker only), throughput, tokens, forward passes and FLOPs per query, with device, dtype and
-batch size; :func:`context` names the machine, library versions and commit the timings come from.
-Markdown, LaTeX and HTML render the same cells, so they always show the same numbers. The CSV frame
-is separate: full precision, p-values and mean differences instead of markers.
+batch size. Markdown, LaTeX and HTML render the same cells, so they always show the same numbers. The
+CSV frame is separate: full precision, p-values and mean differences instead of markers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ..datasets.registry import BEIR_NAMES
+from ..rerank.pipeline import EfficiencySummary
 from .significance import BETTER, DAGGER, DOUBLE_DAGGER, WORSE
 
 if TYPE_CHECKING:
@@ -68,22 +68,17 @@ def number(value: float) -> str:
     return f"{value:.3f}"
 
 
-def efficiency_cells(efficiency: dict[str, Any] | None) -> list[str]:
+def efficiency_cells(e: EfficiencySummary | None) -> list[str]:
     """p50/p95 latency per query, throughput, tokens read (encoder + reranker) and generated, device."""
-    if not efficiency or not efficiency.get("queries"):
+    if e is None:
         return [MISSING] * len(EFFICIENCY_COLUMNS)
-    tokens = efficiency["encoder_tokens_per_query"] + efficiency["reranker_input_tokens_per_query"]
-    return [
-        number(efficiency["latency_ms_p50"]),
-        number(efficiency["latency_ms_p95"]),
-        number(efficiency["queries_per_s"]) if efficiency.get("queries_per_s") is not None else MISSING,
-        f"{tokens:,.0f}",
-        f"{efficiency['generated_tokens_per_query']:,.0f}",
-        str(efficiency["device"]),
-    ]
+    return [number(e.latency_ms_p50), number(e.latency_ms_p95), _maybe(e.queries_per_s),
+            f"{e.encoder_tokens_per_query + e.reranker_input_tokens_per_query:,.0f}", f"{e.generated_tokens_per_query:,.0f}", e.device]
 
 
-def _score(result: SystemResult, measure: str, alpha: float) -> str:
+def _score(result: SystemResult | None, measure: str, alpha: float) -> str:
+    if result is None or measure not in result.mean:
+        return MISSING
     comparison = result.significance.get(measure)
     return f"{result.mean[measure]:.4f}" + (comparison.markers(alpha) if comparison else "")
 
@@ -112,12 +107,10 @@ def _measures(report: Report) -> list[str]:
 
 
 def csv_frame(report: Report) -> pd.DataFrame:
-    """One row per (dataset, run): every measure with delta and both p-values, and the efficiency summary."""
-    measures = list(dict.fromkeys(m for r in report.results for m in r.measures))
-    efficiency_keys = ("latency_ms_p50", "latency_ms_p95", "rerank_ms_p50", "queries_per_s", "encoder_tokens_per_query",
-                       "reranker_input_tokens_per_query", "generated_tokens_per_query", "forward_passes_per_query", "flops_per_query",
-                       "encoder_flops_per_query", "prefill_flops_per_query", "decode_flops_per_query", "queries_per_pflop", "device",
-                       "dtype", "batch_size")
+    """One row per (dataset, run): every measure with delta and both p-values, and the efficiency summary's fields
+    (but its query count: ``queries`` counts the judged queries)."""
+    measures = _measures(report)
+    efficiency_keys = [f.name for f in fields(EfficiencySummary) if f.name not in ("queries", "environment")]
     rows = []
     for r in report.results:
         row: dict[str, Any] = {"dataset": r.dataset, "system": r.label, "run_file": str(r.run.path or ""), "queries": len(r.per_query)}
@@ -129,7 +122,7 @@ def csv_frame(report: Report) -> pd.DataFrame:
             row[f"{m} p_randomization"] = comparison.p_randomization if comparison else None
             row[f"{m} p_ttest_holm"] = comparison.p_ttest_adjusted if comparison else None
             row[f"{m} p_randomization_holm"] = comparison.p_randomization_adjusted if comparison else None
-        rows.append(row | {k: (r.efficiency or {}).get(k) for k in efficiency_keys})
+        rows.append(row | {k: getattr(r.efficiency, k, None) for k in efficiency_keys})
     return pd.DataFrame(rows, dtype=object)  # objects: an int stays 4, a missing value stays empty
 
 
@@ -153,7 +146,7 @@ def paper_table(report: Report) -> Table:
         if not any(results.values()):
             continue
         cells = [labels.get(system, system)]
-        cells += [_cell(report, r, measure) for r in results.values()]
+        cells += [_score(r, measure, report.alpha) for r in results.values()]
         if beir:
             scores = [results[d].mean[measure] for d in beir if results[d] and measure in results[d].mean]  # type: ignore[union-attr]
             cells.append(f"{fmean(scores):.4f}" if len(scores) == len(beir) else MISSING)
@@ -165,27 +158,16 @@ def paper_table(report: Report) -> Table:
     return Table(f"{measure} by system and dataset", f"{measure} across datasets. {legend(report, measure, baseline)}.", columns, rows)
 
 
-def _cell(report: Report, result: Any, measure: str) -> str:
-    if result is None or measure not in result.mean:
-        return MISSING
-    comparison = result.significance.get(measure)
-    return f"{result.mean[measure]:.4f}" + (comparison.markers(report.alpha) if comparison else "")
-
-
 def efficiency_table(report: Report) -> Table:
     """One row per reranked (system, dataset): what a query cost, in time, tokens, passes and FLOPs."""
     rows = []
     for system in report.rows or report.systems:
-        for result in (r for r in report.results if r.label == system and r.efficiency and r.efficiency.get("queries")):
+        for result in (r for r in report.results if r.label == system and r.efficiency is not None):
             e = result.efficiency
-            assert e is not None
-            rows.append([report.labels.get(system, system), short_name(result.dataset),
-                         number(e["latency_ms_p50"]), number(e["latency_ms_p95"]), _maybe(e.get("rerank_ms_p50")),
-                         _maybe(e.get("queries_per_s")), f"{e['encoder_tokens_per_query']:,.0f}",
-                         f"{e['reranker_input_tokens_per_query']:,.0f}", f"{e['generated_tokens_per_query']:,.0f}",
-                         f"{e['forward_passes_per_query']:g}", _maybe(_giga(e.get("flops_per_query"))),
-                         _maybe(e.get("queries_per_pflop")), str(e.get("device", MISSING)), str(e.get("dtype", MISSING)),
-                         str(e.get("batch_size", MISSING))])
+            rows.append([report.labels.get(system, system), short_name(result.dataset), number(e.latency_ms_p50), number(e.latency_ms_p95),
+                         _maybe(e.rerank_ms_p50), _maybe(e.queries_per_s), f"{e.encoder_tokens_per_query:,.0f}",
+                         f"{e.reranker_input_tokens_per_query:,.0f}", f"{e.generated_tokens_per_query:,.0f}", f"{e.forward_passes_per_query:g}",
+                         _maybe(_giga(e.flops_per_query)), _maybe(e.queries_per_pflop), e.device, e.dtype, str(e.batch_size)])
     caption = ("Efficiency per query: latency end to end (encoding + reranking) and of the reranker alone, throughput, "
                "tokens read by the encoder and the reranker, tokens generated, reranker forward passes, FLOPs "
                "(all matrix multiplies, batch-independent) and queries per PetaFLOP.")
@@ -199,16 +181,3 @@ def _giga(value: float | None) -> float | None:
 def _maybe(value: float | None) -> str:
     return MISSING if value is None else number(value)
 
-
-def context(report: Report) -> list[str]:
-    """One line per distinct environment the timings were measured in (device, threads, versions, commit)."""
-    seen: dict[str, list[str]] = {}
-    for result in report.results:
-        env = (result.efficiency or {}).get("environment")
-        if not env:
-            continue
-        line = (f"{env.get('device_name')} ({env.get('device')}, threads: {env.get('threads')}); "
-                f"Python {env.get('python')}, torch {env.get('torch')}, transformers {env.get('transformers')}, "
-                f"pyserini {env.get('pyserini')}, resrank-eval {env.get('resrank-eval')}, commit {env.get('commit') or 'unknown'}")
-        seen.setdefault(line, []).append(result.label)
-    return [f"{line}: {', '.join(dict.fromkeys(labels))}" if len(seen) > 1 else line for line, labels in seen.items()]
