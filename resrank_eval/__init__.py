@@ -16,8 +16,7 @@ skip-if-exists and resume it needs. Names that pull in pandas or torch load on f
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .datasets import DATASETS, Dataset, get_dataset
 from .datasets.registry import DL19_CANDIDATES
@@ -26,6 +25,7 @@ from .evaluate import Evaluation, evaluate
 from .formats.candidates import CandidateSet, read_candidates
 from .formats.topics import read_topics
 from .formats.trec import read_qrels, read_run, write_run
+from .lazy import lazy_exports
 from .model import ResRankConfig
 from .model.sources import BUNDLED_MODEL
 from .rerank import (
@@ -49,22 +49,17 @@ from .version import __version__
 if TYPE_CHECKING:
     from .formats.tables import render
     from .model import ResRankModel, load_encoder
-    from .report import SystemRun, build_report, load_run_file, render_report
+    from .report import Report, SystemRun, build_report, load_run_file
 
 
-_LAZY = {"render": ".formats.tables", "ResRankModel": ".model", "load_encoder": ".model", "SystemRun": ".report",
-         "build_report": ".report", "load_run_file": ".report", "render_report": ".report"}
+__getattr__ = lazy_exports(__name__, {"render": ".formats.tables", "ResRankModel": ".model", "load_encoder": ".model", "Report": ".report",
+                                       "SystemRun": ".report", "build_report": ".report", "load_run_file": ".report"})
 
 __all__ = [
     "BUNDLED_MODEL", "__version__", "DATASETS", "DL19_CANDIDATES", "Candidate", "CandidateSet", "Dataset", "Evaluation", "InputError", "Option",
     "Qrels", "Query", "QueryStats", "Ranking", "RerankResult", "Reranked", "Reranker", "ResRankConfig", "ResRankModel",
     "ResrankError", "Run", "RunSink", "SystemRun", "build_report", "evaluate", "get_dataset", "iter_rerank", "load_encoder",
-    "load_reranker", "load_run_file", "read_candidates", "read_qrels", "read_run", "read_topics", "render", "render_report",
+    "load_reranker", "load_run_file", "read_candidates", "read_qrels", "read_run", "read_topics", "render", "Report",
     "fuse", "rerank", "rerank_run", "rerank_to_files", "rerankers", "retrieve", "to_rankings", "write_run",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,7 @@ PACKAGE = "resrank_eval"
 ROOT = Path(resrank_eval.__file__).parent
 
 FLOORS: tuple[tuple[str, ...], ...] = (
-    ("errors", "version", "paths", "numeric", "types", "logs", "environment", "jvm"),  # leaves
+    ("errors", "version", "paths", "numeric", "types", "logs", "environment", "jvm", "lazy"),  # leaves
     ("formats", "lucene"),  # read and write files; decide nothing
     ("datasets", "evaluate", "provenance", "parallel", "weights"),
     ("model",),

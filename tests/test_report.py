@@ -16,15 +16,22 @@ from resrank_eval.cli import main
 from resrank_eval.datasets.registry import BEIR_NAMES, get_dataset
 from resrank_eval.evaluate.metrics import evaluate
 from resrank_eval.formats.candidates import read_candidates
-from resrank_eval.formats.tables import render
 from resrank_eval.formats.trec import write_run
-from resrank_eval.report import build_report, dataset_table, expand_paths, load_run_file, paper_table, render_report
-from resrank_eval.report.runs import file_system_name, infer_dataset
+from resrank_eval.report import build_report, expand_paths, load_run_file
+from resrank_eval.report.runs import file_system_name, infer_dataset, read_efficiency
 from resrank_eval.report.significance import compare
+from resrank_eval.report.tables import paper_table
+from resrank_eval.rerank.pipeline import EfficiencySummary, summarize
 from resrank_eval.types import Candidate, QueryStats, Run
 
 from .beir_dirs import CRANFIELD_BEIR
-from .conftest import DL19_CANDIDATES
+from .conftest import DL19_CANDIDATES, REPO
+
+SUMMARY_KEYS = ["reranker", "queries", "device", "dtype", "batch_size", "latency_ms_p50", "latency_ms_p95", "latency_ms_mean", "encode_ms_mean",
+                "rerank_ms_mean", "rerank_ms_p50", "rerank_ms_p95", "queries_per_s", "candidates_per_query", "encoder_tokens_per_query",
+                "reranker_input_tokens_per_query", "generated_tokens_per_query", "forward_passes_per_query", "flops_per_query",
+                "queries_per_pflop", "encoder_flops_per_query", "prefill_flops_per_query", "decode_flops_per_query"]
+"""The summary file's keys, in order: what runs already on disk hold (older ones a prefix of them) and readers expect."""
 
 
 def oracle(run: Run, qrels: dict[str, dict[str, int]]) -> Run:
@@ -58,7 +65,7 @@ def test_dataset_table_scores_and_efficiency(dl19_runs: Path) -> None:
     runs = [load_run_file(p) for p in expand_paths([dl19_runs])]
     assert [r.label for r in runs] == ["bm25", "oracle", "rankgpt"]
     report = build_report(runs, baseline="bm25", n_resamples=2000)
-    table = dataset_table(report, "dl19")
+    (table,) = report.tables()  # one dataset: its table alone (a cross-dataset table would repeat one of its columns)
     assert table.columns[:5] == ["System", "nDCG@10", "AP(rel=2)@1000", "R(rel=2)@100", "R(rel=2)@1000"]
     bm25, oracle_row, rankgpt = table.rows
     assert bm25[1] == "0.5058"  # the published BM25 DL19 nDCG@10 (RankGPT paper)
@@ -95,11 +102,10 @@ def test_randomization_is_exact_on_small_samples() -> None:
 def test_latex_and_csv(dl19_runs: Path) -> None:
     runs = [load_run_file(p) for p in expand_paths([dl19_runs])]
     report = build_report(runs, baseline="bm25", n_resamples=500)
-    table = dataset_table(report, "dl19")
-    latex = render(table.frame, "latex", table.caption)
+    latex = report.to_latex()
     assert "\\toprule" in latex and "\\bottomrule" in latex and "\\textsuperscript{\\dag}" in latex
     assert "AP(rel=2)@1000" in latex and "p50 ms" in latex
-    rows = list(csv.DictReader(io.StringIO(render_report(report, "csv"))))
+    rows = list(csv.DictReader(io.StringIO(report.to_csv())))
     assert [r["system"] for r in rows] == ["bm25", "oracle", "rankgpt"]
     assert rows[0]["nDCG@10 p_ttest"] == ""
     assert float(rows[1]["nDCG@10 p_ttest"]) < 1e-6
@@ -130,8 +136,10 @@ def test_write_report_and_cli(dl19_runs: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
     result = CliRunner().invoke(main, ["report", str(dl19_runs), "--baseline", "bm25", "--resamples", "200", "--output", str(out)])
     assert result.exit_code == 0, result.output
-    assert "| oracle  " in result.output and "nDCG@10 across datasets" in result.output
-    assert sorted(p.name for p in out.iterdir()) == ["report.csv", "report.md", "report.tex", "tradeoff.pdf", "tradeoff.png"]
+    assert "| oracle  " in result.output and "**dl19: ↑/↓ significantly better/worse than bm25" in result.output
+    assert (out / "report.md").read_text() == result.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "report.csv", "report.md", "report.tex", "tradeoff.pdf", "tradeoff.png"]
+    assert "<h2>dl19</h2>" in (out / "index.html").read_text()
     assert (out / "tradeoff.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "tradeoff.pdf").read_bytes()[:4] == b"%PDF"
 
@@ -169,3 +177,19 @@ def test_report_scores_a_local_beir_dataset_with_corpus(tmp_path: Path) -> None:
     assert "**cranfield:" in result.output and "| oracle" in result.output and "↑" in result.output
     result = CliRunner().invoke(main, [*args, "--corpus", str(corpus)])
     assert result.exit_code == 2 and "--corpus needs --dataset" in result.output
+
+
+def test_the_summary_keeps_its_file_format_and_published_summaries_still_read(tmp_path: Path) -> None:
+    stats = [QueryStats(q, "resrank", 100, total_ms=float(ms), rerank_ms=1.0) for q, ms in (("a", 10), ("b", 20), ("c", 40))]
+    summary = summarize(stats)
+    assert list(summary.to_dict()) == SUMMARY_KEYS and EfficiencySummary.from_dict(summary.to_dict()) == summary
+    assert (summary.latency_ms_p50, summary.latency_ms_p95, summary.queries_per_s) == (20.0, pytest.approx(38.0), 3000 / 70)
+    published = sorted((REPO / "runs").rglob("*.summary.json"))
+    assert len(published) == 12
+    for path in published:  # written before the reranker-only percentiles and FLOPs were recorded
+        saved = EfficiencySummary.from_dict(json.loads(path.read_text()))
+        assert saved.queries > 0 and saved.rerank_ms_p50 is None and saved.flops_per_query is None
+    run = REPO / "runs" / "dl19" / "run.dl19.minilm.txt"  # without its stats file, the summary alone is read
+    for name in (run.name, run.name + ".summary.json"):
+        (tmp_path / name).write_bytes((run.parent / name).read_bytes())
+    assert read_efficiency(tmp_path / run.name) == EfficiencySummary.from_dict(json.loads((tmp_path / f"{run.name}.summary.json").read_text()))

@@ -6,8 +6,7 @@ import pytest
 
 from resrank_eval.datasets.registry import get_dataset
 from resrank_eval.formats.candidates import read_candidates
-from resrank_eval.formats.tables import render
-from resrank_eval.report import SystemRun, build_report, dataset_table
+from resrank_eval.report import SystemRun, build_report
 from resrank_eval.report.significance import Comparison, holm
 
 from .conftest import DL19_CANDIDATES
@@ -32,8 +31,8 @@ def test_a_worse_system_is_marked_worse_in_every_format() -> None:
     qrels = get_dataset("dl19").qrels()
     worst = {q: sorted(hits, key=lambda c: qrels.get(q, {}).get(c.docid, 0)) for q, hits in bm25.items()}
     report = build_report([SystemRun(None, "bm25", "dl19", bm25), SystemRun(None, "worst", "dl19", worst)], "bm25", n_resamples=500)
-    table = dataset_table(report, "dl19")
+    (table,) = report.tables()
     assert table.rows[1][1].endswith("↓†‡")
     assert "↑/↓ significantly better/worse than bm25" in table.caption and "Holm-corrected over 1 comparison per measure" in table.caption
-    latex = render(table.frame, "latex", table.caption)
+    latex = report.to_latex()
     assert r"$^{\downarrow}$\textsuperscript{\dag}\textsuperscript{\ddag}" in latex

@@ -29,13 +29,11 @@ def demo(model: str | None, runs: str, top_k: int, batch_size: int, dtype: str |
     from pathlib import Path
 
     from ..demo import DATASET, DEMO_MODEL, run_demo
-    from ..formats.tables import render
-    from ..report import build_report, dataset_table, load_run_file
+    from ..report import build_report, load_run_file
 
     paths = run_demo(Path(model) if model else DEMO_MODEL, runs, top_k, batch_size, threads, dtype, overwrite, engine)
     report = build_report([load_run_file(p, DATASET) for p in paths], baseline=paths[0])
-    table = dataset_table(report, DATASET)
-    click.echo(render(table.frame, "markdown", table.caption))
+    click.echo(report.to_markdown(), nl=False)
 
 
 COMMANDS = [demo]

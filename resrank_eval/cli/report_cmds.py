@@ -18,9 +18,9 @@ from .common import POSITIVE, Writable
 @click.option("--baseline", default=None, help="Run file or system label (run tag) to test every other run against.")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True, help="Significance level for the table markers.")
 @click.option("--resamples", type=POSITIVE, default=10_000, show_default=True, help="Permutations of the randomization test.")
-@click.option("--format", "fmt", type=click.Choice(["markdown", "latex", "csv"]), default="markdown", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["markdown", "latex", "csv", "html"]), default="markdown", show_default=True)
 @click.option("--output", type=Writable(folder=True), default=None,
-              help="Also write report.md/.tex/.csv and tradeoff.png/.pdf into this folder.")
+              help="Also write report.md/.tex/.csv, index.html and tradeoff.png/.pdf into this folder.")
 def report(runs: tuple[str, ...], dataset: str | None, corpus: str | None, split: str, baseline: str | None, alpha: float,
            resamples: int, fmt: str, output: str | None) -> None:
     """Effectiveness + efficiency tables per dataset and across datasets, from run files or runs folders.
@@ -28,7 +28,7 @@ def report(runs: tuple[str, ...], dataset: str | None, corpus: str | None, split
     Efficiency comes from the <run>.stats.jsonl (or <run>.summary.json) that `rerank` writes next to each run.
     """
     from ..datasets.registry import get_dataset
-    from ..report import build_report, expand_paths, load_run_file, render_report, write_report
+    from ..report import build_report, expand_paths, load_run_file
 
     if corpus is not None and dataset is None:
         raise click.UsageError("--corpus needs --dataset (the name its runs are reported under)")
@@ -39,9 +39,9 @@ def report(runs: tuple[str, ...], dataset: str | None, corpus: str | None, split
     loaded = [load_run_file(f, dataset) for f in files]
     local = {dataset: get_dataset(dataset, corpus, split)} if corpus is not None else None
     result = build_report(loaded, baseline, alpha, resamples, local)
-    click.echo(render_report(result, fmt), nl=False)
+    click.echo(getattr(result, f"to_{fmt}")(), nl=False)
     if output:
-        for path in write_report(result, Path(output)):
+        for path in result.save(output):
             click.echo(f"wrote {path}", err=True)
 
 

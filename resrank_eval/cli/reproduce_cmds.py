@@ -47,7 +47,6 @@ def run_conditions(conditions_file: str, conditions: list[str] | None, datasets:
     from ..reproduce.grid import check as check_pins
     from ..reproduce.grid import pin as pin_scores
     from ..reproduce.grid import plan, run_grid, score, unpinned
-    from ..reproduce.outputs import write_outputs
 
     if measure:
         parse_measure(measure)
@@ -57,9 +56,9 @@ def run_conditions(conditions_file: str, conditions: list[str] | None, datasets:
     run_grid(cells, overwrite, dry_run, echo=click.echo if dry_run else lambda line: click.echo(line, err=True))
     if dry_run:
         return 0
-    report = score(grid, cells, baseline, resamples)
-    markdown, written = write_outputs(grid, report, root, measure)
-    click.echo(markdown, nl=False)
+    report = score(grid, cells, baseline, resamples, measure)
+    written = report.save(root, "table")
+    click.echo(report.to_markdown(), nl=False)
     click.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
     failed = 0
     if check:

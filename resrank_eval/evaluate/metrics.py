@@ -1,58 +1,56 @@
-"""pytrec_eval scoring with trec_eval ``-c`` semantics and ir_measures-style names.
+"""Scoring with ir_measures' measure objects, computed by its pytrec_eval provider, under trec_eval ``-c`` semantics.
 
-A measure's printed name says exactly what is computed: ``nDCG@10``, ``AP(rel=2)@1000``,
-``R(rel=2)@100``, ``P@10``, ``RR@10``. The mean is over every judged query (a judged query missing
-from the run scores 0); run queries without judgments are ignored, and both cases are reported as
-warnings because they usually mean a wrong topic set or a truncated run.
+A measure is written as ir_measures writes it -- ``nDCG@10``, ``AP(rel=2)@1000``, ``R(rel=2)@100``,
+``P@10``, ``RR@10`` -- and that name says exactly what is computed: one spelling per measure (no
+aliases such as ``MAP``), and a cutoff wherever the measure takes one, since the run's depth changes
+the score (RR aside: trec_eval's ``recip_rank`` reads the whole run, and ``RR@k`` reads it cut at k).
+The mean is over every judged query (a judged query missing from the run scores 0); run queries
+without judgments are ignored, and both cases are reported as warnings because they usually mean a
+wrong topic set or a truncated run.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from statistics import fmean
+
+import ir_measures
+from ir_measures import Measure
 
 from ..errors import ResrankError
 from ..numeric import strictly_decreasing
 from ..types import Qrels, Run
 
-_MEASURE = re.compile(r"^(?P<kind>nDCG|AP|R|P|RR)(?:\(rel=(?P<rel>\d+)\))?(?:@(?P<k>\d+))?$")
-# kind -> (pytrec_eval family, whether the cutoff is part of the trec name, whether a cutoff is required)
-_FAMILIES = {"nDCG": "ndcg_cut", "AP": "map_cut", "R": "recall", "P": "P", "RR": "recip_rank"}
+EXAMPLES = "nDCG@10, AP(rel=2)@1000, R@100, P@10, RR@10"
 
 
-@dataclass(frozen=True)
-class Measure:
-    """A parsed measure: pytrec_eval name, relevance level for binary judgments, run cutoff."""
+def parse_measure(name: str | Measure) -> Measure:
+    """The ir_measures measure a name (or a measure) stands for, checked to be one pytrec_eval computes."""
+    text = str(name).strip()
+    try:
+        measure = ir_measures.parse_measure(text)
+    except (NameError, ValueError, SyntaxError, AssertionError):
+        raise ResrankError(f"unknown measure {text!r}; use e.g. {EXAMPLES}") from None
+    if str(measure) != text:
+        raise ResrankError(f"unknown measure {text!r}; ir_measures writes it {measure}")
+    if "cutoff" in measure.SUPPORTED_PARAMS and "cutoff" not in measure.params and measure.NAME != "RR":
+        raise ResrankError(f"measure {text!r} needs a cutoff, e.g. {text}@10")
+    if not ir_measures.pytrec_eval.supports(_computed(measure)[0]):
+        raise ResrankError(f"measure {text!r} is not one pytrec_eval computes; use e.g. {EXAMPLES}")
+    return measure
 
-    name: str
-    trec_name: str
-    rel_level: int
-    cutoff: int | None
 
-    @property
-    def key(self) -> str:
-        """The key pytrec_eval uses for this measure in its per-query output."""
-        return self.trec_name.replace(".", "_")
-
-
-def parse_measure(name: str) -> Measure:
-    """Parse an ir_measures-style name into what pytrec_eval must compute."""
-    match = _MEASURE.match(name.strip())
-    if not match:
-        raise ResrankError(f"unknown measure {name!r}; use e.g. nDCG@10, AP(rel=2)@1000, R@100, P@10, RR@10")
-    kind, rel, k = match["kind"], int(match["rel"] or 1), match["k"]
-    if kind == "RR":
-        # recip_rank has no cutoff in trec_eval: truncate the run instead.
-        return Measure(name.strip(), "recip_rank", rel, int(k) if k else None)
-    if k is None:
-        raise ResrankError(f"measure {name!r} needs a cutoff, e.g. {kind}@10")
-    return Measure(name.strip(), f"{_FAMILIES[kind]}.{k}", rel, None)
+def _computed(measure: Measure) -> tuple[Measure, int | None]:
+    """What pytrec_eval computes, and at which depth the run is cut: ``RR@k`` is RR of the run cut at k."""
+    if measure.NAME == "RR" and "cutoff" in measure.params:
+        return type(measure)(**{k: v for k, v in measure.params.items() if k != "cutoff"}), measure["cutoff"]
+    return measure, None
 
 
 @dataclass
 class Evaluation:
-    """Per-query and mean scores of one run against one qrels."""
+    """Per-query and mean scores of one run against one qrels, keyed by measure name."""
 
     measures: list[str]
     per_query: dict[str, dict[str, float]]
@@ -73,23 +71,19 @@ def _to_pytrec(run: Run, cutoff: int | None) -> dict[str, dict[str, float]]:
     return out
 
 
-def evaluate(run: Run, qrels: Qrels, measures: list[str] | tuple[str, ...]) -> Evaluation:
+def evaluate(run: Run, qrels: Qrels, measures: Sequence[str | Measure]) -> Evaluation:
     """Score ``run`` (candidates in rank order) with trec_eval -c semantics."""
-    import pytrec_eval
-
-    parsed = [parse_measure(m) for m in measures]
-    per_query: dict[str, dict[str, float]] = {qid: {} for qid in qrels}
-    groups: dict[tuple[int, int | None], list[Measure]] = {}
-    for m in parsed:
-        groups.setdefault((m.rel_level, m.cutoff), []).append(m)
-    for (rel_level, cutoff), group in groups.items():
-        evaluator = pytrec_eval.RelevanceEvaluator(qrels, {m.trec_name for m in group}, relevance_level=rel_level)
-        results = evaluator.evaluate(_to_pytrec(run, cutoff))
-        for qid in qrels:
-            scores = results.get(qid, {})
-            for m in group:
-                per_query[qid][m.name] = float(scores.get(m.key, 0.0))
-    return Evaluation([m.name for m in parsed], per_query, _coverage_warnings(run, qrels))
+    parsed = {str(m).strip(): parse_measure(m) for m in measures}
+    per_query = {qid: dict.fromkeys(parsed, 0.0) for qid in qrels}
+    by_depth: dict[int | None, dict[Measure, list[str]]] = {}
+    for name, measure in parsed.items():
+        computed, depth = _computed(measure)
+        by_depth.setdefault(depth, {}).setdefault(computed, []).append(name)
+    for depth, wanted in by_depth.items():
+        for metric in ir_measures.pytrec_eval.evaluator(list(wanted), qrels).iter_calc(_to_pytrec(run, depth)):
+            for name in wanted[metric.measure]:
+                per_query[metric.query_id][name] = float(metric.value)
+    return Evaluation(list(parsed), per_query, _coverage_warnings(run, qrels))
 
 
 def _coverage_warnings(run: Run, qrels: Qrels) -> list[str]:

@@ -7,22 +7,16 @@ the CLI's top level stay fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..lazy import lazy_exports
 from .config import ResRankConfig
 
 if TYPE_CHECKING:
     from .encoder import Encoder, QueryEncoder
     from .resrank import ResRankModel, ScoreOutput, load_encoder
 
-_LAZY = {"Encoder": ".encoder", "QueryEncoder": ".encoder", "ResRankModel": ".resrank", "ScoreOutput": ".resrank",
-         "load_encoder": ".resrank"}
+__getattr__ = lazy_exports(__name__, {"Encoder": ".encoder", "QueryEncoder": ".encoder", "ResRankModel": ".resrank",
+                                       "ScoreOutput": ".resrank", "load_encoder": ".resrank"})
 
 __all__ = ["Encoder", "QueryEncoder", "ResRankConfig", "ResRankModel", "ScoreOutput", "load_encoder"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,6 +19,11 @@ from ..formats.jsonl import read_json
 from ..formats.schema import build, check
 
 CONFIG_NAME = "resrank.json"
+PARTS = ("encoder", "projector", "reranker")
+"""A ResRank model's parts by name (training stages, LoRA, packing): the Encoder-LLM, the head that injects its vectors
+(projector, residual gate, rank and score embeddings) and the Reranker-LLM."""
+TRANSFORMERS = tuple(part for part in PARTS if part != "projector")
+"""The parts that are Hugging Face transformers, whose parameters are named after them; every other parameter is the head."""
 POOLINGS = ("last", "mean", "cls")
 PROJECTORS = ("none", "linear", "mlp")
 RESIDUALS = ("add", "none", "gated")

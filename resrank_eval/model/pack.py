@@ -11,7 +11,8 @@ from pathlib import Path
 
 import torch
 
-from .packing import DELTA_FILE, HEAD_FILE, PARTS, model_parts, part_deltas
+from .config import TRANSFORMERS
+from .packing import DELTA_FILE, HEAD_FILE, model_parts, part_deltas
 from .resrank import ResRankModel
 
 
@@ -27,7 +28,7 @@ def pack(trained_dir: str | Path, out_dir: str | Path, encoder_source: str, rera
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     save_file(delta, str(out / DELTA_FILE))
-    head = {k: v.detach().contiguous() for k, v in trained.state_dict().items() if not k.startswith(PARTS)}
+    head = {k: v.detach().contiguous() for k, v in trained.state_dict().items() if not k.startswith(TRANSFORMERS)}
     save_file(head, str(out / HEAD_FILE))
     config.save(out)
     return counts

@@ -19,7 +19,6 @@ from ..errors import ResrankError
 
 DELTA_FILE = "delta.safetensors"
 HEAD_FILE = "head.safetensors"
-PARTS = ("encoder", "reranker")
 _RELATIVE_TOLERANCE = 1e-4
 
 

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 from ..errors import ResrankError
 from ..numeric import minmax
 from ..paths import cache_dir
-from .config import CONFIG_NAME, ResRankConfig
+from .config import CONFIG_NAME, TRANSFORMERS, ResRankConfig
 from .encoder import Encoder
 from .loading import build_encoder, keep_layers, load_model, load_tokenizer
 from .packing import DELTA_FILE, HEAD_FILE, apply_delta, model_parts
@@ -36,7 +36,7 @@ from .sources import resolve_source
 
 ENCODER_DIR = "encoder"
 RERANKER_DIR = "reranker"
-LLMS = ("encoder.", "reranker.")
+LLMS = tuple(f"{part}." for part in TRANSFORMERS)
 """Parameter-name prefixes of the two LLMs; every other parameter is the head."""
 
 

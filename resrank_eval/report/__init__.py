@@ -1,11 +1,9 @@
 """Publication tables (effectiveness + efficiency + significance), the trade-off plot, and run validation."""
 
 from .build import Report, SystemResult, build_report
-from .output import render_report, write_report
-from .paper import context, efficiency_table, paper_table
 from .plot import plot_tradeoff
 from .runs import SystemRun, expand_paths, load_run_file
-from .tables import Table, csv_frame, dataset_table
+from .tables import Table
 from .validate import RunSummary, validate_run
 
 __all__ = [
@@ -15,15 +13,8 @@ __all__ = [
     "SystemRun",
     "Table",
     "build_report",
-    "context",
-    "csv_frame",
-    "dataset_table",
-    "efficiency_table",
     "expand_paths",
     "load_run_file",
-    "paper_table",
     "plot_tradeoff",
-    "render_report",
     "validate_run",
-    "write_report",
 ]

@@ -1,19 +1,31 @@
-"""Score every run on its dataset and compare it to the baseline run of the same dataset."""
+"""The report: every run scored on its dataset, tested against the baseline run of the same dataset, and rendered.
+
+One :class:`Report` is what ``resrank-eval report``, ``reproduce`` and the demo print and write: Markdown,
+LaTeX (booktabs), CSV, a self-contained HTML page, or all of them and the trade-off plot in a folder.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 from ..datasets.dataset import Dataset
 from ..datasets.registry import get_dataset
 from ..errors import ResrankError
 from ..evaluate.metrics import evaluate
+from ..formats.atomic import atomic_write
+from ..formats.tables import render
+from ..rerank.pipeline import EfficiencySummary
+from ..version import __version__
+from .html import page
+from .plot import plot_tradeoff
 from .runs import SystemRun, file_system_name
 from .significance import Comparison, compare, correct
+from .tables import Table, csv_frame, dataset_table, efficiency_table, paper_table
 
 
 @dataclass
@@ -26,18 +38,33 @@ class SystemResult:
     measures: list[str]
     mean: dict[str, float]
     per_query: dict[str, dict[str, float]]
-    efficiency: dict[str, Any] | None
+    efficiency: EfficiencySummary | None
     significance: dict[str, Comparison] = field(default_factory=dict)
 
 
 @dataclass
 class Report:
-    """Everything the tables, CSV and plot are rendered from."""
+    """Every run's scores, costs and tests against the baseline, and how they are shown.
+
+    Two layouts. ``datasets`` (``resrank-eval report``, the demo): a table per dataset -- every standard
+    measure with its significance markers, and the efficiency per query -- then, when the report spans
+    several datasets, ``measure`` across them. ``paper`` (``resrank-eval reproduce``): the paper's table --
+    ``measure`` per system and dataset, with the BEIR average -- then the efficiency block and the machine
+    the timings come from. ``rows`` and ``columns`` choose and order the systems and datasets of the
+    cross-dataset table (default: all, the ten benchmarks first), ``labels`` names the systems there and
+    in the plot, and ``title`` heads the Markdown and HTML.
+    """
 
     results: list[SystemResult]
     baseline: str | None
     alpha: float
     correction: str = "holm"
+    layout: Literal["datasets", "paper"] = "datasets"
+    title: str | None = None
+    measure: str = "nDCG@10"
+    rows: list[str] | None = None
+    columns: list[str] | None = None
+    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def datasets(self) -> list[str]:
@@ -48,7 +75,8 @@ class Report:
         return sum(measure in r.significance for r in self.results)
 
     @property
-    def labels(self) -> list[str]:
+    def systems(self) -> list[str]:
+        """System labels, first seen first."""
         return list(dict.fromkeys(r.label for r in self.results))
 
     def for_dataset(self, dataset: str) -> list[SystemResult]:
@@ -56,6 +84,74 @@ class Report:
 
     def find(self, label: str, dataset: str) -> SystemResult | None:
         return next((r for r in self.results if r.label == label and r.dataset == dataset), None)
+
+    def tables(self) -> list[Table]:
+        """The tables of the layout, in order."""
+        if self.layout == "paper":
+            cost = efficiency_table(self)
+            return [paper_table(self), *([cost] if cost.rows else [])]
+        return [dataset_table(self, d) for d in self.datasets] + ([paper_table(self)] if len(self.datasets) > 1 else [])
+
+    def measured_on(self) -> list[str]:
+        """The machines, library versions and commits the timings come from, one line each (naming the systems when several)."""
+        seen: dict[str, list[str]] = {}
+        for result in self.results:
+            env = result.efficiency.environment if result.efficiency else None
+            if env:
+                line = (f"{env.get('device_name')} ({env.get('device')}, threads: {env.get('threads')}); "
+                        f"Python {env.get('python')}, torch {env.get('torch')}, transformers {env.get('transformers')}, "
+                        f"pyserini {env.get('pyserini')}, resrank-eval {env.get('resrank-eval')}, commit {env.get('commit') or 'unknown'}")
+                seen.setdefault(line, []).append(result.label)
+        return [f"{line}: {', '.join(dict.fromkeys(labels))}" if len(seen) > 1 else line for line, labels in seen.items()]
+
+    def prompts(self) -> list[str]:
+        """One line per generative system: the prompt protocol, version and answer budget its runs' summaries record."""
+        seen: dict[str, list[str]] = {}
+        for result in self.results:
+            protocol = result.efficiency.protocol if result.efficiency else None
+            if protocol:
+                line = (f"--protocol {protocol['name']} ({protocol['version']}), answer budget {protocol['answer_tokens']} tokens"
+                        + "".join(f", {key.replace('_', ' ')} {protocol[key]}" for key in ("thinking", "temperature", "context_size")
+                                  if key in protocol))
+                seen.setdefault(self.labels.get(result.label, result.label), []).append(line)
+        return [f"{label}: {'; '.join(dict.fromkeys(lines))}" for label, lines in seen.items()]
+
+    def to_markdown(self) -> str:
+        """Tables with their captions in bold (the paper layout adds where the timings come from), under ``# title``;
+        a footnote names the prompts of the generative systems."""
+        lines = self.measured_on() if self.layout == "paper" else []
+        measured = "Measured on " + ("; ".join(lines) if len(lines) == 1 else "\n\n".join(f"- {line}" for line in lines))
+        prompts = self.prompts()
+        return "\n\n".join([*([f"# {self.title}"] if self.title else []), *(render(t.frame, "markdown", t.caption) for t in self.tables()),
+                            *([measured] if lines else []),
+                            *(["Prompts: " + "\n\n".join(f"- {line}" for line in prompts)] if prompts else [])]) + "\n"
+
+    def to_latex(self) -> str:
+        """Each table as a booktabs ``table`` environment with its caption."""
+        return "\n\n".join(render(t.frame, "latex", t.caption) for t in self.tables()) + "\n"
+
+    def to_csv(self) -> str:
+        """One row per (dataset, system): full-precision scores, deltas and p-values, and the efficiency summary."""
+        return render(csv_frame(self), "csv") + "\n"
+
+    def to_html(self, plot: Path | None = None) -> str:
+        """A self-contained page of the tables, with ``plot`` (a PNG) embedded and where the timings come from."""
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return page(self.title or "resrank-eval report", f"resrank-eval {__version__}, {stamp}", self.tables(), plot,
+                    [f"Measured on {line}" for line in self.measured_on()] + [f"Prompts of {line}" for line in self.prompts()])
+
+    def save(self, folder: str | Path, name: str = "report") -> list[Path]:
+        """``NAME.md``, ``NAME.tex``, ``NAME.csv``, ``tradeoff.png``, ``tradeoff.pdf`` and ``index.html`` in ``folder``."""
+        folder = Path(folder)
+        written = []
+        for suffix, text in (("md", self.to_markdown()), ("tex", self.to_latex()), ("csv", self.to_csv())):
+            with atomic_write(folder / f"{name}.{suffix}") as handle:
+                handle.write(text)
+            written.append(folder / f"{name}.{suffix}")
+        written += plot_tradeoff(self, [folder / "tradeoff.png", folder / "tradeoff.pdf"])
+        with atomic_write(folder / "index.html") as handle:
+            handle.write(self.to_html(folder / "tradeoff.png"))
+        return [*written, folder / "index.html"]
 
 
 def unique_labels(runs: list[SystemRun]) -> list[str]:

@@ -1,7 +1,7 @@
-"""A self-contained HTML page of the paper's tables: inline style, the plot embedded as PNG, no external files.
+"""A self-contained HTML page of a report's tables: inline style, the plot embedded as PNG, no external files.
 
 It opens from disk, from a CI artifact or an e-mail attachment the same way; the tables are the same
-:class:`~resrank_eval.report.tables.Table` objects the Markdown, LaTeX and CSV outputs render.
+:class:`~resrank_eval.report.tables.Table` objects the Markdown and LaTeX outputs render.
 """
 
 from __future__ import annotations
@@ -47,11 +47,11 @@ def _cell(value: str) -> str:
     return text
 
 
-def page(title: str, subtitle: str, sections: list[tuple[str, str]], plot: Path | None = None, notes: list[str] | None = None) -> str:
-    """The whole page: a title, (heading, HTML) sections, the embedded plot and closing notes."""
+def page(title: str, subtitle: str, tables: list[Table], plot: Path | None = None, notes: list[str] | None = None) -> str:
+    """The whole page: a title, each table under its heading, the embedded plot and closing notes."""
     parts = [f"<h1>{html.escape(title)}</h1>", f'<p class="sub">{html.escape(subtitle)}</p>']
-    for heading, content in sections:
-        parts.append(f"<h2>{html.escape(heading)}</h2>{content}")
+    for table in tables:
+        parts.append(f"<h2>{html.escape(table.heading)}</h2>{table_html(table)}")
     if plot is not None and plot.exists():
         data = base64.b64encode(plot.read_bytes()).decode("ascii")
         parts.append(f'<h2>Effectiveness against latency</h2><img alt="trade-off plot" src="data:image/png;base64,{data}">')

@@ -10,9 +10,10 @@ filled marker end to end, a hollow one for the reranker alone, joined by a thin 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .build import Report
+if TYPE_CHECKING:
+    from .build import Report
 
 FAMILIES = {"resrank": ("o", "ResRank"), "encoder": ("s", "encoder (cosine)"), "rankgpt": ("^", "RankGPT-style"),
             "first": ("D", "FIRST-style"), "identity": ("x", "identity")}
@@ -21,14 +22,16 @@ SECOND, MINUTE = 1_000.0, 60_000.0
 MAX_TICKS = 4
 
 
-def plot_tradeoff(report: Report, paths: list[Path], measure: str = "nDCG@10", labels: dict[str, str] | None = None) -> list[Path]:
-    """One panel per dataset whose runs have efficiency stats; returns the files written (format from each suffix)."""
+def plot_tradeoff(report: Report, paths: list[Path]) -> list[Path]:
+    """The report's ``measure`` against latency, one panel per dataset whose runs have efficiency stats, systems named
+    by its ``labels``; returns the files written (format from each suffix)."""
     import matplotlib
 
+    measure = report.measure
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = [r for r in report.results if r.efficiency and r.efficiency.get("queries") and measure in r.mean]
+    points = [r for r in report.results if r.efficiency is not None and measure in r.mean]
     datasets = list(dict.fromkeys(r.dataset for r in points)) or [None]
     systems = list(dict.fromkeys(r.label for r in points))
     colours = {s: plt.get_cmap("tab10")(i % 10) for i, s in enumerate(systems)}
@@ -39,7 +42,7 @@ def plot_tradeoff(report: Report, paths: list[Path], measure: str = "nDCG@10", l
             for r in group:
                 _draw(ax, r, measure, colours[r.label])
             _axes(ax, group, measure, dataset)
-        handles = _legend_handles(plt, points, colours, labels or {})
+        handles = _legend_handles(plt, points, colours, report.labels)
         if handles:
             columns = 2 if len(datasets) > 1 else 1
             rows = -(-len(handles) // columns)
@@ -58,13 +61,13 @@ def plot_tradeoff(report: Report, paths: list[Path], measure: str = "nDCG@10", l
 
 def family(result: Any) -> tuple[str, str]:
     """(marker, family name) from the reranker that made the run."""
-    return FAMILIES.get(str(result.efficiency.get("reranker", "")), OTHER)
+    return FAMILIES.get(result.efficiency.reranker, OTHER)
 
 
 def _draw(ax: Any, result: Any, measure: str, colour: Any) -> None:
     e, y = result.efficiency, result.mean[measure]
     marker = family(result)[0]
-    end_to_end, alone = e["latency_ms_p50"], e.get("rerank_ms_p50")
+    end_to_end, alone = e.latency_ms_p50, e.rerank_ms_p50
     if _split(result):
         ax.plot([alone, end_to_end], [y, y], color=colour, lw=0.8, alpha=0.6, zorder=1)
         ax.scatter([alone], [y], marker=marker, s=36, facecolors="white" if marker != "x" else colour, edgecolors=colour, zorder=2)
@@ -73,7 +76,7 @@ def _draw(ax: Any, result: Any, measure: str, colour: Any) -> None:
 
 def _split(result: Any) -> bool:
     """End-to-end and reranker-only latency differ by more than 5 %: both are drawn."""
-    end_to_end, alone = result.efficiency["latency_ms_p50"], result.efficiency.get("rerank_ms_p50")
+    end_to_end, alone = result.efficiency.latency_ms_p50, result.efficiency.rerank_ms_p50
     return bool(alone) and end_to_end > 0 and abs(end_to_end - alone) / end_to_end > 0.05
 
 
@@ -85,7 +88,7 @@ def _axes(ax: Any, group: list[Any], measure: str, dataset: str | None) -> None:
     from .tables import SHORT_NAMES
 
     ax.set_xscale("log")
-    values = [v for r in group for v in (r.efficiency["latency_ms_p50"], r.efficiency.get("rerank_ms_p50")) if v and v > 0]
+    values = [v for r in group for v in (r.efficiency.latency_ms_p50, r.efficiency.rerank_ms_p50) if v and v > 0]
     if values:
         first, last = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
         ax.set_xlim(10.0 ** first / 1.5, 10.0 ** last * 1.5)

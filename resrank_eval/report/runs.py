@@ -8,15 +8,14 @@ name by default; its dataset is given explicitly or recognised in the file name 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from ..datasets.registry import DATASETS
 from ..errors import InputError, ResrankError
 from ..formats.jsonl import iter_jsonl, read_json
 from ..formats.trec import iter_run_lines, read_run
-from ..rerank.pipeline import summarize
+from ..rerank.pipeline import EfficiencySummary, summarize
 from ..rerank.sink import RerankOutputs
 from ..types import QueryStats, Run
 
@@ -38,7 +37,7 @@ class SystemRun:
     label: str
     dataset: str
     run: Run
-    efficiency: dict[str, Any] | None = None
+    efficiency: EfficiencySummary | None = None
 
 
 def expand_paths(paths: list[str | Path]) -> list[Path]:
@@ -83,13 +82,18 @@ def run_tag(path: Path) -> str:
     raise InputError(path, None, "empty run file")
 
 
-def read_efficiency(path: Path) -> dict[str, Any] | None:
+def read_efficiency(path: Path) -> EfficiencySummary | None:
     """Summarise ``<run>.stats.jsonl`` (the per-query truth) or fall back to ``<run>.summary.json``.
 
     The summary's ``environment`` (device name, versions, commit) is kept either way.
     """
     outputs = RerankOutputs.for_run(path)
     saved = read_json(outputs.summary) if outputs.summary.exists() else None
+    if saved is not None:
+        try:
+            saved = EfficiencySummary.from_dict(saved)
+        except TypeError as exc:
+            raise InputError(outputs.summary, None, f"not a rerank summary: {exc}") from None
     if outputs.stats.exists():
         stats = []
         for lineno, record in iter_jsonl(outputs.stats):
@@ -99,7 +103,7 @@ def read_efficiency(path: Path) -> dict[str, Any] | None:
                 raise InputError(outputs.stats, lineno, f"not a QueryStats record: {exc}") from None
         if not stats:
             return None
-        return summarize(stats) | ({"environment": saved["environment"]} if saved and "environment" in saved else {})
+        return replace(summarize(stats), environment=saved.environment if saved else None)
     return saved
 
 

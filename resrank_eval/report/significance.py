@@ -71,13 +71,6 @@ def compare(system: list[float], baseline: list[float], n_resamples: int = 10_00
     if np.allclose(x, y, rtol=0.0, atol=1e-12):
         return Comparison(delta, 1.0, 1.0)
     p_t = float(stats.ttest_rel(x, y).pvalue)
-    randomization = stats.permutation_test(
-        (x, y),
-        lambda a, b, axis: np.mean(a - b, axis=axis),
-        permutation_type="samples",
-        vectorized=True,
-        n_resamples=n_resamples,
-        alternative="two-sided",
-        rng=np.random.default_rng(seed),
-    )
+    randomization = stats.permutation_test((x, y), lambda a, b, axis: np.mean(a - b, axis=axis), permutation_type="samples",
+                                           vectorized=True, n_resamples=n_resamples, alternative="two-sided", rng=np.random.default_rng(seed))
     return Comparison(delta, p_t, float(randomization.pvalue))

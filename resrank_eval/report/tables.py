@@ -1,24 +1,31 @@
-"""The report's per-dataset tables and its CSV frame (the cross-dataset table is :mod:`.paper`'s).
+"""The tables a :class:`~resrank_eval.report.build.Report` shows, built once as formatted cells.
 
-Tables are built once as formatted cells and rendered by :func:`resrank_eval.formats.tables.render`,
-so Markdown and LaTeX always show the same numbers. The CSV frame is separate: full precision,
-p-values and mean differences instead of markers.
+Per dataset: every standard measure with its significance markers, and the efficiency per query.
+Across datasets (the paper's table): one measure per system and dataset, with the BEIR average of the
+BEIR sets present, named. The efficiency block: per reranked system and dataset, latency (end to end
+and reranker only), throughput, tokens, forward passes and FLOPs per query, with device, dtype and
+batch size. Markdown, LaTeX and HTML render the same cells, so they always show the same numbers. The
+CSV frame is separate: full precision, p-values and mean differences instead of markers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from statistics import fmean
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ..datasets.registry import BEIR_NAMES
-from .build import Report, SystemResult
+from ..rerank.pipeline import EfficiencySummary
 from .significance import BETTER, DAGGER, DOUBLE_DAGGER, WORSE
+
+if TYPE_CHECKING:
+    from .build import Report, SystemResult
 
 MISSING = "–"
 CROSS_DATASETS = ("dl19", "dl20", *(f"beir/{n}" for n in BEIR_NAMES))
-"""The column order of the cross-dataset table (:func:`~resrank_eval.report.paper.paper_table`); other datasets follow."""
+"""The column order of the cross-dataset table; other datasets follow."""
 SHORT_NAMES = {
     "dl19": "DL19",
     "dl20": "DL20",
@@ -34,10 +41,15 @@ SHORT_NAMES = {
 EFFICIENCY_COLUMNS = ("p50 ms", "p95 ms", "q/s", "tokens/q", "gen tokens/q", "device")
 
 
+EFFICIENCY_HEADERS = ["System", "Dataset", "p50 ms", "p95 ms", "rerank p50 ms", "q/s", "enc tok/q", "rr tok/q", "gen tok/q", "passes/q",
+                      "GFLOPs/q", "q/PFLOP", "device", "dtype", "batch"]
+
+
 @dataclass
 class Table:
-    """A caption, column headers and formatted cells; the first column is the system label."""
+    """A heading, a caption, column headers and formatted cells; the first column is the system label."""
 
+    heading: str
     caption: str
     columns: list[str]
     rows: list[list[str]]
@@ -56,22 +68,17 @@ def number(value: float) -> str:
     return f"{value:.3f}"
 
 
-def efficiency_cells(efficiency: dict[str, Any] | None) -> list[str]:
+def efficiency_cells(e: EfficiencySummary | None) -> list[str]:
     """p50/p95 latency per query, throughput, tokens read (encoder + reranker) and generated, device."""
-    if not efficiency or not efficiency.get("queries"):
+    if e is None:
         return [MISSING] * len(EFFICIENCY_COLUMNS)
-    tokens = efficiency["encoder_tokens_per_query"] + efficiency["reranker_input_tokens_per_query"]
-    return [
-        number(efficiency["latency_ms_p50"]),
-        number(efficiency["latency_ms_p95"]),
-        number(efficiency["queries_per_s"]) if efficiency.get("queries_per_s") is not None else MISSING,
-        f"{tokens:,.0f}",
-        f"{efficiency['generated_tokens_per_query']:,.0f}",
-        str(efficiency["device"]),
-    ]
+    return [number(e.latency_ms_p50), number(e.latency_ms_p95), _maybe(e.queries_per_s),
+            f"{e.encoder_tokens_per_query + e.reranker_input_tokens_per_query:,.0f}", f"{e.generated_tokens_per_query:,.0f}", e.device]
 
 
-def _score(result: SystemResult, measure: str, alpha: float) -> str:
+def _score(result: SystemResult | None, measure: str, alpha: float) -> str:
+    if result is None or measure not in result.mean:
+        return MISSING
     comparison = result.significance.get(measure)
     return f"{result.mean[measure]:.4f}" + (comparison.markers(alpha) if comparison else "")
 
@@ -81,7 +88,7 @@ def dataset_table(report: Report, dataset: str) -> Table:
     results = report.for_dataset(dataset)
     measures = results[0].measures
     rows = [[r.label, *(_score(r, m, report.alpha) for m in measures), *efficiency_cells(r.efficiency)] for r in results]
-    return Table(f"{dataset}: {legend(report)}", ["System", *measures, *EFFICIENCY_COLUMNS], rows)
+    return Table(dataset, f"{dataset}: {legend(report)}", ["System", *measures, *EFFICIENCY_COLUMNS], rows)
 
 
 def legend(report: Report, measure: str | None = None, baseline: str | None = None) -> str:
@@ -100,12 +107,10 @@ def _measures(report: Report) -> list[str]:
 
 
 def csv_frame(report: Report) -> pd.DataFrame:
-    """One row per (dataset, run): every measure with delta and both p-values, and the efficiency summary."""
-    measures = list(dict.fromkeys(m for r in report.results for m in r.measures))
-    efficiency_keys = ("latency_ms_p50", "latency_ms_p95", "rerank_ms_p50", "queries_per_s", "encoder_tokens_per_query",
-                       "reranker_input_tokens_per_query", "generated_tokens_per_query", "forward_passes_per_query", "flops_per_query",
-                       "encoder_flops_per_query", "prefill_flops_per_query", "decode_flops_per_query", "queries_per_pflop", "device",
-                       "dtype", "batch_size")
+    """One row per (dataset, run): every measure with delta and both p-values, and the efficiency summary's fields
+    (but its query count: ``queries`` counts the judged queries)."""
+    measures = _measures(report)
+    efficiency_keys = [f.name for f in fields(EfficiencySummary) if f.name not in ("queries", "environment")]
     rows = []
     for r in report.results:
         row: dict[str, Any] = {"dataset": r.dataset, "system": r.label, "run_file": str(r.run.path or ""), "queries": len(r.per_query)}
@@ -117,5 +122,62 @@ def csv_frame(report: Report) -> pd.DataFrame:
             row[f"{m} p_randomization"] = comparison.p_randomization if comparison else None
             row[f"{m} p_ttest_holm"] = comparison.p_ttest_adjusted if comparison else None
             row[f"{m} p_randomization_holm"] = comparison.p_randomization_adjusted if comparison else None
-        rows.append(row | {k: (r.efficiency or {}).get(k) for k in efficiency_keys})
+        rows.append(row | {k: getattr(r.efficiency, k, None) for k in efficiency_keys})
     return pd.DataFrame(rows, dtype=object)  # objects: an int stays 4, a missing value stays empty
+
+
+def short_name(dataset: str) -> str:
+    return SHORT_NAMES.get(dataset, dataset)
+
+
+def paper_table(report: Report) -> Table:
+    """The report's ``measure`` per system (its ``rows``, in order) and dataset (its ``columns``), plus the BEIR average of
+    the BEIR sets present.
+
+    Columns default to the report's datasets, the ten benchmarks first in their usual order.
+    """
+    measure, labels = report.measure, report.labels
+    systems = report.rows or report.systems
+    datasets = report.columns or sorted(report.datasets, key=lambda d: CROSS_DATASETS.index(d) if d in CROSS_DATASETS else len(CROSS_DATASETS))
+    beir = [d for d in datasets if d.startswith("beir/") and d.removeprefix("beir/") in BEIR_NAMES]
+    rows = []
+    for system in systems:
+        results = {d: report.find(system, d) for d in datasets}
+        if not any(results.values()):
+            continue
+        cells = [labels.get(system, system)]
+        cells += [_score(r, measure, report.alpha) for r in results.values()]
+        if beir:
+            scores = [results[d].mean[measure] for d in beir if results[d] and measure in results[d].mean]  # type: ignore[union-attr]
+            cells.append(f"{fmean(scores):.4f}" if len(scores) == len(beir) else MISSING)
+        rows.append(cells)
+    columns = ["System", *map(short_name, datasets)]
+    if beir:
+        columns.append("BEIR avg" if len(beir) == len(BEIR_NAMES) else f"BEIR avg ({', '.join(map(short_name, beir))})")
+    baseline = labels.get(report.baseline or "")
+    return Table(f"{measure} by system and dataset", f"{measure} across datasets. {legend(report, measure, baseline)}.", columns, rows)
+
+
+def efficiency_table(report: Report) -> Table:
+    """One row per reranked (system, dataset): what a query cost, in time, tokens, passes and FLOPs."""
+    rows = []
+    for system in report.rows or report.systems:
+        for result in (r for r in report.results if r.label == system and r.efficiency is not None):
+            e = result.efficiency
+            rows.append([report.labels.get(system, system), short_name(result.dataset), number(e.latency_ms_p50), number(e.latency_ms_p95),
+                         _maybe(e.rerank_ms_p50), _maybe(e.queries_per_s), f"{e.encoder_tokens_per_query:,.0f}",
+                         f"{e.reranker_input_tokens_per_query:,.0f}", f"{e.generated_tokens_per_query:,.0f}", f"{e.forward_passes_per_query:g}",
+                         _maybe(_giga(e.flops_per_query)), _maybe(e.queries_per_pflop), e.device, e.dtype, str(e.batch_size)])
+    caption = ("Efficiency per query: latency end to end (encoding + reranking) and of the reranker alone, throughput, "
+               "tokens read by the encoder and the reranker, tokens generated, reranker forward passes, FLOPs "
+               "(all matrix multiplies, batch-independent) and queries per PetaFLOP.")
+    return Table("Efficiency", caption, EFFICIENCY_HEADERS, rows)
+
+
+def _giga(value: float | None) -> float | None:
+    return None if value is None else value / 1e9
+
+
+def _maybe(value: float | None) -> str:
+    return MISSING if value is None else number(value)
+

@@ -76,9 +76,6 @@ class _Checker:
         self.last_rank, self.last_score = rank, score
 
 
-RUN_FORMATS = ("auto", "trec", "msmarco", "request")
-
-
 def detect_format(path: str | Path) -> str:
     """``request`` for rank_llm JSONL/JSON, ``msmarco`` for three tab-separated columns, else ``trec``."""
     from ..formats.msmarco import looks_like_msmarco

@@ -12,7 +12,7 @@ import logging
 import shlex
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ResrankError
@@ -84,8 +84,12 @@ def run_grid(cells: list[Cell], overwrite: bool = False, dry_run: bool = False,
     return outcomes
 
 
-def score(grid: Grid, cells: list[Cell], baseline: str | None = None, n_resamples: int = 10_000) -> Report:
-    """Evaluate every finished cell (its label the condition name) and test it against the baseline condition."""
+def score(grid: Grid, cells: list[Cell], baseline: str | None = None, n_resamples: int = 10_000, measure: str | None = None) -> Report:
+    """Evaluate every finished cell (its label the condition name) and test it against the baseline condition.
+
+    The report is laid out as the paper's table of ``measure`` (default: the file's): the file's title, its
+    conditions as rows and datasets as columns in the file's order, each condition under its label.
+    """
     from ..formats.trec import read_run
 
     runs = [SystemRun(cell.run_path, cell.condition.name, cell.dataset.name, read_run(cell.run_path), read_efficiency(cell.run_path))
@@ -95,7 +99,10 @@ def score(grid: Grid, cells: list[Cell], baseline: str | None = None, n_resample
     chosen = baseline if baseline is not None else grid.spec.baseline
     if chosen is not None and chosen not in {r.label for r in runs}:
         chosen = None  # the baseline's cells were filtered out: a table without tests, not an error
-    return build_report(runs, chosen, n_resamples=n_resamples, datasets=grid.datasets)
+    report = build_report(runs, chosen, n_resamples=n_resamples, datasets=grid.datasets)
+    return replace(report, layout="paper", title=grid.spec.title or grid.path.stem, measure=measure or grid.spec.measure,
+                   rows=[c for c in grid.conditions if c in report.systems], columns=[d for d in grid.datasets if d in report.datasets],
+                   labels={c.name: c.label for c in grid.conditions.values() if c.label})
 
 
 def check(grid: Grid, report: Report, cells: list[Cell]) -> list[Check]:

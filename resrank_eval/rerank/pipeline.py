@@ -11,8 +11,10 @@ import logging
 import math
 import statistics
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+import numpy as np
 
 from ..errors import ResrankError
 from ..logs import progress
@@ -97,7 +99,7 @@ class RerankResult:
     run: Run
     stats: list[QueryStats]
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> EfficiencySummary:
         return summarize(self.stats)
 
 
@@ -115,43 +117,64 @@ def assemble(run: Run, done: Mapping[str, Reranked], top_k: int) -> RerankResult
     return RerankResult({q: with_tail(done[q].candidates, run[q], top_k) for q in qids}, [done[q].stats for q in qids])
 
 
-def summarize(stats: list[QueryStats]) -> dict[str, Any]:
-    """Latency percentiles, throughput, token counts and FLOPs per query, for reports and papers.
+@dataclass(frozen=True, kw_only=True)
+class EfficiencySummary:
+    """What a rerank cost per query, as ``<run>.summary.json`` holds it (these fields in this order, then the provenance).
 
-    ``queries_per_s`` is None (JSON null) when the queries took no measurable time at all.
+    None: ``queries_per_s`` when the queries took no measurable time; the reranker-only percentiles and FLOPs in
+    summaries older than them, the FLOPs also when a query lacks a count. ``protocol``: a generative reranker's prompt
+    protocol, its version and answer budget (none for ResRank). ``environment``: where the timings come from.
     """
+
+    reranker: str
+    queries: int
+    device: str
+    dtype: str
+    batch_size: int
+    latency_ms_p50: float
+    latency_ms_p95: float
+    latency_ms_mean: float
+    encode_ms_mean: float
+    rerank_ms_mean: float
+    rerank_ms_p50: float | None = None
+    rerank_ms_p95: float | None = None
+    queries_per_s: float | None
+    candidates_per_query: float
+    encoder_tokens_per_query: float
+    reranker_input_tokens_per_query: float
+    generated_tokens_per_query: float
+    forward_passes_per_query: float
+    flops_per_query: float | None = None
+    queries_per_pflop: float | None = None
+    encoder_flops_per_query: float | None = None
+    prefill_flops_per_query: float | None = None
+    decode_flops_per_query: float | None = None
+    protocol: dict[str, Any] | None = None
+    environment: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary file's fields (``protocol`` and ``environment`` only when known)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("protocol", "environment") or v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EfficiencySummary:
+        """A summary file's fields; keys it does not know (the provenance, a sharded run's ranks) are left out."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+
+def summarize(stats: Sequence[QueryStats]) -> EfficiencySummary:
+    """The efficiency summary of at least one query's stats; percentiles interpolate linearly, as numpy's default."""
     if not stats:
-        return {"queries": 0}
-    total = [s.total_ms for s in stats]
-    n = len(stats)
-    return {
-        "reranker": stats[0].reranker,
-        "queries": n,
-        "device": stats[0].device,
-        "dtype": stats[0].dtype,
-        "batch_size": max(s.batch_size for s in stats),
-        "latency_ms_p50": statistics.median(total),
-        "latency_ms_p95": _percentile(total, 95),
-        "latency_ms_mean": statistics.fmean(total),
-        "encode_ms_mean": statistics.fmean(s.encode_ms for s in stats),
-        "rerank_ms_mean": statistics.fmean(s.rerank_ms for s in stats),
-        "rerank_ms_p50": statistics.median(s.rerank_ms for s in stats),
-        "rerank_ms_p95": _percentile([s.rerank_ms for s in stats], 95),
-        "queries_per_s": 1000.0 * n / sum(total) if sum(total) > 0 else None,
-        "candidates_per_query": statistics.fmean(s.candidates for s in stats),
-        "encoder_tokens_per_query": statistics.fmean(s.encoder_tokens for s in stats),
-        "reranker_input_tokens_per_query": statistics.fmean(s.reranker_input_tokens for s in stats),
-        "generated_tokens_per_query": statistics.fmean(s.generated_tokens for s in stats),
-        "forward_passes_per_query": statistics.fmean(s.forward_passes for s in stats),
+        raise ResrankError("no reranked queries to summarize")
+    total, rerank_ms = [s.total_ms for s in stats], [s.rerank_ms for s in stats]
+    (p50, p95), (rerank_p50, rerank_p95) = np.percentile(total, [50, 95]).tolist(), np.percentile(rerank_ms, [50, 95]).tolist()
+    return EfficiencySummary(
+        reranker=stats[0].reranker, queries=len(stats), device=stats[0].device, dtype=stats[0].dtype,
+        batch_size=max(s.batch_size for s in stats), latency_ms_p50=p50, latency_ms_p95=p95, latency_ms_mean=statistics.fmean(total),
+        encode_ms_mean=statistics.fmean(s.encode_ms for s in stats), rerank_ms_mean=statistics.fmean(rerank_ms),
+        rerank_ms_p50=rerank_p50, rerank_ms_p95=rerank_p95, queries_per_s=1000.0 * len(stats) / sum(total) if sum(total) > 0 else None,
+        **{f"{count}_per_query": statistics.fmean(getattr(s, count) for s in stats)
+           for count in ("candidates", "encoder_tokens", "reranker_input_tokens", "generated_tokens", "forward_passes")},
         **flops_summary([s.flops for s in stats]),
-        **({"protocol": stats[0].extra["protocol"]} if "protocol" in stats[0].extra else {}),  # a generative reranker's prompts
-    }
-
-
-def _percentile(values: list[float], q: float) -> float:
-    """Linear-interpolated percentile (numpy's default), without importing numpy."""
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+        protocol=stats[0].extra.get("protocol"),
+    )

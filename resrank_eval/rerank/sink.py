@@ -25,7 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -192,9 +192,9 @@ def write_outputs(outputs: RerankOutputs, result: RerankResult, tag: str, extra:
     write_run(outputs.run, result.run, tag)
     with atomic_write(outputs.stats) as handle:
         handle.writelines(json.dumps(s.to_dict()) + "\n" for s in result.stats)
-    device = result.stats[0].device if result.stats else "cpu"
+    summary = summarize(result.stats)
     with atomic_write(outputs.summary) as handle:
-        json.dump(summarize(result.stats) | {"environment": environment(device)} | extra, handle, indent=2, allow_nan=False)
+        json.dump(replace(summary, environment=environment(summary.device)).to_dict() | extra, handle, indent=2, allow_nan=False)
 
 
 def merge_run(output: str | Path) -> RerankOutputs:
@@ -205,7 +205,7 @@ def merge_run(output: str | Path) -> RerankOutputs:
     run, stats = merge_run_shards(parts)
     outputs = RerankOutputs.for_run(output)
     if stats:
-        ranks = [{"rank": p.shard.id, "queries": len(p.stats), "queries_per_s": summarize(list(p.stats.values()))["queries_per_s"],
+        ranks = [{"rank": p.shard.id, "queries": len(p.stats), "queries_per_s": summarize(list(p.stats.values())).queries_per_s if p.stats else None,
                   "wall_s": p.seconds} for p in parts]
         write_outputs(outputs, RerankResult(run, stats), parts[0].tag,
                       {RECORD_KEY: parts[0].provenance, "world_size": len(parts), "ranks": ranks})

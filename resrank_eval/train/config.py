@@ -20,12 +20,10 @@ from typing import Any
 
 from ..errors import InputError, ResrankError
 from ..formats.yaml_lines import LineMapping, line_of
-from ..model.config import ResRankConfig
+from ..model.config import PARTS, ResRankConfig
 from ..model.presets import preset_config
 from ..provenance import Provenance, flat_arguments
 from .yaml_schema import apply_override, build, read_yaml
-
-PARTS = ("encoder", "projector", "reranker")
 
 
 @dataclass

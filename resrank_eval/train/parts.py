@@ -15,10 +15,9 @@ from pathlib import Path
 from torch import nn
 
 from ..model import ResRankModel
+from ..model.config import TRANSFORMERS
 from ..model.packing import model_parts
 from .config import ModelConfig, PartConfig
-
-LORA_PARTS = ("encoder", "reranker")
 
 
 def _set_hf_module(model: ResRankModel, part: str, module: nn.Module) -> None:
@@ -36,7 +35,7 @@ def apply_lora(model: ResRankModel, config: ModelConfig) -> None:
     """Wrap the parts configured as ``lora`` with peft adapters (default targets per architecture)."""
     from peft import LoraConfig, get_peft_model
 
-    for part in LORA_PARTS:
+    for part in TRANSFORMERS:
         options = _part_config(config, part)
         if options.mode == "lora":
             lora = LoraConfig(r=options.r, lora_alpha=options.alpha, lora_dropout=options.dropout,
@@ -46,7 +45,7 @@ def apply_lora(model: ResRankModel, config: ModelConfig) -> None:
 
 def enable_gradient_checkpointing(model: ResRankModel) -> None:
     """Recompute activations in backward: memory for time, on both transformers."""
-    for part in LORA_PARTS:
+    for part in TRANSFORMERS:
         module = model_parts(model)[part]
         if hasattr(module, "enable_input_require_grads"):
             module.enable_input_require_grads()
@@ -76,9 +75,9 @@ def freeze_for_stage(model: ResRankModel, trained: list[str], config: ModelConfi
 def export(model: ResRankModel, config: ModelConfig, directory: str | Path) -> None:
     """Save a plain ResRank folder: LoRA adapters merged into a copy, the training model untouched."""
     plain = model
-    if any(_part_config(config, part).mode == "lora" for part in LORA_PARTS):
+    if any(_part_config(config, part).mode == "lora" for part in TRANSFORMERS):
         plain = copy.deepcopy(model)
-        for part in LORA_PARTS:
+        for part in TRANSFORMERS:
             if _part_config(config, part).mode == "lora":
                 _set_hf_module(plain, part, model_parts(plain)[part].merge_and_unload())
     plain.save_pretrained(directory)

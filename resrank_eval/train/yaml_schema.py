@@ -29,7 +29,7 @@ def read_yaml(path: Path) -> dict:
 
 
 def apply_override(raw: dict, item: str, path: Path) -> None:
-    """``a.b=value`` sets raw["a"]["b"]; a number indexes a list (``stages.0.steps=10``)."""
+    """``a.b=value`` sets ``raw["a"]["b"]``; a number indexes a list (``stages.0.steps=10``)."""
     key, sep, value = item.partition("=")
     if not sep or not key:
         raise InputError(path, None, f"override {item!r} is not key.path=value")
