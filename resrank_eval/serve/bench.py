@@ -63,22 +63,20 @@ class Step:
 def request_bodies(dialect: str, documents: str, top_k: int, count: int = 200, seed: int = 0) -> list[dict[str, Any]]:
     """``count`` requests (cycling through NFCorpus test queries) of ``top_k`` passages each, in ``dialect``."""
     from ..datasets import get_dataset
-    from ..paths import data_dir
 
     if dialect not in DIALECTS or documents not in DOCUMENTS:
         raise ResrankError(f"dialect must be one of {', '.join(DIALECTS)} and documents one of {', '.join(DOCUMENTS)}")
     dataset = get_dataset(DATASET)
-    topics, qrels = dataset.topics(), dataset.qrels()
-    indexed = (data_dir() / "indexes" / "beir-nfcorpus.resrank-mini" / "docid").read_text(encoding="utf-8").split()
+    topics, qrels, texts = dataset.topics(), dataset.qrels(), dataset.passages()
+    corpus = sorted(texts)
     rng = random.Random(seed)
     qids = [q for q in topics if qrels.get(q)][:count]
     chosen = []
     for i in range(count):
         qid = qids[i % len(qids)]
-        judged = sorted(qrels[qid])[:top_k]
-        rest = rng.sample(indexed, top_k + len(judged))
+        judged = [d for d in sorted(qrels[qid]) if d in texts][:top_k]
+        rest = rng.sample(corpus, top_k + len(judged))
         chosen.append((qid, (judged + [d for d in rest if d not in judged])[:top_k]))
-    texts = dataset.passages({d for _, docids in chosen for d in docids}) if documents == "text" else {}
     bodies = []
     for qid, docids in chosen:
         docs: list[Any] = [{"id": d} for d in docids] if documents == "ids" else [texts[d] for d in docids]
