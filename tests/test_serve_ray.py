@@ -38,6 +38,7 @@ def ray_instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         ray.shutdown()
 
 
+@pytest.mark.slow  # ~50 s on 2 cores: Ray's start-up and two replicas
 def test_two_cpu_replicas_answer_as_one_server(ray_instance: int, model_dir: Path, index_dir: Path) -> None:  # noqa: F811
     from resrank_eval.serve.ray_deployment import build
 
