@@ -22,6 +22,7 @@ from . import (
     reproduce_cmds,
     rerank_cmds,
     retrieve_cmds,
+    serve_cmds,
     shard_cmds,
     train_cmds,
 )
@@ -67,6 +68,7 @@ def main(quiet: bool, verbose: bool, debug: bool) -> None:
     configure(-1 if quiet else 1 if verbose else 0)
 
 
-for module in (demo_cmds, data_cmds, retrieve_cmds, rerank_cmds, model_cmds, shard_cmds, train_cmds, eval_cmds, report_cmds, reproduce_cmds):
+for module in (demo_cmds, data_cmds, retrieve_cmds, rerank_cmds, model_cmds, shard_cmds, train_cmds, eval_cmds, report_cmds, reproduce_cmds,
+               serve_cmds):
     for command in module.COMMANDS:
         main.add_command(command)

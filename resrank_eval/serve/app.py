@@ -1,0 +1,248 @@
+"""The HTTP face of :class:`~.service.RerankService`: FastAPI routes for the three dialects, operations, and errors.
+
+FastAPI (on Starlette, served by uvicorn) rather than LitServe: the three dialects are three request
+schemas on one handler, which FastAPI validates and documents (``/docs``, ``/openapi.json``) from the
+pydantic models, and its body-size limit, exception handlers and lifespan cover the rest; LitServe
+fixes one ``decode_request -> predict -> encode_response`` shape per server and brings its own
+batching and worker processes, where ResRank needs its batching around the reranker's
+``rerank_batch`` and one model per process. The same app object runs under uvicorn and inside a
+Ray Serve replica (:mod:`.ray_deployment`).
+
+Every error is JSON ``{"error": "<field>: <what>", "error_type", "field"}`` (TEI's keys, plus the
+field): 400 unreadable JSON, 401 missing or wrong API key, 413 a size limit, 415 not JSON, 422 a
+wrong value or type, 503 with ``Retry-After`` when the queue is full, the model is loading, the
+server is draining, or the request was not served within the timeout.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import __version__
+from .batching import Overloaded
+from .dialects import CohereRequest, JinaRequest, TeiRequest, cohere_response, jina_response, tei_response
+from .service import RequestError, RerankService
+
+access_log = logging.getLogger("resrank_eval.serve.access")
+log = logging.getLogger(__name__)
+
+OPEN_PATHS = frozenset({"/health", "/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+"""Reachable without the API key: probes and the API's own documentation."""
+REQUEST_ID = "resrank.request_id"
+
+
+def error_response(status: int, field: str, message: str, kind: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": f"{field}: {message}", "error_type": kind, "field": field}, status, headers)
+
+
+def build_app(service: RerankService) -> FastAPI:
+    """The app for one service: routes, the edge middleware (request ids, API key, metrics, access log), error handlers."""
+    settings = service.settings
+    api_key = settings.api_key()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        yield
+        await service.stop()
+
+    app = FastAPI(title="ResRank rerank server", version=__version__, lifespan=lifespan,
+                  description=f"Model **{settings.model_name}**: Cohere v2 (`/v2/rerank`), Jina (`/v1/rerank`) and "
+                              "text-embeddings-inference (`/rerank`) dialects; documents as text or `{\"id\"}` of the dense index.")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_response(exc)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        if isinstance(exc, BodyTooLarge):
+            return exc.response()
+        return error_response(exc.status_code, "path", str(exc.detail), "http", exc.headers)
+
+    @app.exception_handler(RequestError)
+    async def refused(_: Request, exc: RequestError) -> JSONResponse:
+        message = str(exc).removeprefix(f"{exc.field}: ")
+        return error_response(exc.status, exc.field, message, "size" if exc.status == 413 else "validation")
+
+    @app.exception_handler(Overloaded)
+    async def overloaded(_: Request, exc: Overloaded) -> JSONResponse:
+        return error_response(503, "server", str(exc), "overloaded", {"Retry-After": str(exc.retry_after_s)})
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        log.error("request %s failed: %s: %s", request.scope.get(REQUEST_ID), type(exc).__name__, exc, exc_info=exc)
+        return error_response(500, "server", "internal error (logged on the server)", "internal")
+
+    def request_id(request: Request) -> str:
+        return str(request.scope.get(REQUEST_ID) or uuid.uuid4().hex)
+
+    @app.post("/v2/rerank", tags=["rerank"], summary="Cohere v2 rerank")
+    async def rerank_cohere(body: CohereRequest, request: Request) -> JSONResponse:
+        """`{model, query, documents, top_n, return_documents}` -> `{id, results: [{index, relevance_score}], meta}`."""
+        rid, call = request_id(request), body.call()
+        answer = await service.rerank(call, rid)
+        return JSONResponse(cohere_response(answer, call, rid, body.return_documents), headers=answer.headers())
+
+    @app.post("/v1/rerank", tags=["rerank"], summary="Jina / generic rerank")
+    async def rerank_jina(body: JinaRequest, request: Request) -> JSONResponse:
+        """`{model, query, documents, top_n, return_documents}` -> `{model, usage, results: [{index, relevance_score, document}]}`."""
+        call = body.call()
+        answer = await service.rerank(call, request_id(request))
+        return JSONResponse(jina_response(answer, call, settings.model_name, body.return_documents), headers=answer.headers())
+
+    @app.post("/rerank", tags=["rerank"], summary="text-embeddings-inference rerank")
+    async def rerank_tei(body: TeiRequest, request: Request) -> JSONResponse:
+        """`{query, texts, raw_scores, return_text}` -> `[{index, score, text}]`, best first."""
+        call = body.call()
+        answer = await service.rerank(call, request_id(request))
+        return JSONResponse(tei_response(answer, call, body.raw_scores, body.return_text), headers=answer.headers())
+
+    @app.get("/health", tags=["operations"], summary="Liveness")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready", tags=["operations"], summary="Readiness: the model is loaded and warmed")
+    async def ready() -> JSONResponse:
+        body = {"status": service.state, "model": settings.model_name, "dense_index": settings.index_path}
+        return JSONResponse({**body, "error": service.error} if service.error else body, 200 if service.state == "ready" else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(service.metrics.render(), media_type=service.metrics.content_type)
+
+    routes = frozenset(getattr(route, "path", "") for route in app.routes)
+    app.add_middleware(Edge, service=service, api_key=api_key, routes=routes, max_body_bytes=settings.max_body_bytes)
+    return app
+
+
+def validation_response(exc: RequestValidationError) -> JSONResponse:
+    """The first error, as one line naming its field (``documents[3]``): 400 for unreadable JSON, 415 for a body that is not JSON."""
+    error = exc.errors()[0]
+    loc = [part for part in error.get("loc", ()) if part != "body"]
+    if error.get("type") == "json_invalid":
+        reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+        return error_response(400, "body", f"not valid JSON ({reason} at character {loc[0] if loc else 0})", "json")
+    if isinstance(error.get("input"), (bytes, bytearray)) and not loc:
+        return error_response(415, "body", "send JSON, with Content-Type: application/json", "json")
+    field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".") or "body"
+    return error_response(422, field, str(error.get("msg", "invalid")), "validation")
+
+
+class BodyTooLarge(HTTPException):
+    """A body past the limit, raised from ``receive`` while FastAPI reads it (a body sent without Content-Length)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"larger than {limit} bytes")
+
+    def response(self) -> JSONResponse:
+        return error_response(413, "body", str(self.detail), "size")
+
+
+class Edge:
+    """Pure ASGI middleware around every request: an id, the API key, the body limit, and, once answered, metrics and
+    one JSON access-log line."""
+
+    def __init__(self, app: ASGIApp, service: RerankService, api_key: str | None, routes: frozenset[str], max_body_bytes: int) -> None:
+        self.app, self.service, self.api_key, self.routes = app, service, api_key, routes
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        rid = uuid.uuid4().hex
+        scope[REQUEST_ID] = rid
+        status = 500  # what the client sees if the app fails before answering (Starlette's ServerErrorMiddleware)
+
+        async def answer(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                raise BodyTooLarge(self.max_body_bytes)
+            return message
+
+        try:
+            if not self.authorized(scope):
+                await error_response(401, "authorization", "missing or wrong API key (Authorization: Bearer <key>)", "auth",
+                                     {"WWW-Authenticate": "Bearer"})(scope, receive, answer)
+            elif self.declared_length(scope) > self.max_body_bytes:
+                await BodyTooLarge(self.max_body_bytes).response()(scope, receive, answer)
+            else:
+                await self.app(scope, limited, answer)
+        finally:
+            path = scope.get("path", "")
+            route = path if path in self.routes else "other"
+            seconds = time.perf_counter() - started
+            self.service.metrics.observe_request(route, status, seconds)
+            client = scope.get("client")
+            access_log.info(json.dumps({
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds"), "request_id": rid, "method": scope.get("method"),
+                "path": path, "status": status, "ms": round(seconds * 1000, 2), "client": client[0] if client else None,
+            }))
+
+    @staticmethod
+    def declared_length(scope: Scope) -> int:
+        """The Content-Length header's value (0 when absent or unreadable: ``receive`` counts the bytes anyway)."""
+        value = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        return int(value) if value.isdigit() else 0
+
+    def authorized(self, scope: Scope) -> bool:
+        if self.api_key is None or scope.get("path") in OPEN_PATHS:
+            return True
+        given = dict(scope.get("headers", [])).get(b"authorization", b"")
+        scheme, _, token = given.partition(b" ")
+        return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.api_key.encode())
+
+
+def serve(service: RerankService, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the app under uvicorn until SIGINT/SIGTERM, then drain: in-flight requests finish (``drain_s``), new ones are refused.
+
+    Binds first, so the log names the real port (``port=0`` picks a free one). A model that fails to
+    load stops the server and is raised here.
+    """
+    import uvicorn
+
+    app = build_app(service)
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=max(1, round(service.settings.drain_s)))
+    server = uvicorn.Server(config)
+    failures: list[BaseException] = []
+
+    def stop(exc: BaseException) -> None:
+        failures.append(exc)
+        server.should_exit = True
+
+    service.on_load_failure = stop
+    sock = config.bind_socket()
+    bound = sock.getsockname()
+    log.info("serving %s on http://%s:%d (API docs: /docs; ready when /ready says so)", service.settings.model_name,
+             host if ":" not in host else f"[{host}]", bound[1])
+    server.run(sockets=[sock])
+    if failures:
+        raise failures[0]
+
