@@ -22,7 +22,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("model",),
     ("retrieve",),
     ("rerank",),
-    ("train", "report"),
+    ("train", "report", "serve"),
     ("reproduce", "demo"),
     ("cli", "__main__", ""),  # "" is the package top, which re-exports the public API
 )

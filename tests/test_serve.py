@@ -29,7 +29,7 @@ import httpx
 import pytest
 import torch
 
-from resrank_eval.datasets.corpus import write_corpus
+from resrank_eval.formats.corpus import write_corpus
 from resrank_eval.model import ResRankModel
 from resrank_eval.rerank import rerank
 from resrank_eval.rerank.resrank import ResRankReranker

@@ -31,7 +31,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import __version__
+from ..version import __version__
 from .batching import Overloaded
 from .dialects import CohereRequest, JinaRequest, TeiRequest, cohere_response, jina_response, tei_response
 from .service import RequestError, RerankService
