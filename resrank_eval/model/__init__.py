@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING, Any
 from .config import ResRankConfig
 
 if TYPE_CHECKING:
+    from .card import Card
     from .encoder import Encoder, QueryEncoder
-    from .resrank import ResRankModel, ScoreOutput, load_encoder
+    from .resrank import ResRankModel, load_encoder
+    from .scoring import ScoreOutput, Scoring
 
-_LAZY = {"Encoder": ".encoder", "QueryEncoder": ".encoder", "ResRankModel": ".resrank", "ScoreOutput": ".resrank",
-         "load_encoder": ".resrank"}
+_LAZY = {"Card": ".card", "Encoder": ".encoder", "QueryEncoder": ".encoder", "ResRankModel": ".resrank",
+         "ScoreOutput": ".scoring", "Scoring": ".scoring", "load_encoder": ".resrank"}
 
-__all__ = ["Encoder", "QueryEncoder", "ResRankConfig", "ResRankModel", "ScoreOutput", "load_encoder"]
+__all__ = ["Card", "Encoder", "QueryEncoder", "ResRankConfig", "ResRankModel", "ScoreOutput", "Scoring", "load_encoder"]
 
 
 def __getattr__(name: str) -> Any:

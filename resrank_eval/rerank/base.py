@@ -25,6 +25,11 @@ class Reranked:
     candidates: list[Candidate]
     stats: QueryStats
 
+    @property
+    def qid(self) -> str:
+        """The query reranked (its stats say which)."""
+        return self.stats.qid
+
 
 @dataclass(frozen=True)
 class Option:
