@@ -84,7 +84,8 @@ def build_model(shape: str, device: torch.device, dtype: torch.dtype, candidates
     models = []
     for _ in range(2):
         with torch.device(device):
-            models.append(AutoModel.from_config(Qwen3Config(**SHAPES[shape]), dtype=dtype).eval())
+            models.append(AutoModel.from_config(Qwen3Config(**{**SHAPES[shape], "vocab_size": max(SHAPES[shape]["vocab_size"],
+                                                                                                 len(tokenizer))}), dtype=dtype).eval())
     encoder = Encoder(models[0], tokenizer, "last", True, 512).eval()
     return ResRankModel(config, encoder, models[1], tokenizer).eval()
 

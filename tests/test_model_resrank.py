@@ -318,10 +318,13 @@ def test_folders_are_checked_against_their_manifest(root: Path, tmp_path: Path) 
     for name in ("resrank", "encoder"):
         with pytest.raises(ResrankError, match=r"head\.safetensors: missing"):
             reranker_arguments(name, model=str(tmp_path / "trained"))
-    (tmp_path / "trained" / "reranker" / "model.safetensors").write_bytes(b"")
     (tmp_path / "trained" / "head.safetensors").write_bytes(b"")
-    with pytest.raises(ResrankError, match=r"head\.safetensors: 0 bytes, the manifest says"):
+    with pytest.raises(ResrankError, match=r"head\.safetensors: not a complete safetensors file"):
         reranker_arguments("resrank", model=str(tmp_path / "trained"))
+    config = tmp_path / "packed" / "resrank.json"
+    config.write_text(config.read_text() + " ")  # still a valid config, but not the one saved
+    with pytest.raises(ResrankError, match=rf"resrank\.json: {config.stat().st_size} bytes, the manifest says"):
+        reranker_arguments("resrank", model=str(tmp_path / "packed"))
 
 
 def test_bundled_model_is_pinned_in_the_package() -> None:

@@ -42,8 +42,8 @@ def check_resrank_model(name_or_dir: str | Path) -> None:
         if not (path / CONFIG_NAME).is_file():
             raise ResrankError(f"{path}: no {CONFIG_NAME} (not a ResRank model folder)")
         ResRankConfig.load(path)
-        check_folder(path, digests=False)
         check_weights(path)
+        check_folder(path, digests=False)
     elif str(name_or_dir) not in PRESETS and not HUB_ID.fullmatch(str(name_or_dir)):
         raise ResrankError(f"{name_or_dir}: not a ResRank model folder, preset ({', '.join(PRESETS)}) or hub repository (owner/name)")
 

@@ -90,6 +90,10 @@ class GraphRunner:
         self.pool: Any = None
         self.reasons: dict[Hashable, str] = {}
 
+    def __deepcopy__(self, memo: dict) -> GraphRunner:
+        """No graphs: a copy of a model has weights elsewhere (and CUDA graphs cannot be copied)."""
+        return GraphRunner(self.tolerance)
+
     def run(self, key: Hashable, fn: Callable[..., torch.Tensor], inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         if key not in self.graphs:
             self.graphs[key] = self._capture(key, fn, inputs)

@@ -43,9 +43,6 @@ RERANKER_DIR = "reranker"
 LLMS = ("encoder.", "reranker.")
 """Parameter-name prefixes of the two LLMs; every other parameter is the head."""
 
-__all__ = ["ResRankModel", "ScoreOutput", "load_encoder"]
-
-
 class Injector(nn.Module):
     """Maps encoder vectors into the reranker's embedding space.
 

@@ -80,9 +80,6 @@ class Scoring:
         self.graphs: GraphRunner | None = None
         self.bucketed = False
 
-    def __deepcopy__(self, memo: dict) -> Scoring:
-        return Scoring(self.prefix, self.graph_option, self.buckets, self.compile, self.max_rows)
-
     def __call__(self, model: ResRankModel, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor],
                  first_stage: Sequence[torch.Tensor] | None = None) -> ScoreOutput:
         vectors = list(passage_vectors)
