@@ -26,7 +26,7 @@ DEMO_MODEL = BUNDLED_MODEL
 
 
 def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top_k: int = 100, batch_size: int = 4,
-             threads: int = 2, dtype: str | None = None, overwrite: bool = False, engine: str | None = None) -> list[Path]:
+             threads: int = 2, dtype: str | None = None, overwrite: bool = False) -> list[Path]:
     """Build (or reuse, when made with the same arguments and inputs) the BM25, encoder-only and ResRank runs;
     return their paths, BM25 first."""
     model = Path(model)
@@ -41,7 +41,7 @@ def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top
     reranked = []
     for name in ("encoder", "resrank"):
         output = Path(runs) / run_file_name(ds.name, f"bm25-flat.{name}-{model.name}")
-        cls, options = reranker_arguments(name, model=str(model), dense_index=str(embeddings), dtype=dtype, engine=engine)
+        cls, options = reranker_arguments(name, model=str(model), dense_index=str(embeddings), dtype=dtype)
         sink = RunSink(output, name, options=options, inputs={"corpus": ds.corpus_dir})
         if not sink.up_to_date(sink.provenance(topics, first_stage, top_k, batch_size), overwrite):
             rerank_to_files(cls.from_options(**options), topics, first_stage, ds.passages, sink, top_k, batch_size, overwrite)

@@ -1,12 +1,15 @@
-"""Time the ResRank forward for a top-N list, eager vs the fast engine, against the hardware floors.
+"""Time the ResRank forward for a top-N list, the model's scoring path vs the plain reference, against the hardware floors.
 
 Random weights (latency does not depend on their values), built from a config: ``--shape 4b`` is
 Qwen3-4B (reranker) with a Qwen3-Embedding-4B-shaped encoder, for a GPU; ``--shape tiny`` for a CPU.
-Runs through :class:`ResRankModel` (engine ``eager``) and :class:`FastScorer` (``fast``), so what it
-times is what ``resrank-eval rerank --engine ...`` runs; with ``--tokenizer`` (SmolLM2's) and
-``--chat`` the prompt is ResRank-mini's (chat template, one placeholder per passage). Floors: weight
-bytes / memory bandwidth and FLOPs / matmul peak, both measured on the device unless given. Every case
-is isolated: a failure prints its traceback and the next case runs; the JSON is rewritten after each.
+``path`` is :class:`ResRankModel`'s one scoring path, what ``resrank-eval rerank`` runs (on CUDA: prefix
+reuse, buckets, CUDA graphs captured or refused with a reason); ``reference`` the plain computation the
+equivalence tests hold it to (``tests/reference.py``: whole prompts, one masked forward, no graphs; what
+the eager engine was). Online encoding likewise: the encoder's inference path vs its masked forward
+without graphs. With ``--tokenizer`` (SmolLM2's) and ``--chat`` the prompt is ResRank-mini's (chat
+template, one placeholder per passage). Floors: weight bytes / memory bandwidth and FLOPs / matmul peak,
+both measured on the device unless given. Every case is isolated: a failure prints its traceback and the
+next case runs; the JSON is rewritten after each.
 
     python scripts/bench_resrank.py --shape 4b --tokenizer DIR --chat --batch-sizes 1,32,128 --encode
     python scripts/bench_resrank.py --smoke          # seconds on a CPU (the test suite runs it)
@@ -19,19 +22,21 @@ import json
 import logging
 import os
 import platform
+import sys
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
-from resrank_eval.model import Encoder, ResRankConfig, ResRankModel
-from resrank_eval.model.encoding import FastEncoding
-from resrank_eval.model.engine import EngineOptions, FastScorer
+from resrank_eval.model import Encoder, ResRankConfig, ResRankModel, Scoring
 from resrank_eval.model.loading import resolve_device, resolve_dtype
 from resrank_eval.model.prompt import reserve_tokens
-from resrank_eval.model.tokenizers import train_bpe_tokenizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.reference import reference  # noqa: E402 - the test suite's plain computation, from the checkout
 
 SHAPES = {
     "4b": dict(vocab_size=151936, hidden_size=2560, num_hidden_layers=36, num_attention_heads=32,
@@ -57,6 +62,8 @@ class Floors:
 
 def load_tokenizer(folder: str | None) -> object:
     if folder is None:
+        from tests.tiny_models import train_bpe_tokenizer
+
         return train_bpe_tokenizer(vocab_size=512)
     from transformers import AutoTokenizer
 
@@ -77,8 +84,9 @@ def build_model(shape: str, device: torch.device, dtype: torch.dtype, candidates
     models = []
     for _ in range(2):
         with torch.device(device):
-            models.append(AutoModel.from_config(Qwen3Config(**SHAPES[shape]), dtype=dtype).eval())
-    encoder = Encoder(models[0], tokenizer, "last", True, 512)
+            models.append(AutoModel.from_config(Qwen3Config(**{**SHAPES[shape], "vocab_size": max(SHAPES[shape]["vocab_size"],
+                                                                                                 len(tokenizer))}), dtype=dtype).eval())
+    encoder = Encoder(models[0], tokenizer, "last", True, 512).eval()
     return ResRankModel(config, encoder, models[1], tokenizer).eval()
 
 
@@ -121,11 +129,11 @@ def forward_cost(model: torch.nn.Module, tokens: int, batch: int) -> tuple[float
     return flops, body * embedding.element_size()
 
 
-def drift(fast: torch.Tensor, eager: torch.Tensor) -> dict[str, float]:
-    """How far the fast scores are from eager ones: max |diff| and mean top-10 overlap."""
-    top = min(10, fast.shape[1])
-    overlap = [len(set(a.topk(top).indices.tolist()) & set(b.topk(top).indices.tolist())) / top for a, b in zip(fast, eager)]
-    return {"max_abs_diff": (fast - eager).abs().max().item(), "top10_overlap": sum(overlap) / len(overlap)}
+def drift(got: torch.Tensor, want: torch.Tensor) -> dict[str, float]:
+    """How far the path's scores are from the reference's: max |diff| and mean top-10 overlap."""
+    top = min(10, got.shape[1])
+    overlap = [len(set(a.topk(top).indices.tolist()) & set(b.topk(top).indices.tolist())) / top for a, b in zip(got, want)]
+    return {"max_abs_diff": (got - want).abs().max().item(), "top10_overlap": sum(overlap) / len(overlap)}
 
 
 class Bench:
@@ -164,7 +172,7 @@ def run(args: argparse.Namespace) -> list[dict[str, object]]:
         else measure_floors(device, dtype)
     card = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     tokens = len(model.prompts.build(QUERY, args.candidates).ids)
-    fast = FastScorer(model, EngineOptions(compile=args.compile))
+    model.scoring = path = Scoring(compile=args.compile)
     print(f"device {device} ({card}), {dtype}, shape {args.shape}, {args.candidates} candidates, prompt {tokens} tokens, "
           f"floors {floors.tflops:.3g} TFLOP/s {floors.bandwidth_gbs:.3g} GB/s, commit {os.environ.get('RESRANK_COMMIT', '?')}")
     bench = Bench(args, {"device": card, "dtype": str(dtype), "shape": args.shape, "candidates": args.candidates,
@@ -172,61 +180,79 @@ def run(args: argparse.Namespace) -> list[dict[str, object]]:
                          "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                          "floors": {"tflops": floors.tflops, "bandwidth_gbs": floors.bandwidth_gbs}})
     results: list[dict[str, object]] = bench.doc["results"]  # type: ignore[assignment]
-    scorers = {"eager": model, "fast": fast}
+    scorers = {"reference": lambda *a: reference(model, *a), "path": model}
 
     def report(name: str, seconds: float, batch: int, flops: float, bytes_read: float) -> None:
         floor = floors.seconds(flops, bytes_read)
         row = {"case": name, "batch": batch, "ms": seconds * 1000, "ms_per_query": seconds * 1000 / batch,
                "queries_per_s": batch / seconds, "floor_ms": floor * 1000, "x_floor": seconds / floor}
         results.append(row)
-        print(f"{name:<34} batch {batch:>3}  {row['ms']:9.2f} ms  {row['ms_per_query']:8.2f} ms/query  "
+        print(f"{name:<38} batch {batch:>3}  {row['ms']:9.2f} ms  {row['ms_per_query']:8.2f} ms/query  "
               f"{row['queries_per_s']:9.1f} q/s  floor {row['floor_ms']:8.3f} ms  x{row['x_floor']:.1f}")
 
     vectors = torch.nn.functional.normalize(torch.randn(args.candidates, model.encoder.dim, device=device), dim=-1)
     with torch.inference_mode():
         for batch in args.batch_sizes:
-            for engine in args.engines:
-                def cached(engine: str = engine, batch: int = batch) -> None:
+            for variant in args.variants:
+                def cached(variant: str = variant, batch: int = batch) -> None:
                     queries, lists = [QUERY] * batch, [vectors] * batch
-                    seconds = timed(lambda: scorers[engine](queries, lists), device, args.warmup, args.iters)
-                    report(f"cached vectors, {engine}", seconds, batch, *forward_cost(model.reranker, tokens, batch))
-                bench.case(f"cached {engine} batch {batch}", cached)
+                    seconds = timed(lambda: scorers[variant](queries, lists), device, args.warmup, args.iters)
+                    report(f"cached vectors, {variant}", seconds, batch, *forward_cost(model.reranker, tokens, batch))
+                bench.case(f"cached {variant} batch {batch}", cached)
 
         def check_drift() -> None:
             for batch in sorted({1, max(args.batch_sizes)}):
                 lists = [torch.nn.functional.normalize(torch.randn_like(vectors), dim=-1) for _ in range(batch)]
                 queries = [f"{QUERY} {i}" for i in range(batch)]
-                bench.doc["checks"][f"fast vs eager, batch {batch}"] = found = drift(fast(queries, lists).scores, model(queries, lists).scores)  # type: ignore[index]
-                print(f"fast vs eager scores, batch {batch}: max |diff| {found['max_abs_diff']:.3g}, top-10 overlap {found['top10_overlap']:.3f}")
+                found = drift(model(queries, lists).scores, reference(model, queries, lists).scores)
+                bench.doc["checks"][f"path vs reference, batch {batch}"] = found  # type: ignore[index]
+                print(f"path vs reference scores, batch {batch}: max |diff| {found['max_abs_diff']:.3g}, "
+                      f"top-10 overlap {found['top10_overlap']:.3f}")
         bench.case("drift", check_drift)
 
-        def engine_state() -> None:
-            graphs = fast.graphs
-            state = {"graphs_captured": graphs.captured() if graphs else 0, "graph_fallbacks": {str(k): v for k, v in (graphs.reasons if graphs else {}).items()},
-                     "prefix_tokens": [len(p) for p in fast.prefixes.values() if p is not None], "prefix_off": fast.prefix_off}
-            bench.doc["checks"]["engine"] = state  # type: ignore[index]
-            print(f"engine: {state}")
-        bench.case("engine state", engine_state)
+        def path_state() -> None:
+            graphs, encoder = path.graphs, model.encoder.graphs
+            state = {"graphs_captured": graphs.captured() if graphs else 0,
+                     "graph_fallbacks": {str(k): v for k, v in (graphs.reasons if graphs else {}).items()},
+                     "encoder_graphs_captured": encoder.captured() if encoder else 0,
+                     "encoder_graph_fallbacks": {str(k): v for k, v in (encoder.reasons if encoder else {}).items()},
+                     "prefix_tokens": [len(p) for p in path.prefixes.values() if p is not None], "prefix_off": path.prefix_off}
+            bench.doc["checks"]["path"] = state  # type: ignore[index]
+            print(f"path: {state}")
 
         if args.encode:
             ids = [torch.randint(10, 500, (args.passage_tokens,)).tolist() for _ in range(args.candidates)]
             encoder = model.encoder
-            forwards = {"eager": None, "fast": FastEncoding(encoder).forward}
             flops, weights = forward_cost(encoder.model, args.passage_tokens, args.candidates)
             rerank_flops, _ = forward_cost(model.reranker, tokens, 1)
-            for engine in args.engines:
-                def encode(engine: str = engine) -> None:
-                    seconds = timed(lambda: encoder.embed(ids, forwards[engine]), device, args.warmup, args.iters)
-                    report(f"encode {args.candidates}x{args.passage_tokens} tok, {engine}", seconds, 1, flops, weights)
-                    seconds = timed(lambda: scorers[engine]([QUERY], [encoder.embed(ids, forwards[engine])]), device, args.warmup, args.iters)
-                    report(f"online encode + rerank, {engine}", seconds, 1, flops + rerank_flops, 2 * weights)
-                bench.case(f"online {engine}", encode)
-        for name, options in (("fast, no prefix reuse", EngineOptions(prefix=False)), ("fast, no CUDA graphs", EngineOptions(graphs=False))):
-            def ablation(name: str = name, options: EngineOptions = options) -> None:
-                scorer = FastScorer(model, options)
-                seconds = timed(lambda: scorer([QUERY], [vectors]), device, args.warmup, args.iters)
+
+            def embed(variant: str) -> torch.Tensor:
+                """The encoder's inference path, or (reference) its masked forward without graphs."""
+                saved = encoder.unmasked, encoder.use_graphs
+                if variant == "reference":
+                    encoder.unmasked, encoder.use_graphs = False, False
+                try:
+                    return encoder.embed(ids)
+                finally:
+                    encoder.unmasked, encoder.use_graphs = saved
+
+            for variant in args.variants:
+                def encode(variant: str = variant) -> None:
+                    seconds = timed(lambda: embed(variant), device, args.warmup, args.iters)
+                    report(f"encode {args.candidates}x{args.passage_tokens} tok, {variant}", seconds, 1, flops, weights)
+                    seconds = timed(lambda: scorers[variant]([QUERY], [embed(variant)]), device, args.warmup, args.iters)
+                    report(f"online encode + rerank, {variant}", seconds, 1, flops + rerank_flops, 2 * weights)
+                bench.case(f"online {variant}", encode)
+        bench.case("path state", path_state)
+        for name, options in (("path, no prefix reuse", {"prefix": False}), ("path, no CUDA graphs", {"graphs": False})):
+            def ablation(name: str = name, options: dict = options) -> None:
+                model.scoring = Scoring(**options)
+                try:
+                    seconds = timed(lambda: model([QUERY], [vectors]), device, args.warmup, args.iters)
+                finally:
+                    model.scoring = path
                 report(f"cached vectors, {name}", seconds, 1, *forward_cost(model.reranker, tokens, 1))
-            if "fast" in args.engines and device.type == "cuda":
+            if "path" in args.variants and device.type == "cuda":
                 bench.case(name, ablation)
     return results
 
@@ -238,10 +264,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dtype", default=None, help="default: bfloat16 on GPU, float32 on CPU")
     parser.add_argument("--candidates", type=int, default=100)
     parser.add_argument("--batch-sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1, 32])
-    parser.add_argument("--engines", type=lambda s: s.split(","), default=["eager", "fast"], help="eager,fast")
+    parser.add_argument("--variants", type=lambda s: s.split(","), default=["reference", "path"], help="reference,path")
     parser.add_argument("--passage-tokens", type=int, default=128, help="passage length for --encode")
     parser.add_argument("--encode", action="store_true", help="also time online encoding of the candidates")
-    parser.add_argument("--compile", default=None, metavar="MODE", help="torch.compile the fast engine's forward with MODE")
+    parser.add_argument("--compile", default=None, metavar="MODE", help="torch.compile the path's forward with MODE")
     parser.add_argument("--tokenizer", default=None, help="tokenizer folder (default: a 512-token BPE trained here)")
     parser.add_argument("--chat", action="store_true", help="wrap the prompt in the tokenizer's chat template")
     parser.add_argument("--compact-prompt", action="store_true", help="placeholders only, no [i] labels")

@@ -5,8 +5,8 @@ not depend on weight values): ``--shape 4b`` is Qwen3-4B for a GPU, ``tiny`` for
 generative baselines run through the real rerankers (RankGPT prompt, sliding window 20/10,
 back-to-front) on real DL19 BM25 passages tokenized by SmolLM2's BPE; random weights never stop
 talking, so RankGPT-style answers are forced to exactly ``--new-tokens`` tokens (a full 20-id
-permutation is ~80). The ResRank forward (cached passage vectors, and with online encoding; eager and
-fast engines) is timed by ``scripts/bench_resrank.py``, whose models are built the same way: in this
+permutation is ~80). The ResRank forward (cached passage vectors, and with online encoding; the model's
+scoring path and the plain reference) is timed by ``scripts/bench_resrank.py``, whose models are built the same way: in this
 process, or read from its ``--json`` output of a run on the same device (``--resrank-json``). A
 baseline that fails prints its traceback and the rest is still reported.
 
@@ -67,7 +67,7 @@ def time_reranker(reranker: Reranker, rankings: list[Ranking], warmup: Ranking) 
 
 
 def time_resrank(args: argparse.Namespace) -> dict[str, float]:
-    """ms per query of ResRank at batch 1 per engine, cached vectors and online encode + rerank.
+    """ms per query of ResRank at batch 1, path and reference, cached vectors and online encode + rerank.
 
     Read from ``--resrank-json`` (a ``bench_resrank.py`` run on the same device) when given, so one GPU
     call builds the 4B ResRank pair once; otherwise measured here with the same model shape.
@@ -82,9 +82,9 @@ def time_resrank(args: argparse.Namespace) -> dict[str, float]:
         rows = bench_resrank.run(bench_resrank.parse_args(argv))
     found = {}
     for row in rows:
-        kind, _, engine = row["case"].partition(", ")
-        if row["batch"] == 1 and engine in ("eager", "fast") and kind.startswith(("cached vectors", "online encode")):
-            found[f"resrank {engine} ({'cached' if kind.startswith('cached') else 'online encode'})"] = row["ms_per_query"]
+        kind, _, variant = row["case"].partition(", ")
+        if row["batch"] == 1 and variant in ("reference", "path") and kind.startswith(("cached vectors", "online encode")):
+            found[f"resrank {variant} ({'cached' if kind.startswith('cached') else 'online encode'})"] = row["ms_per_query"]
     return found
 
 
@@ -154,8 +154,8 @@ def main(argv: list[str] | None = None) -> dict:
     print("\nms per query (median):")
     for name, ms in per_query.items():
         print(f"  {name:<32} {ms:12.2f}")
-    pairs = [("rankgpt", f"resrank {e} ({k})") for e in ("fast", "eager") for k in ("cached", "online encode")]
-    pairs += [("first", "resrank fast (cached)"), ("first", "resrank eager (cached)"), ("rankgpt", "first")]
+    pairs = [("rankgpt", f"resrank {v} ({k})") for v in ("path", "reference") for k in ("cached", "online encode")]
+    pairs += [("first", "resrank path (cached)"), ("first", "resrank reference (cached)"), ("rankgpt", "first")]
     ratios = {f"{a} / {b}": per_query[a] / per_query[b] for a, b in pairs if a in per_query and b in per_query}
     print("speed-ups:")
     for name, ratio in ratios.items():

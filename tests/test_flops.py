@@ -14,7 +14,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import AutoModelForCausalLM, BertConfig, BertModel, LlamaConfig
 
-from resrank_eval.model import ResRankModel
+from resrank_eval.model import ResRankModel, Scoring
 from resrank_eval.model.flops import PETA, Shape, flops_summary
 from resrank_eval.model.loading import load_tokenizer
 from resrank_eval.model.sources import resolve_source
@@ -93,9 +93,11 @@ def resrank_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("cls", [ResRankReranker, EncoderReranker])
 def test_resrank_and_encoder_record_what_torch_counts(cls: type, resrank_dir: Path) -> None:
-    # the reference path: the fast engine computes the same model (so records the same FLOPs) but reuses a cached
-    # prompt prefix and checks that reuse once, so torch's count of what it ran differs on purpose
-    reranker = cls.from_pretrained(str(resrank_dir), device="cpu", engine="eager")
+    # prefix reuse off: with it the model computes the same scores (so records the same FLOPs) but runs a cached
+    # prompt prefix once and checks that reuse once, so torch's count of what it ran differs on purpose
+    reranker = cls.from_pretrained(str(resrank_dir), device="cpu")
+    if cls is ResRankReranker:
+        reranker.model.scoring = Scoring(prefix=False)
     reranker.encoder.batch_size = 1  # one passage per encoder forward: no padding
     eager(reranker.encoder.model, *([reranker.model.reranker] if cls is ResRankReranker else []))
     results: list = []
@@ -125,8 +127,11 @@ def test_rankgpt_and_first_record_what_torch_counts(smollm2_tokenizer: object) -
         assert (stats.flops["decode"] > 0) == (reranker.name == "rankgpt") and stats.flops["encoder"] == 0
 
 
-def test_fast_engine_records_the_flops_of_the_model_it_computes(resrank_dir: Path) -> None:
-    """FLOPs describe the model's maths, not the engine's mechanics: fast and eager record the same counts."""
-    stats = [rerank(ResRankReranker.from_pretrained(str(resrank_dir), device="cpu", engine=engine), [QUERY])[0].stats
-             for engine in ("eager", "fast")]
+def test_prefix_reuse_records_the_flops_of_the_model_it_computes(resrank_dir: Path) -> None:
+    """FLOPs describe the model's maths, not the path's mechanics: with and without prefix reuse, the same counts."""
+    stats = []
+    for prefix in (False, True):
+        reranker = ResRankReranker.from_pretrained(str(resrank_dir), device="cpu")
+        reranker.model.scoring = Scoring(prefix=prefix)
+        stats.append(rerank(reranker, [QUERY])[0].stats)
     assert stats[0].flops == stats[1].flops and stats[0].flops["prefill"] > 0

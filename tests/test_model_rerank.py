@@ -81,12 +81,11 @@ def test_cached_vectors_are_reused_not_reencoded(cls: type, model_dir: Path, ind
             assert b.stats.encoder_tokens == 0 and b.stats.encode_ms == 0.0
 
 
-@pytest.mark.parametrize("engine", ["eager", "fast"])
-def test_partly_cached_candidates_mix_stored_and_fresh_vectors(model_dir: Path, index_dir: Path, engine: str) -> None:
+def test_partly_cached_candidates_mix_stored_and_fresh_vectors(model_dir: Path, index_dir: Path) -> None:
     extra = {"n1": "a passage the index does not hold", "n2": "another new one about fever"}
     mixed = [Ranking(Query("q1", "fever"), [Candidate(d, 0.0, extra.get(d) or DOCS[d]) for d in ("n1", "d6", "n2", "d3")])]
-    online = rerank(ResRankReranker.from_pretrained(str(model_dir), device="cpu", engine=engine), mixed)[0]
-    cached = rerank(ResRankReranker.from_pretrained(str(model_dir), device="cpu", embeddings=index_dir, engine=engine), mixed)[0]
+    online = rerank(ResRankReranker.from_pretrained(str(model_dir), device="cpu"), mixed)[0]
+    cached = rerank(ResRankReranker.from_pretrained(str(model_dir), device="cpu", embeddings=index_dir), mixed)[0]
     assert [c.docid for c in cached.candidates] == [c.docid for c in online.candidates]
     assert np.allclose([c.score for c in cached.candidates], [c.score for c in online.candidates], atol=1e-5)
     assert cached.stats.extra["cached_vectors"] == 2
@@ -133,3 +132,16 @@ def test_dense_retrieve_with_pyserini_faiss_searcher(model_dir: Path, index_dir:
     assert [c.docid for c in run["q1"]] == expected
     scores = [c.score for c in run["q1"]]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_results_are_paired_with_their_rankings_by_qid() -> None:
+    """A result names its query (``Reranked.qid``); one returned out of order is an error, not a silent mix-up."""
+    from resrank_eval.rerank.identity import IdentityReranker
+
+    class Swapped(IdentityReranker):
+        def rerank_batch(self, rankings: list[Ranking]) -> list:
+            return super().rerank_batch(rankings)[::-1]
+
+    assert [r.qid for r in rerank(IdentityReranker(), rankings(), batch_size=2)] == ["q1", "q2", "q3"]
+    with pytest.raises(ResrankError, match="returned query 'q2' where 'q1' was due"):
+        rerank(Swapped(), rankings(), batch_size=2)

@@ -10,7 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from resrank_eval.errors import ResrankError
-from resrank_eval.model import ResRankConfig, ResRankModel, load_encoder
+from resrank_eval.model import ResRankConfig, ResRankModel, Scoring, load_encoder
 
 from .tiny_models import tiny_config, tiny_qwen3
 
@@ -32,8 +32,10 @@ def build(root: Path, **options: object) -> ResRankModel:
 
 
 def capture(model: ResRankModel) -> dict[str, torch.Tensor]:
-    """What the reranker received and returned in its last call (a forward hook, no patching)."""
+    """What the reranker received and returned in its last call (a forward hook, no patching): whole prompts,
+    with prefix reuse off."""
     seen: dict[str, torch.Tensor] = {}
+    model.scoring = Scoring(prefix=False)
 
     def hook(_module: torch.nn.Module, _args: tuple, kwargs: dict, output: object) -> None:
         seen["embeds"] = kwargs["inputs_embeds"].detach()
@@ -135,6 +137,9 @@ def test_save_load_round_trip_and_standalone_subfolders(root: Path, tmp_path: Pa
     assert torch.equal(vectors, again) and torch.equal(before, after)
     saved = json.loads((tmp_path / "ckpt" / "resrank.json").read_text())
     assert saved["encoder"] == "encoder" and saved["residual"] == "gated"
+    listed = json.loads((tmp_path / "ckpt" / "manifest.json").read_text())["files"]
+    assert {"resrank.json", "head.safetensors", "encoder/model.safetensors", "reranker/model.safetensors"} <= set(listed)
+    assert "residual `gated`" in (tmp_path / "ckpt" / "README.md").read_text()
     for sub in ("encoder", "reranker"):
         AutoModel.from_pretrained(tmp_path / "ckpt" / sub)
         AutoTokenizer.from_pretrained(tmp_path / "ckpt" / sub)
@@ -185,7 +190,7 @@ def test_bad_sources_and_files_are_one_line_errors(root: Path, tmp_path: Path) -
     (tmp_path / "resrank.json").write_text('{"encoder": "e", "reranker": "r", "colour": 1}')
     with pytest.raises(ResrankError, match="resrank.json: unknown key 'colour'"):
         ResRankModel.from_pretrained(tmp_path)
-    with pytest.raises(ResrankError, match="not a ResRank model folder or preset"):
+    with pytest.raises(ResrankError, match="not a ResRank model folder, preset .* or hub repository"):
         ResRankModel.from_pretrained(tmp_path / "nowhere")
     model = build(root)
     with pytest.raises(ResrankError, match="passage vectors"):
@@ -278,5 +283,87 @@ def test_rank_embeddings_add_a_vector_per_position_to_the_input_only(root: Path,
     assert torch.allclose(scores[0], expected.detach(), atol=1e-5)
     model.save_pretrained(tmp_path / "ckpt")
     loaded = ResRankModel.from_pretrained(tmp_path / "ckpt", "cpu", "float32")
+    loaded.scoring = Scoring(prefix=False)  # as ``capture`` ran it: the same mechanics, bit for bit
     with torch.no_grad():
         assert torch.equal(loaded.score(QUERIES[:1], [loaded.encode_passages(PASSAGES)]), scores)
+
+
+def flip_a_bit(path: Path, at_end: int = 100) -> None:
+    """Change one bit of a weight's value, far from the header (which stays valid)."""
+    data = bytearray(path.read_bytes())
+    data[-at_end] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+def test_folders_are_checked_against_their_manifest(root: Path, tmp_path: Path) -> None:
+    """A flipped bit in the delta (header intact) is refused before the weights are used, naming the file; a
+    missing file is refused by the reranker's option check, which loads nothing."""
+    from resrank_eval.model.pack import pack
+    from resrank_eval.rerank.registry import reranker_arguments
+
+    model = build(root, projector="linear")
+    with torch.no_grad():
+        model.reranker.layers[0].mlp.up_proj.weight.add_(0.01)
+    model.save_pretrained(tmp_path / "trained")
+    pack(tmp_path / "trained", tmp_path / "packed", str(root / "bert"), str(root / "qwen3"))
+    reranker_arguments("resrank", model=str(tmp_path / "packed"))
+    flip_a_bit(tmp_path / "packed" / "delta.safetensors")
+    reranker_arguments("resrank", model=str(tmp_path / "packed"))  # sizes are right: the load itself finds it
+    with pytest.raises(ResrankError, match=r"delta\.safetensors: sha256 differs from the manifest's") as info:
+        ResRankModel.from_pretrained(tmp_path / "packed", "cpu")
+    assert "\n" not in str(info.value)
+    with pytest.raises(ResrankError, match=r"delta\.safetensors: sha256 differs"):
+        load_encoder(tmp_path / "packed", "cpu")
+    (tmp_path / "trained" / "head.safetensors").unlink()
+    for name in ("resrank", "encoder"):
+        with pytest.raises(ResrankError, match=r"head\.safetensors: missing"):
+            reranker_arguments(name, model=str(tmp_path / "trained"))
+    (tmp_path / "trained" / "head.safetensors").write_bytes(b"")
+    with pytest.raises(ResrankError, match=r"head\.safetensors: not a complete safetensors file"):
+        reranker_arguments("resrank", model=str(tmp_path / "trained"))
+    config = tmp_path / "packed" / "resrank.json"
+    config.write_text(config.read_text() + " ")  # still a valid config, but not the one saved
+    with pytest.raises(ResrankError, match=rf"resrank\.json: {config.stat().st_size} bytes, the manifest says"):
+        reranker_arguments("resrank", model=str(tmp_path / "packed"))
+
+
+def test_bundled_model_is_pinned_in_the_package() -> None:
+    """The shipped folder's manifest is the one whose digest the package pins, and it lists every weight file."""
+    from resrank_eval.model.manifest import check_folder
+    from resrank_eval.model.sources import BUNDLED_MANIFEST_SHA256, BUNDLED_MODEL
+    from resrank_eval.provenance import fingerprint
+
+    assert fingerprint(BUNDLED_MODEL / "manifest.json") == "sha256:" + BUNDLED_MANIFEST_SHA256
+    assert {"delta.safetensors", "head.safetensors", "resrank.json"} <= set(json.loads((BUNDLED_MODEL / "manifest.json").read_text())["files"])
+    check_folder(BUNDLED_MODEL, digests=True)
+    assert "## Scores" in (BUNDLED_MODEL / "README.md").read_text()
+
+
+def test_hub_repository_loads_from_the_cache_offline(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``from_pretrained("owner/name")`` reads the hub's cache layout when offline; the card survives a round trip;
+    ``push_to_hub`` without a hub is a one-line error."""
+    from huggingface_hub import constants
+
+    from resrank_eval.model import Card
+
+    model = build(root, residual="gated")
+    model.card = Card(title="Tiny ResRank", training="Nothing: random weights.",
+                      scores=[{"dataset": "dl19", "measure": "nDCG@10", "value": 0.1, "command": "resrank-eval rerank ..."}])
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--someone--tiny-resrank"
+    model.save_pretrained(repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    loaded = ResRankModel.from_pretrained("someone/tiny-resrank", "cpu", "float32")
+    assert loaded.card == model.card and loaded.config.residual == "gated"
+    with torch.no_grad():
+        vectors = model.encode_passages(PASSAGES)
+        assert torch.equal(model.score(QUERIES[:1], [vectors]), loaded.score(QUERIES[:1], [vectors]))
+    with pytest.raises(ResrankError, match="someone/absent: not a local folder or preset, and no copy from the Hugging Face hub"):
+        ResRankModel.from_pretrained("someone/absent")
+    with pytest.raises(ResrankError, match="push to someone/tiny-resrank: "):
+        loaded.push_to_hub("someone/tiny-resrank")
+    text = (repo / "snapshots" / commit / "README.md").read_text()
+    assert "Tiny ResRank" in text and "| dl19 | nDCG@10 | 0.1 | `resrank-eval rerank ...` |" in text

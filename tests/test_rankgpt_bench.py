@@ -35,17 +35,18 @@ def test_gpu_check_benchmarks_smoke(tmp_path: Path) -> None:
     resrank, side = tmp_path / "resrank.json", tmp_path / "side.json"
     done = run_script("bench_resrank.py", "--smoke", "--json", str(resrank))
     assert done.returncode == 0, done.stderr[-2000:]
-    for case in ("cached vectors, fast", "cached vectors, eager", "encode 20x16 tok, fast", "online encode + rerank, eager"):
+    for case in ("cached vectors, path", "cached vectors, reference", "encode 20x16 tok, path", "online encode + rerank, reference"):
         assert case in done.stdout
     rows = json.loads(resrank.read_text())
     assert rows["failures"] == [] and rows["skipped"] == [], rows["failures"]
-    assert rows["checks"]["fast vs eager, batch 4"]["max_abs_diff"] <= 1e-4
+    assert rows["checks"]["path vs reference, batch 4"]["max_abs_diff"] <= 1e-4
+    assert rows["checks"]["path"]["prefix_tokens"] and rows["checks"]["path"]["prefix_off"] is None
     done = run_script("bench_side_by_side.py", "--smoke", "--tokenizer", str(tmp_path / "tokenizer"),
                       "--resrank-json", str(resrank), "--json", str(side))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "speed-ups:" in done.stdout
     result = json.loads(side.read_text())
-    assert set(result["ms_per_query"]) == {"rankgpt", "first"} | {f"resrank {e} ({k})" for e in ("eager", "fast")
+    assert set(result["ms_per_query"]) == {"rankgpt", "first"} | {f"resrank {v} ({k})" for v in ("reference", "path")
                                                                    for k in ("cached", "online encode")}
     assert all(ms > 0 for ms in result["ms_per_query"].values())
     (rankgpt,) = result["generative_stats"]["rankgpt"]

@@ -19,6 +19,7 @@ from resrank_eval.cli import main
 from resrank_eval.errors import ResrankError
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.formats.trec import read_run
+from resrank_eval.model.manifest import write_manifest
 from resrank_eval.model.sources import BUNDLED_MODEL
 from resrank_eval.provenance import Provenance, record_path
 from resrank_eval.rerank import Reranked, RunSink
@@ -73,6 +74,7 @@ def test_case1_resume_with_another_model_is_refused_before_loading(tmp_path: Pat
     shutil.copytree(BUNDLED_MODEL, other)
     config = json.loads((other / "resrank.json").read_text())
     (other / "resrank.json").write_text(json.dumps({**config, "score_scale": 20.0}))
+    write_manifest(other)  # another model, whole (not the bundled one with an edited config, which its manifest refuses)
     out = tmp_path / "run.txt"
     killed_rerank(out, "encoder", model=first)
     refused(rerank_cli(out, "encoder", "--model", other), "made from a different --model", f"(was {first}, now {other})")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..rerank.resrank import ENGINE
-from .common import POSITIVE, Writable, dtype_option, option_decorator, overwrite_option, threads_option
+from .common import POSITIVE, Writable, dtype_option, overwrite_option, threads_option
 
 
 @click.command("demo")
@@ -14,10 +13,9 @@ from .common import POSITIVE, Writable, dtype_option, option_decorator, overwrit
 @click.option("--top-k", type=POSITIVE, default=100, show_default=True)
 @click.option("--batch-size", type=POSITIVE, default=4, show_default=True)
 @dtype_option
-@option_decorator(ENGINE)
 @threads_option
 @overwrite_option
-def demo(model: str | None, runs: str, top_k: int, batch_size: int, dtype: str | None, engine: str | None, threads: int,
+def demo(model: str | None, runs: str, top_k: int, batch_size: int, dtype: str | None, threads: int,
          overwrite: bool) -> None:
     """BM25 -> ResRank rerank -> evaluation on bundled NFCorpus test, on the CPU.
 
@@ -31,7 +29,7 @@ def demo(model: str | None, runs: str, top_k: int, batch_size: int, dtype: str |
     from ..demo import DATASET, DEMO_MODEL, run_demo
     from ..report import build_report, load_run_file
 
-    paths = run_demo(Path(model) if model else DEMO_MODEL, runs, top_k, batch_size, threads, dtype, overwrite, engine)
+    paths = run_demo(Path(model) if model else DEMO_MODEL, runs, top_k, batch_size, threads, dtype, overwrite)
     report = build_report([load_run_file(p, DATASET) for p in paths], baseline=paths[0])
     click.echo(report.to_markdown(), nl=False)
 

@@ -13,10 +13,12 @@ from ..lazy import lazy_exports
 from .config import ResRankConfig
 
 if TYPE_CHECKING:
+    from .card import Card
     from .encoder import Encoder, QueryEncoder
-    from .resrank import ResRankModel, ScoreOutput, load_encoder
+    from .resrank import ResRankModel, load_encoder
+    from .scoring import ScoreOutput, Scoring
 
-__getattr__ = lazy_exports(__name__, {"Encoder": ".encoder", "QueryEncoder": ".encoder", "ResRankModel": ".resrank",
-                                       "ScoreOutput": ".resrank", "load_encoder": ".resrank"})
+__getattr__ = lazy_exports(__name__, {"Card": ".card", "Encoder": ".encoder", "QueryEncoder": ".encoder", "ResRankModel": ".resrank",
+                                       "ScoreOutput": ".scoring", "Scoring": ".scoring", "load_encoder": ".resrank"})
 
-__all__ = ["Encoder", "QueryEncoder", "ResRankConfig", "ResRankModel", "ScoreOutput", "load_encoder"]
+__all__ = ["Card", "Encoder", "QueryEncoder", "ResRankConfig", "ResRankModel", "ScoreOutput", "Scoring", "load_encoder"]

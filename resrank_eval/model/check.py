@@ -1,9 +1,10 @@
 """Checks of a model argument that load nothing, so a mistake costs no 20 s of reading weights.
 
-A ResRank folder's ``resrank.json`` must parse into a valid config and every ``*.safetensors`` file
-under a local model folder must be whole (the header parses and covers the file: a truncated or
-empty file is caught here, not by the loader half a minute later). Names that are not local folders
-(presets, Hugging Face ids, ``smollm2``) are left to the loader, which fails fast on them.
+A ResRank folder's ``resrank.json`` must parse into a valid config, every file its manifest lists must
+be there at its size (:mod:`.manifest`; the digests are checked by the load itself) and every
+``*.safetensors`` file under a local model folder must be whole (the header parses and covers the
+file: a truncated or empty file is caught here, not by the loader half a minute later). Names that are
+not local folders (presets, hub repositories, ``smollm2``) are left to the loader, which fails fast on them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from pathlib import Path
 
 from ..errors import InputError, ResrankError
 from .config import CONFIG_NAME, ResRankConfig
+from .manifest import check_folder
 from .presets import PRESETS
+from .sources import HUB_ID
 
 
 def check_safetensors(path: str | Path) -> None:
@@ -40,8 +43,9 @@ def check_resrank_model(name_or_dir: str | Path) -> None:
             raise ResrankError(f"{path}: no {CONFIG_NAME} (not a ResRank model folder)")
         ResRankConfig.load(path)
         check_weights(path)
-    elif str(name_or_dir) not in PRESETS:
-        raise ResrankError(f"{name_or_dir}: not a ResRank model folder or preset ({', '.join(PRESETS)})")
+        check_folder(path, digests=False)
+    elif str(name_or_dir) not in PRESETS and not HUB_ID.fullmatch(str(name_or_dir)):
+        raise ResrankError(f"{name_or_dir}: not a ResRank model folder, preset ({', '.join(PRESETS)}) or hub repository (owner/name)")
 
 
 def check_lm_source(source: str | Path) -> None:

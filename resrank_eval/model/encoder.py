@@ -3,11 +3,17 @@
 Serves three callers with one code path: the dense index (passages), the dense retriever (queries,
 through :class:`QueryEncoder` for Pyserini) and the ResRank reranker (passage vectors injected as
 tokens). Gradients flow when the caller has them enabled, so a trainer can back-propagate into it.
+Texts are sorted by length into batches (little padding). Without gradients, in eval mode, the same
+path drops what only speed needs: a causal encoder (decoder attention, e.g. Qwen3-Embedding) reads its
+right-padded batch without an attention mask (no real token attends to a later pad, and SDPA takes its
+causal kernel), checked once against the masked forward; on CUDA, lengths are padded to buckets and
+batch sizes to powers of two, one CUDA graph per shape (:mod:`.graphs`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +22,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ResrankError
+from .graphs import GraphRunner, WeightsWatch, batch_bucket, length_bucket, relative_error, stage, tolerance
+
+log = logging.getLogger(__name__)
 
 
 class Encoder(nn.Module):
@@ -39,6 +48,11 @@ class Encoder(nn.Module):
         self.eos_id = tokenizer.eos_token_id if pooling == "last" else None
         if pooling == "last" and self.eos_id is None:
             raise ResrankError("encoder: last-token pooling needs a tokenizer with an EOS token")
+        self.causal = is_causal(model)
+        self.unmasked: bool | None = None if self.causal else False  # decided on the first padded batch
+        self.graphs: GraphRunner | None = None
+        self.watch = WeightsWatch()
+        self.use_graphs: bool | None = None  # None: on CUDA
 
     @property
     def dim(self) -> int:
@@ -58,27 +72,21 @@ class Encoder(nn.Module):
             ids = [seq if seq and seq[-1] == self.eos_id else seq + [self.eos_id] for seq in ids]
         return ids
 
-    def encode(self, texts: Sequence[str], queries: bool = False) -> torch.Tensor:
+    def encode(self, texts: Sequence[str], queries: bool = False, batch_size: int | None = None) -> torch.Tensor:
         """[len(texts), dim] on the model's device; differentiable under ``torch.enable_grad``."""
-        return self.embed(self.tokenize(texts, queries))
+        return self.embed(self.tokenize(texts, queries), batch_size)
 
-    def embed(self, token_ids: Sequence[Sequence[int]],
-              forward: Callable[[list[Sequence[int]]], torch.Tensor] | None = None) -> torch.Tensor:
-        """Longest first in batches (little padding); on GPU OOM the batch size halves and retries.
-
-        ``forward``: one batch's vectors, when not the plain (differentiable) one, e.g. the fast
-        engine's (``model/encoding.py``).
-        """
-        forward = forward or self._forward
+    def embed(self, token_ids: Sequence[Sequence[int]], batch_size: int | None = None) -> torch.Tensor:
+        """Longest first in batches of ``batch_size`` (little padding); on GPU OOM the batch size halves and retries."""
         if not token_ids:
             return torch.empty(0, self.dim, device=self.device)
         order = sorted(range(len(token_ids)), key=lambda i: -len(token_ids[i]))
         pooled: list[torch.Tensor] = []
-        start, batch_size = 0, self.batch_size
+        start, batch_size = 0, batch_size or self.batch_size
         while start < len(order):
             batch = [token_ids[i] for i in order[start:start + batch_size]]
             try:
-                pooled.append(forward(batch))
+                pooled.append(self._forward(batch))
             except torch.cuda.OutOfMemoryError:
                 if batch_size == 1:
                     raise ResrankError("encoder: out of GPU memory at batch size 1") from None
@@ -92,15 +100,51 @@ class Encoder(nn.Module):
         return stacked[inverse.to(stacked.device)]
 
     def _forward(self, batch: list[Sequence[int]]) -> torch.Tensor:
-        ids, mask = padded(batch, self.pad_id, len(batch), max(len(seq) for seq in batch))
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        return self.pooled(ids, mask, mask)
+        """One batch's vectors. Without gradients (and in eval mode) a causal encoder reads its right-padded batch
+        unmasked, and on CUDA lengths and batch sizes are padded to buckets, one graph per shape."""
+        inference = not (torch.is_grad_enabled() or self.training)
+        graphs = self._graphs() if inference and (self.device.type == "cuda" if self.use_graphs is None else self.use_graphs) else None
+        longest = max(len(seq) for seq in batch)
+        rows, width = (batch_bucket(len(batch), self.batch_size), length_bucket(longest)) if graphs else (len(batch), longest)
+        ids, mask = (stage(x, self.device) for x in padded(batch, self.pad_id, rows, width))
+        if not inference:
+            return self.pooled_masked(ids, mask)
+        if self.unmasked is None and width > min(len(seq) for seq in batch):
+            self.unmasked = self.causal and self._unmasked_agrees(ids, mask)
+        forward = self.pooled_unmasked if self.unmasked else self.pooled_masked
+        if graphs is not None:
+            return graphs.run((rows, width, bool(self.unmasked)), forward, (ids, mask))[:len(batch)]
+        return forward(ids, mask)[:len(batch)]
 
     def pooled(self, ids: torch.Tensor, mask: torch.Tensor, attention: torch.Tensor | None) -> torch.Tensor:
         """Pooled (normalised) float32 vectors of a right-padded batch; ``attention`` None: causal, no mask."""
         hidden = self.model(input_ids=ids, attention_mask=attention).last_hidden_state
         vectors = pool(hidden, mask, self.pooling).float()
         return F.normalize(vectors, dim=-1) if self.normalize else vectors
+
+    def pooled_masked(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.pooled(ids, mask, mask)
+
+    def pooled_unmasked(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.pooled(ids, mask, None)
+
+    def _unmasked_agrees(self, ids: torch.Tensor, mask: torch.Tensor) -> bool:
+        """Once, on a padded batch: does the unmasked forward give the masked forward's vectors?"""
+        error = relative_error(self.pooled_unmasked(ids, mask), self.pooled_masked(ids, mask))
+        if not error <= tolerance(next(self.model.parameters()).dtype):
+            log.warning("encoder: unmasked forward differs by %.3g relative; keeping the attention mask", error)
+        return error <= tolerance(next(self.model.parameters()).dtype)
+
+    def _graphs(self) -> GraphRunner:
+        """The graphs of the weights as they are now (captured graphs read weights where they were)."""
+        if self.watch.changed(self.model) or self.graphs is None:
+            self.graphs = GraphRunner(tolerance(next(self.model.parameters()).dtype))
+        return self.graphs
+
+    def train(self, mode: bool = True) -> Encoder:
+        super().train(mode)
+        self.watch.forget()
+        return self
 
 
 def padded(batch: Sequence[Sequence[int]], pad_id: int, rows: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -125,6 +169,43 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
 
 
+def passage_vectors(encoder: Encoder, lists: Sequence[Sequence[tuple[str, str | None]]], store: Any = None,
+                    batch_size: int | None = None, labels: Sequence[str] = ()) -> tuple[list[torch.Tensor], list[list[int | None]]]:
+    """Per list of (docid, text): its [n, D] float32 vectors on the encoder's device, read from ``store`` where it
+    holds the docid (a dense index's ``DenseVectors``, or a dict), the rest encoded together, once per docid; and
+    per candidate its encoder tokens (None when stored). ``labels`` name the lists in errors."""
+    docids = [docid for items in lists for docid, _ in items]
+    stored = store.get(docids) if hasattr(store, "get") and not isinstance(store, Mapping) else \
+        {d: store[d] for d in docids if d in store} if store else {}
+    todo: dict[str, str] = {}
+    for q, items in enumerate(lists):
+        for docid, text in items:
+            if docid not in stored and docid not in todo:
+                if not text:
+                    raise ResrankError(f"{labels[q] if labels else 'rank'}: docid {docid}: no text and no cached vector")
+                todo[docid] = text
+    ids = encoder.tokenize(list(todo.values())) if todo else []
+    fresh = dict(zip(todo, encoder.embed(ids, batch_size))) if ids else {}
+    length = dict(zip(todo, map(len, ids)))
+    return [_stacked([d for d, _ in items], fresh, stored, encoder.device) for items in lists], \
+        [[length.get(d) for d, _ in items] for items in lists]
+
+
+def _stacked(docids: list[str], fresh: dict[str, torch.Tensor], stored: Mapping[str, Any], device: torch.device) -> torch.Tensor:
+    """[n, D] float32 on the device; stored rows stacked on the host and copied in one (pinned, async) transfer."""
+    hits = [i for i, d in enumerate(docids) if d not in fresh]
+    kept = stage(torch.stack([torch.as_tensor(stored[docids[i]]) for i in hits]), device).float() if hits else None
+    if kept is not None and len(hits) == len(docids):
+        return kept
+    encoded = torch.stack([fresh[d] for d in docids if d in fresh]).float()
+    if kept is None:
+        return encoded
+    out = torch.empty((len(docids), encoded.shape[1]), device=encoded.device)
+    out[torch.tensor(hits, device=device)] = kept
+    out[torch.tensor([i for i, d in enumerate(docids) if d in fresh], device=device)] = encoded
+    return out
+
+
 class QueryEncoder:
     """Pyserini's query-encoder protocol (``encode`` / ``encode_batch`` -> numpy) over an Encoder."""
 
@@ -137,6 +218,12 @@ class QueryEncoder:
     def encode_batch(self, queries: Sequence[str]) -> np.ndarray:
         with torch.inference_mode():
             return self.encoder.encode(queries, queries=True).float().cpu().numpy()
+
+
+def is_causal(model: Any) -> bool:
+    """Every attention module declares causal attention (and the config does not switch it off)."""
+    flags = [m.is_causal for m in model.modules() if isinstance(getattr(m, "is_causal", None), bool)]
+    return bool(flags) and all(flags) and getattr(model.config, "is_causal", True) is not False
 
 
 def _pad_id(tokenizer: Any) -> int:

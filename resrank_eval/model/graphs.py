@@ -1,29 +1,23 @@
-"""CUDA graphs keyed by input shape, with an eager fallback that says why.
+"""CUDA graphs keyed by input shape, the padding that makes shapes repeat, and when cached state is stale.
 
 A ResRank forward at the 4B shape is launch-bound: ~36 layers x a dozen small kernels. Captured once
 per static shape and replayed, the whole forward is one launch. Capture follows PyTorch's recipe
 (warm-up on a side stream, one shared memory pool, inputs copied into static buffers before each
-replay) and is checked: the first replay must reproduce the eager output of the same inputs, or the
-key runs eagerly from then on. Any failure (an op that syncs, an allocator refusal) is logged with its
-reason and that key falls back to eager; nothing here can change a score by more than the check allows.
+replay) and is checked: the first replay must reproduce the uncaptured output of the same inputs, or
+the key runs uncaptured from then on. Any failure (an op that syncs, an allocator refusal) is logged
+with its reason and that key falls back; nothing here can change a score by more than the check allows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Graph:
-    graph: torch.cuda.CUDAGraph
-    inputs: list[torch.Tensor]
-    output: torch.Tensor
 
 
 def tolerance(dtype: torch.dtype) -> float:
@@ -53,17 +47,52 @@ def length_bucket(length: int, smallest_step: int = 8) -> int:
     return -(-length // step) * step
 
 
-class GraphRunner:
-    """Runs ``fn(*inputs)`` through a CUDA graph captured for each key (a shape), or eagerly.
+class WeightsWatch:
+    """Whether a module's weights are still those a cache (a prefix's keys and values, a captured graph) was made with.
 
-    ``tolerance``: the relative error (:func:`relative_error`) a first replay may have against eager.
+    Watches where each weight lives and how often it was written in place: moving the module, loading a state
+    dict or an optimizer step shows. The list of weights is taken at the first look (listing them costs
+    milliseconds, looking at them a tenth of that); :meth:`forget` starts over, which the model's ``train()``
+    and ``eval()`` call, so weights added or replaced while training (LoRA, FSDP) are seen too.
+    """
+
+    def __init__(self) -> None:
+        self.weights: list[torch.Tensor] | None = None
+        self.key: tuple[tuple[int, int], ...] | None = None
+
+    def changed(self, module: torch.nn.Module) -> bool:
+        if self.weights is None:
+            self.weights = list(module.parameters())
+        key = tuple((w.data_ptr(), w._version) for w in self.weights)
+        changed, self.key = key != self.key, key
+        return changed
+
+    def forget(self) -> None:
+        self.weights = self.key = None
+
+
+def stage(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A host tensor to the device: through pinned memory and an asynchronous copy on CUDA."""
+    if device.type != "cuda" or tensor.device.type != "cpu":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
+class GraphRunner:
+    """Runs ``fn(*inputs)`` through a CUDA graph captured for each key (a shape), or uncaptured.
+
+    ``tolerance``: the relative error (:func:`relative_error`) a first replay may have against the plain call.
     """
 
     def __init__(self, tolerance: float) -> None:
         self.tolerance = tolerance
-        self.graphs: dict[Hashable, _Graph | None] = {}
-        self.pool: tuple | None = None
+        self.graphs: dict[Hashable, tuple[torch.cuda.CUDAGraph, list[torch.Tensor], torch.Tensor] | None] = {}
+        self.pool: Any = None
         self.reasons: dict[Hashable, str] = {}
+
+    def __deepcopy__(self, memo: dict) -> GraphRunner:
+        """No graphs: a copy of a model has weights elsewhere (and CUDA graphs cannot be copied)."""
+        return GraphRunner(self.tolerance)
 
     def run(self, key: Hashable, fn: Callable[..., torch.Tensor], inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         if key not in self.graphs:
@@ -71,12 +100,14 @@ class GraphRunner:
         entry = self.graphs[key]
         if entry is None:
             return fn(*inputs)
-        for static, value in zip(entry.inputs, inputs):
-            static.copy_(value, non_blocking=True)
-        entry.graph.replay()
-        return entry.output.clone()
+        graph, static, output = entry
+        for buffer, value in zip(static, inputs):
+            buffer.copy_(value, non_blocking=True)
+        graph.replay()
+        return output.clone()
 
-    def _capture(self, key: Hashable, fn: Callable[..., torch.Tensor], inputs: Sequence[torch.Tensor]) -> _Graph | None:
+    def _capture(self, key: Hashable, fn: Callable[..., torch.Tensor],
+                 inputs: Sequence[torch.Tensor]) -> tuple[torch.cuda.CUDAGraph, list[torch.Tensor], torch.Tensor] | None:
         try:
             if any(x.device.type != "cuda" for x in inputs):
                 raise ValueError("inputs are not on a CUDA device")
@@ -97,17 +128,14 @@ class GraphRunner:
             torch.cuda.synchronize()
             error = relative_error(output, expected)
             if not error <= self.tolerance:  # also catches NaN
-                raise RuntimeError(f"replay differs from eager by {error:.3g} relative (> {self.tolerance:.3g})")
-            log.info("CUDA graph captured for shape %s (replay vs eager: %.3g relative)", key, error)
-            return _Graph(graph, static, output)
-        except Exception as exc:  # noqa: BLE001 - any capture failure means: run this shape eagerly
-            reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-            self.reasons[key] = reason
-            log.warning("CUDA graph for shape %s not used, running eagerly (%s)", key, reason)
-            try:
+                raise RuntimeError(f"replay differs from the plain call by {error:.3g} relative (> {self.tolerance:.3g})")
+            log.info("CUDA graph captured for shape %s (replay vs plain call: %.3g relative)", key, error)
+            return graph, static, output
+        except Exception as exc:  # noqa: BLE001 - any capture failure means: run this shape uncaptured
+            self.reasons[key] = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+            log.warning("CUDA graph for shape %s not used, running uncaptured (%s)", key, self.reasons[key])
+            with contextlib.suppress(Exception):  # the failure is already recorded
                 torch.cuda.synchronize()
-            except Exception:  # noqa: BLE001 - the failure is already recorded
-                pass
             return None
 
     def captured(self) -> int:

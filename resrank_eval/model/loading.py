@@ -62,7 +62,7 @@ def load_tokenizer(source: str) -> Any:
     try:
         return AutoTokenizer.from_pretrained(name, **kwargs)
     except (OSError, ValueError) as exc:
-        raise ResrankError(f"cannot load tokenizer {source!r}: {_first_line(exc)}") from None
+        raise ResrankError(f"cannot load tokenizer {source!r}: {first_line(exc)}") from None
 
 
 def load_model(source: str, device: torch.device, dtype: torch.dtype, causal_lm: bool = False) -> Any:
@@ -73,7 +73,7 @@ def load_model(source: str, device: torch.device, dtype: torch.dtype, causal_lm:
     try:
         model = (AutoModelForCausalLM if causal_lm else AutoModel).from_pretrained(name, dtype=dtype, **kwargs)
     except (OSError, ValueError) as exc:
-        raise ResrankError(f"cannot load model {source!r}: {_first_line(exc)}") from None
+        raise ResrankError(f"cannot load model {source!r}: {first_line(exc)}") from None
     quantizer = getattr(model, "hf_quantizer", None)
     if kwargs and quantizer is not None and not getattr(quantizer, "packed_modules", None):
         # GGUF weights were de-quantised into plain tensors: drop the marker so the model trains and saves.
@@ -98,9 +98,9 @@ def build_encoder(config: ResRankConfig, device: str | torch.device | None = Non
     source = resolve_source(config.encoder, base_dir)
     target = resolve_device(device)
     return Encoder(load_model(source, target, resolve_dtype(dtype, target)), load_tokenizer(source),
-                   config.pooling, config.normalize, config.max_passage_tokens, config.query_instruction, batch_size)
+                   config.pooling, config.normalize, config.max_passage_tokens, config.query_instruction, batch_size).eval()
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

@@ -1,7 +1,8 @@
 """``resrank-eval pack``: a trained ResRank folder stored as its changes against public base weights.
 
 The delta format (low-rank factors or float16 differences) is :mod:`.packing`'s; this module loads
-the trained model and the base it is measured against, and writes the packed folder.
+the trained model and the base it is measured against, and writes the packed folder (with the trained
+model's card, and last the manifest of digests).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import torch
 
 from .config import TRANSFORMERS
+from .manifest import write_manifest
 from .packing import DELTA_FILE, HEAD_FILE, model_parts, part_deltas
 from .resrank import ResRankModel
 
@@ -31,4 +33,6 @@ def pack(trained_dir: str | Path, out_dir: str | Path, encoder_source: str, rera
     head = {k: v.detach().contiguous() for k, v in trained.state_dict().items() if not k.startswith(TRANSFORMERS)}
     save_file(head, str(out / HEAD_FILE))
     config.save(out)
+    trained.card.write(out, config)
+    write_manifest(out)
     return counts

@@ -3,15 +3,31 @@
 The placeholder is a reserved special token, so each passage occupies exactly one position whose
 input embedding the model replaces by the passage vector. Query last: with causal attention the
 final token has read every passage, so its hidden state can serve as the query vector.
+
+Per call only the query is tokenized: the prompt for ``count`` passages is rendered once with a
+sentinel query and split at the last placeholder; everything up to it is tokenized once (the
+placeholder is a special token, so the tokenizer never merges across it), and per call only
+``tail + query + rest``. Each count's pieces are checked against the whole prompt rendered and
+tokenized (:meth:`Prompts.build`) on probe queries; a tokenizer or chat template that breaks the split
+(a prefix space added to every segment, a template that trims the content) is logged and that count
+is tokenized whole, so the ids are always the whole prompt's.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ResrankError
 from .config import ResRankConfig
+
+log = logging.getLogger(__name__)
+
+SENTINEL = "\u2060resrank-query\u2060"
+PROBES = ("", " ", "what causes fever?", "  leading and trailing  ", "Ünïcödé — “quotes” 中文 ½",
+          "line\nbreak\ttab", "::punct:: (a) [b] {c}", "<|im_end|> <|endoftext|> </s> [SEP]", "x" * 40)
 
 
 @dataclass
@@ -19,6 +35,17 @@ class Prompt:
     """Token ids and the index of each passage's placeholder among them."""
 
     ids: list[int]
+    slots: list[int]
+
+
+@dataclass(frozen=True)
+class _Pieces:
+    """One count's fixed ids around the per-call text: ``lead + tokenize(tail + query + rest) + trail``."""
+
+    lead: list[int]
+    tail: str
+    rest: str
+    trail: list[int]
     slots: list[int]
 
 
@@ -31,7 +58,7 @@ def reserve_tokens(tokenizer: Any, config: ResRankConfig) -> bool:
     return bool(missing)
 
 
-class PromptBuilder:
+class Prompts:
     """Renders and tokenizes prompts for one reranker tokenizer."""
 
     def __init__(self, config: ResRankConfig, tokenizer: Any) -> None:
@@ -40,15 +67,15 @@ class PromptBuilder:
         self.placeholder_id = _single_token_id(tokenizer, config.placeholder_token)
         self.query_token_id = _single_token_id(tokenizer, config.query_token) if config.query_token else None
         self.use_chat = bool(config.chat_template and getattr(tokenizer, "chat_template", None))
+        self.pieces: dict[int, _Pieces | None] = {}
 
     def render(self, query: str, count: int) -> str:
         """The prompt text for ``count`` passages (chat-wrapped when configured and available)."""
         config = self.config
-        query = self.query_text(query)
         passages = config.passage_separator.join(
             config.passage_template.format(index=i + 1, placeholder=config.placeholder_token) for i in range(count)
         )
-        text = config.prompt_template.format(passages=passages, query=query)
+        text = config.prompt_template.format(passages=passages, query=self.query_text(query))
         if self.use_chat:
             text = self.tokenizer.apply_chat_template(
                 [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
@@ -63,6 +90,7 @@ class PromptBuilder:
         return query
 
     def build(self, query: str, count: int) -> Prompt:
+        """The whole prompt rendered and tokenized: what :meth:`build_many` must equal."""
         ids = self.tokenizer(self.render(query, count), add_special_tokens=not self.use_chat)["input_ids"]
         if self.query_token_id is not None:
             ids = ids + [self.query_token_id]
@@ -73,6 +101,46 @@ class PromptBuilder:
                 "check prompt_template and placeholder_token"
             )
         return Prompt(ids, slots)
+
+    def build_many(self, queries: Sequence[str], counts: Sequence[int]) -> list[Prompt]:
+        """One tokenizer call for every query whose count splits cleanly; the others tokenized whole."""
+        pieces = [self._pieces(count) for count in counts]
+        todo = [i for i, p in enumerate(pieces) if p is not None]
+        middles = self._tokenize([pieces[i].tail + self.query_text(queries[i]) + pieces[i].rest for i in todo])  # type: ignore[union-attr]
+        built = {i: Prompt(pieces[i].lead + middle + pieces[i].trail, pieces[i].slots) for i, middle in zip(todo, middles)}  # type: ignore[union-attr]
+        return [built[i] if i in built else self.build(queries[i], counts[i]) for i in range(len(queries))]
+
+    def _pieces(self, count: int) -> _Pieces | None:
+        if count not in self.pieces:
+            self.pieces[count] = self._split(count)
+        return self.pieces[count]
+
+    def _split(self, count: int) -> _Pieces | None:
+        text = self.render(SENTINEL, count)
+        at = text.find(SENTINEL)
+        cut = text.rfind(self.config.placeholder_token, 0, at) + len(self.config.placeholder_token)
+        if text.count(SENTINEL) != 1 or cut < len(self.config.placeholder_token):
+            return _whole(count, "the query does not appear once after the passages")
+        tail, rest = text[cut:at], text[at + len(SENTINEL):]
+        full = self.build(PROBES[2], count).ids
+        (middle,) = self._tokenize([tail + self.query_text(PROBES[2]) + rest])
+        start = next((s for s in range(len(full) - len(middle), -1, -1) if full[s:s + len(middle)] == middle), None)
+        if start is None:
+            return _whole(count, "the query's tokens are not a run of the prompt's")
+        lead, trail = full[:start], full[start + len(middle):]
+        pieces = _Pieces(lead, tail, rest, trail, [i for i, token in enumerate(lead) if token == self.placeholder_id])
+        for probe in PROBES:
+            expected = self.build(probe, count)
+            if lead + self._tokenize([tail + self.query_text(probe) + rest])[0] + trail != expected.ids or pieces.slots != expected.slots:
+                return _whole(count, f"probe {probe!r} tokenizes differently in pieces")
+        return pieces
+
+    def _tokenize(self, texts: list[str]) -> list[list[int]]:
+        return self.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+
+
+def _whole(count: int, reason: str) -> None:
+    log.info("prompt for %d passages tokenized whole per query (%s)", count, reason)
 
 
 def _single_token_id(tokenizer: Any, token: str) -> int:

@@ -7,51 +7,41 @@ gives hidden states H (after the final norm);
 q = H[last prompt token], r_i = H[slot_i] + e_i (residual mode), s_i = score_scale * cos(q, r_i)
 (+ w * that normalised score inside the bracket with ``score_fusion``).
 
-Everything is differentiable: a trainer calls :meth:`encode_passages` under grad and feeds the
-result to :meth:`score`, so a ranking loss reaches the encoder (the paper's stage 2).
+One path computes the scores (:mod:`.scoring`), fast where it may: a trainer calls :meth:`encode_passages`
+under grad and feeds the result to :meth:`score`, so a ranking loss reaches the encoder (the paper's stage 2);
+without gradients the same path reuses the instruction prefix and, on CUDA, replays graphs. A user holding
+a model calls :meth:`rank` on strings, as with sentence-transformers' ``CrossEncoder``.
 """
 
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from ..errors import ResrankError
-from ..numeric import minmax
 from ..paths import cache_dir
+from .card import Card
 from .config import CONFIG_NAME, TRANSFORMERS, ResRankConfig
-from .encoder import Encoder
-from .loading import build_encoder, keep_layers, load_model, load_tokenizer
+from .encoder import Encoder, is_causal, passage_vectors
+from .loading import build_encoder, first_line, keep_layers, load_model, load_tokenizer
+from .manifest import MANIFEST_FILE, check_folder, write_manifest
 from .packing import DELTA_FILE, HEAD_FILE, apply_delta, model_parts
 from .presets import PRESETS, mini_config, paper_config
-from .prompt import PromptBuilder, reserve_tokens
-from .sources import resolve_source
+from .prompt import Prompts, reserve_tokens
+from .scoring import ScoreOutput, Scoring
+from .sources import HUB_ID, resolve_source
 
 ENCODER_DIR = "encoder"
 RERANKER_DIR = "reranker"
 LLMS = tuple(f"{part}." for part in TRANSFORMERS)
 """Parameter-name prefixes of the two LLMs; every other parameter is the head."""
-
-
-@dataclass
-class ScoreOutput:
-    """Scores [B, N_max] (``-inf`` where a query has fewer passages) and each query's cost.
-
-    ``pass_tokens``: per query, the length of each of its reranker passes (what its FLOPs depend on).
-    """
-
-    scores: torch.Tensor
-    input_tokens: list[int]
-    passes: list[int]
-    pass_tokens: list[list[int]]
-
 
 class Injector(nn.Module):
     """Maps encoder vectors into the reranker's embedding space.
@@ -82,27 +72,36 @@ class Injector(nn.Module):
 
 
 class ResRankModel(nn.Module):
-    """Encoder-LLM + Reranker-LLM + injector (+ gate). Build with :meth:`from_pretrained`."""
+    """Encoder-LLM + Reranker-LLM + injector (+ gate). Build with :meth:`from_pretrained`.
 
-    def __init__(self, config: ResRankConfig, encoder: Encoder, reranker: Any, tokenizer: Any) -> None:
+    ``vectors``: stored passage vectors by docid (a dense index's ``DenseVectors``, or a dict), which
+    :meth:`rank` reads documents from. ``scoring``: how the one path runs (:class:`.scoring.Scoring`).
+    """
+
+    def __init__(self, config: ResRankConfig, encoder: Encoder, reranker: Any, tokenizer: Any, vectors: Any = None) -> None:
         super().__init__()
         config.check_hidden_sizes(encoder.dim, int(reranker.config.hidden_size))
+        if not is_causal(reranker):
+            raise ResrankError(f"reranker {config.reranker!r}: not a causal decoder (the query-last prompt needs one)")
         self.config = config
         self.encoder = encoder
         self.reranker = reranker
         self.tokenizer = tokenizer
-        self.prompts = PromptBuilder(config, tokenizer)
+        self.prompts = Prompts(config, tokenizer)
+        self.pad_id = encoder.pad_id if tokenizer.pad_token_id is None else int(tokenizer.pad_token_id)
+        self.scoring = Scoring()
+        self.vectors = vectors
+        self.card = Card()
+        width = int(reranker.config.hidden_size)
         token_norm = reranker.get_input_embeddings().weight.detach().float().norm(dim=-1).mean().item()
-        self.injector = Injector(config.projector, encoder.dim, int(reranker.config.hidden_size), token_norm)
-        self.injector.to(device=self.device, dtype=self.dtype)
-        self.gate = nn.Parameter(torch.tensor(float(config.gate_init), device=self.device, dtype=self.dtype)) \
-            if config.residual == "gated" else None
-        self.rank_embedding = nn.Parameter(torch.zeros(config.max_candidates_per_pass, int(reranker.config.hidden_size),
-                                                       device=self.device, dtype=self.dtype)) \
-            if config.rank_embeddings else None
-        self.score_embedding = nn.Parameter(torch.zeros(int(reranker.config.hidden_size), device=self.device,
-                                                        dtype=self.dtype)) if config.first_stage_scores else None
-        self.fusion_weight = nn.Parameter(torch.zeros((), device=self.device, dtype=self.dtype)) if config.score_fusion else None
+        self.injector = Injector(config.projector, encoder.dim, width, token_norm).to(device=self.device, dtype=self.dtype)
+        self.gate = self._head((), config.gate_init) if config.residual == "gated" else None
+        self.rank_embedding = self._head((config.max_candidates_per_pass, width)) if config.rank_embeddings else None
+        self.score_embedding = self._head((width,)) if config.first_stage_scores else None
+        self.fusion_weight = self._head(()) if config.score_fusion else None
+
+    def _head(self, shape: tuple[int, ...], value: float = 0.0) -> nn.Parameter:
+        return nn.Parameter(torch.full(shape, float(value), device=self.device, dtype=self.dtype))
 
     @property
     def device(self) -> torch.device:
@@ -112,13 +111,41 @@ class ResRankModel(nn.Module):
     def dtype(self) -> torch.dtype:
         return next(self.reranker.parameters()).dtype
 
-    # ----- the three calls a trainer or a reranker makes -----
+    # ----- what users, trainers and rerankers call -----
+
+    def rank(self, query: str, documents: Sequence[str], top_k: int | None = None, return_documents: bool = False,
+             batch_size: int = 32, first_stage_scores: Sequence[float] | None = None) -> list[dict[str, Any]]:
+        """The documents best first, as sentence-transformers' ``CrossEncoder.rank``: ``{"corpus_id", "score"}``
+        per document (its index in ``documents``), plus ``"text"`` (the document as given) with ``return_documents``.
+
+        ``documents``: passage texts, or, for a model loaded with ``vectors``, docids whose stored vectors are read
+        (nothing encoded). ``batch_size``: passages per encoder forward; the reader scores them all in one pass.
+        ``first_stage_scores``: one per document, read by a model with ``first_stage_scores`` or ``score_fusion``
+        (``config.reads_first_stage``); without them such a model reads the given order as the first stage
+        (scores -rank), as ``rerank`` reads a run without scores. Ties keep the given order.
+        """
+        if not documents:
+            return []
+        with torch.inference_mode():
+            stored = self.vectors is not None
+            (vectors,), _ = passage_vectors(self.encoder, [[(d, None if stored else d) for d in documents]], self.vectors, batch_size)
+            given = None
+            if self.config.reads_first_stage:
+                given = [torch.as_tensor(first_stage_scores if first_stage_scores is not None else range(0, -len(documents), -1),
+                                         dtype=torch.float64)]
+            scores = self([query], [vectors], given).scores[0].tolist()
+        order = sorted(range(len(documents)), key=lambda i: -scores[i])[:top_k]
+        return [{"corpus_id": i, "score": scores[i], **({"text": documents[i]} if return_documents else {})} for i in order]
+
+    def encode(self, texts: Sequence[str], queries: bool = False, batch_size: int | None = None) -> torch.Tensor:
+        """[len(texts), D] encoder vectors (queries with the encoder's instruction); differentiable under grad."""
+        return self.encoder.encode(texts, queries, batch_size)
 
     def encode_passages(self, texts: Sequence[str]) -> torch.Tensor:
-        return self.encoder.encode(texts)
+        return self.encode(texts)
 
     def encode_queries(self, texts: Sequence[str]) -> torch.Tensor:
-        return self.encoder.encode(texts, queries=True)
+        return self.encode(texts, queries=True)
 
     def score(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor],
               first_stage: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
@@ -129,86 +156,26 @@ class ResRankModel(nn.Module):
 
     def forward(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor],
                 first_stage: Sequence[torch.Tensor] | None = None) -> ScoreOutput:
-        """All queries (and all passes of each) in one batched forward through the reranker."""
-        vectors = list(passage_vectors)
-        if len(vectors) != len(queries):
-            raise ResrankError(f"score: {len(queries)} queries but {len(vectors)} passage lists")
-        rows = self._rows(queries, vectors)
-        levels = self.row_levels(rows, vectors, first_stage)
-        injected = self.injector(torch.cat([chunk for _, _, chunk in rows]).to(self.device, self.dtype))
-        prompts = [self.prompts.build(queries[q], len(chunk)) for q, _, chunk in rows]
-        row_index = torch.tensor([r for r, p in enumerate(prompts) for _ in p.slots], device=self.device)
-        slot_index = torch.tensor([s for p in prompts for s in p.slots], device=self.device)
-        positions = torch.tensor([i for _, _, chunk in rows for i in range(len(chunk))], device=self.device)
-        flat_levels = torch.cat(levels).to(self.device, self.dtype) if levels is not None else None
-        hidden, last = self._run(prompts, row_index, slot_index, self.slot_inputs(injected, positions, flat_levels))
-        if self.config.query_residual:
-            query_vectors = self.injector(self.encode_queries(queries).to(self.device, self.dtype))
-            last = self._residual(last, query_vectors[torch.tensor([q for q, _, _ in rows], device=self.device)])
-        slot_states = hidden[row_index, slot_index]
-        cosine = F.cosine_similarity(last[row_index].float(), self._residual(slot_states, injected).float(), dim=-1)
-        return self._collect(rows, prompts, self.fused(cosine, flat_levels) * self.config.score_scale, len(queries))
+        """Every query (and every pass of each) through the one scoring path, with each query's cost."""
+        return self.scoring(self, queries, passage_vectors, first_stage)
+
+    def train(self, mode: bool = True) -> ResRankModel:
+        """Also makes the scoring path look at the weights afresh (training is about to change them, or has)."""
+        super().train(mode)
+        self.scoring.watch.forget()
+        return self
 
     def head_parameters(self) -> list[nn.Parameter]:
         """What is neither LLM (injector, gate, rank and score embeddings, fusion weight): trained as the projector part."""
         return [p for name, p in self.named_parameters() if not name.startswith(LLMS)]
 
-    # ----- internals -----
+    # ----- the maths every score shares (:func:`.scoring.scores` applies them) -----
 
-    def _rows(self, queries: Sequence[str], vectors: list[torch.Tensor]) -> list[tuple[int, int, torch.Tensor]]:
-        """(query index, first candidate, vectors) per pass: consecutive chunks of at most the max."""
-        size = self.config.max_candidates_per_pass
-        rows = []
-        for q, block in enumerate(vectors):
-            if block.dim() != 2 or block.shape[0] == 0 or block.shape[1] != self.encoder.dim:
-                raise ResrankError(
-                    f"score: query {q} needs passage vectors [n>0, {self.encoder.dim}], got {list(block.shape)}"
-                )
-            rows.extend((q, start, block[start:start + size]) for start in range(0, block.shape[0], size))
-        return rows
-
-    def _run(self, prompts: list[Any], rows: torch.Tensor, slots: torch.Tensor,
-             injected: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Right-padded batch; placeholders' embeddings replaced out of place (keeps autograd)."""
-        lengths = [len(p.ids) for p in prompts]
-        width = max(lengths)
-        pad = self.encoder.pad_id if self.tokenizer.pad_token_id is None else self.tokenizer.pad_token_id
-        ids = torch.full((len(prompts), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for row, prompt in enumerate(prompts):
-            ids[row, :len(prompt.ids)] = torch.tensor(prompt.ids)
-            mask[row, :len(prompt.ids)] = 1
-        ids = ids.to(self.device)
-        embeds = self.reranker.get_input_embeddings()(ids)
-        embeds = embeds.index_put((rows, slots), injected.to(embeds.dtype))  # autocast may hand bf16 vectors
-        attention = None if min(lengths) == width else mask.to(self.device)
-        hidden = self.reranker(inputs_embeds=embeds, attention_mask=attention, use_cache=False).last_hidden_state
-        last = hidden[torch.arange(len(prompts), device=self.device), torch.tensor(lengths, device=self.device) - 1]
-        return hidden, last
-
-    def row_levels(self, rows: list[tuple[int, int, torch.Tensor]], vectors: list[torch.Tensor],
-                   first_stage: Sequence[torch.Tensor] | None) -> list[torch.Tensor] | None:
-        """Per row (pass), its candidates' first-stage scores min-max normalised over the whole query
-        (None for a model that reads no scores). Both engines slice the same way."""
-        if not self.config.reads_first_stage:
-            return None
-        if first_stage is None or len(first_stage) != len(vectors):
-            raise ResrankError("score: this model reads first-stage scores (first_stage_scores, score_fusion); "
-                               "give one score per candidate of every query")
-        levels = []
-        for q, block in enumerate(vectors):
-            given = torch.as_tensor(first_stage[q], dtype=torch.float64).reshape(-1)
-            if len(given) != len(block) or not torch.isfinite(given).all():
-                raise ResrankError(f"score: query {q} needs {len(block)} finite first-stage scores, got {len(given)}")
-            levels.append(torch.tensor(minmax(given.tolist()), dtype=torch.float64))  # as score interpolation does
-        return [levels[q][start:start + len(chunk)] for q, start, chunk in rows]
-
-    def slot_inputs(self, injected: torch.Tensor, positions: torch.Tensor,
-                    levels: torch.Tensor | None = None) -> torch.Tensor:
+    def slot_inputs(self, injected: torch.Tensor, positions: torch.Tensor, levels: torch.Tensor | None = None) -> torch.Tensor:
         """The input embeddings of the placeholders: each injected vector, plus the rank embedding of
         its position in the pass (``rank_embeddings``) and its normalised first-stage score times the
         score embedding (``first_stage_scores``; ``levels`` shaped like ``injected`` without its last
-        dimension). Every scoring path must place these, while the residual adds back ``injected`` alone."""
+        dimension). The residual adds back ``injected`` alone."""
         inputs = injected if self.rank_embedding is None else injected + self.rank_embedding[positions]
         return inputs if self.score_embedding is None else inputs + levels.unsqueeze(-1) * self.score_embedding
 
@@ -216,29 +183,16 @@ class ResRankModel(nn.Module):
         """cos + w * level with ``score_fusion`` (``levels`` shaped like ``cosine``), else the cosine."""
         return cosine if self.fusion_weight is None else cosine + self.fusion_weight.float() * levels.float()
 
-    def _residual(self, states: torch.Tensor, injected: torch.Tensor) -> torch.Tensor:
+    def residual(self, states: torch.Tensor, injected: torch.Tensor) -> torch.Tensor:
         if self.config.residual == "none":
             return states
-        if self.config.residual == "gated":
-            return states + self.gate * injected
-        return states + injected
-
-    def _collect(self, rows: list[tuple[int, int, torch.Tensor]], prompts: list[Any], flat: torch.Tensor,
-                 count: int) -> ScoreOutput:
-        widths = [0] * count
-        lengths: list[list[int]] = [[] for _ in range(count)]
-        for (q, start, chunk), prompt in zip(rows, prompts):
-            widths[q] = max(widths[q], start + len(chunk))
-            lengths[q].append(len(prompt.ids))
-        scores = torch.full((count, max(widths)), float("-inf"), device=flat.device)
-        query_index = torch.tensor([q for q, _, chunk in rows for _ in range(len(chunk))], device=flat.device)
-        position = torch.tensor([start + i for _, start, chunk in rows for i in range(len(chunk))], device=flat.device)
-        return ScoreOutput(scores.index_put((query_index, position), flat), list(map(sum, lengths)), list(map(len, lengths)), lengths)
+        return states + (self.gate * injected if self.config.residual == "gated" else injected)
 
     # ----- persistence -----
 
     def save_pretrained(self, directory: str | Path) -> None:
-        """``resrank.json`` + ``head.safetensors`` + ``encoder/`` and ``reranker/`` HF folders."""
+        """``resrank.json`` + ``head.safetensors`` + ``encoder/`` and ``reranker/`` HF folders, the card
+        (``README.md``) and, last, the manifest of every file's digest."""
         from safetensors.torch import save_file
 
         out = Path(directory)
@@ -247,10 +201,27 @@ class ResRankModel(nn.Module):
                                        (RERANKER_DIR, self.reranker, self.tokenizer)):
             model.save_pretrained(out / name)
             tokenizer.save_pretrained(out / name)
-        head = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()
-                if not k.startswith(LLMS)}
-        save_file(head, str(out / HEAD_FILE))
-        replace(self.config, encoder=ENCODER_DIR, reranker=RERANKER_DIR).save(out)
+        save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items() if not k.startswith(LLMS)},
+                  str(out / HEAD_FILE))
+        config = replace(self.config, encoder=ENCODER_DIR, reranker=RERANKER_DIR)
+        config.save(out)
+        self.card.write(out, config)
+        write_manifest(out)
+
+    def push_to_hub(self, repo_id: str, private: bool | None = None, token: str | None = None,
+                    commit_message: str = "Upload ResRank model") -> str:
+        """:meth:`save_pretrained` into a Hugging Face hub repository (created if needed); the commit's URL."""
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=token)
+        with tempfile.TemporaryDirectory() as folder:
+            self.save_pretrained(folder)
+            self.card.write(folder, replace(self.config, encoder=ENCODER_DIR, reranker=RERANKER_DIR), repo_id)
+            try:
+                api.create_repo(repo_id, private=private, exist_ok=True)
+                return str(api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message).commit_url)
+            except Exception as exc:  # noqa: BLE001 - the hub's many errors (offline, auth, HTTP) as one line
+                raise ResrankError(f"push to {repo_id}: {type(exc).__name__}: {first_line(exc)}") from None
 
     @classmethod
     def from_config(cls, config: ResRankConfig, device: str | torch.device | None = None,
@@ -265,60 +236,84 @@ class ResRankModel(nn.Module):
             keep_layers(reranker, config.reranker_layers)
         if reserve_tokens(tokenizer, config) and len(tokenizer) > reranker.get_input_embeddings().num_embeddings:
             reranker.resize_token_embeddings(len(tokenizer), mean_resizing=False)
-        return cls(config, encoder, reranker, tokenizer)
+        return cls(config, encoder, reranker, tokenizer).eval()
 
     @classmethod
-    def from_pretrained(cls, name_or_dir: str | Path, device: str | torch.device | None = None,
-                        dtype: str | torch.dtype | None = None, encoder_batch_size: int = 32) -> ResRankModel:
-        """A saved model folder, or a preset name (``mini``, ``paper``; see ``presets``)."""
+    def from_pretrained(cls, name_or_path: str | Path, device: str | torch.device | None = None,
+                        dtype: str | torch.dtype | None = None, encoder_batch_size: int = 32, vectors: Any = None,
+                        revision: str | None = None) -> ResRankModel:
+        """A saved model folder, a Hugging Face hub repository (``owner/name``, at ``revision``), or a preset name
+        (``mini``, ``paper``; see ``presets``). A folder's files are checked against its manifest before use.
+
+        ``vectors``: stored passage vectors :meth:`rank` may read (e.g. ``retrieve.dense.DenseVectors(index_dir)``,
+        checked to come from this model's encoder).
+        """
         from safetensors.torch import load_file
 
-        config, folder = resolve(name_or_dir)
+        config, folder = resolve(name_or_path, revision)
         model = cls.from_config(config, device, dtype, encoder_batch_size, base_dir=folder)
-        if folder is None:
-            return model
-        head_path = folder / HEAD_FILE
-        if not head_path.is_file():
-            raise ResrankError(f"{head_path}: missing (incomplete ResRank model folder)")
-        head = load_file(str(head_path), device=str(model.device))
-        missing, unexpected = model.load_state_dict(head, strict=False)
-        missing = [k for k in missing if not k.startswith(LLMS)]
-        if missing or unexpected:
-            raise ResrankError(f"{head_path}: does not match the config (missing {missing}, unexpected {unexpected})")
-        if (folder / DELTA_FILE).is_file():
-            apply_delta(model_parts(model), folder / DELTA_FILE)
-        return model
+        if folder is not None:
+            head = load_file(str(folder / HEAD_FILE), device=str(model.device))
+            missing, unexpected = model.load_state_dict(head, strict=False)
+            missing = [k for k in missing if not k.startswith(LLMS)]
+            if missing or unexpected:
+                raise ResrankError(f"{folder / HEAD_FILE}: does not match the config (missing {missing}, unexpected {unexpected})")
+            if (folder / DELTA_FILE).is_file():
+                apply_delta(model_parts(model), folder / DELTA_FILE)
+            model.card = Card.read(folder)
+        if vectors is not None and hasattr(vectors, "check_encoder"):
+            vectors.check_encoder(model.encoder)
+        model.vectors = vectors
+        return model.eval()
 
 
-def load_encoder(name_or_dir: str | Path, device: str | torch.device | None = None,
+def load_encoder(name_or_path: str | Path, device: str | torch.device | None = None,
                  dtype: str | torch.dtype | None = None, batch_size: int = 32) -> Encoder:
-    """Only the Encoder-LLM of a saved model or preset: what dense retrieval and indexing need."""
-    config, folder = resolve(name_or_dir)
+    """Only the Encoder-LLM of a saved model, hub repository or preset: what dense retrieval and indexing need."""
+    config, folder = resolve(name_or_path)
     encoder = build_encoder(config, device, dtype, batch_size, folder)
     if folder is not None and (folder / DELTA_FILE).is_file():
         apply_delta({"encoder": encoder.model}, folder / DELTA_FILE)
     return encoder
 
 
-def resolve(name_or_dir: str | Path) -> tuple[ResRankConfig, Path | None]:
-    """The config of a saved model folder or a preset, and the folder its relative sources live in.
+def resolve(name_or_path: str | Path, revision: str | None = None) -> tuple[ResRankConfig, Path | None]:
+    """The config of a saved model folder, hub repository or preset, and the folder its relative sources live
+    in, its files checked against its manifest.
 
     ``paper`` has no folder (hub ids); ``mini`` is assembled once into the cache (the GGUF
     de-quantises in ~30 s), so later loads read plain safetensors.
     """
-    path = Path(name_or_dir)
-    if path.is_dir():
-        return ResRankConfig.load(path), path
-    if str(name_or_dir) == "paper":
+    name = str(name_or_path)
+    if Path(name).is_dir():
+        folder = Path(name)
+    elif name == "paper":
         return paper_config(), None
-    if str(name_or_dir) == "mini":
-        return ResRankConfig.load(_mini_folder()), _mini_folder()
-    raise ResrankError(f"{name_or_dir}: not a ResRank model folder or preset ({', '.join(PRESETS)})")
+    elif name == "mini":
+        folder = _mini_folder()
+    elif HUB_ID.fullmatch(name):
+        folder = _download(name, revision)
+    else:
+        raise ResrankError(f"{name}: not a ResRank model folder, preset ({', '.join(PRESETS)}) or hub repository (owner/name)")
+    config = ResRankConfig.load(folder)
+    check_folder(folder, digests=True)
+    return config, folder
+
+
+def _download(repo_id: str, revision: str | None) -> Path:
+    """The hub repository's files in the Hugging Face cache (offline, ``HF_HUB_OFFLINE=1``: the cached copy)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, revision=revision))
+    except Exception as exc:  # noqa: BLE001 - the hub's many errors (offline, not found, HTTP) as one line
+        raise ResrankError(f"{repo_id}: not a local folder or preset, and no copy from the Hugging Face hub "
+                           f"({type(exc).__name__}: {first_line(exc)})") from None
 
 
 def _mini_folder() -> Path:
     """The assembled mini preset, cached under a digest of its config and the resrank-eval version (never stale),
-    built by one process at a time; a killed build is cleaned up by the next."""
+    built by one process at a time; a killed build is cleaned up by the next (an older build gets its manifest)."""
     from ..formats.atomic import build_lock, temp_folder
     from ..provenance import Provenance
 
@@ -332,4 +327,6 @@ def _mini_folder() -> Path:
                 building.rename(folder)
             finally:
                 shutil.rmtree(building, ignore_errors=True)
+        elif not (folder / MANIFEST_FILE).is_file():
+            write_manifest(folder)
     return folder

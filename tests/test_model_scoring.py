@@ -1,9 +1,11 @@
-"""The fast engine against the eager reference on tiny random models (CPU, fp32): equal scores.
+"""The model's one scoring path against the plain reference computation on tiny random models (CPU, fp32).
 
 Every config variant that changes the computation (residual modes, query residual, chat template,
-passage labels, query token, several passes per query) x every engine mechanism that can run on a
-CPU (prefix KV reuse, length buckets, the static shapes CUDA graphs use, one row per forward,
-torch.compile tracing), at batch 1 and batched, with fewer candidates than the slot bucket.
+passage labels, query token, several passes per query, rank embeddings, first-stage scores, fusion) x
+every mechanism of the path that can run on a CPU (prefix KV reuse, length buckets, the static shapes
+CUDA graphs use, one row per forward, torch.compile tracing; and under gradients, as a trainer runs it),
+at batch 1 and batched, with fewer candidates than the slot bucket: equal scores (|diff| <= 1e-4),
+identical rankings.
 """
 
 from __future__ import annotations
@@ -16,16 +18,16 @@ import pytest
 import torch
 
 from resrank_eval.errors import ResrankError
-from resrank_eval.model import Encoder, ResRankModel
-from resrank_eval.model.assembly import PromptAssembler
-from resrank_eval.model.encoding import FastEncoding, is_causal
-from resrank_eval.model.engine import EngineOptions, FastScorer
+from resrank_eval.model import Encoder, ResRankModel, Scoring
+from resrank_eval.model.encoder import is_causal
 from resrank_eval.model.graphs import GraphRunner, batch_bucket, length_bucket, relative_error, tolerance
 from resrank_eval.model.loading import load_tokenizer
+from resrank_eval.model.prompt import Prompts
 from resrank_eval.rerank import rerank
 from resrank_eval.rerank.resrank import ResRankReranker
 from resrank_eval.types import Candidate, Query, Ranking
 
+from .reference import reference
 from .tiny_models import tiny_config
 
 CHAT = ("{% if messages[0]['role'] != 'system' %}<|im_start|>system\nYou rank passages.<|im_end|>\n{% endif %}"
@@ -44,15 +46,15 @@ VARIANTS = {  # config overrides: a new model option that changes the scores is 
     "score-fusion": {"score_fusion": True, "query_residual": True, "residual": "gated"},
     "score-fusion-multi-pass": {"score_fusion": True, "first_stage_scores": True, "max_candidates_per_pass": 4},
 }
-OPTIONS = {
-    "default": EngineOptions(), "no-prefix": EngineOptions(prefix=False), "buckets": EngineOptions(buckets=True),
-    "graph-shapes": EngineOptions(graphs=True, max_rows=4), "one-row": EngineOptions(max_rows=1),
+OPTIONS = {  # how the path runs without gradients (on a CPU: graphs=True gives the graph shapes, then runs uncaptured)
+    "default": {}, "no-prefix": {"prefix": False}, "buckets": {"buckets": True},
+    "graph-shapes": {"graphs": True, "max_rows": 4}, "one-row": {"max_rows": 1},
 }
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny-engine")
+    folder = tmp_path_factory.mktemp("tiny-scoring")
     tiny_config(folder)
     shutil.copytree(folder / "qwen3", folder / "qwen3-chat")
     tokenizer = load_tokenizer(str(folder / "qwen3"))
@@ -96,19 +98,40 @@ def assert_same(fast: object, eager: object) -> None:
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_fast_scores_equal_eager(root: Path, variant: str) -> None:
+def test_scores_equal_the_reference(root: Path, variant: str) -> None:
     model = build(root, **VARIANTS[variant])  # type: ignore[arg-type]
     lists, scores = vectors(), first_stage()
     with torch.no_grad():
-        batched = model(QUERIES, lists, scores)
-        single = [model([q], [v], [s]) for q, v, s in zip(QUERIES, lists, scores)]
+        batched = reference(model, QUERIES, lists, scores)
+        single = [reference(model, [q], [v], [s]) for q, v, s in zip(QUERIES, lists, scores)]
     for name, options in OPTIONS.items():
-        scorer = FastScorer(model, options)
-        assert_same(scorer(QUERIES, lists, scores), batched)
-        for query, block, given, want in zip(QUERIES, lists, scores, single):
-            assert_same(scorer([query], [block], [given]), want)
-        assert (scorer.prefixes != {}) == (name != "no-prefix"), name
-        assert all(p is not None for p in scorer.prefixes.values()), scorer.prefix_off
+        model.scoring = Scoring(**options)  # type: ignore[arg-type]
+        with torch.no_grad():
+            assert_same(model(QUERIES, lists, scores), batched)
+            for query, block, given, want in zip(QUERIES, lists, scores, single):
+                assert_same(model([query], [block], [given]), want)
+        assert (model.scoring.prefixes != {}) == (name != "no-prefix"), name
+        assert all(p is not None for p in model.scoring.prefixes.values()), model.scoring.prefix_off
+    model.scoring = Scoring()
+    with torch.enable_grad():  # as a trainer runs it: no prefix cache, no padding to buckets, gradients
+        assert_same(model(QUERIES, lists, scores), batched)
+        model(QUERIES, [v.requires_grad_() for v in lists], scores).scores[torch.isfinite(batched.scores)].sum().backward()
+    assert all(v.grad is not None and v.grad.abs().sum() > 0 for v in lists)
+
+
+def test_caches_follow_the_weights(root: Path) -> None:
+    """The prefix cache belongs to the weights it was computed with: an in-place change (an optimizer step,
+    a loaded state dict) drops it, so the scores follow the new weights; training mode uses none."""
+    model = build(root, chat=True)
+    with torch.no_grad():
+        before = model(QUERIES, vectors()).scores
+        assert len(model.scoring.prefixes) == 1
+        model.reranker.layers[0].self_attn.k_proj.weight.mul_(1.5)  # what an optimizer step does, in place
+        want = reference(model, QUERIES, vectors())
+        assert_same(model(QUERIES, vectors()), want)
+        assert not torch.allclose(before, want.scores)
+        model.train()
+        assert_same(model(QUERIES, vectors()), want)
 
 
 @pytest.mark.parametrize("option", ["first_stage_scores", "score_fusion"])
@@ -124,11 +147,10 @@ def test_first_stage_scores_are_read_min_max_normalised_per_query(root: Path, op
     finite = torch.isfinite(want)
     assert torch.allclose(moved[finite], want[finite], atol=1e-5)
     assert not torch.allclose(reversed_[finite], want[finite], atol=1e-3)
-    for scorer in (model, FastScorer(model)):
-        with pytest.raises(ResrankError, match="reads first-stage scores"):
-            scorer(QUERIES, lists)
-        with pytest.raises(ResrankError, match="query 1 needs 9 finite first-stage scores"):
-            scorer(QUERIES, lists, [first_stage()[0], torch.zeros(2), first_stage()[2]])
+    with pytest.raises(ResrankError, match="reads first-stage scores"):
+        model(QUERIES, lists)
+    with pytest.raises(ResrankError, match="query 1 needs 9 finite first-stage scores"):
+        model(QUERIES, lists, [first_stage()[0], torch.zeros(2), first_stage()[2]])
 
 
 def test_score_fusion_adds_the_weighted_normalised_first_stage_score(root: Path) -> None:
@@ -151,55 +173,73 @@ def test_prefix_reuse_with_eager_attention(root: Path) -> None:
     model = build(root, chat=True)
     model.reranker.set_attn_implementation("eager")
     with torch.no_grad():
-        want = model(QUERIES, vectors())
-    scorer = FastScorer(model)
-    assert_same(scorer(QUERIES, vectors()), want)
-    assert len(scorer.prefixes) == 1 and scorer.prefix_off is None
+        assert_same(model(QUERIES, vectors()), reference(model, QUERIES, vectors()))
+    assert len(model.scoring.prefixes) == 1 and model.scoring.prefix_off is None
 
 
 def test_torch_compile_traces_the_same_scores(root: Path) -> None:
     model = build(root, residual="gated", query_residual=True)
+    model.scoring = Scoring(compile="aot_eager", buckets=True)
     with torch.no_grad():
-        want = model(QUERIES, vectors())
-    assert_same(FastScorer(model, EngineOptions(compile="aot_eager", buckets=True))(QUERIES, vectors()), want)
+        assert_same(model(QUERIES, vectors()), reference(model, QUERIES, vectors()))
 
 
-def test_rankings_identical_through_the_reranker(root: Path) -> None:
+def test_rank_reranker_and_reference_order_alike(root: Path) -> None:
+    """``rank()`` on strings, the reranker on rankings and the reference on the same vectors: one order."""
     texts = ["Vitamin D in winter", "the powerhouse of the cell", "Paris is the capital of France",
              "statins lower cholesterol", "transformers read tokens", "fever in children"]
     rankings = [Ranking(Query(f"q{i}", q), [Candidate(f"d{j}", 0.0, t) for j, t in enumerate(texts[:n])])
                 for i, (q, n) in enumerate(zip(QUERIES, (6, 4, 5)))]
     model = build(root, residual="gated", query_residual=True, max_candidates_per_pass=4)
-    results = {engine: rerank(ResRankReranker(model, engine=engine), rankings, batch_size=2) for engine in ("eager", "fast")}
-    for eager, fast in zip(results["eager"], results["fast"]):
-        assert [c.docid for c in fast.candidates] == [c.docid for c in eager.candidates]
-        assert [c.score for c in fast.candidates] == pytest.approx([c.score for c in eager.candidates], abs=1e-4)
-        assert fast.stats.reranker_input_tokens == eager.stats.reranker_input_tokens
-    with torch.enable_grad():  # the fast reranker leaves the shared encoder plain: a trainer still gets gradients
+    results = rerank(ResRankReranker(model), rankings, batch_size=2)
+    for ranking, result in zip(rankings, results):
+        texts_of = [c.text for c in ranking.candidates]
+        with torch.no_grad():
+            want = reference(model, [ranking.query.text], [model.encode_passages(texts_of)]).scores[0].tolist()
+        ranked = model.rank(ranking.query.text, texts_of, return_documents=True)
+        assert [c.docid for c in result.candidates] == [f"d{r['corpus_id']}" for r in ranked]
+        assert [r["score"] for r in ranked] == pytest.approx(sorted(want, reverse=True), abs=1e-4)
+        assert [r["text"] for r in ranked] == [texts_of[r["corpus_id"]] for r in ranked]
+    assert [r["corpus_id"] for r in model.rank(QUERIES[0], texts, top_k=2)] == [r["corpus_id"] for r in model.rank(QUERIES[0], texts)][:2]
+    with torch.enable_grad():  # the encoder stays differentiable for a trainer
         assert model.encoder.encode(["fever"]).requires_grad
-    with pytest.raises(ResrankError, match="unknown engine"):
-        ResRankReranker(model, engine="turbo")
+
+
+def test_rank_reads_stored_vectors_and_the_given_order_as_first_stage(root: Path) -> None:
+    model = build(root, score_fusion=True)
+    texts = ["Vitamin D in winter", "the powerhouse of the cell", "Paris is the capital of France"]
+    by_text = model.rank(QUERIES[0], texts)
+    with torch.no_grad():
+        stored = {f"d{i}": v for i, v in enumerate(model.encode_passages(texts))}
+    model.vectors = stored
+    by_id = model.rank(QUERIES[0], list(stored))
+    assert [r["corpus_id"] for r in by_id] == [r["corpus_id"] for r in by_text]
+    assert [r["score"] for r in by_id] == pytest.approx([r["score"] for r in by_text], abs=1e-5)
+    explicit = model.rank(QUERIES[0], list(stored), first_stage_scores=[0.0, -1.0, -2.0])  # -rank: the given order
+    assert [r["score"] for r in explicit] == pytest.approx([r["score"] for r in by_id], abs=1e-6)
+    with pytest.raises(ResrankError, match="docid d9: no text and no cached vector"):
+        model.rank(QUERIES[0], ["d0", "d9"])
+    assert model.rank(QUERIES[0], []) == []
 
 
 @pytest.mark.parametrize("variant", ["chat", "add", "query-token"])
-def test_assembled_prompts_are_the_builders(root: Path, variant: str) -> None:
+def test_assembled_prompts_are_the_whole_prompts(root: Path, variant: str) -> None:
     model = build(root, **VARIANTS[variant])  # type: ignore[arg-type]
-    assembler = PromptAssembler(model.prompts)
     queries = ["", "  spaced  ", "Ünïcödé <|im_end|> query", "<|passage|> injected", "what is x?"]
     for count in (1, 7, 100):
-        assert assembler.template(count) is not None
-        for got, query in zip(assembler.build_many(queries, [count] * len(queries)), queries):
+        for got, query in zip(model.prompts.build_many(queries, [count] * len(queries)), queries):
             want = model.prompts.build(query, count)
             assert got.ids == want.ids and got.slots == want.slots
+        assert model.prompts.pieces[count] is not None
 
 
 def test_assembly_falls_back_when_the_template_rewrites_the_query(root: Path) -> None:
     model = build(root, chat=True)
     model.tokenizer.chat_template = CHAT.replace("m['content']", "m['content'] | trim")
-    assembler = PromptAssembler(model.prompts)
-    assert assembler.template(3) is None
+    prompts = Prompts(model.config, model.tokenizer)
     for query in ("  padded query  ", "plain"):
-        assert assembler.build(query, 3).ids == model.prompts.build(query, 3).ids
+        assert prompts.build_many([query], [3])[0].ids == prompts.build(query, 3).ids
+    assert prompts.pieces[3] is None
 
 
 def test_buckets() -> None:
@@ -219,30 +259,21 @@ def test_graph_runner_falls_back_on_a_cpu() -> None:
 
 
 @pytest.mark.parametrize("kind", ["bert", "qwen3"])
-def test_fast_encoding_equals_eager(root: Path, kind: str) -> None:
+def test_inference_encoding_equals_the_masked_forward(root: Path, kind: str) -> None:
+    """Without gradients a causal encoder runs unmasked (and, with graphs, padded to buckets): the same vectors."""
     from transformers import AutoModel
 
     folder = root / kind
     model = AutoModel.from_pretrained(folder).eval()
     pooling = "mean" if kind == "bert" else "last"
     texts = ["a", "Vitamin D in winter and what it does", "Paris", "statins lower cholesterol in adults", "x y z"]
-    with torch.no_grad():
-        encoder = Encoder(model, load_tokenizer(str(folder)), pooling, True, 64, batch_size=2)
+    for graphs in (False, True):
+        encoder = Encoder(model, load_tokenizer(str(folder)), pooling, True, 64, batch_size=2).eval()
+        encoder.use_graphs = graphs
         ids = encoder.tokenize(texts)
-        want = encoder.embed(ids)
-        for graphs in (False, True):
-            fast = FastEncoding(encoder, graphs)
-            assert fast.causal == (kind == "qwen3") == is_causal(model)
-            assert (encoder.embed(ids, fast.forward) - want).abs().max().item() <= 1e-5
-
-
-def test_engine_is_one_declared_option_of_both_rerankers() -> None:
-    from resrank_eval.rerank.registry import reranker_arguments, reranker_options
-    from resrank_eval.rerank.resrank import ENGINE
-
-    option, used_by = reranker_options()["engine"]
-    assert option is ENGINE and sorted(used_by) == ["encoder", "resrank"]
-    assert reranker_arguments("resrank", model="mini")[1]["engine"] == "fast"
-    assert reranker_arguments("encoder", model="mini", engine="eager")[1]["engine"] == "eager"
-    with pytest.raises(ResrankError, match="--engine does not apply"):
-        reranker_arguments("identity", engine="fast")
+        with torch.enable_grad():
+            want = encoder.embed(ids)  # the masked forward, as a trainer runs it
+        with torch.no_grad():
+            got = encoder.embed(ids)
+        assert encoder.causal == (kind == "qwen3") == is_causal(model) and encoder.unmasked == (kind == "qwen3")
+        assert (got - want).abs().max().item() <= 1e-5

@@ -1,0 +1,104 @@
+"""The model card: ``README.md`` in a model folder, the page the Hugging Face hub shows for it.
+
+Generated at every save, as sentence-transformers generates its cards: the architecture and base models
+from the config, and from :class:`Card` what the config cannot say (training data and recipe, scores
+with the commands that produced them, intended use, limits). The :class:`Card` fields travel in the
+card's metadata block, so loading a folder and saving it again (``pack``, ``push_to_hub``) keeps them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .config import ResRankConfig
+from .sources import HUB_IDS
+
+INTENDED_USE = ("Reranking a first-stage candidate list (BM25 or dense top-100) for English passage retrieval: all "
+                "candidates are scored in one forward pass, with no generated tokens.")
+LIMITS = ("Scores are cosines (times the score scale): comparable within a query, not calibrated across queries. "
+          "Quality outside the training domain is measured only where the scores below say so.")
+
+
+@dataclass
+class Card:
+    """What a model card says beyond the config. ``scores``: ``{"dataset", "measure", "value", "command"}`` each."""
+
+    title: str = "ResRank model"
+    training: str = "Not recorded."
+    scores: list[dict[str, Any]] = field(default_factory=list)
+    intended_use: str = INTENDED_USE
+    limits: str = LIMITS
+    license: str | None = None
+
+    @classmethod
+    def read(cls, folder: str | Path) -> Card:
+        """The card data kept in ``folder/README.md``'s metadata (defaults where there is none)."""
+        from huggingface_hub.repocard import metadata_load
+
+        path = Path(folder) / "README.md"
+        kept = (metadata_load(path) or {}).get("resrank", {}) if path.is_file() else {}
+        return cls(**{f.name: kept[f.name] for f in fields(cls) if f.name in kept})
+
+    def write(self, folder: str | Path, config: ResRankConfig, name: str = "PATH_OR_HUB_ID") -> None:
+        """``folder/README.md`` for a model of ``config`` (``name``: how the usage example loads it)."""
+        from huggingface_hub import ModelCardData
+
+        bases = [HUB_IDS.get(source, source) for source in (config.encoder, config.reranker)]
+        data = ModelCardData(library_name="resrank-eval", license=self.license, pipeline_tag="text-ranking",
+                             tags=["reranker", "resrank", "listwise"], resrank=asdict(self),
+                             base_model=[b for b in bases if b.count("/") == 1 and not Path(b).exists()] or None)
+        layers = f", its first {config.reranker_layers} layers" if config.reranker_layers else ""
+        extensions = [name for name in ("query_residual", "rank_embeddings", "first_stage_scores", "score_fusion") if getattr(config, name)]
+        table = "".join(f"| {s.get('dataset')} | {s.get('measure')} | {s.get('value')} | `{s.get('command')}` |\n" for s in self.scores)
+        text = f"""---
+{data.to_yaml()}
+---
+
+# {self.title}
+
+A [ResRank](https://arxiv.org/abs/2604.22180) reranker, loaded and run by resrank-eval: an
+Encoder-LLM compresses each candidate passage into one vector, a Reranker-LLM reads the query and one token per
+passage, a residual adds each passage vector back onto the reader's hidden state at its slot, and every candidate
+is scored in one forward pass by cosine with the query-side state.
+
+## Architecture
+
+- Encoder-LLM: `{config.encoder}` ({config.pooling} pooling, {config.max_passage_tokens} passage tokens{", L2-normalised" if config.normalize else ""})
+- Reranker-LLM: `{config.reranker}`{layers}
+- Injection: projector `{config.projector}`, residual `{config.residual}`; up to {config.max_candidates_per_pass} passages
+  per pass, query last; score = {config.score_scale} x cosine
+- Extensions: {", ".join(f"`{e}`" for e in extensions) or "none"}{" (scoring reads the first-stage scores)" if config.reads_first_stage else ""}
+
+## Base models
+
+{chr(10).join(f"- `{source}`" + (f" ({HUB_IDS[source]})" if source in HUB_IDS else "") for source in (config.encoder, config.reranker))}
+
+## Training
+
+{self.training}
+
+## Scores
+
+| dataset | measure | value | command |
+|---|---|---:|---|
+{table}
+## Usage
+
+```python
+from resrank_eval.model import ResRankModel
+
+model = ResRankModel.from_pretrained("{name}")
+model.rank("what causes fever", ["Fever is a rise in body temperature.", "Paris is in France."], top_k=10)
+```
+
+## Intended use
+
+{self.intended_use}
+
+## Limits
+
+{self.limits}
+"""
+        (Path(folder) / "README.md").write_text(text, encoding="utf-8")
