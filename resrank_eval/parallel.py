@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -82,25 +82,6 @@ class Job:
     def distributed(self) -> bool:
         """True under torchrun (the ranks meet in a store); False for one process or one job of an array."""
         return self.store is not None
-
-    def first(self, name: str, check: Callable[[], bool]) -> bool:
-        """``check`` run once, by rank 0, and its answer given to every rank: a check that may remove files
-        (``--overwrite``) must finish before any rank writes new ones."""
-        if self.store is None:
-            return check()
-        key = f"first/{name}"
-        if self.shard.id == 0:
-            try:
-                answer = check()
-            except BaseException:
-                self.store.set(key, "error")
-                raise
-            self.store.set(key, "yes" if answer else "no")
-            return answer
-        answer = self.store.get(key).decode()  # blocks until rank 0 has answered
-        if answer == "error":
-            raise ResrankError("rank 0 failed before the work began (its error says why)")
-        return answer == "yes"
 
     def finish(self, name: str) -> bool:
         """Every process calls this once its shard is written; True where the merge should run now.

@@ -148,7 +148,7 @@ def test_retrieve_keeps_only_the_same_run(tmp_path: Path) -> None:
 def test_an_encode_log_of_another_model_or_setting_is_refused_before_loading(tmp_path: Path) -> None:
     index = tmp_path / "index"
     made = encode_provenance(NFCORPUS, "mini", batch_size=64, threads=1)
-    log = ResultsLog.start(shard_log(index / SHARDS_DIR / "encode", WHOLE), {"provenance": made.to_dict(), "shard": 0, "num": 1})
+    log = ResultsLog(shard_log(index / SHARDS_DIR / "encode", WHOLE), {"provenance": made.to_dict(), "shard": 0, "num": 1})
     (index / SHARDS_DIR).mkdir(parents=True)
     log.add({"position": 0, "files": {}})
     with pytest.raises(ResrankError, match=r"encode.partial.jsonl: made with --batch-size 64, now 32; pass --overwrite"):

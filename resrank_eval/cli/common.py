@@ -12,8 +12,9 @@ import click
 
 from ..errors import ResrankError
 from ..formats.atomic import check_writable
-from ..jobs import Outcome, ShardedStep, Step
+from ..jobs import SHARD_DONE, Outcome, ShardedStep, Step
 from ..parallel import Job
+from ..provenance import RECORD_NAME
 from ..rerank.base import DEVICE, DTYPE, Option
 
 T = TypeVar("T")
@@ -153,7 +154,11 @@ def run_step(step: Step[T] | ShardedStep[T], job: Job | None = None) -> Outcome[
     if isinstance(step, Step) and job is not None and not job.shard.whole:
         raise ResrankError("sharding applies to dense retrieval, encode and rerank; this runs in one process (use --threads)")
     outcome = step.run(overwrite, job) if isinstance(step, ShardedStep) else step.run(overwrite)
+    output = step.outputs.record.parent if step.outputs.record.name == RECORD_NAME else step.outputs.files[0]
     if outcome.kept:
-        click.echo(f"{step.outputs.files[0]} exists, made with these arguments and inputs and unchanged since; skipping "
-                   f"(pass --overwrite to redo it)", err=True)
+        click.echo(f"{output} exists, made with these arguments and inputs and unchanged since; skipping (pass --overwrite to "
+                   f"redo it)", err=True)
+    elif outcome.status == SHARD_DONE and job is not None and not job.distributed:
+        where = "--index" if output.is_dir() else "--output"
+        click.echo(f"{job.shard.label} of {output} done; when all are: resrank-eval merge {where} {output}")
     return outcome

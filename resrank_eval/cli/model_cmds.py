@@ -40,7 +40,7 @@ def encode(dataset: str, corpus: str | None, model: str, index_dir: str, batch_s
     """
     from ..datasets.registry import get_dataset
     from ..errors import ResrankError
-    from ..jobs import MADE, SHARD_DONE
+    from ..jobs import MADE
     from ..model.check import check_resrank_model
     from ..parallel import intra_op_threads, sharded
     from ..retrieve.dense import encode_step
@@ -54,8 +54,6 @@ def encode(dataset: str, corpus: str | None, model: str, index_dir: str, batch_s
         outcome = run_step(step, job)
     if outcome.status == MADE:
         click.echo(f"dense index: {index_dir}")
-    elif outcome.status == SHARD_DONE and not job.distributed:
-        click.echo(f"{job.shard.label} of {index_dir} done; when all are: resrank-eval merge --index {index_dir}")
     return outcome.status
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from ..jobs import MADE, SHARD_DONE
+from ..jobs import MADE
 from .common import (
     PLANNED,
     POSITIVE,
@@ -95,9 +95,7 @@ def rerank(dataset: str, corpus: str | None, split: str, topics: str | None, run
     with sharded(shard_id, shard_num) as job:
         step = rerank_step(factory, queries, run, passages, output, top_k, batch_size, run_tag, intra_op_threads(threads), texts)
         outcome = run_step(step, job)
-    if outcome.status == SHARD_DONE and not job.distributed:
-        click.echo(f"{job.shard.label} of {output} done; when all are: resrank-eval merge --output {output}")
-    elif outcome.status == MADE and outcome.value is not None:
+    if outcome.status == MADE and outcome.value is not None:
         outputs = outcome.value
         click.echo(f"{len(run)} queries reranked by {reranker} -> {outputs.run} (+ {outputs.stats.name}, {outputs.summary.name})")
     return outcome.status

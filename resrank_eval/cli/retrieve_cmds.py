@@ -69,7 +69,7 @@ def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, m
     from ..datasets.registry import get_dataset
     from ..formats.topics import read_topics
     from ..formats.trec import run_file_name
-    from ..jobs import MADE, SHARD_DONE
+    from ..jobs import MADE
     from ..parallel import sharded
     from ..paths import runs_dir
     from ..retrieve import retrieve_step, system_name
@@ -81,9 +81,7 @@ def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, m
     with sharded(shard_id, shard_num) as job:
         outcome = run_step(retrieve_step(output, ds, method, queries, index_name, model, hits, batch_size, threads, remove_query,
                                          device, dtype, tag), job)
-    if outcome.status == SHARD_DONE and not job.distributed:
-        click.echo(f"{job.shard.label} of {output} done; when all are: resrank-eval merge --output {output}")
-    elif outcome.status == MADE and outcome.value is not None:
+    if outcome.status == MADE and outcome.value is not None:
         run = outcome.value
         found = sum(1 for hits in run.values() if hits)
         click.echo(f"{found} queries with hits ({len(run) - found} without) -> {output}" if found < len(run) else f"{found} queries -> {output}")

@@ -23,11 +23,11 @@ def merge(index_dir: str | None, output: str | None) -> None:
         return
     from pathlib import Path
 
-    from ..jobs import logged_command
+    from ..jobs import read_shard_logs
     from ..rerank.sink import merge_rerank
     from ..retrieve.search import merge_run
 
-    if logged_command(Path(output)) == "rerank":
+    if read_shard_logs(Path(output))[0].header["provenance"]["command"] == "rerank":
         merge_rerank(output)
     else:
         merge_run(output)

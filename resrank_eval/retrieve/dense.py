@@ -56,7 +56,7 @@ META_FILE = "encoder.json"
 SHARDS_DIR = "shards"
 PROBE_TEXT = "ResRank probe: the passage vectors in this index come from this encoder."
 PROBE_MIN_COSINE = 0.98  # fp32 vs bf16 encodings of one text agree to ~0.999
-REMAKE = "; encode it again (resrank-eval encode ... --overwrite)"
+REMAKE = "encode it again (resrank-eval encode ... --overwrite)"
 
 
 def index_outputs(index_dir: str | Path) -> Outputs:
@@ -254,7 +254,9 @@ def check_dense_index(index_dir: str | Path, search: bool = False) -> dict:
     missing = [name for name in needed if not (folder / name).is_file()]
     if missing:
         raise ResrankError(f"{folder}: incomplete dense index (no {missing[0]})")
-    verify(folder / RECORD_NAME, REMAKE)
+    missing = verify(folder / RECORD_NAME, REMAKE)
+    if missing:
+        raise ResrankError(f"{missing[0]}: missing; {REMAKE}")
     meta = read_json(meta_path)
     if not isinstance(meta, dict) or not {"count", "dim", "probe"} <= meta.keys():
         raise InputError(meta_path, None, "not a dense index's metadata (needs count, dim and probe)")
@@ -282,7 +284,7 @@ class DenseVectors:
         self.vectors = np.load(folder / VECTORS_FILE, mmap_mode="r")
         docids = (folder / DOCID_FILE).read_text(encoding="utf-8").splitlines()
         if len(docids) != len(self.vectors):
-            raise ResrankError(f"{folder}: {len(docids)} docids for {len(self.vectors)} vectors{REMAKE}")
+            raise ResrankError(f"{folder}: {len(docids)} docids for {len(self.vectors)} vectors; {REMAKE}")
         self.rows = {docid: row for row, docid in enumerate(docids)}
 
     def check_encoder(self, encoder: Encoder) -> None:

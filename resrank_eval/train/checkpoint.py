@@ -87,17 +87,14 @@ def _split(value: Any, tensors: dict[str, torch.Tensor], storages: set[int]) -> 
     """``value`` as JSON, each tensor replaced by a reference to its copy in ``tensors`` (tuples and non-string keys tagged)."""
     if isinstance(value, torch.Tensor):
         tensor = value.detach().cpu().contiguous()
-        storage = tensor.untyped_storage().data_ptr()
-        if storage in storages and tensor.numel():  # safetensors stores no two tensors that share memory (tied weights)
+        if tensor.untyped_storage().data_ptr() in storages and tensor.numel():  # tied weights: safetensors stores no shared memory
             tensor = tensor.clone()
         storages.add(tensor.untyped_storage().data_ptr())
-        name = str(len(tensors))
-        tensors[name] = tensor
-        return {_TENSOR: name}
-    if isinstance(value, tuple):
-        return {_TUPLE: [_split(v, tensors, storages) for v in value]}
-    if isinstance(value, list):
-        return [_split(v, tensors, storages) for v in value]
+        tensors[str(len(tensors))] = tensor
+        return {_TENSOR: str(len(tensors) - 1)}
+    if isinstance(value, (tuple, list)):
+        items = [_split(v, tensors, storages) for v in value]
+        return {_TUPLE: items} if isinstance(value, tuple) else items
     if isinstance(value, dict):
         if all(isinstance(k, str) for k in value) and not {_TENSOR, _TUPLE, _PAIRS} & value.keys():
             return {k: _split(v, tensors, storages) for k, v in value.items()}
@@ -111,12 +108,12 @@ def _join(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
     """The state :func:`_split` took apart."""
     if isinstance(value, list):
         return [_join(v, tensors) for v in value]
-    if isinstance(value, dict):
-        if _TENSOR in value:
-            return tensors[value[_TENSOR]]
-        if _TUPLE in value:
-            return tuple(_join(v, tensors) for v in value[_TUPLE])
-        if _PAIRS in value:
-            return {_join(k, tensors): _join(v, tensors) for k, v in value[_PAIRS]}
-        return {k: _join(v, tensors) for k, v in value.items()}
-    return value
+    if not isinstance(value, dict):
+        return value
+    if _TENSOR in value:
+        return tensors[value[_TENSOR]]
+    if _TUPLE in value:
+        return tuple(_join(v, tensors) for v in value[_TUPLE])
+    if _PAIRS in value:
+        return {_join(k, tensors): _join(v, tensors) for k, v in value[_PAIRS]}
+    return {k: _join(v, tensors) for k, v in value.items()}
