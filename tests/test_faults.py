@@ -377,6 +377,12 @@ def test_a_nul_inside_an_id_is_refused(tmp_path: Path) -> None:
     refused(run_cli("convert-run", run, "--to", "msmarco", "--output", tmp_path / "out.tsv"), "run.txt:1:", "control character")
 
 
+def test_options_that_mean_nothing_to_bm25_are_refused(tmp_path: Path) -> None:
+    refused(run_cli("retrieve", "--dataset", "beir/nfcorpus", "--model", "mini", "--output", tmp_path / "x.txt"),
+            "--model does not apply to BM25")
+    assert not list(tmp_path.iterdir())
+
+
 def test_shard_num_without_shard_id_is_refused(dl19: Path, tmp_path: Path) -> None:
     refused(run_cli(*rerank_args(dl19, tmp_path / "out.txt", "--shard-num", "2")), "pass --shard-id and --shard-num together")
     assert not list(tmp_path.glob("out.txt*"))

@@ -38,7 +38,7 @@ def retrieve(dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query]
     written by ``encode`` and ``model`` the ResRank model or preset whose encoder wrote it.
     """
     queries = dict(topics) if topics is not None else dataset.topics()
-    _check(dataset, method, index, model, hits)
+    _check(dataset, method, index, model, hits, device, dtype)
     if method == "bm25":
         from ..lucene import open_searcher
         from .bm25 import bm25_index, bm25_search
@@ -63,7 +63,7 @@ def retrieve_step(output: str | Path, dataset: Dataset, method: str = "bm25", to
     searched in blocks of ``batch_size`` (resumable; shards merge into the one-process run).
     """
     queries = dict(topics) if topics is not None else dataset.topics()
-    _check(dataset, method, index, model, hits)
+    _check(dataset, method, index, model, hits, device, dtype)
     tag = run_tag or system_name(method, model)
     arguments: dict[str, Any] = {"dataset": dataset.name, "split": dataset.split, "method": method, "hits": hits,
                                  "remove_query": dataset.remove_query if remove_query is None else remove_query, "run_tag": tag}
@@ -94,11 +94,15 @@ def merge_run(output: str | Path) -> Run:
     return merge(output, Outputs.beside(output), partial(_publish, output, None))
 
 
-def _check(dataset: Dataset, method: str, index: str | Path | None, model: str | Path | None, hits: int) -> None:
-    """What a retrieval needs, checked before anything loads."""
+def _check(dataset: Dataset, method: str, index: str | Path | None, model: str | Path | None, hits: int,
+           device: str | None = None, dtype: str | None = None) -> None:
+    """What a retrieval needs, checked before anything loads; options that mean nothing to the method are refused."""
     if hits < 1:
         raise ResrankError(f"--hits must be at least 1, got {hits}")
     if method == "bm25":
+        unused = next((flag for flag, value in (("--model", model), ("--device", device), ("--dtype", dtype)) if value), None)
+        if unused:
+            raise ResrankError(f"{unused} does not apply to BM25 (it is for --method dense)")
         if index is None and dataset.corpus_dir is None and dataset.prebuilt_index is None:
             raise ResrankError(f"dataset {dataset.name!r} has no local corpus or prebuilt index; pass --corpus DIR or --index")
     elif method == "dense":
