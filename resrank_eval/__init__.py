@@ -10,8 +10,9 @@ The pipeline as plain calls on one data model (:mod:`resrank_eval.types`)::
     result = rr.rerank_run(reranker, nfcorpus.topics(), bm25, nfcorpus.passages, top_k=100, batch_size=4)
     rr.evaluate(result.run, nfcorpus.qrels(), nfcorpus.measures).mean   # and .per_query; result.summary()
 
-The CLI (``resrank-eval``) is a thin layer over these calls; :class:`RunSink` adds the files,
-skip-if-exists and resume it needs. Names that pull in pandas or torch load on first use.
+The CLI (``resrank-eval``) is a thin layer over these calls; :func:`rerank_step` adds the files,
+skip-if-exists and resume it needs (a step of :mod:`resrank_eval.jobs`: ``rr.rerank_step(...).run()``).
+Names that pull in pandas or torch load on first use.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ from .rerank import (
     Reranked,
     Reranker,
     RerankResult,
-    RunSink,
     iter_rerank,
     load_reranker,
     rerank,
     rerank_run,
-    rerank_to_files,
+    rerank_step,
+    reranker_factory,
     rerankers,
     to_rankings,
 )
@@ -58,8 +59,8 @@ __getattr__ = lazy_exports(__name__, {"render": ".formats.tables", "ResRankModel
 __all__ = [
     "BUNDLED_MODEL", "__version__", "DATASETS", "DL19_CANDIDATES", "Candidate", "CandidateSet", "Dataset", "Evaluation", "InputError", "Option",
     "Qrels", "Query", "QueryStats", "Ranking", "RerankResult", "Reranked", "Reranker", "ResRankConfig", "ResRankModel",
-    "ResrankError", "Run", "RunSink", "SystemRun", "build_report", "evaluate", "get_dataset", "iter_rerank", "load_encoder",
+    "ResrankError", "Run", "SystemRun", "build_report", "evaluate", "get_dataset", "iter_rerank", "load_encoder",
     "load_reranker", "load_run_file", "read_candidates", "read_qrels", "read_run", "read_topics", "render", "Report",
-    "fuse", "rerank", "rerank_run", "rerank_to_files", "rerankers", "retrieve", "to_rankings", "write_run",
+    "fuse", "rerank", "rerank_run", "rerank_step", "reranker_factory", "rerankers", "retrieve", "to_rankings", "write_run",
 ]
 

@@ -16,10 +16,10 @@ from .errors import ResrankError
 from .formats.trec import read_run, run_file_name
 from .model.check import check_resrank_model
 from .model.sources import BUNDLED_MODEL, BUNDLED_NFCORPUS_INDEX
-from .rerank.registry import reranker_arguments
-from .rerank.sink import RunSink, rerank_to_files
-from .retrieve import retrieve_to_file
-from .retrieve.dense import cached_dense_index
+from .rerank.registry import reranker_factory
+from .rerank.sink import rerank_step
+from .retrieve import retrieve_step
+from .retrieve.dense import cached_index_dir, encode_step
 
 DATASET = "beir/nfcorpus"
 DEMO_MODEL = BUNDLED_MODEL
@@ -27,24 +27,22 @@ DEMO_MODEL = BUNDLED_MODEL
 
 def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top_k: int = 100, batch_size: int = 4,
              threads: int = 2, dtype: str | None = None, overwrite: bool = False) -> list[Path]:
-    """Build (or reuse, when made with the same arguments and inputs) the BM25, encoder-only and ResRank runs;
-    return their paths, BM25 first."""
+    """Build (or keep, when made with the same arguments and inputs and unchanged since) the BM25, encoder-only and
+    ResRank runs; return their paths, BM25 first."""
     model = Path(model)
     if not model.is_dir():
         raise ResrankError(f"{model}: demo model not found (train one with scripts/train_resrank_mini.sh, pass --model)")
     check_resrank_model(model)
     ds = get_dataset(DATASET)
     bm25 = Path(runs) / run_file_name(ds.name, "bm25-flat")
-    retrieve_to_file(bm25, ds, "bm25", hits=1000, threads=threads, overwrite=overwrite)
+    retrieve_step(bm25, ds, "bm25", hits=1000, threads=threads).run(overwrite)
     topics, first_stage = ds.topics(), read_run(bm25)
     embeddings = corpus_vectors(model, dtype)
     reranked = []
     for name in ("encoder", "resrank"):
         output = Path(runs) / run_file_name(ds.name, f"bm25-flat.{name}-{model.name}")
-        cls, options = reranker_arguments(name, model=str(model), dense_index=str(embeddings), dtype=dtype)
-        sink = RunSink(output, name, options=options, inputs={"corpus": ds.corpus_dir})
-        if not sink.up_to_date(sink.provenance(topics, first_stage, top_k, batch_size), overwrite):
-            rerank_to_files(cls.from_options(**options), topics, first_stage, ds.passages, sink, top_k, batch_size, overwrite)
+        factory = reranker_factory(name, model=str(model), dense_index=str(embeddings), dtype=dtype)
+        rerank_step(factory, topics, first_stage, ds.passages, output, top_k, batch_size, texts={"corpus": ds.corpus_dir}).run(overwrite)
         reranked.append(output)
     return [bm25, *reranked]
 
@@ -55,4 +53,7 @@ def corpus_vectors(model: Path, dtype: str | None = None) -> Path:
     if model.resolve() == BUNDLED_MODEL.resolve():
         return BUNDLED_NFCORPUS_INDEX
     ds = get_dataset(DATASET)
-    return cached_dense_index(ds.corpus_dir, ds.name, model, dtype)
+    assert ds.corpus_dir is not None
+    folder = cached_index_dir(ds.corpus_dir, ds.name, model, dtype)
+    encode_step(ds.corpus_dir, model, folder, dtype=dtype).run()
+    return folder

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -58,12 +58,11 @@ class Shard:
     def owns(self, unit: int) -> bool:
         return unit % self.num == self.id
 
-    def take(self, items: Sequence[T], unit_size: int) -> list[T]:
-        """The items of the blocks of ``unit_size`` (in order) that this shard owns."""
+    def blocks(self, items: Sequence[T], unit_size: int) -> list[list[T]]:
+        """The blocks of ``unit_size`` items (in order) that this shard owns."""
         if unit_size < 1:
             raise ResrankError(f"--batch-size must be at least 1, got {unit_size}")
-        return [item for start in range(0, len(items), unit_size) if self.owns(start // unit_size)
-                for item in items[start:start + unit_size]]
+        return [list(items[start:start + unit_size]) for start in range(0, len(items), unit_size) if self.owns(start // unit_size)]
 
 
 WHOLE = Shard()
@@ -83,25 +82,6 @@ class Job:
     def distributed(self) -> bool:
         """True under torchrun (the ranks meet in a store); False for one process or one job of an array."""
         return self.store is not None
-
-    def first(self, name: str, check: Callable[[], bool]) -> bool:
-        """``check`` run once, by rank 0, and its answer given to every rank: a check that may remove files
-        (``--overwrite``) must finish before any rank writes new ones."""
-        if self.store is None:
-            return check()
-        key = f"first/{name}"
-        if self.shard.id == 0:
-            try:
-                answer = check()
-            except BaseException:
-                self.store.set(key, "error")
-                raise
-            self.store.set(key, "yes" if answer else "no")
-            return answer
-        answer = self.store.get(key).decode()  # blocks until rank 0 has answered
-        if answer == "error":
-            raise ResrankError("rank 0 failed before the work began (its error says why)")
-        return answer == "yes"
 
     def finish(self, name: str) -> bool:
         """Every process calls this once its shard is written; True where the merge should run now.
@@ -200,6 +180,8 @@ def sharded(shard_id: int | None = None, shard_num: int | None = None) -> Iterat
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
+        if (shard_id is None) != (shard_num is None):
+            raise ResrankError("pass --shard-id and --shard-num together (one job of an array), or neither")
         yield Job(Shard(shard_id or 0, shard_num or 1))
         return
     if shard_id is not None or shard_num is not None:
@@ -230,3 +212,16 @@ def _torchrun_group(prefix: str) -> Iterator[tuple[Store, int, int]]:
         yield dist.PrefixStore(f"{prefix}/counts", store), rank, size
     finally:
         dist.destroy_process_group()
+
+
+def intra_op_threads(requested: int | None = None) -> int:
+    """torch's intra-op thread count, set to ``requested`` when given.
+
+    An effective argument of every step that computes with torch: float sums split over more or fewer
+    threads round differently in the last digits, and torchrun starts each process with one thread.
+    """
+    import torch
+
+    if requested is not None:
+        torch.set_num_threads(requested)
+    return torch.get_num_threads()

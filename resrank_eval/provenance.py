@@ -1,11 +1,10 @@
-"""What produced an output, recorded with it, so that resuming or skipping can never mix two experiments.
+"""What produced an output: a command's effective arguments and every input it read, by content.
 
 A :class:`Provenance` is a command's effective arguments (defaults filled in), a fingerprint of every
 input it read (file bytes; a model folder's config and weights; a run or topics held in memory, by
-content) and the resrank-eval version. Every resumable or skippable output stores one: a rerank's
-partial file and summary, a run's ``<run>.provenance.json``, a dense index's metadata, a training
-run's folder. Before resuming or skipping, a command compares the stored record with its own and
-refuses on the first difference, naming it; ``--overwrite`` starts over instead.
+content) and the resrank-eval version. The job layer (:mod:`.jobs`) stores it with the digests of the
+outputs it made, and keeps or resumes a step only when a new command's provenance has no difference
+from the stored one; the first difference is named in words (``made with --top-k 100, now 20``).
 """
 
 from __future__ import annotations
@@ -13,22 +12,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError, ResrankError
-from .formats.atomic import atomic_write
 from .formats.jsonl import read_json
 from .version import __version__
 
-MANIFESTS = ("encoder.json", "resrank-index.json", "segments_*")
-"""Files that identify the whole folder they sit in, so an index's gigabytes are never re-read: resrank-eval's
-metadata (written last, naming what the folder was built from), or a Lucene commit point (it names every
-segment by a unique id)."""
+RECORD_NAME = "provenance.json"
+"""The record in a folder a step made (:mod:`.jobs`): its provenance and every file's size and digest."""
 
-_digests: dict[tuple[str, int, int], str] = {}
+LUCENE_COMMIT = "segments_*"
+"""A Lucene commit point names every segment by a unique id: it identifies an index resrank-eval did not make."""
+
+_digests: dict[tuple[str, int, int, int], str] = {}
 
 
 @dataclass(frozen=True)
@@ -99,51 +98,11 @@ class Provenance:
         """Where an input came from (a path, or the name given); None for content held in memory."""
         return self.sources.get(name) if name in self.inputs else _shown(self.arguments.get(name))
 
-    def check(self, recorded: Any, where: str | Path) -> None:
-        """Raise a one-line error unless ``recorded`` (a stored record, or None) is this provenance."""
-        if recorded is None:
-            raise ResrankError(f"{where}: exists without a provenance record (an older resrank-eval, or an interrupted "
-                               f"write); pass --overwrite to start over")
+    def check(self, recorded: Any, where: str | Path, remedy: str = "pass --overwrite to start over") -> None:
+        """Raise a one-line error (ending in ``remedy``) unless ``recorded`` (a stored record) is this provenance."""
         difference = self.difference(Provenance.from_dict(recorded, where))
         if difference is not None:
-            raise ResrankError(f"{where}: {difference}; pass --overwrite to start over")
-
-    def skip(self, outputs: Sequence[Path], record: Path, overwrite: bool = False, key: str | None = None) -> bool:
-        """Pyserini's skip-if-exists, keyed on this provenance: True when every output exists and was made so.
-
-        ``record`` is the file holding the stored provenance (under ``key`` when it is part of a larger
-        JSON). Outputs made otherwise (or unrecorded) are an error, never overwritten silently; with
-        some missing, or ``overwrite``, the record is removed first (so an interrupted redo cannot leave
-        an old record next to new files) and the caller makes them all again.
-        """
-        existing = [path for path in outputs if path.exists()]
-        if existing and not overwrite:
-            self.check(read_record(record, key), existing[0])
-            if len(existing) == len(outputs):
-                return True
-        record.unlink(missing_ok=True)
-        return False
-
-
-def record_path(output: str | Path) -> Path:
-    """Where a run file's provenance is stored: ``<output>.provenance.json``."""
-    output = Path(output)
-    return output.with_name(output.name + ".provenance.json")
-
-
-def read_record(path: Path, key: str | None = None) -> Any:
-    """The stored record in ``path`` (under ``key`` when the record is part of a larger JSON), or None."""
-    if not path.is_file():
-        return None
-    data = read_json(path)
-    return data.get(key) if key is not None and isinstance(data, dict) else data
-
-
-def write_record(path: Path, provenance: Provenance) -> None:
-    """Store ``provenance`` atomically: written last, after the outputs it describes."""
-    with atomic_write(path) as handle:
-        json.dump(provenance.to_dict(), handle, indent=2)
-        handle.write("\n")
+            raise ResrankError(f"{where}: {difference}; {remedy}")
 
 
 def flat_arguments(nested: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -166,20 +125,23 @@ def option_name(name: str) -> str:
 
 
 def fingerprint(path: str | Path) -> str:
-    """``sha256:`` of a file's bytes, or of a folder's files (relative names and bytes; a manifest alone when it has one).
+    """``sha256:`` of a file's bytes, or of a folder's files (relative names and bytes).
 
-    Memoised per (path, size, mtime) within the process: a model folder is hashed once per command.
+    A folder a step made is identified by the digests its record lists (checked where the folder is read,
+    :func:`~resrank_eval.jobs.verify`), a Lucene index by its commit point: an index's gigabytes are not re-read.
     """
     path = Path(path)
     if not path.exists():
         raise ResrankError(f"{path}: does not exist")
     if path.is_file():
-        return "sha256:" + _file_digest(path)
-    manifests = next((found for pattern in MANIFESTS if (found := sorted(path.glob(pattern)))), None)
-    files = manifests or sorted(p for p in path.rglob("*") if p.is_file())
+        return "sha256:" + file_digest(path)
+    record = read_json(path / RECORD_NAME) if (path / RECORD_NAME).is_file() else None
+    if isinstance(record, dict) and isinstance(record.get("outputs"), dict):
+        return content_fingerprint(record["outputs"])
+    files = sorted(path.glob(LUCENE_COMMIT)) or sorted(p for p in path.rglob("*") if p.is_file())
     digest = hashlib.sha256()
     for file in files:
-        digest.update(file.relative_to(path).as_posix().encode() + b"\0" + _file_digest(file).encode())
+        digest.update(file.relative_to(path).as_posix().encode() + b"\0" + file_digest(file).encode())
     return "sha256:" + digest.hexdigest()
 
 
@@ -189,9 +151,10 @@ def content_fingerprint(value: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """The SHA-256 (hex) of a file's bytes, memoised per (path, size, mtime, ctime) within the process."""
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     if key not in _digests:
         digest = hashlib.sha256()
         with open(path, "rb") as handle:

@@ -3,7 +3,9 @@
 The bundled ResRank-mini comes with its NFCorpus passage vectors so that the demo reranks without
 encoding the corpus first (as Pyserini ships prebuilt indexes). float16 halves the 5.6 MB of
 float32 vectors and changes cosines by < 1e-3; the FAISS file (another 5.6 MB, a copy of the same
-vectors) is left out: reranking reads only ``docid``, ``vectors.npy`` and ``encoder.json``.
+vectors) is left out: reranking reads only ``docid``, ``vectors.npy`` and ``encoder.json``. The copy
+is a step of the job layer: its ``provenance.json`` names the index it was made from and records every
+file's size and SHA-256, which readers of the copy check.
 
     python scripts/shrink_dense_index.py INDEX_DIR OUT_DIR
 """
@@ -16,15 +18,23 @@ from pathlib import Path
 
 import numpy as np
 
-from resrank_eval.retrieve.dense import DOCID_FILE, META_FILE, VECTORS_FILE
+from resrank_eval.jobs import Outputs, Step
+from resrank_eval.provenance import Provenance
+from resrank_eval.retrieve.dense import DOCID_FILE, META_FILE, VECTORS_FILE, check_dense_index
 
 
 def main(source: str, target: str) -> None:
     src, dst = Path(source), Path(target)
-    dst.mkdir(parents=True, exist_ok=True)
-    np.save(dst / VECTORS_FILE, np.load(src / VECTORS_FILE).astype(np.float16))
-    for name in (DOCID_FILE, META_FILE):  # the meta file last: it marks the index complete
-        shutil.copyfile(src / name, dst / name)
+    check_dense_index(src)
+
+    def make() -> None:
+        dst.mkdir(parents=True, exist_ok=True)
+        np.save(dst / VECTORS_FILE, np.load(src / VECTORS_FILE).astype(np.float16))
+        for name in (DOCID_FILE, META_FILE):
+            shutil.copyfile(src / name, dst / name)
+
+    Step(Provenance.of("shrink-dense-index", {"dtype": "float16"}, {"index": src}), Outputs.folder(dst, DOCID_FILE, VECTORS_FILE, META_FILE),
+         make).run()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 import os
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from resrank_eval.datasets import get_dataset
 from resrank_eval.errors import ResrankError
 from resrank_eval.evaluate import evaluate
 from resrank_eval.lucene import lucene_passages, open_searcher
-from resrank_eval.retrieve.bm25 import bm25_index, bm25_search, corpus_fingerprint
+from resrank_eval.retrieve.bm25 import bm25_index, bm25_search, index_step
 
 
 @pytest.fixture(scope="session")
@@ -38,14 +37,14 @@ def test_index_is_reused_and_rebuilt_when_corpus_changes(tmp_path: Path) -> None
     corpus.mkdir()
     (corpus / "corpus.jsonl").write_text('{"_id": "d1", "title": "Cats", "text": "cats purr"}\n{"_id": "d2", "title": "", "text": "dogs bark"}\n')
     first = bm25_index(corpus)
-    stamp = (first / "resrank-index.json").stat().st_mtime_ns
-    assert bm25_index(corpus) == first and (first / "resrank-index.json").stat().st_mtime_ns == stamp
+    stamp = (first / "provenance.json").stat().st_mtime_ns
+    assert bm25_index(corpus) == first and (first / "provenance.json").stat().st_mtime_ns == stamp
     (corpus / "corpus.jsonl").write_text('{"_id": "d3", "title": "", "text": "birds sing"}\n')
     second = bm25_index(corpus)
     assert second != first
     searcher = open_searcher(second)
     assert lucene_passages(searcher, ["d3"]) == {"d3": "birds sing"}
-    with pytest.raises(ResrankError, match="different corpus"):
+    with pytest.raises(ResrankError, match="different --corpus"):
         bm25_index(corpus, first)
 
 
@@ -67,20 +66,19 @@ def test_bad_corpus_lines_are_located(tmp_path: Path) -> None:
     assert not leftovers, "a failed build must not leave a half-built index behind"
 
 
-def test_case6_a_killed_build_is_cleaned_up_and_a_stale_index_never_reused(tmp_path: Path) -> None:
-    """Issue 11, case 6: what a killed build leaves (a hidden temp folder) is removed by the next build; a cached
-    index recorded with another format is rebuilt, not reused."""
+def test_case6_a_killed_build_is_cleaned_up_and_an_edited_index_never_reused(tmp_path: Path) -> None:
+    """Issue 11, case 6: what a killed build leaves (a hidden temp folder) is removed by the next build; an index whose
+    files changed since it was built is refused, naming the file (issue 20)."""
     corpus = tmp_path / "tiny"
     corpus.mkdir()
     (corpus / "corpus.jsonl").write_text('{"_id": "d1", "text": "cats purr"}\n{"_id": "d2", "text": "dogs bark"}\n')
-    indexes = Path(os.environ["RESRANK_CACHE"]) / "indexes"
-    target = indexes / f"lucene-{corpus_fingerprint(corpus)[:16]}"
-    killed = indexes / f".{target.name}.k1ll3d.tmp"  # the folder a SIGKILLed build leaves behind
+    target = index_step(corpus).outputs.files[0]
+    killed = target.parent / f".{target.name}.k1ll3d.tmp"  # the folder a SIGKILLed build leaves behind
     (killed / "_0.cfs").parent.mkdir(parents=True)
     (killed / "_0.cfs").write_bytes(b"half an index")
     assert bm25_index(corpus) == target and not killed.exists()
-    meta = json.loads((target / "resrank-index.json").read_text())
-    (target / "resrank-index.json").write_text(json.dumps({**meta, "fields": "text only"}))  # as an older layout would say
-    assert bm25_index(corpus) == target
-    assert json.loads((target / "resrank-index.json").read_text())["fields"] == meta["fields"], "a stale cache is rebuilt"
-    assert not list(indexes.glob(f".{target.name}.*"))
+    segment = next(p for p in sorted(target.iterdir()) if p.name.startswith("_") and p.stat().st_size > 0)
+    segment.write_bytes(segment.read_bytes()[:-1] + b"\0")
+    with pytest.raises(ResrankError, match=f"{segment.name}: changed since it was made"):
+        bm25_index(corpus)
+    assert not list(target.parent.glob(f".{target.name}.*"))

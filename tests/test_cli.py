@@ -11,11 +11,11 @@ from click.testing import CliRunner, Result
 from resrank_eval.cli import main
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.formats.trec import read_run
-from resrank_eval.rerank import Option, Reranked, Reranker, RunSink
-from resrank_eval.rerank.registry import reranker_arguments
+from resrank_eval.rerank import Option, Reranked, Reranker
 from resrank_eval.types import Candidate, QueryStats, Ranking
 
 from .conftest import DL19_CANDIDATES
+from .test_resume import killed_rerank
 
 
 def invoke(*args: str) -> Result:
@@ -106,27 +106,36 @@ def test_rerank_reads_the_topics_of_the_split(tmp_path: Path) -> None:
     assert result.exit_code != 0 and "PLAIN-1" in result.output and not (tmp_path / "test.identity.txt").exists()
 
 
-def test_rerank_resumes_from_partial(dl19_run: Path, tmp_path: Path) -> None:
+def test_rerank_resumes_from_partial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "resumed.txt"
-    first_qid = next(iter(read_run(dl19_run)))
-    data = read_candidates(DL19_CANDIDATES)
-    header = RunSink(out, "identity", options=reranker_arguments("identity")[1], inputs={"candidates": DL19_CANDIDATES}).provenance(
-        data.topics, data.run, 100, 1)
-    fake = {"qid": first_qid, "ranking": [["sentinel-order-kept", 1.0]], "stats": {"qid": first_qid, "reranker": "identity", "candidates": 1}}
-    Path(f"{out}.partial.jsonl").write_text(json.dumps({"provenance": header.to_dict()}) + "\n" + json.dumps(fake) + "\n{\"torn")
-    result = invoke("--quiet", "rerank", "--dataset", "dl19", "--candidates", str(DL19_CANDIDATES), "--reranker", "identity", "--output", str(out))
+    killed_rerank(out, "identity", monkeypatch, after=5, reverse=True)  # the first 5 queries reversed, then killed
+    partial = Path(f"{out}.partial.jsonl")
+    with open(partial, "a") as handle:
+        handle.write('{"torn')
+    result = invoke("--quiet", "rerank", "--dataset", "dl19", "--candidates", str(DL19_CANDIDATES), "--reranker", "identity",
+                    "--output", str(out))
     assert result.exit_code == 0, result.output
-    assert read_run(out)[first_qid][0].docid == "sentinel-order-kept", "finished queries must not be recomputed"
-    assert "partial.jsonl:3: dropped a torn last line" in result.output  # a warning: shown even with --quiet
-    assert "resuming" not in result.output  # info: not with --quiet
+    first_stage, reranked = read_candidates(DL19_CANDIDATES).run, read_run(out)
+    qids = list(first_stage)
+    assert [c.docid for c in reranked[qids[0]][:100]] == [c.docid for c in first_stage[qids[0]]][::-1], "finished queries are kept"
+    assert [c.docid for c in reranked[qids[5]]] == [c.docid for c in first_stage[qids[5]]]
+    assert "partial.jsonl:7: dropped a torn last line" in result.output  # a warning: shown even with --quiet
+    assert "resuming" not in result.output and not partial.exists()  # info: not with --quiet
 
 
-def test_a_corrupt_resume_file_is_an_error_at_its_line(tmp_path: Path) -> None:
-    """Only a torn last line may be dropped: a bad line before it would silently lose (and redo) a query."""
+def test_a_corrupt_resume_file_is_an_error_at_its_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a torn last line may be dropped: a bad or edited line before it would silently lose (or keep) a query."""
     out = tmp_path / "resumed.txt"
-    Path(f"{out}.partial.jsonl").write_text('{"qid": "1", "ranking": [["d", 1.0]], "stats": {"qid": "1"}}\n{"qid": "2"}\n')
-    result = invoke("rerank", "--dataset", "dl19", "--candidates", str(DL19_CANDIDATES), "--reranker", "identity", "--output", str(out))
-    assert_one_line_error(result, "resumed.txt.partial.jsonl:1: corrupt resume record")
+    killed_rerank(out, "identity", monkeypatch, after=3)
+    partial = Path(f"{out}.partial.jsonl")
+    lines = partial.read_text().splitlines(keepends=True)
+    args = ["rerank", "--dataset", "dl19", "--candidates", str(DL19_CANDIDATES), "--reranker", "identity", "--output", str(out)]
+    partial.write_text(lines[0] + '{"qid": "2"}\n' + "".join(lines[1:]))
+    assert_one_line_error(invoke(*args), "resumed.txt.partial.jsonl:2: not a results-log line")
+    edited = json.loads(lines[2])
+    edited["ranking"] = edited["ranking"][::-1]  # a hand-edited order, its checksum left as it was
+    partial.write_text("".join(lines[:2]) + json.dumps(edited) + "\n" + "".join(lines[3:]))
+    assert_one_line_error(invoke(*args), "resumed.txt.partial.jsonl:3: changed after it was written")
     assert not out.exists()
 
 

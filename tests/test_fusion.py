@@ -9,7 +9,7 @@ import pytest
 from resrank_eval import evaluate, get_dataset
 from resrank_eval.errors import ResrankError
 from resrank_eval.formats.trec import read_run
-from resrank_eval.retrieve import fuse, fuse_to_file
+from resrank_eval.retrieve import fuse, fuse_step
 from resrank_eval.types import Candidate
 
 from .test_cli import assert_one_line_error, invoke
@@ -73,11 +73,11 @@ def test_fuse_bad_arguments(tmp_path: Path, args: list[str], fragment: str) -> N
     assert not out.exists()
 
 
-def test_fuse_to_file_keeps_an_equal_fusion_and_refuses_another(tmp_path: Path) -> None:
+def test_fuse_step_keeps_an_equal_fusion_and_refuses_another(tmp_path: Path) -> None:
     """Weights as numbers (1 is 1.0) and k only for RRF: the grid's YAML and the command line record one fusion alike."""
     out = tmp_path / "fused.txt"
-    assert fuse_to_file([BM25, MINILM], out, "interpolate", [1, 9], k=60, depth=100) is not None
-    assert fuse_to_file([BM25, MINILM], out, "interpolate", [1.0, 9.0], k=10, depth=100) is None
+    assert fuse_step([BM25, MINILM], out, "interpolate", [1, 9], k=60, depth=100).run().status == "made"
+    assert fuse_step([BM25, MINILM], out, "interpolate", [1.0, 9.0], k=10, depth=100).run().kept
     with pytest.raises(ResrankError, match=r"fused.txt: made with --depth 100, now 50; pass --overwrite"):
-        fuse_to_file([BM25, MINILM], out, "interpolate", [1, 9], depth=50)
-    assert fuse_to_file([BM25, MINILM], out, "interpolate", [1, 9], depth=50, overwrite=True) is not None
+        fuse_step([BM25, MINILM], out, "interpolate", [1, 9], depth=50).run()
+    assert fuse_step([BM25, MINILM], out, "interpolate", [1, 9], depth=50).run(overwrite=True).status == "made"

@@ -112,12 +112,19 @@ def test_dense_index_layout_and_resume_after_failure(model_dir: Path, index_dir:
         build_dense_index(corpus, encoder, tmp_path / "index", shard_size=3)
     shards = sorted((tmp_path / "index" / "shards").glob("*.npy"))
     assert [s.name for s in shards] == ["00000.npy", "00001.npy"]
+    corpus.write_text("\n".join(lines) + "\n")  # chunks encoded from another corpus are not resumed: refused, by name
+    with pytest.raises(ResrankError, match="made from a different --corpus"):
+        build_dense_index(corpus, encoder, tmp_path / "index", shard_size=3)
+    corpus.write_text("\n".join(lines[:7] + ["{broken"]) + "\n")
     first = shards[0].stat().st_mtime_ns
-    corpus.write_text("\n".join(lines) + "\n")
-    build_dense_index(corpus, encoder, tmp_path / "index", shard_size=3)
-    assert np.allclose(np.load(tmp_path / "index" / "vectors.npy"), np.load(index_dir / "vectors.npy"), atol=1e-6)
-    assert (tmp_path / "index" / "docid").read_text() == (index_dir / "docid").read_text()
-    assert first > 0 and DenseVectors(tmp_path / "index").get(["d3", "zz"]).keys() == {"d3"}
+    (tmp_path / "fixed.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError):  # the same corpus resumes: the finished chunks are kept
+        build_dense_index(corpus, encoder, tmp_path / "index", shard_size=3)
+    assert shards[0].stat().st_mtime_ns == first
+    build_dense_index(tmp_path / "fixed.jsonl", encoder, tmp_path / "fixed", shard_size=3)
+    assert np.allclose(np.load(tmp_path / "fixed" / "vectors.npy"), np.load(index_dir / "vectors.npy"), atol=1e-6)
+    assert (tmp_path / "fixed" / "docid").read_text() == (index_dir / "docid").read_text()
+    assert DenseVectors(tmp_path / "fixed").get(["d3", "zz"]).keys() == {"d3"}
 
 
 def test_dense_retrieve_with_pyserini_faiss_searcher(model_dir: Path, index_dir: Path) -> None:

@@ -13,9 +13,12 @@ import shutil
 import time
 from pathlib import Path
 
+import click
 import pytest
 
+from resrank_eval.cli import main
 from resrank_eval.reproduce import load_grid, plan, run_grid
+from resrank_eval.reproduce.plan import Command
 from resrank_eval.rerank import Reranked, Reranker
 from resrank_eval.types import Candidate, QueryStats, Ranking
 
@@ -119,7 +122,7 @@ def test_check_and_a_second_run_that_skips_everything(pinned: Path) -> None:
     started = time.perf_counter()
     result = invoke("reproduce", str(pinned), "--check", "--resamples", "200")
     assert result.exit_code == 0, result.output
-    assert result.output.count("done, skipped") == 10 and " s -> " not in result.output
+    assert result.output.count("done, kept") == 10 and " s -> " not in result.output
     assert "FAIL" not in result.output and "reproduced" in result.output
     assert time.perf_counter() - started < 60
 
@@ -136,7 +139,8 @@ def test_check_fails_loudly_on_a_wrong_pin(pinned: Path, tmp_path: Path) -> None
 
 
 def test_dry_run_commands_write_the_same_runs(pinned: Path, tmp_path: Path) -> None:
-    """The printed commands make the same runs, passage stores and provenance records (paths aside: another folder)."""
+    """The printed commands are what the grid runs: typed, they make the same runs, passage stores and records (paths
+    aside: another folder; timings aside: the stats and summaries)."""
     other = tmp_path / "by-commands"
     result = invoke("reproduce", str(pinned), "--dry-run", "--output", str(other))
     assert result.exit_code == 0 and not other.exists()
@@ -146,15 +150,19 @@ def test_dry_run_commands_write_the_same_runs(pinned: Path, tmp_path: Path) -> N
         done = invoke(*shlex.split(command)[1:])
         assert done.exit_code == 0, (command, done.output)
     ran = pinned.parent / "runs"
-    made = sorted(p for p in ran.glob("*/run.*") if p.name.endswith((".txt", ".passages.jsonl", ".provenance.json")))
-    assert len([p for p in made if p.name.endswith(".provenance.json")]) == 6  # every first stage's: 2 imports/retrievals, 4 fusions
+    made = sorted(p for p in ran.glob("*/run.*") if p.name.endswith((".txt", ".passages.jsonl")))
+    assert len(made) == 11  # 10 runs and the DL19 passage store
     for path in made:
-        assert (other / path.relative_to(ran)).read_text() == path.read_text().replace(str(ran), str(other)), path.name
-    summaries = sorted(ran.glob("*/*.summary.json"))
-    assert len(summaries) == 4
-    for path in summaries:
-        recorded = json.loads(path.read_text().replace(str(ran), str(other)))["provenance"]
-        assert json.loads((other / path.relative_to(ran)).read_text())["provenance"] == recorded, path.name
+        assert (other / path.relative_to(ran)).read_text() == path.read_text(), path.name
+    records = sorted(ran.glob("*/*.provenance.json"))
+    assert len(records) == 10  # every step's
+    for path in records:
+        grid, typed = json.loads(path.read_text().replace(str(ran), str(other))), json.loads((other / path.relative_to(ran)).read_text())
+        timed = [name for name in grid["outputs"] if name.endswith((".stats.jsonl", ".summary.json"))]
+        for record in (grid, typed):
+            for name in timed:
+                del record["outputs"][name]
+        assert grid == typed, path.name
     again = [invoke(*shlex.split(command)[1:]) for command in commands]  # ... and each command keeps what the grid made
     assert all(r.exit_code == 0 and "skipping" in r.output for r in again)
 
@@ -181,7 +189,12 @@ def test_a_condition_changed_in_the_file_is_refused_naming_the_difference(
     redone = invoke("reproduce", str(changed), *chosen, "--overwrite")
     assert redone.exit_code == 0, redone.output
     again = invoke("reproduce", str(changed), *chosen).output
-    assert f"{condition} on {dataset}: done, skipped" in again and " s -> " not in again
+    assert f"{condition} on {dataset}: done, kept" in again and " s -> " not in again
+
+
+def typed(command: Command) -> str:
+    """A cell's command, run as if typed."""
+    return main.main(command.argv, standalone_mode=False)
 
 
 def test_a_killed_grid_resumes_where_it_stopped(pinned: Path, tmp_path: Path) -> None:
@@ -189,15 +202,15 @@ def test_a_killed_grid_resumes_where_it_stopped(pinned: Path, tmp_path: Path) ->
     cells = plan(grid, tmp_path / "runs", ["bm25.reverse"])
     ReverseTop.crash_after = 100
     try:
-        with pytest.raises(KeyboardInterrupt):
-            run_grid(cells)
+        with pytest.raises(click.exceptions.Abort):  # what Click makes of a ^C
+            run_grid(cells, typed)
     finally:
         ReverseTop.crash_after = None
     partial = list((tmp_path / "runs").glob("*/*.partial.jsonl"))
     # the 43 DL19 queries finished, then 15 batches of 4 on Cranfield before the "kill" (after the provenance line)
     assert len(partial) == 1 and len(partial[0].read_text().splitlines()) == 1 + 60
-    outcomes = run_grid(cells)
-    assert [o.status for o in outcomes] == ["skipped", "skipped", "skipped", "ran"]  # both BM25 runs and the finished dl19 rerank
+    outcomes = run_grid(cells, typed)
+    assert [o.status for o in outcomes] == ["kept", "kept", "kept", "made"]  # both BM25 runs and the finished dl19 rerank
     assert not list((tmp_path / "runs").glob("*/*.partial.jsonl"))
     ran = pinned.parent / "runs"
     for path in sorted((tmp_path / "runs").glob("*/run.*.txt")):
@@ -213,9 +226,10 @@ def test_a_killed_grid_resumes_where_it_stopped(pinned: Path, tmp_path: Path) ->
         (("{method: bm25, hits: 100}", "{method: dense, model: mini}"), ["grid.yaml:10:", "cannot run on dl19: no local corpus to encode"]),
         (("{method: bm25, hits: 100}", "{method: bm25, hits: 0}"), ["grid.yaml:12:", "first_stage.hits: expected >= 1"]),
         (("top_k: 20, batch_size: 8}", "top_k: 20, options: {window: 3}}"), ["grid.yaml:15:", "--window does not apply to reranker 'identity'"]),
+        (("top_k: 20, batch_size: 8}", "top_k: 20, options: {nope: 3}}"), ["grid.yaml:15:", "No such option '--nope'"]),
         (("  - name: rrf\n", "  - name: bad name\n"), ["grid.yaml:16:", "must be one word"]),
         (("{reranker: identity, top_k: 20, batch_size: 8}", "{reranker: rankgpt, top_k: 20, options: {model: smollm2, window: many}}"),
-         ["grid.yaml:15:", "option window must be an integer (as `rerank` takes it), got 'many'"]),
+         ["grid.yaml:15:", "Invalid value for '--window': 'many' is not a valid integer"]),
         (("corpus: ", "corpus: /nonexistent"), ["grid.yaml:7:", "does not exist"]),
         (("runs: [bm25, bm25.identity], fusion: rrf", "runs: [rrf, bm25], fusion: rrf"), ["grid.yaml:", "cycle: rrf -> rrf"]),
         (("expected:\n", "expected:\n  nope: {dl19: {nDCG@10: 0.5}}\n"), ["grid.yaml:24:", "unknown condition 'nope'"]),

@@ -1,9 +1,9 @@
-"""Issue 11, case 1: resuming and skip-if-exists are keyed on what produced the output.
+"""Resuming and skip-if-exists are keyed on what produced the output (the job layer, ``resrank_eval.jobs``).
 
 A changed argument, model or input is refused with one line naming it (before any model loads);
-the same command resumes or skips; ``--overwrite`` starts over. Covers rerank (partial file and
-finished outputs), retrieve, import-candidates (a deleted passage store is rewritten), encode's
-shards and training.
+the same command resumes or keeps; ``--overwrite`` starts over. Covers rerank (results log and
+finished outputs), retrieve, import-candidates (a deleted passage store is made again), encode's
+logs and training. Jobs are "killed" for real: a reranker that raises after N queries.
 """
 
 from __future__ import annotations
@@ -18,18 +18,47 @@ from click.testing import CliRunner, Result
 from resrank_eval.cli import main
 from resrank_eval.errors import ResrankError
 from resrank_eval.formats.candidates import read_candidates
+from resrank_eval.formats.results_log import ResultsLog
 from resrank_eval.formats.trec import read_run
+from resrank_eval.jobs import shard_log
 from resrank_eval.model.manifest import write_manifest
 from resrank_eval.model.sources import BUNDLED_MODEL
-from resrank_eval.provenance import Provenance, record_path
-from resrank_eval.rerank import Reranked, RunSink
-from resrank_eval.rerank.registry import reranker_arguments
-from resrank_eval.retrieve.dense import RECORD_FILE, SHARDS_DIR, dense_index_done, encode_provenance
+from resrank_eval.parallel import WHOLE
+from resrank_eval.provenance import Provenance
+from resrank_eval.rerank import Reranked, Reranker, RerankerFactory, rerank_step, reranker_factory
+from resrank_eval.retrieve.dense import SHARDS_DIR, encode_provenance, encode_step
 from resrank_eval.train.config import load_config
 from resrank_eval.train.trainer import Trainer
-from resrank_eval.types import Candidate, QueryStats
+from resrank_eval.types import QueryStats, Ranking
 
 from .conftest import DL19_CANDIDATES, NFCORPUS
+
+
+class Killed(Reranker):
+    """Reranks (identity, or reversed) until ``after`` queries are done, then dies like a killed job."""
+
+    def __init__(self, name: str, after: int, reverse: bool = False) -> None:
+        self.label, self.after, self.reverse = name, after, reverse
+
+    def rerank_batch(self, rankings: list[Ranking]) -> list[Reranked]:
+        if self.after <= 0:
+            raise KeyboardInterrupt("killed")
+        self.after -= len(rankings)
+        return [Reranked(r.candidates[::-1] if self.reverse else list(r.candidates), QueryStats(r.query.qid, self.label, len(r.candidates)))
+                for r in rankings]
+
+
+def killed_rerank(out: Path, reranker: str, monkeypatch: pytest.MonkeyPatch, model: Path | None = None, top_k: int = 100,
+                  after: int = 1, reverse: bool = False) -> None:
+    """What ``rerank --candidates DL19 --reranker NAME`` leaves when killed after ``after`` queries (no model loads)."""
+    data = read_candidates(DL19_CANDIDATES)
+    factory = reranker_factory(reranker, model=str(model) if model else None)
+    step = rerank_step(factory, data.topics, data.run, data.passages, out, top_k, 1, texts={"candidates": str(DL19_CANDIDATES)})
+    with monkeypatch.context() as patched:
+        patched.setattr(RerankerFactory, "build", lambda self: Killed(self.name, after, reverse))
+        with pytest.raises(KeyboardInterrupt):
+            step.run()
+    assert Path(f"{out}.partial.jsonl").is_file()
 
 
 def run_cli(*args: str | Path) -> Result:
@@ -44,23 +73,13 @@ def refused(result: Result, *fragments: str) -> None:
         assert fragment in line, line
 
 
-def killed_rerank(out: Path, reranker: str, model: Path | None = None, top_k: int = 100) -> None:
-    """The state a rerank of the DL19 candidates leaves when killed after its first query (no model needed to make it)."""
-    data = read_candidates(DL19_CANDIDATES)
-    options = reranker_arguments(reranker, model=str(model) if model else None)[1]
-    sink = RunSink(out, reranker, options=options, inputs={"candidates": DL19_CANDIDATES})
-    sink.start(sink.provenance(data.topics, data.run, top_k, 1))
-    qid = next(iter(data.run))
-    sink.add(qid, Reranked(data.run[qid][:top_k], QueryStats(qid, reranker, top_k)))
-
-
 def rerank_cli(out: Path, reranker: str, *extra: str | Path) -> Result:
     return run_cli("rerank", "--dataset", "dl19", "--candidates", DL19_CANDIDATES, "--reranker", reranker, "--output", out, *extra)
 
 
-def test_case1_resume_after_changing_top_k_is_refused(tmp_path: Path) -> None:
+def test_resume_after_changing_top_k_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "run.txt"
-    killed_rerank(out, "identity", top_k=100)
+    killed_rerank(out, "identity", monkeypatch, top_k=100)
     refused(rerank_cli(out, "identity", "--top-k", "20"), "run.txt.partial.jsonl: made with --top-k 100, now 20")
     assert not out.exists()
     resumed = rerank_cli(out, "identity")  # the same arguments resume: 42 queries to go
@@ -68,7 +87,7 @@ def test_case1_resume_after_changing_top_k_is_refused(tmp_path: Path) -> None:
     assert len(read_run(out)) == 43 and not Path(f"{out}.partial.jsonl").exists()
 
 
-def test_case1_resume_with_another_model_is_refused_before_loading(tmp_path: Path) -> None:
+def test_resume_with_another_model_is_refused_before_loading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first, other = tmp_path / "first", tmp_path / "other"
     shutil.copytree(BUNDLED_MODEL, first)
     shutil.copytree(BUNDLED_MODEL, other)
@@ -76,11 +95,19 @@ def test_case1_resume_with_another_model_is_refused_before_loading(tmp_path: Pat
     (other / "resrank.json").write_text(json.dumps({**config, "score_scale": 20.0}))
     write_manifest(other)  # another model, whole (not the bundled one with an edited config, which its manifest refuses)
     out = tmp_path / "run.txt"
-    killed_rerank(out, "encoder", model=first)
+    killed_rerank(out, "encoder", monkeypatch, model=first)
     refused(rerank_cli(out, "encoder", "--model", other), "made from a different --model", f"(was {first}, now {other})")
 
 
-def test_case1_resume_with_another_input_run_is_refused(tmp_path: Path) -> None:
+def test_resume_under_another_thread_count_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch's intra-op threads change scores in the last digits (torchrun runs one per process): they are an argument."""
+    out = tmp_path / "run.txt"
+    killed_rerank(out, "identity", monkeypatch)
+    threads = json.loads(Path(f"{out}.partial.jsonl").read_text().splitlines()[0])["provenance"]["arguments"]["threads"]
+    refused(rerank_cli(out, "identity", "--threads", str(threads + 1)), f"made with --threads {threads}, now {threads + 1}")
+
+
+def test_resume_with_another_input_run_is_refused(tmp_path: Path) -> None:
     imported = tmp_path / "bm25.txt"
     assert run_cli("import-candidates", DL19_CANDIDATES, "--output", imported).exit_code == 0
     out = tmp_path / "run.txt"
@@ -94,7 +121,7 @@ def test_case1_resume_with_another_input_run_is_refused(tmp_path: Path) -> None:
     assert overwritten.exit_code == 0 and max(len(c) for c in read_run(out).values()) == 50
 
 
-def test_case1_skip_needs_every_output_and_the_same_arguments(tmp_path: Path) -> None:
+def test_keeping_needs_every_output_and_the_same_arguments(tmp_path: Path) -> None:
     out = tmp_path / "bm25.txt"
     assert run_cli("import-candidates", DL19_CANDIDATES, "--output", out).exit_code == 0
     assert "skipping" in run_cli("import-candidates", DL19_CANDIDATES, "--output", out).stderr
@@ -102,11 +129,11 @@ def test_case1_skip_needs_every_output_and_the_same_arguments(tmp_path: Path) ->
     assert run_cli("import-candidates", DL19_CANDIDATES, "--output", out).exit_code == 0
     assert Path(f"{out}.passages.jsonl").is_file()
     refused(run_cli("import-candidates", DL19_CANDIDATES, "--output", out, "--tag", "other"), "made with --tag candidates, now other")
-    record_path(out).unlink()
-    refused(run_cli("import-candidates", DL19_CANDIDATES, "--output", out), "exists without a provenance record")
+    Path(f"{out}.provenance.json").unlink()
+    refused(run_cli("import-candidates", DL19_CANDIDATES, "--output", out), "exists, but no record says what made it")
 
 
-def test_case1_retrieve_skips_only_the_same_run(tmp_path: Path) -> None:
+def test_retrieve_keeps_only_the_same_run(tmp_path: Path) -> None:
     corpus, out = tmp_path / "tiny", tmp_path / "run.txt"
     (corpus / "qrels").mkdir(parents=True)
     (corpus / "corpus.jsonl").write_text("".join(json.dumps({"_id": f"d{i}", "text": f"statin cancer study {i}"}) + "\n" for i in range(30)))
@@ -120,22 +147,19 @@ def test_case1_retrieve_skips_only_the_same_run(tmp_path: Path) -> None:
     refused(run_cli(*base, "--hits", "10"), "made from a different --topics")
 
 
-def test_case1_encode_shards_of_another_model_are_refused(tmp_path: Path) -> None:
+def test_an_encode_log_of_another_model_or_setting_is_refused_before_loading(tmp_path: Path) -> None:
     index = tmp_path / "index"
+    made = encode_provenance(NFCORPUS, "mini", batch_size=64, threads=1)
+    log = ResultsLog(shard_log(index / SHARDS_DIR / "encode", WHOLE), {"provenance": made.to_dict(), "shard": 0, "num": 1})
     (index / SHARDS_DIR).mkdir(parents=True)
-    made = encode_provenance(NFCORPUS, "mini", batch_size=64)
-    (index / SHARDS_DIR / RECORD_FILE).write_text(json.dumps(made.to_dict()))
-    (index / SHARDS_DIR / "00000.npy").write_bytes(b"")
-    assert dense_index_done(index, made) is False  # the same settings resume the shards
-    with pytest.raises(ResrankError, match=r"shards: made with --batch-size 64, now 32; pass --overwrite"):
-        dense_index_done(index, encode_provenance(NFCORPUS, "mini", batch_size=32))
+    log.add({"position": 0, "files": {}})
+    with pytest.raises(ResrankError, match=r"encode.partial.jsonl: made with --batch-size 64, now 32; pass --overwrite"):
+        encode_step(NFCORPUS, "mini", index, batch_size=32, threads=1).run()
     with pytest.raises(ResrankError, match=r"made from a different --model"):
-        dense_index_done(index, encode_provenance(NFCORPUS, BUNDLED_MODEL, batch_size=64))
-    assert dense_index_done(index, encode_provenance(NFCORPUS, BUNDLED_MODEL), overwrite=True) is False
-    assert not (index / SHARDS_DIR).exists()
+        encode_step(NFCORPUS, BUNDLED_MODEL, index, batch_size=64, threads=1).run()
 
 
-def test_case1_training_resume_names_the_changed_key_or_input(tmp_path: Path) -> None:
+def test_training_resume_names_the_changed_key_or_input(tmp_path: Path) -> None:
     data = tmp_path / "train.jsonl"
     data.write_text('{"qid": "q", "query": "x", "candidates": [{"docid": "a", "text": "t", "label": 1}, '
                     '{"docid": "b", "text": "u", "label": 0}]}\n')
@@ -144,7 +168,7 @@ def test_case1_training_resume_names_the_changed_key_or_input(tmp_path: Path) ->
                       "stages:\n  - {name: align, steps: 2}\n  - {name: joint, steps: 2, lr: 0.0001}\n")
     Trainer(load_config(config))._start_fresh()
     Trainer(load_config(config))._check_same_config()
-    with pytest.raises(ResrankError, match=r"out: made with training.batch_size 4, now 8; pass --overwrite"):
+    with pytest.raises(ResrankError, match=r"out: made with training.batch_size 4, now 8; train into a new output_dir"):
         Trainer(load_config(config, ["training.batch_size=8"]))._check_same_config()
     with pytest.raises(ResrankError, match=r"made with stages.1.lr 0.0001, now 0.001"):
         Trainer(load_config(config, ["stages.1.lr=0.001"]))._check_same_config()
@@ -167,24 +191,24 @@ def test_provenance_names_the_version_and_identifies_content_not_paths(tmp_path:
         made.check({"command": "rerank"}, "x")
 
 
-def test_overwrite_starts_over(tmp_path: Path) -> None:
+def test_overwrite_starts_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "run.txt"
-    killed_rerank(out, "identity", top_k=100)
+    killed_rerank(out, "identity", monkeypatch, top_k=100)
     done = rerank_cli(out, "identity", "--top-k", "5", "--overwrite")
     assert done.exit_code == 0, done.output
     first_stage = read_candidates(DL19_CANDIDATES).run
     assert all([c.docid for c in cands] == [c.docid for c in first_stage[q]] for q, cands in read_run(out).items())
-    summary = json.loads(Path(f"{out}.summary.json").read_text())
-    assert summary["provenance"]["arguments"]["top_k"] == 5 and summary["provenance"]["command"] == "rerank"
+    record = json.loads(Path(f"{out}.provenance.json").read_text())
+    assert record["arguments"]["top_k"] == 5 and record["command"] == "rerank"
+    assert set(record["outputs"]) == {"run.txt", "run.txt.stats.jsonl", "run.txt.summary.json"}
 
 
-def test_a_job_that_fails_before_its_first_query_leaves_no_partial_file(tmp_path: Path) -> None:
+def test_a_job_that_fails_before_its_first_query_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "run.txt"
+    killed_rerank_at_once = pytest.raises(KeyboardInterrupt)
     data = read_candidates(DL19_CANDIDATES)
-    sink = RunSink(out, "identity")
-    sink.start(sink.provenance(data.topics, data.run, 10, 1))
-    assert not Path(f"{out}.partial.jsonl").exists()
-    qid = next(iter(data.run))
-    sink.add(qid, Reranked([Candidate("d", 1.0)], QueryStats(qid, "identity", 1)))
-    header = json.loads(Path(f"{out}.partial.jsonl").read_text().splitlines()[0])
-    assert header["provenance"]["arguments"]["top_k"] == 10
+    step = rerank_step(reranker_factory("identity"), data.topics, data.run, data.passages, out, 10)
+    monkeypatch.setattr(RerankerFactory, "build", lambda self: Killed(self.name, 0))
+    with killed_rerank_at_once:
+        step.run()
+    assert list(tmp_path.iterdir()) == []

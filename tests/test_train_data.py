@@ -132,7 +132,7 @@ def _config(tmp_path: Path, text: str) -> Path:
         ("stages:\n  - name: a\n    steps: 5\n    warmup: 5", 5, "warmup must be smaller"),
         ("stages:\n  - name: a\n    lr: {encoder: 1.0}", 5, "one rate for each trained part"),
         ("dev:\n  split: dev", 5, "dev.run"),
-        ("data:\n  train: t.jsonl\n  shuffle_fraction: 1.5", 6, "shuffle_fraction must be at most 1"),
+        ("  shuffle_fraction: 1.5", 4, "shuffle_fraction must be at most 1"),  # under the data: block (a second one is refused)
         ("model:\n  preset: mini\n  path: x", 6, "either 'preset' or 'path'"),
         ("model:\n  encoder:\n    mode: qlora", 6, "model.encoder.mode: expected one of full, lora"),
         ("stages: [", 6, "invalid YAML"),

@@ -21,6 +21,7 @@ import torch
 
 from resrank_eval.datasets import get_dataset
 from resrank_eval.formats.trec import write_run
+from resrank_eval.train.checkpoint import load_latest
 from resrank_eval.train.config import load_config
 from resrank_eval.train.trainer import LOG_FILE, Trainer
 from resrank_eval.types import Candidate
@@ -62,8 +63,9 @@ def records(folder: Path) -> list[dict]:
 
 
 def weights(folder: Path) -> dict[str, torch.Tensor]:
-    newest = sorted((folder / "out" / "checkpoints").iterdir())[-1]
-    return torch.load(newest / "trainer.pt", weights_only=False)["model"]
+    state = load_latest(folder / "out" / "checkpoints")
+    assert state is not None
+    return state["model"]
 
 
 def free_port() -> int:

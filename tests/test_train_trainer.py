@@ -19,6 +19,7 @@ from resrank_eval.errors import ResrankError
 from resrank_eval.formats.corpus import load_passages
 from resrank_eval.model import ResRankConfig, ResRankModel
 from resrank_eval.train.batches import BatchSampler
+from resrank_eval.train.checkpoint import load_latest
 from resrank_eval.train.config import LossConfig, ModelConfig, StageConfig, load_config
 from resrank_eval.train.data import TrainExample, TrainPassage, read_examples, write_examples
 from resrank_eval.train.objective import Objective
@@ -123,8 +124,8 @@ def test_kill_and_resume_gives_the_same_weights(tmp_path: Path, tiny_model_confi
     interrupted = load_config(write_config(tmp_path / "b", tiny_model_config, train_file))
     assert Trainer(interrupted).train(stop_after=4) is None  # "killed" after step 4, mid joint stage
     Trainer(interrupted).train(resume=True)
-    a = torch.load(sorted((tmp_path / "a/out/checkpoints").iterdir())[-1] / "trainer.pt", weights_only=False)
-    b = torch.load(sorted((tmp_path / "b/out/checkpoints").iterdir())[-1] / "trainer.pt", weights_only=False)
+    a, b = load_latest(tmp_path / "a/out/checkpoints"), load_latest(tmp_path / "b/out/checkpoints")
+    assert a is not None and b is not None
     assert a["step"] == b["step"] == 6
     for name, tensor in a["model"].items():
         assert torch.equal(tensor, b["model"][name]), name

@@ -6,13 +6,18 @@ import json
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from ..errors import ResrankError
 from ..formats.atomic import check_writable
+from ..jobs import SHARD_DONE, Outcome, ShardedStep, Step
+from ..parallel import Job
+from ..provenance import RECORD_NAME
 from ..rerank.base import DEVICE, DTYPE, Option
+
+T = TypeVar("T")
 
 
 class CliError(click.ClickException):
@@ -60,11 +65,39 @@ corpus_option = click.option(
     "--corpus", type=click.Path(file_okay=False), default=None, help="Local BEIR-format directory (corpus.jsonl[.gz], queries, qrels/)."
 )
 split_option = click.option("--split", default="test", show_default=True, help="Qrels split of a BEIR directory.")
-overwrite_option = click.option("--overwrite", is_flag=True, help="Replace an existing output instead of skipping.")
+OVERWRITE = "resrank_eval.overwrite"
+
+
+def _remember_overwrite(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    ctx.meta[OVERWRITE] = value
+
+
+overwrite_option = click.option("--overwrite", is_flag=True, expose_value=False, callback=_remember_overwrite,
+                                help="Make the outputs again whatever lies there (else kept when made exactly so, refused when not).")
+"""``--overwrite`` goes from the command line straight to :func:`run_step`, the one place a step runs."""
 POSITIVE = click.IntRange(min=1)
 """Counts that must be at least 1 (--hits, --batch-size, --top-k, --threads, ...): checked when the command line is parsed."""
 
 threads_option = click.option("--threads", type=POSITIVE, default=2, show_default=True, help="Worker threads.")
+intra_op_threads_option = click.option("--threads", type=POSITIVE, default=None,
+                                       help="torch's intra-op threads, recorded with the outputs: scores are byte-stable across "
+                                            "processes with equal counts.  [default: torch's; 1 per process under torchrun]")
+
+
+PLANNED = "resrank_eval.planned"
+"""Outputs a grid will make before the command that reads them runs (``reproduce`` checks every command first)."""
+
+
+class Input(click.Path):
+    """An input file or folder that exists (or that an earlier step of a grid being checked will make)."""
+
+    def __init__(self, file_okay: bool = True, dir_okay: bool = True) -> None:
+        super().__init__(exists=True, file_okay=file_okay, dir_okay=dir_okay)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if ctx is not None and Path(value).absolute() in ctx.meta.get(PLANNED, ()):
+            return value
+        return super().convert(value, param, ctx)
 
 
 class Writable(click.Path):
@@ -115,6 +148,17 @@ device_option = option_decorator(DEVICE)
 dtype_option = option_decorator(DTYPE)
 
 
-def skipping(output: str | Path) -> None:
-    """Pyserini's convention, said once for every command: an output made exactly so already is kept."""
-    click.echo(f"{output} exists, made with these arguments and inputs; skipping (pass --overwrite to redo it)", err=True)
+def run_step(step: Step[T] | ShardedStep[T], job: Job | None = None) -> Outcome[T]:
+    """Run ``step`` (as ``job``'s shard) with this command's ``--overwrite``; kept outputs are said so, Pyserini-style."""
+    overwrite = bool(click.get_current_context().meta.get(OVERWRITE, False))
+    if isinstance(step, Step) and job is not None and not job.shard.whole:
+        raise ResrankError("sharding applies to dense retrieval, encode and rerank; this runs in one process (use --threads)")
+    outcome = step.run(overwrite, job) if isinstance(step, ShardedStep) else step.run(overwrite)
+    output = step.outputs.record.parent if step.outputs.record.name == RECORD_NAME else step.outputs.files[0]
+    if outcome.kept:
+        click.echo(f"{output} exists, made with these arguments and inputs and unchanged since; skipping (pass --overwrite to "
+                   f"redo it)", err=True)
+    elif outcome.status == SHARD_DONE and job is not None and not job.distributed:
+        where = "--index" if output.is_dir() else "--output"
+        click.echo(f"{job.shard.label} of {output} done; when all are: resrank-eval merge {where} {output}")
+    return outcome

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import POSITIVE, Writable, overwrite_option, skipping
+from .common import POSITIVE, Writable, overwrite_option, run_step
 
 
 @click.command("datasets")
@@ -28,20 +28,20 @@ def datasets() -> None:
 @click.option("--topics-output", type=Writable(), default=None, help="Also write the queries as a TSV topic file.")
 @click.option("--tag", default="candidates", show_default=True, help="Run tag.")
 @overwrite_option
-def import_candidates(candidates: str, output: str, passages: str | None, topics_output: str | None, tag: str, overwrite: bool) -> None:
+def import_candidates(candidates: str, output: str, passages: str | None, topics_output: str | None, tag: str) -> str:
     """Import candidates (RankGPT JSON, or rank_llm Request/Result JSON or JSONL) into a TREC run plus a passage-text store.
 
-    Existing outputs are kept only when all exist and were made from the same file and tag (recorded
+    Existing outputs are kept only when made from the same file and tag and unchanged since (recorded
     in <output>.provenance.json); anything else is refused, naming what differs.
     """
-    from ..formats.candidates import import_candidates as import_files
-    from ..formats.candidates import passage_store
+    from ..datasets.interchange import import_candidates_step, passage_store
 
-    data = import_files(candidates, output, passages, topics_output, tag, overwrite)
-    if data is None:
-        return skipping(output)
-    click.echo(f"{len(data.run)} queries, {sum(map(len, data.run.values()))} hits -> {output}; {len(data.passages)} passages -> "
-               f"{passages or passage_store(output)}")
+    outcome = run_step(import_candidates_step(candidates, output, passages, topics_output, tag))
+    if outcome.value is not None:
+        data = outcome.value
+        click.echo(f"{len(data.run)} queries, {sum(map(len, data.run.values()))} hits -> {output}; {len(data.passages)} passages -> "
+                   f"{passages or passage_store(output)}")
+    return outcome.status
 
 
 @click.command("export-candidates")
@@ -54,16 +54,15 @@ def import_candidates(candidates: str, output: str, passages: str | None, topics
 @click.option("--format", "fmt", type=click.Choice(["auto", "rankgpt", "request"]), default="auto", show_default=True,
               help="RankGPT JSON ({query, hits}) or rank_llm Request JSONL ({query: {text, qid}, candidates}); auto: request for *.jsonl.")
 @overwrite_option
-def export_candidates(dataset: str | None, topics: str | None, run_path: str, corpus: str, hits: int, output: str, fmt: str,
-                      overwrite: bool) -> None:
+def export_candidates(dataset: str | None, topics: str | None, run_path: str, corpus: str, hits: int, output: str, fmt: str) -> str:
     """Export a run plus passage texts to rank_llm candidate files (RankGPT JSON or Request JSONL); kept when made so before."""
-    from ..formats.candidates import export_candidates as export_files
+    from ..datasets.interchange import export_candidates_step
     from .resolve import resolve_topics
 
-    run = export_files(output, resolve_topics(dataset, topics), run_path, corpus, hits, fmt, overwrite)
-    if run is None:
-        return skipping(output)
-    click.echo(f"{len(run)} queries -> {Path(output)}")
+    outcome = run_step(export_candidates_step(output, resolve_topics(dataset, topics), run_path, corpus, hits, fmt))
+    if outcome.value is not None:
+        click.echo(f"{len(outcome.value)} queries -> {Path(output)}")
+    return outcome.status
 
 
 @click.command("convert-run")
@@ -72,14 +71,14 @@ def export_candidates(dataset: str | None, topics: str | None, run_path: str, co
 @click.option("--output", required=True, type=Writable(), help="Run file to write.")
 @click.option("--run-tag", default="converted", show_default=True, help="Run tag when writing TREC (MS MARCO runs have none).")
 @overwrite_option
-def convert_run(run: str, target: str, output: str, run_tag: str, overwrite: bool) -> None:
+def convert_run(run: str, target: str, output: str, run_tag: str) -> str:
     """Convert between a TREC run and the MS MARCO leaderboard TSV (qid, docid, rank); the input format is recognised."""
-    from ..formats.msmarco import convert_run as convert
+    from ..datasets.interchange import convert_run_step
 
-    data = convert(run, output, target, run_tag, overwrite)
-    if data is None:
-        return skipping(output)
-    click.echo(f"{len(data)} queries -> {output} ({target})")
+    outcome = run_step(convert_run_step(run, output, target, run_tag))
+    if outcome.value is not None:
+        click.echo(f"{len(outcome.value)} queries -> {output} ({target})")
+    return outcome.status
 
 
 COMMANDS = [datasets, import_candidates, export_candidates, convert_run]

@@ -11,9 +11,10 @@ from .common import (
     dataset_option,
     device_option,
     dtype_option,
+    intra_op_threads_option,
     overwrite_option,
+    run_step,
     shard_options,
-    skipping,
 )
 
 
@@ -28,36 +29,32 @@ from .common import (
 @shard_options
 @device_option
 @dtype_option
+@intra_op_threads_option
 @overwrite_option
 def encode(dataset: str, corpus: str | None, model: str, index_dir: str, batch_size: int, shard_size: int,
-           shard_id: int | None, shard_num: int | None, device: str | None, dtype: str | None, overwrite: bool) -> None:
+           shard_id: int | None, shard_num: int | None, device: str | None, dtype: str | None, threads: int | None) -> str:
     """Encode a corpus into a FAISS index for `retrieve --method dense`; a killed run resumes; runs sharded under torchrun.
 
     A finished index is kept, and unfinished chunks resumed, only when made from the same corpus,
-    model and settings; anything else is refused, naming what differs.
+    model and settings and unchanged since; anything else is refused, naming what differs.
     """
     from ..datasets.registry import get_dataset
     from ..errors import ResrankError
-    from ..model import load_encoder
+    from ..jobs import MADE
     from ..model.check import check_resrank_model
-    from ..parallel import sharded
-    from ..retrieve.dense import build_dense_index, dense_index_done, encode_provenance
+    from ..parallel import intra_op_threads, sharded
+    from ..retrieve.dense import encode_step
 
     corpus_dir = get_dataset(dataset, corpus).corpus_dir
     if corpus_dir is None:
         raise ResrankError(f"dataset {dataset!r} has no local corpus: pass --corpus DIR")
     check_resrank_model(model)
-    provenance = encode_provenance(corpus_dir, model, batch_size, shard_size, device, dtype)
     with sharded(shard_id, shard_num) as job:
-        if job.first("encode", lambda: dense_index_done(index_dir, provenance, overwrite)):
-            return skipping(index_dir)
-        encoder = load_encoder(model, device=device, dtype=dtype, batch_size=batch_size)
-        out = build_dense_index(corpus_dir, encoder, index_dir, batch_size=batch_size, shard_size=shard_size, job=job,
-                                provenance=provenance)
-        if out is not None:
-            click.echo(f"dense index: {out}")
-        elif not job.distributed:
-            click.echo(f"{job.shard.label} of {index_dir} done; when all are: resrank-eval merge --index {index_dir}")
+        step = encode_step(corpus_dir, model, index_dir, batch_size, shard_size, device, dtype, intra_op_threads(threads))
+        outcome = run_step(step, job)
+    if outcome.status == MADE:
+        click.echo(f"dense index: {index_dir}")
+    return outcome.status
 
 
 @click.command()

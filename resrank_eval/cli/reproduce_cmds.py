@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import shlex
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from .common import Writable, overwrite_option
+from ..datasets.interchange import passage_store
+from ..errors import InputError, ResrankError
+from ..reproduce.conditions import Grid
+from ..reproduce.plan import Cell, Command
+from .common import OVERWRITE, PLANNED, Writable, overwrite_option
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -18,7 +26,7 @@ def _names(text: str | None) -> list[str] | None:
 @click.option("--conditions", default=None, help="Comma-separated conditions to run (the conditions they read run too).  [default: all]")
 @click.option("--datasets", default=None, help="Comma-separated datasets to run them on.  [default: all]")
 @click.option("--output", type=Writable(folder=True), default=None, help="Leaderboard folder.  [default: the file's output]")
-@click.option("--dry-run", is_flag=True, help="Print the equivalent single resrank-eval commands; run nothing.")
+@click.option("--dry-run", is_flag=True, help="Print the resrank-eval commands that make every cell; run nothing.")
 @click.option("--check", is_flag=True, help="Compare every pinned score with the runs; exit 1 if one is off by more than the tolerance.")
 @click.option("--pin", is_flag=True, help="Rewrite the file's expected: block with the scores of the runs (regenerates every pin).")
 @click.option("--measure", default=None, help="Measure of the table.  [default: the file's, else nDCG@10]")
@@ -26,36 +34,53 @@ def _names(text: str | None) -> list[str] | None:
 @click.option("--resamples", type=click.IntRange(min=100), default=10_000, show_default=True, help="Permutations of the randomization test.")
 @overwrite_option
 def reproduce(conditions_file: str, conditions: str | None, datasets: str | None, output: str | None, dry_run: bool, check: bool,
-              pin: bool, measure: str | None, baseline: str | None, resamples: int, overwrite: bool) -> None:
+              pin: bool, measure: str | None, baseline: str | None, resamples: int) -> None:
     """Run the grid conditions x datasets of CONDITIONS_FILE (a path, or a bundled file: offline, paper) and print its table.
 
-    Runs made exactly so (by their provenance) are kept, one made otherwise is refused (--overwrite redoes it), and an
-    interrupted rerank resumes; runs land in OUTPUT/<dataset>/run.<dataset>.<condition>.txt, the table in
-    OUTPUT/table.{md,tex,csv}, OUTPUT/index.html and OUTPUT/tradeoff.{png,pdf}.
+    Each cell is the resrank-eval commands --dry-run prints, run in this process: runs made exactly so and unchanged
+    since are kept, one made otherwise is refused (--overwrite redoes it), and an interrupted rerank resumes; runs land
+    in OUTPUT/<dataset>/run.<dataset>.<condition>.txt, the table in OUTPUT/table.{md,tex,csv}, OUTPUT/index.html and
+    OUTPUT/tradeoff.{png,pdf}.
     """
     failed = run_conditions(conditions_file, _names(conditions), _names(datasets), output, dry_run, check, pin, measure, baseline,
-                            resamples, overwrite)
+                            resamples)
     if failed:
         raise click.ClickException(f"{failed} pinned score(s) differ from the runs")
 
 
 def run_conditions(conditions_file: str, conditions: list[str] | None, datasets: list[str] | None, output: str | None, dry_run: bool,
-                   check: bool, pin: bool, measure: str | None, baseline: str | None, resamples: int, overwrite: bool) -> int:
-    """What both commands do; returns how many checks failed."""
+                   check: bool, pin: bool, measure: str | None, baseline: str | None, resamples: int) -> int:
+    """What both commands do, with this command's --overwrite; returns how many checks failed.
+
+    Every cell's commands are parsed (options, kinds, ranges) and ``--baseline`` and ``--pin`` checked before the first runs.
+    """
     from ..evaluate.metrics import parse_measure
     from ..reproduce import bundled_file, load_grid
     from ..reproduce.grid import check as check_pins
+    from ..reproduce.grid import check_baseline, check_pinnable, plan, run_grid, score, unpinned
     from ..reproduce.grid import pin as pin_scores
-    from ..reproduce.grid import plan, run_grid, score, unpinned
 
     if measure:
         parse_measure(measure)
     grid = load_grid(bundled_file(conditions_file))
     root = Path(output or grid.spec.output)
     cells = plan(grid, root, conditions, datasets)
-    run_grid(cells, overwrite, dry_run, echo=click.echo if dry_run else lambda line: click.echo(line, err=True))
+    check_baseline(grid, baseline)
+    if pin:
+        check_pinnable(grid)
+    overwrite = bool(click.get_current_context().meta.get(OVERWRITE, False))
+
+    def line(command: Command) -> list[str]:
+        return [*command.argv, *(["--overwrite"] if overwrite and not command.cached else [])]
+
+    check_commands(grid, cells, line)
     if dry_run:
+        for number, cell in enumerate(cells, 1):
+            click.echo(f"# [{number}/{len(cells)}] {cell.condition.name} on {cell.dataset.name}")
+            for command in cell.commands():
+                click.echo(shlex.join(["resrank-eval", *line(command)]))
         return 0
+    run_grid(cells, lambda command: run_command(line(command)), echo=lambda text: click.echo(text, err=True))
     report = score(grid, cells, baseline, resamples, measure)
     written = report.save(root, "table")
     click.echo(report.to_markdown(), nl=False)
@@ -75,6 +100,42 @@ def run_conditions(conditions_file: str, conditions: list[str] | None, datasets:
     return failed
 
 
+def check_commands(grid: Grid, cells: list[Cell], line: Callable[[Command], list[str]]) -> None:
+    """Parse every cell's command lines as their commands will (kinds, ranges, choices), inputs that earlier cells make
+    counting as present; a mistake is an error at the condition's line of the file."""
+    ctx = click.get_current_context()
+    planned = {path.absolute() for cell in cells for command in cell.commands() for path in command.outputs}
+    planned |= {passage_store(path) for path in planned}
+    ctx.meta[PLANNED] = planned
+    try:
+        for cell in cells:
+            for command in cell.commands():
+                argv = line(command)
+                try:
+                    _command(argv[0]).make_context(argv[0], argv[1:], parent=ctx).close()
+                except (click.UsageError, ResrankError) as exc:
+                    why = exc.format_message() if isinstance(exc, click.UsageError) else str(exc)
+                    raise InputError(grid.path, grid.lines.get(cell.condition.name),
+                                     f"condition {cell.condition.name!r} on {cell.dataset.name}: {why}") from None
+    finally:
+        del ctx.meta[PLANNED]
+
+
+def run_command(argv: list[str]) -> str:
+    """One command line, run in this process by its command (as if typed; what it prints goes to stderr, so stdout stays
+    the table); its status: ``made`` or ``kept``."""
+    with contextlib.redirect_stdout(sys.stderr):
+        return _command(argv[0]).main(argv[1:], prog_name=f"resrank-eval {argv[0]}", standalone_mode=False)
+
+
+def _command(name: str) -> click.Command:
+    root = click.get_current_context().find_root()
+    command = root.command.get_command(root, name) if isinstance(root.command, click.Group) else None
+    if command is None:
+        raise InputError(name, None, "no such resrank-eval command")
+    return command
+
+
 @click.command("regress")
 @click.option("--file", "conditions_file", default="offline", show_default=True, help="Conditions file (path or bundled name).")
 @click.option("--only", multiple=True, help="Re-run only these conditions (and what they read).")
@@ -82,7 +143,8 @@ def run_conditions(conditions_file: str, conditions: list[str] | None, datasets:
 @click.option("--runs-dir", type=Writable(folder=True), default="runs/regressions", show_default=True)
 def regress(conditions_file: str, only: tuple[str, ...], datasets: str | None, runs_dir: str) -> None:
     """Re-run the pinned cells from scratch and check every pinned score: `reproduce FILE --check --overwrite`."""
-    failed = run_conditions(conditions_file, list(only) or None, _names(datasets), runs_dir, False, True, False, None, None, 1000, True)
+    click.get_current_context().meta[OVERWRITE] = True
+    failed = run_conditions(conditions_file, list(only) or None, _names(datasets), runs_dir, False, True, False, None, None, 1000)
     if failed:
         raise click.ClickException(f"{failed} regression check(s) failed")
 

@@ -7,11 +7,24 @@ this module.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
-from .common import POSITIVE, Writable, option_parameter, overwrite_option, shard_options, skipping, split_option
+from ..jobs import MADE
+from .common import (
+    PLANNED,
+    POSITIVE,
+    Input,
+    Writable,
+    intra_op_threads_option,
+    option_parameter,
+    overwrite_option,
+    run_step,
+    shard_options,
+    split_option,
+)
 
 
 class RerankerCommand(click.Command):
@@ -23,6 +36,18 @@ class RerankerCommand(click.Command):
         help_option = self.get_help_option(ctx)
         static = [p for p in super().get_params(ctx) if p is not help_option]
         return [*static, *self._reranker_params(), *([help_option] if help_option else [])]
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Parse, then check the options against the chosen reranker (loading nothing): a parsed command line is one that can
+        run, which ``reproduce`` relies on to check every cell first (a path a grid's earlier step makes counts as not given)."""
+        from ..rerank.registry import reranker_arguments, reranker_options
+
+        rest = super().parse_args(ctx, args)
+        planned = ctx.meta.get(PLANNED, ())
+        options = {name: None if isinstance(value, str) and Path(value).absolute() in planned else value
+                   for name in reranker_options() if (value := ctx.params.get(name)) is not None}
+        reranker_arguments(ctx.params["reranker"], **options)
+        return rest
 
     def _reranker_params(self) -> list[click.Parameter]:
         """Built once per set of registered rerankers (Click must see the same objects while parsing)."""
@@ -38,10 +63,10 @@ class RerankerCommand(click.Command):
 
 @click.command("rerank", cls=RerankerCommand)
 @click.option("--dataset", required=True, help="Benchmark name (see `resrank-eval datasets`), or any name with --corpus.")
-@click.option("--corpus", type=click.Path(exists=True), default=None, help="BEIR directory or corpus JSONL (e.g. an imported passage store) with the texts.")
+@click.option("--corpus", type=Input(), default=None, help="BEIR directory or corpus JSONL (e.g. an imported passage store) with the texts.")
 @split_option
 @click.option("--topics", type=click.Path(exists=True, dir_okay=False), default=None, help="Topic file overriding the dataset's.")
-@click.option("--run", "run_path", type=click.Path(exists=True, dir_okay=False), default=None, help="First-stage TREC run.")
+@click.option("--run", "run_path", type=Input(dir_okay=False), default=None, help="First-stage TREC run.")
 @click.option("--candidates", type=click.Path(exists=True, dir_okay=False), default=None, help="rank_llm candidate JSON (run + texts) instead of --run.")
 @click.option("--index", "lucene_index", type=click.Path(file_okay=False), default=None, help="Lucene index with stored raw text (when no corpus).")
 @click.option("--top-k", type=POSITIVE, default=100, show_default=True)
@@ -49,37 +74,31 @@ class RerankerCommand(click.Command):
 @click.option("--run-tag", default=None, help="Run tag (6th column), the system's label in reports.  [default: the reranker name]")
 @click.option("--output", required=True, type=Writable())
 @shard_options
+@intra_op_threads_option
 @overwrite_option
 def rerank(dataset: str, corpus: str | None, split: str, topics: str | None, run_path: str | None, candidates: str | None, lucene_index: str | None,
-           top_k: int, batch_size: int, run_tag: str | None, output: str, shard_id: int | None, shard_num: int | None, overwrite: bool,
-           reranker: str, **options: Any) -> None:
+           top_k: int, batch_size: int, run_tag: str | None, output: str, shard_id: int | None, shard_num: int | None, threads: int | None,
+           reranker: str, **options: Any) -> str:
     """Rerank the top-k of a run; writes the run, <run>.stats.jsonl and <run>.summary.json; a killed rerank resumes.
 
-    Skipping an existing run and resuming a killed one both require the same arguments and inputs
-    (recorded in the summary and the partial file); anything else is refused, naming what differs.
+    Existing outputs are kept, and a killed rerank resumed, only when made with the same arguments and inputs and
+    unchanged since (<run>.provenance.json records them); anything else is refused, naming what differs.
     Under torchrun (or with --shard-id/--shard-num) each process reranks its share of the queries.
     """
-    from ..parallel import sharded
-    from ..rerank.registry import reranker_arguments
-    from ..rerank.sink import RunSink, merge_run, rerank_to_files
+    from ..parallel import intra_op_threads, sharded
+    from ..rerank.registry import reranker_factory
+    from ..rerank.sink import rerank_step
     from .resolve import resolve_first_stage
 
-    cls, arguments = reranker_arguments(reranker, **options)
+    factory = reranker_factory(reranker, **options)  # checked when the line was parsed; this builds nothing yet
     queries, run, passages, texts = resolve_first_stage(dataset, corpus, topics, run_path, candidates, lucene_index, split)
     with sharded(shard_id, shard_num) as job:
-        sink = RunSink(output, reranker, run_tag, job.shard, options=arguments, inputs=texts)
-        provenance = sink.provenance(queries, run, top_k, batch_size)
-        if sink.up_to_date(provenance, overwrite):
-            return skipping(output)
-        if not sink.shard_done(provenance, overwrite):
-            if callable(passages):  # read the texts now: a bad corpus line must not cost a model load first
-                passages = passages({c.docid for hits in run.values() for c in hits[:top_k]})
-            rerank_to_files(cls.from_options(**arguments), queries, run, passages, sink, top_k, batch_size, overwrite)
-        if not job.finish("rerank"):
-            if not job.distributed:
-                click.echo(f"{job.shard.label} of {output} done; when all are: resrank-eval merge --output {output}")
-            return
-        outputs = sink.outputs if job.shard.whole else merge_run(output)
-    click.echo(f"{len(run)} queries reranked by {reranker} -> {outputs.run} (+ {outputs.stats.name}, {outputs.summary.name})")
+        step = rerank_step(factory, queries, run, passages, output, top_k, batch_size, run_tag, intra_op_threads(threads), texts)
+        outcome = run_step(step, job)
+    if outcome.status == MADE and outcome.value is not None:
+        outputs = outcome.value
+        click.echo(f"{len(run)} queries reranked by {reranker} -> {outputs.run} (+ {outputs.stats.name}, {outputs.summary.name})")
+    return outcome.status
+
 
 COMMANDS = [rerank]

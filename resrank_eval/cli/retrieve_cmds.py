@@ -6,14 +6,15 @@ import click
 
 from .common import (
     POSITIVE,
+    Input,
     Writable,
     corpus_option,
     dataset_option,
     device_option,
     dtype_option,
     overwrite_option,
+    run_step,
     shard_options,
-    skipping,
     split_option,
     threads_option,
 )
@@ -25,15 +26,18 @@ from .common import (
 @click.option("--index", "index_dir", type=Writable(folder=True), default=None, help="Where to build; default: a cache keyed by the corpus bytes.")
 @threads_option
 @overwrite_option
-def index(dataset: str, corpus: str | None, index_dir: str | None, threads: int, overwrite: bool) -> None:
+def index(dataset: str, corpus: str | None, index_dir: str | None, threads: int) -> str:
     """Build (or reuse) a BM25 Lucene index of a BEIR corpus, title and text in one field."""
     from ..datasets.registry import get_dataset
-    from ..retrieve.bm25 import bm25_index
+    from ..retrieve.bm25 import index_step
 
     ds = get_dataset(dataset, corpus)
     if ds.corpus_dir is None:
         raise click.UsageError(f"dataset {dataset!r} has no local corpus; pass --corpus DIR")
-    click.echo(bm25_index(ds.corpus_dir, index_dir, threads=threads, overwrite=overwrite))
+    step = index_step(ds.corpus_dir, index_dir, threads=threads)
+    outcome = run_step(step)
+    click.echo(step.outputs.files[0])
+    return outcome.status
 
 
 @click.command("retrieve")
@@ -56,42 +60,36 @@ def index(dataset: str, corpus: str | None, index_dir: str | None, threads: int,
 @overwrite_option
 def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, method: str, index_name: str | None, model: str | None,
              hits: int, batch_size: int, remove_query: bool | None, output: str | None, run_tag: str | None, shard_id: int | None,
-             shard_num: int | None, device: str | None, dtype: str, threads: int, overwrite: bool) -> None:
+             shard_num: int | None, device: str | None, dtype: str, threads: int) -> str:
     """Build a first-stage run with BM25 (Lucene) or the ResRank encoder (FAISS); dense runs sharded under torchrun.
 
-    An existing run is kept only when it was made with the same arguments and inputs (recorded in
-    <run>.provenance.json); one made otherwise is refused, naming what differs.
+    An existing run is kept only when it was made with the same arguments and inputs and is unchanged since
+    (<run>.provenance.json records them); one made otherwise is refused, naming what differs.
     """
     from ..datasets.registry import get_dataset
-    from ..formats.run_shards import shard_path
     from ..formats.topics import read_topics
     from ..formats.trec import run_file_name
+    from ..jobs import MADE
     from ..parallel import sharded
     from ..paths import runs_dir
-    from ..rerank.sink import merge_run
-    from ..retrieve import retrieve_to_file, system_name
+    from ..retrieve import retrieve_step, system_name
 
     ds = get_dataset(dataset, corpus, split)
     tag = run_tag or system_name(method, model)
     output = output or str(runs_dir() / run_file_name(ds.name, tag, split))
     queries = read_topics(topics) if topics else ds.topics()
     with sharded(shard_id, shard_num) as job:
-        run = retrieve_to_file(output, ds, method, queries, index_name, model, hits, batch_size, threads, remove_query, device, dtype,
-                               overwrite, job.shard, tag)
-        if job.shard.whole or (run is None and not shard_path(output, job.shard).is_file()):  # the whole run, or it is done
-            if run is None:
-                return skipping(output)
-            found = sum(1 for hits in run.values() if hits)
-            return click.echo(f"{found} queries with hits ({len(run) - found} without) -> {output}" if found < len(run)
-                              else f"{found} queries -> {output}")
-        if job.finish("retrieve"):
-            merge_run(output)
-            click.echo(f"{job.shard.num} shards merged -> {output}")
-        elif not job.distributed:
-            click.echo(f"{job.shard.label} of {output} done; when all are: resrank-eval merge --output {output}")
+        outcome = run_step(retrieve_step(output, ds, method, queries, index_name, model, hits, batch_size, threads, remove_query,
+                                         device, dtype, tag), job)
+    if outcome.status == MADE and outcome.value is not None:
+        run = outcome.value
+        found = sum(1 for hits in run.values() if hits)
+        click.echo(f"{found} queries with hits ({len(run) - found} without) -> {output}" if found < len(run) else f"{found} queries -> {output}")
+    return outcome.status
+
 
 @click.command("fuse")
-@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("runs", nargs=-1, required=True, type=Input(dir_okay=False))
 @click.option("--method", type=click.Choice(["rrf", "interpolate"]), default="rrf", show_default=True,
               help="Reciprocal-rank fusion, or per-query min-max normalised score interpolation.")
 @click.option("--weights", default=None, help="Comma-separated weight per run, e.g. 0.1,0.9.  [default: 1 each (rrf), equal shares (interpolate)]")
@@ -102,13 +100,13 @@ def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, m
 @click.option("--output", required=True, type=Writable(), help="Fused TREC run to write.")
 @overwrite_option
 def fuse(runs: tuple[str, ...], method: str, weights: str | None, rrf_k: float, depth: int, hits: int, run_tag: str | None,
-         output: str, overwrite: bool) -> None:
+         output: str) -> str:
     """Fuse two or more TREC runs into a new first-stage run (RRF or score interpolation); kept when made so before."""
-    from ..retrieve.fusion import fuse_to_file, parse_weights
+    from ..retrieve.fusion import fuse_step, parse_weights
 
-    fused = fuse_to_file(runs, output, method, parse_weights(weights) if weights else None, rrf_k, depth, hits, run_tag, overwrite)
-    if fused is None:
-        return skipping(output)
-    click.echo(f"{len(fused)} queries fused ({method}) -> {output}")
+    outcome = run_step(fuse_step(runs, output, method, parse_weights(weights) if weights else None, rrf_k, depth, hits, run_tag))
+    if outcome.value is not None:
+        click.echo(f"{len(outcome.value)} queries fused ({method}) -> {output}")
+    return outcome.status
 
 COMMANDS = [index, retrieve, fuse]

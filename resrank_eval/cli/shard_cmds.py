@@ -21,9 +21,17 @@ def merge(index_dir: str | None, output: str | None) -> None:
 
         click.echo(f"dense index: {merge_dense_index(index_dir)}")
         return
-    from ..rerank.sink import merge_run
+    from pathlib import Path
 
-    click.echo(f"run: {merge_run(output).run}")
+    from ..jobs import read_shard_logs
+    from ..rerank.sink import merge_rerank
+    from ..retrieve.search import merge_run
+
+    if read_shard_logs(Path(output))[0].header["provenance"]["command"] == "rerank":
+        merge_rerank(output)
+    else:
+        merge_run(output)
+    click.echo(f"run: {output}")
 
 
 COMMANDS = [merge]

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import ResrankError
+from ..formats.ids import check_component
 from ..paths import data_dir
 from .dataset import BEIR_MEASURES, Dataset
 from .irds import IrdsDataset
@@ -45,6 +46,11 @@ DATASETS: dict[str, Dataset] = {
 
 def get_dataset(name: str, corpus: str | Path | None = None, split: str = "test") -> Dataset:
     """Resolve a dataset name; with ``corpus`` any name works (a local BEIR directory); ``irds:NAME`` reads ir_datasets."""
+    try:
+        check_component(split, "split")
+        check_component(name.replace("/", "-"), "dataset name")
+    except ValueError as exc:
+        raise ResrankError(str(exc)) from None
     if name.startswith("irds:"):
         return IrdsDataset.named(name, split)
     if corpus is not None:

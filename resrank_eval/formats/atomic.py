@@ -30,6 +30,12 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
             yield handle
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if exc.filename is not None:
+            raise
+        raise ResrankError(f"{path}: cannot be written ({exc.strerror or exc})") from None  # a full disk names no file
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -1,10 +1,8 @@
 """rank_llm / RankGPT candidate JSON: ``[{"query": str, "hits": [{content, qid, docid, rank, score}]}]``.
 
 The interchange format of the RankGPT ecosystem, and the only offline source of DL19/DL20 text.
-:func:`read_candidates` also reads rank_llm's current Request/Result files (:mod:`.requests`).
-:func:`import_candidates` and :func:`export_candidates` are ``import-candidates`` and
-``export-candidates`` (and the reproduction grid's imports): files in and out, each output kept only
-when its :class:`~resrank_eval.provenance.Provenance` says it was made exactly so.
+:func:`read_candidates` also reads rank_llm's current Request/Result files (:mod:`.requests`); the
+``import-candidates`` and ``export-candidates`` steps are :mod:`resrank_eval.datasets.interchange`.
 """
 
 from __future__ import annotations
@@ -14,15 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, ResrankError
-from ..provenance import Provenance, record_path, write_record
 from ..types import Candidate, Query, Run
 from .atomic import atomic_write
-from .corpus import corpus_file, load_passages, write_corpus
 from .ids import FirstSeen, check_id, check_score
 from .jsonl import read_json
-from .requests import is_request, is_requests_file, read_requests, write_requests
-from .topics import write_topics
-from .trec import read_run, write_run
+from .requests import is_request, is_requests_file, read_requests
 
 HIT_KEYS = ("content", "qid", "docid", "score")
 
@@ -125,47 +119,3 @@ def write_candidates(path: str | Path, topics: dict[str, Query], run: Run, passa
         raise ResrankError(f"{path}: cannot write candidates: {exc}") from None
     with atomic_write(path) as handle:
         json.dump(entries, handle, ensure_ascii=False, indent=1)
-
-
-def passage_store(output: str | Path) -> Path:
-    """Where :func:`import_candidates` puts the passage texts by default: ``<output>.passages.jsonl`` (a BEIR corpus JSONL)."""
-    return Path(f"{output}.passages.jsonl")
-
-
-def import_candidates(candidates: str | Path, output: str | Path, passages: str | Path | None = None,
-                      topics_output: str | Path | None = None, tag: str = "candidates", overwrite: bool = False) -> CandidateSet | None:
-    """A candidate file as a TREC run (``tag``), a passage store (default :func:`passage_store`) and, optionally, a topics TSV.
-
-    Returns what was read, or None, doing nothing, when every output exists and was made from the same
-    file and tag (recorded in ``<output>.provenance.json``); outputs made otherwise are an error naming
-    the difference, unless ``overwrite``.
-    """
-    store = Path(passages) if passages else passage_store(output)
-    provenance = Provenance.of("import-candidates", {"tag": tag, "topics_output": bool(topics_output)}, {"candidates": candidates})
-    outputs = [Path(p) for p in (output, store, topics_output) if p]
-    if provenance.skip(outputs, record_path(output), overwrite):
-        return None
-    data = read_candidates(candidates)
-    write_corpus(store, data.passages)
-    if topics_output:
-        write_topics(topics_output, data.topics)
-    write_run(output, data.run, tag)
-    write_record(record_path(output), provenance)
-    return data
-
-
-def export_candidates(output: str | Path, topics: dict[str, Query], run_path: str | Path, corpus: str | Path, hits: int = 100,
-                      fmt: str = "auto", overwrite: bool = False) -> Run | None:
-    """A run's top ``hits`` with their texts from ``corpus`` as RankGPT JSON or rank_llm Request JSONL (``fmt``: ``rankgpt``,
-    ``request``, or ``auto``: request for ``*.jsonl``); returns the exported run, or None when ``output`` was made so already."""
-    run = {qid: cands[:hits] for qid, cands in read_run(run_path).items()}
-    used = {q: topics[q].text for q in run if q in topics}
-    request = fmt == "request" or (fmt == "auto" and is_requests_file(output))
-    provenance = Provenance.of("export-candidates", {"hits": hits, "format": "request" if request else "rankgpt"},
-                               {"run": run_path, "corpus": corpus_file(corpus), "topics": used})
-    if provenance.skip([Path(output)], record_path(output), overwrite):
-        return None
-    texts = load_passages(corpus, {c.docid for cands in run.values() for c in cands})
-    (write_requests if request else write_candidates)(output, topics, run, texts)
-    write_record(record_path(output), provenance)
-    return run

@@ -5,7 +5,7 @@ columns, so an id with a space, an empty one, or a JSON ``null`` written out as 
 line that its own reader rejects. JSON may hold an id as an integer (rank_llm writes numeric qids),
 which becomes its decimal string; null, objects, floats and booleans are errors. A score is a finite
 number: NaN has no rank. Readers check at the source (and say where); writers check again, so
-nothing they write is refused when it is read back.
+nothing they write is refused when it is read back. A control character (a NUL, an escape) is no id either.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import re
 from collections.abc import Hashable
 
 _WHITESPACE = re.compile(r"\s")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def check_id(value: object, what: str = "id") -> str:
@@ -26,7 +27,24 @@ def check_id(value: object, what: str = "id") -> str:
         raise ValueError(f"{what} is empty")
     if _WHITESPACE.search(text):
         raise ValueError(f"{what} {text!r} contains whitespace")
+    if _CONTROL.search(text):
+        raise ValueError(f"{what} {text!r} contains a control character")
     return text
+
+
+def check_columns(**columns: str) -> None:
+    """Whitespace-separated columns (split already, so free of whitespace) are free of control characters too."""
+    if _CONTROL.search("".join(columns.values())):
+        what, value = next((k, v) for k, v in columns.items() if _CONTROL.search(v))
+        raise ValueError(f"{what} {value!r} contains a control character")
+
+
+def check_component(value: str, what: str) -> str:
+    """A name that becomes part of a path (a dataset's, a split's): one file-name component, never ``..``, a separator or a
+    control character, so a name read from a file cannot write outside the folder it is meant for."""
+    if not value or value in (".", "..") or "/" in value or "\\" in value or _CONTROL.search(value):
+        raise ValueError(f"{what} {value!r} cannot be part of a file name (one name, no '/', '\\', '..' or control characters)")
+    return value
 
 
 def check_score(value: object, what: str = "score") -> float:

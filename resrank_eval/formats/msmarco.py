@@ -3,7 +3,7 @@
 It carries no scores, so reading gives each hit the score ``-rank`` (rank order is score order), and
 writing keeps only the order. Checked line by line as strictly as ``validate`` checks a TREC run:
 three tab-separated columns, contiguous queries, ranks 1, 2, 3, ..., no docid twice in a query.
-:func:`convert_run` (``convert-run``, and the grid's imported runs) converts either way.
+``convert-run`` (:mod:`resrank_eval.datasets.interchange`) converts either way.
 """
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import InputError, ResrankError
-from ..provenance import Provenance, record_path, write_record
+from ..errors import InputError
 from ..types import Candidate, Run
 from .atomic import atomic_write
 from .ids import check_id
 from .text import iter_lines
-from .trec import read_run, write_run
 
 FORMATS = ("trec", "msmarco")
 
@@ -75,23 +73,3 @@ def write_msmarco_run(path: str | Path, run: Run) -> None:
     with atomic_write(path) as handle:
         for qid, candidates in run.items():
             handle.writelines(f"{qid}\t{c.docid}\t{rank}\n" for rank, c in enumerate(candidates, 1))
-
-
-def convert_run(run: str | Path, output: str | Path, to: str = "trec", run_tag: str = "converted", overwrite: bool = False) -> Run | None:
-    """``run`` (TREC or MS MARCO, recognised) written to ``output`` as ``to`` (``run_tag`` in TREC's 6th column); returns it.
-
-    Returns None, doing nothing, when ``output`` exists and was made from the same file and settings
-    (``<output>.provenance.json``); one made otherwise is an error naming the difference, unless ``overwrite``.
-    """
-    if to not in FORMATS:
-        raise ResrankError(f"unknown run format {to!r}; choose one of {', '.join(FORMATS)}")
-    provenance = Provenance.of("convert-run", {"to": to, "run_tag": run_tag if to == "trec" else None}, {"run": run})
-    if provenance.skip([Path(output)], record_path(output), overwrite):
-        return None
-    data = read_msmarco_run(run) if looks_like_msmarco(run) else read_run(run)
-    if to == "msmarco":
-        write_msmarco_run(output, data)
-    else:
-        write_run(output, data, run_tag)
-    write_record(record_path(output), provenance)
-    return data

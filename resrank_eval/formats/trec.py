@@ -16,7 +16,7 @@ from ..errors import InputError, ResrankError
 from ..numeric import strictly_decreasing
 from ..types import Candidate, Qrels, Run
 from .atomic import atomic_write
-from .ids import check_id, check_score
+from .ids import check_columns, check_id, check_score
 from .text import iter_lines
 
 PYSERINI_SCORE_DECIMALS = 6
@@ -41,6 +41,8 @@ def parse_run_line(line: str) -> RunLine:
     if len(parts) != 6:
         raise ValueError(f"expected 6 columns (qid Q0 docid rank score tag), got {len(parts)}")
     qid, q0, docid, rank, score_text, tag = parts
+    if not line.isprintable():  # a tab, or a control character inside a column (C-fast test first: runs are long)
+        check_columns(qid=qid, docid=docid, tag=tag)
     if not rank.lstrip("-").isdigit():
         raise ValueError(f"rank {rank!r} is not an integer")
     try:
@@ -153,6 +155,10 @@ def _iter_judgments(path: str | Path) -> Iterator[tuple[int, tuple[str, str, int
             qid, docid, rel = parts
         else:
             raise InputError(path, lineno, f"expected 'qid iter docid rel' (4 columns) or 'qid docid rel', got {len(parts)} columns")
+        try:
+            check_columns(qid=qid, docid=docid)
+        except ValueError as exc:
+            raise InputError(path, lineno, str(exc)) from None
         try:
             label = int(rel)
         except ValueError:

@@ -25,6 +25,12 @@ class _Loader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineMapping:
+    seen: set[object] = set()
+    for key_node, _ in node.value:  # YAML keeps the last of two equal keys; a config must not lose the first silently
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
     mapping = LineMapping(loader.construct_mapping(node, deep=True))
     mapping.line = node.start_mark.line + 1
     mapping.lines = {str(loader.construct_object(k)): k.start_mark.line + 1 for k, _ in node.value}

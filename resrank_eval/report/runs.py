@@ -87,7 +87,7 @@ def read_efficiency(path: Path) -> EfficiencySummary | None:
 
     The summary's ``environment`` (device name, versions, commit) is kept either way.
     """
-    outputs = RerankOutputs.for_run(path)
+    outputs = RerankOutputs(Path(path))
     saved = read_json(outputs.summary) if outputs.summary.exists() else None
     if saved is not None:
         try:

@@ -6,6 +6,7 @@ Each failure is an :class:`~resrank_eval.errors.InputError` at the line of the e
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from ..evaluate.metrics import parse_measure
 from ..formats.schema import build
 from ..formats.yaml_lines import line_of, load_yaml
 from .conditions import AUTO, NAME, ConditionsFile, ConditionSpec, DatasetSpec, FirstStage, Grid, local_path
+
+log = logging.getLogger(__name__)
 
 
 def check_condition(condition: ConditionSpec, index: int, raw: Any, path: Path, base: Path, datasets: dict[str, Dataset]) -> ConditionSpec:
@@ -52,37 +55,12 @@ def check_condition(condition: ConditionSpec, index: int, raw: Any, path: Path, 
 
 
 def _check_rerank(condition: ConditionSpec, path: Path, line: int | None, base: Path) -> None:
-    from ..rerank.registry import reranker_arguments, rerankers
-
+    """Paths among the options read from the file's folder; the options themselves are checked where ``rerank`` parses them
+    (every cell's command line, before the grid runs)."""
     rerank = condition.rerank
     assert rerank is not None
-    options = {k: local_path(v, base, path, line) if isinstance(v, str) and k in ("model", "dense_index") and v != AUTO else v
-               for k, v in rerank.options.items()}
-    rerank.options = options
-    known = rerankers().get(rerank.reranker)  # an unknown name is reranker_arguments' error, below
-    kinds = {o.name: o.kind for o in known.options} if known else {}
-    for key, value in options.items():  # typed before the reranker checks values (a string is no window size)
-        if key in kinds and value is not None and value != AUTO and not _of_kind(value, kinds[key]):
-            wanted = f"one of {', '.join(kinds[key])}" if isinstance(kinds[key], tuple) else KIND_NAMES[kinds[key]]
-            raise InputError(path, line, f"condition {condition.name!r}: option {key} must be {wanted} (as `rerank` takes it), got {value!r}")
-        if kinds.get(key) is float and isinstance(value, int):
-            options[key] = float(value)  # what the printed command's --flag reads back
-    try:
-        reranker_arguments(rerank.reranker, **{k: v for k, v in options.items() if v != AUTO})
-    except ResrankError as exc:
-        raise InputError(path, line, f"condition {condition.name!r}: {exc}") from None
-
-
-KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
-
-
-def _of_kind(value: Any, kind: Any) -> bool:
-    """A YAML value that the ``rerank`` option of this kind would read back unchanged (an int counts as a float)."""
-    if isinstance(kind, tuple):
-        return value in kind
-    if kind is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+    rerank.options = {k: local_path(v, base, path, line) if isinstance(v, str) and k in ("model", "dense_index") and v != AUTO else v
+                      for k, v in rerank.options.items()}
 
 
 def in_order(conditions: list[ConditionSpec], path: Path, raw: Any) -> dict[str, ConditionSpec]:
@@ -150,6 +128,34 @@ def _imports(grid: Grid, condition: ConditionSpec) -> list[str]:
     return [key for name in condition.reads for key in _imports(grid, grid.conditions[name])]
 
 
+RETRIEVAL_OPTIONS = ("hits", "batch_size", "model")
+"""First-stage keys that say how to retrieve: meaningless for a run imported from a file."""
+
+
+def check_imports(grid: Grid, raw: Any) -> None:
+    """A dataset's ``first_stages`` keys name a retrieval method or an imported condition's source (a typo would silently
+    retrieve instead), and an imported first stage takes no retrieval options (they would be ignored)."""
+    sources = {c.first_stage.source for c in grid.conditions.values() if isinstance(c.first_stage, FirstStage) and c.first_stage.method == "imported"}
+    for i, spec in enumerate(grid.spec.datasets):
+        for key in spec.first_stages:
+            if key not in ("bm25", "dense") and key not in sources:
+                raise InputError(grid.path, line_of(raw["datasets"][i], "first_stages"),
+                                 f"datasets[{i}].first_stages: {key!r} is no retrieval method (bm25, dense) and no imported condition's source")
+    for i, condition in enumerate(grid.spec.conditions):
+        stage, entry = condition.first_stage, raw["conditions"][i]
+        given = entry.get("first_stage") if isinstance(entry, dict) else None
+        if not isinstance(stage, FirstStage) or stage.method == "fusion" or not isinstance(given, dict):
+            continue
+        meaningless = [key for key in RETRIEVAL_OPTIONS if key in given]
+        if meaningless and stage.method == "imported":
+            raise InputError(grid.path, line_of(entry, "first_stage"), f"condition {condition.name!r}: {meaningless[0]} does not apply "
+                                                                       f"to an imported first stage (the file's run is taken as it is)")
+        served = [d for d in (condition.datasets or grid.datasets) if grid.first_stage_file(d, stage.method)]
+        if meaningless and served:
+            log.warning("%s:%s: condition %r: %s does not apply on %s, whose %s run is imported from a file (taken as it is)",
+                        grid.path, line_of(entry, "first_stage"), condition.name, meaningless[0], ", ".join(served), stage.method)
+
+
 def check_expected(grid: Grid, raw: Any) -> None:
     where = raw.get("expected") if isinstance(raw, dict) else None
     for condition, by_dataset in grid.spec.expected.items():
@@ -183,8 +189,10 @@ def load_grid(path: str | Path) -> Grid:
         ds.first_stages = {k: local_path(v, base, path, line, must_exist=True) for k, v in ds.first_stages.items()}
         datasets[ds.name] = _resolved(ds, path, line)
     conditions = in_order([check_condition(c, i, raw, path, base, datasets) for i, c in enumerate(spec.conditions)], path, raw)
-    grid = Grid(path, spec, datasets, conditions)
+    lines = {c.name: line_of(raw["conditions"][i], "rerank" if c.rerank is not None else "first_stage") for i, c in enumerate(spec.conditions)}
+    grid = Grid(path, spec, datasets, conditions, lines)
     check_cells(grid, raw)
+    check_imports(grid, raw)
     check_expected(grid, raw)
     if spec.baseline is not None and spec.baseline not in conditions:
         raise InputError(path, line_of(raw, "baseline"), f"baseline {spec.baseline!r} is not a condition")

@@ -123,6 +123,8 @@ class Grid:
     spec: ConditionsFile
     datasets: dict[str, Dataset]
     conditions: dict[str, ConditionSpec]
+    lines: dict[str, int | None] = field(default_factory=dict)
+    """The line of each condition's recipe (its ``rerank``, else its ``first_stage``), for errors found after loading."""
 
     def cells(self, conditions: list[str] | None = None, datasets: list[str] | None = None) -> list[tuple[ConditionSpec, Dataset]]:
         """(condition, dataset) pairs to run, dependencies first; a filter keeps what the chosen cells read."""

@@ -1,4 +1,4 @@
-"""Running a grid: every cell made once (kept while made exactly so, reranks resume after a kill), then scored and checked.
+"""Running a grid: every cell's commands run (kept while made exactly so, reranks resume after a kill), then scored and checked.
 
 ``regress`` and ``reproduce --check`` are this one mechanism: the expected scores live in the
 conditions file, ``--check`` compares each pinned measure to the fresh run within the file's
@@ -16,17 +16,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ResrankError
+from ..jobs import KEPT, MADE
 from ..report.build import Report, build_report
 from ..report.runs import SystemRun, read_efficiency
 from .conditions import Grid
-from .plan import Cell
+from .plan import Cell, Command
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one cell: ``ran``, ``skipped`` (its files were made exactly so already) or ``planned`` (a dry run)."""
+    """What happened to one cell: ``made`` (a command made something) or ``kept`` (every output was made exactly so already)."""
 
     condition: str
     dataset: str
@@ -54,33 +55,24 @@ def plan(grid: Grid, root: Path, conditions: list[str] | None = None, datasets: 
     return [Cell(grid, condition, dataset, root) for condition, dataset in grid.cells(conditions, datasets)]
 
 
-def run_grid(cells: list[Cell], overwrite: bool = False, dry_run: bool = False,
-             echo: Callable[[str], None] = log.info) -> list[Outcome]:
-    """Make every cell whose outputs were not made exactly so (all of them with ``overwrite``); a dry run only echoes the commands.
-
-    Whether a step is done is its provenance's say (see :mod:`.plan`): a step made with other
-    arguments or inputs is an error naming the difference, never silently kept or redone.
-    """
+def run_grid(cells: list[Cell], run: Callable[[Command], str], echo: Callable[[str], None] = log.info) -> list[Outcome]:
+    """Run every cell's commands with ``run`` (the CLI's: each command line through its own command, which keeps, refuses,
+    resumes or makes its outputs, see :mod:`..jobs`); ``run`` returns the command's status (``made``, ``kept``)."""
     outcomes = []
     for number, cell in enumerate(cells, 1):
         where = f"[{number}/{len(cells)}] {cell.condition.name} on {cell.dataset.name}"
-        if dry_run:
-            echo(f"# {where}")
-            for action in cell.actions(overwrite):
-                echo(shlex.join(["resrank-eval", *action.command]))
-            outcomes.append(Outcome(cell.condition.name, cell.dataset.name, cell.run_path, "planned"))
-            continue
         started = time.perf_counter()
-        made = False
-        for action in cell.actions(overwrite):
-            log.debug("%s", shlex.join(["resrank-eval", *action.command]))
-            made = action.run() or made
+        statuses = []
+        for command in cell.commands():
+            log.debug("%s", shlex.join(["resrank-eval", *command.argv]))
+            statuses.append(run(command))
         seconds = time.perf_counter() - started
+        made = any(status != KEPT for status in statuses)
         if made:
             echo(f"{where}: {seconds:.1f} s -> {cell.run_path}")
         else:
-            echo(f"{where}: done, skipped (made with these arguments and inputs: {cell.run_path})")
-        outcomes.append(Outcome(cell.condition.name, cell.dataset.name, cell.run_path, "ran" if made else "skipped", seconds))
+            echo(f"{where}: done, kept (made with these arguments and inputs, unchanged since: {cell.run_path})")
+        outcomes.append(Outcome(cell.condition.name, cell.dataset.name, cell.run_path, MADE if made else KEPT, seconds))
     return outcomes
 
 
@@ -96,13 +88,22 @@ def score(grid: Grid, cells: list[Cell], baseline: str | None = None, n_resample
             for cell in cells if cell.run_path.exists()]
     if not runs:
         raise ResrankError("no runs to score: run the grid first (without --dry-run)")
-    chosen = baseline if baseline is not None else grid.spec.baseline
+    chosen = check_baseline(grid, baseline)
     if chosen is not None and chosen not in {r.label for r in runs}:
-        chosen = None  # the baseline's cells were filtered out: a table without tests, not an error
+        log.warning("the baseline %r has no run among the chosen cells: the table has no significance tests", chosen)
+        chosen = None
     report = build_report(runs, chosen, n_resamples=n_resamples, datasets=grid.datasets)
     return replace(report, layout="paper", title=grid.spec.title or grid.path.stem, measure=measure or grid.spec.measure,
                    rows=[c for c in grid.conditions if c in report.systems], columns=[d for d in grid.datasets if d in report.datasets],
                    labels={c.name: c.label for c in grid.conditions.values() if c.label})
+
+
+def check_baseline(grid: Grid, baseline: str | None) -> str | None:
+    """The condition significance is tested against (``baseline``, else the file's); an unknown name is an error."""
+    chosen = baseline if baseline is not None else grid.spec.baseline
+    if chosen is not None and chosen not in grid.conditions:
+        raise ResrankError(f"--baseline {chosen!r} is not a condition of {grid.path}; known: {', '.join(grid.conditions)}")
+    return chosen
 
 
 def check(grid: Grid, report: Report, cells: list[Cell]) -> list[Check]:
@@ -129,6 +130,24 @@ def unpinned(grid: Grid, cells: list[Cell]) -> list[Cell]:
     return [c for c in cells if not grid.spec.expected.get(c.condition.name, {}).get(c.dataset.name)]
 
 
+def check_pinnable(grid: Grid) -> None:
+    """``--pin`` can rewrite the file (checked before the grid runs): it is writable and ``expected:`` is its last block."""
+    from ..formats.atomic import check_writable
+
+    check_writable(grid.path)
+    _expected_block(grid)
+
+
+def _expected_block(grid: Grid) -> tuple[list[str], int]:
+    """The file's lines and where its trailing ``expected:`` block starts."""
+    lines = grid.path.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith("expected:")), len(lines))
+    after = [line for line in lines[start + 1:] if line.strip() and not line[0].isspace() and not line.startswith("#")]
+    if after:
+        raise ResrankError(f"{grid.path}: `expected:` must be the file's last block to be rewritten (found {after[0].strip()!r} after it)")
+    return lines, start
+
+
 def pin(grid: Grid, report: Report, cells: list[Cell]) -> int:
     """Rewrite the file's trailing ``expected:`` block with the chosen cells' scores (others kept); returns how many were pinned."""
     expected = {c: dict(d) for c, d in grid.spec.expected.items()}
@@ -138,12 +157,7 @@ def pin(grid: Grid, report: Report, cells: list[Cell]) -> int:
         if result is not None:
             expected.setdefault(cell.condition.name, {})[cell.dataset.name] = {m: round(v, 4) for m, v in result.mean.items()}
             count += 1
-    text = grid.path.read_text(encoding="utf-8")
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.startswith("expected:")), len(lines))
-    after = [line for line in lines[start + 1:] if line.strip() and not line[0].isspace() and not line.startswith("#")]
-    if after:
-        raise ResrankError(f"{grid.path}: `expected:` must be the file's last block to be rewritten (found {after[0].strip()!r} after it)")
+    lines, start = _expected_block(grid)
     head = "".join(lines[:start]).rstrip("\n") + "\n\n" if start else ""
     order = [c for c in grid.conditions if c in expected]
     block = ["expected:  # pinned by `resrank-eval reproduce FILE --pin`; checked by --check and `regress`\n"]

@@ -1,44 +1,43 @@
-"""Each cell of the grid as the library calls that make it and the equivalent single ``resrank-eval`` commands.
+"""Each cell of the grid as the ``resrank-eval`` commands that make it: one source of truth per step.
 
-One :class:`Action` per step holds both: ``run()`` calls the library function the command calls, with
-the same arguments (what ``reproduce`` does), and ``command`` is that CLI line (what ``reproduce
---dry-run`` prints); a test runs the printed commands and compares the files, provenance records
-included, byte for byte. So skipping is the commands' own: an output is kept only when its
-:class:`~resrank_eval.provenance.Provenance` says it was made exactly so, and a condition whose
-arguments changed in the conditions file is refused, naming the difference (``--overwrite`` redoes
-it). Every run lands in the leaderboard layout ``<output>/<dataset>/run.<dataset>.<condition>.txt``
-(reranks add ``.stats.jsonl`` and ``.summary.json``; imports add ``.passages.jsonl``; first stages
-``.provenance.json``), its run tag the condition's name.
+A :class:`Command` is a command line (Pyserini's 2CR keeps each condition as its ``command:``);
+``reproduce`` runs it in-process through the CLI (so the command's own checks, skip and resume apply,
+exactly as when it is typed) and ``reproduce --dry-run`` prints it. Every run lands in the leaderboard
+layout ``<output>/<dataset>/run.<dataset>.<condition>.txt`` (reranks add ``.stats.jsonl`` and
+``.summary.json``, imports ``.passages.jsonl``, every step ``.provenance.json``), its run tag the
+condition's name. A corpus encoded for dense retrieval or a reranker lives in the cache, under the digest
+of what makes it, so every grid (and the demo) shares one encoding and ``--overwrite`` never redoes it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..datasets.dataset import Dataset
+from ..datasets.interchange import passage_store
 from ..errors import ResrankError
-from ..formats.candidates import import_candidates, passage_store
-from ..formats.msmarco import convert_run
-from ..retrieve.fusion import fuse_to_file
-from ..retrieve.search import retrieve_to_file
 from .conditions import AUTO, ConditionSpec, FirstStage, Grid
 
 
-@dataclass
-class Action:
-    """One step: the CLI arguments that do it, and the same work as a library call, True when it made something
-    (False: its outputs were made exactly so already)."""
+@dataclass(frozen=True)
+class Command:
+    """One ``resrank-eval`` command line (without the program name); ``cached`` ones fill the cache (never overwritten)."""
 
-    command: list[str]
-    run: Callable[[], bool]
+    argv: list[str]
+    cached: bool = False
+
+    @property
+    def outputs(self) -> list[Path]:
+        """The paths it writes (``--output``, or ``--index`` of ``encode``)."""
+        flag = "--index" if self.argv[0] == "encode" else "--output"
+        return [Path(self.argv[i + 1]) for i, arg in enumerate(self.argv[:-1]) if arg == flag]
 
 
 @dataclass
 class Cell:
-    """A condition on a dataset, where its run goes, and how to make it."""
+    """A condition on a dataset, where its run goes, and the commands that make it."""
 
     grid: Grid
     condition: ConditionSpec
@@ -49,20 +48,26 @@ class Cell:
     def run_path(self) -> Path:
         return run_path(self.root, self.condition.name, self.dataset)
 
-    def actions(self, overwrite: bool = False) -> list[Action]:
-        """The steps, each redoing its outputs with ``overwrite`` (a cached dense index is keyed by what made it, so never redone)."""
+    def commands(self) -> list[Command]:
+        """The command lines, in order (an encoding before the dense retrieval or rerank that reads it)."""
         stage = self.condition.first_stage
         if self.condition.rerank is not None:
-            return self._rerank(overwrite)
+            return self._rerank()
         assert isinstance(stage, FirstStage)
-        flag = ["--overwrite"] if overwrite else []
-        if self._imported_file():
-            return [self._import(overwrite, flag)]
+        source = self._imported_file()
+        if source is not None:
+            return [Command(self._import(source))]
         if stage.method == "fusion":
-            return [self._fusion(stage, overwrite, flag)]
+            return [Command(self._fusion(stage))]
+        threads = ["--threads", str(self.grid.spec.threads)]
+        out = ["--run-tag", self.condition.name, "--output", str(self.run_path), *threads]
         if stage.method == "dense":
-            return self._dense(stage, overwrite, flag)
-        return [self._bm25(stage, overwrite, flag)]
+            assert stage.model is not None
+            index = self._encode(stage.model, None, stage.batch_size)
+            return [index, Command(["retrieve", *self._dataset_args(), "--method", "dense", "--model", stage.model, "--index",
+                                    str(index.outputs[0]), "--hits", str(stage.hits), "--batch-size", str(stage.batch_size), *out])]
+        return [Command(["retrieve", *self._dataset_args(), "--method", "bm25", "--hits", str(stage.hits), "--batch-size",
+                         str(stage.batch_size), *out])]
 
     # ----- first stages -----
 
@@ -72,109 +77,60 @@ class Cell:
             return None
         return self.grid.first_stage_file(self.dataset.name, stage.source if stage.method == "imported" else stage.method)  # type: ignore[arg-type]
 
-    def _import(self, overwrite: bool, flag: list[str]) -> Action:
-        source, out, tag = self._imported_file(), self.run_path, self.condition.name
-        assert source is not None
+    def _import(self, source: str) -> list[str]:
+        tag, out = self.condition.name, str(self.run_path)
         if _is_candidates(source):
-            return Action(["import-candidates", source, "--output", str(out), "--tag", tag, *flag],
-                          lambda: import_candidates(source, out, tag=tag, overwrite=overwrite) is not None)
-        return Action(["convert-run", source, "--to", "trec", "--run-tag", tag, "--output", str(out), *flag],
-                      lambda: convert_run(source, out, "trec", tag, overwrite) is not None)
+            return ["import-candidates", source, "--output", out, "--tag", tag]
+        return ["convert-run", source, "--to", "trec", "--run-tag", tag, "--output", out]
 
-    def _bm25(self, stage: FirstStage, overwrite: bool, flag: list[str]) -> Action:
-        threads, tag = self.grid.spec.threads, self.condition.name
-
-        def run() -> bool:
-            return retrieve_to_file(self.run_path, self.dataset, "bm25", hits=stage.hits, batch_size=stage.batch_size, threads=threads,
-                                    overwrite=overwrite, run_tag=tag) is not None
-
-        return Action(["retrieve", *self._dataset_args(), "--method", "bm25", "--hits", str(stage.hits), "--batch-size", str(stage.batch_size),
-                       "--threads", str(threads), "--run-tag", tag, "--output", str(self.run_path), *flag], run)
-
-    def _dense(self, stage: FirstStage, overwrite: bool, flag: list[str]) -> list[Action]:
-        assert stage.model is not None and self.dataset.corpus_dir is not None
-        model, corpus, threads, tag = stage.model, self.dataset.corpus_dir, self.grid.spec.threads, self.condition.name
-        index = dense_index_path(corpus, self.dataset.name, model, batch_size=stage.batch_size)
-
-        def run() -> bool:
-            return retrieve_to_file(self.run_path, self.dataset, "dense", index=index, model=model, hits=stage.hits,
-                                    batch_size=stage.batch_size, threads=threads, overwrite=overwrite, run_tag=tag) is not None
-
-        return [Action(["encode", *self._dataset_args(split=False), "--model", model, "--index", str(index),
-                        "--batch-size", str(stage.batch_size)],
-                       lambda: _encode(corpus, self.dataset.name, model, batch_size=stage.batch_size)),
-                Action(["retrieve", *self._dataset_args(), "--method", "dense", "--model", model, "--index", str(index),
-                        "--hits", str(stage.hits), "--batch-size", str(stage.batch_size), "--threads", str(threads),
-                        "--run-tag", tag, "--output", str(self.run_path), *flag], run)]
-
-    def _fusion(self, stage: FirstStage, overwrite: bool, flag: list[str]) -> Action:
-        inputs = [run_path(self.root, name, self.dataset) for name in stage.runs]
-
-        def run() -> bool:
-            return fuse_to_file(inputs, self.run_path, stage.fusion, stage.weights, stage.k, stage.depth, stage.hits, self.condition.name,
-                                overwrite) is not None
-
+    def _fusion(self, stage: FirstStage) -> list[str]:
+        inputs = [str(run_path(self.root, name, self.dataset)) for name in stage.runs]
         weights = ["--weights", ",".join(_number(w) for w in stage.weights)] if stage.weights else []
         k = ["--k", _number(stage.k)] if stage.fusion == "rrf" else []
-        return Action(["fuse", *map(str, inputs), "--method", stage.fusion, *weights, *k, "--depth", str(stage.depth), "--hits", str(stage.hits),
-                       "--run-tag", self.condition.name, "--output", str(self.run_path), *flag], run)
+        return ["fuse", *inputs, "--method", stage.fusion, *weights, *k, "--depth", str(stage.depth), "--hits", str(stage.hits),
+                "--run-tag", self.condition.name, "--output", str(self.run_path)]
+
+    def _encode(self, model: str, dtype: str | None, batch_size: int = 64) -> Command:
+        """The corpus encoded by ``model`` into the cache (see :func:`~resrank_eval.retrieve.dense.cached_index_dir`)."""
+        from ..retrieve.dense import cached_index_dir
+
+        assert self.dataset.corpus_dir is not None
+        threads = self.grid.spec.threads
+        index = cached_index_dir(self.dataset.corpus_dir, self.dataset.name, model, dtype, batch_size, threads)
+        return Command(["encode", *self._dataset_args(split=False), "--model", model, "--index", str(index), "--batch-size", str(batch_size),
+                        *(["--dtype", dtype] if dtype else []), "--threads", str(threads)], cached=True)
 
     # ----- reranking -----
 
-    def _rerank(self, overwrite: bool) -> list[Action]:
+    def _rerank(self) -> list[Command]:
         rerank = self.condition.rerank
         assert rerank is not None and isinstance(self.condition.first_stage, str)
         first = run_path(self.root, self.condition.first_stage, self.dataset)
         options = dict(rerank.options)
-        actions = []
+        commands = []
         if options.get("dense_index") == AUTO:
             options["dense_index"] = None
             if self.dataset.corpus_dir is not None:
-                corpus, model, dtype = self.dataset.corpus_dir, str(options.get("model")), options.get("dtype")
-                index = dense_index_path(corpus, self.dataset.name, model, dtype)
-                options["dense_index"] = str(index)
-                actions.append(Action(["encode", *self._dataset_args(split=False), "--model", model, "--index", str(index),
-                                       *(["--dtype", dtype] if dtype else [])],
-                                      lambda: _encode(corpus, self.dataset.name, model, dtype)))
-        text_args, corpus_text, lucene_index = self._texts()
-
-        def run() -> bool:
-            """What ``rerank`` does, without its sharding: the provenance checked before any text or model is loaded."""
-            from ..datasets.passages import passage_source
-            from ..formats.trec import read_run
-            from ..rerank.registry import reranker_arguments
-            from ..rerank.sink import RunSink, rerank_to_files
-
-            cls, arguments = reranker_arguments(rerank.reranker, **options)
-            topics, first_stage = self.dataset.topics(), read_run(first)
-            lookup, texts = passage_source(corpus_text, lucene_index)
-            sink = RunSink(self.run_path, rerank.reranker, self.condition.name, options=arguments, inputs=texts)
-            if sink.up_to_date(sink.provenance(topics, first_stage, rerank.top_k, rerank.batch_size), overwrite):
-                return False
-            passages = lookup({c.docid for hits in first_stage.values() for c in hits[:rerank.top_k]})
-            rerank_to_files(cls.from_options(**arguments), topics, first_stage, passages, sink, rerank.top_k, rerank.batch_size, overwrite)
-            return True
-
+                encode = self._encode(str(options.get("model")), options.get("dtype"))
+                options["dense_index"] = str(encode.outputs[0])
+                commands.append(encode)
         split = self._dataset_args()[len(self._dataset_args(split=False)):]  # --split SPLIT when not test
-        command = ["rerank", "--dataset", self.dataset.name, *text_args, *split, "--run", str(first), "--reranker", rerank.reranker,
-                   *_option_args(options), "--top-k", str(rerank.top_k), "--batch-size", str(rerank.batch_size),
-                   "--run-tag", self.condition.name, "--output", str(self.run_path), *(["--overwrite"] if overwrite else [])]
-        return [*actions, Action(command, run)]
+        return [*commands, Command(["rerank", "--dataset", self.dataset.name, *self._texts(), *split, "--run", str(first),
+                                    "--reranker", rerank.reranker, *_option_args(options), "--top-k", str(rerank.top_k),
+                                    "--batch-size", str(rerank.batch_size), "--threads", str(self.grid.spec.threads),
+                                    "--run-tag", self.condition.name, "--output", str(self.run_path)])]
 
-    def _texts(self) -> tuple[list[str], Path | None, str | None]:
-        """Where the reranker reads passage text -- the local corpus, an imported passage store, or a Lucene index -- as
-        ``rerank``'s options and as the corpus and index that command hands :func:`~resrank_eval.datasets.passages.passage_source`."""
+    def _texts(self) -> list[str]:
+        """Where the reranker reads passage text: the local corpus, an imported passage store, or a prebuilt Lucene index."""
         if self.dataset.corpus_dir is not None:
-            args = self._dataset_args(split=False)[2:]
-            return args, Path(args[1]) if args else self.dataset.corpus_dir, None
+            return self._dataset_args(split=False)[2:]
         roots = _imported_roots(self.grid, self.condition, self.dataset.name)
         if roots:
-            store = passage_store(run_path(self.root, roots[0], self.dataset))
-            return ["--corpus", str(store)], store, None
+            return ["--corpus", str(passage_store(run_path(self.root, roots[0], self.dataset)))]
         prebuilt = self.dataset.prebuilt_index
         if prebuilt is None:
             raise ResrankError(f"condition {self.condition.name!r} on {self.dataset.name}: no passage text")
-        return ["--index", prebuilt], None, prebuilt
+        return ["--index", prebuilt]
 
     def _dataset_args(self, split: bool = True) -> list[str]:
         """``--dataset`` plus ``--corpus``/``--split`` where the corpus is not the registry's own."""
@@ -190,22 +146,6 @@ class Cell:
 def run_path(root: Path, condition: str, dataset: Dataset) -> Path:
     """The leaderboard layout: ``<root>/<dataset>/run.<dataset>.<condition>.txt``."""
     return root / dataset.slug / f"run.{dataset.slug}.{condition}.txt"
-
-
-def dense_index_path(corpus: Path, name: str, model: str, dtype: str | None = None, batch_size: int = 64) -> Path:
-    """Where :func:`~resrank_eval.retrieve.dense.cached_dense_index` keeps this corpus encoded by this model."""
-    from ..retrieve.dense import cached_dense_index
-
-    return cached_dense_index(corpus, name, model, dtype, batch_size, build=False)
-
-
-def _encode(corpus: Path, name: str, model: str, dtype: str | None = None, batch_size: int = 64) -> bool:
-    """The cached index built unless it is there (its folder is named by the digest of what makes it); True when built."""
-    from ..retrieve.dense import META_FILE, cached_dense_index
-
-    built = (dense_index_path(corpus, name, model, dtype, batch_size) / META_FILE).is_file()
-    cached_dense_index(corpus, name, model, dtype, batch_size)
-    return not built
 
 
 def _is_candidates(path: str) -> bool:
@@ -241,5 +181,5 @@ def _option_args(options: dict[str, Any]) -> list[str]:
         if isinstance(value, bool):
             args.append(flag if value else f"--no-{flag[2:]}")
         elif value is not None:
-            args += [flag, str(value)]
+            args += [flag, _number(value) if isinstance(value, float) else str(value)]
     return args

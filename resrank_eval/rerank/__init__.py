@@ -2,8 +2,8 @@
 
 from .base import Option, Reranked, Reranker
 from .pipeline import EfficiencySummary, Passages, RerankResult, iter_rerank, rerank, rerank_run, summarize, to_rankings
-from .registry import load_reranker, rerankers
-from .sink import RerankOutputs, RunSink, rerank_to_files
+from .registry import RerankerFactory, load_reranker, reranker_factory, rerankers
+from .sink import RerankOutputs, rerank_step
 
 __all__ = [
     "EfficiencySummary",
@@ -13,12 +13,13 @@ __all__ = [
     "RerankResult",
     "Reranked",
     "Reranker",
-    "RunSink",
+    "RerankerFactory",
     "iter_rerank",
     "load_reranker",
     "rerank",
     "rerank_run",
-    "rerank_to_files",
+    "rerank_step",
+    "reranker_factory",
     "rerankers",
     "summarize",
     "to_rankings",

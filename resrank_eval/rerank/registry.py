@@ -6,6 +6,7 @@ an HTTP client only when a reranker is built, so listing them (``rerank --help``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ResrankError
@@ -28,18 +29,43 @@ def reranker_options() -> dict[str, tuple[Option, list[str]]]:
     return merged
 
 
-def load_reranker(name: str, **values: Any) -> Reranker:
-    """Build a registered reranker from option values, e.g. ``load_reranker("resrank", model="mini")``.
+@dataclass(frozen=True)
+class RerankerFactory:
+    """A reranker's class and its checked option values (defaults filled in): all that is known before any model loads.
 
-    Options the reranker does not declare are an error (they would be silently ignored otherwise);
-    ``None`` means "not given", so declared defaults fill in.
+    What a rerank step records (:mod:`.sink`) and calls when it has something to rerank, so "check before
+    loading" has one home: :func:`reranker_factory`.
     """
-    cls, filled = reranker_arguments(name, **values)
-    return cls.from_options(**filled)
+
+    cls: type[Reranker]
+    options: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.cls.name
+
+    def build(self) -> Reranker:
+        """Load the model (if any) and make the reranker."""
+        return self.cls.from_options(**self.options)
+
+
+def load_reranker(name: str, **values: Any) -> Reranker:
+    """Build a registered reranker from option values, e.g. ``load_reranker("resrank", model="mini")``; options the reranker
+    does not declare are an error (see :func:`reranker_arguments`)."""
+    return reranker_factory(name, **values).build()
+
+
+def reranker_factory(name: str, **values: Any) -> RerankerFactory:
+    """A registered reranker's factory, its options checked by :func:`reranker_arguments` (loading nothing)."""
+    return RerankerFactory(*reranker_arguments(name, **values))
 
 
 def reranker_arguments(name: str, **values: Any) -> tuple[type[Reranker], dict[str, Any]]:
-    """The class and a value for each of its options, checked without loading anything (so mistakes cost no load time)."""
+    """The class and a value for each of its options, checked without loading anything (so mistakes cost no load time).
+
+    Options the reranker does not declare are an error (they would be silently ignored otherwise); ``None`` means
+    "not given", so declared defaults fill in; the reranker's own :meth:`~.base.Reranker.check_options` runs last.
+    """
     known = rerankers()
     if name not in known:
         raise ResrankError(f"unknown reranker {name!r}; choose one of {', '.join(known)}")

@@ -1,6 +1,6 @@
 """First-stage retrieval: BM25 over Lucene (Pyserini), dense search with the ResRank encoder, and fusion of runs."""
 
-from .fusion import FUSION_METHODS, fuse, fuse_to_file
-from .search import METHODS, retrieve, retrieve_provenance, retrieve_to_file, system_name
+from .fusion import FUSION_METHODS, fuse, fuse_step
+from .search import METHODS, retrieve, retrieve_step, system_name
 
-__all__ = ["FUSION_METHODS", "METHODS", "fuse", "fuse_to_file", "retrieve", "retrieve_provenance", "retrieve_to_file", "system_name"]
+__all__ = ["FUSION_METHODS", "METHODS", "fuse", "fuse_step", "retrieve", "retrieve_step", "system_name"]

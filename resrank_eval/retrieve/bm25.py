@@ -1,14 +1,13 @@
 """BM25 first stage through Pyserini, built the way Pyserini's BEIR "flat" indexes are.
 
-Title and text go into one ``contents`` field; search uses BM25 with k1=0.9, b=0.4. Indexes are
-cached under a fingerprint of the corpus bytes, so an edited corpus gets a fresh index instead of
-silently reusing a stale one.
+Title and text go into one ``contents`` field; search uses BM25 with k1=0.9, b=0.4. Building an index
+is a step of the job layer (:mod:`..jobs`): the folder's record names the corpus bytes and the index
+layout, so an edited corpus gets a fresh index instead of silently reusing a stale one; cached indexes
+are named by the digest of that record.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import shutil
 from collections.abc import Iterable
@@ -16,72 +15,52 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ResrankError
-from ..formats.atomic import build_lock, temp_folder
+from ..formats.atomic import temp_folder
 from ..formats.corpus import Document, corpus_file, iter_corpus
-from ..formats.jsonl import read_json
 from ..formats.trec import pyserini_order
+from ..jobs import Outputs, Step
 from ..jvm import pyserini_module
 from ..logs import progress
 from ..paths import cache_dir
+from ..provenance import Provenance
 from ..types import Candidate, Query, Run
 
 log = logging.getLogger(__name__)
 
 K1, B = 0.9, 0.4
-META_FILE = "resrank-index.json"
 INDEX_FORMAT = {"fields": "title + ' ' + text", "indexer": "LuceneIndexer -storePositions -storeDocvectors -storeRaw"}
-"""What, besides the corpus bytes, decides an index's content: a cached index recorded otherwise is stale."""
+"""What, besides the corpus bytes, decides an index's content."""
+MAX_CLAUSES = 1 << 16
+"""Lucene's limit on the terms of one query (1,024 by default): a long BEIR query must be searched, not lose the run."""
 _INDEX_BATCH = 1000
 
 
-def corpus_fingerprint(corpus: str | Path) -> str:
-    """SHA-256 of the corpus file's bytes (the cache key of its index)."""
-    digest = hashlib.sha256()
-    with open(corpus_file(corpus), "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def index_step(corpus: str | Path, index_dir: str | Path | None = None, threads: int = 2) -> Step[Path]:
+    """A Lucene index of ``corpus`` in ``index_dir`` (default: the cache, under the digest of what makes it)."""
+    provenance = Provenance.of("index", INDEX_FORMAT, {"corpus": corpus_file(corpus)})
+    target = Path(index_dir) if index_dir else cache_dir() / "indexes" / f"lucene-{provenance.digest()}"
 
-
-def bm25_index(corpus: str | Path, index_dir: str | Path | None = None, threads: int = 2, overwrite: bool = False) -> Path:
-    """Return a Lucene index of ``corpus``, building it (atomically, one builder at a time) unless a current one exists.
-
-    Current means: built from these corpus bytes, with these fields and this index layout
-    (:data:`INDEX_FORMAT`); a cached index that is not is rebuilt, never reused, and a folder the
-    user named is refused instead. A build that was killed is cleaned up by the next one.
-    """
-    fingerprint = corpus_fingerprint(corpus)  # hashed once: cache key, staleness check and metadata
-    target = Path(index_dir) if index_dir else cache_dir() / "indexes" / f"lucene-{fingerprint[:16]}"
-    meta = {"sha256": fingerprint, **INDEX_FORMAT}
-    with build_lock(target):
-        if not overwrite and _current(target, meta, named=index_dir is not None):
-            return target
+    def make() -> Path:
         log.info("indexing %s into %s", corpus_file(corpus), target)
+        for stale in target.parent.glob(f".{target.name}.*.tmp"):  # what killed builds left (no one else builds: the lock)
+            shutil.rmtree(stale, ignore_errors=True)
         building = temp_folder(target)
         try:
-            count = build_lucene_index(iter_corpus(corpus), building, threads)
-            record = {"corpus": str(corpus_file(corpus)), **meta, "documents": count}
-            (building / META_FILE).write_text(json.dumps(record, indent=2))
-            if target.exists():
-                shutil.rmtree(target)
+            build_lucene_index(iter_corpus(corpus), building, threads)
+            shutil.rmtree(target, ignore_errors=True)  # this step's own earlier output, being made again
             building.rename(target)
         finally:
             shutil.rmtree(building, ignore_errors=True)
-    return target
+        return target
+
+    return Step(provenance, Outputs.folder(target), make)
 
 
-def _current(target: Path, meta: dict[str, str], named: bool) -> bool:
-    """Whether ``target`` is a finished index of this corpus and format; a named folder of another one is an error."""
-    if not (target / META_FILE).is_file():
-        if named and target.exists() and any(target.iterdir()):
-            raise ResrankError(f"{target}: exists but is not an index resrank-eval built; pass --overwrite to replace it")
-        return False
-    recorded = read_json(target / META_FILE)
-    if isinstance(recorded, dict) and all(recorded.get(key) == value for key, value in meta.items()):
-        return True
-    if named:
-        raise ResrankError(f"{target}: index was built from a different corpus or format; pass --overwrite to rebuild")
-    return False
+def bm25_index(corpus: str | Path, index_dir: str | Path | None = None, threads: int = 2) -> Path:
+    """:func:`index_step`, run: the index folder, built unless it is there (made so, and unchanged)."""
+    step = index_step(corpus, index_dir, threads)
+    step.run()
+    return step.outputs.files[0]
 
 
 def build_lucene_index(documents: Iterable[Document], out_dir: Path, threads: int) -> int:
@@ -123,6 +102,10 @@ def bm25_search(
     """
     if not topics:
         raise ResrankError("no topics to search")
+    pyserini_module("pyserini.search.lucene")  # the JVM, before the clause limit is raised in it
+    from jnius import autoclass
+
+    autoclass("org.apache.lucene.search.IndexSearcher").setMaxClauseCount(MAX_CLAUSES)
     if hits < 1 or batch_size < 1 or threads < 1:
         raise ResrankError(f"bm25: --hits, --batch-size and --threads must be at least 1 (got {hits}, {batch_size}, {threads})")
     searcher.set_bm25(k1, b)

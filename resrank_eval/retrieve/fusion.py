@@ -4,21 +4,24 @@ A fused run is a first stage like BM25 or dense retrieval, and the baseline ever
 shown next to: on DL19, BM25 interpolated with an encoder's cosine scores beats the encoder alone.
 Both methods read each run's top ``depth`` per query; a document missing from a run contributes
 nothing from it. Fused lists are in trec_eval's order (score descending, ties by docid descending).
-:func:`fuse_to_file` is ``resrank-eval fuse`` (and the grid's fusion conditions): run files in, a run
-file out, kept only when made exactly so.
+:func:`fuse_step` is ``resrank-eval fuse``: run files in, a run file out, a step of the job layer.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import ResrankError
 from ..formats.trec import canonical_order, read_run, write_run
+from ..jobs import Outputs, Step
 from ..numeric import minmax
-from ..provenance import Provenance, record_path, write_record
+from ..provenance import Provenance
 from ..types import Candidate, Run
+
+log = logging.getLogger(__name__)
 
 FUSION_METHODS = ("rrf", "interpolate")
 RRF_K = 60.0
@@ -49,8 +52,7 @@ def fuse(runs: Sequence[Run], method: str = "rrf", weights: Sequence[float] | No
         raise ResrankError(f"fusion needs at least two runs, got {len(runs)}")
     if weights is None:
         weights = [1.0] * len(runs) if method == "rrf" else [1.0 / len(runs)] * len(runs)
-    if len(weights) != len(runs):
-        raise ResrankError(f"fusion: {len(weights)} weights for {len(runs)} runs")
+    check_weights(weights, len(runs))
     if depth is not None and depth < 1:
         raise ResrankError(f"fusion: depth must be at least 1, got {depth}")
     if hits is not None and hits < 1:
@@ -69,36 +71,51 @@ def fuse(runs: Sequence[Run], method: str = "rrf", weights: Sequence[float] | No
     return fused
 
 
-def fuse_to_file(runs: Sequence[str | Path], output: str | Path, method: str = "rrf", weights: Sequence[float] | None = None,
-                 k: float = RRF_K, depth: int = 1000, hits: int = 1000, run_tag: str | None = None, overwrite: bool = False) -> Run | None:
-    """:func:`fuse` of the run files ``runs`` written to ``output`` (run tag: ``run_tag``, else :func:`fusion_name`); returns it.
+def fuse_step(runs: Sequence[str | Path], output: str | Path, method: str = "rrf", weights: Sequence[float] | None = None,
+              k: float = RRF_K, depth: int = 1000, hits: int = 1000, run_tag: str | None = None) -> Step[Run]:
+    """:func:`fuse` of the run files ``runs`` written to ``output`` (run tag: ``run_tag``, else :func:`fusion_name`).
 
-    Returns None, doing nothing, when ``output`` exists and was made from the same runs (by content) and
-    settings (``<output>.provenance.json``); one made otherwise is an error naming the difference, unless
-    ``overwrite``. Weights count as numbers (``1`` is ``1.0``) and ``k`` only for RRF, so equal fusions
-    compare equal however they were written.
+    Its provenance: the runs by content and the settings, weights as numbers (``1`` is ``1.0``) and ``k`` only for RRF,
+    so equal fusions compare equal however they were written. Runs over different query sets are fused (a query missing
+    from a run gets nothing from it), with a warning that counts them.
     """
     parsed = [float(w) for w in weights] if weights is not None else None
+    check_weights(parsed, len(runs))
     tag = run_tag or fusion_name(method, parsed, k)
     arguments = {"method": method, "weights": parsed, "k": float(k) if method == "rrf" else None, "depth": depth, "hits": hits,
                  "run_tag": tag}
     provenance = Provenance.of("fuse", arguments, {f"run{i}": path for i, path in enumerate(runs, 1)})
-    if provenance.skip([Path(output)], record_path(output), overwrite):
-        return None
-    fused = fuse([read_run(r) for r in runs], method, parsed, k, depth, hits)
-    write_run(output, fused, tag)
-    write_record(record_path(output), provenance)
-    return fused
+
+    def make() -> Run:
+        read = [read_run(r) for r in runs]
+        everywhere = set.intersection(*(set(run) for run in read))
+        if any(set(run) != everywhere for run in read):
+            counts = ", ".join(f"{Path(path).name}: {len(run)}" for path, run in zip(runs, read))
+            log.warning("fusing runs over different query sets (%s; %d queries in all of them)", counts, len(everywhere))
+        fused = fuse(read, method, parsed, k, depth, hits)
+        write_run(output, fused, tag)
+        return fused
+
+    return Step(provenance, Outputs.beside(output), make)
+
+
+def check_weights(weights: Sequence[float] | None, runs: int) -> None:
+    """One finite, positive weight per run (a zero or negative weight would silently drop or invert a run)."""
+    if weights is None:
+        return
+    if len(weights) != runs:
+        raise ResrankError(f"fusion: {len(weights)} weights for {runs} runs")
+    if not all(math.isfinite(w) and w > 0 for w in weights):
+        raise ResrankError(f"--weights must be positive numbers, got {', '.join(f'{w:g}' for w in weights)}")
 
 
 def parse_weights(text: str) -> list[float]:
-    """``"0.1,0.9"`` -> ``[0.1, 0.9]``; every weight a finite number."""
+    """``"0.1,0.9"`` -> ``[0.1, 0.9]``; every weight a positive number."""
     try:
         weights = [float(part) for part in text.split(",")]
     except ValueError:
         raise ResrankError(f"--weights must be comma-separated numbers, got {text!r}") from None
-    if not all(math.isfinite(w) for w in weights):
-        raise ResrankError(f"--weights must be finite, got {text!r}")
+    check_weights(weights, len(weights))
     return weights
 
 

@@ -1,12 +1,15 @@
 """Training checkpoints that resume exactly: weights, optimizer, scheduler, RNG streams and step.
 
 The data order needs no state of its own (:mod:`.batches` derives it from the step). A checkpoint is
-written into a hidden temporary folder and renamed into place, so a kill mid-save leaves the
-previous checkpoint as the newest complete one.
+two files: every tensor (weights, optimizer moments, RNG states) in ``tensors.safetensors`` and the
+rest (step, scheduler, Python's RNG state, the structure the tensors sit in) in ``state.json`` -- no
+pickle, so loading a checkpoint runs no code from it. It is written into a hidden temporary folder
+and renamed into place, so a kill mid-save leaves the previous checkpoint as the newest complete one.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 from pathlib import Path
@@ -14,8 +17,12 @@ from typing import Any
 
 import torch
 
+from ..errors import InputError
+
 PREFIX = "step-"
-STATE_FILE = "trainer.pt"
+STATE_FILE = "state.json"
+TENSORS_FILE = "tensors.safetensors"
+_TENSOR, _TUPLE, _PAIRS = "__tensor__", "__tuple__", "__pairs__"
 
 
 def rng_state() -> dict[str, Any]:
@@ -33,12 +40,17 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(folder: Path, step: int, state: dict[str, Any], keep: int) -> Path:
-    """Write ``state`` as ``folder/step-NNNNNNN/trainer.pt`` atomically; keep the newest ``keep``."""
+    """Write ``state`` as ``folder/step-NNNNNNN/`` atomically; keep the newest ``keep``."""
+    from safetensors.torch import save_file
+
     target = folder / f"{PREFIX}{step:07d}"
     building = folder / f".{target.name}.tmp"
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
-    torch.save(state, building / STATE_FILE)
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = _split(state, tensors, set())
+    save_file(tensors, str(building / TENSORS_FILE))
+    (building / STATE_FILE).write_text(json.dumps(skeleton), encoding="utf-8")
     shutil.rmtree(target, ignore_errors=True)
     building.rename(target)
     for old in checkpoints(folder)[:-keep]:
@@ -54,7 +66,54 @@ def checkpoints(folder: Path) -> list[Path]:
 
 
 def load_latest(folder: Path) -> dict[str, Any] | None:
+    """The newest complete checkpoint's state (tensors on the CPU), or None."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     found = checkpoints(folder)
     if not found:
         return None
-    return torch.load(found[-1] / STATE_FILE, map_location="cpu", weights_only=False)
+    try:
+        tensors = load_file(str(found[-1] / TENSORS_FILE))
+    except (SafetensorError, OSError) as exc:
+        raise InputError(found[-1] / TENSORS_FILE, None, f"not a complete safetensors file ({exc})") from None
+    try:
+        return _join(json.loads((found[-1] / STATE_FILE).read_text(encoding="utf-8")), tensors)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(found[-1] / STATE_FILE, None, f"not a checkpoint's state ({exc})") from None
+
+
+def _split(value: Any, tensors: dict[str, torch.Tensor], storages: set[int]) -> Any:
+    """``value`` as JSON, each tensor replaced by a reference to its copy in ``tensors`` (tuples and non-string keys tagged)."""
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous()
+        if tensor.untyped_storage().data_ptr() in storages and tensor.numel():  # tied weights: safetensors stores no shared memory
+            tensor = tensor.clone()
+        storages.add(tensor.untyped_storage().data_ptr())
+        tensors[str(len(tensors))] = tensor
+        return {_TENSOR: str(len(tensors) - 1)}
+    if isinstance(value, (tuple, list)):
+        items = [_split(v, tensors, storages) for v in value]
+        return {_TUPLE: items} if isinstance(value, tuple) else items
+    if isinstance(value, dict):
+        if all(isinstance(k, str) for k in value) and not {_TENSOR, _TUPLE, _PAIRS} & value.keys():
+            return {k: _split(v, tensors, storages) for k, v in value.items()}
+        return {_PAIRS: [[_split(k, tensors, storages), _split(v, tensors, storages)] for k, v in value.items()]}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"a checkpoint cannot hold a {type(value).__name__}")
+
+
+def _join(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """The state :func:`_split` took apart."""
+    if isinstance(value, list):
+        return [_join(v, tensors) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if _TENSOR in value:
+        return tensors[value[_TENSOR]]
+    if _TUPLE in value:
+        return tuple(_join(v, tensors) for v in value[_TUPLE])
+    if _PAIRS in value:
+        return {_join(k, tensors): _join(v, tensors) for k, v in value[_PAIRS]}
+    return {k: _join(v, tensors) for k, v in value.items()}

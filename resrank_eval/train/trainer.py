@@ -21,9 +21,9 @@ from typing import Any
 import torch
 
 from ..errors import ResrankError
+from ..jobs import Outputs, begin, kept, locked, read_record, seal
 from ..logs import progress
 from ..model import ResRankConfig, ResRankModel
-from ..provenance import read_record, write_record
 from . import accel
 from .batches import BatchSampler
 from .checkpoint import load_latest, rng_state, save_checkpoint, set_rng_state
@@ -37,7 +37,7 @@ from .vectors import StageCache, VectorCache, refresh_interval
 log = logging.getLogger(__name__)
 LOG_FILE = "train_log.jsonl"
 CONFIG_FILE = "train_config.json"
-PROVENANCE_FILE = "provenance.json"
+NEW_FOLDER = "train into a new output_dir"
 
 
 class Trainer:
@@ -50,15 +50,33 @@ class Trainer:
         self.main = self.accelerator.is_main_process
         self._twin: ResRankModel | None = None
 
+    @property
+    def outputs(self) -> Outputs:
+        """The trained model folders (``final``, and ``best`` with a dev split), their record in ``output_dir``."""
+        return Outputs.folder(self.output, "final", *(["best"] if self.config.dev is not None else []))
+
     def train(self, resume: bool = False, stop_after: int | None = None) -> Path | None:
-        """Run (or continue) training; ``stop_after`` ends early after that many steps, like a kill."""
+        """Run (or continue) training; ``stop_after`` ends early after that many steps, like a kill.
+
+        A finished training made with this config and inputs, its models unchanged since, is kept (nothing runs); one made
+        otherwise is refused. Every check that needs no model -- files, the training data line by line -- runs first.
+        """
         check_files(self.config)
+        result = self.output / ("best" if self.config.dev is not None else "final")
+        if kept(self.config.provenance(), self.outputs, NEW_FOLDER):
+            log.info("%s: made with this config and inputs and unchanged since; not trained again", result)
+            return result
+        examples = read_examples(self.config.data.train)
+        with locked(self.outputs.files[0]) if self.main else contextlib.nullcontext():
+            return self._train(examples, resume, stop_after)
+
+    def _train(self, examples: list, resume: bool, stop_after: int | None) -> Path | None:
         acc = self.accelerator
         torch.manual_seed(self.config.seed)
         model = self._build_model(acc.device)
         if acc.process_index > 0:  # own dropout streams; rank 0 keeps the one-process stream
             torch.manual_seed(self.config.seed + acc.process_index)
-        sampler = self._sampler(model.config)
+        sampler = self._sampler(model.config, examples)
         dev = DevSet.load(self.config.dev) if self.config.dev is not None and self.main else None
         checkpoint = load_latest(self.output / "checkpoints") if resume else None
         step = 0
@@ -110,10 +128,9 @@ class Trainer:
             raise ResrankError(f"model.preset: {exc}") from None
         return ResRankConfig.from_dict({**base.to_dict(), **overrides})
 
-    def _sampler(self, model: ResRankConfig) -> BatchSampler:
+    def _sampler(self, model: ResRankConfig, examples: list) -> BatchSampler:
         data, training = self.config.data, self.config.training
         shuffle = 1.0 if data.shuffle_candidates else data.shuffle_fraction
-        examples = read_examples(data.train)
         unscored = next((e.qid for e in examples if e.candidates[0].score is None), None) if model.reads_first_stage else None
         if unscored is not None:
             raise ResrankError(f"{data.train}: the model reads first-stage scores (first_stage_scores, score_fusion) and "
@@ -127,7 +144,7 @@ class Trainer:
             raise ResrankError(f"{self.output}: holds checkpoints of an earlier run; pass --resume or a new output_dir")
         self.output.mkdir(parents=True, exist_ok=True)
         (self.output / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
-        write_record(self.output / PROVENANCE_FILE, self.config.provenance())
+        begin(self.config.provenance(), self.outputs)
 
     # ----- one stage -----
 
@@ -245,6 +262,7 @@ class Trainer:
         plain = self._readable(model)
         if plain is not None:
             export(plain, self.config.model, self.output / "final")
+            seal(self.config.provenance(), self.outputs)
         self.accelerator.wait_for_everyone()
         return self.output / ("best" if self.config.dev is not None else "final")
 
@@ -265,7 +283,10 @@ class Trainer:
 
     def _check_same_config(self) -> None:
         """Resuming under a changed config, other data or another model would silently train something neither run meant."""
-        self.config.provenance().check(read_record(self.output / PROVENANCE_FILE), self.output)
+        record = read_record(self.outputs.record)
+        if record is None:
+            raise ResrankError(f"{self.output}: holds checkpoints but no record of what made them; {NEW_FOLDER}")
+        self.config.provenance().check(record, self.output, NEW_FOLDER)
 
 
 def _logged_step(line: str) -> float:

@@ -1,0 +1,79 @@
+"""Runs and candidates in and out of the formats others use, each a step of the job layer (:mod:`..jobs`).
+
+``import-candidates`` turns a rank_llm / RankGPT candidate file into a TREC run, a passage store and,
+optionally, a topics file; ``export-candidates`` does the reverse from a run and a corpus;
+``convert-run`` converts between a TREC run and the MS MARCO leaderboard TSV. The formats themselves
+(:mod:`..formats`) only read and write; whether an output is kept, refused or made is the step's say.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ResrankError
+from ..formats.candidates import CandidateSet, read_candidates, write_candidates
+from ..formats.corpus import corpus_file, load_passages, write_corpus
+from ..formats.msmarco import FORMATS, looks_like_msmarco, read_msmarco_run, write_msmarco_run
+from ..formats.requests import is_requests_file, write_requests
+from ..formats.topics import write_topics
+from ..formats.trec import read_run, write_run
+from ..jobs import Outputs, Step
+from ..provenance import Provenance
+from ..types import Query, Run
+
+
+def passage_store(output: str | Path) -> Path:
+    """Where an import puts the passage texts by default: ``<output>.passages.jsonl`` (a BEIR corpus JSONL)."""
+    return Path(f"{output}.passages.jsonl")
+
+
+def import_candidates_step(candidates: str | Path, output: str | Path, passages: str | Path | None = None,
+                           topics_output: str | Path | None = None, tag: str = "candidates") -> Step[CandidateSet]:
+    """A candidate file as a TREC run (``tag``), a passage store (default :func:`passage_store`) and, optionally, a topics TSV."""
+    store = Path(passages) if passages else passage_store(output)
+    provenance = Provenance.of("import-candidates", {"tag": tag, "topics_output": bool(topics_output)}, {"candidates": candidates})
+
+    def make() -> CandidateSet:
+        data = read_candidates(candidates)
+        write_corpus(store, data.passages)
+        if topics_output:
+            write_topics(topics_output, data.topics)
+        write_run(output, data.run, tag)
+        return data
+
+    return Step(provenance, Outputs.beside(output, store, *([topics_output] if topics_output else [])), make)
+
+
+def export_candidates_step(output: str | Path, topics: dict[str, Query], run_path: str | Path, corpus: str | Path, hits: int = 100,
+                           fmt: str = "auto") -> Step[Run]:
+    """A run's top ``hits`` with their texts from ``corpus`` as RankGPT JSON or rank_llm Request JSONL (``fmt``: ``rankgpt``,
+    ``request``, or ``auto``: request for ``*.jsonl``); the step's value is the exported run."""
+    run = {qid: cands[:hits] for qid, cands in read_run(run_path).items()}
+    used = {q: topics[q].text for q in run if q in topics}
+    request = fmt == "request" or (fmt == "auto" and is_requests_file(output))
+    provenance = Provenance.of("export-candidates", {"hits": hits, "format": "request" if request else "rankgpt"},
+                               {"run": run_path, "corpus": corpus_file(corpus), "topics": used})
+
+    def make() -> Run:
+        texts = load_passages(corpus, {c.docid for cands in run.values() for c in cands})
+        (write_requests if request else write_candidates)(output, topics, run, texts)
+        return run
+
+    return Step(provenance, Outputs.beside(output), make)
+
+
+def convert_run_step(run: str | Path, output: str | Path, to: str = "trec", run_tag: str = "converted") -> Step[Run]:
+    """``run`` (TREC or MS MARCO, recognised) written to ``output`` as ``to`` (``run_tag`` in TREC's 6th column)."""
+    if to not in FORMATS:
+        raise ResrankError(f"unknown run format {to!r}; choose one of {', '.join(FORMATS)}")
+    provenance = Provenance.of("convert-run", {"to": to, "run_tag": run_tag if to == "trec" else None}, {"run": run})
+
+    def make() -> Run:
+        data = read_msmarco_run(run) if looks_like_msmarco(run) else read_run(run)
+        if to == "msmarco":
+            write_msmarco_run(output, data)
+        else:
+            write_run(output, data, run_tag)
+        return data
+
+    return Step(provenance, Outputs.beside(output), make)

@@ -1,0 +1,319 @@
+"""Jobs: every file-writing command is one step, and this module alone decides what happens to it.
+
+A :class:`Step` is a command's provenance (its effective arguments and its inputs by content,
+:mod:`.provenance`), the files it writes, and the function that writes them. Run, it takes the outputs'
+lock (another process making them is waited for, and named), then the outputs are
+
+- **kept** when their record says they were made with this provenance and every file still has the
+  size and SHA-256 the record lists;
+- **refused**, in one line that ``--overwrite`` answers, when they were made otherwise (the first
+  difference named), when a file changed since it was made (named), or when no record explains them;
+- **made** when there is nothing yet, when a file is missing (nothing is deleted: the step writes its
+  outputs again) or an earlier make was interrupted. The record says "making" during a make and lists
+  every output's size and digest after it.
+
+A :class:`ShardedStep` finishes in units (queries, corpus chunks) kept in a results log
+(:mod:`.formats.results_log`): killed, it resumes from its log; sharded (:mod:`.parallel`), each shard
+completes its own log and the merge publishes what one process writes, from the logs alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from .errors import InputError, ResrankError
+from .formats.atomic import atomic_write
+from .formats.jsonl import read_json
+from .formats.results_log import ResultsLog, partial_path
+from .parallel import WHOLE, Job, Shard
+from .provenance import RECORD_NAME, Provenance, file_digest
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MADE, KEPT, SHARD_DONE = "made", "kept", "shard done"
+REDO = "pass --overwrite to make it again"
+_held: set[Path] = set()
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """What running a step did: ``made`` (with the make's value), ``kept``, or ``shard done`` (waiting for the merge)."""
+
+    status: str
+    value: T | None = None
+
+    @property
+    def kept(self) -> bool:
+        return self.status == KEPT
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """The files (or folders: every file in them) a step writes, and its record."""
+
+    files: tuple[Path, ...]
+    record: Path
+
+    @classmethod
+    def beside(cls, *files: str | Path) -> Outputs:
+        """Files with their record beside the first: ``<run>.provenance.json``."""
+        return cls(tuple(map(Path, files)), Path(f"{files[0]}.{RECORD_NAME}"))
+
+    @classmethod
+    def folder(cls, folder: str | Path, *names: str) -> Outputs:
+        """Files of one folder (or, without ``names``, the folder), their record inside: ``<folder>/provenance.json``."""
+        return cls(tuple(Path(folder) / name for name in names) or (Path(folder),), Path(folder) / RECORD_NAME)
+
+    def digests(self) -> dict[str, dict[str, Any]]:
+        """Size and SHA-256 of every output file, by its name relative to the record's folder."""
+        files = [f for path in self.files for f in (sorted(path.rglob("*")) if path.is_dir() else [path])
+                 if f.is_file() and f != self.record and not f.name.startswith(".")]
+        return {os.path.relpath(f, self.record.parent): {"size": f.stat().st_size, "sha256": file_digest(f)} for f in files}
+
+
+@dataclass
+class Step(Generic[T]):
+    """One file-writing command: what makes it, what it makes, and ``make``, which writes every output (each atomically)."""
+
+    provenance: Provenance
+    outputs: Outputs
+    make: Callable[[], T]
+
+    def run(self, overwrite: bool = False) -> Outcome[T]:
+        """Keep, refuse or make (see the module doc); ``overwrite`` makes the outputs again whatever lies there."""
+        with locked(self.outputs.files[0]):
+            if not overwrite and kept(self.provenance, self.outputs):
+                return Outcome(KEPT)
+            return Outcome(MADE, _making(self.provenance, self.outputs, self.make))
+
+
+@dataclass
+class ShardedStep(Generic[T]):
+    """A step that finishes in units: ``work`` appends the units a shard owns and its log lacks, and returns the log's end
+    record; ``publish`` writes the outputs from every shard's complete log; ``workdir`` holds files the logs refer to (an
+    encoding's chunks), removed with the logs once published."""
+
+    provenance: Provenance
+    outputs: Outputs
+    log: Path
+    work: Callable[[ResultsLog, Shard], dict[str, Any]]
+    publish: Callable[[list[ResultsLog]], T]
+    workdir: Path | None = None
+
+    def run(self, overwrite: bool = False, job: Job | None = None) -> Outcome[T]:
+        """Keep or refuse the outputs, else do this shard's units (resuming its log), then merge where the job merges: at
+        once in one process (which holds the outputs' lock throughout), by rank 0 under torchrun, by ``resrank-eval merge``
+        for a job array."""
+        job = job or Job(WHOLE)
+        with locked(self.outputs.files[0]) if job.shard.whole else contextlib.nullcontext():
+            with locked(self.outputs.files[0]):
+                if not overwrite and kept(self.provenance, self.outputs):
+                    return Outcome(KEPT)
+            path = shard_log(self.log, job.shard)
+            with locked(path):
+                if overwrite:
+                    path.unlink(missing_ok=True)
+                    partial_path(path).unlink(missing_ok=True)
+                found = ResultsLog.read(path) or ResultsLog(path, {"provenance": self.provenance.to_dict(), "shard": job.shard.id,
+                                                                   "num": job.shard.num})
+                self.provenance.check(found.header["provenance"], path if found.end is not None else partial_path(path))
+                if found.end is None:
+                    if found.units:
+                        log.info("%s: resuming, %d units done already", partial_path(path), len(found.units))
+                    found.complete(self.work(found, job.shard))
+            if not job.finish("merge"):
+                return Outcome(SHARD_DONE)
+            return Outcome(MADE, merge(self.log, self.outputs, self.publish, self.workdir))
+
+
+def kept(provenance: Provenance, outputs: Outputs, remedy: str = REDO) -> bool:
+    """True when ``outputs`` were made with ``provenance`` and are unchanged; False when they must be made (none there, one
+    missing, an interrupted make); an error, naming why and ending in ``remedy``, when made otherwise or changed since."""
+    present = [path for path in outputs.files if path.exists()]
+    if not present:
+        return False
+    record = read_record(outputs.record)
+    if record is None:
+        raise ResrankError(f"{present[0]}: exists, but no record says what made it ({outputs.record.name} is missing); {remedy}")
+    provenance.check(record, present[0], remedy)
+    if record.get("outputs") is None:
+        log.warning("%s: an earlier run was interrupted while making these outputs; making them again", outputs.record)
+        return False
+    missing = verify(outputs.record, remedy)
+    if missing:
+        log.warning("%s: missing; making the outputs of %s again", missing[0], outputs.record.name)
+    return not missing
+
+
+def verify(record_path: Path, remedy: str = REDO) -> list[Path]:
+    """The files ``record_path`` lists that are missing; a file whose size or digest differs from the record (or a record that
+    lists none) is an error naming it, ending in ``remedy``. Also how a folder a step made is checked where it is read."""
+    record = read_record(record_path)
+    if record is None or record.get("outputs") is None:
+        raise ResrankError(f"{record_path.parent}: no complete record of its files ({record_path.name}); {remedy}")
+    missing = []
+    for name, recorded in record["outputs"].items():
+        path = record_path.parent / name
+        if not path.is_file():
+            missing.append(path)
+        elif path.stat().st_size != recorded["size"]:
+            raise ResrankError(f"{path}: changed since it was made ({path.stat().st_size} bytes, {record_path.name} says "
+                               f"{recorded['size']}); {remedy}")
+        elif file_digest(path) != recorded["sha256"]:
+            raise ResrankError(f"{path}: changed since it was made (its content differs from what {record_path.name} records); {remedy}")
+    return missing
+
+
+def begin(provenance: Provenance, outputs: Outputs) -> None:
+    """Record that ``outputs`` are being made with ``provenance`` (an interrupted make is made again, never kept)."""
+    _write_record(outputs.record, provenance, None)
+
+
+def seal(provenance: Provenance, outputs: Outputs) -> None:
+    """Record outputs just made: the provenance and every file's size and digest."""
+    absent = [path for path in outputs.files if not path.exists()]
+    if absent:
+        raise ResrankError(f"{absent[0]}: the step did not write it")
+    _write_record(outputs.record, provenance, outputs.digests())
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    record = read_json(path) if path.is_file() else None
+    if record is not None and not isinstance(record, dict):
+        raise InputError(path, None, "not a provenance record (command, version, arguments, inputs)")
+    return record
+
+
+def _write_record(path: Path, provenance: Provenance, outputs: dict[str, Any] | None) -> None:
+    with atomic_write(path) as handle:
+        json.dump({**provenance.to_dict(), "outputs": outputs}, handle, indent=2)
+        handle.write("\n")
+
+
+def _making(provenance: Provenance, outputs: Outputs, make: Callable[[], T]) -> T:
+    """``make`` between the "making" record and the complete one; a make that fails before writing any output leaves no record."""
+    begin(provenance, outputs)
+    try:
+        value = make()
+    except BaseException:
+        if not any(path.exists() for path in outputs.files):
+            outputs.record.unlink(missing_ok=True)
+        raise
+    seal(provenance, outputs)
+    return value
+
+
+# ----- sharded steps: their logs and the merge -----
+
+
+def shard_log(log_path: Path, shard: Shard) -> Path:
+    """Shard ``i`` of ``n``'s complete log: ``RUN.shard-0000i-of-0000n.jsonl`` (one process: ``RUN.jsonl``)."""
+    return log_path.with_name(f"{log_path.name}.jsonl" if shard.whole else f"{log_path.name}.{shard.label}.jsonl")
+
+
+def merge(log_path: Path, outputs: Outputs, publish: Callable[[list[ResultsLog]], T], workdir: Path | None = None) -> T:
+    """Publish the outputs from every shard's complete log (all made with one provenance), record them, then drop the logs
+    (and ``workdir``, the files they refer to)."""
+    with locked(outputs.files[0]):
+        logs = read_shard_logs(log_path)
+        value = _making(Provenance.from_dict(logs[0].header["provenance"], logs[0].path), outputs, lambda: publish(logs))
+        for results in logs:
+            results.path.unlink()
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return value
+
+
+def read_shard_logs(log_path: Path) -> list[ResultsLog]:
+    """Every shard's complete log, in shard order; missing, foreign or duplicated shards are one-line errors."""
+    logs = [results for path in _shard_log_paths(log_path) if (results := ResultsLog.read(path)) is not None]
+    if not logs:
+        raise ResrankError(f"{log_path}: no finished shard to merge ({log_path.name}.shard-*-of-*.jsonl)")
+    first = Provenance.from_dict(logs[0].header["provenance"], logs[0].path)
+    num = logs[0].header["num"]
+    for results in logs:
+        shard = Shard(int(results.header["shard"]), int(results.header["num"]))
+        if results.path != shard_log(log_path, shard):
+            raise ResrankError(f"{results.path}: holds {shard.label}, not what its name says (copied or renamed?); delete it and "
+                               f"run that shard again")
+        if shard.num != num:
+            raise ResrankError(f"{results.path}: a shard of {shard.num}, the others of {num}; delete the shards of the other split")
+        difference = Provenance.from_dict(results.header["provenance"], results.path).difference(first)
+        if difference is not None:
+            raise ResrankError(f"{results.path}: another job than {logs[0].path.name} ({logs[0].path.name} {difference}); "
+                               f"run this shard again with --overwrite")
+    missing = sorted(set(range(num)) - {results.header["shard"] for results in logs})
+    if missing:
+        raise ResrankError(f"{log_path}: shard(s) {', '.join(map(str, missing))} of {num} not finished yet")
+    return logs
+
+
+def units(logs: list[ResultsLog]) -> list[dict[str, Any]]:
+    """Every shard's units in one-process order (by ``position``); a unit in two shards is an error."""
+    found = sorted((unit for results in logs for unit in results.units), key=lambda unit: int(unit["position"]))
+    if len({unit["position"] for unit in found}) < len(found):
+        raise ResrankError(f"{logs[0].path.parent}: a unit is in two shards' logs (duplicated shards?); run them again with --overwrite")
+    return found
+
+
+def _shard_log_paths(log_path: Path) -> list[Path]:
+    whole = shard_log(log_path, WHOLE)
+    return [whole] if whole.is_file() else sorted(p for p in log_path.parent.glob(f"{log_path.name}.shard-*-of-*.jsonl")
+                                                  if not p.name.endswith(".partial.jsonl"))
+
+
+# ----- locks -----
+
+
+@contextlib.contextmanager
+def locked(target: Path) -> Iterator[None]:
+    """Hold ``target``'s lock (``.<name>.lock`` beside it, removed on release) for the block; a process holding it is waited
+    for, and named. Reentrant within a process."""
+    target = Path(target).absolute()
+    if target in _held:
+        yield
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock = target.with_name(f".{target.name}.lock")
+    while True:
+        descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("%s: waiting for %s, which is making it", target, _holder(descriptor))
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(lock).st_ino == os.fstat(descriptor).st_ino:  # not a lock file its last holder removed meanwhile
+                break
+        os.close(descriptor)
+    os.ftruncate(descriptor, 0)
+    os.write(descriptor, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv),
+                                     "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode())
+    _held.add(target)
+    try:
+        yield
+    finally:
+        _held.discard(target)
+        lock.unlink(missing_ok=True)
+        os.close(descriptor)
+
+
+def _holder(descriptor: int) -> str:
+    try:
+        holder = json.loads(os.pread(descriptor, 4096, 0) or b"{}")
+        return f"process {holder['pid']} on {holder['host']} (`{holder['command']}`, since {holder['since']})"
+    except (ValueError, KeyError, TypeError, OSError):
+        return "another process"
