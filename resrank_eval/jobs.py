@@ -66,11 +66,13 @@ class Outputs:
 
     files: tuple[Path, ...]
     record: Path
+    optional: tuple[Path, ...] = ()
+    """Files a make may or may not write (a generative rerank's trace): recorded when there."""
 
     @classmethod
-    def beside(cls, *files: str | Path) -> Outputs:
+    def beside(cls, *files: str | Path, optional: tuple[Path, ...] = ()) -> Outputs:
         """Files with their record beside the first: ``<run>.provenance.json``."""
-        return cls(tuple(map(Path, files)), Path(f"{files[0]}.{RECORD_NAME}"))
+        return cls(tuple(map(Path, files)), Path(f"{files[0]}.{RECORD_NAME}"), optional)
 
     @classmethod
     def folder(cls, folder: str | Path, *names: str) -> Outputs:
@@ -79,7 +81,7 @@ class Outputs:
 
     def digests(self) -> dict[str, dict[str, Any]]:
         """Size and SHA-256 of every output file, by its name relative to the record's folder."""
-        files = [f for path in self.files for f in (sorted(path.rglob("*")) if path.is_dir() else [path])
+        files = [f for path in (*self.files, *self.optional) for f in (sorted(path.rglob("*")) if path.is_dir() else [path])
                  if f.is_file() and f != self.record and not f.name.startswith(".")]
         return {os.path.relpath(f, self.record.parent): {"size": f.stat().st_size, "sha256": file_digest(f)} for f in files}
 
