@@ -168,15 +168,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "build_s": round(built, 1),
                      "warm_up_s": round(warmed, 1), "prompt_tokens": len(model.prompts.build(queries[0], args.top_k).ids),
                      "passage_tokens_mean": statistics.fmean(passage_tokens), "passage_tokens_max": max(passage_tokens)},
-            "steps": [], "server": [], "checks": {"graphs_after_warm_up": graph_counts(model)}, "failures": [], "skipped": []}
+            "steps": [], "server": [], "checks": {}, "failures": [], "skipped": []}
         title = (f"ResRank {args.shape} (random weights) on {card}, {str(dtype).removeprefix('torch.')}: TEI /rerank, top-{args.top_k}, "
                  f"max batch {args.max_batch}, {args.duration:g} s per step")
-        print(f"{title}\nbuilt in {built:.1f} s, warmed in {warmed:.1f} s; graphs {doc['checks']['graphs_after_warm_up']}; prompt "
-              f"{doc['meta']['prompt_tokens']} tokens; passages {doc['meta']['passage_tokens_mean']:.1f} tokens (max "
-              f"{doc['meta']['passage_tokens_max']}); commit {doc['meta']['commit']}", flush=True)
         steps: list[bench.Step] = []
         service = RerankService(settings, reranker=reranker)
         with client, serving(service) as url:
+            doc["checks"]["graphs_after_warm_up"] = graph_counts(model)  # the server's own warm-up batch included
+            print(f"{title}\nbuilt in {built:.1f} s, warmed in {warmed:.1f} s; graphs {doc['checks']['graphs_after_warm_up']}; "
+                  f"prompt {doc['meta']['prompt_tokens']} tokens; passages {doc['meta']['passage_tokens_mean']:.1f} tokens (max "
+                  f"{doc['meta']['passage_tokens_max']}); commit {doc['meta']['commit']}", flush=True)
             for kind, series, rates in (("ids", "ids (cached vectors)", args.id_rates), ("text", "text (online encoding)", args.text_rates)):
                 for rate in rates:
                     name = f"{series} at {rate:g} req/s"
