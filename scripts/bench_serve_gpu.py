@@ -45,8 +45,10 @@ import bench_resrank  # a sibling script: run as a script, scripts/ is on sys.pa
 import numpy as np
 import torch
 
+from resrank_eval.jobs import Outputs, seal
 from resrank_eval.model import ResRankModel
 from resrank_eval.model.loading import resolve_device, resolve_dtype
+from resrank_eval.provenance import Provenance
 from resrank_eval.rerank.resrank import ResRankReranker
 from resrank_eval.retrieve.dense import DOCID_FILE, META_FILE, PROBE_TEXT, VECTORS_FILE
 from resrank_eval.serve import RerankService, ServeSettings, bench, serving
@@ -74,6 +76,7 @@ def write_index(folder: Path, docids: list[str], encoder: Any, seed: int = 0) ->
         probe = encoder.encode([PROBE_TEXT]).float().cpu().numpy()[0]
     (folder / META_FILE).write_text(json.dumps({"count": len(docids), "dim": encoder.dim, "probe": probe.tolist()}) + "\n",
                                     encoding="utf-8")
+    seal(Provenance.of("bench-serve-gpu", {"seed": seed}), Outputs.folder(folder, DOCID_FILE, VECTORS_FILE, META_FILE))
     return folder
 
 
