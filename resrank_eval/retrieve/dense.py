@@ -294,8 +294,11 @@ class DenseVectors:
         _check_probe(self.folder, _probe(encoder), np.asarray(self.meta["probe"], dtype=np.float32))
 
     def get(self, docids: Sequence[str]) -> dict[str, np.ndarray]:
-        """The vectors of those docids that the index holds."""
-        return {d: np.array(self.vectors[self.rows[d]], dtype=np.float32) for d in docids if d in self.rows}
+        """The vectors of those docids that the index holds, read in one gather (a served request's hundred ids cost one
+        memory-mapped read, not a hundred)."""
+        held = [d for d in docids if d in self.rows]
+        block = np.asarray(self.vectors[[self.rows[d] for d in held]], dtype=np.float32)
+        return dict(zip(held, block))
 
 
 def dense_retrieve(index_dir: str | Path, encoder_model: str | Path | Encoder | ResRankModel, topics: dict[str, Query], hits: int,
