@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -96,3 +97,48 @@ class QueryStats:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QueryStats:
         return cls(**data)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EfficiencySummary:
+    """What a rerank cost per query, as ``<run>.summary.json`` holds it (these fields in this order, then the provenance).
+
+    None: ``queries_per_s`` when the queries took no measurable time; the reranker-only percentiles and FLOPs in
+    summaries older than them, the FLOPs also when a query lacks a count. ``protocol``: a generative reranker's prompt
+    protocol, its version and answer budget (none for ResRank). ``environment``: where the timings come from.
+    """
+
+    reranker: str
+    queries: int
+    device: str
+    dtype: str
+    batch_size: int
+    latency_ms_p50: float
+    latency_ms_p95: float
+    latency_ms_mean: float
+    encode_ms_mean: float
+    rerank_ms_mean: float
+    rerank_ms_p50: float | None = None
+    rerank_ms_p95: float | None = None
+    queries_per_s: float | None
+    candidates_per_query: float
+    encoder_tokens_per_query: float
+    reranker_input_tokens_per_query: float
+    generated_tokens_per_query: float
+    forward_passes_per_query: float
+    flops_per_query: float | None = None
+    queries_per_pflop: float | None = None
+    encoder_flops_per_query: float | None = None
+    prefill_flops_per_query: float | None = None
+    decode_flops_per_query: float | None = None
+    protocol: dict[str, Any] | None = None
+    environment: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary file's fields (``protocol`` and ``environment`` only when known)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("protocol", "environment") or v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EfficiencySummary:
+        """A summary file's fields; keys it does not know (the provenance, a sharded run's ranks) are left out."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})

@@ -299,16 +299,16 @@ def test_folders_are_checked_against_their_manifest(root: Path, tmp_path: Path) 
     """A flipped bit in the delta (header intact) is refused before the weights are used, naming the file; a
     missing file is refused by the reranker's option check, which loads nothing."""
     from resrank_eval.model.pack import pack
-    from resrank_eval.rerank.registry import reranker_arguments
+    from resrank_eval.rerank.registry import reranker_factory
 
     model = build(root, projector="linear")
     with torch.no_grad():
         model.reranker.layers[0].mlp.up_proj.weight.add_(0.01)
     model.save_pretrained(tmp_path / "trained")
     pack(tmp_path / "trained", tmp_path / "packed", str(root / "bert"), str(root / "qwen3"))
-    reranker_arguments("resrank", model=str(tmp_path / "packed"))
+    reranker_factory("resrank", model=str(tmp_path / "packed"))
     flip_a_bit(tmp_path / "packed" / "delta.safetensors")
-    reranker_arguments("resrank", model=str(tmp_path / "packed"))  # sizes are right: the load itself finds it
+    reranker_factory("resrank", model=str(tmp_path / "packed"))  # sizes are right: the load itself finds it
     with pytest.raises(ResrankError, match=r"delta\.safetensors: sha256 differs from the manifest's") as info:
         ResRankModel.from_pretrained(tmp_path / "packed", "cpu")
     assert "\n" not in str(info.value)
@@ -317,14 +317,14 @@ def test_folders_are_checked_against_their_manifest(root: Path, tmp_path: Path) 
     (tmp_path / "trained" / "head.safetensors").unlink()
     for name in ("resrank", "encoder"):
         with pytest.raises(ResrankError, match=r"head\.safetensors: missing"):
-            reranker_arguments(name, model=str(tmp_path / "trained"))
+            reranker_factory(name, model=str(tmp_path / "trained"))
     (tmp_path / "trained" / "head.safetensors").write_bytes(b"")
     with pytest.raises(ResrankError, match=r"head\.safetensors: not a complete safetensors file"):
-        reranker_arguments("resrank", model=str(tmp_path / "trained"))
+        reranker_factory("resrank", model=str(tmp_path / "trained"))
     config = tmp_path / "packed" / "resrank.json"
     config.write_text(config.read_text() + " ")  # still a valid config, but not the one saved
     with pytest.raises(ResrankError, match=rf"resrank\.json: {config.stat().st_size} bytes, the manifest says"):
-        reranker_arguments("resrank", model=str(tmp_path / "packed"))
+        reranker_factory("resrank", model=str(tmp_path / "packed"))
 
 
 def test_bundled_model_is_pinned_in_the_package() -> None:

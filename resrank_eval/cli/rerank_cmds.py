@@ -40,13 +40,13 @@ class RerankerCommand(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """Parse, then check the options against the chosen reranker (loading nothing): a parsed command line is one that can
         run, which ``reproduce`` relies on to check every cell first (a path a grid's earlier step makes counts as not given)."""
-        from ..rerank.registry import reranker_arguments, reranker_options
+        from ..rerank.registry import reranker_factory, reranker_options
 
         rest = super().parse_args(ctx, args)
         planned = ctx.meta.get(PLANNED, ())
         options = {name: None if isinstance(value, str) and Path(value).absolute() in planned else value
                    for name in reranker_options() if (value := ctx.params.get(name)) is not None}
-        reranker_arguments(ctx.params["reranker"], **options)
+        reranker_factory(ctx.params["reranker"], **options)
         return rest
 
     def _reranker_params(self) -> list[click.Parameter]:

@@ -48,12 +48,12 @@ def serve(model: str | None, dense_index: str | None, device: str | None, dtype:
         from ..serve import serve as run
     except ImportError as exc:
         raise _extra_missing(exc) from None
-    from ..rerank.registry import reranker_arguments
+    from ..rerank.registry import reranker_factory
 
     settings = ServeSettings(model, dense_index, device, dtype, max_batch, max_wait_ms, max_queue, max_documents, max_chars,
                              round(max_body_mb * 2**20), timeout_s, drain_s, api_key_env)
     settings.api_key()  # an unset key variable is an error before anything loads
-    reranker_arguments("resrank", model=settings.model_path, dense_index=settings.index_path, device=device, dtype=dtype)
+    reranker_factory("resrank", model=settings.model_path, dense_index=settings.index_path, device=device, dtype=dtype)
     run(RerankService(settings), host, port)
 
 

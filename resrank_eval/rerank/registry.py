@@ -51,16 +51,11 @@ class RerankerFactory:
 
 def load_reranker(name: str, **values: Any) -> Reranker:
     """Build a registered reranker from option values, e.g. ``load_reranker("resrank", model="mini")``; options the reranker
-    does not declare are an error (see :func:`reranker_arguments`)."""
+    does not declare are an error (see :func:`reranker_factory`)."""
     return reranker_factory(name, **values).build()
 
 
 def reranker_factory(name: str, **values: Any) -> RerankerFactory:
-    """A registered reranker's factory, its options checked by :func:`reranker_arguments` (loading nothing)."""
-    return RerankerFactory(*reranker_arguments(name, **values))
-
-
-def reranker_arguments(name: str, **values: Any) -> tuple[type[Reranker], dict[str, Any]]:
     """The class and a value for each of its options, checked without loading anything (so mistakes cost no load time).
 
     Options the reranker does not declare are an error (they would be silently ignored otherwise); ``None`` means
@@ -80,4 +75,4 @@ def reranker_arguments(name: str, **values: Any) -> tuple[type[Reranker], dict[s
         if option.required and filled[option.name] is None:
             raise ResrankError(f"reranker {name!r} needs {option.flag}: {option.help}")
     cls.check_options(filled)
-    return cls, filled
+    return RerankerFactory(cls, filled)

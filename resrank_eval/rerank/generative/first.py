@@ -10,14 +10,13 @@ where it has the switch, as rank_llm's FIRST path does.
 
 from __future__ import annotations
 
-import string
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ...errors import ResrankError
 from ...model.flops import Shape
 from .hf import chat_texts, encode_texts, load_causal_lm
 from .prompt import Message, letter_labels, rank_llm_first_messages, rankgpt_messages
-from .protocol import RANK_LLM_CONTEXT, fit_to_context, protocol_record
+from .protocol import RANK_LLM_CONTEXT, fit_to_context
 from .sliding import SlidingWindowReranker, Window, WindowResult
 
 if TYPE_CHECKING:
@@ -28,17 +27,18 @@ class FirstReranker(SlidingWindowReranker):
     """Single-token listwise ranking with a local HF chat model; windows of at most 26 passages."""
 
     name = "first"
+    answer_tokens = 1  # one token's logits is the whole answer; nothing is sampled
+    sampling = {"thinking": "off"}
 
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, window: int = 20, stride: int = 10,
                  max_words: int = 300, protocol: str = "rankgpt", context_size: int = RANK_LLM_CONTEXT) -> None:
-        letter_labels(window)  # rejects windows letters cannot label
         super().__init__(window, stride, max_words, protocol, context_size)
         self.model = model
         self.tokenizer = tokenizer
         self.device = str(model.device)
         self.dtype = str(model.dtype).removeprefix("torch.")
         self.shape = Shape.of(model)
-        self.label_ids = [self._single_token(letter) for letter in string.ascii_uppercase[:window]]
+        self.label_ids = [self._single_token(letter) for letter in letter_labels(window)]  # rejects windows letters cannot label
 
     @classmethod
     def from_pretrained(cls, model: str, device: str | None = None, dtype: str | None = None, window: int = 20,
@@ -47,10 +47,6 @@ class FirstReranker(SlidingWindowReranker):
         """A local HF chat model (id or folder, or ``smollm2``)."""
         lm, tokenizer = load_causal_lm(model, device, dtype)
         return cls(lm, tokenizer, window, stride, max_words, protocol, context_size)
-
-    @classmethod
-    def from_options(cls, **values: Any) -> FirstReranker:
-        return cls.from_pretrained(**values)
 
     def window_flops(self, input_tokens: int, generated_tokens: int) -> tuple[int, int]:
         """One prefill that produces the single logit row the order is read from; nothing is decoded."""
@@ -62,11 +58,6 @@ class FirstReranker(SlidingWindowReranker):
         if len(ids) != 1:
             raise ResrankError(f"FIRST needs single-token identifiers, but the tokenizer splits {letter!r} into {len(ids)} tokens")
         return ids[0]
-
-    def protocol_record(self) -> dict[str, Any]:
-        """One token's logits is the whole answer; nothing is sampled."""
-        return protocol_record(self.protocol, 1, thinking="off",
-                               **({"context_size": self.context_size} if self.protocol == "rank_llm" else {}))
 
     def prompt(self, window: Window) -> tuple[list[Message], str]:
         """The conversation and the text the model reads (before the ``[`` that opens its answer)."""
@@ -99,6 +90,6 @@ class FirstReranker(SlidingWindowReranker):
         for window, (messages, _), row, length in zip(windows, prompts, scores, prompt_lengths):
             n = len(window.passages)
             order = torch.argsort(row[:n], descending=True, stable=True).tolist()
-            answer = " > ".join(f"[{string.ascii_uppercase[k]}]" for k in order)
+            answer = " > ".join(f"[{letter_labels(n)[k]}]" for k in order)
             results.append(WindowResult(order, n, int(length), 1, 1, messages, answer))
         return results

@@ -99,14 +99,8 @@ class HFChatBackend(ChatBackend):
         prompt_lengths = batch["attention_mask"].sum(-1).tolist()
         results = []
         for tokens, prompt_length in zip(new, prompt_lengths):
-            length = self._answer_length(tokens)
+            # up to and including the first stop token; the rest of the row is padding
+            length = next((i + 1 for i, token in enumerate(tokens) if token in self.stop_ids), len(tokens))
             text = self.tokenizer.decode(tokens[:length], skip_special_tokens=True)
             results.append(Generation(text, int(prompt_length), length, len(tokens)))
         return results
-
-    def _answer_length(self, tokens: list[int]) -> int:
-        """Tokens up to and including the first stop token; the rest of the row is padding."""
-        for i, token in enumerate(tokens):
-            if token in self.stop_ids:
-                return i + 1
-        return len(tokens)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Callable
 from functools import lru_cache
 
 from ...types import Passage
@@ -69,51 +70,38 @@ def rank_llm_content(text: str, max_words: int) -> str:
     return _BRACKETED_NUMBER.sub(r"(\1)", " ".join(words[:max_words]))
 
 
-def rankgpt_messages(query: str, passages: list[str], labels: list[str], max_words: int = 300) -> list[Message]:
-    """The original RankGPT conversation that asks a chat model to order ``passages`` for ``query``."""
+def _turns(query: str, passages: list[str], labels: list[str], content: Callable[[str], str], space: str,
+           example: str) -> list[Message]:
+    """RankGPT's multi-turn conversation, each passage a user turn acknowledged by the assistant; ``space`` goes before
+    the two line breaks (the original's ``" "``, rank_llm's ``""``), ``example`` is the answer format's example."""
     num = len(passages)
     messages: list[Message] = [
         {"role": "system", "content": SYSTEM},
-        {
-            "role": "user",
-            "content": f"I will provide you with {num} passages, each indicated by number identifier []. \n"
-            f"Rank the passages based on their relevance to query: {query}.",
-        },
-        {"role": "assistant", "content": "Okay, please provide the passages."},
-    ]
-    for label, passage in zip(labels, passages, strict=True):
-        messages.append({"role": "user", "content": f"[{label}] {truncate_words(passage, max_words)}"})
-        messages.append({"role": "assistant", "content": f"Received passage [{label}]."})
-    example = " > ".join(f"[{label}]" for label in labels[:2])
-    messages.append(
-        {
-            "role": "user",
-            "content": f"Search Query: {query}. \nRank the {num} passages above based on their relevance to the "
-            "search query. The passages should be listed in descending order using identifiers. The most "
-            f"relevant passages should be listed first. The output format should be [] > [], e.g., {example}. "
-            "Only response the ranking results, do not say any word or explain.",
-        }
-    )
-    return messages
-
-
-def rank_llm_messages(query: str, passages: list[str], labels: list[str], max_words: int = 300) -> list[Message]:
-    """rank_llm 0.26.0's ``rank_gpt_template.yaml`` conversation (its ``SafeOpenai`` sends this)."""
-    num, query = len(passages), _BRACKETED_NUMBER.sub(r"(\1)", query)
-    messages: list[Message] = [
-        {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": f"I will provide you with {num} passages, each indicated by number identifier [].\n"
+        {"role": "user", "content": f"I will provide you with {num} passages, each indicated by number identifier [].{space}\n"
                                     f"Rank the passages based on their relevance to query: {query}."},
         {"role": "assistant", "content": "Okay, please provide the passages."},
     ]
     for label, passage in zip(labels, passages, strict=True):
-        messages.append({"role": "user", "content": f"[{label}] {rank_llm_content(passage, max_words)}"})
+        messages.append({"role": "user", "content": f"[{label}] {content(passage)}"})
         messages.append({"role": "assistant", "content": f"Received passage [{label}]."})
-    messages.append({"role": "user", "content": f"Search Query: {query}.\nRank the {num} passages above based on their relevance "
-                     "to the search query. The passages should be listed in descending order using identifiers. The most "
-                     "relevant passages should be listed first. The output format should be [] > [], e.g., [1] > [2]. "
+    messages.append({"role": "user", "content": f"Search Query: {query}.{space}\nRank the {num} passages above based on their "
+                     "relevance to the search query. The passages should be listed in descending order using identifiers. The "
+                     f"most relevant passages should be listed first. The output format should be [] > [], e.g., {example}. "
                      "Only response the ranking results, do not say any word or explain."})
     return messages
+
+
+def rankgpt_messages(query: str, passages: list[str], labels: list[str], max_words: int = 300) -> list[Message]:
+    """The original RankGPT conversation that asks a chat model to order ``passages`` for ``query``."""
+    return _turns(query, passages, labels, lambda passage: truncate_words(passage, max_words), " ",
+                  " > ".join(f"[{label}]" for label in labels[:2]))
+
+
+def rank_llm_messages(query: str, passages: list[str], labels: list[str], max_words: int = 300) -> list[Message]:
+    """rank_llm 0.26.0's ``rank_gpt_template.yaml`` conversation (its ``SafeOpenai`` sends this); ``[n]`` in the query
+    becomes ``(n)``."""
+    return _turns(_BRACKETED_NUMBER.sub(r"(\1)", query), passages, labels, lambda passage: rank_llm_content(passage, max_words),
+                  "", "[1] > [2]")
 
 
 def rank_llm_first_messages(query: str, passages: list[str], labels: list[str], max_words: int = 300) -> list[Message]:

@@ -11,7 +11,7 @@ from .hf import HFChatBackend, answer_token_budget, load_causal_lm
 from .openai_chat import OpenAIChatBackend
 from .permutation import named_ids, parse_permutation
 from .prompt import Message, numeric_labels, rank_llm_messages, rankgpt_messages
-from .protocol import RANK_LLM_CONTEXT, fit_to_context, protocol_record, safe_openai_answer_tokens, safe_openai_tokens
+from .protocol import RANK_LLM_CONTEXT, fit_to_context, safe_openai_answer_tokens, safe_openai_tokens
 from .sliding import SlidingWindowReranker, Window, WindowResult
 
 API_BASE = Option("api_base", None, "OpenAI-compatible server URL (vLLM, SGLang, an API); --model is the served name.")
@@ -60,6 +60,8 @@ class RankGPTReranker(SlidingWindowReranker):
         self.device = backend.device
         self.dtype = backend.dtype
         self.shape = backend.shape
+        self.answer_tokens = backend.max_new_tokens
+        self.sampling = {"thinking": backend.thinking, "temperature": backend.temperature}
 
     @classmethod
     def from_pretrained(cls, model: str, device: str | None = None, dtype: str | None = None, window: int = 20,
@@ -89,11 +91,6 @@ class RankGPTReranker(SlidingWindowReranker):
                                    max_words=values["max_words"], protocol=values["protocol"], context_size=values["context_size"],
                                    thinking=values["thinking"], temperature=parse_temperature(temperature))
         return cls.from_pretrained(**values)
-
-    def protocol_record(self) -> dict[str, Any]:
-        return protocol_record(self.protocol, self.backend.max_new_tokens, thinking=self.backend.thinking,
-                               temperature=self.backend.temperature,
-                               **({"context_size": self.context_size} if self.protocol == "rank_llm" else {}))
 
     def conversation(self, window: Window) -> list[Message]:
         """What the protocol sends for ``window``; rank_llm's fitted as its ``SafeOpenai`` fits it (cl100k_base counts)."""

@@ -23,7 +23,7 @@ from ...types import Candidate, QueryStats, Ranking
 from ..base import DEVICE, DTYPE, MODEL, Option, Reranked, Reranker
 from .permutation import check_window, window_schedule
 from .prompt import Message
-from .protocol import PROTOCOLS, RANK_LLM_CONTEXT, check_protocol
+from .protocol import PROTOCOLS, RANK_LLM_CONTEXT, check_protocol, protocol_record
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +61,17 @@ class WindowResult:
 
 
 class SlidingWindowReranker(Reranker):
-    """Reranks by repeatedly ordering windows; subclasses say how one batch of windows is ordered."""
+    """Reranks by repeatedly ordering windows; subclasses say how one batch of windows is ordered.
+
+    ``answer_tokens`` (the answer budget) and ``sampling`` (``thinking``, ``temperature``) are what the protocol
+    record says about the model's answers; ``device``, ``dtype`` and ``shape`` (None: unknown, no FLOPs) go into the stats.
+    """
 
     device: str = "cpu"
     dtype: str = "float32"
     shape: Shape | None = None
+    answer_tokens: int = 0
+    sampling: dict[str, Any] = {}
     options = (MODEL, DEVICE, DTYPE, *WINDOW_OPTIONS)
 
     @classmethod
@@ -94,14 +100,19 @@ class SlidingWindowReranker(Reranker):
         self.protocol = protocol
         self.context_size = context_size
 
+    @classmethod
+    def from_options(cls, **values: Any) -> Reranker:
+        return cls.from_pretrained(**values)  # type: ignore[attr-defined]
+
     @abstractmethod
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
         """Order each window; called once per lock-step of a batch."""
 
-    @abstractmethod
     def protocol_record(self) -> dict[str, Any]:
         """The prompt protocol, its version, the answer budget and the settings that shape what is sent
         (:func:`~.protocol.protocol_record`); recorded with every query."""
+        return protocol_record(self.protocol, self.answer_tokens, **self.sampling,
+                               **({"context_size": self.context_size} if self.protocol == "rank_llm" else {}))
 
     @staticmethod
     def trace_line(qid: str, span: tuple[int, int], docids: list[str], outcome: WindowResult) -> dict[str, Any]:
@@ -122,8 +133,7 @@ class SlidingWindowReranker(Reranker):
                 if cand.text is None:
                     raise ResrankError(f"query {ranking.query.qid}: candidate {cand.docid} has no text; {self.name} reads passages")
         schedules = [window_schedule(len(order), self.window, self.stride) for order in orders]
-        logs: list[list[dict[str, Any]]] = [[] for _ in batch]
-        traces: list[list[dict[str, Any]]] = [[] for _ in batch]
+        done: list[list[tuple[tuple[int, int], list[str], WindowResult, float]]] = [[] for _ in batch]  # span, docids, outcome, ms
         shares = [0.0] * len(batch)
         steps = max((len(s) for s in schedules), default=0)
         for step in progress(range(steps), desc=f"{self.name} windows", unit="window"):
@@ -135,40 +145,32 @@ class SlidingWindowReranker(Reranker):
             step_ms = (time.perf_counter() - start) * 1000
             for j, (a, b), outcome in zip(active, spans, outcomes):
                 segment = orders[j][a:b]
-                traces[j].append(self.trace_line(batch[j].query.qid, (a, b), [c.docid for c in segment], outcome))
+                done[j].append(((a, b), [c.docid for c in segment], outcome, step_ms))
                 orders[j][a:b] = [segment[k] for k in outcome.order]
                 shares[j] += step_ms / len(active)
                 log.debug("%s query %s, window %d-%d: %d ids named, %d input and %d generated tokens, %.0f ms", self.name,
                           batch[j].query.qid, a, b, outcome.named, outcome.input_tokens, outcome.generated_tokens, step_ms)
-                logs[j].append(
-                    {
-                        "start": a,
-                        "end": b,
-                        "named": outcome.named,
-                        "input_tokens": outcome.input_tokens,
-                        "generated_tokens": outcome.generated_tokens,
-                        "forward_passes": outcome.forward_passes,
-                        "ms": step_ms,
-                    }
-                )
-        return [self._result(*parts) for parts in zip(batch, orders, logs, shares, traces)]
+        return [self._result(*parts) for parts in zip(batch, orders, done, shares)]
 
-    def _result(self, ranking: Ranking, order: list[Candidate], log: list[dict[str, Any]], ms: float,
-                trace: list[dict[str, Any]]) -> Reranked:
+    def _result(self, ranking: Ranking, order: list[Candidate], done: list[tuple[tuple[int, int], list[str], WindowResult, float]],
+                ms: float) -> Reranked:
         """Scores ``n, n-1, ..., 1``: strictly decreasing, so the file order is the ranking."""
         n = len(order)
         candidates = [Candidate(c.docid, float(n - i)) for i, c in enumerate(order)]
+        outcomes = [outcome for _, _, outcome, _ in done]
         flops: dict[str, float] = {}
         if self.shape is not None:
-            costs = [self.window_flops(w["input_tokens"], w["generated_tokens"]) for w in log]
+            costs = [self.window_flops(o.input_tokens, o.generated_tokens) for o in outcomes]
             flops = {"encoder": 0, "prefill": sum(c[0] for c in costs), "decode": sum(c[1] for c in costs)}
+        log = [{"start": a, "end": b, "named": o.named, "input_tokens": o.input_tokens, "generated_tokens": o.generated_tokens,
+                "forward_passes": o.forward_passes, "ms": step_ms} for (a, b), _, o, step_ms in done]
         stats = QueryStats(
             qid=ranking.query.qid,
             reranker=self.name,
             candidates=n,
-            reranker_input_tokens=sum(w["input_tokens"] for w in log),
-            generated_tokens=sum(w["generated_tokens"] for w in log),
-            forward_passes=sum(w["forward_passes"] for w in log),
+            reranker_input_tokens=sum(o.input_tokens for o in outcomes),
+            generated_tokens=sum(o.generated_tokens for o in outcomes),
+            forward_passes=sum(o.forward_passes for o in outcomes),
             rerank_ms=ms,
             total_ms=ms,
             device=self.device,
@@ -177,4 +179,4 @@ class SlidingWindowReranker(Reranker):
             extra={"window": self.window, "stride": self.stride, "max_words": self.max_words, "protocol": self.protocol_record(),
                    "windows": log},
         )
-        return Reranked(candidates, stats, trace)
+        return Reranked(candidates, stats, [self.trace_line(ranking.query.qid, *window[:3]) for window in done])
