@@ -75,13 +75,9 @@ class Job:
     def __init__(self, shard: Shard, store: Store | None = None) -> None:
         self.shard = shard
         self.store = store
+        """The rendezvous store under torchrun; None for one process or one job of an array."""
         self._bars: dict[str, int] = {}
         self._last_bar: tuple[str, dict[str, Any]] | None = None
-
-    @property
-    def distributed(self) -> bool:
-        """True under torchrun (the ranks meet in a store); False for one process or one job of an array."""
-        return self.store is not None
 
     def finish(self, name: str) -> bool:
         """Every process calls this once its shard is written; True where the merge should run now.
