@@ -62,12 +62,11 @@ def run_grid(cells: list[Cell], run: Callable[[Command], str], echo: Callable[[s
     for number, cell in enumerate(cells, 1):
         where = f"[{number}/{len(cells)}] {cell.condition.name} on {cell.dataset.name}"
         started = time.perf_counter()
-        statuses = []
+        made = False
         for command in cell.commands():
             log.debug("%s", shlex.join(["resrank-eval", *command.argv]))
-            statuses.append(run(command))
+            made |= run(command) != KEPT
         seconds = time.perf_counter() - started
-        made = any(status != KEPT for status in statuses)
         if made:
             echo(f"{where}: {seconds:.1f} s -> {cell.run_path}")
         else:

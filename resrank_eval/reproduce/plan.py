@@ -54,7 +54,7 @@ class Cell:
         if self.condition.rerank is not None:
             return self._rerank()
         assert isinstance(stage, FirstStage)
-        source = self._imported_file()
+        source = _imported_file(self.grid, stage, self.dataset.name)
         if source is not None:
             return [Command(self._import(source))]
         if stage.method == "fusion":
@@ -70,12 +70,6 @@ class Cell:
                          str(stage.batch_size), *out])]
 
     # ----- first stages -----
-
-    def _imported_file(self) -> str | None:
-        stage = self.condition.first_stage
-        if not isinstance(stage, FirstStage) or stage.method == "fusion":
-            return None
-        return self.grid.first_stage_file(self.dataset.name, stage.source if stage.method == "imported" else stage.method)  # type: ignore[arg-type]
 
     def _import(self, source: str) -> list[str]:
         tag, out = self.condition.name, str(self.run_path)
@@ -158,13 +152,17 @@ def _imported_roots(grid: Grid, condition: ConditionSpec, dataset: str) -> list[
     roots = []
     for name in condition.reads:
         upstream = grid.conditions[name]
-        stage = upstream.first_stage
-        if isinstance(stage, FirstStage) and stage.method != "fusion":
-            source = grid.first_stage_file(dataset, (stage.source if stage.method == "imported" else stage.method) or "")
+        if isinstance(upstream.first_stage, FirstStage) and upstream.first_stage.method != "fusion":
+            source = _imported_file(grid, upstream.first_stage, dataset)
             roots.extend([name] if source and _is_candidates(source) else [])
         else:
             roots.extend(_imported_roots(grid, upstream, dataset))
     return roots
+
+
+def _imported_file(grid: Grid, stage: FirstStage, dataset: str) -> str | None:
+    """The file a BM25, dense or imported first stage takes from the conditions file on ``dataset``, if any."""
+    return None if stage.method == "fusion" else grid.first_stage_file(dataset, stage.source or "" if stage.method == "imported" else stage.method)
 
 
 def _number(value: float) -> str:
