@@ -154,15 +154,12 @@ def _publish(out: Path, logs: list[ResultsLog]) -> Path:
         _check_chunk(out / SHARDS_DIR, unit)
     meta = {"count": first["count"], "dim": first["dim"], "probe": first["probe"]}
     if len(logs) > 1:
-        meta |= {"world_size": len(logs), "ranks": [_throughput(results.header["shard"], end) for results, end in zip(logs, ends)]}
+        meta |= {"world_size": len(logs), "ranks": [
+            {"rank": results.header["shard"], "passages": end["passages"], "seconds": end["seconds"],
+             "passages_per_s": round(end["passages"] / end["seconds"], 3) if end["seconds"] > 0 else None}
+            for results, end in zip(logs, ends)]}
     _merge(out, [out / SHARDS_DIR / f"{int(unit['position']):05d}.npy" for unit in chunks], meta)
     return out
-
-
-def _throughput(rank: int, end: dict[str, Any]) -> dict[str, Any]:
-    seconds = end["seconds"]
-    return {"rank": rank, "passages": end["passages"], "seconds": seconds,
-            "passages_per_s": round(end["passages"] / seconds, 3) if seconds > 0 else None}
 
 
 def _chunks(documents: Iterator[Document], size: int) -> Iterator[list[Document]]:
