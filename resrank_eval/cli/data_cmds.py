@@ -70,7 +70,8 @@ def convert_run(run: str, target: str, output: str, run_tag: str) -> str:
     """Convert between a TREC run and the MS MARCO leaderboard TSV (qid, docid, rank); the input format is recognised."""
     from ..datasets.interchange import convert_run_step
 
-    return run_step(convert_run_step(run, output, target, run_tag), made=lambda data: f"{len(data)} queries -> {output} ({target})")
+    return run_step(convert_run_step(run, output, target, run_tag), made=lambda data: f"{len(data)} queries -> {output} "
+                                                                                      f"({target})")
 
 
 COMMANDS = [datasets, import_candidates, export_candidates, convert_run]

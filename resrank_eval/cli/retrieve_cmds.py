@@ -81,7 +81,8 @@ def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, m
 
     def made(run: Run) -> str:
         found = sum(1 for hits in run.values() if hits)
-        return f"{found} queries with hits ({len(run) - found} without) -> {output}" if found < len(run) else f"{found} queries -> {output}"
+        without = f" with hits ({len(run) - found} without)" if found < len(run) else ""
+        return f"{found} queries{without} -> {output}"
 
     with sharded(shard_id, shard_num) as job:
         return run_step(retrieve_step(output, ds, method, queries, index_name, model, hits, batch_size, threads, remove_query,
