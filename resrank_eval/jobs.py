@@ -20,21 +20,17 @@ completes its own log and the merge publishes what one process writes, from the 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
 import shutil
-import socket
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from .errors import InputError, ResrankError
-from .formats.atomic import atomic_write
+from .formats.atomic import atomic_write, locked
 from .formats.jsonl import read_json
 from .formats.results_log import ResultsLog, partial_path
 from .parallel import WHOLE, Job, Shard
@@ -45,7 +41,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MADE, KEPT, SHARD_DONE = "made", "kept", "shard done"
 REDO = "pass --overwrite to make it again"
-_held: set[Path] = set()
 
 
 @dataclass(frozen=True)
@@ -94,8 +89,10 @@ class Step(Generic[T]):
     outputs: Outputs
     make: Callable[[], T]
 
-    def run(self, overwrite: bool = False) -> Outcome[T]:
+    def run(self, overwrite: bool = False, job: Job | None = None) -> Outcome[T]:
         """Keep, refuse or make (see the module doc); ``overwrite`` makes the outputs again whatever lies there."""
+        if job is not None and not job.shard.whole:
+            raise ResrankError("sharding applies to dense retrieval, encode and rerank; this runs in one process (use --threads)")
         with locked(self.outputs.files[0]):
             if not overwrite and kept(self.provenance, self.outputs):
                 return Outcome(KEPT)
@@ -275,47 +272,3 @@ def _shard_log_paths(log_path: Path) -> list[Path]:
     whole = shard_log(log_path, WHOLE)
     return [whole] if whole.is_file() else sorted(p for p in log_path.parent.glob(f"{log_path.name}.shard-*-of-*.jsonl")
                                                   if not p.name.endswith(".partial.jsonl"))
-
-
-# ----- locks -----
-
-
-@contextlib.contextmanager
-def locked(target: Path) -> Iterator[None]:
-    """Hold ``target``'s lock (``.<name>.lock`` beside it, removed on release) for the block; a process holding it is waited
-    for, and named. Reentrant within a process."""
-    target = Path(target).absolute()
-    if target in _held:
-        yield
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    lock = target.with_name(f".{target.name}.lock")
-    while True:
-        descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.warning("%s: waiting for %s, which is making it", target, _holder(descriptor))
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
-        with contextlib.suppress(FileNotFoundError):
-            if os.stat(lock).st_ino == os.fstat(descriptor).st_ino:  # not a lock file its last holder removed meanwhile
-                break
-        os.close(descriptor)
-    os.ftruncate(descriptor, 0)
-    os.write(descriptor, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv),
-                                     "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode())
-    _held.add(target)
-    try:
-        yield
-    finally:
-        _held.discard(target)
-        lock.unlink(missing_ok=True)
-        os.close(descriptor)
-
-
-def _holder(descriptor: int) -> str:
-    try:
-        holder = json.loads(os.pread(descriptor, 4096, 0) or b"{}")
-        return f"process {holder['pid']} on {holder['host']} (`{holder['command']}`, since {holder['since']})"
-    except (ValueError, KeyError, TypeError, OSError):
-        return "another process"

@@ -75,13 +75,9 @@ class Job:
     def __init__(self, shard: Shard, store: Store | None = None) -> None:
         self.shard = shard
         self.store = store
+        """The rendezvous store under torchrun; None for one process or one job of an array."""
         self._bars: dict[str, int] = {}
         self._last_bar: tuple[str, dict[str, Any]] | None = None
-
-    @property
-    def distributed(self) -> bool:
-        """True under torchrun (the ranks meet in a store); False for one process or one job of an array."""
-        return self.store is not None
 
     def finish(self, name: str) -> bool:
         """Every process calls this once its shard is written; True where the merge should run now.
@@ -107,24 +103,24 @@ class Job:
         number = self._bars[desc] = self._bars.get(desc, -1) + 1
         key = f"bar/{desc}/{number}"
         self._last_bar = (key, {k: kwargs[k] for k in ("desc", "unit", "file") if k in kwargs})
-        return _StoreBar(iterable, store=self.store, key=key, draw=self.shard.id == 0,
-                         disable=disable or self.shard.id != 0, **kwargs)
+        return _StoreBar(iterable, store=self.store, key=key, disable=disable or self.shard.id != 0, **kwargs)
 
     def _waiting_bar(self) -> contextlib.AbstractContextManager[Any]:
         """Rank 0's last bar, continued while the other ranks finish (a plain bar if it had none)."""
         key, kwargs = self._last_bar or ("bar/waiting for ranks/0", {"desc": "waiting for ranks"})
-        return _StoreBar(None, store=self.store, key=key, draw=True, follow=True, disable=logs.bars_disabled(), **kwargs)
+        return _StoreBar(None, store=self.store, key=key, follow=True, disable=logs.bars_disabled(), **kwargs)
 
 
 class _StoreBar(tqdm):
     """A tqdm bar whose count and total are sums over all ranks, kept in the rendezvous store.
 
     Every rank adds to the counters (at most every ``POLL_S`` seconds, so a fast loop costs no network
-    round trips); only rank 0 draws. ``follow`` opens a bar that only reads the counters.
+    round trips); only rank 0's bar is drawn, the others' are disabled. ``follow`` opens a bar that
+    only reads the counters.
     """
 
-    def __init__(self, iterable: Any = None, *, store: Any, key: str, draw: bool, follow: bool = False, **kwargs: Any) -> None:
-        self._store, self._key, self._draw, self._pending, self._flushed = store, key, draw, 0, time.monotonic()
+    def __init__(self, iterable: Any = None, *, store: Any, key: str, follow: bool = False, **kwargs: Any) -> None:
+        self._store, self._key, self._pending, self._flushed = store, key, 0, time.monotonic()
         self._closed = False
         total = kwargs.get("total")
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
@@ -150,8 +146,8 @@ class _StoreBar(tqdm):
         return None
 
     def refresh_from_store(self) -> None:
-        """Show the global count and total (rank 0 only)."""
-        if not self._draw:
+        """Show the global count and total (a drawn bar only: rank 0's)."""
+        if self.disable:
             return
         self.total = self._store.add(f"{self._key}/total", 0) or None
         done = self._store.add(f"{self._key}/n", 0)

@@ -12,7 +12,7 @@ import click
 
 from ..errors import ResrankError
 from ..formats.atomic import check_writable
-from ..jobs import SHARD_DONE, Outcome, ShardedStep, Step
+from ..jobs import MADE, SHARD_DONE, ShardedStep, Step
 from ..parallel import Job
 from ..provenance import RECORD_NAME
 from ..rerank.base import DEVICE, DTYPE, Option
@@ -148,17 +148,18 @@ device_option = option_decorator(DEVICE)
 dtype_option = option_decorator(DTYPE)
 
 
-def run_step(step: Step[T] | ShardedStep[T], job: Job | None = None) -> Outcome[T]:
-    """Run ``step`` (as ``job``'s shard) with this command's ``--overwrite``; kept outputs are said so, Pyserini-style."""
+def run_step(step: Step[T] | ShardedStep[T], job: Job | None = None, made: Callable[[T], str] | None = None) -> str:
+    """Run ``step`` (as ``job``'s shard) with this command's ``--overwrite``; what it made is said by ``made``, kept outputs
+    Pyserini-style. The status: ``made``, ``kept`` or ``shard done``."""
     overwrite = bool(click.get_current_context().meta.get(OVERWRITE, False))
-    if isinstance(step, Step) and job is not None and not job.shard.whole:
-        raise ResrankError("sharding applies to dense retrieval, encode and rerank; this runs in one process (use --threads)")
-    outcome = step.run(overwrite, job) if isinstance(step, ShardedStep) else step.run(overwrite)
+    outcome = step.run(overwrite, job)
     output = step.outputs.record.parent if step.outputs.record.name == RECORD_NAME else step.outputs.files[0]
-    if outcome.kept:
+    if outcome.status == MADE and made is not None:
+        click.echo(made(outcome.value))  # type: ignore[arg-type]
+    elif outcome.kept:
         click.echo(f"{output} exists, made with these arguments and inputs and unchanged since; skipping (pass --overwrite to "
                    f"redo it)", err=True)
-    elif outcome.status == SHARD_DONE and job is not None and not job.distributed:
+    elif outcome.status == SHARD_DONE and job is not None and job.store is None:
         where = "--index" if output.is_dir() else "--output"
         click.echo(f"{job.shard.label} of {output} done; when all are: resrank-eval merge {where} {output}")
-    return outcome
+    return outcome.status

@@ -36,12 +36,9 @@ def import_candidates(candidates: str, output: str, passages: str | None, topics
     """
     from ..datasets.interchange import import_candidates_step, passage_store
 
-    outcome = run_step(import_candidates_step(candidates, output, passages, topics_output, tag))
-    if outcome.value is not None:
-        data = outcome.value
-        click.echo(f"{len(data.run)} queries, {sum(map(len, data.run.values()))} hits -> {output}; {len(data.passages)} passages -> "
-                   f"{passages or passage_store(output)}")
-    return outcome.status
+    return run_step(import_candidates_step(candidates, output, passages, topics_output, tag),
+                    made=lambda data: f"{len(data.run)} queries, {sum(map(len, data.run.values()))} hits -> {output}; "
+                                      f"{len(data.passages)} passages -> {passages or passage_store(output)}")
 
 
 @click.command("export-candidates")
@@ -59,10 +56,8 @@ def export_candidates(dataset: str | None, topics: str | None, run_path: str, co
     from ..datasets.interchange import export_candidates_step
     from .resolve import resolve_topics
 
-    outcome = run_step(export_candidates_step(output, resolve_topics(dataset, topics), run_path, corpus, hits, fmt))
-    if outcome.value is not None:
-        click.echo(f"{len(outcome.value)} queries -> {Path(output)}")
-    return outcome.status
+    return run_step(export_candidates_step(output, resolve_topics(dataset, topics), run_path, corpus, hits, fmt),
+                    made=lambda run: f"{len(run)} queries -> {Path(output)}")
 
 
 @click.command("convert-run")
@@ -75,10 +70,8 @@ def convert_run(run: str, target: str, output: str, run_tag: str) -> str:
     """Convert between a TREC run and the MS MARCO leaderboard TSV (qid, docid, rank); the input format is recognised."""
     from ..datasets.interchange import convert_run_step
 
-    outcome = run_step(convert_run_step(run, output, target, run_tag))
-    if outcome.value is not None:
-        click.echo(f"{len(outcome.value)} queries -> {output} ({target})")
-    return outcome.status
+    return run_step(convert_run_step(run, output, target, run_tag), made=lambda data: f"{len(data)} queries -> {output} "
+                                                                                      f"({target})")
 
 
 COMMANDS = [datasets, import_candidates, export_candidates, convert_run]

@@ -40,7 +40,6 @@ def encode(dataset: str, corpus: str | None, model: str, index_dir: str, batch_s
     """
     from ..datasets.registry import get_dataset
     from ..errors import ResrankError
-    from ..jobs import MADE
     from ..model.check import check_resrank_model
     from ..parallel import intra_op_threads, sharded
     from ..retrieve.dense import encode_step
@@ -51,10 +50,7 @@ def encode(dataset: str, corpus: str | None, model: str, index_dir: str, batch_s
     check_resrank_model(model)
     with sharded(shard_id, shard_num) as job:
         step = encode_step(corpus_dir, model, index_dir, batch_size, shard_size, device, dtype, intra_op_threads(threads))
-        outcome = run_step(step, job)
-    if outcome.status == MADE:
-        click.echo(f"dense index: {index_dir}")
-    return outcome.status
+        return run_step(step, job, lambda _: f"dense index: {index_dir}")
 
 
 @click.command()

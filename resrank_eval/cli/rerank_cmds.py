@@ -12,7 +12,6 @@ from typing import Any
 
 import click
 
-from ..jobs import MADE
 from .common import (
     PLANNED,
     POSITIVE,
@@ -94,11 +93,8 @@ def rerank(dataset: str, corpus: str | None, split: str, topics: str | None, run
     queries, run, passages, texts = resolve_first_stage(dataset, corpus, topics, run_path, candidates, lucene_index, split)
     with sharded(shard_id, shard_num) as job:
         step = rerank_step(factory, queries, run, passages, output, top_k, batch_size, run_tag, intra_op_threads(threads), texts)
-        outcome = run_step(step, job)
-    if outcome.status == MADE and outcome.value is not None:
-        outputs = outcome.value
-        click.echo(f"{len(run)} queries reranked by {reranker} -> {outputs.run} (+ {outputs.stats.name}, {outputs.summary.name})")
-    return outcome.status
+        return run_step(step, job, lambda made: f"{len(run)} queries reranked by {reranker} -> {made.run} (+ {made.stats.name}, "
+                                                f"{made.summary.name})")
 
 
 COMMANDS = [rerank]

@@ -35,9 +35,9 @@ def index(dataset: str, corpus: str | None, index_dir: str | None, threads: int)
     if ds.corpus_dir is None:
         raise click.UsageError(f"dataset {dataset!r} has no local corpus; pass --corpus DIR")
     step = index_step(ds.corpus_dir, index_dir, threads=threads)
-    outcome = run_step(step)
+    status = run_step(step)
     click.echo(step.outputs.files[0])
-    return outcome.status
+    return status
 
 
 @click.command("retrieve")
@@ -69,23 +69,24 @@ def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, m
     from ..datasets.registry import get_dataset
     from ..formats.topics import read_topics
     from ..formats.trec import run_file_name
-    from ..jobs import MADE
     from ..parallel import sharded
     from ..paths import runs_dir
     from ..retrieve import retrieve_step, system_name
+    from ..types import Run
 
     ds = get_dataset(dataset, corpus, split)
     tag = run_tag or system_name(method, model)
     output = output or str(runs_dir() / run_file_name(ds.name, tag, split))
     queries = read_topics(topics) if topics else ds.topics()
-    with sharded(shard_id, shard_num) as job:
-        outcome = run_step(retrieve_step(output, ds, method, queries, index_name, model, hits, batch_size, threads, remove_query,
-                                         device, dtype, tag), job)
-    if outcome.status == MADE and outcome.value is not None:
-        run = outcome.value
+
+    def made(run: Run) -> str:
         found = sum(1 for hits in run.values() if hits)
-        click.echo(f"{found} queries with hits ({len(run) - found} without) -> {output}" if found < len(run) else f"{found} queries -> {output}")
-    return outcome.status
+        without = f" with hits ({len(run) - found} without)" if found < len(run) else ""
+        return f"{found} queries{without} -> {output}"
+
+    with sharded(shard_id, shard_num) as job:
+        return run_step(retrieve_step(output, ds, method, queries, index_name, model, hits, batch_size, threads, remove_query,
+                                      device, dtype, tag), job, made)
 
 
 @click.command("fuse")
@@ -104,9 +105,7 @@ def fuse(runs: tuple[str, ...], method: str, weights: str | None, rrf_k: float, 
     """Fuse two or more TREC runs into a new first-stage run (RRF or score interpolation); kept when made so before."""
     from ..retrieve.fusion import fuse_step, parse_weights
 
-    outcome = run_step(fuse_step(runs, output, method, parse_weights(weights) if weights else None, rrf_k, depth, hits, run_tag))
-    if outcome.value is not None:
-        click.echo(f"{len(outcome.value)} queries fused ({method}) -> {output}")
-    return outcome.status
+    return run_step(fuse_step(runs, output, method, parse_weights(weights) if weights else None, rrf_k, depth, hits, run_tag),
+                    made=lambda fused: f"{len(fused)} queries fused ({method}) -> {output}")
 
 COMMANDS = [index, retrieve, fuse]

@@ -27,10 +27,8 @@ def merge(index_dir: str | None, output: str | None) -> None:
     from ..rerank.sink import merge_rerank
     from ..retrieve.search import merge_run
 
-    if read_shard_logs(Path(output))[0].header["provenance"]["command"] == "rerank":
-        merge_rerank(output)
-    else:
-        merge_run(output)
+    command = read_shard_logs(Path(output))[0].header["provenance"]["command"]
+    (merge_rerank if command == "rerank" else merge_run)(output)
     click.echo(f"run: {output}")
 
 

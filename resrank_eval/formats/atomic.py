@@ -1,21 +1,31 @@
 """Atomic output: a reader (or a killed job) never sees a half-written file or folder.
 
 Files are written beside their target and renamed into place. Folders (indexes, assembled models)
-are built the same way under :func:`build_lock`: one builder at a time across processes, and what a
-killed build left behind is removed by the next one, so a cache is either complete or absent.
+are built the same way under :func:`build_lock`: one builder at a time (:func:`locked`, the one lock
+across processes), and what a killed build left behind is removed by the next one, so a cache is either
+complete or absent.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import json
+import logging
 import os
 import shutil
+import socket
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 from ..errors import ResrankError
+
+log = logging.getLogger(__name__)
+_held: set[Path] = set()
 
 
 @contextlib.contextmanager
@@ -44,18 +54,13 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
 
 @contextlib.contextmanager
 def build_lock(target: str | Path) -> Iterator[None]:
-    """Hold the lock of folder ``target`` (other processes wait) and remove temp folders that killed builds of it left.
+    """:func:`locked` ``target``, and remove temp folders that killed builds of it left.
 
     Inside, check whether ``target`` is complete (a waiting process usually finds it so), else build
     in :func:`temp_folder` and rename that into place.
     """
-    from filelock import FileLock
-
-    target = Path(target)
-    locks = target.parent / ".locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(locks / f"{target.name}.lock")):
-        for stale in target.parent.glob(f".{target.name}.*.tmp"):
+    with locked(Path(target)):
+        for stale in Path(target).parent.glob(f".{Path(target).name}.*.tmp"):
             shutil.rmtree(stale, ignore_errors=True)
         yield
 
@@ -93,3 +98,44 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+@contextlib.contextmanager
+def locked(target: Path) -> Iterator[None]:
+    """Hold ``target``'s lock (``.<name>.lock`` beside it, removed on release) for the block; a process holding it is waited
+    for, and named. Reentrant within a process."""
+    target = Path(target).absolute()
+    if target in _held:
+        yield
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock = target.with_name(f".{target.name}.lock")
+    while True:
+        descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("%s: waiting for %s, which is making it", target, _holder(descriptor))
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(lock).st_ino == os.fstat(descriptor).st_ino:  # not a lock file its last holder removed meanwhile
+                break
+        os.close(descriptor)
+    os.ftruncate(descriptor, 0)
+    os.write(descriptor, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv),
+                                     "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode())
+    _held.add(target)
+    try:
+        yield
+    finally:
+        _held.discard(target)
+        lock.unlink(missing_ok=True)
+        os.close(descriptor)
+
+
+def _holder(descriptor: int) -> str:
+    try:
+        holder = json.loads(os.pread(descriptor, 4096, 0) or b"{}")
+        return f"process {holder['pid']} on {holder['host']} (`{holder['command']}`, since {holder['since']})"
+    except (ValueError, KeyError, TypeError, OSError):
+        return "another process"

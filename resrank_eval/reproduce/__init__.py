@@ -7,7 +7,7 @@ from pathlib import Path
 from ..paths import configs_dir
 from .checks import load_grid
 from .conditions import ConditionsFile, Grid
-from .grid import Check, Outcome, check, pin, plan, run_grid, score
+from .grid import Check, check, pin, plan, run_grid, score
 
 BUNDLED = ("offline", "paper")
 """Conditions files that ship with the package (``resrank_eval/configs/conditions/<name>.yaml``)."""
@@ -20,4 +20,4 @@ def bundled_file(name_or_path: str | Path) -> Path:
     return Path(name_or_path)
 
 
-__all__ = ["BUNDLED", "Check", "ConditionsFile", "Grid", "Outcome", "bundled_file", "check", "load_grid", "pin", "plan", "run_grid", "score"]
+__all__ = ["BUNDLED", "Check", "ConditionsFile", "Grid", "bundled_file", "check", "load_grid", "pin", "plan", "run_grid", "score"]

@@ -16,24 +16,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ResrankError
-from ..jobs import KEPT, MADE
+from ..jobs import KEPT, MADE, Outcome
 from ..report.build import Report, build_report
 from ..report.runs import SystemRun, read_efficiency
 from .conditions import Grid
 from .plan import Cell, Command
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one cell: ``made`` (a command made something) or ``kept`` (every output was made exactly so already)."""
-
-    condition: str
-    dataset: str
-    run: Path
-    status: str
-    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -55,24 +44,24 @@ def plan(grid: Grid, root: Path, conditions: list[str] | None = None, datasets: 
     return [Cell(grid, condition, dataset, root) for condition, dataset in grid.cells(conditions, datasets)]
 
 
-def run_grid(cells: list[Cell], run: Callable[[Command], str], echo: Callable[[str], None] = log.info) -> list[Outcome]:
+def run_grid(cells: list[Cell], run: Callable[[Command], str], echo: Callable[[str], None] = log.info) -> list[Outcome[Path]]:
     """Run every cell's commands with ``run`` (the CLI's: each command line through its own command, which keeps, refuses,
-    resumes or makes its outputs, see :mod:`..jobs`); ``run`` returns the command's status (``made``, ``kept``)."""
+    resumes or makes its outputs, see :mod:`..jobs`); ``run`` returns the command's status (``made``, ``kept``). Each
+    cell's outcome: ``made`` (a command made something) or ``kept``, with its run's path."""
     outcomes = []
     for number, cell in enumerate(cells, 1):
         where = f"[{number}/{len(cells)}] {cell.condition.name} on {cell.dataset.name}"
         started = time.perf_counter()
-        statuses = []
+        made = False
         for command in cell.commands():
             log.debug("%s", shlex.join(["resrank-eval", *command.argv]))
-            statuses.append(run(command))
+            made |= run(command) != KEPT
         seconds = time.perf_counter() - started
-        made = any(status != KEPT for status in statuses)
         if made:
             echo(f"{where}: {seconds:.1f} s -> {cell.run_path}")
         else:
             echo(f"{where}: done, kept (made with these arguments and inputs, unchanged since: {cell.run_path})")
-        outcomes.append(Outcome(cell.condition.name, cell.dataset.name, cell.run_path, MADE if made else KEPT, seconds))
+        outcomes.append(Outcome(MADE if made else KEPT, cell.run_path))
     return outcomes
 
 

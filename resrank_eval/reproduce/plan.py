@@ -54,41 +54,25 @@ class Cell:
         if self.condition.rerank is not None:
             return self._rerank()
         assert isinstance(stage, FirstStage)
-        source = self._imported_file()
+        out = {"run_tag": self.condition.name, "output": self.run_path}
+        source = _imported_file(self.grid, stage, self.dataset.name)
+        if source is not None and _is_candidates(source):
+            return [Command(["import-candidates", source, *_option_args({"output": self.run_path, "tag": self.condition.name})])]
         if source is not None:
-            return [Command(self._import(source))]
+            return [Command(["convert-run", source, *_option_args({"to": "trec", **out})])]
         if stage.method == "fusion":
-            return [Command(self._fusion(stage))]
-        threads = ["--threads", str(self.grid.spec.threads)]
-        out = ["--run-tag", self.condition.name, "--output", str(self.run_path), *threads]
+            inputs = [str(run_path(self.root, name, self.dataset)) for name in stage.runs]
+            weights = ",".join(_number(w) for w in stage.weights) if stage.weights else None
+            k = stage.k if stage.fusion == "rrf" else None
+            fuse = {"method": stage.fusion, "weights": weights, "k": k, "depth": stage.depth, "hits": stage.hits, **out}
+            return [Command(["fuse", *inputs, *_option_args(fuse)])]
+        search = {"hits": stage.hits, "batch_size": stage.batch_size, **out, "threads": self.grid.spec.threads}
         if stage.method == "dense":
             assert stage.model is not None
             index = self._encode(stage.model, None, stage.batch_size)
-            return [index, Command(["retrieve", *self._dataset_args(), "--method", "dense", "--model", stage.model, "--index",
-                                    str(index.outputs[0]), "--hits", str(stage.hits), "--batch-size", str(stage.batch_size), *out])]
-        return [Command(["retrieve", *self._dataset_args(), "--method", "bm25", "--hits", str(stage.hits), "--batch-size",
-                         str(stage.batch_size), *out])]
-
-    # ----- first stages -----
-
-    def _imported_file(self) -> str | None:
-        stage = self.condition.first_stage
-        if not isinstance(stage, FirstStage) or stage.method == "fusion":
-            return None
-        return self.grid.first_stage_file(self.dataset.name, stage.source if stage.method == "imported" else stage.method)  # type: ignore[arg-type]
-
-    def _import(self, source: str) -> list[str]:
-        tag, out = self.condition.name, str(self.run_path)
-        if _is_candidates(source):
-            return ["import-candidates", source, "--output", out, "--tag", tag]
-        return ["convert-run", source, "--to", "trec", "--run-tag", tag, "--output", out]
-
-    def _fusion(self, stage: FirstStage) -> list[str]:
-        inputs = [str(run_path(self.root, name, self.dataset)) for name in stage.runs]
-        weights = ["--weights", ",".join(_number(w) for w in stage.weights)] if stage.weights else []
-        k = ["--k", _number(stage.k)] if stage.fusion == "rrf" else []
-        return ["fuse", *inputs, "--method", stage.fusion, *weights, *k, "--depth", str(stage.depth), "--hits", str(stage.hits),
-                "--run-tag", self.condition.name, "--output", str(self.run_path)]
+            return [index, Command(["retrieve", *self._dataset_args(), *_option_args({"method": "dense", "model": stage.model,
+                                                                                      "index": index.outputs[0], **search})])]
+        return [Command(["retrieve", *self._dataset_args(), *_option_args({"method": "bm25", **search})])]
 
     def _encode(self, model: str, dtype: str | None, batch_size: int = 64) -> Command:
         """The corpus encoded by ``model`` into the cache (see :func:`~resrank_eval.retrieve.dense.cached_index_dir`)."""
@@ -97,8 +81,8 @@ class Cell:
         assert self.dataset.corpus_dir is not None
         threads = self.grid.spec.threads
         index = cached_index_dir(self.dataset.corpus_dir, self.dataset.name, model, dtype, batch_size, threads)
-        return Command(["encode", *self._dataset_args(split=False), "--model", model, "--index", str(index), "--batch-size", str(batch_size),
-                        *(["--dtype", dtype] if dtype else []), "--threads", str(threads)], cached=True)
+        encode = {"model": model, "index": index, "batch_size": batch_size, "dtype": dtype, "threads": threads}
+        return Command(["encode", *self._dataset_args(split=False), *_option_args(encode)], cached=True)
 
     # ----- reranking -----
 
@@ -115,10 +99,9 @@ class Cell:
                 options["dense_index"] = str(encode.outputs[0])
                 commands.append(encode)
         split = self._dataset_args()[len(self._dataset_args(split=False)):]  # --split SPLIT when not test
-        return [*commands, Command(["rerank", "--dataset", self.dataset.name, *self._texts(), *split, "--run", str(first),
-                                    "--reranker", rerank.reranker, *_option_args(options), "--top-k", str(rerank.top_k),
-                                    "--batch-size", str(rerank.batch_size), "--threads", str(self.grid.spec.threads),
-                                    "--run-tag", self.condition.name, "--output", str(self.run_path)])]
+        return [*commands, Command(["rerank", "--dataset", self.dataset.name, *self._texts(), *split, *_option_args(
+            {"run": first, "reranker": rerank.reranker, **options, "top_k": rerank.top_k, "batch_size": rerank.batch_size,
+             "threads": self.grid.spec.threads, "run_tag": self.condition.name, "output": self.run_path})])]
 
     def _texts(self) -> list[str]:
         """Where the reranker reads passage text: the local corpus, an imported passage store, or a prebuilt Lucene index."""
@@ -158,13 +141,18 @@ def _imported_roots(grid: Grid, condition: ConditionSpec, dataset: str) -> list[
     roots = []
     for name in condition.reads:
         upstream = grid.conditions[name]
-        stage = upstream.first_stage
-        if isinstance(stage, FirstStage) and stage.method != "fusion":
-            source = grid.first_stage_file(dataset, (stage.source if stage.method == "imported" else stage.method) or "")
+        if isinstance(upstream.first_stage, FirstStage) and upstream.first_stage.method != "fusion":
+            source = _imported_file(grid, upstream.first_stage, dataset)
             roots.extend([name] if source and _is_candidates(source) else [])
         else:
             roots.extend(_imported_roots(grid, upstream, dataset))
     return roots
+
+
+def _imported_file(grid: Grid, stage: FirstStage, dataset: str) -> str | None:
+    """The file a BM25, dense or imported first stage takes from the conditions file on ``dataset``, if any."""
+    key = stage.source or "" if stage.method == "imported" else stage.method
+    return None if stage.method == "fusion" else grid.first_stage_file(dataset, key)
 
 
 def _number(value: float) -> str:
@@ -174,7 +162,7 @@ def _number(value: float) -> str:
 
 
 def _option_args(options: dict[str, Any]) -> list[str]:
-    """A reranker's options as the flags ``rerank`` takes (``dense_index`` -> ``--dense-index``)."""
+    """Options as the flags a command takes (``dense_index`` -> ``--dense-index``; None: left out)."""
     args: list[str] = []
     for key, value in options.items():
         flag = "--" + key.replace("_", "-")

@@ -31,7 +31,7 @@ from ..jobs import Outputs, ShardedStep, merge, units
 from ..parallel import Shard, intra_op_threads
 from ..provenance import Provenance
 from ..types import Candidate, Query, QueryStats, Run
-from .pipeline import Passages, RerankResult, iter_rerank, summarize, to_rankings, with_tail
+from .pipeline import Passages, iter_rerank, summarize, to_rankings, with_tail
 from .registry import RerankerFactory
 
 
@@ -107,8 +107,8 @@ def merge_rerank(output: str | Path) -> RerankOutputs:
 
 
 def _publish(outputs: RerankOutputs, logs: list[ResultsLog]) -> RerankOutputs:
-    """Run, stats and summary from the shards' logs, in one-process query order; with more than one shard, the summary adds
-    the world size and each shard's throughput."""
+    """Run, stats, summary (with the environment it ran in) and trace from the shards' logs, in one-process query order;
+    with more than one shard, the summary adds the world size and each shard's throughput."""
     entries = units(logs)
     run = {u["qid"]: [Candidate(str(docid), float(score)) for docid, score in u["ranking"]] for u in entries}
     stats = [QueryStats.from_dict(u["stats"]) for u in entries]
@@ -118,7 +118,12 @@ def _publish(outputs: RerankOutputs, logs: list[ResultsLog]) -> RerankOutputs:
             {"rank": r.header["shard"], "queries": len(r.units),
              "queries_per_s": summarize([QueryStats.from_dict(u["stats"]) for u in r.units]).queries_per_s if r.units else None,
              "wall_s": (r.end or {}).get("seconds")} for r in logs]}
-    write_outputs(outputs, RerankResult(run, stats), logs[0].header["provenance"]["arguments"]["run_tag"], extra)
+    write_run(outputs.run, run, logs[0].header["provenance"]["arguments"]["run_tag"])
+    with atomic_write(outputs.stats) as handle:
+        handle.writelines(json.dumps(s.to_dict()) + "\n" for s in stats)
+    summary = summarize(stats)
+    with atomic_write(outputs.summary) as handle:
+        json.dump(replace(summary, environment=environment(summary.device)).to_dict() | extra, handle, indent=2, allow_nan=False)
     traces = [line for u in entries for line in u.get("trace", ())]
     outputs.trace.unlink(missing_ok=True)  # this step's own earlier trace, whatever made it: a run without calls has none
     if traces:
@@ -126,12 +131,3 @@ def _publish(outputs: RerankOutputs, logs: list[ResultsLog]) -> RerankOutputs:
             handle.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in traces)
     return outputs
 
-
-def write_outputs(outputs: RerankOutputs, result: RerankResult, tag: str, extra: dict[str, Any]) -> None:
-    """Run, stats and summary (with the environment it ran in, and ``extra``), each atomically."""
-    write_run(outputs.run, result.run, tag)
-    with atomic_write(outputs.stats) as handle:
-        handle.writelines(json.dumps(s.to_dict()) + "\n" for s in result.stats)
-    summary = summarize(result.stats)
-    with atomic_write(outputs.summary) as handle:
-        json.dump(replace(summary, environment=environment(summary.device)).to_dict() | extra, handle, indent=2, allow_nan=False)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ResrankError
-from ..formats.atomic import temp_folder
+from ..formats.atomic import build_lock, temp_folder
 from ..formats.corpus import Document, corpus_file, iter_corpus
 from ..formats.trec import pyserini_order
 from ..jobs import Outputs, Step
@@ -42,15 +42,14 @@ def index_step(corpus: str | Path, index_dir: str | Path | None = None, threads:
 
     def make() -> Path:
         log.info("indexing %s into %s", corpus_file(corpus), target)
-        for stale in target.parent.glob(f".{target.name}.*.tmp"):  # what killed builds left (no one else builds: the lock)
-            shutil.rmtree(stale, ignore_errors=True)
-        building = temp_folder(target)
-        try:
-            build_lucene_index(iter_corpus(corpus), building, threads)
-            shutil.rmtree(target, ignore_errors=True)  # this step's own earlier output, being made again
-            building.rename(target)
-        finally:
-            shutil.rmtree(building, ignore_errors=True)
+        with build_lock(target):  # the step's lock already: this only removes what killed builds left
+            building = temp_folder(target)
+            try:
+                build_lucene_index(iter_corpus(corpus), building, threads)
+                shutil.rmtree(target, ignore_errors=True)  # this step's own earlier output, being made again
+                building.rename(target)
+            finally:
+                shutil.rmtree(building, ignore_errors=True)
         return target
 
     return Step(provenance, Outputs.folder(target), make)

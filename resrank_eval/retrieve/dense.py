@@ -146,12 +146,7 @@ def _publish(out: Path, logs: list[ResultsLog]) -> Path:
     """The index files from every shard's chunks, in corpus order (with more than one shard, ``encoder.json`` also records
     the world size and each shard's throughput)."""
     ends = [results.end or {} for results in logs]
-    first = ends[0]
-    for key in ("chunks", "shard_size", "count", "dim"):
-        if any(end.get(key) != first.get(key) for end in ends):
-            raise ResrankError(f"{out}: the shards disagree on {key}; encode every shard with the same corpus, model and --shard-size")
-    for end in ends[1:]:
-        _check_probe(out, np.asarray(first["probe"], dtype=np.float32), np.asarray(end["probe"], dtype=np.float32))
+    first = ends[0]  # the shards agree on the rest: they share one provenance (the corpus and model by content)
     chunks = units(logs)
     if [int(unit["position"]) for unit in chunks] != list(range(first["chunks"])):
         raise ResrankError(f"{out}: the shards' logs do not hold every chunk once; encode again with --overwrite")
@@ -159,15 +154,12 @@ def _publish(out: Path, logs: list[ResultsLog]) -> Path:
         _check_chunk(out / SHARDS_DIR, unit)
     meta = {"count": first["count"], "dim": first["dim"], "probe": first["probe"]}
     if len(logs) > 1:
-        meta |= {"world_size": len(logs), "ranks": [_throughput(results.header["shard"], end) for results, end in zip(logs, ends)]}
+        meta |= {"world_size": len(logs), "ranks": [
+            {"rank": results.header["shard"], "passages": end["passages"], "seconds": end["seconds"],
+             "passages_per_s": round(end["passages"] / end["seconds"], 3) if end["seconds"] > 0 else None}
+            for results, end in zip(logs, ends)]}
     _merge(out, [out / SHARDS_DIR / f"{int(unit['position']):05d}.npy" for unit in chunks], meta)
     return out
-
-
-def _throughput(rank: int, end: dict[str, Any]) -> dict[str, Any]:
-    seconds = end["seconds"]
-    return {"rank": rank, "passages": end["passages"], "seconds": seconds,
-            "passages_per_s": round(end["passages"] / seconds, 3) if seconds > 0 else None}
 
 
 def _chunks(documents: Iterator[Document], size: int) -> Iterator[list[Document]]:
@@ -247,16 +239,12 @@ def check_dense_index(index_dir: str | Path, search: bool = False) -> dict:
     Rerankers read only the vectors; ``search`` also requires the FAISS index (a vectors-only folder, like
     the one shipped with ResRank-mini, leaves it out to stay small)."""
     folder = Path(index_dir)
-    meta_path = folder / META_FILE
-    if not meta_path.is_file():
-        raise ResrankError(f"{folder}: not a finished dense index (no {META_FILE}); run `resrank-eval encode`")
-    needed = (FAISS_FILE, DOCID_FILE, VECTORS_FILE) if search else (DOCID_FILE, VECTORS_FILE)
-    missing = [name for name in needed if not (folder / name).is_file()]
-    if missing:
-        raise ResrankError(f"{folder}: incomplete dense index (no {missing[0]})")
     missing = verify(folder / RECORD_NAME, REMAKE)
+    if search and not (folder / FAISS_FILE).is_file():  # a vectors-only folder's record does not list it
+        missing.append(folder / FAISS_FILE)
     if missing:
         raise ResrankError(f"{missing[0]}: missing; {REMAKE}")
+    meta_path = folder / META_FILE
     meta = read_json(meta_path)
     if not isinstance(meta, dict) or not {"count", "dim", "probe"} <= meta.keys():
         raise InputError(meta_path, None, "not a dense index's metadata (needs count, dim and probe)")

@@ -79,11 +79,8 @@ def retrieve_step(output: str | Path, dataset: Dataset, method: str = "bm25", to
         return ShardedStep(provenance, Outputs.beside(output), Path(output), work, partial(_publish, Path(output), tag))
 
     def make() -> Run:
-        run = retrieve(dataset, method, queries, index, model, hits, batch_size, threads, remove_query, device, dtype)
-        if not any(run.values()):
-            raise ResrankError(f"{output}: not written, no query found a single hit (do the topics match the corpus?)")
-        write_run(output, run, tag)
-        return run
+        return _write(Path(output), retrieve(dataset, method, queries, index, model, hits, batch_size, threads, remove_query,
+                                             device, dtype), tag)
 
     return Step(provenance, Outputs.beside(output), make)
 
@@ -137,7 +134,12 @@ def _dense_work(index: str | Path, model: str | Path, queries: dict[str, Query],
 def _publish(output: Path, tag: str | None, logs: list[ResultsLog]) -> Run:
     """The run from every shard's log, in topic order."""
     run = {u["qid"]: [Candidate(str(docid), float(score)) for docid, score in u["ranking"]] for u in units(logs)}
+    return _write(output, run, tag or logs[0].header["provenance"]["arguments"]["run_tag"])
+
+
+def _write(output: Path, run: Run, tag: str) -> Run:
+    """``run`` as a TREC file; one where no query found a hit is an error, and not written."""
     if not any(run.values()):
         raise ResrankError(f"{output}: not written, no query found a single hit (do the topics match the corpus?)")
-    write_run(output, run, tag or logs[0].header["provenance"]["arguments"]["run_tag"])
+    write_run(output, run, tag)
     return run

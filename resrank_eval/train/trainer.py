@@ -21,7 +21,8 @@ from typing import Any
 import torch
 
 from ..errors import ResrankError
-from ..jobs import Outputs, begin, kept, locked, read_record, seal
+from ..formats.atomic import locked
+from ..jobs import Outputs, begin, kept, read_record, seal
 from ..logs import progress
 from ..model import ResRankConfig, ResRankModel
 from . import accel
