@@ -6,28 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from resrank_eval.cli import main
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.formats.trec import read_run
 from resrank_eval.rerank import Option, Reranked, Reranker
 from resrank_eval.types import Candidate, QueryStats, Ranking
-
-from .conftest import DL19_CANDIDATES
-from .test_resume import killed_rerank
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def assert_one_line_error(result: Result, *fragments: str) -> None:
-    assert result.exit_code != 0
-    lines = [line for line in result.output.splitlines() if line.startswith("Error")]
-    assert len(lines) == 1, result.output
-    for fragment in fragments:
-        assert fragment in lines[0]
+from tests.helpers import DL19_CANDIDATES, assert_one_line_error, invoke, killed_rerank
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,7 @@ from click.testing import CliRunner
 
 from resrank_eval.cli import main
 from resrank_eval.datasets import get_dataset
-
-from .conftest import REPO
+from tests.helpers import REPO
 
 
 @pytest.mark.parametrize(("name", "fragment"), [

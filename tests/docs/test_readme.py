@@ -10,8 +10,7 @@ import pytest
 
 import resrank_eval as rr
 from resrank_eval.rerank.resrank import ResRankReranker
-
-from .conftest import REPO
+from tests.helpers import REPO
 
 NUMBER = re.compile(r"\d+\.\d+")
 

@@ -15,8 +15,7 @@ from resrank_eval.errors import ResrankError
 from resrank_eval.evaluate import evaluate, parse_measure
 from resrank_eval.formats.trec import read_run
 from resrank_eval.types import Candidate
-
-from .conftest import REPO
+from tests.helpers import REPO
 
 QRELS = {"q1": {"a": 2, "b": 1, "c": 0}, "q2": {"x": 1}}
 

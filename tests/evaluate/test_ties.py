@@ -1,4 +1,4 @@
-"""Issue 11, case 0: a first stage with tied scores evaluates exactly as Pyserini's own run of the same index.
+"""A first stage with tied scores evaluates exactly as Pyserini's own run of the same index.
 
 Pyserini writes hits in Lucene's order (ties: index order) and trec_eval scores ties by docid,
 descending. The corpus below has groups of identical documents indexed in ascending docid order, and
@@ -58,7 +58,7 @@ def pyserini_run(index: Path, topics: Path, output: Path, monkeypatch: pytest.Mo
     return output
 
 
-def test_case0_tied_bm25_scores_evaluate_as_pyserini_does(tied_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tied_bm25_scores_evaluate_as_pyserini_does(tied_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ours = tmp_path / "ours.txt"
     result = CliRunner().invoke(main, ["retrieve", "--dataset", "ties", "--corpus", str(tied_corpus), "--hits", "10",
                                        "--threads", "1", "--output", str(ours)], catch_exceptions=False)

@@ -14,8 +14,7 @@ from resrank_eval.formats.topics import read_topics
 from resrank_eval.formats.trec import read_qrels, read_run, write_run
 from resrank_eval.numeric import strictly_decreasing
 from resrank_eval.types import Candidate
-
-from .conftest import DL19_CANDIDATES
+from tests.helpers import DL19_CANDIDATES
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -1,4 +1,4 @@
-"""Issue 11: a fuzz test of the readers -- malformed files never give a traceback, a partial output, or a second line.
+"""A fuzz test of the readers -- malformed files never give a traceback, a partial output, or a second line.
 
 A seeded generator (hypothesis is not a dependency) mutates small valid files of every format the
 readers take -- TREC runs and qrels, topics TSV and JSONL, candidate JSON, BEIR corpus JSONL, the

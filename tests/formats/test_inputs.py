@@ -1,4 +1,4 @@
-"""Issue 11, cases 3, 4 and 6 at the readers and writers: ids, scores, duplicates, BOMs, encodings, gzip, JSON positions.
+"""Bad input at the readers and writers: ids, scores, duplicates, BOMs, encodings, gzip, JSON positions.
 
 Every reader applies one id rule (:mod:`resrank_eval.formats.ids`); every writer checks again, so
 nothing is written that its own reader refuses.
@@ -45,7 +45,7 @@ def test_scores_are_finite_numbers(value: object) -> None:
         check_score(value)
 
 
-# -- case 3: writers emit ids their own reader rejects ------------------------------------------------
+# -- ids and duplicates: writers never emit what their own reader rejects ------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -61,13 +61,13 @@ def test_scores_are_finite_numbers(value: object) -> None:
         (hit("d1", content=None), "content of 'd1' must be a string"),
     ],
 )
-def test_case3_candidate_ids_and_scores_are_checked_at_the_source(tmp_path: Path, bad_hit: dict, message: str) -> None:
+def test_candidate_ids_and_scores_are_checked_at_the_source(tmp_path: Path, bad_hit: dict, message: str) -> None:
     path = candidates_file(tmp_path, [{"query": "q", "hits": [hit("d0"), bad_hit]}])
     with pytest.raises(InputError, match="entry 0, hit 1: " + message.replace("(", r"\(")):
         read_candidates(path)
 
 
-def test_case3_one_docid_with_two_texts_names_both_hits(tmp_path: Path) -> None:
+def test_one_docid_with_two_texts_names_both_hits(tmp_path: Path) -> None:
     path = candidates_file(tmp_path, [{"query": "a", "hits": [hit("d1", "q1", content="one")]},
                                       {"query": "b", "hits": [hit("d1", "q2", content="two")]}])
     with pytest.raises(InputError, match=r"entry 1, hit 0: docid 'd1' has a different text than at entry 0, hit 0"):
@@ -76,13 +76,13 @@ def test_case3_one_docid_with_two_texts_names_both_hits(tmp_path: Path) -> None:
     assert read_candidates(same).passages == {"d1": "text"}
 
 
-def test_case3_a_query_in_two_entries_is_an_error(tmp_path: Path) -> None:
+def test_a_query_in_two_candidate_entries_is_an_error(tmp_path: Path) -> None:
     path = candidates_file(tmp_path, [{"query": "a", "hits": [hit("d1")]}, {"query": "a", "hits": [hit("d2")]}])
     with pytest.raises(InputError, match=r"entry 1, hit 0: query 'q1' already has an entry \(entry 0\)"):
         read_candidates(path)
 
 
-def test_case3_duplicate_topic_qids_name_both_lines(tmp_path: Path) -> None:
+def test_duplicate_topic_qids_name_both_lines(tmp_path: Path) -> None:
     path = tmp_path / "t.tsv"
     path.write_text("q1\tfirst\nq2\tother\nq1\tagain\n")
     with pytest.raises(InputError, match=r"t.tsv:3: duplicate qid 'q1' \(first at line 1\)"):
@@ -92,14 +92,14 @@ def test_case3_duplicate_topic_qids_name_both_lines(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "message"), [("q 1\tquery\n", "qid 'q 1' contains whitespace"),
                                                ('{"_id": null, "text": "x"}\n', "qid must be a string, got null"),
                                                ('{"_id": "q1", "text": 5}\n', "a query's 'text' must be a non-empty string")])
-def test_case3_topic_ids(tmp_path: Path, text: str, message: str) -> None:
+def test_bad_topic_ids_and_texts_are_refused_at_their_line(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "t.tsv"
     path.write_text(text)
     with pytest.raises(InputError, match=f":1: {message}"):
         read_topics(path)
 
 
-def test_case3_corpus_ids_and_duplicates(tmp_path: Path) -> None:
+def test_duplicate_and_whitespace_corpus_ids_are_refused_at_their_line(tmp_path: Path) -> None:
     path = tmp_path / "corpus.jsonl"
     path.write_text('{"_id": "d1", "text": "a"}\n{"_id": "d2", "text": "b"}\n{"_id": "d1", "text": "c"}\n')
     with pytest.raises(InputError, match=r"corpus.jsonl:3: duplicate _id 'd1' \(first at line 1\)"):
@@ -109,14 +109,14 @@ def test_case3_corpus_ids_and_duplicates(tmp_path: Path) -> None:
         list(iter_corpus(path))
 
 
-def test_case3_duplicate_judgments_name_both_lines(tmp_path: Path) -> None:
+def test_duplicate_judgments_name_both_lines(tmp_path: Path) -> None:
     path = tmp_path / "qrels.txt"
     path.write_text("q1 0 d1 1\nq1 0 d2 0\nq1 0 d1 2\n")
     with pytest.raises(InputError, match=r"qrels.txt:3: query 'q1' judges docid 'd1' twice \(first at line 1\)"):
         read_qrels(path)
 
 
-def test_case3_duplicate_run_lines_name_both_lines(tmp_path: Path) -> None:
+def test_duplicate_run_lines_name_both_lines(tmp_path: Path) -> None:
     path = tmp_path / "r.txt"
     path.write_text("q1 Q0 d1 1 3 t\nq1 Q0 d2 2 2 t\nq1 Q0 d1 3 1 t\n")
     with pytest.raises(InputError, match=r"r.txt:3: duplicate docid 'd1' for query 'q1' \(first at line 1\)"):
@@ -126,7 +126,7 @@ def test_case3_duplicate_run_lines_name_both_lines(tmp_path: Path) -> None:
 @pytest.mark.parametrize("run", [{"q1": [Candidate("d 1", 1.0)]}, {"q 1": [Candidate("d1", 1.0)]},
                                  {"q1": [Candidate("", 1.0)]}, {"q1": [Candidate("d1", float("nan"))]},
                                  {"q1": [Candidate("d1", 2.0), Candidate("d1", 1.0)]}])
-def test_case3_writers_refuse_what_readers_reject_and_leave_nothing(tmp_path: Path, run: dict) -> None:
+def test_writers_refuse_what_readers_reject_and_leave_nothing(tmp_path: Path, run: dict) -> None:
     with pytest.raises(ResrankError, match="cannot write"):
         write_run(tmp_path / "r.txt", run, "tag")
     assert list(tmp_path.iterdir()) == []
@@ -135,7 +135,7 @@ def test_case3_writers_refuse_what_readers_reject_and_leave_nothing(tmp_path: Pa
     assert list(tmp_path.iterdir()) == []
 
 
-def test_case3_topics_writer_keeps_one_line_per_query(tmp_path: Path) -> None:
+def test_topics_writer_keeps_one_line_per_query(tmp_path: Path) -> None:
     path = tmp_path / "t.tsv"
     write_topics(path, {"q1": Query("q1", "two\nlines\tand a tab"), "q2": Query("q2", "plain")})
     assert path.read_text() == "q1\ttwo lines and a tab\nq2\tplain\n"
@@ -149,10 +149,10 @@ def test_an_empty_run_is_an_error(tmp_path: Path) -> None:
         read_run(path)
 
 
-# -- case 4: a UTF-8 BOM is stripped everywhere text is read ------------------------------------------------
+# -- a UTF-8 BOM is stripped everywhere text is read ------------------------------------------------
 
 
-def test_case4_bom_on_a_run_and_topics(tmp_path: Path) -> None:
+def test_a_utf8_bom_is_stripped_from_runs_topics_and_qrels(tmp_path: Path) -> None:
     run = tmp_path / "r.txt"
     run.write_text("q1 Q0 d1 1 2.0 t\nq1 Q0 d2 2 1.0 t\n", encoding="utf-8-sig")
     assert list(read_run(run)) == ["q1"]
@@ -164,7 +164,7 @@ def test_case4_bom_on_a_run_and_topics(tmp_path: Path) -> None:
     assert read_qrels(qrels) == {"q1": {"d1": 1}}
 
 
-def test_case4_bom_on_json_jsonl_and_gzip(tmp_path: Path) -> None:
+def test_a_utf8_bom_is_stripped_from_json_jsonl_and_gzip(tmp_path: Path) -> None:
     path = tmp_path / "c.json.gz"
     with gzip.open(path, "wt", encoding="utf-8-sig") as handle:
         json.dump([{"query": "q", "hits": [hit("d1")]}], handle)
@@ -174,17 +174,17 @@ def test_case4_bom_on_json_jsonl_and_gzip(tmp_path: Path) -> None:
     assert list(iter_jsonl(jsonl)) == [(1, {"a": 1})]
 
 
-# -- case 5 (readers' part) and case 6: no traceback, and JSON errors keep line and column -----------------
+# -- no traceback for bad bytes, and JSON errors keep line and column -----------------
 
 
-def test_case5_not_utf8_names_the_line(tmp_path: Path) -> None:
+def test_text_that_is_not_utf8_is_refused_naming_line_and_column(tmp_path: Path) -> None:
     path = tmp_path / "r.txt"
     path.write_bytes(b"q1 Q0 d1 1 2.0 t\nq1 Q0 d\xe92 2 1.0 t\n")
     with pytest.raises(InputError, match=r"r.txt:2: not UTF-8 text \(byte 0xe9 at column 8\)"):
         read_run(path)
 
 
-def test_case5_truncated_and_fake_gzip(tmp_path: Path) -> None:
+def test_truncated_and_fake_gzip_are_refused_at_their_line(tmp_path: Path) -> None:
     whole = gzip.compress(b"".join(b"q1 Q0 d%d %d %d.0 t\n" % (i, i + 1, 1000 - i) for i in range(2000)))
     truncated = tmp_path / "r.txt.gz"
     truncated.write_bytes(whole[: len(whole) // 2])
@@ -196,14 +196,14 @@ def test_case5_truncated_and_fake_gzip(tmp_path: Path) -> None:
         read_candidates(fake)
 
 
-def test_case5_unreadable_paths(tmp_path: Path) -> None:
+def test_a_missing_file_or_a_folder_is_refused_as_input(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="No such file or directory"):
         read_run(tmp_path / "missing.txt")
     with pytest.raises(InputError, match="Is a directory"):
         read_topics(tmp_path)
 
 
-def test_case6_json_errors_keep_line_and_column(tmp_path: Path) -> None:
+def test_json_errors_keep_line_and_column(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
     path.write_text('[\n  {"query": "q",\n   "hits": [}\n]')
     with pytest.raises(InputError, match=r"c.json:3: invalid JSON: Expecting value \(column 13\)"):

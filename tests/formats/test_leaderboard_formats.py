@@ -11,9 +11,7 @@ from resrank_eval import evaluate, get_dataset
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.formats.msmarco import read_msmarco_run
 from resrank_eval.formats.trec import read_run
-
-from .conftest import DL19_CANDIDATES
-from .test_cli import assert_one_line_error, invoke
+from tests.helpers import DL19_CANDIDATES, assert_one_line_error, invoke
 
 
 @pytest.fixture(scope="module")

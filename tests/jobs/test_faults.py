@@ -1,4 +1,4 @@
-"""Issue 20's fault suite: every way an output, a resume log, an index, a checkpoint or an argument can be wrong.
+"""The fault suite: every way an output, a resume log, an index, a checkpoint or an argument can be wrong.
 
 Each family the probe found: an output truncated, edited or missing after it was made; a tampered resume
 log; a dense index whose vectors or docids changed; a crafted checkpoint; a name that escapes the output
@@ -29,9 +29,7 @@ from resrank_eval.model.sources import BUNDLED_MODEL, BUNDLED_NFCORPUS_INDEX
 from resrank_eval.rerank import RerankerFactory
 from resrank_eval.train.checkpoint import STATE_FILE, TENSORS_FILE
 from resrank_eval.train.trainer import Trainer
-
-from .beir_dirs import cranfield_beir
-from .conftest import DL19_CANDIDATES, REPO
+from tests.helpers import DL19_CANDIDATES, REPO, cranfield_beir, killed_rerank
 
 PACKAGE = REPO / "resrank_eval"
 
@@ -161,8 +159,6 @@ def test_a_grid_refuses_a_truncated_run_instead_of_scoring_it(tmp_path: Path) ->
 @pytest.mark.parametrize(("tamper", "line"), [("edit", 3), ("delete", 3), ("swap", 3), ("duplicate", 4)])
 def test_a_tampered_resume_log_is_refused_at_its_line(dl19: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tamper: str,
                                                       line: int) -> None:
-    from .test_resume import killed_rerank
-
     out = tmp_path / "run.txt"
     killed_rerank(out, "identity", monkeypatch, after=4)
     partial = Path(f"{out}.partial.jsonl")

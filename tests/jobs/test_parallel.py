@@ -22,9 +22,8 @@ from click.testing import CliRunner, Result
 from resrank_eval.cli import main
 from resrank_eval.model import ResRankModel
 from resrank_eval.parallel import Shard
-
-from .conftest import DL19_CANDIDATES, NFCORPUS, REPO
-from .tiny_models import tiny_config
+from tests.helpers import DL19_CANDIDATES, NFCORPUS, REPO
+from tests.tiny_models import tiny_config
 
 INDEX_FILES = ("index", "docid", "vectors.npy")
 TIMINGS = ("encode_ms", "rerank_ms", "total_ms")

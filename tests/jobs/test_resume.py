@@ -25,40 +25,11 @@ from resrank_eval.model.manifest import write_manifest
 from resrank_eval.model.sources import BUNDLED_MODEL
 from resrank_eval.parallel import WHOLE
 from resrank_eval.provenance import Provenance
-from resrank_eval.rerank import Reranked, Reranker, RerankerFactory, rerank_step, reranker_factory
+from resrank_eval.rerank import RerankerFactory, rerank_step, reranker_factory
 from resrank_eval.retrieve.dense import SHARDS_DIR, encode_provenance, encode_step
 from resrank_eval.train.config import load_config
 from resrank_eval.train.trainer import Trainer
-from resrank_eval.types import QueryStats, Ranking
-
-from .conftest import DL19_CANDIDATES, NFCORPUS
-
-
-class Killed(Reranker):
-    """Reranks (identity, or reversed) until ``after`` queries are done, then dies like a killed job."""
-
-    def __init__(self, name: str, after: int, reverse: bool = False) -> None:
-        self.label, self.after, self.reverse = name, after, reverse
-
-    def rerank_batch(self, rankings: list[Ranking]) -> list[Reranked]:
-        if self.after <= 0:
-            raise KeyboardInterrupt("killed")
-        self.after -= len(rankings)
-        return [Reranked(r.candidates[::-1] if self.reverse else list(r.candidates), QueryStats(r.query.qid, self.label, len(r.candidates)))
-                for r in rankings]
-
-
-def killed_rerank(out: Path, reranker: str, monkeypatch: pytest.MonkeyPatch, model: Path | None = None, top_k: int = 100,
-                  after: int = 1, reverse: bool = False) -> None:
-    """What ``rerank --candidates DL19 --reranker NAME`` leaves when killed after ``after`` queries (no model loads)."""
-    data = read_candidates(DL19_CANDIDATES)
-    factory = reranker_factory(reranker, model=str(model) if model else None)
-    step = rerank_step(factory, data.topics, data.run, data.passages, out, top_k, 1, texts={"candidates": str(DL19_CANDIDATES)})
-    with monkeypatch.context() as patched:
-        patched.setattr(RerankerFactory, "build", lambda self: Killed(self.name, after, reverse))
-        with pytest.raises(KeyboardInterrupt):
-            step.run()
-    assert Path(f"{out}.partial.jsonl").is_file()
+from tests.helpers import DL19_CANDIDATES, NFCORPUS, Killed, killed_rerank
 
 
 def run_cli(*args: str | Path) -> Result:

@@ -15,8 +15,7 @@ from resrank_eval.model import load_encoder
 from resrank_eval.model.sources import BUNDLED_MODEL as MODEL
 from resrank_eval.model.sources import BUNDLED_NFCORPUS_INDEX as INDEX
 from resrank_eval.retrieve.dense import DOCID_FILE, META_FILE, VECTORS_FILE, DenseVectors, build_dense_index
-
-from .conftest import NFCORPUS
+from tests.helpers import NFCORPUS
 
 FLOAT16_ERROR = 1e-3  # unit vectors: components < 1, float16 keeps 11 bits
 

@@ -23,8 +23,7 @@ from resrank_eval.rerank.generative import FirstReranker, RankGPTReranker
 from resrank_eval.rerank.generative.hf import HFChatBackend
 from resrank_eval.rerank.resrank import EncoderReranker, ResRankReranker
 from resrank_eval.types import Candidate, Query, Ranking
-
-from .tiny_models import tiny_config
+from tests.tiny_models import tiny_config
 
 LLAMA = dict(vocab_size=100, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=4,
              num_key_value_heads=2, head_dim=4)

@@ -16,8 +16,7 @@ from resrank_eval.model.loading import build_encoder
 from resrank_eval.model.sources import minilm_path
 from resrank_eval.rerank import rerank_run
 from resrank_eval.rerank.resrank import EncoderReranker
-
-from .conftest import DL19_CANDIDATES
+from tests.helpers import DL19_CANDIDATES
 
 
 @pytest.mark.slow

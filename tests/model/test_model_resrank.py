@@ -11,8 +11,7 @@ from torch.nn import functional as F
 
 from resrank_eval.errors import ResrankError
 from resrank_eval.model import ResRankConfig, ResRankModel, Scoring, load_encoder
-
-from .tiny_models import tiny_config, tiny_qwen3
+from tests.tiny_models import tiny_config, tiny_qwen3
 
 PASSAGES = ["Vitamin D in winter", "the powerhouse of the cell", "Paris is the capital of France",
             "statins lower cholesterol", "transformers read tokens"]

@@ -26,9 +26,8 @@ from resrank_eval.model.prompt import Prompts
 from resrank_eval.rerank import rerank
 from resrank_eval.rerank.resrank import ResRankReranker
 from resrank_eval.types import Candidate, Query, Ranking
-
-from .reference import reference
-from .tiny_models import tiny_config
+from tests.reference import reference
+from tests.tiny_models import tiny_config
 
 CHAT = ("{% if messages[0]['role'] != 'system' %}<|im_start|>system\nYou rank passages.<|im_end|>\n{% endif %}"
         "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"

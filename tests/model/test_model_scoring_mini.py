@@ -19,9 +19,8 @@ from resrank_eval.model import ResRankModel, Scoring
 from resrank_eval.rerank import rerank
 from resrank_eval.rerank.resrank import ResRankReranker
 from resrank_eval.types import Candidate, Ranking
-
-from .conftest import DL19_CANDIDATES
-from .reference import reference
+from tests.helpers import DL19_CANDIDATES
+from tests.reference import reference
 
 QUERIES = 3
 pytestmark = pytest.mark.slow

@@ -14,8 +14,7 @@ import pytest
 from resrank_eval.errors import ResrankError
 from resrank_eval.paths import configs_dir, data_dir, qrels_dir
 from resrank_eval.weights import SMOLLM2_SHA256, _fetch
-
-from .conftest import REPO
+from tests.helpers import REPO
 
 
 def test_pyproject_lists_every_package_and_the_qrels_data_package() -> None:

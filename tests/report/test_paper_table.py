@@ -11,8 +11,7 @@ from resrank_eval.report.plot import duration
 from resrank_eval.report.tables import paper_table
 from resrank_eval.rerank.pipeline import summarize
 from resrank_eval.types import QueryStats
-
-from .conftest import REPO
+from tests.helpers import REPO
 
 RUNS = REPO / "runs"
 

@@ -23,9 +23,7 @@ from resrank_eval.report.significance import compare
 from resrank_eval.report.tables import paper_table
 from resrank_eval.rerank.pipeline import EfficiencySummary, summarize
 from resrank_eval.types import Candidate, QueryStats, Run
-
-from .beir_dirs import CRANFIELD_BEIR
-from .conftest import DL19_CANDIDATES, REPO
+from tests.helpers import CRANFIELD_BEIR, DL19_CANDIDATES, REPO
 
 SUMMARY_KEYS = ["reranker", "queries", "device", "dtype", "batch_size", "latency_ms_p50", "latency_ms_p95", "latency_ms_mean", "encode_ms_mean",
                 "rerank_ms_mean", "rerank_ms_p50", "rerank_ms_p95", "queries_per_s", "candidates_per_query", "encoder_tokens_per_query",

@@ -8,8 +8,7 @@ from resrank_eval.datasets.registry import get_dataset
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.report import SystemRun, build_report
 from resrank_eval.report.significance import Comparison, holm
-
-from .conftest import DL19_CANDIDATES
+from tests.helpers import DL19_CANDIDATES
 
 
 def test_holm_by_hand() -> None:

@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 from resrank_eval.reproduce import bundled_file, load_grid
-
-from .conftest import DL19_CANDIDATES
-from .test_cli import assert_one_line_error, invoke
+from tests.helpers import DL19_CANDIDATES, assert_one_line_error, invoke
 
 DL19_ONLY = """\
 datasets:

@@ -21,10 +21,7 @@ from resrank_eval.reproduce import load_grid, plan, run_grid
 from resrank_eval.reproduce.plan import Command
 from resrank_eval.rerank import Reranked, Reranker
 from resrank_eval.types import Candidate, QueryStats, Ranking
-
-from .beir_dirs import cranfield_beir
-from .conftest import DL19_CANDIDATES
-from .test_cli import assert_one_line_error, invoke
+from tests.helpers import DL19_CANDIDATES, assert_one_line_error, cranfield_beir, invoke
 
 GRID = """\
 title: test grid

@@ -16,8 +16,7 @@ from resrank_eval.rerank import rerank
 from resrank_eval.rerank.resrank import EncoderReranker, ResRankReranker
 from resrank_eval.retrieve.dense import DenseVectors, build_dense_index, dense_retrieve
 from resrank_eval.types import Candidate, Query, Ranking
-
-from .tiny_models import tiny_config
+from tests.tiny_models import tiny_config
 
 DOCS = {f"d{i}": text for i, text in enumerate([
     "Vitamin D deficiency is common in winter", "the mitochondria is the powerhouse of the cell",

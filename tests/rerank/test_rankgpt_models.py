@@ -16,8 +16,7 @@ from resrank_eval.rerank import Reranked, rerank, to_rankings
 from resrank_eval.rerank.generative import FirstReranker, RankGPTReranker
 from resrank_eval.rerank.generative.hf import HFChatBackend
 from resrank_eval.types import Candidate, Query, Ranking
-
-from .conftest import DL19_CANDIDATES
+from tests.helpers import DL19_CANDIDATES
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,7 @@ from resrank_eval.rerank.generative.prompt import (
     truncate_words,
 )
 from resrank_eval.types import Passage
-
-PROTOCOLS = Path(__file__).parent / "data" / "protocols"
+from tests.helpers import PROTOCOL_FIXTURES
 
 
 def test_schedule_over_top100_is_nine_windows_back_to_front() -> None:
@@ -84,7 +82,7 @@ def test_parse_permutation(text: str, n: int, expected: list[int]) -> None:
 def test_answers_rank_llm_parsed_are_read_alike_but_where_stricter() -> None:
     """rank_llm 0.26.0's receive_permutation on the sample answers (tests/data/protocols): the same order, except two rules."""
     stricter = {"<think>\nStill thinking about [3] and [1]", "1. [3]\n2. [1]\n3. [2]"}
-    parses = json.loads(gzip.open(PROTOCOLS / "parses.json.gz").read())["items"]
+    parses = json.loads(gzip.open(PROTOCOL_FIXTURES / "parses.json.gz").read())["items"]
     assert len(parses) == 24
     for item in parses:
         ours = parse_permutation(item["answer"], item["window"])

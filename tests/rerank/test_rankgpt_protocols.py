@@ -11,7 +11,6 @@ import gzip
 import hashlib
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,16 +24,14 @@ from resrank_eval.model.sources import resolve_source
 from resrank_eval.rerank.generative import FirstReranker, RankGPTReranker
 from resrank_eval.rerank.generative.protocol import safe_openai_answer_tokens, safe_openai_tokens
 from resrank_eval.rerank.generative.sliding import Window
+from tests.helpers import DL19_CANDIDATES, NFCORPUS, PROTOCOL_FIXTURES
 
-from .conftest import DL19_CANDIDATES, NFCORPUS
-
-FIXTURES = Path(__file__).parent / "data" / "protocols"
 NOWHERE = "http://127.0.0.1:9"  # rendering a prompt never contacts the server
 
 
 @cache
 def fixture(name: str) -> dict[str, Any]:
-    return json.loads(gzip.open(FIXTURES / f"{name}.json.gz").read())
+    return json.loads(gzip.open(PROTOCOL_FIXTURES / f"{name}.json.gz").read())
 
 
 @cache
@@ -131,7 +128,7 @@ def test_first_rank_llm_protocol_is_rank_llms_first_mistral_prompt(smollm2: PreT
 
 def test_first_rankgpt_protocol_is_frozen(smollm2: PreTrainedTokenizerBase) -> None:
     """No peer renders RankGPT's prompt with letters: FIRST's ``rankgpt`` conversations are held to the bytes they had before --protocol."""
-    frozen = json.loads((FIXTURES / "first-rankgpt-dl19.sha256.json").read_text())["items"]
+    frozen = json.loads((PROTOCOL_FIXTURES / "first-rankgpt-dl19.sha256.json").read_text())["items"]
     reranker = first(smollm2, "rankgpt")
     for item, digest in zip(fixture("dl19")["items"], frozen, strict=True):
         messages = reranker.prompt(dl19_window(item))[0]

@@ -66,9 +66,9 @@ def test_bad_corpus_lines_are_located(tmp_path: Path) -> None:
     assert not leftovers, "a failed build must not leave a half-built index behind"
 
 
-def test_case6_a_killed_build_is_cleaned_up_and_an_edited_index_never_reused(tmp_path: Path) -> None:
-    """Issue 11, case 6: what a killed build leaves (a hidden temp folder) is removed by the next build; an index whose
-    files changed since it was built is refused, naming the file (issue 20)."""
+def test_a_killed_build_is_cleaned_up_and_an_edited_index_never_reused(tmp_path: Path) -> None:
+    """What a killed build leaves (a hidden temp folder) is removed by the next build; an index whose
+    files changed since it was built is refused, naming the file."""
     corpus = tmp_path / "tiny"
     corpus.mkdir()
     (corpus / "corpus.jsonl").write_text('{"_id": "d1", "text": "cats purr"}\n{"_id": "d2", "text": "dogs bark"}\n')

@@ -11,10 +11,8 @@ from resrank_eval.errors import ResrankError
 from resrank_eval.formats.trec import read_run
 from resrank_eval.retrieve import fuse, fuse_step
 from resrank_eval.types import Candidate
+from tests.helpers import REPO, assert_one_line_error, invoke
 
-from .test_cli import assert_one_line_error, invoke
-
-REPO = Path(__file__).resolve().parents[1]
 BM25 = REPO / "runs" / "dl19" / "run.dl19.bm25.txt"
 MINILM = REPO / "runs" / "dl19" / "run.dl19.minilm.txt"
 

@@ -29,53 +29,20 @@ import httpx
 import pytest
 import torch
 
-from resrank_eval.formats.corpus import write_corpus
-from resrank_eval.model import ResRankModel
 from resrank_eval.rerank import rerank
 from resrank_eval.rerank.resrank import ResRankReranker
-from resrank_eval.retrieve.dense import build_dense_index
 from resrank_eval.serve import RerankService, ServeSettings, serving
 from resrank_eval.serve.bench import start_server
 from resrank_eval.types import Candidate, Query, Ranking
-
-from .conftest import REPO
-from .tiny_models import tiny_config
+from tests.helpers import REPO, SERVE_DOCS, SERVE_QUERIES
 
 uvicorn = pytest.importorskip("uvicorn", reason="the serve extra is not installed")
 cohere = pytest.importorskip("cohere", reason="the cohere SDK (test extra) is not installed")
 
-DOCS = {f"d{i}": text for i, text in enumerate([
-    "Vitamin D deficiency is common in winter", "the mitochondria is the powerhouse of the cell",
-    "Paris is the capital of France", "statins lower cholesterol", "transformers read tokens",
-    "Berlin is the capital of Germany", "fever in children", "heart disease risk factors",
-])}
-QUERIES = ["capital of France", "fever in children", "heart disease", "what do statins do", "vitamin D in winter",
-           "cell energy", "deep learning", "Germany"]
 KEY = "s3cret-key"
 SCORE_TOLERANCE = 1e-5
 """Batched vs alone on CPU: padded batch shapes change the matmuls' summation order, so scores may differ in the
 last float32 bits (measured up to ~1e-6 here); rankings are identical. docs/serve.md states this."""
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("serve-model")
-    config = tiny_config(root, rank_embeddings=True, score_fusion=True, query_residual=True, residual="gated")
-    torch.manual_seed(0)
-    model = ResRankModel.from_config(config, "cpu", "float32")
-    for name, param in model.named_parameters():  # head parameters off their zero start, so the first stage counts
-        if not name.startswith(("encoder.", "reranker.", "injector.")):
-            param.data.uniform_(0.25, 0.75)
-    model.save_pretrained(root / "model")
-    return root / "model"
-
-
-@pytest.fixture(scope="module")
-def index_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("serve-index")
-    write_corpus(root / "corpus.jsonl", DOCS)
-    encoder = ResRankModel.from_pretrained(model_dir, "cpu").encoder
-    return build_dense_index(root / "corpus.jsonl", encoder, root / "index", batch_size=4)
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +92,7 @@ def library_scores(reranker: ResRankReranker, query: str, texts: list[str | None
 
 
 def test_cohere_sdk_gets_the_library_scores(url: str, reranker: ResRankReranker) -> None:
-    texts = [DOCS[d] for d in ("d3", "d2", "d7", "d0", "d5")]
+    texts = [SERVE_DOCS[d] for d in ("d3", "d2", "d7", "d0", "d5")]
     client = cohere.ClientV2(api_key=KEY, base_url=url)
     response = client.rerank(model="resrank", query="capital of France", documents=texts, top_n=3)
     want = library_scores(reranker, "capital of France", texts)
@@ -136,7 +103,7 @@ def test_cohere_sdk_gets_the_library_scores(url: str, reranker: ResRankReranker)
 
 
 def test_jina_and_tei_dialects_over_raw_http(url: str, reranker: ResRankReranker) -> None:
-    texts = [DOCS[d] for d in ("d6", "d0", "d7", "d1")]
+    texts = [SERVE_DOCS[d] for d in ("d6", "d0", "d7", "d1")]
     want = library_scores(reranker, "fever in children", texts)
     best = sorted(range(len(texts)), key=lambda i: -want[i])
 
@@ -172,7 +139,7 @@ def test_ids_read_the_dense_index_vectors(url: str, reranker: ResRankReranker) -
 def test_order_is_the_first_stage_and_equal_texts_share_a_vector(url: str, reranker: ResRankReranker) -> None:
     """The model reads the given order (score fusion, rank embeddings): reversing it changes the scores; a repeated
     text scores as the library scores two candidates with that text."""
-    texts = [DOCS[d] for d in ("d2", "d5", "d4")]
+    texts = [SERVE_DOCS[d] for d in ("d2", "d5", "d4")]
     forward = post(url, "/rerank", {"query": "capital", "texts": texts, "raw_scores": True}).json()
     backward = post(url, "/rerank", {"query": "capital", "texts": texts[::-1], "raw_scores": True}).json()
     assert {r["index"]: r["score"] for r in forward}[0] != {r["index"]: r["score"] for r in backward}[2]
@@ -185,10 +152,10 @@ def test_sixty_four_concurrent_clients_get_what_each_gets_alone(url: str) -> Non
     rng = random.Random(7)
     bodies = []
     for i in range(64):
-        docs: list[Any] = rng.sample(list(DOCS.values()), rng.randint(2, 8))
+        docs: list[Any] = rng.sample(list(SERVE_DOCS.values()), rng.randint(2, 8))
         if i % 3 == 0:
-            docs[0] = {"id": rng.choice(list(DOCS))} if docs[0] not in docs[1:] else docs[0]
-        bodies.append({"query": QUERIES[i % len(QUERIES)] + f" {i}", "texts": docs, "raw_scores": True})
+            docs[0] = {"id": rng.choice(list(SERVE_DOCS))} if docs[0] not in docs[1:] else docs[0]
+        bodies.append({"query": SERVE_QUERIES[i % len(SERVE_QUERIES)] + f" {i}", "texts": docs, "raw_scores": True})
     alone = [post(url, "/rerank", body) for body in bodies]
     with ThreadPoolExecutor(64) as pool:
         together = list(pool.map(lambda body: post(url, "/rerank", body), bodies))
@@ -234,7 +201,7 @@ HOSTILE: list[tuple[str, Any]] = [
 def fuzzed_bodies(seed: int, count: int) -> Iterator[bytes]:
     """Valid bodies cut, spliced and salted with junk bytes, plus random JSON values."""
     rng = random.Random(seed)
-    valid = json.dumps({"query": "fever", "documents": [DOCS["d6"], {"id": "d6"}], "top_n": 1}).encode()
+    valid = json.dumps({"query": "fever", "documents": [SERVE_DOCS["d6"], {"id": "d6"}], "top_n": 1}).encode()
     junk = [b"\x00", b"\xff\xfe", b"\xef\xbb\xbf", b"NaN", b"Infinity", b"[", b"}", b'"', b"\\u", b"1e999", b"-", b"\n"]
     values: list[Any] = [None, True, -1, 2**70, 1.5, "", "x" * 50, [], {}, [None], {"id": 3}, {"text": None}]
     for _ in range(count):

@@ -10,9 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from resrank_eval.serve import ServeSettings
-
-from .test_serve import DOCS, QUERIES, index_dir, model_dir, running  # noqa: F401  (fixtures)
+from resrank_eval.serve import RerankService, ServeSettings, serving
+from tests.helpers import SERVE_DOCS, SERVE_QUERIES
 
 ray = pytest.importorskip("ray", reason='the ray extra is not installed (pip install "resrank-eval[ray]")')
 serve = pytest.importorskip("ray.serve", reason='the ray extra is not installed (pip install "resrank-eval[ray]")')
@@ -39,7 +38,7 @@ def ray_instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 
 @pytest.mark.slow  # ~50 s on 2 cores: Ray's start-up and two replicas
-def test_two_cpu_replicas_answer_as_one_server(ray_instance: int, model_dir: Path, index_dir: Path) -> None:  # noqa: F811
+def test_two_cpu_replicas_answer_as_one_server(ray_instance: int, model_dir: Path, index_dir: Path) -> None:
     from resrank_eval.serve.ray_deployment import build
 
     with pytest.raises(ValueError, match="unknown argument 'modle'"):
@@ -52,14 +51,14 @@ def test_two_cpu_replicas_answer_as_one_server(ray_instance: int, model_dir: Pat
     replicas = status.deployments["resrank"].replica_states
     assert str(status.status).endswith("RUNNING") and replicas.get("RUNNING") == 2, status
     url = f"http://127.0.0.1:{ray_instance}"
-    bodies = [{"query": QUERIES[i % len(QUERIES)], "texts": [DOCS["d2"], DOCS["d5"], {"id": "d6"}][: 2 + i % 2], "raw_scores": True}
+    bodies = [{"query": SERVE_QUERIES[i % len(SERVE_QUERIES)], "texts": [SERVE_DOCS["d2"], SERVE_DOCS["d5"], {"id": "d6"}][: 2 + i % 2], "raw_scores": True}
               for i in range(16)]
     with ThreadPoolExecutor(8) as pool:
         via_ray = list(pool.map(lambda body: httpx.post(f"{url}/rerank", json=body, timeout=120), bodies))
     assert all(r.status_code == 200 for r in via_ray), via_ray[0].text
     assert httpx.get(f"{url}/ready").json()["status"] == "ready"
     assert httpx.post(f"{url}/rerank", json={"query": "q", "texts": []}).status_code == 422  # the same app's checks
-    with running(ServeSettings(str(model_dir), str(index_dir), "cpu")) as (alone, _):
+    with serving(RerankService(ServeSettings(str(model_dir), str(index_dir), "cpu"))) as alone:
         for body, response in zip(bodies, via_ray):
             want, got = httpx.post(f"{alone}/rerank", json=body, timeout=60).json(), response.json()
             assert [r["index"] for r in got] == [r["index"] for r in want]

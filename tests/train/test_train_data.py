@@ -15,7 +15,7 @@ from resrank_eval.train.build import BuildOptions, examples_from_candidates, exa
 from resrank_eval.train.config import load_config
 from resrank_eval.train.data import TrainExample, TrainPassage, read_examples
 from resrank_eval.types import Candidate, Query
-from tests.conftest import DL19_CANDIDATES, NFCORPUS
+from tests.helpers import DL19_CANDIDATES, NFCORPUS
 
 GOOD = {"qid": "q1", "query": "heart disease", "candidates": [{"docid": "a", "text": "x", "label": 1}, {"docid": "b", "text": "y", "label": 0}]}
 

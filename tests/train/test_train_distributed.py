@@ -25,10 +25,8 @@ from resrank_eval.train.checkpoint import load_latest
 from resrank_eval.train.config import load_config
 from resrank_eval.train.trainer import LOG_FILE, Trainer
 from resrank_eval.types import Candidate
-
-from .conftest import REPO
-from .test_train_trainer import train_file, write_config  # noqa: F401  (train_file is a fixture)
-from .tiny_models import tiny_bert, tiny_config
+from tests.helpers import REPO, write_config
+from tests.tiny_models import tiny_bert, tiny_config
 
 STAGES = [{"name": "align", "steps": 2, "lr": 3e-3, "ranking_to_encoder": False}, {"name": "joint", "steps": 2, "lr": 3e-3, "warmup": 1}]
 
@@ -74,7 +72,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_two_processes_match_one_and_resume_bit_exactly(tmp_path: Path, no_dropout_model: dict[str, object], train_file: Path,  # noqa: F811
+def test_two_processes_match_one_and_resume_bit_exactly(tmp_path: Path, no_dropout_model: dict[str, object], train_file: Path,
                                                         dev_run: Path) -> None:
     one = config(tmp_path / "one", no_dropout_model, train_file, 2, dev_run)
     Trainer(load_config(one)).train()

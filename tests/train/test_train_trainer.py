@@ -12,69 +12,24 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
-from resrank_eval.datasets import get_dataset
 from resrank_eval.errors import ResrankError
-from resrank_eval.formats.corpus import load_passages
 from resrank_eval.model import ResRankConfig, ResRankModel
 from resrank_eval.train.batches import BatchSampler
 from resrank_eval.train.checkpoint import load_latest
 from resrank_eval.train.config import LossConfig, ModelConfig, StageConfig, load_config
-from resrank_eval.train.data import TrainExample, TrainPassage, read_examples, write_examples
+from resrank_eval.train.data import TrainExample, read_examples, write_examples
 from resrank_eval.train.objective import Objective
 from resrank_eval.train.parts import freeze_for_stage
 from resrank_eval.train.trainer import LOG_FILE, Trainer
-
-from .tiny_models import tiny_config
-
-QUERIES = 8
+from tests.helpers import TRAIN_QUERIES, write_config
+from tests.tiny_models import tiny_config
 
 
 @pytest.fixture(scope="module")
 def tiny_model_config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """A 2-layer BERT encoder (hidden 24) + 2-layer Qwen3 reranker (hidden 32): a projector is needed."""
     return tiny_config(tmp_path_factory.mktemp("tiny"), max_passage_tokens=48).to_dict()
-
-
-@pytest.fixture(scope="module")
-def train_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Real NFCorpus train queries: 2 judged positives each, 6 negatives judged for other queries."""
-    dataset = get_dataset("beir/nfcorpus", split="train")
-    qrels, topics = dataset.qrels(), dataset.topics()
-    qids = sorted(q for q in qrels if len(qrels[q]) >= 2)[: QUERIES * 2]
-    mine, others = qids[:QUERIES], qids[QUERIES:]
-    wanted = {q: sorted(qrels[q])[:2] for q in mine}
-    negatives = [d for q in others for d in sorted(qrels[q])[:2] if all(d not in qrels[m] for m in mine)][:6]
-    passages = load_passages(dataset.corpus_dir, {d for ds in wanted.values() for d in ds} | set(negatives))
-    examples = [
-        TrainExample(q, topics[q].text, tuple(TrainPassage(d, passages[d][:300], label=int(d in wanted[q]))
-                                             for d in wanted[q] + negatives), tuple(wanted[q]))
-        for q in mine
-    ]
-    path = tmp_path_factory.mktemp("data") / "train.jsonl"
-    write_examples(path, examples)
-    return path
-
-
-def write_config(tmp_path: Path, model: dict[str, object], train: Path, **changes: object) -> Path:
-    config = {
-        "output_dir": str(tmp_path / "out"),
-        "seed": 7,
-        "model": {"config": model},
-        "data": {"train": str(train), "max_candidates": 6, "hard_negatives": 3},
-        "training": {"batch_size": 4, "save_every": 2, "keep_checkpoints": 3},
-        "losses": {"temperature": 0.05},
-        "stages": [
-            {"name": "align", "steps": 3, "lr": 3e-3, "ranking_to_encoder": False},
-            {"name": "joint", "steps": 3, "lr": 3e-3, "warmup": 1},
-        ],
-    }
-    config.update(changes)
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    path = tmp_path / "train.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def _log(out: Path) -> list[dict]:
@@ -84,7 +39,7 @@ def _log(out: Path) -> list[dict]:
 def test_loss_falls_and_the_result_loads(tmp_path: Path, tiny_model_config: dict[str, object], train_file: Path) -> None:
     stages = [{"name": "joint", "steps": 10, "lr": 3e-3, "schedule": "constant"}]
     config = load_config(write_config(tmp_path, tiny_model_config, train_file, stages=stages))
-    config.training.batch_size = QUERIES  # the whole slice every step: the loss curve is not sampling noise
+    config.training.batch_size = TRAIN_QUERIES  # the whole slice every step: the loss curve is not sampling noise
     final = Trainer(config).train()
     log = [r for r in _log(Path(config.output_dir)) if "loss" in r]
     assert len(log) == 10
