@@ -239,6 +239,7 @@ def test_the_package_loads_no_pickle() -> None:
     assert not [p for p, text in sources.items() for call in re.findall(r"torch\.load\([^)]*\)", text) if "weights_only=True" not in call]
 
 
+@pytest.mark.slow  # ~15 s on 2 cores: trains a tiny model, then resumes it
 def test_a_crafted_checkpoint_runs_no_code(tmp_path: Path, tiny_train_config: Path) -> None:
     """The probe's trainer.pt ran a shell command at `train --resume`: checkpoints are safetensors + JSON now, and a
     pickle lying where one was is never opened."""
@@ -301,6 +302,7 @@ def test_a_split_cannot_escape_the_corpus(tmp_path: Path) -> None:
 # -- two processes, one output -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # ~2 min: the second process is held for the whole 120 s lock window
 def test_a_second_process_waits_for_the_first_and_names_it(dl19: Path, tmp_path: Path) -> None:
     """Two `reproduce` runs on one folder both computed every query into one partial file: an output is locked while it
     is made, and a second process waits (saying for whom), then finds the outputs made."""

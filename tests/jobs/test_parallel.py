@@ -132,6 +132,7 @@ def test_shard_options_are_checked(work: Path) -> None:
     assert not list(work.glob("bm25.txt*"))
 
 
+@pytest.mark.slow  # ~20 s on 2 cores: torchrun starts two processes
 def test_torchrun_two_cpu_processes_equal_one_process(work: Path) -> None:
     driver = "\n".join(["from resrank_eval.cli import main",
                         *(f"main({args!r}, standalone_mode=False)" for args in commands(work, "torchrun"))])

