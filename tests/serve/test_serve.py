@@ -291,6 +291,7 @@ def test_operations_endpoints(url: str) -> None:
         assert line in metrics, line
 
 
+@pytest.mark.slow  # ~7 s on 2 cores: a server process started and stopped by SIGTERM
 def test_cli_serve_drains_in_flight_requests_on_sigterm(model_dir: Path, index_dir: Path) -> None:
     with start_server(["--model", str(model_dir), "--dense-index", str(index_dir), "--device", "cpu", "--max-wait-ms", "1500"],
                       ready_timeout_s=120) as (url, process):
