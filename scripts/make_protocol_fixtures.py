@@ -4,7 +4,7 @@ Runs the original RankGPT code (``rank_gpt.py`` of sunnweiwei/RankGPT) and rank_
 prompt creation -- ``SafeOpenai.create_prompt`` with its RankGPT template, and the FirstMistral-style
 path (``RankListwiseOSLLM.create_prompt``: RankZephyr's alphabetical template, chat-templated and
 ftfy-fixed) -- on the bundled DL19 BM25 candidates and on NFCorpus documents (titles, long texts), and
-rank_llm's ``receive_permutation`` on sample answers. ``tests/test_rankgpt_protocols.py`` compares
+rank_llm's ``receive_permutation`` on sample answers. ``tests/rerank/test_rankgpt_protocols.py`` compares
 resrank-eval's renderings with these bytes. Needs Python >= 3.12 and no GPU::
 
     python3.12 -m venv .venv-rankllm && . .venv-rankllm/bin/activate

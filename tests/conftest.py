@@ -1,14 +1,8 @@
-"""Shared test fixtures: where the real data lives."""
+"""Fixtures for every test: caches kept out of the user's home. Shared constants and helpers are in helpers.py."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-NFCORPUS = REPO / "resrank_eval" / "data" / "beir" / "nfcorpus"
-DL19_CANDIDATES = REPO / "resrank_eval" / "data" / "candidates" / "dl19-bm25-top100.json.gz"
 
 
 @pytest.fixture(autouse=True)

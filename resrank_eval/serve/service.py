@@ -2,7 +2,7 @@
 
 A request becomes one :class:`~resrank_eval.types.Ranking`, and a micro-batch of them one
 ``Reranker.rerank_batch`` call -- the library's own path, so a served request scores exactly as
-``rerank`` scores the same ranking (``tests/test_serve.py`` checks it). Documents are given in
+``rerank`` scores the same ranking (``tests/serve/test_serve.py`` checks it). Documents are given in
 first-stage order and have no first-stage scores, so each candidate's score is ``-rank``, as for a
 run file without scores (MS MARCO's format): a model that reads the first stage (ResRank-mini's
 ``score_fusion`` and rank embeddings) reads the given order.

@@ -2,7 +2,7 @@
 
 Both are pure functions so their edge cases (short lists, junk answers) are unit-tested without
 a model. The answer rules accept what rank_llm 0.26.0's ``clean_ranking_response`` accepts where that
-is unambiguous (``tests/test_rankgpt_parse.py`` has one case per rule, and the answers rank_llm itself
+is unambiguous (``tests/rerank/test_rankgpt_parse.py`` has one case per rule, and the answers rank_llm itself
 parsed): a ``<think>`` block is skipped, look-alike digits (circled, superscript, full-width) count as
 digits, ``[2.1]`` names 2 then 1. Stricter than rank_llm: numbers outside brackets are read only when
 the answer has no bracketed id at all, and thinking cut off before ``</think>`` names nothing.

@@ -1,0 +1,177 @@
+"""Bad arguments and bad inputs through the CLI: no success reported for nothing, and no traceback for any bad input.
+
+Every case: exit status 2, exactly one line on stderr (``Error: ...``), no traceback, no output file
+(not even a partial one), and -- where a model is named -- the error comes before any weights load.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from resrank_eval.cli import main
+from resrank_eval.errors import ResrankError
+from resrank_eval.formats.candidates import read_candidates
+from resrank_eval.model.sources import BUNDLED_MODEL
+from resrank_eval.rerank import Reranked, Reranker, rerank_run
+from resrank_eval.types import Candidate, QueryStats, Ranking
+from tests.helpers import DL19_CANDIDATES, REPO
+
+NFCORPUS_TOPICS = REPO / "qrels" / "topics.beir-v1.0.0-nfcorpus.test.tsv.gz"
+
+
+def run_cli(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def assert_refused(result: Result, *fragments: str) -> str:
+    """Exit 2, one ``Error:`` line on stderr and nothing else there, no traceback."""
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def dl19(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled DL19 candidates imported as a run and a passage store."""
+    run = tmp_path_factory.mktemp("dl19") / "bm25.txt"
+    assert run_cli("import-candidates", DL19_CANDIDATES, "--output", run).exit_code == 0
+    return run
+
+
+def rerank_args(dl19: Path, out: Path, *extra: str | Path) -> list[str | Path]:
+    return ["rerank", "--dataset", "dl19", "--run", dl19, "--corpus", f"{dl19}.passages.jsonl", "--output", out, *extra]
+
+
+def nothing_written(folder: Path) -> bool:
+    return not [p for p in folder.iterdir() if p.name.startswith(("out", ".out"))]
+
+
+# -- no success reported for nothing ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extra", [["--batch-size", "-1"], ["--batch-size", "0"], ["--top-k", "0"]])
+def test_rerank_batch_size_and_top_k_must_be_positive(dl19: Path, tmp_path: Path, extra: list[str]) -> None:
+    assert_refused(run_cli(*rerank_args(dl19, tmp_path / "out.txt", "--reranker", "identity", *extra)), extra[0])
+    assert nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("hits", ["0", "-5"])
+def test_retrieve_hits_must_be_positive(tmp_path: Path, hits: str) -> None:
+    assert_refused(run_cli("retrieve", "--dataset", "beir/nfcorpus", "--hits", hits, "--output", tmp_path / "out.txt"), "--hits")
+    assert nothing_written(tmp_path)
+
+
+def test_reranking_an_empty_run_is_an_error(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    result = run_cli("rerank", "--dataset", "dl19", "--run", empty, "--corpus", tmp_path, "--reranker", "identity", "--output", tmp_path / "out.txt")
+    assert_refused(result, "empty.txt: no run lines")
+    assert nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("extra", [["--alpha", "2"], ["--alpha", "0"], ["--resamples", "0"]])
+def test_report_alpha_and_resamples_out_of_range_are_refused(dl19: Path, tmp_path: Path, extra: list[str]) -> None:
+    assert_refused(run_cli("report", dl19, "--dataset", "dl19", *extra, "--output", tmp_path / "out"), extra[0])
+    assert nothing_written(tmp_path)
+
+
+def test_a_negative_learning_rate_is_refused_at_its_yaml_line(tmp_path: Path) -> None:
+    config = tmp_path / "train.yaml"
+    config.write_text("output_dir: out\nmodel: {preset: mini}\ndata: {train: t.jsonl}\nstages:\n  - {name: s, steps: 2, lr: -0.001}\n")
+    assert_refused(run_cli("train", "--config", config), "train.yaml:5:", "lr: expected > 0.0, got -0.001")
+
+
+# -- no traceback for bad inputs --------------------------------------------------------------
+
+
+def test_evaluating_a_non_utf8_run_is_refused_at_its_line(tmp_path: Path) -> None:
+    run = tmp_path / "run.txt"
+    run.write_bytes(b"264014 Q0 d\xff1 1 1.0 t\n")
+    assert_refused(run_cli("evaluate", "--dataset", "dl19", run), "run.txt:1: not UTF-8 text")
+
+
+def test_evaluating_a_truncated_gzip_run_is_refused(tmp_path: Path) -> None:
+    data = gzip.compress("".join(f"264014 Q0 d{i} {i + 1} {1000 - i} t\n" for i in range(3000)).encode())
+    run = tmp_path / "run.txt.gz"
+    run.write_bytes(data[: len(data) // 3])
+    assert_refused(run_cli("evaluate", "--dataset", "dl19", run), "run.txt.gz:", "the file is truncated")
+
+
+def test_importing_candidates_that_are_not_gzip_is_refused(tmp_path: Path) -> None:
+    fake = tmp_path / "c.json.gz"
+    fake.write_text("[]")
+    assert_refused(run_cli("import-candidates", fake, "--output", tmp_path / "out.txt"), "c.json.gz:1: broken gzip data")
+    assert nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize(("name", "keep"), [("head.safetensors", 0.5), ("head.safetensors", 0.0), ("delta.safetensors", 0.5)])
+def test_truncated_weights_are_refused_before_loading(dl19: Path, tmp_path: Path, name: str, keep: float) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(BUNDLED_MODEL, model)
+    data = (model / name).read_bytes()
+    (model / name).write_bytes(data[: int(len(data) * keep)])
+    result = run_cli(*rerank_args(dl19, tmp_path / "out.txt", "--reranker", "resrank", "--model", model))
+    assert_refused(result, f"{model / name}: not a complete safetensors file")
+    assert nothing_written(tmp_path)
+
+
+def test_a_wrongly_typed_model_config_is_refused_at_its_yaml_line(tmp_path: Path) -> None:
+    config = tmp_path / "train.yaml"
+    config.write_text("output_dir: out\nmodel:\n  preset: mini\n  config:\n    reranker_layers: four\ndata: {train: t.jsonl}\n")
+    assert_refused(run_cli("train", "--config", config), "train.yaml:5:", "reranker_layers: expected an integer")
+
+
+def test_missing_training_data_is_refused_before_any_output(tmp_path: Path) -> None:
+    config = tmp_path / "train.yaml"
+    config.write_text(f"output_dir: {tmp_path / 'out'}\nmodel: {{preset: mini}}\ndata: {{train: {tmp_path / 'nope.jsonl'}}}\n")
+    assert_refused(run_cli("train", "--config", config), "nope.jsonl: data.train: no such file")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_output_under_a_regular_file_is_refused_and_missing_folders_are_made(dl19: Path, tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    result = run_cli(*rerank_args(dl19, tmp_path / "afile" / "out.txt", "--reranker", "identity"))
+    assert result.exit_code == 2 and "afile is a file, not a folder" in result.stderr and "Traceback" not in result.output
+    missing = run_cli(*rerank_args(dl19, tmp_path / "new" / "deeper" / "out.txt", "--reranker", "identity"))
+    assert missing.exit_code == 0 and (tmp_path / "new" / "deeper" / "out.txt").is_file(), "a missing folder is created"
+
+
+@pytest.mark.parametrize("extra", [["--stride", "0"], ["--window", "5", "--stride", "10"], ["--max-words", "0"]])
+def test_bad_rankgpt_window_options_are_refused(dl19: Path, tmp_path: Path, extra: list[str]) -> None:
+    result = run_cli(*rerank_args(dl19, tmp_path / "out.txt", "--reranker", "rankgpt", "--model", "smollm2", *extra))
+    assert_refused(result, extra[-2])
+    assert nothing_written(tmp_path)
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    run = tmp_path / "run.txt"
+    run.write_bytes(b"\xff\n")
+    result = CliRunner().invoke(main, ["--debug", "evaluate", "--dataset", "dl19", str(run)])
+    assert result.exit_code != 0 and result.exception is not None and "not UTF-8" in str(result.exception)
+
+
+class NaNReranker(Reranker):
+    """Scores every candidate NaN, as an fp16 overflow would."""
+
+    name = "nan-toy"
+
+    def rerank_batch(self, rankings: list[Ranking]) -> list[Reranked]:
+        return [Reranked([Candidate(c.docid, float("nan")) for c in r.candidates], QueryStats(r.query.qid, self.name, 1)) for r in rankings]
+
+
+def test_a_reranker_score_that_is_not_finite_is_refused_at_the_source(tmp_path: Path) -> None:
+    data = read_candidates(DL19_CANDIDATES)
+    with pytest.raises(ResrankError, match="reranker 'nan-toy' gave query '.*' a score that is not finite"):
+        rerank_run(NaNReranker(), data.topics, data.run, data.passages, top_k=5)
+    result = run_cli("rerank", "--dataset", "dl19", "--candidates", DL19_CANDIDATES, "--reranker", "nan-toy", "--output", tmp_path / "out.txt")
+    assert_refused(result, "not finite")
+    assert nothing_written(tmp_path)

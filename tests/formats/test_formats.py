@@ -1,0 +1,118 @@
+"""TREC runs, qrels, topics and candidate JSON: round trips and every malformed-input error."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from resrank_eval.errors import InputError
+from resrank_eval.formats.candidates import read_candidates, write_candidates
+from resrank_eval.formats.topics import read_topics
+from resrank_eval.formats.trec import read_qrels, read_run, write_run
+from resrank_eval.numeric import strictly_decreasing
+from resrank_eval.types import Candidate
+from tests.helpers import DL19_CANDIDATES
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_run_round_trip_keeps_order_and_makes_ties_strict(tmp_path: Path) -> None:
+    run = {"q1": [Candidate("d1", 2.0), Candidate("d2", 2.0), Candidate("d3", 1.0)]}
+    write_run(tmp_path / "r.txt", run, "tag")
+    lines = (tmp_path / "r.txt").read_text().splitlines()
+    scores = [float(line.split()[4]) for line in lines]
+    assert [line.split()[2] for line in lines] == ["d1", "d2", "d3"]
+    assert scores[0] > scores[1] > scores[2]
+    assert [c.docid for c in read_run(tmp_path / "r.txt")["q1"]] == ["d1", "d2", "d3"]
+
+
+def test_read_run_orders_ties_like_trec_eval(tmp_path: Path) -> None:
+    path = write(tmp_path, "r.txt", "q1 Q0 a 1 1.0 t\nq1 Q0 b 2 1.0 t\nq1 Q0 c 3 3.0 t\n")
+    assert [c.docid for c in read_run(path)["q1"]] == ["c", "b", "a"]
+
+
+def test_strictly_decreasing_fixes_inversions() -> None:
+    out = strictly_decreasing([1.0, 1.0, 5.0, 0.5])
+    assert out[0] == 1.0 and all(a > b for a, b in zip(out, out[1:]))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("q1 Q0 d1 1 1.0\n", "expected 6 columns"),
+        ("q1 Q0 d1 1 high tag\n", "is not a number"),
+        ("q1 Q0 d1 1 nan tag\n", "not finite"),
+        ("q1 Q0 d1 x 1.0 tag\n", "rank 'x' is not an integer"),
+        ("q1 Q0 d1 1 2.0 t\nq1 Q0 d1 2 1.0 t\n", "duplicate docid 'd1'"),
+    ],
+)
+def test_malformed_run_names_file_and_line(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, "bad.run", text)
+    with pytest.raises(InputError, match=message) as info:
+        read_run(path)
+    assert str(info.value).startswith(f"{path}:{text.count(chr(10))}:")
+
+
+def test_qrels_trec_and_beir_tsv(tmp_path: Path) -> None:
+    assert read_qrels(write(tmp_path, "a", "q1 0 d1 2\nq1 0 d2 0\n")) == {"q1": {"d1": 2, "d2": 0}}
+    assert read_qrels(write(tmp_path, "b", "query-id\tcorpus-id\tscore\nq1\td1\t1\n")) == {"q1": {"d1": 1}}
+
+
+@pytest.mark.parametrize(("text", "line", "message"), [("q1 0 d1 1\nq1 0 d1 x\n", 2, "not an integer"), ("q1\n", 1, "columns")])
+def test_malformed_qrels(tmp_path: Path, text: str, line: int, message: str) -> None:
+    path = write(tmp_path, "bad.qrels", text)
+    with pytest.raises(InputError, match=message) as info:
+        read_qrels(path)
+    assert str(info.value).startswith(f"{path}:{line}:")
+
+
+def test_topics_tsv_gz_and_jsonl(tmp_path: Path) -> None:
+    gz = tmp_path / "t.tsv.gz"
+    with gzip.open(gz, "wt") as handle:
+        handle.write("1\tfirst query\n2\tsecond\n")
+    assert read_topics(gz)["1"].text == "first query"
+    jsonl = write(tmp_path, "q.jsonl", '{"_id": "a", "text": "hello"}\n')
+    assert read_topics(jsonl)["a"].text == "hello"
+
+
+@pytest.mark.parametrize(("text", "message"), [("", "empty"), ("1 no tab\n", "qid<TAB>"), ('{"_id": 1\n', "invalid JSON")])
+def test_bad_topics(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        read_topics(write(tmp_path, "t.tsv", text))
+
+
+def test_candidates_import_export_round_trip(tmp_path: Path) -> None:
+    data = read_candidates(DL19_CANDIDATES)
+    assert len(data.run) == 43 and all(len(c) == 100 for c in data.run.values())
+    write_candidates(tmp_path / "c.json", data.topics, data.run, data.passages)
+    again = read_candidates(tmp_path / "c.json")
+    assert again.run.keys() == data.run.keys()
+    qid = next(iter(data.run))
+    assert again.run[qid][0].docid == data.run[qid][0].docid and again.topics[qid] == data.topics[qid]
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"query": "q"}, "needs a string 'query' and a list 'hits'"),
+        ({"query": "q", "hits": [{"qid": 1, "docid": "d", "score": 1}]}, "entry 0, hit 0: missing content"),
+        ({"query": "q", "hits": [{"qid": 1, "docid": "d", "score": "x", "content": ""}]}, "not a number"),
+    ],
+)
+def test_bad_candidates(tmp_path: Path, payload: dict, message: str) -> None:
+    path = write(tmp_path, "c.json", json.dumps([payload]))
+    with pytest.raises(InputError, match=message):
+        read_candidates(path)
+
+
+def test_candidates_invalid_json_names_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.json", '[\n{"query": \n')
+    with pytest.raises(InputError, match=r"c.json:\d+: invalid JSON"):
+        read_candidates(path)

@@ -1,0 +1,216 @@
+"""Bad input at the readers and writers: ids, scores, duplicates, BOMs, encodings, gzip, JSON positions.
+
+Every reader applies one id rule (:mod:`resrank_eval.formats.ids`); every writer checks again, so
+nothing is written that its own reader refuses.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from resrank_eval.errors import InputError, ResrankError
+from resrank_eval.formats.candidates import read_candidates
+from resrank_eval.formats.corpus import iter_corpus, write_corpus
+from resrank_eval.formats.ids import check_id, check_score
+from resrank_eval.formats.jsonl import iter_jsonl, read_json
+from resrank_eval.formats.topics import read_topics, write_topics
+from resrank_eval.formats.trec import read_qrels, read_run, write_run
+from resrank_eval.types import Candidate, Query
+
+
+def hit(docid: object, qid: object = "q1", score: object = 1.0, content: object = "text") -> dict:
+    return {"content": content, "qid": qid, "docid": docid, "rank": 1, "score": score}
+
+
+def candidates_file(tmp_path: Path, entries: list) -> Path:
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(entries))
+    return path
+
+
+@pytest.mark.parametrize("value", ["", "a b", "a\tb", None, {"id": 1}, 1.5, True, ["d"]])
+def test_one_id_rule(value: object) -> None:
+    with pytest.raises(ValueError):
+        check_id(value, "docid")
+    assert check_id(264014, "qid") == "264014" and check_id("MED-10") == "MED-10"
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "nan", "-inf", None, "high"])
+def test_scores_are_finite_numbers(value: object) -> None:
+    with pytest.raises(ValueError):
+        check_score(value)
+
+
+# -- ids and duplicates: writers never emit what their own reader rejects ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad_hit", "message"),
+    [
+        (hit(None), "docid must be a string, got null"),
+        (hit({"x": 1}), "docid must be a string, got dict"),
+        (hit(""), "docid is empty"),
+        (hit("d 1"), "docid 'd 1' contains whitespace"),
+        (hit("d1", qid="q 1"), "qid 'q 1' contains whitespace"),
+        (hit("d1", score=float("nan")), "score nan is not finite"),
+        (hit("d1", score="NaN"), "score 'NaN' is not finite"),
+        (hit("d1", content=None), "content of 'd1' must be a string"),
+    ],
+)
+def test_candidate_ids_and_scores_are_checked_at_the_source(tmp_path: Path, bad_hit: dict, message: str) -> None:
+    path = candidates_file(tmp_path, [{"query": "q", "hits": [hit("d0"), bad_hit]}])
+    with pytest.raises(InputError, match="entry 0, hit 1: " + message.replace("(", r"\(")):
+        read_candidates(path)
+
+
+def test_one_docid_with_two_texts_names_both_hits(tmp_path: Path) -> None:
+    path = candidates_file(tmp_path, [{"query": "a", "hits": [hit("d1", "q1", content="one")]},
+                                      {"query": "b", "hits": [hit("d1", "q2", content="two")]}])
+    with pytest.raises(InputError, match=r"entry 1, hit 0: docid 'd1' has a different text than at entry 0, hit 0"):
+        read_candidates(path)
+    same = candidates_file(tmp_path, [{"query": "a", "hits": [hit("d1", "q1")]}, {"query": "b", "hits": [hit("d1", "q2")]}])
+    assert read_candidates(same).passages == {"d1": "text"}
+
+
+def test_a_query_in_two_candidate_entries_is_an_error(tmp_path: Path) -> None:
+    path = candidates_file(tmp_path, [{"query": "a", "hits": [hit("d1")]}, {"query": "a", "hits": [hit("d2")]}])
+    with pytest.raises(InputError, match=r"entry 1, hit 0: query 'q1' already has an entry \(entry 0\)"):
+        read_candidates(path)
+
+
+def test_duplicate_topic_qids_name_both_lines(tmp_path: Path) -> None:
+    path = tmp_path / "t.tsv"
+    path.write_text("q1\tfirst\nq2\tother\nq1\tagain\n")
+    with pytest.raises(InputError, match=r"t.tsv:3: duplicate qid 'q1' \(first at line 1\)"):
+        read_topics(path)
+
+
+@pytest.mark.parametrize(("text", "message"), [("q 1\tquery\n", "qid 'q 1' contains whitespace"),
+                                               ('{"_id": null, "text": "x"}\n', "qid must be a string, got null"),
+                                               ('{"_id": "q1", "text": 5}\n', "a query's 'text' must be a non-empty string")])
+def test_bad_topic_ids_and_texts_are_refused_at_their_line(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "t.tsv"
+    path.write_text(text)
+    with pytest.raises(InputError, match=f":1: {message}"):
+        read_topics(path)
+
+
+def test_duplicate_and_whitespace_corpus_ids_are_refused_at_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "corpus.jsonl"
+    path.write_text('{"_id": "d1", "text": "a"}\n{"_id": "d2", "text": "b"}\n{"_id": "d1", "text": "c"}\n')
+    with pytest.raises(InputError, match=r"corpus.jsonl:3: duplicate _id 'd1' \(first at line 1\)"):
+        list(iter_corpus(path))
+    path.write_text('{"_id": "d 1", "text": "a"}\n')
+    with pytest.raises(InputError, match=r"corpus.jsonl:1: _id 'd 1' contains whitespace"):
+        list(iter_corpus(path))
+
+
+def test_duplicate_judgments_name_both_lines(tmp_path: Path) -> None:
+    path = tmp_path / "qrels.txt"
+    path.write_text("q1 0 d1 1\nq1 0 d2 0\nq1 0 d1 2\n")
+    with pytest.raises(InputError, match=r"qrels.txt:3: query 'q1' judges docid 'd1' twice \(first at line 1\)"):
+        read_qrels(path)
+
+
+def test_duplicate_run_lines_name_both_lines(tmp_path: Path) -> None:
+    path = tmp_path / "r.txt"
+    path.write_text("q1 Q0 d1 1 3 t\nq1 Q0 d2 2 2 t\nq1 Q0 d1 3 1 t\n")
+    with pytest.raises(InputError, match=r"r.txt:3: duplicate docid 'd1' for query 'q1' \(first at line 1\)"):
+        read_run(path)
+
+
+@pytest.mark.parametrize("run", [{"q1": [Candidate("d 1", 1.0)]}, {"q 1": [Candidate("d1", 1.0)]},
+                                 {"q1": [Candidate("", 1.0)]}, {"q1": [Candidate("d1", float("nan"))]},
+                                 {"q1": [Candidate("d1", 2.0), Candidate("d1", 1.0)]}])
+def test_writers_refuse_what_readers_reject_and_leave_nothing(tmp_path: Path, run: dict) -> None:
+    with pytest.raises(ResrankError, match="cannot write"):
+        write_run(tmp_path / "r.txt", run, "tag")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ResrankError, match="cannot write the corpus"):
+        write_corpus(tmp_path / "c.jsonl", {"d 1": "text"})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_topics_writer_keeps_one_line_per_query(tmp_path: Path) -> None:
+    path = tmp_path / "t.tsv"
+    write_topics(path, {"q1": Query("q1", "two\nlines\tand a tab"), "q2": Query("q2", "plain")})
+    assert path.read_text() == "q1\ttwo lines and a tab\nq2\tplain\n"
+    assert read_topics(path)["q1"].text == "two lines and a tab"
+
+
+def test_an_empty_run_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "empty.txt"
+    path.write_text("\n")
+    with pytest.raises(InputError, match="no run lines"):
+        read_run(path)
+
+
+# -- a UTF-8 BOM is stripped everywhere text is read ------------------------------------------------
+
+
+def test_a_utf8_bom_is_stripped_from_runs_topics_and_qrels(tmp_path: Path) -> None:
+    run = tmp_path / "r.txt"
+    run.write_text("q1 Q0 d1 1 2.0 t\nq1 Q0 d2 2 1.0 t\n", encoding="utf-8-sig")
+    assert list(read_run(run)) == ["q1"]
+    topics = tmp_path / "t.tsv"
+    topics.write_text("q1\tfirst\nq2\tsecond\n", encoding="utf-8-sig")
+    assert list(read_topics(topics)) == ["q1", "q2"]
+    qrels = tmp_path / "q.txt"
+    qrels.write_text("q1 0 d1 1\n", encoding="utf-8-sig")
+    assert read_qrels(qrels) == {"q1": {"d1": 1}}
+
+
+def test_a_utf8_bom_is_stripped_from_json_jsonl_and_gzip(tmp_path: Path) -> None:
+    path = tmp_path / "c.json.gz"
+    with gzip.open(path, "wt", encoding="utf-8-sig") as handle:
+        json.dump([{"query": "q", "hits": [hit("d1")]}], handle)
+    assert list(read_candidates(path).run) == ["q1"]
+    jsonl = tmp_path / "x.jsonl"
+    jsonl.write_text('{"a": 1}\n', encoding="utf-8-sig")
+    assert list(iter_jsonl(jsonl)) == [(1, {"a": 1})]
+
+
+# -- no traceback for bad bytes, and JSON errors keep line and column -----------------
+
+
+def test_text_that_is_not_utf8_is_refused_naming_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "r.txt"
+    path.write_bytes(b"q1 Q0 d1 1 2.0 t\nq1 Q0 d\xe92 2 1.0 t\n")
+    with pytest.raises(InputError, match=r"r.txt:2: not UTF-8 text \(byte 0xe9 at column 8\)"):
+        read_run(path)
+
+
+def test_truncated_and_fake_gzip_are_refused_at_their_line(tmp_path: Path) -> None:
+    whole = gzip.compress(b"".join(b"q1 Q0 d%d %d %d.0 t\n" % (i, i + 1, 1000 - i) for i in range(2000)))
+    truncated = tmp_path / "r.txt.gz"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(InputError, match=r"r.txt.gz:\d+: broken gzip data: the file is truncated"):
+        read_run(truncated)
+    fake = tmp_path / "c.json.gz"
+    fake.write_text("[]")
+    with pytest.raises(InputError, match=r"c.json.gz:1: broken gzip data: Not a gzipped file"):
+        read_candidates(fake)
+
+
+def test_a_missing_file_or_a_folder_is_refused_as_input(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="No such file or directory"):
+        read_run(tmp_path / "missing.txt")
+    with pytest.raises(InputError, match="Is a directory"):
+        read_topics(tmp_path)
+
+
+def test_json_errors_keep_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text('[\n  {"query": "q",\n   "hits": [}\n]')
+    with pytest.raises(InputError, match=r"c.json:3: invalid JSON: Expecting value \(column 13\)"):
+        read_candidates(path)
+    with pytest.raises(InputError, match=r"c.json:3: invalid JSON: .* \(column 13\)"):
+        read_json(path)
+    jsonl = tmp_path / "q.jsonl"
+    jsonl.write_text('{"_id": "q1", "text": "a"}\n{"_id": "q2" "text": "b"}\n')
+    with pytest.raises(InputError, match=r"q.jsonl:2: invalid JSON: Expecting ',' delimiter \(column 14\)"):
+        read_topics(jsonl)

@@ -1,0 +1,91 @@
+"""MS MARCO TSV runs and rank_llm Request/Result JSONL: import, export, round trips, and ``validate``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from resrank_eval import evaluate, get_dataset
+from resrank_eval.formats.candidates import read_candidates
+from resrank_eval.formats.msmarco import read_msmarco_run
+from resrank_eval.formats.trec import read_run
+from tests.helpers import DL19_CANDIDATES, assert_one_line_error, invoke
+
+
+@pytest.fixture(scope="module")
+def dl19(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled DL19 BM25 candidates as a TREC run with its passage store beside it."""
+    run = tmp_path_factory.mktemp("dl19") / "run.dl19.bm25.txt"
+    assert invoke("import-candidates", str(DL19_CANDIDATES), "--output", str(run), "--tag", "bm25").exit_code == 0
+    return run
+
+
+def test_msmarco_tsv_round_trip(dl19: Path, tmp_path: Path) -> None:
+    tsv, back = tmp_path / "run.tsv", tmp_path / "back.txt"
+    assert invoke("convert-run", str(dl19), "--to", "msmarco", "--output", str(tsv)).exit_code == 0
+    first = tsv.read_text().splitlines()[0].split("\t")
+    assert len(first) == 3 and first[2] == "1"
+    assert invoke("convert-run", str(tsv), "--to", "trec", "--run-tag", "bm25", "--output", str(back)).exit_code == 0
+    original, returned = read_run(dl19), read_run(back)
+    assert {q: [c.docid for c in hits] for q, hits in returned.items()} == {q: [c.docid for c in hits] for q, hits in original.items()}
+    qrels = get_dataset("dl19").qrels()
+    assert evaluate(returned, qrels, ["nDCG@10"]).mean == evaluate(original, qrels, ["nDCG@10"]).mean
+    again = tmp_path / "again.tsv"
+    assert invoke("convert-run", str(back), "--to", "msmarco", "--output", str(again)).exit_code == 0
+    assert again.read_bytes() == tsv.read_bytes()
+    assert "OK:" in invoke("validate", str(tsv), "--dataset", "dl19").output
+
+
+def test_request_jsonl_round_trip(dl19: Path, tmp_path: Path) -> None:
+    requests = tmp_path / "dl19.requests.jsonl"
+    passages = f"{dl19}.passages.jsonl"
+    assert invoke("export-candidates", "--dataset", "dl19", "--run", str(dl19), "--corpus", passages, "--output", str(requests)).exit_code == 0
+    record = json.loads(requests.read_text().splitlines()[0])
+    assert set(record) == {"query", "candidates"} and set(record["query"]) == {"text", "qid"}
+    assert set(record["candidates"][0]) == {"docid", "score", "doc"} and "contents" in record["candidates"][0]["doc"]
+    original, returned = read_candidates(DL19_CANDIDATES), read_candidates(requests)
+    assert returned.run == read_run(dl19) and returned.passages == original.passages
+    assert {q: t.text for q, t in returned.topics.items()} == {q: t.text for q, t in original.topics.items()}
+    imported, again = tmp_path / "imported.txt", tmp_path / "again.jsonl"
+    assert invoke("import-candidates", str(requests), "--output", str(imported), "--tag", "bm25").exit_code == 0
+    assert imported.read_bytes() == dl19.read_bytes()
+    assert invoke("export-candidates", "--dataset", "dl19", "--run", str(imported), "--corpus", f"{imported}.passages.jsonl",
+                  "--output", str(again)).exit_code == 0
+    assert again.read_bytes() == requests.read_bytes()
+    assert "OK:" in invoke("validate", str(requests), "--dataset", "dl19").output
+
+
+def test_request_doc_shapes_and_the_json_list_form(tmp_path: Path) -> None:
+    docs = [{"contents": "c"}, {"title": "T", "text": "body"}, {"title": "T2", "segment": "seg"}, "plain"]
+    entry = {"query": {"text": "q", "qid": 7}, "candidates": [{"docid": f"d{i}", "score": 4 - i, "doc": d} for i, d in enumerate(docs)],
+             "invocations_history": []}
+    listed = tmp_path / "results.json"
+    listed.write_text(json.dumps([entry]))
+    data = read_candidates(listed)
+    assert data.passages == {"d0": "c", "d1": "T body", "d2": "T2 seg", "d3": "plain"}
+    assert data.topics["7"].text == "q" and [c.docid for c in data.run["7"]] == ["d0", "d1", "d2", "d3"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "fragments"),
+    [
+        ("bad.tsv", "q1\td1\t1\nq1\td2\t3\n", ["bad.tsv:2:", "should be 2"]),
+        ("bad.tsv", "q1\td1\t1\nq2\td1\t1\nq1\td3\t2\n", ["bad.tsv:3:", "appears again"]),
+        ("bad.tsv", "q1\td1\t1\nq1\td1\t2\n", ["bad.tsv:2:", "duplicate docid"]),
+        ("bad.jsonl", '{"query": {"text": "q", "qid": "1"}, "candidates": []}\n{"query": "old style"}\n', ["bad.jsonl:2:", "request 1"]),
+        ("bad.jsonl", '{"query": {"text": "q", "qid": "1"}, "candidates": [{"docid": "a", "score": 1, "doc": {"x": 1}}]}\n',
+         ["bad.jsonl:1:", "no 'contents'"]),
+    ],
+)
+def test_validate_names_the_line(tmp_path: Path, name: str, text: str, fragments: list[str]) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    assert_one_line_error(invoke("validate", str(path)), *fragments)
+
+
+def test_msmarco_reader_scores_by_rank(tmp_path: Path) -> None:
+    path = tmp_path / "run.tsv"
+    path.write_text("q1\tb\t1\nq1\ta\t2\n")
+    assert [(c.docid, c.score) for c in read_msmarco_run(path)["q1"]] == [("b", -1.0), ("a", -2.0)]

@@ -1,0 +1,433 @@
+"""The fault suite: every way an output, a resume log, an index, a checkpoint or an argument can be wrong.
+
+Each family the probe found: an output truncated, edited or missing after it was made; a tampered resume
+log; a dense index whose vectors or docids changed; a crafted checkpoint; a name that escapes the output
+folder; two processes on one output; and the mistakes that used to fail late or silently. Nothing here may
+exit 0 with a wrong number, and no command may delete a file it did not make in that call. Real files,
+real commands (in this process, or in a subprocess where a process boundary is the point).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from resrank_eval.cli import main
+from resrank_eval.formats.trec import read_run
+from resrank_eval.jobs import locked
+from resrank_eval.model.sources import BUNDLED_MODEL, BUNDLED_NFCORPUS_INDEX
+from resrank_eval.rerank import RerankerFactory
+from resrank_eval.train.checkpoint import STATE_FILE, TENSORS_FILE
+from resrank_eval.train.trainer import Trainer
+from tests.helpers import DL19_CANDIDATES, REPO, cranfield_beir, killed_rerank
+
+PACKAGE = REPO / "resrank_eval"
+
+
+def run_cli(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def refused(result: Result, *fragments: str) -> str:
+    """Exit 2 and one ``Error:`` line holding every fragment."""
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(lines) == 1, result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (but lock files) and its bytes: what a refusal must leave exactly as it was."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.endswith(".lock")}
+
+
+@pytest.fixture
+def dl19(tmp_path: Path) -> Path:
+    """The bundled DL19 candidates imported as a run and a passage store."""
+    run = tmp_path / "bm25.txt"
+    assert run_cli("import-candidates", DL19_CANDIDATES, "--output", run).exit_code == 0
+    return run
+
+
+def rerank_args(dl19: Path, out: Path, *extra: str | Path) -> list[str | Path]:
+    return ["rerank", "--dataset", "dl19", "--run", dl19, "--corpus", f"{dl19}.passages.jsonl", "--reranker", "identity",
+            "--top-k", "10", "--output", out, *extra]
+
+
+# -- outputs edited, truncated or missing after they were made ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("edit", ["truncate", "same-size", "append"])
+def test_an_output_changed_since_it_was_made_is_refused_by_name(dl19: Path, tmp_path: Path, edit: str) -> None:
+    out = tmp_path / "identity.txt"
+    assert run_cli(*rerank_args(dl19, out)).exit_code == 0
+    data = out.read_bytes()
+    changed = {"truncate": data[: len(data) // 2], "same-size": data.replace(b" identity", b" identitx", 1), "append": data + data[:60]}
+    out.write_bytes(changed[edit])
+    before = snapshot(tmp_path)
+    refused(run_cli(*rerank_args(dl19, out)), "identity.txt: changed since it was made", "--overwrite")
+    assert snapshot(tmp_path) == before, "a refusal changes nothing"
+    assert run_cli(*rerank_args(dl19, out, "--overwrite")).exit_code == 0 and out.read_bytes() == data
+
+
+@pytest.mark.parametrize("lost", [".stats.jsonl", ".summary.json", ""])
+def test_a_missing_output_is_made_again_and_nothing_is_deleted(dl19: Path, tmp_path: Path, lost: str) -> None:
+    """The probe's data loss: deleting a finished rerank's stats made the same command delete its summary and refuse."""
+    out = tmp_path / "identity.txt"
+    assert run_cli(*rerank_args(dl19, out)).exit_code == 0
+    run = out.read_bytes()
+    Path(f"{out}{lost}").unlink()
+    again = run_cli(*rerank_args(dl19, out))
+    assert again.exit_code == 0, again.output
+    assert "missing; making the outputs" in again.output
+    assert all(Path(f"{out}{suffix}").is_file() for suffix in ("", ".stats.jsonl", ".summary.json", ".provenance.json"))
+    assert out.read_bytes() == run
+    assert "skipping" in run_cli(*rerank_args(dl19, out)).output
+
+
+def test_a_run_deleted_under_a_kept_record_is_made_again(tmp_path: Path) -> None:
+    out = tmp_path / "bm25.txt"
+    assert run_cli("import-candidates", DL19_CANDIDATES, "--output", out).exit_code == 0
+    made = out.read_bytes()
+    out.unlink()
+    assert run_cli("import-candidates", DL19_CANDIDATES, "--output", out).exit_code == 0 and out.read_bytes() == made
+
+
+def test_a_refused_command_leaves_every_file_as_it_was(dl19: Path, tmp_path: Path) -> None:
+    out = tmp_path / "identity.txt"
+    assert run_cli(*rerank_args(dl19, out)).exit_code == 0
+    before = snapshot(tmp_path)
+    refused(run_cli(*rerank_args(dl19, out, "--batch-size", "2")), "made with --batch-size 1, now 2")
+    assert snapshot(tmp_path) == before
+
+
+GRID = """\
+output: {output}
+baseline: bm25
+datasets:
+  - name: dl19
+    first_stages: {{bm25: "{candidates}"}}
+conditions:
+  - name: bm25
+    first_stage: {{method: bm25}}
+  - name: bm25.identity
+    first_stage: bm25
+    rerank: {{reranker: identity, top_k: 20, batch_size: 8}}
+  - name: rrf
+    first_stage: {{method: fusion, runs: [bm25, bm25.identity], fusion: rrf, depth: 100}}
+expected:
+"""
+
+
+def grid_file(folder: Path, **changes: str) -> Path:
+    path = folder / "grid.yaml"
+    text = GRID.format(output=folder / "runs", candidates=DL19_CANDIDATES)
+    for old, new in changes.items():
+        assert old in text
+        text = text.replace(old, new)
+    path.write_text(text)
+    return path
+
+
+def test_a_grid_refuses_a_truncated_run_instead_of_scoring_it(tmp_path: Path) -> None:
+    """The probe's fused row printed 0.1564 for 0.3802 with exit 0: a cell's outputs are checked before it is kept."""
+    grid = grid_file(tmp_path)
+    first = run_cli("reproduce", grid, "--resamples", "100")
+    assert first.exit_code == 0, first.output
+    fused = tmp_path / "runs" / "dl19" / "run.dl19.rrf.txt"
+    fused.write_bytes(fused.read_bytes()[: fused.stat().st_size // 3])
+    refused(run_cli("reproduce", grid, "--resamples", "100"), "run.dl19.rrf.txt: changed since it was made")
+    again = run_cli("reproduce", grid, "--resamples", "100", "--conditions", "rrf", "--overwrite")
+    assert again.exit_code == 0 and "rrf on dl19: " in again.output
+
+
+# -- a tampered resume log -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("tamper", "line"), [("edit", 3), ("delete", 3), ("swap", 3), ("duplicate", 4)])
+def test_a_tampered_resume_log_is_refused_at_its_line(dl19: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tamper: str,
+                                                      line: int) -> None:
+    out = tmp_path / "run.txt"
+    killed_rerank(out, "identity", monkeypatch, after=4)
+    partial = Path(f"{out}.partial.jsonl")
+    lines = partial.read_text().splitlines(keepends=True)
+    assert len(lines) == 5  # the header and 4 queries
+    if tamper == "edit":
+        unit = json.loads(lines[2])
+        unit["ranking"][0], unit["ranking"][1] = unit["ranking"][1], unit["ranking"][0]
+        lines[2] = json.dumps(unit) + "\n"
+    elif tamper == "delete":
+        del lines[2]
+    elif tamper == "swap":
+        lines[2], lines[3] = lines[3], lines[2]
+    else:
+        lines.insert(3, lines[2])
+    partial.write_text("".join(lines))
+    result = run_cli("rerank", "--dataset", "dl19", "--candidates", DL19_CANDIDATES, "--reranker", "identity", "--output", out)
+    refused(result, f"run.txt.partial.jsonl:{line}: changed after it was written")
+    assert not out.exists()
+
+
+# -- a dense index whose files changed -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def index_copy(tmp_path: Path) -> Path:
+    copy = tmp_path / "index"
+    shutil.copytree(BUNDLED_NFCORPUS_INDEX, copy)
+    return copy
+
+
+@pytest.mark.parametrize("change", ["zeroed vectors", "shifted docids"])
+def test_a_dense_index_whose_files_changed_is_refused(index_copy: Path, tmp_path: Path, change: str) -> None:
+    """Zeroed vectors gave an all-zero rerank (BM25's order) with exit 0; a docid list shifted by one line misaligned every vector."""
+    import numpy as np
+
+    if change == "zeroed vectors":
+        vectors = np.load(index_copy / "vectors.npy")
+        np.save(index_copy / "vectors.npy", np.zeros_like(vectors))
+        name = "vectors.npy"
+    else:
+        docids = (index_copy / "docid").read_text().splitlines()
+        (index_copy / "docid").write_text("\n".join(docids[1:] + docids[:1]) + "\n")
+        name = "docid"
+    run = tmp_path / "run.txt"
+    run.write_text("PLAIN-1 Q0 MED-2421 1 2.0 bm25\nPLAIN-1 Q0 MED-2422 2 1.0 bm25\n")
+    result = run_cli("rerank", "--dataset", "beir/nfcorpus", "--split", "dev", "--run", run, "--reranker", "encoder",
+                     "--model", BUNDLED_MODEL, "--dense-index", index_copy, "--output", tmp_path / "out.txt")
+    refused(result, f"{name}: changed since it was made", "encode it again")
+    assert not (tmp_path / "out.txt").exists()
+
+
+def test_an_unreadable_faiss_file_is_one_line(tmp_path: Path) -> None:
+    """An empty FAISS ``index`` file was an internal error: now its size differs from the record, and a file the record
+    agrees with that FAISS cannot read is named too."""
+    from resrank_eval.datasets.registry import get_dataset
+    from resrank_eval.jobs import Outputs, seal
+    from resrank_eval.provenance import Provenance
+    from resrank_eval.retrieve.dense import dense_retrieve
+
+    index = tmp_path / "index"
+    shutil.copytree(BUNDLED_NFCORPUS_INDEX, index)
+    (index / "index").write_bytes(b"")
+    seal(Provenance.of("test", {}), Outputs.folder(index, "index", "docid", "vectors.npy", "encoder.json"))
+    topics = dict(list(get_dataset("beir/nfcorpus").topics().items())[:2])
+    with pytest.raises(Exception, match=r"index/index: not a readable FAISS index") as raised:
+        dense_retrieve(index, BUNDLED_MODEL, topics, hits=5)
+    assert "\n" not in str(raised.value)
+
+
+# -- no code from data ---------------------------------------------------------------------------------------------
+
+
+def test_the_package_loads_no_pickle() -> None:
+    sources = {path: path.read_text(encoding="utf-8") for path in PACKAGE.rglob("*.py")}
+    assert not [p for p, text in sources.items() if "weights_only=False" in text]
+    assert not [p for p, text in sources.items() if re.search(r"\bpickle\.loads?\(|\bnp\.load\([^)]*allow_pickle=True", text)]
+    assert not [p for p, text in sources.items() for call in re.findall(r"torch\.load\([^)]*\)", text) if "weights_only=True" not in call]
+
+
+@pytest.mark.slow  # ~15 s on 2 cores: trains a tiny model, then resumes it
+def test_a_crafted_checkpoint_runs_no_code(tmp_path: Path, tiny_train_config: Path) -> None:
+    """The probe's trainer.pt ran a shell command at `train --resume`: checkpoints are safetensors + JSON now, and a
+    pickle lying where one was is never opened."""
+    from resrank_eval.train.config import load_config
+
+    config = load_config(tiny_train_config)
+    canary = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self) -> tuple:
+            return (os.system, (f"touch {canary}",))
+
+    step = Path(config.output_dir) / "checkpoints" / "step-0000002"
+    step.mkdir(parents=True)
+    (step / "trainer.pt").write_bytes(pickle.dumps({"model": Payload()}))
+    (step / STATE_FILE).write_text(json.dumps({"step": 2, "model": {"__tensor__": "0"}}))
+    (step / TENSORS_FILE).write_bytes(b"not safetensors")
+    with pytest.raises(Exception, match=r"tensors.safetensors: not a complete safetensors file"):
+        Trainer(config).train(resume=True)
+    assert not canary.exists()
+
+
+@pytest.fixture
+def tiny_train_config(tmp_path: Path) -> Path:
+    data = tmp_path / "train.jsonl"
+    data.write_text('{"qid": "q", "query": "x", "candidates": [{"docid": "a", "text": "t", "label": 1}, '
+                    '{"docid": "b", "text": "u", "label": 0}]}\n')
+    config = tmp_path / "train.yaml"
+    config.write_text(f"output_dir: {tmp_path / 'out'}\nmodel: {{preset: mini}}\ndata: {{train: {data}}}\n"
+                      "stages:\n  - {name: align, steps: 2}\n")
+    return config
+
+
+def test_a_bad_training_file_fails_before_the_model_loads(tiny_train_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tiny_train_config.parent / "train.jsonl"
+    data.write_text(data.read_text() + '{"qid": "q2", "query": "y", "candidates": [}\n')
+    monkeypatch.setattr(Trainer, "_build_model", lambda *_: pytest.fail("the model loaded before the data was checked"))
+    refused(run_cli("train", "--config", tiny_train_config), "train.jsonl:2:")
+
+
+# -- names that would escape the output folder ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["..", "."])
+def test_a_dataset_name_cannot_escape_the_output_folder(tmp_path: Path, name: str) -> None:
+    corpus = cranfield_beir(tmp_path / "cranfield")
+    grid = tmp_path / "work" / "grid.yaml"
+    grid.parent.mkdir()
+    grid.write_text(f"output: {tmp_path / 'work' / 'runs'}\ndatasets:\n  - name: '{name}'\n    corpus: {corpus}\n"
+                    "conditions:\n  - name: bm25\n    first_stage: {method: bm25}\n")
+    refused(run_cli("reproduce", grid, "--resamples", "100"), "grid.yaml:3:", "cannot be part of a file name")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cranfield", "work"] and sorted(p.name for p in grid.parent.iterdir()) == ["grid.yaml"]
+
+
+def test_a_split_cannot_escape_the_corpus(tmp_path: Path) -> None:
+    refused(run_cli("retrieve", "--dataset", "beir/nfcorpus", "--split", "../../etc", "--output", tmp_path / "x.txt"),
+            "split '../../etc' cannot be part of a file name")
+
+
+# -- two processes, one output -------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow  # ~2 min: the second process is held for the whole 120 s lock window
+def test_a_second_process_waits_for_the_first_and_names_it(dl19: Path, tmp_path: Path) -> None:
+    """Two `reproduce` runs on one folder both computed every query into one partial file: an output is locked while it
+    is made, and a second process waits (saying for whom), then finds the outputs made."""
+    out = tmp_path / "identity.txt"
+    with locked(out):  # this process is "making" it
+        waiting = subprocess.Popen([sys.executable, "-m", "resrank_eval", *map(str, rerank_args(dl19, out))], cwd=tmp_path,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        lock = tmp_path / ".identity.txt.lock"
+        while time.monotonic() < deadline and waiting.poll() is None:
+            time.sleep(0.5)
+            if out.exists():
+                break
+        assert waiting.poll() is None and not out.exists(), "the second process went ahead while the output was locked"
+        assert json.loads(lock.read_text())["pid"] == os.getpid()
+    _, stderr = waiting.communicate(timeout=300)
+    assert waiting.returncode == 0, stderr
+    assert f"waiting for process {os.getpid()}" in stderr and out.is_file() and not lock.exists()
+
+
+# -- mistakes that failed late or said nothing ---------------------------------------------------------------------
+
+
+def test_run_queries_without_topics_fail_before_the_model_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(RerankerFactory, "build", lambda self: pytest.fail("the model loaded before the topics were checked"))
+    run = tmp_path / "run.txt"
+    run.write_text("NOT-A-QUERY Q0 MED-2421 1 2.0 bm25\n")
+    result = run_cli("rerank", "--dataset", "beir/nfcorpus", "--run", run, "--reranker", "resrank", "--model", BUNDLED_MODEL,
+                     "--dense-index", BUNDLED_NFCORPUS_INDEX, "--output", tmp_path / "out.txt")
+    refused(result, "run queries have no topic text", "NOT-A-QUERY")
+    assert not list(tmp_path.glob("out.txt*"))
+
+
+def test_pin_baseline_and_first_stage_keys_are_checked_before_anything_runs(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    refused(run_cli("reproduce", grid_file(tmp_path), "--baseline", "bm52"), "--baseline 'bm52' is not a condition")
+    refused(run_cli("reproduce", grid_file(tmp_path, **{"expected:\n": "expected:\nthreads: 2\n"}), "--pin"),
+            "`expected:` must be the file's last block")
+    refused(run_cli("reproduce", grid_file(tmp_path, **{"{bm25:": "{bm52:"}), "--dry-run"),
+            "grid.yaml:5:", "'bm52' is no retrieval method")
+    refused(run_cli("reproduce", grid_file(tmp_path, **{"first_stage: {method: bm25}": "first_stage: {method: imported, source: bm25, hits: 10}"})),
+            "grid.yaml:8:", "hits does not apply to an imported first stage")
+    assert not runs.exists()
+
+
+def test_duplicate_yaml_keys_are_refused(tmp_path: Path) -> None:
+    refused(run_cli("reproduce", grid_file(tmp_path, **{"baseline: bm25\n": "baseline: bm25\nbaseline: rrf\n"}), "--dry-run"),
+            "grid.yaml:3:", "duplicate key 'baseline'")
+
+
+@pytest.mark.parametrize("weights", ["0,0", "-1,2", "1,nan"])
+def test_fusion_weights_must_be_positive(dl19: Path, tmp_path: Path, weights: str) -> None:
+    refused(run_cli("fuse", dl19, dl19, "--weights", weights, "--output", tmp_path / "f.txt"), "--weights must be positive numbers")
+    assert not (tmp_path / "f.txt").exists()
+
+
+def test_fusing_runs_over_different_query_sets_warns_with_counts(dl19: Path, tmp_path: Path) -> None:
+    half = tmp_path / "half.txt"
+    lines = dl19.read_text().splitlines(keepends=True)
+    qids = list(dict.fromkeys(line.split()[0] for line in lines))[:20]
+    half.write_text("".join(line for line in lines if line.split()[0] in qids))
+    result = run_cli("fuse", dl19, half, "--output", tmp_path / "f.txt")
+    assert result.exit_code == 0 and "different query sets (bm25.txt: 43, half.txt: 20; 20 queries in all of them)" in result.output
+
+
+def test_a_nul_inside_an_id_is_refused(tmp_path: Path) -> None:
+    run = tmp_path / "run.txt"
+    run.write_bytes(b"264014 Q0 d\x001 1 2.0 t\n")
+    refused(run_cli("validate", run, "--dataset", "dl19"), "contains a control character")
+    refused(run_cli("convert-run", run, "--to", "msmarco", "--output", tmp_path / "out.tsv"), "run.txt:1:", "control character")
+
+
+def test_options_that_mean_nothing_to_bm25_are_refused(tmp_path: Path) -> None:
+    refused(run_cli("retrieve", "--dataset", "beir/nfcorpus", "--model", "mini", "--output", tmp_path / "x.txt"),
+            "--model does not apply to BM25")
+    assert not list(tmp_path.iterdir())
+
+
+def test_shard_num_without_shard_id_is_refused(dl19: Path, tmp_path: Path) -> None:
+    refused(run_cli(*rerank_args(dl19, tmp_path / "out.txt", "--shard-num", "2")), "pass --shard-id and --shard-num together")
+    assert not list(tmp_path.glob("out.txt*"))
+
+
+def test_a_duplicated_or_foreign_shard_is_a_clean_error(dl19: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run.txt"
+    for shard in ("0", "1"):
+        assert run_cli(*rerank_args(dl19, out, "--shard-id", shard, "--shard-num", "2")).exit_code == 0
+    logs = sorted(tmp_path.glob("run.txt.shard-*"))
+    shutil.copyfile(logs[0], logs[1])  # shard 0 twice
+    refused(run_cli("merge", "--output", out), "shard-00001-of-00002.jsonl: holds shard-00000-of-00002")
+    assert not out.exists()
+
+
+def test_shards_made_with_other_thread_counts_do_not_merge(dl19: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run.txt"
+    for shard, threads in (("0", "1"), ("1", "2")):
+        assert run_cli(*rerank_args(dl19, out, "--shard-id", shard, "--shard-num", "2", "--threads", threads)).exit_code == 0
+    refused(run_cli("merge", "--output", out), "made with --threads 1, now 2")
+
+
+def test_a_bm25_query_of_more_than_1024_terms_is_searched(tmp_path: Path) -> None:
+    """Lucene's default clause limit lost the whole retrieval (an internal error): long queries are searched."""
+    corpus = tmp_path / "long"
+    (corpus / "qrels").mkdir(parents=True)
+    (corpus / "corpus.jsonl").write_text("".join(json.dumps({"_id": f"d{i}", "text": " ".join(f"w{i}x{j}" for j in range(30))}) + "\n"
+                                                 for i in range(60)))
+    (corpus / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    (tmp_path / "topics.tsv").write_text("q1\t" + " ".join(f"w{i}x{j}" for i in range(60) for j in range(25)) + "\nq2\tw3x1\n")
+    for threads in ("1", "2"):
+        out = tmp_path / f"run{threads}.txt"
+        result = run_cli("retrieve", "--dataset", "long", "--corpus", corpus, "--topics", tmp_path / "topics.tsv", "--hits", "10",
+                         "--threads", threads, "--output", out)
+        assert result.exit_code == 0, result.output
+        assert len(read_run(out)["q1"]) == 10 and read_run(out)["q2"][0].docid == "d3"
+
+
+def test_a_full_disk_names_the_file(tmp_path: Path) -> None:
+    """EFBIG / ENOSPC name no file: the writer says which output it was writing."""
+    out = tmp_path / "bm25.txt"
+    script = ("import resource, signal, sys\n"
+              "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+              "resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))\n"
+              "from resrank_eval.cli import main\n"
+              f"main(['import-candidates', {str(DL19_CANDIDATES)!r}, '--output', {str(out)!r}])\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert re.search(r"Error: .*bm25.txt.passages.jsonl: cannot be written \(File too large\)", done.stderr), done.stderr
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".bm25")], "no temp file is left"

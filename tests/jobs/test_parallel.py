@@ -1,0 +1,144 @@
+"""Sharded encode, dense retrieval and rerank write what one process writes, byte for byte.
+
+Real components on a tiny random ResRank model (``tests/tiny_models.py``): 40 NFCorpus passages in
+chunks of 7, 24 NFCorpus queries, the DL19 BM25 candidates. The job-array form (``--shard-id/--shard-num``
++ ``merge``) runs in this process; torchrun runs 2 CPU processes (gloo) once for all three commands.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner, Result
+
+from resrank_eval.cli import main
+from resrank_eval.model import ResRankModel
+from resrank_eval.parallel import Shard
+from tests.helpers import DL19_CANDIDATES, NFCORPUS, REPO
+from tests.tiny_models import tiny_config
+
+INDEX_FILES = ("index", "docid", "vectors.npy")
+TIMINGS = ("encode_ms", "rerank_ms", "total_ms")
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def ok(*args: str) -> Result:
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model, a 40-passage corpus and 24 topics, and the one-process outputs of the three commands."""
+    root = tmp_path_factory.mktemp("parallel")
+    torch.manual_seed(0)
+    ResRankModel.from_config(tiny_config(root), "cpu", "float32").save_pretrained(root / "model")
+    (root / "corpus").mkdir()
+    with gzip.open(NFCORPUS / "corpus.jsonl.gz", "rt") as source:
+        (root / "corpus" / "corpus.jsonl").write_text("".join(itertools.islice(source, 40)))
+    with gzip.open(NFCORPUS / "queries.jsonl.gz", "rt") as source:
+        (root / "topics.jsonl").write_text("".join(itertools.islice(source, 24)))
+    for args in commands(root, "one"):
+        ok(*args)
+    return root
+
+
+def commands(root: Path, name: str, *extra: str) -> list[list[str]]:
+    """encode, dense retrieve and rerank into ``root/name``, each with ``extra`` options."""
+    out = root / name
+    return [
+        ["encode", "--dataset", "x", "--corpus", str(root / "corpus"), "--model", str(root / "model"), "--index", str(out / "index"),
+         "--shard-size", "7", "--batch-size", "4", "--threads", "1", *extra],
+        ["retrieve", "--dataset", "beir/nfcorpus", "--topics", str(root / "topics.jsonl"), "--method", "dense", "--model", str(root / "model"),
+         "--index", str(root / "one" / "index"), "--hits", "10", "--batch-size", "5", "--output", str(out / "dense.txt"), *extra],
+        ["rerank", "--dataset", "dl19", "--candidates", str(DL19_CANDIDATES), "--reranker", "resrank", "--model", str(root / "model"),
+         "--top-k", "8", "--batch-size", "3", "--threads", "1", "--output", str(out / "rerank.txt"), *extra],
+    ]
+
+
+def assert_same_outputs(root: Path, name: str, world: int) -> None:
+    one, other = root / "one", root / name
+    for file in INDEX_FILES:
+        assert (one / "index" / file).read_bytes() == (other / "index" / file).read_bytes(), file
+    for run in ("dense.txt", "rerank.txt"):
+        assert (one / run).read_bytes() == (other / run).read_bytes(), run
+    assert list(other.glob("*shard-*")) == [] and not (other / "index" / "shards").exists()
+
+    def untimed(path: Path) -> list[dict]:
+        return [{k: v for k, v in json.loads(line).items() if k not in TIMINGS} for line in path.read_text().splitlines()]
+
+    assert untimed(one / "rerank.txt.stats.jsonl") == untimed(other / "rerank.txt.stats.jsonl")
+    summary = json.loads((other / "rerank.txt.summary.json").read_text())
+    assert summary["queries"] == 43 and summary["world_size"] == world
+    assert [r["rank"] for r in summary["ranks"]] == list(range(world)) and sum(r["queries"] for r in summary["ranks"]) == 43
+    meta = json.loads((other / "index" / "encoder.json").read_text())
+    assert meta["probe"] == json.loads((one / "index" / "encoder.json").read_text())["probe"]
+    assert meta["world_size"] == world and sum(r["passages"] for r in meta["ranks"]) == 40
+    # the merged outputs carry the record one process writes (the same provenance and, but for the timings in the stats
+    # and summary, the same digests), so keeping and resuming treat them alike
+    for record in ("index/provenance.json", "dense.txt.provenance.json", "rerank.txt.provenance.json"):
+        mine, theirs = json.loads((one / record).read_text()), json.loads((other / record).read_text())
+        timed = {name for name in mine["outputs"] if name.endswith((".stats.jsonl", ".summary.json", "encoder.json"))}
+        assert {k: v for k, v in mine.items() if k not in ("outputs", "sources")} == {k: v for k, v in theirs.items() if k not in ("outputs", "sources")}
+        assert {k: v for k, v in mine["outputs"].items() if k not in timed} == {k: v for k, v in theirs["outputs"].items() if k not in timed}
+
+
+def test_a_shard_owns_every_nth_block() -> None:
+    items = list(range(11))
+    parts = [Shard(i, 3).blocks(items, 2) for i in range(3)]
+    assert parts == [[[0, 1], [6, 7]], [[2, 3], [8, 9]], [[4, 5], [10]]]
+    assert [item for block in Shard().blocks(items, 4) for item in block] == items
+    with pytest.raises(Exception, match="--shard-id must be in 0..1"):
+        Shard(2, 2)
+
+
+def test_job_array_shards_and_merge_equal_one_process(work: Path) -> None:
+    for shard in ("1", "0"):
+        for args in commands(work, "array", "--shard-id", shard, "--shard-num", "2"):
+            assert "resrank-eval merge" in ok(*args).output
+        if shard == "1":  # one shard done: merging now names the missing one, and writes nothing
+            result = invoke("merge", "--index", str(work / "array" / "index"))
+            assert result.exit_code == 2 and "shard(s) 0 of 2 not finished" in result.output
+            assert not (work / "array" / "index" / "index").exists()
+            changed = [*commands(work, "array", "--shard-id", "1", "--shard-num", "2")[2], "--top-k", "5"]
+            result = invoke(*changed)  # a finished shard made otherwise is refused, naming the difference
+            assert result.exit_code == 2 and "--top-k" in result.output and "pass --overwrite" in result.output
+    ok("merge", "--index", str(work / "array" / "index"))
+    for run in ("dense.txt", "rerank.txt"):
+        ok("merge", "--output", str(work / "array" / run))
+    assert_same_outputs(work, "array", 2)
+    for args in commands(work, "array", "--shard-id", "0", "--shard-num", "2"):  # merged and up to date: nothing to do
+        assert "skipping" in ok(*args).output
+
+
+def test_shard_options_are_checked(work: Path) -> None:
+    result = invoke(*commands(work, "bad", "--shard-id", "2", "--shard-num", "2")[2])
+    assert result.exit_code == 2 and "--shard-id must be in 0..1" in result.output
+    result = invoke("retrieve", "--dataset", "beir/nfcorpus", "--method", "bm25", "--output", str(work / "bm25.txt"),
+                    "--shard-id", "0", "--shard-num", "2")
+    assert result.exit_code == 2 and "sharding applies to dense retrieval" in result.output
+    assert not list(work.glob("bm25.txt*"))
+
+
+@pytest.mark.slow  # ~20 s on 2 cores: torchrun starts two processes
+def test_torchrun_two_cpu_processes_equal_one_process(work: Path) -> None:
+    driver = "\n".join(["from resrank_eval.cli import main",
+                        *(f"main({args!r}, standalone_mode=False)" for args in commands(work, "torchrun"))])
+    (work / "driver.py").write_text(driver + "\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           str(work / "driver.py")], capture_output=True, text=True, timeout=600, env=env, cwd=work)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert_same_outputs(work, "torchrun", 2)

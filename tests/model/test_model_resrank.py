@@ -1,0 +1,368 @@
+"""The ResRank model on tiny random real models: injection, residual modes, batching, persistence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from resrank_eval.errors import ResrankError
+from resrank_eval.model import ResRankConfig, ResRankModel, Scoring, load_encoder
+from tests.tiny_models import tiny_config, tiny_qwen3
+
+PASSAGES = ["Vitamin D in winter", "the powerhouse of the cell", "Paris is the capital of France",
+            "statins lower cholesterol", "transformers read tokens"]
+QUERIES = ["what causes fever", "capital of France", "heart disease risk"]
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny")
+    tiny_config(folder)
+    return folder
+
+
+def build(root: Path, **options: object) -> ResRankModel:
+    torch.manual_seed(0)
+    return ResRankModel.from_config(tiny_config(root, **options), "cpu", "float32").eval()
+
+
+def capture(model: ResRankModel) -> dict[str, torch.Tensor]:
+    """What the reranker received and returned in its last call (a forward hook, no patching): whole prompts,
+    with prefix reuse off."""
+    seen: dict[str, torch.Tensor] = {}
+    model.scoring = Scoring(prefix=False)
+
+    def hook(_module: torch.nn.Module, _args: tuple, kwargs: dict, output: object) -> None:
+        seen["embeds"] = kwargs["inputs_embeds"].detach()
+        seen["hidden"] = output.last_hidden_state.detach()  # type: ignore[attr-defined]
+
+    model.reranker.register_forward_hook(hook, with_kwargs=True)
+    return seen
+
+
+def test_exactly_one_reranker_token_per_passage(root: Path) -> None:
+    model = build(root)
+    seen = capture(model)
+    vectors = model.encode_passages(PASSAGES)
+    assert vectors.shape == (5, 24)
+    with torch.no_grad():
+        output = model([QUERIES[0]], vectors.unsqueeze(0))
+    assert output.scores.shape == (1, 5) and output.passes == [1]
+    prompt = model.prompts.build(QUERIES[0], 5)
+    assert output.input_tokens == [len(prompt.ids)]
+    assert [prompt.ids[s] for s in prompt.slots] == [model.prompts.placeholder_id] * 5
+    plain = model.reranker.get_input_embeddings()(torch.tensor(prompt.ids))
+    embeds = seen["embeds"][0]
+    changed = [i for i in range(len(prompt.ids)) if not torch.equal(embeds[i], plain[i])]
+    assert changed == prompt.slots
+    assert torch.allclose(embeds[prompt.slots], model.injector(vectors), atol=1e-6)
+
+
+@pytest.mark.parametrize("residual", ["add", "none", "gated"])
+def test_residual_modes_match_hand_computation(root: Path, residual: str) -> None:
+    model = build(root, residual=residual, score_scale=3.0)
+    if model.gate is not None:
+        model.gate.data.fill_(0.5)
+    seen = capture(model)
+    with torch.no_grad():
+        vectors = model.encode_passages(PASSAGES[:4])
+        scores = model.score([QUERIES[1]], vectors.unsqueeze(0))[0]
+        prompt = model.prompts.build(QUERIES[1], 4)
+        hidden = seen["hidden"][0]
+        injected = model.injector(vectors)
+        weight = {"add": 1.0, "none": 0.0, "gated": 0.5}[residual]
+        expected = [3.0 * F.cosine_similarity(hidden[-1], hidden[slot] + weight * injected[i], dim=0)
+                    for i, slot in enumerate(prompt.slots)]
+    assert torch.allclose(scores, torch.stack(expected), atol=1e-5)
+
+
+def test_query_token_is_appended_and_read(root: Path) -> None:
+    model = build(root, query_token="<|query|>")
+    prompt = model.prompts.build(QUERIES[0], 2)
+    assert prompt.ids[-1] == model.prompts.query_token_id
+    with torch.no_grad():
+        assert model.score([QUERIES[0]], model.encode_passages(PASSAGES[:2]).unsqueeze(0)).shape == (1, 2)
+
+
+def test_batch_equals_one_by_one_and_ragged_lists(root: Path) -> None:
+    model = build(root)
+    with torch.no_grad():
+        vectors = model.encode_passages(PASSAGES)
+        lists = [vectors[:5], vectors[1:3], vectors[2:]]
+        batched = model.score(QUERIES, lists)
+        for i, (query, block) in enumerate(zip(QUERIES, lists)):
+            alone = model.score([query], [block])[0]
+            assert torch.allclose(batched[i, :len(block)], alone, atol=1e-5)
+            assert torch.isinf(batched[i, len(block):]).all()
+
+
+def test_multi_pass_chunks_score_like_separate_lists(root: Path) -> None:
+    model = build(root, max_candidates_per_pass=2)
+    with torch.no_grad():
+        vectors = model.encode_passages(PASSAGES)
+        output = model([QUERIES[0]], [vectors])
+        chunks = [model.score([QUERIES[0]], [vectors[i:i + 2]])[0] for i in range(0, 5, 2)]
+    assert output.passes == [3]
+    assert torch.allclose(output.scores[0], torch.cat(chunks), atol=1e-5)
+
+
+def test_gradients_reach_encoder_reranker_and_injector(root: Path) -> None:
+    model = build(root, residual="gated", projector="mlp")
+    model.train()
+    vectors = model.encode_passages(PASSAGES[:4]).view(2, 2, -1)
+    model.score(QUERIES[:2], vectors).sum().backward()
+    for part in (model.encoder.model, model.reranker, model.injector):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
+    assert model.gate is not None and model.gate.grad is not None
+
+
+def test_save_load_round_trip_and_standalone_subfolders(root: Path, tmp_path: Path) -> None:
+    from transformers import AutoModel, AutoTokenizer
+
+    model = build(root, projector="mlp", residual="gated")
+    with torch.no_grad():
+        model.gate.data.fill_(0.7)  # type: ignore[union-attr]
+        vectors = model.encode_passages(PASSAGES)
+        before = model.score(QUERIES[:2], [vectors, vectors[:3]])
+    model.save_pretrained(tmp_path / "ckpt")
+    loaded = ResRankModel.from_pretrained(tmp_path / "ckpt", "cpu", "float32")
+    with torch.no_grad():
+        again = loaded.encode_passages(PASSAGES)
+        after = loaded.score(QUERIES[:2], [again, again[:3]])
+    assert torch.equal(vectors, again) and torch.equal(before, after)
+    saved = json.loads((tmp_path / "ckpt" / "resrank.json").read_text())
+    assert saved["encoder"] == "encoder" and saved["residual"] == "gated"
+    listed = json.loads((tmp_path / "ckpt" / "manifest.json").read_text())["files"]
+    assert {"resrank.json", "head.safetensors", "encoder/model.safetensors", "reranker/model.safetensors"} <= set(listed)
+    assert "residual `gated`" in (tmp_path / "ckpt" / "README.md").read_text()
+    for sub in ("encoder", "reranker"):
+        AutoModel.from_pretrained(tmp_path / "ckpt" / sub)
+        AutoTokenizer.from_pretrained(tmp_path / "ckpt" / sub)
+
+
+def test_decoder_encoder_pools_the_appended_eos(root: Path, tmp_path: Path) -> None:
+    from resrank_eval.model.loading import build_encoder
+
+    folder = tiny_qwen3(tmp_path / "qwen-encoder", hidden=16, seed=3)
+    config = ResRankConfig(encoder=str(folder), reranker="unused", pooling="last", normalize=False,
+                           query_instruction="Query: ")
+    encoder = build_encoder(config, "cpu", "float32")
+    ids = encoder.tokenize(["fever in children"], queries=True)[0]
+    assert ids[-1] == encoder.tokenizer.eos_token_id
+    assert encoder.tokenizer.decode(ids).startswith("Query: ")
+    with torch.no_grad():
+        vector = encoder.encode(["fever in children"], queries=True)[0]
+        hidden = encoder.model(input_ids=torch.tensor([ids])).last_hidden_state[0, -1]
+    assert torch.allclose(vector, hidden, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"pooling": "max"}, "pooling: expected one of last, mean, cls"),
+        ({"projector": "conv"}, "projector: expected one of"),
+        ({"residual": "mul"}, "residual: expected one of"),
+        ({"prompt_template": "{query}\n{passages}"}, "query last"),
+        ({"prompt_template": "no fields"}, "needs both"),
+        ({"passage_template": "[{index}]"}, "needs {placeholder}"),
+        ({"max_candidates_per_pass": 0}, "max_candidates_per_pass: expected >= 1"),
+        ({"max_passage_tokens": "512"}, "max_passage_tokens: expected an integer"),
+        ({"score_scale": -1}, "score_scale"),
+    ],
+)
+def test_bad_config_is_a_one_line_error(options: dict, message: str) -> None:
+    values = {"encoder": "e", "reranker": "r", **options}
+    with pytest.raises(ResrankError, match=message) as info:
+        ResRankConfig(**values)  # type: ignore[arg-type]
+    assert "\n" not in str(info.value)
+
+
+def test_bad_sources_and_files_are_one_line_errors(root: Path, tmp_path: Path) -> None:
+    with pytest.raises(ResrankError, match="projector 'none' needs equal hidden sizes"):
+        build(root, projector="none")
+    with pytest.raises(ResrankError, match="cannot load"):
+        ResRankModel.from_config(tiny_config(root, encoder=str(tmp_path / "absent")), "cpu")
+    (tmp_path / "resrank.json").write_text('{"encoder": "e", "reranker": "r", "colour": 1}')
+    with pytest.raises(ResrankError, match="resrank.json: unknown key 'colour'"):
+        ResRankModel.from_pretrained(tmp_path)
+    with pytest.raises(ResrankError, match="not a ResRank model folder, preset .* or hub repository"):
+        ResRankModel.from_pretrained(tmp_path / "nowhere")
+    model = build(root)
+    with pytest.raises(ResrankError, match="passage vectors"):
+        model.score(["q"], [torch.zeros(3, 7)])
+
+
+def test_reranker_layers_truncates_and_survives_save_load(root: Path, tmp_path: Path) -> None:
+    from transformers import AutoModel
+
+    model = build(root, reranker_layers=1)
+    assert len(model.reranker.layers) == 1
+    with torch.no_grad():
+        vectors = model.encode_passages(PASSAGES)
+        before = model.score(QUERIES[:1], [vectors])
+    model.save_pretrained(tmp_path / "ckpt")
+    assert AutoModel.from_pretrained(tmp_path / "ckpt" / "reranker").config.num_hidden_layers == 1
+    loaded = ResRankModel.from_pretrained(tmp_path / "ckpt", "cpu", "float32")
+    with torch.no_grad():
+        assert torch.equal(before, loaded.score(QUERIES[:1], [loaded.encode_passages(PASSAGES)]))
+
+
+def test_query_residual_adds_the_projected_query_vector(root: Path) -> None:
+    """q = h_last + e_q: checked against a hand computation from the reranker's own hidden states."""
+    from torch.nn import functional as F
+
+    model = build(root, query_residual=True, residual="add")
+    seen = capture(model)
+    with torch.no_grad():
+        vectors = model.encode_passages(PASSAGES[:3])
+        scores = model.score(QUERIES[:1], [vectors])
+        injected = model.injector(vectors)
+        prompt = model.prompts.build(QUERIES[0], 3)
+        hidden = seen["hidden"][0]
+        q = hidden[len(prompt.ids) - 1] + model.injector(model.encode_queries(QUERIES[:1]))[0]
+        expected = F.cosine_similarity(q[None], hidden[prompt.slots] + injected, dim=-1) * model.config.score_scale
+    assert torch.allclose(scores[0], expected, atol=1e-5)
+
+
+def test_linear_projector_starts_cosine_preserving(root: Path) -> None:
+    model = build(root, projector="linear")
+    with torch.no_grad():
+        vectors = model.encode_passages(PASSAGES)
+        projected = model.injector(vectors)
+    assert torch.allclose(vectors @ vectors.T, projected @ projected.T, atol=1e-5)
+
+
+def test_packed_checkpoint_loads_to_the_same_scores(root: Path, tmp_path: Path) -> None:
+    from resrank_eval.model.pack import pack
+    from resrank_eval.model.packing import DELTA_FILE
+
+    model = build(root, projector="linear", residual="gated")
+    with torch.no_grad():  # what training leaves: a LoRA-like (rank-2) change and a dense one
+        weight = model.reranker.layers[0].self_attn.q_proj.weight
+        weight += torch.randn(weight.shape[0], 2) @ torch.randn(2, weight.shape[1]) * 0.01
+        model.encoder.model.embeddings.LayerNorm.bias += 0.5
+        vectors = model.encode_passages(PASSAGES)
+        before = model.score(QUERIES[:2], [vectors, vectors[:2]])
+    model.save_pretrained(tmp_path / "trained")
+    counts = pack(tmp_path / "trained", tmp_path / "packed", str(root / "bert"), str(root / "qwen3"))
+    assert counts["low_rank"] == 1 and counts["dense"] == 1
+    assert (tmp_path / "packed" / DELTA_FILE).stat().st_size < 20_000
+    loaded = ResRankModel.from_pretrained(tmp_path / "packed", "cpu", "float32")
+    with torch.no_grad():
+        again = loaded.encode_passages(PASSAGES)
+        after = loaded.score(QUERIES[:2], [again, again[:2]])
+    assert torch.allclose(before, after, atol=1e-3)
+    encoder_only = load_encoder(tmp_path / "packed", "cpu", "float32")  # dense indexing loads just this
+    assert torch.allclose(encoder_only.encode(PASSAGES), vectors, atol=1e-5)
+
+
+def test_rank_embeddings_add_a_vector_per_position_to_the_input_only(root: Path, tmp_path: Path) -> None:
+    plain = build(root, residual="gated", gate_init=3.0, max_candidates_per_pass=4)
+    model = build(root, residual="gated", gate_init=3.0, rank_embeddings=True, max_candidates_per_pass=4)
+    with torch.no_grad():
+        vectors = model.encode_passages(PASSAGES)
+        assert torch.equal(model.score(QUERIES[:1], [vectors]), plain.score(QUERIES[:1], [vectors]))  # zero at start
+        model.rank_embedding.normal_()
+    seen = capture(model)
+    with torch.no_grad():
+        scores = model.score(QUERIES[:1], [vectors])  # 5 passages: passes of 4 and 1, positions 0-3 and 0
+    injected = model.injector(vectors).detach()
+    positions = [0, 1, 2, 3, 0]
+    prompts = [model.prompts.build(QUERIES[0], 4), model.prompts.build(QUERIES[0], 1)]
+    slots = [(0, s) for s in prompts[0].slots] + [(1, s) for s in prompts[1].slots]
+    for i, (row, slot) in enumerate(slots):
+        assert torch.allclose(seen["embeds"][row, slot], injected[i] + model.rank_embedding[positions[i]], atol=1e-6)
+    last = [seen["hidden"][row, len(p.ids) - 1] for row, p in enumerate(prompts)]
+    residual = torch.stack([seen["hidden"][row, slot] for row, slot in slots]) + model.gate * injected
+    expected = F.cosine_similarity(torch.stack([last[row] for row, _ in slots]), residual, dim=-1) * model.config.score_scale
+    assert torch.allclose(scores[0], expected.detach(), atol=1e-5)
+    model.save_pretrained(tmp_path / "ckpt")
+    loaded = ResRankModel.from_pretrained(tmp_path / "ckpt", "cpu", "float32")
+    loaded.scoring = Scoring(prefix=False)  # as ``capture`` ran it: the same mechanics, bit for bit
+    with torch.no_grad():
+        assert torch.equal(loaded.score(QUERIES[:1], [loaded.encode_passages(PASSAGES)]), scores)
+
+
+def flip_a_bit(path: Path, at_end: int = 100) -> None:
+    """Change one bit of a weight's value, far from the header (which stays valid)."""
+    data = bytearray(path.read_bytes())
+    data[-at_end] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+def test_folders_are_checked_against_their_manifest(root: Path, tmp_path: Path) -> None:
+    """A flipped bit in the delta (header intact) is refused before the weights are used, naming the file; a
+    missing file is refused by the reranker's option check, which loads nothing."""
+    from resrank_eval.model.pack import pack
+    from resrank_eval.rerank.registry import reranker_factory
+
+    model = build(root, projector="linear")
+    with torch.no_grad():
+        model.reranker.layers[0].mlp.up_proj.weight.add_(0.01)
+    model.save_pretrained(tmp_path / "trained")
+    pack(tmp_path / "trained", tmp_path / "packed", str(root / "bert"), str(root / "qwen3"))
+    reranker_factory("resrank", model=str(tmp_path / "packed"))
+    flip_a_bit(tmp_path / "packed" / "delta.safetensors")
+    reranker_factory("resrank", model=str(tmp_path / "packed"))  # sizes are right: the load itself finds it
+    with pytest.raises(ResrankError, match=r"delta\.safetensors: sha256 differs from the manifest's") as info:
+        ResRankModel.from_pretrained(tmp_path / "packed", "cpu")
+    assert "\n" not in str(info.value)
+    with pytest.raises(ResrankError, match=r"delta\.safetensors: sha256 differs"):
+        load_encoder(tmp_path / "packed", "cpu")
+    (tmp_path / "trained" / "head.safetensors").unlink()
+    for name in ("resrank", "encoder"):
+        with pytest.raises(ResrankError, match=r"head\.safetensors: missing"):
+            reranker_factory(name, model=str(tmp_path / "trained"))
+    (tmp_path / "trained" / "head.safetensors").write_bytes(b"")
+    with pytest.raises(ResrankError, match=r"head\.safetensors: not a complete safetensors file"):
+        reranker_factory("resrank", model=str(tmp_path / "trained"))
+    config = tmp_path / "packed" / "resrank.json"
+    config.write_text(config.read_text() + " ")  # still a valid config, but not the one saved
+    with pytest.raises(ResrankError, match=rf"resrank\.json: {config.stat().st_size} bytes, the manifest says"):
+        reranker_factory("resrank", model=str(tmp_path / "packed"))
+
+
+def test_bundled_model_is_pinned_in_the_package() -> None:
+    """The shipped folder's manifest is the one whose digest the package pins, and it lists every weight file."""
+    from resrank_eval.model.manifest import check_folder
+    from resrank_eval.model.sources import BUNDLED_MANIFEST_SHA256, BUNDLED_MODEL
+    from resrank_eval.provenance import fingerprint
+
+    assert fingerprint(BUNDLED_MODEL / "manifest.json") == "sha256:" + BUNDLED_MANIFEST_SHA256
+    assert {"delta.safetensors", "head.safetensors", "resrank.json"} <= set(json.loads((BUNDLED_MODEL / "manifest.json").read_text())["files"])
+    check_folder(BUNDLED_MODEL, digests=True)
+    assert "## Scores" in (BUNDLED_MODEL / "README.md").read_text()
+
+
+def test_hub_repository_loads_from_the_cache_offline(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``from_pretrained("owner/name")`` reads the hub's cache layout when offline; the card survives a round trip;
+    ``push_to_hub`` without a hub is a one-line error."""
+    from huggingface_hub import constants
+
+    from resrank_eval.model import Card
+
+    model = build(root, residual="gated")
+    model.card = Card(title="Tiny ResRank", training="Nothing: random weights.",
+                      scores=[{"dataset": "dl19", "measure": "nDCG@10", "value": 0.1, "command": "resrank-eval rerank ..."}])
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--someone--tiny-resrank"
+    model.save_pretrained(repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    loaded = ResRankModel.from_pretrained("someone/tiny-resrank", "cpu", "float32")
+    assert loaded.card == model.card and loaded.config.residual == "gated"
+    with torch.no_grad():
+        vectors = model.encode_passages(PASSAGES)
+        assert torch.equal(model.score(QUERIES[:1], [vectors]), loaded.score(QUERIES[:1], [vectors]))
+    with pytest.raises(ResrankError, match="someone/absent: not a local folder or preset, and no copy from the Hugging Face hub"):
+        ResRankModel.from_pretrained("someone/absent")
+    with pytest.raises(ResrankError, match="push to someone/tiny-resrank: "):
+        loaded.push_to_hub("someone/tiny-resrank")
+    text = (repo / "snapshots" / commit / "README.md").read_text()
+    assert "Tiny ResRank" in text and "| dl19 | nDCG@10 | 0.1 | `resrank-eval rerank ...` |" in text

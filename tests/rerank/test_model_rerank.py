@@ -1,0 +1,153 @@
+"""ResRank and encoder rerankers, the dense index (resume, vector reuse) and dense retrieval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from resrank_eval.errors import InputError, ResrankError
+from resrank_eval.formats.corpus import write_corpus
+from resrank_eval.model import ResRankModel
+from resrank_eval.rerank import rerank
+from resrank_eval.rerank.resrank import EncoderReranker, ResRankReranker
+from resrank_eval.retrieve.dense import DenseVectors, build_dense_index, dense_retrieve
+from resrank_eval.types import Candidate, Query, Ranking
+from tests.tiny_models import tiny_config
+
+DOCS = {f"d{i}": text for i, text in enumerate([
+    "Vitamin D deficiency is common in winter", "the mitochondria is the powerhouse of the cell",
+    "Paris is the capital of France", "statins lower cholesterol", "transformers read tokens",
+    "Berlin is the capital of Germany", "fever in children", "heart disease risk factors",
+])}
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tiny")
+    torch.manual_seed(0)
+    ResRankModel.from_config(tiny_config(root), "cpu", "float32").save_pretrained(root / "model")
+    return root / "model"
+
+
+@pytest.fixture(scope="module")
+def index_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("dense")
+    write_corpus(root / "corpus.jsonl", DOCS)
+    encoder = ResRankModel.from_pretrained(model_dir, "cpu").encoder
+    return build_dense_index(root / "corpus.jsonl", encoder, root / "index", batch_size=3, shard_size=3)
+
+
+def rankings(with_text: bool = True) -> list[Ranking]:
+    def ranking(qid: str, text: str, docids: list[str]) -> Ranking:
+        return Ranking(Query(qid, text), [Candidate(d, 10.0 - i, DOCS[d] if with_text else None)
+                                          for i, d in enumerate(docids)])
+
+    return [ranking("q1", "capital of France", ["d0", "d1", "d2", "d5"]),
+            ranking("q2", "fever", ["d6", "d3", "d4"]), ranking("q3", "heart", ["d7", "d3"])]
+
+
+@pytest.mark.parametrize("cls", [ResRankReranker, EncoderReranker])
+def test_reranker_orders_scores_and_fills_stats(cls: type, model_dir: Path) -> None:
+    reranker = cls.from_pretrained(str(model_dir), device="cpu")
+    results = rerank(reranker, rankings(), batch_size=2)
+    assert len(results) == 3
+    for ranking, result in zip(rankings(), results):
+        scores = [c.score for c in result.candidates]
+        assert sorted(c.docid for c in result.candidates) == sorted(ranking.docids)
+        assert scores == sorted(scores, reverse=True)
+        stats = result.stats
+        assert stats.reranker == cls.name and stats.candidates == len(ranking.candidates)
+        assert stats.generated_tokens == 0 and stats.encoder_tokens > 0 and stats.device == "cpu"
+        assert stats.dtype == "float32" and stats.batch_size == (2 if ranking.query.qid != "q3" else 1)
+        assert stats.total_ms == pytest.approx(stats.encode_ms + stats.rerank_ms)
+        if cls is ResRankReranker:
+            assert stats.forward_passes == 1 and stats.reranker_input_tokens > len(ranking.candidates)
+
+
+@pytest.mark.parametrize("cls", [ResRankReranker, EncoderReranker])
+def test_cached_vectors_are_reused_not_reencoded(cls: type, model_dir: Path, index_dir: Path) -> None:
+    online = rerank(cls.from_pretrained(str(model_dir), device="cpu"), rankings())
+    cached = rerank(cls.from_pretrained(str(model_dir), device="cpu", embeddings=index_dir), rankings(False))
+    for a, b in zip(online, cached):
+        assert [c.docid for c in a.candidates] == [c.docid for c in b.candidates]
+        assert np.allclose([c.score for c in a.candidates], [c.score for c in b.candidates], atol=1e-5)
+        assert b.stats.extra["cached_vectors"] == b.stats.candidates
+        if cls is ResRankReranker:
+            assert b.stats.encoder_tokens == 0 and b.stats.encode_ms == 0.0
+
+
+def test_partly_cached_candidates_mix_stored_and_fresh_vectors(model_dir: Path, index_dir: Path) -> None:
+    extra = {"n1": "a passage the index does not hold", "n2": "another new one about fever"}
+    mixed = [Ranking(Query("q1", "fever"), [Candidate(d, 0.0, extra.get(d) or DOCS[d]) for d in ("n1", "d6", "n2", "d3")])]
+    online = rerank(ResRankReranker.from_pretrained(str(model_dir), device="cpu"), mixed)[0]
+    cached = rerank(ResRankReranker.from_pretrained(str(model_dir), device="cpu", embeddings=index_dir), mixed)[0]
+    assert [c.docid for c in cached.candidates] == [c.docid for c in online.candidates]
+    assert np.allclose([c.score for c in cached.candidates], [c.score for c in online.candidates], atol=1e-5)
+    assert cached.stats.extra["cached_vectors"] == 2
+
+
+def test_missing_text_and_foreign_index_are_errors(model_dir: Path, index_dir: Path) -> None:
+    with pytest.raises(ResrankError, match="no text and no cached vector"):
+        rerank(ResRankReranker.from_pretrained(str(model_dir), device="cpu"), rankings(False))
+    other = ResRankModel.from_pretrained(model_dir, "cpu")
+    torch.manual_seed(5)
+    other.encoder.model.embeddings.word_embeddings.weight.data.normal_()
+    with pytest.raises(ResrankError, match="different encoder"):
+        ResRankReranker(other, embeddings=index_dir)
+
+
+def test_dense_index_layout_and_resume_after_failure(model_dir: Path, index_dir: Path, tmp_path: Path) -> None:
+    assert (index_dir / "docid").read_text().split() == list(DOCS)
+    assert np.load(index_dir / "vectors.npy").shape == (8, 24) and not (index_dir / "shards").exists()
+    corpus = tmp_path / "corpus.jsonl"
+    lines = [json.dumps({"_id": d, "title": "", "text": t}) for d, t in DOCS.items()]
+    corpus.write_text("\n".join(lines[:7] + ["{broken"]) + "\n")
+    encoder = ResRankModel.from_pretrained(model_dir, "cpu").encoder
+    with pytest.raises(InputError):
+        build_dense_index(corpus, encoder, tmp_path / "index", shard_size=3)
+    shards = sorted((tmp_path / "index" / "shards").glob("*.npy"))
+    assert [s.name for s in shards] == ["00000.npy", "00001.npy"]
+    corpus.write_text("\n".join(lines) + "\n")  # chunks encoded from another corpus are not resumed: refused, by name
+    with pytest.raises(ResrankError, match="made from a different --corpus"):
+        build_dense_index(corpus, encoder, tmp_path / "index", shard_size=3)
+    corpus.write_text("\n".join(lines[:7] + ["{broken"]) + "\n")
+    first = shards[0].stat().st_mtime_ns
+    (tmp_path / "fixed.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError):  # the same corpus resumes: the finished chunks are kept
+        build_dense_index(corpus, encoder, tmp_path / "index", shard_size=3)
+    assert shards[0].stat().st_mtime_ns == first
+    build_dense_index(tmp_path / "fixed.jsonl", encoder, tmp_path / "fixed", shard_size=3)
+    assert np.allclose(np.load(tmp_path / "fixed" / "vectors.npy"), np.load(index_dir / "vectors.npy"), atol=1e-6)
+    assert (tmp_path / "fixed" / "docid").read_text() == (index_dir / "docid").read_text()
+    assert DenseVectors(tmp_path / "fixed").get(["d3", "zz"]).keys() == {"d3"}
+
+
+def test_dense_retrieve_with_pyserini_faiss_searcher(model_dir: Path, index_dir: Path) -> None:
+    topics = {"q1": Query("q1", "capital of France"), "q2": Query("q2", "fever")}
+    run = dense_retrieve(index_dir, str(model_dir), topics, hits=5, batch_size=4, threads=1)
+    assert set(run) == {"q1", "q2"} and all(len(hits) == 5 for hits in run.values())
+    encoder = ResRankModel.from_pretrained(model_dir, "cpu").encoder
+    with torch.no_grad():
+        query = encoder.encode(["capital of France"], queries=True)[0].numpy()
+    vectors = DenseVectors(index_dir)
+    expected = sorted(DOCS, key=lambda d: -float(vectors.get([d])[d] @ query))[:5]
+    assert [c.docid for c in run["q1"]] == expected
+    scores = [c.score for c in run["q1"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_results_are_paired_with_their_rankings_by_qid() -> None:
+    """A result names its query (``Reranked.qid``); one returned out of order is an error, not a silent mix-up."""
+    from resrank_eval.rerank.identity import IdentityReranker
+
+    class Swapped(IdentityReranker):
+        def rerank_batch(self, rankings: list[Ranking]) -> list:
+            return super().rerank_batch(rankings)[::-1]
+
+    assert [r.qid for r in rerank(IdentityReranker(), rankings(), batch_size=2)] == ["q1", "q2", "q3"]
+    with pytest.raises(ResrankError, match="returned query 'q2' where 'q1' was due"):
+        rerank(Swapped(), rankings(), batch_size=2)

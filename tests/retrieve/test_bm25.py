@@ -1,0 +1,84 @@
+"""BM25 over a real Lucene index of the real NFCorpus: Pyserini's published numbers, caching."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import pytest
+
+from resrank_eval.datasets import get_dataset
+from resrank_eval.errors import ResrankError
+from resrank_eval.evaluate import evaluate
+from resrank_eval.lucene import lucene_passages, open_searcher
+from resrank_eval.retrieve.bm25 import bm25_index, bm25_search, index_step
+
+
+@pytest.fixture(scope="session")
+def nfcorpus_run() -> dict:
+    ds = get_dataset("beir/nfcorpus")
+    searcher = open_searcher(bm25_index(ds.corpus_dir))
+    return bm25_search(searcher, ds.topics(), hits=1000, threads=2, remove_query=True)
+
+
+def test_reproduces_pyserini_bm25_flat(nfcorpus_run: dict) -> None:
+    ds = get_dataset("beir/nfcorpus")
+    mean = evaluate(nfcorpus_run, ds.qrels(), ds.measures).mean
+    assert mean["nDCG@10"] == pytest.approx(0.3218, abs=5e-4)
+    assert mean["R@100"] == pytest.approx(0.2457, abs=5e-4)
+    assert mean["R@1000"] == pytest.approx(0.3704, abs=5e-4)
+    assert all(len(c) <= 1000 for c in nfcorpus_run.values())
+    assert all(c.docid != qid for qid, cands in nfcorpus_run.items() for c in cands)
+
+
+def test_index_is_reused_and_rebuilt_when_corpus_changes(tmp_path: Path) -> None:
+    corpus = tmp_path / "tiny"
+    corpus.mkdir()
+    (corpus / "corpus.jsonl").write_text('{"_id": "d1", "title": "Cats", "text": "cats purr"}\n{"_id": "d2", "title": "", "text": "dogs bark"}\n')
+    first = bm25_index(corpus)
+    stamp = (first / "provenance.json").stat().st_mtime_ns
+    assert bm25_index(corpus) == first and (first / "provenance.json").stat().st_mtime_ns == stamp
+    (corpus / "corpus.jsonl").write_text('{"_id": "d3", "title": "", "text": "birds sing"}\n')
+    second = bm25_index(corpus)
+    assert second != first
+    searcher = open_searcher(second)
+    assert lucene_passages(searcher, ["d3"]) == {"d3": "birds sing"}
+    with pytest.raises(ResrankError, match="different --corpus"):
+        bm25_index(corpus, first)
+
+
+def test_stored_text_is_title_plus_text() -> None:
+    ds = get_dataset("beir/nfcorpus")
+    searcher = open_searcher(bm25_index(ds.corpus_dir))
+    text = lucene_passages(searcher, ["MED-10"])["MED-10"]
+    assert text.startswith("Statin Use and Breast Cancer Survival: A Nationwide Cohort Study from Finland Recent studies")
+
+
+def test_bad_corpus_lines_are_located(tmp_path: Path) -> None:
+    corpus = tmp_path / "bad"
+    corpus.mkdir()
+    with gzip.open(corpus / "corpus.jsonl.gz", "wt") as handle:
+        handle.write('{"_id": "d1", "text": "ok"}\n{"text": "no id"}\n')
+    with pytest.raises(ResrankError, match=r"corpus.jsonl.gz:2: document has no '_id'"):
+        bm25_index(corpus)
+    leftovers = list((Path(os.environ["RESRANK_CACHE"]) / "indexes").glob(".lucene-*"))
+    assert not leftovers, "a failed build must not leave a half-built index behind"
+
+
+def test_a_killed_build_is_cleaned_up_and_an_edited_index_never_reused(tmp_path: Path) -> None:
+    """What a killed build leaves (a hidden temp folder) is removed by the next build; an index whose
+    files changed since it was built is refused, naming the file."""
+    corpus = tmp_path / "tiny"
+    corpus.mkdir()
+    (corpus / "corpus.jsonl").write_text('{"_id": "d1", "text": "cats purr"}\n{"_id": "d2", "text": "dogs bark"}\n')
+    target = index_step(corpus).outputs.files[0]
+    killed = target.parent / f".{target.name}.k1ll3d.tmp"  # the folder a SIGKILLed build leaves behind
+    (killed / "_0.cfs").parent.mkdir(parents=True)
+    (killed / "_0.cfs").write_bytes(b"half an index")
+    assert bm25_index(corpus) == target and not killed.exists()
+    segment = next(p for p in sorted(target.iterdir()) if p.name.startswith("_") and p.stat().st_size > 0)
+    segment.write_bytes(segment.read_bytes()[:-1] + b"\0")
+    with pytest.raises(ResrankError, match=f"{segment.name}: changed since it was made"):
+        bm25_index(corpus)
+    assert not list(target.parent.glob(f".{target.name}.*"))

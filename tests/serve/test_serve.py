@@ -1,0 +1,357 @@
+"""``resrank-eval serve``: a real uvicorn server on an ephemeral port, called by real clients.
+
+A tiny ResRank model (random BERT encoder + random Qwen3 reader, built from configs) that reads the
+first stage as ResRank-mini v3 does (rank embeddings, score fusion, query residual), loaded from its
+folder by the server, with a dense index of eight passages. Scores are compared with the library's
+``rerank`` of the same ranking (documents in the given order, first-stage score ``-rank``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import torch
+
+from resrank_eval.rerank import rerank
+from resrank_eval.rerank.resrank import ResRankReranker
+from resrank_eval.serve import RerankService, ServeSettings, serving
+from resrank_eval.serve.bench import start_server
+from resrank_eval.types import Candidate, Query, Ranking
+from tests.helpers import REPO, SERVE_DOCS, SERVE_QUERIES
+
+uvicorn = pytest.importorskip("uvicorn", reason="the serve extra is not installed")
+cohere = pytest.importorskip("cohere", reason="the cohere SDK (test extra) is not installed")
+
+KEY = "s3cret-key"
+SCORE_TOLERANCE = 1e-5
+"""Batched vs alone on CPU: padded batch shapes change the matmuls' summation order, so scores may differ in the
+last float32 bits (measured up to ~1e-6 here); rankings are identical. docs/serve.md states this."""
+
+
+@pytest.fixture(scope="module")
+def reranker(model_dir: Path, index_dir: Path) -> ResRankReranker:
+    """The library's reranker, the reference every served score is compared with."""
+    return ResRankReranker.from_pretrained(str(model_dir), device="cpu", embeddings=index_dir)
+
+
+@contextmanager
+def running(settings: ServeSettings) -> Iterator[tuple[str, RerankService]]:
+    """A real server in a thread on 127.0.0.1:<free port> (the library's ``serving``); yields its URL once ready."""
+    service = RerankService(settings)
+    with serving(service) as url:
+        yield url, service
+
+
+@pytest.fixture(scope="module")
+def server(model_dir: Path, index_dir: Path) -> Iterator[tuple[str, RerankService]]:
+    settings = ServeSettings(str(model_dir), str(index_dir), "cpu", max_batch=8, max_wait_ms=20, max_queue=128,
+                             max_documents=20, max_chars=2000, max_body_bytes=30_000, api_key_env="RESRANK_TEST_KEY")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RESRANK_TEST_KEY", KEY)
+        with running(settings) as started:
+            yield started
+
+
+@pytest.fixture()
+def url(server: tuple[str, RerankService]) -> str:
+    return server[0]
+
+
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+def post(url: str, path: str, body: Any) -> httpx.Response:
+    """JSON as Python writes it (ASCII escapes: a lone surrogate travels as ``\\ud800``, as any client may send it)."""
+    return httpx.post(f"{url}{path}", content=json.dumps(body), headers={**AUTH, "Content-Type": "application/json"}, timeout=60)
+
+
+def library_scores(reranker: ResRankReranker, query: str, texts: list[str | None], docids: list[str] | None = None) -> list[float]:
+    """The library's scores, in document order, of the ranking a request stands for: given order, scores -rank."""
+    docids = docids or [f"doc{i}" for i in range(len(texts))]
+    ranking = Ranking(Query("q", query), [Candidate(d, -float(r), t) for r, (d, t) in enumerate(zip(docids, texts), 1)])
+    result = rerank(reranker, [ranking])[0]
+    by_id = {c.docid: c.score for c in result.candidates}
+    return [by_id[d] for d in docids]
+
+
+def test_cohere_sdk_gets_the_library_scores(url: str, reranker: ResRankReranker) -> None:
+    texts = [SERVE_DOCS[d] for d in ("d3", "d2", "d7", "d0", "d5")]
+    client = cohere.ClientV2(api_key=KEY, base_url=url)
+    response = client.rerank(model="resrank", query="capital of France", documents=texts, top_n=3)
+    want = library_scores(reranker, "capital of France", texts)
+    best = sorted(range(len(texts)), key=lambda i: -want[i])[:3]
+    assert [r.index for r in response.results] == best
+    assert [r.relevance_score for r in response.results] == [want[i] for i in best]
+    assert response.id and response.meta.tokens.input_tokens > 0
+
+
+def test_jina_and_tei_dialects_over_raw_http(url: str, reranker: ResRankReranker) -> None:
+    texts = [SERVE_DOCS[d] for d in ("d6", "d0", "d7", "d1")]
+    want = library_scores(reranker, "fever in children", texts)
+    best = sorted(range(len(texts)), key=lambda i: -want[i])
+
+    jina = post(url, "/v1/rerank", {"model": "any", "query": "fever in children", "documents": [{"text": t} for t in texts]})
+    assert jina.status_code == 200, jina.text
+    body = jina.json()
+    assert body["model"] == "model" and [r["index"] for r in body["results"]] == best
+    assert [r["relevance_score"] for r in body["results"]] == [want[i] for i in best]
+    assert body["results"][0]["document"] == {"text": texts[best[0]]}  # Jina returns documents by default
+    usage = body["usage"]
+    assert usage["total_tokens"] == usage["encoder_tokens"] + usage["reranker_input_tokens"] and usage["encoder_tokens"] > 0
+    assert jina.headers["x-encoder-tokens"] == str(usage["encoder_tokens"]) and jina.headers["x-cached-vectors"] == "0"
+
+    tei = post(url, "/rerank", {"query": "fever in children", "texts": texts, "raw_scores": True, "return_text": True})
+    assert tei.status_code == 200, tei.text
+    assert [(r["index"], r["score"], r["text"]) for r in tei.json()] == [(i, want[i], texts[i]) for i in best]
+    squashed = post(url, "/rerank", {"query": "fever in children", "texts": texts}).json()  # TEI's default: sigmoid
+    assert [r["index"] for r in squashed] == best and all(0 < r["score"] < 1 and "text" not in r for r in squashed)
+    assert squashed[0]["score"] == pytest.approx(1 / (1 + torch.exp(torch.tensor(-want[best[0]], dtype=torch.float64)).item()))
+
+
+def test_ids_read_the_dense_index_vectors(url: str, reranker: ResRankReranker) -> None:
+    ids = ["d7", "d3", "d0", "d6"]
+    response = post(url, "/v1/rerank", {"query": "heart disease", "documents": [{"id": d} for d in ids] + ["a new passage on hearts"],
+                                        "return_documents": False})
+    assert response.status_code == 200, response.text
+    want = library_scores(reranker, "heart disease", [None] * 4 + ["a new passage on hearts"], ids + ["new"])
+    assert sorted((r["index"], r["relevance_score"]) for r in response.json()["results"]) == list(enumerate(want))
+    assert "document" not in response.json()["results"][0]
+    assert response.headers["x-cached-vectors"] == "4"
+
+
+def test_order_is_the_first_stage_and_equal_texts_share_a_vector(url: str, reranker: ResRankReranker) -> None:
+    """The model reads the given order (score fusion, rank embeddings): reversing it changes the scores; a repeated
+    text scores as the library scores two candidates with that text."""
+    texts = [SERVE_DOCS[d] for d in ("d2", "d5", "d4")]
+    forward = post(url, "/rerank", {"query": "capital", "texts": texts, "raw_scores": True}).json()
+    backward = post(url, "/rerank", {"query": "capital", "texts": texts[::-1], "raw_scores": True}).json()
+    assert {r["index"]: r["score"] for r in forward}[0] != {r["index"]: r["score"] for r in backward}[2]
+    repeated = [texts[0], texts[1], texts[0]]
+    got = post(url, "/rerank", {"query": "capital", "texts": repeated, "raw_scores": True}).json()
+    assert sorted((r["index"], r["score"]) for r in got) == list(enumerate(library_scores(reranker, "capital", repeated)))
+
+
+def test_sixty_four_concurrent_clients_get_what_each_gets_alone(url: str) -> None:
+    rng = random.Random(7)
+    bodies = []
+    for i in range(64):
+        docs: list[Any] = rng.sample(list(SERVE_DOCS.values()), rng.randint(2, 8))
+        if i % 3 == 0:
+            docs[0] = {"id": rng.choice(list(SERVE_DOCS))} if docs[0] not in docs[1:] else docs[0]
+        bodies.append({"query": SERVE_QUERIES[i % len(SERVE_QUERIES)] + f" {i}", "texts": docs, "raw_scores": True})
+    alone = [post(url, "/rerank", body) for body in bodies]
+    with ThreadPoolExecutor(64) as pool:
+        together = list(pool.map(lambda body: post(url, "/rerank", body), bodies))
+    assert all(r.status_code == 200 for r in alone + together), [r.text for r in alone + together if r.status_code != 200][:1]
+    assert max(int(r.headers["x-batch-size"]) for r in together) > 1  # they were batched
+    for a, b in zip(alone, together):
+        assert [r["index"] for r in a.json()] == [r["index"] for r in b.json()]
+        assert max(abs(x["score"] - y["score"]) for x, y in zip(a.json(), b.json())) <= SCORE_TOLERANCE
+
+
+HOSTILE: list[tuple[str, Any]] = [
+    ("/v2/rerank", {"query": "q"}),  # no documents
+    ("/v2/rerank", {"query": "q", "documents": []}),
+    ("/v2/rerank", {"query": "", "documents": ["a"]}),
+    ("/v2/rerank", {"query": 5, "documents": ["a"]}),
+    ("/v2/rerank", {"query": "q", "documents": "a"}),
+    ("/v2/rerank", {"query": "q", "documents": [None]}),
+    ("/v2/rerank", {"query": "q", "documents": [""]}),
+    ("/v2/rerank", {"query": "q", "documents": ["\ud800 lone surrogate"]}),
+    ("/v2/rerank", {"query": "q", "documents": [{"text": "a", "id": "d1"}]}),
+    ("/v2/rerank", {"query": "q", "documents": [{"id": "no such id"}]}),
+    ("/v2/rerank", {"query": "q", "documents": [{"id": "unknown"}]}),
+    ("/v2/rerank", {"query": "q", "documents": [{"id": "d1"}, {"id": "d1"}]}),
+    ("/v2/rerank", {"query": "q", "documents": ["a"], "top_n": 0}),
+    ("/v2/rerank", {"query": "q", "documents": ["a"], "top_n": "2"}),
+    ("/v2/rerank", {"query": "q", "documents": ["a"], "top_n": True}),
+    ("/v2/rerank", {"query": "q", "documents": ["a"] * 21}),  # over max_documents
+    ("/v2/rerank", {"query": "q", "documents": ["a" * 2001]}),  # over max_chars
+    ("/v2/rerank", {"query": "q" * 2001, "documents": ["a"]}),
+    ("/v2/rerank", {"query": "q", "documents": ["a" * 1900] * 19}),  # over max_body_bytes
+    ("/v2/rerank", []),
+    ("/v2/rerank", "a string"),
+    ("/v2/rerank", None),
+    ("/v1/rerank", {"query": "q", "documents": [{"txt": "a"}]}),
+    ("/v1/rerank", {"query": "q", "documents": ["a"], "return_documents": "yes"}),
+    ("/rerank", {"query": "q", "texts": [1, 2]}),
+    ("/rerank", {"query": "q", "texts": ["a"], "raw_scores": 1}),
+    ("/rerank", {"query": ["q"], "texts": ["a"]}),
+    ("/nowhere", {"query": "q", "texts": ["a"]}),
+]
+
+
+def fuzzed_bodies(seed: int, count: int) -> Iterator[bytes]:
+    """Valid bodies cut, spliced and salted with junk bytes, plus random JSON values."""
+    rng = random.Random(seed)
+    valid = json.dumps({"query": "fever", "documents": [SERVE_DOCS["d6"], {"id": "d6"}], "top_n": 1}).encode()
+    junk = [b"\x00", b"\xff\xfe", b"\xef\xbb\xbf", b"NaN", b"Infinity", b"[", b"}", b'"', b"\\u", b"1e999", b"-", b"\n"]
+    values: list[Any] = [None, True, -1, 2**70, 1.5, "", "x" * 50, [], {}, [None], {"id": 3}, {"text": None}]
+    for _ in range(count):
+        kind = rng.randrange(3)
+        if kind == 0:
+            cut = rng.randrange(len(valid))
+            yield valid[:cut] + rng.choice(junk) + valid[cut + rng.randrange(3):]
+        elif kind == 1:
+            body = json.loads(valid)
+            body[rng.choice(["query", "documents", "top_n", "model", "return_documents"])] = rng.choice(values)
+            yield json.dumps(body).encode()
+        else:
+            yield json.dumps({"query": rng.choice(values), "documents": [rng.choice(values) for _ in range(rng.randrange(4))]}).encode()
+
+
+def test_hostile_requests_get_4xx_and_the_server_keeps_serving(url: str) -> None:
+    statuses = []
+    for path, body in HOSTILE:
+        statuses.append((path, body, post(url, path, body)))
+    for body in fuzzed_bodies(20261204, 100):
+        statuses.append(("/v2/rerank", body, httpx.post(f"{url}/v2/rerank", content=body, timeout=30,
+                                                         headers={**AUTH, "Content-Type": "application/json"})))
+    raw = [b"\xff\xfe not utf-8", b"", b"{" * 5000, b'{"query": "q", "texts": ["a"]' + b" " * 40_000 + b"}"]
+    for body in raw:
+        statuses.append(("/rerank", body, httpx.post(f"{url}/rerank", content=body, headers={**AUTH, "Content-Type": "application/json"})))
+    chunks = iter([b'{"query": "q", "texts": ["a"]', b" " * 40_000, b"}"])  # no Content-Length: counted as it arrives
+    statuses.append(("/rerank", "chunked", httpx.post(f"{url}/rerank", content=chunks, headers={**AUTH, "Content-Type": "application/json"})))
+    statuses.append(("/v2/rerank", "form", httpx.post(f"{url}/v2/rerank", content=b"query=q", headers=AUTH)))  # curl -d's default type
+    valid = {"query": "q", "texts": ["a"]}
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}, {"Authorization": f"Basic {KEY}"}):
+        statuses.append(("/rerank", headers, httpx.post(f"{url}/rerank", json=valid, headers=headers)))
+    statuses.append(("/metrics", "no key", httpx.get(f"{url}/metrics")))
+    fuzzed = range(len(HOSTILE), len(HOSTILE) + 100)  # a mutation may leave a valid request
+    for n, (path, body, response) in enumerate(statuses):
+        if n in fuzzed and response.status_code == 200:
+            continue
+        assert 400 <= response.status_code < 500, (path, str(body)[:200], response.status_code, response.text[:300])
+        error = response.json()
+        assert set(error) == {"error", "error_type", "field"} and error["error"].startswith(error["field"]), error
+    by_body = {json.dumps(b): r.json() for p, b, r in statuses[:len(HOSTILE)]}
+    assert by_body[json.dumps(HOSTILE[9][1])]["error"] == "documents[0]: id 'no such id' contains whitespace"
+    assert by_body[json.dumps(HOSTILE[10][1])]["error"] == "documents[0]: id 'unknown' is not in the dense index index"
+    assert by_body[json.dumps(HOSTILE[11][1])]["error"] == "documents[1]: id 'd1' repeats documents[0]"
+    assert {r.status_code for _, b, r in statuses[15:19]} == {413}
+    sized = {b: r for _, b, r in statuses if b in ("chunked", "form")}
+    assert sized["chunked"].json()["error"] == "body: larger than 30000 bytes" and sized["form"].status_code == 415
+    assert statuses[-1][2].status_code == 401 and statuses[-1][2].headers["www-authenticate"] == "Bearer"
+    assert post(url, "/rerank", valid).status_code == 200
+    assert httpx.get(f"{url}/health").json() == {"status": "ok"}
+
+
+def test_full_queue_and_timeouts_answer_503_with_retry_after(model_dir: Path) -> None:
+    settings = ServeSettings(str(model_dir), device="cpu", max_batch=1, max_queue=2, timeout_s=30)
+    with running(settings) as (url, service):
+        gate = threading.Event()
+        service.executor.submit(gate.wait)  # the model thread is busy: requests pile up in the queue
+        body = {"query": "q", "texts": ["a", "b"]}
+        with ThreadPoolExecutor(3) as pool:
+            held = [pool.submit(post, url, "/rerank", body) for _ in range(3)]  # one taken by the worker, two queued
+            deadline = time.monotonic() + 10
+            while service.batcher.queue.qsize() < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            full = post(url, "/rerank", body)
+            gate.set()
+            assert [f.result().status_code for f in held] == [200, 200, 200]
+        assert full.status_code == 503 and full.headers["retry-after"] == "1" and "queue is full" in full.json()["error"]
+    with running(ServeSettings(str(model_dir), device="cpu", timeout_s=0.2)) as (url, service):
+        gate = threading.Event()
+        service.executor.submit(gate.wait)
+        late = post(url, "/rerank", {"query": "q", "texts": ["a"]})
+        gate.set()
+        assert late.status_code == 503 and "not served within 0.2 s" in late.json()["error"]
+        assert post(url, "/rerank", {"query": "q", "texts": ["a"]}).status_code == 200  # the timed-out one was dropped, not stuck
+        metrics = httpx.get(f"{url}/metrics").text
+    assert 'resrank_requests_total{route="/rerank",status="503"} 1.0' in metrics
+
+
+def test_operations_endpoints(url: str) -> None:
+    assert httpx.get(f"{url}/ready").json()["status"] == "ready"
+    spec = httpx.get(f"{url}/openapi.json").json()
+    assert {"/v2/rerank", "/v1/rerank", "/rerank", "/health", "/ready", "/metrics"} <= set(spec["paths"])
+    assert "documents" in spec["components"]["schemas"]["CohereRequest"]["properties"]
+    post(url, "/v2/rerank", {"query": "q", "documents": ["a"]})
+    metrics = httpx.get(f"{url}/metrics", headers=AUTH).text
+    for line in ('resrank_requests_total{route="/v2/rerank",status="200"}', "resrank_queue_depth 0.0",
+                 "resrank_batch_size_bucket", "resrank_request_seconds_bucket", 'resrank_documents_total{vector="encoded"}'):
+        assert line in metrics, line
+
+
+@pytest.mark.slow  # ~7 s on 2 cores: a server process started and stopped by SIGTERM
+def test_cli_serve_drains_in_flight_requests_on_sigterm(model_dir: Path, index_dir: Path) -> None:
+    with start_server(["--model", str(model_dir), "--dense-index", str(index_dir), "--device", "cpu", "--max-wait-ms", "1500"],
+                      ready_timeout_s=120) as (url, process):
+        with ThreadPoolExecutor(1) as pool:
+            in_flight = pool.submit(httpx.post, f"{url}/v1/rerank", json={"query": "fever", "documents": [{"id": "d6"}, "fever"]},
+                                    timeout=60)
+            time.sleep(0.5)  # the request waits in its batch window
+            process.send_signal(signal.SIGTERM)
+            assert in_flight.result().status_code == 200
+        assert process.wait(60) == -signal.SIGTERM  # drained, then uvicorn re-raises the signal it caught (the Unix convention)
+
+
+def test_cli_serve_refuses_a_missing_model_or_key(tmp_path: Path) -> None:
+    missing = subprocess.run([sys.executable, "-m", "resrank_eval", "serve", "--model", str(tmp_path / "none")],
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and missing.stderr.count("Error:") == 1
+    no_key = subprocess.run([sys.executable, "-m", "resrank_eval", "serve", "--api-key-env", "RESRANK_UNSET_KEY"],
+                            capture_output=True, text=True, timeout=120, env={k: v for k, v in os.environ.items() if k != "RESRANK_UNSET_KEY"})
+    assert no_key.returncode == 2 and "RESRANK_UNSET_KEY" in no_key.stderr
+
+
+def readme_excerpt(language: str) -> str:
+    """The one ``language`` block of the README excerpt at the top of docs/serve.md (README's serve section)."""
+    text = (REPO / "docs" / "serve.md").read_text(encoding="utf-8")
+    excerpt = text.split("<!-- README excerpt: start", 1)[1].split("<!-- README excerpt: end", 1)[0]
+    (block,) = re.findall(rf"```{language}\n(.*?)```", excerpt, flags=re.DOTALL)
+    return block
+
+
+@pytest.mark.slow
+def test_default_serve_is_the_bundled_model_offline() -> None:
+    """`resrank-eval serve` with no options: ResRank-mini and its NFCorpus index, from the package and PyPI wheels only;
+    the README's curl and Cohere SDK examples run against it as written (but for the port)."""
+    with start_server([], ready_timeout_s=600) as (url, process):
+        curl = readme_excerpt("bash").split("curl", 1)[1].replace("localhost:8000", url.removeprefix("http://"))
+        answer = json.loads(subprocess.run(["bash", "-c", "curl" + curl], capture_output=True, text=True, check=True).stdout)
+        assert [r["index"] for r in answer["results"]] == [0, 2] and answer["model"] == "resrank-mini"
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(readme_excerpt("python").replace("http://localhost:8000", url), "docs/serve.md", "exec"), {})  # noqa: S102
+        assert re.fullmatch(r"0 \d+\.\d+\n", printed.getvalue())
+        response = httpx.post(f"{url}/v2/rerank", json={"model": "resrank-mini", "query": "do statins cause breast cancer",
+                                                        "documents": [{"id": "MED-10"}, "vitamin D and winter depression"]}, timeout=120)
+        assert response.status_code == 200, response.text
+        assert response.json()["results"][0]["index"] == 0 and response.headers["x-cached-vectors"] == "1"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == -signal.SIGTERM
+
+
+def test_bench_serve_measures_any_rerank_server(model_dir: Path, tmp_path: Path) -> None:
+    """bench-serve --api-base: one short step of NFCorpus text requests; the table, the raw steps and the plot are written."""
+    from click.testing import CliRunner
+
+    from resrank_eval.cli import main
+
+    with running(ServeSettings(str(model_dir), device="cpu")) as (url, _):
+        result = CliRunner().invoke(main, ["bench-serve", "--api-base", url, "--documents", "text", "--top-k", "5", "--rates", "4,8",
+                                           "--duration", "1", "--output", str(tmp_path / "bench")])
+    assert result.exit_code == 0, result.output
+    steps = json.loads((tmp_path / "bench" / "bench.json").read_text())["steps"]
+    assert [s["offered_rps"] for s in steps] == [4, 8] and all(s["ok"] == s["sent"] > 0 and not s["errors"] for s in steps)
+    assert all(s["p50_ms"] <= s["p95_ms"] <= s["p99_ms"] for s in steps)
+    assert "| text (online encoding) |" in result.stdout and (tmp_path / "bench" / "bench.png").stat().st_size > 10_000

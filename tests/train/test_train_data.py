@@ -1,0 +1,202 @@
+"""Training files: build from a real NFCorpus split and run / teacher candidates; strict one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from resrank_eval.cli import main
+from resrank_eval.errors import InputError
+from resrank_eval.formats.candidates import read_candidates
+from resrank_eval.train.build import BuildOptions, examples_from_candidates, examples_from_run
+from resrank_eval.train.config import load_config
+from resrank_eval.train.data import TrainExample, TrainPassage, read_examples
+from resrank_eval.types import Candidate, Query
+from tests.helpers import DL19_CANDIDATES, NFCORPUS
+
+GOOD = {"qid": "q1", "query": "heart disease", "candidates": [{"docid": "a", "text": "x", "label": 1}, {"docid": "b", "text": "y", "label": 0}]}
+
+
+def _write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_build_train_from_run_uses_qrels_positives_and_run_negatives(tmp_path: Path) -> None:
+    qrels = [line.split("\t") for line in (NFCORPUS / "qrels" / "train.tsv").read_text().splitlines()[1:400]]
+    qids = sorted({q for q, _, _ in qrels})[:3]
+    # A run of real docids: each query's own two first positives, then other queries' documents.
+    own_docs = {d for q, d, _ in qrels if q in qids}
+    others = sorted({d for q, d, _ in qrels if d not in own_docs})[:30]
+    lines = []
+    for qid in qids:
+        own = [d for q, d, _ in qrels if q == qid][:2]
+        for rank, docid in enumerate(own + others, 1):
+            lines.append(f"{qid} Q0 {docid} {rank} {100 - rank} bm25")
+    run = _write_lines(tmp_path / "train.run", lines)
+    out = tmp_path / "train.jsonl"
+    result = CliRunner().invoke(main, ["build-train", "--dataset", "beir/nfcorpus", "--split", "train", "--run", str(run),
+                                              "--output", str(out), "--num-candidates", "8", "--max-positives", "2"])
+    assert result.exit_code == 0, result.output
+    examples = read_examples(out)
+    assert [e.qid for e in examples] == qids
+    judged = {(q, d) for q, d, _ in qrels}
+    for example in examples:
+        assert len(example.candidates) == 8 and len(example.positives) == 2
+        assert all((example.qid, p) in judged for p in example.positives)
+        assert all(c.label == int((example.qid, c.docid) in judged) for c in example.candidates)
+        assert all(c.text.strip() for c in example.candidates)
+
+
+def test_lists_can_be_exactly_the_first_stage_top_k_in_its_order() -> None:
+    topics = {"q1": Query("q1", "statins"), "q2": Query("q2", "soy")}
+    qrels = {"q1": {"d2": 1, "d4": 1, "d9": 1}, "q2": {"d9": 1}}  # d9 is never retrieved
+    run = {q: [Candidate(f"d{i}", 10.0 - i) for i in range(6)] for q in topics}
+    passages = {f"d{i}": f"text {i}" for i in range(10)}
+    exact = examples_from_run(topics, qrels, run, passages,
+                              BuildOptions(candidates=10, depth=6, max_positives=10, missed_positives=False))
+    assert [e.qid for e in exact] == ["q1"]  # q2's only positive was missed: no list to rank
+    assert [c.docid for c in exact[0].candidates] == [f"d{i}" for i in range(6)]
+    assert [c.score for c in exact[0].candidates] == [10.0 - i for i in range(6)]  # what a first_stage_scores model reads
+    assert set(exact[0].positives) == {"d2", "d4"}
+    default = examples_from_run(topics, qrels, run, passages, BuildOptions(candidates=10, depth=6, max_positives=10))
+    assert [c.docid for c in default[0].candidates][-1] == "d9" and [e.qid for e in default] == ["q1", "q2"]
+    assert default[0].candidates[-1].score == 5.0  # a missed positive: the pool's lowest score, as its place says
+    assert exact[0].to_json()["candidates"][0]["score"] == 10.0
+
+
+def test_build_train_refuses_the_test_split(tmp_path: Path) -> None:
+    run = _write_lines(tmp_path / "r.run", ["PLAIN-1 Q0 MED-1 1 1.0 x"])
+    result = CliRunner().invoke(main, ["build-train", "--dataset", "beir/nfcorpus", "--split", "test", "--run", str(run), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "test split" in result.output
+
+
+def test_teacher_candidates_become_ranked_examples() -> None:
+    examples = examples_from_candidates(read_candidates(DL19_CANDIDATES), candidates=10)
+    assert len(examples) == 43
+    first = examples[0]
+    assert [c.rank for c in first.candidates] == list(range(1, 11))
+    assert first.positives == (first.candidates[0].docid,)
+    assert first.relevance() == [9.0 - i for i in range(10)]
+
+
+def test_labels_order_pairs_before_teacher_ranks() -> None:
+    candidates = (TrainPassage("a", "t", label=0, rank=1), TrainPassage("b", "t", label=1, rank=3),
+                  TrainPassage("c", "t", label=1, rank=2))
+    relevance = TrainExample("q", "q", candidates, ("b", "c")).relevance()
+    assert relevance[2] > relevance[1] > relevance[0]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "invalid JSON"),
+        (json.dumps({**GOOD, "extra": 1}), "unknown key(s) extra"),
+        (json.dumps({**GOOD, "query": ""}), "'query' must be a non-empty string"),
+        (json.dumps({**GOOD, "candidates": GOOD["candidates"][:1]}), "at least 2 passages"),
+        (json.dumps({**GOOD, "candidates": [{"docid": "a", "text": "x", "label": 1}, {"docid": "b", "text": "y"}]}), "'label' is given for some"),
+        (json.dumps({**GOOD, "candidates": [{"docid": "a", "text": "x", "label": -1}, {"docid": "b", "text": "y", "label": 0}]}), "integer >= 0"),
+        (json.dumps({**GOOD, "candidates": [{"docid": "a", "text": "x", "label": 1}, {"docid": "a", "text": "y", "label": 0}]}), "duplicate candidate docid"),
+        (json.dumps({**GOOD, "positives": ["zzz"]}), "positive 'zzz' is not among the candidates"),
+        (json.dumps({**GOOD, "candidates": [{"docid": "a", "text": "x", "label": 0}, {"docid": "b", "text": "y", "label": 0}]}), "same label"),
+        (json.dumps({**GOOD, "candidates": [{"docid": "a", "text": "x", "label": 1, "score": "high"},
+                                            {"docid": "b", "text": "y", "label": 0, "score": 1}]}), "'score' must be a finite number"),
+        (json.dumps({**GOOD, "candidates": [{"docid": "a", "text": "x", "label": 1, "score": 2.5}, {"docid": "b", "text": "y", "label": 0}]}), "'score' is given for some"),
+        (json.dumps(GOOD), "duplicate qid"),
+    ],
+)
+def test_malformed_training_lines_fail_at_their_line(tmp_path: Path, line: str, message: str) -> None:
+    path = _write_lines(tmp_path / "train.jsonl", [json.dumps(GOOD), "", line])
+    with pytest.raises(InputError) as info:
+        read_examples(path)
+    assert info.value.line == 3 and message in str(info.value)
+    assert str(info.value).startswith(f"{path}:3: ") and "\n" not in str(info.value)
+
+
+def _config(tmp_path: Path, text: str) -> Path:
+    return _write_lines(tmp_path / "train.yaml", ["output_dir: out", "data:", "  train: t.jsonl", *text.splitlines(), *([] if "model:" in text else ["model: {preset: mini}"])])
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("trainin:\n  batch_size: 2", 4, "unknown key 'trainin'"),
+        ("training:\n  batch_size: two", 5, "training.batch_size: expected an integer"),
+        ("training:\n  precision: fp8", 5, "one of fp32, bf16"),
+        ("losses:\n  temperature: -1", 5, "losses.temperature: expected >= 1e-06"),
+        ("stages:\n  - name: a\n    steps: 5\n    train: [decoder]", 5, "unknown part 'decoder'"),
+        ("stages:\n  - name: a\n    steps: 5\n    train: [reranker]\n    ranking: 0", 5, "no active loss reaches 'reranker'"),
+        ("stages:\n  - name: a\n    steps: 5\n    warmup: 5", 5, "warmup must be smaller"),
+        ("stages:\n  - name: a\n    lr: {encoder: 1.0}", 5, "one rate for each trained part"),
+        ("dev:\n  split: dev", 5, "dev.run"),
+        ("  shuffle_fraction: 1.5", 4, "shuffle_fraction must be at most 1"),  # under the data: block (a second one is refused)
+        ("model:\n  preset: mini\n  path: x", 6, "either 'preset' or 'path'"),
+        ("model:\n  encoder:\n    mode: qlora", 6, "model.encoder.mode: expected one of full, lora"),
+        ("stages: [", 6, "invalid YAML"),
+    ],
+)
+def test_bad_configs_fail_with_one_line_at_the_key(tmp_path: Path, text: str, line: int, message: str) -> None:
+    path = _config(tmp_path, text)
+    with pytest.raises(InputError) as info:
+        load_config(path)
+    assert message in str(info.value) and "\n" not in str(info.value)
+    assert info.value.line == line, str(info.value)
+
+
+def test_ablations_rewrite_the_stages(tmp_path: Path) -> None:
+    base = _config(tmp_path, "stages:\n  - {name: align, steps: 4, warmup: 1, ranking_to_encoder: false}\n  - {name: joint, steps: 6}")
+    default = load_config(base).effective_stages()
+    assert [(s.name, s.steps, s.ranking_to_encoder) for s in default] == [("align", 4, False), ("joint", 6, True)]
+    single = load_config(base, ["ablation.single_stage=true"]).effective_stages()
+    assert [(s.name, s.steps, s.warmup) for s in single] == [("joint", 10, 1)]
+    frozen = load_config(base, ["ablation.frozen_encoder=true"]).effective_stages()
+    assert all("encoder" not in s.train and s.contrastive == 0 for s in frozen)
+    ranking_only = load_config(base, ["ablation.ranking_loss_only=true"]).effective_stages()
+    assert [s.train for s in ranking_only] == [["projector", "reranker"], ["encoder", "projector", "reranker"]]
+    assert load_config(base, ["ablation.no_residual=true"]).model_overrides()["residual"] == "none"
+    two = _config(tmp_path, "stages:\n  - {name: encoder, steps: 3, train: [encoder], lr: {encoder: 0.1}, ranking: 0}\n"
+                            "  - {name: reader, steps: 5, train: [projector, reranker], lr: 0.2, contrastive: 0}")
+    (merged,) = load_config(two, ["ablation.single_stage=true"]).effective_stages()
+    assert (merged.steps, merged.train, merged.contrastive, merged.ranking) == (8, ["encoder", "projector", "reranker"], 1.0, 1.0)
+    assert merged.lr == {"encoder": 0.1, "projector": 0.2, "reranker": 0.2}
+
+
+def test_build_train_from_teacher_candidates_cli(tmp_path: Path) -> None:
+    out = tmp_path / "teacher.jsonl"
+    result = CliRunner().invoke(main, ["build-train", "--candidates-file", str(DL19_CANDIDATES), "--num-candidates", "5", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert [c.rank for c in read_examples(out)[0].candidates] == [1, 2, 3, 4, 5]
+
+
+def test_train_cli_reports_a_bad_config_in_one_line(tmp_path: Path) -> None:
+    path = _config(tmp_path, "training:\n  batch_size: 0")
+    result = CliRunner().invoke(main, ["train", "--config", str(path)])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"Error: {path}:5: training.batch_size: expected >= 1, got 0"
+
+
+def test_overrides_reach_list_items_and_are_validated(tmp_path: Path) -> None:
+    path = _config(tmp_path, "stages:\n  - {name: align, steps: 4}\n  - {name: joint, steps: 6}")
+    config = load_config(path, ["stages.1.steps=9", "training.precision=bf16"])
+    assert [s.steps for s in config.stages] == [4, 9] and config.training.precision == "bf16"
+    with pytest.raises(InputError, match="not an index of a 2-item list"):
+        load_config(path, ["stages.2.steps=1"])
+    with pytest.raises(InputError, match="stages\\[0\\].steps: expected an integer"):
+        load_config(path, ["stages.0.steps=many"])
+
+
+def test_a_share_of_lists_can_be_shuffled_and_the_rest_keep_first_stage_order() -> None:
+    import random
+
+    from resrank_eval.train.batches import sample_candidates
+
+    example = TrainExample("q", "x", tuple(TrainPassage(f"d{i}", "t", label=int(i == 3)) for i in range(8)), ("d3",))
+    orders = [sample_candidates(example, 8, 0.5, random.Random(seed))[0] for seed in range(40)]
+    kept = [order == sorted(order) for order in orders]
+    assert 10 < sum(kept) < 30  # both kinds, roughly half each
+    same = [sample_candidates(example, 8, 0.5, random.Random(seed))[0] for seed in range(40)]
+    assert same == orders  # a pure function of the seed
+    assert all(sample_candidates(example, 8, 0.0, random.Random(s))[0] == list(range(8)) for s in range(5))

@@ -1,0 +1,161 @@
+"""The trainer on a tiny real-architecture model (random BERT encoder + random Qwen3 reranker).
+
+Both are built from configs (``tests/tiny_models.py``) and train on a slice of real NFCorpus train
+queries; every test runs the real training loop, no mocks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from resrank_eval.errors import ResrankError
+from resrank_eval.model import ResRankConfig, ResRankModel
+from resrank_eval.train.batches import BatchSampler
+from resrank_eval.train.checkpoint import load_latest
+from resrank_eval.train.config import LossConfig, ModelConfig, StageConfig, load_config
+from resrank_eval.train.data import TrainExample, read_examples, write_examples
+from resrank_eval.train.objective import Objective
+from resrank_eval.train.parts import freeze_for_stage
+from resrank_eval.train.trainer import LOG_FILE, Trainer
+from tests.helpers import TRAIN_QUERIES, write_config
+from tests.tiny_models import tiny_config
+
+
+@pytest.fixture(scope="module")
+def tiny_model_config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """A 2-layer BERT encoder (hidden 24) + 2-layer Qwen3 reranker (hidden 32): a projector is needed."""
+    return tiny_config(tmp_path_factory.mktemp("tiny"), max_passage_tokens=48).to_dict()
+
+
+def _log(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / LOG_FILE).read_text().splitlines()]
+
+
+def test_loss_falls_and_the_result_loads(tmp_path: Path, tiny_model_config: dict[str, object], train_file: Path) -> None:
+    stages = [{"name": "joint", "steps": 10, "lr": 3e-3, "schedule": "constant"}]
+    config = load_config(write_config(tmp_path, tiny_model_config, train_file, stages=stages))
+    config.training.batch_size = TRAIN_QUERIES  # the whole slice every step: the loss curve is not sampling noise
+    final = Trainer(config).train()
+    log = [r for r in _log(Path(config.output_dir)) if "loss" in r]
+    assert len(log) == 10
+    for task in ("contrastive", "ranking"):  # each task learns, not just their sum
+        curve = [r[task] for r in log]
+        assert sum(curve[-3:]) / 3 < 0.7 * sum(curve[:3]) / 3, (task, curve)
+    loaded = ResRankModel.from_pretrained(final, "cpu", "float32")
+    example = read_examples(train_file)[0]
+    with torch.no_grad():
+        scores = loaded.score([example.query], [loaded.encode_passages([c.text for c in example.candidates])])
+    assert scores.shape == (1, len(example.candidates)) and torch.isfinite(scores).all()
+
+
+def _encoder_gradient(model: ResRankModel, train_file: Path, **stage: object) -> float:
+    """Total |grad| on the encoder after one backward of the stage's loss on one batch."""
+    config = StageConfig(**stage)  # type: ignore[arg-type]
+    freeze_for_stage(model, config.train, ModelConfig())
+    batch = BatchSampler(read_examples(train_file), 2, 1, 6, True, 0).micro_batches(0)[0]
+    Objective(model, LossConfig(), 3)(batch, config)["loss"].backward()
+    total = sum(p.grad.abs().sum().item() for p in model.encoder.parameters() if p.grad is not None)
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.injector.parameters())
+    model.zero_grad(set_to_none=True)
+    return total
+
+
+def test_ranking_gradients_reach_the_encoder_only_when_it_trains(tiny_model_config: dict[str, object],
+                                                                  train_file: Path) -> None:
+    model = ResRankModel.from_config(ResRankConfig.from_dict(tiny_model_config), "cpu", "float32")
+    assert _encoder_gradient(model, train_file, contrastive=0.0) > 0  # stage 2: RankNet reaches the encoder
+    assert _encoder_gradient(model, train_file, contrastive=0.0, ranking_to_encoder=False) == 0  # stage 1
+    assert _encoder_gradient(model, train_file, train=["projector", "reranker"]) == 0  # frozen encoder
+
+
+def test_kill_and_resume_gives_the_same_weights(tmp_path: Path, tiny_model_config: dict[str, object], train_file: Path) -> None:
+    straight = load_config(write_config(tmp_path / "a", tiny_model_config, train_file))
+    Trainer(straight).train()
+    interrupted = load_config(write_config(tmp_path / "b", tiny_model_config, train_file))
+    assert Trainer(interrupted).train(stop_after=4) is None  # "killed" after step 4, mid joint stage
+    Trainer(interrupted).train(resume=True)
+    a, b = load_latest(tmp_path / "a/out/checkpoints"), load_latest(tmp_path / "b/out/checkpoints")
+    assert a is not None and b is not None
+    assert a["step"] == b["step"] == 6
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    steps = [[(r["step"], r["loss"]) for r in _log(tmp_path / run / "out")] for run in ("a", "b")]
+    assert steps[0] == steps[1] and len(steps[0]) == 6
+
+
+def test_lora_bf16_and_checkpointing_export_a_plain_model(tmp_path: Path, tiny_model_config: dict[str, object],
+                                                          train_file: Path) -> None:
+    path = write_config(tmp_path, tiny_model_config, train_file,
+                        stages=[{"name": "joint", "steps": 2, "lr": 1e-3}],
+                        training={"batch_size": 2, "precision": "bf16", "gradient_checkpointing": True})
+    config = load_config(path, ["model.encoder.mode=lora", "model.encoder.targets=[query, value]",
+                                "model.reranker.mode=lora", "model.reranker.r=4"])
+    final = Trainer(config).train()
+    assert all(r["loss"] == r["loss"] for r in _log(Path(config.output_dir)) if "loss" in r)  # no NaN
+    loaded = ResRankModel.from_pretrained(final, "cpu", "float32")
+    assert not any("lora" in name for name in loaded.state_dict())
+
+
+def test_cached_vectors_train_a_frozen_encoder_stage_like_fresh_ones(tmp_path: Path, tiny_model_config: dict[str, object],
+                                                                     train_file: Path) -> None:
+    stages = [{"name": "align", "steps": 2, "lr": 3e-3, "contrastive": 1.0, "ranking_to_encoder": False},
+              {"name": "reader", "steps": 4, "lr": 3e-3, "train": ["projector", "reranker"], "contrastive": 0.0}]
+    runs = {}
+    for cached in (False, True):
+        config = load_config(write_config(tmp_path / str(cached), tiny_model_config, train_file, stages=stages,
+                                          training={"batch_size": 4, "save_every": 2, "cache_vectors": cached}))
+        Trainer(config).train()
+        runs[cached] = [r["loss"] for r in _log(Path(config.output_dir))]
+    assert runs[True] == pytest.approx(runs[False], rel=1e-4)
+    interrupted = load_config(write_config(tmp_path / "killed", tiny_model_config, train_file, stages=stages,
+                                           training={"batch_size": 4, "save_every": 2, "cache_vectors": True}))
+    assert Trainer(interrupted).train(stop_after=4) is None  # killed inside the cached stage
+    Trainer(interrupted).train(resume=True)
+    assert [r["loss"] for r in _log(Path(interrupted.output_dir))] == runs[True]  # the cache is rebuilt exactly
+
+
+def test_refreshed_vectors_follow_a_training_encoder_and_resume_exactly(tmp_path: Path, tiny_model_config: dict[str, object],
+                                                                        train_file: Path) -> None:
+    stages = [{"name": "align", "steps": 4, "lr": 3e-3, "ranking_to_encoder": False}]
+
+    def losses(name: str, stop_after: int | None = None, **training: object) -> list[float]:
+        config = load_config(write_config(tmp_path / name, tiny_model_config, train_file, stages=stages,
+                                          training={"batch_size": 4, "save_every": 2, **training}))
+        if stop_after is not None:
+            assert Trainer(config).train(stop_after=stop_after) is None
+        Trainer(config).train(resume=stop_after is not None)
+        return [r["loss"] for r in _log(Path(config.output_dir))]
+
+    fresh = losses("fresh")
+    assert losses("every-step", cache_vectors=True, cache_refresh=1) == pytest.approx(fresh, rel=1e-4)
+    stale = losses("stale", cache_vectors=True, cache_refresh=3)  # steps 2 and 3 read the vectors of before step 1
+    assert stale[0] == pytest.approx(fresh[0], rel=1e-4) and stale[1] != pytest.approx(fresh[1], rel=1e-4)
+    # killed after step 2: its checkpoint carries step 0's vectors, which no longer match the weights
+    assert losses("killed", stop_after=2, cache_vectors=True, cache_refresh=3) == stale
+
+
+def test_a_first_stage_scores_model_learns_from_the_files_scores(tmp_path: Path, tiny_model_config: dict[str, object],
+                                                                  train_file: Path) -> None:
+    """The score embedding gets gradients from the scores the training file carries; a file without
+    scores is refused up front, naming the file."""
+    model = {**tiny_model_config, "first_stage_scores": True}
+    stages = [{"name": "reader", "steps": 2, "lr": 3e-3, "train": ["projector", "reranker"], "contrastive": 0.0}]
+    with pytest.raises(ResrankError, match=f"{train_file}: the model reads first-stage scores"):
+        Trainer(load_config(write_config(tmp_path / "without", model, train_file, stages=stages))).train()
+    scored = tmp_path / "scored.jsonl"
+    write_examples(scored, [TrainExample(e.qid, e.query, tuple(replace(c, score=float(len(e.candidates) - i))
+                                                            for i, c in enumerate(e.candidates)), e.positives)
+                            for e in read_examples(train_file)])
+    mixed = tmp_path / "mixed.jsonl"  # every line is checked, not only the first
+    examples = read_examples(scored)
+    write_examples(mixed, [examples[0], *read_examples(train_file)[1:]])
+    with pytest.raises(ResrankError, match=f"query {examples[1].qid!r} has none"):
+        Trainer(load_config(write_config(tmp_path / "mixed", model, mixed, stages=stages))).train()
+    final = Trainer(load_config(write_config(tmp_path / "with", model, scored, stages=stages))).train()
+    loaded = ResRankModel.from_pretrained(final, "cpu", "float32")
+    assert loaded.score_embedding is not None and loaded.score_embedding.abs().sum() > 0  # moved off its zero start
