@@ -85,6 +85,17 @@ TRAIN_QUERIES = 8
 """Queries in the ``train_file`` fixture (tests/train/conftest.py)."""
 
 
+def write_preset_train_config(tmp_path: Path, stages: str) -> Path:
+    """``tmp_path/train.yaml``: the ``mini`` preset on a one-query, two-candidate ``train.jsonl``, with ``stages`` (YAML list
+    items): the smallest training run the checks before and after model loading need."""
+    data = tmp_path / "train.jsonl"
+    data.write_text('{"qid": "q", "query": "x", "candidates": [{"docid": "a", "text": "t", "label": 1}, '
+                    '{"docid": "b", "text": "u", "label": 0}]}\n')
+    config = tmp_path / "train.yaml"
+    config.write_text(f"output_dir: {tmp_path / 'out'}\nmodel: {{preset: mini}}\ndata: {{train: {data}}}\nstages:\n{stages}")
+    return config
+
+
 def write_config(tmp_path: Path, model: dict[str, object], train: Path, **changes: object) -> Path:
     """``tmp_path/train.yaml``: ``model`` trained on ``train``, two 3-step stages; ``changes`` replace top-level keys."""
     config = {

@@ -29,7 +29,7 @@ from resrank_eval.model.sources import BUNDLED_MODEL, BUNDLED_NFCORPUS_INDEX
 from resrank_eval.rerank import RerankerFactory
 from resrank_eval.train.checkpoint import STATE_FILE, TENSORS_FILE
 from resrank_eval.train.trainer import Trainer
-from tests.helpers import DL19_CANDIDATES, REPO, cranfield_beir, killed_rerank
+from tests.helpers import DL19_CANDIDATES, REPO, cranfield_beir, killed_rerank, write_preset_train_config
 
 PACKAGE = REPO / "resrank_eval"
 
@@ -264,13 +264,7 @@ def test_a_crafted_checkpoint_runs_no_code(tmp_path: Path, tiny_train_config: Pa
 
 @pytest.fixture
 def tiny_train_config(tmp_path: Path) -> Path:
-    data = tmp_path / "train.jsonl"
-    data.write_text('{"qid": "q", "query": "x", "candidates": [{"docid": "a", "text": "t", "label": 1}, '
-                    '{"docid": "b", "text": "u", "label": 0}]}\n')
-    config = tmp_path / "train.yaml"
-    config.write_text(f"output_dir: {tmp_path / 'out'}\nmodel: {{preset: mini}}\ndata: {{train: {data}}}\n"
-                      "stages:\n  - {name: align, steps: 2}\n")
-    return config
+    return write_preset_train_config(tmp_path, "  - {name: align, steps: 2}\n")
 
 
 def test_a_bad_training_file_fails_before_the_model_loads(tiny_train_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:

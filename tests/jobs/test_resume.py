@@ -29,7 +29,7 @@ from resrank_eval.rerank import RerankerFactory, rerank_step, reranker_factory
 from resrank_eval.retrieve.dense import SHARDS_DIR, encode_provenance, encode_step
 from resrank_eval.train.config import load_config
 from resrank_eval.train.trainer import Trainer
-from tests.helpers import DL19_CANDIDATES, NFCORPUS, Killed, killed_rerank
+from tests.helpers import DL19_CANDIDATES, NFCORPUS, Killed, killed_rerank, write_preset_train_config
 
 
 def run_cli(*args: str | Path) -> Result:
@@ -131,12 +131,8 @@ def test_an_encode_log_of_another_model_or_setting_is_refused_before_loading(tmp
 
 
 def test_training_resume_names_the_changed_key_or_input(tmp_path: Path) -> None:
+    config = write_preset_train_config(tmp_path, "  - {name: align, steps: 2}\n  - {name: joint, steps: 2, lr: 0.0001}\n")
     data = tmp_path / "train.jsonl"
-    data.write_text('{"qid": "q", "query": "x", "candidates": [{"docid": "a", "text": "t", "label": 1}, '
-                    '{"docid": "b", "text": "u", "label": 0}]}\n')
-    config = tmp_path / "train.yaml"
-    config.write_text(f"output_dir: {tmp_path / 'out'}\nmodel: {{preset: mini}}\ndata: {{train: {data}}}\n"
-                      "stages:\n  - {name: align, steps: 2}\n  - {name: joint, steps: 2, lr: 0.0001}\n")
     Trainer(load_config(config))._start_fresh()
     Trainer(load_config(config))._check_same_config()
     with pytest.raises(ResrankError, match=r"out: made with training.batch_size 4, now 8; train into a new output_dir"):
