@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from ..datasets.dataset import Dataset
-from ..datasets.passages import passage_source
 from ..datasets.registry import get_dataset
 from ..errors import ResrankError
 from ..formats.candidates import read_candidates
+from ..formats.corpus import load_passages
 from ..formats.topics import read_topics
 from ..formats.trec import read_qrels, read_run
+from ..lucene import lucene_passages, open_searcher
 from ..rerank.pipeline import Passages
 from ..types import Qrels, Query, Run
 
@@ -42,3 +44,17 @@ def resolve_first_stage(dataset: str, corpus: str | None, topics: str | None, ru
     queries, run = resolve_topics(dataset, topics, corpus if corpus_is_dir else None, split), read_run(run_path)
     passages, texts = passage_source(Path(corpus) if corpus else ds.corpus_dir, lucene_index)
     return queries, run, passages, texts
+
+
+def passage_source(corpus: str | Path | None, lucene_index: str | None = None
+                   ) -> tuple[Callable[[Collection[str]], dict[str, str]], dict[str, Path | str]]:
+    """Where a rerank reads passage texts -- a BEIR corpus (a folder, or a JSONL such as an imported passage store), else
+    a Lucene index with stored raw text -- as a lookup, and that source by option name (``corpus`` or ``index``): what
+    the rerank's provenance records, so ``rerank`` and the reproduction grid record it alike."""
+    if corpus is not None:
+        source = Path(corpus)
+        return (lambda docids: load_passages(source, docids)), {"corpus": source}
+    if lucene_index:
+        index = lucene_index
+        return (lambda docids: lucene_passages(open_searcher(index), docids)), {"index": index}
+    raise ResrankError("no passage text: pass --corpus DIR, --index LUCENE_DIR or --candidates FILE")

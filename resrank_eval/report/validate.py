@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
-from ..formats.trec import RunLine, iter_run_lines
+from ..formats.trec import iter_run_lines
 
 
 @dataclass(frozen=True)
@@ -24,56 +24,6 @@ class RunSummary:
     queries: int
     lines: int
     tag: str
-
-
-class _Violation(Exception):
-    """A rule broken by the current line; :func:`validate_run` adds ``path:line``."""
-
-
-@dataclass
-class _Checker:
-    """The state the rules need: the queries seen, the current one's docids, last rank and score."""
-
-    max_hits: int
-    qids: Collection[str] | None
-    tag: str | None = None
-    seen: set[str] = field(default_factory=set)
-    current: str | None = None
-    docids: set[str] = field(default_factory=set)
-    last_rank: int = 0
-    last_score: float = math.inf
-
-    def check(self, line: RunLine) -> None:
-        if line.q0 != "Q0":
-            raise _Violation(f"second column must be 'Q0', got {line.q0!r}")
-        if line.rank < 1:
-            raise _Violation(f"rank {line.rank} is not a positive integer")
-        self.tag = self.tag or line.tag
-        if line.tag != self.tag:
-            raise _Violation(f"run tag {line.tag!r} differs from {self.tag!r} (one run per file)")
-        if self.qids is not None and line.qid not in self.qids:
-            raise _Violation(f"unknown query {line.qid!r} (not a topic of the dataset)")
-        if line.qid != self.current:
-            self._start_query(line.qid)
-        self._check_hit(line.qid, line.docid, line.rank, line.score)
-
-    def _start_query(self, qid: str) -> None:
-        if qid in self.seen:
-            raise _Violation(f"query {qid!r} appears again after other queries (a query's lines must be contiguous)")
-        self.seen.add(qid)
-        self.current, self.docids, self.last_rank, self.last_score = qid, set(), 0, math.inf
-
-    def _check_hit(self, qid: str, docid: str, rank: int, score: float) -> None:
-        if docid in self.docids:
-            raise _Violation(f"duplicate docid {docid!r} for query {qid!r}")
-        if len(self.docids) >= self.max_hits:
-            raise _Violation(f"query {qid!r} has more than {self.max_hits} hits")
-        if rank != self.last_rank + 1:
-            raise _Violation(f"rank {rank} for query {qid!r} should be {self.last_rank + 1} (ranks count up from 1 in file order)")
-        if score >= self.last_score:
-            raise _Violation(f"score {score!r} for query {qid!r} does not strictly decrease (previous {self.last_score!r})")
-        self.docids.add(docid)
-        self.last_rank, self.last_score = rank, score
 
 
 def detect_format(path: str | Path) -> str:
@@ -116,14 +66,36 @@ def _check_hits(path: str | Path, hits: list[tuple[int | None, str]], max_hits: 
 
 def validate_run(path: str | Path, max_hits: int = 1000, qids: Collection[str] | None = None) -> RunSummary:
     """Raise :class:`InputError` naming ``path:line`` of the first violation; ``qids`` are the known topics."""
-    checker = _Checker(max_hits, qids)
-    lines = 0
+    tag = current = None
+    seen: set[str] = set()
+    docids: set[str] = set()
+    lines, last_rank, last_score = 0, 0, math.inf
     for lineno, line in iter_run_lines(path):
-        try:
-            checker.check(line)
-        except _Violation as exc:
-            raise InputError(path, lineno, str(exc)) from None
-        lines += 1
-    if checker.tag is None:
+        qid, docid, rank, score = line.qid, line.docid, line.rank, line.score
+        tag = tag or line.tag
+        if line.q0 != "Q0":
+            raise InputError(path, lineno, f"second column must be 'Q0', got {line.q0!r}")
+        if rank < 1:
+            raise InputError(path, lineno, f"rank {rank} is not a positive integer")
+        if line.tag != tag:
+            raise InputError(path, lineno, f"run tag {line.tag!r} differs from {tag!r} (one run per file)")
+        if qids is not None and qid not in qids:
+            raise InputError(path, lineno, f"unknown query {qid!r} (not a topic of the dataset)")
+        if qid != current:
+            if qid in seen:
+                raise InputError(path, lineno, f"query {qid!r} appears again after other queries (a query's lines must be contiguous)")
+            seen.add(qid)
+            current, docids, last_rank, last_score = qid, set(), 0, math.inf
+        if docid in docids:
+            raise InputError(path, lineno, f"duplicate docid {docid!r} for query {qid!r}")
+        if len(docids) >= max_hits:
+            raise InputError(path, lineno, f"query {qid!r} has more than {max_hits} hits")
+        if rank != last_rank + 1:
+            raise InputError(path, lineno, f"rank {rank} for query {qid!r} should be {last_rank + 1} (ranks count up from 1 in file order)")
+        if score >= last_score:
+            raise InputError(path, lineno, f"score {score!r} for query {qid!r} does not strictly decrease (previous {last_score!r})")
+        docids.add(docid)
+        lines, last_rank, last_score = lines + 1, rank, score
+    if tag is None:
         raise InputError(path, None, "empty run file")
-    return RunSummary(len(checker.seen), lines, checker.tag)
+    return RunSummary(len(seen), lines, tag)
