@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from resrank_eval.cli.resolve import passage_source
 from resrank_eval.datasets import get_dataset
 from resrank_eval.errors import ResrankError
 from resrank_eval.evaluate import evaluate
@@ -53,6 +54,8 @@ def test_stored_text_is_title_plus_text() -> None:
     searcher = open_searcher(bm25_index(ds.corpus_dir))
     text = lucene_passages(searcher, ["MED-10"])["MED-10"]
     assert text.startswith("Statin Use and Breast Cancer Survival: A Nationwide Cohort Study from Finland Recent studies")
+    lookup, source = passage_source(None, str(bm25_index(ds.corpus_dir)))  # what rerank --index DIR reads
+    assert lookup(["MED-10"]) == {"MED-10": text} and list(source) == ["index"]
 
 
 def test_bad_corpus_lines_are_located(tmp_path: Path) -> None:
