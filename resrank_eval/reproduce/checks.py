@@ -49,18 +49,11 @@ def check_condition(condition: ConditionSpec, index: int, raw: Any, path: Path, 
             stage.model = local_path(stage.model, base, path, where)
     elif condition.rerank is None:
         raise InputError(path, where, f"condition {condition.name!r}: first_stage {stage!r} names a condition, so it needs a rerank")
-    if condition.rerank is not None:
-        _check_rerank(condition, path, line_of(entry, "rerank"), base)
+    if condition.rerank is not None:  # paths among its options read from the file's folder (rerank checks the options)
+        line, options = line_of(entry, "rerank"), condition.rerank.options
+        condition.rerank.options = {k: local_path(v, base, path, line) if isinstance(v, str) and k in ("model", "dense_index") and v != AUTO
+                                    else v for k, v in options.items()}
     return condition
-
-
-def _check_rerank(condition: ConditionSpec, path: Path, line: int | None, base: Path) -> None:
-    """Paths among the options read from the file's folder; the options themselves are checked where ``rerank`` parses them
-    (every cell's command line, before the grid runs)."""
-    rerank = condition.rerank
-    assert rerank is not None
-    rerank.options = {k: local_path(v, base, path, line) if isinstance(v, str) and k in ("model", "dense_index") and v != AUTO else v
-                      for k, v in rerank.options.items()}
 
 
 def in_order(conditions: list[ConditionSpec], path: Path, raw: Any) -> dict[str, ConditionSpec]:
