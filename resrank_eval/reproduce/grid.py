@@ -16,6 +16,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ResrankError
+from ..evaluate.metrics import evaluate
+from ..formats.atomic import atomic_write, check_writable
+from ..formats.trec import read_run
 from ..jobs import KEPT, MADE, Outcome
 from ..report.build import Report, build_report
 from ..report.runs import SystemRun, read_efficiency
@@ -71,8 +74,6 @@ def score(grid: Grid, cells: list[Cell], baseline: str | None = None, n_resample
     The report is laid out as the paper's table of ``measure`` (default: the file's): the file's title, its
     conditions as rows and datasets as columns in the file's order, each condition under its label.
     """
-    from ..formats.trec import read_run
-
     runs = [SystemRun(cell.run_path, cell.condition.name, cell.dataset.name, read_run(cell.run_path), read_efficiency(cell.run_path))
             for cell in cells if cell.run_path.exists()]
     if not runs:
@@ -103,16 +104,10 @@ def check(grid: Grid, report: Report, cells: list[Cell]) -> list[Check]:
         if not pinned:
             continue
         result = report.find(cell.condition.name, cell.dataset.name)
-        scores = {} if result is None else _scores(result.run.run, cell, list(pinned))
+        # pinned measures may go beyond the dataset's standard set: scored here
+        scores = {} if result is None else evaluate(result.run.run, cell.dataset.qrels(), list(pinned)).mean
         checks.extend(Check(cell.condition.name, cell.dataset.name, m, v, scores.get(m), grid.spec.tolerance) for m, v in pinned.items())
     return checks
-
-
-def _scores(run: dict, cell: Cell, measures: list[str]) -> dict[str, float]:
-    """Pinned measures may go beyond the dataset's standard set: score them directly."""
-    from ..evaluate.metrics import evaluate
-
-    return evaluate(run, cell.dataset.qrels(), measures).mean
 
 
 def unpinned(grid: Grid, cells: list[Cell]) -> list[Cell]:
@@ -121,8 +116,6 @@ def unpinned(grid: Grid, cells: list[Cell]) -> list[Cell]:
 
 def check_pinnable(grid: Grid) -> None:
     """``--pin`` can rewrite the file (checked before the grid runs): it is writable and ``expected:`` is its last block."""
-    from ..formats.atomic import check_writable
-
     check_writable(grid.path)
     _expected_block(grid)
 
@@ -155,8 +148,6 @@ def pin(grid: Grid, report: Report, cells: list[Cell]) -> int:
         for dataset in [d for d in grid.datasets if d in expected[condition]]:
             scores = ", ".join(f'"{m}": {v:.4f}' for m, v in expected[condition][dataset].items())
             block.append(f"    {dataset}: {{{scores}}}\n")
-    from ..formats.atomic import atomic_write
-
     with atomic_write(grid.path) as handle:
         handle.write(head + "".join(block))
     return count
