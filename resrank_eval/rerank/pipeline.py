@@ -110,13 +110,8 @@ def rerank_run(reranker: Reranker, topics: Mapping[str, Query], run: Run, passag
     """Rerank the top ``top_k`` of every query in ``run`` (or of ``qids``), in memory."""
     rankings = to_rankings(topics, run, passages, top_k, qids)
     done = {ranking.query.qid: result for ranking, result in iter_rerank(reranker, rankings, batch_size)}
-    return assemble(run, done, top_k)
-
-
-def assemble(run: Run, done: Mapping[str, Reranked], top_k: int) -> RerankResult:
-    """Reranked queries of ``run`` (first-stage order) with their tails, and their stats."""
-    qids = [q for q in run if q in done]
-    return RerankResult({q: with_tail(done[q].candidates, run[q], top_k) for q in qids}, [done[q].stats for q in qids])
+    order = [q for q in run if q in done]
+    return RerankResult({q: with_tail(done[q].candidates, run[q], top_k) for q in order}, [done[q].stats for q in order])
 
 
 def summarize(stats: Sequence[QueryStats]) -> EfficiencySummary:
