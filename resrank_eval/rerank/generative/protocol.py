@@ -7,7 +7,7 @@ the context, lowers the words per passage by ``max(1, excess // (4 * passages))`
 (:func:`fit_to_context`). Its RankGPT path (``SafeOpenai``) counts tokens with tiktoken's ``cl100k_base``
 whatever model serves the prompt (:func:`safe_openai_tokens`); its FIRST path counts with the model's own
 tokenizer (``first.py``). The protocol, its version and the answer budget go into every query's stats
-(:func:`protocol_record`), hence into the run's summary and the report.
+(``SlidingWindowReranker.protocol_record``), hence into the run's summary and the report.
 """
 
 from __future__ import annotations
@@ -34,11 +34,6 @@ Prompt = TypeVar("Prompt")
 def check_protocol(name: str) -> None:
     if name not in PROTOCOLS:
         raise ResrankError(f"unknown prompt protocol {name!r}; choose one of {', '.join(PROTOCOLS)}")
-
-
-def protocol_record(name: str, answer_tokens: int, **settings: Any) -> dict[str, Any]:
-    """What a run's summary and the report say about its prompts: protocol, version, answer budget, then ``settings``."""
-    return {"name": name, "version": PROTOCOLS[name], "answer_tokens": answer_tokens, **settings}
 
 
 def fit_to_context(render: Callable[[int], Prompt], count: Callable[[Prompt], int], passages: int, max_words: int,

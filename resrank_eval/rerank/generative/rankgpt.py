@@ -6,7 +6,7 @@ from typing import Any
 
 from ...errors import ResrankError
 from ..base import Option
-from .backend import THINKING, THINKING_TOKENS, ChatBackend
+from .backend import THINKING, THINKING_TOKENS
 from .hf import HFChatBackend, answer_token_budget, load_causal_lm
 from .openai_chat import OpenAIChatBackend
 from .permutation import named_ids, parse_permutation
@@ -53,25 +53,14 @@ class RankGPTReranker(SlidingWindowReranker):
         if parse_temperature(values["temperature"]) != 0 and not values.get("api_base"):
             raise ResrankError("--temperature applies to --api-base servers; local models decode greedily")
 
-    def __init__(self, backend: ChatBackend, window: int = 20, stride: int = 10, max_words: int = 300, protocol: str = "rankgpt",
-                 context_size: int = RANK_LLM_CONTEXT) -> None:
-        super().__init__(window, stride, max_words, protocol, context_size)
-        self.backend = backend
-        self.device = backend.device
-        self.dtype = backend.dtype
-        self.shape = backend.shape
-        self.answer_tokens = backend.max_new_tokens
-        self.sampling = {"thinking": backend.thinking, "temperature": backend.temperature}
-
     @classmethod
     def from_pretrained(cls, model: str, device: str | None = None, dtype: str | None = None, window: int = 20,
-                        stride: int = 10, max_words: int = 300, protocol: str = "rankgpt", context_size: int = RANK_LLM_CONTEXT,
-                        thinking: str = "off", max_new_tokens: int | None = None) -> RankGPTReranker:
+                        thinking: str = "off", max_new_tokens: int | None = None, **sliding: Any) -> RankGPTReranker:
         """A local HF chat model (id or folder, or ``smollm2``); the answer budget defaults to a full permutation
-        (plus the thinking budget when ``thinking`` is on)."""
+        (plus the thinking budget when ``thinking`` is on); ``sliding``: the other :class:`SlidingWindowReranker` settings."""
         lm, tokenizer = load_causal_lm(model, device, dtype)
         budget = max_new_tokens or answer_token_budget(tokenizer, window) + (THINKING_TOKENS if thinking == "on" else 0)
-        return cls(HFChatBackend(lm, tokenizer, budget, thinking=thinking), window, stride, max_words, protocol, context_size)
+        return cls(HFChatBackend(lm, tokenizer, budget, thinking=thinking), window, **sliding)
 
     @classmethod
     def from_openai(cls, base_url: str, model: str, api_key: str | None = None, window: int = 20, stride: int = 10,
@@ -84,13 +73,11 @@ class RankGPTReranker(SlidingWindowReranker):
         return cls(backend, window, stride, max_words, protocol, context_size)
 
     @classmethod
-    def from_options(cls, api_base: str | None = None, temperature: str | None = None, **values: Any) -> RankGPTReranker:
+    def from_options(cls, api_base: str | None, temperature: str | None, device: str | None, dtype: str, **values: Any) -> RankGPTReranker:
         """A local model, or the served ``model`` at ``api_base`` (where device and dtype are the server's business)."""
         if api_base:
-            return cls.from_openai(api_base, values["model"], window=values["window"], stride=values["stride"],
-                                   max_words=values["max_words"], protocol=values["protocol"], context_size=values["context_size"],
-                                   thinking=values["thinking"], temperature=parse_temperature(temperature))
-        return cls.from_pretrained(**values)
+            return cls.from_openai(api_base, temperature=parse_temperature(temperature), **values)
+        return cls.from_pretrained(device=device, dtype=dtype, **values)
 
     def conversation(self, window: Window) -> list[Message]:
         """What the protocol sends for ``window``; rank_llm's fitted as its ``SafeOpenai`` fits it (cl100k_base counts)."""

@@ -4,8 +4,8 @@ Windows of one query are sequential (each sees the order the previous one left),
 every query in a batch is independent, so a batch advances in lock-step: one model call per step.
 In a batch of several queries, a query's latency is its share of each step's wall time; its FLOPs
 are those of its own windows (:meth:`SlidingWindowReranker.window_flops`). Every window leaves a trace
-line (what was sent, what came back, the order made of it: :meth:`SlidingWindowReranker.trace_line`),
-which ``rerank`` writes to ``RUN.trace.jsonl``, as rank_llm keeps its invocations history.
+line (what was sent, what came back, the order made of it), which ``rerank`` writes to ``RUN.trace.jsonl``,
+as rank_llm keeps its invocations history.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import Any
 
 from ...errors import ResrankError
 from ...logs import progress
-from ...model.flops import Shape
 from ...types import Candidate, QueryStats, Ranking
 from ..base import DEVICE, DTYPE, MODEL, Option, Reranked, Reranker
+from .backend import ChatBackend
 from .permutation import check_window, window_schedule
 from .prompt import Message
-from .protocol import PROTOCOLS, RANK_LLM_CONTEXT, check_protocol, protocol_record
+from .protocol import PROTOCOLS, RANK_LLM_CONTEXT, check_protocol
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +61,13 @@ class WindowResult:
 
 
 class SlidingWindowReranker(Reranker):
-    """Reranks by repeatedly ordering windows; subclasses say how one batch of windows is ordered.
+    """Reranks by repeatedly ordering windows with a chat model; subclasses say how one batch of windows is ordered.
 
-    ``answer_tokens`` (the answer budget) and ``sampling`` (``thinking``, ``temperature``) are what the protocol
-    record says about the model's answers; ``device``, ``dtype`` and ``shape`` (None: unknown, no FLOPs) go into the stats.
+    The ``backend`` says where the model runs (``device``, ``dtype`` and ``shape`` go into the stats), its answer budget
+    and the ``sampling`` settings the protocol record names.
     """
 
-    device: str = "cpu"
-    dtype: str = "float32"
-    shape: Shape | None = None
-    answer_tokens: int = 0
-    sampling: dict[str, Any] = {}
+    sampling: tuple[str, ...] = ("thinking", "temperature")
     options = (MODEL, DEVICE, DTYPE, *WINDOW_OPTIONS)
 
     @classmethod
@@ -90,10 +86,11 @@ class SlidingWindowReranker(Reranker):
         if not values.get("api_base"):
             check_lm_source(values["model"])
 
-    def __init__(self, window: int = 20, stride: int = 10, max_words: int = 300, protocol: str = "rankgpt",
+    def __init__(self, backend: ChatBackend, window: int = 20, stride: int = 10, max_words: int = 300, protocol: str = "rankgpt",
                  context_size: int = RANK_LLM_CONTEXT) -> None:
         check_window(window, stride)
         check_protocol(protocol)
+        self.backend = backend
         self.window = window
         self.stride = stride
         self.max_words = max_words
@@ -109,22 +106,16 @@ class SlidingWindowReranker(Reranker):
         """Order each window; called once per lock-step of a batch."""
 
     def protocol_record(self) -> dict[str, Any]:
-        """The prompt protocol, its version, the answer budget and the settings that shape what is sent
-        (:func:`~.protocol.protocol_record`); recorded with every query."""
-        return protocol_record(self.protocol, self.answer_tokens, **self.sampling,
-                               **({"context_size": self.context_size} if self.protocol == "rank_llm" else {}))
-
-    @staticmethod
-    def trace_line(qid: str, span: tuple[int, int], docids: list[str], outcome: WindowResult) -> dict[str, Any]:
-        """One window as ``RUN.trace.jsonl`` keeps it; ``permutation`` is the new order as the prompt's 1-based positions."""
-        return {"qid": qid, "window": list(span), "docids": docids, "messages": outcome.messages, "answer": outcome.answer,
-                "permutation": [k + 1 for k in outcome.order], "prompt_tokens": outcome.input_tokens,
-                "completion_tokens": outcome.generated_tokens}
+        """What a run's summary and the report say about its prompts, recorded with every query: the protocol, the version
+        of the code whose bytes it reproduces, the answer budget and the settings that shape what is sent."""
+        return {"name": self.protocol, "version": PROTOCOLS[self.protocol], "answer_tokens": self.backend.max_new_tokens,
+                **{key: getattr(self.backend, key) for key in self.sampling},
+                **({"context_size": self.context_size} if self.protocol == "rank_llm" else {})}
 
     def window_flops(self, input_tokens: int, generated_tokens: int) -> tuple[int, int]:
         """(prefill, decode) FLOPs of one window: greedy generation of its answer (FIRST overrides)."""
-        assert self.shape is not None
-        return self.shape.generation(input_tokens, generated_tokens)
+        assert self.backend.shape is not None
+        return self.backend.shape.generation(input_tokens, generated_tokens)
 
     def rerank_batch(self, batch: list[Ranking]) -> list[Reranked]:
         orders = [list(r.candidates) for r in batch]
@@ -159,7 +150,7 @@ class SlidingWindowReranker(Reranker):
         candidates = [Candidate(c.docid, float(n - i)) for i, c in enumerate(order)]
         outcomes = [outcome for _, _, outcome, _ in done]
         flops: dict[str, float] = {}
-        if self.shape is not None:
+        if self.backend.shape is not None:
             costs = [self.window_flops(o.input_tokens, o.generated_tokens) for o in outcomes]
             flops = {"encoder": 0, "prefill": sum(c[0] for c in costs), "decode": sum(c[1] for c in costs)}
         log = [{"start": a, "end": b, "named": o.named, "input_tokens": o.input_tokens, "generated_tokens": o.generated_tokens,
@@ -173,10 +164,14 @@ class SlidingWindowReranker(Reranker):
             forward_passes=sum(o.forward_passes for o in outcomes),
             rerank_ms=ms,
             total_ms=ms,
-            device=self.device,
-            dtype=self.dtype,
+            device=self.backend.device,
+            dtype=self.backend.dtype,
             flops=flops,
             extra={"window": self.window, "stride": self.stride, "max_words": self.max_words, "protocol": self.protocol_record(),
                    "windows": log},
         )
-        return Reranked(candidates, stats, [self.trace_line(ranking.query.qid, *window[:3]) for window in done])
+        # one trace line per window; ``permutation`` is the new order as the prompt's 1-based positions
+        trace = [{"qid": ranking.query.qid, "window": [a, b], "docids": docids, "messages": o.messages, "answer": o.answer,
+                  "permutation": [k + 1 for k in o.order], "prompt_tokens": o.input_tokens, "completion_tokens": o.generated_tokens}
+                 for (a, b), docids, o, _ in done]
+        return Reranked(candidates, stats, trace)
