@@ -24,11 +24,9 @@ from .base import Reranked, Reranker
 
 log = logging.getLogger(__name__)
 
-PassageLookup = Callable[[Collection[str]], dict[str, str]]
-"""docids -> their texts; e.g. ``lambda ids: load_passages(corpus_dir, ids)``."""
-
-Passages = Mapping[str, str] | PassageLookup
-"""Passage texts in memory, or a function that fetches the ones asked for."""
+Passages = Mapping[str, str] | Callable[[Collection[str]], dict[str, str]]
+"""Passage texts in memory, or a function that fetches the ones asked for (docids -> their texts; e.g.
+``lambda ids: load_passages(corpus_dir, ids)``)."""
 
 
 def to_rankings(topics: Mapping[str, Query], run: Run, passages: Passages | None = None, top_k: int | None = None,

@@ -41,11 +41,6 @@ class FirstReranker(SlidingWindowReranker):
         lm, tokenizer = load_causal_lm(model, device, dtype)
         return cls(lm, tokenizer, **sliding)
 
-    def window_flops(self, input_tokens: int, generated_tokens: int) -> tuple[int, int]:
-        """One prefill that produces the single logit row the order is read from; nothing is decoded."""
-        assert self.backend.shape is not None
-        return self.backend.shape.forward(input_tokens, logits=1), 0
-
     def _single_token(self, letter: str) -> int:
         ids = self.tokenizer.encode(letter, add_special_tokens=False)
         if len(ids) != 1:

@@ -3,7 +3,8 @@
 Windows of one query are sequential (each sees the order the previous one left), but window k of
 every query in a batch is independent, so a batch advances in lock-step: one model call per step.
 In a batch of several queries, a query's latency is its share of each step's wall time; its FLOPs
-are those of its own windows (:meth:`SlidingWindowReranker.window_flops`). Every window leaves a trace
+are those of its own windows, each a greedy generation of its answer (FIRST's one token: one prefill
+that produces the logit row its order is read from). Every window leaves a trace
 line (what was sent, what came back, the order made of it), which ``rerank`` writes to ``RUN.trace.jsonl``,
 as rank_llm keeps its invocations history.
 """
@@ -112,11 +113,6 @@ class SlidingWindowReranker(Reranker):
                 **{key: getattr(self.backend, key) for key in self.sampling},
                 **({"context_size": self.context_size} if self.protocol == "rank_llm" else {})}
 
-    def window_flops(self, input_tokens: int, generated_tokens: int) -> tuple[int, int]:
-        """(prefill, decode) FLOPs of one window: greedy generation of its answer (FIRST overrides)."""
-        assert self.backend.shape is not None
-        return self.backend.shape.generation(input_tokens, generated_tokens)
-
     def rerank_batch(self, batch: list[Ranking]) -> list[Reranked]:
         orders = [list(r.candidates) for r in batch]
         for ranking in batch:
@@ -151,7 +147,7 @@ class SlidingWindowReranker(Reranker):
         outcomes = [outcome for _, _, outcome, _ in done]
         flops: dict[str, float] = {}
         if self.backend.shape is not None:
-            costs = [self.window_flops(o.input_tokens, o.generated_tokens) for o in outcomes]
+            costs = [self.backend.shape.generation(o.input_tokens, o.generated_tokens) for o in outcomes]
             flops = {"encoder": 0, "prefill": sum(c[0] for c in costs), "decode": sum(c[1] for c in costs)}
         log = [{"start": a, "end": b, "named": o.named, "input_tokens": o.input_tokens, "generated_tokens": o.generated_tokens,
                 "forward_passes": o.forward_passes, "ms": step_ms} for (a, b), _, o, step_ms in done]
