@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ResrankError
+from .backend import Generation
 from .hf import HFChatBackend, chat_texts, encode_texts, load_causal_lm
 from .prompt import Message, letter_labels, rank_llm_first_messages, rankgpt_messages
 from .protocol import fit_to_context
@@ -79,5 +80,5 @@ class FirstReranker(SlidingWindowReranker):
             n = len(window.passages)
             order = torch.argsort(row[:n], descending=True, stable=True).tolist()
             answer = " > ".join(f"[{letter_labels(n)[k]}]" for k in order)
-            results.append(WindowResult(order, n, int(length), 1, 1, messages, answer))
+            results.append(WindowResult(order, n, messages, Generation(answer, int(length), 1, 1)))
         return results

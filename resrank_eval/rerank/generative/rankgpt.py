@@ -73,7 +73,8 @@ class RankGPTReranker(SlidingWindowReranker):
         return cls(backend, window, stride, max_words, protocol, context_size)
 
     @classmethod
-    def from_options(cls, api_base: str | None, temperature: str | None, device: str | None, dtype: str, **values: Any) -> RankGPTReranker:
+    def from_options(cls, api_base: str | None, temperature: str | None, device: str | None, dtype: str,
+                     **values: Any) -> RankGPTReranker:
         """A local model, or the served ``model`` at ``api_base`` (where device and dtype are the server's business)."""
         if api_base:
             return cls.from_openai(api_base, temperature=parse_temperature(temperature), **values)
@@ -92,17 +93,7 @@ class RankGPTReranker(SlidingWindowReranker):
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
         conversations = [self.conversation(w) for w in windows]
         results = []
-        for window, messages, answer in zip(windows, conversations, self.backend.generate(conversations)):
+        for window, sent, reply in zip(windows, conversations, self.backend.generate(conversations)):
             n = len(window.passages)
-            results.append(
-                WindowResult(
-                    parse_permutation(answer.text, n),
-                    len(named_ids(answer.text, n)),
-                    answer.input_tokens,
-                    answer.generated_tokens,
-                    answer.forward_passes,
-                    messages,
-                    answer.text,
-                )
-            )
+            results.append(WindowResult(parse_permutation(reply.text, n), len(named_ids(reply.text, n)), sent, reply))
         return results

@@ -21,7 +21,7 @@ from ...errors import ResrankError
 from ...logs import progress
 from ...types import Candidate, QueryStats, Ranking
 from ..base import DEVICE, DTYPE, MODEL, Option, Reranked, Reranker
-from .backend import ChatBackend
+from .backend import ChatBackend, Generation
 from .permutation import check_window, window_schedule
 from .prompt import Message
 from .protocol import PROTOCOLS, RANK_LLM_CONTEXT, check_protocol
@@ -49,16 +49,13 @@ class Window:
 
 @dataclass(frozen=True)
 class WindowResult:
-    """How a window was reordered (0-based positions, best first), how many ids the model named, the cost, and
-    the conversation sent and the answer read (FIRST: the order its logits give, written as an answer)."""
+    """How a window was reordered (0-based positions, best first), how many ids the model named, the conversation
+    sent, and the answer read with its cost (FIRST: the order its logits give, written as an answer)."""
 
     order: list[int]
     named: int
-    input_tokens: int
-    generated_tokens: int
-    forward_passes: int
     messages: list[Message]
-    answer: str
+    reply: Generation
 
 
 class SlidingWindowReranker(Reranker):
@@ -136,7 +133,8 @@ class SlidingWindowReranker(Reranker):
                 orders[j][a:b] = [segment[k] for k in outcome.order]
                 shares[j] += step_ms / len(active)
                 log.debug("%s query %s, window %d-%d: %d ids named, %d input and %d generated tokens, %.0f ms", self.name,
-                          batch[j].query.qid, a, b, outcome.named, outcome.input_tokens, outcome.generated_tokens, step_ms)
+                          batch[j].query.qid, a, b, outcome.named, outcome.reply.input_tokens, outcome.reply.generated_tokens,
+                          step_ms)
         return [self._result(*parts) for parts in zip(batch, orders, done, shares)]
 
     def _result(self, ranking: Ranking, order: list[Candidate], done: list[tuple[tuple[int, int], list[str], WindowResult, float]],
@@ -144,20 +142,21 @@ class SlidingWindowReranker(Reranker):
         """Scores ``n, n-1, ..., 1``: strictly decreasing, so the file order is the ranking."""
         n = len(order)
         candidates = [Candidate(c.docid, float(n - i)) for i, c in enumerate(order)]
-        outcomes = [outcome for _, _, outcome, _ in done]
+        replies = [outcome.reply for _, _, outcome, _ in done]
         flops: dict[str, float] = {}
         if self.backend.shape is not None:
-            costs = [self.backend.shape.generation(o.input_tokens, o.generated_tokens) for o in outcomes]
+            costs = [self.backend.shape.generation(r.input_tokens, r.generated_tokens) for r in replies]
             flops = {"encoder": 0, "prefill": sum(c[0] for c in costs), "decode": sum(c[1] for c in costs)}
-        log = [{"start": a, "end": b, "named": o.named, "input_tokens": o.input_tokens, "generated_tokens": o.generated_tokens,
-                "forward_passes": o.forward_passes, "ms": step_ms} for (a, b), _, o, step_ms in done]
+        log = [{"start": a, "end": b, "named": o.named, "input_tokens": o.reply.input_tokens,
+                "generated_tokens": o.reply.generated_tokens, "forward_passes": o.reply.forward_passes, "ms": step_ms}
+               for (a, b), _, o, step_ms in done]
         stats = QueryStats(
             qid=ranking.query.qid,
             reranker=self.name,
             candidates=n,
-            reranker_input_tokens=sum(o.input_tokens for o in outcomes),
-            generated_tokens=sum(o.generated_tokens for o in outcomes),
-            forward_passes=sum(o.forward_passes for o in outcomes),
+            reranker_input_tokens=sum(r.input_tokens for r in replies),
+            generated_tokens=sum(r.generated_tokens for r in replies),
+            forward_passes=sum(r.forward_passes for r in replies),
             rerank_ms=ms,
             total_ms=ms,
             device=self.backend.device,
@@ -167,7 +166,7 @@ class SlidingWindowReranker(Reranker):
                    "windows": log},
         )
         # one trace line per window; ``permutation`` is the new order as the prompt's 1-based positions
-        trace = [{"qid": ranking.query.qid, "window": [a, b], "docids": docids, "messages": o.messages, "answer": o.answer,
-                  "permutation": [k + 1 for k in o.order], "prompt_tokens": o.input_tokens, "completion_tokens": o.generated_tokens}
-                 for (a, b), docids, o, _ in done]
+        trace = [{"qid": ranking.query.qid, "window": [a, b], "docids": docids, "messages": o.messages, "answer": o.reply.text,
+                  "permutation": [k + 1 for k in o.order], "prompt_tokens": o.reply.input_tokens,
+                  "completion_tokens": o.reply.generated_tokens} for (a, b), docids, o, _ in done]
         return Reranked(candidates, stats, trace)
