@@ -7,7 +7,6 @@ rest of the first-stage list in its original order, so R@1000 stays comparable w
 
 from __future__ import annotations
 
-import logging
 import math
 import statistics
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -21,8 +20,6 @@ from ..model.flops import flops_summary
 from ..numeric import strictly_decreasing
 from ..types import Candidate, EfficiencySummary, Query, QueryStats, Ranking, Run
 from .base import Reranked, Reranker
-
-log = logging.getLogger(__name__)
 
 Passages = Mapping[str, str] | Callable[[Collection[str]], dict[str, str]]
 """Passage texts in memory, or a function that fetches the ones asked for (docids -> their texts; e.g.

@@ -43,8 +43,6 @@ class OpenAIChatBackend(ChatBackend):
         self.client = openai.OpenAI(base_url=root, api_key=key, timeout=timeout_s, max_retries=max_retries)
 
     def generate(self, conversations: list[list[Message]]) -> list[Generation]:
-        if len(conversations) == 1:
-            return [self._complete(conversations[0])]
         with ThreadPoolExecutor(max_workers=min(len(conversations), self.concurrency)) as pool:
             return list(pool.map(self._complete, conversations))
 

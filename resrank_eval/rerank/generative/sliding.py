@@ -3,10 +3,9 @@
 Windows of one query are sequential (each sees the order the previous one left), but window k of
 every query in a batch is independent, so a batch advances in lock-step: one model call per step.
 In a batch of several queries, a query's latency is its share of each step's wall time; its FLOPs
-are those of its own windows, each a greedy generation of its answer (FIRST's one token: one prefill
-that produces the logit row its order is read from). Every window leaves a trace
-line (what was sent, what came back, the order made of it), which ``rerank`` writes to ``RUN.trace.jsonl``,
-as rank_llm keeps its invocations history.
+are those of its own windows, each a greedy generation of its answer (FIRST's one token: the prefill that
+yields the logit row its order is read from). Every window leaves a trace line (what was sent, what came
+back, the order made of it), which ``rerank`` writes to ``RUN.trace.jsonl``, as rank_llm keeps its history.
 """
 
 from __future__ import annotations
@@ -147,9 +146,9 @@ class SlidingWindowReranker(Reranker):
         if self.backend.shape is not None:
             costs = [self.backend.shape.generation(r.input_tokens, r.generated_tokens) for r in replies]
             flops = {"encoder": 0, "prefill": sum(c[0] for c in costs), "decode": sum(c[1] for c in costs)}
-        log = [{"start": a, "end": b, "named": o.named, "input_tokens": o.reply.input_tokens,
-                "generated_tokens": o.reply.generated_tokens, "forward_passes": o.reply.forward_passes, "ms": step_ms}
-               for (a, b), _, o, step_ms in done]
+        per_window = [{"start": a, "end": b, "named": o.named, "input_tokens": o.reply.input_tokens,
+                       "generated_tokens": o.reply.generated_tokens, "forward_passes": o.reply.forward_passes, "ms": step_ms}
+                      for (a, b), _, o, step_ms in done]
         stats = QueryStats(
             qid=ranking.query.qid,
             reranker=self.name,
@@ -163,7 +162,7 @@ class SlidingWindowReranker(Reranker):
             dtype=self.backend.dtype,
             flops=flops,
             extra={"window": self.window, "stride": self.stride, "max_words": self.max_words, "protocol": self.protocol_record(),
-                   "windows": log},
+                   "windows": per_window},
         )
         # one trace line per window; ``permutation`` is the new order as the prompt's 1-based positions
         trace = [{"qid": ranking.query.qid, "window": [a, b], "docids": docids, "messages": o.messages, "answer": o.reply.text,
