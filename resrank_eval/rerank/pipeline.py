@@ -101,12 +101,10 @@ class RerankResult:
 
 
 def rerank_run(reranker: Reranker, topics: Mapping[str, Query], run: Run, passages: Passages | None = None,
-               top_k: int = 100, batch_size: int = 1, qids: Iterable[str] | None = None) -> RerankResult:
-    """Rerank the top ``top_k`` of every query in ``run`` (or of ``qids``), in memory."""
-    rankings = to_rankings(topics, run, passages, top_k, qids)
-    done = {ranking.query.qid: result for ranking, result in iter_rerank(reranker, rankings, batch_size)}
-    order = [q for q in run if q in done]
-    return RerankResult({q: with_tail(done[q].candidates, run[q], top_k) for q in order}, [done[q].stats for q in order])
+               top_k: int = 100, batch_size: int = 1) -> RerankResult:
+    """Rerank the top ``top_k`` of every query in ``run``, in memory."""
+    results = rerank(reranker, to_rankings(topics, run, passages, top_k), batch_size)  # in run order, each naming its query
+    return RerankResult({r.qid: with_tail(r.candidates, run[r.qid], top_k) for r in results}, [r.stats for r in results])
 
 
 def summarize(stats: Sequence[QueryStats]) -> EfficiencySummary:

@@ -62,9 +62,8 @@ class FirstReranker(SlidingWindowReranker):
             return messages, fix_text(chat_texts(self.tokenizer, [messages])[0])
 
         answer = self.tokenizer.encode(" > ".join(f"[{label}]" for label in labels), add_special_tokens=False)
-        rendered, _ = fit_to_context(render, lambda r: len(self.tokenizer.encode(r[1])), len(labels), self.max_words,
-                                     self.context_size - len(answer))
-        return rendered
+        return fit_to_context(render, lambda r: len(self.tokenizer.encode(r[1])), len(labels), self.max_words,
+                              self.context_size - len(answer))
 
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
         import torch

@@ -57,12 +57,6 @@ def encode_texts(tokenizer: PreTrainedTokenizerBase, texts: list[str]) -> dict[s
     }
 
 
-def answer_token_budget(tokenizer: PreTrainedTokenizerBase, window: int) -> int:
-    """Tokens a complete answer ``[1] > [2] > ... > [window]`` takes, plus end-of-turn slack."""
-    answer = " > ".join(f"[{i}]" for i in range(1, window + 1))
-    return len(tokenizer.encode(answer, add_special_tokens=False)) + 2
-
-
 class HFChatBackend(ChatBackend):
     """Greedy ``generate`` on a local model; ``min_new_tokens`` forces fixed-length answers for benchmarks."""
 

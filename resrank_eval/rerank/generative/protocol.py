@@ -37,9 +37,9 @@ def check_protocol(name: str) -> None:
 
 
 def fit_to_context(render: Callable[[int], Prompt], count: Callable[[Prompt], int], passages: int, max_words: int,
-                   room: int) -> tuple[Prompt, int]:
+                   room: int) -> Prompt:
     """rank_llm's ``create_prompt`` loop: the prompt with the most words per passage (at most ``max_words``) whose
-    ``count`` is at most ``room`` tokens (the context less the answer estimate), and that count.
+    ``count`` is at most ``room`` tokens (the context less the answer estimate).
 
     Like rank_llm it may come down to 0 words per passage; a window that does not fit even then is an error
     (rank_llm would go on with negative word counts).
@@ -49,7 +49,7 @@ def fit_to_context(render: Callable[[int], Prompt], count: Callable[[Prompt], in
         prompt = render(words)
         tokens = count(prompt)
         if tokens <= room:
-            return prompt, tokens
+            return prompt
         words -= max(1, (tokens - room) // (passages * 4))
         if words < 0:
             raise ResrankError(f"a window of {passages} passages does not fit in {room} prompt tokens even without passage "

@@ -7,7 +7,7 @@ from typing import Any
 from ...errors import ResrankError
 from ..base import Option
 from .backend import THINKING, THINKING_TOKENS
-from .hf import HFChatBackend, answer_token_budget, load_causal_lm
+from .hf import HFChatBackend, load_causal_lm
 from .openai_chat import OpenAIChatBackend
 from .permutation import named_ids, parse_permutation
 from .prompt import Message, numeric_labels, rank_llm_messages, rankgpt_messages
@@ -59,7 +59,8 @@ class RankGPTReranker(SlidingWindowReranker):
         """A local HF chat model (id or folder, or ``smollm2``); the answer budget defaults to a full permutation
         (plus the thinking budget when ``thinking`` is on); ``sliding``: the other :class:`SlidingWindowReranker` settings."""
         lm, tokenizer = load_causal_lm(model, device, dtype)
-        budget = max_new_tokens or answer_token_budget(tokenizer, window) + (THINKING_TOKENS if thinking == "on" else 0)
+        permutation = len(tokenizer.encode(" > ".join(f"[{i}]" for i in range(1, window + 1)), add_special_tokens=False))
+        budget = max_new_tokens or permutation + 2 + (THINKING_TOKENS if thinking == "on" else 0)  # + 2: end-of-turn slack
         return cls(HFChatBackend(lm, tokenizer, budget, thinking=thinking), window, **sliding)
 
     @classmethod
@@ -86,9 +87,8 @@ class RankGPTReranker(SlidingWindowReranker):
         if self.protocol == "rankgpt":
             return rankgpt_messages(window.query, window.passages, labels, self.max_words)
         room = self.context_size - safe_openai_answer_tokens(self.window)
-        messages, _ = fit_to_context(lambda words: rank_llm_messages(window.query, window.passages, labels, words),
-                                     lambda m: safe_openai_tokens(m, self.backend.served_model), len(labels), self.max_words, room)
-        return messages
+        return fit_to_context(lambda words: rank_llm_messages(window.query, window.passages, labels, words),
+                              lambda m: safe_openai_tokens(m, self.backend.served_model), len(labels), self.max_words, room)
 
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
         conversations = [self.conversation(w) for w in windows]
