@@ -37,7 +37,7 @@ class FirstReranker(SlidingWindowReranker):
         self.label_ids = [self._single_token(letter) for letter in letter_labels(self.window)]  # rejects windows letters cannot label
 
     @classmethod
-    def from_pretrained(cls, model: str, device: str | None = None, dtype: str | None = None, **sliding: Any) -> FirstReranker:
+    def from_options(cls, model: str, device: str | None, dtype: str, **sliding: Any) -> FirstReranker:
         """A local HF chat model (id or folder, or ``smollm2``)."""
         lm, tokenizer = load_causal_lm(model, device, dtype)
         return cls(lm, tokenizer, **sliding)
@@ -69,7 +69,7 @@ class FirstReranker(SlidingWindowReranker):
         import torch
 
         prompts = [self.prompt(w) for w in windows]
-        batch = {k: v.to(self.model.device) for k, v in encode_texts(self.tokenizer, [text + "[" for _, text in prompts]).items()}
+        batch = encode_texts(self.tokenizer, [text + "[" for _, text in prompts], self.model.device)
         with torch.inference_mode():
             logits = self.model(**batch, logits_to_keep=1).logits[:, -1, :]
         scores = logits[:, self.label_ids].float().cpu()

@@ -94,10 +94,6 @@ class SlidingWindowReranker(Reranker):
         self.protocol = protocol
         self.context_size = context_size
 
-    @classmethod
-    def from_options(cls, **values: Any) -> Reranker:
-        return cls.from_pretrained(**values)  # type: ignore[attr-defined]
-
     @abstractmethod
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
         """Order each window; called once per lock-step of a batch."""
