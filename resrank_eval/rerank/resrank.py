@@ -1,4 +1,4 @@
-"""ResRank rerankers: the encoder alone (``encoder``, cosine only) and, as its subclass, the full model (``resrank``).
+"""ResRank rerankers: the full model (``resrank``) and its encoder alone (``encoder``, cosine only).
 
 Adapters: the model's one path computes the scores (:meth:`ResRankModel.forward`, the passage vectors
 by :func:`..model.encoder.passage_vectors`); these add each query's cost record. Both read passage
@@ -12,6 +12,7 @@ projector, and its reranker passes (a reused prompt prefix counted as computed).
 from __future__ import annotations
 
 import time
+from abc import abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,15 +29,13 @@ if TYPE_CHECKING:
 DENSE_INDEX = Option("dense_index", None, "Dense index (`resrank-eval encode`) whose stored passage vectors are reused.")
 
 
-class EncoderReranker(Reranker):
-    """The ResRank encoder alone: cosine of query and passage vectors (a bi-encoder reranker); what
-    :class:`ResRankReranker` adds the full model's scores to.
+class _EncoderBacked(Reranker):
+    """What both rerankers share: passage vectors (cached or encoded), timing and stats.
 
     ``embeddings`` is a dense index folder, or docid -> vector in memory (a trainer's dev set
     encodes its passages once and lends them to both rerankers).
     """
 
-    name = "encoder"
     options = (MODEL, DEVICE, DTYPE, DENSE_INDEX)
 
     @classmethod
@@ -50,14 +49,7 @@ class EncoderReranker(Reranker):
 
     @classmethod
     def from_options(cls, model: str, device: str | None, dtype: str, dense_index: str | None) -> Reranker:
-        return cls.from_pretrained(model, device, dtype, dense_index)
-
-    @classmethod
-    def from_pretrained(cls, model_dir_or_preset: str | Path, device: str | None = None, dtype: str | None = None,
-                        embeddings: str | Path | None = None) -> EncoderReranker:
-        from ..model import load_encoder
-
-        return cls(load_encoder(model_dir_or_preset, device, dtype), embeddings)
+        return cls.from_pretrained(model, device, dtype, dense_index)  # type: ignore[attr-defined]
 
     def __init__(self, encoder: Encoder, embeddings: str | Path | Mapping[str, Any] | None = None) -> None:
         from ..retrieve.dense import DenseVectors
@@ -101,15 +93,10 @@ class EncoderReranker(Reranker):
             results.append(Reranked(_ordered(ranking, scores[i]), stats))
         return results
 
+    @abstractmethod
     def _scores(self, rankings: list[Ranking], vectors: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int], list[int], list[int], list[int]]:
         """Per query: scores in candidate order, its query's encoder tokens (an empty list when no query is
         encoded), reranker input tokens, forward passes and reranker FLOPs."""
-        from torch.nn import functional as F
-
-        ids = self.encoder.tokenize([r.query.text for r in rankings], queries=True)  # with the instruction prefix
-        queries = self.encoder.embed(ids).float()
-        scores = [F.cosine_similarity(queries[i:i + 1], v, dim=-1) for i, v in enumerate(vectors)]
-        return scores, list(map(len, ids)), [0] * len(rankings), [0] * len(rankings), [0] * len(rankings)
 
     def _sync(self) -> float:
         """Now, once queued GPU work is done (so a timestamp means the work is done)."""
@@ -120,7 +107,7 @@ class EncoderReranker(Reranker):
         return time.perf_counter()
 
 
-class ResRankReranker(EncoderReranker):
+class ResRankReranker(_EncoderBacked):
     """One forward pass of the ResRank model per batch of queries; zero generated tokens."""
 
     name = "resrank"
@@ -152,6 +139,27 @@ class ResRankReranker(EncoderReranker):
         flops = [sum(map(self.reranker_shape.forward, lengths)) + self.projector_flops * (len(v) + bool(query_tokens))
                  for lengths, v in zip(output.pass_tokens, vectors)]
         return [output.scores[i, :len(v)] for i, v in enumerate(vectors)], query_tokens, output.input_tokens, output.passes, flops
+
+
+class EncoderReranker(_EncoderBacked):
+    """The ResRank encoder alone: cosine of query and passage vectors (a bi-encoder reranker)."""
+
+    name = "encoder"
+
+    @classmethod
+    def from_pretrained(cls, model_dir_or_preset: str | Path, device: str | None = None, dtype: str | None = None,
+                        embeddings: str | Path | None = None) -> EncoderReranker:
+        from ..model import load_encoder
+
+        return cls(load_encoder(model_dir_or_preset, device, dtype), embeddings)
+
+    def _scores(self, rankings: list[Ranking], vectors: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int], list[int], list[int], list[int]]:
+        from torch.nn import functional as F
+
+        ids = self.encoder.tokenize([r.query.text for r in rankings], queries=True)  # with the instruction prefix
+        queries = self.encoder.embed(ids).float()
+        scores = [F.cosine_similarity(queries[i:i + 1], v, dim=-1) for i, v in enumerate(vectors)]
+        return scores, list(map(len, ids)), [0] * len(rankings), [0] * len(rankings), [0] * len(rankings)
 
 
 def _ordered(ranking: Ranking, scores: torch.Tensor) -> list[Candidate]:
