@@ -1,13 +1,11 @@
 """Rerankers (one registered class each), the in-memory pipeline that runs any of them, and the file sink."""
 
-from ..types import EfficiencySummary
 from .base import Option, Reranked, Reranker
 from .pipeline import Passages, RerankResult, iter_rerank, rerank, rerank_run, summarize, to_rankings
 from .registry import RerankerFactory, load_reranker, reranker_factory, rerankers
 from .sink import RerankOutputs, rerank_step
 
 __all__ = [
-    "EfficiencySummary",
     "Option",
     "Passages",
     "RerankOutputs",

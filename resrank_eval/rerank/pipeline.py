@@ -7,7 +7,6 @@ rest of the first-stage list in its original order, so R@1000 stays comparable w
 
 from __future__ import annotations
 
-import logging
 import math
 import statistics
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -22,13 +21,9 @@ from ..numeric import strictly_decreasing
 from ..types import Candidate, EfficiencySummary, Query, QueryStats, Ranking, Run
 from .base import Reranked, Reranker
 
-log = logging.getLogger(__name__)
-
-PassageLookup = Callable[[Collection[str]], dict[str, str]]
-"""docids -> their texts; e.g. ``lambda ids: load_passages(corpus_dir, ids)``."""
-
-Passages = Mapping[str, str] | PassageLookup
-"""Passage texts in memory, or a function that fetches the ones asked for."""
+Passages = Mapping[str, str] | Callable[[Collection[str]], dict[str, str]]
+"""Passage texts in memory, or a function that fetches the ones asked for (docids -> their texts; e.g.
+``lambda ids: load_passages(corpus_dir, ids)``)."""
 
 
 def to_rankings(topics: Mapping[str, Query], run: Run, passages: Passages | None = None, top_k: int | None = None,
@@ -106,17 +101,10 @@ class RerankResult:
 
 
 def rerank_run(reranker: Reranker, topics: Mapping[str, Query], run: Run, passages: Passages | None = None,
-               top_k: int = 100, batch_size: int = 1, qids: Iterable[str] | None = None) -> RerankResult:
-    """Rerank the top ``top_k`` of every query in ``run`` (or of ``qids``), in memory."""
-    rankings = to_rankings(topics, run, passages, top_k, qids)
-    done = {ranking.query.qid: result for ranking, result in iter_rerank(reranker, rankings, batch_size)}
-    return assemble(run, done, top_k)
-
-
-def assemble(run: Run, done: Mapping[str, Reranked], top_k: int) -> RerankResult:
-    """Reranked queries of ``run`` (first-stage order) with their tails, and their stats."""
-    qids = [q for q in run if q in done]
-    return RerankResult({q: with_tail(done[q].candidates, run[q], top_k) for q in qids}, [done[q].stats for q in qids])
+               top_k: int = 100, batch_size: int = 1) -> RerankResult:
+    """Rerank the top ``top_k`` of every query in ``run``, in memory."""
+    results = rerank(reranker, to_rankings(topics, run, passages, top_k), batch_size)  # in run order, each naming its query
+    return RerankResult({r.qid: with_tail(r.candidates, run[r.qid], top_k) for r in results}, [r.stats for r in results])
 
 
 def summarize(stats: Sequence[QueryStats]) -> EfficiencySummary:

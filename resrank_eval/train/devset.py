@@ -19,7 +19,7 @@ from ..errors import ResrankError
 from ..evaluate.metrics import evaluate
 from ..formats.trec import read_run
 from ..model import ResRankModel
-from ..rerank.pipeline import assemble, iter_rerank, to_rankings
+from ..rerank.pipeline import rerank_run
 from ..rerank.resrank import EncoderReranker, ResRankReranker
 from ..types import Qrels, Query, Run
 from .config import DevConfig
@@ -64,11 +64,10 @@ class DevSet:
         with torch.no_grad():
             docids = sorted(self.passages)
             vectors = dict(zip(docids, (encode or model.encode_passages)([self.passages[d] for d in docids])))
-        rankings = to_rankings(self.topics, self.run, top_k=self.top_k)  # no texts: every vector is lent
         scores = {"first_stage": self._ndcg(self.run)}
         for name, reranker in (("encoder", EncoderReranker(model.encoder, vectors)), ("model", ResRankReranker(model, vectors))):
-            done = {ranking.query.qid: result for ranking, result in iter_rerank(reranker, rankings, batch_size)}
-            scores[name] = self._ndcg(assemble(self.run, done, self.top_k).run)
+            # no passage texts: every vector is lent
+            scores[name] = self._ndcg(rerank_run(reranker, self.topics, self.run, top_k=self.top_k, batch_size=batch_size).run)
         model.train(was_training)
         return scores
 

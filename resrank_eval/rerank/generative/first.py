@@ -10,13 +10,13 @@ where it has the switch, as rank_llm's FIRST path does.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...errors import ResrankError
-from ...model.flops import Shape
-from .hf import chat_texts, encode_texts, load_causal_lm
+from .backend import Generation
+from .hf import HFChatBackend, chat_texts, encode_texts, load_causal_lm
 from .prompt import Message, letter_labels, rank_llm_first_messages, rankgpt_messages
-from .protocol import RANK_LLM_CONTEXT, fit_to_context
+from .protocol import fit_to_context
 from .sliding import SlidingWindowReranker, Window, WindowResult
 
 if TYPE_CHECKING:
@@ -27,31 +27,20 @@ class FirstReranker(SlidingWindowReranker):
     """Single-token listwise ranking with a local HF chat model; windows of at most 26 passages."""
 
     name = "first"
-    answer_tokens = 1  # one token's logits is the whole answer; nothing is sampled
-    sampling = {"thinking": "off"}
+    sampling = ("thinking",)  # nothing is sampled: no temperature
 
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, window: int = 20, stride: int = 10,
-                 max_words: int = 300, protocol: str = "rankgpt", context_size: int = RANK_LLM_CONTEXT) -> None:
-        super().__init__(window, stride, max_words, protocol, context_size)
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, **sliding: Any) -> None:
+        """``sliding``: :class:`SlidingWindowReranker`'s window, stride, max_words, protocol and context_size."""
+        super().__init__(HFChatBackend(model, tokenizer, max_new_tokens=1), **sliding)  # one token's logits are the whole answer
         self.model = model
         self.tokenizer = tokenizer
-        self.device = str(model.device)
-        self.dtype = str(model.dtype).removeprefix("torch.")
-        self.shape = Shape.of(model)
-        self.label_ids = [self._single_token(letter) for letter in letter_labels(window)]  # rejects windows letters cannot label
+        self.label_ids = [self._single_token(letter) for letter in letter_labels(self.window)]  # rejects windows letters cannot label
 
     @classmethod
-    def from_pretrained(cls, model: str, device: str | None = None, dtype: str | None = None, window: int = 20,
-                        stride: int = 10, max_words: int = 300, protocol: str = "rankgpt",
-                        context_size: int = RANK_LLM_CONTEXT) -> FirstReranker:
+    def from_options(cls, model: str, device: str | None, dtype: str, **sliding: Any) -> FirstReranker:
         """A local HF chat model (id or folder, or ``smollm2``)."""
         lm, tokenizer = load_causal_lm(model, device, dtype)
-        return cls(lm, tokenizer, window, stride, max_words, protocol, context_size)
-
-    def window_flops(self, input_tokens: int, generated_tokens: int) -> tuple[int, int]:
-        """One prefill that produces the single logit row the order is read from; nothing is decoded."""
-        assert self.shape is not None
-        return self.shape.forward(input_tokens, logits=1), 0
+        return cls(lm, tokenizer, **sliding)
 
     def _single_token(self, letter: str) -> int:
         ids = self.tokenizer.encode(letter, add_special_tokens=False)
@@ -73,15 +62,14 @@ class FirstReranker(SlidingWindowReranker):
             return messages, fix_text(chat_texts(self.tokenizer, [messages])[0])
 
         answer = self.tokenizer.encode(" > ".join(f"[{label}]" for label in labels), add_special_tokens=False)
-        rendered, _ = fit_to_context(render, lambda r: len(self.tokenizer.encode(r[1])), len(labels), self.max_words,
-                                     self.context_size - len(answer))
-        return rendered
+        return fit_to_context(render, lambda r: len(self.tokenizer.encode(r[1])), len(labels), self.max_words,
+                              self.context_size - len(answer))
 
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
         import torch
 
         prompts = [self.prompt(w) for w in windows]
-        batch = {k: v.to(self.model.device) for k, v in encode_texts(self.tokenizer, [text + "[" for _, text in prompts]).items()}
+        batch = encode_texts(self.tokenizer, [text + "[" for _, text in prompts], self.model.device)
         with torch.inference_mode():
             logits = self.model(**batch, logits_to_keep=1).logits[:, -1, :]
         scores = logits[:, self.label_ids].float().cpu()
@@ -91,5 +79,5 @@ class FirstReranker(SlidingWindowReranker):
             n = len(window.passages)
             order = torch.argsort(row[:n], descending=True, stable=True).tolist()
             answer = " > ".join(f"[{letter_labels(n)[k]}]" for k in order)
-            results.append(WindowResult(order, n, int(length), 1, 1, messages, answer))
+            results.append(WindowResult(order, n, messages, Generation(answer, int(length), 1, 1)))
         return results

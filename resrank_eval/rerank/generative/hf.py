@@ -39,8 +39,8 @@ def chat_texts(tokenizer: PreTrainedTokenizerBase, conversations: list[list[Mess
     return [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True, **switch) for c in conversations]
 
 
-def encode_texts(tokenizer: PreTrainedTokenizerBase, texts: list[str]) -> dict[str, torch.Tensor]:
-    """Tokenise rendered prompts, left-padded.
+def encode_texts(tokenizer: PreTrainedTokenizerBase, texts: list[str], device: torch.device) -> dict[str, torch.Tensor]:
+    """Tokenise rendered prompts, left-padded, onto ``device``.
 
     Left padding keeps every row's last prompt token in the last column, which both generation and
     FIRST's next-token logits rely on. Position ids are derived from the mask so padded rows see
@@ -49,18 +49,12 @@ def encode_texts(tokenizer: PreTrainedTokenizerBase, texts: list[str]) -> dict[s
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     batch = tokenizer(texts, add_special_tokens=False, padding=True, padding_side="left", return_tensors="pt")
-    mask = batch["attention_mask"]
+    mask = batch["attention_mask"].to(device)
     return {
-        "input_ids": batch["input_ids"],
+        "input_ids": batch["input_ids"].to(device),
         "attention_mask": mask,
         "position_ids": (mask.cumsum(-1) - 1).clamp(min=0),
     }
-
-
-def answer_token_budget(tokenizer: PreTrainedTokenizerBase, window: int) -> int:
-    """Tokens a complete answer ``[1] > [2] > ... > [window]`` takes, plus end-of-turn slack."""
-    answer = " > ".join(f"[{i}]" for i in range(1, window + 1))
-    return len(tokenizer.encode(answer, add_special_tokens=False)) + 2
 
 
 class HFChatBackend(ChatBackend):
@@ -84,8 +78,7 @@ class HFChatBackend(ChatBackend):
     def generate(self, conversations: list[list[Message]]) -> list[Generation]:
         import torch
 
-        batch = encode_texts(self.tokenizer, chat_texts(self.tokenizer, conversations, self.thinking))
-        batch = {k: v.to(self.model.device) for k, v in batch.items()}
+        batch = encode_texts(self.tokenizer, chat_texts(self.tokenizer, conversations, self.thinking), self.model.device)
         batch.pop("position_ids")  # generate derives them from the mask itself
         with torch.inference_mode():
             output = self.model.generate(

@@ -19,12 +19,6 @@ from .backend import ChatBackend, Generation
 from .prompt import Message
 
 
-def api_root(base_url: str) -> str:
-    """``http://host:8000`` or ``http://host:8000/v1`` -> ``http://host:8000/v1`` (what the client appends paths to)."""
-    base = base_url.rstrip("/")
-    return base if base.endswith("/v1") else base + "/v1"
-
-
 class OpenAIChatBackend(ChatBackend):
     """Chat completions; ``api_key`` defaults to $OPENAI_API_KEY (local servers need none)."""
 
@@ -37,18 +31,18 @@ class OpenAIChatBackend(ChatBackend):
 
         if concurrency < 1:
             raise ResrankError(f"concurrency must be at least 1, got {concurrency}")
-        self.url = api_root(base_url) + "/chat/completions"
+        root = base_url.rstrip("/")
+        root = root if root.endswith("/v1") else root + "/v1"  # what the client appends paths to
+        self.url = root + "/chat/completions"
         self.served_model = model
         self.max_new_tokens = max_new_tokens
         self.concurrency = concurrency
         self.temperature = temperature
         self.thinking = thinking
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY") or "none"
-        self.client = openai.OpenAI(base_url=api_root(base_url), api_key=key, timeout=timeout_s, max_retries=max_retries)
+        self.client = openai.OpenAI(base_url=root, api_key=key, timeout=timeout_s, max_retries=max_retries)
 
     def generate(self, conversations: list[list[Message]]) -> list[Generation]:
-        if len(conversations) == 1:
-            return [self._complete(conversations[0])]
         with ThreadPoolExecutor(max_workers=min(len(conversations), self.concurrency)) as pool:
             return list(pool.map(self._complete, conversations))
 

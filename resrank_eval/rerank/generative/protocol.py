@@ -7,7 +7,7 @@ the context, lowers the words per passage by ``max(1, excess // (4 * passages))`
 (:func:`fit_to_context`). Its RankGPT path (``SafeOpenai``) counts tokens with tiktoken's ``cl100k_base``
 whatever model serves the prompt (:func:`safe_openai_tokens`); its FIRST path counts with the model's own
 tokenizer (``first.py``). The protocol, its version and the answer budget go into every query's stats
-(:func:`protocol_record`), hence into the run's summary and the report.
+(``SlidingWindowReranker.protocol_record``), hence into the run's summary and the report.
 """
 
 from __future__ import annotations
@@ -36,15 +36,10 @@ def check_protocol(name: str) -> None:
         raise ResrankError(f"unknown prompt protocol {name!r}; choose one of {', '.join(PROTOCOLS)}")
 
 
-def protocol_record(name: str, answer_tokens: int, **settings: Any) -> dict[str, Any]:
-    """What a run's summary and the report say about its prompts: protocol, version, answer budget, then ``settings``."""
-    return {"name": name, "version": PROTOCOLS[name], "answer_tokens": answer_tokens, **settings}
-
-
 def fit_to_context(render: Callable[[int], Prompt], count: Callable[[Prompt], int], passages: int, max_words: int,
-                   room: int) -> tuple[Prompt, int]:
+                   room: int) -> Prompt:
     """rank_llm's ``create_prompt`` loop: the prompt with the most words per passage (at most ``max_words``) whose
-    ``count`` is at most ``room`` tokens (the context less the answer estimate), and that count.
+    ``count`` is at most ``room`` tokens (the context less the answer estimate).
 
     Like rank_llm it may come down to 0 words per passage; a window that does not fit even then is an error
     (rank_llm would go on with negative word counts).
@@ -54,7 +49,7 @@ def fit_to_context(render: Callable[[int], Prompt], count: Callable[[Prompt], in
         prompt = render(words)
         tokens = count(prompt)
         if tokens <= room:
-            return prompt, tokens
+            return prompt
         words -= max(1, (tokens - room) // (passages * 4))
         if words < 0:
             raise ResrankError(f"a window of {passages} passages does not fit in {room} prompt tokens even without passage "

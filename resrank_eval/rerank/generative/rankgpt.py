@@ -6,8 +6,8 @@ from typing import Any
 
 from ...errors import ResrankError
 from ..base import Option
-from .backend import THINKING, THINKING_TOKENS, ChatBackend
-from .hf import HFChatBackend, answer_token_budget, load_causal_lm
+from .backend import THINKING, THINKING_TOKENS
+from .hf import HFChatBackend, load_causal_lm
 from .openai_chat import OpenAIChatBackend
 from .permutation import named_ids, parse_permutation
 from .prompt import Message, numeric_labels, rank_llm_messages, rankgpt_messages
@@ -53,25 +53,15 @@ class RankGPTReranker(SlidingWindowReranker):
         if parse_temperature(values["temperature"]) != 0 and not values.get("api_base"):
             raise ResrankError("--temperature applies to --api-base servers; local models decode greedily")
 
-    def __init__(self, backend: ChatBackend, window: int = 20, stride: int = 10, max_words: int = 300, protocol: str = "rankgpt",
-                 context_size: int = RANK_LLM_CONTEXT) -> None:
-        super().__init__(window, stride, max_words, protocol, context_size)
-        self.backend = backend
-        self.device = backend.device
-        self.dtype = backend.dtype
-        self.shape = backend.shape
-        self.answer_tokens = backend.max_new_tokens
-        self.sampling = {"thinking": backend.thinking, "temperature": backend.temperature}
-
     @classmethod
     def from_pretrained(cls, model: str, device: str | None = None, dtype: str | None = None, window: int = 20,
-                        stride: int = 10, max_words: int = 300, protocol: str = "rankgpt", context_size: int = RANK_LLM_CONTEXT,
-                        thinking: str = "off", max_new_tokens: int | None = None) -> RankGPTReranker:
+                        thinking: str = "off", max_new_tokens: int | None = None, **sliding: Any) -> RankGPTReranker:
         """A local HF chat model (id or folder, or ``smollm2``); the answer budget defaults to a full permutation
-        (plus the thinking budget when ``thinking`` is on)."""
+        (plus the thinking budget when ``thinking`` is on); ``sliding``: the other :class:`SlidingWindowReranker` settings."""
         lm, tokenizer = load_causal_lm(model, device, dtype)
-        budget = max_new_tokens or answer_token_budget(tokenizer, window) + (THINKING_TOKENS if thinking == "on" else 0)
-        return cls(HFChatBackend(lm, tokenizer, budget, thinking=thinking), window, stride, max_words, protocol, context_size)
+        permutation = len(tokenizer.encode(" > ".join(f"[{i}]" for i in range(1, window + 1)), add_special_tokens=False))
+        budget = max_new_tokens or permutation + 2 + (THINKING_TOKENS if thinking == "on" else 0)  # + 2: end-of-turn slack
+        return cls(HFChatBackend(lm, tokenizer, budget, thinking=thinking), window, **sliding)
 
     @classmethod
     def from_openai(cls, base_url: str, model: str, api_key: str | None = None, window: int = 20, stride: int = 10,
@@ -84,13 +74,12 @@ class RankGPTReranker(SlidingWindowReranker):
         return cls(backend, window, stride, max_words, protocol, context_size)
 
     @classmethod
-    def from_options(cls, api_base: str | None = None, temperature: str | None = None, **values: Any) -> RankGPTReranker:
+    def from_options(cls, api_base: str | None, temperature: str | None, device: str | None, dtype: str,
+                     **values: Any) -> RankGPTReranker:
         """A local model, or the served ``model`` at ``api_base`` (where device and dtype are the server's business)."""
         if api_base:
-            return cls.from_openai(api_base, values["model"], window=values["window"], stride=values["stride"],
-                                   max_words=values["max_words"], protocol=values["protocol"], context_size=values["context_size"],
-                                   thinking=values["thinking"], temperature=parse_temperature(temperature))
-        return cls.from_pretrained(**values)
+            return cls.from_openai(api_base, temperature=parse_temperature(temperature), **values)
+        return cls.from_pretrained(device=device, dtype=dtype, **values)
 
     def conversation(self, window: Window) -> list[Message]:
         """What the protocol sends for ``window``; rank_llm's fitted as its ``SafeOpenai`` fits it (cl100k_base counts)."""
@@ -98,24 +87,13 @@ class RankGPTReranker(SlidingWindowReranker):
         if self.protocol == "rankgpt":
             return rankgpt_messages(window.query, window.passages, labels, self.max_words)
         room = self.context_size - safe_openai_answer_tokens(self.window)
-        messages, _ = fit_to_context(lambda words: rank_llm_messages(window.query, window.passages, labels, words),
-                                     lambda m: safe_openai_tokens(m, self.backend.served_model), len(labels), self.max_words, room)
-        return messages
+        return fit_to_context(lambda words: rank_llm_messages(window.query, window.passages, labels, words),
+                              lambda m: safe_openai_tokens(m, self.backend.served_model), len(labels), self.max_words, room)
 
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
         conversations = [self.conversation(w) for w in windows]
         results = []
-        for window, messages, answer in zip(windows, conversations, self.backend.generate(conversations)):
+        for window, sent, reply in zip(windows, conversations, self.backend.generate(conversations)):
             n = len(window.passages)
-            results.append(
-                WindowResult(
-                    parse_permutation(answer.text, n),
-                    len(named_ids(answer.text, n)),
-                    answer.input_tokens,
-                    answer.generated_tokens,
-                    answer.forward_passes,
-                    messages,
-                    answer.text,
-                )
-            )
+            results.append(WindowResult(parse_permutation(reply.text, n), len(named_ids(reply.text, n)), sent, reply))
         return results

@@ -3,9 +3,9 @@
 Windows of one query are sequential (each sees the order the previous one left), but window k of
 every query in a batch is independent, so a batch advances in lock-step: one model call per step.
 In a batch of several queries, a query's latency is its share of each step's wall time; its FLOPs
-are those of its own windows (:meth:`SlidingWindowReranker.window_flops`). Every window leaves a trace
-line (what was sent, what came back, the order made of it: :meth:`SlidingWindowReranker.trace_line`),
-which ``rerank`` writes to ``RUN.trace.jsonl``, as rank_llm keeps its invocations history.
+are those of its own windows, each a greedy generation of its answer (FIRST's one token: the prefill that
+yields the logit row its order is read from). Every window leaves a trace line (what was sent, what came
+back, the order made of it), which ``rerank`` writes to ``RUN.trace.jsonl``, as rank_llm keeps its history.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import Any
 
 from ...errors import ResrankError
 from ...logs import progress
-from ...model.flops import Shape
 from ...types import Candidate, QueryStats, Ranking
 from ..base import DEVICE, DTYPE, MODEL, Option, Reranked, Reranker
+from .backend import ChatBackend, Generation
 from .permutation import check_window, window_schedule
 from .prompt import Message
-from .protocol import PROTOCOLS, RANK_LLM_CONTEXT, check_protocol, protocol_record
+from .protocol import PROTOCOLS, RANK_LLM_CONTEXT, check_protocol
 
 log = logging.getLogger(__name__)
 
@@ -48,30 +48,23 @@ class Window:
 
 @dataclass(frozen=True)
 class WindowResult:
-    """How a window was reordered (0-based positions, best first), how many ids the model named, the cost, and
-    the conversation sent and the answer read (FIRST: the order its logits give, written as an answer)."""
+    """How a window was reordered (0-based positions, best first), how many ids the model named, the conversation
+    sent, and the answer read with its cost (FIRST: the order its logits give, written as an answer)."""
 
     order: list[int]
     named: int
-    input_tokens: int
-    generated_tokens: int
-    forward_passes: int
     messages: list[Message]
-    answer: str
+    reply: Generation
 
 
 class SlidingWindowReranker(Reranker):
-    """Reranks by repeatedly ordering windows; subclasses say how one batch of windows is ordered.
+    """Reranks by repeatedly ordering windows with a chat model; subclasses say how one batch of windows is ordered.
 
-    ``answer_tokens`` (the answer budget) and ``sampling`` (``thinking``, ``temperature``) are what the protocol
-    record says about the model's answers; ``device``, ``dtype`` and ``shape`` (None: unknown, no FLOPs) go into the stats.
+    The ``backend`` says where the model runs (``device``, ``dtype`` and ``shape`` go into the stats), its answer budget
+    and the ``sampling`` settings the protocol record names.
     """
 
-    device: str = "cpu"
-    dtype: str = "float32"
-    shape: Shape | None = None
-    answer_tokens: int = 0
-    sampling: dict[str, Any] = {}
+    sampling: tuple[str, ...] = ("thinking", "temperature")
     options = (MODEL, DEVICE, DTYPE, *WINDOW_OPTIONS)
 
     @classmethod
@@ -90,41 +83,27 @@ class SlidingWindowReranker(Reranker):
         if not values.get("api_base"):
             check_lm_source(values["model"])
 
-    def __init__(self, window: int = 20, stride: int = 10, max_words: int = 300, protocol: str = "rankgpt",
+    def __init__(self, backend: ChatBackend, window: int = 20, stride: int = 10, max_words: int = 300, protocol: str = "rankgpt",
                  context_size: int = RANK_LLM_CONTEXT) -> None:
         check_window(window, stride)
         check_protocol(protocol)
+        self.backend = backend
         self.window = window
         self.stride = stride
         self.max_words = max_words
         self.protocol = protocol
         self.context_size = context_size
 
-    @classmethod
-    def from_options(cls, **values: Any) -> Reranker:
-        return cls.from_pretrained(**values)  # type: ignore[attr-defined]
-
     @abstractmethod
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
         """Order each window; called once per lock-step of a batch."""
 
     def protocol_record(self) -> dict[str, Any]:
-        """The prompt protocol, its version, the answer budget and the settings that shape what is sent
-        (:func:`~.protocol.protocol_record`); recorded with every query."""
-        return protocol_record(self.protocol, self.answer_tokens, **self.sampling,
-                               **({"context_size": self.context_size} if self.protocol == "rank_llm" else {}))
-
-    @staticmethod
-    def trace_line(qid: str, span: tuple[int, int], docids: list[str], outcome: WindowResult) -> dict[str, Any]:
-        """One window as ``RUN.trace.jsonl`` keeps it; ``permutation`` is the new order as the prompt's 1-based positions."""
-        return {"qid": qid, "window": list(span), "docids": docids, "messages": outcome.messages, "answer": outcome.answer,
-                "permutation": [k + 1 for k in outcome.order], "prompt_tokens": outcome.input_tokens,
-                "completion_tokens": outcome.generated_tokens}
-
-    def window_flops(self, input_tokens: int, generated_tokens: int) -> tuple[int, int]:
-        """(prefill, decode) FLOPs of one window: greedy generation of its answer (FIRST overrides)."""
-        assert self.shape is not None
-        return self.shape.generation(input_tokens, generated_tokens)
+        """What a run's summary and the report say about its prompts, recorded with every query: the protocol, the version
+        of the code whose bytes it reproduces, the answer budget and the settings that shape what is sent."""
+        return {"name": self.protocol, "version": PROTOCOLS[self.protocol], "answer_tokens": self.backend.max_new_tokens,
+                **{key: getattr(self.backend, key) for key in self.sampling},
+                **({"context_size": self.context_size} if self.protocol == "rank_llm" else {})}
 
     def rerank_batch(self, batch: list[Ranking]) -> list[Reranked]:
         orders = [list(r.candidates) for r in batch]
@@ -149,7 +128,8 @@ class SlidingWindowReranker(Reranker):
                 orders[j][a:b] = [segment[k] for k in outcome.order]
                 shares[j] += step_ms / len(active)
                 log.debug("%s query %s, window %d-%d: %d ids named, %d input and %d generated tokens, %.0f ms", self.name,
-                          batch[j].query.qid, a, b, outcome.named, outcome.input_tokens, outcome.generated_tokens, step_ms)
+                          batch[j].query.qid, a, b, outcome.named, outcome.reply.input_tokens, outcome.reply.generated_tokens,
+                          step_ms)
         return [self._result(*parts) for parts in zip(batch, orders, done, shares)]
 
     def _result(self, ranking: Ranking, order: list[Candidate], done: list[tuple[tuple[int, int], list[str], WindowResult, float]],
@@ -157,26 +137,31 @@ class SlidingWindowReranker(Reranker):
         """Scores ``n, n-1, ..., 1``: strictly decreasing, so the file order is the ranking."""
         n = len(order)
         candidates = [Candidate(c.docid, float(n - i)) for i, c in enumerate(order)]
-        outcomes = [outcome for _, _, outcome, _ in done]
+        replies = [outcome.reply for _, _, outcome, _ in done]
         flops: dict[str, float] = {}
-        if self.shape is not None:
-            costs = [self.window_flops(o.input_tokens, o.generated_tokens) for o in outcomes]
+        if self.backend.shape is not None:
+            costs = [self.backend.shape.generation(r.input_tokens, r.generated_tokens) for r in replies]
             flops = {"encoder": 0, "prefill": sum(c[0] for c in costs), "decode": sum(c[1] for c in costs)}
-        log = [{"start": a, "end": b, "named": o.named, "input_tokens": o.input_tokens, "generated_tokens": o.generated_tokens,
-                "forward_passes": o.forward_passes, "ms": step_ms} for (a, b), _, o, step_ms in done]
+        per_window = [{"start": a, "end": b, "named": o.named, "input_tokens": o.reply.input_tokens,
+                       "generated_tokens": o.reply.generated_tokens, "forward_passes": o.reply.forward_passes, "ms": step_ms}
+                      for (a, b), _, o, step_ms in done]
         stats = QueryStats(
             qid=ranking.query.qid,
             reranker=self.name,
             candidates=n,
-            reranker_input_tokens=sum(o.input_tokens for o in outcomes),
-            generated_tokens=sum(o.generated_tokens for o in outcomes),
-            forward_passes=sum(o.forward_passes for o in outcomes),
+            reranker_input_tokens=sum(r.input_tokens for r in replies),
+            generated_tokens=sum(r.generated_tokens for r in replies),
+            forward_passes=sum(r.forward_passes for r in replies),
             rerank_ms=ms,
             total_ms=ms,
-            device=self.device,
-            dtype=self.dtype,
+            device=self.backend.device,
+            dtype=self.backend.dtype,
             flops=flops,
             extra={"window": self.window, "stride": self.stride, "max_words": self.max_words, "protocol": self.protocol_record(),
-                   "windows": log},
+                   "windows": per_window},
         )
-        return Reranked(candidates, stats, [self.trace_line(ranking.query.qid, *window[:3]) for window in done])
+        # one trace line per window; ``permutation`` is the new order as the prompt's 1-based positions
+        trace = [{"qid": ranking.query.qid, "window": [a, b], "docids": docids, "messages": o.messages, "answer": o.reply.text,
+                  "permutation": [k + 1 for k in o.order], "prompt_tokens": o.reply.input_tokens,
+                  "completion_tokens": o.reply.generated_tokens} for (a, b), docids, o, _ in done]
+        return Reranked(candidates, stats, trace)
