@@ -71,8 +71,7 @@ class Provenance:
 
     def digest(self) -> str:
         """A short stable hash of the record: a cache key that changes whenever any part of it does."""
-        comparable = {k: v for k, v in self.to_dict().items() if k != "sources"}
-        return hashlib.sha256(json.dumps(comparable, sort_keys=True).encode()).hexdigest()[:16]
+        return content_fingerprint({k: v for k, v in self.to_dict().items() if k != "sources"})[7:23]
 
     def difference(self, recorded: Provenance) -> str | None:
         """How ``recorded`` differs from this one (the first difference, in words), or None."""

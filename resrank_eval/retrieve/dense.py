@@ -122,7 +122,7 @@ def _encode_chunks(corpus: str | Path, encoder: Encoder, shards: Path, shard: Sh
     done = {int(unit["position"]): unit for unit in results.units}
     for unit in done.values():
         _check_chunk(shards, unit)
-    total = _count_lines(corpus)
+    total = sum(1 for _, line in iter_lines(corpus_file(corpus)) if line.strip())
     chunks = -(-total // shard_size)
     owned = sum(min(shard_size, total - k * shard_size) for k in range(chunks) if shard.owns(k))
     log.info("encoding %d of %d passages of %s into %s", owned, total, corpus_file(corpus), shards.parent)
@@ -187,10 +187,6 @@ def _publish(out: Path, logs: list[ResultsLog]) -> Path:
 def _chunks(documents: Iterator[Document], size: int) -> Iterator[list[Document]]:
     while chunk := list(islice(documents, size)):
         yield chunk
-
-
-def _count_lines(corpus: str | Path) -> int:
-    return sum(1 for _, line in iter_lines(corpus_file(corpus)) if line.strip())
 
 
 def _write_chunk(stem: Path, docids: list[str], vectors: np.ndarray) -> dict[str, str]:

@@ -76,7 +76,7 @@ def retrieve_step(output: str | Path, dataset: Dataset, method: str = "bm25", to
     provenance = Provenance.of("retrieve", arguments, inputs)
     if method == "dense":
         work = partial(_dense_work, index, model, queries, hits, batch_size, threads, device, dtype)
-        return ShardedStep(provenance, Outputs.beside(output), Path(output), work, partial(_publish, Path(output), tag))
+        return ShardedStep(provenance, Outputs.beside(output), Path(output), work, partial(_publish, Path(output)))
 
     def make() -> Run:
         return _write(Path(output), retrieve(dataset, method, queries, index, model, hits, batch_size, threads, remove_query,
@@ -88,7 +88,7 @@ def retrieve_step(output: str | Path, dataset: Dataset, method: str = "bm25", to
 def merge_run(output: str | Path) -> Run:
     """Merge the logs the shards of a dense retrieval (``--shard-id/--shard-num``) completed into the run one process writes."""
     output = Path(output)
-    return merge(output, Outputs.beside(output), partial(_publish, output, None))
+    return merge(output, Outputs.beside(output), partial(_publish, output))
 
 
 def _check(dataset: Dataset, method: str, index: str | Path | None, model: str | Path | None, hits: int,
@@ -131,10 +131,10 @@ def _dense_work(index: str | Path, model: str | Path, queries: dict[str, Query],
     return {"seconds": round(time.perf_counter() - started, 3)}
 
 
-def _publish(output: Path, tag: str | None, logs: list[ResultsLog]) -> Run:
-    """The run from every shard's log, in topic order."""
+def _publish(output: Path, logs: list[ResultsLog]) -> Run:
+    """The run from every shard's log, in topic order, tagged as the logs' provenance says."""
     run = {u["qid"]: [Candidate(str(docid), float(score)) for docid, score in u["ranking"]] for u in units(logs)}
-    return _write(output, run, tag or logs[0].header["provenance"]["arguments"]["run_tag"])
+    return _write(output, run, logs[0].header["provenance"]["arguments"]["run_tag"])
 
 
 def _write(output: Path, run: Run, tag: str) -> Run:
