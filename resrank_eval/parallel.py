@@ -99,7 +99,8 @@ class Job:
 def sharded(shard_id: int | None = None, shard_num: int | None = None) -> Iterator[Job]:
     """The job this process belongs to: torchrun's ranks, one job of an array, or the whole work.
 
-    Under torchrun (``WORLD_SIZE`` > 1) the process group is set up for the block and torn down after.
+    Under torchrun (``WORLD_SIZE`` > 1) this joins its rendezvous, and the process group (gloo / NCCL) is set up for the
+    block and torn down after.
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
@@ -109,25 +110,18 @@ def sharded(shard_id: int | None = None, shard_num: int | None = None) -> Iterat
         return
     if shard_id is not None or shard_num is not None:
         raise ResrankError("--shard-id/--shard-num are for separate jobs; under torchrun the ranks are the shards")
-    global _jobs
-    _jobs += 1  # every rank runs the same commands in order, so the n-th job's keys agree across ranks
-    with _torchrun_group(f"resrank/job-{_jobs}") as (store, rank, size):
-        yield Job(Shard(rank, size), store)
-
-
-@contextlib.contextmanager
-def _torchrun_group(prefix: str) -> Iterator[tuple[Store, int, int]]:
-    """Join torchrun's rendezvous; the process group (gloo / NCCL) and our counters (under ``prefix``) share its store."""
     import torch
     import torch.distributed as dist
 
+    global _jobs
+    _jobs += 1  # every rank runs the same commands in order, so the n-th job's keys agree across ranks
     store, rank, size = next(dist.rendezvous("env://"))
     if torch.cuda.is_available():
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))  # "cuda" now means this rank's GPU
-    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo",
-                            store=dist.PrefixStore(f"{prefix}/process-group", store), rank=rank, world_size=size)
+    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo",  # it shares torchrun's store with Job's counters
+                            store=dist.PrefixStore(f"resrank/job-{_jobs}/process-group", store), rank=rank, world_size=size)
     try:
-        yield dist.PrefixStore(f"{prefix}/counts", store), rank, size
+        yield Job(Shard(rank, size), dist.PrefixStore(f"resrank/job-{_jobs}/counts", store))
     finally:
         dist.destroy_process_group()
 
