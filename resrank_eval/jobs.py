@@ -24,7 +24,8 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -35,6 +36,7 @@ from .formats.jsonl import read_json
 from .formats.results_log import ResultsLog, partial_path
 from .parallel import WHOLE, Job, Shard
 from .provenance import RECORD_NAME, Provenance, file_digest
+from .types import Candidate
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +268,19 @@ def units(logs: list[ResultsLog]) -> list[dict[str, Any]]:
     if len({unit["position"] for unit in found}) < len(found):
         raise ResrankError(f"{logs[0].path.parent}: a unit is in two shards' logs (duplicated shards?); run them again with --overwrite")
     return found
+
+
+def rank_queries(results: ResultsLog, shard: Shard, qids: list[str], batch_size: int,
+                 rank: Callable[[list[str]], Iterable[tuple[str, list[Candidate], dict[str, Any]]]]) -> dict[str, Any]:
+    """The ``work`` of a sharded step whose units are queries (a rerank, a dense retrieval): ``rank`` the queries of the
+    blocks of ``batch_size`` that ``shard`` owns and ``results`` lacks (whole blocks: batch composition changes rounding)
+    and log each one's ranking, with what ``rank`` adds to it. The end record: the seconds it took."""
+    started, done, position = time.perf_counter(), {unit["qid"] for unit in results.units}, {q: i for i, q in enumerate(qids)}
+    todo = [q for block in shard.blocks(qids, batch_size) if not done.issuperset(block) for q in block]
+    for qid, ranking, extra in rank(todo) if todo else ():
+        if qid not in done:  # a block a kill cut short is ranked again whole; its queries already logged are not logged twice
+            results.add({"position": position[qid], "qid": qid, "ranking": [[c.docid, c.score] for c in ranking], **extra})
+    return {"seconds": round(time.perf_counter() - started, 3)}
 
 
 def _shard_log_paths(log_path: Path) -> list[Path]:

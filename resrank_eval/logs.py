@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from tqdm import tqdm
@@ -21,32 +21,17 @@ T = TypeVar("T")
 _bars: bool | None = None
 """True: always, False: never, None: only when stderr is a terminal (tqdm's own rule)."""
 
-_router: Callable[[Any, bool | None, dict[str, Any]], tqdm] | None = None
-"""Makes the bars while a torchrun job runs (:mod:`resrank_eval.parallel`): counts summed over ranks."""
-
 
 def progress(iterable: Iterable[T] | None = None, enabled: bool = True, **kwargs: Any) -> tqdm[T]:
     """A tqdm bar on stderr that obeys :func:`configure`; takes tqdm's arguments (desc, total, unit).
 
-    ``enabled=False`` hides it regardless (e.g. on every rank of a distributed job but the first).
+    ``enabled=False`` hides it regardless. Under torchrun only rank 0 draws its bars (the progress of its own shard: the
+    other ranks' bars would overwrite it on one terminal).
     """
-    disable = bars_disabled() if enabled else True
-    if _router is not None:
-        return _router(iterable, disable, {"file": sys.stderr, **kwargs})
+    disable = True if not enabled or os.environ.get("RANK", "0") != "0" else None if _bars is None else not _bars
     kwargs.setdefault("leave", False)
     kwargs.setdefault("dynamic_ncols", True)
     return tqdm(iterable, disable=disable, file=sys.stderr, **kwargs)
-
-
-def bars_disabled() -> bool | None:
-    """tqdm's ``disable`` under :func:`configure`'s setting (None: off unless stderr is a terminal)."""
-    return None if _bars is None else not _bars
-
-
-def route_bars(router: Callable[[Any, bool | None, dict[str, Any]], tqdm] | None) -> None:
-    """Let ``router(iterable, disable, kwargs)`` make every bar (a distributed job's shared counts); None undoes it."""
-    global _router
-    _router = router
 
 
 class _TqdmHandler(logging.Handler):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,14 +71,13 @@ class Provenance:
 
     def digest(self) -> str:
         """A short stable hash of the record: a cache key that changes whenever any part of it does."""
-        comparable = {k: v for k, v in self.to_dict().items() if k != "sources"}
-        return hashlib.sha256(json.dumps(comparable, sort_keys=True).encode()).hexdigest()[:16]
+        return content_fingerprint({k: v for k, v in self.to_dict().items() if k != "sources"})[7:23]
 
     def difference(self, recorded: Provenance) -> str | None:
         """How ``recorded`` differs from this one (the first difference, in words), or None."""
         if recorded.command != self.command:
             return f"made by `{recorded.command}`, not `{self.command}`"
-        for name in _keys(self.arguments, self.inputs, recorded.arguments, recorded.inputs):
+        for name in dict.fromkeys([*self.arguments, *self.inputs, *recorded.arguments, *recorded.inputs]):
             old, new = recorded._identity(name), self._identity(name)
             if old == new:
                 continue
@@ -170,10 +169,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     raise TypeError(f"cannot fingerprint a {type(value).__name__}")
-
-
-def _keys(*mappings: Mapping[str, Any]) -> Iterable[str]:
-    return dict.fromkeys(key for mapping in mappings for key in mapping)
 
 
 def _shown(value: Any) -> str:

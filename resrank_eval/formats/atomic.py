@@ -33,22 +33,16 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
     """Write to a temp file beside ``path`` and rename it over ``path`` only on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = path.with_name(f".{path.name}.{os.urandom(8).hex()}.tmp")
     try:
-        with open(tmp, mode, encoding=None if "b" in mode else "utf-8") as handle:
+        with open(tmp, mode.replace("w", "x"), encoding=None if "b" in mode else "utf-8") as handle:  # a new file, umask's mode
             yield handle
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if exc.filename is not None:
-            raise
-        raise ResrankError(f"{path}: cannot be written ({exc.strerror or exc})") from None  # a full disk names no file
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:  # a full disk names no file
+            raise ResrankError(f"{path}: cannot be written ({exc.strerror or exc})") from None
         raise
 
 
@@ -92,12 +86,6 @@ def check_writable(path: str | Path, folder: bool = False) -> None:
         raise ResrankError(f"{path}: cannot be created, {ancestor} is a file, not a folder")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise ResrankError(f"{path}: cannot be created, {ancestor} is not writable")
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 @contextlib.contextmanager

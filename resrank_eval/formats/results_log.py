@@ -52,8 +52,7 @@ class ResultsLog:
         lines = data.split(b"\n")
         if lines[-1] and source != path:
             log.warning("%s:%d: dropped a torn last line (the job was killed while writing it)", source, len(lines))
-            with open(source, "r+b") as handle:
-                handle.truncate(len(data) - len(lines[-1]))
+            os.truncate(source, len(data) - len(lines[-1]))
         found: ResultsLog | None = None
         for lineno, line in enumerate(lines[:-1], 1):
             try:

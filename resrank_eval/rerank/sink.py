@@ -15,8 +15,7 @@ query and end up in ``<output>.trace.jsonl``, one line per model call, in run or
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -27,8 +26,8 @@ from ..errors import ResrankError
 from ..formats.atomic import atomic_write
 from ..formats.results_log import ResultsLog
 from ..formats.trec import check_tag, write_run
-from ..jobs import Outputs, ShardedStep, merge, units
-from ..parallel import Shard, intra_op_threads
+from ..jobs import Outputs, ShardedStep, merge, rank_queries, units
+from ..parallel import intra_op_threads
 from ..provenance import Provenance
 from ..types import Candidate, Query, QueryStats, Run
 from .pipeline import Passages, iter_rerank, summarize, to_rankings, with_tail
@@ -80,23 +79,15 @@ def rerank_step(factory: RerankerFactory, topics: Mapping[str, Query], run: Run,
     contents = {"run": {q: [[c.docid, c.score] for c in hits] for q, hits in run.items()},
                 "topics": {q: topics[q].text for q in run if q in topics}}
     provenance = Provenance.of("rerank", arguments, {**paths, **(texts or {}), **contents})
-    position = {qid: i for i, qid in enumerate(run)}
 
-    def work(results: ResultsLog, shard: Shard) -> dict[str, Any]:
-        started, done = time.perf_counter(), {unit["qid"] for unit in results.units}
-        blocks = shard.blocks([q for q in run if run[q]], batch_size)  # whole blocks: batch composition changes rounding
-        rankings = to_rankings(topics, run, passages, top_k, qids=[q for b in blocks if not done.issuperset(b) for q in b])
-        if rankings:
-            for ranking, result in iter_rerank(factory.build(), rankings, batch_size):
-                qid = ranking.query.qid
-                if qid in done:
-                    continue
-                final = with_tail(result.candidates, run[qid], top_k)
-                results.add({"position": position[qid], "qid": qid, "ranking": [[c.docid, c.score] for c in final],
-                             "stats": result.stats.to_dict(), **({"trace": result.trace} if result.trace else {})})
-        return {"seconds": round(time.perf_counter() - started, 3)}
+    def rerank(qids: list[str]) -> Iterator[tuple[str, list[Candidate], dict[str, Any]]]:
+        rankings = to_rankings(topics, run, passages, top_k, qids=qids)  # read before the model loads
+        for ranking, result in iter_rerank(factory.build(), rankings, batch_size):
+            extra = {"stats": result.stats.to_dict(), **({"trace": result.trace} if result.trace else {})}
+            yield ranking.query.qid, with_tail(result.candidates, run[ranking.query.qid], top_k), extra
 
     outputs = RerankOutputs(Path(output))
+    work = partial(rank_queries, qids=[q for q in run if run[q]], batch_size=batch_size, rank=rerank)
     return ShardedStep(provenance, outputs.outputs, outputs.run, work, partial(_publish, outputs))
 
 

@@ -122,7 +122,7 @@ def _encode_chunks(corpus: str | Path, encoder: Encoder, shards: Path, shard: Sh
     done = {int(unit["position"]): unit for unit in results.units}
     for unit in done.values():
         _check_chunk(shards, unit)
-    total = _count_lines(corpus)
+    total = sum(1 for _, line in iter_lines(corpus_file(corpus)) if line.strip())
     chunks = -(-total // shard_size)
     owned = sum(min(shard_size, total - k * shard_size) for k in range(chunks) if shard.owns(k))
     log.info("encoding %d of %d passages of %s into %s", owned, total, corpus_file(corpus), shards.parent)
@@ -145,20 +145,42 @@ def _encode_chunks(corpus: str | Path, encoder: Encoder, shards: Path, shard: Sh
 def _publish(out: Path, logs: list[ResultsLog]) -> Path:
     """The index files from every shard's chunks, in corpus order (with more than one shard, ``encoder.json`` also records
     the world size and each shard's throughput)."""
+    import faiss
+
     ends = [results.end or {} for results in logs]
     first = ends[0]  # the shards agree on the rest: they share one provenance (the corpus and model by content)
     chunks = units(logs)
     if [int(unit["position"]) for unit in chunks] != list(range(first["chunks"])):
         raise ResrankError(f"{out}: the shards' logs do not hold every chunk once; encode again with --overwrite")
+    if not chunks:
+        raise ResrankError(f"{out}: the corpus has no documents to encode")
     for unit in chunks:
         _check_chunk(out / SHARDS_DIR, unit)
+    stems = [out / SHARDS_DIR / f"{int(unit['position']):05d}" for unit in chunks]
+    docids = [d for stem in stems for d in stem.with_suffix(".docids").read_text(encoding="utf-8").splitlines()]
+    if len(docids) != first["count"]:
+        raise ResrankError(f"{out}: the chunks hold {len(docids)} passages, the corpus {first['count']}; encode again")
+    index = faiss.IndexFlatIP(first["dim"])
+    with atomic_write(out / VECTORS_FILE, "wb") as handle:  # chunk by chunk: the corpus's vectors need not fit in memory twice
+        np.lib.format.write_array_header_1_0(handle, {"descr": "<f4", "fortran_order": False, "shape": (len(docids), first["dim"])})
+        for stem in progress(stems, desc="merge chunks", unit="chunk"):
+            vectors = np.ascontiguousarray(np.load(stem.with_suffix(".npy")), dtype=np.float32)
+            handle.write(vectors.tobytes())
+            index.add(vectors)
+        if index.ntotal != len(docids):
+            raise ResrankError(f"{out}: the chunks hold {index.ntotal} vectors for {len(docids)} passages; encode again")
+    faiss.write_index(index, str(out / f".{FAISS_FILE}.tmp"))
+    os.replace(out / f".{FAISS_FILE}.tmp", out / FAISS_FILE)
+    with atomic_write(out / DOCID_FILE) as handle:
+        handle.write("\n".join(docids) + "\n")
     meta = {"count": first["count"], "dim": first["dim"], "probe": first["probe"]}
     if len(logs) > 1:
         meta |= {"world_size": len(logs), "ranks": [
             {"rank": results.header["shard"], "passages": end["passages"], "seconds": end["seconds"],
              "passages_per_s": round(end["passages"] / end["seconds"], 3) if end["seconds"] > 0 else None}
             for results, end in zip(logs, ends)]}
-    _merge(out, [out / SHARDS_DIR / f"{int(unit['position']):05d}.npy" for unit in chunks], meta)
+    with atomic_write(out / META_FILE) as handle:
+        handle.write(json.dumps(meta) + "\n")
     return out
 
 
@@ -167,16 +189,10 @@ def _chunks(documents: Iterator[Document], size: int) -> Iterator[list[Document]
         yield chunk
 
 
-def _count_lines(corpus: str | Path) -> int:
-    return sum(1 for _, line in iter_lines(corpus_file(corpus)) if line.strip())
-
-
 def _write_chunk(stem: Path, docids: list[str], vectors: np.ndarray) -> dict[str, str]:
-    """A chunk's docids and vectors, each renamed into place; their digests, for the log."""
-    with atomic_write(stem.with_suffix(".docids")) as handle:
-        handle.write("\n".join(docids) + "\n")
-    with atomic_write(stem.with_suffix(".npy"), "wb") as handle:
-        np.save(handle, vectors)
+    """A chunk's docids and vectors and their digests, for the log (a chunk the log lacks is never read: no temp files)."""
+    stem.with_suffix(".docids").write_text("\n".join(docids) + "\n", encoding="utf-8")
+    np.save(stem.with_suffix(".npy"), vectors)
     return {path.name: file_digest(path) for path in (stem.with_suffix(".docids"), stem.with_suffix(".npy"))}
 
 
@@ -187,34 +203,6 @@ def _check_chunk(shards: Path, unit: dict[str, Any]) -> None:
         if not path.is_file() or file_digest(path) != digest:
             raise ResrankError(f"{path}: {'missing' if not path.is_file() else 'changed after it was written'}; "
                                f"encode again with --overwrite")
-
-
-def _merge(out: Path, chunk_files: list[Path], meta: dict) -> None:
-    import faiss
-
-    if not chunk_files:
-        raise ResrankError(f"{out}: the corpus has no documents to encode")
-    docids = [d for f in chunk_files for d in f.with_suffix(".docids").read_text(encoding="utf-8").splitlines()]
-    if len(docids) != meta["count"]:
-        raise ResrankError(f"{out}: the chunks hold {len(docids)} passages, the corpus {meta['count']}; encode again")
-    building = out / f".{VECTORS_FILE}.tmp"
-    matrix = np.lib.format.open_memmap(building, mode="w+", dtype=np.float32, shape=(len(docids), meta["dim"]))
-    index = faiss.IndexFlatIP(meta["dim"])
-    row = 0
-    for chunk in progress(chunk_files, desc="merge chunks", unit="chunk"):
-        vectors = np.load(chunk)
-        matrix[row:row + len(vectors)] = vectors
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        row += len(vectors)
-    matrix.flush()
-    del matrix
-    os.replace(building, out / VECTORS_FILE)
-    faiss.write_index(index, str(out / f".{FAISS_FILE}.tmp"))
-    os.replace(out / f".{FAISS_FILE}.tmp", out / FAISS_FILE)
-    with atomic_write(out / DOCID_FILE) as handle:
-        handle.write("\n".join(docids) + "\n")
-    with atomic_write(out / META_FILE) as handle:
-        handle.write(json.dumps(meta) + "\n")
 
 
 def _check_probe(folder: Path, probe: np.ndarray, stored: np.ndarray) -> None:

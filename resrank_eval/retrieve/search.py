@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,7 @@ from ..errors import ResrankError
 from ..formats.corpus import corpus_file
 from ..formats.results_log import ResultsLog
 from ..formats.trec import write_run
-from ..jobs import Outputs, ShardedStep, Step, merge, units
-from ..parallel import Shard
+from ..jobs import Outputs, ShardedStep, Step, merge, rank_queries, units
 from ..provenance import Provenance
 from ..types import Candidate, Query, Run
 
@@ -75,8 +73,9 @@ def retrieve_step(output: str | Path, dataset: Dataset, method: str = "bm25", to
         inputs["corpus"] = corpus_file(dataset.corpus_dir)
     provenance = Provenance.of("retrieve", arguments, inputs)
     if method == "dense":
-        work = partial(_dense_work, index, model, queries, hits, batch_size, threads, device, dtype)
-        return ShardedStep(provenance, Outputs.beside(output), Path(output), work, partial(_publish, Path(output), tag))
+        search = partial(_dense_search, index, model, queries, hits, batch_size, threads, device, dtype)
+        work = partial(rank_queries, qids=list(queries), batch_size=batch_size, rank=search)
+        return ShardedStep(provenance, Outputs.beside(output), Path(output), work, partial(_publish, Path(output)))
 
     def make() -> Run:
         return _write(Path(output), retrieve(dataset, method, queries, index, model, hits, batch_size, threads, remove_query,
@@ -88,7 +87,7 @@ def retrieve_step(output: str | Path, dataset: Dataset, method: str = "bm25", to
 def merge_run(output: str | Path) -> Run:
     """Merge the logs the shards of a dense retrieval (``--shard-id/--shard-num``) completed into the run one process writes."""
     output = Path(output)
-    return merge(output, Outputs.beside(output), partial(_publish, output, None))
+    return merge(output, Outputs.beside(output), partial(_publish, output))
 
 
 def _check(dataset: Dataset, method: str, index: str | Path | None, model: str | Path | None, hits: int,
@@ -114,27 +113,21 @@ def _check(dataset: Dataset, method: str, index: str | Path | None, model: str |
         raise ResrankError(f"unknown retrieval method {method!r}; choose one of {', '.join(METHODS)}")
 
 
-def _dense_work(index: str | Path, model: str | Path, queries: dict[str, Query], hits: int, batch_size: int, threads: int,
-                device: str | None, dtype: str | None, results: ResultsLog, shard: Shard) -> dict[str, Any]:
-    """Search the blocks of queries ``shard`` owns that its log lacks (whole blocks: batch composition changes rounding)."""
+def _dense_search(index: str | Path, model: str | Path, queries: dict[str, Query], hits: int, batch_size: int, threads: int,
+                  device: str | None, dtype: str | None, qids: list[str]) -> Iterator[tuple[str, list[Candidate], dict[str, Any]]]:
+    """The hits of each of ``qids``, searched in blocks of ``batch_size`` (:func:`~resrank_eval.jobs.rank_queries`)."""
     from ..parallel import intra_op_threads
     from .dense import iter_dense_retrieve
 
     intra_op_threads(threads)
-    started, done, position = time.perf_counter(), {unit["qid"] for unit in results.units}, {q: i for i, q in enumerate(queries)}
-    todo = [q for block in shard.blocks(list(queries), batch_size) if not done.issuperset(block) for q in block]
-    if todo:
-        for block in iter_dense_retrieve(index, model, queries, hits, batch_size, threads, device, dtype, qids=todo):
-            for qid, found in block.items():
-                if qid not in done:
-                    results.add({"position": position[qid], "qid": qid, "ranking": [[c.docid, c.score] for c in found]})
-    return {"seconds": round(time.perf_counter() - started, 3)}
+    for block in iter_dense_retrieve(index, model, queries, hits, batch_size, threads, device, dtype, qids=qids):
+        yield from ((qid, found, {}) for qid, found in block.items())
 
 
-def _publish(output: Path, tag: str | None, logs: list[ResultsLog]) -> Run:
-    """The run from every shard's log, in topic order."""
+def _publish(output: Path, logs: list[ResultsLog]) -> Run:
+    """The run from every shard's log, in topic order, tagged as the logs' provenance says."""
     run = {u["qid"]: [Candidate(str(docid), float(score)) for docid, score in u["ranking"]] for u in units(logs)}
-    return _write(output, run, tag or logs[0].header["provenance"]["arguments"]["run_tag"])
+    return _write(output, run, logs[0].header["provenance"]["arguments"]["run_tag"])
 
 
 def _write(output: Path, run: Run, tag: str) -> Run:
