@@ -7,8 +7,8 @@ gives hidden states H (after the final norm);
 q = H[last prompt token], r_i = H[slot_i] + e_i (residual mode), s_i = score_scale * cos(q, r_i)
 (+ w * that normalised score inside the bracket with ``score_fusion``).
 
-One path computes the scores (:mod:`.scoring`), fast where it may: a trainer calls :meth:`encode_passages`
-under grad and feeds the result to :meth:`score`, so a ranking loss reaches the encoder (the paper's stage 2);
+One path computes the scores (:mod:`.scoring`), fast where it may: a trainer calls :meth:`encode`
+under grad and feeds the result to :meth:`forward`, so a ranking loss reaches the encoder (the paper's stage 2);
 without gradients the same path reuses the instruction prefix and, on CUDA, replays graphs. A user holding
 a model calls :meth:`rank` on strings, as with sentence-transformers' ``CrossEncoder``.
 """
@@ -141,22 +141,11 @@ class ResRankModel(nn.Module):
         """[len(texts), D] encoder vectors (queries with the encoder's instruction); differentiable under grad."""
         return self.encoder.encode(texts, queries, batch_size)
 
-    def encode_passages(self, texts: Sequence[str]) -> torch.Tensor:
-        return self.encode(texts)
-
-    def encode_queries(self, texts: Sequence[str]) -> torch.Tensor:
-        return self.encode(texts, queries=True)
-
-    def score(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor],
-              first_stage: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
-        """[B, N] scores; ``passage_vectors`` is [B, N, D] or B tensors [n_i, D] (padded with -inf);
-        ``first_stage``: each query's first-stage scores [n_i], which a ``first_stage_scores`` or
-        ``score_fusion`` model reads (``config.reads_first_stage``)."""
-        return self.forward(queries, passage_vectors, first_stage).scores
-
     def forward(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor],
                 first_stage: Sequence[torch.Tensor] | None = None) -> ScoreOutput:
-        """Every query (and every pass of each) through the one scoring path, with each query's cost."""
+        """Every query (and every pass of each) through the one scoring path: [B, N] scores (padded with -inf) and
+        each query's cost. ``passage_vectors`` is [B, N, D] or B tensors [n_i, D]; ``first_stage``: each query's
+        first-stage scores [n_i], which a ``first_stage_scores`` or ``score_fusion`` model reads (``config.reads_first_stage``)."""
         return self.scoring(self, queries, passage_vectors, first_stage)
 
     def train(self, mode: bool = True) -> ResRankModel:
