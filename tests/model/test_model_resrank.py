@@ -237,8 +237,8 @@ def test_linear_projector_starts_cosine_preserving(root: Path) -> None:
 
 
 def test_packed_checkpoint_loads_to_the_same_scores(root: Path, tmp_path: Path) -> None:
-    from resrank_eval.model.pack import pack
     from resrank_eval.model.packing import DELTA_FILE
+    from resrank_eval.model.resrank import pack
 
     model = build(root, projector="linear", residual="gated")
     with torch.no_grad():  # what training leaves: a LoRA-like (rank-2) change and a dense one
@@ -297,7 +297,7 @@ def flip_a_bit(path: Path, at_end: int = 100) -> None:
 def test_folders_are_checked_against_their_manifest(root: Path, tmp_path: Path) -> None:
     """A flipped bit in the delta (header intact) is refused before the weights are used, naming the file; a
     missing file is refused by the reranker's option check, which loads nothing."""
-    from resrank_eval.model.pack import pack
+    from resrank_eval.model.resrank import pack
     from resrank_eval.rerank.registry import reranker_factory
 
     model = build(root, projector="linear")
@@ -328,7 +328,7 @@ def test_folders_are_checked_against_their_manifest(root: Path, tmp_path: Path) 
 
 def test_bundled_model_is_pinned_in_the_package() -> None:
     """The shipped folder's manifest is the one whose digest the package pins, and it lists every weight file."""
-    from resrank_eval.model.manifest import check_folder
+    from resrank_eval.model.check import check_folder
     from resrank_eval.model.sources import BUNDLED_MANIFEST_SHA256, BUNDLED_MODEL
     from resrank_eval.provenance import fingerprint
 
