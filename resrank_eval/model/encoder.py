@@ -45,7 +45,7 @@ class Encoder(nn.Module):
         self.max_tokens = max_tokens
         self.query_instruction = query_instruction
         self.batch_size = batch_size
-        self.pad_id = _pad_id(tokenizer)
+        self.pad_id = next((int(i) for i in (tokenizer.pad_token_id, tokenizer.eos_token_id) if i is not None), 0)
         self.eos_id = tokenizer.eos_token_id if pooling == "last" else None
         if pooling == "last" and self.eos_id is None:
             raise ResrankError("encoder: last-token pooling needs a tokenizer with an EOS token")
@@ -196,10 +196,8 @@ def _stacked(docids: list[str], fresh: dict[str, torch.Tensor], stored: Mapping[
     encoded = torch.stack([fresh[d] for d in docids if d in fresh]).float()
     if kept is None:
         return encoded
-    out = torch.empty((len(docids), encoded.shape[1]), device=encoded.device)
-    out[torch.tensor(hits, device=device)] = kept
-    out[torch.tensor([i for i, d in enumerate(docids) if d in fresh], device=device)] = encoded
-    return out
+    rows = torch.tensor(hits + [i for i, d in enumerate(docids) if d in fresh], device=device)
+    return torch.empty((len(docids), encoded.shape[1]), device=device).index_copy(0, rows, torch.cat([kept, encoded]))
 
 
 class QueryEncoder:
@@ -221,9 +219,3 @@ def is_causal(model: Any) -> bool:
     flags = [m.is_causal for m in model.modules() if isinstance(getattr(m, "is_causal", None), bool)]
     return bool(flags) and all(flags) and getattr(model.config, "is_causal", True) is not False
 
-
-def _pad_id(tokenizer: Any) -> int:
-    for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0):
-        if candidate is not None:
-            return int(candidate)
-    return 0

@@ -80,7 +80,10 @@ class ResRankModel(nn.Module):
 
     def __init__(self, config: ResRankConfig, encoder: Encoder, reranker: Any, tokenizer: Any, vectors: Any = None) -> None:
         super().__init__()
-        config.check_hidden_sizes(encoder.dim, int(reranker.config.hidden_size))
+        width = int(reranker.config.hidden_size)
+        if config.projector == "none" and encoder.dim != width:  # vectors are injected as they are
+            raise ResrankError(f"model config: projector 'none' needs equal hidden sizes, encoder has {encoder.dim} and "
+                               f"reranker {width}; use projector 'linear' or 'mlp'")
         if not is_causal(reranker):
             raise ResrankError(f"reranker {config.reranker!r}: not a causal decoder (the query-last prompt needs one)")
         self.config = config
@@ -92,7 +95,6 @@ class ResRankModel(nn.Module):
         self.scoring = Scoring()
         self.vectors = vectors
         self.card = Card()
-        width = int(reranker.config.hidden_size)
         token_norm = reranker.get_input_embeddings().weight.detach().float().norm(dim=-1).mean().item()
         self.injector = Injector(config.projector, encoder.dim, width, token_norm).to(device=self.device, dtype=self.dtype)
         self.gate = self._head((), config.gate_init) if config.residual == "gated" else None
