@@ -28,15 +28,15 @@ from torch import nn
 from ..errors import ResrankError
 from ..paths import cache_dir
 from .card import Card
-from .check import MANIFEST_FILE, check_folder, write_manifest
+from .check import MANIFEST_FILE, check_folder, check_resrank_model, write_manifest
 from .config import CONFIG_NAME, TRANSFORMERS, ResRankConfig
 from .encoder import Encoder, is_causal, passage_vectors
 from .loading import build_encoder, first_line, keep_layers, load_model, load_tokenizer
 from .packing import DELTA_FILE, HEAD_FILE, apply_delta, model_parts, part_deltas
-from .presets import PRESETS, mini_config, paper_config
+from .presets import mini_config, paper_config
 from .prompt import Prompts, reserve_tokens
 from .scoring import ScoreOutput, Scoring
-from .sources import HUB_ID, resolve_source
+from .sources import resolve_source
 
 ENCODER_DIR = "encoder"
 RERANKER_DIR = "reranker"
@@ -302,10 +302,9 @@ def resolve(name_or_path: str | Path, revision: str | None = None) -> tuple[ResR
         return paper_config(), None
     elif name == "mini":
         folder = _mini_folder()
-    elif HUB_ID.fullmatch(name):
-        folder = _download(name, revision)
     else:
-        raise ResrankError(f"{name}: not a ResRank model folder, preset ({', '.join(PRESETS)}) or hub repository (owner/name)")
+        check_resrank_model(name)  # a hub repository (owner/name), or the one error naming what a model argument may be
+        folder = _download(name, revision)
     config = ResRankConfig.load(folder)
     check_folder(folder, digests=True)
     return config, folder

@@ -97,12 +97,8 @@ class Scoring:
             outputs.append(self._run(model, prefix, [rows[r] for r in batch], [prompts[r] for r in batch], query_vectors,
                                      [levels[r] for r in batch] if levels is not None else None, inference))
             order.extend(batch)
-        sizes = np.array([len(chunk) for _, _, chunk in rows])
-        starts = np.zeros(len(rows), dtype=np.int64)
-        starts[order] = np.cumsum(sizes[order]) - sizes[order]  # where each row's scores landed in the concatenation
-        row_of, column = _spread(sizes)
-        flat = torch.cat(outputs)[torch.from_numpy(starts[row_of] + column).to(model.device)]
-        return _collect(rows, prompts, flat, len(queries))
+        by_row = dict(zip(order, torch.cat(outputs).split([len(rows[r][2]) for r in order])))
+        return _collect(rows, prompts, torch.cat([by_row[r] for r in range(len(rows))]), len(queries))
 
     def _refresh(self, model: ResRankModel) -> None:
         """Drop what was cached for other weights; set the device-dependent choices."""
@@ -184,13 +180,11 @@ class Scoring:
             ids[b, :len(prompt.ids) - skip] = prompt.ids[skip:]
         source = np.zeros((batch, length), dtype=np.int64)
         source[row_of, where] = column
-        is_slot = np.zeros((batch, length), dtype=bool)
-        is_slot[row_of, where] = True
         slots = np.zeros((batch, width), dtype=np.int64)
         slots[row_of, column] = where
         last = np.zeros(batch, dtype=np.int64)
         last[:len(prompts)] = [len(p.ids) - skip - 1 for p in prompts]
-        staged = [stage(torch.from_numpy(x), model.device) for x in (ids, source, is_slot, slots, last)]
+        staged = [stage(torch.from_numpy(x), model.device) for x in (ids, source, slots, last)]
         place = stage(torch.from_numpy(row_of * width + column), model.device)
         real = torch.cat([c for _, _, c in rows]).to(model.device, model.dtype)
         vectors = torch.zeros((batch * width, real.shape[1]), device=model.device, dtype=model.dtype).index_copy(0, place, real)
@@ -205,12 +199,12 @@ class Scoring:
 
 
 def scores(model: ResRankModel, prefix: PrefixKV | None, ids: torch.Tensor, vectors: torch.Tensor,
-           source: torch.Tensor, is_slot: torch.Tensor, slots: torch.Tensor, last: torch.Tensor,
+           source: torch.Tensor, slots: torch.Tensor, last: torch.Tensor,
            levels: torch.Tensor, queries: torch.Tensor | None = None) -> torch.Tensor:
-    """[B, S] scores. ids/source/is_slot [B, L]; vectors [B, S, D]; slots [B, S]; last [B]; levels [B, S]
+    """[B, S] scores. ids/source [B, L]; vectors [B, S, D]; slots [B, S]; last [B]; levels [B, S]
     (normalised first-stage scores, read by a ``first_stage_scores`` or ``score_fusion`` model only); queries [B, D].
 
-    ``source[b, t]`` is the slot whose vector replaces token t where ``is_slot``; ``slots[b, s]`` is
+    ``source[b, t]`` is the slot whose vector replaces token t where t is a placeholder; ``slots[b, s]`` is
     slot s's position (any position for padding slots, whose scores the caller drops).
     """
     batch, length = ids.shape
@@ -219,7 +213,7 @@ def scores(model: ResRankModel, prefix: PrefixKV | None, ids: torch.Tensor, vect
     injected = model.injector(vectors)
     inputs = model.slot_inputs(injected, torch.arange(vectors.shape[1], device=vectors.device), levels)  # slot s: position s
     placed = inputs.to(embeds.dtype).gather(1, source.unsqueeze(-1).expand(batch, length, width))
-    embeds = torch.where(is_slot.unsqueeze(-1), placed, embeds)
+    embeds = torch.where((ids == model.prompts.placeholder_id).unsqueeze(-1), placed, embeds)
     extra = prefix.arguments(batch, length) if prefix is not None else {}
     hidden = model.reranker(inputs_embeds=embeds, use_cache=False, **extra).last_hidden_state
     query = hidden.gather(1, last.view(batch, 1, 1).expand(batch, 1, width))
