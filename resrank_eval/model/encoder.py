@@ -95,10 +95,8 @@ class Encoder(nn.Module):
                 batch_size //= 2
                 continue
             start += len(batch)
-        stacked = torch.cat(pooled)
-        inverse = torch.empty(len(order), dtype=torch.long)
-        inverse[torch.tensor(order)] = torch.arange(len(order))
-        return stacked[inverse.to(stacked.device)]
+        inverse = torch.tensor(order).argsort()  # text i's row among the length-sorted vectors
+        return torch.cat(pooled)[inverse.to(self.device)]
 
     def _forward(self, batch: list[Sequence[int]]) -> torch.Tensor:
         """One batch's vectors. Without gradients (and in eval mode) a causal encoder reads its right-padded batch

@@ -33,7 +33,7 @@ from .config import CONFIG_NAME, TRANSFORMERS, ResRankConfig
 from .encoder import Encoder, is_causal, passage_vectors
 from .loading import build_encoder, first_line, keep_layers, load_model, load_tokenizer
 from .packing import DELTA_FILE, HEAD_FILE, apply_delta, model_parts, part_deltas
-from .presets import mini_config, paper_config
+from .presets import preset_config
 from .prompt import Prompts, reserve_tokens
 from .scoring import ScoreOutput, Scoring
 from .sources import resolve_source
@@ -299,7 +299,7 @@ def resolve(name_or_path: str | Path, revision: str | None = None) -> tuple[ResR
     if Path(name).is_dir():
         folder = Path(name)
     elif name == "paper":
-        return paper_config(), None
+        return preset_config("paper"), None
     elif name == "mini":
         folder = _mini_folder()
     else:
@@ -327,13 +327,14 @@ def _mini_folder() -> Path:
     from ..formats.atomic import build_lock, temp_folder
     from ..provenance import Provenance
 
-    folder = cache_dir() / "models" / f"mini-{Provenance.of('assemble', mini_config().to_dict()).digest()}"
+    config = preset_config("mini")
+    folder = cache_dir() / "models" / f"mini-{Provenance.of('assemble', config.to_dict()).digest()}"
     with build_lock(folder):
         if not (folder / CONFIG_NAME).is_file():
             building = temp_folder(folder)
             try:
                 torch.manual_seed(0)
-                ResRankModel.from_config(mini_config(), "cpu", "float32").save_pretrained(building)
+                ResRankModel.from_config(config, "cpu", "float32").save_pretrained(building)
                 building.rename(folder)
             finally:
                 shutil.rmtree(building, ignore_errors=True)
