@@ -45,37 +45,32 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     return DTYPES[dtype]
 
 
-def source_kwargs(source: str) -> tuple[str, dict[str, Any]]:
-    """A ``.gguf`` file loads as ``from_pretrained(folder, gguf_file=name)``; anything else as is."""
-    path = Path(source)
+def _from_pretrained(kind: str, auto: Any, source: str, **options: Any) -> Any:
+    """``auto.from_pretrained(source)``, a ``.gguf`` file as ``from_pretrained(folder, gguf_file=name)``; failures in one line."""
+    name = source
     if source.endswith(".gguf"):
-        if not path.is_file():
+        if not Path(source).is_file():
             raise ResrankError(f"{source}: GGUF file does not exist")
-        return str(path.parent), {"gguf_file": path.name}
-    return source, {}
+        name, options["gguf_file"] = str(Path(source).parent), Path(source).name
+    try:
+        return auto.from_pretrained(name, **options)
+    except (OSError, ValueError) as exc:
+        raise ResrankError(f"cannot load {kind} {source!r}: {first_line(exc)}") from None
 
 
 def load_tokenizer(source: str) -> Any:
     from transformers import AutoTokenizer
 
-    name, kwargs = source_kwargs(source)
-    try:
-        return AutoTokenizer.from_pretrained(name, **kwargs)
-    except (OSError, ValueError) as exc:
-        raise ResrankError(f"cannot load tokenizer {source!r}: {first_line(exc)}") from None
+    return _from_pretrained("tokenizer", AutoTokenizer, source)
 
 
 def load_model(source: str, device: torch.device, dtype: torch.dtype, causal_lm: bool = False) -> Any:
     """The bare transformer (``AutoModel``: ranking and pooling read hidden states), or with its LM head."""
     from transformers import AutoModel, AutoModelForCausalLM
 
-    name, kwargs = source_kwargs(source)
-    try:
-        model = (AutoModelForCausalLM if causal_lm else AutoModel).from_pretrained(name, dtype=dtype, **kwargs)
-    except (OSError, ValueError) as exc:
-        raise ResrankError(f"cannot load model {source!r}: {first_line(exc)}") from None
+    model = _from_pretrained("model", AutoModelForCausalLM if causal_lm else AutoModel, source, dtype=dtype)
     quantizer = getattr(model, "hf_quantizer", None)
-    if kwargs and quantizer is not None and not getattr(quantizer, "packed_modules", None):
+    if source.endswith(".gguf") and quantizer is not None and not getattr(quantizer, "packed_modules", None):
         # GGUF weights were de-quantised into plain tensors: drop the marker so the model trains and saves.
         quantizer.remove_quantization_config(model)
     return model.to(device).eval()
