@@ -1,17 +1,13 @@
 """Checks of a model folder before its weights are used: a valid config, whole files, pinned digests.
 
-``manifest.json`` lists every file of the folder (config, head, delta, the ``encoder/`` and ``reranker/``
-sub-folders; the card and the manifest itself aside) with its sha256 and size; ``save_pretrained`` and
-``pack`` write it last. :func:`check_folder` without digests (sizes and presence only: what a reranker's
-option check runs, reading no weights, so a mistake costs no 20 s of loading) catches a missing or truncated
-file before anything loads; with digests (every load) also a flipped bit that leaves a safetensors header
-intact. A weight file or config the manifest does not list is refused; other files added later (a training
-log) are not read by loading and are left alone. A folder saved before manifests loads with a warning. The
-bundled model's manifest is itself pinned in the package (:data:`.sources.BUNDLED_MANIFEST_SHA256`), as the
-SmolLM2 GGUF is. Every ``*.safetensors`` file under a local model folder must be whole (the header parses
-and covers the file: a truncated or empty file is caught here, not by the loader half a minute later).
-Names that are not local folders (presets, hub repositories, ``smollm2``) are left to the loader, which
-fails fast on them.
+``manifest.json`` lists every file of the folder (the card and the manifest itself aside) with its sha256 and
+size; ``save_pretrained`` and ``pack`` write it last. :func:`check_folder` without digests (presence and sizes,
+reading no weights: a reranker's option check, so a mistake costs no 20 s of loading) catches a missing or
+truncated file; with digests (every load) also a flipped bit that leaves a safetensors header intact. A weight
+file or config the manifest does not list is refused; other files added later (a training log) are not read by
+loading and are left alone. A folder saved before manifests loads with a warning. The bundled model's manifest
+is itself pinned in the package (:data:`.sources.BUNDLED_MANIFEST_SHA256`), as the SmolLM2 GGUF is. Names that
+are not local folders (presets, hub repositories, ``smollm2``) are left to the loader, which fails fast on them.
 """
 
 from __future__ import annotations
@@ -36,7 +32,8 @@ REQUIRED = (CONFIG_NAME, "head.safetensors")
 
 
 def check_weights(folder: str | Path) -> None:
-    """Every safetensors file in a local model folder (and its sub-folders) is whole (reads only their headers)."""
+    """Every safetensors file in a local model folder (and its sub-folders) is whole: its header parses and covers the
+    file, so a truncated or empty file is caught here, not by the loader half a minute later."""
     from safetensors import SafetensorError, safe_open
 
     for path in sorted(Path(folder).rglob("*.safetensors")):

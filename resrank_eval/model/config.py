@@ -24,9 +24,6 @@ PARTS = ("encoder", "projector", "reranker")
 (projector, residual gate, rank and score embeddings) and the Reranker-LLM."""
 TRANSFORMERS = tuple(part for part in PARTS if part != "projector")
 """The parts that are Hugging Face transformers, whose parameters are named after them; every other parameter is the head."""
-POOLINGS = ("last", "mean", "cls")
-PROJECTORS = ("none", "linear", "mlp")
-RESIDUALS = ("add", "none", "gated")
 
 DEFAULT_PROMPT = (
     "Rank the passages below by their relevance to the search query.\n{passages}\nSearch query: {query}"
@@ -63,11 +60,11 @@ class ResRankConfig:
 
     encoder: str
     reranker: str
-    pooling: str = field(default="last", metadata={"choices": POOLINGS})
+    pooling: str = field(default="last", metadata={"choices": ("last", "mean", "cls")})
     normalize: bool = True
     query_instruction: str = ""
-    projector: str = field(default="none", metadata={"choices": PROJECTORS})
-    residual: str = field(default="add", metadata={"choices": RESIDUALS})
+    projector: str = field(default="none", metadata={"choices": ("none", "linear", "mlp")})
+    residual: str = field(default="add", metadata={"choices": ("add", "none", "gated")})
     gate_init: float = 1.0
     query_token: str | None = None
     score_scale: float = field(default=10.0, metadata={"min": 1e-6})

@@ -99,8 +99,7 @@ class Encoder(nn.Module):
         return torch.cat(pooled)[inverse.to(self.device)]
 
     def _forward(self, batch: list[Sequence[int]]) -> torch.Tensor:
-        """One batch's vectors. Without gradients (and in eval mode) a causal encoder reads its right-padded batch
-        unmasked, and on CUDA lengths and batch sizes are padded to buckets, one graph per shape."""
+        """One batch's vectors; without gradients, in eval mode, by the shortcuts the module doc names."""
         inference = not (torch.is_grad_enabled() or self.training)
         graphs = self._graphs() if inference and (self.device.type == "cuda" if self.use_graphs is None else self.use_graphs) else None
         longest = max(len(seq) for seq in batch)
