@@ -27,8 +27,6 @@ log = logging.getLogger(__name__)
 
 MANIFEST_FILE = "manifest.json"
 CARD_FILE = "README.md"
-REQUIRED = (CONFIG_NAME, "head.safetensors")
-"""What every model folder holds, manifest or not."""
 
 
 def check_weights(folder: str | Path) -> None:
@@ -76,11 +74,10 @@ def write_manifest(folder: str | Path) -> None:
 
 def check_folder(folder: str | Path, digests: bool) -> None:
     """Raise a one-line error naming the first file that is missing, of another size, unlisted (a weight file or
-    config) or, with ``digests``, of other bytes than the manifest pins."""
+    config) or, with ``digests``, of other bytes than the manifest pins. Callers have loaded the folder's config."""
     root = Path(folder)
-    for name in REQUIRED:
-        if not (root / name).is_file():
-            raise ResrankError(f"{root / name}: missing (incomplete ResRank model folder)")
+    if not (root / "head.safetensors").is_file():  # what every folder holds, manifest or not (its config is loaded first)
+        raise ResrankError(f"{root / 'head.safetensors'}: missing (incomplete ResRank model folder)")
     manifest = root / MANIFEST_FILE
     if not manifest.is_file():
         log.warning("%s: no %s, so its weights cannot be checked; save it again to add one", root, MANIFEST_FILE)
@@ -100,5 +97,5 @@ def check_folder(folder: str | Path, digests: bool) -> None:
             raise InputError(path, None, "sha256 differs from the manifest's (the file changed since the model was saved)")
     for path in sorted(root.rglob("*")):
         name = path.relative_to(root).as_posix()
-        if (path.suffix == ".safetensors" or name == REQUIRED[0]) and name not in listed:
+        if (path.suffix == ".safetensors" or name == CONFIG_NAME) and name not in listed:
             raise InputError(path, None, f"not listed in {manifest}: a weight file or config the model was not saved with")
