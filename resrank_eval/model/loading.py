@@ -76,16 +76,6 @@ def load_model(source: str, device: torch.device, dtype: torch.dtype, causal_lm:
     return model.to(device).eval()
 
 
-def keep_layers(model: Any, count: int) -> None:
-    """Truncate a decoder to its first ``count`` layers (no-op when it has no more than that)."""
-    layers = model.layers
-    if count < len(layers):
-        model.layers = layers[:count]
-        model.config.num_hidden_layers = count
-        if getattr(model.config, "layer_types", None):
-            model.config.layer_types = model.config.layer_types[:count]
-
-
 def build_encoder(config: ResRankConfig, device: str | torch.device | None = None,
                   dtype: str | torch.dtype | None = None, batch_size: int = 32,
                   base_dir: str | Path | None = None) -> Encoder:

@@ -31,7 +31,7 @@ from .card import Card
 from .check import MANIFEST_FILE, check_folder, check_resrank_model, write_manifest
 from .config import CONFIG_NAME, TRANSFORMERS, ResRankConfig
 from .encoder import Encoder, is_causal, passage_vectors
-from .loading import build_encoder, first_line, keep_layers, load_model, load_tokenizer
+from .loading import build_encoder, first_line, load_model, load_tokenizer
 from .packing import DELTA_FILE, HEAD_FILE, apply_delta, model_parts, part_deltas
 from .presets import preset_config
 from .prompt import Prompts, reserve_tokens
@@ -226,8 +226,12 @@ class ResRankModel(nn.Module):
         source = resolve_source(config.reranker, base_dir)
         tokenizer = load_tokenizer(source)
         reranker = load_model(source, encoder.device, next(encoder.model.parameters()).dtype)
-        if config.reranker_layers is not None:
-            keep_layers(reranker, config.reranker_layers)
+        count = config.reranker_layers
+        if count is not None and count < len(reranker.layers):  # a cheaper reader: its first layers only
+            reranker.layers = reranker.layers[:count]
+            reranker.config.num_hidden_layers = count
+            if getattr(reranker.config, "layer_types", None):
+                reranker.config.layer_types = reranker.config.layer_types[:count]
         if reserve_tokens(tokenizer, config) and len(tokenizer) > reranker.get_input_embeddings().num_embeddings:
             reranker.resize_token_embeddings(len(tokenizer), mean_resizing=False)
         return cls(config, encoder, reranker, tokenizer).eval()
