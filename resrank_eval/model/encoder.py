@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ResrankError
-from .graphs import GraphRunner, WeightsWatch, batch_bucket, length_bucket, relative_error, stage, tolerance
+from .graphs import GraphRunner, WeightsWatch, batch_bucket, length_bucket, padded, relative_error, stage, tolerance
 
 log = logging.getLogger(__name__)
 
@@ -138,17 +138,6 @@ class Encoder(nn.Module):
         super().train(mode)
         self.watch.forget()
         return self
-
-
-def padded(batch: Sequence[Sequence[int]], pad_id: int, rows: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-padded [rows, width] ids and mask on the host; rows past the batch hold one token."""
-    ids = torch.full((rows, width), pad_id, dtype=torch.long)
-    mask = torch.zeros((rows, width), dtype=torch.long)
-    mask[len(batch):, 0] = 1
-    for row, seq in enumerate(batch):
-        ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
-        mask[row, :len(seq)] = 1
-    return ids, mask
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:

@@ -47,6 +47,17 @@ def length_bucket(length: int) -> int:
     return -(-length // step) * step
 
 
+def padded(batch: Sequence[Sequence[int]], pad_id: int, rows: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded [rows, width] ids and mask on the host; rows past the batch hold one token."""
+    ids = torch.full((rows, width), pad_id, dtype=torch.long)
+    mask = torch.zeros((rows, width), dtype=torch.long)
+    mask[len(batch):, 0] = 1
+    for row, seq in enumerate(batch):
+        ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
+        mask[row, :len(seq)] = 1
+    return ids, mask
+
+
 class WeightsWatch:
     """Whether a module's weights are still those a cache (a prefix's keys and values, a captured graph) was made with.
 

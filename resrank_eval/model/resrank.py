@@ -78,7 +78,7 @@ class ResRankModel(nn.Module):
     :meth:`rank` reads documents from. ``scoring``: how the one path runs (:class:`.scoring.Scoring`).
     """
 
-    def __init__(self, config: ResRankConfig, encoder: Encoder, reranker: Any, tokenizer: Any, vectors: Any = None) -> None:
+    def __init__(self, config: ResRankConfig, encoder: Encoder, reranker: Any, tokenizer: Any) -> None:
         super().__init__()
         width = int(reranker.config.hidden_size)
         if config.projector == "none" and encoder.dim != width:  # vectors are injected as they are
@@ -93,7 +93,7 @@ class ResRankModel(nn.Module):
         self.prompts = Prompts(config, tokenizer)
         self.pad_id = encoder.pad_id if tokenizer.pad_token_id is None else int(tokenizer.pad_token_id)
         self.scoring = Scoring()
-        self.vectors = vectors
+        self.vectors: Any = None
         self.card = Card()
         token_norm = reranker.get_input_embeddings().weight.detach().float().norm(dim=-1).mean().item()
         self.injector = Injector(config.projector, encoder.dim, width, token_norm).to(device=self.device, dtype=self.dtype)

@@ -34,7 +34,7 @@ from torch.nn import functional as F
 
 from ..errors import ResrankError
 from ..numeric import minmax
-from .graphs import GraphRunner, WeightsWatch, batch_bucket, length_bucket, relative_error, stage, tolerance
+from .graphs import GraphRunner, WeightsWatch, batch_bucket, length_bucket, padded, relative_error, stage, tolerance
 
 if TYPE_CHECKING:
     from .prompt import Prompt
@@ -175,16 +175,13 @@ class Scoring:
         width = model.config.max_candidates_per_pass if pad_batch else max(len(c) for _, _, c in rows)
         row_of, column = _spread(np.array([len(p.slots) for p in prompts]))
         where = np.concatenate([p.slots for p in prompts]) - skip
-        ids = np.full((batch, length), model.pad_id, dtype=np.int64)
-        for b, prompt in enumerate(prompts):
-            ids[b, :len(prompt.ids) - skip] = prompt.ids[skip:]
+        ids, mask = padded([p.ids[skip:] for p in prompts], model.pad_id, batch, length)
         source = np.zeros((batch, length), dtype=np.int64)
         source[row_of, where] = column
         slots = np.zeros((batch, width), dtype=np.int64)
         slots[row_of, column] = where
-        last = np.zeros(batch, dtype=np.int64)
-        last[:len(prompts)] = [len(p.ids) - skip - 1 for p in prompts]
-        staged = [stage(torch.from_numpy(x), model.device) for x in (ids, source, slots, last)]
+        last = mask.sum(1) - 1  # each row's last token (0 in padding rows, which hold one)
+        staged = [stage(x, model.device) for x in (ids, torch.from_numpy(source), torch.from_numpy(slots), last)]
         place = stage(torch.from_numpy(row_of * width + column), model.device)
         real = torch.cat([c for _, _, c in rows]).to(model.device, model.dtype)
         vectors = torch.zeros((batch * width, real.shape[1]), device=model.device, dtype=model.dtype).index_copy(0, place, real)
