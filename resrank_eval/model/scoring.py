@@ -173,7 +173,8 @@ class Scoring:
         length = length_bucket(length) if pad_length else length
         batch = batch_bucket(len(rows), self.max_rows) if pad_batch else len(rows)
         width = model.config.max_candidates_per_pass if pad_batch else max(len(c) for _, _, c in rows)
-        row_of, column = _spread(np.array([len(p.slots) for p in prompts]))
+        row_of = np.repeat(np.arange(len(prompts)), [len(p.slots) for p in prompts])  # each slot's row
+        column = np.concatenate([np.arange(len(p.slots)) for p in prompts])  # and its index within the row
         where = np.concatenate([p.slots for p in prompts]) - skip
         ids, mask = padded([p.ids[skip:] for p in prompts], model.pad_id, batch, length)
         source = np.zeros((batch, length), dtype=np.int64)
@@ -307,21 +308,14 @@ def _levels(model: ResRankModel, rows: list[Row], vectors: list[torch.Tensor],
 
 def _collect(rows: list[Row], prompts: list[Prompt], flat: torch.Tensor, count: int) -> ScoreOutput:
     """Row-major candidate scores back into [queries, longest list], with each query's passes and tokens."""
-    widths = [0] * count
     lengths: list[list[int]] = [[] for _ in range(count)]
-    for (q, start, chunk), prompt in zip(rows, prompts):
-        widths[q] = max(widths[q], start + len(chunk))
+    for (q, _, _), prompt in zip(rows, prompts):
         lengths[q].append(len(prompt.ids))
     query_index = torch.tensor([q for q, _, chunk in rows for _ in range(len(chunk))], device=flat.device)
     position = torch.tensor([start + i for _, start, chunk in rows for i in range(len(chunk))], device=flat.device)
-    scores = torch.full((count, max(widths)), float("-inf"), device=flat.device).index_put((query_index, position), flat)
+    width = max(start + len(chunk) for _, start, chunk in rows)
+    scores = torch.full((count, width), float("-inf"), device=flat.device).index_put((query_index, position), flat)
     return ScoreOutput(scores, list(map(sum, lengths)), list(map(len, lengths)), lengths)
-
-
-def _spread(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For runs of ``sizes`` items laid end to end: each item's run and its index within the run."""
-    row_of = np.repeat(np.arange(len(sizes)), sizes)
-    return row_of, np.arange(len(row_of)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
 
 
 def _compiled(fn: Any, how: str) -> Any:
