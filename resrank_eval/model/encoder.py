@@ -107,8 +107,11 @@ class Encoder(nn.Module):
         ids, mask = (stage(x, self.device) for x in padded(batch, self.pad_id, rows, width))
         if not inference:
             return self.pooled(ids, mask, True)
-        if self.unmasked is None and width > min(len(seq) for seq in batch):
-            self.unmasked = self.causal and self._unmasked_agrees(ids, mask)
+        if self.unmasked is None and width > min(len(seq) for seq in batch):  # once, on a padded batch: the same vectors?
+            error = relative_error(self.pooled(ids, mask, False), self.pooled(ids, mask, True))
+            self.unmasked = error <= tolerance(next(self.model.parameters()).dtype)
+            if not self.unmasked:
+                log.warning("encoder: unmasked forward differs by %.3g relative; keeping the attention mask", error)
         forward = functools.partial(self.pooled, masked=not self.unmasked)
         if graphs is not None:
             return graphs.run((rows, width, bool(self.unmasked)), forward, (ids, mask))[:len(batch)]
@@ -119,14 +122,6 @@ class Encoder(nn.Module):
         hidden = self.model(input_ids=ids, attention_mask=mask if masked else None).last_hidden_state
         vectors = pool(hidden, mask, self.pooling).float()
         return F.normalize(vectors, dim=-1) if self.normalize else vectors
-
-    def _unmasked_agrees(self, ids: torch.Tensor, mask: torch.Tensor) -> bool:
-        """Once, on a padded batch: does the unmasked forward give the masked forward's vectors?"""
-        error = relative_error(self.pooled(ids, mask, False), self.pooled(ids, mask, True))
-        agrees = error <= tolerance(next(self.model.parameters()).dtype)
-        if not agrees:
-            log.warning("encoder: unmasked forward differs by %.3g relative; keeping the attention mask", error)
-        return agrees
 
     def _graphs(self) -> GraphRunner:
         """The graphs of the weights as they are now (captured graphs read weights where they were)."""
