@@ -13,9 +13,6 @@ from typing import Any
 import torch
 
 from ..errors import ResrankError
-from .config import ResRankConfig
-from .encoder import Encoder
-from .sources import resolve_source
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16}
@@ -74,16 +71,6 @@ def load_model(source: str, device: torch.device, dtype: torch.dtype, causal_lm:
         # GGUF weights were de-quantised into plain tensors: drop the marker so the model trains and saves.
         quantizer.remove_quantization_config(model)
     return model.to(device).eval()
-
-
-def build_encoder(config: ResRankConfig, device: str | torch.device | None = None,
-                  dtype: str | torch.dtype | None = None, batch_size: int = 32,
-                  base_dir: str | Path | None = None) -> Encoder:
-    """The Encoder-LLM a config names (relative sources resolved inside ``base_dir``)."""
-    source = resolve_source(config.encoder, base_dir)
-    target = resolve_device(device)
-    return Encoder(load_model(source, target, resolve_dtype(dtype, target)), load_tokenizer(source),
-                   config.pooling, config.normalize, config.max_passage_tokens, config.query_instruction, batch_size).eval()
 
 
 def first_line(exc: BaseException) -> str:

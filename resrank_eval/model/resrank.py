@@ -31,7 +31,7 @@ from .card import Card
 from .check import MANIFEST_FILE, check_folder, check_resrank_model, write_manifest
 from .config import CONFIG_NAME, TRANSFORMERS, ResRankConfig
 from .encoder import Encoder, is_causal, passage_vectors
-from .loading import build_encoder, first_line, load_model, load_tokenizer
+from .loading import first_line, load_model, load_tokenizer, resolve_device, resolve_dtype
 from .packing import DELTA_FILE, HEAD_FILE, apply_delta, model_parts, part_deltas
 from .presets import preset_config
 from .prompt import Prompts, reserve_tokens
@@ -263,6 +263,16 @@ class ResRankModel(nn.Module):
             vectors.check_encoder(model.encoder)
         model.vectors = vectors
         return model.eval()
+
+
+def build_encoder(config: ResRankConfig, device: str | torch.device | None = None,
+                  dtype: str | torch.dtype | None = None, batch_size: int = 32,
+                  base_dir: str | Path | None = None) -> Encoder:
+    """The Encoder-LLM a config names (relative sources resolved inside ``base_dir``)."""
+    source = resolve_source(config.encoder, base_dir)
+    target = resolve_device(device)
+    return Encoder(load_model(source, target, resolve_dtype(dtype, target)), load_tokenizer(source),
+                   config.pooling, config.normalize, config.max_passage_tokens, config.query_instruction, batch_size).eval()
 
 
 def load_encoder(name_or_path: str | Path, device: str | torch.device | None = None,

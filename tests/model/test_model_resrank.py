@@ -145,7 +145,7 @@ def test_save_load_round_trip_and_standalone_subfolders(root: Path, tmp_path: Pa
 
 
 def test_decoder_encoder_pools_the_appended_eos(root: Path, tmp_path: Path) -> None:
-    from resrank_eval.model.loading import build_encoder
+    from resrank_eval.model.resrank import build_encoder
 
     folder = tiny_qwen3(tmp_path / "qwen-encoder", hidden=16, seed=3)
     config = ResRankConfig(encoder=str(folder), reranker="unused", pooling="last", normalize=False,
