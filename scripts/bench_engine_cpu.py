@@ -80,7 +80,7 @@ def passage_vectors(model: ResRankModel, model_dir: Path, workload: Workload) ->
         texts = workload.passages(set(docids))
         started = time.perf_counter()
         with torch.inference_mode():
-            vectors = model.encode_passages([texts[d] for d in docids]).cpu()
+            vectors = model.encode([texts[d] for d in docids]).cpu()
         seconds = time.perf_counter() - started
         print(f"{workload.name}: encoded {len(docids)} passages in {seconds:.1f} s ({len(docids) / seconds:.1f}/s, {dtype})")
         stored = {"docids": docids, "vectors": vectors, "passages_per_s": len(docids) / seconds}

@@ -40,7 +40,7 @@ def reference(model: ResRankModel, queries: Sequence[str], passage_vectors: Sequ
     hidden = model.reranker(inputs_embeds=embeds, attention_mask=mask.to(device), use_cache=False).last_hidden_state
     last = hidden[torch.arange(len(prompts), device=device), torch.tensor(lengths, device=device) - 1]
     if model.config.query_residual:
-        query_vectors = model.injector(model.encode_queries(queries).to(device, dtype))
+        query_vectors = model.injector(model.encode(queries, queries=True).to(device, dtype))
         last = model.residual(last, query_vectors[torch.tensor([q for q, _, _ in rows], device=device)])
     cosine = F.cosine_similarity(last[row_index].float(), model.residual(hidden[row_index, slot_index], injected).float(), dim=-1)
     return _collect(rows, prompts, model.fused(cosine, flat_levels) * model.config.score_scale, len(queries))

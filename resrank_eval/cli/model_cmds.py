@@ -62,7 +62,7 @@ def encode(dataset: str, corpus: str | None, model: str, index_dir: str, batch_s
 def pack(model: str, output: str, encoder_source: str, reranker_source: str, max_rank: int) -> None:
     """Store a trained model as its changes against public base weights (a few MB for LoRA training)."""
     from ..model.check import check_resrank_model
-    from ..model.pack import pack as pack_model
+    from ..model.resrank import pack as pack_model
 
     check_resrank_model(model)
     counts = pack_model(model, output, encoder_source, reranker_source, max_rank)

@@ -1,38 +1,45 @@
-"""Checks of a model argument that load nothing, so a mistake costs no 20 s of reading weights.
+"""Checks of a model folder before its weights are used: a valid config, whole files, pinned digests.
 
-A ResRank folder's ``resrank.json`` must parse into a valid config, every file its manifest lists must
-be there at its size (:mod:`.manifest`; the digests are checked by the load itself) and every
-``*.safetensors`` file under a local model folder must be whole (the header parses and covers the
-file: a truncated or empty file is caught here, not by the loader half a minute later). Names that are
-not local folders (presets, hub repositories, ``smollm2``) are left to the loader, which fails fast on them.
+``manifest.json`` lists every file of the folder (the card and the manifest itself aside) with its sha256 and
+size; ``save_pretrained`` and ``pack`` write it last. :func:`check_folder` without digests (presence and sizes,
+reading no weights: a reranker's option check, so a mistake costs no 20 s of loading) catches a missing or
+truncated file; with digests (every load) also a flipped bit that leaves a safetensors header intact. A weight
+file or config the manifest does not list is refused; other files added later (a training log) are not read by
+loading and are left alone. A folder saved before manifests loads with a warning. The bundled model's manifest
+is itself pinned in the package (:data:`.sources.BUNDLED_MANIFEST_SHA256`), as the SmolLM2 GGUF is. Names that
+are not local folders (presets, hub repositories, ``smollm2``) are left to the loader, which fails fast on them.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 
 from ..errors import InputError, ResrankError
+from ..formats.jsonl import read_json
+from ..provenance import fingerprint
 from .config import CONFIG_NAME, ResRankConfig
-from .manifest import check_folder
 from .presets import PRESETS
-from .sources import HUB_ID
+from .sources import BUNDLED_MANIFEST_SHA256, BUNDLED_MODEL, HUB_ID
 
+log = logging.getLogger(__name__)
 
-def check_safetensors(path: str | Path) -> None:
-    """Raise :class:`InputError` unless ``path`` is a complete safetensors file (reads only its header)."""
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(path), framework="numpy"):
-            pass
-    except (SafetensorError, OSError) as exc:
-        raise InputError(path, None, f"not a complete safetensors file ({exc})") from None
+MANIFEST_FILE = "manifest.json"
+CARD_FILE = "README.md"
 
 
 def check_weights(folder: str | Path) -> None:
-    """Every safetensors file in a local model folder (and its sub-folders) is whole."""
+    """Every safetensors file in a local model folder (and its sub-folders) is whole: its header parses and covers the
+    file, so a truncated or empty file is caught here, not by the loader half a minute later."""
+    from safetensors import SafetensorError, safe_open
+
     for path in sorted(Path(folder).rglob("*.safetensors")):
-        check_safetensors(path)
+        try:
+            with safe_open(str(path), framework="numpy"):
+                pass
+        except (SafetensorError, OSError) as exc:
+            raise InputError(path, None, f"not a complete safetensors file ({exc})") from None
 
 
 def check_resrank_model(name_or_dir: str | Path) -> None:
@@ -55,3 +62,40 @@ def check_lm_source(source: str | Path) -> None:
         check_weights(path)
     elif str(source).endswith(".gguf") and not path.is_file():
         raise ResrankError(f"{source}: GGUF file does not exist")
+
+
+def write_manifest(folder: str | Path) -> None:
+    """List every file of ``folder`` with its sha256 and size (call it after everything else is written)."""
+    root = Path(folder)
+    files = {path.relative_to(root).as_posix(): {"sha256": fingerprint(path).removeprefix("sha256:"), "size": path.stat().st_size}
+             for path in sorted(root.rglob("*")) if path.is_file() and path.relative_to(root).as_posix() not in (MANIFEST_FILE, CARD_FILE)}
+    (root / MANIFEST_FILE).write_text(json.dumps({"files": files}, indent=1) + "\n", encoding="utf-8")
+
+
+def check_folder(folder: str | Path, digests: bool) -> None:
+    """Raise a one-line error naming the first file that is missing, of another size, unlisted (a weight file or
+    config) or, with ``digests``, of other bytes than the manifest pins. Callers have loaded the folder's config."""
+    root = Path(folder)
+    if not (root / "head.safetensors").is_file():  # what every folder holds, manifest or not (its config is loaded first)
+        raise ResrankError(f"{root / 'head.safetensors'}: missing (incomplete ResRank model folder)")
+    manifest = root / MANIFEST_FILE
+    if not manifest.is_file():
+        log.warning("%s: no %s, so its weights cannot be checked; save it again to add one", root, MANIFEST_FILE)
+        return
+    if root.resolve() == BUNDLED_MODEL.resolve() and fingerprint(manifest) != "sha256:" + BUNDLED_MANIFEST_SHA256:
+        raise InputError(manifest, None, "not the manifest this resrank-eval release ships (the bundled model was changed)")
+    listed = read_json(manifest).get("files")
+    if not isinstance(listed, dict):
+        raise InputError(manifest, None, "needs a 'files' object")
+    for name, entry in listed.items():
+        path = root / name
+        if not path.is_file():
+            raise ResrankError(f"{path}: missing (listed in {manifest})")
+        if path.stat().st_size != entry.get("size"):
+            raise InputError(path, None, f"{path.stat().st_size} bytes, the manifest says {entry.get('size')} (truncated or replaced)")
+        if digests and fingerprint(path) != f"sha256:{entry.get('sha256')}":
+            raise InputError(path, None, "sha256 differs from the manifest's (the file changed since the model was saved)")
+    for path in sorted(root.rglob("*")):
+        name = path.relative_to(root).as_posix()
+        if (path.suffix == ".safetensors" or name == CONFIG_NAME) and name not in listed:
+            raise InputError(path, None, f"not listed in {manifest}: a weight file or config the model was not saved with")

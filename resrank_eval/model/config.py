@@ -3,8 +3,8 @@
 Saved as ``resrank.json`` next to the weights, so a checkpoint says how it must be run. Defaults are
 those of ``docs/resrank.md`` (PE-Rank injection, E2Rank prompt layout and score scale). Types,
 choices and ranges are checked by the package's one schema checker (:mod:`..formats.schema`),
-whether the values come from Python, ``resrank.json`` or a training YAML; :meth:`ResRankConfig.validate`
-adds only what no field can say alone (the templates).
+whether the values come from Python, ``resrank.json`` or a training YAML; ``__post_init__`` adds only what
+no field can say alone (the templates).
 """
 
 from __future__ import annotations
@@ -24,11 +24,6 @@ PARTS = ("encoder", "projector", "reranker")
 (projector, residual gate, rank and score embeddings) and the Reranker-LLM."""
 TRANSFORMERS = tuple(part for part in PARTS if part != "projector")
 """The parts that are Hugging Face transformers, whose parameters are named after them; every other parameter is the head."""
-POOLINGS = ("last", "mean", "cls")
-PROJECTORS = ("none", "linear", "mlp")
-RESIDUALS = ("add", "none", "gated")
-PASSAGES_FIELD = "{passages}"
-QUERY_FIELD = "{query}"
 
 DEFAULT_PROMPT = (
     "Rank the passages below by their relevance to the search query.\n{passages}\nSearch query: {query}"
@@ -65,11 +60,11 @@ class ResRankConfig:
 
     encoder: str
     reranker: str
-    pooling: str = field(default="last", metadata={"choices": POOLINGS})
+    pooling: str = field(default="last", metadata={"choices": ("last", "mean", "cls")})
     normalize: bool = True
     query_instruction: str = ""
-    projector: str = field(default="none", metadata={"choices": PROJECTORS})
-    residual: str = field(default="add", metadata={"choices": RESIDUALS})
+    projector: str = field(default="none", metadata={"choices": ("none", "linear", "mlp")})
+    residual: str = field(default="add", metadata={"choices": ("add", "none", "gated")})
     gate_init: float = 1.0
     query_token: str | None = None
     score_scale: float = field(default=10.0, metadata={"min": 1e-6})
@@ -88,17 +83,13 @@ class ResRankConfig:
 
     def __post_init__(self) -> None:
         check(self, "model config")
-        self.validate()
-
-    def validate(self) -> None:
-        """Raise a one-line :class:`ResrankError` on the first option no field check can judge alone."""
         for name in ("encoder", "reranker", "placeholder_token"):
             if not getattr(self, name).strip():
                 raise ResrankError(f"model config: {name} must be a non-empty string")
         if self.query_token is not None and not self.query_token:
             raise ResrankError("model config: query_token must be a token string or null")
-        passages_at = self.prompt_template.find(PASSAGES_FIELD)
-        query_at = self.prompt_template.find(QUERY_FIELD)
+        passages_at = self.prompt_template.find("{passages}")
+        query_at = self.prompt_template.find("{query}")
         if passages_at < 0 or query_at < 0:
             raise ResrankError("model config: prompt_template needs both {passages} and {query}")
         if query_at < passages_at:
@@ -117,14 +108,6 @@ class ResRankConfig:
     def reads_first_stage(self) -> bool:
         """Whether scoring needs each candidate's first-stage score."""
         return self.first_stage_scores or self.score_fusion
-
-    def check_hidden_sizes(self, encoder_dim: int, reranker_dim: int) -> None:
-        """projector 'none' injects encoder vectors as they are, so the sizes must agree."""
-        if self.projector == "none" and encoder_dim != reranker_dim:
-            raise ResrankError(
-                f"model config: projector 'none' needs equal hidden sizes, encoder has {encoder_dim} and "
-                f"reranker {reranker_dim}; use projector 'linear' or 'mlp'"
-            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

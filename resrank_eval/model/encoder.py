@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ResrankError
-from .graphs import GraphRunner, WeightsWatch, batch_bucket, length_bucket, relative_error, stage, tolerance
+from .graphs import GraphRunner, WeightsWatch, batch_bucket, length_bucket, padded, relative_error, stage, tolerance
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class Encoder(nn.Module):
         self.max_tokens = max_tokens
         self.query_instruction = query_instruction
         self.batch_size = batch_size
-        self.pad_id = _pad_id(tokenizer)
+        self.pad_id = next((int(i) for i in (tokenizer.pad_token_id, tokenizer.eos_token_id) if i is not None), 0)
         self.eos_id = tokenizer.eos_token_id if pooling == "last" else None
         if pooling == "last" and self.eos_id is None:
             raise ResrankError("encoder: last-token pooling needs a tokenizer with an EOS token")
@@ -95,14 +95,11 @@ class Encoder(nn.Module):
                 batch_size //= 2
                 continue
             start += len(batch)
-        stacked = torch.cat(pooled)
-        inverse = torch.empty(len(order), dtype=torch.long)
-        inverse[torch.tensor(order)] = torch.arange(len(order))
-        return stacked[inverse.to(stacked.device)]
+        inverse = torch.tensor(order).argsort()  # text i's row among the length-sorted vectors
+        return torch.cat(pooled)[inverse.to(self.device)]
 
     def _forward(self, batch: list[Sequence[int]]) -> torch.Tensor:
-        """One batch's vectors. Without gradients (and in eval mode) a causal encoder reads its right-padded batch
-        unmasked, and on CUDA lengths and batch sizes are padded to buckets, one graph per shape."""
+        """One batch's vectors; without gradients, in eval mode, by the shortcuts the module doc names."""
         inference = not (torch.is_grad_enabled() or self.training)
         graphs = self._graphs() if inference and (self.device.type == "cuda" if self.use_graphs is None else self.use_graphs) else None
         longest = max(len(seq) for seq in batch)
@@ -110,8 +107,11 @@ class Encoder(nn.Module):
         ids, mask = (stage(x, self.device) for x in padded(batch, self.pad_id, rows, width))
         if not inference:
             return self.pooled(ids, mask, True)
-        if self.unmasked is None and width > min(len(seq) for seq in batch):
-            self.unmasked = self.causal and self._unmasked_agrees(ids, mask)
+        if self.unmasked is None and width > min(len(seq) for seq in batch):  # once, on a padded batch: the same vectors?
+            error = relative_error(self.pooled(ids, mask, False), self.pooled(ids, mask, True))
+            self.unmasked = error <= tolerance(next(self.model.parameters()).dtype)
+            if not self.unmasked:
+                log.warning("encoder: unmasked forward differs by %.3g relative; keeping the attention mask", error)
         forward = functools.partial(self.pooled, masked=not self.unmasked)
         if graphs is not None:
             return graphs.run((rows, width, bool(self.unmasked)), forward, (ids, mask))[:len(batch)]
@@ -123,14 +123,6 @@ class Encoder(nn.Module):
         vectors = pool(hidden, mask, self.pooling).float()
         return F.normalize(vectors, dim=-1) if self.normalize else vectors
 
-    def _unmasked_agrees(self, ids: torch.Tensor, mask: torch.Tensor) -> bool:
-        """Once, on a padded batch: does the unmasked forward give the masked forward's vectors?"""
-        error = relative_error(self.pooled(ids, mask, False), self.pooled(ids, mask, True))
-        agrees = error <= tolerance(next(self.model.parameters()).dtype)
-        if not agrees:
-            log.warning("encoder: unmasked forward differs by %.3g relative; keeping the attention mask", error)
-        return agrees
-
     def _graphs(self) -> GraphRunner:
         """The graphs of the weights as they are now (captured graphs read weights where they were)."""
         if self.watch.changed(self.model) or self.graphs is None:
@@ -141,17 +133,6 @@ class Encoder(nn.Module):
         super().train(mode)
         self.watch.forget()
         return self
-
-
-def padded(batch: Sequence[Sequence[int]], pad_id: int, rows: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-padded [rows, width] ids and mask on the host; rows past the batch hold one token."""
-    ids = torch.full((rows, width), pad_id, dtype=torch.long)
-    mask = torch.zeros((rows, width), dtype=torch.long)
-    mask[len(batch):, 0] = 1
-    for row, seq in enumerate(batch):
-        ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
-        mask[row, :len(seq)] = 1
-    return ids, mask
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
@@ -196,10 +177,8 @@ def _stacked(docids: list[str], fresh: dict[str, torch.Tensor], stored: Mapping[
     encoded = torch.stack([fresh[d] for d in docids if d in fresh]).float()
     if kept is None:
         return encoded
-    out = torch.empty((len(docids), encoded.shape[1]), device=encoded.device)
-    out[torch.tensor(hits, device=device)] = kept
-    out[torch.tensor([i for i, d in enumerate(docids) if d in fresh], device=device)] = encoded
-    return out
+    rows = torch.tensor(hits + [i for i, d in enumerate(docids) if d in fresh], device=device)
+    return torch.empty((len(docids), encoded.shape[1]), device=device).index_copy(0, rows, torch.cat([kept, encoded]))
 
 
 class QueryEncoder:
@@ -221,9 +200,3 @@ def is_causal(model: Any) -> bool:
     flags = [m.is_causal for m in model.modules() if isinstance(getattr(m, "is_causal", None), bool)]
     return bool(flags) and all(flags) and getattr(model.config, "is_causal", True) is not False
 
-
-def _pad_id(tokenizer: Any) -> int:
-    for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0):
-        if candidate is not None:
-            return int(candidate)
-    return 0

@@ -41,10 +41,21 @@ def batch_bucket(rows: int, most: int) -> int:
     return min(1 << max(rows - 1, 0).bit_length(), most) if rows <= most else rows
 
 
-def length_bucket(length: int, smallest_step: int = 8) -> int:
+def length_bucket(length: int) -> int:
     """Round up so that padding stays under 1/8 of the length: steps of 8 up to 128, 16 to 256, ..."""
-    step = max(smallest_step, 1 << max(length.bit_length() - 4, 0))
+    step = max(8, 1 << max(length.bit_length() - 4, 0))
     return -(-length // step) * step
+
+
+def padded(batch: Sequence[Sequence[int]], pad_id: int, rows: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded [rows, width] ids and mask on the host; rows past the batch hold one token."""
+    ids = torch.full((rows, width), pad_id, dtype=torch.long)
+    mask = torch.zeros((rows, width), dtype=torch.long)
+    mask[len(batch):, 0] = 1
+    for row, seq in enumerate(batch):
+        ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
+        mask[row, :len(seq)] = 1
+    return ids, mask
 
 
 class WeightsWatch:

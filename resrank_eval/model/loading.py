@@ -13,9 +13,6 @@ from typing import Any
 import torch
 
 from ..errors import ResrankError
-from .config import ResRankConfig
-from .encoder import Encoder
-from .sources import resolve_source
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16}
@@ -45,60 +42,35 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     return DTYPES[dtype]
 
 
-def source_kwargs(source: str) -> tuple[str, dict[str, Any]]:
-    """A ``.gguf`` file loads as ``from_pretrained(folder, gguf_file=name)``; anything else as is."""
-    path = Path(source)
+def _from_pretrained(kind: str, auto: Any, source: str, **options: Any) -> Any:
+    """``auto.from_pretrained(source)``, a ``.gguf`` file as ``from_pretrained(folder, gguf_file=name)``; failures in one line."""
+    name = source
     if source.endswith(".gguf"):
-        if not path.is_file():
+        if not Path(source).is_file():
             raise ResrankError(f"{source}: GGUF file does not exist")
-        return str(path.parent), {"gguf_file": path.name}
-    return source, {}
+        name, options["gguf_file"] = str(Path(source).parent), Path(source).name
+    try:
+        return auto.from_pretrained(name, **options)
+    except (OSError, ValueError) as exc:
+        raise ResrankError(f"cannot load {kind} {source!r}: {first_line(exc)}") from None
 
 
 def load_tokenizer(source: str) -> Any:
     from transformers import AutoTokenizer
 
-    name, kwargs = source_kwargs(source)
-    try:
-        return AutoTokenizer.from_pretrained(name, **kwargs)
-    except (OSError, ValueError) as exc:
-        raise ResrankError(f"cannot load tokenizer {source!r}: {first_line(exc)}") from None
+    return _from_pretrained("tokenizer", AutoTokenizer, source)
 
 
 def load_model(source: str, device: torch.device, dtype: torch.dtype, causal_lm: bool = False) -> Any:
     """The bare transformer (``AutoModel``: ranking and pooling read hidden states), or with its LM head."""
     from transformers import AutoModel, AutoModelForCausalLM
 
-    name, kwargs = source_kwargs(source)
-    try:
-        model = (AutoModelForCausalLM if causal_lm else AutoModel).from_pretrained(name, dtype=dtype, **kwargs)
-    except (OSError, ValueError) as exc:
-        raise ResrankError(f"cannot load model {source!r}: {first_line(exc)}") from None
+    model = _from_pretrained("model", AutoModelForCausalLM if causal_lm else AutoModel, source, dtype=dtype)
     quantizer = getattr(model, "hf_quantizer", None)
-    if kwargs and quantizer is not None and not getattr(quantizer, "packed_modules", None):
+    if source.endswith(".gguf") and quantizer is not None and not getattr(quantizer, "packed_modules", None):
         # GGUF weights were de-quantised into plain tensors: drop the marker so the model trains and saves.
         quantizer.remove_quantization_config(model)
     return model.to(device).eval()
-
-
-def keep_layers(model: Any, count: int) -> None:
-    """Truncate a decoder to its first ``count`` layers (no-op when it has no more than that)."""
-    layers = model.layers
-    if count < len(layers):
-        model.layers = layers[:count]
-        model.config.num_hidden_layers = count
-        if getattr(model.config, "layer_types", None):
-            model.config.layer_types = model.config.layer_types[:count]
-
-
-def build_encoder(config: ResRankConfig, device: str | torch.device | None = None,
-                  dtype: str | torch.dtype | None = None, batch_size: int = 32,
-                  base_dir: str | Path | None = None) -> Encoder:
-    """The Encoder-LLM a config names (relative sources resolved inside ``base_dir``)."""
-    source = resolve_source(config.encoder, base_dir)
-    target = resolve_device(device)
-    return Encoder(load_model(source, target, resolve_dtype(dtype, target)), load_tokenizer(source),
-                   config.pooling, config.normalize, config.max_passage_tokens, config.query_instruction, batch_size).eval()
 
 
 def first_line(exc: BaseException) -> str:

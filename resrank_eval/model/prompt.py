@@ -104,16 +104,14 @@ class Prompts:
 
     def build_many(self, queries: Sequence[str], counts: Sequence[int]) -> list[Prompt]:
         """One tokenizer call for every query whose count splits cleanly; the others tokenized whole."""
-        pieces = [self._pieces(count) for count in counts]
+        for count in dict.fromkeys(counts):
+            if count not in self.pieces:
+                self.pieces[count] = self._split(count)
+        pieces = [self.pieces[count] for count in counts]
         todo = [i for i, p in enumerate(pieces) if p is not None]
         middles = self._tokenize([pieces[i].tail + self.query_text(queries[i]) + pieces[i].rest for i in todo])  # type: ignore[union-attr]
         built = {i: Prompt(pieces[i].lead + middle + pieces[i].trail, pieces[i].slots) for i, middle in zip(todo, middles)}  # type: ignore[union-attr]
         return [built[i] if i in built else self.build(queries[i], counts[i]) for i in range(len(queries))]
-
-    def _pieces(self, count: int) -> _Pieces | None:
-        if count not in self.pieces:
-            self.pieces[count] = self._split(count)
-        return self.pieces[count]
 
     def _split(self, count: int) -> _Pieces | None:
         text = self.render(SENTINEL, count)

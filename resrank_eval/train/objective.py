@@ -50,7 +50,7 @@ class Objective(nn.Module):
         """Every candidate's vector, one [n, D] tensor per query."""
         flat = [text for texts in batch.texts for text in texts]
         if grad:
-            vectors = self.model.encode_passages(flat)
+            vectors = self.model.encode(flat)
         elif self.cache is not None:
             vectors = self.cache.encode(flat).to(self.model.device)
         else:  # the vectors the reranker reads at inference: no dropout, as in the cache
@@ -58,7 +58,7 @@ class Objective(nn.Module):
             was_training = encoder.training
             encoder.eval()
             with torch.no_grad():
-                vectors = self.model.encode_passages(flat)
+                vectors = self.model.encode(flat)
             encoder.train(was_training)
         return list(vectors.split([len(texts) for texts in batch.texts]))
 
@@ -73,10 +73,10 @@ class Objective(nn.Module):
         if lists is not None:
             pool = torch.stack([lists[b][i] for b, i in chosen])
         else:
-            pool = self.model.encode_passages([batch.texts[b][i] for b, i in chosen])
+            pool = self.model.encode([batch.texts[b][i] for b, i in chosen])
         pool_ids = [batch.docids[b][i] for b, i in chosen]
         ignore = torch.tensor([[d in positives for d in pool_ids] for positives in batch.positives])
-        queries = self.model.encode_queries(batch.queries)
+        queries = self.model.encode(batch.queries, queries=True)
         device = queries.device
         return info_nce(queries, pool, torch.tensor(targets, device=device), self.losses.temperature,
                         ignore.to(device))
@@ -84,7 +84,7 @@ class Objective(nn.Module):
     def _ranking(self, batch: Batch, lists: list[torch.Tensor]) -> torch.Tensor:
         """The configured listwise loss on the reranker's cosines (scaled scores divided back) times the loss scale."""
         first_stage = [torch.tensor(s, dtype=torch.float64) for s in batch.first_stage] if batch.first_stage else None
-        scores = self.model.score(batch.queries, lists, first_stage) / self.model.config.score_scale
+        scores = self.model(batch.queries, lists, first_stage).scores / self.model.config.score_scale
         width = scores.shape[1]
         relevance = torch.tensor([r + [0.0] * (width - len(r)) for r in batch.relevance], device=scores.device)
         mask = torch.tensor([[i < len(r) for i in range(width)] for r in batch.relevance], device=scores.device)

@@ -36,7 +36,7 @@ class VectorCache:
         was_training = model.training
         model.eval()  # no dropout: the vectors a frozen encoder gives at inference
         with torch.no_grad():
-            vectors = model.encode_passages(unique)
+            vectors = model.encode(unique)
         model.train(was_training)
         return cls(unique, vectors)
 
@@ -44,7 +44,7 @@ class VectorCache:
         return text in self.rows
 
     def encode(self, texts: Sequence[str]) -> torch.Tensor:
-        """[len(texts), D], like ``model.encode_passages`` without running the encoder."""
+        """[len(texts), D], like ``model.encode`` without running the encoder."""
         missing = [text for text in texts if text not in self.rows]
         if missing:
             raise ResrankError(f"passage not in the vector cache: {missing[0][:60]!r}")

@@ -21,7 +21,7 @@ from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.formats.results_log import ResultsLog
 from resrank_eval.formats.trec import read_run
 from resrank_eval.jobs import shard_log
-from resrank_eval.model.manifest import write_manifest
+from resrank_eval.model.check import write_manifest
 from resrank_eval.model.sources import BUNDLED_MODEL
 from resrank_eval.parallel import WHOLE
 from resrank_eval.provenance import Provenance

@@ -21,5 +21,5 @@ def test_packed_resrank_mini_reproduces_the_trained_scores() -> None:
     config = model.config
     assert len(model.reranker.layers) == 4 and config.query_residual and config.rank_embeddings and config.score_fusion
     with torch.no_grad():
-        scores = model.score(["do statins cause cancer"], [model.encode_passages(PASSAGES)], [torch.tensor(FIRST_STAGE)])
+        scores = model(["do statins cause cancer"], [model.encode(PASSAGES)], [torch.tensor(FIRST_STAGE)]).scores
     assert scores[0].tolist() == pytest.approx(PINNED, abs=1e-3)

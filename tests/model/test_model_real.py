@@ -12,7 +12,7 @@ from resrank_eval.datasets import get_dataset
 from resrank_eval.evaluate import evaluate
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.model import ResRankConfig
-from resrank_eval.model.loading import build_encoder
+from resrank_eval.model.resrank import build_encoder
 from resrank_eval.model.sources import minilm_path
 from resrank_eval.rerank import rerank_run
 from resrank_eval.rerank.resrank import EncoderReranker

@@ -47,7 +47,7 @@ def capture(model: ResRankModel) -> dict[str, torch.Tensor]:
 def test_exactly_one_reranker_token_per_passage(root: Path) -> None:
     model = build(root)
     seen = capture(model)
-    vectors = model.encode_passages(PASSAGES)
+    vectors = model.encode(PASSAGES)
     assert vectors.shape == (5, 24)
     with torch.no_grad():
         output = model([QUERIES[0]], vectors.unsqueeze(0))
@@ -69,8 +69,8 @@ def test_residual_modes_match_hand_computation(root: Path, residual: str) -> Non
         model.gate.data.fill_(0.5)
     seen = capture(model)
     with torch.no_grad():
-        vectors = model.encode_passages(PASSAGES[:4])
-        scores = model.score([QUERIES[1]], vectors.unsqueeze(0))[0]
+        vectors = model.encode(PASSAGES[:4])
+        scores = model([QUERIES[1]], vectors.unsqueeze(0)).scores[0]
         prompt = model.prompts.build(QUERIES[1], 4)
         hidden = seen["hidden"][0]
         injected = model.injector(vectors)
@@ -85,17 +85,17 @@ def test_query_token_is_appended_and_read(root: Path) -> None:
     prompt = model.prompts.build(QUERIES[0], 2)
     assert prompt.ids[-1] == model.prompts.query_token_id
     with torch.no_grad():
-        assert model.score([QUERIES[0]], model.encode_passages(PASSAGES[:2]).unsqueeze(0)).shape == (1, 2)
+        assert model([QUERIES[0]], model.encode(PASSAGES[:2]).unsqueeze(0)).scores.shape == (1, 2)
 
 
 def test_batch_equals_one_by_one_and_ragged_lists(root: Path) -> None:
     model = build(root)
     with torch.no_grad():
-        vectors = model.encode_passages(PASSAGES)
+        vectors = model.encode(PASSAGES)
         lists = [vectors[:5], vectors[1:3], vectors[2:]]
-        batched = model.score(QUERIES, lists)
+        batched = model(QUERIES, lists).scores
         for i, (query, block) in enumerate(zip(QUERIES, lists)):
-            alone = model.score([query], [block])[0]
+            alone = model([query], [block]).scores[0]
             assert torch.allclose(batched[i, :len(block)], alone, atol=1e-5)
             assert torch.isinf(batched[i, len(block):]).all()
 
@@ -103,9 +103,9 @@ def test_batch_equals_one_by_one_and_ragged_lists(root: Path) -> None:
 def test_multi_pass_chunks_score_like_separate_lists(root: Path) -> None:
     model = build(root, max_candidates_per_pass=2)
     with torch.no_grad():
-        vectors = model.encode_passages(PASSAGES)
+        vectors = model.encode(PASSAGES)
         output = model([QUERIES[0]], [vectors])
-        chunks = [model.score([QUERIES[0]], [vectors[i:i + 2]])[0] for i in range(0, 5, 2)]
+        chunks = [model([QUERIES[0]], [vectors[i:i + 2]]).scores[0] for i in range(0, 5, 2)]
     assert output.passes == [3]
     assert torch.allclose(output.scores[0], torch.cat(chunks), atol=1e-5)
 
@@ -113,8 +113,8 @@ def test_multi_pass_chunks_score_like_separate_lists(root: Path) -> None:
 def test_gradients_reach_encoder_reranker_and_injector(root: Path) -> None:
     model = build(root, residual="gated", projector="mlp")
     model.train()
-    vectors = model.encode_passages(PASSAGES[:4]).view(2, 2, -1)
-    model.score(QUERIES[:2], vectors).sum().backward()
+    vectors = model.encode(PASSAGES[:4]).view(2, 2, -1)
+    model(QUERIES[:2], vectors).scores.sum().backward()
     for part in (model.encoder.model, model.reranker, model.injector):
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
     assert model.gate is not None and model.gate.grad is not None
@@ -126,13 +126,13 @@ def test_save_load_round_trip_and_standalone_subfolders(root: Path, tmp_path: Pa
     model = build(root, projector="mlp", residual="gated")
     with torch.no_grad():
         model.gate.data.fill_(0.7)  # type: ignore[union-attr]
-        vectors = model.encode_passages(PASSAGES)
-        before = model.score(QUERIES[:2], [vectors, vectors[:3]])
+        vectors = model.encode(PASSAGES)
+        before = model(QUERIES[:2], [vectors, vectors[:3]]).scores
     model.save_pretrained(tmp_path / "ckpt")
     loaded = ResRankModel.from_pretrained(tmp_path / "ckpt", "cpu", "float32")
     with torch.no_grad():
-        again = loaded.encode_passages(PASSAGES)
-        after = loaded.score(QUERIES[:2], [again, again[:3]])
+        again = loaded.encode(PASSAGES)
+        after = loaded(QUERIES[:2], [again, again[:3]]).scores
     assert torch.equal(vectors, again) and torch.equal(before, after)
     saved = json.loads((tmp_path / "ckpt" / "resrank.json").read_text())
     assert saved["encoder"] == "encoder" and saved["residual"] == "gated"
@@ -145,7 +145,7 @@ def test_save_load_round_trip_and_standalone_subfolders(root: Path, tmp_path: Pa
 
 
 def test_decoder_encoder_pools_the_appended_eos(root: Path, tmp_path: Path) -> None:
-    from resrank_eval.model.loading import build_encoder
+    from resrank_eval.model.resrank import build_encoder
 
     folder = tiny_qwen3(tmp_path / "qwen-encoder", hidden=16, seed=3)
     config = ResRankConfig(encoder=str(folder), reranker="unused", pooling="last", normalize=False,
@@ -193,7 +193,7 @@ def test_bad_sources_and_files_are_one_line_errors(root: Path, tmp_path: Path) -
         ResRankModel.from_pretrained(tmp_path / "nowhere")
     model = build(root)
     with pytest.raises(ResrankError, match="passage vectors"):
-        model.score(["q"], [torch.zeros(3, 7)])
+        model(["q"], [torch.zeros(3, 7)])
 
 
 def test_reranker_layers_truncates_and_survives_save_load(root: Path, tmp_path: Path) -> None:
@@ -202,13 +202,13 @@ def test_reranker_layers_truncates_and_survives_save_load(root: Path, tmp_path: 
     model = build(root, reranker_layers=1)
     assert len(model.reranker.layers) == 1
     with torch.no_grad():
-        vectors = model.encode_passages(PASSAGES)
-        before = model.score(QUERIES[:1], [vectors])
+        vectors = model.encode(PASSAGES)
+        before = model(QUERIES[:1], [vectors]).scores
     model.save_pretrained(tmp_path / "ckpt")
     assert AutoModel.from_pretrained(tmp_path / "ckpt" / "reranker").config.num_hidden_layers == 1
     loaded = ResRankModel.from_pretrained(tmp_path / "ckpt", "cpu", "float32")
     with torch.no_grad():
-        assert torch.equal(before, loaded.score(QUERIES[:1], [loaded.encode_passages(PASSAGES)]))
+        assert torch.equal(before, loaded(QUERIES[:1], [loaded.encode(PASSAGES)]).scores)
 
 
 def test_query_residual_adds_the_projected_query_vector(root: Path) -> None:
@@ -218,12 +218,12 @@ def test_query_residual_adds_the_projected_query_vector(root: Path) -> None:
     model = build(root, query_residual=True, residual="add")
     seen = capture(model)
     with torch.no_grad():
-        vectors = model.encode_passages(PASSAGES[:3])
-        scores = model.score(QUERIES[:1], [vectors])
+        vectors = model.encode(PASSAGES[:3])
+        scores = model(QUERIES[:1], [vectors]).scores
         injected = model.injector(vectors)
         prompt = model.prompts.build(QUERIES[0], 3)
         hidden = seen["hidden"][0]
-        q = hidden[len(prompt.ids) - 1] + model.injector(model.encode_queries(QUERIES[:1]))[0]
+        q = hidden[len(prompt.ids) - 1] + model.injector(model.encode(QUERIES[:1], queries=True))[0]
         expected = F.cosine_similarity(q[None], hidden[prompt.slots] + injected, dim=-1) * model.config.score_scale
     assert torch.allclose(scores[0], expected, atol=1e-5)
 
@@ -231,30 +231,30 @@ def test_query_residual_adds_the_projected_query_vector(root: Path) -> None:
 def test_linear_projector_starts_cosine_preserving(root: Path) -> None:
     model = build(root, projector="linear")
     with torch.no_grad():
-        vectors = model.encode_passages(PASSAGES)
+        vectors = model.encode(PASSAGES)
         projected = model.injector(vectors)
     assert torch.allclose(vectors @ vectors.T, projected @ projected.T, atol=1e-5)
 
 
 def test_packed_checkpoint_loads_to_the_same_scores(root: Path, tmp_path: Path) -> None:
-    from resrank_eval.model.pack import pack
     from resrank_eval.model.packing import DELTA_FILE
+    from resrank_eval.model.resrank import pack
 
     model = build(root, projector="linear", residual="gated")
     with torch.no_grad():  # what training leaves: a LoRA-like (rank-2) change and a dense one
         weight = model.reranker.layers[0].self_attn.q_proj.weight
         weight += torch.randn(weight.shape[0], 2) @ torch.randn(2, weight.shape[1]) * 0.01
         model.encoder.model.embeddings.LayerNorm.bias += 0.5
-        vectors = model.encode_passages(PASSAGES)
-        before = model.score(QUERIES[:2], [vectors, vectors[:2]])
+        vectors = model.encode(PASSAGES)
+        before = model(QUERIES[:2], [vectors, vectors[:2]]).scores
     model.save_pretrained(tmp_path / "trained")
     counts = pack(tmp_path / "trained", tmp_path / "packed", str(root / "bert"), str(root / "qwen3"))
     assert counts["low_rank"] == 1 and counts["dense"] == 1
     assert (tmp_path / "packed" / DELTA_FILE).stat().st_size < 20_000
     loaded = ResRankModel.from_pretrained(tmp_path / "packed", "cpu", "float32")
     with torch.no_grad():
-        again = loaded.encode_passages(PASSAGES)
-        after = loaded.score(QUERIES[:2], [again, again[:2]])
+        again = loaded.encode(PASSAGES)
+        after = loaded(QUERIES[:2], [again, again[:2]]).scores
     assert torch.allclose(before, after, atol=1e-3)
     encoder_only = load_encoder(tmp_path / "packed", "cpu", "float32")  # dense indexing loads just this
     assert torch.allclose(encoder_only.encode(PASSAGES), vectors, atol=1e-5)
@@ -264,12 +264,12 @@ def test_rank_embeddings_add_a_vector_per_position_to_the_input_only(root: Path,
     plain = build(root, residual="gated", gate_init=3.0, max_candidates_per_pass=4)
     model = build(root, residual="gated", gate_init=3.0, rank_embeddings=True, max_candidates_per_pass=4)
     with torch.no_grad():
-        vectors = model.encode_passages(PASSAGES)
-        assert torch.equal(model.score(QUERIES[:1], [vectors]), plain.score(QUERIES[:1], [vectors]))  # zero at start
+        vectors = model.encode(PASSAGES)
+        assert torch.equal(model(QUERIES[:1], [vectors]).scores, plain(QUERIES[:1], [vectors]).scores)  # zero at start
         model.rank_embedding.normal_()
     seen = capture(model)
     with torch.no_grad():
-        scores = model.score(QUERIES[:1], [vectors])  # 5 passages: passes of 4 and 1, positions 0-3 and 0
+        scores = model(QUERIES[:1], [vectors]).scores  # 5 passages: passes of 4 and 1, positions 0-3 and 0
     injected = model.injector(vectors).detach()
     positions = [0, 1, 2, 3, 0]
     prompts = [model.prompts.build(QUERIES[0], 4), model.prompts.build(QUERIES[0], 1)]
@@ -284,7 +284,7 @@ def test_rank_embeddings_add_a_vector_per_position_to_the_input_only(root: Path,
     loaded = ResRankModel.from_pretrained(tmp_path / "ckpt", "cpu", "float32")
     loaded.scoring = Scoring(prefix=False)  # as ``capture`` ran it: the same mechanics, bit for bit
     with torch.no_grad():
-        assert torch.equal(loaded.score(QUERIES[:1], [loaded.encode_passages(PASSAGES)]), scores)
+        assert torch.equal(loaded(QUERIES[:1], [loaded.encode(PASSAGES)]).scores, scores)
 
 
 def flip_a_bit(path: Path, at_end: int = 100) -> None:
@@ -297,7 +297,7 @@ def flip_a_bit(path: Path, at_end: int = 100) -> None:
 def test_folders_are_checked_against_their_manifest(root: Path, tmp_path: Path) -> None:
     """A flipped bit in the delta (header intact) is refused before the weights are used, naming the file; a
     missing file is refused by the reranker's option check, which loads nothing."""
-    from resrank_eval.model.pack import pack
+    from resrank_eval.model.resrank import pack
     from resrank_eval.rerank.registry import reranker_factory
 
     model = build(root, projector="linear")
@@ -328,7 +328,7 @@ def test_folders_are_checked_against_their_manifest(root: Path, tmp_path: Path) 
 
 def test_bundled_model_is_pinned_in_the_package() -> None:
     """The shipped folder's manifest is the one whose digest the package pins, and it lists every weight file."""
-    from resrank_eval.model.manifest import check_folder
+    from resrank_eval.model.check import check_folder
     from resrank_eval.model.sources import BUNDLED_MANIFEST_SHA256, BUNDLED_MODEL
     from resrank_eval.provenance import fingerprint
 
@@ -358,8 +358,8 @@ def test_hub_repository_loads_from_the_cache_offline(root: Path, tmp_path: Path,
     loaded = ResRankModel.from_pretrained("someone/tiny-resrank", "cpu", "float32")
     assert loaded.card == model.card and loaded.config.residual == "gated"
     with torch.no_grad():
-        vectors = model.encode_passages(PASSAGES)
-        assert torch.equal(model.score(QUERIES[:1], [vectors]), loaded.score(QUERIES[:1], [vectors]))
+        vectors = model.encode(PASSAGES)
+        assert torch.equal(model(QUERIES[:1], [vectors]).scores, loaded(QUERIES[:1], [vectors]).scores)
     with pytest.raises(ResrankError, match="someone/absent: not a local folder or preset, and no copy from the Hugging Face hub"):
         ResRankModel.from_pretrained("someone/absent")
     with pytest.raises(ResrankError, match="push to someone/tiny-resrank: "):

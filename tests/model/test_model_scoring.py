@@ -196,7 +196,7 @@ def test_rank_reranker_and_reference_order_alike(root: Path) -> None:
     for ranking, result in zip(rankings, results):
         texts_of = [c.text for c in ranking.candidates]
         with torch.no_grad():
-            want = reference(model, [ranking.query.text], [model.encode_passages(texts_of)]).scores[0].tolist()
+            want = reference(model, [ranking.query.text], [model.encode(texts_of)]).scores[0].tolist()
         ranked = model.rank(ranking.query.text, texts_of, return_documents=True)
         assert [c.docid for c in result.candidates] == [f"d{r['corpus_id']}" for r in ranked]
         assert [r["score"] for r in ranked] == pytest.approx(sorted(want, reverse=True), abs=1e-4)
@@ -211,7 +211,7 @@ def test_rank_reads_stored_vectors_and_the_given_order_as_first_stage(root: Path
     texts = ["Vitamin D in winter", "the powerhouse of the cell", "Paris is the capital of France"]
     by_text = model.rank(QUERIES[0], texts)
     with torch.no_grad():
-        stored = {f"d{i}": v for i, v in enumerate(model.encode_passages(texts))}
+        stored = {f"d{i}": v for i, v in enumerate(model.encode(texts))}
     model.vectors = stored
     by_id = model.rank(QUERIES[0], list(stored))
     assert [r["corpus_id"] for r in by_id] == [r["corpus_id"] for r in by_text]

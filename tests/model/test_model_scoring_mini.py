@@ -34,7 +34,7 @@ def mini() -> tuple[ResRankModel, list[str], list[torch.Tensor], list[torch.Tens
     rankings = [Ranking(data.topics[q], [Candidate(c.docid, c.score, data.passages[c.docid]) for c in data.run[q]])
                 for q in qids]
     with torch.inference_mode():
-        vectors = [model.encode_passages([c.text for c in r.candidates]) for r in rankings]  # type: ignore[misc]
+        vectors = [model.encode([c.text for c in r.candidates]) for r in rankings]  # type: ignore[misc]
     first_stage = [torch.tensor([c.score for c in r.candidates], dtype=torch.float64) for r in rankings]
     return model, [r.query.text for r in rankings], vectors, first_stage, rankings
 

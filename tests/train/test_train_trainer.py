@@ -49,7 +49,7 @@ def test_loss_falls_and_the_result_loads(tmp_path: Path, tiny_model_config: dict
     loaded = ResRankModel.from_pretrained(final, "cpu", "float32")
     example = read_examples(train_file)[0]
     with torch.no_grad():
-        scores = loaded.score([example.query], [loaded.encode_passages([c.text for c in example.candidates])])
+        scores = loaded([example.query], [loaded.encode([c.text for c in example.candidates])]).scores
     assert scores.shape == (1, len(example.candidates)) and torch.isfinite(scores).all()
 
 
