@@ -18,3 +18,9 @@ class InputError(ResrankError):
         self.message = message
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message cut to its first line (third-party messages run to pages), else its type's name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

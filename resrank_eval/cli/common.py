@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..errors import ResrankError
+from ..errors import ResrankError, first_line
 from ..formats.atomic import check_writable
 from ..jobs import MADE, SHARD_DONE, ShardedStep, Step
 from ..parallel import Job
@@ -45,13 +45,8 @@ def describe(exc: Exception) -> tuple[str, int]:
     if isinstance(exc, EOFError):
         return "a file ended too early (truncated?)", 2
     if isinstance(exc, (OSError, ValueError, zlib.error)) or type(exc).__name__ == "SafetensorError":
-        return _first_line(exc), 2
-    return f"internal error, {type(exc).__name__}: {_first_line(exc)} (--debug shows the traceback)", 1
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        return first_line(exc), 2
+    return f"internal error, {type(exc).__name__}: {first_line(exc)} (--debug shows the traceback)", 1
 
 
 def echo_warning(message: str) -> None:

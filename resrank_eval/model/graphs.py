@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from ..errors import first_line
+
 log = logging.getLogger(__name__)
 
 
@@ -143,7 +145,7 @@ class GraphRunner:
             log.info("CUDA graph captured for shape %s (replay vs plain call: %.3g relative)", key, error)
             return graph, static, output
         except Exception as exc:  # noqa: BLE001 - any capture failure means: run this shape uncaptured
-            self.reasons[key] = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+            self.reasons[key] = f"{type(exc).__name__}: {first_line(exc)}"
             log.warning("CUDA graph for shape %s not used, running uncaptured (%s)", key, self.reasons[key])
             with contextlib.suppress(Exception):  # the failure is already recorded
                 torch.cuda.synchronize()

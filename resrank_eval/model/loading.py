@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ..errors import ResrankError
+from ..errors import ResrankError, first_line
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16}
@@ -71,8 +71,3 @@ def load_model(source: str, device: torch.device, dtype: torch.dtype, causal_lm:
         # GGUF weights were de-quantised into plain tensors: drop the marker so the model trains and saves.
         quantizer.remove_quantization_config(model)
     return model.to(device).eval()
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

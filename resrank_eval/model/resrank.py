@@ -25,13 +25,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import ResrankError
+from ..errors import ResrankError, first_line
 from ..paths import cache_dir
 from .card import Card
 from .check import MANIFEST_FILE, check_folder, check_resrank_model, write_manifest
 from .config import CONFIG_NAME, TRANSFORMERS, ResRankConfig
 from .encoder import Encoder, is_causal, passage_vectors
-from .loading import first_line, load_model, load_tokenizer, resolve_device, resolve_dtype
+from .loading import load_model, load_tokenizer, resolve_device, resolve_dtype
 from .packing import DELTA_FILE, HEAD_FILE, apply_delta, model_parts, part_deltas
 from .presets import preset_config
 from .prompt import Prompts, reserve_tokens

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import InputError, ResrankError
+from ..errors import InputError, ResrankError, first_line
 from ..formats.atomic import atomic_write
 from ..formats.corpus import Document, corpus_file, iter_corpus
 from ..formats.jsonl import read_json
@@ -311,7 +311,7 @@ def iter_dense_retrieve(index_dir: str | Path, encoder_model: str | Path | Encod
     try:
         searcher = pyserini_module("pyserini.search.faiss").FaissSearcher(str(index_dir), QueryEncoder(encoder))
     except RuntimeError as exc:  # FAISS reports a bad file as a RuntimeError with a C++ trace
-        raise ResrankError(f"{Path(index_dir) / FAISS_FILE}: not a readable FAISS index ({str(exc).strip().splitlines()[0]})") from None
+        raise ResrankError(f"{Path(index_dir) / FAISS_FILE}: not a readable FAISS index ({first_line(exc)})") from None
     chosen = list(topics) if qids is None else list(qids)
     with progress(total=len(chosen), desc="dense search", unit="query") as bar:
         for start in range(0, len(chosen), batch_size):
