@@ -275,7 +275,9 @@ def rank_queries(results: ResultsLog, shard: Shard, qids: list[str], batch_size:
     """The ``work`` of a sharded step whose units are queries (a rerank, a dense retrieval): ``rank`` the queries of the
     blocks of ``batch_size`` that ``shard`` owns and ``results`` lacks (whole blocks: batch composition changes rounding)
     and log each one's ranking, with what ``rank`` adds to it. The end record: the seconds it took."""
-    started, done, position = time.perf_counter(), {unit["qid"] for unit in results.units}, {q: i for i, q in enumerate(qids)}
+    started = time.perf_counter()
+    done = {unit["qid"] for unit in results.units}
+    position = {q: i for i, q in enumerate(qids)}
     todo = [q for block in shard.blocks(qids, batch_size) if not done.issuperset(block) for q in block]
     for qid, ranking, extra in rank(todo) if todo else ():
         if qid not in done:  # a block a kill cut short is ranked again whole; its queries already logged are not logged twice
