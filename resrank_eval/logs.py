@@ -28,7 +28,8 @@ def progress(iterable: Iterable[T] | None = None, enabled: bool = True, **kwargs
     ``enabled=False`` hides it regardless. Under torchrun only rank 0 draws its bars (the progress of its own shard: the
     other ranks' bars would overwrite it on one terminal).
     """
-    disable = True if not enabled or os.environ.get("RANK", "0") != "0" else None if _bars is None else not _bars
+    hidden = not enabled or os.environ.get("RANK", "0") != "0"
+    disable = True if hidden else None if _bars is None else not _bars  # None: tqdm decides by the terminal
     kwargs.setdefault("leave", False)
     kwargs.setdefault("dynamic_ncols", True)
     return tqdm(iterable, disable=disable, file=sys.stderr, **kwargs)

@@ -71,7 +71,7 @@ class Provenance:
 
     def digest(self) -> str:
         """A short stable hash of the record: a cache key that changes whenever any part of it does."""
-        return content_fingerprint({k: v for k, v in self.to_dict().items() if k != "sources"})[7:23]
+        return content_fingerprint({k: v for k, v in self.to_dict().items() if k != "sources"}).removeprefix("sha256:")[:16]
 
     def difference(self, recorded: Provenance) -> str | None:
         """How ``recorded`` differs from this one (the first difference, in words), or None."""

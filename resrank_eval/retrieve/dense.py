@@ -162,7 +162,8 @@ def _publish(out: Path, logs: list[ResultsLog]) -> Path:
         raise ResrankError(f"{out}: the chunks hold {len(docids)} passages, the corpus {first['count']}; encode again")
     index = faiss.IndexFlatIP(first["dim"])
     with atomic_write(out / VECTORS_FILE, "wb") as handle:  # chunk by chunk: the corpus's vectors need not fit in memory twice
-        np.lib.format.write_array_header_1_0(handle, {"descr": "<f4", "fortran_order": False, "shape": (len(docids), first["dim"])})
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False, "shape": (len(docids), first["dim"])}
+        np.lib.format.write_array_header_1_0(handle, header)
         for stem in progress(stems, desc="merge chunks", unit="chunk"):
             vectors = np.ascontiguousarray(np.load(stem.with_suffix(".npy")), dtype=np.float32)
             handle.write(vectors.tobytes())
