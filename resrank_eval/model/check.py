@@ -46,9 +46,7 @@ def check_resrank_model(name_or_dir: str | Path) -> None:
     """A ResRank model folder whose config and weights files are sound, or a preset name."""
     path = Path(name_or_dir)
     if path.is_dir():
-        if not (path / CONFIG_NAME).is_file():
-            raise ResrankError(f"{path}: no {CONFIG_NAME} (not a ResRank model folder)")
-        ResRankConfig.load(path)
+        ResRankConfig.load(path)  # or the one error saying it is no ResRank model folder
         check_weights(path)
         check_folder(path, digests=False)
     elif str(name_or_dir) not in PRESETS and not HUB_ID.fullmatch(str(name_or_dir)):
