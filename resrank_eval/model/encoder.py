@@ -49,8 +49,7 @@ class Encoder(nn.Module):
         self.eos_id = tokenizer.eos_token_id if pooling == "last" else None
         if pooling == "last" and self.eos_id is None:
             raise ResrankError("encoder: last-token pooling needs a tokenizer with an EOS token")
-        self.causal = is_causal(model)
-        self.unmasked: bool | None = None if self.causal else False  # decided on the first padded batch
+        self.unmasked: bool | None = None if is_causal(model) else False  # decided on the first padded batch
         self.graphs: GraphRunner | None = None
         self.watch = WeightsWatch()
         self.use_graphs: bool | None = None  # None: on CUDA
