@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import InputError, ResrankError
 from ..formats.jsonl import read_json
-from ..provenance import fingerprint
+from ..provenance import file_digest
 from .config import CONFIG_NAME, ResRankConfig
 from .presets import PRESETS
 from .sources import BUNDLED_MANIFEST_SHA256, BUNDLED_MODEL, HUB_ID
@@ -46,9 +46,7 @@ def check_resrank_model(name_or_dir: str | Path) -> None:
     """A ResRank model folder whose config and weights files are sound, or a preset name."""
     path = Path(name_or_dir)
     if path.is_dir():
-        if not (path / CONFIG_NAME).is_file():
-            raise ResrankError(f"{path}: no {CONFIG_NAME} (not a ResRank model folder)")
-        ResRankConfig.load(path)
+        ResRankConfig.load(path)  # or the one error saying it is no ResRank model folder
         check_weights(path)
         check_folder(path, digests=False)
     elif str(name_or_dir) not in PRESETS and not HUB_ID.fullmatch(str(name_or_dir)):
@@ -67,7 +65,7 @@ def check_lm_source(source: str | Path) -> None:
 def write_manifest(folder: str | Path) -> None:
     """List every file of ``folder`` with its sha256 and size (call it after everything else is written)."""
     root = Path(folder)
-    files = {path.relative_to(root).as_posix(): {"sha256": fingerprint(path).removeprefix("sha256:"), "size": path.stat().st_size}
+    files = {path.relative_to(root).as_posix(): {"sha256": file_digest(path), "size": path.stat().st_size}
              for path in sorted(root.rglob("*")) if path.is_file() and path.relative_to(root).as_posix() not in (MANIFEST_FILE, CARD_FILE)}
     (root / MANIFEST_FILE).write_text(json.dumps({"files": files}, indent=1) + "\n", encoding="utf-8")
 
@@ -82,7 +80,7 @@ def check_folder(folder: str | Path, digests: bool) -> None:
     if not manifest.is_file():
         log.warning("%s: no %s, so its weights cannot be checked; save it again to add one", root, MANIFEST_FILE)
         return
-    if root.resolve() == BUNDLED_MODEL.resolve() and fingerprint(manifest) != "sha256:" + BUNDLED_MANIFEST_SHA256:
+    if root.resolve() == BUNDLED_MODEL.resolve() and file_digest(manifest) != BUNDLED_MANIFEST_SHA256:
         raise InputError(manifest, None, "not the manifest this resrank-eval release ships (the bundled model was changed)")
     listed = read_json(manifest).get("files")
     if not isinstance(listed, dict):
@@ -93,7 +91,7 @@ def check_folder(folder: str | Path, digests: bool) -> None:
             raise ResrankError(f"{path}: missing (listed in {manifest})")
         if path.stat().st_size != entry.get("size"):
             raise InputError(path, None, f"{path.stat().st_size} bytes, the manifest says {entry.get('size')} (truncated or replaced)")
-        if digests and fingerprint(path) != f"sha256:{entry.get('sha256')}":
+        if digests and file_digest(path) != entry.get("sha256"):
             raise InputError(path, None, "sha256 differs from the manifest's (the file changed since the model was saved)")
     for path in sorted(root.rglob("*")):
         name = path.relative_to(root).as_posix()

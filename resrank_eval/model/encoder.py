@@ -49,8 +49,7 @@ class Encoder(nn.Module):
         self.eos_id = tokenizer.eos_token_id if pooling == "last" else None
         if pooling == "last" and self.eos_id is None:
             raise ResrankError("encoder: last-token pooling needs a tokenizer with an EOS token")
-        self.causal = is_causal(model)
-        self.unmasked: bool | None = None if self.causal else False  # decided on the first padded batch
+        self.unmasked: bool | None = None if is_causal(model) else False  # decided on the first padded batch
         self.graphs: GraphRunner | None = None
         self.watch = WeightsWatch()
         self.use_graphs: bool | None = None  # None: on CUDA
@@ -170,15 +169,9 @@ def passage_vectors(encoder: Encoder, lists: Sequence[Sequence[tuple[str, str | 
 
 def _stacked(docids: list[str], fresh: dict[str, torch.Tensor], stored: Mapping[str, Any], device: torch.device) -> torch.Tensor:
     """[n, D] float32 on the device; stored rows stacked on the host and copied in one (pinned, async) transfer."""
-    hits = [i for i, d in enumerate(docids) if d not in fresh]
-    kept = stage(torch.stack([torch.as_tensor(stored[docids[i]]) for i in hits]), device).float() if hits else None
-    if kept is not None and len(hits) == len(docids):
-        return kept
-    encoded = torch.stack([fresh[d] for d in docids if d in fresh]).float()
-    if kept is None:
-        return encoded
-    rows = torch.tensor(hits + [i for i, d in enumerate(docids) if d in fresh], device=device)
-    return torch.empty((len(docids), encoded.shape[1]), device=device).index_copy(0, rows, torch.cat([kept, encoded]))
+    hits = [torch.as_tensor(stored[d]) for d in docids if d not in fresh]
+    kept = iter(stage(torch.stack(hits), device).float() if hits else ())
+    return torch.stack([fresh[d].float() if d in fresh else next(kept) for d in docids])
 
 
 class QueryEncoder:

@@ -50,12 +50,11 @@ Row = tuple[int, int, torch.Tensor]
 class ScoreOutput:
     """Scores [B, N_max] (``-inf`` where a query has fewer passages) and each query's cost.
 
-    ``pass_tokens``: per query, the length of each of its reranker passes (what its FLOPs depend on).
+    ``pass_tokens``: per query, the length of each of its reranker passes (their count and sum are its passes and
+    input tokens; its FLOPs depend on them).
     """
 
     scores: torch.Tensor
-    input_tokens: list[int]
-    passes: list[int]
     pass_tokens: list[list[int]]
 
 
@@ -315,7 +314,7 @@ def _collect(rows: list[Row], prompts: list[Prompt], flat: torch.Tensor, count: 
     position = torch.tensor([start + i for _, start, chunk in rows for i in range(len(chunk))], device=flat.device)
     width = max(start + len(chunk) for _, start, chunk in rows)
     scores = torch.full((count, width), float("-inf"), device=flat.device).index_put((query_index, position), flat)
-    return ScoreOutput(scores, list(map(sum, lengths)), list(map(len, lengths)), lengths)
+    return ScoreOutput(scores, lengths)
 
 
 def _compiled(fn: Any, how: str) -> Any:

@@ -27,11 +27,6 @@ class Reranked:
     stats: QueryStats
     trace: list[dict[str, Any]] = field(default_factory=list)
 
-    @property
-    def qid(self) -> str:
-        """The query reranked (its stats say which)."""
-        return self.stats.qid
-
 
 @dataclass(frozen=True)
 class Option:

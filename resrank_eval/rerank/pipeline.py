@@ -65,8 +65,8 @@ def iter_rerank(reranker: Reranker, rankings: Sequence[Ranking], batch_size: int
             if len(results) != len(batch):
                 raise ResrankError(f"reranker {reranker.name!r} returned {len(results)} results for {len(batch)} queries")
             for ranking, result in zip(batch, results):
-                if result.qid != ranking.query.qid:
-                    raise ResrankError(f"reranker {reranker.name!r} returned query {result.qid!r} where {ranking.query.qid!r} was due")
+                if result.stats.qid != ranking.query.qid:
+                    raise ResrankError(f"reranker {reranker.name!r} returned query {result.stats.qid!r} where {ranking.query.qid!r} was due")
                 if sorted(c.docid for c in result.candidates) != sorted(ranking.docids):
                     raise ResrankError(f"reranker {reranker.name!r} changed the candidate set of query {ranking.query.qid!r}")
                 if not all(math.isfinite(c.score) for c in result.candidates):
@@ -104,7 +104,7 @@ def rerank_run(reranker: Reranker, topics: Mapping[str, Query], run: Run, passag
                top_k: int = 100, batch_size: int = 1) -> RerankResult:
     """Rerank the top ``top_k`` of every query in ``run``, in memory."""
     results = rerank(reranker, to_rankings(topics, run, passages, top_k), batch_size)  # in run order, each naming its query
-    return RerankResult({r.qid: with_tail(r.candidates, run[r.qid], top_k) for r in results}, [r.stats for r in results])
+    return RerankResult({r.stats.qid: with_tail(r.candidates, run[r.stats.qid], top_k) for r in results}, [r.stats for r in results])
 
 
 def summarize(stats: Sequence[QueryStats]) -> EfficiencySummary:

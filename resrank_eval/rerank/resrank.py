@@ -71,7 +71,7 @@ class _EncoderBacked(Reranker):
             vectors, tokens = passage_vectors(self.encoder, [[(c.docid, c.text) for c in r.candidates] for r in rankings],
                                               self.store, labels=[f"{self.name}: query {r.query.qid}" for r in rankings])
             encoded = self._sync()
-            scores, query_tokens, input_tokens, passes, reranker_flops = self._scores(rankings, vectors)
+            scores, query_tokens, passes, reranker_flops = self._scores(rankings, vectors)
             finished = self._sync()
         encode_ms, rerank_ms = (encoded - started) * 1000, (finished - encoded) * 1000
         passage_tokens = [[n for n in row if n is not None] for row in tokens]
@@ -84,7 +84,7 @@ class _EncoderBacked(Reranker):
             own = passage_tokens[i] + ([query_tokens[i]] if query_tokens else [])
             stats = QueryStats(
                 ranking.query.qid, self.name, len(ranking.candidates), encoder_tokens=sum(own),
-                reranker_input_tokens=input_tokens[i], generated_tokens=0, forward_passes=passes[i],
+                reranker_input_tokens=sum(passes[i]), generated_tokens=0, forward_passes=len(passes[i]),
                 encode_ms=share_encode, rerank_ms=share_rerank, total_ms=share_encode + share_rerank,
                 device=str(self.encoder.device), dtype=dtype,
                 flops={"encoder": sum(map(self.encoder_shape.forward, own)), "prefill": reranker_flops[i], "decode": 0},
@@ -94,9 +94,9 @@ class _EncoderBacked(Reranker):
         return results
 
     @abstractmethod
-    def _scores(self, rankings: list[Ranking], vectors: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int], list[int], list[int], list[int]]:
+    def _scores(self, rankings: list[Ranking], vectors: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int], list[list[int]], list[int]]:
         """Per query: scores in candidate order, its query's encoder tokens (an empty list when no query is
-        encoded), reranker input tokens, forward passes and reranker FLOPs."""
+        encoded), the length of each reranker pass and reranker FLOPs."""
 
     def _sync(self) -> float:
         """Now, once queued GPU work is done (so a timestamp means the work is done)."""
@@ -127,7 +127,7 @@ class ResRankReranker(_EncoderBacked):
 
         return cls(ResRankModel.from_pretrained(model_dir_or_preset, device, dtype), embeddings)
 
-    def _scores(self, rankings: list[Ranking], vectors: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int], list[int], list[int], list[int]]:
+    def _scores(self, rankings: list[Ranking], vectors: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int], list[list[int]], list[int]]:
         import torch
 
         first_stage = [torch.tensor([c.score for c in r.candidates], dtype=torch.float64) for r in rankings] \
@@ -138,7 +138,7 @@ class ResRankReranker(_EncoderBacked):
             query_tokens = list(map(len, self.encoder.tokenize([r.query.text for r in rankings], queries=True)))
         flops = [sum(map(self.reranker_shape.forward, lengths)) + self.projector_flops * (len(v) + bool(query_tokens))
                  for lengths, v in zip(output.pass_tokens, vectors)]
-        return [output.scores[i, :len(v)] for i, v in enumerate(vectors)], query_tokens, output.input_tokens, output.passes, flops
+        return [output.scores[i, :len(v)] for i, v in enumerate(vectors)], query_tokens, output.pass_tokens, flops
 
 
 class EncoderReranker(_EncoderBacked):
@@ -153,13 +153,13 @@ class EncoderReranker(_EncoderBacked):
 
         return cls(load_encoder(model_dir_or_preset, device, dtype), embeddings)
 
-    def _scores(self, rankings: list[Ranking], vectors: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int], list[int], list[int], list[int]]:
+    def _scores(self, rankings: list[Ranking], vectors: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int], list[list[int]], list[int]]:
         from torch.nn import functional as F
 
         ids = self.encoder.tokenize([r.query.text for r in rankings], queries=True)  # with the instruction prefix
         queries = self.encoder.embed(ids).float()
         scores = [F.cosine_similarity(queries[i:i + 1], v, dim=-1) for i, v in enumerate(vectors)]
-        return scores, list(map(len, ids)), [0] * len(rankings), [0] * len(rankings), [0] * len(rankings)
+        return scores, list(map(len, ids)), [[]] * len(rankings), [0] * len(rankings)
 
 
 def _ordered(ranking: Ranking, scores: torch.Tensor) -> list[Candidate]:

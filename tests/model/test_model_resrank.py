@@ -51,9 +51,9 @@ def test_exactly_one_reranker_token_per_passage(root: Path) -> None:
     assert vectors.shape == (5, 24)
     with torch.no_grad():
         output = model([QUERIES[0]], vectors.unsqueeze(0))
-    assert output.scores.shape == (1, 5) and output.passes == [1]
+    assert output.scores.shape == (1, 5)
     prompt = model.prompts.build(QUERIES[0], 5)
-    assert output.input_tokens == [len(prompt.ids)]
+    assert output.pass_tokens == [[len(prompt.ids)]]
     assert [prompt.ids[s] for s in prompt.slots] == [model.prompts.placeholder_id] * 5
     plain = model.reranker.get_input_embeddings()(torch.tensor(prompt.ids))
     embeds = seen["embeds"][0]
@@ -106,7 +106,7 @@ def test_multi_pass_chunks_score_like_separate_lists(root: Path) -> None:
         vectors = model.encode(PASSAGES)
         output = model([QUERIES[0]], [vectors])
         chunks = [model([QUERIES[0]], [vectors[i:i + 2]]).scores[0] for i in range(0, 5, 2)]
-    assert output.passes == [3]
+    assert len(output.pass_tokens[0]) == 3
     assert torch.allclose(output.scores[0], torch.cat(chunks), atol=1e-5)
 
 

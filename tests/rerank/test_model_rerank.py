@@ -141,13 +141,13 @@ def test_dense_retrieve_with_pyserini_faiss_searcher(model_dir: Path, index_dir:
 
 
 def test_results_are_paired_with_their_rankings_by_qid() -> None:
-    """A result names its query (``Reranked.qid``); one returned out of order is an error, not a silent mix-up."""
+    """A result names its query (``Reranked.stats.qid``); one returned out of order is an error, not a silent mix-up."""
     from resrank_eval.rerank.identity import IdentityReranker
 
     class Swapped(IdentityReranker):
         def rerank_batch(self, rankings: list[Ranking]) -> list:
             return super().rerank_batch(rankings)[::-1]
 
-    assert [r.qid for r in rerank(IdentityReranker(), rankings(), batch_size=2)] == ["q1", "q2", "q3"]
+    assert [r.stats.qid for r in rerank(IdentityReranker(), rankings(), batch_size=2)] == ["q1", "q2", "q3"]
     with pytest.raises(ResrankError, match="returned query 'q2' where 'q1' was due"):
         rerank(Swapped(), rankings(), batch_size=2)
