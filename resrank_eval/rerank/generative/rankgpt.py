@@ -81,19 +81,19 @@ class RankGPTReranker(SlidingWindowReranker):
             return cls.from_openai(api_base, temperature=parse_temperature(temperature), **values)
         return cls.from_pretrained(device=device, dtype=dtype, **values)
 
-    def conversation(self, window: Window) -> list[Message]:
-        """What the protocol sends for ``window``; rank_llm's fitted as its ``SafeOpenai`` fits it (cl100k_base counts)."""
-        labels = numeric_labels(len(window.passages))
+    def conversation(self, query: str, passages: list[str]) -> list[Message]:
+        """What the protocol sends for a window; rank_llm's fitted as its ``SafeOpenai`` fits it (cl100k_base counts)."""
+        labels = numeric_labels(len(passages))
         if self.protocol == "rankgpt":
-            return rankgpt_messages(window.query, window.passages, labels, self.max_words)
+            return rankgpt_messages(query, passages, labels, self.max_words)
         room = self.context_size - safe_openai_answer_tokens(self.window)
-        return fit_to_context(lambda words: rank_llm_messages(window.query, window.passages, labels, words),
+        return fit_to_context(lambda words: rank_llm_messages(query, passages, labels, words),
                               lambda m: safe_openai_tokens(m, self.backend.served_model), len(labels), self.max_words, room)
 
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
-        conversations = [self.conversation(w) for w in windows]
+        conversations = [self.conversation(*w) for w in windows]
         results = []
-        for window, sent, reply in zip(windows, conversations, self.backend.generate(conversations)):
-            n = len(window.passages)
+        for (_, passages), sent, reply in zip(windows, conversations, self.backend.generate(conversations)):
+            n = len(passages)
             results.append(WindowResult(parse_permutation(reply.text, n), len(named_ids(reply.text, n)), sent, reply))
         return results
