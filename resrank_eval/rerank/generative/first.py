@@ -79,5 +79,5 @@ class FirstReranker(SlidingWindowReranker):
             n = len(passages)
             order = torch.argsort(row[:n], descending=True, stable=True).tolist()
             answer = " > ".join(f"[{letter_labels(n)[k]}]" for k in order)
-            results.append(WindowResult(order, n, messages, Generation(answer, int(length), 1, 1)))
+            results.append((order, n, messages, Generation(answer, int(length), 1, 1)))
         return results

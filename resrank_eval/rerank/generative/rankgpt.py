@@ -95,5 +95,5 @@ class RankGPTReranker(SlidingWindowReranker):
         results = []
         for (_, passages), sent, reply in zip(windows, conversations, self.backend.generate(conversations)):
             n = len(passages)
-            results.append(WindowResult(parse_permutation(reply.text, n), len(named_ids(reply.text, n)), sent, reply))
+            results.append((parse_permutation(reply.text, n), len(named_ids(reply.text, n)), sent, reply))
         return results

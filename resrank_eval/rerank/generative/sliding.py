@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import time
 from abc import abstractmethod
-from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ResrankError
@@ -42,15 +41,9 @@ Window = tuple[str, list[str]]
 """One window to order: the query and its passages' texts, in current rank order."""
 
 
-@dataclass(frozen=True)
-class WindowResult:
-    """How a window was reordered (0-based positions, best first), how many ids the model named, the conversation
-    sent, and the answer read with its cost (FIRST: the order its logits give, written as an answer)."""
-
-    order: list[int]
-    named: int
-    messages: list[Message]
-    reply: Generation
+WindowResult = tuple[list[int], int, list[Message], Generation]
+"""How a window was reordered (0-based positions, best first), how many ids the model named, the conversation
+sent, and the answer read with its cost (FIRST: the order its logits give, written as an answer)."""
 
 
 class SlidingWindowReranker(Reranker):
@@ -119,19 +112,19 @@ class SlidingWindowReranker(Reranker):
             start = time.perf_counter()
             outcomes = self.rank_windows(windows)
             step_ms = (time.perf_counter() - start) * 1000
-            for j, (a, b), o in zip(active, spans, outcomes):
+            for j, (a, b), (order, named, messages, reply) in zip(active, spans, outcomes):
                 segment = orders[j][a:b]
-                orders[j][a:b] = [segment[k] for k in o.order]
+                orders[j][a:b] = [segment[k] for k in order]
                 shares[j] += step_ms / len(active)
-                per_window[j].append({"start": a, "end": b, "named": o.named, "input_tokens": o.reply.input_tokens,
-                                      "generated_tokens": o.reply.generated_tokens, "forward_passes": o.reply.forward_passes,
+                per_window[j].append({"start": a, "end": b, "named": named, "input_tokens": reply.input_tokens,
+                                      "generated_tokens": reply.generated_tokens, "forward_passes": reply.forward_passes,
                                       "ms": step_ms})
                 # ``permutation`` is the new order as the prompt's 1-based positions
                 traces[j].append({"qid": batch[j].query.qid, "window": [a, b], "docids": [c.docid for c in segment],
-                                  "messages": o.messages, "answer": o.reply.text, "permutation": [k + 1 for k in o.order],
-                                  "prompt_tokens": o.reply.input_tokens, "completion_tokens": o.reply.generated_tokens})
+                                  "messages": messages, "answer": reply.text, "permutation": [k + 1 for k in order],
+                                  "prompt_tokens": reply.input_tokens, "completion_tokens": reply.generated_tokens})
                 log.debug("%s query %s, window %d-%d: %d ids named, %d input and %d generated tokens, %.0f ms", self.name,
-                          batch[j].query.qid, a, b, o.named, o.reply.input_tokens, o.reply.generated_tokens, step_ms)
+                          batch[j].query.qid, a, b, named, reply.input_tokens, reply.generated_tokens, step_ms)
         return [self._result(*parts) for parts in zip(batch, orders, per_window, traces, shares)]
 
     def _result(self, ranking: Ranking, order: list[Candidate], per_window: list[dict[str, Any]], trace: list[dict[str, Any]],
