@@ -70,8 +70,9 @@ class FirstReranker(SlidingWindowReranker):
 
         prompts = [self.prompt(*w) for w in windows]
         batch = encode_texts(self.tokenizer, [text + "[" for _, text in prompts], self.model.device)
+        positions = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)  # padded rows see the positions they would alone
         with torch.inference_mode():
-            logits = self.model(**batch, logits_to_keep=1).logits[:, -1, :]
+            logits = self.model(**batch, position_ids=positions, logits_to_keep=1).logits[:, -1, :]
         scores = logits[:, self.label_ids].float().cpu()
         prompt_lengths = batch["attention_mask"].sum(-1).tolist()
         results = []
