@@ -30,11 +30,6 @@ RANK_LLM_FIRST_SYSTEM = "You are RankLLM, an intelligent assistant that can rank
 _BRACKETED_NUMBER = re.compile(r"\[(\d+)\]")
 
 
-def numeric_labels(n: int) -> list[str]:
-    """RankGPT's identifiers: ``1 .. n``."""
-    return [str(i) for i in range(1, n + 1)]
-
-
 def letter_labels(n: int) -> list[str]:
     """FIRST's identifiers: ``A .. Z``, so that the first generated token names a whole passage."""
     if n > len(string.ascii_uppercase):

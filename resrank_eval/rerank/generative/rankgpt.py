@@ -10,7 +10,7 @@ from .backend import THINKING, THINKING_TOKENS
 from .hf import HFChatBackend, load_causal_lm
 from .openai_chat import OpenAIChatBackend
 from .permutation import named_ids, parse_permutation
-from .prompt import Message, numeric_labels, rank_llm_messages, rankgpt_messages
+from .prompt import Message, rank_llm_messages, rankgpt_messages
 from .protocol import RANK_LLM_CONTEXT, fit_to_context, safe_openai_answer_tokens, safe_openai_tokens
 from .sliding import SlidingWindowReranker, Window, WindowResult
 
@@ -83,7 +83,7 @@ class RankGPTReranker(SlidingWindowReranker):
 
     def conversation(self, query: str, passages: list[str]) -> list[Message]:
         """What the protocol sends for a window; rank_llm's fitted as its ``SafeOpenai`` fits it (cl100k_base counts)."""
-        labels = numeric_labels(len(passages))
+        labels = [str(i) for i in range(1, len(passages) + 1)]  # RankGPT's identifiers
         if self.protocol == "rankgpt":
             return rankgpt_messages(query, passages, labels, self.max_words)
         room = self.context_size - safe_openai_answer_tokens(self.window)
