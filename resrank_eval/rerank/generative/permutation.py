@@ -36,13 +36,10 @@ def window_schedule(n: int, window: int = 20, stride: int = 10) -> list[tuple[in
     """
     check_window(window, stride)
     spans: list[tuple[int, int]] = []
-    end = n
-    while end > 0:
-        start = max(end - window, 0)
-        spans.append((start, end))
-        if start == 0:
+    for end in range(n, 0, -stride):
+        spans.append((max(end - window, 0), end))
+        if end <= window:
             break
-        end -= stride
     return spans
 
 
@@ -65,13 +62,8 @@ def named_ids(text: str, n: int) -> list[int]:
     Out-of-range ids and repeats are dropped.
     """
     answer = ranking_part(text).translate(_LOOKALIKE_DIGITS)
-    groups = _BRACKETED.findall(answer) or [answer]
-    order: list[int] = []
-    for token in (number for group in groups for number in _NUMBER.findall(group)):
-        index = int(token) - 1
-        if 0 <= index < n and index not in order:
-            order.append(index)
-    return order
+    ids = (int(number) - 1 for number in _NUMBER.findall(" ".join(_BRACKETED.findall(answer)) or answer))
+    return list(dict.fromkeys(i for i in ids if 0 <= i < n))
 
 
 def parse_permutation(text: str, n: int) -> list[int]:
@@ -80,6 +72,4 @@ def parse_permutation(text: str, n: int) -> list[int]:
     Ids the model never named follow the named ones in their original relative order, so a
     useless answer leaves the window unchanged.
     """
-    order = named_ids(text, n)
-    named = set(order)
-    return order + [i for i in range(n) if i not in named]
+    return list(dict.fromkeys([*named_ids(text, n), *range(n)]))

@@ -30,11 +30,6 @@ RANK_LLM_FIRST_SYSTEM = "You are RankLLM, an intelligent assistant that can rank
 _BRACKETED_NUMBER = re.compile(r"\[(\d+)\]")
 
 
-def numeric_labels(n: int) -> list[str]:
-    """RankGPT's identifiers: ``1 .. n``."""
-    return [str(i) for i in range(1, n + 1)]
-
-
 def letter_labels(n: int) -> list[str]:
     """FIRST's identifiers: ``A .. Z``, so that the first generated token names a whole passage."""
     if n > len(string.ascii_uppercase):
@@ -56,18 +51,16 @@ def truncate_words(text: str, max_words: int) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _repaired_words(text: str, title: str) -> list[str]:
+def _repaired_words(text: str) -> list[str]:
     """A passage's words after ftfy's repair; remembered, as context fitting renders the same passages repeatedly."""
     from ftfy import fix_text
 
-    return fix_text(_titled(Passage(title, text) if title else text).strip()).split()
+    return fix_text(text.strip()).split()
 
 
 def rank_llm_content(text: str, max_words: int) -> str:
     """rank_llm's passage: title form, ftfy's repair (mojibake, HTML entities), the first ``max_words`` words, ``[n]`` -> ``(n)``."""
-    titled = isinstance(text, Passage) and text.title
-    words = _repaired_words(text.body, text.title) if titled else _repaired_words(str(text), "")
-    return _BRACKETED_NUMBER.sub(r"(\1)", " ".join(words[:max_words]))
+    return _BRACKETED_NUMBER.sub(r"(\1)", " ".join(_repaired_words(_titled(text))[:max_words]))
 
 
 def _turns(query: str, passages: list[str], labels: list[str], content: Callable[[str], str], space: str,

