@@ -42,7 +42,7 @@ from ..jobs import Outputs, ShardedStep, merge, units, verify
 from ..logs import progress
 from ..parallel import Shard, intra_op_threads
 from ..provenance import RECORD_NAME, Provenance, content_fingerprint, file_digest
-from ..types import Candidate, Query, Run
+from ..types import Candidate, Query
 
 if TYPE_CHECKING:
     from ..model import Encoder, ResRankModel
@@ -97,13 +97,6 @@ def encode_provenance(corpus: str | Path, model: str | Path | Encoder, batch_siz
     identity = {"model": model} if isinstance(model, (str, Path)) else {"encoder": content_fingerprint(_probe(model).tolist())}
     return Provenance.of("encode", {"batch_size": batch_size, "shard_size": shard_size, "device": device, "dtype": dtype,
                                     "threads": threads}, {"corpus": corpus_file(corpus), **identity})
-
-
-def build_dense_index(corpus: str | Path, encoder: Encoder, index_dir: str | Path, batch_size: int = 64,
-                      shard_size: int = 10_000) -> Path:
-    """:func:`encode_step` with an encoder in memory, run in this process (kept when made so); returns ``index_dir``."""
-    encode_step(corpus, encoder, index_dir, batch_size, shard_size).run()
-    return Path(index_dir)
 
 
 def merge_dense_index(index_dir: str | Path) -> Path:
@@ -206,13 +199,6 @@ def _check_chunk(shards: Path, unit: dict[str, Any]) -> None:
                                f"encode again with --overwrite")
 
 
-def _check_probe(folder: Path, probe: np.ndarray, stored: np.ndarray) -> None:
-    """Refuse vectors from another encoder: it would silently mix two embedding spaces."""
-    cosine = float(probe @ stored / (np.linalg.norm(probe) * np.linalg.norm(stored) + 1e-12))
-    if cosine < PROBE_MIN_COSINE:
-        raise ResrankError(f"{folder}: built with a different encoder (probe cosine {cosine:.3f})")
-
-
 def _probe(encoder: Encoder) -> np.ndarray:
     """The encoder's vector of :data:`PROBE_TEXT`: what identifies the encoder an index was built with."""
     import torch
@@ -268,7 +254,10 @@ class DenseVectors:
         """Refuse vectors from another encoder: it would silently mix two embedding spaces."""
         if self.meta["dim"] != encoder.dim:
             raise ResrankError(f"{self.folder}: index vectors have dimension {self.meta['dim']}, the encoder {encoder.dim}")
-        _check_probe(self.folder, _probe(encoder), np.asarray(self.meta["probe"], dtype=np.float32))
+        probe, stored = _probe(encoder), np.asarray(self.meta["probe"], dtype=np.float32)
+        cosine = float(probe @ stored / (np.linalg.norm(probe) * np.linalg.norm(stored) + 1e-12))
+        if cosine < PROBE_MIN_COSINE:
+            raise ResrankError(f"{self.folder}: built with a different encoder (probe cosine {cosine:.3f})")
 
     def get(self, docids: Sequence[str]) -> dict[str, np.ndarray]:
         """The vectors of those docids that the index holds, read in one gather (a served request's hundred ids cost one
@@ -278,19 +267,11 @@ class DenseVectors:
         return dict(zip(held, block))
 
 
-def dense_retrieve(index_dir: str | Path, encoder_model: str | Path | Encoder | ResRankModel, topics: dict[str, Query], hits: int,
-                   batch_size: int = 32, threads: int = 1, device: str | None = None, dtype: str | None = None) -> Run:
-    """Search ``index_dir`` with Pyserini's FaissSearcher, the ResRank encoder encoding the queries (see :func:`iter_dense_retrieve`)."""
-    run: Run = {}
-    for block in iter_dense_retrieve(index_dir, encoder_model, topics, hits, batch_size, threads, device, dtype):
-        run.update(block)
-    return run
-
-
 def iter_dense_retrieve(index_dir: str | Path, encoder_model: str | Path | Encoder | ResRankModel, topics: dict[str, Query],
                         hits: int, batch_size: int = 32, threads: int = 1, device: str | None = None, dtype: str | None = None,
-                        qids: Sequence[str] | None = None) -> Iterator[Run]:
-    """The run of each block of ``batch_size`` queries of ``qids`` (default: every topic, in order), searched in one call.
+                        qids: Sequence[str] | None = None) -> Iterator[tuple[str, list[Candidate]]]:
+    """Search ``index_dir`` with Pyserini's FaissSearcher, the ResRank encoder encoding the queries: each query of ``qids``
+    (default: every topic, in order) with its hits, blocks of ``batch_size`` queries searched in one call.
 
     A block is the unit a shard owns and a resumed retrieval redoes, so the blocks together are the one-process run
     exactly. Hits come in :func:`~resrank_eval.formats.trec.pyserini_order` (tied scores as Pyserini's run evaluates them).
@@ -323,4 +304,4 @@ def iter_dense_retrieve(index_dir: str | Path, encoder_model: str | Path | Encod
             if broken is not None:
                 raise ResrankError(f"{index_dir}: dense search gave a non-finite score for query {broken!r} (NaN vectors?)")
             bar.update(len(block))
-            yield run
+            yield from run.items()
