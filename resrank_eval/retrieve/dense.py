@@ -45,7 +45,7 @@ from ..provenance import RECORD_NAME, Provenance, content_fingerprint, file_dige
 from ..types import Candidate, Query
 
 if TYPE_CHECKING:
-    from ..model import Encoder, ResRankModel
+    from ..model import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -267,28 +267,23 @@ class DenseVectors:
         return dict(zip(held, block))
 
 
-def iter_dense_retrieve(index_dir: str | Path, encoder_model: str | Path | Encoder | ResRankModel, topics: dict[str, Query],
+def iter_dense_retrieve(index_dir: str | Path, model: str | Path, topics: dict[str, Query],
                         hits: int, batch_size: int = 32, threads: int = 1, device: str | None = None, dtype: str | None = None,
                         qids: Sequence[str] | None = None) -> Iterator[tuple[str, list[Candidate]]]:
-    """Search ``index_dir`` with Pyserini's FaissSearcher, the ResRank encoder encoding the queries: each query of ``qids``
+    """Search ``index_dir`` with Pyserini's FaissSearcher, ``model``'s encoder encoding the queries: each query of ``qids``
     (default: every topic, in order) with its hits, blocks of ``batch_size`` queries searched in one call.
 
     A block is the unit a shard owns and a resumed retrieval redoes, so the blocks together are the one-process run
     exactly. Hits come in :func:`~resrank_eval.formats.trec.pyserini_order` (tied scores as Pyserini's run evaluates them).
     """
     from ..jvm import pyserini_module
-    from ..model import Encoder, QueryEncoder, ResRankModel, load_encoder
+    from ..model import QueryEncoder, load_encoder
 
     if hits < 1:
         raise ResrankError("dense retrieval: hits must be positive")
     vectors = DenseVectors(index_dir)
     check_dense_index(index_dir, search=True)
-    if isinstance(encoder_model, ResRankModel):
-        encoder = encoder_model.encoder
-    elif isinstance(encoder_model, Encoder):
-        encoder = encoder_model
-    else:
-        encoder = load_encoder(encoder_model, device, dtype, batch_size=batch_size)
+    encoder = load_encoder(model, device, dtype, batch_size=batch_size)
     vectors.check_encoder(encoder)
     try:
         searcher = pyserini_module("pyserini.search.faiss").FaissSearcher(str(index_dir), QueryEncoder(encoder))
