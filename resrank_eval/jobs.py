@@ -135,7 +135,7 @@ class ShardedStep(Generic[T]):
                     if found.units:
                         log.info("%s: resuming, %d units done already", partial_path(path), len(found.units))
                     found.complete(self.work(found, job.shard))
-            if not job.finish("merge"):
+            if not job.finish():
                 return Outcome(SHARD_DONE)
             return Outcome(MADE, merge(self.log, self.outputs, self.publish, self.workdir))
 

@@ -75,7 +75,7 @@ class Job:
     store: Store | None = None
     """The rendezvous store under torchrun; None for one process or one job of an array."""
 
-    def finish(self, name: str) -> bool:
+    def finish(self) -> bool:
         """Every process calls this once its shard is written; True where the merge should run now.
 
         Under torchrun rank 0 waits here until every rank has finished. A job of an array never merges:
@@ -83,14 +83,14 @@ class Job:
         """
         if self.store is None:
             return self.shard.whole
-        finished = self.store.add(f"finished/{name}", 1)
+        finished = self.store.add("finished", 1)
         if self.shard.id != 0:
             return False
         if finished < self.shard.num:
             log.info("waiting for the other ranks to finish their shards")
         while finished < self.shard.num:
             time.sleep(POLL_S)
-            finished = self.store.add(f"finished/{name}", 0)
+            finished = self.store.add("finished", 0)
         return True
 
 

@@ -131,8 +131,7 @@ def _encode_chunks(corpus: str | Path, encoder: Encoder, shards: Path, shard: Sh
                 encoded += len(documents)
             bar.update(len(documents))
     seconds = time.perf_counter() - started
-    return {"chunks": chunks, "shard_size": shard_size, "count": total, "dim": encoder.dim, "probe": _probe(encoder).tolist(),
-            "passages": encoded, "seconds": round(seconds, 3)}
+    return {"count": total, "dim": encoder.dim, "probe": _probe(encoder).tolist(), "passages": encoded, "seconds": round(seconds, 3)}
 
 
 def _publish(out: Path, logs: list[ResultsLog]) -> Path:
