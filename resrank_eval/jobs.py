@@ -135,7 +135,7 @@ class ShardedStep(Generic[T]):
                     if found.units:
                         log.info("%s: resuming, %d units done already", partial_path(path), len(found.units))
                     found.complete(self.work(found, job.shard))
-            if not job.finish("merge"):
+            if not job.finish():
                 return Outcome(SHARD_DONE)
             return Outcome(MADE, merge(self.log, self.outputs, self.publish, self.workdir))
 
@@ -240,7 +240,10 @@ def merge(log_path: Path, outputs: Outputs, publish: Callable[[list[ResultsLog]]
 
 def read_shard_logs(log_path: Path) -> list[ResultsLog]:
     """Every shard's complete log, in shard order; missing, foreign or duplicated shards are one-line errors."""
-    logs = [results for path in _shard_log_paths(log_path) if (results := ResultsLog.read(path)) is not None]
+    whole = shard_log(log_path, WHOLE)
+    paths = [whole] if whole.is_file() else sorted(p for p in log_path.parent.glob(f"{log_path.name}.shard-*-of-*.jsonl")
+                                                   if not p.name.endswith(".partial.jsonl"))
+    logs = [results for path in paths if (results := ResultsLog.read(path)) is not None]
     if not logs:
         raise ResrankError(f"{log_path}: no finished shard to merge ({log_path.name}.shard-*-of-*.jsonl)")
     first = Provenance.from_dict(logs[0].header["provenance"], logs[0].path)
@@ -263,11 +266,9 @@ def read_shard_logs(log_path: Path) -> list[ResultsLog]:
 
 
 def units(logs: list[ResultsLog]) -> list[dict[str, Any]]:
-    """Every shard's units in one-process order (by ``position``); a unit in two shards is an error."""
-    found = sorted((unit for results in logs for unit in results.units), key=lambda unit: int(unit["position"]))
-    if len({unit["position"] for unit in found}) < len(found):
-        raise ResrankError(f"{logs[0].path.parent}: a unit is in two shards' logs (duplicated shards?); run them again with --overwrite")
-    return found
+    """Every shard's units in one-process order (by ``position``); disjoint: :func:`read_shard_logs` let in each shard of
+    one job once, and a shard logs only the units it owns, each once."""
+    return sorted((unit for results in logs for unit in results.units), key=lambda unit: int(unit["position"]))
 
 
 def rank_queries(results: ResultsLog, shard: Shard, qids: list[str], batch_size: int,
@@ -283,9 +284,3 @@ def rank_queries(results: ResultsLog, shard: Shard, qids: list[str], batch_size:
         if qid not in done:  # a block a kill cut short is ranked again whole; its queries already logged are not logged twice
             results.add({"position": position[qid], "qid": qid, "ranking": [[c.docid, c.score] for c in ranking], **extra})
     return {"seconds": round(time.perf_counter() - started, 3)}
-
-
-def _shard_log_paths(log_path: Path) -> list[Path]:
-    whole = shard_log(log_path, WHOLE)
-    return [whole] if whole.is_file() else sorted(p for p in log_path.parent.glob(f"{log_path.name}.shard-*-of-*.jsonl")
-                                                  if not p.name.endswith(".partial.jsonl"))

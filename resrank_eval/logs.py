@@ -22,13 +22,12 @@ _bars: bool | None = None
 """True: always, False: never, None: only when stderr is a terminal (tqdm's own rule)."""
 
 
-def progress(iterable: Iterable[T] | None = None, enabled: bool = True, **kwargs: Any) -> tqdm[T]:
+def progress(iterable: Iterable[T] | None = None, **kwargs: Any) -> tqdm[T]:
     """A tqdm bar on stderr that obeys :func:`configure`; takes tqdm's arguments (desc, total, unit).
 
-    ``enabled=False`` hides it regardless. Under torchrun only rank 0 draws its bars (the progress of its own shard: the
-    other ranks' bars would overwrite it on one terminal).
+    Under torchrun or ``accelerate launch`` only rank 0 draws (its own shard's progress: more would overwrite it).
     """
-    hidden = not enabled or os.environ.get("RANK", "0") != "0"
+    hidden = os.environ.get("RANK", "0") != "0"
     disable = True if hidden else None if _bars is None else not _bars  # None: tqdm decides by the terminal
     kwargs.setdefault("leave", False)
     kwargs.setdefault("dynamic_ncols", True)

@@ -8,19 +8,18 @@ single-process artefacts byte for byte.
 
 Two launchers supply ``(i, n)``. Separate jobs (a Slurm array) pass ``--shard-id/--shard-num``
 (Pyserini's names) and a last job runs ``resrank-eval merge``. Under ``torchrun`` the rank and world
-size are the shard: the process group is gloo on CPU and NCCL on GPUs (each rank on its local GPU),
-only rank 0 draws progress bars (its own shard's: :func:`.logs.progress`), and rank 0 waits for every
-rank's shard and merges. Waiting polls the store instead of a collective
-barrier: ranks may finish hours apart, longer than any collective timeout.
+size are the shard (each rank on its local GPU), only rank 0 draws progress bars (its own shard's:
+:func:`.logs.progress`), and rank 0 waits for every rank's shard and merges. The ranks share nothing but
+torchrun's rendezvous store: no process group, no collective (ranks may finish hours apart, longer than
+any collective timeout); waiting polls the store.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -76,7 +75,7 @@ class Job:
     store: Store | None = None
     """The rendezvous store under torchrun; None for one process or one job of an array."""
 
-    def finish(self, name: str) -> bool:
+    def finish(self) -> bool:
         """Every process calls this once its shard is written; True where the merge should run now.
 
         Under torchrun rank 0 waits here until every rank has finished. A job of an array never merges:
@@ -84,30 +83,25 @@ class Job:
         """
         if self.store is None:
             return self.shard.whole
-        finished = self.store.add(f"finished/{name}", 1)
+        finished = self.store.add("finished", 1)
         if self.shard.id != 0:
             return False
         if finished < self.shard.num:
             log.info("waiting for the other ranks to finish their shards")
         while finished < self.shard.num:
             time.sleep(POLL_S)
-            finished = self.store.add(f"finished/{name}", 0)
+            finished = self.store.add("finished", 0)
         return True
 
 
-@contextlib.contextmanager
-def sharded(shard_id: int | None = None, shard_num: int | None = None) -> Iterator[Job]:
-    """The job this process belongs to: torchrun's ranks, one job of an array, or the whole work.
-
-    Under torchrun (``WORLD_SIZE`` > 1) this joins its rendezvous, and the process group (gloo / NCCL) is set up for the
-    block and torn down after.
-    """
+def sharded(shard_id: int | None = None, shard_num: int | None = None) -> Job:
+    """The job this process belongs to: torchrun's ranks (``WORLD_SIZE`` > 1: this joins their rendezvous), one job of an
+    array, or the whole work."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
         if (shard_id is None) != (shard_num is None):
             raise ResrankError("pass --shard-id and --shard-num together (one job of an array), or neither")
-        yield Job(Shard(shard_id or 0, shard_num or 1))
-        return
+        return Job(Shard(shard_id or 0, shard_num or 1))
     if shard_id is not None or shard_num is not None:
         raise ResrankError("--shard-id/--shard-num are for separate jobs; under torchrun the ranks are the shards")
     import torch
@@ -118,12 +112,7 @@ def sharded(shard_id: int | None = None, shard_num: int | None = None) -> Iterat
     store, rank, size = next(dist.rendezvous("env://"))
     if torch.cuda.is_available():
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))  # "cuda" now means this rank's GPU
-    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo",  # it shares torchrun's store with Job's counters
-                            store=dist.PrefixStore(f"resrank/job-{_jobs}/process-group", store), rank=rank, world_size=size)
-    try:
-        yield Job(Shard(rank, size), dist.PrefixStore(f"resrank/job-{_jobs}/counts", store))
-    finally:
-        dist.destroy_process_group()
+    return Job(Shard(rank, size), dist.PrefixStore(f"resrank/job-{_jobs}", store))
 
 
 def intra_op_threads(requested: int | None = None) -> int:

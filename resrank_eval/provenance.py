@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +22,6 @@ from .version import __version__
 
 RECORD_NAME = "provenance.json"
 """The record in a folder a step made (:mod:`.jobs`): its provenance and every file's size and digest."""
-
-LUCENE_COMMIT = "segments_*"
-"""A Lucene commit point names every segment by a unique id: it identifies an index resrank-eval did not make."""
 
 _digests: dict[tuple[str, int, int, int], str] = {}
 
@@ -127,7 +123,8 @@ def fingerprint(path: str | Path) -> str:
     """``sha256:`` of a file's bytes, or of a folder's files (relative names and bytes).
 
     A folder a step made is identified by the digests its record lists (checked where the folder is read,
-    :func:`~resrank_eval.jobs.verify`), a Lucene index by its commit point: an index's gigabytes are not re-read.
+    :func:`~resrank_eval.jobs.verify`), a Lucene index by its commit point (``segments_*``, which names every segment by
+    a unique id): an index's gigabytes are not re-read.
     """
     path = Path(path)
     if not path.exists():
@@ -137,7 +134,7 @@ def fingerprint(path: str | Path) -> str:
     record = read_json(path / RECORD_NAME) if (path / RECORD_NAME).is_file() else None
     if isinstance(record, dict) and isinstance(record.get("outputs"), dict):
         return content_fingerprint(record["outputs"])
-    files = sorted(path.glob(LUCENE_COMMIT)) or sorted(p for p in path.rglob("*") if p.is_file())
+    files = sorted(path.glob("segments_*")) or sorted(p for p in path.rglob("*") if p.is_file())
     digest = hashlib.sha256()
     for file in files:
         digest.update(file.relative_to(path).as_posix().encode() + b"\0" + file_digest(file).encode())
@@ -145,8 +142,8 @@ def fingerprint(path: str | Path) -> str:
 
 
 def content_fingerprint(value: Any) -> str:
-    """``sha256:`` of a value's JSON (dataclasses as their fields): an in-memory run or topics, by content."""
-    text = json.dumps(value, sort_keys=True, default=_plain, ensure_ascii=False)
+    """``sha256:`` of a value's JSON: an in-memory run or topics, by content."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -155,20 +152,9 @@ def file_digest(path: Path) -> str:
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     if key not in _digests:
-        digest = hashlib.sha256()
         with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _digests[key] = digest.hexdigest()
+            _digests[key] = hashlib.file_digest(handle, "sha256").hexdigest()
     return _digests[key]
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "__dataclass_fields__"):
-        return {name: getattr(value, name) for name in value.__dataclass_fields__}
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise TypeError(f"cannot fingerprint a {type(value).__name__}")
 
 
 def _shown(value: Any) -> str:

@@ -48,9 +48,9 @@ def encode(dataset: str, corpus: str | None, model: str, index_dir: str, batch_s
     if corpus_dir is None:
         raise ResrankError(f"dataset {dataset!r} has no local corpus: pass --corpus DIR")
     check_resrank_model(model)
-    with sharded(shard_id, shard_num) as job:
-        step = encode_step(corpus_dir, model, index_dir, batch_size, shard_size, device, dtype, intra_op_threads(threads))
-        return run_step(step, job, lambda _: f"dense index: {index_dir}")
+    job = sharded(shard_id, shard_num)
+    step = encode_step(corpus_dir, model, index_dir, batch_size, shard_size, device, dtype, intra_op_threads(threads))
+    return run_step(step, job, lambda _: f"dense index: {index_dir}")
 
 
 @click.command()

@@ -91,10 +91,10 @@ def rerank(dataset: str, corpus: str | None, split: str, topics: str | None, run
 
     factory = reranker_factory(reranker, **options)  # checked when the line was parsed; this builds nothing yet
     queries, run, passages, texts = resolve_first_stage(dataset, corpus, topics, run_path, candidates, lucene_index, split)
-    with sharded(shard_id, shard_num) as job:
-        step = rerank_step(factory, queries, run, passages, output, top_k, batch_size, run_tag, intra_op_threads(threads), texts)
-        return run_step(step, job, lambda made: f"{len(run)} queries reranked by {reranker} -> {made.run} (+ {made.stats.name}, "
-                                                f"{made.summary.name})")
+    job = sharded(shard_id, shard_num)
+    step = rerank_step(factory, queries, run, passages, output, top_k, batch_size, run_tag, intra_op_threads(threads), texts)
+    return run_step(step, job, lambda made: f"{len(run)} queries reranked by {reranker} -> {made.run} (+ {made.stats.name}, "
+                                            f"{made.summary.name})")
 
 
 COMMANDS = [rerank]

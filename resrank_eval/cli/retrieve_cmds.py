@@ -84,9 +84,8 @@ def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, m
         without = f" with hits ({len(run) - found} without)" if found < len(run) else ""
         return f"{found} queries{without} -> {output}"
 
-    with sharded(shard_id, shard_num) as job:
-        return run_step(retrieve_step(output, ds, method, queries, index_name, model, hits, batch_size, threads, remove_query,
-                                      device, dtype, tag), job, made)
+    return run_step(retrieve_step(output, ds, method, queries, index_name, model, hits, batch_size, threads, remove_query, device,
+                                  dtype, tag), sharded(shard_id, shard_num), made)
 
 
 @click.command("fuse")

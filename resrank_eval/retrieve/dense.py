@@ -42,10 +42,10 @@ from ..jobs import Outputs, ShardedStep, merge, units, verify
 from ..logs import progress
 from ..parallel import Shard, intra_op_threads
 from ..provenance import RECORD_NAME, Provenance, content_fingerprint, file_digest
-from ..types import Candidate, Query, Run
+from ..types import Candidate, Query
 
 if TYPE_CHECKING:
-    from ..model import Encoder, ResRankModel
+    from ..model import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +99,6 @@ def encode_provenance(corpus: str | Path, model: str | Path | Encoder, batch_siz
                                     "threads": threads}, {"corpus": corpus_file(corpus), **identity})
 
 
-def build_dense_index(corpus: str | Path, encoder: Encoder, index_dir: str | Path, batch_size: int = 64,
-                      shard_size: int = 10_000) -> Path:
-    """:func:`encode_step` with an encoder in memory, run in this process (kept when made so); returns ``index_dir``."""
-    encode_step(corpus, encoder, index_dir, batch_size, shard_size).run()
-    return Path(index_dir)
-
-
 def merge_dense_index(index_dir: str | Path) -> Path:
     """Merge the logs and chunks every shard of an encode completed into the index files; needs no model."""
     shards = Path(index_dir) / SHARDS_DIR
@@ -138,8 +131,7 @@ def _encode_chunks(corpus: str | Path, encoder: Encoder, shards: Path, shard: Sh
                 encoded += len(documents)
             bar.update(len(documents))
     seconds = time.perf_counter() - started
-    return {"chunks": chunks, "shard_size": shard_size, "count": total, "dim": encoder.dim, "probe": _probe(encoder).tolist(),
-            "passages": encoded, "seconds": round(seconds, 3)}
+    return {"count": total, "dim": encoder.dim, "probe": _probe(encoder).tolist(), "passages": encoded, "seconds": round(seconds, 3)}
 
 
 def _publish(out: Path, logs: list[ResultsLog]) -> Path:
@@ -149,9 +141,7 @@ def _publish(out: Path, logs: list[ResultsLog]) -> Path:
 
     ends = [results.end or {} for results in logs]
     first = ends[0]  # the shards agree on the rest: they share one provenance (the corpus and model by content)
-    chunks = units(logs)
-    if [int(unit["position"]) for unit in chunks] != list(range(first["chunks"])):
-        raise ResrankError(f"{out}: the shards' logs do not hold every chunk once; encode again with --overwrite")
+    chunks = units(logs)  # every chunk once (a chunk short shows in the passage count below)
     if not chunks:
         raise ResrankError(f"{out}: the corpus has no documents to encode")
     for unit in chunks:
@@ -204,13 +194,6 @@ def _check_chunk(shards: Path, unit: dict[str, Any]) -> None:
         if not path.is_file() or file_digest(path) != digest:
             raise ResrankError(f"{path}: {'missing' if not path.is_file() else 'changed after it was written'}; "
                                f"encode again with --overwrite")
-
-
-def _check_probe(folder: Path, probe: np.ndarray, stored: np.ndarray) -> None:
-    """Refuse vectors from another encoder: it would silently mix two embedding spaces."""
-    cosine = float(probe @ stored / (np.linalg.norm(probe) * np.linalg.norm(stored) + 1e-12))
-    if cosine < PROBE_MIN_COSINE:
-        raise ResrankError(f"{folder}: built with a different encoder (probe cosine {cosine:.3f})")
 
 
 def _probe(encoder: Encoder) -> np.ndarray:
@@ -268,7 +251,10 @@ class DenseVectors:
         """Refuse vectors from another encoder: it would silently mix two embedding spaces."""
         if self.meta["dim"] != encoder.dim:
             raise ResrankError(f"{self.folder}: index vectors have dimension {self.meta['dim']}, the encoder {encoder.dim}")
-        _check_probe(self.folder, _probe(encoder), np.asarray(self.meta["probe"], dtype=np.float32))
+        probe, stored = _probe(encoder), np.asarray(self.meta["probe"], dtype=np.float32)
+        cosine = float(probe @ stored / (np.linalg.norm(probe) * np.linalg.norm(stored) + 1e-12))
+        if cosine < PROBE_MIN_COSINE:
+            raise ResrankError(f"{self.folder}: built with a different encoder (probe cosine {cosine:.3f})")
 
     def get(self, docids: Sequence[str]) -> dict[str, np.ndarray]:
         """The vectors of those docids that the index holds, read in one gather (a served request's hundred ids cost one
@@ -278,36 +264,23 @@ class DenseVectors:
         return dict(zip(held, block))
 
 
-def dense_retrieve(index_dir: str | Path, encoder_model: str | Path | Encoder | ResRankModel, topics: dict[str, Query], hits: int,
-                   batch_size: int = 32, threads: int = 1, device: str | None = None, dtype: str | None = None) -> Run:
-    """Search ``index_dir`` with Pyserini's FaissSearcher, the ResRank encoder encoding the queries (see :func:`iter_dense_retrieve`)."""
-    run: Run = {}
-    for block in iter_dense_retrieve(index_dir, encoder_model, topics, hits, batch_size, threads, device, dtype):
-        run.update(block)
-    return run
-
-
-def iter_dense_retrieve(index_dir: str | Path, encoder_model: str | Path | Encoder | ResRankModel, topics: dict[str, Query],
+def iter_dense_retrieve(index_dir: str | Path, model: str | Path, topics: dict[str, Query],
                         hits: int, batch_size: int = 32, threads: int = 1, device: str | None = None, dtype: str | None = None,
-                        qids: Sequence[str] | None = None) -> Iterator[Run]:
-    """The run of each block of ``batch_size`` queries of ``qids`` (default: every topic, in order), searched in one call.
+                        qids: Sequence[str] | None = None) -> Iterator[tuple[str, list[Candidate]]]:
+    """Search ``index_dir`` with Pyserini's FaissSearcher, ``model``'s encoder encoding the queries: each query of ``qids``
+    (default: every topic, in order) with its hits, blocks of ``batch_size`` queries searched in one call.
 
     A block is the unit a shard owns and a resumed retrieval redoes, so the blocks together are the one-process run
     exactly. Hits come in :func:`~resrank_eval.formats.trec.pyserini_order` (tied scores as Pyserini's run evaluates them).
     """
     from ..jvm import pyserini_module
-    from ..model import Encoder, QueryEncoder, ResRankModel, load_encoder
+    from ..model import QueryEncoder, load_encoder
 
     if hits < 1:
         raise ResrankError("dense retrieval: hits must be positive")
     vectors = DenseVectors(index_dir)
     check_dense_index(index_dir, search=True)
-    if isinstance(encoder_model, ResRankModel):
-        encoder = encoder_model.encoder
-    elif isinstance(encoder_model, Encoder):
-        encoder = encoder_model
-    else:
-        encoder = load_encoder(encoder_model, device, dtype, batch_size=batch_size)
+    encoder = load_encoder(model, device, dtype, batch_size=batch_size)
     vectors.check_encoder(encoder)
     try:
         searcher = pyserini_module("pyserini.search.faiss").FaissSearcher(str(index_dir), QueryEncoder(encoder))
@@ -323,4 +296,4 @@ def iter_dense_retrieve(index_dir: str | Path, encoder_model: str | Path | Encod
             if broken is not None:
                 raise ResrankError(f"{index_dir}: dense search gave a non-finite score for query {broken!r} (NaN vectors?)")
             bar.update(len(block))
-            yield run
+            yield from run.items()

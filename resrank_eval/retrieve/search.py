@@ -44,9 +44,9 @@ def retrieve(dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query]
         source = index or (bm25_index(dataset.corpus_dir, threads=threads) if dataset.corpus_dir else dataset.prebuilt_index)
         drop_self = dataset.remove_query if remove_query is None else remove_query
         return bm25_search(open_searcher(source), queries, hits=hits, threads=threads, batch_size=batch_size, remove_query=drop_self)
-    from .dense import dense_retrieve
+    from .dense import iter_dense_retrieve
 
-    return dense_retrieve(index, model, queries, hits=hits, batch_size=batch_size, threads=threads, device=device, dtype=dtype)  # type: ignore[arg-type]
+    return dict(iter_dense_retrieve(index, model, queries, hits, batch_size, threads, device, dtype))  # type: ignore[arg-type]
 
 
 def retrieve_step(output: str | Path, dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query] | None = None,
@@ -120,8 +120,8 @@ def _dense_search(index: str | Path, model: str | Path, queries: dict[str, Query
     from .dense import iter_dense_retrieve
 
     intra_op_threads(threads)
-    for block in iter_dense_retrieve(index, model, queries, hits, batch_size, threads, device, dtype, qids=qids):
-        yield from ((qid, found, {}) for qid, found in block.items())
+    yield from ((qid, found, {}) for qid, found in iter_dense_retrieve(index, model, queries, hits, batch_size, threads, device,
+                                                                       dtype, qids=qids))
 
 
 def _publish(output: Path, logs: list[ResultsLog]) -> Run:

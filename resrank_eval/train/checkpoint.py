@@ -60,9 +60,7 @@ def save_checkpoint(folder: Path, step: int, state: dict[str, Any], keep: int) -
 
 def checkpoints(folder: Path) -> list[Path]:
     """Complete checkpoints, oldest first."""
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.name.startswith(PREFIX) and (p / STATE_FILE).is_file())
+    return [state.parent for state in sorted(folder.glob(f"{PREFIX}*/{STATE_FILE}"))]
 
 
 def load_latest(folder: Path) -> dict[str, Any] | None:

@@ -170,7 +170,7 @@ class Trainer:
             set_rng_state(accel.own_state(self.accelerator, checkpoint["rng"]))
         training = self.config.training
         end = begin + stage.steps
-        bar = progress(total=stage.steps, initial=step - begin, desc=f"train ({stage.name})", unit="step", enabled=self.main)
+        bar = progress(total=stage.steps, initial=step - begin, desc=f"train ({stage.name})", unit="step")
         while step < end and (stop_after is None or step < stop_after):
             if cache is not None:
                 objective.cache = cache.current(model, step - begin, f"stage {stage.name}")

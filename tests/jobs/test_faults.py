@@ -217,7 +217,7 @@ def test_an_unreadable_faiss_file_is_one_line(tmp_path: Path) -> None:
     from resrank_eval.datasets.registry import get_dataset
     from resrank_eval.jobs import Outputs, seal
     from resrank_eval.provenance import Provenance
-    from resrank_eval.retrieve.dense import dense_retrieve
+    from resrank_eval.retrieve.dense import iter_dense_retrieve
 
     index = tmp_path / "index"
     shutil.copytree(BUNDLED_NFCORPUS_INDEX, index)
@@ -225,7 +225,7 @@ def test_an_unreadable_faiss_file_is_one_line(tmp_path: Path) -> None:
     seal(Provenance.of("test", {}), Outputs.folder(index, "index", "docid", "vectors.npy", "encoder.json"))
     topics = dict(list(get_dataset("beir/nfcorpus").topics().items())[:2])
     with pytest.raises(Exception, match=r"index/index: not a readable FAISS index") as raised:
-        dense_retrieve(index, BUNDLED_MODEL, topics, hits=5)
+        next(iter_dense_retrieve(index, BUNDLED_MODEL, topics, hits=5))
     assert "\n" not in str(raised.value)
 
 

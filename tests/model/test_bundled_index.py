@@ -14,7 +14,7 @@ from resrank_eval.formats.corpus import iter_corpus
 from resrank_eval.model import load_encoder
 from resrank_eval.model.sources import BUNDLED_MODEL as MODEL
 from resrank_eval.model.sources import BUNDLED_NFCORPUS_INDEX as INDEX
-from resrank_eval.retrieve.dense import DOCID_FILE, META_FILE, VECTORS_FILE, DenseVectors, build_dense_index
+from resrank_eval.retrieve.dense import DOCID_FILE, META_FILE, VECTORS_FILE, DenseVectors, encode_step
 from tests.helpers import NFCORPUS
 
 FLOAT16_ERROR = 1e-3  # unit vectors: components < 1, float16 keeps 11 bits
@@ -41,7 +41,8 @@ def test_shipped_vectors_match_a_fresh_encoding_of_a_sample() -> None:
 
 @pytest.mark.slow
 def test_shipped_vectors_match_a_fresh_encode_of_the_whole_corpus(tmp_path) -> None:
-    fresh = build_dense_index(NFCORPUS, load_encoder(MODEL, "cpu", "float32"), tmp_path / "index")
+    fresh = tmp_path / "index"
+    encode_step(NFCORPUS, load_encoder(MODEL, "cpu", "float32"), fresh).run()
     assert (fresh / DOCID_FILE).read_text() == (INDEX / DOCID_FILE).read_text()
     difference = np.load(fresh / VECTORS_FILE) - np.load(INDEX / VECTORS_FILE).astype(np.float32)
     assert np.abs(difference).max() < FLOAT16_ERROR

@@ -14,7 +14,7 @@ from resrank_eval.formats.corpus import write_corpus
 from resrank_eval.model import ResRankModel
 from resrank_eval.rerank import rerank
 from resrank_eval.rerank.resrank import EncoderReranker, ResRankReranker
-from resrank_eval.retrieve.dense import DenseVectors, build_dense_index, dense_retrieve
+from resrank_eval.retrieve.dense import DenseVectors, encode_step, iter_dense_retrieve
 from resrank_eval.types import Candidate, Query, Ranking
 from tests.tiny_models import tiny_config
 
@@ -38,7 +38,8 @@ def index_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     root = tmp_path_factory.mktemp("dense")
     write_corpus(root / "corpus.jsonl", DOCS)
     encoder = ResRankModel.from_pretrained(model_dir, "cpu").encoder
-    return build_dense_index(root / "corpus.jsonl", encoder, root / "index", batch_size=3, shard_size=3)
+    encode_step(root / "corpus.jsonl", encoder, root / "index", batch_size=3, shard_size=3).run()
+    return root / "index"
 
 
 def rankings(with_text: bool = True) -> list[Ranking]:
@@ -108,19 +109,19 @@ def test_dense_index_layout_and_resume_after_failure(model_dir: Path, index_dir:
     corpus.write_text("\n".join(lines[:7] + ["{broken"]) + "\n")
     encoder = ResRankModel.from_pretrained(model_dir, "cpu").encoder
     with pytest.raises(InputError):
-        build_dense_index(corpus, encoder, tmp_path / "index", shard_size=3)
+        encode_step(corpus, encoder, tmp_path / "index", shard_size=3).run()
     shards = sorted((tmp_path / "index" / "shards").glob("*.npy"))
     assert [s.name for s in shards] == ["00000.npy", "00001.npy"]
     corpus.write_text("\n".join(lines) + "\n")  # chunks encoded from another corpus are not resumed: refused, by name
     with pytest.raises(ResrankError, match="made from a different --corpus"):
-        build_dense_index(corpus, encoder, tmp_path / "index", shard_size=3)
+        encode_step(corpus, encoder, tmp_path / "index", shard_size=3).run()
     corpus.write_text("\n".join(lines[:7] + ["{broken"]) + "\n")
     first = shards[0].stat().st_mtime_ns
     (tmp_path / "fixed.jsonl").write_text("\n".join(lines) + "\n")
     with pytest.raises(InputError):  # the same corpus resumes: the finished chunks are kept
-        build_dense_index(corpus, encoder, tmp_path / "index", shard_size=3)
+        encode_step(corpus, encoder, tmp_path / "index", shard_size=3).run()
     assert shards[0].stat().st_mtime_ns == first
-    build_dense_index(tmp_path / "fixed.jsonl", encoder, tmp_path / "fixed", shard_size=3)
+    encode_step(tmp_path / "fixed.jsonl", encoder, tmp_path / "fixed", shard_size=3).run()
     assert np.allclose(np.load(tmp_path / "fixed" / "vectors.npy"), np.load(index_dir / "vectors.npy"), atol=1e-6)
     assert (tmp_path / "fixed" / "docid").read_text() == (index_dir / "docid").read_text()
     assert DenseVectors(tmp_path / "fixed").get(["d3", "zz"]).keys() == {"d3"}
@@ -128,7 +129,7 @@ def test_dense_index_layout_and_resume_after_failure(model_dir: Path, index_dir:
 
 def test_dense_retrieve_with_pyserini_faiss_searcher(model_dir: Path, index_dir: Path) -> None:
     topics = {"q1": Query("q1", "capital of France"), "q2": Query("q2", "fever")}
-    run = dense_retrieve(index_dir, str(model_dir), topics, hits=5, batch_size=4, threads=1)
+    run = dict(iter_dense_retrieve(index_dir, str(model_dir), topics, hits=5, batch_size=4, threads=1))
     assert set(run) == {"q1", "q2"} and all(len(hits) == 5 for hits in run.values())
     encoder = ResRankModel.from_pretrained(model_dir, "cpu").encoder
     with torch.no_grad():

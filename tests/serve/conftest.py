@@ -9,7 +9,7 @@ import torch
 
 from resrank_eval.formats.corpus import write_corpus
 from resrank_eval.model import ResRankModel
-from resrank_eval.retrieve.dense import build_dense_index
+from resrank_eval.retrieve.dense import encode_step
 from tests.helpers import SERVE_DOCS
 from tests.tiny_models import tiny_config
 
@@ -32,4 +32,5 @@ def index_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     root = tmp_path_factory.mktemp("serve-index")
     write_corpus(root / "corpus.jsonl", SERVE_DOCS)
     encoder = ResRankModel.from_pretrained(model_dir, "cpu").encoder
-    return build_dense_index(root / "corpus.jsonl", encoder, root / "index", batch_size=4)
+    encode_step(root / "corpus.jsonl", encoder, root / "index", batch_size=4).run()
+    return root / "index"
