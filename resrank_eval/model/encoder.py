@@ -170,8 +170,11 @@ def passage_vectors(encoder: Encoder, lists: Sequence[Sequence[tuple[str, str | 
 def _stacked(docids: list[str], fresh: dict[str, torch.Tensor], stored: Mapping[str, Any], device: torch.device) -> torch.Tensor:
     """[n, D] float32 on the device; stored rows stacked on the host and copied in one (pinned, async) transfer."""
     hits = [torch.as_tensor(stored[d]) for d in docids if d not in fresh]
-    kept = iter(stage(torch.stack(hits), device).float() if hits else ())
-    return torch.stack([fresh[d].float() if d in fresh else next(kept) for d in docids])
+    kept = stage(torch.stack(hits), device).float() if hits else None
+    if len(hits) == len(docids) and kept is not None:  # every vector stored (a dense index's rerank): no second copy
+        return kept
+    rows = iter(kept if kept is not None else ())
+    return torch.stack([fresh[d].float() if d in fresh else next(rows) for d in docids])
 
 
 class QueryEncoder:
