@@ -153,7 +153,7 @@ def kept(provenance: Provenance, outputs: Outputs, remedy: str = REDO) -> bool:
     if record.get("outputs") is None:
         log.warning("%s: an earlier run was interrupted while making these outputs; making them again", outputs.record)
         return False
-    missing = verify(outputs.record, remedy)
+    missing = verify(outputs.record, remedy) + [path for path in outputs.files if not path.exists()]  # asked for now, never made
     if missing:
         log.warning("%s: missing; making the outputs of %s again", missing[0], outputs.record.name)
     return not missing

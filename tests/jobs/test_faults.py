@@ -105,6 +105,17 @@ def test_a_run_deleted_under_a_kept_record_is_made_again(tmp_path: Path) -> None
     assert run_cli("import-candidates", DL19_CANDIDATES, "--output", out).exit_code == 0 and out.read_bytes() == made
 
 
+@pytest.mark.parametrize("option", ["--topics-output", "--passages"])
+def test_an_output_asked_for_at_a_new_path_is_made(tmp_path: Path, option: str) -> None:
+    """The probe's silent skip: the same import with ``--topics-output`` (or ``--passages``) at another path said
+    "skipping" with exit 0 and never wrote the file asked for."""
+    out = tmp_path / "bm25.txt"
+    assert run_cli("import-candidates", DL19_CANDIDATES, "--output", out, option, tmp_path / "first").exit_code == 0
+    again = run_cli("import-candidates", DL19_CANDIDATES, "--output", out, option, tmp_path / "second")
+    assert again.exit_code == 0 and "second: missing; making the outputs" in again.output, again.output
+    assert (tmp_path / "second").read_bytes() == (tmp_path / "first").read_bytes()
+
+
 def test_a_refused_command_leaves_every_file_as_it_was(dl19: Path, tmp_path: Path) -> None:
     out = tmp_path / "identity.txt"
     assert run_cli(*rerank_args(dl19, out)).exit_code == 0
