@@ -14,6 +14,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import ResrankError
 from ..formats.trec import canonical_order, read_run, write_run
 from ..jobs import Outputs, Step
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 FUSION_METHODS = ("rrf", "interpolate")
 RRF_K = 60.0
 """Cormack et al.'s constant: ranks beyond the first few count alike."""
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def rrf_scores(hits: Sequence[Candidate], weight: float, k: float) -> dict[str, float]:
@@ -52,13 +55,11 @@ def fuse(runs: Sequence[Run], method: str = "rrf", weights: Sequence[float] | No
         raise ResrankError(f"fusion needs at least two runs, got {len(runs)}")
     if weights is None:
         weights = [1.0] * len(runs) if method == "rrf" else [1.0 / len(runs)] * len(runs)
-    check_weights(weights, len(runs))
+    check_fusion(weights, len(runs), k)
     if depth is not None and depth < 1:
         raise ResrankError(f"fusion: depth must be at least 1, got {depth}")
     if hits is not None and hits < 1:
         raise ResrankError(f"fusion: hits must be at least 1, got {hits}")
-    if k <= 0:
-        raise ResrankError(f"fusion: k must be positive, got {k}")
     fused: Run = {}
     for qid in dict.fromkeys(q for run in runs for q in run):
         scores: dict[str, float] = {}
@@ -80,7 +81,7 @@ def fuse_step(runs: Sequence[str | Path], output: str | Path, method: str = "rrf
     from a run gets nothing from it), with a warning that counts them.
     """
     parsed = [float(w) for w in weights] if weights is not None else None
-    check_weights(parsed, len(runs))
+    check_fusion(parsed, len(runs), k)
     tag = run_tag or fusion_name(method, parsed, k)
     arguments = {"method": method, "weights": parsed, "k": float(k) if method == "rrf" else None, "depth": depth, "hits": hits,
                  "run_tag": tag}
@@ -99,14 +100,18 @@ def fuse_step(runs: Sequence[str | Path], output: str | Path, method: str = "rrf
     return Step(provenance, Outputs.beside(output), make)
 
 
-def check_weights(weights: Sequence[float] | None, runs: int) -> None:
-    """One finite, positive weight per run (a zero or negative weight would silently drop or invert a run)."""
+def check_fusion(weights: Sequence[float] | None, runs: int, k: float = RRF_K) -> None:
+    """One positive weight per run (a zero or negative weight would silently drop or invert a run), their sum within
+    float32 (trec_eval's scores), and a finite positive ``k`` (an infinite one scores every document 0)."""
+    if not (math.isfinite(k) and k > 0):
+        raise ResrankError(f"--k must be a positive number, got {k:g}")
     if weights is None:
         return
     if len(weights) != runs:
         raise ResrankError(f"fusion: {len(weights)} weights for {runs} runs")
-    if not all(math.isfinite(w) and w > 0 for w in weights):
-        raise ResrankError(f"--weights must be positive numbers, got {', '.join(f'{w:g}' for w in weights)}")
+    if not (all(w > 0 for w in weights) and sum(weights) <= FLOAT32_MAX):
+        raise ResrankError(f"--weights must be positive numbers (summing to at most {FLOAT32_MAX:.3g}), "
+                           f"got {', '.join(f'{w:g}' for w in weights)}")
 
 
 def parse_weights(text: str) -> list[float]:
@@ -115,7 +120,7 @@ def parse_weights(text: str) -> list[float]:
         weights = [float(part) for part in text.split(",")]
     except ValueError:
         raise ResrankError(f"--weights must be comma-separated numbers, got {text!r}") from None
-    check_weights(weights, len(weights))
+    check_fusion(weights, len(weights))
     return weights
 
 

@@ -358,9 +358,16 @@ def test_duplicate_yaml_keys_are_refused(tmp_path: Path) -> None:
             "grid.yaml:3:", "duplicate key 'baseline'")
 
 
-@pytest.mark.parametrize("weights", ["0,0", "-1,2", "1,nan"])
+@pytest.mark.parametrize("weights", ["0,0", "-1,2", "1,nan", "1e308,1e308"])
 def test_fusion_weights_must_be_positive(dl19: Path, tmp_path: Path, weights: str) -> None:
     refused(run_cli("fuse", dl19, dl19, "--weights", weights, "--output", tmp_path / "f.txt"), "--weights must be positive numbers")
+    assert not (tmp_path / "f.txt").exists()
+
+
+@pytest.mark.parametrize("k", ["inf", "nan", "0"])
+def test_the_rrf_constant_must_be_finite_and_positive(dl19: Path, tmp_path: Path, k: str) -> None:
+    """The probe's ``--k inf``: every fused score 0, the run ordered by docid, exit 0."""
+    refused(run_cli("fuse", dl19, dl19, "--k", k, "--output", tmp_path / "f.txt"), "--k must be a positive number")
     assert not (tmp_path / "f.txt").exists()
 
 
