@@ -35,7 +35,7 @@ from .formats.atomic import atomic_write, locked
 from .formats.jsonl import read_json
 from .formats.results_log import ResultsLog, partial_path
 from .parallel import WHOLE, Job, Shard
-from .provenance import RECORD_NAME, Provenance, file_digest
+from .provenance import RECORD_NAME, Provenance, file_digest, option_name
 from .types import Candidate
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ class Step(Generic[T]):
         """Keep, refuse or make (see the module doc); ``overwrite`` makes the outputs again whatever lies there."""
         if job is not None and not job.shard.whole:
             raise ResrankError("sharding applies to dense retrieval, encode and rerank; this runs in one process (use --threads)")
+        check_apart(self.provenance, self.outputs)
         with locked(self.outputs.files[0]):
             if not overwrite and kept(self.provenance, self.outputs):
                 return Outcome(KEPT)
@@ -119,6 +120,7 @@ class ShardedStep(Generic[T]):
         once in one process (which holds the outputs' lock throughout), by rank 0 under torchrun, by ``resrank-eval merge``
         for a job array."""
         job = job or Job(WHOLE)
+        check_apart(self.provenance, self.outputs)
         with locked(self.outputs.files[0]) if job.shard.whole else contextlib.nullcontext():
             with locked(self.outputs.files[0]):
                 if not overwrite and kept(self.provenance, self.outputs):
@@ -138,6 +140,14 @@ class ShardedStep(Generic[T]):
             if not job.finish():
                 return Outcome(SHARD_DONE)
             return Outcome(MADE, merge(self.log, self.outputs, self.publish, self.workdir))
+
+
+def check_apart(provenance: Provenance, outputs: Outputs) -> None:
+    """No output is one of the step's inputs (``--overwrite`` would replace the file being read)."""
+    read = {Path(source).resolve(): name for name, source in provenance.sources.items()}
+    for path in outputs.files:
+        if path.resolve() in read:
+            raise ResrankError(f"{path}: is also the input {option_name(read[path.resolve()])}; write the output elsewhere")
 
 
 def kept(provenance: Provenance, outputs: Outputs, remedy: str = REDO) -> bool:

@@ -115,8 +115,9 @@ def flat_arguments(nested: Mapping[str, Any], prefix: str = "") -> dict[str, Any
 
 
 def option_name(name: str) -> str:
-    """How the user wrote an argument: ``top_k`` -> ``--top-k``; config keys (``stages.0.lr``) as they are."""
-    return name if "." in name else "--" + name.replace("_", "-")
+    """How the user wrote an argument: ``top_k`` -> ``--top-k``; config keys (``stages.0.lr``) and positional arguments
+    (``run 1``) as they are."""
+    return name if not name.isidentifier() else "--" + name.replace("_", "-")
 
 
 def fingerprint(path: str | Path) -> str:

@@ -85,7 +85,7 @@ def fuse_step(runs: Sequence[str | Path], output: str | Path, method: str = "rrf
     tag = run_tag or fusion_name(method, parsed, k)
     arguments = {"method": method, "weights": parsed, "k": float(k) if method == "rrf" else None, "depth": depth, "hits": hits,
                  "run_tag": tag}
-    provenance = Provenance.of("fuse", arguments, {f"run{i}": path for i, path in enumerate(runs, 1)})
+    provenance = Provenance.of("fuse", arguments, {f"run {i}": path for i, path in enumerate(runs, 1)})
 
     def make() -> Run:
         read = [read_run(r) for r in runs]

@@ -116,6 +116,16 @@ def test_an_output_asked_for_at_a_new_path_is_made(tmp_path: Path, option: str) 
     assert (tmp_path / "second").read_bytes() == (tmp_path / "first").read_bytes()
 
 
+@pytest.mark.parametrize("command", ["fuse", "convert-run"])
+def test_an_output_that_is_also_an_input_is_refused(dl19: Path, command: str) -> None:
+    """The probe's ``fuse in.txt other.txt --output in.txt --overwrite``: the input replaced by its own fusion."""
+    before = dl19.read_bytes()
+    shutil.copy(dl19, dl19.with_name("other.txt"))
+    arguments = [dl19, dl19.with_name("other.txt")] if command == "fuse" else [dl19, "--to", "trec"]
+    refused(run_cli(command, *arguments, "--output", dl19, "--overwrite"), "bm25.txt: is also the input")
+    assert dl19.read_bytes() == before
+
+
 def test_a_refused_command_leaves_every_file_as_it_was(dl19: Path, tmp_path: Path) -> None:
     out = tmp_path / "identity.txt"
     assert run_cli(*rerank_args(dl19, out)).exit_code == 0
