@@ -177,7 +177,7 @@ def test_a_grid_refuses_a_truncated_run_instead_of_scoring_it(tmp_path: Path) ->
 # -- a tampered resume log -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("tamper", "line"), [("edit", 3), ("delete", 3), ("swap", 3), ("duplicate", 4)])
+@pytest.mark.parametrize(("tamper", "line"), [("edit", 3), ("nan", 3), ("delete", 3), ("swap", 3), ("duplicate", 4)])
 def test_a_tampered_resume_log_is_refused_at_its_line(dl19: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tamper: str,
                                                       line: int) -> None:
     out = tmp_path / "run.txt"
@@ -189,6 +189,8 @@ def test_a_tampered_resume_log_is_refused_at_its_line(dl19: Path, tmp_path: Path
         unit = json.loads(lines[2])
         unit["ranking"][0], unit["ranking"][1] = unit["ranking"][1], unit["ranking"][0]
         lines[2] = json.dumps(unit) + "\n"
+    elif tamper == "nan":  # a number _append never writes (the probe's "Out of range float values" naming no file)
+        lines[2] = re.sub(r'(\[\[\"[^"]+\", )[-0-9.e]+', r"\1NaN", lines[2], count=1)
     elif tamper == "delete":
         del lines[2]
     elif tamper == "swap":
