@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -132,7 +133,10 @@ class ShardedStep(Generic[T]):
                     partial_path(path).unlink(missing_ok=True)
                 found = ResultsLog.read(path) or ResultsLog(path, {"provenance": self.provenance.to_dict(), "shard": job.shard.id,
                                                                    "num": job.shard.num})
-                self.provenance.check(found.header["provenance"], path if found.end is not None else partial_path(path))
+                where = path if found.end is not None else partial_path(path)
+                self.provenance.check(found.header.get("provenance"), where)
+                if (found.header.get("shard"), found.header.get("num")) != (job.shard.id, job.shard.num):
+                    raise InputError(where, 1, f"its header names another shard than {job.shard.id} of {job.shard.num}; delete it or pass --overwrite")
                 if found.end is None:
                     if found.units:
                         log.info("%s: resuming, %d units done already", partial_path(path), len(found.units))
@@ -256,16 +260,19 @@ def read_shard_logs(log_path: Path) -> list[ResultsLog]:
     logs = [results for path in paths if (results := ResultsLog.read(path)) is not None]
     if not logs:
         raise ResrankError(f"{log_path}: no finished shard to merge ({log_path.name}.shard-*-of-*.jsonl)")
-    first = Provenance.from_dict(logs[0].header["provenance"], logs[0].path)
-    num = logs[0].header["num"]
+    first = Provenance.from_dict(logs[0].header.get("provenance"), logs[0].path)
+    num = logs[0].header.get("num")
     for results in logs:
-        shard = Shard(int(results.header["shard"]), int(results.header["num"]))
+        try:
+            shard = Shard(int(results.header["shard"]), int(results.header["num"]))
+        except (KeyError, TypeError, ValueError, ResrankError):
+            raise InputError(results.path, 1, "not a shard's log header (shard, num); delete it and run that shard again") from None
         if results.path != shard_log(log_path, shard):
             raise ResrankError(f"{results.path}: holds {shard.label}, not what its name says (copied or renamed?); delete it and "
                                f"run that shard again")
         if shard.num != num:
             raise ResrankError(f"{results.path}: a shard of {shard.num}, the others of {num}; delete the shards of the other split")
-        difference = Provenance.from_dict(results.header["provenance"], results.path).difference(first)
+        difference = Provenance.from_dict(results.header.get("provenance"), results.path).difference(first)
         if difference is not None:
             raise ResrankError(f"{results.path}: another job than {logs[0].path.name} ({logs[0].path.name} {difference}); "
                                f"run this shard again with --overwrite")
@@ -282,13 +289,30 @@ def units(logs: list[ResultsLog]) -> list[dict[str, Any]]:
 
 
 def rank_queries(results: ResultsLog, shard: Shard, qids: list[str], batch_size: int,
-                 rank: Callable[[list[str]], Iterable[tuple[str, list[Candidate], dict[str, Any]]]]) -> dict[str, Any]:
+                 rank: Callable[[list[str]], Iterable[tuple[str, list[Candidate], dict[str, Any]]]],
+                 check: Callable[[dict[str, Any]], object] | None = None) -> dict[str, Any]:
     """The ``work`` of a sharded step whose units are queries (a rerank, a dense retrieval): ``rank`` the queries of the
     blocks of ``batch_size`` that ``shard`` owns and ``results`` lacks (whole blocks: batch composition changes rounding)
-    and log each one's ranking, with what ``rank`` adds to it. The end record: the seconds it took."""
+    and log each one's ranking, with what ``rank`` adds to it. The end record: the seconds it took.
+
+    Units already logged are checked first, each a query of this job at its position, once, with a ranking of (docid,
+    finite score) pairs that ``check`` accepts (it raises on what the step could not have logged): a log whose chain was
+    recomputed after an edit is refused at its line, before anything loads."""
     started = time.perf_counter()
-    done = {unit["qid"] for unit in results.units}
     position = {q: i for i, q in enumerate(qids)}
+    done: set[str] = set()
+    for line, unit in enumerate(results.units, 2):  # line 1 is the header
+        try:
+            qid, ranking = unit["qid"], unit["ranking"]
+            if qid not in position or qid in done or unit["position"] != position[qid]:
+                raise ValueError("not a query of this job at its position")
+            if not all(isinstance(docid, str) and math.isfinite(score) for docid, score in ranking):
+                raise ValueError("not (docid, score) pairs")
+            if check is not None:
+                check(unit)
+        except (KeyError, TypeError, ValueError):
+            raise InputError(partial_path(results.path), line, f"not a unit this job logs; {REDO}") from None
+        done.add(qid)
     todo = [q for block in shard.blocks(qids, batch_size) if not done.issuperset(block) for q in block]
     for qid, ranking, extra in rank(todo) if todo else ():
         if qid not in done:  # a block a kill cut short is ranked again whole; its queries already logged are not logged twice

@@ -86,8 +86,14 @@ def rerank_step(factory: RerankerFactory, topics: Mapping[str, Query], run: Run,
             extra = {"stats": result.stats.to_dict(), **({"trace": result.trace} if result.trace else {})}
             yield ranking.query.qid, with_tail(result.candidates, run[ranking.query.qid], top_k), extra
 
+    def logged(unit: dict[str, Any]) -> None:
+        """Raise unless ``unit`` is what this rerank logs: its query's candidates reordered, and its cost."""
+        if sorted(docid for docid, _ in unit["ranking"]) != sorted(c.docid for c in run[unit["qid"]]):
+            raise ValueError("other candidates than the run's")
+        QueryStats.from_dict(unit["stats"])
+
     outputs = RerankOutputs(Path(output))
-    work = partial(rank_queries, qids=[q for q in run if run[q]], batch_size=batch_size, rank=rerank)
+    work = partial(rank_queries, qids=[q for q in run if run[q]], batch_size=batch_size, rank=rerank, check=logged)
     return ShardedStep(provenance, outputs.outputs, outputs.run, work, partial(_publish, outputs))
 
 

@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from resrank_eval.cli import main
+from resrank_eval.formats.results_log import ResultsLog
 from resrank_eval.formats.trec import read_run
 from resrank_eval.jobs import locked
 from resrank_eval.model.sources import BUNDLED_MODEL, BUNDLED_NFCORPUS_INDEX
@@ -200,6 +201,50 @@ def test_a_tampered_resume_log_is_refused_at_its_line(dl19: Path, tmp_path: Path
     partial.write_text("".join(lines))
     result = run_cli("rerank", "--dataset", "dl19", "--candidates", DL19_CANDIDATES, "--reranker", "identity", "--output", out)
     refused(result, f"run.txt.partial.jsonl:{line}: changed after it was written")
+    assert not out.exists()
+
+
+FORGERIES = {
+    "cut": lambda h, u: u[1].update(ranking=u[1]["ranking"][:3]),
+    "foreign docid": lambda h, u: u[1]["ranking"][0].__setitem__(0, "FORGED"),
+    "unknown query": lambda h, u: u[1].update(qid="nope"),
+    "moved": lambda h, u: u[1].update(position=7),
+    "twice": lambda h, u: u.insert(2, dict(u[1])),
+    "no ranking": lambda h, u: u[1].pop("ranking"),
+    "no stats": lambda h, u: u[1].update(stats=None),
+}
+
+
+@pytest.mark.parametrize("forgery", FORGERIES)
+def test_a_resume_log_with_a_recomputed_chain_is_still_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forgery: str) -> None:
+    """The probe re-linked the chain after editing units: a cut or foreign ranking reached the run with exit 0, a unit
+    without its ranking or stats ended in an internal error after every query was reranked."""
+    out = tmp_path / "run.txt"
+    killed_rerank(out, "identity", monkeypatch, after=4)
+    partial = Path(f"{out}.partial.jsonl")
+    header, *units = [{k: v for k, v in json.loads(line).items() if k != "#"} for line in partial.read_text().splitlines()]
+    FORGERIES[forgery](header, units)
+    partial.unlink()
+    forged = ResultsLog(out, header)
+    for unit in units:
+        forged.add(unit)
+    result = run_cli("rerank", "--dataset", "dl19", "--candidates", DL19_CANDIDATES, "--reranker", "identity", "--output", out)
+    refused(result, f"run.txt.partial.jsonl:{3 if forgery != 'twice' else 4}: not a unit this job logs")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("header", [{}, {"shard": "a"}, {"num": 0}])
+def test_a_resume_log_header_of_another_shape_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, header: dict) -> None:
+    out = tmp_path / "run.txt"
+    killed_rerank(out, "identity", monkeypatch, after=2)
+    partial = Path(f"{out}.partial.jsonl")
+    first, *units = [{k: v for k, v in json.loads(line).items() if k != "#"} for line in partial.read_text().splitlines()]
+    partial.unlink()
+    forged = ResultsLog(out, {**first, **header} if header else {})
+    for unit in units:
+        forged.add(unit)
+    result = run_cli("rerank", "--dataset", "dl19", "--candidates", DL19_CANDIDATES, "--reranker", "identity", "--output", out)
+    refused(result, "run.txt.partial.jsonl")
     assert not out.exists()
 
 
