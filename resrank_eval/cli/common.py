@@ -12,6 +12,7 @@ import click
 
 from ..errors import ResrankError, first_line
 from ..formats.atomic import check_writable
+from ..formats.trec import check_tag
 from ..jobs import MADE, SHARD_DONE, ShardedStep, Step
 from ..parallel import Job
 from ..provenance import RECORD_NAME
@@ -70,6 +71,14 @@ def _remember_overwrite(ctx: click.Context, param: click.Parameter, value: bool)
 overwrite_option = click.option("--overwrite", is_flag=True, expose_value=False, callback=_remember_overwrite,
                                 help="Make the outputs again whatever lies there (else kept when made exactly so, refused when not).")
 """``--overwrite`` goes from the command line straight to :func:`run_step`, the one place a step runs."""
+def checked_tag(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--run-tag`` / ``--tag`` checked as the command line is parsed, not when the run is written after the work."""
+    try:
+        return None if value is None else check_tag(value)
+    except ResrankError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 POSITIVE = click.IntRange(min=1)
 """Counts that must be at least 1 (--hits, --batch-size, --top-k, --threads, ...): checked when the command line is parsed."""
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import POSITIVE, Writable, overwrite_option, run_step
+from .common import POSITIVE, Writable, checked_tag, overwrite_option, run_step
 
 
 @click.command("datasets")
@@ -26,7 +26,7 @@ def datasets() -> None:
 @click.option("--output", required=True, type=Writable(), help="TREC run to write.")
 @click.option("--passages", type=Writable(), default=None, help="Passage store (BEIR corpus JSONL); default: <output>.passages.jsonl.")
 @click.option("--topics-output", type=Writable(), default=None, help="Also write the queries as a TSV topic file.")
-@click.option("--tag", default="candidates", show_default=True, help="Run tag.")
+@click.option("--tag", callback=checked_tag, default="candidates", show_default=True, help="Run tag.")
 @overwrite_option
 def import_candidates(candidates: str, output: str, passages: str | None, topics_output: str | None, tag: str) -> str:
     """Import candidates (RankGPT JSON, or rank_llm Request/Result JSON or JSONL) into a TREC run plus a passage-text store.
@@ -64,7 +64,7 @@ def export_candidates(dataset: str | None, topics: str | None, run_path: str, co
 @click.argument("run", type=click.Path(exists=True, dir_okay=False))
 @click.option("--to", "target", type=click.Choice(["trec", "msmarco"]), required=True, help="Format to write.")
 @click.option("--output", required=True, type=Writable(), help="Run file to write.")
-@click.option("--run-tag", default="converted", show_default=True, help="Run tag when writing TREC (MS MARCO runs have none).")
+@click.option("--run-tag", callback=checked_tag, default="converted", show_default=True, help="Run tag when writing TREC (MS MARCO runs have none).")
 @overwrite_option
 def convert_run(run: str, target: str, output: str, run_tag: str) -> str:
     """Convert between a TREC run and the MS MARCO leaderboard TSV (qid, docid, rank); the input format is recognised."""

@@ -17,6 +17,7 @@ from .common import (
     POSITIVE,
     Input,
     Writable,
+    checked_tag,
     intra_op_threads_option,
     option_parameter,
     overwrite_option,
@@ -70,7 +71,7 @@ class RerankerCommand(click.Command):
 @click.option("--index", "lucene_index", type=click.Path(file_okay=False), default=None, help="Lucene index with stored raw text (when no corpus).")
 @click.option("--top-k", type=POSITIVE, default=100, show_default=True)
 @click.option("--batch-size", type=POSITIVE, default=1, show_default=True, help="Queries per reranker call.")
-@click.option("--run-tag", default=None, help="Run tag (6th column), the system's label in reports.  [default: the reranker name]")
+@click.option("--run-tag", callback=checked_tag, default=None, help="Run tag (6th column), the system's label in reports.  [default: the reranker name]")
 @click.option("--output", required=True, type=Writable())
 @shard_options
 @intra_op_threads_option

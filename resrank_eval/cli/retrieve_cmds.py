@@ -8,6 +8,7 @@ from .common import (
     POSITIVE,
     Input,
     Writable,
+    checked_tag,
     corpus_option,
     dataset_option,
     device_option,
@@ -52,7 +53,7 @@ def index(dataset: str, corpus: str | None, index_dir: str | None, threads: int)
 @click.option("--batch-size", type=POSITIVE, default=64, show_default=True)
 @click.option("--remove-query/--keep-query", default=None, help="Drop hits whose docid equals the qid (default: on for BEIR).")
 @click.option("--output", type=Writable(), default=None, help="Run file; default runs/run.<dataset>.<method>.<split>.txt.")
-@click.option("--run-tag", default=None, help="Run tag (6th column).  [default: bm25-flat or dense-<model>]")
+@click.option("--run-tag", callback=checked_tag, default=None, help="Run tag (6th column).  [default: bm25-flat or dense-<model>]")
 @shard_options
 @device_option
 @dtype_option
@@ -96,7 +97,7 @@ def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, m
 @click.option("--k", "rrf_k", type=float, default=60.0, show_default=True, help="RRF constant.")
 @click.option("--depth", type=POSITIVE, default=1000, show_default=True, help="Hits per query each run contributes.")
 @click.option("--hits", type=POSITIVE, default=1000, show_default=True, help="Hits per query the fused run keeps.")
-@click.option("--run-tag", default=None, help="Run tag.  [default: rrf-k60 or interpolate-<weights>]")
+@click.option("--run-tag", callback=checked_tag, default=None, help="Run tag.  [default: rrf-k60 or interpolate-<weights>]")
 @click.option("--output", required=True, type=Writable(), help="Fused TREC run to write.")
 @overwrite_option
 def fuse(runs: tuple[str, ...], method: str, weights: str | None, rrf_k: float, depth: int, hits: int, run_tag: str | None,

@@ -112,9 +112,9 @@ def format_run_lines(run: Run, tag: str) -> Iterable[str]:
 
 
 def check_tag(tag: str) -> str:
-    """A run tag is the 6th column, so it must be one non-empty word."""
-    if not tag or any(ch.isspace() for ch in tag):
-        raise ResrankError(f"run tag must be one non-empty word, got {tag!r}")
+    """A run tag is the 6th column, so it must be one non-empty word its readers accept (no control characters)."""
+    if not tag or any(ch.isspace() for ch in tag) or not tag.isprintable():
+        raise ResrankError(f"run tag must be one non-empty word without control characters, got {tag!r}")
     return tag
 
 

@@ -172,6 +172,7 @@ def test_a_reranker_defined_in_a_test_runs_through_the_cli(tmp_path: Path) -> No
         (["evaluate", "--dataset", "dl19", "-m", "MAP", "{run}"], ["unknown measure 'MAP'"]),
         (["rerank", "--dataset", "dl19", "--candidates", "{candidates}", "--reranker", "identity", "--run-tag", "two words", "--output", "{out}"],
          ["run tag must be one non-empty word"]),
+        (["fuse", "{run}", "{run}", "--run-tag", "a\x01b", "--output", "{out}"], ["--run-tag", "without control characters"]),
     ],
 )
 def test_bad_input_one_line_error_no_output(tmp_path: Path, dl19_run: Path, args: list[str], fragments: list[str]) -> None:
