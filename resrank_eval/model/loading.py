@@ -49,6 +49,11 @@ def _from_pretrained(kind: str, auto: Any, source: str, **options: Any) -> Any:
         if not Path(source).is_file():
             raise ResrankError(f"{source}: GGUF file does not exist")
         name, options["gguf_file"] = str(Path(source).parent), Path(source).name
+        from transformers import modeling_gguf_pytorch_utils
+
+        from ..logs import progress
+
+        modeling_gguf_pytorch_utils.tqdm = progress  # its de-quantizing bar obeys -q and shows on a terminal only, as ours
     try:
         return auto.from_pretrained(name, **options)
     except (OSError, ValueError) as exc:
