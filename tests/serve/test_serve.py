@@ -179,6 +179,7 @@ HOSTILE: list[tuple[str, Any]] = [
     ("/v2/rerank", {"query": "q", "documents": [{"id": "no such id"}]}),
     ("/v2/rerank", {"query": "q", "documents": [{"id": "unknown"}]}),
     ("/v2/rerank", {"query": "q", "documents": [{"id": "d1"}, {"id": "d1"}]}),
+    ("/v2/rerank", {"query": "q", "documents": [{"id": 10}]}),  # strict: no 10 for "10"
     ("/v2/rerank", {"query": "q", "documents": ["a"], "top_n": 0}),
     ("/v2/rerank", {"query": "q", "documents": ["a"], "top_n": "2"}),
     ("/v2/rerank", {"query": "q", "documents": ["a"], "top_n": True}),
@@ -224,7 +225,8 @@ def test_hostile_requests_get_4xx_and_the_server_keeps_serving(url: str) -> None
     for body in fuzzed_bodies(20261204, 100):
         statuses.append(("/v2/rerank", body, httpx.post(f"{url}/v2/rerank", content=body, timeout=30,
                                                          headers={**AUTH, "Content-Type": "application/json"})))
-    raw = [b"\xff\xfe not utf-8", b"", b"{" * 5000, b'{"query": "q", "texts": ["a"]' + b" " * 40_000 + b"}"]
+    raw = [b"\xff\xfe not utf-8", b"", b"{" * 5000, b'{"query": "q", "texts": ["a"]' + b" " * 40_000 + b"}",
+           b'{"query": "q\xff\xfe", "texts": ["a"]}', b"[" * 5000]
     for body in raw:
         statuses.append(("/rerank", body, httpx.post(f"{url}/rerank", content=body, headers={**AUTH, "Content-Type": "application/json"})))
     chunks = iter([b'{"query": "q", "texts": ["a"]', b" " * 40_000, b"}"])  # no Content-Length: counted as it arrives
@@ -245,7 +247,10 @@ def test_hostile_requests_get_4xx_and_the_server_keeps_serving(url: str) -> None
     assert by_body[json.dumps(HOSTILE[9][1])]["error"] == "documents[0]: id 'no such id' contains whitespace"
     assert by_body[json.dumps(HOSTILE[10][1])]["error"] == "documents[0]: id 'unknown' is not in the dense index index"
     assert by_body[json.dumps(HOSTILE[11][1])]["error"] == "documents[1]: id 'd1' repeats documents[0]"
-    assert {r.status_code for _, b, r in statuses[15:19]} == {413}
+    assert by_body[json.dumps(HOSTILE[12][1])]["error"] == "documents[0]: id must be a string, got 10"
+    assert {r.status_code for _, b, r in statuses[16:20]} == {413}
+    unreadable = {b: r.json()["error"] for _, b, r in statuses if b in raw[-2:]}  # what FastAPI calls "an error parsing the body"
+    assert unreadable == {raw[-2]: "body: not valid JSON (not UTF-8 at byte 12)", raw[-1]: "body: not valid JSON (nested too deeply)"}
     sized = {b: r for _, b, r in statuses if b in ("chunked", "form")}
     assert sized["chunked"].json()["error"] == "body: larger than 30000 bytes" and sized["form"].status_code == 415
     assert statuses[-1][2].status_code == 401 and statuses[-1][2].headers["www-authenticate"] == "Bearer"
