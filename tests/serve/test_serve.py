@@ -360,3 +360,7 @@ def test_bench_serve_measures_any_rerank_server(model_dir: Path, tmp_path: Path)
     assert [s["offered_rps"] for s in steps] == [4, 8] and all(s["ok"] == s["sent"] > 0 and not s["errors"] for s in steps)
     assert all(s["p50_ms"] <= s["p95_ms"] <= s["p99_ms"] for s in steps)
     assert "| text (online encoding) |" in result.stdout and (tmp_path / "bench" / "bench.png").stat().st_size > 10_000
+    nobody = CliRunner().invoke(main, ["bench-serve", "--api-base", "http://127.0.0.1:1", "--documents", "text", "--top-k", "5",
+                                       "--rates", "1", "--duration", "1", "--output", str(tmp_path / "none")])
+    assert nobody.exit_code == 2 and nobody.stderr.startswith("Error: cannot connect to http://127.0.0.1:1 ("), nobody.output
+    assert not (tmp_path / "none").exists()
