@@ -316,6 +316,12 @@ def test_cli_serve_refuses_a_missing_model_or_key(tmp_path: Path) -> None:
     no_key = subprocess.run([sys.executable, "-m", "resrank_eval", "serve", "--api-key-env", "RESRANK_UNSET_KEY"],
                             capture_output=True, text=True, timeout=120, env={k: v for k, v in os.environ.items() if k != "RESRANK_UNSET_KEY"})
     assert no_key.returncode == 2 and "RESRANK_UNSET_KEY" in no_key.stderr
+    from click.testing import CliRunner
+
+    from resrank_eval.cli import main
+
+    no_index = CliRunner().invoke(main, ["serve", "--dense-index", str(tmp_path / "none")])
+    assert no_index.exit_code == 2 and no_index.stderr == f"Error: {tmp_path / 'none'}: no such directory\n", no_index.output
 
 
 def readme_excerpt(language: str) -> str:
