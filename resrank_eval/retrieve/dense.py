@@ -211,6 +211,8 @@ def check_dense_index(index_dir: str | Path, search: bool = False) -> dict:
     Rerankers read only the vectors; ``search`` also requires the FAISS index (a vectors-only folder, like
     the one shipped with ResRank-mini, leaves it out to stay small)."""
     folder = Path(index_dir)
+    if not folder.is_dir():  # before its record is looked for, so a mistyped path is not "encode it again"
+        raise ResrankError(f"{folder}: {'not a directory' if folder.exists() else 'no such directory'}")
     missing = verify(folder / RECORD_NAME, REMAKE)
     if search and not (folder / FAISS_FILE).is_file():  # a vectors-only folder's record does not list it
         missing.append(folder / FAISS_FILE)

@@ -78,6 +78,8 @@ def build_app(service: RerankService) -> FastAPI:
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
         if isinstance(exc, BodyTooLarge):
             return exc.response()
+        if exc.status_code == 400 and exc.__cause__ is not None:  # FastAPI's "error parsing the body", raised from the cause
+            return error_response(400, "body", f"not valid JSON ({unreadable(exc.__cause__)})", "json")
         return error_response(exc.status_code, "path", str(exc.detail), "http", exc.headers)
 
     @app.exception_handler(RequestError)
@@ -147,6 +149,15 @@ def validation_response(exc: RequestValidationError) -> JSONResponse:
         return error_response(415, "body", "send JSON, with Content-Type: application/json", "json")
     field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".") or "body"
     return error_response(422, field, str(error.get("msg", "invalid")), "validation")
+
+
+def unreadable(cause: BaseException) -> str:
+    """Why ``json.loads`` failed on a body other than by a syntax error (which FastAPI reports itself, as ``json_invalid``)."""
+    if isinstance(cause, UnicodeDecodeError):
+        return f"not UTF-8 at byte {cause.start}"
+    if isinstance(cause, RecursionError):
+        return "nested too deeply"
+    return type(cause).__name__
 
 
 class BodyTooLarge(HTTPException):

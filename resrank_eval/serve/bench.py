@@ -144,7 +144,12 @@ async def bench(api_base: str, dialect: str, bodies: Sequence[dict[str, Any]], r
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     async with httpx.AsyncClient(headers=headers, timeout=timeout_s, limits=limits) as client:
         for body in bodies[:warmup]:
-            response = await client.post(url, json=body)
+            try:
+                response = await client.post(url, json=body)
+            except httpx.ConnectError as exc:
+                raise ResrankError(f"cannot connect to {api_base} ({exc})") from None
+            except httpx.HTTPError as exc:  # a timeout, a dropped connection, a URL without http://
+                raise ResrankError(f"{url}: warm-up request failed ({type(exc).__name__}: {exc})") from None
             if response.status_code != 200:
                 raise ResrankError(f"{url}: warm-up request answered {response.status_code}: {response.text[:200]}")
         return [await run_step(client, url, bodies, rate, duration_s, series, seed=i) for i, rate in enumerate(rates)]

@@ -47,6 +47,8 @@ def parse_document(value: Any) -> Document:
         if "text" in value and "id" in value:
             raise PydanticCustomError("document", 'give "text" or "id", not both')
         if "id" in value:
+            if isinstance(value["id"], int) and not isinstance(value["id"], bool):  # check_id takes ints (JSON run files); not here
+                raise PydanticCustomError("document", f"id must be a string, got {value['id']}")
             try:
                 return Document(id=check_id(value["id"], "id"))
             except ValueError as exc:

@@ -12,7 +12,9 @@ a batch and reads cached vectors by id. A text document's id is a hash of its te
 (``"text <hash>"``), so equal texts share one encoding, different texts never share an id, and no
 dense-index id (ids have no whitespace) is ever hit by one; ``{"id": ...}`` documents use the index's
 own id and its stored vector. A text repeated within one request gets a numbered id (its score still
-depends on its position), so each request's ids are distinct, as the reranker's contract needs.
+depends on its position), so each request's ids are distinct, as the reranker's contract needs; each
+copy is encoded (the reranker de-duplicates by id, and its encoder batches by length, so sharing a
+vector by text there would change other passages' padding and their vectors' last bits).
 """
 
 from __future__ import annotations

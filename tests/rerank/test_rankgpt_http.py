@@ -170,10 +170,15 @@ def test_rerank_api_base_sampling_and_thinking_options(server: str, tmp_path: Pa
                                    "temperature": None}
 
 
-def test_temperature_is_checked_before_anything_runs(tmp_path: Path) -> None:
+def test_temperature_model_and_context_are_checked_before_anything_runs(tmp_path: Path) -> None:
+    """Refused before the model loads (~18 s for SmolLM2), each in one line saying what is wrong."""
     candidates = write_candidates(tmp_path / "cand.json", {"a": 5})
     for extra, message in ((["--api-base", "http://127.0.0.1:9", "--temperature", "warm"], "--temperature must be a number or 'none'"),
-                           (["--temperature", "0.7"], "--temperature applies to --api-base servers")):
+                           (["--temperature", "0.7"], "--temperature applies to --api-base servers"),
+                           (["--model", str(tmp_path / "no-model")], f"Error: {tmp_path / 'no-model'}: no such folder (and not a hub id)\n"),
+                           (["--protocol", "rank_llm", "--context-size", "10"],
+                            "Error: --context-size 10 leaves no room for a prompt: the answer to a window of 20 passages alone takes 78 "
+                            "tokens; raise --context-size\n")):
         result = CliRunner().invoke(main, ["rerank", "--dataset", "dl19", "--candidates", str(candidates), "--reranker", "rankgpt",
                                            "--model", "smollm2", "--output", str(tmp_path / "out.txt"), *extra])
         assert result.exit_code == 2 and message in result.stderr, result.output

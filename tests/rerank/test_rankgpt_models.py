@@ -143,7 +143,9 @@ def test_both_protocols_run_locally_and_leave_a_trace(protocol: str, tokenizer: 
         (result,) = rerank(reranker, given)
         check_permutation([result], given)
         assert [t["window"] for t in result.trace] == [[3, 7], [1, 5], [0, 3]]
-        assert result.stats.extra["protocol"]["name"] == protocol
+        record = result.stats.extra["protocol"]
+        assert record["name"] == protocol and record["thinking"] == "off"
+        assert "temperature" not in record  # a local model decodes greedily: no sampling setting is claimed
         for line in result.trace:
             assert sorted(line["permutation"]) == list(range(1, len(line["docids"]) + 1))
             turns = " ".join(m["content"] for m in line["messages"])

@@ -179,6 +179,7 @@ HOSTILE: list[tuple[str, Any]] = [
     ("/v2/rerank", {"query": "q", "documents": [{"id": "no such id"}]}),
     ("/v2/rerank", {"query": "q", "documents": [{"id": "unknown"}]}),
     ("/v2/rerank", {"query": "q", "documents": [{"id": "d1"}, {"id": "d1"}]}),
+    ("/v2/rerank", {"query": "q", "documents": [{"id": 10}]}),  # strict: no 10 for "10"
     ("/v2/rerank", {"query": "q", "documents": ["a"], "top_n": 0}),
     ("/v2/rerank", {"query": "q", "documents": ["a"], "top_n": "2"}),
     ("/v2/rerank", {"query": "q", "documents": ["a"], "top_n": True}),
@@ -224,7 +225,8 @@ def test_hostile_requests_get_4xx_and_the_server_keeps_serving(url: str) -> None
     for body in fuzzed_bodies(20261204, 100):
         statuses.append(("/v2/rerank", body, httpx.post(f"{url}/v2/rerank", content=body, timeout=30,
                                                          headers={**AUTH, "Content-Type": "application/json"})))
-    raw = [b"\xff\xfe not utf-8", b"", b"{" * 5000, b'{"query": "q", "texts": ["a"]' + b" " * 40_000 + b"}"]
+    raw = [b"\xff\xfe not utf-8", b"", b"{" * 5000, b'{"query": "q", "texts": ["a"]' + b" " * 40_000 + b"}",
+           b'{"query": "q\xff\xfe", "texts": ["a"]}', b"[" * 5000]
     for body in raw:
         statuses.append(("/rerank", body, httpx.post(f"{url}/rerank", content=body, headers={**AUTH, "Content-Type": "application/json"})))
     chunks = iter([b'{"query": "q", "texts": ["a"]', b" " * 40_000, b"}"])  # no Content-Length: counted as it arrives
@@ -245,7 +247,10 @@ def test_hostile_requests_get_4xx_and_the_server_keeps_serving(url: str) -> None
     assert by_body[json.dumps(HOSTILE[9][1])]["error"] == "documents[0]: id 'no such id' contains whitespace"
     assert by_body[json.dumps(HOSTILE[10][1])]["error"] == "documents[0]: id 'unknown' is not in the dense index index"
     assert by_body[json.dumps(HOSTILE[11][1])]["error"] == "documents[1]: id 'd1' repeats documents[0]"
-    assert {r.status_code for _, b, r in statuses[15:19]} == {413}
+    assert by_body[json.dumps(HOSTILE[12][1])]["error"] == "documents[0]: id must be a string, got 10"
+    assert {r.status_code for _, b, r in statuses[16:20]} == {413}
+    unreadable = {b: r.json()["error"] for _, b, r in statuses if b in raw[-2:]}  # what FastAPI calls "an error parsing the body"
+    assert unreadable == {raw[-2]: "body: not valid JSON (not UTF-8 at byte 12)", raw[-1]: "body: not valid JSON (nested too deeply)"}
     sized = {b: r for _, b, r in statuses if b in ("chunked", "form")}
     assert sized["chunked"].json()["error"] == "body: larger than 30000 bytes" and sized["form"].status_code == 415
     assert statuses[-1][2].status_code == 401 and statuses[-1][2].headers["www-authenticate"] == "Bearer"
@@ -311,6 +316,12 @@ def test_cli_serve_refuses_a_missing_model_or_key(tmp_path: Path) -> None:
     no_key = subprocess.run([sys.executable, "-m", "resrank_eval", "serve", "--api-key-env", "RESRANK_UNSET_KEY"],
                             capture_output=True, text=True, timeout=120, env={k: v for k, v in os.environ.items() if k != "RESRANK_UNSET_KEY"})
     assert no_key.returncode == 2 and "RESRANK_UNSET_KEY" in no_key.stderr
+    from click.testing import CliRunner
+
+    from resrank_eval.cli import main
+
+    no_index = CliRunner().invoke(main, ["serve", "--dense-index", str(tmp_path / "none")])
+    assert no_index.exit_code == 2 and no_index.stderr == f"Error: {tmp_path / 'none'}: no such directory\n", no_index.output
 
 
 def readme_excerpt(language: str) -> str:
@@ -355,3 +366,7 @@ def test_bench_serve_measures_any_rerank_server(model_dir: Path, tmp_path: Path)
     assert [s["offered_rps"] for s in steps] == [4, 8] and all(s["ok"] == s["sent"] > 0 and not s["errors"] for s in steps)
     assert all(s["p50_ms"] <= s["p95_ms"] <= s["p99_ms"] for s in steps)
     assert "| text (online encoding) |" in result.stdout and (tmp_path / "bench" / "bench.png").stat().st_size > 10_000
+    nobody = CliRunner().invoke(main, ["bench-serve", "--api-base", "http://127.0.0.1:1", "--documents", "text", "--top-k", "5",
+                                       "--rates", "1", "--duration", "1", "--output", str(tmp_path / "none")])
+    assert nobody.exit_code == 2 and nobody.stderr.startswith("Error: cannot connect to http://127.0.0.1:1 ("), nobody.output
+    assert not (tmp_path / "none").exists()

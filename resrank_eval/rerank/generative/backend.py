@@ -36,8 +36,8 @@ class ChatBackend(ABC):
     """Answers a batch of chat conversations greedily; ``device``/``dtype`` go into the stats.
 
     ``shape`` is the model's (for FLOPs), None where it is unknown (a remote server). ``max_new_tokens`` is the
-    answer budget, ``served_model`` the name a server knows the model by ("" for a local model), ``temperature``
-    the sampling temperature asked for (0: greedy; None: none sent, the server's default).
+    answer budget, ``served_model`` the name a server knows the model by ("" for a local model). ``sampling`` names
+    the settings the protocol record states (a server adds ``temperature``; a local model decodes greedily).
     """
 
     device: str = "cpu"
@@ -46,7 +46,7 @@ class ChatBackend(ABC):
     max_new_tokens: int = 0
     served_model: str = ""
     thinking: str = "off"
-    temperature: float | None = 0.0
+    sampling: tuple[str, ...] = ("thinking",)
 
     @abstractmethod
     def generate(self, conversations: list[list[Message]]) -> list[Generation]:

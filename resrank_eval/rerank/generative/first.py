@@ -16,7 +16,7 @@ from ...errors import ResrankError
 from .backend import Generation
 from .hf import HFChatBackend, chat_texts, encode_texts, load_causal_lm
 from .prompt import Message, letter_labels, rank_llm_first_messages, rankgpt_messages
-from .protocol import fit_to_context
+from .protocol import fit_to_context, prompt_room
 from .sliding import SlidingWindowReranker, Window, WindowResult
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ class FirstReranker(SlidingWindowReranker):
     """Single-token listwise ranking with a local HF chat model; windows of at most 26 passages."""
 
     name = "first"
-    sampling = ("thinking",)  # nothing is sampled: no temperature
 
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, **sliding: Any) -> None:
         """``sliding``: :class:`SlidingWindowReranker`'s window, stride, max_words, protocol and context_size."""
@@ -63,7 +62,7 @@ class FirstReranker(SlidingWindowReranker):
 
         answer = self.tokenizer.encode(" > ".join(f"[{label}]" for label in labels), add_special_tokens=False)
         return fit_to_context(render, lambda r: len(self.tokenizer.encode(r[1])), len(labels), self.max_words,
-                              self.context_size - len(answer))
+                              prompt_room(self.context_size, len(answer), len(labels)))
 
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
         import torch

@@ -24,6 +24,9 @@ class OpenAIChatBackend(ChatBackend):
 
     device = "remote"
     dtype = "unknown"
+    sampling = ("thinking", "temperature")
+    temperature: float | None
+    """The sampling temperature asked for (0: greedy; None: none sent, the server's default)."""
 
     def __init__(self, base_url: str, model: str, max_new_tokens: int, api_key: str | None = None, timeout_s: float = 600.0,
                  max_retries: int = 2, concurrency: int = 8, temperature: float | None = 0.0, thinking: str = "off") -> None:

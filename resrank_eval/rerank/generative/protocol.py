@@ -36,6 +36,15 @@ def check_protocol(name: str) -> None:
         raise ResrankError(f"unknown prompt protocol {name!r}; choose one of {', '.join(PROTOCOLS)}")
 
 
+def prompt_room(context_size: int, answer_tokens: int, passages: int) -> int:
+    """Tokens left for a window's prompt once its answer is budgeted; an error when the answer alone fills the context
+    (checked before a model loads where the answer is counted without one: ``SafeOpenai``'s cl100k_base)."""
+    if answer_tokens >= context_size:
+        raise ResrankError(f"--context-size {context_size} leaves no room for a prompt: the answer to a window of {passages} "
+                           f"passages alone takes {answer_tokens} tokens; raise --context-size")
+    return context_size - answer_tokens
+
+
 def fit_to_context(render: Callable[[int], Prompt], count: Callable[[Prompt], int], passages: int, max_words: int,
                    room: int) -> Prompt:
     """rank_llm's ``create_prompt`` loop: the prompt with the most words per passage (at most ``max_words``) whose
@@ -52,8 +61,8 @@ def fit_to_context(render: Callable[[int], Prompt], count: Callable[[Prompt], in
             return prompt
         words -= max(1, (tokens - room) // (passages * 4))
         if words < 0:
-            raise ResrankError(f"a window of {passages} passages does not fit in {room} prompt tokens even without passage "
-                               "text; raise --context-size")
+            raise ResrankError(f"a window of {passages} passages does not fit in the {room} prompt tokens --context-size leaves "
+                               "beside the answer, even without passage text; raise --context-size")
 
 
 @lru_cache(maxsize=8192)

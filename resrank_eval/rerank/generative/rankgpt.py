@@ -11,7 +11,7 @@ from .hf import HFChatBackend, load_causal_lm
 from .openai_chat import OpenAIChatBackend
 from .permutation import named_ids, parse_permutation
 from .prompt import Message, rank_llm_messages, rankgpt_messages
-from .protocol import RANK_LLM_CONTEXT, fit_to_context, safe_openai_answer_tokens, safe_openai_tokens
+from .protocol import RANK_LLM_CONTEXT, fit_to_context, prompt_room, safe_openai_answer_tokens, safe_openai_tokens
 from .sliding import SlidingWindowReranker, Window, WindowResult
 
 API_BASE = Option("api_base", None, "OpenAI-compatible server URL (vLLM, SGLang, an API); --model is the served name.")
@@ -52,6 +52,8 @@ class RankGPTReranker(SlidingWindowReranker):
             raise ResrankError(f"--thinking must be one of {', '.join(THINKING)}, got {values['thinking']!r} (quote off and on in YAML)")
         if parse_temperature(values["temperature"]) != 0 and not values.get("api_base"):
             raise ResrankError("--temperature applies to --api-base servers; local models decode greedily")
+        if values["protocol"] == "rank_llm":
+            prompt_room(values["context_size"], safe_openai_answer_tokens(values["window"]), values["window"])
 
     @classmethod
     def from_pretrained(cls, model: str, device: str | None = None, dtype: str | None = None, window: int = 20,
@@ -86,7 +88,7 @@ class RankGPTReranker(SlidingWindowReranker):
         labels = [str(i) for i in range(1, len(passages) + 1)]  # RankGPT's identifiers
         if self.protocol == "rankgpt":
             return rankgpt_messages(query, passages, labels, self.max_words)
-        room = self.context_size - safe_openai_answer_tokens(self.window)
+        room = prompt_room(self.context_size, safe_openai_answer_tokens(self.window), self.window)
         return fit_to_context(lambda words: rank_llm_messages(query, passages, labels, words),
                               lambda m: safe_openai_tokens(m, self.backend.served_model), len(labels), self.max_words, room)
 

@@ -53,7 +53,6 @@ class SlidingWindowReranker(Reranker):
     and the ``sampling`` settings the protocol record names.
     """
 
-    sampling: tuple[str, ...] = ("thinking", "temperature")
     options = (MODEL, DEVICE, DTYPE, *WINDOW_OPTIONS)
 
     @classmethod
@@ -91,7 +90,7 @@ class SlidingWindowReranker(Reranker):
         """What a run's summary and the report say about its prompts, recorded with every query: the protocol, the version
         of the code whose bytes it reproduces, the answer budget and the settings that shape what is sent."""
         return {"name": self.protocol, "version": PROTOCOLS[self.protocol], "answer_tokens": self.backend.max_new_tokens,
-                **{key: getattr(self.backend, key) for key in self.sampling},
+                **{key: getattr(self.backend, key) for key in self.backend.sampling},
                 **({"context_size": self.context_size} if self.protocol == "rank_llm" else {})}
 
     def rerank_batch(self, batch: list[Ranking]) -> list[Reranked]:
