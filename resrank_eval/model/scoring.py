@@ -87,7 +87,7 @@ class Scoring:
         rows = _rows(model, vectors)
         levels = _levels(model, rows, vectors, first_stage)
         prompts = model.prompts.build_many([queries[q] for q, _, _ in rows], [len(chunk) for _, _, chunk in rows])
-        query_vectors = model.encode(queries, queries=True).to(model.device, model.dtype) if model.config.query_residual else None
+        query_vectors = model.encoder.encode(queries, queries=True).to(model.device, model.dtype) if model.config.query_residual else None
         inference = not (torch.is_grad_enabled() or model.training)
         if inference:
             self._refresh(model)
