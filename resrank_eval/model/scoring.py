@@ -299,8 +299,11 @@ def _levels(model: ResRankModel, rows: list[Row], vectors: list[torch.Tensor],
     levels = []
     for q, block in enumerate(vectors):
         given = torch.as_tensor(first_stage[q], dtype=torch.float64).reshape(-1)
-        if len(given) != len(block) or not torch.isfinite(given).all():
-            raise ResrankError(f"score: query {q} needs {len(block)} finite first-stage scores, got {len(given)}")
+        if len(given) != len(block):
+            raise ResrankError(f"score: query {q} needs {len(block)} first-stage scores, got {len(given)}")
+        if not torch.isfinite(given).all():
+            i = int((~torch.isfinite(given)).nonzero()[0])
+            raise ResrankError(f"score: query {q}: first-stage score {i} is {given[i].item()} (scores must be finite)")
         levels.append(torch.tensor(minmax(given.tolist()), dtype=torch.float64))
     return [levels[q][start:start + len(chunk)] for q, start, chunk in rows]
 

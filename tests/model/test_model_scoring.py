@@ -149,8 +149,10 @@ def test_first_stage_scores_are_read_min_max_normalised_per_query(root: Path, op
     assert not torch.allclose(reversed_[finite], want[finite], atol=1e-3)
     with pytest.raises(ResrankError, match="reads first-stage scores"):
         model(QUERIES, lists)
-    with pytest.raises(ResrankError, match="query 1 needs 9 finite first-stage scores"):
+    with pytest.raises(ResrankError, match="query 1 needs 9 first-stage scores, got 2"):
         model(QUERIES, lists, [first_stage()[0], torch.zeros(2), first_stage()[2]])
+    with pytest.raises(ResrankError, match=r"query 0: first-stage score 1 is nan \(scores must be finite\)"):
+        model(QUERIES, lists, [first_stage()[0].index_fill(0, torch.tensor([1]), float("nan")), *first_stage()[1:]])
 
 
 def test_score_fusion_adds_the_weighted_normalised_first_stage_score(root: Path) -> None:
