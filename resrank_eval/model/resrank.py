@@ -216,7 +216,7 @@ class ResRankModel(nn.Module):
         save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items() if not k.startswith(LLMS)},
                   str(out / HEAD_FILE))
         config.save(out)
-        self.card.write(out, config)
+        self.card.lineage(self.config).write(out, config)
         write_manifest(out)
 
     def push_to_hub(self, repo_id: str, private: bool | None = None, token: str | None = None,
@@ -227,7 +227,7 @@ class ResRankModel(nn.Module):
         api = HfApi(token=token)
         with tempfile.TemporaryDirectory() as folder:
             self.save_pretrained(folder)
-            self.card.write(folder, replace(self.config, encoder=ENCODER_DIR, reranker=RERANKER_DIR), repo_id)
+            self.card.lineage(self.config).write(folder, replace(self.config, encoder=ENCODER_DIR, reranker=RERANKER_DIR), repo_id)
             try:
                 api.create_repo(repo_id, private=private, exist_ok=True)
                 return str(api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message).commit_url)

