@@ -244,6 +244,8 @@ class ResRankModel(nn.Module):
         tokenizer = load_tokenizer(source)
         reranker = load_model(source, encoder.device, next(encoder.model.parameters()).dtype)
         count = config.reranker_layers
+        if count is not None and count > len(reranker.layers):
+            raise ResrankError(f"model config: reranker_layers is {count}, but {source} has {len(reranker.layers)} layers")
         if count is not None and count < len(reranker.layers):  # a cheaper reader: its first layers only
             reranker.layers = reranker.layers[:count]
             reranker.config.num_hidden_layers = count
@@ -269,10 +271,14 @@ class ResRankModel(nn.Module):
         model = cls.from_config(config, device, dtype, encoder_batch_size, base_dir=folder)
         if folder is not None:
             head = load_file(str(folder / HEAD_FILE), device=str(model.device))
-            missing, unexpected = model.load_state_dict(head, strict=False)
-            missing = [k for k in missing if not k.startswith(LLMS)]
-            if missing or unexpected:
-                raise ResrankError(f"{folder / HEAD_FILE}: does not match the config (missing {missing}, unexpected {unexpected})")
+            own = model.state_dict()
+            missing = [k for k in own if k not in head and not k.startswith(LLMS)]
+            unexpected = [k for k in head if k not in own]
+            shapes = [f"{k} {list(head[k].shape)} for {list(own[k].shape)}" for k in head if k in own and head[k].shape != own[k].shape]
+            if missing or unexpected or shapes:
+                raise ResrankError(f"{folder / HEAD_FILE}: does not match the config (missing {missing}, unexpected {unexpected}"
+                                   f"{', shapes ' + '; '.join(shapes) if shapes else ''})")
+            model.load_state_dict(head, strict=False)
             if (folder / DELTA_FILE).is_file():
                 apply_delta(model_parts(model), folder / DELTA_FILE)
             model.card = Card.read(folder)

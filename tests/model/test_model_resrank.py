@@ -12,6 +12,7 @@ from torch.nn import functional as F
 
 from resrank_eval.errors import ResrankError
 from resrank_eval.model import ResRankConfig, ResRankModel, Scoring, load_encoder
+from resrank_eval.model.check import write_manifest
 from tests.tiny_models import tiny_config, tiny_qwen3
 
 PASSAGES = ["Vitamin D in winter", "the powerhouse of the cell", "Paris is the capital of France",
@@ -200,6 +201,8 @@ def test_bad_sources_and_files_are_one_line_errors(root: Path, tmp_path: Path) -
 def test_reranker_layers_truncates_and_survives_save_load(root: Path, tmp_path: Path) -> None:
     from transformers import AutoModel
 
+    with pytest.raises(ResrankError, match=r"reranker_layers is 400, but .*qwen3 has 2 layers$"):
+        build(root, reranker_layers=400)
     model = build(root, reranker_layers=1)
     assert len(model.reranker.layers) == 1
     with torch.no_grad():
@@ -286,6 +289,11 @@ def test_rank_embeddings_add_a_vector_per_position_to_the_input_only(root: Path,
     loaded.scoring = Scoring(prefix=False)  # as ``capture`` ran it: the same mechanics, bit for bit
     with torch.no_grad():
         assert torch.equal(loaded(QUERIES[:1], [loaded.encode(PASSAGES)]).scores, scores)
+    config = tmp_path / "ckpt" / "resrank.json"
+    config.write_text(config.read_text().replace('"max_candidates_per_pass": 4', '"max_candidates_per_pass": 3'))
+    write_manifest(tmp_path / "ckpt")
+    with pytest.raises(ResrankError, match=r"head\.safetensors: does not match the config \(.*shapes rank_embedding \[4, 32\] for \[3, 32\]\)$"):
+        ResRankModel.from_pretrained(tmp_path / "ckpt", "cpu", "float32")
 
 
 def flip_a_bit(path: Path, at_end: int = 100) -> None:
@@ -325,6 +333,15 @@ def test_folders_are_checked_against_their_manifest(root: Path, tmp_path: Path) 
     config.write_text(config.read_text() + " ")  # still a valid config, but not the one saved
     with pytest.raises(ResrankError, match=rf"resrank\.json: {config.stat().st_size} bytes, the manifest says"):
         reranker_factory("resrank", model=str(tmp_path / "packed"))
+    (tmp_path / "trained" / "head.safetensors").unlink()
+    model.save_pretrained(tmp_path / "trained")
+    (tmp_path / "trained" / "train.log").write_text("step 1\n")  # not read by loading: left alone
+    reranker_factory("resrank", model=str(tmp_path / "trained"))
+    for added in ("encoder/pytorch_model.bin", "reranker/added_tokens.json", "extra.gguf"):  # each read by a loader
+        (tmp_path / "trained" / added).write_text("{}")
+        with pytest.raises(ResrankError, match=rf"{added}: not listed in .*manifest\.json: a file the loader would read"):
+            reranker_factory("resrank", model=str(tmp_path / "trained"))
+        (tmp_path / "trained" / added).unlink()
 
 
 def test_bundled_model_is_pinned_in_the_package() -> None:
