@@ -6,6 +6,8 @@ line that its own reader rejects. JSON may hold an id as an integer (rank_llm wr
 which becomes its decimal string; null, objects, floats and booleans are errors. A score is a finite
 number: NaN has no rank. Readers check at the source (and say where); writers check again, so
 nothing they write is refused when it is read back. A control character (a NUL, an escape) is no id either.
+A text (a query, a passage) is a string UTF-8 can write: Python and JSON strings can hold a lone surrogate, which
+no file and no tokenizer takes.
 """
 
 from __future__ import annotations
@@ -30,6 +32,17 @@ def check_id(value: object, what: str = "id") -> str:
     if _CONTROL.search(text):
         raise ValueError(f"{what} {text!r} contains a control character")
     return text
+
+
+def check_text(value: object, what: str = "text") -> str:
+    """``value`` as a text a tokenizer reads; ``ValueError`` otherwise (whether empty text is allowed is the caller's)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a string, got {_shown(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not valid Unicode (a lone surrogate)") from None
+    return value
 
 
 def check_columns(**columns: str) -> None:

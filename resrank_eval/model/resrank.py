@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,12 @@ import torch
 from torch import nn
 
 from ..errors import ResrankError, first_line
+from ..formats.ids import check_text
 from ..paths import cache_dir
 from .card import Card
 from .check import MANIFEST_FILE, check_folder, check_resrank_model, write_manifest
 from .config import CONFIG_NAME, TRANSFORMERS, ResRankConfig
-from .encoder import Encoder, is_causal, passage_vectors
+from .encoder import Encoder, is_causal, passage_vectors, stored_vectors
 from .loading import load_model, load_tokenizer, resolve_device, resolve_dtype
 from .packing import DELTA_FILE, HEAD_FILE, apply_delta, model_parts, part_deltas
 from .presets import preset_config
@@ -126,11 +128,22 @@ class ResRankModel(nn.Module):
         (``config.reads_first_stage``); without them such a model reads the given order as the first stage
         (scores -rank), as ``rerank`` reads a run without scores. Ties keep the given order.
         """
+        _check_count(top_k, "top_k", 0, none_ok=True)
+        _check_count(batch_size, "batch_size", 1)
+        _check_text_arg(query, "query")
+        _check_texts(documents, "documents")
+        stored = self.vectors is not None
+        found = stored_vectors(self.vectors, documents) if stored else {}
+        for i, document in enumerate(documents):
+            if stored and document not in found:
+                raise ResrankError(f"documents[{i}]: {document[:60]!r} is not in the stored vectors "
+                                   "(a model loaded with vectors takes docids, not texts)")
+            if not document.strip():
+                raise ResrankError(f"documents[{i}]: text is empty")
         if not documents:
             return []
         with torch.inference_mode():
-            stored = self.vectors is not None
-            (vectors,), _ = passage_vectors(self.encoder, [[(d, None if stored else d) for d in documents]], self.vectors, batch_size)
+            (vectors,), _ = passage_vectors(self.encoder, [[(d, None if stored else d) for d in documents]], found, batch_size)
             given = None
             if self.config.reads_first_stage:
                 given = [torch.as_tensor(first_stage_scores if first_stage_scores is not None else range(0, -len(documents), -1),
@@ -140,7 +153,11 @@ class ResRankModel(nn.Module):
         return [{"corpus_id": i, "score": scores[i], **({"text": documents[i]} if return_documents else {})} for i in order]
 
     def encode(self, texts: Sequence[str], queries: bool = False, batch_size: int | None = None) -> torch.Tensor:
-        """[len(texts), D] encoder vectors (queries with the encoder's instruction); differentiable under grad."""
+        """[len(texts), D] encoder vectors (queries with the encoder's instruction). Torch's grad mode decides, as for any
+        module: a trainer's call is differentiable into the encoder; wrap inference in ``torch.inference_mode()`` (as
+        :meth:`rank` does) for plain tensors without an autograd graph."""
+        _check_texts(texts, "texts")
+        _check_count(batch_size, "batch_size", 1, none_ok=True)
         return self.encoder.encode(texts, queries, batch_size)
 
     def forward(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor],
@@ -199,7 +216,7 @@ class ResRankModel(nn.Module):
         save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items() if not k.startswith(LLMS)},
                   str(out / HEAD_FILE))
         config.save(out)
-        self.card.write(out, config)
+        self.card.lineage(self.config).write(out, config)
         write_manifest(out)
 
     def push_to_hub(self, repo_id: str, private: bool | None = None, token: str | None = None,
@@ -210,7 +227,7 @@ class ResRankModel(nn.Module):
         api = HfApi(token=token)
         with tempfile.TemporaryDirectory() as folder:
             self.save_pretrained(folder)
-            self.card.write(folder, replace(self.config, encoder=ENCODER_DIR, reranker=RERANKER_DIR), repo_id)
+            self.card.lineage(self.config).write(folder, replace(self.config, encoder=ENCODER_DIR, reranker=RERANKER_DIR), repo_id)
             try:
                 api.create_repo(repo_id, private=private, exist_ok=True)
                 return str(api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message).commit_url)
@@ -227,6 +244,8 @@ class ResRankModel(nn.Module):
         tokenizer = load_tokenizer(source)
         reranker = load_model(source, encoder.device, next(encoder.model.parameters()).dtype)
         count = config.reranker_layers
+        if count is not None and count > len(reranker.layers):
+            raise ResrankError(f"model config: reranker_layers is {count}, but {source} has {len(reranker.layers)} layers")
         if count is not None and count < len(reranker.layers):  # a cheaper reader: its first layers only
             reranker.layers = reranker.layers[:count]
             reranker.config.num_hidden_layers = count
@@ -252,10 +271,14 @@ class ResRankModel(nn.Module):
         model = cls.from_config(config, device, dtype, encoder_batch_size, base_dir=folder)
         if folder is not None:
             head = load_file(str(folder / HEAD_FILE), device=str(model.device))
-            missing, unexpected = model.load_state_dict(head, strict=False)
-            missing = [k for k in missing if not k.startswith(LLMS)]
-            if missing or unexpected:
-                raise ResrankError(f"{folder / HEAD_FILE}: does not match the config (missing {missing}, unexpected {unexpected})")
+            own = model.state_dict()
+            missing = [k for k in own if k not in head and not k.startswith(LLMS)]
+            unexpected = [k for k in head if k not in own]
+            shapes = [f"{k} {list(head[k].shape)} for {list(own[k].shape)}" for k in head if k in own and head[k].shape != own[k].shape]
+            if missing or unexpected or shapes:
+                raise ResrankError(f"{folder / HEAD_FILE}: does not match the config (missing {missing}, unexpected {unexpected}"
+                                   f"{', shapes ' + '; '.join(shapes) if shapes else ''})")
+            model.load_state_dict(head, strict=False)
             if (folder / DELTA_FILE).is_file():
                 apply_delta(model_parts(model), folder / DELTA_FILE)
             model.card = Card.read(folder)
@@ -263,6 +286,28 @@ class ResRankModel(nn.Module):
             vectors.check_encoder(model.encoder)
         model.vectors = vectors
         return model.eval()
+
+
+def _check_text_arg(value: object, what: str) -> None:
+    """A text a tokenizer reads (:func:`..formats.ids.check_text`), else a one-line error."""
+    try:
+        check_text(value, what)
+    except ValueError as exc:
+        raise ResrankError(str(exc)) from None
+
+
+def _check_texts(values: object, what: str) -> None:
+    """A list (or tuple) of texts a tokenizer reads, else a one-line error naming the first that is not."""
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise ResrankError(f"{what} must be a list of strings, got {type(values).__name__}")
+    for i, value in enumerate(values):
+        _check_text_arg(value, f"{what}[{i}]")
+
+
+def _check_count(value: object, what: str, least: int, none_ok: bool = False) -> None:
+    """An integer >= ``least`` (or None where ``none_ok``), else a one-line error."""
+    if not (value is None and none_ok) and (isinstance(value, bool) or not isinstance(value, Integral) or value < least):
+        raise ResrankError(f"{what} must be an integer >= {least}{' or None' if none_ok else ''}, got {value!r}")
 
 
 def build_encoder(config: ResRankConfig, device: str | torch.device | None = None,

@@ -87,7 +87,7 @@ class Scoring:
         rows = _rows(model, vectors)
         levels = _levels(model, rows, vectors, first_stage)
         prompts = model.prompts.build_many([queries[q] for q, _, _ in rows], [len(chunk) for _, _, chunk in rows])
-        query_vectors = model.encode(queries, queries=True).to(model.device, model.dtype) if model.config.query_residual else None
+        query_vectors = model.encoder.encode(queries, queries=True).to(model.device, model.dtype) if model.config.query_residual else None
         inference = not (torch.is_grad_enabled() or model.training)
         if inference:
             self._refresh(model)
@@ -299,8 +299,11 @@ def _levels(model: ResRankModel, rows: list[Row], vectors: list[torch.Tensor],
     levels = []
     for q, block in enumerate(vectors):
         given = torch.as_tensor(first_stage[q], dtype=torch.float64).reshape(-1)
-        if len(given) != len(block) or not torch.isfinite(given).all():
-            raise ResrankError(f"score: query {q} needs {len(block)} finite first-stage scores, got {len(given)}")
+        if len(given) != len(block):
+            raise ResrankError(f"score: query {q} needs {len(block)} first-stage scores, got {len(given)}")
+        if not torch.isfinite(given).all():
+            i = int((~torch.isfinite(given)).nonzero()[0])
+            raise ResrankError(f"score: query {q}: first-stage score {i} is {given[i].item()} (scores must be finite)")
         levels.append(torch.tensor(minmax(given.tolist()), dtype=torch.float64))
     return [levels[q][start:start + len(chunk)] for q, start, chunk in rows]
 

