@@ -71,6 +71,8 @@ def _remember_overwrite(ctx: click.Context, param: click.Parameter, value: bool)
 overwrite_option = click.option("--overwrite", is_flag=True, expose_value=False, callback=_remember_overwrite,
                                 help="Make the outputs again whatever lies there (else kept when made exactly so, refused when not).")
 """``--overwrite`` goes from the command line straight to :func:`run_step`, the one place a step runs."""
+
+
 def checked_tag(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """``--run-tag`` / ``--tag`` checked as the command line is parsed, not when the run is written after the work."""
     try:
