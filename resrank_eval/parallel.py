@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -115,14 +116,26 @@ def sharded(shard_id: int | None = None, shard_num: int | None = None) -> Job:
     return Job(Shard(rank, size), dist.PrefixStore(f"resrank/job-{_jobs}", store))
 
 
-def intra_op_threads(requested: int | None = None) -> int:
-    """torch's intra-op thread count, set to ``requested`` when given.
+def intra_op_threads() -> int:
+    """torch's intra-op thread count now.
 
     An effective argument of every step that computes with torch: float sums split over more or fewer
     threads round differently in the last digits, and torchrun starts each process with one thread.
     """
     import torch
 
-    if requested is not None:
-        torch.set_num_threads(requested)
     return torch.get_num_threads()
+
+
+@contextmanager
+def computing_on(threads: int) -> Iterator[None]:
+    """torch (and FAISS, which shares its OpenMP pool) computes on ``threads`` threads inside the block, and on the
+    caller's count again after it: a library call must not change the rounding of the process's next computation."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

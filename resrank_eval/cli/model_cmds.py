@@ -41,7 +41,7 @@ def encode(dataset: str, corpus: str | None, model: str, index_dir: str, batch_s
     from ..datasets.registry import get_dataset
     from ..errors import ResrankError
     from ..model.check import check_resrank_model
-    from ..parallel import intra_op_threads, sharded
+    from ..parallel import sharded
     from ..retrieve.dense import encode_step
 
     corpus_dir = get_dataset(dataset, corpus).corpus_dir
@@ -49,7 +49,7 @@ def encode(dataset: str, corpus: str | None, model: str, index_dir: str, batch_s
         raise ResrankError(f"dataset {dataset!r} has no local corpus: pass --corpus DIR")
     check_resrank_model(model)
     job = sharded(shard_id, shard_num)
-    step = encode_step(corpus_dir, model, index_dir, batch_size, shard_size, device, dtype, intra_op_threads(threads))
+    step = encode_step(corpus_dir, model, index_dir, batch_size, shard_size, device, dtype, threads)
     return run_step(step, job, lambda _: f"dense index: {index_dir}")
 
 

@@ -85,7 +85,7 @@ def rerank(dataset: str, corpus: str | None, split: str, topics: str | None, run
     unchanged since (<run>.provenance.json records them); anything else is refused, naming what differs.
     Under torchrun (or with --shard-id/--shard-num) each process reranks its share of the queries.
     """
-    from ..parallel import intra_op_threads, sharded
+    from ..parallel import sharded
     from ..rerank.registry import reranker_factory
     from ..rerank.sink import rerank_step
     from .resolve import resolve_first_stage
@@ -93,7 +93,7 @@ def rerank(dataset: str, corpus: str | None, split: str, topics: str | None, run
     factory = reranker_factory(reranker, **options)  # checked when the line was parsed; this builds nothing yet
     queries, run, passages, texts = resolve_first_stage(dataset, corpus, topics, run_path, candidates, lucene_index, split)
     job = sharded(shard_id, shard_num)
-    step = rerank_step(factory, queries, run, passages, output, top_k, batch_size, run_tag, intra_op_threads(threads), texts)
+    step = rerank_step(factory, queries, run, passages, output, top_k, batch_size, run_tag, threads, texts)
     return run_step(step, job, lambda made: f"{len(run)} queries reranked by {reranker} -> {made.run} (+ {made.stats.name}, "
                                             f"{made.summary.name})")
 

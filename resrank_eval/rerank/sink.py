@@ -27,7 +27,7 @@ from ..formats.atomic import atomic_write
 from ..formats.results_log import ResultsLog
 from ..formats.trec import check_tag, write_run
 from ..jobs import Outputs, ShardedStep, merge, rank_queries, units
-from ..parallel import intra_op_threads
+from ..parallel import computing_on, intra_op_threads
 from ..provenance import Provenance
 from ..types import Candidate, Query, QueryStats, Run
 from .pipeline import Passages, iter_rerank, summarize, to_rankings, with_tail
@@ -82,9 +82,10 @@ def rerank_step(factory: RerankerFactory, topics: Mapping[str, Query], run: Run,
 
     def rerank(qids: list[str]) -> Iterator[tuple[str, list[Candidate], dict[str, Any]]]:
         rankings = to_rankings(topics, run, passages, top_k, qids=qids)  # read before the model loads
-        for ranking, result in iter_rerank(factory.build(), rankings, batch_size):
-            extra = {"stats": result.stats.to_dict(), **({"trace": result.trace} if result.trace else {})}
-            yield ranking.query.qid, with_tail(result.candidates, run[ranking.query.qid], top_k), extra
+        with computing_on(threads):
+            for ranking, result in iter_rerank(factory.build(), rankings, batch_size):
+                extra = {"stats": result.stats.to_dict(), **({"trace": result.trace} if result.trace else {})}
+                yield ranking.query.qid, with_tail(result.candidates, run[ranking.query.qid], top_k), extra
 
     def logged(unit: dict[str, Any]) -> None:
         """Raise unless ``unit`` is what this rerank logs: its query's candidates reordered, and its cost."""

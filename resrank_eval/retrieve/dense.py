@@ -40,7 +40,7 @@ from ..formats.text import iter_lines
 from ..formats.trec import pyserini_order
 from ..jobs import Outputs, ShardedStep, merge, units, verify
 from ..logs import progress
-from ..parallel import Shard, intra_op_threads
+from ..parallel import Shard, computing_on, intra_op_threads
 from ..provenance import RECORD_NAME, Provenance, content_fingerprint, file_digest
 from ..types import Candidate, Query
 
@@ -84,7 +84,8 @@ def encode_step(corpus: str | Path, model: str | Path | Encoder, index_dir: str 
 
         encoder = given or load_encoder(model, device=device, dtype=dtype, batch_size=batch_size)
         encoder.batch_size = batch_size
-        return _encode_chunks(corpus, encoder, shards, shard, shard_size, results)
+        with computing_on(provenance.arguments["threads"]):
+            return _encode_chunks(corpus, encoder, shards, shard, shard_size, results)
 
     return ShardedStep(provenance, index_outputs(index_dir), shards / "encode", work, partial(_publish, Path(index_dir)), shards)
 
@@ -289,7 +290,7 @@ def iter_dense_retrieve(index_dir: str | Path, model: str | Path, topics: dict[s
     except RuntimeError as exc:  # FAISS reports a bad file as a RuntimeError with a C++ trace
         raise ResrankError(f"{Path(index_dir) / FAISS_FILE}: not a readable FAISS index ({first_line(exc)})") from None
     chosen = list(topics) if qids is None else list(qids)
-    with progress(total=len(chosen), desc="dense search", unit="query") as bar:
+    with computing_on(threads), progress(total=len(chosen), desc="dense search", unit="query") as bar:
         for start in range(0, len(chosen), batch_size):
             block = chosen[start:start + batch_size]
             results = searcher.batch_search([topics[q].text for q in block], block, k=hits, threads=threads)

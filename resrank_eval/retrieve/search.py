@@ -116,10 +116,8 @@ def _check(dataset: Dataset, method: str, index: str | Path | None, model: str |
 def _dense_search(index: str | Path, model: str | Path, queries: dict[str, Query], hits: int, batch_size: int, threads: int,
                   device: str | None, dtype: str | None, qids: list[str]) -> Iterator[tuple[str, list[Candidate], dict[str, Any]]]:
     """The hits of each of ``qids``, searched in blocks of ``batch_size`` (:func:`~resrank_eval.jobs.rank_queries`)."""
-    from ..parallel import intra_op_threads
     from .dense import iter_dense_retrieve
 
-    intra_op_threads(threads)
     yield from ((qid, found, {}) for qid, found in iter_dense_retrieve(index, model, queries, hits, batch_size, threads, device,
                                                                        dtype, qids=qids))
 

@@ -129,7 +129,9 @@ def test_dense_index_layout_and_resume_after_failure(model_dir: Path, index_dir:
 
 def test_dense_retrieve_with_pyserini_faiss_searcher(model_dir: Path, index_dir: Path) -> None:
     topics = {"q1": Query("q1", "capital of France"), "q2": Query("q2", "fever")}
-    run = dict(iter_dense_retrieve(index_dir, str(model_dir), topics, hits=5, batch_size=4, threads=1))
+    threads = torch.get_num_threads()
+    run = dict(iter_dense_retrieve(index_dir, str(model_dir), topics, hits=5, batch_size=4, threads=threads + 1))
+    assert torch.get_num_threads() == threads  # FAISS shares torch's OpenMP pool: the caller's count comes back
     assert set(run) == {"q1", "q2"} and all(len(hits) == 5 for hits in run.values())
     encoder = ResRankModel.from_pretrained(model_dir, "cpu").encoder
     with torch.no_grad():
