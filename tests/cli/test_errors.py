@@ -106,6 +106,17 @@ def test_evaluating_a_truncated_gzip_run_is_refused(tmp_path: Path) -> None:
     assert_refused(run_cli("evaluate", "--dataset", "dl19", run), "run.txt.gz:", "the file is truncated")
 
 
+def test_a_qrels_line_that_lost_a_column_is_refused_at_its_line(tmp_path: Path) -> None:
+    qrels = tmp_path / "qrels.txt"
+    text = (REPO / "qrels" / "qrels.dl19-passage.txt").read_text()
+    qrels.write_text(text + "19335 0 1017759\n")  # read alone, docid '0' judged 1017759
+    lines = text.count("\n") + 1
+    run = REPO / "runs" / "dl19" / "run.dl19.bm25.txt"
+    assert_refused(run_cli("evaluate", "--dataset", "dl19", "--qrels", qrels, run, "--output", tmp_path / "out.txt"),
+                   f"qrels.txt:{lines}: got 3 columns, but line 1 has 4 (qid iter docid rel)")
+    assert nothing_written(tmp_path)
+
+
 def test_importing_candidates_that_are_not_gzip_is_refused(tmp_path: Path) -> None:
     fake = tmp_path / "c.json.gz"
     fake.write_text("[]")
