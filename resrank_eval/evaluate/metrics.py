@@ -34,6 +34,10 @@ def parse_measure(name: str | Measure) -> Measure:
         raise ResrankError(f"unknown measure {text!r}; use e.g. {EXAMPLES}") from None
     if str(measure) != text:
         raise ResrankError(f"unknown measure {text!r}; ir_measures writes it {measure}")
+    for param in ("cutoff", "rel"):  # pytrec_eval aborts the process on P@0 and raises on 1.5 or rel=0
+        value = measure.params.get(param, 1)
+        if type(value) is not int or value < 1:
+            raise ResrankError(f"measure {text!r}: {param} must be an integer >= 1, got {value}")
     if "cutoff" in measure.SUPPORTED_PARAMS and "cutoff" not in measure.params and measure.NAME != "RR":
         raise ResrankError(f"measure {text!r} needs a cutoff, e.g. {text}@10")
     if not ir_measures.pytrec_eval.supports(_computed(measure)[0]):

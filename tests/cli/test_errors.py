@@ -117,6 +117,15 @@ def test_a_qrels_line_that_lost_a_column_is_refused_at_its_line(tmp_path: Path) 
     assert nothing_written(tmp_path)
 
 
+@pytest.mark.parametrize(("measure", "why"), [("P@0", "cutoff"), ("nDCG@1.5", "cutoff"), ("RR(rel=0)@10", "rel"), ("R(rel=1.5)@10", "rel")])
+def test_a_measure_with_a_cutoff_or_rel_below_1_is_refused(tmp_path: Path, measure: str, why: str) -> None:
+    """P@0 used to abort the process inside pytrec_eval; the others were internal errors."""
+    run = REPO / "runs" / "dl19" / "run.dl19.bm25.txt"
+    assert_refused(run_cli("evaluate", "--dataset", "dl19", "-m", measure, run, "--output", tmp_path / "out.txt"),
+                   f"measure {measure!r}: {why} must be an integer >= 1")
+    assert nothing_written(tmp_path)
+
+
 def test_importing_candidates_that_are_not_gzip_is_refused(tmp_path: Path) -> None:
     fake = tmp_path / "c.json.gz"
     fake.write_text("[]")

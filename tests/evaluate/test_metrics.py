@@ -63,7 +63,11 @@ def test_measure_objects_and_their_names_are_ir_measures() -> None:
 
 
 @pytest.mark.parametrize(("name", "error"), [("MAP", "ir_measures writes it AP"), ("nDCG", "needs a cutoff"), ("R@x", "unknown measure"),
-                                             ("foo@10", "unknown measure"), ("ERR@20", "not one pytrec_eval computes")])
+                                             ("foo@10", "unknown measure"), ("ERR@20", "not one pytrec_eval computes"),
+                                             ("P@0", "cutoff must be an integer >= 1, got 0"),
+                                             ("nDCG@1.5", "cutoff must be an integer >= 1, got 1.5"),
+                                             ("RR(rel=0)@10", "rel must be an integer >= 1, got 0"),
+                                             ("R(rel=1.5)@10", "rel must be an integer >= 1, got 1.5")])
 def test_unknown_measures(name: str, error: str) -> None:
     with pytest.raises(ResrankError, match=error):
         parse_measure(name)
