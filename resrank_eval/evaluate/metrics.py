@@ -75,27 +75,36 @@ def _to_pytrec(run: Run, cutoff: int | None) -> dict[str, dict[str, float]]:
     return out
 
 
-def evaluate(run: Run, qrels: Qrels, measures: Sequence[str | Measure]) -> Evaluation:
-    """Score ``run`` (candidates in rank order) with trec_eval -c semantics."""
+def evaluate(run: Run, qrels: Qrels, measures: Sequence[str | Measure], name: str = "the run") -> Evaluation:
+    """Score ``run`` (candidates in rank order) with trec_eval -c semantics; ``name`` (its file) is what the warnings call it.
+
+    A run with hits for no judged query is an error: the wrong dataset or qrels, not a score of 0.
+    """
     parsed = {str(m).strip(): parse_measure(m) for m in measures}
+    warnings = _coverage_warnings(run, qrels, name)
     per_query = {qid: dict.fromkeys(parsed, 0.0) for qid in qrels}
     by_depth: dict[int | None, dict[Measure, list[str]]] = {}
-    for name, measure in parsed.items():
+    for label, measure in parsed.items():
         computed, depth = _computed(measure)
-        by_depth.setdefault(depth, {}).setdefault(computed, []).append(name)
+        by_depth.setdefault(depth, {}).setdefault(computed, []).append(label)
     for depth, wanted in by_depth.items():
         for metric in ir_measures.pytrec_eval.evaluator(list(wanted), qrels).iter_calc(_to_pytrec(run, depth)):
-            for name in wanted[metric.measure]:
-                per_query[metric.query_id][name] = float(metric.value)
-    return Evaluation(list(parsed), per_query, _coverage_warnings(run, qrels))
+            for label in wanted[metric.measure]:
+                per_query[metric.query_id][label] = float(metric.value)
+    return Evaluation(list(parsed), per_query, warnings)
 
 
-def _coverage_warnings(run: Run, qrels: Qrels) -> list[str]:
+def _coverage_warnings(run: Run, qrels: Qrels, name: str) -> list[str]:
     warnings = []
     unjudged = sorted(set(run) - set(qrels))
-    if unjudged:
-        warnings.append(f"{len(unjudged)} run queries have no judgments and are ignored (e.g. {unjudged[0]})")
     missing = sorted(q for q in qrels if not run.get(q))
+    if len(missing) == len(qrels):
+        example = f", e.g. {unjudged[0]}" if unjudged else ""
+        raise ResrankError(f"{name} shares no query with the qrels ({len(run)} run queries{example}; {len(qrels)} judged, "
+                           f"e.g. {missing[0]}): wrong dataset or qrels?")
+    if unjudged:
+        warnings.append(f"{name}: {len(unjudged)} of its {len(run)} queries have no judgments and are ignored (e.g. {unjudged[0]})")
     if missing:
-        warnings.append(f"{len(missing)} judged queries have no hits in the run and score 0 (e.g. {missing[0]})")
+        warnings.append(f"{name} covers {len(qrels) - len(missing)} of {len(qrels)} judged queries; the other {len(missing)} score 0 "
+                        f"(e.g. {missing[0]})")
     return warnings

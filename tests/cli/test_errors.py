@@ -126,6 +126,15 @@ def test_a_measure_with_a_cutoff_or_rel_below_1_is_refused(tmp_path: Path, measu
     assert nothing_written(tmp_path)
 
 
+@pytest.mark.parametrize("command", ["evaluate", "report"])
+def test_a_run_sharing_no_query_with_the_qrels_is_refused(tmp_path: Path, command: str) -> None:
+    """A DL19 run scored as NFCorpus: an error, not a table of 0.0000."""
+    run = REPO / "runs" / "dl19" / "run.dl19.bm25.txt"
+    assert_refused(run_cli(command, "--dataset", "beir/nfcorpus", run, "--output", tmp_path / "out"),
+                   f"{run} shares no query with the qrels (43 run queries, e.g. 1037798; 323 judged, e.g. PLAIN-1008)")
+    assert not (tmp_path / "out").exists()
+
+
 def test_importing_candidates_that_are_not_gzip_is_refused(tmp_path: Path) -> None:
     fake = tmp_path / "c.json.gz"
     fake.write_text("[]")

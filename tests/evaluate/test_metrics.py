@@ -28,7 +28,14 @@ def test_missing_judged_query_counts_zero_and_unjudged_is_ignored() -> None:
     ev = evaluate(run_of(q1=["a", "b"], q9=["z"]), QRELS, ["P@1"])
     assert ev.per_query["q2"]["P@1"] == 0.0
     assert ev.mean["P@1"] == pytest.approx(0.5)
-    assert any("no judgments" in w for w in ev.warnings) and any("no hits" in w for w in ev.warnings)
+    assert ev.warnings == ["the run: 1 of its 2 queries have no judgments and are ignored (e.g. q9)",
+                           "the run covers 1 of 2 judged queries; the other 1 score 0 (e.g. q2)"]
+
+
+def test_a_run_sharing_no_query_with_the_qrels_is_an_error() -> None:
+    """A wrong dataset or qrels, not a table of zeros."""
+    with pytest.raises(ResrankError, match=r"^run.txt shares no query with the qrels \(1 run queries, e.g. q9; 2 judged, e.g. q1\)"):
+        evaluate(run_of(q9=["a"]), QRELS, ["P@1"], name="run.txt")
 
 
 def test_relevance_level_applies_to_binary_measures() -> None:

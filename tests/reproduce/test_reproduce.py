@@ -214,6 +214,15 @@ def test_a_killed_grid_resumes_where_it_stopped(pinned: Path, tmp_path: Path) ->
         assert path.read_bytes() == (ran / path.relative_to(tmp_path / "runs")).read_bytes()
 
 
+def test_a_cell_whose_run_shares_no_query_with_the_qrels_is_an_error(tmp_path: Path) -> None:
+    """DL19's candidates given as DL20's first stage: an error naming the run, not a table of zeros."""
+    path = tmp_path / "grid.yaml"
+    path.write_text(f"output: {tmp_path / 'runs'}\ndatasets:\n  - name: dl20\n    first_stages: {{bm25: \"{DL19_CANDIDATES}\"}}\n"
+                    "conditions:\n  - name: bm25\n    first_stage: {method: bm25}\n")
+    assert_one_line_error(invoke("reproduce", str(path)), "run.dl20.bm25.txt shares no query with the qrels (43 run queries")
+    assert not (tmp_path / "runs" / "table.md").exists()
+
+
 @pytest.mark.parametrize(
     ("change", "fragments"),
     [
