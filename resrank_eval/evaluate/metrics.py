@@ -91,7 +91,7 @@ def evaluate(run: Run, qrels: Qrels, measures: Sequence[str | Measure], name: st
         for metric in ir_measures.pytrec_eval.evaluator(list(wanted), qrels).iter_calc(_to_pytrec(run, depth)):
             for label in wanted[metric.measure]:
                 per_query[metric.query_id][label] = float(metric.value)
-    return Evaluation(list(parsed), per_query, warnings)
+    return Evaluation(list(parsed), per_query, warnings + _level_warnings(parsed, qrels))
 
 
 def _coverage_warnings(run: Run, qrels: Qrels, name: str) -> list[str]:
@@ -108,3 +108,10 @@ def _coverage_warnings(run: Run, qrels: Qrels, name: str) -> list[str]:
         warnings.append(f"{name} covers {len(qrels) - len(missing)} of {len(qrels)} judged queries; the other {len(missing)} score 0 "
                         f"(e.g. {missing[0]})")
     return warnings
+
+
+def _level_warnings(measures: dict[str, Measure], qrels: Qrels) -> list[str]:
+    """A relevance level above every grade (``R(rel=5)@100`` on grades 0-3) judges nothing relevant: all zeros, silently."""
+    top = max((grade for judged in qrels.values() for grade in judged.values()), default=0)
+    return [f"{name} counts grade {m['rel']} and above as relevant, but the qrels' highest grade is {top}: it is 0 for every query"
+            for name, m in measures.items() if "rel" in m.SUPPORTED_PARAMS and m["rel"] > top]

@@ -45,6 +45,12 @@ def test_relevance_level_applies_to_binary_measures() -> None:
     assert ev.per_query["q1"]["R(rel=2)@100"] == 1.0
 
 
+def test_a_relevance_level_above_every_grade_is_warned_about() -> None:
+    ev = evaluate(run_of(q1=["a"], q2=["x"]), QRELS, ["R(rel=5)@100", "P(rel=2)@1", "nDCG@10"])
+    assert ev.mean["R(rel=5)@100"] == 0.0
+    assert ev.warnings == ["R(rel=5)@100 counts grade 5 and above as relevant, but the qrels' highest grade is 2: it is 0 for every query"]
+
+
 def test_ndcg_against_hand_computation() -> None:
     ev = evaluate(run_of(q1=["b", "a", "c"]), {"q1": QRELS["q1"]}, ["nDCG@10"])
     dcg = 1 / math.log2(2) + 2 / math.log2(3)
