@@ -126,6 +126,12 @@ def test_a_measure_with_a_cutoff_or_rel_below_1_is_refused(tmp_path: Path, measu
     assert nothing_written(tmp_path)
 
 
+def test_reproduce_refuses_a_fractional_cutoff_before_anything_runs(tmp_path: Path) -> None:
+    assert_refused(run_cli("reproduce", "offline", "--measure", "nDCG@1.5", "--output", tmp_path / "out"),
+                   "measure 'nDCG@1.5': cutoff must be an integer >= 1, got 1.5")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("command", ["evaluate", "report"])
 def test_a_run_sharing_no_query_with_the_qrels_is_refused(tmp_path: Path, command: str) -> None:
     """A DL19 run scored as NFCorpus: an error, not a table of 0.0000."""
