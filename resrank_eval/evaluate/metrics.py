@@ -6,7 +6,7 @@ aliases such as ``MAP``), and a cutoff wherever the measure takes one, since the
 the score (RR aside: trec_eval's ``recip_rank`` reads the whole run, and ``RR@k`` reads it cut at k).
 The mean is over every judged query (a judged query missing from the run scores 0); run queries
 without judgments are ignored, and both cases are reported as warnings because they usually mean a
-wrong topic set or a truncated run.
+wrong topic set or a truncated run (a run sharing no query with the qrels is an error).
 """
 
 from __future__ import annotations
