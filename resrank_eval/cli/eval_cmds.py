@@ -32,9 +32,9 @@ def evaluate_cmd(dataset: str, runs: tuple[str, ...], qrels: str | None, corpus:
     judgments = resolve_qrels(ds, qrels)
     results = {}
     for path in runs:
-        results[path] = evaluate(read_run(path), judgments, list(measures) or list(ds.measures))
+        results[path] = evaluate(read_run(path), judgments, list(measures) or list(ds.measures), path)
         for warning in results[path].warnings:
-            echo_warning(f"{path}: {warning}")
+            echo_warning(warning)
     text = render(per_query_frame(results) if per_query else mean_frame(results), fmt)
     if output:
         with atomic_write(output) as handle:

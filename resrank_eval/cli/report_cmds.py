@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import POSITIVE, Writable
+from .common import POSITIVE, Writable, echo_warning
 
 
 @click.command("report")
@@ -39,6 +39,8 @@ def report(runs: tuple[str, ...], dataset: str | None, corpus: str | None, split
     loaded = [load_run_file(f, dataset) for f in files]
     local = {dataset: get_dataset(dataset, corpus, split)} if corpus is not None else None
     result = build_report(loaded, baseline, alpha, resamples, local)
+    for warning in (w for r in result.results for w in r.warnings):
+        echo_warning(warning)
     click.echo(getattr(result, f"to_{fmt}")(), nl=False)
     if output:
         for path in result.save(output):

@@ -6,7 +6,7 @@ aliases such as ``MAP``), and a cutoff wherever the measure takes one, since the
 the score (RR aside: trec_eval's ``recip_rank`` reads the whole run, and ``RR@k`` reads it cut at k).
 The mean is over every judged query (a judged query missing from the run scores 0); run queries
 without judgments are ignored, and both cases are reported as warnings because they usually mean a
-wrong topic set or a truncated run.
+wrong topic set or a truncated run (a run sharing no query with the qrels is an error).
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ def parse_measure(name: str | Measure) -> Measure:
         raise ResrankError(f"unknown measure {text!r}; use e.g. {EXAMPLES}") from None
     if str(measure) != text:
         raise ResrankError(f"unknown measure {text!r}; ir_measures writes it {measure}")
+    for param in ("cutoff", "rel"):  # pytrec_eval aborts the process on P@0 and raises on 1.5 or rel=0
+        value = measure.params.get(param, 1)
+        if type(value) is not int or value < 1:
+            raise ResrankError(f"measure {text!r}: {param} must be an integer >= 1, got {value}")
     if "cutoff" in measure.SUPPORTED_PARAMS and "cutoff" not in measure.params and measure.NAME != "RR":
         raise ResrankError(f"measure {text!r} needs a cutoff, e.g. {text}@10")
     if not ir_measures.pytrec_eval.supports(_computed(measure)[0]):
@@ -71,27 +75,43 @@ def _to_pytrec(run: Run, cutoff: int | None) -> dict[str, dict[str, float]]:
     return out
 
 
-def evaluate(run: Run, qrels: Qrels, measures: Sequence[str | Measure]) -> Evaluation:
-    """Score ``run`` (candidates in rank order) with trec_eval -c semantics."""
+def evaluate(run: Run, qrels: Qrels, measures: Sequence[str | Measure], name: str = "the run") -> Evaluation:
+    """Score ``run`` (candidates in rank order) with trec_eval -c semantics; ``name`` (its file) is what the warnings call it.
+
+    A run with hits for no judged query is an error: the wrong dataset or qrels, not a score of 0.
+    """
     parsed = {str(m).strip(): parse_measure(m) for m in measures}
+    warnings = _coverage_warnings(run, qrels, name)
     per_query = {qid: dict.fromkeys(parsed, 0.0) for qid in qrels}
     by_depth: dict[int | None, dict[Measure, list[str]]] = {}
-    for name, measure in parsed.items():
+    for label, measure in parsed.items():
         computed, depth = _computed(measure)
-        by_depth.setdefault(depth, {}).setdefault(computed, []).append(name)
+        by_depth.setdefault(depth, {}).setdefault(computed, []).append(label)
     for depth, wanted in by_depth.items():
         for metric in ir_measures.pytrec_eval.evaluator(list(wanted), qrels).iter_calc(_to_pytrec(run, depth)):
-            for name in wanted[metric.measure]:
-                per_query[metric.query_id][name] = float(metric.value)
-    return Evaluation(list(parsed), per_query, _coverage_warnings(run, qrels))
+            for label in wanted[metric.measure]:
+                per_query[metric.query_id][label] = float(metric.value)
+    return Evaluation(list(parsed), per_query, warnings + _level_warnings(parsed, qrels))
 
 
-def _coverage_warnings(run: Run, qrels: Qrels) -> list[str]:
+def _coverage_warnings(run: Run, qrels: Qrels, name: str) -> list[str]:
     warnings = []
     unjudged = sorted(set(run) - set(qrels))
-    if unjudged:
-        warnings.append(f"{len(unjudged)} run queries have no judgments and are ignored (e.g. {unjudged[0]})")
     missing = sorted(q for q in qrels if not run.get(q))
+    if len(missing) == len(qrels):
+        example = f", e.g. {unjudged[0]}" if unjudged else ""
+        raise ResrankError(f"{name} shares no query with the qrels ({len(run)} run queries{example}; {len(qrels)} judged, "
+                           f"e.g. {missing[0]}): wrong dataset or qrels?")
+    if unjudged:
+        warnings.append(f"{name}: {len(unjudged)} of its {len(run)} queries have no judgments and are ignored (e.g. {unjudged[0]})")
     if missing:
-        warnings.append(f"{len(missing)} judged queries have no hits in the run and score 0 (e.g. {missing[0]})")
+        warnings.append(f"{name} covers {len(qrels) - len(missing)} of {len(qrels)} judged queries; the other {len(missing)} score 0 "
+                        f"(e.g. {missing[0]})")
     return warnings
+
+
+def _level_warnings(measures: dict[str, Measure], qrels: Qrels) -> list[str]:
+    """A relevance level above every grade (``R(rel=5)@100`` on grades 0-3) judges nothing relevant: all zeros, silently."""
+    top = max((grade for judged in qrels.values() for grade in judged.values()), default=0)
+    return [f"{name} counts grade {m['rel']} and above as relevant, but the qrels' highest grade is {top}: it is 0 for every query"
+            for name, m in measures.items() if "rel" in m.SUPPORTED_PARAMS and m["rel"] > top]

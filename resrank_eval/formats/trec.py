@@ -144,17 +144,27 @@ def read_qrels(path: str | Path) -> Qrels:
     return qrels
 
 
+QRELS_COLUMNS = {4: "qid iter docid rel", 3: "qid docid rel"}
+"""The two qrels layouts: TREC's, and BEIR's TSV (whose header ``query-id corpus-id score`` is skipped)."""
+
+
 def _iter_judgments(path: str | Path) -> Iterator[tuple[int, tuple[str, str, int]]]:
+    """Judgments with the columns of the file's first line: a TREC line that lost a column is an error, not a
+    3-column judgment of docid ``iter`` (``19335 0 1017759`` would judge '0' as 1017759)."""
+    first: tuple[int, int] | None = None  # (line, columns) that set the file's layout
     for lineno, line in iter_lines(path):
         parts = line.split()
-        if not parts or (lineno == 1 and parts[0] == "query-id"):
+        if not parts:
             continue
-        if len(parts) == 4:
-            qid, _, docid, rel = parts
-        elif len(parts) == 3:
-            qid, docid, rel = parts
-        else:
-            raise InputError(path, lineno, f"expected 'qid iter docid rel' (4 columns) or 'qid docid rel', got {len(parts)} columns")
+        if first is None:
+            if len(parts) not in QRELS_COLUMNS:
+                raise InputError(path, lineno, f"expected 'qid iter docid rel' (4 columns) or 'qid docid rel', got {len(parts)} columns")
+            first = (lineno, len(parts))
+            if lineno == 1 and parts[0] == "query-id":
+                continue
+        elif len(parts) != first[1]:
+            raise InputError(path, lineno, f"got {len(parts)} columns, but line {first[0]} has {first[1]} ({QRELS_COLUMNS[first[1]]})")
+        qid, docid, rel = parts[0], parts[-2], parts[-1]
         try:
             check_columns(qid=qid, docid=docid)
         except ValueError as exc:

@@ -40,6 +40,8 @@ class SystemResult:
     per_query: dict[str, dict[str, float]]
     efficiency: EfficiencySummary | None
     significance: dict[str, Comparison] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    """The evaluation's (:attr:`~resrank_eval.evaluate.metrics.Evaluation.warnings`): a partial run tests "worse" for the queries it misses."""
 
 
 @dataclass
@@ -181,8 +183,9 @@ def build_report(runs: list[SystemRun], baseline: str | Path | None = None, alph
     results = []
     for run, label in zip(runs, unique_labels(runs)):
         dataset = (datasets or {}).get(run.dataset) or get_dataset(run.dataset)
-        evaluation = evaluate(run.run, dataset.qrels(), dataset.measures)
-        results.append(SystemResult(label, run.dataset, run, evaluation.measures, evaluation.mean, evaluation.per_query, run.efficiency))
+        evaluation = evaluate(run.run, dataset.qrels(), dataset.measures, str(run.path or label))
+        results.append(SystemResult(label, run.dataset, run, evaluation.measures, evaluation.mean, evaluation.per_query, run.efficiency,
+                                    warnings=evaluation.warnings))
     if baseline is None:
         return Report(results, None, alpha)
     report = Report(results, _baseline_label(results, baseline), alpha, correction)

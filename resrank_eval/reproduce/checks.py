@@ -189,7 +189,10 @@ def load_grid(path: str | Path) -> Grid:
     check_expected(grid, raw)
     if spec.baseline is not None and spec.baseline not in conditions:
         raise InputError(path, line_of(raw, "baseline"), f"baseline {spec.baseline!r} is not a condition")
-    parse_measure(spec.measure)
+    try:
+        parse_measure(spec.measure)
+    except ResrankError as exc:
+        raise InputError(path, line_of(raw, "measure"), str(exc)) from None
     return grid
 
 

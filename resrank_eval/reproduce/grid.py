@@ -82,8 +82,10 @@ def score(grid: Grid, cells: list[Cell], baseline: str | None = None, n_resample
     if chosen is not None and chosen not in {r.label for r in runs}:
         log.warning("the baseline %r has no run among the chosen cells: the table has no significance tests", chosen)
         chosen = None
-    report = build_report(runs, chosen, n_resamples=n_resamples, datasets=grid.datasets)
-    return replace(report, layout="paper", title=grid.spec.title or grid.path.stem, measure=measure or grid.spec.measure,
+    measure = measure or grid.spec.measure  # scored even where it is not one of a dataset's standard measures
+    datasets = {name: replace(d, measures=tuple(dict.fromkeys([*d.measures, measure]))) for name, d in grid.datasets.items()}
+    report = build_report(runs, chosen, n_resamples=n_resamples, datasets=datasets)
+    return replace(report, layout="paper", title=grid.spec.title or grid.path.stem, measure=measure,
                    rows=[c for c in grid.conditions if c in report.systems], columns=[d for d in grid.datasets if d in report.datasets],
                    labels={c.name: c.label for c in grid.conditions.values() if c.label})
 

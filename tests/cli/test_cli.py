@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from resrank_eval.datasets import get_dataset
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.formats.trec import read_run
 from resrank_eval.rerank import Option, Reranked, Reranker
@@ -45,9 +46,15 @@ def test_per_query_csv_and_markdown(dl19_run: Path) -> None:
     assert "| run" in invoke("evaluate", "--dataset", "dl19", str(dl19_run), "--format", "markdown").output
 
 
-def test_dl20_mean_is_over_54_judged_queries(dl19_run: Path) -> None:
-    result = invoke("evaluate", "--dataset", "dl20", str(dl19_run), "--format", "json")
+def test_dl20_mean_is_over_54_judged_queries(dl19_run: Path, tmp_path: Path) -> None:
+    """A run of one DL20 query (a DL19 query's hits renamed): the mean is over every judged query, the others score 0."""
+    qid = sorted(get_dataset("dl20").qrels())[0]
+    lines = dl19_run.read_text().splitlines(keepends=True)
+    run = tmp_path / "run.txt"
+    run.write_text("".join(qid + line[line.index(" "):] for line in lines if line.split()[0] == lines[0].split()[0]))
+    result = invoke("evaluate", "--dataset", "dl20", str(run), "--format", "json")
     assert json.loads(result.stdout)[0]["queries"] == 54
+    assert f"{run} covers 1 of 54 judged queries; the other 53 score 0" in result.stderr
 
 
 def test_export_round_trip(dl19_run: Path, tmp_path: Path) -> None:

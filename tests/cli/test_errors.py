@@ -106,6 +106,41 @@ def test_evaluating_a_truncated_gzip_run_is_refused(tmp_path: Path) -> None:
     assert_refused(run_cli("evaluate", "--dataset", "dl19", run), "run.txt.gz:", "the file is truncated")
 
 
+def test_a_qrels_line_that_lost_a_column_is_refused_at_its_line(tmp_path: Path) -> None:
+    qrels = tmp_path / "qrels.txt"
+    text = (REPO / "qrels" / "qrels.dl19-passage.txt").read_text()
+    qrels.write_text(text + "19335 0 1017759\n")  # read alone, docid '0' judged 1017759
+    lines = text.count("\n") + 1
+    run = REPO / "runs" / "dl19" / "run.dl19.bm25.txt"
+    assert_refused(run_cli("evaluate", "--dataset", "dl19", "--qrels", qrels, run, "--output", tmp_path / "out.txt"),
+                   f"qrels.txt:{lines}: got 3 columns, but line 1 has 4 (qid iter docid rel)")
+    assert nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize(("measure", "why"), [("P@0", "cutoff"), ("nDCG@1.5", "cutoff"), ("RR(rel=0)@10", "rel"), ("R(rel=1.5)@10", "rel")])
+def test_a_measure_with_a_cutoff_or_rel_below_1_is_refused(tmp_path: Path, measure: str, why: str) -> None:
+    """P@0 used to abort the process inside pytrec_eval; the others were internal errors."""
+    run = REPO / "runs" / "dl19" / "run.dl19.bm25.txt"
+    assert_refused(run_cli("evaluate", "--dataset", "dl19", "-m", measure, run, "--output", tmp_path / "out.txt"),
+                   f"measure {measure!r}: {why} must be an integer >= 1")
+    assert nothing_written(tmp_path)
+
+
+def test_reproduce_refuses_a_fractional_cutoff_before_anything_runs(tmp_path: Path) -> None:
+    assert_refused(run_cli("reproduce", "offline", "--measure", "nDCG@1.5", "--output", tmp_path / "out"),
+                   "measure 'nDCG@1.5': cutoff must be an integer >= 1, got 1.5")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["evaluate", "report"])
+def test_a_run_sharing_no_query_with_the_qrels_is_refused(tmp_path: Path, command: str) -> None:
+    """A DL19 run scored as NFCorpus: an error, not a table of 0.0000."""
+    run = REPO / "runs" / "dl19" / "run.dl19.bm25.txt"
+    assert_refused(run_cli(command, "--dataset", "beir/nfcorpus", run, "--output", tmp_path / "out"),
+                   f"{run} shares no query with the qrels (43 run queries, e.g. 1037798; 323 judged, e.g. PLAIN-1008)")
+    assert not (tmp_path / "out").exists()
+
+
 def test_importing_candidates_that_are_not_gzip_is_refused(tmp_path: Path) -> None:
     fake = tmp_path / "c.json.gz"
     fake.write_text("[]")

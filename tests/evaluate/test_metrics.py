@@ -28,7 +28,14 @@ def test_missing_judged_query_counts_zero_and_unjudged_is_ignored() -> None:
     ev = evaluate(run_of(q1=["a", "b"], q9=["z"]), QRELS, ["P@1"])
     assert ev.per_query["q2"]["P@1"] == 0.0
     assert ev.mean["P@1"] == pytest.approx(0.5)
-    assert any("no judgments" in w for w in ev.warnings) and any("no hits" in w for w in ev.warnings)
+    assert ev.warnings == ["the run: 1 of its 2 queries have no judgments and are ignored (e.g. q9)",
+                           "the run covers 1 of 2 judged queries; the other 1 score 0 (e.g. q2)"]
+
+
+def test_a_run_sharing_no_query_with_the_qrels_is_an_error() -> None:
+    """A wrong dataset or qrels, not a table of zeros."""
+    with pytest.raises(ResrankError, match=r"^run.txt shares no query with the qrels \(1 run queries, e.g. q9; 2 judged, e.g. q1\)"):
+        evaluate(run_of(q9=["a"]), QRELS, ["P@1"], name="run.txt")
 
 
 def test_relevance_level_applies_to_binary_measures() -> None:
@@ -36,6 +43,12 @@ def test_relevance_level_applies_to_binary_measures() -> None:
     assert ev.per_query["q1"]["P@1"] == 1.0
     assert ev.per_query["q1"]["P(rel=2)@1"] == 0.0
     assert ev.per_query["q1"]["R(rel=2)@100"] == 1.0
+
+
+def test_a_relevance_level_above_every_grade_is_warned_about() -> None:
+    ev = evaluate(run_of(q1=["a"], q2=["x"]), QRELS, ["R(rel=5)@100", "P(rel=2)@1", "nDCG@10"])
+    assert ev.mean["R(rel=5)@100"] == 0.0
+    assert ev.warnings == ["R(rel=5)@100 counts grade 5 and above as relevant, but the qrels' highest grade is 2: it is 0 for every query"]
 
 
 def test_ndcg_against_hand_computation() -> None:
@@ -63,7 +76,11 @@ def test_measure_objects_and_their_names_are_ir_measures() -> None:
 
 
 @pytest.mark.parametrize(("name", "error"), [("MAP", "ir_measures writes it AP"), ("nDCG", "needs a cutoff"), ("R@x", "unknown measure"),
-                                             ("foo@10", "unknown measure"), ("ERR@20", "not one pytrec_eval computes")])
+                                             ("foo@10", "unknown measure"), ("ERR@20", "not one pytrec_eval computes"),
+                                             ("P@0", "cutoff must be an integer >= 1, got 0"),
+                                             ("nDCG@1.5", "cutoff must be an integer >= 1, got 1.5"),
+                                             ("RR(rel=0)@10", "rel must be an integer >= 1, got 0"),
+                                             ("R(rel=1.5)@10", "rel must be an integer >= 1, got 1.5")])
 def test_unknown_measures(name: str, error: str) -> None:
     with pytest.raises(ResrankError, match=error):
         parse_measure(name)

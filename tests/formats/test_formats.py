@@ -65,7 +65,14 @@ def test_qrels_trec_and_beir_tsv(tmp_path: Path) -> None:
     assert read_qrels(write(tmp_path, "b", "query-id\tcorpus-id\tscore\nq1\td1\t1\n")) == {"q1": {"d1": 1}}
 
 
-@pytest.mark.parametrize(("text", "line", "message"), [("q1 0 d1 1\nq1 0 d1 x\n", 2, "not an integer"), ("q1\n", 1, "columns")])
+@pytest.mark.parametrize(("text", "line", "message"), [
+    ("q1 0 d1 1\nq1 0 d1 x\n", 2, "not an integer"),
+    ("q1\n", 1, "columns"),
+    # a TREC line that lost its relevance would read as docid '0' judged 1017759: the first judgment fixes the columns
+    ("19335 0 1017759 0\n19335 0 1017759\n", 2, r"3 columns, but line 1 has 4 \(qid iter docid rel\)"),
+    ("q1 d1 1\nq1 0 d2 1\n", 2, r"4 columns, but line 1 has 3 \(qid docid rel\)"),
+    ("query-id\tcorpus-id\tscore\nq1\t0\td1\t1\n", 2, r"4 columns, but line 1 has 3 \(qid docid rel\)"),
+])
 def test_malformed_qrels(tmp_path: Path, text: str, line: int, message: str) -> None:
     path = write(tmp_path, "bad.qrels", text)
     with pytest.raises(InputError, match=message) as info:

@@ -151,6 +151,17 @@ def test_report_errors_are_one_line(dl19_runs: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "pass --dataset" in result.output
 
 
+def test_a_run_covering_part_of_the_judged_queries_is_reported_with_a_warning(dl19_runs: Path, tmp_path: Path) -> None:
+    """The queries it misses score 0, so it is "significantly worse": the same warning as ``evaluate`` says why."""
+    bm25 = read_candidates(DL19_CANDIDATES).run
+    part = tmp_path / "run.dl19.part.txt"
+    write_run(part, {q: bm25[q] for q in sorted(bm25)[:10]}, "part")
+    result = CliRunner().invoke(main, ["report", str(dl19_runs / "run.dl19.bm25.txt"), str(part), "--baseline", "bm25", "--resamples", "200"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"Warning: {part} covers 10 of 43 judged queries; the other 33 score 0 (e.g. {sorted(bm25)[10]})\n"
+    assert CliRunner().invoke(main, ["evaluate", "--dataset", "dl19", str(part)]).stderr == result.stderr
+
+
 def test_clashing_run_tags_take_the_file_names_system_part(tmp_path: Path) -> None:
     bm25 = read_candidates(DL19_CANDIDATES).run
     paths = [tmp_path / "run.dl19.resrank-mini.txt", tmp_path / "run.dl19.resrank-mini-frozen.txt", tmp_path / "other" / "run.dl19.resrank-mini.txt"]

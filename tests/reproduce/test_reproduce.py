@@ -17,6 +17,9 @@ import click
 import pytest
 
 from resrank_eval.cli import main
+from resrank_eval.datasets import get_dataset
+from resrank_eval.evaluate import evaluate
+from resrank_eval.formats.trec import read_run
 from resrank_eval.reproduce import load_grid, plan, run_grid
 from resrank_eval.reproduce.plan import Command
 from resrank_eval.rerank import Reranked, Reranker
@@ -214,6 +217,28 @@ def test_a_killed_grid_resumes_where_it_stopped(pinned: Path, tmp_path: Path) ->
         assert path.read_bytes() == (ran / path.relative_to(tmp_path / "runs")).read_bytes()
 
 
+def one_cell_grid(folder: Path, dataset: str, head: str = "") -> Path:
+    """A grid of one cell: DL19's BM25 candidates imported as ``dataset``'s BM25 run."""
+    path = folder / "grid.yaml"
+    path.write_text(f"{head}output: {folder / 'runs'}\ndatasets:\n  - name: {dataset}\n    first_stages: {{bm25: \"{DL19_CANDIDATES}\"}}\n"
+                    "conditions:\n  - name: bm25\n    first_stage: {method: bm25}\n")
+    return path
+
+
+def test_a_cell_whose_run_shares_no_query_with_the_qrels_is_an_error(tmp_path: Path) -> None:
+    """DL19's candidates given as DL20's first stage: an error naming the run, not a table of zeros."""
+    assert_one_line_error(invoke("reproduce", str(one_cell_grid(tmp_path, "dl20"))), "run.dl20.bm25.txt shares no query with the qrels (43 run queries")
+    assert not (tmp_path / "runs" / "table.md").exists()
+
+
+def test_the_table_measure_is_scored_when_it_is_not_a_standard_one(tmp_path: Path) -> None:
+    """The file's measure (P@10: not among DL19's standard measures) is computed for the table, not shown as –."""
+    result = invoke("reproduce", str(one_cell_grid(tmp_path, "dl19", "measure: P@10\n")), "--resamples", "200")
+    assert result.exit_code == 0, result.output
+    run = read_run(tmp_path / "runs" / "dl19" / "run.dl19.bm25.txt")
+    assert f"| bm25     | {evaluate(run, get_dataset('dl19').qrels(), ['P@10']).mean['P@10']:.4f} |" in result.stdout
+
+
 @pytest.mark.parametrize(
     ("change", "fragments"),
     [
@@ -232,6 +257,8 @@ def test_a_killed_grid_resumes_where_it_stopped(pinned: Path, tmp_path: Path) ->
         (("expected:\n", "expected:\n  nope: {dl19: {nDCG@10: 0.5}}\n"), ["grid.yaml:24:", "unknown condition 'nope'"]),
         (("baseline: bm25", "baseline: bm99"), ["grid.yaml:3:", "baseline 'bm99' is not a condition"]),
         (("title: test grid", "title: test grid\nbogus: 1"), ["grid.yaml:2:", "unknown key 'bogus'"]),
+        (("title: test grid", "title: test grid\nmeasure: P@0"), ["grid.yaml:2:", "measure 'P@0': cutoff must be an integer >= 1"]),
+        (("title: test grid", "title: test grid\nmeasure: foo"), ["grid.yaml:2:", "unknown measure 'foo'"]),
     ],
 )
 def test_conditions_file_mistakes_are_one_line_errors(tmp_path: Path, cranfield: Path, change: tuple[str, str], fragments: list[str]) -> None:
