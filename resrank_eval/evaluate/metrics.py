@@ -98,7 +98,7 @@ def _coverage_warnings(run: Run, qrels: Qrels, name: str) -> list[str]:
     warnings = []
     unjudged = sorted(set(run) - set(qrels))
     missing = sorted(q for q in qrels if not run.get(q))
-    if len(missing) == len(qrels):
+    if qrels and len(missing) == len(qrels):
         example = f", e.g. {unjudged[0]}" if unjudged else ""
         raise ResrankError(f"{name} shares no query with the qrels ({len(run)} run queries{example}; {len(qrels)} judged, "
                            f"e.g. {missing[0]}): wrong dataset or qrels?")
