@@ -33,7 +33,7 @@ class PartConfig:
     mode: str = field(default="full", metadata={"choices": ("full", "lora")})
     r: int = field(default=16, metadata={"min": 1})
     alpha: int = field(default=32, metadata={"min": 1})
-    dropout: float = field(default=0.05, metadata={"min": 0.0})
+    dropout: float = field(default=0.05, metadata={"min": 0.0, "max": 1.0})
     targets: list[str] | None = None
 
 
@@ -88,7 +88,8 @@ class StageConfig:
 
     name: str = "stage"
     steps: int = field(default=100, metadata={"min": 1})
-    lr: float | dict[str, float] = field(default=1e-4, metadata={"above": 0.0})
+    lr: float | dict[str, float] = field(default=1e-4, metadata={"above": 0.0, "max": 1.0})
+    """At most 1: AdamW moves every weight by about the rate each step, so a rate above 1 only diverges."""
     warmup: int = field(default=0, metadata={"min": 0})
     schedule: str = field(default="linear", metadata={"choices": ("linear", "cosine", "constant")})
     weight_decay: float = field(default=0.0, metadata={"min": 0.0})

@@ -175,3 +175,13 @@ def test_a_reranker_score_that_is_not_finite_is_refused_at_the_source(tmp_path: 
     result = run_cli("rerank", "--dataset", "dl19", "--candidates", DL19_CANDIDATES, "--reranker", "nan-toy", "--output", tmp_path / "out.txt")
     assert_refused(result, "not finite")
     assert nothing_written(tmp_path)
+
+
+# -- train: config values and --set (fixtrain) ---------------------------------------------------
+
+
+def test_a_non_finite_training_option_is_refused_at_its_line(tmp_path: Path) -> None:
+    config = tmp_path / "train.yaml"
+    config.write_text(f"output_dir: {tmp_path / 'out'}\nmodel: {{preset: mini}}\ndata: {{train: t.jsonl}}\nlosses:\n  temperature: .nan\n")
+    assert_refused(run_cli("train", "--config", config), "train.yaml:5:", "losses.temperature: expected a finite number, got nan")
+    assert not (tmp_path / "out").exists()

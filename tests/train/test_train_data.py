@@ -136,6 +136,11 @@ def _config(tmp_path: Path, text: str) -> Path:
         ("model:\n  preset: mini\n  path: x", 6, "either 'preset' or 'path'"),
         ("model:\n  encoder:\n    mode: qlora", 6, "model.encoder.mode: expected one of full, lora"),
         ("stages: [", 6, "invalid YAML"),
+        ("losses:\n  temperature: .nan", 5, "losses.temperature: expected a finite number, got nan"),
+        ("training:\n  max_grad_norm: .inf", 5, "training.max_grad_norm: expected a finite number, got inf"),
+        ("stages:\n  - name: a\n    lr: 1e300", 6, "stages[0].lr: expected <= 1.0, got 1e+300"),
+        ("stages:\n  - name: a\n    train: [encoder]\n    lr: {encoder: -.inf}", 7, "stages[0].lr.encoder: expected a finite number"),
+        ("model:\n  preset: mini\n  encoder:\n    dropout: 2.0", 7, "model.encoder.dropout: expected <= 1.0, got 2.0"),
     ],
 )
 def test_bad_configs_fail_with_one_line_at_the_key(tmp_path: Path, text: str, line: int, message: str) -> None:

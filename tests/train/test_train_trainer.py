@@ -159,3 +159,21 @@ def test_a_first_stage_scores_model_learns_from_the_files_scores(tmp_path: Path,
     final = Trainer(load_config(write_config(tmp_path / "with", model, scored, stages=stages))).train()
     loaded = ResRankModel.from_pretrained(final, "cpu", "float32")
     assert loaded.score_embedding is not None and loaded.score_embedding.abs().sum() > 0  # moved off its zero start
+
+
+def test_a_non_finite_loss_stops_training_at_its_step_and_saves_nothing_after(tmp_path: Path, tiny_model_config: dict[str, object],
+                                                                             train_file: Path) -> None:
+    """The config refuses NaN; a run that diverges anyway (here: a temperature set past the checks, read from step 3 on)
+    stops with one line naming the step: no NaN checkpoint, no model, and a log that stays strict JSON."""
+    stages = [{"name": "reader", "steps": 2, "lr": 3e-3, "contrastive": 0.0}, {"name": "joint", "steps": 2, "lr": 3e-3}]
+    config = load_config(write_config(tmp_path, tiny_model_config, train_file, stages=stages))
+    config.losses.temperature = float("nan")
+    with pytest.raises(ResrankError, match=r"^step 3 \(stage joint\): the contrastive loss is nan") as info:
+        Trainer(config).train()
+    assert "\n" not in str(info.value)
+    out = Path(config.output_dir)
+    assert not (out / "final").exists()
+    checkpoint = load_latest(out / "checkpoints")
+    assert checkpoint is not None and checkpoint["step"] == 2
+    lines = (out / LOG_FILE).read_text().splitlines()
+    assert [json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in the log"))["step"] for line in lines] == [1, 2]
