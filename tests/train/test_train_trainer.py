@@ -177,3 +177,16 @@ def test_a_non_finite_loss_stops_training_at_its_step_and_saves_nothing_after(tm
     assert checkpoint is not None and checkpoint["step"] == 2
     lines = (out / LOG_FILE).read_text().splitlines()
     assert [json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in the log"))["step"] for line in lines] == [1, 2]
+
+
+def test_resume_refuses_a_checkpoint_edited_since_it_was_written(tmp_path: Path, tiny_model_config: dict[str, object],
+                                                                  train_file: Path) -> None:
+    config = load_config(write_config(tmp_path, tiny_model_config, train_file, stages=[{"name": "joint", "steps": 3, "lr": 3e-3}]))
+    assert Trainer(config).train(stop_after=2) is None
+    tensors = Path(config.output_dir) / "checkpoints/step-0000002/tensors.safetensors"
+    data = bytearray(tensors.read_bytes())
+    data[-1] ^= 1  # one bit of a weight: still a complete safetensors file of the same size
+    tensors.write_bytes(bytes(data))
+    with pytest.raises(ResrankError, match=rf"^{tensors}: changed since it was made .*state.json.*; delete .*step-0000002") as info:
+        Trainer(config).train(resume=True)
+    assert "\n" not in str(info.value) and not (Path(config.output_dir) / "final").exists()
