@@ -161,7 +161,8 @@ class AblationConfig:
 @dataclass
 class TrainConfig:
     output_dir: str = ""
-    seed: int = 13
+    seed: int = field(default=13, metadata={"min": 0, "max": 2**32 - 1})
+    """numpy's range: torch seeds from it (times 1_000_003 per epoch, :mod:`.batches`) stay inside its 64 bits."""
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     dev: DevConfig | None = None

@@ -136,6 +136,8 @@ def _config(tmp_path: Path, text: str) -> Path:
         ("model:\n  preset: mini\n  path: x", 6, "either 'preset' or 'path'"),
         ("model:\n  encoder:\n    mode: qlora", 6, "model.encoder.mode: expected one of full, lora"),
         ("stages: [", 6, "invalid YAML"),
+        ("seed: 99999999999999999999", 4, "seed: expected <= 4294967295, got 99999999999999999999"),
+        ("seed: -1", 4, "seed: expected >= 0, got -1"),
         ("losses:\n  temperature: .nan", 5, "losses.temperature: expected a finite number, got nan"),
         ("training:\n  max_grad_norm: .inf", 5, "training.max_grad_norm: expected a finite number, got inf"),
         ("stages:\n  - name: a\n    lr: 1e300", 6, "stages[0].lr: expected <= 1.0, got 1e+300"),
