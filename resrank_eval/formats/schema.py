@@ -27,12 +27,12 @@ def check(instance: Any, what: str) -> None:
         object.__setattr__(instance, field.name, value)
 
 
-def _error(path: Path | None, line: int | None, message: str) -> ResrankError:
+def _error(path: str | Path | None, line: int | None, message: str) -> ResrankError:
     """At ``file:line`` when the values came from a file, else a plain one-line error."""
     return InputError(path, line, message) if path is not None else ResrankError(message)
 
 
-def build(cls: type, raw: Any, path: Path | None, where: str, line: int | None = None) -> Any:
+def build(cls: type, raw: Any, path: str | Path | None, where: str, line: int | None = None) -> Any:
     """An instance of dataclass ``cls`` from ``raw``; ``where`` is the dotted key path, for errors."""
     if not isinstance(raw, dict):
         raise _error(path, line, f"{where or 'config'}: expected a mapping, got {type(raw).__name__}")
@@ -58,7 +58,7 @@ def _same_kind(hint: Any, value: Any) -> bool:
     return kind is not None and isinstance(value, kind)
 
 
-def _convert(hint: Any, value: Any, meta: Any, path: Path | None, name: str, line: int | None) -> Any:
+def _convert(hint: Any, value: Any, meta: Any, path: str | Path | None, name: str, line: int | None) -> Any:
     def fail(expected: str) -> ResrankError:
         return _error(path, line, f"{name}: expected {expected}, got {value!r}")
 

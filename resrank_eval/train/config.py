@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,7 +219,7 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     path = Path(path)
     raw = read_yaml(path)
     for item in overrides:
-        apply_override(raw, item, path)
+        build(TrainConfig, apply_override(raw, item), f"--set {item}", "")
     config = build(TrainConfig, raw, path, "")
     _check(config, raw, path)
     return config
@@ -268,14 +269,18 @@ def check_files(config: TrainConfig) -> None:
     """What training reads and writes, checked before 20 s of loading: inputs exist, a saved model is sound, output_dir is writable."""
     from ..formats.atomic import check_writable
     from ..model.check import check_resrank_model
+    from ..model.sources import HUB_ID
 
     inputs = {"data.train": config.data.train, "dev.run": config.dev.run if config.dev is not None else None}
     for key, file in inputs.items():
         if file is not None and not Path(file).is_file():
             raise InputError(file, None, f"{key}: no such file")
     check_writable(config.output_dir, folder=True)
-    if config.model.path is not None:
-        check_resrank_model(config.model.path)
+    source = config.model.path
+    if source is not None:
+        if not Path(source).exists() and not HUB_ID.fullmatch(source) and (os.sep in source or source.startswith(".")):
+            raise InputError(source, None, "model.path: no such folder")
+        check_resrank_model(source)
 
 
 def _check_model_config(config: TrainConfig, raw: dict, path: Path) -> None:

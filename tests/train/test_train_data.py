@@ -195,6 +195,33 @@ def test_overrides_reach_list_items_and_are_validated(tmp_path: Path) -> None:
         load_config(path, ["stages.0.steps=many"])
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("training.batch_size=0", "training.batch_size: expected >= 1, got 0"),
+        ("trainin.batch_size=2", "unknown key 'trainin'"),
+        ("training.newkey=1", "unknown key 'training.newkey'"),
+        ("stages.1.steps=x", "stages[1].steps: expected an integer, got 'x'"),
+        ("stages.2.steps=1", "'2' is not an index of a 2-item list"),
+        ("seed=-3", "seed: expected >= 0, got -3"),
+        ("training", "expected key.path=value"),
+        ("stages=[", "invalid YAML value"),
+    ],
+)
+def test_a_bad_override_is_named_not_a_line_of_the_file(tmp_path: Path, override: str, message: str) -> None:
+    path = _config(tmp_path, "training:\n  batch_size: 2\nstages:\n  - {name: align, steps: 4}\n  - {name: joint, steps: 6}")
+    with pytest.raises(InputError) as info:
+        load_config(path, ["training.precision=bf16", override])
+    assert str(info.value).startswith(f"--set {override}: ") and message in str(info.value), str(info.value)
+
+
+def test_an_override_can_mend_the_file_and_the_file_keeps_its_lines(tmp_path: Path) -> None:
+    path = _config(tmp_path, "training:\n  batch_size: 0")
+    assert load_config(path, ["training.batch_size=3"]).training.batch_size == 3
+    with pytest.raises(InputError, match=f"^{path}:5: training.batch_size: expected >= 1"):
+        load_config(path, ["training.precision=bf16"])
+
+
 def test_a_share_of_lists_can_be_shuffled_and_the_rest_keep_first_stage_order() -> None:
     import random
 
