@@ -175,13 +175,14 @@ class Trainer:
             if cache is not None:
                 objective.cache = cache.current(model, step - begin, f"stage {stage.name}")
             started = time.perf_counter()
+            lr = scheduler.get_last_lr()[0]  # the rate this step uses; scheduler.step() sets the next one's
             losses = self._step(sampler.micro_batches(step), stage, optimizer, step + 1)
             scheduler.step()
             step += 1
-            bar.set_postfix(loss=losses["loss"], lr=f"{scheduler.get_last_lr()[0]:.2e}", refresh=False)
+            bar.set_postfix(loss=losses["loss"], lr=f"{lr:.2e}", refresh=False)
             bar.update()
             if self.main and step % training.log_every == 0:
-                self._log({"step": step, "stage": stage.name, "lr": scheduler.get_last_lr()[0],
+                self._log({"step": step, "stage": stage.name, "lr": lr,
                            **losses, "seconds": round(time.perf_counter() - started, 3)})
             last = step == end
             if self.config.dev is not None and ((self.config.dev.every and step % self.config.dev.every == 0) or last):

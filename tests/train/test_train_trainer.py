@@ -86,6 +86,9 @@ def test_kill_and_resume_gives_the_same_weights(tmp_path: Path, tiny_model_confi
         assert torch.equal(tensor, b["model"][name]), name
     steps = [[(r["step"], r["loss"]) for r in _log(tmp_path / run / "out")] for run in ("a", "b")]
     assert steps[0] == steps[1] and len(steps[0]) == 6
+    # the rate each step used: align decays linearly from 3e-3; joint warms up for one step, then decays
+    rates = [[r["lr"] for r in _log(tmp_path / run / "out")] for run in ("a", "b")]
+    assert rates[0] == rates[1] == pytest.approx([3e-3, 2e-3, 1e-3, 1.5e-3, 3e-3, 1.5e-3])
 
 
 def test_lora_bf16_and_checkpointing_export_a_plain_model(tmp_path: Path, tiny_model_config: dict[str, object],
