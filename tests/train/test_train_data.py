@@ -106,6 +106,11 @@ def test_labels_order_pairs_before_teacher_ranks() -> None:
                                             {"docid": "b", "text": "y", "label": 0, "score": 1}]}), "'score' must be a finite number"),
         (json.dumps({**GOOD, "candidates": [{"docid": "a", "text": "x", "label": 1, "score": 2.5}, {"docid": "b", "text": "y", "label": 0}]}), "'score' is given for some"),
         (json.dumps(GOOD), "duplicate qid"),
+        (json.dumps({**GOOD, "qid": True}), "qid must be a string, got True"),
+        (json.dumps({**GOOD, "qid": "q 2"}), "qid 'q 2' contains whitespace"),
+        (json.dumps({**GOOD, "candidates": [{"docid": "a\tb", "text": "x", "label": 1}, {"docid": "b", "text": "y", "label": 0}]}),
+         "candidate 0: docid 'a\\tb' contains whitespace"),
+        (json.dumps({**GOOD, "positives": [1.5]}), "positive must be a string, got 1.5"),
     ],
 )
 def test_malformed_training_lines_fail_at_their_line(tmp_path: Path, line: str, message: str) -> None:
@@ -114,6 +119,13 @@ def test_malformed_training_lines_fail_at_their_line(tmp_path: Path, line: str, 
         read_examples(path)
     assert info.value.line == 3 and message in str(info.value)
     assert str(info.value).startswith(f"{path}:3: ") and "\n" not in str(info.value)
+
+
+def test_integer_ids_are_read_as_their_decimal_strings_as_in_every_reader(tmp_path: Path) -> None:
+    record = {"qid": 5, "query": "x", "candidates": [{"docid": 10, "text": "x", "label": 1}, {"docid": "b", "text": "y", "label": 0}],
+              "positives": [10]}
+    (example,) = read_examples(_write_lines(tmp_path / "train.jsonl", [json.dumps(record)]))
+    assert (example.qid, example.candidates[0].docid, example.positives) == ("5", "10", ("10",))
 
 
 def _config(tmp_path: Path, text: str) -> Path:
