@@ -1,13 +1,15 @@
 """Dataclasses from untyped values (YAML, JSON, keyword arguments), strictly: every key known, every value typed.
 
-Generic over any dataclass: a field's type hint says what a value must be, and its ``metadata`` may
-add ``choices``, ``min`` (at least) and ``above`` (strictly more than). The training config (from YAML, errors at ``file:line``) and the
+Generic over any dataclass: a field's type hint says what a value must be (a float must be finite: NaN slips past every
+range check), and its ``metadata`` may add ``choices``, ``min`` (at least), ``max`` (at most)
+and ``above`` (strictly more than). The training config (from YAML, errors at ``file:line``) and the
 ResRank model config (from ``resrank.json`` or from Python) are both checked here, by one path.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -25,12 +27,12 @@ def check(instance: Any, what: str) -> None:
         object.__setattr__(instance, field.name, value)
 
 
-def _error(path: Path | None, line: int | None, message: str) -> ResrankError:
+def _error(path: str | Path | None, line: int | None, message: str) -> ResrankError:
     """At ``file:line`` when the values came from a file, else a plain one-line error."""
     return InputError(path, line, message) if path is not None else ResrankError(message)
 
 
-def build(cls: type, raw: Any, path: Path | None, where: str, line: int | None = None) -> Any:
+def build(cls: type, raw: Any, path: str | Path | None, where: str, line: int | None = None) -> Any:
     """An instance of dataclass ``cls`` from ``raw``; ``where`` is the dotted key path, for errors."""
     if not isinstance(raw, dict):
         raise _error(path, line, f"{where or 'config'}: expected a mapping, got {type(raw).__name__}")
@@ -49,12 +51,14 @@ def _same_kind(hint: Any, value: Any) -> bool:
     """Whether ``value`` is of the kind a union member expects (numbers for float; mappings for dicts and dataclasses)."""
     if isinstance(value, bool) or hint is bool:
         return hint is bool and isinstance(value, bool)
+    if hint is float and isinstance(value, str):  # YAML 1.1 reads 1e-4 as a string: its range error, not another option's
+        return _number(value) is not None
     kinds = {int: int, float: (int, float), str: str, list: list, dict: dict}
     kind = kinds.get(typing.get_origin(hint) or hint, dict if dataclasses.is_dataclass(hint) else None)
     return kind is not None and isinstance(value, kind)
 
 
-def _convert(hint: Any, value: Any, meta: Any, path: Path | None, name: str, line: int | None) -> Any:
+def _convert(hint: Any, value: Any, meta: Any, path: str | Path | None, name: str, line: int | None) -> Any:
     def fail(expected: str) -> ResrankError:
         return _error(path, line, f"{name}: expected {expected}, got {value!r}")
 
@@ -94,14 +98,12 @@ def _convert(hint: Any, value: Any, meta: Any, path: Path | None, name: str, lin
         if not isinstance(value, int) or isinstance(value, bool):
             raise fail("an integer")
     elif hint is float:
-        if isinstance(value, str):
-            try:
-                value = float(value)  # YAML 1.1 reads 1e-4 as a string
-            except ValueError:
-                raise fail("a number") from None
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
+        number = _number(value)
+        if number is None:
             raise fail("a number")
-        value = float(value)
+        if not math.isfinite(number):
+            raise fail("a finite number")
+        value = number
     elif hint is str:
         if not isinstance(value, str):
             raise fail("a string")
@@ -109,6 +111,20 @@ def _convert(hint: Any, value: Any, meta: Any, path: Path | None, name: str, lin
         raise fail(f"one of {', '.join(meta['choices'])}")
     if "min" in meta and value < meta["min"]:
         raise fail(f">= {meta['min']}")
+    if "max" in meta and value > meta["max"]:
+        raise fail(f"<= {meta['max']}")
     if "above" in meta and not value > meta["above"]:
         raise fail(f"> {meta['above']}")
     return value
+
+
+def _number(value: Any) -> float | None:
+    """A number, or a string spelling one (YAML 1.1 reads 1e-4 as a string), as a float; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+    except OverflowError:  # an int beyond every float
+        return math.inf

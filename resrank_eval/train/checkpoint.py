@@ -3,8 +3,10 @@
 The data order needs no state of its own (:mod:`.batches` derives it from the step). A checkpoint is
 two files: every tensor (weights, optimizer moments, RNG states) in ``tensors.safetensors`` and the
 rest (step, scheduler, Python's RNG state, the structure the tensors sit in) in ``state.json`` -- no
-pickle, so loading a checkpoint runs no code from it. It is written into a hidden temporary folder
-and renamed into place, so a kill mid-save leaves the previous checkpoint as the newest complete one.
+pickle, so loading a checkpoint runs no code from it. ``state.json`` also records the tensors' size and
+SHA-256, checked before a resume loads them: weights edited since would otherwise be trained on silently.
+It is written into a hidden temporary folder and renamed into place, so a kill mid-save leaves the
+previous checkpoint as the newest complete one.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from typing import Any
 
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, ResrankError
+from ..jobs import Outputs, verify
 
 PREFIX = "step-"
 STATE_FILE = "state.json"
 TENSORS_FILE = "tensors.safetensors"
 _TENSOR, _TUPLE, _PAIRS = "__tensor__", "__tuple__", "__pairs__"
+_OUTPUTS = "outputs"
+"""The key of ``state.json`` that lists its folder's files as a step's record does (:func:`..jobs.verify` reads it)."""
 
 
 def rng_state() -> dict[str, Any]:
@@ -50,6 +55,7 @@ def save_checkpoint(folder: Path, step: int, state: dict[str, Any], keep: int) -
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _split(state, tensors, set())
     save_file(tensors, str(building / TENSORS_FILE))
+    skeleton[_OUTPUTS] = Outputs.folder(building, TENSORS_FILE).digests()
     (building / STATE_FILE).write_text(json.dumps(skeleton), encoding="utf-8")
     shutil.rmtree(target, ignore_errors=True)
     building.rename(target)
@@ -64,19 +70,24 @@ def checkpoints(folder: Path) -> list[Path]:
 
 
 def load_latest(folder: Path) -> dict[str, Any] | None:
-    """The newest complete checkpoint's state (tensors on the CPU), or None."""
+    """The newest complete checkpoint's state (tensors on the CPU), or None; its files as ``state.json`` records them."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     found = checkpoints(folder)
     if not found:
         return None
+    remedy = f"delete {found[-1]} to resume from the checkpoint before it, or train into a new output_dir"
+    missing = verify(found[-1] / STATE_FILE, remedy)
+    if missing:
+        raise ResrankError(f"{missing[0]}: missing; {remedy}")
     try:
         tensors = load_file(str(found[-1] / TENSORS_FILE))
     except (SafetensorError, OSError) as exc:
         raise InputError(found[-1] / TENSORS_FILE, None, f"not a complete safetensors file ({exc})") from None
     try:
-        return _join(json.loads((found[-1] / STATE_FILE).read_text(encoding="utf-8")), tensors)
+        state = json.loads((found[-1] / STATE_FILE).read_text(encoding="utf-8"))
+        return _join({k: v for k, v in state.items() if k != _OUTPUTS}, tensors)
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(found[-1] / STATE_FILE, None, f"not a checkpoint's state ({exc})") from None
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ class PartConfig:
     mode: str = field(default="full", metadata={"choices": ("full", "lora")})
     r: int = field(default=16, metadata={"min": 1})
     alpha: int = field(default=32, metadata={"min": 1})
-    dropout: float = field(default=0.05, metadata={"min": 0.0})
+    dropout: float = field(default=0.05, metadata={"min": 0.0, "max": 1.0})
     targets: list[str] | None = None
 
 
@@ -88,7 +89,8 @@ class StageConfig:
 
     name: str = "stage"
     steps: int = field(default=100, metadata={"min": 1})
-    lr: float | dict[str, float] = field(default=1e-4, metadata={"above": 0.0})
+    lr: float | dict[str, float] = field(default=1e-4, metadata={"above": 0.0, "max": 1.0})
+    """At most 1: AdamW moves every weight by about the rate each step, so a rate above 1 only diverges."""
     warmup: int = field(default=0, metadata={"min": 0})
     schedule: str = field(default="linear", metadata={"choices": ("linear", "cosine", "constant")})
     weight_decay: float = field(default=0.0, metadata={"min": 0.0})
@@ -160,7 +162,8 @@ class AblationConfig:
 @dataclass
 class TrainConfig:
     output_dir: str = ""
-    seed: int = 13
+    seed: int = field(default=13, metadata={"min": 0, "max": 2**32 - 1})
+    """numpy's range: torch seeds from it (times 1_000_003 per epoch, :mod:`.batches`) stay inside its 64 bits."""
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     dev: DevConfig | None = None
@@ -216,7 +219,7 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     path = Path(path)
     raw = read_yaml(path)
     for item in overrides:
-        apply_override(raw, item, path)
+        build(TrainConfig, apply_override(raw, item), f"--set {item}", "")
     config = build(TrainConfig, raw, path, "")
     _check(config, raw, path)
     return config
@@ -266,14 +269,18 @@ def check_files(config: TrainConfig) -> None:
     """What training reads and writes, checked before 20 s of loading: inputs exist, a saved model is sound, output_dir is writable."""
     from ..formats.atomic import check_writable
     from ..model.check import check_resrank_model
+    from ..model.sources import HUB_ID
 
     inputs = {"data.train": config.data.train, "dev.run": config.dev.run if config.dev is not None else None}
     for key, file in inputs.items():
         if file is not None and not Path(file).is_file():
             raise InputError(file, None, f"{key}: no such file")
     check_writable(config.output_dir, folder=True)
-    if config.model.path is not None:
-        check_resrank_model(config.model.path)
+    source = config.model.path
+    if source is not None:
+        if not Path(source).exists() and not HUB_ID.fullmatch(source) and (os.sep in source or source.startswith(".")):
+            raise InputError(source, None, "model.path: no such folder")
+        check_resrank_model(source)
 
 
 def _check_model_config(config: TrainConfig, raw: dict, path: Path) -> None:

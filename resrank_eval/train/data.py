@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..formats.atomic import atomic_write
+from ..formats.ids import check_id
 from ..formats.jsonl import iter_jsonl
 
 ErrorAt = Callable[[str], Exception]
@@ -115,9 +116,7 @@ def _parse(record: object, error: ErrorAt) -> TrainExample:
     unknown = set(record) - {"qid", "query", "candidates", "positives"}
     if unknown:
         raise error(f"unknown key(s) {', '.join(sorted(unknown))}")
-    qid, query, raw = record.get("qid"), record.get("query"), record.get("candidates")
-    if not isinstance(qid, (str, int)) or str(qid) == "":
-        raise error("'qid' must be a non-empty string")
+    qid, query, raw = _id(record.get("qid"), "qid", error), record.get("query"), record.get("candidates")
     if not isinstance(query, str) or not query.strip():
         raise error("'query' must be a non-empty string")
     if not isinstance(raw, list) or len(raw) < 2:
@@ -125,7 +124,7 @@ def _parse(record: object, error: ErrorAt) -> TrainExample:
     candidates = tuple(_candidate(c, i, error) for i, c in enumerate(raw))
     _check_candidates(candidates, error)
     positives = _positives(record.get("positives"), candidates, error)
-    return TrainExample(str(qid), query, candidates, positives)
+    return TrainExample(qid, query, candidates, positives)
 
 
 def _candidate(raw: object, index: int, error: ErrorAt) -> TrainPassage:
@@ -135,9 +134,7 @@ def _candidate(raw: object, index: int, error: ErrorAt) -> TrainPassage:
     unknown = set(raw) - {"docid", "text", "label", "rank", "score"}
     if unknown:
         raise error(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-    docid, text = raw.get("docid"), raw.get("text")
-    if not isinstance(docid, (str, int)) or str(docid) == "":
-        raise error(f"{where}: 'docid' must be a non-empty string")
+    docid, text = _id(raw.get("docid"), f"{where}: docid", error), raw.get("text")
     if not isinstance(text, str) or not text.strip():
         raise error(f"{where}: 'text' must be a non-empty string")
     label, rank = raw.get("label"), raw.get("rank")
@@ -148,7 +145,7 @@ def _candidate(raw: object, index: int, error: ErrorAt) -> TrainPassage:
     score = raw.get("score")
     if score is not None and (not isinstance(score, (int, float)) or isinstance(score, bool) or not math.isfinite(score)):
         raise error(f"{where}: 'score' must be a finite number, got {score!r}")
-    return TrainPassage(str(docid), text, label, rank, None if score is None else float(score))
+    return TrainPassage(docid, text, label, rank, None if score is None else float(score))
 
 
 def _check_candidates(candidates: tuple[TrainPassage, ...], error: ErrorAt) -> None:
@@ -176,10 +173,18 @@ def _positives(raw: object, candidates: tuple[TrainPassage, ...], error: ErrorAt
         if not positives:
             raise error("no 'positives' given and no candidate has label > 0")
         return positives
-    if not isinstance(raw, list) or not raw or not all(isinstance(p, (str, int)) for p in raw):
+    if not isinstance(raw, list) or not raw:
         raise error("'positives' must be a non-empty list of docids")
-    positives = tuple(str(p) for p in raw)
+    positives = tuple(_id(p, "positive", error) for p in raw)
     missing = [p for p in positives if p not in docids]
     if missing:
         raise error(f"positive {missing[0]!r} is not among the candidates")
     return positives
+
+
+def _id(value: object, what: str, error: ErrorAt) -> str:
+    """An id by the rule every reader follows (:func:`..formats.ids.check_id`: an integer becomes its decimal string)."""
+    try:
+        return check_id(value, what)
+    except ValueError as exc:
+        raise error(str(exc)) from None

@@ -175,13 +175,14 @@ class Trainer:
             if cache is not None:
                 objective.cache = cache.current(model, step - begin, f"stage {stage.name}")
             started = time.perf_counter()
-            losses = self._step(sampler.micro_batches(step), stage, optimizer)
+            lr = scheduler.get_last_lr()[0]  # the rate this step uses; scheduler.step() sets the next one's
+            losses = self._step(sampler.micro_batches(step), stage, optimizer, step + 1)
             scheduler.step()
             step += 1
-            bar.set_postfix(loss=losses["loss"], lr=f"{scheduler.get_last_lr()[0]:.2e}", refresh=False)
+            bar.set_postfix(loss=losses["loss"], lr=f"{lr:.2e}", refresh=False)
             bar.update()
             if self.main and step % training.log_every == 0:
-                self._log({"step": step, "stage": stage.name, "lr": scheduler.get_last_lr()[0],
+                self._log({"step": step, "stage": stage.name, "lr": lr,
                            **losses, "seconds": round(time.perf_counter() - started, 3)})
             last = step == end
             if self.config.dev is not None and ((self.config.dev.every and step % self.config.dev.every == 0) or last):
@@ -199,8 +200,11 @@ class Trainer:
         texts = {c.text for example in sampler.examples for c in example.candidates}
         return StageCache(texts | (set(dev.passages.values()) if dev is not None else set()), every)
 
-    def _step(self, micro_batches: list, stage: StageConfig, optimizer: torch.optim.Optimizer) -> dict[str, float]:
-        """Accumulate the micro-batches (gradients synchronised on the last only), clip, step; losses averaged over ranks."""
+    def _step(self, micro_batches: list, stage: StageConfig, optimizer: torch.optim.Optimizer, step: int) -> dict[str, float]:
+        """Accumulate the micro-batches (gradients synchronised on the last only), clip, step; losses averaged over ranks.
+
+        A loss or gradient norm that is not finite stops training before the optimizer writes it into the weights: every
+        later step, checkpoint and model would be NaN (every rank sees the same reduced values, so all stop)."""
         acc, training = self.accelerator, self.config.training
         totals: dict[str, float] = {}
         for i, batch in enumerate(micro_batches):
@@ -215,6 +219,11 @@ class Trainer:
         parameters = [p for group in optimizer.param_groups for p in group["params"]]
         if training.max_grad_norm > 0:
             totals["grad_norm"] = float(acc.clip_grad_norm_(parameters, training.max_grad_norm))
+        diverged = next((name for name, value in totals.items() if not math.isfinite(value)), None)
+        if diverged is not None:
+            what = {"loss": "the loss", "grad_norm": "the gradient norm"}.get(diverged, f"the {diverged} loss")
+            raise ResrankError(f"step {step} (stage {stage.name}): {what} is {totals[diverged]}; training diverged, nothing "
+                               f"after the last checkpoint is kept: lower the learning rate and train into a new output_dir")
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return {name: round(value, 6) for name, value in totals.items()}

@@ -28,19 +28,34 @@ def read_yaml(path: Path) -> dict:
     return raw
 
 
-def apply_override(raw: dict, item: str, path: Path) -> None:
-    """``a.b=value`` sets ``raw["a"]["b"]``; a number indexes a list (``stages.0.steps=10``)."""
+def apply_override(raw: dict, item: str) -> Any:
+    """``a.b=value`` sets ``raw["a"]["b"]``; a number indexes a list (``stages.0.steps=10``).
+
+    Returns the override alone as a config of its own (the list items before it empty), which the caller checks where an
+    error names ``--set a.b=value``: the value never came from a line of the file.
+    """
+    def error(message: str) -> InputError:
+        return InputError(f"--set {item}", None, message)
+
     key, sep, value = item.partition("=")
     if not sep or not key:
-        raise InputError(path, None, f"override {item!r} is not key.path=value")
+        raise error("expected key.path=value")
     *parents, leaf = key.split(".")
     node: Any = raw
+    trail: list[tuple[Any, str]] = []
     for part in [*parents, leaf]:
         if isinstance(node, list) and not (part.isdigit() and int(part) < len(node)):
-            raise InputError(path, None, f"override {item!r}: {part!r} is not an index of a {len(node)}-item list")
+            raise error(f"{part!r} is not an index of a {len(node)}-item list")
         if not isinstance(node, (dict, list)):
-            raise InputError(path, None, f"override {item!r}: {part!r} is not inside a section")
+            raise error(f"{part!r} is not inside a section")
+        trail.append((node, part))
         if part == leaf:
             break
         node = node[int(part)] if isinstance(node, list) else node.setdefault(part, LineMapping())
-    node[int(leaf) if isinstance(node, list) else leaf] = yaml.safe_load(value)
+    try:
+        alone = node[int(leaf) if isinstance(node, list) else leaf] = yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise error(f"invalid YAML value: {str(getattr(exc, 'problem', None) or exc).splitlines()[0]}") from None
+    for holder, part in reversed(trail):
+        alone = [*({} if isinstance(v, dict) else v for v in holder[: int(part)]), alone] if isinstance(holder, list) else {part: alone}
+    return alone

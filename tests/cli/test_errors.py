@@ -210,3 +210,31 @@ def test_a_reranker_score_that_is_not_finite_is_refused_at_the_source(tmp_path: 
     result = run_cli("rerank", "--dataset", "dl19", "--candidates", DL19_CANDIDATES, "--reranker", "nan-toy", "--output", tmp_path / "out.txt")
     assert_refused(result, "not finite")
     assert nothing_written(tmp_path)
+
+
+# -- train: config values and --set (fixtrain) ---------------------------------------------------
+
+
+def test_a_non_finite_training_option_is_refused_at_its_line(tmp_path: Path) -> None:
+    config = tmp_path / "train.yaml"
+    config.write_text(f"output_dir: {tmp_path / 'out'}\nmodel: {{preset: mini}}\ndata: {{train: t.jsonl}}\nlosses:\n  temperature: .nan\n")
+    assert_refused(run_cli("train", "--config", config), "train.yaml:5:", "losses.temperature: expected a finite number, got nan")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_train_override_names_the_set_not_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "train.yaml"
+    config.write_text(f"output_dir: {tmp_path / 'out'}\nmodel: {{preset: mini}}\ndata: {{train: t.jsonl}}\n")
+    line = assert_refused(run_cli("train", "--config", config, "--set", "training.batch_size=0"))
+    assert line == "Error: --set training.batch_size=0: training.batch_size: expected >= 1, got 0"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_local_base_model_is_no_such_folder(tmp_path: Path) -> None:
+    train = tmp_path / "t.jsonl"
+    train.write_text('{"qid": "q", "query": "x", "candidates": [{"docid": "a", "text": "x", "label": 1}, {"docid": "b", "text": "y", "label": 0}]}\n')
+    config = tmp_path / "train.yaml"
+    config.write_text(f"output_dir: {tmp_path / 'out'}\nmodel: {{path: ./no/such/model}}\ndata: {{train: {train}}}\n")
+    line = assert_refused(run_cli("train", "--config", config))
+    assert line == "Error: ./no/such/model: model.path: no such folder"
+    assert not (tmp_path / "out").exists()

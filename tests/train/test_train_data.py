@@ -106,6 +106,11 @@ def test_labels_order_pairs_before_teacher_ranks() -> None:
                                             {"docid": "b", "text": "y", "label": 0, "score": 1}]}), "'score' must be a finite number"),
         (json.dumps({**GOOD, "candidates": [{"docid": "a", "text": "x", "label": 1, "score": 2.5}, {"docid": "b", "text": "y", "label": 0}]}), "'score' is given for some"),
         (json.dumps(GOOD), "duplicate qid"),
+        (json.dumps({**GOOD, "qid": True}), "qid must be a string, got True"),
+        (json.dumps({**GOOD, "qid": "q 2"}), "qid 'q 2' contains whitespace"),
+        (json.dumps({**GOOD, "candidates": [{"docid": "a\tb", "text": "x", "label": 1}, {"docid": "b", "text": "y", "label": 0}]}),
+         "candidate 0: docid 'a\\tb' contains whitespace"),
+        (json.dumps({**GOOD, "positives": [1.5]}), "positive must be a string, got 1.5"),
     ],
 )
 def test_malformed_training_lines_fail_at_their_line(tmp_path: Path, line: str, message: str) -> None:
@@ -114,6 +119,13 @@ def test_malformed_training_lines_fail_at_their_line(tmp_path: Path, line: str, 
         read_examples(path)
     assert info.value.line == 3 and message in str(info.value)
     assert str(info.value).startswith(f"{path}:3: ") and "\n" not in str(info.value)
+
+
+def test_integer_ids_are_read_as_their_decimal_strings_as_in_every_reader(tmp_path: Path) -> None:
+    record = {"qid": 5, "query": "x", "candidates": [{"docid": 10, "text": "x", "label": 1}, {"docid": "b", "text": "y", "label": 0}],
+              "positives": [10]}
+    (example,) = read_examples(_write_lines(tmp_path / "train.jsonl", [json.dumps(record)]))
+    assert (example.qid, example.candidates[0].docid, example.positives) == ("5", "10", ("10",))
 
 
 def _config(tmp_path: Path, text: str) -> Path:
@@ -136,6 +148,13 @@ def _config(tmp_path: Path, text: str) -> Path:
         ("model:\n  preset: mini\n  path: x", 6, "either 'preset' or 'path'"),
         ("model:\n  encoder:\n    mode: qlora", 6, "model.encoder.mode: expected one of full, lora"),
         ("stages: [", 6, "invalid YAML"),
+        ("seed: 99999999999999999999", 4, "seed: expected <= 4294967295, got 99999999999999999999"),
+        ("seed: -1", 4, "seed: expected >= 0, got -1"),
+        ("losses:\n  temperature: .nan", 5, "losses.temperature: expected a finite number, got nan"),
+        ("training:\n  max_grad_norm: .inf", 5, "training.max_grad_norm: expected a finite number, got inf"),
+        ("stages:\n  - name: a\n    lr: 1e300", 6, "stages[0].lr: expected <= 1.0, got 1e+300"),
+        ("stages:\n  - name: a\n    train: [encoder]\n    lr: {encoder: -.inf}", 7, "stages[0].lr.encoder: expected a finite number"),
+        ("model:\n  preset: mini\n  encoder:\n    dropout: 2.0", 7, "model.encoder.dropout: expected <= 1.0, got 2.0"),
     ],
 )
 def test_bad_configs_fail_with_one_line_at_the_key(tmp_path: Path, text: str, line: int, message: str) -> None:
@@ -186,6 +205,33 @@ def test_overrides_reach_list_items_and_are_validated(tmp_path: Path) -> None:
         load_config(path, ["stages.2.steps=1"])
     with pytest.raises(InputError, match="stages\\[0\\].steps: expected an integer"):
         load_config(path, ["stages.0.steps=many"])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("training.batch_size=0", "training.batch_size: expected >= 1, got 0"),
+        ("trainin.batch_size=2", "unknown key 'trainin'"),
+        ("training.newkey=1", "unknown key 'training.newkey'"),
+        ("stages.1.steps=x", "stages[1].steps: expected an integer, got 'x'"),
+        ("stages.2.steps=1", "'2' is not an index of a 2-item list"),
+        ("seed=-3", "seed: expected >= 0, got -3"),
+        ("training", "expected key.path=value"),
+        ("stages=[", "invalid YAML value"),
+    ],
+)
+def test_a_bad_override_is_named_not_a_line_of_the_file(tmp_path: Path, override: str, message: str) -> None:
+    path = _config(tmp_path, "training:\n  batch_size: 2\nstages:\n  - {name: align, steps: 4}\n  - {name: joint, steps: 6}")
+    with pytest.raises(InputError) as info:
+        load_config(path, ["training.precision=bf16", override])
+    assert str(info.value).startswith(f"--set {override}: ") and message in str(info.value), str(info.value)
+
+
+def test_an_override_can_mend_the_file_and_the_file_keeps_its_lines(tmp_path: Path) -> None:
+    path = _config(tmp_path, "training:\n  batch_size: 0")
+    assert load_config(path, ["training.batch_size=3"]).training.batch_size == 3
+    with pytest.raises(InputError, match=f"^{path}:5: training.batch_size: expected >= 1"):
+        load_config(path, ["training.precision=bf16"])
 
 
 def test_a_share_of_lists_can_be_shuffled_and_the_rest_keep_first_stage_order() -> None:

@@ -86,6 +86,9 @@ def test_kill_and_resume_gives_the_same_weights(tmp_path: Path, tiny_model_confi
         assert torch.equal(tensor, b["model"][name]), name
     steps = [[(r["step"], r["loss"]) for r in _log(tmp_path / run / "out")] for run in ("a", "b")]
     assert steps[0] == steps[1] and len(steps[0]) == 6
+    # the rate each step used: align decays linearly from 3e-3; joint warms up for one step, then decays
+    rates = [[r["lr"] for r in _log(tmp_path / run / "out")] for run in ("a", "b")]
+    assert rates[0] == rates[1] == pytest.approx([3e-3, 2e-3, 1e-3, 1.5e-3, 3e-3, 1.5e-3])
 
 
 def test_lora_bf16_and_checkpointing_export_a_plain_model(tmp_path: Path, tiny_model_config: dict[str, object],
@@ -159,3 +162,34 @@ def test_a_first_stage_scores_model_learns_from_the_files_scores(tmp_path: Path,
     final = Trainer(load_config(write_config(tmp_path / "with", model, scored, stages=stages))).train()
     loaded = ResRankModel.from_pretrained(final, "cpu", "float32")
     assert loaded.score_embedding is not None and loaded.score_embedding.abs().sum() > 0  # moved off its zero start
+
+
+def test_a_non_finite_loss_stops_training_at_its_step_and_saves_nothing_after(tmp_path: Path, tiny_model_config: dict[str, object],
+                                                                             train_file: Path) -> None:
+    """The config refuses NaN; a run that diverges anyway (here: a temperature set past the checks, read from step 3 on)
+    stops with one line naming the step: no NaN checkpoint, no model, and a log that stays strict JSON."""
+    stages = [{"name": "reader", "steps": 2, "lr": 3e-3, "contrastive": 0.0}, {"name": "joint", "steps": 2, "lr": 3e-3}]
+    config = load_config(write_config(tmp_path, tiny_model_config, train_file, stages=stages))
+    config.losses.temperature = float("nan")
+    with pytest.raises(ResrankError, match=r"^step 3 \(stage joint\): the contrastive loss is nan") as info:
+        Trainer(config).train()
+    assert "\n" not in str(info.value)
+    out = Path(config.output_dir)
+    assert not (out / "final").exists()
+    checkpoint = load_latest(out / "checkpoints")
+    assert checkpoint is not None and checkpoint["step"] == 2
+    lines = (out / LOG_FILE).read_text().splitlines()
+    assert [json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in the log"))["step"] for line in lines] == [1, 2]
+
+
+def test_resume_refuses_a_checkpoint_edited_since_it_was_written(tmp_path: Path, tiny_model_config: dict[str, object],
+                                                                  train_file: Path) -> None:
+    config = load_config(write_config(tmp_path, tiny_model_config, train_file, stages=[{"name": "joint", "steps": 3, "lr": 3e-3}]))
+    assert Trainer(config).train(stop_after=2) is None
+    tensors = Path(config.output_dir) / "checkpoints/step-0000002/tensors.safetensors"
+    data = bytearray(tensors.read_bytes())
+    data[-1] ^= 1  # one bit of a weight: still a complete safetensors file of the same size
+    tensors.write_bytes(bytes(data))
+    with pytest.raises(ResrankError, match=rf"^{tensors}: changed since it was made .*state.json.*; delete .*step-0000002") as info:
+        Trainer(config).train(resume=True)
+    assert "\n" not in str(info.value) and not (Path(config.output_dir) / "final").exists()
