@@ -98,11 +98,10 @@ class Scoring:
         inference = not (torch.is_grad_enabled() or model.training)
         if inference:
             self._refresh(model)
-        outputs, order = [], []
+        by_row: dict[int, torch.Tensor] = {}
         for prefix, batch in self._batches(model, rows, prompts, inference):
-            outputs.append(self._run(model, prefix, [rows[r] for r in batch], [prompts[r] for r in batch], query_vectors, inference))
-            order.extend(batch)
-        by_row = dict(zip(order, torch.cat(outputs).split([len(rows[r].vectors) for r in order])))
+            scored = self._run(model, prefix, [rows[r] for r in batch], [prompts[r] for r in batch], query_vectors, inference)
+            by_row.update(zip(batch, scored.split([len(rows[r].vectors) for r in batch])))
         return _collect(rows, prompts, torch.cat([by_row[r] for r in range(len(rows))]), len(queries))
 
     def _refresh(self, model: ResRankModel) -> None:
