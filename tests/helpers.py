@@ -72,7 +72,7 @@ def killed_rerank(out: Path, reranker: str, monkeypatch: pytest.MonkeyPatch, mod
     factory = reranker_factory(reranker, model=str(model) if model else None)
     step = rerank_step(factory, data.topics, data.run, data.passages, out, top_k, 1, texts={"candidates": str(DL19_CANDIDATES)})
     with monkeypatch.context() as patched:
-        patched.setattr(RerankerFactory, "build", lambda self: Killed(self.name, after, reverse))
+        patched.setattr(RerankerFactory, "build", lambda self: Killed(self.cls.name, after, reverse))
         with pytest.raises(KeyboardInterrupt):
             step.run()
     assert Path(f"{out}.partial.jsonl").is_file()

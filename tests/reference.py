@@ -14,21 +14,20 @@ import torch
 from torch.nn import functional as F
 
 from resrank_eval.model import ResRankModel, ScoreOutput
-from resrank_eval.model.scoring import _collect, _levels, _rows
+from resrank_eval.model.scoring import _collect, _rows
 
 
 def reference(model: ResRankModel, queries: Sequence[str], passage_vectors: Sequence[torch.Tensor],
               first_stage: Sequence[torch.Tensor] | None = None) -> ScoreOutput:
     vectors = list(passage_vectors)
-    rows = _rows(model, vectors)
-    levels = _levels(model, rows, vectors, first_stage)
+    rows = _rows(model, vectors, first_stage)
     device, dtype = model.device, model.dtype
-    injected = model.injector(torch.cat([chunk for _, _, chunk in rows]).to(device, dtype))
-    prompts = [model.prompts.build(queries[q], len(chunk)) for q, _, chunk in rows]
+    injected = model.injector(torch.cat([row.vectors for row in rows]).to(device, dtype))
+    prompts = [model.prompts.build(queries[row.query], len(row.vectors)) for row in rows]
     row_index = torch.tensor([r for r, p in enumerate(prompts) for _ in p.slots], device=device)
     slot_index = torch.tensor([s for p in prompts for s in p.slots], device=device)
-    positions = torch.tensor([i for _, _, chunk in rows for i in range(len(chunk))], device=device)
-    flat_levels = torch.cat(levels).to(device, dtype) if levels is not None else None
+    positions = torch.tensor([i for row in rows for i in range(len(row.vectors))], device=device)
+    flat_levels = torch.cat([row.levels for row in rows]).to(device, dtype) if model.config.reads_first_stage else None
     lengths = [len(p.ids) for p in prompts]
     ids = torch.full((len(prompts), max(lengths)), model.pad_id, dtype=torch.long)
     mask = torch.zeros_like(ids)
@@ -41,6 +40,6 @@ def reference(model: ResRankModel, queries: Sequence[str], passage_vectors: Sequ
     last = hidden[torch.arange(len(prompts), device=device), torch.tensor(lengths, device=device) - 1]
     if model.config.query_residual:
         query_vectors = model.injector(model.encode(queries, queries=True).to(device, dtype))
-        last = model.residual(last, query_vectors[torch.tensor([q for q, _, _ in rows], device=device)])
+        last = model.residual(last, query_vectors[torch.tensor([row.query for row in rows], device=device)])
     cosine = F.cosine_similarity(last[row_index].float(), model.residual(hidden[row_index, slot_index], injected).float(), dim=-1)
     return _collect(rows, prompts, model.fused(cosine, flat_levels) * model.config.score_scale, len(queries))

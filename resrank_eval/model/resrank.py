@@ -45,6 +45,7 @@ RERANKER_DIR = "reranker"
 LLMS = tuple(f"{part}." for part in TRANSFORMERS)
 """Parameter-name prefixes of the two LLMs; every other parameter is the head."""
 
+
 class Injector(nn.Module):
     """Maps encoder vectors into the reranker's embedding space.
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch.nn import functional as F
+from torch.nn.utils.rnn import pad_sequence
 
 from ..errors import ResrankError
 from ..numeric import minmax
@@ -42,8 +43,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Row = tuple[int, int, torch.Tensor]
-"""One pass: (query index, its first candidate's position in the query's list, [n, D] vectors)."""
+
+@dataclass(frozen=True)
+class Row:
+    """One pass: its query's index, [n, D] vectors and, for a model that reads them, [n] levels (its candidates'
+    first-stage scores min-max normalised over the whole query, as score interpolation normalises them)."""
+
+    query: int
+    vectors: torch.Tensor
+    levels: torch.Tensor | None
 
 
 @dataclass
@@ -84,19 +92,16 @@ class Scoring:
         vectors = list(passage_vectors)
         if len(vectors) != len(queries):
             raise ResrankError(f"score: {len(queries)} queries but {len(vectors)} passage lists")
-        rows = _rows(model, vectors)
-        levels = _levels(model, rows, vectors, first_stage)
-        prompts = model.prompts.build_many([queries[q] for q, _, _ in rows], [len(chunk) for _, _, chunk in rows])
+        rows = _rows(model, vectors, first_stage)
+        prompts = model.prompts.build_many([queries[row.query] for row in rows], [len(row.vectors) for row in rows])
         query_vectors = model.encoder.encode(queries, queries=True).to(model.device, model.dtype) if model.config.query_residual else None
         inference = not (torch.is_grad_enabled() or model.training)
         if inference:
             self._refresh(model)
-        outputs, order = [], []
-        for prefix, batch in self._batches(model, rows, prompts, levels, inference):
-            outputs.append(self._run(model, prefix, [rows[r] for r in batch], [prompts[r] for r in batch], query_vectors,
-                                     [levels[r] for r in batch] if levels is not None else None, inference))
-            order.extend(batch)
-        by_row = dict(zip(order, torch.cat(outputs).split([len(rows[r][2]) for r in order])))
+        by_row: dict[int, torch.Tensor] = {}
+        for prefix, batch in self._batches(model, rows, prompts, inference):
+            scored = self._run(model, prefix, [rows[r] for r in batch], [prompts[r] for r in batch], query_vectors, inference)
+            by_row.update(zip(batch, scored.split([len(rows[r].vectors) for r in batch])))
         return _collect(rows, prompts, torch.cat([by_row[r] for r in range(len(rows))]), len(queries))
 
     def _refresh(self, model: ResRankModel) -> None:
@@ -109,7 +114,7 @@ class Scoring:
         self.graphs = GraphRunner(tolerance(model.dtype)) if (cuda if self.graph_option is None else self.graph_option) else None
         self.bucketed = self.graphs is not None or bool(self.compile) if self.buckets is None else self.buckets
 
-    def _batches(self, model: ResRankModel, rows: list[Row], prompts: list[Prompt], levels: list[torch.Tensor] | None,
+    def _batches(self, model: ResRankModel, rows: list[Row], prompts: list[Prompt],
                  inference: bool) -> list[tuple[PrefixKV | None, list[int]]]:
         """Rows grouped by shared prefix, longest first, in chunks of at most ``max_rows``."""
         groups: dict[tuple[int, ...], list[int]] = {}
@@ -118,22 +123,20 @@ class Scoring:
         batches = []
         for key, members in groups.items():
             first = members[0]
-            prefix = self._prefix(model, key, rows[first], prompts[first], levels[first:first + 1] if levels is not None else None) \
-                if inference else None
+            prefix = self._prefix(model, key, rows[first], prompts[first]) if inference else None
             members.sort(key=lambda r: -len(prompts[r].ids))
             batches.extend((prefix, members[i:i + self.max_rows]) for i in range(0, len(members), self.max_rows))
         return batches
 
-    def _prefix(self, model: ResRankModel, ids: tuple[int, ...], row: Row, prompt: Prompt,
-                levels: list[torch.Tensor] | None) -> PrefixKV | None:
+    def _prefix(self, model: ResRankModel, ids: tuple[int, ...], row: Row, prompt: Prompt) -> PrefixKV | None:
         """The prefix's cache, if a forward after it matches the whole forward on its first row (query residual aside)."""
         if self.prefix_off or not ids:
             return None
         if ids not in self.prefixes:
             try:
                 prefix = PrefixKV(model, list(ids))
-                after, _ = self._inputs(model, prefix, [row], [prompt], None, levels)
-                whole, _ = self._inputs(model, None, [row], [prompt], None, levels)
+                after, _ = self._inputs(model, prefix, [row], [prompt], None)
+                whole, _ = self._inputs(model, None, [row], [prompt], None)
                 error = relative_error(scores(model, prefix, *after), scores(model, None, *whole))
                 if not error <= tolerance(model.dtype):
                     raise RuntimeError(f"scores after the cached prefix differ by {error:.3g} relative")
@@ -146,10 +149,10 @@ class Scoring:
         return self.prefixes[ids]
 
     def _run(self, model: ResRankModel, prefix: PrefixKV | None, rows: list[Row], prompts: list[Prompt],
-             query_vectors: torch.Tensor | None, levels: list[torch.Tensor] | None, inference: bool) -> torch.Tensor:
+             query_vectors: torch.Tensor | None, inference: bool) -> torch.Tensor:
         """Scores of these rows' candidates, row after row (padding dropped)."""
         graphs = self.graphs if inference else None
-        inputs, place = self._inputs(model, prefix, rows, prompts, query_vectors, levels, inference and self.bucketed, graphs is not None)
+        inputs, place = self._inputs(model, prefix, rows, prompts, query_vectors, inference and self.bucketed, graphs is not None)
         if prefix is not None:
             prefix.prepare(inputs[0].shape[1])
         forward = functools.partial(self.forward if inference else scores, model, prefix)
@@ -160,7 +163,7 @@ class Scoring:
         return out.reshape(-1)[place]
 
     def _inputs(self, model: ResRankModel, prefix: PrefixKV | None, rows: list[Row], prompts: list[Prompt],
-                query_vectors: torch.Tensor | None, levels: list[torch.Tensor] | None, pad_length: bool = False,
+                query_vectors: torch.Tensor | None, pad_length: bool = False,
                 pad_batch: bool = False) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         """Static-shaped tensors for :func:`scores` and the flat [B * S] positions of real candidates.
 
@@ -171,7 +174,7 @@ class Scoring:
         length = max(len(p.ids) for p in prompts) - skip
         length = length_bucket(length) if pad_length else length
         batch = batch_bucket(len(rows), self.max_rows) if pad_batch else len(rows)
-        width = model.config.max_candidates_per_pass if pad_batch else max(len(c) for _, _, c in rows)
+        width = model.config.max_candidates_per_pass if pad_batch else max(len(row.vectors) for row in rows)
         row_of = np.repeat(np.arange(len(prompts)), [len(p.slots) for p in prompts])  # each slot's row
         column = np.concatenate([np.arange(len(p.slots)) for p in prompts])  # and its index within the row
         where = np.concatenate([p.slots for p in prompts]) - skip
@@ -183,14 +186,14 @@ class Scoring:
         last = mask.sum(1) - 1  # each row's last token (0 in padding rows, which hold one)
         staged = [stage(x, model.device) for x in (ids, torch.from_numpy(source), torch.from_numpy(slots), last)]
         place = stage(torch.from_numpy(row_of * width + column), model.device)
-        real = torch.cat([c for _, _, c in rows]).to(model.device, model.dtype)
+        real = torch.cat([row.vectors for row in rows]).to(model.device, model.dtype)
         vectors = torch.zeros((batch * width, real.shape[1]), device=model.device, dtype=model.dtype).index_copy(0, place, real)
         flat_levels = torch.zeros(batch * width, device=model.device, dtype=model.dtype)  # zeros: read by no model without scores
-        if levels is not None:
-            flat_levels.index_copy_(0, place, torch.cat(levels).to(model.device, model.dtype))
+        if model.config.reads_first_stage:
+            flat_levels.index_copy_(0, place, torch.cat([row.levels for row in rows]).to(model.device, model.dtype))
         inputs = [staged[0], vectors.view(batch, width, -1), *staged[1:], flat_levels.view(batch, width)]
         if query_vectors is not None:
-            pick = torch.tensor([q for q, _, _ in rows] + [0] * (batch - len(rows)))
+            pick = torch.tensor([row.query for row in rows] + [0] * (batch - len(rows)))
             inputs.append(query_vectors[pick.to(model.device)])
         return tuple(inputs), place
 
@@ -276,48 +279,38 @@ def prefix_supported(model: ResRankModel) -> str | None:
     return None
 
 
-def _rows(model: ResRankModel, vectors: list[torch.Tensor]) -> list[Row]:
-    """Each query's consecutive chunks of at most ``max_candidates_per_pass`` vectors."""
-    size, dim = model.config.max_candidates_per_pass, model.encoder.dim
+def _rows(model: ResRankModel, vectors: list[torch.Tensor], first_stage: Sequence[torch.Tensor] | None) -> list[Row]:
+    """Each query's consecutive chunks of at most ``max_candidates_per_pass`` vectors (and levels), query after query."""
+    size, dim, reads = model.config.max_candidates_per_pass, model.encoder.dim, model.config.reads_first_stage
+    if reads and (first_stage is None or len(first_stage) != len(vectors)):
+        raise ResrankError("score: this model reads first-stage scores (first_stage_scores, score_fusion); "
+                           "give one score per candidate of every query")
     rows = []
     for q, block in enumerate(vectors):
         if block.dim() != 2 or block.shape[0] == 0 or block.shape[1] != dim:
             raise ResrankError(f"score: query {q} needs passage vectors [n>0, {dim}], got {list(block.shape)}")
-        rows.extend((q, start, block[start:start + size]) for start in range(0, block.shape[0], size))
+        levels = None
+        if reads:
+            given = torch.as_tensor(first_stage[q], dtype=torch.float64).reshape(-1)  # type: ignore[index]
+            if len(given) != len(block):
+                raise ResrankError(f"score: query {q} needs {len(block)} first-stage scores, got {len(given)}")
+            if not torch.isfinite(given).all():
+                i = int((~torch.isfinite(given)).nonzero()[0])
+                raise ResrankError(f"score: query {q}: first-stage score {i} is {given[i].item()} (scores must be finite)")
+            levels = torch.tensor(minmax(given.tolist()), dtype=torch.float64)
+        rows.extend(Row(q, block[start:start + size], None if levels is None else levels[start:start + size])
+                    for start in range(0, len(block), size))
     return rows
 
 
-def _levels(model: ResRankModel, rows: list[Row], vectors: list[torch.Tensor],
-            first_stage: Sequence[torch.Tensor] | None) -> list[torch.Tensor] | None:
-    """Per row, its candidates' first-stage scores min-max normalised over the whole query (as score
-    interpolation normalises them); None for a model that reads no scores."""
-    if not model.config.reads_first_stage:
-        return None
-    if first_stage is None or len(first_stage) != len(vectors):
-        raise ResrankError("score: this model reads first-stage scores (first_stage_scores, score_fusion); "
-                           "give one score per candidate of every query")
-    levels = []
-    for q, block in enumerate(vectors):
-        given = torch.as_tensor(first_stage[q], dtype=torch.float64).reshape(-1)
-        if len(given) != len(block):
-            raise ResrankError(f"score: query {q} needs {len(block)} first-stage scores, got {len(given)}")
-        if not torch.isfinite(given).all():
-            i = int((~torch.isfinite(given)).nonzero()[0])
-            raise ResrankError(f"score: query {q}: first-stage score {i} is {given[i].item()} (scores must be finite)")
-        levels.append(torch.tensor(minmax(given.tolist()), dtype=torch.float64))
-    return [levels[q][start:start + len(chunk)] for q, start, chunk in rows]
-
-
 def _collect(rows: list[Row], prompts: list[Prompt], flat: torch.Tensor, count: int) -> ScoreOutput:
-    """Row-major candidate scores back into [queries, longest list], with each query's passes and tokens."""
+    """Row-major candidate scores (so each query's in order) into [queries, longest list], with each query's pass lengths."""
     lengths: list[list[int]] = [[] for _ in range(count)]
-    for (q, _, _), prompt in zip(rows, prompts):
-        lengths[q].append(len(prompt.ids))
-    query_index = torch.tensor([q for q, _, chunk in rows for _ in range(len(chunk))], device=flat.device)
-    position = torch.tensor([start + i for _, start, chunk in rows for i in range(len(chunk))], device=flat.device)
-    width = max(start + len(chunk) for _, start, chunk in rows)
-    scores = torch.full((count, width), float("-inf"), device=flat.device).index_put((query_index, position), flat)
-    return ScoreOutput(scores, lengths)
+    sizes = [0] * count
+    for row, prompt in zip(rows, prompts):
+        lengths[row.query].append(len(prompt.ids))
+        sizes[row.query] += len(row.vectors)
+    return ScoreOutput(pad_sequence(list(flat.split(sizes)), batch_first=True, padding_value=float("-inf")), lengths)
 
 
 def _compiled(fn: Any, how: str) -> Any:

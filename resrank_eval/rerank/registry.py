@@ -40,10 +40,6 @@ class RerankerFactory:
     cls: type[Reranker]
     options: dict[str, Any]
 
-    @property
-    def name(self) -> str:
-        return self.cls.name
-
     def build(self) -> Reranker:
         """Load the model (if any) and make the reranker."""
         return self.cls.from_options(**self.options)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..model.flops import Shape
+from ..model.flops import Shape, linear_flops
 from ..types import Candidate, QueryStats, Ranking
 from .base import DEVICE, DTYPE, MODEL, Option, Reranked, Reranker
 
@@ -113,8 +113,6 @@ class ResRankReranker(_EncoderBacked):
     name = "resrank"
 
     def __init__(self, model: ResRankModel, embeddings: str | Path | Mapping[str, Any] | None = None) -> None:
-        from ..model.flops import linear_flops
-
         super().__init__(model.encoder, embeddings)
         self.model = model.eval()
         self.reranker_shape = Shape.of(model.reranker)

@@ -71,9 +71,9 @@ def rerank_step(factory: RerankerFactory, topics: Mapping[str, Query], run: Run,
         raise ResrankError(f"--top-k and --batch-size must be at least 1, got {top_k} and {batch_size}")
     if not any(run.values()):
         raise ResrankError("nothing to rerank: the run has no query with candidates")
-    tag = check_tag(tag or factory.name)
+    tag = check_tag(tag or factory.cls.name)
     threads = intra_op_threads() if threads is None else threads
-    arguments = {"reranker": factory.name, "run_tag": tag, "top_k": top_k, "batch_size": batch_size, "threads": threads}
+    arguments = {"reranker": factory.cls.name, "run_tag": tag, "top_k": top_k, "batch_size": batch_size, "threads": threads}
     paths = {k: v for k, v in factory.options.items() if isinstance(v, (str, Path))}
     arguments.update({k: v for k, v in factory.options.items() if k not in paths})
     contents = {"run": {q: [[c.docid, c.score] for c in hits] for q, hits in run.items()},

@@ -175,7 +175,7 @@ def test_a_job_that_fails_before_its_first_query_leaves_nothing(tmp_path: Path, 
     killed_rerank_at_once = pytest.raises(KeyboardInterrupt)
     data = read_candidates(DL19_CANDIDATES)
     step = rerank_step(reranker_factory("identity"), data.topics, data.run, data.passages, out, 10)
-    monkeypatch.setattr(RerankerFactory, "build", lambda self: Killed(self.name, 0))
+    monkeypatch.setattr(RerankerFactory, "build", lambda self: Killed(self.cls.name, 0))
     with killed_rerank_at_once:
         step.run()
     assert list(tmp_path.iterdir()) == []
