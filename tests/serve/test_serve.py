@@ -370,3 +370,29 @@ def test_bench_serve_measures_any_rerank_server(model_dir: Path, tmp_path: Path)
                                        "--rates", "1", "--duration", "1", "--output", str(tmp_path / "none")])
     assert nobody.exit_code == 2 and nobody.stderr.startswith("Error: cannot connect to http://127.0.0.1:1 ("), nobody.output
     assert not (tmp_path / "none").exists()
+
+
+@pytest.mark.parametrize("rates", ["inf", "nan", "0", "-1", "1,inf", "-inf"])
+def test_bench_serve_refuses_a_rate_that_is_not_finite_and_positive(tmp_path: Path, rates: str) -> None:
+    """An infinite or NaN rate never advances the arrival clock (the step would never end): refused before anything starts."""
+    from click.testing import CliRunner
+
+    from resrank_eval.cli import main
+
+    result = CliRunner().invoke(main, ["bench-serve", "--api-base", "http://127.0.0.1:1", "--rates", rates, "--output", str(tmp_path / "b")])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert result.stderr.startswith("Error: Invalid value for '--rates': ") and "finite" in result.stderr, result.stderr
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize(("command", "option"), [("serve", "--max-body-mb"), ("serve", "--max-wait-ms"), ("serve", "--drain"),
+                                                 ("serve", "--timeout"), ("bench-serve", "--duration"), ("bench-serve", "--max-wait-ms")])
+@pytest.mark.parametrize("value", ["inf", "nan"])
+def test_serve_options_that_are_not_finite_are_refused(tmp_path: Path, command: str, option: str, value: str) -> None:
+    from click.testing import CliRunner
+
+    from resrank_eval.cli import main
+
+    result = CliRunner().invoke(main, [command, option, value, "--model", str(tmp_path / "none")])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert result.stderr.startswith(f"Error: Invalid value for '{option}': {value} is not a finite number"), result.stderr
