@@ -8,6 +8,7 @@ folder by the server, with a dense index of eight passages. Scores are compared 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -32,7 +33,7 @@ import torch
 from resrank_eval.rerank import rerank
 from resrank_eval.rerank.resrank import ResRankReranker
 from resrank_eval.serve import RerankService, ServeSettings, serving
-from resrank_eval.serve.bench import start_server
+from resrank_eval.serve.bench import bench, dialect_bodies, start_server
 from resrank_eval.types import Candidate, Query, Ranking
 from tests.helpers import REPO, SERVE_DOCS, SERVE_QUERIES
 
@@ -370,6 +371,16 @@ def test_bench_serve_measures_any_rerank_server(model_dir: Path, tmp_path: Path)
                                        "--rates", "1", "--duration", "1", "--output", str(tmp_path / "none")])
     assert nobody.exit_code == 2 and nobody.stderr.startswith("Error: cannot connect to http://127.0.0.1:1 ("), nobody.output
     assert not (tmp_path / "none").exists()
+
+
+def test_bench_never_achieves_more_than_it_offers(url: str) -> None:
+    """Each step sends rate x duration requests (Poisson arrivals given their count), so a step's achieved rate -- answers
+    over the arrival window or, if longer, until the last answer -- is at most the offered one (it was not with a Poisson
+    count: 0.5 s at 20 req/s sent anywhere from 5 to 16)."""
+    bodies = dialect_bodies("tei", [("fever in children", [SERVE_DOCS["d6"], SERVE_DOCS["d0"]])])
+    steps = asyncio.run(bench(url, "tei", bodies, [20] * 6 + [3], 0.5, "text", api_key=KEY, warmup=1))
+    assert [s.sent for s in steps] == [10] * 6 + [2] and all(s.ok == s.sent and not s.errors for s in steps), steps
+    assert all(s.achieved_rps <= s.offered_rps for s in steps), [(s.offered_rps, s.achieved_rps) for s in steps]
 
 
 @pytest.mark.parametrize("rates", ["inf", "nan", "0", "-1", "1,inf", "-inf"])
