@@ -87,11 +87,13 @@ def request_bodies(dialect: str, documents: str, top_k: int, count: int = 200, s
 
 
 def dialect_bodies(dialect: str, requests: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
-    """Each (query, documents) as a request body of ``dialect``; a document is a text or ``{"id": ...}`` (cached vector)."""
+    """Each (query, documents) as a request body of ``dialect``; a document is a text or ``{"id": ...}`` (cached vector).
+
+    Without a ``model`` field (optional in Cohere v2 and Jina bodies here): a server answers with the model it serves."""
     if dialect not in DIALECTS:
         raise ResrankError(f"dialect must be one of {', '.join(DIALECTS)}")
     return [{"query": query, "texts": docs, "raw_scores": True} if dialect == "tei"
-            else {"model": "resrank", "query": query, "documents": docs, "top_n": 10} for query, docs in requests]
+            else {"query": query, "documents": docs, "top_n": 10} for query, docs in requests]
 
 
 async def run_step(client: httpx.AsyncClient, url: str, bodies: Sequence[dict[str, Any]], rate: float, duration_s: float,

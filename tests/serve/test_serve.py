@@ -95,7 +95,7 @@ def library_scores(reranker: ResRankReranker, query: str, texts: list[str | None
 def test_cohere_sdk_gets_the_library_scores(url: str, reranker: ResRankReranker) -> None:
     texts = [SERVE_DOCS[d] for d in ("d3", "d2", "d7", "d0", "d5")]
     client = cohere.ClientV2(api_key=KEY, base_url=url)
-    response = client.rerank(model="resrank", query="capital of France", documents=texts, top_n=3)
+    response = client.rerank(model="model", query="capital of France", documents=texts, top_n=3)
     want = library_scores(reranker, "capital of France", texts)
     best = sorted(range(len(texts)), key=lambda i: -want[i])[:3]
     assert [r.index for r in response.results] == best
@@ -108,7 +108,7 @@ def test_jina_and_tei_dialects_over_raw_http(url: str, reranker: ResRankReranker
     want = library_scores(reranker, "fever in children", texts)
     best = sorted(range(len(texts)), key=lambda i: -want[i])
 
-    jina = post(url, "/v1/rerank", {"model": "any", "query": "fever in children", "documents": [{"text": t} for t in texts]})
+    jina = post(url, "/v1/rerank", {"model": "model", "query": "fever in children", "documents": [{"text": t} for t in texts]})
     assert jina.status_code == 200, jina.text
     body = jina.json()
     assert body["model"] == "model" and [r["index"] for r in body["results"]] == best
@@ -124,6 +124,18 @@ def test_jina_and_tei_dialects_over_raw_http(url: str, reranker: ResRankReranker
     squashed = post(url, "/rerank", {"query": "fever in children", "texts": texts}).json()  # TEI's default: sigmoid
     assert [r["index"] for r in squashed] == best and all(0 < r["score"] < 1 and "text" not in r for r in squashed)
     assert squashed[0]["score"] == pytest.approx(1 / (1 + torch.exp(torch.tensor(-want[best[0]], dtype=torch.float64)).item()))
+
+
+def test_a_request_naming_another_model_is_refused(url: str) -> None:
+    """Cohere, Jina and vLLM answer 404 to a model they do not serve; the served name is the one /ready and Jina answers give."""
+    served = httpx.get(f"{url}/ready").json()["model"]
+    for path in ("/v2/rerank", "/v1/rerank"):
+        for model in (served, None):
+            body = {"query": "fever", "documents": ["fever in children"], **({"model": model} if model else {})}
+            assert post(url, path, body).status_code == 200, (path, model)
+        refused = post(url, path, {"model": "gpt-4", "query": "fever", "documents": ["fever in children"]})
+        assert refused.status_code == 404 and refused.json() == {
+            "error": f"model: 'gpt-4' is not served here; this server serves '{served}'", "error_type": "validation", "field": "model"}
 
 
 def test_ids_read_the_dense_index_vectors(url: str, reranker: ResRankReranker) -> None:
