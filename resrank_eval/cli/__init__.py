@@ -32,7 +32,9 @@ from .common import CliError, describe
 class ResrankGroup(click.Group):
     """Runs a command and turns any exception it raises into ``Error: <what>`` and exit status 2 (a bug: 1).
 
-    Usage errors (a bad option value) are one line too, naming the option.
+    Usage errors (a bad option value) are one line too, naming the option. Ctrl-C is ``Error: interrupted`` and exit
+    status 130 (128 + SIGINT, as shells report it), where click says ``Aborted!`` with 1, the status of a bug; outputs are
+    written atomically, so an interrupted command leaves none half-made.
 
     ``--debug`` lets the exception through instead, with its traceback.
     """
@@ -43,8 +45,10 @@ class ResrankGroup(click.Group):
         except click.UsageError as exc:  # one line too, with the way to the command's help
             where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
             raise CliError(f"{exc.format_message()} (see {where} --help)") from None
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
+        except (click.ClickException, click.exceptions.Exit):
             raise
+        except (KeyboardInterrupt, click.Abort):
+            raise CliError("interrupted", 130) from None
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise

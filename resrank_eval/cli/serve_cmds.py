@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import click
 
 from .common import POSITIVE, Writable, device_option, dtype_option
+
+
+class Finite(click.FloatRange):
+    """A float range that refuses inf and nan, which click's lets through (nan compares false with both bounds): an
+    infinite batch window, timeout, drain or step never ends, and an infinite body limit is no number of bytes."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{number} is not a finite number", param, ctx)
+        return number
 
 
 def _extra_missing(exc: ImportError) -> click.ClickException:
@@ -21,16 +35,16 @@ def _extra_missing(exc: ImportError) -> click.ClickException:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one, logged).")
 @click.option("--max-batch", type=POSITIVE, default=16, show_default=True, help="Most requests in one model call.")
-@click.option("--max-wait-ms", type=click.FloatRange(min=0), default=5.0, show_default=True,
+@click.option("--max-wait-ms", type=Finite(min=0), default=5.0, show_default=True,
               help="How long a request waits for others to share its batch when the model is idle.")
 @click.option("--max-queue", type=POSITIVE, default=256, show_default=True, help="Requests waiting beyond this are answered 503.")
 @click.option("--max-documents", type=POSITIVE, default=1000, show_default=True, help="Documents per request (more: 413).")
 @click.option("--max-chars", type=POSITIVE, default=20_000, show_default=True, help="Characters per document and query (more: 413).")
-@click.option("--max-body-mb", type=click.FloatRange(min=0, min_open=True), default=16.0, show_default=True,
+@click.option("--max-body-mb", type=Finite(min=0, min_open=True), default=16.0, show_default=True,
               help="Request body size in MiB (more: 413).")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=120.0, show_default=True,
+@click.option("--timeout", "timeout_s", type=Finite(min=0, min_open=True), default=120.0, show_default=True,
               help="Seconds a request may wait and run before it is answered 503.")
-@click.option("--drain", "drain_s", type=click.FloatRange(min=0), default=30.0, show_default=True,
+@click.option("--drain", "drain_s", type=Finite(min=0), default=30.0, show_default=True,
               help="On SIGTERM/SIGINT, seconds to finish in-flight requests.")
 @click.option("--api-key-env", default=None, metavar="NAME",
               help="Require `Authorization: Bearer <key>`, the key read from this environment variable.")
@@ -59,12 +73,14 @@ def serve(model: str | None, dense_index: str | None, device: str | None, dtype:
 
 
 def _rates(ctx: click.Context, param: click.Parameter, value: str) -> list[float]:
+    """Finite and above 0: an infinite or NaN rate would never advance the arrival clock, and the step never end."""
     try:
         rates = [float(part) for part in value.split(",")]
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a comma-separated list of numbers") from None
-    if not rates or any(r <= 0 for r in rates):
-        raise click.BadParameter("every rate must be above 0")
+    for rate in rates:
+        if not (math.isfinite(rate) and rate > 0):
+            raise click.BadParameter(f"every rate must be a finite number above 0, got {rate:g}")
     return rates
 
 
@@ -77,7 +93,7 @@ def _rates(ctx: click.Context, param: click.Parameter, value: str) -> list[float
                    "Another server (--api-base) takes text only.")
 @click.option("--top-k", type=POSITIVE, default=100, show_default=True, help="Passages per request.")
 @click.option("--rates", callback=_rates, default="1,2,4,8", show_default=True, help="Offered loads, requests/s, one step each.")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True, help="Seconds per step.")
+@click.option("--duration", type=Finite(min=0, min_open=True), default=30.0, show_default=True, help="Seconds per step.")
 @click.option("--output", type=Writable(folder=True), default="benchmarks/serve", show_default=True,
               help="Folder for bench.json, bench.md and bench.png.")
 @click.option("--api-key-env", default=None, metavar="NAME", help="Send `Authorization: Bearer <key>` from this variable.")
@@ -86,7 +102,7 @@ def _rates(ctx: click.Context, param: click.Parameter, value: str) -> list[float
 @device_option
 @dtype_option
 @click.option("--max-batch", type=POSITIVE, default=16, show_default=True, help="Started server: most requests per model call.")
-@click.option("--max-wait-ms", type=click.FloatRange(min=0), default=5.0, show_default=True, help="Started server: batch window.")
+@click.option("--max-wait-ms", type=Finite(min=0), default=5.0, show_default=True, help="Started server: batch window.")
 @click.option("--max-queue", type=POSITIVE, default=256, show_default=True, help="Started server: queue bound (beyond: 503).")
 def bench_serve(api_base: str | None, dialect: str, documents: tuple[str, ...], top_k: int, rates: list[float], duration: float,
                 output: str, api_key_env: str | None, model: str | None, dense_index: str | None, device: str | None, dtype: str | None,

@@ -44,13 +44,26 @@ DATASETS: dict[str, Dataset] = {
 }
 
 
+def check_dataset_name(name: str) -> None:
+    """A name becomes one file or folder name with its '/' as '-' (``beir/nfcorpus`` -> ``beir-nfcorpus``), so each part
+    must be a file name of its own: ``../evil`` would become ``..-evil``, ``beir/.x`` a hidden ``beir-.x``."""
+    try:
+        check_component(name.replace("/", "-"), "dataset name")  # a backslash, control characters
+        safe = all(part and not part.startswith(".") for part in name.split("/"))
+    except ValueError:
+        safe = False
+    if not safe:
+        raise ResrankError(f"dataset name {name!r} cannot be part of a file name (each '/'-separated part one name: not empty, "
+                           "not starting with '.', no '\\' or control characters)")
+
+
 def get_dataset(name: str, corpus: str | Path | None = None, split: str = "test") -> Dataset:
     """Resolve a dataset name; with ``corpus`` any name works (a local BEIR directory); ``irds:NAME`` reads ir_datasets."""
     try:
         check_component(split, "split")
-        check_component(name.replace("/", "-"), "dataset name")
     except ValueError as exc:
         raise ResrankError(str(exc)) from None
+    check_dataset_name(name)
     if name.startswith("irds:"):
         return IrdsDataset.named(name, split)
     if corpus is not None:

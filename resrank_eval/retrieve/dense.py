@@ -41,6 +41,7 @@ from ..formats.trec import pyserini_order
 from ..jobs import Outputs, ShardedStep, merge, units, verify
 from ..logs import progress
 from ..parallel import Shard, computing_on, intra_op_threads
+from ..paths import data_dir
 from ..provenance import RECORD_NAME, Provenance, content_fingerprint, file_digest
 from ..types import Candidate, Query
 
@@ -57,6 +58,7 @@ SHARDS_DIR = "shards"
 PROBE_TEXT = "ResRank probe: the passage vectors in this index come from this encoder."
 PROBE_MIN_COSINE = 0.98  # fp32 vs bf16 encodings of one text agree to ~0.999
 REMAKE = "encode it again (resrank-eval encode ... --overwrite)"
+OWN_FOLDER = "encode the corpus into a folder of your own (resrank-eval encode --dataset ... --model ... --index DIR)"
 
 
 def index_outputs(index_dir: str | Path) -> Outputs:
@@ -214,16 +216,24 @@ def check_dense_index(index_dir: str | Path, search: bool = False) -> dict:
     folder = Path(index_dir)
     if not folder.is_dir():  # before its record is looked for, so a mistyped path is not "encode it again"
         raise ResrankError(f"{folder}: {'not a directory' if folder.exists() else 'no such directory'}")
-    missing = verify(folder / RECORD_NAME, REMAKE)
-    if search and not (folder / FAISS_FILE).is_file():  # a vectors-only folder's record does not list it
-        missing.append(folder / FAISS_FILE)
+    remedy = _remedy(folder)
+    missing = verify(folder / RECORD_NAME, remedy)
     if missing:
-        raise ResrankError(f"{missing[0]}: missing; {REMAKE}")
+        raise ResrankError(f"{missing[0]}: missing; {remedy}")
+    if search and not (folder / FAISS_FILE).is_file():  # a vectors-only folder's record does not list it: nothing to redo
+        raise ResrankError(f"{folder}: vectors only (what rerankers read), no FAISS index to search; {OWN_FOLDER}")
     meta_path = folder / META_FILE
     meta = read_json(meta_path)
     if not isinstance(meta, dict) or not {"count", "dim", "probe"} <= meta.keys():
         raise InputError(meta_path, None, "not a dense index's metadata (needs count, dim and probe)")
     return meta
+
+
+def _remedy(folder: Path) -> str:
+    """How to make a bad index right: encode it again in place, but never into the package's own data (the bundled index)."""
+    if folder.resolve().is_relative_to(data_dir().resolve()):
+        return f"it ships with resrank-eval: install it again, or {OWN_FOLDER}"
+    return REMAKE
 
 
 def cached_index_dir(corpus: str | Path, name: str, model: str | Path, dtype: str | None = None, batch_size: int = 64,
@@ -247,7 +257,7 @@ class DenseVectors:
         self.vectors = np.load(folder / VECTORS_FILE, mmap_mode="r")
         docids = (folder / DOCID_FILE).read_text(encoding="utf-8").splitlines()
         if len(docids) != len(self.vectors):
-            raise ResrankError(f"{folder}: {len(docids)} docids for {len(self.vectors)} vectors; {REMAKE}")
+            raise ResrankError(f"{folder}: {len(docids)} docids for {len(self.vectors)} vectors; {_remedy(folder)}")
         self.rows = {docid: row for row, docid in enumerate(docids)}
 
     def check_encoder(self, encoder: Encoder) -> None:

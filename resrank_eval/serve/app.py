@@ -9,9 +9,9 @@ batching and worker processes, where ResRank needs its batching around the reran
 Ray Serve replica (:mod:`.ray_deployment`).
 
 Every error is JSON ``{"error": "<field>: <what>", "error_type", "field"}`` (TEI's keys, plus the
-field): 400 unreadable JSON, 401 missing or wrong API key, 413 a size limit, 415 not JSON, 422 a
-wrong value or type, 503 with ``Retry-After`` when the queue is full, the model is loading, the
-server is draining, or the request was not served within the timeout.
+field): 400 unreadable JSON, 401 missing or wrong API key, 404 a model other than the one served,
+413 a size limit, 415 not JSON, 422 a wrong value or type, 503 with ``Retry-After`` when the queue is
+full, the model is loading, the server is draining, or the request was not served within the timeout.
 """
 
 from __future__ import annotations
@@ -99,9 +99,16 @@ def build_app(service: RerankService) -> FastAPI:
     def request_id(request: Request) -> str:
         return str(request.scope.get(REQUEST_ID) or uuid.uuid4().hex)
 
+    def check_model(model: str | None) -> None:
+        """A request naming another model is answered 404, as Cohere, Jina and vLLM answer a model they do not serve:
+        answering with this one would pass its scores off as the other's."""
+        if model is not None and model != settings.model_name:
+            raise RequestError(404, "model", f"{model!r} is not served here; this server serves {settings.model_name!r}")
+
     @app.post("/v2/rerank", tags=["rerank"], summary="Cohere v2 rerank")
     async def rerank_cohere(body: CohereRequest, request: Request) -> JSONResponse:
         """`{model, query, documents, top_n, return_documents}` -> `{id, results: [{index, relevance_score}], meta}`."""
+        check_model(body.model)
         rid, call = request_id(request), body.call()
         answer = await service.rerank(call, rid)
         return JSONResponse(cohere_response(answer, call, rid, body.return_documents), headers=answer.headers())
@@ -109,6 +116,7 @@ def build_app(service: RerankService) -> FastAPI:
     @app.post("/v1/rerank", tags=["rerank"], summary="Jina / generic rerank")
     async def rerank_jina(body: JinaRequest, request: Request) -> JSONResponse:
         """`{model, query, documents, top_n, return_documents}` -> `{model, usage, results: [{index, relevance_score, document}]}`."""
+        check_model(body.model)
         call = body.call()
         answer = await service.rerank(call, request_id(request))
         return JSONResponse(jina_response(answer, call, settings.model_name, body.return_documents), headers=answer.headers())

@@ -1,10 +1,10 @@
 """The latency-throughput curve of a ``/rerank`` server: offered load steps -> achieved throughput, p50/p95/p99, errors.
 
-Open loop, as users arrive: each step sends requests at Poisson arrival times of the offered rate
-for ``duration_s``, whether or not earlier ones have been answered (a closed loop would slow down
-with the server and hide its queueing), with an asyncio httpx client. A request's latency runs from
-its scheduled arrival to its last response byte, so time spent waiting for a client connection
-counts too. Errors are counted by HTTP status (503: the server's backpressure) or exception name.
+Open loop, as users arrive: each step sends offered rate x ``duration_s`` requests at Poisson arrival
+times, whether or not earlier ones have been answered (a closed loop would slow down with the server
+and hide its queueing), with an asyncio httpx client; its achieved rate is never above the offered one
+(:func:`run_step`). A request's latency runs from its scheduled arrival to its last response byte, so
+time spent waiting for a client connection counts too. Errors are counted by HTTP status (503: the server's backpressure) or exception name.
 
 Requests are NFCorpus test queries, each with ``top_k`` passages: its judged ones first, then others
 drawn at random (fixed seed), in the Cohere v2, Jina or TEI dialect; as ``{"id"}`` of the server's
@@ -46,7 +46,11 @@ _LISTENING = re.compile(r"serving \S+ on (http://\S+:\d+) ")
 
 @dataclass
 class Step:
-    """One offered load: what was sent and what came back (latencies of successful requests, in ms)."""
+    """One offered load: what was sent and what came back (latencies of successful requests, in ms).
+
+    ``achieved_rps``: successful answers over the step's wall time, from its start to the end of its arrival
+    window or, if later, its last answer (:func:`run_step`).
+    """
 
     series: str
     offered_rps: float
@@ -83,16 +87,24 @@ def request_bodies(dialect: str, documents: str, top_k: int, count: int = 200, s
 
 
 def dialect_bodies(dialect: str, requests: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
-    """Each (query, documents) as a request body of ``dialect``; a document is a text or ``{"id": ...}`` (cached vector)."""
+    """Each (query, documents) as a request body of ``dialect``; a document is a text or ``{"id": ...}`` (cached vector).
+
+    Without a ``model`` field (optional in Cohere v2 and Jina bodies here): a server answers with the model it serves."""
     if dialect not in DIALECTS:
         raise ResrankError(f"dialect must be one of {', '.join(DIALECTS)}")
     return [{"query": query, "texts": docs, "raw_scores": True} if dialect == "tei"
-            else {"model": "resrank", "query": query, "documents": docs, "top_n": 10} for query, docs in requests]
+            else {"query": query, "documents": docs, "top_n": 10} for query, docs in requests]
 
 
 async def run_step(client: httpx.AsyncClient, url: str, bodies: Sequence[dict[str, Any]], rate: float, duration_s: float,
                    series: str, seed: int = 0) -> Step:
-    """Poisson arrivals at ``rate`` per second for ``duration_s``, then wait for every answer."""
+    """``rate`` x ``duration_s`` requests (at least one) at Poisson arrival times, then wait for every answer.
+
+    The count is fixed and the arrival times are those of a Poisson process given its count (uniform over the
+    window the count takes at ``rate``), so the step offers exactly ``rate``; a Poisson count would offer
+    anywhere around it (0.5 s at 20 req/s: 5 to 16 requests). The achieved rate is the answers over the step's
+    wall time, from its start to the end of the arrival window or, if later, the last answer: at most ``rate``.
+    """
     rng = random.Random(seed)
     latencies: list[float] = []
     batches: list[int] = []
@@ -111,17 +123,16 @@ async def run_step(client: httpx.AsyncClient, url: str, bodies: Sequence[dict[st
         if "x-batch-size" in response.headers:
             batches.append(int(response.headers["x-batch-size"]))
 
+    count = max(1, round(rate * duration_s))
+    window = count / rate
     tasks = []
     start = time.perf_counter()
-    due = start
-    while True:
-        due += rng.expovariate(rate)
-        if due - start > duration_s:
-            break
+    for offset in sorted(rng.uniform(0, window) for _ in range(count)):
+        due = start + offset
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
         tasks.append(asyncio.create_task(one(bodies[len(tasks) % len(bodies)], due)))
     await asyncio.gather(*tasks)
-    elapsed = max(time.perf_counter() - start, duration_s)
+    elapsed = max(time.perf_counter() - start, window)
     return Step(series, rate, duration_s, len(tasks), len(latencies), len(latencies) / elapsed, *_percentiles(latencies),
                 statistics.fmean(batches) if batches else None, dict(errors))
 

@@ -10,8 +10,10 @@ Every document list also takes ``{"id": "MED-10"}``: a passage of the server's d
 vector is read instead of encoding text. Scores are the model's own (``score_scale`` x cosine, plus the
 fused first-stage level): comparable within one query, not probabilities. TEI's ``raw_scores: false``
 (its default) passes them through a sigmoid, as TEI does with a cross-encoder's logit; the order is the same.
-Unknown fields are ignored (clients send their own extras, e.g. Cohere's ``max_tokens_per_doc``); fields
-that are present must have the right type (strict: no ``"5"`` for 5).
+A ``model`` field, where a dialect has one, names the served model (its folder's name, as ``/ready``
+gives it) or is left out; another name is refused. Unknown fields are ignored (clients send their own
+extras, e.g. Cohere's ``max_tokens_per_doc``); fields that are present must have the right type
+(strict: no ``"5"`` for 5).
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ class _Request(BaseModel):
 class CohereRequest(_Request):
     """Cohere v2 ``/v2/rerank``."""
 
-    model: str | None = Field(None, description="Any name: the server has one model (it answers with its own).")
+    model: str | None = Field(None, description="The served model's name (/ready gives it), or none; another name is answered 404.")
     documents: Documents
     return_documents: bool = False
 
@@ -133,7 +135,7 @@ class CohereRequest(_Request):
 class JinaRequest(_Request):
     """Jina / generic ``/v1/rerank``."""
 
-    model: str | None = Field(None, description="Any name: the server has one model (it answers with its own).")
+    model: str | None = Field(None, description="The served model's name (/ready gives it), or none; another name is answered 404.")
     documents: Documents
     return_documents: bool = True
 

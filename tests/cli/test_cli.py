@@ -194,3 +194,28 @@ def test_bad_input_one_line_error_no_output(tmp_path: Path, dl19_run: Path, args
     result = invoke(*[values.get(a, a) for a in args])
     assert_one_line_error(result, *fragments)
     assert not out.exists() and not list(tmp_path.glob(".out.txt*"))
+
+
+
+@pytest.mark.slow  # ~15 s on 2 cores: the bundled encoder loads, and the encode is interrupted once it holds its folder
+def test_ctrl_c_exits_130_with_one_line_and_no_output(tmp_path: Path) -> None:
+    """SIGINT to the process group, as a terminal's Ctrl-C sends it: exit 130 (128 + SIGINT, the shells' convention) and one
+    line, where click said "Aborted!" with exit 1; no traceback, and no index file written."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    index = tmp_path / "index"
+    process = subprocess.Popen([sys.executable, "-m", "resrank_eval", "--quiet", "encode", "--dataset", "beir/nfcorpus", "--model",
+                                "mini", "--index", str(index), "--device", "cpu"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # not ignored, if pytest's is
+    lock, deadline = index / ".index.lock", time.monotonic() + 120  # the lock of its FAISS file, "index"
+    while not lock.exists() and process.poll() is None and time.monotonic() < deadline:  # the command is at work
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert (process.returncode, stderr) == (130, "Error: interrupted\n"), (process.returncode, stderr[-2000:])
+    assert stdout == "" and not lock.exists() and [p.name for p in index.iterdir()] in ([], ["shards"])

@@ -8,6 +8,7 @@ folder by the server, with a dense index of eight passages. Scores are compared 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -32,7 +33,7 @@ import torch
 from resrank_eval.rerank import rerank
 from resrank_eval.rerank.resrank import ResRankReranker
 from resrank_eval.serve import RerankService, ServeSettings, serving
-from resrank_eval.serve.bench import start_server
+from resrank_eval.serve.bench import bench, dialect_bodies, start_server
 from resrank_eval.types import Candidate, Query, Ranking
 from tests.helpers import REPO, SERVE_DOCS, SERVE_QUERIES
 
@@ -94,7 +95,7 @@ def library_scores(reranker: ResRankReranker, query: str, texts: list[str | None
 def test_cohere_sdk_gets_the_library_scores(url: str, reranker: ResRankReranker) -> None:
     texts = [SERVE_DOCS[d] for d in ("d3", "d2", "d7", "d0", "d5")]
     client = cohere.ClientV2(api_key=KEY, base_url=url)
-    response = client.rerank(model="resrank", query="capital of France", documents=texts, top_n=3)
+    response = client.rerank(model="model", query="capital of France", documents=texts, top_n=3)
     want = library_scores(reranker, "capital of France", texts)
     best = sorted(range(len(texts)), key=lambda i: -want[i])[:3]
     assert [r.index for r in response.results] == best
@@ -107,7 +108,7 @@ def test_jina_and_tei_dialects_over_raw_http(url: str, reranker: ResRankReranker
     want = library_scores(reranker, "fever in children", texts)
     best = sorted(range(len(texts)), key=lambda i: -want[i])
 
-    jina = post(url, "/v1/rerank", {"model": "any", "query": "fever in children", "documents": [{"text": t} for t in texts]})
+    jina = post(url, "/v1/rerank", {"model": "model", "query": "fever in children", "documents": [{"text": t} for t in texts]})
     assert jina.status_code == 200, jina.text
     body = jina.json()
     assert body["model"] == "model" and [r["index"] for r in body["results"]] == best
@@ -123,6 +124,18 @@ def test_jina_and_tei_dialects_over_raw_http(url: str, reranker: ResRankReranker
     squashed = post(url, "/rerank", {"query": "fever in children", "texts": texts}).json()  # TEI's default: sigmoid
     assert [r["index"] for r in squashed] == best and all(0 < r["score"] < 1 and "text" not in r for r in squashed)
     assert squashed[0]["score"] == pytest.approx(1 / (1 + torch.exp(torch.tensor(-want[best[0]], dtype=torch.float64)).item()))
+
+
+def test_a_request_naming_another_model_is_refused(url: str) -> None:
+    """Cohere, Jina and vLLM answer 404 to a model they do not serve; the served name is the one /ready and Jina answers give."""
+    served = httpx.get(f"{url}/ready").json()["model"]
+    for path in ("/v2/rerank", "/v1/rerank"):
+        for model in (served, None):
+            body = {"query": "fever", "documents": ["fever in children"], **({"model": model} if model else {})}
+            assert post(url, path, body).status_code == 200, (path, model)
+        refused = post(url, path, {"model": "gpt-4", "query": "fever", "documents": ["fever in children"]})
+        assert refused.status_code == 404 and refused.json() == {
+            "error": f"model: 'gpt-4' is not served here; this server serves '{served}'", "error_type": "validation", "field": "model"}
 
 
 def test_ids_read_the_dense_index_vectors(url: str, reranker: ResRankReranker) -> None:
@@ -370,3 +383,39 @@ def test_bench_serve_measures_any_rerank_server(model_dir: Path, tmp_path: Path)
                                        "--rates", "1", "--duration", "1", "--output", str(tmp_path / "none")])
     assert nobody.exit_code == 2 and nobody.stderr.startswith("Error: cannot connect to http://127.0.0.1:1 ("), nobody.output
     assert not (tmp_path / "none").exists()
+
+
+def test_bench_never_achieves_more_than_it_offers(url: str) -> None:
+    """Each step sends rate x duration requests (Poisson arrivals given their count), so a step's achieved rate -- answers
+    over the arrival window or, if longer, until the last answer -- is at most the offered one (it was not with a Poisson
+    count: 0.5 s at 20 req/s sent anywhere from 5 to 16)."""
+    bodies = dialect_bodies("tei", [("fever in children", [SERVE_DOCS["d6"], SERVE_DOCS["d0"]])])
+    steps = asyncio.run(bench(url, "tei", bodies, [20] * 6 + [3], 0.5, "text", api_key=KEY, warmup=1))
+    assert [s.sent for s in steps] == [10] * 6 + [2] and all(s.ok == s.sent and not s.errors for s in steps), steps
+    assert all(s.achieved_rps <= s.offered_rps for s in steps), [(s.offered_rps, s.achieved_rps) for s in steps]
+
+
+@pytest.mark.parametrize("rates", ["inf", "nan", "0", "-1", "1,inf", "-inf"])
+def test_bench_serve_refuses_a_rate_that_is_not_finite_and_positive(tmp_path: Path, rates: str) -> None:
+    """An infinite or NaN rate never advances the arrival clock (the step would never end): refused before anything starts."""
+    from click.testing import CliRunner
+
+    from resrank_eval.cli import main
+
+    result = CliRunner().invoke(main, ["bench-serve", "--api-base", "http://127.0.0.1:1", "--rates", rates, "--output", str(tmp_path / "b")])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert result.stderr.startswith("Error: Invalid value for '--rates': ") and "finite" in result.stderr, result.stderr
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize(("command", "option"), [("serve", "--max-body-mb"), ("serve", "--max-wait-ms"), ("serve", "--drain"),
+                                                 ("serve", "--timeout"), ("bench-serve", "--duration"), ("bench-serve", "--max-wait-ms")])
+@pytest.mark.parametrize("value", ["inf", "nan"])
+def test_serve_options_that_are_not_finite_are_refused(tmp_path: Path, command: str, option: str, value: str) -> None:
+    from click.testing import CliRunner
+
+    from resrank_eval.cli import main
+
+    result = CliRunner().invoke(main, [command, option, value, "--model", str(tmp_path / "none")])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert result.stderr.startswith(f"Error: Invalid value for '{option}': {value} is not a finite number"), result.stderr

@@ -1,0 +1,52 @@
+"""What a dense index that cannot be searched or read tells the user to do: never to write into the package's own data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+
+from resrank_eval.cli import main
+from resrank_eval.model.sources import BUNDLED_MODEL, BUNDLED_NFCORPUS_INDEX
+
+
+def run_cli(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def one_error(result: Result) -> str:
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.output, result.output
+    return result.stderr
+
+
+@pytest.mark.parametrize("copied", [False, True])
+def test_searching_a_vectors_only_index_says_to_encode_into_a_folder_of_ones_own(tmp_path: Path, copied: bool) -> None:
+    """The bundled index keeps vectors for rerankers, no FAISS index: "encode it again (--overwrite)" pointed at the package."""
+    index = BUNDLED_NFCORPUS_INDEX
+    if copied:
+        index = Path(shutil.copytree(index, tmp_path / "vectors-only"))
+    result = run_cli("retrieve", "--dataset", "beir/nfcorpus", "--method", "dense", "--model", BUNDLED_MODEL, "--index", index,
+                     "--output", tmp_path / "run.txt")
+    error = one_error(result)
+    assert error == (f"Error: {index}: vectors only (what rerankers read), no FAISS index to search; encode the corpus into "
+                     "a folder of your own (resrank-eval encode --dataset ... --model ... --index DIR)\n")
+    assert not (tmp_path / "run.txt").exists()
+
+
+def test_a_changed_bundled_index_is_not_to_be_encoded_again_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The package's data (here a copy, as RESRANK_DATA_DIR) is reinstalled, not written into."""
+    data = tmp_path / "data"
+    index = Path(shutil.copytree(BUNDLED_NFCORPUS_INDEX, data / "indexes" / BUNDLED_NFCORPUS_INDEX.name))
+    np.save(index / "vectors.npy", np.zeros_like(np.load(index / "vectors.npy")))
+    monkeypatch.setenv("RESRANK_DATA_DIR", str(data))
+    run = tmp_path / "run.txt"
+    run.write_text("PLAIN-1 Q0 MED-2421 1 2.0 bm25\nPLAIN-1 Q0 MED-2422 2 1.0 bm25\n")
+    result = run_cli("rerank", "--dataset", "beir/nfcorpus", "--split", "dev", "--run", run, "--reranker", "encoder",
+                     "--model", BUNDLED_MODEL, "--dense-index", index, "--output", tmp_path / "out.txt")
+    error = one_error(result)
+    assert error.startswith(f"Error: {index / 'vectors.npy'}: changed since it was made") and "--overwrite" not in error, error
+    assert error.endswith("; it ships with resrank-eval: install it again, or encode the corpus into a folder of your own "
+                          "(resrank-eval encode --dataset ... --model ... --index DIR)\n"), error
