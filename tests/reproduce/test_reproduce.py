@@ -13,10 +13,10 @@ import shutil
 import time
 from pathlib import Path
 
-import click
 import pytest
 
 from resrank_eval.cli import main
+from resrank_eval.cli.common import CliError
 from resrank_eval.datasets import get_dataset
 from resrank_eval.evaluate import evaluate
 from resrank_eval.formats.trec import read_run
@@ -202,8 +202,9 @@ def test_a_killed_grid_resumes_where_it_stopped(pinned: Path, tmp_path: Path) ->
     cells = plan(grid, tmp_path / "runs", ["bm25.reverse"])
     ReverseTop.crash_after = 100
     try:
-        with pytest.raises(click.exceptions.Abort):  # what Click makes of a ^C
+        with pytest.raises(CliError, match="interrupted") as caught:  # what the command line makes of a ^C
             run_grid(cells, typed)
+        assert caught.value.exit_code == 130
     finally:
         ReverseTop.crash_after = None
     partial = list((tmp_path / "runs").glob("*/*.partial.jsonl"))
