@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..formats.atomic import atomic_write
-from ..formats.ids import check_id
+from ..formats.ids import check_id, check_text
 from ..formats.jsonl import iter_jsonl
 
 ErrorAt = Callable[[str], Exception]
@@ -116,9 +116,7 @@ def _parse(record: object, error: ErrorAt) -> TrainExample:
     unknown = set(record) - {"qid", "query", "candidates", "positives"}
     if unknown:
         raise error(f"unknown key(s) {', '.join(sorted(unknown))}")
-    qid, query, raw = _id(record.get("qid"), "qid", error), record.get("query"), record.get("candidates")
-    if not isinstance(query, str) or not query.strip():
-        raise error("'query' must be a non-empty string")
+    qid, query, raw = _id(record.get("qid"), "qid", error), _text(record.get("query"), "'query'", error), record.get("candidates")
     if not isinstance(raw, list) or len(raw) < 2:
         raise error("'candidates' must be a list of at least 2 passages")
     candidates = tuple(_candidate(c, i, error) for i, c in enumerate(raw))
@@ -134,9 +132,7 @@ def _candidate(raw: object, index: int, error: ErrorAt) -> TrainPassage:
     unknown = set(raw) - {"docid", "text", "label", "rank", "score"}
     if unknown:
         raise error(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-    docid, text = _id(raw.get("docid"), f"{where}: docid", error), raw.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise error(f"{where}: 'text' must be a non-empty string")
+    docid, text = _id(raw.get("docid"), f"{where}: docid", error), _text(raw.get("text"), f"{where}: 'text'", error)
     label, rank = raw.get("label"), raw.get("rank")
     if label is not None and (not isinstance(label, int) or isinstance(label, bool) or label < 0):
         raise error(f"{where}: 'label' must be an integer >= 0, got {label!r}")
@@ -180,6 +176,16 @@ def _positives(raw: object, candidates: tuple[TrainPassage, ...], error: ErrorAt
     if missing:
         raise error(f"positive {missing[0]!r} is not among the candidates")
     return positives
+
+
+def _text(value: object, what: str, error: ErrorAt) -> str:
+    """A non-empty text a tokenizer reads (:func:`..formats.ids.check_text`: a lone surrogate fails here, not in the tokenizer)."""
+    if not isinstance(value, str) or not value.strip():
+        raise error(f"{what} must be a non-empty string")
+    try:
+        return check_text(value, what)
+    except ValueError as exc:
+        raise error(str(exc)) from None
 
 
 def _id(value: object, what: str, error: ErrorAt) -> str:

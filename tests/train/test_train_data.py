@@ -111,6 +111,9 @@ def test_labels_order_pairs_before_teacher_ranks() -> None:
         (json.dumps({**GOOD, "candidates": [{"docid": "a\tb", "text": "x", "label": 1}, {"docid": "b", "text": "y", "label": 0}]}),
          "candidate 0: docid 'a\\tb' contains whitespace"),
         (json.dumps({**GOOD, "positives": [1.5]}), "positive must be a string, got 1.5"),
+        (json.dumps({**GOOD, "query": "fever \ud800"}), "'query' is not valid Unicode (a lone surrogate)"),
+        (json.dumps({**GOOD, "candidates": [{"docid": "a", "text": "\udfff", "label": 1}, {"docid": "b", "text": "y", "label": 0}]}),
+         "candidate 0: 'text' is not valid Unicode (a lone surrogate)"),
     ],
 )
 def test_malformed_training_lines_fail_at_their_line(tmp_path: Path, line: str, message: str) -> None:
