@@ -1,10 +1,10 @@
 """Training checkpoints that resume exactly: weights, optimizer, scheduler, RNG streams and step.
 
 The data order needs no state of its own (:mod:`.batches` derives it from the step). A checkpoint is
-two files: every tensor (weights, optimizer moments, RNG states) in ``tensors.safetensors`` and the
-rest (step, scheduler, Python's RNG state, the structure the tensors sit in) in ``state.json`` -- no
-pickle, so loading a checkpoint runs no code from it. ``state.json`` also records the tensors' size and
-SHA-256, checked before a resume loads them: weights edited since would otherwise be trained on silently.
+``tensors.safetensors``: every tensor (weights, optimizer moments, RNG states), and the rest (step,
+scheduler, Python's RNG state, the structure the tensors sit in) as JSON in its header -- no pickle, so
+loading a checkpoint runs no code from it. Beside it ``state.json`` records its size and SHA-256, checked
+before a resume loads it: a state edited since (weights or step) would otherwise be trained on silently.
 It is written into a hidden temporary folder and renamed into place, so a kill mid-save leaves the
 previous checkpoint as the newest complete one.
 """
@@ -26,6 +26,8 @@ PREFIX = "step-"
 STATE_FILE = "state.json"
 TENSORS_FILE = "tensors.safetensors"
 _TENSOR, _TUPLE, _PAIRS = "__tensor__", "__tuple__", "__pairs__"
+_STATE = "state"
+"""The header key of ``tensors.safetensors`` that holds the JSON state."""
 _OUTPUTS = "outputs"
 """The key of ``state.json`` that lists its folder's files as a step's record does (:func:`..jobs.verify` reads it)."""
 
@@ -54,9 +56,8 @@ def save_checkpoint(folder: Path, step: int, state: dict[str, Any], keep: int) -
     building.mkdir(parents=True)
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _split(state, tensors, set())
-    save_file(tensors, str(building / TENSORS_FILE))
-    skeleton[_OUTPUTS] = Outputs.folder(building, TENSORS_FILE).digests()
-    (building / STATE_FILE).write_text(json.dumps(skeleton), encoding="utf-8")
+    save_file(tensors, str(building / TENSORS_FILE), metadata={_STATE: json.dumps(skeleton)})
+    (building / STATE_FILE).write_text(json.dumps({_OUTPUTS: Outputs.folder(building, TENSORS_FILE).digests()}), encoding="utf-8")
     shutil.rmtree(target, ignore_errors=True)
     building.rename(target)
     for old in checkpoints(folder)[:-keep]:
@@ -70,9 +71,8 @@ def checkpoints(folder: Path) -> list[Path]:
 
 
 def load_latest(folder: Path) -> dict[str, Any] | None:
-    """The newest complete checkpoint's state (tensors on the CPU), or None; its files as ``state.json`` records them."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    """The newest complete checkpoint's state (tensors on the CPU), or None; its file as ``state.json`` records it."""
+    from safetensors import SafetensorError, safe_open
 
     found = checkpoints(folder)
     if not found:
@@ -81,15 +81,15 @@ def load_latest(folder: Path) -> dict[str, Any] | None:
     missing = verify(found[-1] / STATE_FILE, remedy)
     if missing:
         raise ResrankError(f"{missing[0]}: missing; {remedy}")
+    path = found[-1] / TENSORS_FILE
     try:
-        tensors = load_file(str(found[-1] / TENSORS_FILE))
+        with safe_open(str(path), "pt") as checkpoint:
+            tensors = {name: checkpoint.get_tensor(name) for name in checkpoint.keys()}
+            return _join(json.loads((checkpoint.metadata() or {})[_STATE]), tensors)
     except (SafetensorError, OSError) as exc:
-        raise InputError(found[-1] / TENSORS_FILE, None, f"not a complete safetensors file ({exc})") from None
-    try:
-        state = json.loads((found[-1] / STATE_FILE).read_text(encoding="utf-8"))
-        return _join({k: v for k, v in state.items() if k != _OUTPUTS}, tensors)
+        raise InputError(path, None, f"not a complete safetensors file ({exc})") from None
     except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(found[-1] / STATE_FILE, None, f"not a checkpoint's state ({exc})") from None
+        raise InputError(path, None, f"not a checkpoint's state ({exc})") from None
 
 
 def _split(value: Any, tensors: dict[str, torch.Tensor], storages: set[int]) -> Any:
