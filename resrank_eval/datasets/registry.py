@@ -7,6 +7,7 @@ network -- a Pyserini prebuilt index.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,14 +48,11 @@ DATASETS: dict[str, Dataset] = {
 def check_dataset_name(name: str) -> None:
     """A name becomes one file or folder name with its '/' as '-' (``beir/nfcorpus`` -> ``beir-nfcorpus``), so each part
     must be a file name of its own: ``../evil`` would become ``..-evil``, ``beir/.x`` a hidden ``beir-.x``."""
-    try:
-        check_component(name.replace("/", "-"), "dataset name")  # a backslash, control characters
-        safe = all(part and not part.startswith(".") for part in name.split("/"))
-    except ValueError:
-        safe = False
-    if not safe:
-        raise ResrankError(f"dataset name {name!r} cannot be part of a file name (each '/'-separated part one name: not empty, "
-                           "not starting with '.', no '\\' or control characters)")
+    with suppress(ValueError):  # check_component: a backslash, control characters
+        if all(part and not part.startswith(".") for part in name.split("/")) and check_component(name.replace("/", "-"), ""):
+            return
+    raise ResrankError(f"dataset name {name!r} cannot be part of a file name (each '/'-separated part one name: not empty, "
+                       "not starting with '.', no '\\' or control characters)")
 
 
 def get_dataset(name: str, corpus: str | Path | None = None, split: str = "test") -> Dataset:

@@ -54,7 +54,7 @@ def check_resrank_model(name_or_dir: str | Path) -> None:
         check_weights(path)
         check_folder(path, digests=False)
     elif str(name_or_dir) not in PRESETS and not HUB_ID.fullmatch(str(name_or_dir)):
-        raise ResrankError(f"{name_or_dir}: not a ResRank model folder, preset ({', '.join(PRESETS)}) or hub repository (owner/name)")
+        raise ResrankError(f"{name_or_dir}: no such folder (and not a preset: {', '.join(PRESETS)}; nor a hub repository owner/name)")
 
 
 def check_lm_source(source: str | Path) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -269,18 +268,14 @@ def check_files(config: TrainConfig) -> None:
     """What training reads and writes, checked before 20 s of loading: inputs exist, a saved model is sound, output_dir is writable."""
     from ..formats.atomic import check_writable
     from ..model.check import check_resrank_model
-    from ..model.sources import HUB_ID
 
     inputs = {"data.train": config.data.train, "dev.run": config.dev.run if config.dev is not None else None}
     for key, file in inputs.items():
         if file is not None and not Path(file).is_file():
             raise InputError(file, None, f"{key}: no such file")
     check_writable(config.output_dir, folder=True)
-    source = config.model.path
-    if source is not None:
-        if not Path(source).exists() and not HUB_ID.fullmatch(source) and (os.sep in source or source.startswith(".")):
-            raise InputError(source, None, "model.path: no such folder")
-        check_resrank_model(source)
+    if config.model.path is not None:
+        check_resrank_model(config.model.path)
 
 
 def _check_model_config(config: TrainConfig, raw: dict, path: Path) -> None:

@@ -40,18 +40,18 @@ def apply_override(raw: dict, item: str) -> Any:
     key, sep, value = item.partition("=")
     if not sep or not key:
         raise error("expected key.path=value")
-    *parents, leaf = key.split(".")
+    parts = key.split(".")
     node: Any = raw
     trail: list[tuple[Any, str]] = []
-    for part in [*parents, leaf]:
+    for depth, part in enumerate(parts, 1):
         if isinstance(node, list) and not (part.isdigit() and int(part) < len(node)):
             raise error(f"{part!r} is not an index of a {len(node)}-item list")
         if not isinstance(node, (dict, list)):
             raise error(f"{part!r} is not inside a section")
         trail.append((node, part))
-        if part == leaf:
-            break
-        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, LineMapping())
+        if depth < len(parts):  # a parent: step into it (made where missing)
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, LineMapping())
+    leaf = parts[-1]
     try:
         alone = node[int(leaf) if isinstance(node, list) else leaf] = yaml.safe_load(value)
     except yaml.YAMLError as exc:

@@ -236,5 +236,5 @@ def test_a_missing_local_base_model_is_no_such_folder(tmp_path: Path) -> None:
     config = tmp_path / "train.yaml"
     config.write_text(f"output_dir: {tmp_path / 'out'}\nmodel: {{path: ./no/such/model}}\ndata: {{train: {train}}}\n")
     line = assert_refused(run_cli("train", "--config", config))
-    assert line == "Error: ./no/such/model: model.path: no such folder"
+    assert line.startswith("Error: ./no/such/model: no such folder (and not a preset: ")
     assert not (tmp_path / "out").exists()

@@ -230,6 +230,14 @@ def test_a_bad_override_is_named_not_a_line_of_the_file(tmp_path: Path, override
     assert str(info.value).startswith(f"--set {override}: ") and message in str(info.value), str(info.value)
 
 
+def test_an_override_whose_section_shares_the_key_name_sets_the_nested_key() -> None:
+    from resrank_eval.train.yaml_schema import apply_override
+
+    raw: dict = {"a": {"b": 1}}
+    assert apply_override(raw, "a.a=2") == {"a": {"a": 2}}  # the leaf stopped at the first 'a' and replaced the section
+    assert raw == {"a": {"b": 1, "a": 2}}
+
+
 def test_an_override_can_mend_the_file_and_the_file_keeps_its_lines(tmp_path: Path) -> None:
     path = _config(tmp_path, "training:\n  batch_size: 0")
     assert load_config(path, ["training.batch_size=3"]).training.batch_size == 3
