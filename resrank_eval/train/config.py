@@ -220,8 +220,22 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     for item in overrides:
         build(TrainConfig, apply_override(raw, item), f"--set {item}", "")
     config = build(TrainConfig, raw, path, "")
-    _check(config, raw, path)
+    try:
+        _check(config, raw, path)
+    except InputError as exc:
+        if overrides and exc.message != _error_of(path):  # the file alone breaks no such rule: the overrides did
+            raise InputError(" ".join(f"--set {item}" for item in overrides), None, exc.message) from None
+        raise
     return config
+
+
+def _error_of(path: Path) -> str | None:
+    """What is wrong with the config file alone (its first error's message), if anything."""
+    try:
+        load_config(path)
+    except InputError as exc:
+        return exc.message
+    return None
 
 
 def _check(config: TrainConfig, raw: dict, path: Path) -> None:
