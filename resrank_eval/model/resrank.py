@@ -15,14 +15,16 @@ a model calls :meth:`rank` on strings, as with sentence-transformers' ``CrossEnc
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
-from numbers import Integral
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -132,7 +134,10 @@ class ResRankModel(nn.Module):
         _check_count(top_k, "top_k", 0, none_ok=True)
         _check_count(batch_size, "batch_size", 1)
         _check_text_arg(query, "query")
+        if not query.strip():
+            raise ResrankError("query: text is empty")
         _check_texts(documents, "documents")
+        _check_scores(first_stage_scores, len(documents))
         stored = self.vectors is not None
         found = stored_vectors(self.vectors, documents) if stored else {}
         for i, document in enumerate(documents):
@@ -303,6 +308,21 @@ def _check_texts(values: object, what: str) -> None:
         raise ResrankError(f"{what} must be a list of strings, got {type(values).__name__}")
     for i, value in enumerate(values):
         _check_text_arg(value, f"{what}[{i}]")
+
+
+def _check_scores(scores: object, documents: int) -> None:
+    """None, or one finite real number per document (a list, tuple or numpy array), else a one-line error."""
+    if scores is None:
+        return
+    if isinstance(scores, str) or not isinstance(scores, Sequence | np.ndarray):
+        raise ResrankError(f"first_stage_scores must be a list of numbers, got {type(scores).__name__}")
+    if len(scores) != documents:
+        raise ResrankError(f"first_stage_scores: {len(scores)} for {documents} documents")
+    for i, score in enumerate(scores):
+        if isinstance(score, bool) or not isinstance(score, Real):
+            raise ResrankError(f"first_stage_scores[{i}] must be a number, got {score!r}")
+        if not math.isfinite(score):
+            raise ResrankError(f"first_stage_scores[{i}] must be finite, got {score!r}")
 
 
 def _check_count(value: object, what: str, least: int, none_ok: bool = False) -> None:
