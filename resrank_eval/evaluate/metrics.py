@@ -19,7 +19,6 @@ import ir_measures
 from ir_measures import Measure
 
 from ..errors import ResrankError
-from ..numeric import strictly_decreasing
 from ..types import Qrels, Run
 
 EXAMPLES = "nDCG@10, AP(rel=2)@1000, R@100, P@10, RR@10"
@@ -66,12 +65,13 @@ class Evaluation:
 
 
 def _to_pytrec(run: Run, cutoff: int | None) -> dict[str, dict[str, float]]:
-    """Scores made strictly decreasing in list order, so pytrec_eval ranks exactly as the list does."""
+    """Each hit scored ``n - rank`` (exact in float32 up to 16 million hits), so pytrec_eval ranks exactly as the list
+    does: the given scores may tie, be NaN or infinite, or differ by less than float32 resolves, and no measure reads
+    their values."""
     out = {}
     for qid, candidates in run.items():
         kept = candidates[:cutoff] if cutoff else candidates
-        scores = strictly_decreasing([c.score for c in kept])
-        out[qid] = {c.docid: s for c, s in zip(kept, scores)}
+        out[qid] = {c.docid: float(len(kept) - i) for i, c in enumerate(kept)}
     return out
 
 

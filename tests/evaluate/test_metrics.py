@@ -64,6 +64,13 @@ def test_list_order_wins_over_tied_scores() -> None:
     assert evaluate(run, {"q1": {"a": 1}}, ["P@1"]).mean["P@1"] == 1.0
 
 
+@pytest.mark.parametrize("scores", [[float("nan"), 2.0, 1.0], [1.0, float("nan"), 0.0], [float("inf"), -float("inf"), 1.0]])
+def test_list_order_wins_over_any_scores(scores: list[float]) -> None:
+    """Scores pytrec_eval cannot order as the list (NaN, beyond float32, infinities) change nothing: the list is the ranking."""
+    run = {"q1": [Candidate(d, s) for d, s in zip("abc", scores)]}
+    assert evaluate(run, {"q1": QRELS["q1"]}, ["nDCG@10"]).mean == {"nDCG@10": 1.0}
+
+
 def test_rr_with_cutoff_truncates() -> None:
     ev = evaluate(run_of(q1=["c", "c2", "b"]), {"q1": QRELS["q1"]}, ["RR@2", "RR"])
     assert ev.mean["RR@2"] == 0.0 and ev.mean["RR"] == pytest.approx(1 / 3)
