@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +150,39 @@ def test_report_errors_are_one_line(dl19_runs: Path, tmp_path: Path) -> None:
     unnamed.write_text("1 Q0 d 1 1.0 x\n")
     result = CliRunner().invoke(main, ["report", str(unnamed)])
     assert result.exit_code == 2 and "pass --dataset" in result.output
+
+
+@pytest.mark.parametrize(("edit", "error"), [
+    (lambda r: {**r, "total_ms": "abc"}, ":1: total_ms must be a finite number >= 0, got 'abc'"),
+    (lambda r: {**r, "encode_ms": float("nan")}, ":1: encode_ms must be a finite number >= 0, got nan"),
+    (lambda r: {**r, "rerank_ms": -5}, ":1: rerank_ms must be a finite number >= 0, got -5"),
+    (lambda r: {**r, "candidates": None}, ":1: candidates must be an integer >= 0, got None"),
+    (lambda r: {**r, "qid": 7}, ":1: qid must be a string, got 7"),
+    (lambda r: {**r, "flops": [1]}, r":1: flops must be a mapping of names to numbers >= 0, got \[1\]"),
+])
+def test_a_stats_record_summaries_cannot_count_is_one_line(dl19_runs: Path, tmp_path: Path, edit: object, error: str) -> None:
+    """A latency that is no number (or NaN, or negative), a count that is no integer: named with file and line, never an
+    internal error or a NaN or negative latency in the table."""
+    run = tmp_path / "run.dl19.oracle.txt"
+    run.write_bytes((dl19_runs / run.name).read_bytes())
+    lines = (dl19_runs / f"{run.name}.stats.jsonl").read_text().splitlines()
+    Path(f"{run}.stats.jsonl").write_text("\n".join([json.dumps(edit(json.loads(lines[0]))), *lines[1:]]) + "\n")  # type: ignore[operator]
+    result = CliRunner().invoke(main, ["report", str(run), "--resamples", "200"])
+    assert result.exit_code == 2, result.output
+    assert re.fullmatch(f"Error: {re.escape(str(run))}.stats.jsonl{error}\n", result.stderr), result.stderr
+
+
+def test_stats_that_are_not_the_runs_queries_are_refused(dl19_runs: Path, tmp_path: Path) -> None:
+    """A stats file for part of the run, or with a query twice, would summarise other queries than the run's."""
+    run = tmp_path / "run.dl19.oracle.txt"
+    run.write_bytes((dl19_runs / run.name).read_bytes())
+    lines = (dl19_runs / f"{run.name}.stats.jsonl").read_text().splitlines()
+    stats = Path(f"{run}.stats.jsonl")
+    for kept, error in ((lines[:10], f"{stats}: has the costs of 10 queries, the run 43 (e.g. {json.loads(lines[10])['qid']} missing)"),
+                        ([*lines, lines[0]], f"{stats}:44: query {json.loads(lines[0])['qid']!r} again (first at line 1)")):
+        stats.write_text("\n".join(kept) + "\n")
+        result = CliRunner().invoke(main, ["report", str(run), "--resamples", "200"])
+        assert (result.exit_code, result.stderr) == (2, f"Error: {error}\n")
 
 
 def test_a_run_covering_part_of_the_judged_queries_is_reported_with_a_warning(dl19_runs: Path, tmp_path: Path) -> None:
