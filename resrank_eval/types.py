@@ -163,5 +163,17 @@ class EfficiencySummary:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EfficiencySummary:
-        """A summary file's fields; keys it does not know (the provenance, a sharded run's ranks) are left out."""
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+        """A summary file's fields; keys it does not know (the provenance, a sharded run's ranks) are left out.
+        ``ValueError`` for a value of another type than its field's, or a number that is not finite and >= 0."""
+        summary = cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+        for f in fields(cls):
+            value, kind = getattr(summary, f.name), str(f.type)
+            if value is None and kind.endswith("| None"):
+                continue
+            if kind == "str" and not isinstance(value, str):
+                raise ValueError(f"{f.name} must be a string, got {value!r}")
+            if kind == "int" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"{f.name} must be an integer >= 0, got {value!r}")
+            if kind.startswith("float") and not _amount(value):
+                raise ValueError(f"{f.name} must be a finite number >= 0, got {value!r}")
+        return summary

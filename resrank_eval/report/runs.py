@@ -96,6 +96,8 @@ def read_efficiency(path: Path, queries: Collection[str] | None = None) -> Effic
             saved = EfficiencySummary.from_dict(saved)
         except TypeError as exc:
             raise InputError(outputs.summary, None, f"not a rerank summary: {exc}") from None
+        except ValueError as exc:
+            raise InputError(outputs.summary, None, str(exc)) from None
     if outputs.stats.exists():
         stats, lines = [], {}
         for lineno, record in iter_jsonl(outputs.stats):
@@ -114,6 +116,8 @@ def read_efficiency(path: Path, queries: Collection[str] | None = None) -> Effic
             example = next((f"{q} missing" for q in queries if q not in lines), None) or f"{next(q for q in lines if q not in queries)} not in the run"
             raise InputError(outputs.stats, None, f"has the costs of {len(lines)} queries, the run {len(queries)} (e.g. {example})")
         return replace(summarize(stats), environment=saved.environment if saved else None)
+    if saved is not None and queries is not None and saved.queries != len(queries):
+        raise InputError(outputs.summary, None, f"summarises {saved.queries} queries, the run has {len(queries)}")
     return saved
 
 

@@ -185,6 +185,23 @@ def test_stats_that_are_not_the_runs_queries_are_refused(dl19_runs: Path, tmp_pa
         assert (result.exit_code, result.stderr) == (2, f"Error: {error}\n")
 
 
+@pytest.mark.parametrize(("edit", "error"), [
+    ({"latency_ms_p50": "x"}, "latency_ms_p50 must be a finite number >= 0, got 'x'"),
+    ({"latency_ms_p50": -3}, "latency_ms_p50 must be a finite number >= 0, got -3"),
+    ({"queries_per_s": float("inf")}, "queries_per_s must be a finite number >= 0, got inf"),
+    ({"batch_size": 1.5}, "batch_size must be an integer >= 0, got 1.5"),
+    ({"queries": 10}, "summarises 10 queries, the run has 43"),
+])
+def test_a_summary_the_table_cannot_show_is_one_line(tmp_path: Path, edit: dict, error: str) -> None:
+    """Read alone (no stats file), a summary with a latency that is no number, or of another number of queries, is refused."""
+    run = REPO / "runs" / "dl19" / "run.dl19.minilm.txt"
+    (tmp_path / run.name).write_bytes(run.read_bytes())
+    summary = tmp_path / f"{run.name}.summary.json"
+    summary.write_text(json.dumps({**json.loads((run.parent / summary.name).read_text()), **edit}))
+    result = CliRunner().invoke(main, ["report", str(tmp_path / run.name), "--resamples", "200"])
+    assert (result.exit_code, result.stderr) == (2, f"Error: {summary}: {error}\n")
+
+
 def test_a_run_covering_part_of_the_judged_queries_is_reported_with_a_warning(dl19_runs: Path, tmp_path: Path) -> None:
     """The queries it misses score 0, so it is "significantly worse": the same warning as ``evaluate`` says why."""
     bm25 = read_candidates(DL19_CANDIDATES).run
