@@ -206,8 +206,14 @@ class ResRankModel(nn.Module):
 
     def save_pretrained(self, directory: str | Path) -> None:
         """``resrank.json`` + ``head.safetensors`` + ``encoder/`` and ``reranker/`` HF folders, the card
-        (``README.md``) and, last, the manifest of every file's digest."""
+        (``README.md``) and, last, the manifest of every file's digest. A folder holding a packed model's changes is
+        refused: the manifest would list them and loading apply them to the weights saved here."""
         out = Path(directory)
+        if out.exists() and not out.is_dir():
+            raise ResrankError(f"{out}: not a folder to save a model into")
+        if (out / DELTA_FILE).exists():
+            raise ResrankError(f"{out / DELTA_FILE}: a packed model's changes, which loading would apply to the saved weights; "
+                               "save into another folder")
         out.mkdir(parents=True, exist_ok=True)
         for name, model, tokenizer in ((ENCODER_DIR, self.encoder.model, self.encoder.tokenizer),
                                        (RERANKER_DIR, self.reranker, self.tokenizer)):
