@@ -340,7 +340,9 @@ def _check_count(value: object, what: str, least: int, none_ok: bool = False) ->
 def build_encoder(config: ResRankConfig, device: str | torch.device | None = None,
                   dtype: str | torch.dtype | None = None, batch_size: int = 32,
                   base_dir: str | Path | None = None) -> Encoder:
-    """The Encoder-LLM a config names (relative sources resolved inside ``base_dir``)."""
+    """The Encoder-LLM a config names (relative sources resolved inside ``base_dir``); ``batch_size`` is checked here, as
+    every later ``encode`` reads it."""
+    _check_count(batch_size, "encoder batch size", 1)
     source = resolve_source(config.encoder, base_dir)
     target = resolve_device(device)
     return Encoder(load_model(source, target, resolve_dtype(dtype, target)), load_tokenizer(source),
