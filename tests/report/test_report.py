@@ -213,6 +213,16 @@ def test_a_run_covering_part_of_the_judged_queries_is_reported_with_a_warning(dl
     assert CliRunner().invoke(main, ["evaluate", "--dataset", "dl19", str(part)]).stderr == result.stderr
 
 
+def test_a_pipe_in_a_run_tag_stays_in_its_markdown_cell(tmp_path: Path) -> None:
+    """``a|b`` unescaped would split the label's cell and shift every number one column to the right."""
+    run = tmp_path / "run.dl19.pipe.txt"
+    write_run(run, read_candidates(DL19_CANDIDATES).run, "a|b")
+    result = CliRunner().invoke(main, ["report", str(run), "--resamples", "200"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.startswith("|")]
+    assert len({len(re.findall(r"(?<!\\)\|", line)) for line in lines}) == 1 and lines[-1].startswith(r"| a\|b ")
+
+
 def test_clashing_run_tags_take_the_file_names_system_part(tmp_path: Path) -> None:
     bm25 = read_candidates(DL19_CANDIDATES).run
     paths = [tmp_path / "run.dl19.resrank-mini.txt", tmp_path / "run.dl19.resrank-mini-frozen.txt", tmp_path / "other" / "run.dl19.resrank-mini.txt"]
