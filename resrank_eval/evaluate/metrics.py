@@ -11,6 +11,7 @@ wrong topic set or a truncated run (a run sharing no query with the qrels is an 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from statistics import fmean
@@ -19,7 +20,6 @@ import ir_measures
 from ir_measures import Measure
 
 from ..errors import ResrankError
-from ..numeric import strictly_decreasing
 from ..types import Qrels, Run
 
 EXAMPLES = "nDCG@10, AP(rel=2)@1000, R@100, P@10, RR@10"
@@ -66,21 +66,31 @@ class Evaluation:
 
 
 def _to_pytrec(run: Run, cutoff: int | None) -> dict[str, dict[str, float]]:
-    """Scores made strictly decreasing in list order, so pytrec_eval ranks exactly as the list does."""
+    """Each hit scored ``n - rank`` (exact in float32 up to 16 million hits), so pytrec_eval ranks exactly as the list
+    does: the given scores may tie, be NaN or infinite, or differ by less than float32 resolves, and no measure reads
+    their values."""
     out = {}
     for qid, candidates in run.items():
         kept = candidates[:cutoff] if cutoff else candidates
-        scores = strictly_decreasing([c.score for c in kept])
-        out[qid] = {c.docid: s for c, s in zip(kept, scores)}
+        out[qid] = {c.docid: float(len(kept) - i) for i, c in enumerate(kept)}
     return out
 
 
 def evaluate(run: Run, qrels: Qrels, measures: Sequence[str | Measure], name: str = "the run") -> Evaluation:
     """Score ``run`` (candidates in rank order) with trec_eval -c semantics; ``name`` (its file) is what the warnings call it.
 
-    A run with hits for no judged query is an error: the wrong dataset or qrels, not a score of 0.
+    A run with hits for no judged query is an error: the wrong dataset or qrels, not a score of 0. So are empty qrels and
+    a docid ranked twice in a query (pytrec_eval would keep one of its ranks), which a run file read by ``read_run`` never has.
     """
+    if isinstance(measures, str):
+        raise ResrankError(f"measures must be a list of measure names, got str {measures!r}")
     parsed = {str(m).strip(): parse_measure(m) for m in measures}
+    if not qrels:
+        raise ResrankError("no judged queries: the qrels are empty")
+    for qid, candidates in run.items():
+        if len({c.docid for c in candidates}) != len(candidates):
+            twice = next(d for d, n in Counter(c.docid for c in candidates).items() if n > 1)
+            raise ResrankError(f"{name}: query {qid!r} ranks docid {twice!r} twice")
     warnings = _coverage_warnings(run, qrels, name)
     per_query = {qid: dict.fromkeys(parsed, 0.0) for qid in qrels}
     by_depth: dict[int | None, dict[Measure, list[str]]] = {}

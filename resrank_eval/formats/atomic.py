@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gzip
+import io
 import json
 import logging
 import os
@@ -30,13 +32,20 @@ _held: set[Path] = set()
 
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
-    """Write to a temp file beside ``path`` and rename it over ``path`` only on success."""
+    """Write to a temp file beside ``path`` and rename it over ``path`` only on success. Text to a ``*.gz`` path is
+    gzipped (without a time stamp, so equal text gives equal bytes), as every reader decompresses by that suffix."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.urandom(8).hex()}.tmp")
+    gzipped = "b" not in mode and path.suffix == ".gz"
     try:
-        with open(tmp, mode.replace("w", "x"), encoding=None if "b" in mode else "utf-8") as handle:  # a new file, umask's mode
-            yield handle
+        with open(tmp, mode.replace("w", "x") + ("b" if gzipped else ""), encoding=None if "b" in mode or gzipped else "utf-8") as raw:  # a new file, umask's mode
+            if not gzipped:
+                yield raw
+            else:
+                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed, \
+                        io.TextIOWrapper(packed, encoding="utf-8") as handle:
+                    yield handle
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):

@@ -32,7 +32,8 @@ def render(frame: pd.DataFrame, fmt: str, caption: str | None = None, digits: in
     rows = [[_cell(value, digits) for value in row] for row in flat.itertuples(index=False)]
     headers = [str(column) for column in flat.columns]
     align = ("left", *("right" for _ in headers[1:]))
-    if fmt == "markdown":
+    if fmt == "markdown":  # a '|' in a cell (a run tag, a file name) escaped, else it splits the cell and shifts the row
+        rows, headers = [[cell.replace("|", r"\|") for cell in row] for row in rows], [h.replace("|", r"\|") for h in headers]
         table = tabulate(rows, headers, tablefmt="pipe", colalign=align, disable_numparse=True)
         return f"**{caption}**\n\n{table}" if caption else table
     if fmt == "latex":

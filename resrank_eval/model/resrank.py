@@ -15,14 +15,16 @@ a model calls :meth:`rank` on strings, as with sentence-transformers' ``CrossEnc
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
-from numbers import Integral
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -132,7 +134,10 @@ class ResRankModel(nn.Module):
         _check_count(top_k, "top_k", 0, none_ok=True)
         _check_count(batch_size, "batch_size", 1)
         _check_text_arg(query, "query")
+        if not query.strip():
+            raise ResrankError("query: text is empty")
         _check_texts(documents, "documents")
+        _check_scores(first_stage_scores, len(documents))
         stored = self.vectors is not None
         found = stored_vectors(self.vectors, documents) if stored else {}
         for i, document in enumerate(documents):
@@ -201,8 +206,14 @@ class ResRankModel(nn.Module):
 
     def save_pretrained(self, directory: str | Path) -> None:
         """``resrank.json`` + ``head.safetensors`` + ``encoder/`` and ``reranker/`` HF folders, the card
-        (``README.md``) and, last, the manifest of every file's digest."""
+        (``README.md``) and, last, the manifest of every file's digest. A folder holding a packed model's changes is
+        refused: the manifest would list them and loading apply them to the weights saved here."""
         out = Path(directory)
+        if out.exists() and not out.is_dir():
+            raise ResrankError(f"{out}: not a folder to save a model into")
+        if (out / DELTA_FILE).exists():
+            raise ResrankError(f"{out / DELTA_FILE}: a packed model's changes, which loading would apply to the saved weights; "
+                               "save into another folder")
         out.mkdir(parents=True, exist_ok=True)
         for name, model, tokenizer in ((ENCODER_DIR, self.encoder.model, self.encoder.tokenizer),
                                        (RERANKER_DIR, self.reranker, self.tokenizer)):
@@ -305,6 +316,21 @@ def _check_texts(values: object, what: str) -> None:
         _check_text_arg(value, f"{what}[{i}]")
 
 
+def _check_scores(scores: object, documents: int) -> None:
+    """None, or one finite real number per document (a list, tuple or numpy array), else a one-line error."""
+    if scores is None:
+        return
+    if isinstance(scores, str) or not isinstance(scores, Sequence | np.ndarray):
+        raise ResrankError(f"first_stage_scores must be a list of numbers, got {type(scores).__name__}")
+    if len(scores) != documents:
+        raise ResrankError(f"first_stage_scores: {len(scores)} for {documents} documents")
+    for i, score in enumerate(scores):
+        if isinstance(score, bool) or not isinstance(score, Real):
+            raise ResrankError(f"first_stage_scores[{i}] must be a number, got {score!r}")
+        if not math.isfinite(score):
+            raise ResrankError(f"first_stage_scores[{i}] must be finite, got {score!r}")
+
+
 def _check_count(value: object, what: str, least: int, none_ok: bool = False) -> None:
     """An integer >= ``least`` (or None where ``none_ok``), else a one-line error."""
     if not (value is None and none_ok) and (isinstance(value, bool) or not isinstance(value, Integral) or value < least):
@@ -314,7 +340,9 @@ def _check_count(value: object, what: str, least: int, none_ok: bool = False) ->
 def build_encoder(config: ResRankConfig, device: str | torch.device | None = None,
                   dtype: str | torch.dtype | None = None, batch_size: int = 32,
                   base_dir: str | Path | None = None) -> Encoder:
-    """The Encoder-LLM a config names (relative sources resolved inside ``base_dir``)."""
+    """The Encoder-LLM a config names (relative sources resolved inside ``base_dir``); ``batch_size`` is checked here, as
+    every later ``encode`` reads it."""
+    _check_count(batch_size, "encoder batch size", 1)
     source = resolve_source(config.encoder, base_dir)
     target = resolve_device(device)
     return Encoder(load_model(source, target, resolve_dtype(dtype, target)), load_tokenizer(source),

@@ -8,6 +8,7 @@ name by default; its dataset is given explicitly or recognised in the file name 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -82,10 +83,11 @@ def run_tag(path: Path) -> str:
     raise InputError(path, None, "empty run file")
 
 
-def read_efficiency(path: Path) -> EfficiencySummary | None:
+def read_efficiency(path: Path, queries: Collection[str] | None = None) -> EfficiencySummary | None:
     """Summarise ``<run>.stats.jsonl`` (the per-query truth) or fall back to ``<run>.summary.json``.
 
-    The summary's ``environment`` (device name, versions, commit) is kept either way.
+    The summary's ``environment`` (device name, versions, commit) is kept either way. Given the run's ``queries``, the
+    stats must hold exactly their costs (``rerank`` writes one record per query), else the table would show other queries'.
     """
     outputs = RerankOutputs(Path(path))
     saved = read_json(outputs.summary) if outputs.summary.exists() else None
@@ -94,16 +96,28 @@ def read_efficiency(path: Path) -> EfficiencySummary | None:
             saved = EfficiencySummary.from_dict(saved)
         except TypeError as exc:
             raise InputError(outputs.summary, None, f"not a rerank summary: {exc}") from None
+        except ValueError as exc:
+            raise InputError(outputs.summary, None, str(exc)) from None
     if outputs.stats.exists():
-        stats = []
+        stats, lines = [], {}
         for lineno, record in iter_jsonl(outputs.stats):
             try:
                 stats.append(QueryStats.from_dict(record))
             except TypeError as exc:
                 raise InputError(outputs.stats, lineno, f"not a QueryStats record: {exc}") from None
+            except ValueError as exc:
+                raise InputError(outputs.stats, lineno, str(exc)) from None
+            if stats[-1].qid in lines:
+                raise InputError(outputs.stats, lineno, f"query {stats[-1].qid!r} again (first at line {lines[stats[-1].qid]})")
+            lines[stats[-1].qid] = lineno
         if not stats:
             return None
+        if queries is not None and lines.keys() != set(queries):
+            example = next((f"{q} missing" for q in queries if q not in lines), None) or f"{next(q for q in lines if q not in queries)} not in the run"
+            raise InputError(outputs.stats, None, f"has the costs of {len(lines)} queries, the run {len(queries)} (e.g. {example})")
         return replace(summarize(stats), environment=saved.environment if saved else None)
+    if saved is not None and queries is not None and saved.queries != len(queries):
+        raise InputError(outputs.summary, None, f"summarises {saved.queries} queries, the run has {len(queries)}")
     return saved
 
 
@@ -112,4 +126,5 @@ def load_run_file(path: Path, dataset: str | None = None) -> SystemRun:
     name = dataset or infer_dataset(path)
     if name is None:
         raise ResrankError(f"{path}: cannot tell the dataset from the file name; pass --dataset")
-    return SystemRun(path, run_tag(path), name, read_run(path), read_efficiency(path))
+    run = read_run(path)
+    return SystemRun(path, run_tag(path), name, run, read_efficiency(path, run))

@@ -38,6 +38,18 @@ def test_a_run_sharing_no_query_with_the_qrels_is_an_error() -> None:
         evaluate(run_of(q9=["a"]), QRELS, ["P@1"], name="run.txt")
 
 
+@pytest.mark.parametrize(("run", "qrels", "measures", "error"), [
+    ({"q1": [Candidate("a", 2.0), Candidate("a", 1.0)]}, QRELS, ["P@1"], r"^run.txt: query 'q1' ranks docid 'a' twice$"),
+    (run_of(q1=["a"]), {}, ["P@1"], r"^no judged queries: the qrels are empty$"),
+    (run_of(q1=["a"]), QRELS, "nDCG@10", r"^measures must be a list of measure names, got str 'nDCG@10'$"),
+])
+def test_evaluate_refuses_what_would_score_silently(run: dict, qrels: dict, measures: object, error: str) -> None:
+    """A docid ranked twice (pytrec_eval keeps one of them), empty qrels (a mean of nothing) and a measure name given as
+    the list (its letters read as measures) are one-line errors, not numbers or tracebacks."""
+    with pytest.raises(ResrankError, match=error):
+        evaluate(run, qrels, measures, name="run.txt")  # type: ignore[arg-type]
+
+
 def test_relevance_level_applies_to_binary_measures() -> None:
     ev = evaluate(run_of(q1=["b", "a"], q2=["x"]), QRELS, ["P@1", "P(rel=2)@1", "R(rel=2)@100"])
     assert ev.per_query["q1"]["P@1"] == 1.0
@@ -62,6 +74,13 @@ def test_list_order_wins_over_tied_scores() -> None:
     """Tied scores would let trec_eval reorder by docid; we score the list order we wrote."""
     run = {"q1": [Candidate("a", 1.0), Candidate("b", 1.0)]}
     assert evaluate(run, {"q1": {"a": 1}}, ["P@1"]).mean["P@1"] == 1.0
+
+
+@pytest.mark.parametrize("scores", [[float("nan"), 2.0, 1.0], [1.0, float("nan"), 0.0], [float("inf"), -float("inf"), 1.0]])
+def test_list_order_wins_over_any_scores(scores: list[float]) -> None:
+    """Scores pytrec_eval cannot order as the list (NaN, beyond float32, infinities) change nothing: the list is the ranking."""
+    run = {"q1": [Candidate(d, s) for d, s in zip("abc", scores)]}
+    assert evaluate(run, {"q1": QRELS["q1"]}, ["nDCG@10"]).mean == {"nDCG@10": 1.0}
 
 
 def test_rr_with_cutoff_truncates() -> None:

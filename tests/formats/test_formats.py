@@ -33,6 +33,18 @@ def test_run_round_trip_keeps_order_and_makes_ties_strict(tmp_path: Path) -> Non
     assert [c.docid for c in read_run(tmp_path / "r.txt")["q1"]] == ["d1", "d2", "d3"]
 
 
+def test_a_gz_output_is_written_gzipped_and_byte_stable(tmp_path: Path) -> None:
+    """Readers decompress by the ``.gz`` suffix, so writers compress by it (no time stamp: the same run, the same bytes);
+    a run written as plain text under a ``.gz`` name could not be read back."""
+    run = {"q1": [Candidate("d1", 2.0), Candidate("d2", 1.0)]}
+    write_run(tmp_path / "r.txt.gz", run, "tag")
+    first = (tmp_path / "r.txt.gz").read_bytes()
+    assert gzip.decompress(first).decode() == "q1 Q0 d1 1 2.0 tag\nq1 Q0 d2 2 1.0 tag\n"
+    assert read_run(tmp_path / "r.txt.gz") == run
+    write_run(tmp_path / "r.txt.gz", run, "tag")
+    assert (tmp_path / "r.txt.gz").read_bytes() == first
+
+
 def test_read_run_orders_ties_like_trec_eval(tmp_path: Path) -> None:
     path = write(tmp_path, "r.txt", "q1 Q0 a 1 1.0 t\nq1 Q0 b 2 1.0 t\nq1 Q0 c 3 3.0 t\n")
     assert [c.docid for c in read_run(path)["q1"]] == ["c", "b", "a"]

@@ -262,6 +262,12 @@ def test_packed_checkpoint_loads_to_the_same_scores(root: Path, tmp_path: Path) 
     assert torch.allclose(before, after, atol=1e-3)
     encoder_only = load_encoder(tmp_path / "packed", "cpu", "float32")  # dense indexing loads just this
     assert torch.allclose(encoder_only.encode(PASSAGES), vectors, atol=1e-5)
+    with pytest.raises(ResrankError, match=f"^{tmp_path / 'packed' / DELTA_FILE}: a packed model's changes, which loading "
+                                            "would apply to the saved weights; save into another folder$"):
+        model.save_pretrained(tmp_path / "packed")  # the manifest would list the stale delta and loading apply it
+    assert ResRankModel.from_pretrained(tmp_path / "packed", "cpu", "float32").config == loaded.config  # untouched
+    with pytest.raises(ResrankError, match=f"^{tmp_path / 'trained' / 'README.md'}: not a folder to save a model into$"):
+        model.save_pretrained(tmp_path / "trained" / "README.md")
 
 
 def test_rank_embeddings_add_a_vector_per_position_to_the_input_only(root: Path, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -239,12 +240,24 @@ def test_rank_and_encode_refuse_bad_arguments_in_one_line(root: Path) -> None:
         (lambda: model.encode("abc"), "texts must be a list of strings, got str"),
         (lambda: model.rank("q", ["a", ""]), r"documents\[1\]: text is empty"),
         (lambda: model.rank("q", ["a", "   "]), r"documents\[1\]: text is empty"),
+        (lambda: ResRankModel.from_config(tiny_config(root), "cpu", "float32", encoder_batch_size=0),
+         "encoder batch size must be an integer >= 1, got 0"),
+        (lambda: model.rank("", ["a"]), "query: text is empty"),
+        (lambda: model.rank(" \n", ["a"]), "query: text is empty"),
+        (lambda: model.rank("q", ["a", "b"], first_stage_scores=[1.0]), "first_stage_scores: 1 for 2 documents"),
+        (lambda: model.rank("q", [], first_stage_scores=[1.0]), "first_stage_scores: 1 for 0 documents"),
+        (lambda: model.rank("q", ["a"], first_stage_scores=["1"]), r"first_stage_scores\[0\] must be a number, got '1'"),
+        (lambda: model.rank("q", ["a"], first_stage_scores=iter([1.0])), "first_stage_scores must be a list of numbers, got list_iterator"),
+        (lambda: model.rank("q", ["a", "b"], first_stage_scores=[1.0, float("inf")]), r"first_stage_scores\[1\] must be finite, got inf"),
     ]:
         with pytest.raises(ResrankError, match=f"^{message}$"):
             call()
     assert model.rank(QUERIES[0], ["a", "b"], top_k=0) == []
     assert len(model.rank(QUERIES[0], ["a", "b"], top_k=5)) == 2
     assert model.encode([]).shape == (0, model.encoder.dim)
+    fusing = build(root, score_fusion=True)  # numpy scores are numbers too
+    assert fusing.rank(QUERIES[0], ["a", "b"], first_stage_scores=np.array([2.0, 1.0], dtype=np.float32)) \
+        == fusing.rank(QUERIES[0], ["a", "b"], first_stage_scores=[2.0, 1.0])
 
 
 @pytest.mark.parametrize("variant", ["chat", "add", "query-token"])

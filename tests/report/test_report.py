@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,56 @@ def test_report_errors_are_one_line(dl19_runs: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "pass --dataset" in result.output
 
 
+@pytest.mark.parametrize(("edit", "error"), [
+    (lambda r: {**r, "total_ms": "abc"}, ":1: total_ms must be a finite number >= 0, got 'abc'"),
+    (lambda r: {**r, "encode_ms": float("nan")}, ":1: encode_ms must be a finite number >= 0, got nan"),
+    (lambda r: {**r, "rerank_ms": -5}, ":1: rerank_ms must be a finite number >= 0, got -5"),
+    (lambda r: {**r, "candidates": None}, ":1: candidates must be an integer >= 0, got None"),
+    (lambda r: {**r, "qid": 7}, ":1: qid must be a string, got 7"),
+    (lambda r: {**r, "flops": [1]}, r":1: flops must be a mapping of names to numbers >= 0, got \[1\]"),
+])
+def test_a_stats_record_summaries_cannot_count_is_one_line(dl19_runs: Path, tmp_path: Path, edit: object, error: str) -> None:
+    """A latency that is no number (or NaN, or negative), a count that is no integer: named with file and line, never an
+    internal error or a NaN or negative latency in the table."""
+    run = tmp_path / "run.dl19.oracle.txt"
+    run.write_bytes((dl19_runs / run.name).read_bytes())
+    lines = (dl19_runs / f"{run.name}.stats.jsonl").read_text().splitlines()
+    Path(f"{run}.stats.jsonl").write_text("\n".join([json.dumps(edit(json.loads(lines[0]))), *lines[1:]]) + "\n")  # type: ignore[operator]
+    result = CliRunner().invoke(main, ["report", str(run), "--resamples", "200"])
+    assert result.exit_code == 2, result.output
+    assert re.fullmatch(f"Error: {re.escape(str(run))}.stats.jsonl{error}\n", result.stderr), result.stderr
+
+
+def test_stats_that_are_not_the_runs_queries_are_refused(dl19_runs: Path, tmp_path: Path) -> None:
+    """A stats file for part of the run, or with a query twice, would summarise other queries than the run's."""
+    run = tmp_path / "run.dl19.oracle.txt"
+    run.write_bytes((dl19_runs / run.name).read_bytes())
+    lines = (dl19_runs / f"{run.name}.stats.jsonl").read_text().splitlines()
+    stats = Path(f"{run}.stats.jsonl")
+    for kept, error in ((lines[:10], f"{stats}: has the costs of 10 queries, the run 43 (e.g. {json.loads(lines[10])['qid']} missing)"),
+                        ([*lines, lines[0]], f"{stats}:44: query {json.loads(lines[0])['qid']!r} again (first at line 1)")):
+        stats.write_text("\n".join(kept) + "\n")
+        result = CliRunner().invoke(main, ["report", str(run), "--resamples", "200"])
+        assert (result.exit_code, result.stderr) == (2, f"Error: {error}\n")
+
+
+@pytest.mark.parametrize(("edit", "error"), [
+    ({"latency_ms_p50": "x"}, "latency_ms_p50 must be a finite number >= 0, got 'x'"),
+    ({"latency_ms_p50": -3}, "latency_ms_p50 must be a finite number >= 0, got -3"),
+    ({"queries_per_s": float("inf")}, "queries_per_s must be a finite number >= 0, got inf"),
+    ({"batch_size": 1.5}, "batch_size must be an integer >= 0, got 1.5"),
+    ({"queries": 10}, "summarises 10 queries, the run has 43"),
+])
+def test_a_summary_the_table_cannot_show_is_one_line(tmp_path: Path, edit: dict, error: str) -> None:
+    """Read alone (no stats file), a summary with a latency that is no number, or of another number of queries, is refused."""
+    run = REPO / "runs" / "dl19" / "run.dl19.minilm.txt"
+    (tmp_path / run.name).write_bytes(run.read_bytes())
+    summary = tmp_path / f"{run.name}.summary.json"
+    summary.write_text(json.dumps({**json.loads((run.parent / summary.name).read_text()), **edit}))
+    result = CliRunner().invoke(main, ["report", str(tmp_path / run.name), "--resamples", "200"])
+    assert (result.exit_code, result.stderr) == (2, f"Error: {summary}: {error}\n")
+
+
 def test_a_run_covering_part_of_the_judged_queries_is_reported_with_a_warning(dl19_runs: Path, tmp_path: Path) -> None:
     """The queries it misses score 0, so it is "significantly worse": the same warning as ``evaluate`` says why."""
     bm25 = read_candidates(DL19_CANDIDATES).run
@@ -160,6 +211,16 @@ def test_a_run_covering_part_of_the_judged_queries_is_reported_with_a_warning(dl
     assert result.exit_code == 0, result.output
     assert result.stderr == f"Warning: {part} covers 10 of 43 judged queries; the other 33 score 0 (e.g. {sorted(bm25)[10]})\n"
     assert CliRunner().invoke(main, ["evaluate", "--dataset", "dl19", str(part)]).stderr == result.stderr
+
+
+def test_a_pipe_in_a_run_tag_stays_in_its_markdown_cell(tmp_path: Path) -> None:
+    """``a|b`` unescaped would split the label's cell and shift every number one column to the right."""
+    run = tmp_path / "run.dl19.pipe.txt"
+    write_run(run, read_candidates(DL19_CANDIDATES).run, "a|b")
+    result = CliRunner().invoke(main, ["report", str(run), "--resamples", "200"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.startswith("|")]
+    assert len({len(re.findall(r"(?<!\\)\|", line)) for line in lines}) == 1 and lines[-1].startswith(r"| a\|b ")
 
 
 def test_clashing_run_tags_take_the_file_names_system_part(tmp_path: Path) -> None:
