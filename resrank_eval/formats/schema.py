@@ -41,9 +41,10 @@ def build(cls: type, raw: Any, path: str | Path | None, where: str, line: int | 
     values = {}
     for key, value in raw.items():
         name = f"{where}.{key}" if where else str(key)
+        where_key = line_of(raw, key) or line  # a YAML key's own line, else the line the mapping came from (a JSONL line)
         if key not in fields:
-            raise _error(path, line_of(raw, key), f"unknown key {name!r}; known: {', '.join(fields)}")
-        values[key] = _convert(hints[key], value, fields[key].metadata, path, name, line_of(raw, key))
+            raise _error(path, where_key, f"unknown key {name!r}; known: {', '.join(fields)}")
+        values[key] = _convert(hints[key], value, fields[key].metadata, path, name, where_key)
     return cls(**values)
 
 

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import TypeVar
 
 from ..datasets.registry import DATASETS
 from ..errors import InputError, ResrankError
 from ..formats.jsonl import iter_jsonl, read_json
+from ..formats.schema import build
 from ..formats.trec import iter_run_lines, read_run
 from ..rerank.pipeline import EfficiencySummary, summarize
 from ..rerank.sink import RerankOutputs
 from ..types import QueryStats, Run
+
+Record = TypeVar("Record")
 
 NOT_RUNS = (".stats.jsonl", ".summary.json", ".partial.jsonl", ".json", ".jsonl", ".md", ".csv", ".tex", ".png", ".pdf", ".tmp")
 """Files in a runs folder that are sidecars, reports or plots rather than runs."""
@@ -90,23 +94,16 @@ def read_efficiency(path: Path, queries: Collection[str] | None = None) -> Effic
     stats must hold exactly their costs (``rerank`` writes one record per query), else the table would show other queries'.
     """
     outputs = RerankOutputs(Path(path))
-    saved = read_json(outputs.summary) if outputs.summary.exists() else None
-    if saved is not None:
-        try:
-            saved = EfficiencySummary.from_dict(saved)
-        except TypeError as exc:
-            raise InputError(outputs.summary, None, f"not a rerank summary: {exc}") from None
-        except ValueError as exc:
-            raise InputError(outputs.summary, None, str(exc)) from None
+    saved = None
+    if outputs.summary.exists():
+        raw = read_json(outputs.summary)
+        known = {f.name for f in fields(EfficiencySummary)}  # the provenance, a sharded run's ranks are left out
+        saved = _record(EfficiencySummary, {k: v for k, v in raw.items() if k in known} if isinstance(raw, dict) else raw,
+                        outputs.summary, None)
     if outputs.stats.exists():
         stats, lines = [], {}
         for lineno, record in iter_jsonl(outputs.stats):
-            try:
-                stats.append(QueryStats.from_dict(record))
-            except TypeError as exc:
-                raise InputError(outputs.stats, lineno, f"not a QueryStats record: {exc}") from None
-            except ValueError as exc:
-                raise InputError(outputs.stats, lineno, str(exc)) from None
+            stats.append(_record(QueryStats, record, outputs.stats, lineno))
             if stats[-1].qid in lines:
                 raise InputError(outputs.stats, lineno, f"query {stats[-1].qid!r} again (first at line {lines[stats[-1].qid]})")
             lines[stats[-1].qid] = lineno
@@ -119,6 +116,19 @@ def read_efficiency(path: Path, queries: Collection[str] | None = None) -> Effic
     if saved is not None and queries is not None and saved.queries != len(queries):
         raise InputError(outputs.summary, None, f"summarises {saved.queries} queries, the run has {len(queries)}")
     return saved
+
+
+def _record(cls: type[Record], raw: object, path: Path, line: int | None) -> Record:
+    """A summary or a stats line as ``cls``, by the one schema checker (every value of its field's type, numbers finite)
+    and none below 0: a cost the table would print as it is, so an edit never becomes a number in it."""
+    try:
+        record = build(cls, raw, path, "", line)
+    except TypeError as exc:  # a field missing
+        raise InputError(path, line, f"not a {cls.__name__} record: {exc}") from None
+    for name, value in asdict(record).items():
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            raise InputError(path, line, f"{name}: expected >= 0, got {value!r}")
+    return record
 
 
 def load_run_file(path: Path, dataset: str | None = None) -> SystemRun:
