@@ -36,7 +36,7 @@ from .formats.atomic import atomic_write, locked
 from .formats.jsonl import read_json
 from .formats.results_log import ResultsLog, partial_path
 from .parallel import WHOLE, Job, Shard
-from .provenance import RECORD_NAME, Provenance, file_digest, option_name
+from .provenance import RECORD_NAME, Provenance, file_digest
 from .types import Candidate
 
 log = logging.getLogger(__name__)
@@ -148,10 +148,10 @@ class ShardedStep(Generic[T]):
 
 def check_apart(provenance: Provenance, outputs: Outputs) -> None:
     """No output is one of the step's inputs (``--overwrite`` would replace the file being read)."""
-    read = {Path(source).resolve(): name for name, source in provenance.sources.items()}
+    read = {Path(source).resolve() for source in provenance.sources.values()}  # a source's key may be an option or an argument
     for path in outputs.files:
         if path.resolve() in read:
-            raise ResrankError(f"{path}: is also the input {option_name(read[path.resolve()])}; write the output elsewhere")
+            raise ResrankError(f"{path}: is also an input of this command; write the output elsewhere")
 
 
 def kept(provenance: Provenance, outputs: Outputs, remedy: str = REDO) -> bool:

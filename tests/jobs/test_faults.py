@@ -123,7 +123,8 @@ def test_an_output_that_is_also_an_input_is_refused(dl19: Path, command: str) ->
     before = dl19.read_bytes()
     shutil.copy(dl19, dl19.with_name("other.txt"))
     arguments = [dl19, dl19.with_name("other.txt")] if command == "fuse" else [dl19, "--to", "trec"]
-    refused(run_cli(command, *arguments, "--output", dl19, "--overwrite"), "bm25.txt: is also the input")
+    line = refused(run_cli(command, *arguments, "--output", dl19, "--overwrite"), "bm25.txt: is also an input of this command")
+    assert "--run" not in line  # convert-run's RUN is an argument, not an option (the message named it --run)
     assert dl19.read_bytes() == before
 
 
