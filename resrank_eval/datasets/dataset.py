@@ -43,14 +43,14 @@ class Dataset:
         if self.topics_file is not None:
             return read_topics(qrels_dir() / self.topics_file)
         if self.corpus_dir is None:
-            raise ResrankError(f"dataset {self.name!r} has no topics: pass --topics FILE or --corpus DIR")
+            raise ResrankError(f"dataset {self.name!r} has no topics for split {self.split!r}: pass --topics FILE or --corpus DIR")
         return beir_queries(self.corpus_dir, self.split)
 
     def qrels(self) -> Qrels:
         if self.qrels_file is not None:
             return read_qrels(qrels_dir() / self.qrels_file)
         if self.corpus_dir is None:
-            raise ResrankError(f"dataset {self.name!r} has no qrels: pass --qrels FILE or --corpus DIR")
+            raise ResrankError(f"dataset {self.name!r} has no qrels for split {self.split!r}: pass --qrels FILE or --corpus DIR")
         return read_qrels(beir_qrels_path(self.corpus_dir, self.split))
 
     @property

@@ -128,5 +128,5 @@ class ResRankConfig:
     def load(cls, directory: str | Path) -> ResRankConfig:
         path = Path(directory) / CONFIG_NAME
         if not path.is_file():
-            raise ResrankError(f"{path}: no ResRank config (not a ResRank model folder)")
+            raise ResrankError(f"{path.resolve()}: no ResRank config (not a ResRank model folder)")
         return cls.from_dict(read_json(path), path)

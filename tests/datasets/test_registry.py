@@ -44,3 +44,11 @@ def test_unsafe_names_are_refused_on_the_command_line_and_in_a_conditions_file(t
                           "conditions:\n  - name: bm25\n    first_stage: {method: bm25}\n")
     one_error(CliRunner().invoke(main, ["reproduce", str(conditions), "--dry-run"]), "dataset name '../evil'")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.yaml"]
+
+
+def test_a_split_without_qrels_or_topics_is_named() -> None:
+    """``--dataset dl19 --split dev`` said "dataset 'dl19' has no qrels", as if DL19 had none."""
+    dev = get_dataset("dl19", split="dev")
+    for read, what in ((dev.qrels, "qrels"), (dev.topics, "topics")):
+        with pytest.raises(ResrankError, match=f"^dataset 'dl19' has no {what} for split 'dev': pass --{what} FILE or --corpus DIR$"):
+            read()

@@ -191,6 +191,8 @@ def test_bad_sources_and_files_are_one_line_errors(root: Path, tmp_path: Path) -
     (tmp_path / "resrank.json").write_text('{"encoder": "e", "reranker": "r", "colour": 1}')
     with pytest.raises(ResrankError, match="resrank.json: unknown key 'colour'"):
         ResRankModel.from_pretrained(tmp_path)
+    with pytest.raises(ResrankError, match=f"^{Path.cwd() / 'resrank.json'}: no ResRank config"):
+        ResRankModel.from_pretrained("")  # the folder is named ("resrank.json: no ResRank config" named none)
     with pytest.raises(ResrankError, match="nowhere: no such folder \\(and not a preset: .*; nor a hub repository owner/name\\)"):
         ResRankModel.from_pretrained(tmp_path / "nowhere")
     model = build(root)
