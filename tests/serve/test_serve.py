@@ -408,6 +408,32 @@ def test_bench_serve_refuses_a_rate_that_is_not_finite_and_positive(tmp_path: Pa
     assert not (tmp_path / "b").exists()
 
 
+@pytest.mark.parametrize("api_base", ["http://[::1", "http://127.0.0.1:99999", "localhost:8000", "ftp://x", "http://"])
+def test_bench_serve_refuses_an_api_base_that_is_no_http_url(tmp_path: Path, api_base: str) -> None:
+    """A URL httpx cannot connect to is refused by name before anything starts (a bad port was an 'internal error')."""
+    from click.testing import CliRunner
+
+    from resrank_eval.cli import main
+
+    result = CliRunner().invoke(main, ["bench-serve", "--api-base", api_base, "--documents", "text", "--output", str(tmp_path / "b")])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert result.stderr.startswith("Error: Invalid value for '--api-base': "), result.stderr
+    assert not (tmp_path / "b").exists()
+
+
+def test_bench_serve_refuses_an_unset_api_key_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As serve does: an unset key variable would send an empty key and measure nothing but 401s."""
+    from click.testing import CliRunner
+
+    from resrank_eval.cli import main
+
+    monkeypatch.delenv("RESRANK_NO_SUCH_KEY", raising=False)
+    result = CliRunner().invoke(main, ["bench-serve", "--api-base", "http://127.0.0.1:1", "--documents", "text",
+                                       "--api-key-env", "RESRANK_NO_SUCH_KEY", "--output", str(tmp_path / "b")])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert "RESRANK_NO_SUCH_KEY" in result.stderr and "unset or empty" in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize(("command", "option"), [("serve", "--max-body-mb"), ("serve", "--max-wait-ms"), ("serve", "--drain"),
                                                  ("serve", "--timeout"), ("bench-serve", "--duration"), ("bench-serve", "--max-wait-ms")])
 @pytest.mark.parametrize("value", ["inf", "nan"])
