@@ -68,6 +68,19 @@ def test_lists_can_be_exactly_the_first_stage_top_k_in_its_order() -> None:
     assert exact[0].to_json()["candidates"][0]["score"] == 10.0
 
 
+@pytest.mark.parametrize("candidates", [2, 3, 5])
+def test_every_list_keeps_room_for_a_negative_when_positives_would_fill_it(candidates: int) -> None:
+    """More positives than room: train refuses a list of equal labels ('no pair to rank'), and a list smaller
+    than max_positives made random.sample fail ('Sample larger than population or is negative')."""
+    topics = {"q1": Query("q1", "statins")}
+    qrels = {"q1": {f"d{i}": 1 for i in range(5)}}
+    run = {"q1": [Candidate(f"d{i}", 10.0 - i) for i in range(10)]}
+    passages = {f"d{i}": f"text {i}" for i in range(10)}
+    [example] = examples_from_run(topics, qrels, run, passages, BuildOptions(candidates=candidates, max_positives=5))
+    assert len(example.candidates) == candidates and len(example.positives) == candidates - 1
+    assert sorted(c.label for c in example.candidates) == [0] + [1] * (candidates - 1)
+
+
 def test_build_train_refuses_the_test_split(tmp_path: Path) -> None:
     run = _write_lines(tmp_path / "r.run", ["PLAIN-1 Q0 MED-1 1 1.0 x"])
     result = CliRunner().invoke(main, ["build-train", "--dataset", "beir/nfcorpus", "--split", "test", "--run", str(run), "-o", str(tmp_path / "o")])
