@@ -213,6 +213,15 @@ def test_train_cli_reports_a_bad_config_in_one_line(tmp_path: Path) -> None:
     assert result.output.strip() == f"Error: {path}:5: training.batch_size: expected >= 1, got 0"
 
 
+def test_a_folder_given_as_training_data_is_called_a_folder(tmp_path: Path) -> None:
+    """It said 'data.train: no such file' of a folder that exists."""
+    path = _config(tmp_path, "stages: [{name: s, steps: 1}]")
+    result = CliRunner().invoke(main, ["train", "--config", str(path), "--set", f"data.train={tmp_path}",
+                                       "--set", f"output_dir={tmp_path / 'out'}"])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"Error: {tmp_path}: data.train: a folder, not a file"
+
+
 def test_overrides_reach_list_items_and_are_validated(tmp_path: Path) -> None:
     path = _config(tmp_path, "stages:\n  - {name: align, steps: 4}\n  - {name: joint, steps: 6}")
     config = load_config(path, ["stages.1.steps=9", "training.precision=bf16"])
