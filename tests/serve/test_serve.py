@@ -16,6 +16,7 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -335,6 +336,16 @@ def test_cli_serve_refuses_a_missing_model_or_key(tmp_path: Path) -> None:
 
     no_index = CliRunner().invoke(main, ["serve", "--dense-index", str(tmp_path / "none")])
     assert no_index.exit_code == 2 and no_index.stderr == f"Error: {tmp_path / 'none'}: no such directory\n", no_index.output
+
+
+def test_cli_serve_refuses_a_port_in_use_in_one_line() -> None:
+    """uvicorn logged '[Errno 98] Address already in use' and exited 3."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "resrank_eval", "serve", "--port", str(port), "--device", "cpu"],
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port} (") and "in use" in result.stderr, result.stderr
 
 
 def readme_excerpt(language: str) -> str:
