@@ -17,14 +17,20 @@ from ..reproduce.plan import Cell, Command
 from .common import OVERWRITE, PLANNED, Writable, overwrite_option
 
 
-def _names(text: str | None) -> list[str] | None:
-    return [n.strip() for n in text.split(",") if n.strip()] if text else None
+def _names(ctx: click.Context, param: click.Parameter, text: str | None) -> list[str] | None:
+    """The names of a comma-separated selection; given but naming none is refused (an empty shell variable would run all)."""
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise click.BadParameter(f"{text!r} names none; leave the option out for all")
+    return names
 
 
 @click.command("reproduce")
 @click.argument("conditions_file")
-@click.option("--conditions", default=None, help="Comma-separated conditions to run (the conditions they read run too).  [default: all]")
-@click.option("--datasets", default=None, help="Comma-separated datasets to run them on.  [default: all]")
+@click.option("--conditions", callback=_names, default=None, help="Comma-separated conditions to run (the conditions they read run too).  [default: all]")
+@click.option("--datasets", callback=_names, default=None, help="Comma-separated datasets to run them on.  [default: all]")
 @click.option("--output", type=Writable(folder=True), default=None, help="Leaderboard folder.  [default: the file's output]")
 @click.option("--dry-run", is_flag=True, help="Print the resrank-eval commands that make every cell; run nothing.")
 @click.option("--check", is_flag=True, help="Compare every pinned score with the runs; exit 1 if one is off by more than the tolerance.")
@@ -33,7 +39,7 @@ def _names(text: str | None) -> list[str] | None:
 @click.option("--baseline", default=None, help="Condition the significance tests compare with.  [default: the file's]")
 @click.option("--resamples", type=click.IntRange(min=100), default=10_000, show_default=True, help="Permutations of the randomization test.")
 @overwrite_option
-def reproduce(conditions_file: str, conditions: str | None, datasets: str | None, output: str | None, dry_run: bool, check: bool,
+def reproduce(conditions_file: str, conditions: list[str] | None, datasets: list[str] | None, output: str | None, dry_run: bool, check: bool,
               pin: bool, measure: str | None, baseline: str | None, resamples: int) -> None:
     """Run the grid conditions x datasets of CONDITIONS_FILE (a path, or a bundled file: offline, paper) and print its table.
 
@@ -42,7 +48,7 @@ def reproduce(conditions_file: str, conditions: str | None, datasets: str | None
     in OUTPUT/<dataset>/run.<dataset>.<condition>.txt, the table in OUTPUT/table.{md,tex,csv}, OUTPUT/index.html and
     OUTPUT/tradeoff.{png,pdf}.
     """
-    failed = run_conditions(conditions_file, _names(conditions), _names(datasets), output, dry_run, check, pin, measure, baseline,
+    failed = run_conditions(conditions_file, conditions, datasets, output, dry_run, check, pin, measure, baseline,
                             resamples)
     if failed:
         raise click.ClickException(f"{failed} pinned score(s) differ from the runs")
@@ -139,12 +145,12 @@ def _command(name: str) -> click.Command:
 @click.command("regress")
 @click.option("--file", "conditions_file", default="offline", show_default=True, help="Conditions file (path or bundled name).")
 @click.option("--only", multiple=True, help="Re-run only these conditions (and what they read).")
-@click.option("--datasets", default=None, help="Comma-separated datasets.  [default: all]")
+@click.option("--datasets", callback=_names, default=None, help="Comma-separated datasets.  [default: all]")
 @click.option("--runs-dir", type=Writable(folder=True), default="runs/regressions", show_default=True)
-def regress(conditions_file: str, only: tuple[str, ...], datasets: str | None, runs_dir: str) -> None:
+def regress(conditions_file: str, only: tuple[str, ...], datasets: list[str] | None, runs_dir: str) -> None:
     """Re-run the pinned cells from scratch and check every pinned score: `reproduce FILE --check --overwrite`."""
     click.get_current_context().meta[OVERWRITE] = True
-    failed = run_conditions(conditions_file, list(only) or None, _names(datasets), runs_dir, False, True, False, None, None, 1000)
+    failed = run_conditions(conditions_file, list(only) or None, datasets, runs_dir, False, True, False, None, None, 1000)
     if failed:
         raise click.ClickException(f"{failed} regression check(s) failed")
 

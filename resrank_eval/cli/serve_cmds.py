@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -84,8 +85,22 @@ def _rates(ctx: click.Context, param: click.Parameter, value: str) -> list[float
     return rates
 
 
+def _api_base(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An http(s) URL with a host and a valid port, checked before anything starts (httpx fails on others mid-run)."""
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # ValueError: not a number, or out of 0-65535
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(f"{value!r} is not an http:// or https:// URL with a host")
+    return value
+
+
 @click.command("bench-serve")
-@click.option("--api-base", default=None, help="Measure this running server (any that speaks --dialect) instead of starting one.")
+@click.option("--api-base", callback=_api_base, default=None, help="Measure this running server (any that speaks --dialect) instead of starting one.")
 @click.option("--dialect", type=click.Choice(["cohere", "jina", "tei"]), default="tei", show_default=True,
               help="Request shape (TEI's /rerank for a text-embeddings-inference cross-encoder).")
 @click.option("--documents", type=click.Choice(["ids", "text"]), multiple=True, default=("ids", "text"), show_default=True,
@@ -114,16 +129,16 @@ def bench_serve(api_base: str | None, dialect: str, documents: tuple[str, ...], 
     Poisson arrivals. Writes a table (also printed), the raw steps (JSON) and a plot.
     """
     import asyncio
-    import os
     import platform
     from contextlib import nullcontext
 
     try:
         from ..serve import bench
+        from ..serve.service import api_key_from
     except ImportError as exc:
         raise _extra_missing(exc) from None
 
-    api_key = os.environ.get(api_key_env, "") if api_key_env else None
+    api_key = api_key_from(api_key_env)
     server_args = [*(["--model", model] if model else []), *(["--dense-index", dense_index] if dense_index else []),
                    *(["--device", device] if device else []), *(["--dtype", dtype] if dtype else []),
                    "--max-batch", str(max_batch), "--max-wait-ms", str(max_wait_ms), "--max-queue", str(max_queue),

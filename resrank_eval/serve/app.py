@@ -291,12 +291,18 @@ def serving(service: RerankService, host: str = "127.0.0.1", port: int = 0, read
 
 
 def _server(service: RerankService, host: str, port: int) -> tuple[uvicorn.Server, socket.socket]:
-    """A uvicorn server for the service's app and its bound socket (``port=0``: a free one)."""
+    """A uvicorn server for the service's app and its bound socket (``port=0``: a free one).
+
+    Bound here, not by uvicorn's ``bind_socket``, which logs a port in use or an unknown host and exits 3."""
     import uvicorn
 
     config = uvicorn.Config(build_app(service), host=host, port=port, log_config=None, access_log=False, lifespan="on",
                             timeout_graceful_shutdown=max(1, round(service.settings.drain_s)))
-    return uvicorn.Server(config), config.bind_socket()
+    try:
+        sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    except OSError as exc:
+        raise ResrankError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+    return uvicorn.Server(config), sock
 
 
 def _url(host: str, sock: socket.socket) -> str:

@@ -87,12 +87,17 @@ class ServeSettings:
 
     def api_key(self) -> str | None:
         """The key from ``api_key_env``; an unset or empty variable is an error (a server meant to be closed never opens)."""
-        if self.api_key_env is None:
-            return None
-        key = os.environ.get(self.api_key_env, "")
-        if not key:
-            raise ResrankError(f"--api-key-env {self.api_key_env}: that environment variable is unset or empty")
-        return key
+        return api_key_from(self.api_key_env)
+
+
+def api_key_from(variable: str | None) -> str | None:
+    """The key in environment variable ``variable`` (None: no key); unset or empty is an error, never an empty key."""
+    if variable is None:
+        return None
+    key = os.environ.get(variable, "")
+    if not key:
+        raise ResrankError(f"--api-key-env {variable}: that environment variable is unset or empty")
+    return key
 
 
 class RequestError(Exception):

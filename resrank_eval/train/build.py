@@ -59,7 +59,8 @@ def examples_from_run(
         rng.shuffle(missed)
         if not options.missed_positives:
             missed = []
-        positives = (rng.sample(retrieved, len(retrieved)) + missed)[: options.max_positives]
+        # at most candidates - 1: a list of positives only has no pair to rank, and training refuses it
+        positives = (rng.sample(retrieved, len(retrieved)) + missed)[: min(options.max_positives, options.candidates - 1)]
         if not retrieved:
             positives = positives[:1]
         if not positives:

@@ -286,7 +286,7 @@ def check_files(config: TrainConfig) -> None:
     inputs = {"data.train": config.data.train, "dev.run": config.dev.run if config.dev is not None else None}
     for key, file in inputs.items():
         if file is not None and not Path(file).is_file():
-            raise InputError(file, None, f"{key}: no such file")
+            raise InputError(file, None, f"{key}: {'a folder, not a file' if Path(file).is_dir() else 'no such file'}")
     check_writable(config.output_dir, folder=True)
     if config.model.path is not None:
         check_resrank_model(config.model.path)

@@ -271,6 +271,14 @@ def test_conditions_file_mistakes_are_one_line_errors(tmp_path: Path, cranfield:
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize("option", ["--conditions", "--datasets"])
+@pytest.mark.parametrize("value", ["", ",", " , "])
+def test_a_selection_that_names_nothing_is_refused_not_read_as_all(tmp_path: Path, cranfield: Path, option: str, value: str) -> None:
+    """`--conditions "$UNSET"` ran the whole grid (hours on the paper's file); an empty selection is a mistake."""
+    path = conditions_file(tmp_path, cranfield, tmp_path / "runs")
+    assert_one_line_error(invoke("reproduce", str(path), "--dry-run", option, value), f"Invalid value for '{option}'", "names none")
+
+
 @pytest.mark.parametrize("name", ["offline", "paper"])
 def test_bundled_conditions_files_are_valid(name: str) -> None:
     from resrank_eval.reproduce import bundled_file

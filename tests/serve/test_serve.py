@@ -16,6 +16,7 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -337,6 +338,16 @@ def test_cli_serve_refuses_a_missing_model_or_key(tmp_path: Path) -> None:
     assert no_index.exit_code == 2 and no_index.stderr == f"Error: {tmp_path / 'none'}: no such directory\n", no_index.output
 
 
+def test_cli_serve_refuses_a_port_in_use_in_one_line() -> None:
+    """uvicorn logged '[Errno 98] Address already in use' and exited 3."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "resrank_eval", "serve", "--port", str(port), "--device", "cpu"],
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port} (") and "in use" in result.stderr, result.stderr
+
+
 def readme_excerpt(language: str) -> str:
     """The one ``language`` block of the README excerpt at the top of docs/serve.md (README's serve section)."""
     text = (REPO / "docs" / "serve.md").read_text(encoding="utf-8")
@@ -406,6 +417,32 @@ def test_bench_serve_refuses_a_rate_that_is_not_finite_and_positive(tmp_path: Pa
     assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
     assert result.stderr.startswith("Error: Invalid value for '--rates': ") and "finite" in result.stderr, result.stderr
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("api_base", ["http://[::1", "http://127.0.0.1:99999", "localhost:8000", "ftp://x", "http://"])
+def test_bench_serve_refuses_an_api_base_that_is_no_http_url(tmp_path: Path, api_base: str) -> None:
+    """A URL httpx cannot connect to is refused by name before anything starts (a bad port was an 'internal error')."""
+    from click.testing import CliRunner
+
+    from resrank_eval.cli import main
+
+    result = CliRunner().invoke(main, ["bench-serve", "--api-base", api_base, "--documents", "text", "--output", str(tmp_path / "b")])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert result.stderr.startswith("Error: Invalid value for '--api-base': "), result.stderr
+    assert not (tmp_path / "b").exists()
+
+
+def test_bench_serve_refuses_an_unset_api_key_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As serve does: an unset key variable would send an empty key and measure nothing but 401s."""
+    from click.testing import CliRunner
+
+    from resrank_eval.cli import main
+
+    monkeypatch.delenv("RESRANK_NO_SUCH_KEY", raising=False)
+    result = CliRunner().invoke(main, ["bench-serve", "--api-base", "http://127.0.0.1:1", "--documents", "text",
+                                       "--api-key-env", "RESRANK_NO_SUCH_KEY", "--output", str(tmp_path / "b")])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert "RESRANK_NO_SUCH_KEY" in result.stderr and "unset or empty" in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize(("command", "option"), [("serve", "--max-body-mb"), ("serve", "--max-wait-ms"), ("serve", "--drain"),

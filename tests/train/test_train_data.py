@@ -68,6 +68,19 @@ def test_lists_can_be_exactly_the_first_stage_top_k_in_its_order() -> None:
     assert exact[0].to_json()["candidates"][0]["score"] == 10.0
 
 
+@pytest.mark.parametrize("candidates", [2, 3, 5])
+def test_every_list_keeps_room_for_a_negative_when_positives_would_fill_it(candidates: int) -> None:
+    """More positives than room: train refuses a list of equal labels ('no pair to rank'), and a list smaller
+    than max_positives made random.sample fail ('Sample larger than population or is negative')."""
+    topics = {"q1": Query("q1", "statins")}
+    qrels = {"q1": {f"d{i}": 1 for i in range(5)}}
+    run = {"q1": [Candidate(f"d{i}", 10.0 - i) for i in range(10)]}
+    passages = {f"d{i}": f"text {i}" for i in range(10)}
+    [example] = examples_from_run(topics, qrels, run, passages, BuildOptions(candidates=candidates, max_positives=5))
+    assert len(example.candidates) == candidates and len(example.positives) == candidates - 1
+    assert sorted(c.label for c in example.candidates) == [0] + [1] * (candidates - 1)
+
+
 def test_build_train_refuses_the_test_split(tmp_path: Path) -> None:
     run = _write_lines(tmp_path / "r.run", ["PLAIN-1 Q0 MED-1 1 1.0 x"])
     result = CliRunner().invoke(main, ["build-train", "--dataset", "beir/nfcorpus", "--split", "test", "--run", str(run), "-o", str(tmp_path / "o")])
@@ -198,6 +211,15 @@ def test_train_cli_reports_a_bad_config_in_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["train", "--config", str(path)])
     assert result.exit_code == 2
     assert result.output.strip() == f"Error: {path}:5: training.batch_size: expected >= 1, got 0"
+
+
+def test_a_folder_given_as_training_data_is_called_a_folder(tmp_path: Path) -> None:
+    """It said 'data.train: no such file' of a folder that exists."""
+    path = _config(tmp_path, "stages: [{name: s, steps: 1}]")
+    result = CliRunner().invoke(main, ["train", "--config", str(path), "--set", f"data.train={tmp_path}",
+                                       "--set", f"output_dir={tmp_path / 'out'}"])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"Error: {tmp_path}: data.train: a folder, not a file"
 
 
 def test_overrides_reach_list_items_and_are_validated(tmp_path: Path) -> None:
