@@ -64,6 +64,17 @@ def test_exactly_one_reranker_token_per_passage(root: Path) -> None:
     assert torch.allclose(embeds[prompt.slots], model.injector(vectors), atol=1e-6)
 
 
+def test_a_long_query_is_cut_to_max_passage_tokens_in_the_prompt(root: Path) -> None:
+    """As the encoder cuts it: a 20,000-emoji query (40,000 tokens, within a server's --max-chars) held the reader for minutes."""
+    model = build(root, max_passage_tokens=16)
+    short = model.prompts.build("heart disease", 3)
+    cut = model.prompts.build("\U0001f642" * 20_000, 3)
+    assert len(model.tokenizer("\U0001f642" * 20_000, add_special_tokens=False)["input_ids"]) > 1000
+    assert len(cut.ids) <= len(short.ids) + 16
+    assert model.prompts.build_many(["\U0001f642" * 20_000], [3])[0].ids == cut.ids
+    assert model.rank("heart disease " * 100, PASSAGES)  # scored, in one short pass
+
+
 @pytest.mark.parametrize("residual", ["add", "none", "gated"])
 def test_residual_modes_match_hand_computation(root: Path, residual: str) -> None:
     model = build(root, residual=residual, score_scale=3.0)
