@@ -70,5 +70,9 @@ def reranker_factory(name: str, **values: Any) -> RerankerFactory:
     for option in cls.options:
         if option.required and filled[option.name] is None:
             raise ResrankError(f"reranker {name!r} needs {option.flag}: {option.help}")
+    if filled.get("device") is not None:  # an unknown device, or CUDA on a machine without one
+        from ..model.loading import resolve_device  # torch, imported only when needed
+
+        resolve_device(filled["device"])
     cls.check_options(filled)
     return RerankerFactory(cls, filled)
