@@ -22,6 +22,8 @@ import torch
 from ..errors import InputError, ResrankError
 from ..jobs import Outputs, verify
 
+CHECKPOINTS = "checkpoints"
+"""The folder of a training run's output_dir that holds its checkpoints."""
 PREFIX = "step-"
 STATE_FILE = "state.json"
 TENSORS_FILE = "tensors.safetensors"

@@ -282,12 +282,14 @@ def check_files(config: TrainConfig) -> None:
     """What training reads and writes, checked before 20 s of loading: inputs exist, a saved model is sound, output_dir is writable."""
     from ..formats.atomic import check_writable
     from ..model.check import check_resrank_model
+    from .checkpoint import CHECKPOINTS
 
     inputs = {"data.train": config.data.train, "dev.run": config.dev.run if config.dev is not None else None}
     for key, file in inputs.items():
         if file is not None and not Path(file).is_file():
             raise InputError(file, None, f"{key}: {'a folder, not a file' if Path(file).is_dir() else 'no such file'}")
     check_writable(config.output_dir, folder=True)
+    check_writable(Path(config.output_dir) / CHECKPOINTS, folder=True)  # a file there failed after the first step
     if config.model.path is not None:
         check_resrank_model(config.model.path)
 

@@ -27,7 +27,7 @@ from ..logs import progress
 from ..model import ResRankConfig, ResRankModel
 from . import accel
 from .batches import BatchSampler
-from .checkpoint import load_latest, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import CHECKPOINTS, load_latest, rng_state, save_checkpoint, set_rng_state
 from .config import StageConfig, TrainConfig, check_files
 from .data import read_examples
 from .devset import DevSet
@@ -79,7 +79,7 @@ class Trainer:
             torch.manual_seed(self.config.seed + acc.process_index)
         sampler = self._sampler(model.config, examples)
         dev = DevSet.load(self.config.dev) if self.config.dev is not None and self.main else None
-        checkpoint = load_latest(self.output / "checkpoints") if resume else None
+        checkpoint = load_latest(self.output / CHECKPOINTS) if resume else None
         step = 0
         if checkpoint is not None:
             self._check_same_config()
@@ -141,7 +141,7 @@ class Trainer:
 
     def _start_fresh(self) -> None:
         """A new run must not mix with an old one's log and checkpoints."""
-        if (self.output / "checkpoints").is_dir() and any((self.output / "checkpoints").iterdir()):
+        if (self.output / CHECKPOINTS).is_dir() and any((self.output / CHECKPOINTS).iterdir()):
             raise ResrankError(f"{self.output}: holds checkpoints of an earlier run; pass --resume or a new output_dir")
         self.output.mkdir(parents=True, exist_ok=True)
         (self.output / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
@@ -253,7 +253,7 @@ class Trainer:
                  "optimizer": accel.optimizer_state(model, optimizer), "scheduler": scheduler.state_dict(),
                  "rng": accel.rank_states(acc, rng_state()), "cache": cache.state() if cache is not None else None}
         if self.main:
-            save_checkpoint(self.output / "checkpoints", step, state, self.config.training.keep_checkpoints)
+            save_checkpoint(self.output / CHECKPOINTS, step, state, self.config.training.keep_checkpoints)
 
     def _readable(self, model: ResRankModel) -> ResRankModel | None:
         """The model dev scoring and export read, on the main process (None elsewhere); every process calls it:

@@ -230,6 +230,19 @@ def test_a_bad_train_override_names_the_set_not_the_config_file(tmp_path: Path) 
     assert not (tmp_path / "out").exists()
 
 
+def test_a_file_where_training_keeps_its_checkpoints_is_refused_before_training(tmp_path: Path) -> None:
+    """Probe E: training ran its first step, then failed on '.step-0000001.tmp: Not a directory', leaving records behind."""
+    train = tmp_path / "t.jsonl"
+    train.write_text('{"qid": "q", "query": "x", "candidates": [{"docid": "a", "text": "x", "label": 1}, {"docid": "b", "text": "y", "label": 0}]}\n')
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "checkpoints").write_text("")
+    config = tmp_path / "train.yaml"
+    config.write_text(f"output_dir: {tmp_path / 'out'}\nmodel: {{preset: mini}}\ndata: {{train: {train}}}\n")
+    line = assert_refused(run_cli("train", "--config", config))
+    assert line == f"Error: {tmp_path / 'out' / 'checkpoints'}: is not a folder"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["checkpoints"]
+
+
 def test_a_missing_local_base_model_is_no_such_folder(tmp_path: Path) -> None:
     train = tmp_path / "t.jsonl"
     train.write_text('{"qid": "q", "query": "x", "candidates": [{"docid": "a", "text": "x", "label": 1}, {"docid": "b", "text": "y", "label": 0}]}\n')
