@@ -199,7 +199,7 @@ def test_bad_input_one_line_error_no_output(tmp_path: Path, dl19_run: Path, args
 
 @pytest.mark.slow  # ~15 s on 2 cores: the bundled encoder loads, and the encode is interrupted once it holds its folder
 def test_ctrl_c_exits_130_with_one_line_and_no_output(tmp_path: Path) -> None:
-    """SIGINT to the process group, as a terminal's Ctrl-C sends it: exit 130 (128 + SIGINT, the shells' convention) and one
+    """SIGINT to the process group, as a terminal's Ctrl-C sends it: status 130 (128 + SIGINT, the shells' convention) and one
     line, where click said "Aborted!" with exit 1; no traceback, and no index file written."""
     import os
     import signal
@@ -217,5 +217,8 @@ def test_ctrl_c_exits_130_with_one_line_and_no_output(tmp_path: Path) -> None:
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
-    assert (process.returncode, stderr) == (130, "Error: interrupted\n"), (process.returncode, stderr[-2000:])
+    # A shell reports 130 either way: exit(130), or death by SIGINT, which CPython chooses under `python -m` when the signal
+    # landed inside an exec() of a string (dataclasses and namedtuple build methods so, at import): it then marks the
+    # KeyboardInterrupt unhandled for good, whatever caught it (the console script exits 130 always)
+    assert (process.returncode in (130, -signal.SIGINT), stderr) == (True, "Error: interrupted\n"), (process.returncode, stderr[-2000:])
     assert stdout == "" and not lock.exists() and [p.name for p in index.iterdir()] in ([], ["shards"])
