@@ -145,12 +145,22 @@ def option_parameter(option: Option, used_by: list[str] | None = None) -> click.
     return click.Option(decls, **attrs)
 
 
-def option_decorator(option: Option) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def option_decorator(option: Option, **extra: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     decls, attrs = _click_args(option)
-    return click.option(*decls, **attrs)
+    return click.option(*decls, **attrs, **extra)
 
 
-device_option = option_decorator(DEVICE)
+def _check_device(ctx: click.Context, param: click.Parameter, device: str | None) -> str | None:
+    """An unknown device, or CUDA on a machine without one, is refused as the command line is parsed: before a folder is
+    made or a model loads (torch is imported only when the option is given)."""
+    if device is not None:
+        from ..model.loading import resolve_device
+
+        resolve_device(device)  # its error reads as the reranker factory's, which checks rerank's --device
+    return device
+
+
+device_option = option_decorator(DEVICE, callback=_check_device)
 dtype_option = option_decorator(DTYPE)
 
 

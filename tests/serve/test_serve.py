@@ -348,11 +348,16 @@ def test_cli_serve_refuses_a_port_in_use_in_one_line() -> None:
     assert result.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port} (") and "in use" in result.stderr, result.stderr
 
 
-@pytest.mark.parametrize("command", ["serve", "rerank"])
+@pytest.mark.parametrize("command", ["serve", "rerank", "encode", "retrieve"])
 def test_an_unknown_device_is_refused_before_anything_starts(command: str, tmp_path: Path) -> None:
-    """serve logged 'model failed to load: unknown device' after starting, then printed the error again: two lines."""
-    arguments = ["--port", "0"] if command == "serve" else ["--run", str(REPO / "runs" / "dl19" / "run.dl19.bm25.txt"),
-                                                              "--dataset", "dl19", "--model", "mini", "--output", str(tmp_path / "o.txt")]
+    """serve logged 'model failed to load: unknown device' after starting, then printed the error again: two lines; encode
+    made its index folder and loaded the encoder first."""
+    arguments = {"serve": ["--port", "0"],
+                 "rerank": ["--run", str(REPO / "runs" / "dl19" / "run.dl19.bm25.txt"), "--dataset", "dl19", "--model", "mini",
+                            "--output", str(tmp_path / "o.txt")],
+                 "encode": ["--dataset", "beir/nfcorpus", "--model", "mini", "--index", str(tmp_path / "index")],
+                 "retrieve": ["--dataset", "beir/nfcorpus", "--method", "dense", "--model", "mini", "--index", str(tmp_path / "index"),
+                              "--output", str(tmp_path / "o.txt")]}[command]
     result = subprocess.run([sys.executable, "-m", "resrank_eval", command, *arguments, "--device", "nope"], capture_output=True,
                             text=True, timeout=120)
     assert (result.returncode, result.stderr) == (2, "Error: unknown device 'nope'\n"), result.stderr
