@@ -31,7 +31,8 @@ def import_candidates_step(candidates: str | Path, output: str | Path, passages:
                            topics_output: str | Path | None = None, tag: str = "candidates") -> Step[CandidateSet]:
     """A candidate file as a TREC run (``tag``), a passage store (default :func:`passage_store`) and, optionally, a topics TSV."""
     store = Path(passages) if passages else passage_store(output)
-    provenance = Provenance.of("import-candidates", {"tag": tag, "topics_output": bool(topics_output)}, {"candidates": candidates})
+    provenance = Provenance.of("import-candidates", {"tag": tag, "topics_output": bool(topics_output)},
+                                 {"candidate file": candidates})  # the positional argument, as a difference names it
 
     def make() -> CandidateSet:
         data = read_candidates(candidates)
@@ -66,7 +67,8 @@ def convert_run_step(run: str | Path, output: str | Path, to: str = "trec", run_
     """``run`` (TREC or MS MARCO, recognised) written to ``output`` as ``to`` (``run_tag`` in TREC's 6th column)."""
     if to not in FORMATS:
         raise ResrankError(f"unknown run format {to!r}; choose one of {', '.join(FORMATS)}")
-    provenance = Provenance.of("convert-run", {"to": to, "run_tag": run_tag if to == "trec" else None}, {"run": run})
+    provenance = Provenance.of("convert-run", {"to": to, "run_tag": run_tag if to == "trec" else None},
+                                 {"run file": run})  # the positional argument, as a difference names it
 
     def make() -> Run:
         data = read_msmarco_run(run) if looks_like_msmarco(run) else read_run(run)

@@ -29,7 +29,7 @@ from resrank_eval.rerank import RerankerFactory, rerank_step, reranker_factory
 from resrank_eval.retrieve.dense import SHARDS_DIR, encode_provenance, encode_step
 from resrank_eval.train.config import load_config
 from resrank_eval.train.trainer import Trainer
-from tests.helpers import DL19_CANDIDATES, NFCORPUS, Killed, killed_rerank, write_preset_train_config
+from tests.helpers import DL19_CANDIDATES, NFCORPUS, REPO, Killed, killed_rerank, write_preset_train_config
 
 
 def run_cli(*args: str | Path) -> Result:
@@ -90,6 +90,24 @@ def test_resume_with_another_input_run_is_refused(tmp_path: Path) -> None:
     refused(run_cli(*args, "--run", shorter), "run.txt: made from a different --run: its content differs")
     overwritten = run_cli(*args, "--run", shorter, "--overwrite")
     assert overwritten.exit_code == 0 and max(len(c) for c in read_run(out).values()) == 50
+
+
+@pytest.mark.parametrize("command", ["convert-run", "import-candidates"])
+def test_another_positional_input_is_named_as_the_user_gave_it(command: str, tmp_path: Path) -> None:
+    """The difference said "made from a different --run" (and "--candidates"): options these commands do not have."""
+    import gzip
+
+    out = tmp_path / "out.txt"
+    if command == "import-candidates":
+        first, second = DL19_CANDIDATES, tmp_path / "b.json"
+        second.write_bytes(gzip.decompress(first.read_bytes()))  # the same candidates, other bytes
+    else:
+        first, second = REPO / "runs" / "dl19" / "run.dl19.bm25.txt", tmp_path / "b.txt"
+        second.write_text("".join(first.read_text().splitlines(keepends=True)[:-1]))
+    extra = ["--to", "msmarco"] if command == "convert-run" else []
+    assert run_cli(command, first, *extra, "--output", out).exit_code == 0
+    name = "run file" if command == "convert-run" else "candidate file"
+    refused(run_cli(command, second, *extra, "--output", out), f"made from a different {name} (was {first}, now {second})")
 
 
 def test_keeping_needs_every_output_and_the_same_arguments(tmp_path: Path) -> None:
