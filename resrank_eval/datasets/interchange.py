@@ -8,6 +8,7 @@ optionally, a topics file; ``export-candidates`` does the reverse from a run and
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from ..errors import ResrankError
@@ -20,6 +21,8 @@ from ..formats.trec import read_run, write_run
 from ..jobs import Outputs, Step
 from ..provenance import Provenance
 from ..types import Query, Run
+
+log = logging.getLogger(__name__)
 
 
 def passage_store(output: str | Path) -> Path:
@@ -36,6 +39,10 @@ def import_candidates_step(candidates: str | Path, output: str | Path, passages:
 
     def make() -> CandidateSet:
         data = read_candidates(candidates)
+        disordered = [qid for qid, hits in data.run.items() if any(b.score > a.score for a, b in zip(hits, hits[1:]))]
+        if disordered:  # the run keeps the list order, as rank_llm reads it; its scores are lowered to agree (write_run)
+            log.warning("%s: %d of %d queries list hits out of score order (e.g. %r); kept in list order, their scores lowered "
+                        "to agree", candidates, len(disordered), len(data.run), disordered[0])
         write_corpus(store, data.passages)
         if topics_output:
             write_topics(topics_output, data.topics)

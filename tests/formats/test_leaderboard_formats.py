@@ -89,3 +89,15 @@ def test_msmarco_reader_scores_by_rank(tmp_path: Path) -> None:
     path = tmp_path / "run.tsv"
     path.write_text("q1\tb\t1\nq1\ta\t2\n")
     assert [(c.docid, c.score) for c in read_msmarco_run(path)["q1"]] == [("b", -1.0), ("a", -2.0)]
+
+
+def test_import_says_when_hits_are_out_of_score_order(tmp_path: Path) -> None:
+    """The run keeps the list order (as rank_llm reads it), so its scores are lowered to agree: that was silent."""
+    hits = [{"content": f"text {d}", "qid": "q1", "docid": d, "rank": r, "score": s} for r, (d, s) in enumerate([("a", 1.0), ("b", 5.0)], 1)]
+    candidates, run = tmp_path / "c.json", tmp_path / "run.txt"
+    candidates.write_text(json.dumps([{"query": "q", "hits": hits}]))
+    result = invoke("import-candidates", str(candidates), "--output", str(run))
+    assert result.exit_code == 0 and "c.json: 1 of 1 queries list hits out of score order (e.g. 'q1')" in result.stderr, result.stderr
+    assert [c.docid for c in read_run(run)["q1"]] == ["a", "b"]
+    in_order = invoke("import-candidates", str(DL19_CANDIDATES), "--output", str(tmp_path / "dl19.txt"))
+    assert in_order.exit_code == 0 and "out of score order" not in in_order.stderr
