@@ -7,6 +7,7 @@ boundary: whatever a command raises reaches the user as one ``Error:`` line.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -33,7 +34,8 @@ class ResrankGroup(click.Group):
     """Runs a command and turns any exception it raises into ``Error: <what>`` and exit status 2 (a bug: 1).
 
     Usage errors (a bad option value) are one line too, naming the option. Ctrl-C is ``Error: interrupted`` and exit
-    status 130 (128 + SIGINT, as shells report it), where click says ``Aborted!`` with 1, the status of a bug; outputs are
+    status 130 (128 + SIGINT, as shells report it; from torchrun's rank 0 only), where click says ``Aborted!`` with 1, the status
+    of a bug; outputs are
     written atomically, so an interrupted command leaves none half-made.
 
     ``--debug`` lets the exception through instead, with its traceback.
@@ -48,6 +50,8 @@ class ResrankGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit):
             raise
         except (KeyboardInterrupt, click.Abort):
+            if int(os.environ.get("RANK", "0")) > 0:  # torchrun interrupts every worker: rank 0 alone says so
+                raise click.exceptions.Exit(130) from None
             raise CliError("interrupted", 130) from None
         except Exception as exc:
             if ctx.params.get("debug"):
