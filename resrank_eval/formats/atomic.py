@@ -18,7 +18,6 @@ import os
 import shutil
 import socket
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,10 +68,13 @@ def build_lock(target: str | Path) -> Iterator[None]:
 
 
 def temp_folder(target: str | Path) -> Path:
-    """A fresh hidden folder beside ``target`` to build it in (see :func:`build_lock`)."""
+    """A fresh hidden folder beside ``target`` to build it in (see :func:`build_lock`), with umask's mode (what renaming
+    it into place gives ``target``)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    folder = target.with_name(f".{target.name}.{os.urandom(8).hex()}.tmp")
+    folder.mkdir()
+    return folder
 
 
 def check_writable(path: str | Path, folder: bool = False) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from numbers import Integral, Real
 from pathlib import Path
@@ -206,20 +206,15 @@ class ResRankModel(nn.Module):
 
     def save_pretrained(self, directory: str | Path) -> None:
         """``resrank.json`` + ``head.safetensors`` + ``encoder/`` and ``reranker/`` HF folders, the card
-        (``README.md``) and, last, the manifest of every file's digest. A folder holding a packed model's changes is
-        refused: the manifest would list them and loading apply them to the weights saved here."""
-        out = Path(directory)
-        if out.exists() and not out.is_dir():
-            raise ResrankError(f"{out}: not a folder to save a model into")
-        if (out / DELTA_FILE).exists():
-            raise ResrankError(f"{out / DELTA_FILE}: a packed model's changes, which loading would apply to the saved weights; "
-                               "save into another folder")
-        out.mkdir(parents=True, exist_ok=True)
-        for name, model, tokenizer in ((ENCODER_DIR, self.encoder.model, self.encoder.tokenizer),
-                                       (RERANKER_DIR, self.reranker, self.tokenizer)):
-            model.save_pretrained(out / name)
-            tokenizer.save_pretrained(out / name)
-        self._save_head(out, replace(self.config, encoder=ENCODER_DIR, reranker=RERANKER_DIR))
+        (``README.md``) and, last, the manifest of every file's digest; written whole (see :func:`_save_folder`)."""
+        def write(out: Path) -> None:
+            for name, model, tokenizer in ((ENCODER_DIR, self.encoder.model, self.encoder.tokenizer),
+                                           (RERANKER_DIR, self.reranker, self.tokenizer)):
+                model.save_pretrained(out / name)
+                tokenizer.save_pretrained(out / name)
+            self._save_head(out, replace(self.config, encoder=ENCODER_DIR, reranker=RERANKER_DIR))
+
+        _save_folder(directory, write)
 
     def _save_head(self, out: Path, config: ResRankConfig) -> None:
         """What a saved and a packed folder share: the head, ``config``, the card and, last, the manifest."""
@@ -364,16 +359,53 @@ def pack(trained_dir: str | Path, out_dir: str | Path, encoder_source: str, rera
     (:mod:`.packing`), with the trained model's head, card and manifest; how many weights of each kind."""
     from safetensors.torch import save_file
 
+    if Path(out_dir).resolve() == Path(trained_dir).resolve():  # it would be replaced, and dense changes kept in float16
+        raise ResrankError(f"{out_dir}: is the model being packed; write the packed model into another folder")
     trained = ResRankModel.from_pretrained(trained_dir, "cpu", "float32")
     config = replace(trained.config, encoder=encoder_source, reranker=reranker_source)
     torch.manual_seed(0)
     base = ResRankModel.from_config(config, "cpu", "float32")
     delta, counts = part_deltas(model_parts(trained), model_parts(base), max_rank, str(trained_dir))
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    save_file(delta, str(out / DELTA_FILE))
-    trained._save_head(out, config)
+
+    def write(out: Path) -> None:
+        save_file(delta, str(out / DELTA_FILE))
+        trained._save_head(out, config)
+
+    _save_folder(out_dir, write)
     return counts
+
+
+def _save_folder(directory: str | Path, write: Callable[[Path], None]) -> None:
+    """A model folder written whole: ``write`` fills a hidden folder beside ``directory``, which is then renamed into
+    place, so a save that fails half-way leaves ``directory`` as it was. ``directory`` may be absent, an empty folder or
+    an earlier saved or packed model (it has a manifest), which is replaced, so none of its files stays beside the new
+    model (a stale delta would be applied to the new weights); a folder of other files is refused."""
+    from ..formats.atomic import temp_folder
+
+    out = Path(directory)
+    if out.exists() and not out.is_dir():
+        raise ResrankError(f"{out}: not a folder to save a model into")
+    found = min(out.iterdir(), default=None) if out.is_dir() else None
+    if found is not None and not (out / MANIFEST_FILE).is_file():
+        raise ResrankError(f"{out}: holds {found.name} and is no saved model (no {MANIFEST_FILE}) to replace; save into a new "
+                           "or empty folder")
+    target = out.resolve()  # a link to a folder stays a link to the new one
+    building = temp_folder(target)
+    try:
+        write(building)
+        if found is None:
+            building.rename(target)  # replaces an empty folder
+        else:
+            old = temp_folder(target)
+            target.rename(old)
+            try:
+                building.rename(target)
+            except BaseException:
+                old.rename(target)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
 
 
 def resolve(name_or_path: str | Path, revision: str | None = None) -> tuple[ResRankConfig, Path | None]:
@@ -412,20 +444,15 @@ def _download(repo_id: str, revision: str | None) -> Path:
 def _mini_folder() -> Path:
     """The assembled mini preset, cached under a digest of its config and the resrank-eval version (never stale),
     built by one process at a time; a killed build is cleaned up by the next (an older build gets its manifest)."""
-    from ..formats.atomic import build_lock, temp_folder
+    from ..formats.atomic import build_lock
     from ..provenance import Provenance
 
     config = preset_config("mini")
     folder = cache_dir() / "models" / f"mini-{Provenance.of('assemble', config.to_dict()).digest()}"
     with build_lock(folder):
         if not (folder / CONFIG_NAME).is_file():
-            building = temp_folder(folder)
-            try:
-                torch.manual_seed(0)
-                ResRankModel.from_config(config, "cpu", "float32").save_pretrained(building)
-                building.rename(folder)
-            finally:
-                shutil.rmtree(building, ignore_errors=True)
+            torch.manual_seed(0)
+            ResRankModel.from_config(config, "cpu", "float32").save_pretrained(folder)
         elif not (folder / MANIFEST_FILE).is_file():
             write_manifest(folder)
     return folder

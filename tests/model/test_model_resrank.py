@@ -275,12 +275,87 @@ def test_packed_checkpoint_loads_to_the_same_scores(root: Path, tmp_path: Path) 
     assert torch.allclose(before, after, atol=1e-3)
     encoder_only = load_encoder(tmp_path / "packed", "cpu", "float32")  # dense indexing loads just this
     assert torch.allclose(encoder_only.encode(PASSAGES), vectors, atol=1e-5)
-    with pytest.raises(ResrankError, match=f"^{tmp_path / 'packed' / DELTA_FILE}: a packed model's changes, which loading "
-                                            "would apply to the saved weights; save into another folder$"):
-        model.save_pretrained(tmp_path / "packed")  # the manifest would list the stale delta and loading apply it
-    assert ResRankModel.from_pretrained(tmp_path / "packed", "cpu", "float32").config == loaded.config  # untouched
     with pytest.raises(ResrankError, match=f"^{tmp_path / 'trained' / 'README.md'}: not a folder to save a model into$"):
         model.save_pretrained(tmp_path / "trained" / "README.md")
+
+
+def listing(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_saving_over_an_earlier_model_replaces_it_whole(root: Path, tmp_path: Path) -> None:
+    """No file of an earlier save or pack stays beside the new model: a stale delta would be applied to the new
+    weights, a stray shard refused by the manifest check."""
+    from resrank_eval.model.packing import DELTA_FILE
+    from resrank_eval.model.resrank import pack
+
+    model = build(root, projector="linear")
+    with torch.no_grad():
+        model.reranker.layers[0].mlp.up_proj.weight.add_(0.01)
+        vectors = model.encode(PASSAGES)
+        before = model(QUERIES[:1], [vectors]).scores
+    model.save_pretrained(tmp_path / "trained")
+    pack(tmp_path / "trained", tmp_path / "packed", str(root / "bert"), str(root / "qwen3"))
+    (tmp_path / "trained" / "encoder" / "model-00002-of-00002.safetensors").write_bytes(b"stale")
+    model.save_pretrained(tmp_path / "trained")
+    model.save_pretrained(tmp_path / "packed")
+    pack(tmp_path / "trained", tmp_path / "packed-over-full", str(root / "bert"), str(root / "qwen3"))
+    pack(tmp_path / "trained", tmp_path / "trained-copy", str(root / "bert"), str(root / "qwen3"))
+    model.save_pretrained(tmp_path / "trained-copy")
+    pack(tmp_path / "trained", tmp_path / "trained-copy", str(root / "bert"), str(root / "qwen3"))  # a full save, packed over
+    assert listing(tmp_path / "packed") == listing(tmp_path / "trained")
+    with pytest.raises(ResrankError, match=rf"^{tmp_path / 'trained'}: is the model being packed; write the packed model into another folder$"):
+        pack(tmp_path / "trained", tmp_path / "trained", str(root / "bert"), str(root / "qwen3"))
+    assert not (tmp_path / "trained-copy" / "encoder").exists() and (tmp_path / "trained-copy" / DELTA_FILE).is_file()
+    for name in ("trained", "packed", "trained-copy"):
+        with torch.no_grad():
+            assert torch.allclose(ResRankModel.from_pretrained(tmp_path / name, "cpu", "float32")(QUERIES[:1], [vectors]).scores,
+                                  before, atol=1e-3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["packed", "packed-over-full", "trained", "trained-copy"]  # no temp left
+
+
+def test_saving_into_a_folder_of_other_files_is_refused(root: Path, tmp_path: Path) -> None:
+    """A folder that holds files and no saved model is not the model's to replace: nothing is written."""
+    from resrank_eval.model.resrank import pack
+
+    model = build(root)
+    folder = tmp_path / "results"
+    (folder / "runs").mkdir(parents=True)
+    (folder / "runs" / "bm25.trec").write_text("q1 Q0 d1 1 1.0 bm25\n")
+    (folder / "notes.txt").write_text("keep me\n")
+    kept = listing(folder)
+    with pytest.raises(ResrankError, match=rf"^{folder}: holds notes\.txt and is no saved model \(no manifest\.json\) to "
+                                           r"replace; save into a new or empty folder$"):
+        model.save_pretrained(folder)
+    model.save_pretrained(tmp_path / "trained")
+    with pytest.raises(ResrankError, match=rf"^{folder}: holds notes\.txt"):
+        pack(tmp_path / "trained", folder, str(root / "bert"), str(root / "qwen3"))
+    assert listing(folder) == kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results", "trained"]
+    (tmp_path / "empty").mkdir()
+    model.save_pretrained(tmp_path / "empty")  # an empty folder is filled
+    ResRankModel.from_pretrained(tmp_path / "empty", "cpu", "float32")
+
+
+def test_an_interrupted_save_leaves_the_folder_as_it_was(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A save that fails half-way (here: writing the manifest, the last file) changes nothing, and leaves no temp folder."""
+    from resrank_eval.model import resrank
+
+    model = build(root)
+    model.save_pretrained(tmp_path / "trained")
+    kept = listing(tmp_path / "trained")
+
+    def full_disk(folder: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(resrank, "write_manifest", full_disk)
+    other = build(root, residual="gated")  # another head file
+    for target in (tmp_path / "trained", tmp_path / "new"):
+        with pytest.raises(OSError, match="No space left"):
+            other.save_pretrained(target)
+    assert listing(tmp_path / "trained") == kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["trained"]
 
 
 def test_rank_embeddings_add_a_vector_per_position_to_the_input_only(root: Path, tmp_path: Path) -> None:
