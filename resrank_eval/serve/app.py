@@ -125,6 +125,11 @@ def build_app(service: RerankService) -> FastAPI:
     async def rerank_tei(body: TeiRequest, request: Request) -> JSONResponse:
         """`{query, texts, raw_scores, return_text}` -> `[{index, score, text}]`, best first."""
         call = body.call()
+        if body.return_text:  # a dense index has no passage texts: an id's "text" would be the id
+            for i, doc in enumerate(call.documents):
+                if doc.id is not None:
+                    raise RequestError(422, "return_text", f"texts[{i}] is an id of the dense index, which holds vectors, not texts; "
+                                                           "send the passage's text, or leave return_text false")
         answer = await service.rerank(call, request_id(request))
         return JSONResponse(tei_response(answer, call, body.raw_scores, body.return_text), headers=answer.headers())
 

@@ -4,7 +4,8 @@
   ``{id, results: [{index, relevance_score}], meta}`` (what ``cohere.ClientV2.rerank`` sends and reads);
 - Jina / generic, ``POST /v1/rerank``: ``{model, query, documents: [str | {"text"}], top_n, return_documents}`` ->
   ``{model, usage: {total_tokens}, results: [{index, relevance_score, document}]}``;
-- text-embeddings-inference, ``POST /rerank``: ``{query, texts, raw_scores, return_text}`` -> ``[{index, score, text}]``.
+- text-embeddings-inference, ``POST /rerank``: ``{query, texts, raw_scores, return_text}`` -> ``[{index, score, text}]``
+  (``return_text`` with an ``{"id"}`` is refused: the dense index holds vectors, not texts).
 
 Every document list also takes ``{"id": "MED-10"}``: a passage of the server's dense index, whose cached
 vector is read instead of encoding text. Scores are the model's own (``score_scale`` x cosine, plus the
@@ -179,7 +180,7 @@ def tei_response(answer: RerankAnswer, call: RerankCall, raw_scores: bool, retur
         return value if raw_scores else _sigmoid(value)
 
     return [{"index": i, "score": score(answer.scores[i]),
-             **({"text": call.documents[i].text if call.documents[i].text is not None else call.documents[i].id} if return_text else {})}
+             **({"text": call.documents[i].text} if return_text else {})}
             for i in answer.order]
 
 

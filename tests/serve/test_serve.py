@@ -150,6 +150,16 @@ def test_ids_read_the_dense_index_vectors(url: str, reranker: ResRankReranker) -
     assert response.headers["x-cached-vectors"] == "4"
 
 
+def test_tei_return_text_is_refused_for_ids_whose_text_the_server_lacks(url: str) -> None:
+    """A dense index holds vectors, not passages: an id's "text" would be its id, so TEI's return_text is refused for ids."""
+    refused = post(url, "/rerank", {"query": "fever", "texts": ["fever in children", {"id": "d6"}], "return_text": True})
+    assert refused.status_code == 422 and refused.json() == {
+        "error": "return_text: texts[1] is an id of the dense index, which holds vectors, not texts; "
+                 "send the passage's text, or leave return_text false", "error_type": "validation", "field": "return_text"}
+    scored = post(url, "/rerank", {"query": "fever", "texts": ["fever in children", {"id": "d6"}]})
+    assert scored.status_code == 200 and all("text" not in r for r in scored.json())
+
+
 def test_order_is_the_first_stage_and_equal_texts_share_a_vector(url: str, reranker: ResRankReranker) -> None:
     """The model reads the given order (score fusion, rank embeddings): reversing it changes the scores; a repeated
     text scores as the library scores two candidates with that text."""
