@@ -27,7 +27,7 @@ from ..logs import progress
 from ..model import ResRankConfig, ResRankModel
 from . import accel
 from .batches import BatchSampler
-from .checkpoint import CHECKPOINTS, load_latest, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import CHECKPOINTS, checkpoints, load_latest, rng_state, save_checkpoint, set_rng_state
 from .config import StageConfig, TrainConfig, check_files
 from .data import read_examples
 from .devset import DevSet
@@ -60,13 +60,16 @@ class Trainer:
         """Run (or continue) training; ``stop_after`` ends early after that many steps, like a kill.
 
         A finished training made with this config and inputs, its models unchanged since, is kept (nothing runs); one made
-        otherwise is refused. Every check that needs no model -- files, the training data line by line -- runs first.
+        otherwise is refused; ``resume`` without a checkpoint is refused. Every check that needs no model -- files, the
+        training data line by line -- runs first.
         """
         check_files(self.config)
         result = self.output / ("best" if self.config.dev is not None else "final")
         if kept(self.config.provenance(), self.outputs, NEW_FOLDER):
             log.info("%s: made with this config and inputs and unchanged since; not trained again", result)
             return result
+        if resume and not checkpoints(self.output / CHECKPOINTS):  # else it would silently train from scratch
+            raise ResrankError(f"{self.output / CHECKPOINTS}: no checkpoint to resume from; without --resume, training starts fresh")
         examples = read_examples(self.config.data.train)
         with locked(self.outputs.files[0]) if self.main else contextlib.nullcontext():
             return self._train(examples, resume, stop_after)

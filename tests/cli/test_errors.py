@@ -19,7 +19,8 @@ from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.model.sources import BUNDLED_MODEL
 from resrank_eval.rerank import Reranked, Reranker, rerank_run
 from resrank_eval.types import Candidate, QueryStats, Ranking
-from tests.helpers import DL19_CANDIDATES, REPO
+from tests.helpers import DL19_CANDIDATES, REPO, write_config
+from tests.tiny_models import tiny_config
 
 NFCORPUS_TOPICS = REPO / "qrels" / "topics.beir-v1.0.0-nfcorpus.test.tsv.gz"
 
@@ -241,6 +242,19 @@ def test_a_file_where_training_keeps_its_checkpoints_is_refused_before_training(
     line = assert_refused(run_cli("train", "--config", config))
     assert line == f"Error: {tmp_path / 'out' / 'checkpoints'}: is not a folder"
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["checkpoints"]
+
+
+@pytest.mark.parametrize("checkpoints", ["missing", "empty"])
+def test_resume_without_a_checkpoint_is_refused_before_training(tmp_path: Path, checkpoints: str) -> None:
+    """Probe: --resume into an output_dir with no checkpoint silently trained from scratch (a tiny model: a regression is quick)."""
+    train = tmp_path / "t.jsonl"
+    train.write_text('{"qid": "q", "query": "x", "candidates": [{"docid": "a", "text": "x", "label": 1}, {"docid": "b", "text": "y", "label": 0}]}\n')
+    config = write_config(tmp_path, tiny_config(tmp_path / "tiny").to_dict(), train, stages=[{"name": "s", "steps": 1, "lr": 1e-3}])
+    if checkpoints == "empty":
+        (tmp_path / "out" / "checkpoints").mkdir(parents=True)
+    line = assert_refused(run_cli("train", "--config", config, "--resume"))
+    assert line == f"Error: {tmp_path / 'out' / 'checkpoints'}: no checkpoint to resume from; without --resume, training starts fresh"
+    assert [str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*")] == ["checkpoints"] * (checkpoints == "empty")
 
 
 def test_a_missing_local_base_model_is_no_such_folder(tmp_path: Path) -> None:
