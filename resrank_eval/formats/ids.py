@@ -7,13 +7,14 @@ which becomes its decimal string; null, objects, floats and booleans are errors.
 number: NaN has no rank. Readers check at the source (and say where); writers check again, so
 nothing they write is refused when it is read back. A control character (a NUL, an escape) is no id either.
 A text (a query, a passage) is a string UTF-8 can write: Python and JSON strings can hold a lone surrogate, which
-no file and no tokenizer takes.
+no file and no tokenizer takes. Where a text must not be blank, :func:`is_blank` decides what blank is.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Hashable
 
 _WHITESPACE = re.compile(r"\s")
@@ -43,6 +44,12 @@ def check_text(value: object, what: str = "text") -> str:
     except UnicodeEncodeError:
         raise ValueError(f"{what} is not valid Unicode (a lone surrogate)") from None
     return value
+
+
+def is_blank(text: str) -> bool:
+    """Nothing to read: only whitespace and Unicode format characters (category Cf: zero-width spaces and joiners, the
+    BOM, direction marks), which are invisible, so a text of them would pass as a query or passage while being none."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
 
 
 def check_columns(**columns: str) -> None:

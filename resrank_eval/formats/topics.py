@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..types import Query
 from .atomic import atomic_write
-from .ids import FirstSeen, check_id
+from .ids import FirstSeen, check_id, is_blank
 from .jsonl import parse_json_line
 from .text import iter_lines
 
@@ -40,7 +40,7 @@ def write_topics(path: str | Path, topics: Mapping[str, Query]) -> None:
         for query in topics.values():
             text = " ".join(query.text.split())
             flattened += text != query.text.strip()
-            if not text:
+            if is_blank(text):
                 raise InputError(path, None, f"query {query.qid!r} has no text")
             handle.write(f"{check_id(query.qid, 'qid')}\t{text}\n")
     if flattened:
@@ -49,7 +49,7 @@ def write_topics(path: str | Path, topics: Mapping[str, Query]) -> None:
 
 def _tsv_query(path: str | Path, lineno: int, line: str) -> Query:
     qid, sep, text = line.partition("\t")
-    if not sep or not qid.strip() or not text.strip():
+    if not sep or not qid.strip() or is_blank(text):
         raise InputError(path, lineno, "expected 'qid<TAB>query text'")
     return Query(_qid(path, lineno, qid.strip()), text.strip())
 
@@ -58,7 +58,7 @@ def _jsonl_query(path: str | Path, lineno: int, line: str) -> Query:
     record = parse_json_line(path, lineno, line)
     if not isinstance(record, dict) or "_id" not in record or "text" not in record:
         raise InputError(path, lineno, "a query record needs '_id' and 'text'")
-    if not isinstance(record["text"], str) or not record["text"].strip():
+    if not isinstance(record["text"], str) or is_blank(record["text"]):
         raise InputError(path, lineno, "a query's 'text' must be a non-empty string")
     return Query(_qid(path, lineno, record["_id"]), record["text"])
 

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ..errors import ResrankError, first_line
-from ..formats.ids import check_text
+from ..formats.ids import check_text, is_blank
 from ..paths import cache_dir
 from .card import Card
 from .check import MANIFEST_FILE, check_folder, check_resrank_model, write_manifest
@@ -134,7 +134,7 @@ class ResRankModel(nn.Module):
         _check_count(top_k, "top_k", 0, none_ok=True)
         _check_count(batch_size, "batch_size", 1)
         _check_text_arg(query, "query")
-        if not query.strip():
+        if is_blank(query):
             raise ResrankError("query: text is empty")
         _check_texts(documents, "documents")
         _check_scores(first_stage_scores, len(documents))
@@ -144,7 +144,7 @@ class ResRankModel(nn.Module):
             if stored and document not in found:
                 raise ResrankError(f"documents[{i}]: {document[:60]!r} is not in the stored vectors "
                                    "(a model loaded with vectors takes docids, not texts)")
-            if not document.strip():
+            if is_blank(document):
                 raise ResrankError(f"documents[{i}]: text is empty")
         if not documents:
             return []

@@ -26,7 +26,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from ..formats.ids import check_id
+from ..formats.ids import check_id, is_blank
 from ..formats.ids import check_text as readable_text
 from ..types import QueryStats
 
@@ -65,7 +65,7 @@ def parse_document(value: Any) -> Document:
 
 def check_text(text: str) -> str:
     """Non-empty text the tokenizer can read (JSON can carry lone surrogates, which UTF-8 cannot)."""
-    if not text.strip():
+    if is_blank(text):
         raise PydanticCustomError("text", "text is empty")
     try:
         return readable_text(text)

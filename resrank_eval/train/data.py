@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..formats.atomic import atomic_write
-from ..formats.ids import check_id, check_text
+from ..formats.ids import check_id, check_text, is_blank
 from ..formats.jsonl import iter_jsonl
 
 ErrorAt = Callable[[str], Exception]
@@ -180,7 +180,7 @@ def _positives(raw: object, candidates: tuple[TrainPassage, ...], error: ErrorAt
 
 def _text(value: object, what: str, error: ErrorAt) -> str:
     """A non-empty text a tokenizer reads (:func:`..formats.ids.check_text`: a lone surrogate fails here, not in the tokenizer)."""
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or is_blank(value):
         raise error(f"{what} must be a non-empty string")
     try:
         return check_text(value, what)

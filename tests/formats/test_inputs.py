@@ -15,7 +15,7 @@ import pytest
 from resrank_eval.errors import InputError, ResrankError
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.formats.corpus import iter_corpus, write_corpus
-from resrank_eval.formats.ids import check_id, check_score
+from resrank_eval.formats.ids import check_id, check_score, is_blank
 from resrank_eval.formats.jsonl import iter_jsonl, read_json
 from resrank_eval.formats.topics import read_topics, write_topics
 from resrank_eval.formats.trec import read_qrels, read_run, write_run
@@ -140,6 +140,26 @@ def test_topics_writer_keeps_one_line_per_query(tmp_path: Path) -> None:
     write_topics(path, {"q1": Query("q1", "two\nlines\tand a tab"), "q2": Query("q2", "plain")})
     assert path.read_text() == "q1\ttwo lines and a tab\nq2\tplain\n"
     assert read_topics(path)["q1"].text == "two lines and a tab"
+
+
+INVISIBLE = "\u200b\u200c\ufeff"
+"""Zero-width space, zero-width non-joiner, BOM: Unicode format characters (category Cf), nothing a reader sees."""
+
+
+def test_text_of_only_whitespace_and_invisible_characters_is_blank(tmp_path: Path) -> None:
+    """Probe: such a query or passage was read as text, where a blank one is refused."""
+    assert is_blank("") and is_blank(INVISIBLE) and is_blank(f" \t{INVISIBLE}\u2060\n")
+    assert not is_blank(f"{INVISIBLE}a") and not is_blank("\u00e9")
+    path = tmp_path / "t.tsv"
+    path.write_text(f"q1\t {INVISIBLE}\n", encoding="utf-8")
+    with pytest.raises(InputError, match="t.tsv:1: expected 'qid<TAB>query text'"):
+        read_topics(path)
+    path.write_text(json.dumps({"_id": "q1", "text": INVISIBLE}) + "\n")
+    with pytest.raises(InputError, match="t.tsv:1: a query's 'text' must be a non-empty string"):
+        read_topics(path)
+    with pytest.raises(InputError, match="query 'q1' has no text"):
+        write_topics(tmp_path / "w.tsv", {"q1": Query("q1", f" {INVISIBLE}")})
+    assert not (tmp_path / "w.tsv").exists()
 
 
 def test_an_empty_run_is_an_error(tmp_path: Path) -> None:

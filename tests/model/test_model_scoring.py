@@ -240,10 +240,12 @@ def test_rank_and_encode_refuse_bad_arguments_in_one_line(root: Path) -> None:
         (lambda: model.encode("abc"), "texts must be a list of strings, got str"),
         (lambda: model.rank("q", ["a", ""]), r"documents\[1\]: text is empty"),
         (lambda: model.rank("q", ["a", "   "]), r"documents\[1\]: text is empty"),
+        (lambda: model.rank("q", ["a", " \u200b\u200c\ufeff"]), r"documents\[1\]: text is empty"),  # zero-width: blank too
         (lambda: ResRankModel.from_config(tiny_config(root), "cpu", "float32", encoder_batch_size=0),
          "encoder batch size must be an integer >= 1, got 0"),
         (lambda: model.rank("", ["a"]), "query: text is empty"),
         (lambda: model.rank(" \n", ["a"]), "query: text is empty"),
+        (lambda: model.rank("\u200b\n\u2060", ["a"]), "query: text is empty"),
         (lambda: model.rank("q", ["a", "b"], first_stage_scores=[1.0]), "first_stage_scores: 1 for 2 documents"),
         (lambda: model.rank("q", [], first_stage_scores=[1.0]), "first_stage_scores: 1 for 0 documents"),
         (lambda: model.rank("q", ["a"], first_stage_scores=["1"]), r"first_stage_scores\[0\] must be a number, got '1'"),

@@ -219,6 +219,8 @@ HOSTILE: list[tuple[str, Any]] = [
     ("/rerank", {"query": "q", "texts": [1, 2]}),
     ("/rerank", {"query": "q", "texts": ["a"], "raw_scores": 1}),
     ("/rerank", {"query": ["q"], "texts": ["a"]}),
+    ("/rerank", {"query": "\u200b\ufeff", "texts": ["a"]}),  # zero-width characters only: blank
+    ("/rerank", {"query": "q", "texts": ["a", " \u200c\n"]}),
     ("/nowhere", {"query": "q", "texts": ["a"]}),
 ]
 
@@ -273,6 +275,7 @@ def test_hostile_requests_get_4xx_and_the_server_keeps_serving(url: str) -> None
     assert by_body[json.dumps(HOSTILE[11][1])]["error"] == "documents[1]: id 'd1' repeats documents[0]"
     assert by_body[json.dumps(HOSTILE[12][1])]["error"] == "documents[0]: id must be a string, got 10"
     assert {r.status_code for _, b, r in statuses[16:20]} == {413}
+    assert [by_body[json.dumps(b)]["error"] for _, b in HOSTILE[-3:-1]] == ["query: text is empty", "texts[1]: text is empty"]
     unreadable = {b: r.json()["error"] for _, b, r in statuses if b in raw[-2:]}  # what FastAPI calls "an error parsing the body"
     assert unreadable == {raw[-2]: "body: not valid JSON (not UTF-8 at byte 12)", raw[-1]: "body: not valid JSON (nested too deeply)"}
     sized = {b: r for _, b, r in statuses if b in ("chunked", "form")}

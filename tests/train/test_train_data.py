@@ -109,6 +109,9 @@ def test_labels_order_pairs_before_teacher_ranks() -> None:
         ("{not json", "invalid JSON"),
         (json.dumps({**GOOD, "extra": 1}), "unknown key(s) extra"),
         (json.dumps({**GOOD, "query": ""}), "'query' must be a non-empty string"),
+        (json.dumps({**GOOD, "query": " \u200b\ufeff"}), "'query' must be a non-empty string"),  # zero-width: blank
+        (json.dumps({**GOOD, "candidates": [{"docid": "a", "text": "\u200c", "label": 1}, {"docid": "b", "text": "y", "label": 0}]}),
+         "candidate 0: 'text' must be a non-empty string"),
         (json.dumps({**GOOD, "candidates": GOOD["candidates"][:1]}), "at least 2 passages"),
         (json.dumps({**GOOD, "candidates": [{"docid": "a", "text": "x", "label": 1}, {"docid": "b", "text": "y"}]}), "'label' is given for some"),
         (json.dumps({**GOOD, "candidates": [{"docid": "a", "text": "x", "label": -1}, {"docid": "b", "text": "y", "label": 0}]}), "integer >= 0"),
