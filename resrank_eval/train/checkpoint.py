@@ -25,6 +25,8 @@ from ..jobs import Outputs, verify
 CHECKPOINTS = "checkpoints"
 """The folder of a training run's output_dir that holds its checkpoints."""
 PREFIX = "step-"
+PARTIAL = f".{PREFIX}*.tmp"
+"""The glob of a checkpoint still being written (renamed into place when complete): a kill leaves it behind."""
 STATE_FILE = "state.json"
 TENSORS_FILE = "tensors.safetensors"
 _TENSOR, _TUPLE, _PAIRS = "__tensor__", "__tuple__", "__pairs__"
@@ -53,7 +55,7 @@ def save_checkpoint(folder: Path, step: int, state: dict[str, Any], keep: int) -
     from safetensors.torch import save_file
 
     target = folder / f"{PREFIX}{step:07d}"
-    building = folder / f".{target.name}.tmp"
+    building = folder / PARTIAL.replace(f"{PREFIX}*", target.name)
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
     tensors: dict[str, torch.Tensor] = {}

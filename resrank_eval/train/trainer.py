@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import math
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -27,7 +28,7 @@ from ..logs import progress
 from ..model import ResRankConfig, ResRankModel
 from . import accel
 from .batches import BatchSampler
-from .checkpoint import CHECKPOINTS, checkpoints, load_latest, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import CHECKPOINTS, PARTIAL, checkpoints, load_latest, rng_state, save_checkpoint, set_rng_state
 from .config import StageConfig, TrainConfig, check_files
 from .data import read_examples
 from .devset import DevSet
@@ -70,6 +71,8 @@ class Trainer:
             return result
         if resume and not checkpoints(self.output / CHECKPOINTS):  # else it would silently train from scratch
             raise ResrankError(f"{self.output / CHECKPOINTS}: no checkpoint to resume from; without --resume, training starts fresh")
+        if not resume:
+            self._check_fresh()
         examples = read_examples(self.config.data.train)
         with locked(self.outputs.files[0]) if self.main else contextlib.nullcontext():
             return self._train(examples, resume, stop_after)
@@ -142,10 +145,20 @@ class Trainer:
         return BatchSampler(examples, training.batch_size, training.grad_accumulation, data.max_candidates,
                             shuffle, self.config.seed, self.accelerator.num_processes, self.accelerator.process_index)
 
-    def _start_fresh(self) -> None:
-        """A new run must not mix with an old one's log and checkpoints."""
-        if (self.output / CHECKPOINTS).is_dir() and any((self.output / CHECKPOINTS).iterdir()):
+    def _check_fresh(self) -> None:
+        """A new run must not mix with an old one's checkpoints. A first checkpoint a kill cut short is none (``--resume``
+        refuses it), so starting fresh, as that refusal says, works: the run removes it as it starts."""
+        folder = self.output / CHECKPOINTS
+        if checkpoints(folder):
             raise ResrankError(f"{self.output}: holds checkpoints of an earlier run; pass --resume or a new output_dir")
+        other = min((p.name for p in folder.iterdir() if not p.match(PARTIAL)), default=None) if folder.is_dir() else None
+        if other is not None:
+            raise ResrankError(f"{folder}: holds {other}, no checkpoint; remove it or train into a new output_dir")
+
+    def _start_fresh(self) -> None:
+        """Start the record and the config; the first checkpoint a kill cut short (see :meth:`_check_fresh`) goes."""
+        for partial in (self.output / CHECKPOINTS).glob(PARTIAL):
+            shutil.rmtree(partial)
         self.output.mkdir(parents=True, exist_ok=True)
         (self.output / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
         begin(self.config.provenance(), self.outputs)

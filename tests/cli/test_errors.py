@@ -257,6 +257,27 @@ def test_resume_without_a_checkpoint_is_refused_before_training(tmp_path: Path, 
     assert [str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*")] == ["checkpoints"] * (checkpoints == "empty")
 
 
+def test_a_first_checkpoint_a_kill_cut_short_lets_training_start_fresh(tmp_path: Path) -> None:
+    """--resume says there is no checkpoint and to train without it, which refused: 'holds checkpoints of an earlier run'."""
+    train = tmp_path / "t.jsonl"
+    train.write_text('{"qid": "q", "query": "x", "candidates": [{"docid": "a", "text": "x", "label": 1}, {"docid": "b", "text": "y", "label": 0}]}\n')
+    config = write_config(tmp_path, tiny_config(tmp_path / "tiny").to_dict(), train, stages=[{"name": "s", "steps": 1, "lr": 1e-3}])
+    partial = tmp_path / "out" / "checkpoints" / ".step-0000001.tmp"
+    partial.mkdir(parents=True)
+    (partial / "tensors.safetensors").write_bytes(b"cut short")
+    assert_refused(run_cli("train", "--config", config, "--resume"), "no checkpoint to resume from")
+    result = run_cli("train", "--config", config)
+    assert result.exit_code == 0, result.output
+    assert not partial.exists() and (tmp_path / "out" / "final").is_dir()
+    foreign = tmp_path / "out2" / "checkpoints" / "notes.txt"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_text("mine")
+    other = write_config(tmp_path, tiny_config(tmp_path / "tiny").to_dict(), train, stages=[{"name": "s", "steps": 1, "lr": 1e-3}],
+                         output_dir=str(tmp_path / "out2"))
+    assert_refused(run_cli("train", "--config", other), f"{foreign.parent}: holds notes.txt, no checkpoint")
+    assert foreign.read_text() == "mine"
+
+
 def test_a_missing_local_base_model_is_no_such_folder(tmp_path: Path) -> None:
     train = tmp_path / "t.jsonl"
     train.write_text('{"qid": "q", "query": "x", "candidates": [{"docid": "a", "text": "x", "label": 1}, {"docid": "b", "text": "y", "label": 0}]}\n')
