@@ -379,33 +379,35 @@ def _save_folder(directory: str | Path, write: Callable[[Path], None]) -> None:
     """A model folder written whole: ``write`` fills a hidden folder beside ``directory``, which is then renamed into
     place, so a save that fails half-way leaves ``directory`` as it was. ``directory`` may be absent, an empty folder or
     an earlier saved or packed model (it has a manifest), which is replaced, so none of its files stays beside the new
-    model (a stale delta would be applied to the new weights); a folder of other files is refused."""
-    from ..formats.atomic import temp_folder
+    model (a stale delta would be applied to the new weights); a folder of other files is refused. One save at a time
+    (:func:`~resrank_eval.formats.atomic.build_lock`, which also removes what a killed save left beside the folder)."""
+    from ..formats.atomic import build_lock, temp_folder
 
     out = Path(directory)
     if out.exists() and not out.is_dir():
         raise ResrankError(f"{out}: not a folder to save a model into")
-    found = min(out.iterdir(), default=None) if out.is_dir() else None
-    if found is not None and not (out / MANIFEST_FILE).is_file():
-        raise ResrankError(f"{out}: holds {found.name} and is no saved model (no {MANIFEST_FILE}) to replace; save into a new "
-                           "or empty folder")
-    target = out.resolve()  # a link to a folder stays a link to the new one
-    building = temp_folder(target)
-    try:
-        write(building)
-        if found is None:
-            building.rename(target)  # replaces an empty folder
-        else:
-            old = temp_folder(target)
-            target.rename(old)
-            try:
-                building.rename(target)
-            except BaseException:
-                old.rename(target)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
+    with build_lock(out):
+        found = min(out.iterdir(), default=None) if out.is_dir() else None
+        if found is not None and not (out / MANIFEST_FILE).is_file():
+            raise ResrankError(f"{out}: holds {found.name} and is no saved model (no {MANIFEST_FILE}) to replace; save into a "
+                               "new or empty folder")
+        target = out.resolve()  # a link to a folder stays a link to the new one
+        building = temp_folder(target)
+        try:
+            write(building)
+            if found is None:
+                building.rename(target)  # replaces an empty folder
+            else:
+                old = temp_folder(target)
+                target.rename(old)
+                try:
+                    building.rename(target)
+                except BaseException:
+                    old.rename(target)
+                    raise
+                shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
 
 
 def resolve(name_or_path: str | Path, revision: str | None = None) -> tuple[ResRankConfig, Path | None]:

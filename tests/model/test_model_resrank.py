@@ -356,6 +356,12 @@ def test_an_interrupted_save_leaves_the_folder_as_it_was(root: Path, tmp_path: P
             other.save_pretrained(target)
     assert listing(tmp_path / "trained") == kept
     assert sorted(p.name for p in tmp_path.iterdir()) == ["trained"]
+    monkeypatch.undo()
+    killed = tmp_path / ".trained.0123456789abcdef.tmp"  # what a SIGKILL mid-save leaves: the next save removes it
+    killed.mkdir()
+    (killed / "head.safetensors").write_bytes(b"cut short")
+    other.save_pretrained(tmp_path / "trained")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["trained"]
 
 
 def test_rank_embeddings_add_a_vector_per_position_to_the_input_only(root: Path, tmp_path: Path) -> None:
