@@ -25,8 +25,6 @@ from ..jobs import Outputs, verify
 CHECKPOINTS = "checkpoints"
 """The folder of a training run's output_dir that holds its checkpoints."""
 PREFIX = "step-"
-PARTIAL = f".{PREFIX}*.tmp"
-"""The glob of a checkpoint still being written (renamed into place when complete): a kill leaves it behind."""
 STATE_FILE = "state.json"
 TENSORS_FILE = "tensors.safetensors"
 _TENSOR, _TUPLE, _PAIRS = "__tensor__", "__tuple__", "__pairs__"
@@ -34,6 +32,15 @@ _STATE = "state"
 """The header key of ``tensors.safetensors`` that holds the JSON state."""
 _OUTPUTS = "outputs"
 """The key of ``state.json`` that lists its folder's files as a step's record does (:func:`..jobs.verify` reads it)."""
+
+
+def _partial(name: str) -> str:
+    """Where checkpoint ``name`` is written, to be renamed into place when complete: a kill leaves it behind."""
+    return f".{name}.tmp"
+
+
+PARTIAL = _partial(f"{PREFIX}*")
+"""The glob of checkpoints still being written."""
 
 
 def rng_state() -> dict[str, Any]:
@@ -55,7 +62,7 @@ def save_checkpoint(folder: Path, step: int, state: dict[str, Any], keep: int) -
     from safetensors.torch import save_file
 
     target = folder / f"{PREFIX}{step:07d}"
-    building = folder / PARTIAL.replace(f"{PREFIX}*", target.name)
+    building = folder / _partial(target.name)
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
     tensors: dict[str, torch.Tensor] = {}
