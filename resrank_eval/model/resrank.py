@@ -16,6 +16,7 @@ a model calls :meth:`rank` on strings, as with sentence-transformers' ``CrossEnc
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -375,27 +376,37 @@ def pack(trained_dir: str | Path, out_dir: str | Path, encoder_source: str, rera
     return counts
 
 
+KEPT_IN_MOUNTS = ("lost+found",)
+"""What a freshly formatted volume holds: no part of a model, left where it is."""
+
+
 def _save_folder(directory: str | Path, write: Callable[[Path], None]) -> None:
     """A model folder written whole: ``write`` fills a hidden folder beside ``directory``, which is then renamed into
     place, so a save that fails half-way leaves ``directory`` as it was. ``directory`` may be absent, an empty folder or
     an earlier saved or packed model (it has a manifest), which is replaced, so none of its files stays beside the new
     model (a stale delta would be applied to the new weights); a folder of other files is refused. One save at a time
-    (:func:`~resrank_eval.formats.atomic.build_lock`, which also removes what a killed save left beside the folder)."""
+    (:func:`~resrank_eval.formats.atomic.build_lock`, which also removes what a killed save left beside the folder).
+    A mount point (a container's volume) cannot be renamed: the hidden folder lies inside it and its files are moved in."""
     from ..formats.atomic import build_lock, temp_folder
 
     out = Path(directory)
     if out.exists() and not out.is_dir():
         raise ResrankError(f"{out}: not a folder to save a model into")
     with build_lock(out):
-        found = min(out.iterdir(), default=None) if out.is_dir() else None
+        target = out.resolve()  # a link to a folder stays a link to the new one
+        inside = os.path.ismount(target)
+        for stale in target.glob(".model.*.tmp") if inside else ():
+            shutil.rmtree(stale)
+        found = min((e for e in out.iterdir() if e.name not in KEPT_IN_MOUNTS), default=None) if out.is_dir() else None
         if found is not None and not (out / MANIFEST_FILE).is_file():
             raise ResrankError(f"{out}: holds {found.name} and is no saved model (no {MANIFEST_FILE}) to replace; save into a "
                                "new or empty folder")
-        target = out.resolve()  # a link to a folder stays a link to the new one
-        building = temp_folder(target)
+        building = temp_folder(target / "model" if inside else target)
         try:
             write(building)
-            if found is None:
+            if inside:
+                _move_into(building, target)
+            elif found is None:
                 building.rename(target)  # replaces an empty folder
             else:
                 old = temp_folder(target)
@@ -408,6 +419,20 @@ def _save_folder(directory: str | Path, write: Callable[[Path], None]) -> None:
                 shutil.rmtree(old, ignore_errors=True)
         finally:
             shutil.rmtree(building, ignore_errors=True)
+
+
+def _move_into(building: Path, target: Path) -> None:
+    """Replace ``target``'s files by ``building``'s (a folder inside it), the old manifest first out and the new one last
+    in, so a kill in between leaves a folder no manifest vouches for."""
+    from ..formats.atomic import temp_folder
+
+    old = temp_folder(target / "model")
+    for entry in sorted(target.iterdir(), key=lambda e: e.name != MANIFEST_FILE):
+        if entry not in (building, old) and entry.name not in KEPT_IN_MOUNTS:
+            entry.rename(old / entry.name)
+    for entry in sorted(building.iterdir(), key=lambda e: e.name == MANIFEST_FILE):
+        entry.rename(target / entry.name)
+    shutil.rmtree(old)
 
 
 def resolve(name_or_path: str | Path, revision: str | None = None) -> tuple[ResRankConfig, Path | None]:

@@ -364,6 +364,35 @@ def test_an_interrupted_save_leaves_the_folder_as_it_was(root: Path, tmp_path: P
     assert sorted(p.name for p in tmp_path.iterdir()) == ["trained"]
 
 
+def test_a_mount_point_is_saved_into_in_place(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A container's volume is a mount point, which cannot be renamed: the model is swapped in inside it (a failed save
+    leaves the earlier one; what a killed save left inside is removed by the next). It raised EXDEV/EBUSY."""
+    import subprocess
+
+    from resrank_eval.model import resrank
+
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "none", str(volume)], capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        model, other = build(root), build(root, residual="gated")
+        (volume / "lost+found").mkdir()  # as on a freshly formatted ext4 volume
+        model.save_pretrained(volume)
+        kept = listing(volume)
+        monkeypatch.setattr(resrank, "write_manifest", lambda folder: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+        with pytest.raises(OSError, match="No space left"):
+            other.save_pretrained(volume)
+        assert listing(volume) == kept and not [p for p in volume.iterdir() if p.name.startswith(".")]
+        monkeypatch.undo()
+        (volume / ".model.0123456789abcdef.tmp").mkdir()  # what a SIGKILL mid-save leaves
+        other.save_pretrained(volume)
+        assert not [p for p in volume.iterdir() if p.name.startswith(".")] and (volume / "lost+found").is_dir()
+        assert ResRankModel.from_pretrained(volume, "cpu", "float32").config.residual == "gated"
+    finally:
+        subprocess.run(["umount", str(volume)], check=True)
+
+
 def test_rank_embeddings_add_a_vector_per_position_to_the_input_only(root: Path, tmp_path: Path) -> None:
     plain = build(root, residual="gated", gate_init=3.0, max_candidates_per_pass=4)
     model = build(root, residual="gated", gate_init=3.0, rank_embeddings=True, max_candidates_per_pass=4)
