@@ -262,6 +262,15 @@ def test_rank_and_encode_refuse_bad_arguments_in_one_line(root: Path) -> None:
         == fusing.rank(QUERIES[0], ["a", "b"], first_stage_scores=[2.0, 1.0])
 
 
+def test_first_stage_scores_further_apart_than_the_largest_float_give_finite_scores(root: Path) -> None:
+    """rank() accepts any finite first-stage scores; their levels (1, 0, 0.5 here) must not overflow into NaN."""
+    model = build(root, score_fusion=True)
+    texts = ["Vitamin D in winter", "the powerhouse of the cell", "Paris is the capital of France"]
+    huge = model.rank(QUERIES[0], texts, first_stage_scores=[1e308, -1e308, 0.0])
+    assert all(np.isfinite(r["score"]) for r in huge)
+    assert huge == model.rank(QUERIES[0], texts, first_stage_scores=[1.0, -1.0, 0.0])
+
+
 @pytest.mark.parametrize("variant", ["chat", "add", "query-token"])
 def test_assembled_prompts_are_the_whole_prompts(root: Path, variant: str) -> None:
     model = build(root, **VARIANTS[variant])  # type: ignore[arg-type]
