@@ -6,6 +6,7 @@ without importing each other.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,7 +19,10 @@ def minmax(values: Sequence[float]) -> list[float]:
     if not values:
         return []
     low, high = min(values), max(values)
-    return [(v - low) / (high - low) if high > low else 1.0 for v in values]
+    if not high > low:
+        return [1.0] * len(values)
+    half = 0.5 if math.isinf(high - low) else 1.0  # finite scores further apart than the largest float: halve, exactly
+    return [(v * half - low * half) / (high * half - low * half) for v in values]
 
 
 def strictly_decreasing(scores: list[float]) -> list[float]:

@@ -130,8 +130,17 @@ class ResRankModel(nn.Module):
         (nothing encoded). ``batch_size``: passages per encoder forward; the reader scores them all in one pass.
         ``first_stage_scores``: one per document, read by a model with ``first_stage_scores`` or ``score_fusion``
         (``config.reads_first_stage``); without them such a model reads the given order as the first stage
-        (scores -rank), as ``rerank`` reads a run without scores. Ties keep the given order.
+        (scores -rank), as ``rerank`` reads a run without scores. Ties keep the given order. A model in train mode (a
+        trainer's) is scored as in eval mode, without dropout, as ``rerank`` scores it; each module keeps its mode.
         """
+        if self.training:
+            modes = [(module, module.training) for module in self.modules()]
+            self.eval()
+            try:
+                return self.rank(query, documents, top_k, return_documents, batch_size, first_stage_scores)
+            finally:
+                for module, mode in modes:
+                    module.training = mode
         _check_count(top_k, "top_k", 0, none_ok=True)
         _check_count(batch_size, "batch_size", 1)
         _check_text_arg(query, "query")

@@ -11,6 +11,7 @@ import math
 import statistics
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 
@@ -103,6 +104,8 @@ class RerankResult:
 def rerank_run(reranker: Reranker, topics: Mapping[str, Query], run: Run, passages: Passages | None = None,
                top_k: int = 100, batch_size: int = 1) -> RerankResult:
     """Rerank the top ``top_k`` of every query in ``run``, in memory."""
+    if isinstance(top_k, bool) or not isinstance(top_k, Integral) or top_k < 1:  # None would rerank all, then append all again
+        raise ResrankError(f"top_k must be an integer >= 1, got {top_k!r}")
     results = rerank(reranker, to_rankings(topics, run, passages, top_k), batch_size)  # in run order, each naming its query
     return RerankResult({r.stats.qid: with_tail(r.candidates, run[r.stats.qid], top_k) for r in results}, [r.stats for r in results])
 

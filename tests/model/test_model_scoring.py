@@ -262,6 +262,30 @@ def test_rank_and_encode_refuse_bad_arguments_in_one_line(root: Path) -> None:
         == fusing.rank(QUERIES[0], ["a", "b"], first_stage_scores=[2.0, 1.0])
 
 
+def test_rank_in_train_mode_scores_as_in_eval_mode_and_leaves_train_mode_on(root: Path) -> None:
+    """A trainer's model (dropout on) ranks as at inference, as ``rerank`` does, and each module keeps its mode."""
+    model = build(root, score_fusion=True)
+    texts = ["Vitamin D in winter", "the powerhouse of the cell", "Paris is the capital of France", "fever in children"]
+    want = model.rank(QUERIES[0], texts)
+    model.train()
+    model.reranker.eval()  # a part the trainer keeps in eval mode stays so
+    modes = [m.training for m in model.modules()]
+    for _ in range(3):
+        got = model.rank(QUERIES[0], texts)
+        assert [r["corpus_id"] for r in got] == [r["corpus_id"] for r in want]
+        assert [r["score"] for r in got] == pytest.approx([r["score"] for r in want], abs=1e-6)
+    assert [m.training for m in model.modules()] == modes and model.training and model.encoder.training
+
+
+def test_first_stage_scores_further_apart_than_the_largest_float_give_finite_scores(root: Path) -> None:
+    """rank() accepts any finite first-stage scores; their levels (1, 0, 0.5 here) must not overflow into NaN."""
+    model = build(root, score_fusion=True)
+    texts = ["Vitamin D in winter", "the powerhouse of the cell", "Paris is the capital of France"]
+    huge = model.rank(QUERIES[0], texts, first_stage_scores=[1e308, -1e308, 0.0])
+    assert all(np.isfinite(r["score"]) for r in huge)
+    assert huge == model.rank(QUERIES[0], texts, first_stage_scores=[1.0, -1.0, 0.0])
+
+
 @pytest.mark.parametrize("variant", ["chat", "add", "query-token"])
 def test_assembled_prompts_are_the_whole_prompts(root: Path, variant: str) -> None:
     model = build(root, **VARIANTS[variant])  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -154,3 +155,16 @@ def test_results_are_paired_with_their_rankings_by_qid() -> None:
     assert [r.stats.qid for r in rerank(IdentityReranker(), rankings(), batch_size=2)] == ["q1", "q2", "q3"]
     with pytest.raises(ResrankError, match="returned query 'q2' where 'q1' was due"):
         rerank(Swapped(), rankings(), batch_size=2)
+
+
+@pytest.mark.parametrize("top_k", [None, 0, -1, 2.5, True])
+def test_rerank_run_refuses_a_depth_that_is_not_a_positive_integer(top_k: object) -> None:
+    """``top_k`` is how many the reranked head holds before the first stage's rest: ``None`` reranked all and then
+    appended every candidate again (each docid twice); a fraction failed deep in a slice."""
+    from resrank_eval.rerank import rerank_run
+    from resrank_eval.rerank.identity import IdentityReranker
+
+    run = {"q1": [Candidate(d, -i) for i, d in enumerate(DOCS)]}
+    with pytest.raises(ResrankError, match=f"^top_k must be an integer >= 1, got {re.escape(repr(top_k))}$"):
+        rerank_run(IdentityReranker(), {"q1": Query("q1", "capital of France")}, run, DOCS, top_k=top_k)  # type: ignore[arg-type]
+    assert [c.docid for c in rerank_run(IdentityReranker(), {"q1": Query("q1", "q")}, run, DOCS, top_k=100).run["q1"]] == list(DOCS)

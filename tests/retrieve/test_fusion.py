@@ -41,6 +41,13 @@ def test_depth_limits_each_run_and_hits_the_fused_list() -> None:
     assert [c.docid for c in fuse([_run(("a", 3), ("b", 2)), _run(("c", 1), ("d", 0))], "rrf", hits=3)["q"]] == ["c", "a", "d"]
 
 
+def test_interpolation_of_scores_further_apart_than_the_largest_float_stays_finite() -> None:
+    """Finite scores are accepted, so their min-max levels are finite: 1e308 - (-1e308) overflows, the levels need not."""
+    huge = fuse([_run(("a", 1e308), ("b", -1e308), ("c", 0.0)), _run(("c", 1.0))], "interpolate")
+    small = fuse([_run(("a", 1.0), ("b", -1.0), ("c", 0.0)), _run(("c", 1.0))], "interpolate")
+    assert huge == small
+
+
 def test_dl19_bm25_interpolated_with_minilm_from_the_published_runs() -> None:
     """The baseline every ResRank number on DL19 should sit next to: 0.6593, above MiniLM alone (0.6424)."""
     dl19 = get_dataset("dl19")
