@@ -16,6 +16,7 @@ full, the model is loading, the server is draining, or the request was not serve
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -199,11 +200,12 @@ class Edge:
         rid = uuid.uuid4().hex
         scope[REQUEST_ID] = rid
         status = 500  # what the client sees if the app fails before answering (Starlette's ServerErrorMiddleware)
+        answering = False
 
         async def answer(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answering
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answering = message["status"], True
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
 
@@ -224,7 +226,13 @@ class Edge:
             elif self.declared_length(scope) > self.max_body_bytes:
                 await BodyTooLarge(self.max_body_bytes).response()(scope, receive, answer)
             else:
-                await self.app(scope, limited, answer)
+                try:
+                    await self.app(scope, limited, answer)
+                except asyncio.CancelledError:  # uvicorn cancels what still runs when the drain ends; its own answer is a text 500
+                    if answering:
+                        raise
+                    await error_response(503, "server", "the server is shutting down", "overloaded",
+                                         {"Retry-After": "1"})(scope, receive, answer)
         finally:
             path = scope.get("path", "")
             route = path if path in self.routes else "other"
