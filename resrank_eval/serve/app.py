@@ -16,6 +16,7 @@ full, the model is loading, the server is draining, or the request was not serve
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -42,6 +43,8 @@ from .service import RequestError, RerankService
 
 if TYPE_CHECKING:
     import uvicorn
+
+    from .dialects import RerankAnswer, RerankCall
 
 access_log = logging.getLogger("resrank_eval.serve.access")
 log = logging.getLogger(__name__)
@@ -85,7 +88,7 @@ def build_app(service: RerankService) -> FastAPI:
     @app.exception_handler(RequestError)
     async def refused(_: Request, exc: RequestError) -> JSONResponse:
         message = str(exc).removeprefix(f"{exc.field}: ")
-        return error_response(exc.status, exc.field, message, "size" if exc.status == 413 else "validation")
+        return error_response(exc.status, exc.field, message, {413: "size", 499: "disconnected"}.get(exc.status, "validation"))
 
     @app.exception_handler(Overloaded)
     async def overloaded(_: Request, exc: Overloaded) -> JSONResponse:
@@ -105,12 +108,26 @@ def build_app(service: RerankService) -> FastAPI:
         if model is not None and model != settings.model_name:
             raise RequestError(404, "model", f"{model!r} is not served here; this server serves {settings.model_name!r}")
 
+    async def answered(request: Request, call: RerankCall, rid: str) -> RerankAnswer:
+        """The service's answer, unless the client hangs up first: then its request leaves the queue uncomputed, as a
+        timed-out one does (nobody waits for it), and is logged as 499, nginx's "client closed request"."""
+        work = asyncio.ensure_future(service.rerank(call, rid))
+        hangup = asyncio.ensure_future(hung_up(request))
+        try:
+            done, _ = await asyncio.wait({work, hangup}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (work, hangup):
+                task.cancel()  # no-op on the finished one
+        if work not in done:
+            raise RequestError(499, "client", "closed the connection before the answer")
+        return work.result()
+
     @app.post("/v2/rerank", tags=["rerank"], summary="Cohere v2 rerank")
     async def rerank_cohere(body: CohereRequest, request: Request) -> JSONResponse:
         """`{model, query, documents, top_n, return_documents}` -> `{id, results: [{index, relevance_score}], meta}`."""
         check_model(body.model)
         rid, call = request_id(request), body.call()
-        answer = await service.rerank(call, rid)
+        answer = await answered(request, call, rid)
         return JSONResponse(cohere_response(answer, call, rid, body.return_documents), headers=answer.headers())
 
     @app.post("/v1/rerank", tags=["rerank"], summary="Jina / generic rerank")
@@ -118,7 +135,7 @@ def build_app(service: RerankService) -> FastAPI:
         """`{model, query, documents, top_n, return_documents}` -> `{model, usage, results: [{index, relevance_score, document}]}`."""
         check_model(body.model)
         call = body.call()
-        answer = await service.rerank(call, request_id(request))
+        answer = await answered(request, call, request_id(request))
         return JSONResponse(jina_response(answer, call, settings.model_name, body.return_documents), headers=answer.headers())
 
     @app.post("/rerank", tags=["rerank"], summary="text-embeddings-inference rerank")
@@ -130,7 +147,7 @@ def build_app(service: RerankService) -> FastAPI:
                 if doc.id is not None:
                     raise RequestError(422, "return_text", f"texts[{i}] is an id of the dense index, which holds vectors, not texts; "
                                                            "send the passage's text, or leave return_text false")
-        answer = await service.rerank(call, request_id(request))
+        answer = await answered(request, call, request_id(request))
         return JSONResponse(tei_response(answer, call, body.raw_scores, body.return_text), headers=answer.headers())
 
     @app.get("/health", tags=["operations"], summary="Liveness")
@@ -149,6 +166,12 @@ def build_app(service: RerankService) -> FastAPI:
     routes = frozenset(getattr(route, "path", "") for route in app.routes)
     app.add_middleware(Edge, service=service, api_key=api_key, routes=routes, max_body_bytes=settings.max_body_bytes)
     return app
+
+
+async def hung_up(request: Request) -> None:
+    """Returns once the client disconnects: with the body read, the next ASGI message is ``http.disconnect``."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def validation_response(exc: RequestValidationError) -> JSONResponse:
@@ -199,11 +222,12 @@ class Edge:
         rid = uuid.uuid4().hex
         scope[REQUEST_ID] = rid
         status = 500  # what the client sees if the app fails before answering (Starlette's ServerErrorMiddleware)
+        answering = False
 
         async def answer(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answering
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answering = message["status"], True
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
 
@@ -224,7 +248,13 @@ class Edge:
             elif self.declared_length(scope) > self.max_body_bytes:
                 await BodyTooLarge(self.max_body_bytes).response()(scope, receive, answer)
             else:
-                await self.app(scope, limited, answer)
+                try:
+                    await self.app(scope, limited, answer)
+                except asyncio.CancelledError:  # uvicorn cancels what still runs when the drain ends; its own answer is a text 500
+                    if answering:
+                        raise
+                    await error_response(503, "server", "the server is shutting down", "overloaded",
+                                         {"Retry-After": "1"})(scope, receive, answer)
         finally:
             path = scope.get("path", "")
             route = path if path in self.routes else "other"

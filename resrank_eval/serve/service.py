@@ -157,6 +157,8 @@ class RerankService:
         try:
             if self.batcher is not None:
                 await self.batcher.drain(self.settings.drain_s)
+        except TimeoutError:  # the model is still on a batch: its requests were already cut off (503); not a failed shutdown
+            log.warning("the model was still busy when the %g s drain ended (--drain); stopping without it", self.settings.drain_s)
         finally:
             self.executor.shutdown(wait=False, cancel_futures=True)
 

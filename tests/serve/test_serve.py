@@ -311,6 +311,52 @@ def test_full_queue_and_timeouts_answer_503_with_retry_after(model_dir: Path) ->
     assert 'resrank_requests_total{route="/rerank",status="503"} 1.0' in metrics
 
 
+def test_a_queued_request_whose_client_hung_up_is_dropped_not_computed(model_dir: Path) -> None:
+    """A client that gives up (its own timeout) leaves nobody waiting: its queued request must not hold the model."""
+    gate = threading.Event()
+    with running(ServeSettings(str(model_dir), device="cpu", max_batch=1)) as (url, service):
+        service.executor.submit(gate.wait)  # the model thread is busy
+        body = {"query": "q", "texts": ["a", "b"]}
+        with ThreadPoolExecutor(1) as pool:
+            try:
+                first = pool.submit(post, url, "/rerank", body)  # taken by the worker, waits for the model
+                queue, deadline = service.batcher.queue, time.monotonic() + 10
+                while not (queue._unfinished_tasks == 1 and queue.qsize() == 0) and time.monotonic() < deadline:  # type: ignore[attr-defined]
+                    time.sleep(0.01)
+                with pytest.raises(httpx.ReadTimeout):  # queued behind it; the client hangs up
+                    httpx.post(f"{url}/rerank", json=body, timeout=0.5)
+            finally:
+                gate.set()
+            assert first.result().status_code == 200
+        assert post(url, "/rerank", body).status_code == 200
+        metrics = httpx.get(f"{url}/metrics").text
+    assert "resrank_batch_size_count 2.0" in metrics  # the first and the last request; the abandoned one was never computed
+    assert 'resrank_requests_total{route="/rerank",status="499"} 1.0' in metrics
+
+
+def test_requests_cut_off_by_the_drain_limit_answer_503_without_tracebacks(model_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Past ``drain_s`` uvicorn cancels what is still running: those requests get the JSON 503 + Retry-After the docs
+    promise for draining (uvicorn's own answer is a bare text 500 and a traceback), and the unfinished drain is one log line."""
+    gate = threading.Event()
+    body = {"query": "q", "texts": ["a", "b"]}
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            with running(ServeSettings(str(model_dir), device="cpu", max_batch=1, drain_s=0)) as (url, service):
+                service.executor.submit(gate.wait)  # the model thread is busy past the drain limit
+                held = [pool.submit(post, url, "/rerank", body) for _ in range(2)]  # one waits for the model, one in the queue
+                deadline = time.monotonic() + 10
+                while service.batcher.queue.qsize() < 1 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            cut = [f.result() for f in held]
+    finally:
+        gate.set()
+    for response in cut:
+        assert response.status_code == 503 and response.headers["retry-after"] == "1", response.text
+        assert response.json() == {"error": "server: the server is shutting down", "error_type": "overloaded", "field": "server"}
+    assert not [r.getMessage() for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()], "a traceback was logged"
+    assert "the model was still busy when the 0 s drain ended" in caplog.text
+
+
 def test_operations_endpoints(url: str) -> None:
     assert httpx.get(f"{url}/ready").json()["status"] == "ready"
     spec = httpx.get(f"{url}/openapi.json").json()
