@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from numbers import Integral, Real
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ResrankError, first_line
+from ..errors import ResrankError, check_count, first_line
 from ..formats.ids import check_text, is_blank
 from ..paths import cache_dir
 from .card import Card
@@ -141,8 +141,8 @@ class ResRankModel(nn.Module):
             finally:
                 for module, mode in modes:
                     module.training = mode
-        _check_count(top_k, "top_k", 0, none_ok=True)
-        _check_count(batch_size, "batch_size", 1)
+        check_count(top_k, "top_k", 0, none_ok=True)
+        check_count(batch_size, "batch_size", 1)
         _check_text_arg(query, "query")
         if is_blank(query):
             raise ResrankError("query: text is empty")
@@ -173,7 +173,7 @@ class ResRankModel(nn.Module):
         module: a trainer's call is differentiable into the encoder; wrap inference in ``torch.inference_mode()`` (as
         :meth:`rank` does) for plain tensors without an autograd graph."""
         _check_texts(texts, "texts")
-        _check_count(batch_size, "batch_size", 1, none_ok=True)
+        check_count(batch_size, "batch_size", 1, none_ok=True)
         return self.encoder.encode(texts, queries, batch_size)
 
     def forward(self, queries: Sequence[str], passage_vectors: torch.Tensor | Sequence[torch.Tensor],
@@ -336,18 +336,12 @@ def _check_scores(scores: object, documents: int) -> None:
             raise ResrankError(f"first_stage_scores[{i}] must be finite, got {score!r}")
 
 
-def _check_count(value: object, what: str, least: int, none_ok: bool = False) -> None:
-    """An integer >= ``least`` (or None where ``none_ok``), else a one-line error."""
-    if not (value is None and none_ok) and (isinstance(value, bool) or not isinstance(value, Integral) or value < least):
-        raise ResrankError(f"{what} must be an integer >= {least}{' or None' if none_ok else ''}, got {value!r}")
-
-
 def build_encoder(config: ResRankConfig, device: str | torch.device | None = None,
                   dtype: str | torch.dtype | None = None, batch_size: int = 32,
                   base_dir: str | Path | None = None) -> Encoder:
     """The Encoder-LLM a config names (relative sources resolved inside ``base_dir``); ``batch_size`` is checked here, as
     every later ``encode`` reads it."""
-    _check_count(batch_size, "encoder batch size", 1)
+    check_count(batch_size, "encoder batch size", 1)
     source = resolve_source(config.encoder, base_dir)
     target = resolve_device(device)
     return Encoder(load_model(source, target, resolve_dtype(dtype, target)), load_tokenizer(source),

@@ -11,11 +11,10 @@ import math
 import statistics
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from numbers import Integral
 
 import numpy as np
 
-from ..errors import ResrankError
+from ..errors import ResrankError, check_count
 from ..logs import progress
 from ..model.flops import flops_summary
 from ..numeric import strictly_decreasing
@@ -33,8 +32,7 @@ def to_rankings(topics: Mapping[str, Query], run: Run, passages: Passages | None
 
     ``qids`` picks a subset in that order (default: every query of ``run`` with hits, in run order).
     """
-    if top_k is not None and top_k < 1:
-        raise ResrankError(f"--top-k must be at least 1, got {top_k}")
+    check_count(top_k, "top_k", none_ok=True)
     chosen = [q for q in (run if qids is None else qids) if run.get(q)]
     missing = [q for q in chosen if q not in topics]
     if missing:
@@ -57,8 +55,7 @@ def iter_rerank(reranker: Reranker, rankings: Sequence[Ranking], batch_size: int
     query (results come in batch order) and reorder (never add or drop) its candidates with finite scores;
     its stats get the batch's actual size.
     """
-    if batch_size < 1:
-        raise ResrankError(f"--batch-size must be at least 1, got {batch_size}")
+    check_count(batch_size, "batch_size")
     with progress(total=len(rankings), desc=f"rerank ({reranker.name})", unit="query") as bar:
         for start in range(0, len(rankings), batch_size):
             batch = list(rankings[start:start + batch_size])
@@ -104,8 +101,7 @@ class RerankResult:
 def rerank_run(reranker: Reranker, topics: Mapping[str, Query], run: Run, passages: Passages | None = None,
                top_k: int = 100, batch_size: int = 1) -> RerankResult:
     """Rerank the top ``top_k`` of every query in ``run``, in memory."""
-    if isinstance(top_k, bool) or not isinstance(top_k, Integral) or top_k < 1:  # None would rerank all, then append all again
-        raise ResrankError(f"top_k must be an integer >= 1, got {top_k!r}")
+    check_count(top_k, "top_k")  # None would rerank all, then append all again
     results = rerank(reranker, to_rankings(topics, run, passages, top_k), batch_size)  # in run order, each naming its query
     return RerankResult({r.stats.qid: with_tail(r.candidates, run[r.stats.qid], top_k) for r in results}, [r.stats for r in results])
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..environment import environment
-from ..errors import ResrankError
+from ..errors import ResrankError, check_count
 from ..formats.atomic import atomic_write
 from ..formats.results_log import ResultsLog
 from ..formats.trec import check_tag, write_run
@@ -67,8 +67,8 @@ def rerank_step(factory: RerankerFactory, topics: Mapping[str, Query], run: Run,
     Nothing loads until the step makes something: the reranker is built by ``factory`` after the queries' topics and
     passage texts are read, so a mistake in either costs no model load.
     """
-    if top_k < 1 or batch_size < 1:
-        raise ResrankError(f"--top-k and --batch-size must be at least 1, got {top_k} and {batch_size}")
+    check_count(top_k, "top_k")
+    check_count(batch_size, "batch_size")
     if not any(run.values()):
         raise ResrankError("nothing to rerank: the run has no query with candidates")
     tag = check_tag(tag or factory.cls.name)

@@ -168,3 +168,16 @@ def test_rerank_run_refuses_a_depth_that_is_not_a_positive_integer(top_k: object
     with pytest.raises(ResrankError, match=f"^top_k must be an integer >= 1, got {re.escape(repr(top_k))}$"):
         rerank_run(IdentityReranker(), {"q1": Query("q1", "capital of France")}, run, DOCS, top_k=top_k)  # type: ignore[arg-type]
     assert [c.docid for c in rerank_run(IdentityReranker(), {"q1": Query("q1", "q")}, run, DOCS, top_k=100).run["q1"]] == list(DOCS)
+
+
+@pytest.mark.parametrize(("top_k", "batch_size", "message"), [(None, 1, "top_k must be an integer >= 1, got None"),
+                                                               (2.5, 1, "top_k must be an integer >= 1, got 2.5"),
+                                                               (10, 0, "batch_size must be an integer >= 1, got 0")])
+def test_rerank_step_refuses_counts_that_are_not_positive_integers(tmp_path: Path, top_k: object, batch_size: int,
+                                                                   message: str) -> None:
+    """One line naming the Python argument; None failed comparing with 1 (a TypeError), 2.5 deep in a slice."""
+    from resrank_eval.rerank import rerank_step, reranker_factory
+
+    run = {"q1": [Candidate(d, -i) for i, d in enumerate(DOCS)]}
+    with pytest.raises(ResrankError, match=f"^{re.escape(message)}$"):
+        rerank_step(reranker_factory("identity"), {"q1": Query("q1", "q")}, run, DOCS, tmp_path / "run.trec", top_k, batch_size)  # type: ignore[arg-type]
