@@ -88,7 +88,16 @@ def dataset_table(report: Report, dataset: str) -> Table:
     results = report.for_dataset(dataset)
     measures = results[0].measures
     rows = [[r.label, *(_score(r, m, report.alpha) for m in measures), *efficiency_cells(r.efficiency)] for r in results]
-    return Table(dataset, f"{dataset}: {legend(report)}", ["System", *measures, *EFFICIENCY_COLUMNS], rows)
+    tested = dataset not in untested(report)
+    caption = legend(report) if tested else f"no significance tests (no {report.baseline} run on {dataset})"
+    return Table(dataset, f"{dataset}: {caption}", ["System", *measures, *EFFICIENCY_COLUMNS], rows)
+
+
+def untested(report: Report) -> list[str]:
+    """The datasets without a baseline run: their systems are not tested, so no caption may say they were."""
+    if report.baseline is None:
+        return []
+    return [d for d in report.datasets if report.find(report.baseline, d) is None]
 
 
 def legend(report: Report, measure: str | None = None, baseline: str | None = None) -> str:
@@ -155,7 +164,9 @@ def paper_table(report: Report) -> Table:
     if beir:
         columns.append("BEIR avg" if len(beir) == len(BEIR_NAMES) else f"BEIR avg ({', '.join(map(short_name, beir))})")
     baseline = labels.get(report.baseline or "")
-    return Table(f"{measure} by system and dataset", f"{measure} across datasets. {legend(report, measure, baseline)}.", columns, rows)
+    skipped = [short_name(d) for d in datasets if d in untested(report)]
+    caveat = f"; {', '.join(skipped)} not tested (no {baseline or report.baseline} run)" if skipped else ""
+    return Table(f"{measure} by system and dataset", f"{measure} across datasets. {legend(report, measure, baseline)}{caveat}.", columns, rows)
 
 
 def efficiency_table(report: Report) -> Table:
