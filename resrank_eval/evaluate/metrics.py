@@ -121,7 +121,8 @@ def _coverage_warnings(run: Run, qrels: Qrels, name: str) -> list[str]:
 
 
 def _level_warnings(measures: dict[str, Measure], qrels: Qrels) -> list[str]:
-    """A relevance level above every grade (``R(rel=5)@100`` on grades 0-3) judges nothing relevant: all zeros, silently."""
+    """A relevance level above every grade (``R(rel=5)@100`` on grades 0-3) judges nothing relevant: all zeros, silently.
+    (``NumRet`` takes ``rel`` without a default: without it, it counts every hit.)"""
     top = max((grade for judged in qrels.values() for grade in judged.values()), default=0)
     return [f"{name} counts grade {m['rel']} and above as relevant, but the qrels' highest grade is {top}: it is 0 for every query"
-            for name, m in measures.items() if "rel" in m.SUPPORTED_PARAMS and m["rel"] > top]
+            for name, m in measures.items() if "rel" in m.SUPPORTED_PARAMS and isinstance(m["rel"], int) and m["rel"] > top]

@@ -25,7 +25,7 @@ from .html import page
 from .plot import plot_tradeoff
 from .runs import SystemRun, file_system_name
 from .significance import Comparison, compare, correct
-from .tables import Table, csv_frame, dataset_table, efficiency_table, paper_table
+from .tables import Table, csv_frame, dataset_table, efficiency_table, paper_table, testable
 
 
 @dataclass
@@ -191,7 +191,7 @@ def build_report(runs: list[SystemRun], baseline: str | Path | None = None, alph
     report = Report(results, _baseline_label(results, baseline), alpha, correction)
     for result in results:
         reference = report.find(report.baseline, result.dataset)
-        if reference is not None and reference is not result:
+        if reference is not None and reference is not result and testable(reference.per_query):
             result.significance = _significance(result, reference, n_resamples)
     if correction == "holm":
         for measure in dict.fromkeys(m for r in results for m in r.significance):

@@ -88,7 +88,29 @@ def dataset_table(report: Report, dataset: str) -> Table:
     results = report.for_dataset(dataset)
     measures = results[0].measures
     rows = [[r.label, *(_score(r, m, report.alpha) for m in measures), *efficiency_cells(r.efficiency)] for r in results]
-    return Table(dataset, f"{dataset}: {legend(report)}", ["System", *measures, *EFFICIENCY_COLUMNS], rows)
+    why = untested(report).get(dataset)
+    caption = f"no significance tests ({why})" if why else legend(report)
+    return Table(dataset, f"{dataset}: {caption}", ["System", *measures, *EFFICIENCY_COLUMNS], rows)
+
+
+def untested(report: Report) -> dict[str, str]:
+    """Why a dataset's systems were not tested against the baseline (no baseline run, one judged query): no caption may
+    say they were."""
+    if report.baseline is None:
+        return {}
+    reasons = {}
+    for dataset in report.datasets:
+        reference = report.find(report.baseline, dataset)
+        if reference is None:
+            reasons[dataset] = f"no {report.labels.get(report.baseline, report.baseline)} run"
+        elif not testable(reference.per_query):
+            reasons[dataset] = f"{len(reference.per_query)} judged query"
+    return reasons
+
+
+def testable(per_query: dict[str, dict[str, float]]) -> bool:
+    """A paired test needs two queries."""
+    return len(per_query) >= 2
 
 
 def legend(report: Report, measure: str | None = None, baseline: str | None = None) -> str:
@@ -155,7 +177,9 @@ def paper_table(report: Report) -> Table:
     if beir:
         columns.append("BEIR avg" if len(beir) == len(BEIR_NAMES) else f"BEIR avg ({', '.join(map(short_name, beir))})")
     baseline = labels.get(report.baseline or "")
-    return Table(f"{measure} by system and dataset", f"{measure} across datasets. {legend(report, measure, baseline)}.", columns, rows)
+    skipped = untested(report)
+    caveat = "".join(f"; {short_name(d)} not tested ({skipped[d]})" for d in datasets if d in skipped)
+    return Table(f"{measure} by system and dataset", f"{measure} across datasets. {legend(report, measure, baseline)}{caveat}.", columns, rows)
 
 
 def efficiency_table(report: Report) -> Table:

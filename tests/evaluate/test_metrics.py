@@ -63,6 +63,13 @@ def test_a_relevance_level_above_every_grade_is_warned_about() -> None:
     assert ev.warnings == ["R(rel=5)@100 counts grade 5 and above as relevant, but the qrels' highest grade is 2: it is 0 for every query"]
 
 
+def test_a_measure_whose_rel_is_optional_scores_without_it() -> None:
+    """``NumRet`` (trec_eval's num_ret) takes ``rel`` but has no default grade: the level check used to compare object() > int."""
+    ev = evaluate(run_of(q1=["a", "b", "z"], q2=["x"]), QRELS, ["NumRet", "NumRet(rel=1)"])
+    assert ev.per_query == {"q1": {"NumRet": 3.0, "NumRet(rel=1)": 2.0}, "q2": {"NumRet": 1.0, "NumRet(rel=1)": 1.0}}
+    assert ev.warnings == []
+
+
 def test_ndcg_against_hand_computation() -> None:
     ev = evaluate(run_of(q1=["b", "a", "c"]), {"q1": QRELS["q1"]}, ["nDCG@10"])
     dcg = 1 / math.log2(2) + 2 / math.log2(3)

@@ -63,3 +63,17 @@ def test_saved_files_and_a_self_contained_html_and_plot_ticks_read_as_durations(
     assert "<h2>nDCG@10 by system and dataset</h2>" in text and "<h2>Efficiency</h2>" in text
     assert [duration(v) for v in (0.1, 1, 10, 100, 1000, 10_000, 100_000, 600_000)] == \
         ["0.1 ms", "1 ms", "10 ms", "100 ms", "1 s", "10 s", "100 s", "10 min"]
+
+
+def test_a_dataset_without_the_baseline_run_says_it_was_not_tested() -> None:
+    """``--baseline bm25`` over DL19 and NFCorpus runs where only DL19 has ``bm25``: NFCorpus's cells carry no markers, and
+    its captions must not say they were tested against bm25 (unmarked would read as not significant)."""
+    nfcorpus = read_run(RUNS / "nfcorpus" / "run.beir-nfcorpus.bm25-flat.test.txt.gz")
+    dl19 = read_run(RUNS / "dl19" / "run.dl19.bm25.txt")
+    runs = [SystemRun(None, "bm25", "dl19", dl19), SystemRun(None, "other", "dl19", dl19), SystemRun(None, "bm25-flat", "beir/nfcorpus", nfcorpus),
+            SystemRun(None, "other", "beir/nfcorpus", nfcorpus)]
+    report = build_report(runs, "bm25", n_resamples=200)
+    dl19_table, nfcorpus_table, across = report.tables()
+    assert dl19_table.caption.startswith("dl19: ↑/↓ significantly better/worse than bm25 by")
+    assert nfcorpus_table.caption == "beir/nfcorpus: no significance tests (no bm25 run)"
+    assert across.caption.endswith(", Holm-corrected over 1 comparison; NFCorpus not tested (no bm25 run).")

@@ -263,3 +263,20 @@ def test_the_summary_keeps_its_file_format_and_published_summaries_still_read(tm
     for name in (run.name, run.name + ".summary.json"):
         (tmp_path / name).write_bytes((run.parent / name).read_bytes())
     assert read_efficiency(tmp_path / run.name) == EfficiencySummary.from_dict(json.loads((tmp_path / f"{run.name}.summary.json").read_text()))
+
+
+def test_a_dataset_of_one_judged_query_is_reported_without_tests(tmp_path: Path) -> None:
+    """A paired test needs two queries: with one judged query the table is printed, says it was not tested, and has no markers
+    (it stopped with 'need two equally long lists of at least 2 paired scores, got 1 and 1' and wrote nothing)."""
+    corpus = tmp_path / "one"
+    (corpus / "qrels").mkdir(parents=True)
+    (corpus / "corpus.jsonl").write_text("".join(json.dumps({"_id": d, "title": "", "text": d}) + "\n" for d in "abc"))
+    (corpus / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "query"}) + "\n")
+    (corpus / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\ta\t1\n")
+    write_run(tmp_path / "run.a.txt", {"q1": [Candidate("b", 2.0), Candidate("a", 1.0)]}, "worse")
+    write_run(tmp_path / "run.b.txt", {"q1": [Candidate("a", 2.0), Candidate("b", 1.0)]}, "better")
+    args = ["report", str(tmp_path / "run.a.txt"), str(tmp_path / "run.b.txt"), "--baseline", "worse", "--dataset", "one", "--corpus", str(corpus)]
+    result = CliRunner().invoke(main, [*args, "--output", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "**one: no significance tests (1 judged query)**" in result.output
+    assert "| better   |    1.0000 |" in result.output and "↑" not in result.output
