@@ -40,6 +40,10 @@ def parse_measure(name: str | Measure) -> Measure:
             raise ResrankError(f"measure {text!r}: {param} must be an integer >= 1, got {value}")
     if "cutoff" in measure.SUPPORTED_PARAMS and "cutoff" not in measure.params and measure.NAME != "RR":
         raise ResrankError(f"measure {text!r} needs a cutoff, e.g. {text}@10")
+    try:
+        measure.validate_params()  # ir_measures checks a parameter's type (SetF's beta is a float) only here
+    except AssertionError as exc:
+        raise ResrankError(f"measure {text!r}: {exc}") from None
     if not ir_measures.pytrec_eval.supports(_computed(measure)[0]):
         raise ResrankError(f"measure {text!r} is not one pytrec_eval computes; use e.g. {EXAMPLES}")
     return measure

@@ -106,7 +106,8 @@ def test_measure_objects_and_their_names_are_ir_measures() -> None:
                                              ("P@0", "cutoff must be an integer >= 1, got 0"),
                                              ("nDCG@1.5", "cutoff must be an integer >= 1, got 1.5"),
                                              ("RR(rel=0)@10", "rel must be an integer >= 1, got 0"),
-                                             ("R(rel=1.5)@10", "rel must be an integer >= 1, got 1.5")])
+                                             ("R(rel=1.5)@10", "rel must be an integer >= 1, got 1.5"),
+                                             ("SetF(beta=2)", r"^measure 'SetF\(beta=2\)': invalid param beta=2$")])
 def test_unknown_measures(name: str, error: str) -> None:
     with pytest.raises(ResrankError, match=error):
         parse_measure(name)
