@@ -268,8 +268,12 @@ class ResRankModel(nn.Module):
             reranker.config.num_hidden_layers = count
             if getattr(reranker.config, "layer_types", None):
                 reranker.config.layer_types = reranker.config.layer_types[:count]
-        if reserve_tokens(tokenizer, config) and len(tokenizer) > reranker.get_input_embeddings().num_embeddings:
+        known = reranker.get_input_embeddings().num_embeddings
+        if reserve_tokens(tokenizer, config) and len(tokenizer) > known:
             reranker.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+            with torch.no_grad():  # the same new rows at every load, not a random draw: a packed model stores changes to them
+                rows = reranker.get_input_embeddings().weight
+                rows[known:] = rows[:known].mean(0)
         return cls(config, encoder, reranker, tokenizer).eval()
 
     @classmethod

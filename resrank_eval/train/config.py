@@ -254,6 +254,12 @@ def _check(config: TrainConfig, raw: dict, path: Path) -> None:
         raise InputError(path, line_of(model, "config"), "model: a saved model ('path') is trained as saved; 'config' and ablation.no_residual need a preset")
     if config.data.shuffle_fraction > 1:
         raise InputError(path, line_of(raw.get("data", raw), "shuffle_fraction"), "data.shuffle_fraction must be at most 1")
+    if config.data.shuffle_fraction > 0 and config.data.shuffle_candidates:  # it would be ignored: every list is shuffled
+        raise InputError(path, line_of(raw.get("data", raw), "shuffle_fraction"),
+                         "data.shuffle_fraction: only lists kept in order are shuffled; set data.shuffle_candidates: false")
+    if config.training.cache_refresh > 0 and not config.training.cache_vectors:  # it would be ignored: nothing is cached
+        raise InputError(path, line_of(raw.get("training", raw), "cache_refresh"),
+                         "training.cache_refresh: refreshes the cache of cache_vectors; set training.cache_vectors: true")
     if config.dev is not None and not config.dev.run:
         raise InputError(path, line_of(raw.get("dev", raw), "run"), "dev.run (a first-stage run of the dev split) is required")
     if not config.stages:

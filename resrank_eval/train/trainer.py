@@ -89,6 +89,7 @@ class Trainer:
         step = 0
         if checkpoint is not None:
             self._check_same_config()
+            self._check_same_threads(checkpoint)
             model.load_state_dict(checkpoint["model"])
             step, self.best = checkpoint["step"], checkpoint["best"]
         elif self.main:
@@ -267,7 +268,8 @@ class Trainer:
         acc = self.accelerator
         state = {"step": step, "stage": stage_index, "best": self.best, "model": accel.model_state(model),
                  "optimizer": accel.optimizer_state(model, optimizer), "scheduler": scheduler.state_dict(),
-                 "rng": accel.rank_states(acc, rng_state()), "cache": cache.state() if cache is not None else None}
+                 "rng": accel.rank_states(acc, rng_state()), "cache": cache.state() if cache is not None else None,
+                 "threads": torch.get_num_threads()}
         if self.main:
             save_checkpoint(self.output / CHECKPOINTS, step, state, self.config.training.keep_checkpoints)
 
@@ -313,6 +315,16 @@ class Trainer:
         if record is None:
             raise ResrankError(f"{self.output}: holds checkpoints but no record of what made them; {NEW_FOLDER}")
         self.config.provenance().check(record, self.output, NEW_FOLDER)
+
+
+    def _check_same_threads(self, checkpoint: dict[str, Any]) -> None:
+        """Sums split over another torch thread count round differently: the resumed run would silently not be the
+        uninterrupted one (bit-exact resume, docs/jobs.md). A checkpoint of an older version records no count."""
+        written, now = checkpoint.get("threads"), torch.get_num_threads()
+        if written is not None and written != now:
+            folder = checkpoints(self.output / CHECKPOINTS)[-1]
+            raise ResrankError(f"{folder}: written with {written} torch thread{'s' if written > 1 else ''}; resume with as "
+                               f"many (OMP_NUM_THREADS={written}), not {now}, or the result is not the uninterrupted run's")
 
 
 def _logged_step(line: str) -> float:

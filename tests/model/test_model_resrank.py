@@ -279,6 +279,27 @@ def test_packed_checkpoint_loads_to_the_same_scores(root: Path, tmp_path: Path) 
         model.save_pretrained(tmp_path / "trained" / "README.md")
 
 
+def test_a_packed_model_with_a_query_token_loads_to_its_scores(root: Path, tmp_path: Path) -> None:
+    """The query token is new to the base tokenizer, so its embedding row is made when the vocabulary grows; packing
+    stores that row as a change from the base's, so the base's must be the same at every load (it was a random draw,
+    the global RNG's state: each load scored differently, none like the trained model)."""
+    from resrank_eval.model.resrank import pack
+
+    model = build(root, query_token="<|query|>")
+    with torch.no_grad():
+        model.reranker.get_input_embeddings().weight[-1] += 0.1  # training moves the query token's row
+        vectors = model.encode(PASSAGES)
+        before = model(QUERIES[:2], [vectors, vectors[:2]]).scores
+    model.save_pretrained(tmp_path / "trained")
+    pack(tmp_path / "trained", tmp_path / "packed", str(root / "bert"), str(root / "qwen3"))
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        loaded = ResRankModel.from_pretrained(tmp_path / "packed", "cpu", "float32")
+        with torch.no_grad():
+            after = loaded(QUERIES[:2], [vectors, vectors[:2]]).scores
+        assert torch.allclose(before, after, atol=1e-3), seed
+
+
 def listing(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` with its bytes."""
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}

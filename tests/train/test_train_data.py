@@ -164,6 +164,8 @@ def _config(tmp_path: Path, text: str) -> Path:
         ("stages:\n  - name: a\n    lr: {encoder: 1.0}", 5, "one rate for each trained part"),
         ("dev:\n  split: dev", 5, "dev.run"),
         ("  shuffle_fraction: 1.5", 4, "shuffle_fraction must be at most 1"),  # under the data: block (a second one is refused)
+        ("  shuffle_fraction: 0.5", 4, "data.shuffle_fraction: only lists kept in order are shuffled"),  # every list is
+        ("training:\n  cache_refresh: 5", 5, "training.cache_refresh: refreshes the cache of cache_vectors"),  # or none is
         ("model:\n  preset: mini\n  path: x", 6, "either 'preset' or 'path'"),
         ("model:\n  encoder:\n    mode: qlora", 6, "model.encoder.mode: expected one of full, lora"),
         ("stages: [", 6, "invalid YAML"),

@@ -193,3 +193,22 @@ def test_resume_refuses_a_checkpoint_edited_since_it_was_written(tmp_path: Path,
     with pytest.raises(ResrankError, match=rf"^{tensors}: changed since it was made .*state.json.*; delete .*step-0000002") as info:
         Trainer(config).train(resume=True)
     assert "\n" not in str(info.value) and not (Path(config.output_dir) / "final").exists()
+
+
+def test_resume_refuses_another_torch_thread_count(tmp_path: Path, tiny_model_config: dict[str, object], train_file: Path) -> None:
+    """Sums split over other thread counts round differently (a 1-thread and a 2-thread run of this config differ from
+    step 2 on), so a killed run resumed at another count would silently not be the uninterrupted one."""
+    config = load_config(write_config(tmp_path, tiny_model_config, train_file, stages=[{"name": "joint", "steps": 3, "lr": 3e-3}]))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert Trainer(config).train(stop_after=2) is None
+        torch.set_num_threads(2)
+        with pytest.raises(ResrankError, match=r"checkpoints/step-0000002: written with 1 torch thread; resume with as many "
+                                               r"\(OMP_NUM_THREADS=1\), not 2") as info:
+            Trainer(config).train(resume=True)
+        assert "\n" not in str(info.value) and not (Path(config.output_dir) / "final").exists()
+        torch.set_num_threads(1)
+        assert Trainer(config).train(resume=True) == Path(config.output_dir) / "final"
+    finally:
+        torch.set_num_threads(threads)
