@@ -69,7 +69,7 @@ class DevConfig:
     split: str = "dev"
     run: str = ""
     top_k: int = field(default=30, metadata={"min": 2})
-    max_queries: int | None = None
+    max_queries: int | None = field(default=None, metadata={"min": 1})
     every: int = field(default=0, metadata={"min": 0})
 
 

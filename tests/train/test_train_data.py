@@ -163,6 +163,7 @@ def _config(tmp_path: Path, text: str) -> Path:
         ("stages:\n  - name: a\n    steps: 5\n    warmup: 5", 5, "warmup must be smaller"),
         ("stages:\n  - name: a\n    lr: {encoder: 1.0}", 5, "one rate for each trained part"),
         ("dev:\n  split: dev", 5, "dev.run"),
+        ("dev:\n  run: r.txt\n  max_queries: 0", 6, "dev.max_queries: expected >= 1, got 0"),  # failed after the model loaded
         ("  shuffle_fraction: 1.5", 4, "shuffle_fraction must be at most 1"),  # under the data: block (a second one is refused)
         ("  shuffle_fraction: 0.5", 4, "data.shuffle_fraction: only lists kept in order are shuffled"),  # every list is
         ("training:\n  cache_refresh: 5", 5, "training.cache_refresh: refreshes the cache of cache_vectors"),  # or none is
