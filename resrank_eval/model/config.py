@@ -128,5 +128,7 @@ class ResRankConfig:
     def load(cls, directory: str | Path) -> ResRankConfig:
         path = Path(directory) / CONFIG_NAME
         if not path.is_file():
-            raise ResrankError(f"{path.resolve()}: no ResRank config (not a ResRank model folder)")
+            inside = [p.name for p in sorted(Path(directory).iterdir()) if (p / CONFIG_NAME).is_file()] if path.parent.is_dir() else []
+            hint = f"; the model folders in it: {', '.join(inside)}" if inside else ""  # a training run's output: best/, final/
+            raise ResrankError(f"{path.resolve()}: no ResRank config (not a ResRank model folder{hint})")
         return cls.from_dict(read_json(path), path)

@@ -316,7 +316,6 @@ class Trainer:
             raise ResrankError(f"{self.output}: holds checkpoints but no record of what made them; {NEW_FOLDER}")
         self.config.provenance().check(record, self.output, NEW_FOLDER)
 
-
     def _check_same_threads(self, checkpoint: dict[str, Any]) -> None:
         """Sums split over another torch thread count round differently: the resumed run would silently not be the
         uninterrupted one (bit-exact resume, docs/jobs.md). A checkpoint of an older version records no count."""

@@ -204,6 +204,12 @@ def test_bad_sources_and_files_are_one_line_errors(root: Path, tmp_path: Path) -
         ResRankModel.from_pretrained(tmp_path)
     with pytest.raises(ResrankError, match=f"^{Path.cwd() / 'resrank.json'}: no ResRank config"):
         ResRankModel.from_pretrained("")  # the folder is named ("resrank.json: no ResRank config" named none)
+    for name in ("final", "best"):  # a training run's output folder holds its models one level down
+        (tmp_path / "trained" / name).mkdir(parents=True)
+        (tmp_path / "trained" / name / "resrank.json").write_text("{}")
+    with pytest.raises(ResrankError, match=r"trained/resrank\.json: no ResRank config \(not a ResRank model folder; the "
+                                           r"model folders in it: best, final\)$"):
+        ResRankModel.from_pretrained(tmp_path / "trained")
     with pytest.raises(ResrankError, match="nowhere: no such folder \\(and not a preset: .*; nor a hub repository owner/name\\)"):
         ResRankModel.from_pretrained(tmp_path / "nowhere")
     model = build(root)
