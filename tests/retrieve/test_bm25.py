@@ -96,7 +96,7 @@ def test_a_folder_that_is_no_readable_lucene_index_is_one_line(tmp_path: Path, b
     JavaException; it is a one-line error naming the folder, and no run is written."""
     corpus = tmp_path / "tiny"
     corpus.mkdir()
-    (corpus / "corpus.jsonl").write_text('{"_id": "d1", "text": "cats purr"}\n{"_id": "d2", "text": "dogs bark"}\n')
+    (corpus / "corpus.jsonl").write_text('{"_id": "d1", "text": "cats nap"}\n{"_id": "d2", "text": "dogs dig"}\n')
     (corpus / "queries.jsonl").write_text('{"_id": "q1", "text": "cats"}\n')
     (corpus / "qrels").mkdir()
     (corpus / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
@@ -110,3 +110,20 @@ def test_a_folder_that_is_no_readable_lucene_index_is_one_line(tmp_path: Path, b
     result = invoke("retrieve", "--dataset", "tiny", "--corpus", str(corpus), "--index", str(index), "--output", str(run))
     assert_one_line_error(result, f"{index}: not a readable Lucene index")
     assert "internal error" not in result.output and not run.exists()
+
+
+def test_hits_beyond_the_corpus_return_the_whole_corpus(tmp_path: Path) -> None:
+    """``--hits 2147483647`` (Java's largest int; "all of them"): the BEIR self-hit rule searched one deeper, past the int
+    Pyserini's search takes, and the command died with an internal JavaException. The depth is the corpus at most."""
+    corpus = tmp_path / "tiny"
+    corpus.mkdir()
+    (corpus / "corpus.jsonl").write_text('{"_id": "d1", "text": "cats purr"}\n{"_id": "d2", "text": "cats and dogs"}\n')
+    (corpus / "queries.jsonl").write_text('{"_id": "q1", "text": "cats"}\n')
+    (corpus / "qrels").mkdir()
+    (corpus / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    runs = {}
+    for hits in ("1000", "2147483647"):
+        runs[hits] = tmp_path / f"run.{hits}.txt"
+        result = invoke("retrieve", "--dataset", "tiny", "--corpus", str(corpus), "--hits", hits, "--output", str(runs[hits]))
+        assert result.exit_code == 0, result.output
+    assert runs["2147483647"].read_text() == runs["1000"].read_text() and runs["1000"].read_text().count("\n") == 2
