@@ -69,3 +69,17 @@ def test_dense_hits_beyond_the_index_return_the_whole_index(tmp_path: Path) -> N
                          "--index", index, "--hits", hits, "--output", runs[hits])
         assert result.exit_code == 0, result.output
     assert runs["2147483647"].read_text() == runs["1000"].read_text() and runs["1000"].read_text().count("\n") == 2
+
+
+def test_encoding_into_a_lucene_index_folder_is_refused(tmp_path: Path) -> None:
+    """``encode --index DIR`` over the folder ``index --index DIR`` made found none of its own files there and took the folder
+    over: the Lucene index's record was replaced (``index`` into an encode's folder was refused). It is refused the same way."""
+    corpus = tmp_path / "tiny"
+    corpus.mkdir()
+    (corpus / "corpus.jsonl").write_text('{"_id": "d1", "text": "owls hoot"}\n{"_id": "d2", "text": "bees hum"}\n')
+    folder = tmp_path / "index"
+    assert run_cli("index", "--dataset", "tiny", "--corpus", corpus, "--index", folder).exit_code == 0
+    record = (folder / "provenance.json").read_bytes()
+    result = run_cli("encode", "--dataset", "tiny", "--corpus", corpus, "--model", BUNDLED_MODEL, "--index", folder)
+    assert "made by `index`, not `encode`; pass --overwrite" in one_error(result)
+    assert (folder / "provenance.json").read_bytes() == record and not (folder / "vectors.npy").exists()
