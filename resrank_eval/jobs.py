@@ -158,9 +158,11 @@ def kept(provenance: Provenance, outputs: Outputs, remedy: str = REDO) -> bool:
     """True when ``outputs`` were made with ``provenance`` and are unchanged; False when they must be made (none there, one
     missing, an interrupted make); an error, naming why and ending in ``remedy``, when made otherwise or changed since."""
     present = [path for path in outputs.files if path.exists()]
-    if not present:
-        return False
     record = read_record(outputs.record)
+    if not present:
+        if record is not None and Provenance.from_dict(record, outputs.record).command != provenance.command:
+            provenance.check(record, outputs.record.parent, remedy)  # a folder another command made is not taken over
+        return False
     if record is None:
         raise ResrankError(f"{present[0]}: exists, but no record says what made it ({outputs.record.name} is missing); {remedy}")
     provenance.check(record, present[0], remedy)

@@ -21,7 +21,13 @@ def open_searcher(index: str | Path) -> Any:
     searcher_cls = pyserini_module("pyserini.search.lucene").LuceneSearcher
     path = Path(index)
     if path.is_dir():
-        return searcher_cls(str(path))
+        from jnius import JavaException  # after pyserini_module: importing jnius first would start a JVM without Anserini
+
+        try:
+            return searcher_cls(str(path))
+        except JavaException as exc:  # a folder with no segments file, or one of its files gone, is a page of Java trace
+            raise ResrankError(f"{path}: not a readable Lucene index ({exc.classname.rsplit('.', 1)[-1]}); build one with "
+                               "resrank-eval index --index DIR") from None
     try:
         searcher = searcher_cls.from_prebuilt_index(str(index))
     except Exception as exc:  # Pyserini raises bare exceptions (or Java ones) when offline

@@ -108,7 +108,7 @@ def bm25_search(
     if hits < 1 or batch_size < 1 or threads < 1:
         raise ResrankError(f"bm25: --hits, --batch-size and --threads must be at least 1 (got {hits}, {batch_size}, {threads})")
     searcher.set_bm25(k1, b)
-    depth = hits + 1 if remove_query else hits
+    depth = min(hits + 1 if remove_query else hits, searcher.num_docs)  # a huge --hits (+1) overflowed Java's int
     queries = list(topics.values())
     run: Run = {}
     with progress(total=len(queries), desc="bm25", unit="query") as bar:

@@ -299,11 +299,12 @@ def iter_dense_retrieve(index_dir: str | Path, model: str | Path, topics: dict[s
         searcher = pyserini_module("pyserini.search.faiss").FaissSearcher(str(index_dir), QueryEncoder(encoder))
     except RuntimeError as exc:  # FAISS reports a bad file as a RuntimeError with a C++ trace
         raise ResrankError(f"{Path(index_dir) / FAISS_FILE}: not a readable FAISS index ({first_line(exc)})") from None
+    depth = min(hits, searcher.num_docs)  # FAISS allocates k slots per query, however few passages the index holds
     chosen = list(topics) if qids is None else list(qids)
     with computing_on(threads), progress(total=len(chosen), desc="dense search", unit="query") as bar:
         for start in range(0, len(chosen), batch_size):
             block = chosen[start:start + batch_size]
-            results = searcher.batch_search([topics[q].text for q in block], block, k=hits, threads=threads)
+            results = searcher.batch_search([topics[q].text for q in block], block, k=depth, threads=threads)
             run = {qid: pyserini_order(Candidate(r.docid, float(r.score)) for r in results[qid]) for qid in block}
             broken = next((qid for qid, found in run.items() if not all(math.isfinite(c.score) for c in found)), None)
             if broken is not None:

@@ -50,3 +50,36 @@ def test_a_changed_bundled_index_is_not_to_be_encoded_again_in_place(tmp_path: P
     assert error.startswith(f"Error: {index / 'vectors.npy'}: changed since it was made") and "--overwrite" not in error, error
     assert error.endswith("; it ships with resrank-eval: install it again, or encode the corpus into a folder of your own "
                           "(resrank-eval encode --dataset ... --model ... --index DIR)\n"), error
+
+
+def test_dense_hits_beyond_the_index_return_the_whole_index(tmp_path: Path) -> None:
+    """FAISS allocates ``hits`` slots per query whatever the index holds: ``--hits 2147483647`` over a two-passage index took
+    17 GB and aborted the process. The depth is the index at most; the run is the one ``--hits 1000`` writes."""
+    corpus = tmp_path / "tiny"
+    (corpus / "qrels").mkdir(parents=True)
+    (corpus / "corpus.jsonl").write_text('{"_id": "d1", "text": "cats purr"}\n{"_id": "d2", "text": "dogs bark"}\n')
+    (corpus / "queries.jsonl").write_text('{"_id": "q1", "text": "cats"}\n')
+    (corpus / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    index = tmp_path / "index"
+    assert run_cli("encode", "--dataset", "tiny", "--corpus", corpus, "--model", BUNDLED_MODEL, "--index", index).exit_code == 0
+    runs = {}
+    for hits in ("1000", "2147483647"):
+        runs[hits] = tmp_path / f"run.{hits}.txt"
+        result = run_cli("retrieve", "--dataset", "tiny", "--corpus", corpus, "--method", "dense", "--model", BUNDLED_MODEL,
+                         "--index", index, "--hits", hits, "--output", runs[hits])
+        assert result.exit_code == 0, result.output
+    assert runs["2147483647"].read_text() == runs["1000"].read_text() and runs["1000"].read_text().count("\n") == 2
+
+
+def test_encoding_into_a_lucene_index_folder_is_refused(tmp_path: Path) -> None:
+    """``encode --index DIR`` over the folder ``index --index DIR`` made found none of its own files there and took the folder
+    over: the Lucene index's record was replaced (``index`` into an encode's folder was refused). It is refused the same way."""
+    corpus = tmp_path / "tiny"
+    corpus.mkdir()
+    (corpus / "corpus.jsonl").write_text('{"_id": "d1", "text": "owls hoot"}\n{"_id": "d2", "text": "bees hum"}\n')
+    folder = tmp_path / "index"
+    assert run_cli("index", "--dataset", "tiny", "--corpus", corpus, "--index", folder).exit_code == 0
+    record = (folder / "provenance.json").read_bytes()
+    result = run_cli("encode", "--dataset", "tiny", "--corpus", corpus, "--model", BUNDLED_MODEL, "--index", folder)
+    assert "made by `index`, not `encode`; pass --overwrite" in one_error(result)
+    assert (folder / "provenance.json").read_bytes() == record and not (folder / "vectors.npy").exists()
