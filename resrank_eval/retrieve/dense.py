@@ -38,7 +38,7 @@ from ..formats.jsonl import read_json
 from ..formats.results_log import ResultsLog
 from ..formats.text import iter_lines
 from ..formats.trec import pyserini_order
-from ..jobs import Outputs, ShardedStep, merge, units, verify
+from ..jobs import Outputs, ShardedStep, merge, read_record, units, verify
 from ..logs import progress
 from ..parallel import Shard, computing_on, intra_op_threads
 from ..paths import data_dir
@@ -216,6 +216,9 @@ def check_dense_index(index_dir: str | Path, search: bool = False) -> dict:
     folder = Path(index_dir)
     if not folder.is_dir():  # before its record is looked for, so a mistyped path is not "encode it again"
         raise ResrankError(f"{folder}: {'not a directory' if folder.exists() else 'no such directory'}")
+    record = read_record(folder / RECORD_NAME)
+    if record is not None and record.get("command") == "index":  # its files verify; "vectors only" would misname it
+        raise ResrankError(f"{folder}: a Lucene index (made by `index`), not a dense one; make one with resrank-eval encode")
     remedy = _remedy(folder)
     missing = verify(folder / RECORD_NAME, remedy)
     if missing:

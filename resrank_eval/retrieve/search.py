@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..datasets.dataset import Dataset
-from ..errors import ResrankError
+from ..errors import ResrankError, check_count
 from ..formats.corpus import corpus_file
 from ..formats.results_log import ResultsLog
 from ..formats.trec import write_run
@@ -36,7 +36,7 @@ def retrieve(dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query]
     written by ``encode`` and ``model`` the ResRank model or preset whose encoder wrote it.
     """
     queries = dict(topics) if topics is not None else dataset.topics()
-    _check(dataset, method, index, model, hits, device, dtype)
+    _check(dataset, method, index, model, hits, batch_size, threads, device, dtype)
     if method == "bm25":
         from ..lucene import open_searcher
         from .bm25 import bm25_index, bm25_search
@@ -61,7 +61,7 @@ def retrieve_step(output: str | Path, dataset: Dataset, method: str = "bm25", to
     searched in blocks of ``batch_size`` (resumable; shards merge into the one-process run).
     """
     queries = dict(topics) if topics is not None else dataset.topics()
-    _check(dataset, method, index, model, hits, device, dtype)
+    _check(dataset, method, index, model, hits, batch_size, threads, device, dtype)
     tag = run_tag or system_name(method, model)
     arguments: dict[str, Any] = {"dataset": dataset.name, "split": dataset.split, "method": method, "hits": hits,
                                  "remove_query": dataset.remove_query if remove_query is None else remove_query, "run_tag": tag}
@@ -90,11 +90,11 @@ def merge_run(output: str | Path) -> Run:
     return merge(output, Outputs.beside(output), partial(_publish, output))
 
 
-def _check(dataset: Dataset, method: str, index: str | Path | None, model: str | Path | None, hits: int,
-           device: str | None = None, dtype: str | None = None) -> None:
+def _check(dataset: Dataset, method: str, index: str | Path | None, model: str | Path | None, hits: int, batch_size: int,
+           threads: int, device: str | None = None, dtype: str | None = None) -> None:
     """What a retrieval needs, checked before anything loads; options that mean nothing to the method are refused."""
-    if hits < 1:
-        raise ResrankError(f"--hits must be at least 1, got {hits}")
+    for value, name in ((hits, "hits"), (batch_size, "batch_size"), (threads, "threads")):
+        check_count(value, name)
     if method == "bm25":
         unused = next((flag for flag, value in (("--model", model), ("--device", device), ("--dtype", dtype)) if value), None)
         if unused:

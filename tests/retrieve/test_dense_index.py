@@ -83,3 +83,21 @@ def test_encoding_into_a_lucene_index_folder_is_refused(tmp_path: Path) -> None:
     result = run_cli("encode", "--dataset", "tiny", "--corpus", corpus, "--model", BUNDLED_MODEL, "--index", folder)
     assert "made by `index`, not `encode`; pass --overwrite" in one_error(result)
     assert (folder / "provenance.json").read_bytes() == record and not (folder / "vectors.npy").exists()
+    (corpus / "queries.jsonl").write_text('{"_id": "q1", "text": "owls"}\n')
+    (corpus / "qrels").mkdir()
+    (corpus / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    result = run_cli("retrieve", "--dataset", "tiny", "--corpus", corpus, "--method", "dense", "--model", BUNDLED_MODEL,
+                     "--index", folder, "--output", tmp_path / "dense.run")  # it said "vectors only (what rerankers read)"
+    assert one_error(result).strip() == f"Error: {folder}: a Lucene index (made by `index`), not a dense one; make one with resrank-eval encode"
+
+
+@pytest.mark.parametrize(("option", "message"), [({"threads": 0}, "threads must be an integer >= 1, got 0"),
+                                                 ({"hits": 2.5}, "hits must be an integer >= 1, got 2.5"),
+                                                 ({"batch_size": 0}, "batch_size must be an integer >= 1, got 0")])
+def test_python_retrieve_refuses_counts_in_one_line(option: dict, message: str) -> None:
+    """``rr.retrieve(..., threads=0)`` raised torch's RuntimeError from set_num_threads, ``hits=2.5`` a TypeError."""
+    import resrank_eval as rr
+    from resrank_eval.errors import ResrankError
+
+    with pytest.raises(ResrankError, match=f"^{message}$"):
+        rr.retrieve(rr.get_dataset("beir/nfcorpus"), "dense", index=BUNDLED_NFCORPUS_INDEX, model=BUNDLED_MODEL, **option)
