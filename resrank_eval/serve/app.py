@@ -159,6 +159,9 @@ def build_app(service: RerankService) -> FastAPI:
         body = {"status": service.state, "model": settings.model_name, "dense_index": settings.index_path}
         return JSONResponse({**body, "error": service.error} if service.error else body, 200 if service.state == "ready" else 503)
 
+    for path, probe in (("/health", health), ("/ready", ready)):  # curl -I and uptime monitors probe with HEAD
+        app.head(path, include_in_schema=False)(probe)
+
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     async def metrics() -> Response:
         return Response(service.metrics.render(), media_type=service.metrics.content_type)

@@ -283,6 +283,7 @@ def test_hostile_requests_get_4xx_and_the_server_keeps_serving(url: str) -> None
     assert statuses[-1][2].status_code == 401 and statuses[-1][2].headers["www-authenticate"] == "Bearer"
     assert post(url, "/rerank", valid).status_code == 200
     assert httpx.get(f"{url}/health").json() == {"status": "ok"}
+    assert [httpx.head(f"{url}{path}").status_code for path in ("/health", "/ready")] == [200, 200]  # curl -I, uptime monitors: 405
 
 
 def test_full_queue_and_timeouts_answer_503_with_retry_after(model_dir: Path) -> None:
