@@ -336,7 +336,11 @@ def _check_scores(scores: object, documents: int) -> None:
     for i, score in enumerate(scores):
         if isinstance(score, bool) or not isinstance(score, Real):
             raise ResrankError(f"first_stage_scores[{i}] must be a number, got {score!r}")
-        if not math.isfinite(score):
+        try:
+            finite = math.isfinite(score)
+        except OverflowError:  # an int (or fraction) past the float range
+            finite = False
+        if not finite:
             raise ResrankError(f"first_stage_scores[{i}] must be finite, got {score!r}")
 
 

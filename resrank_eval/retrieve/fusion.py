@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ResrankError
+from ..errors import ResrankError, check_count
 from ..formats.trec import canonical_order, read_run, write_run
 from ..jobs import Outputs, Step
 from ..numeric import minmax
@@ -41,7 +41,7 @@ def minmax_scores(hits: Sequence[Candidate], weight: float) -> dict[str, float]:
     return {c.docid: weight * level for c, level in zip(hits, minmax([c.score for c in hits]))}
 
 
-def fuse(runs: Sequence[Run], method: str = "rrf", weights: Sequence[float] | None = None, k: float = RRF_K,
+def fuse(runs: Iterable[Run], method: str = "rrf", weights: Sequence[float] | None = None, k: float = RRF_K,
          depth: int | None = 1000, hits: int | None = 1000) -> Run:
     """Fuse ``runs`` query by query; queries come in first-seen order across the runs.
 
@@ -51,15 +51,14 @@ def fuse(runs: Sequence[Run], method: str = "rrf", weights: Sequence[float] | No
     """
     if method not in FUSION_METHODS:
         raise ResrankError(f"unknown fusion method {method!r}; choose one of {', '.join(FUSION_METHODS)}")
+    runs = list(runs)
     if len(runs) < 2:
         raise ResrankError(f"fusion needs at least two runs, got {len(runs)}")
     if weights is None:
         weights = [1.0] * len(runs) if method == "rrf" else [1.0 / len(runs)] * len(runs)
     check_fusion(weights, len(runs), k)
-    if depth is not None and depth < 1:
-        raise ResrankError(f"fusion: depth must be at least 1, got {depth}")
-    if hits is not None and hits < 1:
-        raise ResrankError(f"fusion: hits must be at least 1, got {hits}")
+    check_count(depth, "depth", none_ok=True)
+    check_count(hits, "hits", none_ok=True)
     fused: Run = {}
     for qid in dict.fromkeys(q for run in runs for q in run):
         scores: dict[str, float] = {}

@@ -251,6 +251,7 @@ def test_rank_and_encode_refuse_bad_arguments_in_one_line(root: Path) -> None:
         (lambda: model.rank("q", ["a"], first_stage_scores=["1"]), r"first_stage_scores\[0\] must be a number, got '1'"),
         (lambda: model.rank("q", ["a"], first_stage_scores=iter([1.0])), "first_stage_scores must be a list of numbers, got list_iterator"),
         (lambda: model.rank("q", ["a", "b"], first_stage_scores=[1.0, float("inf")]), r"first_stage_scores\[1\] must be finite, got inf"),
+        (lambda: model.rank("q", ["a", "b"], first_stage_scores=[1, 10**400]), r"first_stage_scores\[1\] must be finite, got 1000*"),
     ]:
         with pytest.raises(ResrankError, match=f"^{message}$"):
             call()

@@ -48,6 +48,15 @@ def test_interpolation_of_scores_further_apart_than_the_largest_float_stays_fini
     assert huge == small
 
 
+@pytest.mark.parametrize(("options", "message"), [({"depth": 2.5}, "depth must be an integer >= 1 or None, got 2.5"),
+                                                  ({"hits": 0}, "hits must be an integer >= 1 or None, got 0")])
+def test_fuse_refuses_counts_in_one_line(options: dict, message: str) -> None:
+    """``depth=2.5`` failed with a TypeError in a slice."""
+    with pytest.raises(ResrankError, match=f"^{message}$"):
+        fuse([_run(("a", 1.0)), _run(("b", 1.0))], **options)
+    assert list(fuse(iter([_run(("a", 1.0)), _run(("b", 1.0))]))["q"])  # a generator of runs: it had no len()
+
+
 def test_dl19_bm25_interpolated_with_minilm_from_the_published_runs() -> None:
     """The baseline every ResRank number on DL19 should sit next to: 0.6593, above MiniLM alone (0.6424)."""
     dl19 = get_dataset("dl19")
