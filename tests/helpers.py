@@ -4,6 +4,7 @@ rerank, a training config and the serve tests' documents. Fixtures live in the c
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -34,6 +35,15 @@ def cranfield_beir(out: Path) -> Path:
 
 
 # -- the CLI ---------------------------------------------------------------------------------------------------------
+
+
+def tiny_beir(folder: Path, texts: dict[str, str], query: str) -> Path:
+    """A BEIR-layout corpus folder: ``texts`` by docid and one query, ``q1``, that judges the first document relevant."""
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": docid, "text": text}) + "\n" for docid, text in texts.items()))
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": query}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text(f"query-id\tcorpus-id\tscore\nq1\t{next(iter(texts))}\t1\n")
+    return folder
 
 
 def invoke(*args: str) -> Result:

@@ -16,7 +16,7 @@ from resrank_eval.evaluate import evaluate
 from resrank_eval.lucene import lucene_passages, open_searcher
 from resrank_eval.model.sources import BUNDLED_NFCORPUS_INDEX
 from resrank_eval.retrieve.bm25 import bm25_index, bm25_search, index_step
-from tests.helpers import assert_one_line_error, invoke
+from tests.helpers import assert_one_line_error, invoke, tiny_beir
 
 
 @pytest.fixture(scope="session")
@@ -94,12 +94,7 @@ def test_a_killed_build_is_cleaned_up_and_an_edited_index_never_reused(tmp_path:
 def test_a_folder_that_is_no_readable_lucene_index_is_one_line(tmp_path: Path, broken: str) -> None:
     """``retrieve --index DIR`` over a Lucene index missing its segments file, or over a dense index, was an internal
     JavaException; it is a one-line error naming the folder, and no run is written."""
-    corpus = tmp_path / "tiny"
-    corpus.mkdir()
-    (corpus / "corpus.jsonl").write_text('{"_id": "d1", "text": "cats nap"}\n{"_id": "d2", "text": "dogs dig"}\n')
-    (corpus / "queries.jsonl").write_text('{"_id": "q1", "text": "cats"}\n')
-    (corpus / "qrels").mkdir()
-    (corpus / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    corpus = tiny_beir(tmp_path / "tiny", {"d1": "cats nap", "d2": "dogs dig"}, "cats")
     index = Path(shutil.copytree(bm25_index(corpus), tmp_path / "index"))
     if broken == "no segments file":
         next(index.glob("segments_*")).unlink()
@@ -115,12 +110,7 @@ def test_a_folder_that_is_no_readable_lucene_index_is_one_line(tmp_path: Path, b
 def test_hits_beyond_the_corpus_return_the_whole_corpus(tmp_path: Path) -> None:
     """``--hits 2147483647`` (Java's largest int; "all of them"): the BEIR self-hit rule searched one deeper, past the int
     Pyserini's search takes, and the command died with an internal JavaException. The depth is the corpus at most."""
-    corpus = tmp_path / "tiny"
-    corpus.mkdir()
-    (corpus / "corpus.jsonl").write_text('{"_id": "d1", "text": "cats purr"}\n{"_id": "d2", "text": "cats and dogs"}\n')
-    (corpus / "queries.jsonl").write_text('{"_id": "q1", "text": "cats"}\n')
-    (corpus / "qrels").mkdir()
-    (corpus / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    corpus = tiny_beir(tmp_path / "tiny", {"d1": "cats purr", "d2": "cats and dogs"}, "cats")
     runs = {}
     for hits in ("1000", "2147483647"):
         runs[hits] = tmp_path / f"run.{hits}.txt"

@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from resrank_eval.cli import main
 from resrank_eval.model.sources import BUNDLED_MODEL, BUNDLED_NFCORPUS_INDEX
+from tests.helpers import tiny_beir
 
 
 def run_cli(*args: str | Path) -> Result:
@@ -55,11 +56,7 @@ def test_a_changed_bundled_index_is_not_to_be_encoded_again_in_place(tmp_path: P
 def test_dense_hits_beyond_the_index_return_the_whole_index(tmp_path: Path) -> None:
     """FAISS allocates ``hits`` slots per query whatever the index holds: ``--hits 2147483647`` over a two-passage index took
     17 GB and aborted the process. The depth is the index at most; the run is the one ``--hits 1000`` writes."""
-    corpus = tmp_path / "tiny"
-    (corpus / "qrels").mkdir(parents=True)
-    (corpus / "corpus.jsonl").write_text('{"_id": "d1", "text": "cats purr"}\n{"_id": "d2", "text": "dogs bark"}\n')
-    (corpus / "queries.jsonl").write_text('{"_id": "q1", "text": "cats"}\n')
-    (corpus / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    corpus = tiny_beir(tmp_path / "tiny", {"d1": "cats purr", "d2": "dogs bark"}, "cats")
     index = tmp_path / "index"
     assert run_cli("encode", "--dataset", "tiny", "--corpus", corpus, "--model", BUNDLED_MODEL, "--index", index).exit_code == 0
     runs = {}
@@ -74,18 +71,13 @@ def test_dense_hits_beyond_the_index_return_the_whole_index(tmp_path: Path) -> N
 def test_encoding_into_a_lucene_index_folder_is_refused(tmp_path: Path) -> None:
     """``encode --index DIR`` over the folder ``index --index DIR`` made found none of its own files there and took the folder
     over: the Lucene index's record was replaced (``index`` into an encode's folder was refused). It is refused the same way."""
-    corpus = tmp_path / "tiny"
-    corpus.mkdir()
-    (corpus / "corpus.jsonl").write_text('{"_id": "d1", "text": "owls hoot"}\n{"_id": "d2", "text": "bees hum"}\n')
+    corpus = tiny_beir(tmp_path / "tiny", {"d1": "owls hoot", "d2": "bees hum"}, "owls")
     folder = tmp_path / "index"
     assert run_cli("index", "--dataset", "tiny", "--corpus", corpus, "--index", folder).exit_code == 0
     record = (folder / "provenance.json").read_bytes()
     result = run_cli("encode", "--dataset", "tiny", "--corpus", corpus, "--model", BUNDLED_MODEL, "--index", folder)
     assert "made by `index`, not `encode`; pass --overwrite" in one_error(result)
     assert (folder / "provenance.json").read_bytes() == record and not (folder / "vectors.npy").exists()
-    (corpus / "queries.jsonl").write_text('{"_id": "q1", "text": "owls"}\n')
-    (corpus / "qrels").mkdir()
-    (corpus / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
     result = run_cli("retrieve", "--dataset", "tiny", "--corpus", corpus, "--method", "dense", "--model", BUNDLED_MODEL,
                      "--index", folder, "--output", tmp_path / "dense.run")  # it said "vectors only (what rerankers read)"
     assert one_error(result).strip() == f"Error: {folder}: a Lucene index (made by `index`), not a dense one; make one with resrank-eval encode"
