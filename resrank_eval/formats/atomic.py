@@ -62,9 +62,14 @@ def build_lock(target: str | Path) -> Iterator[None]:
     in :func:`temp_folder` and rename that into place.
     """
     with locked(Path(target)):
-        for stale in Path(target).parent.glob(f".{Path(target).name}.*.tmp"):
-            shutil.rmtree(stale, ignore_errors=True)
+        remove_temp_folders(target)
         yield
+
+
+def remove_temp_folders(target: str | Path) -> None:
+    """Remove the :func:`temp_folder` s of ``target`` that killed builds left."""
+    for stale in Path(target).parent.glob(f".{Path(target).name}.*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def temp_folder(target: str | Path) -> Path:

@@ -398,7 +398,7 @@ def _save_folder(directory: str | Path, write: Callable[[Path], None]) -> None:
     model (a stale delta would be applied to the new weights); a folder of other files is refused. One save at a time
     (:func:`~resrank_eval.formats.atomic.build_lock`, which also removes what a killed save left beside the folder).
     A mount point (a container's volume) cannot be renamed: the hidden folder lies inside it and its files are moved in."""
-    from ..formats.atomic import build_lock, temp_folder
+    from ..formats.atomic import build_lock, remove_temp_folders, temp_folder
 
     out = Path(directory)
     if out.exists() and not out.is_dir():
@@ -406,8 +406,8 @@ def _save_folder(directory: str | Path, write: Callable[[Path], None]) -> None:
     with build_lock(out):
         target = out.resolve()  # a link to a folder stays a link to the new one
         inside = os.path.ismount(target)
-        for stale in target.glob(".model.*.tmp") if inside else ():
-            shutil.rmtree(stale)
+        if inside:
+            remove_temp_folders(target / "model")  # what a killed save left inside the mount
         found = min((e for e in out.iterdir() if e.name not in KEPT_IN_MOUNTS), default=None) if out.is_dir() else None
         if found is not None and not (out / MANIFEST_FILE).is_file():
             raise ResrankError(f"{out}: holds {found.name} and is no saved model (no {MANIFEST_FILE}) to replace; save into a "

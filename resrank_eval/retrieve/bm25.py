@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import ResrankError
+from ..errors import ResrankError, check_count
 from ..formats.atomic import build_lock, temp_folder
 from ..formats.corpus import Document, corpus_file, iter_corpus
 from ..formats.trec import pyserini_order
@@ -105,8 +105,8 @@ def bm25_search(
     from jnius import autoclass
 
     autoclass("org.apache.lucene.search.IndexSearcher").setMaxClauseCount(MAX_CLAUSES)
-    if hits < 1 or batch_size < 1 or threads < 1:
-        raise ResrankError(f"bm25: --hits, --batch-size and --threads must be at least 1 (got {hits}, {batch_size}, {threads})")
+    for value, name in ((hits, "hits"), (batch_size, "batch_size"), (threads, "threads")):
+        check_count(value, name)
     searcher.set_bm25(k1, b)
     depth = min(hits + 1 if remove_query else hits, searcher.num_docs)  # a huge --hits (+1) overflowed Java's int
     queries = list(topics.values())
