@@ -67,7 +67,7 @@ def build_lock(target: str | Path) -> Iterator[None]:
 
 
 def remove_temp_folders(target: str | Path) -> None:
-    """Remove the :func:`temp_folder` s of ``target`` that killed builds left."""
+    """Remove the temp folders (:func:`temp_folder`) of ``target`` that killed builds left."""
     for stale in Path(target).parent.glob(f".{Path(target).name}.*.tmp"):
         shutil.rmtree(stale, ignore_errors=True)
 
