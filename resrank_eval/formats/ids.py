@@ -8,10 +8,12 @@ number: NaN has no rank. Readers check at the source (and say where); writers ch
 nothing they write is refused when it is read back. A control character (a NUL, an escape) is no id either.
 A text (a query, a passage) is a string UTF-8 can write: Python and JSON strings can hold a lone surrogate, which
 no file and no tokenizer takes. Where a text must not be blank, :func:`is_blank` decides what blank is.
+Errors show the value at fault as JSON writes it (:func:`shown`): ``true``, ``null``, ``"d 1"``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
@@ -24,21 +26,21 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 def check_id(value: object, what: str = "id") -> str:
     """``value`` as an id string; ``ValueError`` says what is wrong (callers add where)."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ValueError(f"{what} must be a string, got {_shown(value)}")
+        raise ValueError(f"{what} must be a string, got {shown(value)}")
     text = str(value)
     if not text:
         raise ValueError(f"{what} is empty")
     if _WHITESPACE.search(text):
-        raise ValueError(f"{what} {text!r} contains whitespace")
+        raise ValueError(f"{what} {shown(text)} contains whitespace")
     if _CONTROL.search(text):
-        raise ValueError(f"{what} {text!r} contains a control character")
+        raise ValueError(f"{what} {shown(text)} contains a control character")
     return text
 
 
 def check_text(value: object, what: str = "text") -> str:
     """``value`` as a text a tokenizer reads; ``ValueError`` otherwise (whether empty text is allowed is the caller's)."""
     if not isinstance(value, str):
-        raise ValueError(f"{what} must be a string, got {_shown(value)}")
+        raise ValueError(f"{what} must be a string, got {shown(value)}")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -56,27 +58,27 @@ def check_columns(**columns: str) -> None:
     """Whitespace-separated columns (split already, so free of whitespace) are free of control characters too."""
     if _CONTROL.search("".join(columns.values())):
         what, value = next((k, v) for k, v in columns.items() if _CONTROL.search(v))
-        raise ValueError(f"{what} {value!r} contains a control character")
+        raise ValueError(f"{what} {shown(value)} contains a control character")
 
 
 def check_component(value: str, what: str) -> str:
     """A name that becomes part of a path (a dataset's, a split's): one file-name component, never ``..``, a separator or a
     control character, so a name read from a file cannot write outside the folder it is meant for."""
     if not value or value in (".", "..") or "/" in value or "\\" in value or _CONTROL.search(value):
-        raise ValueError(f"{what} {value!r} cannot be part of a file name (one name, no '/', '\\', '..' or control characters)")
+        raise ValueError(f"{what} {shown(value)} cannot be part of a file name (one name, no '/', '\\', '..' or control characters)")
     return value
 
 
 def check_score(value: object, what: str = "score") -> float:
     """``value`` as a finite float; ``ValueError`` otherwise."""
     if isinstance(value, bool):
-        raise ValueError(f"{what} must be a number, got {_shown(value)}")
+        raise ValueError(f"{what} must be a number, got {shown(value)}")
     try:
         score = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValueError(f"{what} {_shown(value)} is not a number") from None
+        raise ValueError(f"{what} {shown(value)} is not a number") from None
     if not math.isfinite(score):
-        raise ValueError(f"{what} {_shown(value)} is not finite")
+        raise ValueError(f"{what} {shown(value)} is not finite")
     return score
 
 
@@ -94,5 +96,14 @@ class FirstSeen:
         return None
 
 
-def _shown(value: object) -> str:
-    return "null" if value is None else repr(value) if isinstance(value, (str, int, float, bool)) else type(value).__name__
+def shown(value: object) -> str:
+    """``value`` in an error message as JSON writes it (``true``, ``null``, ``"d 1"``: what a JSON client or file holds, where
+    Python's repr says ``True``, ``None``, ``'d 1'``), on one printable line: a character that does not print (a control
+    character, a line separator, a lone surrogate) is escaped. An array or object is named, not dumped (it may be huge)."""
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    if value is not None and not isinstance(value, (str, int, float, bool)):
+        return type(value).__name__
+    return "".join(ch if ch.isprintable() else json.dumps(ch)[1:-1] for ch in json.dumps(value, ensure_ascii=False))

@@ -36,6 +36,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import ResrankError
+from ..formats.ids import shown
 from ..version import __version__
 from .batching import Overloaded
 from .dialects import CohereRequest, JinaRequest, TeiRequest, cohere_response, jina_response, tei_response
@@ -106,7 +107,7 @@ def build_app(service: RerankService) -> FastAPI:
         """A request naming another model is answered 404, as Cohere, Jina and vLLM answer a model they do not serve:
         answering with this one would pass its scores off as the other's."""
         if model is not None and model != settings.model_name:
-            raise RequestError(404, "model", f"{model!r} is not served here; this server serves {settings.model_name!r}")
+            raise RequestError(404, "model", f"{shown(model)} is not served here; this server serves {shown(settings.model_name)}")
 
     async def answered(request: Request, call: RerankCall, rid: str) -> RerankAnswer:
         """The service's answer, unless the client hangs up first: then its request leaves the queue uncomputed, as a
@@ -177,6 +178,11 @@ async def hung_up(request: Request) -> None:
         pass
 
 
+JSON_TYPES = {"string_type": "a string", "int_type": "an integer", "bool_type": "true or false", "list_type": "an array",
+              "model_type": "an object", "model_attributes_type": "an object"}
+"""pydantic's wrong-type errors, in JSON's words: its own messages say "a valid dictionary" and never what was sent."""
+
+
 def validation_response(exc: RequestValidationError) -> JSONResponse:
     """The first error, as one line naming its field (``documents[3]``): 400 for unreadable JSON, 415 for a body that is not JSON."""
     error = exc.errors()[0]
@@ -187,7 +193,9 @@ def validation_response(exc: RequestValidationError) -> JSONResponse:
     if isinstance(error.get("input"), (bytes, bytearray)) and not loc:
         return error_response(415, "body", "send JSON, with Content-Type: application/json", "json")
     field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".") or "body"
-    return error_response(422, field, str(error.get("msg", "invalid")), "validation")
+    expected = JSON_TYPES.get(str(error.get("type")))
+    message = f"must be {expected}, got {shown(error.get('input'))}" if expected else str(error.get("msg", "invalid"))
+    return error_response(422, field, message, "validation")
 
 
 def unreadable(cause: BaseException) -> str:

@@ -26,7 +26,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from ..formats.ids import check_id, is_blank
+from ..formats.ids import check_id, is_blank, shown
 from ..formats.ids import check_text as readable_text
 from ..types import QueryStats
 
@@ -52,7 +52,7 @@ def parse_document(value: Any) -> Document:
             raise PydanticCustomError("document", 'give "text" or "id", not both')
         if "id" in value:
             if isinstance(value["id"], int) and not isinstance(value["id"], bool):  # check_id takes ints (JSON run files); not here
-                raise PydanticCustomError("document", f"id must be a string, got {value['id']}")
+                raise PydanticCustomError("document", f"id must be a string, got {shown(value['id'])}")
             try:
                 return Document(id=check_id(value["id"], "id"))
             except ValueError as exc:

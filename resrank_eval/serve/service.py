@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ResrankError
+from ..formats.ids import shown
 from ..formats.schema import check
 from ..model.sources import BUNDLED_MODEL, BUNDLED_NFCORPUS_INDEX
 from ..rerank.base import Reranked, Reranker
@@ -196,9 +197,9 @@ class RerankService:
             if self.index_ids is None:
                 raise RequestError(422, where, "documents given by id need a dense index; this server has none (--dense-index)")
             if doc.id not in self.index_ids:
-                raise RequestError(422, where, f"id {doc.id!r} is not in the dense index {Path(str(self.settings.index_path)).name}")
+                raise RequestError(422, where, f"id {shown(doc.id)} is not in the dense index {Path(str(self.settings.index_path)).name}")
             if doc.id in first:
-                raise RequestError(422, where, f"id {doc.id!r} repeats {name}[{first[doc.id]}]")
+                raise RequestError(422, where, f"id {shown(doc.id)} repeats {name}[{first[doc.id]}]")
             first[str(doc.id)] = i
 
     def ranking(self, call: RerankCall, qid: str) -> Ranking:

@@ -52,12 +52,12 @@ def test_scores_are_finite_numbers(value: object) -> None:
     ("bad_hit", "message"),
     [
         (hit(None), "docid must be a string, got null"),
-        (hit({"x": 1}), "docid must be a string, got dict"),
+        (hit({"x": 1}), "docid must be a string, got an object"),
         (hit(""), "docid is empty"),
-        (hit("d 1"), "docid 'd 1' contains whitespace"),
-        (hit("d1", qid="q 1"), "qid 'q 1' contains whitespace"),
-        (hit("d1", score=float("nan")), "score nan is not finite"),
-        (hit("d1", score="NaN"), "score 'NaN' is not finite"),
+        (hit("d 1"), 'docid "d 1" contains whitespace'),
+        (hit("d1", qid="q 1"), 'qid "q 1" contains whitespace'),
+        (hit("d1", score=float("nan")), "score NaN is not finite"),
+        (hit("d1", score="NaN"), 'score "NaN" is not finite'),
         (hit("d1", content=None), "content of 'd1' must be a string"),
     ],
 )
@@ -89,7 +89,7 @@ def test_duplicate_topic_qids_name_both_lines(tmp_path: Path) -> None:
         read_topics(path)
 
 
-@pytest.mark.parametrize(("text", "message"), [("q 1\tquery\n", "qid 'q 1' contains whitespace"),
+@pytest.mark.parametrize(("text", "message"), [("q 1\tquery\n", 'qid "q 1" contains whitespace'),
                                                ('{"_id": null, "text": "x"}\n', "qid must be a string, got null"),
                                                ('{"_id": "q1", "text": 5}\n', "a query's 'text' must be a non-empty string")])
 def test_bad_topic_ids_and_texts_are_refused_at_their_line(tmp_path: Path, text: str, message: str) -> None:
@@ -105,7 +105,7 @@ def test_duplicate_and_whitespace_corpus_ids_are_refused_at_their_line(tmp_path:
     with pytest.raises(InputError, match=r"corpus.jsonl:3: duplicate _id 'd1' \(first at line 1\)"):
         list(iter_corpus(path))
     path.write_text('{"_id": "d 1", "text": "a"}\n')
-    with pytest.raises(InputError, match=r"corpus.jsonl:1: _id 'd 1' contains whitespace"):
+    with pytest.raises(InputError, match=r'corpus.jsonl:1: _id "d 1" contains whitespace'):
         list(iter_corpus(path))
 
 

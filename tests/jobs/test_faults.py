@@ -359,7 +359,7 @@ def test_a_dataset_name_cannot_escape_the_output_folder(tmp_path: Path, name: st
 
 def test_a_split_cannot_escape_the_corpus(tmp_path: Path) -> None:
     refused(run_cli("retrieve", "--dataset", "beir/nfcorpus", "--split", "../../etc", "--output", tmp_path / "x.txt"),
-            "split '../../etc' cannot be part of a file name")
+            'split "../../etc" cannot be part of a file name')
 
 
 # -- two processes, one output -------------------------------------------------------------------------------------

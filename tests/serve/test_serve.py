@@ -136,7 +136,7 @@ def test_a_request_naming_another_model_is_refused(url: str) -> None:
             assert post(url, path, body).status_code == 200, (path, model)
         refused = post(url, path, {"model": "gpt-4", "query": "fever", "documents": ["fever in children"]})
         assert refused.status_code == 404 and refused.json() == {
-            "error": f"model: 'gpt-4' is not served here; this server serves '{served}'", "error_type": "validation", "field": "model"}
+            "error": f'model: "gpt-4" is not served here; this server serves "{served}"', "error_type": "validation", "field": "model"}
 
 
 def test_ids_read_the_dense_index_vectors(url: str, reranker: ResRankReranker) -> None:
@@ -270,9 +270,9 @@ def test_hostile_requests_get_4xx_and_the_server_keeps_serving(url: str) -> None
         error = response.json()
         assert set(error) == {"error", "error_type", "field"} and error["error"].startswith(error["field"]), error
     by_body = {json.dumps(b): r.json() for p, b, r in statuses[:len(HOSTILE)]}
-    assert by_body[json.dumps(HOSTILE[9][1])]["error"] == "documents[0]: id 'no such id' contains whitespace"
-    assert by_body[json.dumps(HOSTILE[10][1])]["error"] == "documents[0]: id 'unknown' is not in the dense index index"
-    assert by_body[json.dumps(HOSTILE[11][1])]["error"] == "documents[1]: id 'd1' repeats documents[0]"
+    assert by_body[json.dumps(HOSTILE[9][1])]["error"] == 'documents[0]: id "no such id" contains whitespace'
+    assert by_body[json.dumps(HOSTILE[10][1])]["error"] == 'documents[0]: id "unknown" is not in the dense index index'
+    assert by_body[json.dumps(HOSTILE[11][1])]["error"] == 'documents[1]: id "d1" repeats documents[0]'
     assert by_body[json.dumps(HOSTILE[12][1])]["error"] == "documents[0]: id must be a string, got 10"
     assert {r.status_code for _, b, r in statuses[16:20]} == {413}
     assert [by_body[json.dumps(b)]["error"] for _, b in HOSTILE[-3:-1]] == ["query: text is empty", "texts[1]: text is empty"]
@@ -285,6 +285,31 @@ def test_hostile_requests_get_4xx_and_the_server_keeps_serving(url: str) -> None
     assert httpx.get(f"{url}/health").json() == {"status": "ok"}
     assert [httpx.head(f"{url}{path}").status_code for path in ("/health", "/ready")] == [200, 200]  # curl -I, uptime monitors: 405
 
+
+
+def test_validation_messages_show_the_json_the_client_sent(url: str) -> None:
+    """Messages said Python's True and 'd 1' (and pydantic's "a valid dictionary" without the value) for JSON's true and
+    "d 1"; each wrong value now reads as JSON, escaped where it would not print."""
+    refused = {
+        json.dumps({"query": "q", "documents": [{"id": True}]}): "documents[0]: id must be a string, got true",
+        json.dumps({"query": "q", "documents": [{"id": None}]}): "documents[0]: id must be a string, got null",
+        json.dumps({"query": "q", "documents": [{"id": [1]}]}): "documents[0]: id must be a string, got an array",
+        json.dumps({"query": "q", "documents": [{"id": "d\u00e9 1\u2028"}]}): 'documents[0]: id "d\u00e9 1\\u2028" contains whitespace',
+        json.dumps({"query": True, "documents": ["a"]}): "query: must be a string, got true",
+        json.dumps({"query": "q", "documents": {"a": 1}}): "documents: must be an array, got an object",
+        json.dumps({"query": "q", "documents": ["a"], "top_n": False}): "top_n: must be an integer, got false",
+        json.dumps({"query": "q", "documents": ["a"], "top_n": 1.5}): "top_n: must be an integer, got 1.5",
+        json.dumps({"query": "q", "documents": ["a"], "return_documents": "yes"}): 'return_documents: must be true or false, got "yes"',
+        json.dumps({"query": "q", "documents": ["a"], "model": None, "return_documents": None}):
+            "return_documents: must be true or false, got null",
+        json.dumps({"query": "q", "documents": ["a"], "model": 'm"1'}): 'model: "m\\"1" is not served here; this server serves "model"',
+        json.dumps([{"query": "q"}]): "body: must be an object, got an array",
+    }
+    for body, message in refused.items():
+        response = httpx.post(f"{url}/v1/rerank", content=body, headers={**AUTH, "Content-Type": "application/json"})
+        assert 400 <= response.status_code < 500 and response.json()["error"] == message, (body, response.text)
+    tei = post(url, "/rerank", {"query": "q", "texts": ["a"], "raw_scores": 1})
+    assert tei.json()["error"] == "raw_scores: must be true or false, got 1"
 
 def test_full_queue_and_timeouts_answer_503_with_retry_after(model_dir: Path) -> None:
     settings = ServeSettings(str(model_dir), device="cpu", max_batch=1, max_queue=2, timeout_s=30)
