@@ -49,9 +49,10 @@ def check_text(value: object, what: str = "text") -> str:
 
 
 def is_blank(text: str) -> bool:
-    """Nothing to read: only whitespace and Unicode format characters (category Cf: zero-width spaces and joiners, the
-    BOM, direction marks), which are invisible, so a text of them would pass as a query or passage while being none."""
-    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
+    """Nothing to read: only whitespace, control characters (category Cc: NUL, escapes) and Unicode format characters
+    (category Cf: zero-width spaces and joiners, the BOM, direction marks). Tokenizers drop Cc and Cf (BERT's cleaning)
+    and neither shows, so a text of them would pass as a query or passage while being none."""
+    return all(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in text)
 
 
 def check_columns(**columns: str) -> None:

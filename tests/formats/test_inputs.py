@@ -146,10 +146,11 @@ INVISIBLE = "\u200b\u200c\ufeff"
 """Zero-width space, zero-width non-joiner, BOM: Unicode format characters (category Cf), nothing a reader sees."""
 
 
-def test_text_of_only_whitespace_and_invisible_characters_is_blank(tmp_path: Path) -> None:
+def test_text_of_only_whitespace_control_and_invisible_characters_is_blank(tmp_path: Path) -> None:
     """Probe: such a query or passage was read as text, where a blank one is refused."""
     assert is_blank("") and is_blank(INVISIBLE) and is_blank(f" \t{INVISIBLE}\u2060\n")
-    assert not is_blank(f"{INVISIBLE}a") and not is_blank("\u00e9")
+    assert is_blank("\x00\x01") and is_blank("\x1b\x7f\x9f")  # control characters (Cc): tokenizers drop them
+    assert not is_blank(f"{INVISIBLE}a") and not is_blank("\u00e9") and not is_blank("\x00a")
     path = tmp_path / "t.tsv"
     path.write_text(f"q1\t {INVISIBLE}\n", encoding="utf-8")
     with pytest.raises(InputError, match="t.tsv:1: expected 'qid<TAB>query text'"):

@@ -241,6 +241,7 @@ def test_rank_and_encode_refuse_bad_arguments_in_one_line(root: Path) -> None:
         (lambda: model.rank("q", ["a", ""]), r"documents\[1\]: text is empty"),
         (lambda: model.rank("q", ["a", "   "]), r"documents\[1\]: text is empty"),
         (lambda: model.rank("q", ["a", " \u200b\u200c\ufeff"]), r"documents\[1\]: text is empty"),  # zero-width: blank too
+        (lambda: model.rank("q", ["a", "\x00\x01"]), r"documents\[1\]: text is empty"),  # control characters: blank too
         (lambda: ResRankModel.from_config(tiny_config(root), "cpu", "float32", encoder_batch_size=0),
          "encoder batch size must be an integer >= 1, got 0"),
         (lambda: model.rank("", ["a"]), "query: text is empty"),

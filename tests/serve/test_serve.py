@@ -287,6 +287,20 @@ def test_hostile_requests_get_4xx_and_the_server_keeps_serving(url: str) -> None
 
 
 
+def test_text_of_only_control_characters_is_refused_as_empty(url: str) -> None:
+    """A NUL or an escape is no text (tokenizers drop control characters, as they drop zero-width ones): such a document
+    or query was scored as if it were a passage; it is refused as an empty one is, by its index."""
+    for blank in ("", "\u0000\u0001", "\u0007 \u200b", "\u001b\u007f\u0085"):
+        for path, body, field in (("/v1/rerank", {"query": "q", "documents": ["a", blank]}, "documents[1]"),
+                                  ("/v1/rerank", {"query": "q", "documents": ["a", {"text": blank}]}, "documents[1]"),
+                                  ("/rerank", {"query": "q", "texts": ["a", "b", blank]}, "texts[2]"),
+                                  ("/v2/rerank", {"query": blank, "documents": ["a"]}, "query")):
+            response = post(url, path, body)
+            assert response.status_code == 422 and response.json() == {
+                "error": f"{field}: text is empty", "error_type": "validation", "field": field}, (path, body, response.text)
+    assert post(url, "/v1/rerank", {"query": "q\u0000", "documents": ["a\u0007b"]}).status_code == 200  # text around them reads
+
+
 def test_validation_messages_show_the_json_the_client_sent(url: str) -> None:
     """Messages said Python's True and 'd 1' (and pydantic's "a valid dictionary" without the value) for JSON's true and
     "d 1"; each wrong value now reads as JSON, escaped where it would not print."""
