@@ -70,7 +70,9 @@ def build_app(service: RerankService) -> FastAPI:
         yield
         await service.stop()
 
-    app = FastAPI(title="ResRank rerank server", version=__version__, lifespan=lifespan,
+    # redirect_slashes off: Starlette answers "/v1/rerank/" with a 307 to an absolute URL built from the Host header, wrong
+    # behind a proxy, and a client that follows it may drop the POST body; every path is served under one spelling only
+    app = FastAPI(title="ResRank rerank server", version=__version__, lifespan=lifespan, redirect_slashes=False,
                   description=f"Model **{settings.model_name}**: Cohere v2 (`/v2/rerank`), Jina (`/v1/rerank`) and "
                               "text-embeddings-inference (`/rerank`) dialects; documents as text or `{\"id\"}` of the dense index.")
 
@@ -79,11 +81,15 @@ def build_app(service: RerankService) -> FastAPI:
         return validation_response(exc)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         if isinstance(exc, BodyTooLarge):
             return exc.response()
         if exc.status_code == 400 and exc.__cause__ is not None:  # FastAPI's "error parsing the body", raised from the cause
             return error_response(400, "body", f"not valid JSON ({unreadable(exc.__cause__)})", "json")
+        path = request.url.path
+        if exc.status_code == 404 and path != "/" and path.rstrip("/") in routes:
+            return error_response(404, "path", f"{shown(path)} is not served; the route is {shown(path.rstrip('/'))} (no trailing slash)",
+                                  "http")
         return error_response(exc.status_code, "path", str(exc.detail), "http", exc.headers)
 
     @app.exception_handler(RequestError)

@@ -287,6 +287,19 @@ def test_hostile_requests_get_4xx_and_the_server_keeps_serving(url: str) -> None
 
 
 
+def test_a_trailing_slash_is_404_with_the_route_not_a_redirect(url: str) -> None:
+    """Starlette answered "/v1/rerank/" with a 307 to an absolute URL built from the Host header (wrong behind a proxy;
+    a client following it may drop the POST body): every path has one spelling, and the 404 names it."""
+    for path, body in (("/v2/rerank/", {"query": "q", "documents": ["a"]}), ("/v1/rerank/", {"query": "q", "documents": ["a"]}),
+                       ("/rerank/", {"query": "q", "texts": ["a"]})):
+        response = post(url, path, body)
+        assert (response.status_code, response.headers.get("location")) == (404, None), (path, response.status_code)
+        assert response.json() == {"error": f'path: "{path}" is not served; the route is "{path[:-1]}" (no trailing slash)',
+                                   "error_type": "http", "field": "path"}
+    for path in ("/health/", "/metrics/"):
+        assert httpx.get(f"{url}{path}", headers=AUTH).status_code == 404, path
+
+
 def test_text_of_only_control_characters_is_refused_as_empty(url: str) -> None:
     """A NUL or an escape is no text (tokenizers drop control characters, as they drop zero-width ones): such a document
     or query was scored as if it were a passage; it is refused as an empty one is, by its index."""
