@@ -10,7 +10,7 @@ Ray Serve replica (:mod:`.ray_deployment`).
 
 Every error is JSON ``{"error": "<field>: <what>", "error_type", "field"}`` (TEI's keys, plus the
 field): 400 unreadable JSON, 401 missing or wrong API key, 404 a model other than the one served,
-413 a size limit, 415 not JSON, 422 a wrong value or type, 503 with ``Retry-After`` when the queue is
+413 a size limit, 415 not JSON (or compressed), 422 a wrong value or type, 503 with ``Retry-After`` when the queue is
 full, the model is loading, the server is draining, or the request was not served within the timeout.
 """
 
@@ -264,6 +264,9 @@ class Edge:
                                      {"WWW-Authenticate": "Bearer"})(scope, receive, answer)
             elif self.declared_length(scope) > self.max_body_bytes:
                 await BodyTooLarge(self.max_body_bytes).response()(scope, receive, answer)
+            elif (coding := self.content_coding(scope)) not in ("", "identity"):
+                await error_response(415, "body", f"Content-Encoding {shown(coding)} is not supported; send the JSON uncompressed",
+                                     "json")(scope, receive, answer)
             else:
                 try:
                     await self.app(scope, limited, answer)
@@ -288,6 +291,11 @@ class Edge:
         """The Content-Length header's value (0 when absent or unreadable: ``receive`` counts the bytes anyway)."""
         value = dict(scope.get("headers", [])).get(b"content-length", b"0")
         return int(value) if value.isdigit() else 0
+
+    @staticmethod
+    def content_coding(scope: Scope) -> str:
+        """The Content-Encoding header's value: a compressed body would reach the JSON parser as bytes it calls not UTF-8."""
+        return dict(scope.get("headers", [])).get(b"content-encoding", b"").decode("latin-1").strip().lower()
 
     def authorized(self, scope: Scope) -> bool:
         if self.api_key is None or scope.get("path") in OPEN_PATHS:

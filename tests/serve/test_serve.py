@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import io
 import json
 import os
@@ -337,6 +338,15 @@ def test_validation_messages_show_the_json_the_client_sent(url: str) -> None:
         assert 400 <= response.status_code < 500 and response.json()["error"] == message, (body, response.text)
     tei = post(url, "/rerank", {"query": "q", "texts": ["a"], "raw_scores": 1})
     assert tei.json()["error"] == "raw_scores: must be true or false, got 1"
+
+def test_a_compressed_body_is_415_not_unreadable_json(url: str) -> None:
+    """The server reads no Content-Encoding: a gzipped body was answered 400 "not valid JSON (not UTF-8 at byte 1)"."""
+    body = gzip.compress(json.dumps({"query": "q", "documents": ["a"]}).encode())
+    response = httpx.post(f"{url}/v1/rerank", content=body, headers={**AUTH, "Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert response.status_code == 415 and response.json() == {
+        "error": 'body: Content-Encoding "gzip" is not supported; send the JSON uncompressed', "error_type": "json", "field": "body"}
+    identity = {**AUTH, "Content-Type": "application/json", "Content-Encoding": "identity"}
+    assert httpx.post(f"{url}/v1/rerank", content=json.dumps({"query": "q", "documents": ["a"]}), headers=identity).status_code == 200
 
 def test_full_queue_and_timeouts_answer_503_with_retry_after(model_dir: Path) -> None:
     settings = ServeSettings(str(model_dir), device="cpu", max_batch=1, max_queue=2, timeout_s=30)
