@@ -97,14 +97,20 @@ class FirstSeen:
         return None
 
 
+SHOWN_CHARACTERS = 80
+"""How much of a long string an error message shows."""
+
+
 def shown(value: object) -> str:
     """``value`` in an error message as JSON writes it (``true``, ``null``, ``"d 1"``: what a JSON client or file holds, where
     Python's repr says ``True``, ``None``, ``'d 1'``), on one printable line: a character that does not print (a control
-    character, a line separator, a lone surrogate) is escaped. An array or object is named, not dumped (it may be huge)."""
+    character, a line separator, a lone surrogate) is escaped. An array or object is named, not dumped (it may be huge), and a long string is cut."""
     if isinstance(value, (list, tuple)):
         return "an array"
     if isinstance(value, dict):
         return "an object"
     if value is not None and not isinstance(value, (str, int, float, bool)):
         return type(value).__name__
+    if isinstance(value, str) and len(value) > SHOWN_CHARACTERS:  # a 25 kB id echoed whole would be a 25 kB error
+        return f"{shown(value[:SHOWN_CHARACTERS])}… ({len(value)} characters)"
     return "".join(ch if ch.isprintable() else json.dumps(ch)[1:-1] for ch in json.dumps(value, ensure_ascii=False))

@@ -199,8 +199,15 @@ def validation_response(exc: RequestValidationError) -> JSONResponse:
     if isinstance(error.get("input"), (bytes, bytearray)) and not loc:
         return error_response(415, "body", "send JSON, with Content-Type: application/json", "json")
     field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".") or "body"
-    expected = JSON_TYPES.get(str(error.get("type")))
-    message = f"must be {expected}, got {shown(error.get('input'))}" if expected else str(error.get("msg", "invalid"))
+    kind, got, limits = str(error.get("type")), shown(error.get("input")), error.get("ctx") or {}
+    if kind in JSON_TYPES:
+        message = f"must be {JSON_TYPES[kind]}, got {got}"
+    elif kind == "greater_than_equal":
+        message = f"must be at least {limits['ge']}, got {got}"
+    elif kind == "too_short":
+        message = f"must hold at least {limits['min_length']} item, got an empty array"
+    else:
+        message = str(error.get("msg", "invalid"))
     return error_response(422, field, message, "validation")
 
 

@@ -332,12 +332,17 @@ def test_validation_messages_show_the_json_the_client_sent(url: str) -> None:
             "return_documents: must be true or false, got null",
         json.dumps({"query": "q", "documents": ["a"], "model": 'm"1'}): 'model: "m\\"1" is not served here; this server serves "model"',
         json.dumps([{"query": "q"}]): "body: must be an object, got an array",
+        json.dumps({"query": "q", "documents": ["a"], "top_n": -5}): "top_n: must be at least 1, got -5",
+        json.dumps({"query": "q", "documents": []}): "documents: must hold at least 1 item, got an empty array",
+        json.dumps({"query": "q", "documents": [{"id": "x" * 5000 + " "}]}):
+            f'documents[0]: id "{"x" * 80}"… (5001 characters) contains whitespace',
     }
     for body, message in refused.items():
         response = httpx.post(f"{url}/v1/rerank", content=body, headers={**AUTH, "Content-Type": "application/json"})
         assert 400 <= response.status_code < 500 and response.json()["error"] == message, (body, response.text)
     tei = post(url, "/rerank", {"query": "q", "texts": ["a"], "raw_scores": 1})
     assert tei.json()["error"] == "raw_scores: must be true or false, got 1"
+
 
 def test_a_compressed_body_is_415_not_unreadable_json(url: str) -> None:
     """The server reads no Content-Encoding: a gzipped body was answered 400 "not valid JSON (not UTF-8 at byte 1)"."""
