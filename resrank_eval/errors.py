@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from numbers import Integral
 from pathlib import Path
 
@@ -21,6 +23,21 @@ class InputError(ResrankError):
         super().__init__(f"{where}: {message}")
 
 
+class ArgumentError(ResrankError):
+    """A bad argument value. Its message marks each argument it names with backticks, by its Python name (`` `top_k` ``):
+    Python callers read the name unmarked, the CLI the flag that carries it (:meth:`naming`), so neither reads the other's."""
+
+    MARK = re.compile(r"`([A-Za-z_]\w*)`")
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        super().__init__(self.naming(str))
+
+    def naming(self, write: Callable[[str], str]) -> str:
+        """The message with each marked argument written as ``write(name)``."""
+        return self.MARK.sub(lambda match: write(match[1]), self.template)
+
+
 def first_line(exc: BaseException) -> str:
     """An exception's message cut to its first line (third-party messages run to pages), else its type's name."""
     text = str(exc).strip()
@@ -31,4 +48,5 @@ def check_count(value: object, what: str, least: int = 1, none_ok: bool = False)
     """An integer >= ``least`` (or None where ``none_ok``), else a one-line error naming the argument ``what``: the one
     check of the counts the Python API takes (``top_k``, ``batch_size``), which the CLI checks as it parses."""
     if not (value is None and none_ok) and (isinstance(value, bool) or not isinstance(value, Integral) or value < least):
-        raise ResrankError(f"{what} must be an integer >= {least}{' or None' if none_ok else ''}, got {value!r}")
+        name = f"`{what}`" if what.isidentifier() else what  # a description ("encoder batch size") names no argument
+        raise ArgumentError(f"{name} must be an integer >= {least}{' or None' if none_ok else ''}, got {value!r}")

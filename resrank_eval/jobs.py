@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from .errors import InputError, ResrankError
+from .errors import ArgumentError, InputError, ResrankError
 from .formats.atomic import atomic_write, locked
 from .formats.jsonl import read_json
 from .formats.results_log import ResultsLog, partial_path
@@ -95,7 +95,7 @@ class Step(Generic[T]):
     def run(self, overwrite: bool = False, job: Job | None = None) -> Outcome[T]:
         """Keep, refuse or make (see the module doc); ``overwrite`` makes the outputs again whatever lies there."""
         if job is not None and not job.shard.whole:
-            raise ResrankError("sharding applies to dense retrieval, encode and rerank; this runs in one process (use --threads)")
+            raise ArgumentError("sharding applies to dense retrieval, encode and rerank; this runs in one process (use `threads`)")
         check_apart(self.provenance, self.outputs)
         with locked(self.outputs.files[0]):
             if not overwrite and kept(self.provenance, self.outputs):

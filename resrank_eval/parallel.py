@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from .errors import ResrankError
+from .errors import ArgumentError, check_count
 
 if TYPE_CHECKING:
     from torch.distributed import Store
@@ -43,7 +43,7 @@ class Shard:
 
     def __post_init__(self) -> None:
         if self.num < 1 or not 0 <= self.id < self.num:
-            raise ResrankError(f"--shard-id must be in 0..{self.num - 1} and --shard-num at least 1, got {self.id} and {self.num}")
+            raise ArgumentError(f"`shard_id` must be in 0..{self.num - 1} and `shard_num` at least 1, got {self.id} and {self.num}")
 
     @property
     def whole(self) -> bool:
@@ -59,8 +59,7 @@ class Shard:
 
     def blocks(self, items: Sequence[T], unit_size: int) -> list[list[T]]:
         """The blocks of ``unit_size`` items (in order) that this shard owns."""
-        if unit_size < 1:
-            raise ResrankError(f"--batch-size must be at least 1, got {unit_size}")
+        check_count(unit_size, "unit_size")
         return [list(items[start:start + unit_size]) for start in range(0, len(items), unit_size) if self.owns(start // unit_size)]
 
 
@@ -101,10 +100,10 @@ def sharded(shard_id: int | None = None, shard_num: int | None = None) -> Job:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
         if (shard_id is None) != (shard_num is None):
-            raise ResrankError("pass --shard-id and --shard-num together (one job of an array), or neither")
+            raise ArgumentError("pass `shard_id` and `shard_num` together (one job of an array), or neither")
         return Job(Shard(shard_id or 0, shard_num or 1))
     if shard_id is not None or shard_num is not None:
-        raise ResrankError("--shard-id/--shard-num are for separate jobs; under torchrun the ranks are the shards")
+        raise ArgumentError("`shard_id`/`shard_num` are for separate jobs; under torchrun the ranks are the shards")
     import torch
     import torch.distributed as dist
 

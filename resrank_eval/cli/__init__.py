@@ -27,7 +27,7 @@ from . import (
     shard_cmds,
     train_cmds,
 )
-from .common import CliError, describe
+from .common import CliError, describe, flags_of
 
 
 class ResrankGroup(click.Group):
@@ -56,7 +56,8 @@ class ResrankGroup(click.Group):
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise
-            message, status = describe(exc)
+            command = self.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
+            message, status = describe(exc, flags_of(command, ctx) if command else {})
             raise CliError(message, status) from None
 
 

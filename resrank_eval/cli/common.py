@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from ..errors import ResrankError, first_line
+from ..errors import ArgumentError, ResrankError, first_line
 from ..formats.atomic import check_writable
 from ..formats.trec import check_tag
 from ..jobs import MADE, SHARD_DONE, ShardedStep, Step
@@ -29,12 +29,15 @@ class CliError(click.ClickException):
         self.exit_code = exit_code
 
 
-def describe(exc: Exception) -> tuple[str, int]:
+def describe(exc: Exception, flags: Mapping[str, str]) -> tuple[str, int]:
     """The one-line message and exit status for an exception a command let through (2: bad input, 1: a bug).
 
-    The library raises :class:`ResrankError` with ``file:line`` for every input it reads; the rest
-    are what third-party code raises on a bad file or value (an ``OSError`` names its file).
+    The library raises :class:`ResrankError` with ``file:line`` for every input it reads, and :class:`ArgumentError` naming
+    the arguments at fault, written here as the command's ``flags`` carry them (see :func:`flags_of`); the rest are what
+    third-party code raises on a bad file or value (an ``OSError`` names its file).
     """
+    if isinstance(exc, ArgumentError):
+        return exc.naming(lambda name: flags.get(name, name)), 2
     if isinstance(exc, ResrankError):
         return str(exc), 2
     if isinstance(exc, OSError) and exc.filename is not None:
@@ -48,6 +51,12 @@ def describe(exc: Exception) -> tuple[str, int]:
     if isinstance(exc, (OSError, ValueError, zlib.error)) or type(exc).__name__ == "SafetensorError":
         return first_line(exc), 2
     return f"internal error, {type(exc).__name__}: {first_line(exc)} (--debug shows the traceback)", 1
+
+
+def flags_of(command: click.Command, ctx: click.Context) -> dict[str, str]:
+    """The flag that carries each of ``command``'s parameters, by the parameter's name: a command names a parameter as the
+    library names the argument it becomes (``--resamples`` is ``n_resamples``), so a library error names the flag."""
+    return {p.name: max(p.opts, key=len) for p in command.get_params(ctx) if isinstance(p, click.Option) and p.name}
 
 
 def echo_warning(message: str) -> None:

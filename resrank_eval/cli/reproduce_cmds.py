@@ -14,7 +14,7 @@ from ..datasets.interchange import passage_store
 from ..errors import InputError, ResrankError
 from ..reproduce.conditions import Grid
 from ..reproduce.plan import Cell, Command
-from .common import OVERWRITE, PLANNED, Writable, overwrite_option
+from .common import OVERWRITE, PLANNED, Writable, describe, flags_of, overwrite_option
 
 
 def _names(ctx: click.Context, param: click.Parameter, text: str | None) -> list[str] | None:
@@ -117,10 +117,11 @@ def check_commands(grid: Grid, cells: list[Cell], line: Callable[[Command], list
         for cell in cells:
             for command in cell.commands():
                 argv = line(command)
+                parser = _command(argv[0])
                 try:
-                    _command(argv[0]).make_context(argv[0], argv[1:], parent=ctx).close()
+                    parser.make_context(argv[0], argv[1:], parent=ctx).close()
                 except (click.UsageError, ResrankError) as exc:
-                    why = exc.format_message() if isinstance(exc, click.UsageError) else str(exc)
+                    why = exc.format_message() if isinstance(exc, click.UsageError) else describe(exc, flags_of(parser, ctx))[0]
                     raise InputError(grid.path, grid.lines.get(cell.condition.name),
                                      f"condition {cell.condition.name!r} on {cell.dataset.name}: {why}") from None
     finally:

@@ -47,7 +47,7 @@ def index(dataset: str, corpus: str | None, index_dir: str | None, threads: int)
 @split_option
 @click.option("--topics", type=click.Path(exists=True, dir_okay=False), default=None, help="Topic file overriding the dataset's.")
 @click.option("--method", type=click.Choice(["bm25", "dense"]), default="bm25", show_default=True)
-@click.option("--index", "index_name", default=None, help="Lucene index dir or Pyserini prebuilt name (bm25); FAISS index dir (dense).")
+@click.option("--index", default=None, help="Lucene index dir or Pyserini prebuilt name (bm25); FAISS index dir (dense).")
 @click.option("--model", default=None, help="ResRank checkpoint or encoder for --method dense.")
 @click.option("--hits", type=POSITIVE, default=1000, show_default=True)
 @click.option("--batch-size", type=POSITIVE, default=64, show_default=True)
@@ -59,7 +59,7 @@ def index(dataset: str, corpus: str | None, index_dir: str | None, threads: int)
 @dtype_option
 @threads_option
 @overwrite_option
-def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, method: str, index_name: str | None, model: str | None,
+def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, method: str, index: str | None, model: str | None,
              hits: int, batch_size: int, remove_query: bool | None, output: str | None, run_tag: str | None, shard_id: int | None,
              shard_num: int | None, device: str | None, dtype: str, threads: int) -> str:
     """Build a first-stage run with BM25 (Lucene) or the ResRank encoder (FAISS); dense runs sharded under torchrun.
@@ -85,27 +85,37 @@ def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, m
         without = f" with hits ({len(run) - found} without)" if found < len(run) else ""
         return f"{found} queries{without} -> {output}"
 
-    return run_step(retrieve_step(output, ds, method, queries, index_name, model, hits, batch_size, threads, remove_query, device,
+    return run_step(retrieve_step(output, ds, method, queries, index, model, hits, batch_size, threads, remove_query, device,
                                   dtype, tag), sharded(shard_id, shard_num), made)
+
+
+def _weights(ctx: click.Context, param: click.Parameter, value: str | None) -> list[float] | None:
+    """``0.1,0.9`` -> ``[0.1, 0.9]``; whether they suit the runs (one positive weight each), :func:`fuse_step` checks."""
+    if value is None:
+        return None
+    try:
+        return [float(part) for part in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of numbers") from None
 
 
 @click.command("fuse")
 @click.argument("runs", nargs=-1, required=True, type=Input(dir_okay=False))
 @click.option("--method", type=click.Choice(["rrf", "interpolate"]), default="rrf", show_default=True,
               help="Reciprocal-rank fusion, or per-query min-max normalised score interpolation.")
-@click.option("--weights", default=None, help="Comma-separated weight per run, e.g. 0.1,0.9.  [default: 1 each (rrf), equal shares (interpolate)]")
-@click.option("--k", "rrf_k", type=float, default=60.0, show_default=True, help="RRF constant.")
+@click.option("--weights", callback=_weights, default=None, help="Comma-separated weight per run, e.g. 0.1,0.9.  [default: 1 each (rrf), equal shares (interpolate)]")
+@click.option("--k", type=float, default=60.0, show_default=True, help="RRF constant.")
 @click.option("--depth", type=POSITIVE, default=1000, show_default=True, help="Hits per query each run contributes.")
 @click.option("--hits", type=POSITIVE, default=1000, show_default=True, help="Hits per query the fused run keeps.")
 @click.option("--run-tag", callback=checked_tag, default=None, help="Run tag.  [default: rrf-k60 or interpolate-<weights>]")
 @click.option("--output", required=True, type=Writable(), help="Fused TREC run to write.")
 @overwrite_option
-def fuse(runs: tuple[str, ...], method: str, weights: str | None, rrf_k: float, depth: int, hits: int, run_tag: str | None,
+def fuse(runs: tuple[str, ...], method: str, weights: list[float] | None, k: float, depth: int, hits: int, run_tag: str | None,
          output: str) -> str:
     """Fuse two or more TREC runs into a new first-stage run (RRF or score interpolation); kept when made so before."""
-    from ..retrieve.fusion import fuse_step, parse_weights
+    from ..retrieve.fusion import fuse_step
 
-    return run_step(fuse_step(runs, output, method, parse_weights(weights) if weights else None, rrf_k, depth, hits, run_tag),
+    return run_step(fuse_step(runs, output, method, weights, k, depth, hits, run_tag),
                     made=lambda fused: f"{len(fused)} queries fused ({method}) -> {output}")
 
 COMMANDS = [index, retrieve, fuse]

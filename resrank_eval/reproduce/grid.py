@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..errors import ResrankError
+from ..errors import ArgumentError, ResrankError
 from ..evaluate.metrics import evaluate
 from ..formats.atomic import atomic_write, check_writable
 from ..formats.trec import read_run
@@ -94,7 +94,7 @@ def check_baseline(grid: Grid, baseline: str | None) -> str | None:
     """The condition significance is tested against (``baseline``, else the file's); an unknown name is an error."""
     chosen = baseline if baseline is not None else grid.spec.baseline
     if chosen is not None and chosen not in grid.conditions:
-        raise ResrankError(f"--baseline {chosen!r} is not a condition of {grid.path}; known: {', '.join(grid.conditions)}")
+        raise ArgumentError(f"`baseline` {chosen!r} is not a condition of {grid.path}; known: {', '.join(grid.conditions)}")
     return chosen
 
 

@@ -93,5 +93,5 @@ def _register(cls: type[Reranker]) -> None:
         for other in REGISTRY.values():
             same = next((o for o in other.options if o.name == option.name), None)
             if other is not known and same is not None and (same.default, same.kind) != (option.default, option.kind):
-                raise ResrankError(f"reranker {cls.name!r}: option {option.flag} differs from {other.name!r}'s")
+                raise ResrankError(f"reranker {cls.name!r}: option {option.name!r} differs from {other.name!r}'s")
     REGISTRY[cls.name] = cls

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ResrankError
+from ..errors import ArgumentError, ResrankError
 from .base import REGISTRY, Option, Reranker
 
 
@@ -64,12 +64,12 @@ def reranker_factory(name: str, **values: Any) -> RerankerFactory:
     declared = {o.name: o for o in cls.options}
     foreign = [key for key, value in values.items() if value is not None and key not in declared]
     if foreign:
-        flags = ", ".join(o.flag for o in cls.options) or "no options"
-        raise ResrankError(f"--{foreign[0].replace('_', '-')} does not apply to reranker {name!r} (it takes {flags})")
+        takes = ", ".join(f"`{o.name}`" for o in cls.options) or "no options"
+        raise ArgumentError(f"`{foreign[0]}` does not apply to reranker {name!r} (it takes {takes})")
     filled = {key: option.default if values.get(key) is None else values[key] for key, option in declared.items()}
     for option in cls.options:
         if option.required and filled[option.name] is None:
-            raise ResrankError(f"reranker {name!r} needs {option.flag}: {option.help}")
+            raise ArgumentError(f"reranker {name!r} needs `{option.name}`: {option.help}")
     if filled.get("device") is not None:  # an unknown device, or CUDA on a machine without one
         from ..model.loading import resolve_device  # torch, imported only when needed
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import InputError, ResrankError, first_line
+from ..errors import InputError, ResrankError, check_count, first_line
 from ..formats.atomic import atomic_write
 from ..formats.corpus import Document, corpus_file, iter_corpus
 from ..formats.jsonl import read_json
@@ -75,8 +75,8 @@ def encode_step(corpus: str | Path, model: str | Path | Encoder, index_dir: str 
     Chunk k holds passages k*shard_size ... (k+1)*shard_size - 1 and is encoded in one call, exactly as one process
     encodes it; each finished chunk is logged with its files' digests, so a killed encode resumes from them.
     """
-    if batch_size < 1 or shard_size < 1:
-        raise ResrankError("encode: --batch-size and --shard-size must be positive")
+    check_count(batch_size, "batch_size")
+    check_count(shard_size, "shard_size")
     given = None if isinstance(model, (str, Path)) else model
     provenance = encode_provenance(corpus, model, batch_size, shard_size, device, dtype, threads)
     shards = Path(index_dir) / SHARDS_DIR

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ResrankError, check_count
+from ..errors import ArgumentError, ResrankError, check_count
 from ..formats.trec import canonical_order, read_run, write_run
 from ..jobs import Outputs, Step
 from ..numeric import minmax
@@ -103,24 +103,14 @@ def check_fusion(weights: Sequence[float] | None, runs: int, k: float = RRF_K) -
     """One positive weight per run (a zero or negative weight would silently drop or invert a run), their sum within
     float32 (trec_eval's scores), and a finite positive ``k`` (an infinite one scores every document 0)."""
     if not (math.isfinite(k) and k > 0):
-        raise ResrankError(f"--k must be a positive number, got {k:g}")
+        raise ArgumentError(f"`k` must be a positive number, got {k:g}")
     if weights is None:
         return
     if len(weights) != runs:
         raise ResrankError(f"fusion: {len(weights)} weights for {runs} runs")
     if not (all(w > 0 for w in weights) and sum(weights) <= FLOAT32_MAX):
-        raise ResrankError(f"--weights must be positive numbers (summing to at most {FLOAT32_MAX:.3g}), "
+        raise ArgumentError(f"`weights` must be positive numbers (summing to at most {FLOAT32_MAX:.3g}), "
                            f"got {', '.join(f'{w:g}' for w in weights)}")
-
-
-def parse_weights(text: str) -> list[float]:
-    """``"0.1,0.9"`` -> ``[0.1, 0.9]``; every weight a positive number."""
-    try:
-        weights = [float(part) for part in text.split(",")]
-    except ValueError:
-        raise ResrankError(f"--weights must be comma-separated numbers, got {text!r}") from None
-    check_fusion(weights, len(weights))
-    return weights
 
 
 def fusion_name(method: str, weights: Sequence[float] | None = None, k: float = RRF_K) -> str:

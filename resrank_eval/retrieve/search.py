@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..datasets.dataset import Dataset
-from ..errors import ResrankError, check_count
+from ..errors import ArgumentError, ResrankError, check_count
 from ..formats.corpus import corpus_file
 from ..formats.results_log import ResultsLog
 from ..formats.trec import write_run
@@ -96,17 +96,17 @@ def _check(dataset: Dataset, method: str, index: str | Path | None, model: str |
     for value, name in ((hits, "hits"), (batch_size, "batch_size"), (threads, "threads")):
         check_count(value, name)
     if method == "bm25":
-        unused = next((flag for flag, value in (("--model", model), ("--device", device), ("--dtype", dtype)) if value), None)
+        unused = next((name for name, value in (("model", model), ("device", device), ("dtype", dtype)) if value), None)
         if unused:
-            raise ResrankError(f"{unused} does not apply to BM25 (it is for --method dense)")
+            raise ArgumentError(f"`{unused}` does not apply to BM25 (it is for `method` dense)")
         if index is None and dataset.corpus_dir is None and dataset.prebuilt_index is None:
-            raise ResrankError(f"dataset {dataset.name!r} has no local corpus or prebuilt index; pass --corpus DIR or --index")
+            raise ArgumentError(f"dataset {dataset.name!r} has no local corpus or prebuilt index; pass `corpus` (a BEIR folder) or `index`")
     elif method == "dense":
         from ..model.check import check_resrank_model
         from .dense import check_dense_index
 
         if not model or not index:
-            raise ResrankError("dense retrieval needs --model and --index (built by `resrank-eval encode`)")
+            raise ArgumentError("dense retrieval needs `model` and `index` (built by `resrank-eval encode`)")
         check_resrank_model(model)
         check_dense_index(index, search=True)
     else:

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ResrankError
+from ..errors import ArgumentError
 from ..formats.ids import shown
 from ..formats.schema import check
 from ..model.sources import BUNDLED_MODEL, BUNDLED_NFCORPUS_INDEX
@@ -97,7 +97,7 @@ def api_key_from(variable: str | None) -> str | None:
         return None
     key = os.environ.get(variable, "")
     if not key:
-        raise ResrankError(f"--api-key-env {variable}: that environment variable is unset or empty")
+        raise ArgumentError(f"`api_key_env` {variable}: that environment variable is unset or empty")
     return key
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,9 @@ from resrank_eval.cli import main
 from resrank_eval.errors import ResrankError
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.model.sources import BUNDLED_MODEL
-from resrank_eval.rerank import Reranked, Reranker, rerank_run
+from resrank_eval.parallel import sharded
+from resrank_eval.rerank import Reranked, Reranker, rerank_run, reranker_factory
+from resrank_eval.retrieve import fuse
 from resrank_eval.types import Candidate, QueryStats, Ranking
 from tests.helpers import DL19_CANDIDATES, REPO, write_config
 from tests.tiny_models import tiny_config
@@ -82,6 +85,35 @@ def test_reranking_an_empty_run_is_an_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize("extra", [["--alpha", "2"], ["--alpha", "0"], ["--resamples", "0"]])
 def test_report_alpha_and_resamples_out_of_range_are_refused(dl19: Path, tmp_path: Path, extra: list[str]) -> None:
     assert_refused(run_cli("report", dl19, "--dataset", "dl19", *extra, "--output", tmp_path / "out"), extra[0])
+    assert nothing_written(tmp_path)
+
+
+ONE_RUN = {"q": [Candidate("d", 1.0)]}
+
+
+@pytest.mark.parametrize(("call", "python", "args", "cli"), [
+    (lambda: fuse([ONE_RUN, ONE_RUN], k=0), "k must be a positive number, got 0",
+     lambda run, out: ["fuse", run, run, "--k", "0", "--output", out], "--k must be a positive number, got 0"),
+    (lambda: fuse([ONE_RUN, ONE_RUN], weights=[1, 0]), "weights must be positive numbers (summing to at most 3.4e+38), got 1, 0",
+     lambda run, out: ["fuse", run, run, "--weights", "1,0", "--output", out], "--weights must be positive numbers (summing to at most 3.4e+38), got 1, 0"),
+    (lambda: reranker_factory("identity", window=4), "window does not apply to reranker 'identity' (it takes no options)",
+     lambda run, out: rerank_args(run, out, "--reranker", "identity", "--window", "4"),
+     "--window does not apply to reranker 'identity' (it takes no options)"),
+    (lambda: reranker_factory("rankgpt", model="smollm2", temperature="0.7"),
+     "temperature applies to api_base servers; local models decode greedily",
+     lambda run, out: rerank_args(run, out, "--reranker", "rankgpt", "--model", "smollm2", "--temperature", "0.7"),
+     "--temperature applies to --api-base servers; local models decode greedily"),
+    (lambda: sharded(None, 2), "pass shard_id and shard_num together (one job of an array), or neither",
+     lambda run, out: rerank_args(run, out, "--reranker", "identity", "--shard-num", "2"),
+     "pass --shard-id and --shard-num together (one job of an array), or neither"),
+])
+def test_library_errors_name_python_arguments_and_the_cli_its_flags(dl19: Path, tmp_path: Path, call: Callable[[], object],
+                                                                     python: str, args: Callable[[Path, Path], list], cli: str) -> None:
+    """``rr.fuse(k=0)`` said ``--k must be ...`` to a Python caller: the library names its arguments, the CLI its flags."""
+    with pytest.raises(ResrankError) as info:
+        call()
+    assert str(info.value) == python
+    assert assert_refused(run_cli(*args(dl19, tmp_path / "out.txt"))) == f"Error: {cli}"
     assert nothing_written(tmp_path)
 
 

@@ -100,7 +100,7 @@ def test_a_shard_owns_every_nth_block() -> None:
     parts = [Shard(i, 3).blocks(items, 2) for i in range(3)]
     assert parts == [[[0, 1], [6, 7]], [[2, 3], [8, 9]], [[4, 5], [10]]]
     assert [item for block in Shard().blocks(items, 4) for item in block] == items
-    with pytest.raises(Exception, match="--shard-id must be in 0..1"):
+    with pytest.raises(Exception, match="shard_id must be in 0..1"):
         Shard(2, 2)
 
 

@@ -76,7 +76,7 @@ def test_fuse_cli_matches_the_library(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--weights", "0.1,x"], "comma-separated numbers"),
+        (["--weights", "0.1,x"], "Invalid value for '--weights': '0.1,x' is not a comma-separated list of numbers"),
         (["--weights", "0.1,0.2,0.7"], "3 weights for 2 runs"),
         (["--depth", "0"], "'--depth': 0 is not in the range x>=1"),
     ],

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import TypeVar
 
-from ...errors import ResrankError
+from ...errors import ArgumentError, ResrankError
 from .prompt import Message
 
 PROTOCOLS = {"rankgpt": "RankGPT@0d62bc3", "rank_llm": "0.26.0"}
@@ -40,8 +40,8 @@ def prompt_room(context_size: int, answer_tokens: int, passages: int) -> int:
     """Tokens left for a window's prompt once its answer is budgeted; an error when the answer alone fills the context
     (checked before a model loads where the answer is counted without one: ``SafeOpenai``'s cl100k_base)."""
     if answer_tokens >= context_size:
-        raise ResrankError(f"--context-size {context_size} leaves no room for a prompt: the answer to a window of {passages} "
-                           f"passages alone takes {answer_tokens} tokens; raise --context-size")
+        raise ArgumentError(f"`context_size` {context_size} leaves no room for a prompt: the answer to a window of {passages} "
+                            f"passages alone takes {answer_tokens} tokens; raise `context_size`")
     return context_size - answer_tokens
 
 
@@ -61,8 +61,8 @@ def fit_to_context(render: Callable[[int], Prompt], count: Callable[[Prompt], in
             return prompt
         words -= max(1, (tokens - room) // (passages * 4))
         if words < 0:
-            raise ResrankError(f"a window of {passages} passages does not fit in the {room} prompt tokens --context-size leaves "
-                               "beside the answer, even without passage text; raise --context-size")
+            raise ArgumentError(f"a window of {passages} passages does not fit in the {room} prompt tokens `context_size` leaves "
+                                "beside the answer, even without passage text; raise `context_size`")
 
 
 @lru_cache(maxsize=8192)

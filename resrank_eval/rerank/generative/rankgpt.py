@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import ResrankError
+from ...errors import ArgumentError
 from ..base import Option
 from .backend import THINKING, THINKING_TOKENS
 from .hf import HFChatBackend, load_causal_lm
@@ -27,15 +27,15 @@ HTTP_TOKENS_PER_ID = 8
 
 
 def parse_temperature(value: str | float | None) -> float | None:
-    """``--temperature``: a number >= 0, or ``none`` (None: the request carries no temperature)."""
+    """``temperature``: a number >= 0, or ``none`` (None: the request carries no temperature)."""
     if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
         return None
     try:
         temperature = float(value)
     except ValueError:
-        raise ResrankError(f"--temperature must be a number or 'none', got {value!r}") from None
+        raise ArgumentError(f"`temperature` must be a number or 'none', got {value!r}") from None
     if not temperature >= 0:
-        raise ResrankError(f"--temperature must be at least 0, got {value!r}")
+        raise ArgumentError(f"`temperature` must be at least 0, got {value!r}")
     return temperature
 
 
@@ -49,9 +49,9 @@ class RankGPTReranker(SlidingWindowReranker):
     def check_options(cls, values: dict[str, Any]) -> None:
         super().check_options(values)
         if values["thinking"] not in THINKING:  # a YAML conditions file reads an unquoted off/on as a boolean
-            raise ResrankError(f"--thinking must be one of {', '.join(THINKING)}, got {values['thinking']!r} (quote off and on in YAML)")
+            raise ArgumentError(f"`thinking` must be one of {', '.join(THINKING)}, got {values['thinking']!r} (quote off and on in YAML)")
         if parse_temperature(values["temperature"]) != 0 and not values.get("api_base"):
-            raise ResrankError("--temperature applies to --api-base servers; local models decode greedily")
+            raise ArgumentError("`temperature` applies to `api_base` servers; local models decode greedily")
         if values["protocol"] == "rank_llm":
             prompt_room(values["context_size"], safe_openai_answer_tokens(values["window"]), values["window"])
 

@@ -15,7 +15,7 @@ import time
 from abc import abstractmethod
 from typing import Any
 
-from ...errors import ResrankError
+from ...errors import ArgumentError, ResrankError
 from ...logs import progress
 from ...types import Candidate, QueryStats, Ranking
 from ..base import DEVICE, DTYPE, MODEL, Option, Reranked, Reranker
@@ -62,12 +62,12 @@ class SlidingWindowReranker(Reranker):
         try:
             check_window(values["window"], values["stride"])
         except ValueError as exc:
-            raise ResrankError(f"--window/--stride: {exc}") from None
+            raise ArgumentError(f"`window`/`stride`: {exc}") from None
         if values["max_words"] < 1:
-            raise ResrankError(f"--max-words must be at least 1, got {values['max_words']}")
+            raise ArgumentError(f"`max_words` must be at least 1, got {values['max_words']}")
         check_protocol(values["protocol"])
         if values["context_size"] < 1:
-            raise ResrankError(f"--context-size must be at least 1, got {values['context_size']}")
+            raise ArgumentError(f"`context_size` must be at least 1, got {values['context_size']}")
         if not values.get("api_base"):
             check_lm_source(values["model"])
 
