@@ -98,6 +98,11 @@ intra_op_threads_option = click.option("--threads", type=POSITIVE, default=None,
                                        help="torch's intra-op threads, recorded with the outputs: scores are byte-stable across "
                                             "processes with equal counts.  [default: torch's; 1 per process under torchrun]")
 
+resamples_option = click.option(
+    "--resamples", "n_resamples", type=POSITIVE, default=10_000, show_default=True,
+    help="Permutations of the randomization test: at least 2m/alpha for m runs tested per measure (Holm), else none can be "
+         "significant (its p-value is at least 2/(resamples + 1)).")
+
 
 PLANNED = "resrank_eval.planned"
 """Outputs a grid will make before the command that reads them runs (``reproduce`` checks every command first)."""

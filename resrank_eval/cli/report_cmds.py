@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import POSITIVE, Writable, echo_warning
+from .common import POSITIVE, Writable, echo_warning, resamples_option
 
 
 @click.command("report")
@@ -17,12 +17,12 @@ from .common import POSITIVE, Writable, echo_warning
 @click.option("--split", default="test", show_default=True, help="Qrels split of --corpus.")
 @click.option("--baseline", default=None, help="Run file or system label (run tag) to test every other run against.")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True, help="Significance level for the table markers.")
-@click.option("--resamples", type=POSITIVE, default=10_000, show_default=True, help="Permutations of the randomization test.")
+@resamples_option
 @click.option("--format", "fmt", type=click.Choice(["markdown", "latex", "csv", "html"]), default="markdown", show_default=True)
 @click.option("--output", type=Writable(folder=True), default=None,
               help="Also write report.md/.tex/.csv, index.html and tradeoff.png/.pdf into this folder.")
 def report(runs: tuple[str, ...], dataset: str | None, corpus: str | None, split: str, baseline: str | None, alpha: float,
-           resamples: int, fmt: str, output: str | None) -> None:
+           n_resamples: int, fmt: str, output: str | None) -> None:
     """Effectiveness + efficiency tables per dataset and across datasets, from run files or runs folders.
 
     Efficiency comes from the <run>.stats.jsonl (or <run>.summary.json) that `rerank` writes next to each run.
@@ -38,7 +38,7 @@ def report(runs: tuple[str, ...], dataset: str | None, corpus: str | None, split
         files.insert(0, Path(baseline))
     loaded = [load_run_file(f, dataset) for f in files]
     local = {dataset: get_dataset(dataset, corpus, split)} if corpus is not None else None
-    result = build_report(loaded, baseline, alpha, resamples, local)
+    result = build_report(loaded, baseline, alpha, n_resamples, local)
     for warning in (w for r in result.results for w in r.warnings):
         echo_warning(warning)
     click.echo(getattr(result, f"to_{fmt}")(), nl=False)

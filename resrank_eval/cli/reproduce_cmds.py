@@ -14,7 +14,7 @@ from ..datasets.interchange import passage_store
 from ..errors import InputError, ResrankError
 from ..reproduce.conditions import Grid
 from ..reproduce.plan import Cell, Command
-from .common import OVERWRITE, PLANNED, Writable, describe, flags_of, overwrite_option
+from .common import OVERWRITE, PLANNED, Writable, describe, flags_of, overwrite_option, resamples_option
 
 
 def _names(ctx: click.Context, param: click.Parameter, text: str | None) -> list[str] | None:
@@ -37,10 +37,10 @@ def _names(ctx: click.Context, param: click.Parameter, text: str | None) -> list
 @click.option("--pin", is_flag=True, help="Rewrite the file's expected: block with the scores of the runs (regenerates every pin).")
 @click.option("--measure", default=None, help="Measure of the table.  [default: the file's, else nDCG@10]")
 @click.option("--baseline", default=None, help="Condition the significance tests compare with.  [default: the file's]")
-@click.option("--resamples", type=click.IntRange(min=100), default=10_000, show_default=True, help="Permutations of the randomization test.")
+@resamples_option
 @overwrite_option
 def reproduce(conditions_file: str, conditions: list[str] | None, datasets: list[str] | None, output: str | None, dry_run: bool, check: bool,
-              pin: bool, measure: str | None, baseline: str | None, resamples: int) -> None:
+              pin: bool, measure: str | None, baseline: str | None, n_resamples: int) -> None:
     """Run the grid conditions x datasets of CONDITIONS_FILE (a path, or a bundled file: offline, paper) and print its table.
 
     Each cell is the resrank-eval commands --dry-run prints, run in this process: runs made exactly so and unchanged
@@ -49,21 +49,23 @@ def reproduce(conditions_file: str, conditions: list[str] | None, datasets: list
     OUTPUT/tradeoff.{png,pdf}.
     """
     failed = run_conditions(conditions_file, conditions, datasets, output, dry_run, check, pin, measure, baseline,
-                            resamples)
+                            n_resamples)
     if failed:
         raise click.ClickException(f"{failed} pinned score(s) differ from the runs")
 
 
 def run_conditions(conditions_file: str, conditions: list[str] | None, datasets: list[str] | None, output: str | None, dry_run: bool,
-                   check: bool, pin: bool, measure: str | None, baseline: str | None, resamples: int) -> int:
+                   check: bool, pin: bool, measure: str | None, baseline: str | None, n_resamples: int) -> int:
     """What both commands do, with this command's --overwrite; returns how many checks failed.
 
-    Every cell's commands are parsed (options, kinds, ranges) and ``--baseline`` and ``--pin`` checked before the first runs.
+    Every cell's commands are parsed (options, kinds, ranges) and ``--baseline``, ``--resamples`` and ``--pin`` checked
+    before the first runs.
     """
     from ..evaluate.metrics import parse_measure
+    from ..report.significance import check_resamples
     from ..reproduce import bundled_file, load_grid
     from ..reproduce.grid import check as check_pins
-    from ..reproduce.grid import check_baseline, check_pinnable, plan, run_grid, score, unpinned
+    from ..reproduce.grid import check_baseline, check_pinnable, plan, run_grid, score, tested_cells, unpinned
     from ..reproduce.grid import pin as pin_scores
 
     if measure:
@@ -71,7 +73,7 @@ def run_conditions(conditions_file: str, conditions: list[str] | None, datasets:
     grid = load_grid(bundled_file(conditions_file))
     root = Path(output or grid.spec.output)
     cells = plan(grid, root, conditions, datasets)
-    check_baseline(grid, baseline)
+    check_resamples(n_resamples, tested_cells(cells, check_baseline(grid, baseline)))
     if pin:
         check_pinnable(grid)
     overwrite = bool(click.get_current_context().meta.get(OVERWRITE, False))
@@ -87,7 +89,7 @@ def run_conditions(conditions_file: str, conditions: list[str] | None, datasets:
                 click.echo(shlex.join(["resrank-eval", *line(command)]))
         return 0
     run_grid(cells, lambda command: run_command(line(command)), echo=lambda text: click.echo(text, err=True))
-    report = score(grid, cells, baseline, resamples, measure)
+    report = score(grid, cells, baseline, n_resamples, measure)
     written = report.save(root, "table")
     click.echo(report.to_markdown(), nl=False)
     click.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)

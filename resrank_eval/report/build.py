@@ -15,7 +15,7 @@ from typing import Literal
 
 from ..datasets.dataset import Dataset
 from ..datasets.registry import get_dataset
-from ..errors import ResrankError
+from ..errors import ArgumentError, ResrankError
 from ..evaluate.metrics import evaluate
 from ..formats.atomic import atomic_write
 from ..formats.tables import render
@@ -24,7 +24,7 @@ from ..version import __version__
 from .html import page
 from .plot import plot_tradeoff
 from .runs import SystemRun, file_system_name
-from .significance import Comparison, compare, correct
+from .significance import ALPHA, Comparison, check_resamples, compare, correct
 from .tables import Table, csv_frame, dataset_table, efficiency_table, paper_table, testable
 
 
@@ -169,17 +169,20 @@ def unique_labels(runs: list[SystemRun]) -> list[str]:
     return labels
 
 
-def build_report(runs: list[SystemRun], baseline: str | Path | None = None, alpha: float = 0.05, n_resamples: int = 10_000,
+def build_report(runs: list[SystemRun], baseline: str | Path | None = None, alpha: float = ALPHA, n_resamples: int = 10_000,
                  datasets: Mapping[str, Dataset] | None = None, correction: str = "holm") -> Report:
     """Evaluate each run with its dataset's standard measures; test each against ``baseline`` (label or run file).
 
     Runs come from files (:func:`~resrank_eval.report.runs.load_run_file`) or from memory
     (``SystemRun(None, "my-system", "dl19", run, result.summary())``). ``datasets`` resolves names the
     registry does not know (a BEIR directory); ``correction`` is ``holm`` (over every comparison of a
-    measure in the report) or ``none``.
+    measure in the report) or ``none``. ``n_resamples`` must let the randomization test reject at ``alpha`` over that
+    family (:func:`~.significance.least_resamples`); too few are refused before any test runs.
     """
     if correction not in ("holm", "none"):
         raise ResrankError(f"unknown correction {correction!r}; use holm or none")
+    if not 0 < alpha < 1:
+        raise ArgumentError(f"`alpha` must be between 0 and 1, got {alpha!r}")
     results = []
     for run, label in zip(runs, unique_labels(runs)):
         dataset = (datasets or {}).get(run.dataset) or get_dataset(run.dataset)
@@ -189,10 +192,12 @@ def build_report(runs: list[SystemRun], baseline: str | Path | None = None, alph
     if baseline is None:
         return Report(results, None, alpha)
     report = Report(results, _baseline_label(results, baseline), alpha, correction)
-    for result in results:
-        reference = report.find(report.baseline, result.dataset)
-        if reference is not None and reference is not result and testable(reference.per_query):
-            result.significance = _significance(result, reference, n_resamples)
+    tested = [(result, reference) for result in results if (reference := report.find(report.baseline, result.dataset)) is not None
+              and reference is not result and testable(reference.per_query)]
+    family = max(Counter(m for result, _ in tested for m in result.measures).values(), default=0)
+    check_resamples(n_resamples, family if correction == "holm" else min(family, 1), alpha)
+    for result, reference in tested:
+        result.significance = _significance(result, reference, n_resamples)
     if correction == "holm":
         for measure in dict.fromkeys(m for r in results for m in r.significance):
             tested = [r for r in results if measure in r.significance]

@@ -9,13 +9,18 @@ say the direction: a system significantly *worse* than the baseline must not rea
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+
+from ..errors import ArgumentError, check_count
 
 DAGGER = "†"  # paired t-test p < alpha
 DOUBLE_DAGGER = "‡"  # randomization test p < alpha
 BETTER = "↑"  # significantly above the baseline
 WORSE = "↓"  # significantly below it
+ALPHA = 0.05
+"""The significance level of a report's markers unless one is chosen."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,27 @@ def correct(comparisons: Sequence[Comparison]) -> list[Comparison]:
     t = holm([c.p_ttest for c in comparisons])
     r = holm([c.p_randomization for c in comparisons])
     return [replace(c, p_ttest_adjusted=a, p_randomization_adjusted=b) for c, a, b in zip(comparisons, t, r)]
+
+
+def least_resamples(comparisons: int, alpha: float = ALPHA) -> int:
+    """The fewest resamples with which one of ``comparisons`` Holm-corrected randomization tests can reject at ``alpha``.
+
+    The seeded test's two-sided p-value is at least 2 / (resamples + 1) (the observed signs count as one resample, and both
+    tails count), and Holm multiplies the smallest p-value of the family by its size m: 2m / (R + 1) < alpha needs
+    R >= floor(2m / alpha) (40 for one comparison at 0.05, 10,000 for 250).
+    """
+    return math.floor(2 * comparisons / alpha)
+
+
+def check_resamples(n_resamples: int, comparisons: int, alpha: float = ALPHA) -> None:
+    """Enough resamples for ``comparisons`` tests at ``alpha`` (:func:`least_resamples`): with fewer, the randomization test's
+    marker can never show, and a table would read as "no significant difference" whatever the runs."""
+    check_count(n_resamples, "n_resamples")
+    least = least_resamples(comparisons, alpha)
+    if n_resamples < least:
+        family = f" times {comparisons} comparisons (Holm)" if comparisons > 1 else ""
+        raise ArgumentError(f"`n_resamples` {n_resamples} is too few: the randomization test's p-value is at least 2/(resamples + 1)"
+                            f"{family}, never below `alpha` {alpha:g}; use at least {least}")
 
 
 def compare(system: list[float], baseline: list[float], n_resamples: int = 10_000, seed: int = 0) -> Comparison:

@@ -90,6 +90,13 @@ def score(grid: Grid, cells: list[Cell], baseline: str | None = None, n_resample
                    labels={c.name: c.label for c in grid.conditions.values() if c.label})
 
 
+def tested_cells(cells: list[Cell], baseline: str | None) -> int:
+    """How many of ``cells`` :func:`score` tests against the ``baseline`` condition (those on a dataset it has a cell of):
+    the family each measure's p-values are corrected over."""
+    covered = {cell.dataset.name for cell in cells if cell.condition.name == baseline}
+    return sum(cell.condition.name != baseline and cell.dataset.name in covered for cell in cells)
+
+
 def check_baseline(grid: Grid, baseline: str | None) -> str | None:
     """The condition significance is tested against (``baseline``, else the file's); an unknown name is an error."""
     chosen = baseline if baseline is not None else grid.spec.baseline

@@ -402,6 +402,8 @@ def test_run_queries_without_topics_fail_before_the_model_loads(tmp_path: Path, 
 def test_pin_baseline_and_first_stage_keys_are_checked_before_anything_runs(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     refused(run_cli("reproduce", grid_file(tmp_path), "--baseline", "bm52"), "--baseline 'bm52' is not a condition")
+    refused(run_cli("reproduce", grid_file(tmp_path), "--resamples", "79"),  # bm25.identity and rrf against bm25: 2 comparisons
+            "--resamples 79 is too few", "times 2 comparisons (Holm), never below alpha 0.05; use at least 80")
     refused(run_cli("reproduce", grid_file(tmp_path, **{"expected:\n": "expected:\nthreads: 2\n"}), "--pin"),
             "`expected:` must be the file's last block")
     refused(run_cli("reproduce", grid_file(tmp_path, **{"{bm25:": "{bm52:"}), "--dry-run"),

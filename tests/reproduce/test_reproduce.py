@@ -90,7 +90,7 @@ def pinned(tmp_path_factory: pytest.TempPathFactory, cranfield: Path) -> Path:
     path = conditions_file(folder, cranfield, folder / "runs")
     with pytest.MonkeyPatch.context() as env:  # module-scoped: set up before the per-test cache isolation
         env.setenv("RESRANK_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
-        result = invoke("reproduce", str(path), "--pin", "--resamples", "200")
+        result = invoke("reproduce", str(path), "--pin", "--resamples", "400")
     assert result.exit_code == 0, result.output
     return path
 
@@ -120,7 +120,7 @@ def test_layout_table_and_pins(pinned: Path) -> None:
 
 def test_check_and_a_second_run_that_skips_everything(pinned: Path) -> None:
     started = time.perf_counter()
-    result = invoke("reproduce", str(pinned), "--check", "--resamples", "200")
+    result = invoke("reproduce", str(pinned), "--check", "--resamples", "400")
     assert result.exit_code == 0, result.output
     assert result.output.count("done, kept") == 10 and " s -> " not in result.output
     assert "FAIL" not in result.output and "reproduced" in result.output
@@ -130,7 +130,7 @@ def test_check_and_a_second_run_that_skips_everything(pinned: Path) -> None:
 def test_check_fails_loudly_on_a_wrong_pin(pinned: Path, tmp_path: Path) -> None:
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text(pinned.read_text().replace('dl19: {"nDCG@10": 0.5058', 'dl19: {"nDCG@10": 0.6058'))
-    result = invoke("reproduce", str(wrong), "--check", "--conditions", "bm25", "--datasets", "dl19", "--resamples", "200")
+    result = invoke("reproduce", str(wrong), "--check", "--conditions", "bm25", "--datasets", "dl19", "--resamples", "400")
     assert result.exit_code == 1
     assert "FAIL bm25" in result.output and "expected 0.6058 got 0.5058" in result.output
     assert "pinned score(s) differ" in result.output
@@ -184,7 +184,7 @@ def test_a_condition_changed_in_the_file_is_refused_naming_the_difference(
     changed = tmp_path / "grid.yaml"
     changed.write_text(text.replace(f"output: {pinned.parent / 'runs'}", f"output: {runs}").replace(*change))
     condition, dataset = cell
-    chosen = ["--conditions", condition, "--datasets", dataset, "--resamples", "200"]
+    chosen = ["--conditions", condition, "--datasets", dataset, "--resamples", "400"]
     assert_one_line_error(invoke("reproduce", str(changed), *chosen), f"run.{dataset}.{condition}.txt", difference, "--overwrite")
     redone = invoke("reproduce", str(changed), *chosen, "--overwrite")
     assert redone.exit_code == 0, redone.output
@@ -234,7 +234,7 @@ def test_a_cell_whose_run_shares_no_query_with_the_qrels_is_an_error(tmp_path: P
 
 def test_the_table_measure_is_scored_when_it_is_not_a_standard_one(tmp_path: Path) -> None:
     """The file's measure (P@10: not among DL19's standard measures) is computed for the table, not shown as –."""
-    result = invoke("reproduce", str(one_cell_grid(tmp_path, "dl19", "measure: P@10\n")), "--resamples", "200")
+    result = invoke("reproduce", str(one_cell_grid(tmp_path, "dl19", "measure: P@10\n")), "--resamples", "400")
     assert result.exit_code == 0, result.output
     run = read_run(tmp_path / "runs" / "dl19" / "run.dl19.bm25.txt")
     assert f"| bm25     | {evaluate(run, get_dataset('dl19').qrels(), ['P@10']).mean['P@10']:.4f} |" in result.stdout
