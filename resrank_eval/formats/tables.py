@@ -8,6 +8,7 @@ the first column is left-aligned, the others right-aligned.
 
 from __future__ import annotations
 
+import json
 from numbers import Integral, Real
 from typing import Any
 
@@ -27,8 +28,8 @@ def render(frame: pd.DataFrame, fmt: str, caption: str | None = None, digits: in
     flat = frame.reset_index() if any(name is not None for name in frame.index.names) else frame
     if fmt == "csv":
         return flat.to_csv(index=False).rstrip("\n")
-    if fmt == "json":
-        return flat.to_json(orient="records", indent=2)
+    if fmt == "json":  # json writes each float's repr, which reads back as the same float (pandas' to_json keeps 10 digits)
+        return json.dumps(flat.astype(object).where(flat.notna(), None).to_dict(orient="records"), indent=2)
     rows = [[_cell(value, digits) for value in row] for row in flat.itertuples(index=False)]
     headers = [str(column) for column in flat.columns]
     align = ("left", *("right" for _ in headers[1:]))

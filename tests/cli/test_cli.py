@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from resrank_eval.datasets import get_dataset
+from resrank_eval.evaluate.metrics import evaluate
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.formats.trec import read_run
 from resrank_eval.rerank import Option, Reranked, Reranker
@@ -37,6 +38,19 @@ def test_import_and_evaluate_dl19(dl19_run: Path) -> None:
     row = json.loads(result.stdout)[0]
     assert row["nDCG@10"] == pytest.approx(0.5058, abs=5e-4) and row["queries"] == 43
     assert set(row) >= {"AP(rel=2)@1000", "R(rel=2)@100", "R(rel=2)@1000"}
+
+
+def test_json_and_csv_carry_every_digit_of_the_library_scores(dl19_run: Path) -> None:
+    """``--format json`` rounded to 10 digits (pandas' to_json): machine-readable outputs read back as the same floats."""
+    scores = evaluate(read_run(dl19_run), get_dataset("dl19").qrels(), ["nDCG@10", "AP(rel=2)@1000"])
+    rows = json.loads(invoke("evaluate", "--dataset", "dl19", str(dl19_run), "--format", "json").stdout)
+    assert {m: rows[0][m] for m in scores.mean} == scores.mean
+    per_query = json.loads(invoke("evaluate", "--dataset", "dl19", str(dl19_run), "--per-query", "--format", "json", "-m", "nDCG@10").stdout)
+    assert {r["qid"]: r["nDCG@10"] for r in per_query} == {**{q: s["nDCG@10"] for q, s in scores.per_query.items()}, "all": scores.mean["nDCG@10"]}
+    csv = invoke("evaluate", "--dataset", "dl19", str(dl19_run), "--format", "csv").stdout.splitlines()
+    assert dict(zip(csv[0].split(","), csv[1].split(",")))["nDCG@10"] == repr(scores.mean["nDCG@10"])
+    table = invoke("evaluate", "--dataset", "dl19", str(dl19_run)).stdout
+    assert f"{scores.mean['nDCG@10']:.4f}" in table and repr(scores.mean["nDCG@10"]) not in table  # the table keeps its rounding
 
 
 def test_per_query_csv_and_markdown(dl19_run: Path) -> None:
