@@ -8,6 +8,7 @@ random-weight models when given none.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -28,16 +29,23 @@ SAMPLE_TEXT = (
 )
 
 
-def train_bpe_tokenizer(texts: Iterable[str] = SAMPLE_TEXT * 20, vocab_size: int = 400) -> Any:
-    """A ``PreTrainedTokenizerFast`` (EOS ``<|endoftext|>``, pad ``<pad>``) with ids < ``vocab_size``."""
+def train_bpe_tokenizer(texts: Iterable[str] = SAMPLE_TEXT * 20, vocab_size: int = 400, metaspace: bool = False) -> Any:
+    """A ``PreTrainedTokenizerFast`` (EOS ``<|endoftext|>``, pad ``<pad>``) with ids < ``vocab_size``: byte-level (GPT-2's and
+    Qwen's kind) or, with ``metaspace``, sentencepiece-style over ASCII (Llama-2's and Mistral's kind: a word's first piece
+    carries ``▁``, so ``A`` alone is ``▁A`` while ``[A`` is ``[``, ``A``)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    if metaspace:
+        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first")
+        tokenizer.decoder = decoders.Metaspace(prepend_scheme="first")
+        alphabet = list(string.printable)
+    else:
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tokenizer.decoder = decoders.ByteLevel()
+        alphabet = pre_tokenizers.ByteLevel.alphabet()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), initial_alphabet=alphabet)
     tokenizer.train_from_iterator(texts, trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token=SPECIAL_TOKENS[0], pad_token=SPECIAL_TOKENS[3])
 

@@ -17,6 +17,7 @@ from resrank_eval.rerank.generative import FirstReranker, RankGPTReranker
 from resrank_eval.rerank.generative.hf import HFChatBackend
 from resrank_eval.types import Candidate, Query, Ranking
 from tests.helpers import DL19_CANDIDATES
+from tests.tiny_models import SAMPLE_TEXT, train_bpe_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +154,14 @@ def test_both_protocols_run_locally_and_leave_a_trace(protocol: str, tokenizer: 
             assert (rank_llm_bytes in turns) == (protocol == "rank_llm") != ("number identifier []. \nRank" in turns)
         if reranker.name == "first":
             assert all(t["answer"].startswith("[") and t["completion_tokens"] == 1 for t in result.trace)
+
+
+def test_first_reads_the_identifier_token_that_follows_the_bracket() -> None:
+    """A sentencepiece-style tokenizer (Mistral's, which FIRST's and RankZephyr's models use) encodes ``A`` alone as ``▁A``
+    but ``[A`` as ``[``, ``A``: FIRST must read the logit of that ``A``, the token the prompt's ``[`` is followed by."""
+    tokenizer = train_bpe_tokenizer(SAMPLE_TEXT * 20 + ("passage A passage B passage C passage D",) * 20, metaspace=True)
+    tokenizer.chat_template = QWEN3_LIKE_TEMPLATE
+    first = FirstReranker(tiny_model("llama", len(tokenizer)), tokenizer, window=4, stride=2)
+    _, text = first.prompt("what causes fever", ["fever in children", "vitamin D", "the cell", "Paris"])
+    assert tokenizer.encode("A", add_special_tokens=False) == tokenizer.convert_tokens_to_ids(["▁A"])  # the look-alike
+    assert first.label_ids == [tokenizer(text + "[" + letter, add_special_tokens=False)["input_ids"][-1] for letter in "ABCD"]

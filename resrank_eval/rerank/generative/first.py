@@ -42,10 +42,12 @@ class FirstReranker(SlidingWindowReranker):
         return cls(lm, tokenizer, **sliding)
 
     def _single_token(self, letter: str) -> int:
-        ids = self.tokenizer.encode(letter, add_special_tokens=False)
-        if len(ids) != 1:
-            raise ResrankError(f"FIRST needs single-token identifiers, but the tokenizer splits {letter!r} into {len(ids)} tokens")
-        return ids[0]
+        """The bare letter's token, the one that follows ``[`` in an answer ``[A] > [B]`` (rank_llm reads the tokens that decode
+        to exactly the letter); not ``encode(letter)``, which a sentencepiece tokenizer (Mistral's) spells ``▁A``."""
+        token = self.tokenizer.convert_tokens_to_ids(letter)
+        if token is None or token == self.tokenizer.unk_token_id:
+            raise ResrankError(f"FIRST needs single-token identifiers, but the tokenizer has no token {letter!r}")
+        return int(token)
 
     def prompt(self, query: str, passages: list[str]) -> tuple[list[Message], str]:
         """The conversation and the text the model reads (before the ``[`` that opens its answer)."""
