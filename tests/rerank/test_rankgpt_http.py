@@ -57,6 +57,8 @@ class OracleHandler(BaseHTTPRequestHandler):
         shown = [m.group(1, 2) for msg in body["messages"] if (m := _PASSAGE.match(msg["content"]))]
         best_first = sorted(shown, key=lambda pair: -int(pair[1]))
         answer = "Ranking: " + " > ".join(f"[{label}]" for label, _ in best_first)
+        if body["model"] == "mute":  # answers, but names nothing (an empty reply, a refusal, thinking cut off)
+            answer = ""
         if body["model"] == "thinker":  # thinks aloud, naming the passages worst first, before the real answer
             answer = "<think>\nMaybe " + " > ".join(f"[{label}]" for label, _ in best_first[::-1]) + "?\n</think>\n\n" + answer
         words = sum(len(msg["content"].split()) for msg in body["messages"])
@@ -196,6 +198,20 @@ def test_rate_limit_is_retried_and_usage_counted(server: str) -> None:
     (result,) = rerank(RankGPTReranker.from_openai(server, "flaky"), [shuffled_ranking("a", 3)])
     assert len(OracleHandler.requests) == 2 and [c.docid for c in result.candidates] == ["a-2", "a-1", "a-0"]
     assert result.stats.generated_tokens == 9 and result.stats.reranker_input_tokens > 0
+
+
+def test_windows_whose_answer_names_no_passage_are_warned_about(server: str, caplog: pytest.LogCaptureFixture) -> None:
+    """An answer that names nothing leaves its window in first-stage order: the run must say so, not pass for a reranking."""
+    given = shuffled_ranking("a", 25)
+    with caplog.at_level("WARNING", logger="resrank_eval"):
+        (result,) = rerank(RankGPTReranker.from_openai(server, "mute"), [given])
+    assert [c.docid for c in result.candidates] == given.docids
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        "rankgpt query a: 2 of 2 windows named no passage, so they kept their order (first such answer: '')"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="resrank_eval"):
+        rerank(RankGPTReranker.from_openai(server, "oracle"), [given])
+    assert not caplog.records
 
 
 def test_a_batch_is_sent_concurrently_but_bounded(server: str) -> None:

@@ -128,7 +128,12 @@ class SlidingWindowReranker(Reranker):
 
     def _result(self, ranking: Ranking, order: list[Candidate], per_window: list[dict[str, Any]], trace: list[dict[str, Any]],
                 ms: float) -> Reranked:
-        """Scores ``n, n-1, ..., 1``: strictly decreasing, so the file order is the ranking."""
+        """Scores ``n, n-1, ..., 1``: strictly decreasing, so the file order is the ranking. Windows whose answer named no
+        passage kept their order, which a run would otherwise pass off as reranked: warned about."""
+        unnamed = [line["answer"] for window, line in zip(per_window, trace) if window["named"] == 0]
+        if unnamed:
+            log.warning("%s query %s: %d of %d windows named no passage, so they kept their order (first such answer: %r)",
+                        self.name, ranking.query.qid, len(unnamed), len(per_window), unnamed[0][:200])
         n = len(order)
         candidates = [Candidate(c.docid, float(n - i)) for i, c in enumerate(order)]
         flops: dict[str, float] = {}
