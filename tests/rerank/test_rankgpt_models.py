@@ -134,6 +134,22 @@ def test_thinking_is_switched_through_the_chat_template(tokenizer: PreTrainedTok
     assert chat_texts(qwen, chat, "default")[0].endswith("<|im_start|>assistant\n")
 
 
+def test_thinking_its_template_opened_and_the_budget_cut_off_names_nothing(tokenizer: PreTrainedTokenizerBase) -> None:
+    """Qwen3-Thinking-2507's and DeepSeek-R1's templates open the answer with ``<think>``, so an answer cut off mid-thought has
+    no tag: it is read after the template's ``<think>`` (and names nothing), not as a ranking made of the ids in the thoughts."""
+    from resrank_eval.rerank.generative.permutation import ranking_part
+    from resrank_eval.rerank.generative.prompt import rankgpt_messages
+
+    model = tiny_model("qwen3", len(tokenizer))
+    thinker = copy.copy(tokenizer)
+    thinker.chat_template = QWEN3_LIKE_TEMPLATE.split("{% if enable_thinking")[0] + "<think>\n{% endif %}"
+    chat = rankgpt_messages("what is <think>?", ["passage one", "passage two <think>"], ["1", "2"])
+    (cut,) = HFChatBackend(model, thinker, max_new_tokens=6, min_new_tokens=6).generate([chat])
+    assert cut.text.startswith("<think>\n") and ranking_part(cut.text) == ""
+    (plain,) = HFChatBackend(model, tokenizer, max_new_tokens=6, min_new_tokens=6).generate([chat])  # a <think> in the passages opens nothing
+    assert not plain.text.startswith("<think>") and ranking_part(plain.text) == plain.text != ""
+
+
 @pytest.mark.parametrize("protocol", ["rankgpt", "rank_llm"])
 def test_both_protocols_run_locally_and_leave_a_trace(protocol: str, tokenizer: PreTrainedTokenizerBase) -> None:
     """RankGPT- and FIRST-style, each protocol, on a tiny model: one trace line per window, holding the prompt sent."""

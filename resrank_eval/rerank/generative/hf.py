@@ -39,6 +39,17 @@ def chat_texts(tokenizer: PreTrainedTokenizerBase, conversations: list[list[Mess
     return [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True, **switch) for c in conversations]
 
 
+def opened_thinking(text: str, conversation: list[Message]) -> str:
+    """The ``<think>`` block the chat template leaves open after the last turn (Qwen3-Thinking-2507's and DeepSeek-R1's open
+    the answer with ``<think>\\n``), or "". The answer is read as following it, so that thinking cut off before ``</think>``
+    names nothing (:func:`~.permutation.ranking_part`) whether the template or the model wrote the ``<think>``."""
+    last = conversation[-1]["content"]
+    end = text.rfind(last)
+    after = text[end + len(last):] if end >= 0 else ""  # the template's own text: a <think> in a passage opens nothing
+    start = after.rfind("<think>")
+    return after[start:] if start > after.rfind("</think>") else ""
+
+
 def encode_texts(tokenizer: PreTrainedTokenizerBase, texts: list[str], device: torch.device) -> dict[str, torch.Tensor]:
     """Tokenise rendered prompts, left-padded, onto ``device``.
 
@@ -72,7 +83,8 @@ class HFChatBackend(ChatBackend):
     def generate(self, conversations: list[list[Message]]) -> list[Generation]:
         import torch
 
-        batch = encode_texts(self.tokenizer, chat_texts(self.tokenizer, conversations, self.thinking), self.model.device)
+        texts = chat_texts(self.tokenizer, conversations, self.thinking)
+        batch = encode_texts(self.tokenizer, texts, self.model.device)
         with torch.inference_mode():
             output = self.model.generate(
                 **batch,
@@ -84,9 +96,9 @@ class HFChatBackend(ChatBackend):
         new = output[:, batch["input_ids"].shape[1] :].tolist()
         prompt_lengths = batch["attention_mask"].sum(-1).tolist()
         results = []
-        for tokens, prompt_length in zip(new, prompt_lengths):
+        for tokens, prompt_length, prompt, conversation in zip(new, prompt_lengths, texts, conversations):
             # up to and including the first stop token; the rest of the row is padding
             length = next((i + 1 for i, token in enumerate(tokens) if token in self.stop_ids), len(tokens))
-            text = self.tokenizer.decode(tokens[:length], skip_special_tokens=True)
+            text = opened_thinking(prompt, conversation) + self.tokenizer.decode(tokens[:length], skip_special_tokens=True)
             results.append(Generation(text, int(prompt_length), length, len(tokens)))
         return results
