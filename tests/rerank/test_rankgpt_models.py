@@ -181,3 +181,12 @@ def test_first_reads_the_identifier_token_that_follows_the_bracket() -> None:
     _, text = first.prompt("what causes fever", ["fever in children", "vitamin D", "the cell", "Paris"])
     assert tokenizer.encode("A", add_special_tokens=False) == tokenizer.convert_tokens_to_ids(["▁A"])  # the look-alike
     assert first.label_ids == [tokenizer(text + "[" + letter, add_special_tokens=False)["input_ids"][-1] for letter in "ABCD"]
+
+
+def test_first_refuses_a_window_letters_cannot_label_before_loading() -> None:
+    """FIRST's window of 27 was refused only by the reranker's constructor, after the model had loaded (66 s for SmolLM2)."""
+    from resrank_eval.rerank.registry import reranker_factory
+
+    with pytest.raises(ResrankError, match=r"^window: letter identifiers allow windows of at most 26 passages, got 27$"):
+        reranker_factory("first", model="smollm2", window=27, stride=10)
+    reranker_factory("first", model="smollm2", window=26, stride=10)  # checks only: nothing loads

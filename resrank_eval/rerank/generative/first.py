@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ...errors import ResrankError
+from ...errors import ArgumentError, ResrankError
 from .backend import Generation
 from .hf import HFChatBackend, chat_texts, encode_texts, load_causal_lm
 from .prompt import Message, letter_labels, rank_llm_first_messages, rankgpt_messages
@@ -34,6 +34,14 @@ class FirstReranker(SlidingWindowReranker):
         self.model = model
         self.tokenizer = tokenizer
         self.label_ids = [self._single_token(letter) for letter in letter_labels(self.window)]  # rejects windows letters cannot label
+
+    @classmethod
+    def check_options(cls, values: dict[str, Any]) -> None:
+        super().check_options(values)
+        try:
+            letter_labels(values["window"])
+        except ValueError as exc:
+            raise ArgumentError(f"`window`: {exc}") from None
 
     @classmethod
     def from_options(cls, model: str, device: str | None, dtype: str, **sliding: Any) -> FirstReranker:
