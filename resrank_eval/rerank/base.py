@@ -11,7 +11,9 @@ top-k cutting, text lookup and file output belong to the caller (``rerank.pipeli
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from ..errors import ResrankError
@@ -72,6 +74,13 @@ class Reranker(ABC):
     @classmethod
     def check_options(cls, values: dict[str, Any]) -> None:
         """Raise :class:`ResrankError` on option values that cannot work, loading nothing (called before :meth:`from_options`)."""
+        return None  # nothing to check unless a reranker says otherwise
+
+    @classmethod
+    def check_passages(cls, values: dict[str, Any], source: Mapping[str, str | Path], docids: Collection[str],
+                       texts: Callable[[Collection[str]], Mapping[str, str]]) -> None:
+        """Raise :class:`ResrankError` unless option values fit the passages a rerank reads (``source``: where they come
+        from, by option name; ``texts``: the texts of ``docids``, its candidates); called before a rerank step runs."""
         return None  # nothing to check unless a reranker says otherwise
 
     @classmethod

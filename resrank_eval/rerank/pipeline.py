@@ -41,11 +41,16 @@ def to_rankings(topics: Mapping[str, Query], run: Run, passages: Passages | None
     texts: Mapping[str, str] = {}
     if passages is not None:
         wanted = {c.docid for head in heads.values() for c in head}
-        texts = passages if isinstance(passages, Mapping) else passages(wanted)
+        texts = passage_texts(passages, wanted)
         absent = sorted(wanted - texts.keys())
         if absent:
             raise ResrankError(f"{len(absent)} candidates have no passage text (e.g. {absent[0]!r})")
     return [Ranking(topics[q], [Candidate(c.docid, c.score, texts.get(c.docid)) for c in heads[q]]) for q in chosen]
+
+
+def passage_texts(passages: Passages, docids: Collection[str]) -> Mapping[str, str]:
+    """The texts of ``docids`` (a mapping in memory is returned whole: looking them up is the caller's)."""
+    return passages if isinstance(passages, Mapping) else passages(docids)
 
 
 def iter_rerank(reranker: Reranker, rankings: Sequence[Ranking], batch_size: int = 1) -> Iterator[tuple[Ranking, Reranked]]:

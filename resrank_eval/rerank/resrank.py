@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,15 @@ class _EncoderBacked(Reranker):
         check_resrank_model(values["model"])
         if values["dense_index"] is not None:
             check_dense_index(values["dense_index"])
+
+    @classmethod
+    def check_passages(cls, values: dict[str, Any], source: Mapping[str, str | Path], docids: Collection[str],
+                       texts: Callable[[Collection[str]], Mapping[str, str]]) -> None:
+        """A dense index lends its vectors only to the passages it encoded (see ``retrieve.dense.check_passages``)."""
+        from ..retrieve.dense import check_passages
+
+        if values["dense_index"] is not None:
+            check_passages(values["dense_index"], source, docids, texts)
 
     @classmethod
     def from_options(cls, model: str, device: str | None, dtype: str, dense_index: str | None) -> Reranker:

@@ -30,7 +30,7 @@ from ..jobs import Outputs, ShardedStep, merge, rank_queries, units
 from ..parallel import computing_on, intra_op_threads
 from ..provenance import Provenance
 from ..types import Candidate, Query, QueryStats, Run
-from .pipeline import Passages, iter_rerank, summarize, to_rankings, with_tail
+from .pipeline import Passages, iter_rerank, passage_texts, summarize, to_rankings, with_tail
 from .registry import RerankerFactory
 
 
@@ -79,6 +79,9 @@ def rerank_step(factory: RerankerFactory, topics: Mapping[str, Query], run: Run,
     contents = {"run": {q: [[c.docid, c.score] for c in hits] for q, hits in run.items()},
                 "topics": {q: topics[q].text for q in run if q in topics}}
     provenance = Provenance.of("rerank", arguments, {**paths, **(texts or {}), **contents})
+    if passages is not None:  # before anything is written or loaded
+        heads = {c.docid for hits in run.values() for c in hits[:top_k]}
+        factory.cls.check_passages(factory.options, texts or {}, heads, partial(passage_texts, passages))
 
     def rerank(qids: list[str]) -> Iterator[tuple[str, list[Candidate], dict[str, Any]]]:
         rankings = to_rankings(topics, run, passages, top_k, qids=qids)  # read before the model loads

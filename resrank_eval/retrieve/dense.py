@@ -23,7 +23,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from functools import partial
 from itertools import islice
 from pathlib import Path
@@ -42,7 +42,7 @@ from ..jobs import Outputs, ShardedStep, merge, read_record, units, verify
 from ..logs import progress
 from ..parallel import Shard, computing_on, intra_op_threads
 from ..paths import data_dir
-from ..provenance import RECORD_NAME, Provenance, content_fingerprint, file_digest
+from ..provenance import RECORD_NAME, Provenance, content_fingerprint, file_digest, fingerprint
 from ..types import Candidate, Query
 
 if TYPE_CHECKING:
@@ -95,11 +95,12 @@ def encode_step(corpus: str | Path, model: str | Path | Encoder, index_dir: str 
 def encode_provenance(corpus: str | Path, model: str | Path | Encoder, batch_size: int = 64, shard_size: int = 10_000,
                       device: str | None = None, dtype: str | None = None, threads: int | None = None) -> Provenance:
     """What a dense index is made of: the corpus and the model (by content; a preset by name, an encoder in memory by its
-    probe vector), the encoding settings and torch's intra-op threads (default: what they are now)."""
+    probe vector), the encoding settings and torch's intra-op threads (default: what they are now). The corpus's path is
+    recorded absolute: :func:`check_passages` reads it from wherever a rerank runs."""
     threads = intra_op_threads() if threads is None else threads
     identity = {"model": model} if isinstance(model, (str, Path)) else {"encoder": content_fingerprint(_probe(model).tolist())}
     return Provenance.of("encode", {"batch_size": batch_size, "shard_size": shard_size, "device": device, "dtype": dtype,
-                                    "threads": threads}, {"corpus": corpus_file(corpus), **identity})
+                                    "threads": threads}, {"corpus": corpus_file(corpus).absolute(), **identity})
 
 
 def merge_dense_index(index_dir: str | Path) -> Path:
@@ -237,6 +238,45 @@ def _remedy(folder: Path) -> str:
     if folder.resolve().is_relative_to(data_dir().resolve()):
         return f"it ships with resrank-eval: install it again, or {OWN_FOLDER}"
     return REMAKE
+
+
+def check_passages(index_dir: str | Path, source: Mapping[str, str | Path], docids: Collection[str],
+                   texts: Callable[[Collection[str]], Mapping[str, str]]) -> None:
+    """Refuse to lend ``index_dir``'s vectors to passages it did not encode: a docid the index holds would be scored with
+    the vector of another passage under that id (the encoder matches, so nothing else would tell).
+
+    Passages from a corpus (``source["corpus"]``) must come from the very file the index was encoded from: its
+    fingerprint in the index's record. Passages from elsewhere (a candidate file, a Lucene index: ``texts`` fetches
+    them) must each have, for every one of ``docids`` the index holds, the text the index encoded, read from that
+    corpus at its recorded path (relative: to the index folder), checked against the fingerprint first.
+    """
+    folder = Path(index_dir)
+    made = Provenance.from_dict(read_record(folder / RECORD_NAME), folder / RECORD_NAME)
+    encoded, recorded = made.inputs.get("corpus"), made.sources.get("corpus")
+    if encoded is None:
+        raise ResrankError(f"{folder}: its record names no corpus it was encoded from, so its vectors cannot be matched to "
+                           f"passages; {_remedy(folder)}")
+    where = Path(os.path.normpath(folder / recorded)) if recorded is not None else None
+    if "corpus" in source:
+        given = corpus_file(source["corpus"])
+        if (now := fingerprint(given)) != encoded:
+            raise ResrankError(f"{folder}: encoded from the corpus {where} ({encoded[:19]}), but the passages come from "
+                               f"{given} ({now[:19]}); encode that corpus into a dense index of its own")
+        return
+    held = set(docids).intersection((folder / DOCID_FILE).read_text(encoding="utf-8").splitlines())
+    if not held:
+        return
+    given_at = ", ".join(map(str, source.values())) or "the passages given"
+    if where is None or not where.is_file() or fingerprint(where) != encoded:
+        state = "not recorded" if where is None else "missing" if not where.is_file() else "changed since"
+        raise ResrankError(f"{folder}: the texts of {given_at} cannot be checked against the corpus it was encoded from "
+                           f"({where}: {state}); rerank without its vectors, or encode those passages into a dense index of their own")
+    original = {d.docid: d.contents for d in iter_corpus(where) if d.docid in held}
+    given = texts(held)
+    wrong = next((d for d in sorted(held) if d in given and str(given[d]) != original[d]), None)
+    if wrong is not None:
+        raise ResrankError(f"{folder}: docid {wrong!r} has another text in {given_at} than in {where}, the corpus it was "
+                           f"encoded from; rerank without its vectors, or encode those passages into a dense index of their own")
 
 
 def cached_index_dir(corpus: str | Path, name: str, model: str | Path, dtype: str | None = None, batch_size: int = 64,

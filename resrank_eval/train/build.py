@@ -11,12 +11,17 @@ Two sources, one output format (:mod:`.data`):
 
 from __future__ import annotations
 
+import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..errors import check_count
 from ..formats.candidates import CandidateSet
 from ..types import Qrels, Query, Run
 from .data import TrainExample, TrainPassage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,38 +42,40 @@ class BuildOptions:
 def examples_from_run(
     topics: dict[str, Query], qrels: Qrels, run: Run, passages: dict[str, str], options: BuildOptions
 ) -> list[TrainExample]:
-    """One example per judged query: up to ``max_positives`` positives plus hard negatives.
+    """One example per query drawn (``max_queries`` of those that have a list, by ``seed``): up to ``max_positives``
+    positives plus hard negatives.
 
-    Retrieved positives are preferred (they look like what the reranker sees at test time); a query
-    whose positives the first stage missed still gets one, so every example has a contrastive target.
-    Negatives are sampled from the first stage's top ``depth`` rather than cut at the top, so that
-    training covers the whole list the reranker reorders.
+    A query has a list when it has a positive with text (retrieved, or missed where ``missed_positives``) and a
+    non-relevant passage in the first stage's top ``depth``; only such queries are drawn, so ``max_queries`` of them
+    come out whenever that many exist. Retrieved positives are preferred (they look like what the reranker sees at
+    test time); a query whose positives the first stage missed still gets one, so every example has a contrastive
+    target. Negatives are sampled from the first stage's top ``depth`` rather than cut at the top, so that training
+    covers the whole list the reranker reorders.
     """
-    rng = random.Random(options.seed)
-    qids = [q for q in sorted(topics) if any(v > 0 for v in qrels.get(q, {}).values()) and run.get(q)]
-    rng.shuffle(qids)
-    if options.max_queries is not None:
-        qids = qids[: options.max_queries]
-    examples = []
-    for qid in sorted(qids):
-        judged = qrels[qid]
-        pool = [c.docid for c in run[qid][: options.depth]]
+    check_count(options.candidates, "candidates", 2)  # room for a positive and a negative
+    check_count(options.max_positives, "max_positives")
+    pools: dict[str, tuple[list[str], list[str], list[str], list[str]]] = {}
+    for qid in sorted(topics):
+        judged = qrels.get(qid, {})
+        pool = [c.docid for c in run.get(qid, [])[: options.depth]]
         relevant = [d for d in sorted(judged) if judged[d] > 0 and d in passages]
         retrieved = [d for d in pool if d in relevant]
-        missed = [d for d in relevant if d not in retrieved]
+        negatives = [d for d in pool if judged.get(d, 0) <= 0]
+        if negatives and (retrieved or (relevant and options.missed_positives)):
+            pools[qid] = (pool, relevant, retrieved, negatives)
+    if options.max_queries is not None and len(pools) < options.max_queries:
+        log.warning("%d queries have a training list, fewer than the %d asked for: all are used", len(pools), options.max_queries)
+    rng = random.Random(options.seed)
+    examples = []
+    for qid in sample_queries(list(pools), options.max_queries, options.seed):
+        judged, (pool, relevant, retrieved, negatives) = qrels[qid], pools[qid]
+        missed = [d for d in relevant if d not in retrieved] if options.missed_positives else []
         rng.shuffle(missed)
-        if not options.missed_positives:
-            missed = []
         # at most candidates - 1: a list of positives only has no pair to rank, and training refuses it
         positives = (rng.sample(retrieved, len(retrieved)) + missed)[: min(options.max_positives, options.candidates - 1)]
         if not retrieved:
             positives = positives[:1]
-        if not positives:
-            continue
-        negatives = [d for d in pool if judged.get(d, 0) <= 0]
         chosen = set(positives) | set(rng.sample(negatives, min(len(negatives), options.candidates - len(positives))))
-        if len(chosen) < 2 or not negatives:
-            continue
         rank = {d: i for i, d in enumerate(pool)}
         ordered = sorted(chosen, key=lambda d: (rank.get(d, len(pool)), d))
         scores = {c.docid: c.score for c in run[qid][: options.depth]}
@@ -77,6 +84,13 @@ def examples_from_run(
                            for d in ordered)
         examples.append(TrainExample(qid, topics[qid].text, candidates, tuple(d for d in ordered if d in positives)))
     return examples
+
+
+def sample_queries(qids: Sequence[str], count: int | None, seed: int) -> list[str]:
+    """At most ``count`` of ``qids`` (all when ``count`` is None), drawn with ``seed``, sorted: the one draw of training
+    and dev queries, so a seed names one subset."""
+    chosen = list(qids) if count is None or count >= len(qids) else random.Random(seed).sample(list(qids), count)
+    return sorted(chosen)
 
 
 def examples_from_candidates(

@@ -8,7 +8,6 @@ and lent to both rerankers. Test qrels are never read here.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ from ..model import ResRankModel
 from ..rerank.pipeline import rerank_run
 from ..rerank.resrank import EncoderReranker, ResRankReranker
 from ..types import Qrels, Query, Run
+from .build import sample_queries
 from .config import DevConfig
 
 MEASURE = "nDCG@10"
@@ -46,8 +46,7 @@ class DevSet:
         qids = sorted(q for q in run if q in qrels)
         if not qids:
             raise ResrankError(f"{config.run}: no query of the run is judged in split {config.split!r}")
-        if config.max_queries is not None and len(qids) > config.max_queries:
-            qids = sorted(random.Random(0).sample(qids, config.max_queries))
+        qids = sample_queries(qids, config.max_queries, 0)
         run = {q: run[q] for q in qids}
         docids = {c.docid for q in qids for c in run[q][: config.top_k]}
         topics = dataset.topics()

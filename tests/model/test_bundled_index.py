@@ -14,7 +14,7 @@ from resrank_eval.formats.corpus import iter_corpus
 from resrank_eval.model import load_encoder
 from resrank_eval.model.sources import BUNDLED_MODEL as MODEL
 from resrank_eval.model.sources import BUNDLED_NFCORPUS_INDEX as INDEX
-from resrank_eval.retrieve.dense import DOCID_FILE, META_FILE, VECTORS_FILE, DenseVectors, encode_step
+from resrank_eval.retrieve.dense import DOCID_FILE, META_FILE, VECTORS_FILE, DenseVectors, check_passages, encode_step
 from tests.helpers import NFCORPUS
 
 FLOAT16_ERROR = 1e-3  # unit vectors: components < 1, float16 keeps 11 bits
@@ -26,6 +26,13 @@ def test_shipped_index_covers_the_bundled_corpus_in_order() -> None:
     vectors = np.load(INDEX / VECTORS_FILE, mmap_mode="r")
     meta = json.loads((INDEX / META_FILE).read_text(encoding="utf-8"))
     assert vectors.dtype == np.float16 and vectors.shape == (len(docids), meta["dim"]) == (meta["count"], 384)
+
+
+def test_shipped_index_records_the_bundled_corpus_it_was_encoded_from() -> None:
+    """What lets the demo (and any rerank of NFCorpus) reuse the vectors: another corpus is refused."""
+    check_passages(INDEX, {"corpus": NFCORPUS}, ["MED-10"], lambda docids: {})
+    check_passages(INDEX, {"candidates": "c.json"}, ["MED-10"], lambda docids: {d.docid: d.contents for d in iter_corpus(NFCORPUS)
+                                                                                if d.docid in docids})
 
 
 def test_shipped_vectors_match_a_fresh_encoding_of_a_sample() -> None:

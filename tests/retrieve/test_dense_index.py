@@ -10,7 +10,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from resrank_eval.cli import main
+from resrank_eval.formats.candidates import write_candidates
 from resrank_eval.model.sources import BUNDLED_MODEL, BUNDLED_NFCORPUS_INDEX
+from resrank_eval.provenance import fingerprint
+from resrank_eval.types import Candidate, Query
 from tests.helpers import tiny_beir
 
 
@@ -93,3 +96,59 @@ def test_python_retrieve_refuses_counts_in_one_line(option: dict, message: str) 
 
     with pytest.raises(ResrankError, match=f"^{message}$"):
         rr.retrieve(rr.get_dataset("beir/nfcorpus"), "dense", index=BUNDLED_NFCORPUS_INDEX, model=BUNDLED_MODEL, **option)
+
+
+def encoded_tiny(tmp_path: Path) -> tuple[Path, Path]:
+    """A two-passage BEIR folder and its dense index (the bundled model's encoder)."""
+    corpus = tiny_beir(tmp_path / "encoded", {"d1": "cats purr", "d2": "dogs bark"}, "the stock market")
+    index = tmp_path / "index"
+    assert run_cli("encode", "--dataset", "tiny", "--corpus", corpus, "--model", BUNDLED_MODEL, "--index", index).exit_code == 0
+    return corpus, index
+
+
+def rerank_cli(tmp_path: Path, name: str, *source: str | Path) -> Result:
+    """``rerank`` of q1's d2, d1 with the encoder, its passages from ``source`` (options), into ``tmp_path/name``."""
+    run = tmp_path / "run.txt"
+    run.write_text("q1 Q0 d2 1 2.0 bm25\nq1 Q0 d1 2 1.0 bm25\n")
+    return run_cli("rerank", "--dataset", "tiny", *source, "--reranker", "encoder", "--model", BUNDLED_MODEL,
+                   "--output", tmp_path / name, *([] if "--candidates" in source else ["--run", run]))
+
+
+def test_rerank_refuses_a_dense_index_of_another_corpus(tmp_path: Path) -> None:
+    """The encoder matched, so another corpus's d1 ("the stock market fell") was scored with the vector of the encoded
+    d1 ("cats purr"): 0.145 where encoding it gives 0.650, exit 0. The index's record names its corpus by fingerprint."""
+    corpus, index = encoded_tiny(tmp_path)
+    other = tiny_beir(tmp_path / "other", {"d1": "the stock market fell", "d2": "dogs bark"}, "the stock market")
+    error = one_error(rerank_cli(tmp_path, "wrong.txt", "--corpus", other, "--dense-index", index))
+    encoded, given = fingerprint(corpus / "corpus.jsonl"), fingerprint(other / "corpus.jsonl")
+    assert error == (f"Error: {index}: encoded from the corpus {corpus / 'corpus.jsonl'} ({encoded[:19]}), but the passages come "
+                     f"from {other / 'corpus.jsonl'} ({given[:19]}); encode that corpus into a dense index of its own\n")
+    assert not list(tmp_path.glob("wrong.txt*"))
+    assert rerank_cli(tmp_path, "own.txt", "--corpus", corpus, "--dense-index", index).exit_code == 0
+    assert rerank_cli(tmp_path, "online.txt", "--corpus", corpus).exit_code == 0
+    assert [line.split()[2] for line in (tmp_path / "own.txt").read_text().splitlines()] == \
+        [line.split()[2] for line in (tmp_path / "online.txt").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("problem", ["another text", "corpus moved"])
+def test_rerank_checks_candidate_texts_against_the_corpus_the_index_encoded(tmp_path: Path, problem: str) -> None:
+    """Texts from a candidate file have no corpus fingerprint: each docid the index holds must have the text the index
+    encoded, read from its corpus (checked by fingerprint); a corpus that cannot be read is not taken on trust."""
+    corpus, index = encoded_tiny(tmp_path)
+    candidates = tmp_path / "candidates.json"
+    texts = {"d1": "cats purr", "d2": "dogs bark", "d3": "a passage the index does not hold"}
+    topics, run = {"q1": Query("q1", "the stock market")}, {"q1": [Candidate(d, 3.0 - i) for i, d in enumerate(texts)]}
+    write_candidates(candidates, topics, run, texts)
+    assert rerank_cli(tmp_path, "same.txt", "--candidates", candidates, "--dense-index", index).exit_code == 0
+    if problem == "another text":
+        write_candidates(candidates, topics, run, texts | {"d2": "the stock market fell"})
+        expected = (f"docid 'd2' has another text in {candidates} than in {corpus / 'corpus.jsonl'}, the corpus it was encoded "
+                    "from")
+    else:
+        (corpus / "corpus.jsonl").rename(tmp_path / "moved.jsonl")
+        expected = (f"the texts of {candidates} cannot be checked against the corpus it was encoded from "
+                    f"({corpus / 'corpus.jsonl'}: missing)")
+    error = one_error(rerank_cli(tmp_path, "wrong.txt", "--candidates", candidates, "--dense-index", index))
+    assert error == (f"Error: {index}: {expected}; rerank without its vectors, or encode those passages into a dense index of "
+                     "their own\n")
+    assert not list(tmp_path.glob("wrong.txt*"))

@@ -81,6 +81,27 @@ def test_every_list_keeps_room_for_a_negative_when_positives_would_fill_it(candi
     assert sorted(c.label for c in example.candidates) == [0] + [1] * (candidates - 1)
 
 
+def test_max_queries_samples_that_many_queries_that_have_a_list(caplog: pytest.LogCaptureFixture) -> None:
+    """Queries were drawn before the ones without a list were skipped (here: the even ones, whose only positive the run
+    missed), so ``max_queries=3`` wrote 1 or 2 lists for most seeds although five queries have one."""
+    topics = {f"q{i}": Query(f"q{i}", "statins") for i in range(10)}
+    qrels = {q: {"d1" if i % 2 else "d9": 1} for i, q in enumerate(topics)}  # d9 is never retrieved
+    run = {q: [Candidate(f"d{i}", 10.0 - i) for i in range(6)] for q in topics}
+    passages = {f"d{i}": f"text {i}" for i in range(10)}
+    drawn = set()
+    for seed in range(6):
+        options = BuildOptions(candidates=4, max_queries=3, seed=seed, missed_positives=False)
+        examples = examples_from_run(topics, qrels, run, passages, options)
+        assert len(examples) == 3 and all(int(e.qid[1:]) % 2 for e in examples)
+        assert examples == examples_from_run(topics, qrels, run, passages, options)  # the seed decides
+        drawn.add(tuple(e.qid for e in examples))
+    assert len(drawn) > 1  # a sample, not the first three
+    with caplog.at_level("WARNING", logger="resrank_eval"):
+        examples = examples_from_run(topics, qrels, run, passages, BuildOptions(candidates=4, max_queries=8, missed_positives=False))
+    assert [e.qid for e in examples] == ["q1", "q3", "q5", "q7", "q9"]
+    assert [r.getMessage() for r in caplog.records] == ["5 queries have a training list, fewer than the 8 asked for: all are used"]
+
+
 def test_build_train_refuses_the_test_split(tmp_path: Path) -> None:
     run = _write_lines(tmp_path / "r.run", ["PLAIN-1 Q0 MED-1 1 1.0 x"])
     result = CliRunner().invoke(main, ["build-train", "--dataset", "beir/nfcorpus", "--split", "test", "--run", str(run), "-o", str(tmp_path / "o")])
