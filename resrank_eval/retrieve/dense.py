@@ -224,7 +224,7 @@ def check_dense_index(index_dir: str | Path, search: bool = False) -> dict:
     missing = verify(folder / RECORD_NAME, remedy)
     if missing:
         raise ResrankError(f"{missing[0]}: missing; {remedy}")
-    if search and not (folder / FAISS_FILE).is_file():  # a vectors-only folder's record does not list it: nothing to redo
+    if search and FAISS_FILE not in record["outputs"]:  # a vectors-only folder's (one put there later is no part of it)
         raise ResrankError(f"{folder}: vectors only (what rerankers read), no FAISS index to search; {OWN_FOLDER}")
     meta_path = folder / META_FILE
     meta = read_json(meta_path)
