@@ -194,6 +194,15 @@ def verify(record_path: Path, remedy: str = REDO) -> list[Path]:
     return missing
 
 
+def check_made(path: Path) -> None:
+    """Refuse ``path`` where a step made it (its record is beside it: ``<path>.provenance.json``) and it, or a file made with
+    it (a rerank's stats and summary), changed since, or the make never finished: it is read as that step's output. A
+    file made by hand or by another tool has no record and is read as it is."""
+    record = Outputs.beside(path).record
+    if record.exists():
+        verify(record, f"make it again, or delete {record.name} to read it as a file of your own")
+
+
 def begin(provenance: Provenance, outputs: Outputs) -> None:
     """Record that ``outputs`` are being made with ``provenance`` (an interrupted make is made again, never kept)."""
     _write_record(outputs.record, provenance, None)

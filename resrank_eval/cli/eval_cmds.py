@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from .common import Writable, echo_warning
@@ -26,12 +28,14 @@ def evaluate_cmd(dataset: str, runs: tuple[str, ...], qrels: str | None, corpus:
     from ..formats.atomic import atomic_write
     from ..formats.tables import render
     from ..formats.trec import read_run
+    from ..jobs import check_made
     from .resolve import resolve_qrels
 
     ds = get_dataset(dataset, corpus, split)
     judgments = resolve_qrels(ds, qrels)
     results = {}
     for path in runs:
+        check_made(Path(path))
         results[path] = evaluate(read_run(path), judgments, list(measures) or list(ds.measures), path)
         for warning in results[path].warnings:
             echo_warning(warning)

@@ -18,6 +18,7 @@ from ..errors import InputError, ResrankError
 from ..formats.jsonl import iter_jsonl, read_json
 from ..formats.schema import build
 from ..formats.trec import iter_run_lines, read_run
+from ..jobs import check_made
 from ..rerank.pipeline import EfficiencySummary, summarize
 from ..rerank.sink import RerankOutputs
 from ..types import QueryStats, Run
@@ -136,5 +137,6 @@ def load_run_file(path: Path, dataset: str | None = None) -> SystemRun:
     name = dataset or infer_dataset(path)
     if name is None:
         raise ResrankError(f"{path}: cannot tell the dataset from the file name; pass --dataset")
+    check_made(path)
     run = read_run(path)
     return SystemRun(path, run_tag(path), name, run, read_efficiency(path, run))

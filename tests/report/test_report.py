@@ -202,6 +202,32 @@ def test_a_summary_the_table_cannot_show_is_one_line(tmp_path: Path, edit: dict,
     assert (result.exit_code, result.stderr) == (2, f"Error: {summary}: {error}\n")
 
 
+@pytest.mark.parametrize("command", [["report", "--resamples", "200"], ["evaluate", "--dataset", "dl19"]])
+def test_a_run_changed_since_its_step_made_it_is_refused_and_a_run_without_record_is_read(tmp_path: Path, command: list[str]) -> None:
+    """A run with its record beside it (``<run>.provenance.json``) is read as that step's output, so it must still be what the
+    step made (a rerank's stats and summary too): two docids swapped in every query printed the reranker's row with other
+    scores, beside its latency, with exit 0. The same bytes without a record (another tool's run) are scored as they are."""
+    run = tmp_path / "run.dl19.identity.txt"
+    made = CliRunner().invoke(main, ["rerank", "--dataset", "dl19", "--candidates", str(DL19_CANDIDATES), "--reranker", "identity",
+                                     "--output", str(run)])
+    assert made.exit_code == 0, made.output
+    edited = []
+    for lines in re.findall(r"((?:(\S+) .*\n)(?:\2 .*\n)*)", run.read_text()):
+        rows = [line.split() for line in lines[0].splitlines()]
+        rows[0][2], rows[-1][2] = rows[-1][2], rows[0][2]
+        edited.extend(" ".join(row) + "\n" for row in rows)
+    run.write_text("".join(edited))
+    result = CliRunner().invoke(main, [*command, str(run)])
+    assert result.exit_code == 2 and re.fullmatch(
+        rf"Error: {re.escape(str(run))}: changed since it was made \(.*\); make it again, or delete "
+        rf"{re.escape(run.name)}\.provenance\.json to read it as a file of your own\n", result.stderr), result.output
+    assert result.stdout == ""
+    (tmp_path / "theirs").mkdir()
+    theirs = tmp_path / "theirs" / run.name
+    theirs.write_bytes(run.read_bytes())
+    assert CliRunner().invoke(main, [*command, str(theirs)]).exit_code == 0
+
+
 def test_a_run_covering_part_of_the_judged_queries_is_reported_with_a_warning(dl19_runs: Path, tmp_path: Path) -> None:
     """The queries it misses score 0, so it is "significantly worse": the same warning as ``evaluate`` says why."""
     bm25 = read_candidates(DL19_CANDIDATES).run
