@@ -161,3 +161,27 @@ def test_rerank_checks_candidate_texts_against_the_corpus_the_index_encoded(tmp_
     assert error == (f"Error: {index}: {expected}; rerank without its vectors, or encode those passages into a dense index of "
                      "their own\n")
     assert not list(tmp_path.glob("wrong.txt*"))
+
+
+@pytest.mark.parametrize("entry", ["rerank_run", "rerank"])
+def test_python_rerank_checks_passages_against_the_corpus_the_index_encoded(tmp_path: Path, entry: str) -> None:
+    """A reranker loaded with a dense index scored another corpus's d1 ("the stock market fell") with the encoded d1's
+    vector ("cats purr") in memory, as ``rerank --dense-index`` did before it checked: the library path checks too."""
+    import resrank_eval as rr
+    from resrank_eval.errors import ResrankError
+
+    corpus, index = encoded_tiny(tmp_path)
+    reranker = rr.load_reranker("encoder", model=BUNDLED_MODEL, dense_index=str(index))
+    topics, run = {"q1": Query("q1", "the stock market")}, {"q1": [Candidate("d2", 2.0), Candidate("d1", 1.0)]}
+
+    def rerank(texts: dict[str, str]) -> list[str]:
+        if entry == "rerank_run":
+            return [c.docid for c in rr.rerank_run(reranker, topics, run, texts, top_k=2).run["q1"]]
+        return [c.docid for c in rr.rerank(reranker, rr.to_rankings(topics, run, texts))[0].candidates]
+
+    assert sorted(rerank({"d1": "cats purr", "d2": "dogs bark"})) == ["d1", "d2"]  # the texts it encoded
+    with pytest.raises(ResrankError) as refused:
+        rerank({"d1": "the stock market fell", "d2": "dogs bark"})
+    assert str(refused.value) == (f"{index}: docid 'd1' has another text in the passages given than in {corpus / 'corpus.jsonl'}, "
+                                  "the corpus it was encoded from; rerank without its vectors, or encode those passages into "
+                                  "a dense index of their own")
