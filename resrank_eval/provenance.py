@@ -2,9 +2,10 @@
 
 A :class:`Provenance` is a command's effective arguments (defaults filled in), a fingerprint of every
 input it read (file bytes; a model folder's config and weights; a run or topics held in memory, by
-content) and the resrank-eval version. The job layer (:mod:`.jobs`) stores it with the digests of the
-outputs it made, and keeps or resumes a step only when a new command's provenance has no difference
-from the stored one; the first difference is named in words (``made with --top-k 100, now 20``).
+content, queries in order) and the resrank-eval version. The job layer (:mod:`.jobs`) stores it with
+the digests of the outputs it made, and keeps or resumes a step only when a new command's provenance
+has no difference from the stored one; the first difference is named in words (``made with --top-k
+100, now 20``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ class Provenance:
     @classmethod
     def of(cls, command: str, arguments: Mapping[str, Any], inputs: Mapping[str, Any] | None = None) -> Provenance:
         """A record from ``arguments`` (JSON values) and ``inputs``: a path that exists is fingerprinted by content,
-        one that does not (a preset, a hub id) counts as a plain argument, any other value (a run, topics) by its JSON."""
+        one that does not (a preset, a hub id) counts as a plain argument, any other value (a run, topics) by its JSON,
+        a mapping's keys in their order (a sharded step's units are a run's or topics' queries in order: shards that read
+        them in different orders are different jobs)."""
         values, prints, sources = dict(arguments), {}, {}
         for name, value in (inputs or {}).items():
             if value is None:
@@ -50,7 +53,7 @@ class Provenance:
                 else:
                     values[name] = str(value)
             else:
-                prints[name] = content_fingerprint(value)
+                prints[name] = content_fingerprint(list(value.items()) if isinstance(value, Mapping) else value)
         return cls(command, json.loads(json.dumps(values, default=str)), prints, sources)
 
     def to_dict(self) -> dict[str, Any]:

@@ -132,6 +132,25 @@ def test_shard_options_are_checked(work: Path) -> None:
     assert not list(work.glob("bm25.txt*"))
 
 
+def test_merge_refuses_shards_that_read_the_queries_in_another_order(work: Path) -> None:
+    """Shard 1 read the same run (or topics) with its queries in reverse order -- a file sorted again between two jobs of an
+    array, a run built in Python from a set -- and so owned the blocks shard 0 had done: the merged rerank held 12 of the
+    24 queries (12 of them twice in its stats), exit 0. The order of a run's or topics' queries is part of the record."""
+    one = work / "one" / "dense.txt"
+    (work / "reversed.txt").write_text("".join(reversed(one.read_text().splitlines(keepends=True))))
+    (work / "reversed.jsonl").write_text("".join(reversed((work / "topics.jsonl").read_text().splitlines(keepends=True))))
+    rerank = ["rerank", "--dataset", "x", "--corpus", str(work / "corpus"), "--topics", str(work / "topics.jsonl"),
+              "--reranker", "identity", "--top-k", "5", "--batch-size", "2", "--output", str(work / "order" / "rerank.txt")]
+    retrieve = commands(work, "order")[1]
+    for shard, run, topics in (("0", one, work / "topics.jsonl"), ("1", work / "reversed.txt", work / "reversed.jsonl")):
+        ok(*rerank, "--run", str(run), "--shard-id", shard, "--shard-num", "2")
+        ok(*[str(topics) if arg.endswith("topics.jsonl") else arg for arg in retrieve], "--shard-id", shard, "--shard-num", "2")
+    for name, changed in (("rerank.txt", "--run"), ("dense.txt", "--topics")):
+        result = invoke("merge", "--output", str(work / "order" / name))
+        assert result.exit_code == 2 and f"made from a different {changed}" in result.output, result.output
+        assert not (work / "order" / name).exists()
+
+
 @pytest.mark.slow  # ~20 s on 2 cores: torchrun starts two processes
 def test_torchrun_two_cpu_processes_equal_one_process(work: Path) -> None:
     driver = "\n".join(["from resrank_eval.cli import main",
