@@ -143,7 +143,7 @@ class ShardedStep(Generic[T]):
                     found.complete(self.work(found, job.shard))
             if not job.finish():
                 return Outcome(SHARD_DONE)
-            return Outcome(MADE, merge(self.log, self.outputs, self.publish, self.workdir))
+            return Outcome(MADE, merge(self.log, self.outputs, self.publish, self.workdir, whole=job.shard.whole))
 
 
 def check_apart(provenance: Provenance, outputs: Outputs) -> None:
@@ -250,11 +250,12 @@ def shard_log(log_path: Path, shard: Shard) -> Path:
     return log_path.with_name(f"{log_path.name}.jsonl" if shard.whole else f"{log_path.name}.{shard.label}.jsonl")
 
 
-def merge(log_path: Path, outputs: Outputs, publish: Callable[[list[ResultsLog]], T], workdir: Path | None = None) -> T:
-    """Publish the outputs from every shard's complete log (all made with one provenance), record them, then drop the logs
-    (and ``workdir``, the files they refer to)."""
+def merge(log_path: Path, outputs: Outputs, publish: Callable[[list[ResultsLog]], T], workdir: Path | None = None,
+          whole: bool = False) -> T:
+    """Publish the outputs from every shard's complete log (all made with one provenance; ``whole``: the one process's log),
+    record them, then drop the logs (and ``workdir``, the files they refer to)."""
     with locked(outputs.files[0]):
-        logs = read_shard_logs(log_path)
+        logs = read_shard_logs(log_path, whole)
         value = _making(Provenance.from_dict(logs[0].header["provenance"], logs[0].path), outputs, lambda: publish(logs))
         for results in logs:
             results.path.unlink()
@@ -263,11 +264,12 @@ def merge(log_path: Path, outputs: Outputs, publish: Callable[[list[ResultsLog]]
     return value
 
 
-def read_shard_logs(log_path: Path) -> list[ResultsLog]:
-    """Every shard's complete log, in shard order; missing, foreign or duplicated shards are one-line errors."""
-    whole = shard_log(log_path, WHOLE)
-    paths = [whole] if whole.is_file() else sorted(p for p in log_path.parent.glob(f"{log_path.name}.shard-*-of-*.jsonl")
-                                                   if not p.name.endswith(".partial.jsonl"))
+def read_shard_logs(log_path: Path, whole: bool = False) -> list[ResultsLog]:
+    """Every shard's complete log, in shard order, or (``whole``) the one process's: a log of the other kind is another
+    job's (a one-process job killed while publishing leaves its log); missing, foreign or duplicated shards are one-line
+    errors."""
+    paths = [shard_log(log_path, WHOLE)] if whole else sorted(
+        p for p in log_path.parent.glob(f"{log_path.name}.shard-*-of-*.jsonl") if not p.name.endswith(".partial.jsonl"))
     logs = [results for path in paths if (results := ResultsLog.read(path)) is not None]
     if not logs:
         raise ResrankError(f"{log_path}: no finished shard to merge ({log_path.name}.shard-*-of-*.jsonl)")

@@ -475,6 +475,28 @@ def test_shards_made_with_other_thread_counts_do_not_merge(dl19: Path, tmp_path:
     refused(run_cli("merge", "--output", out), "made with --threads 1, now 2")
 
 
+def test_merge_publishes_the_shards_not_a_one_process_log_killed_while_publishing(dl19: Path, tmp_path: Path,
+                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A one-process rerank (--top-k 10) killed while publishing leaves its finished log; merging the shards then run with
+    --top-k 5 published that log's run instead (its record --top-k 10), exit 0, and left the shards' logs unmerged."""
+    from resrank_eval.rerank import sink
+
+    def killed(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    out = tmp_path / "run.txt"
+    with monkeypatch.context() as patched:
+        patched.setattr(sink, "_publish", killed)
+        assert run_cli(*rerank_args(dl19, out)).exit_code != 0
+    assert sorted(p.name for p in tmp_path.glob("run.txt*")) == ["run.txt.jsonl"]
+    for shard in ("0", "1"):
+        assert run_cli(*rerank_args(dl19, out, "--top-k", "5", "--shard-id", shard, "--shard-num", "2")).exit_code == 0
+    assert run_cli("merge", "--output", out).exit_code == 0
+    assert json.loads((tmp_path / "run.txt.provenance.json").read_text())["arguments"]["top_k"] == 5
+    assert run_cli(*rerank_args(dl19, tmp_path / "one.txt", "--top-k", "5")).exit_code == 0
+    assert out.read_bytes() == (tmp_path / "one.txt").read_bytes()
+
+
 def test_a_bm25_query_of_more_than_1024_terms_is_searched(tmp_path: Path) -> None:
     """Lucene's default clause limit lost the whole retrieval (an internal error): long queries are searched."""
     corpus = tmp_path / "long"
