@@ -27,8 +27,11 @@ def merge(index_dir: str | None, output: str | None) -> None:
     from ..rerank.sink import merge_rerank
     from ..retrieve.search import merge_run
 
+    merges = {"rerank": merge_rerank, "retrieve": merge_run}
     command = read_shard_logs(Path(output))[0].header["provenance"]["command"]
-    (merge_rerank if command == "rerank" else merge_run)(output)
+    if command not in merges:
+        raise ResrankError(f"{output}: the shards of `{command}`, not of a run; merge them with --index DIR")
+    merges[command](output)
     click.echo(f"run: {output}")
 
 

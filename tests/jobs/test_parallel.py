@@ -151,6 +151,17 @@ def test_merge_refuses_shards_that_read_the_queries_in_another_order(work: Path)
         assert not (work / "order" / name).exists()
 
 
+def test_merge_output_refuses_the_shards_of_an_encoding(work: Path) -> None:
+    """``merge --output`` took any shards for a run's: an encoding's (``INDEX/shards/encode``) failed as an internal error,
+    KeyError: 'qid'."""
+    for shard in ("0", "1"):
+        ok(*commands(work, "encoding", "--shard-id", shard, "--shard-num", "2")[0])
+    log = work / "encoding" / "index" / "shards" / "encode"
+    result = invoke("merge", "--output", str(log))
+    assert result.exit_code == 2 and result.output == f"Error: {log}: the shards of `encode`, not of a run; merge them with --index DIR\n"
+    ok("merge", "--index", str(work / "encoding" / "index"))
+
+
 @pytest.mark.slow  # ~20 s on 2 cores: torchrun starts two processes
 def test_torchrun_two_cpu_processes_equal_one_process(work: Path) -> None:
     driver = "\n".join(["from resrank_eval.cli import main",
