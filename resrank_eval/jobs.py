@@ -20,6 +20,7 @@ completes its own log and the merge publishes what one process writes, from the 
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import logging
 import math
@@ -269,7 +270,7 @@ def read_shard_logs(log_path: Path, whole: bool = False) -> list[ResultsLog]:
     job's (a one-process job killed while publishing leaves its log); missing, foreign or duplicated shards are one-line
     errors."""
     paths = [shard_log(log_path, WHOLE)] if whole else sorted(
-        p for p in log_path.parent.glob(f"{log_path.name}.shard-*-of-*.jsonl") if not p.name.endswith(".partial.jsonl"))
+        p for p in log_path.parent.glob(f"{glob.escape(log_path.name)}.shard-*-of-*.jsonl") if not p.name.endswith(".partial.jsonl"))
     logs = [results for path in paths if (results := ResultsLog.read(path)) is not None]
     if not logs:
         raise ResrankError(f"{log_path}: no finished shard to merge ({log_path.name}.shard-*-of-*.jsonl)")

@@ -30,7 +30,7 @@ def merge(index_dir: str | None, output: str | None) -> None:
     merges = {"rerank": merge_rerank, "retrieve": merge_run}
     command = read_shard_logs(Path(output))[0].header["provenance"]["command"]
     if command not in merges:
-        raise ResrankError(f"{output}: the shards of `{command}`, not of a run; merge them with --index DIR")
+        raise ResrankError(f"{output}: the shards of {command!r}, not of a run; merge them with --index DIR")
     merges[command](output)
     click.echo(f"run: {output}")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import gzip
 import io
 import json
@@ -68,7 +69,7 @@ def build_lock(target: str | Path) -> Iterator[None]:
 
 def remove_temp_folders(target: str | Path) -> None:
     """Remove the temp folders (:func:`temp_folder`) of ``target`` that killed builds left."""
-    for stale in Path(target).parent.glob(f".{Path(target).name}.*.tmp"):
+    for stale in Path(target).parent.glob(f".{glob.escape(Path(target).name)}.*.tmp"):
         shutil.rmtree(stale, ignore_errors=True)
 
 

@@ -135,3 +135,14 @@ def test_candidates_invalid_json_names_line(tmp_path: Path) -> None:
     path = write(tmp_path, "c.json", '[\n{"query": \n')
     with pytest.raises(InputError, match=r"c.json:\d+: invalid JSON"):
         read_candidates(path)
+
+
+def test_a_build_removes_only_its_own_targets_leftovers(tmp_path: Path) -> None:
+    """The leftovers were found by the target's name read as a glob pattern: building ``m[1]`` removed the temp folder of
+    ``m1``, another target's build."""
+    from resrank_eval.formats.atomic import build_lock, temp_folder
+
+    other, own = temp_folder(tmp_path / "m1"), temp_folder(tmp_path / "m[1]")
+    with build_lock(tmp_path / "m[1]"):
+        pass
+    assert other.is_dir() and not own.exists()

@@ -158,8 +158,19 @@ def test_merge_output_refuses_the_shards_of_an_encoding(work: Path) -> None:
         ok(*commands(work, "encoding", "--shard-id", shard, "--shard-num", "2")[0])
     log = work / "encoding" / "index" / "shards" / "encode"
     result = invoke("merge", "--output", str(log))
-    assert result.exit_code == 2 and result.output == f"Error: {log}: the shards of `encode`, not of a run; merge them with --index DIR\n"
+    assert result.exit_code == 2 and result.output == f"Error: {log}: the shards of 'encode', not of a run; merge them with --index DIR\n"
     ok("merge", "--index", str(work / "encoding" / "index"))
+
+
+def test_merge_finds_the_shards_of_an_output_named_with_glob_characters(work: Path) -> None:
+    """An output named ``rr[1].txt`` could never be merged: its name was read as a glob pattern ("no finished shard")."""
+    rerank = ["rerank", "--dataset", "x", "--corpus", str(work / "corpus"), "--topics", str(work / "topics.jsonl"), "--run",
+              str(work / "one" / "dense.txt"), "--reranker", "identity", "--top-k", "5", "--output", str(work / "g" / "rr[1].txt")]
+    for shard in ("0", "1"):
+        ok(*rerank, "--shard-id", shard, "--shard-num", "2")
+    ok("merge", "--output", str(work / "g" / "rr[1].txt"))
+    ok(*rerank[:-1], str(work / "g" / "whole.txt"))  # one process
+    assert (work / "g" / "rr[1].txt").read_bytes() == (work / "g" / "whole.txt").read_bytes()
 
 
 @pytest.mark.slow  # ~20 s on 2 cores: torchrun starts two processes
