@@ -134,6 +134,7 @@ def load_run_file(path: Path, dataset: str | None = None) -> SystemRun:
     name = dataset or infer_dataset(path)
     if name is None:
         raise ResrankError(f"{path}: cannot tell the dataset from the file name; pass --dataset")
-    check_made(path)
+    sidecars = RerankOutputs(path)
+    check_made(path, sidecars.stats, sidecars.summary)
     run = read_run(path)
     return SystemRun(path, run_tag(path), name, run, read_efficiency(path, run))
