@@ -399,6 +399,33 @@ def test_a_dense_index_record_of_another_shape_or_listing_nothing_is_refused(ind
     assert not (tmp_path / "out.txt").exists()
 
 
+@pytest.mark.parametrize(("manifest", "error"), [([], "not a model manifest"),
+                                                 ({"files": {"head.safetensors": 5}}, "files.head.safetensors: expected a mapping"),
+                                                 ({"files": {"head.safetensors": {"size": "big", "sha256": "ab"}}},
+                                                  "files.head.safetensors.size: expected an integer")])
+def test_a_manifest_of_another_shape_is_one_line(dl19: Path, tmp_path: Path, manifest: object, error: str) -> None:
+    """The probe's manifest of ``[]`` or ``{"files": {"head.safetensors": 5}}``: AttributeError, exit 1."""
+    model = Path(shutil.copytree(BUNDLED_MODEL, tmp_path / "model"))
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    refused(run_cli(*rerank_args(dl19, tmp_path / "out.txt", "--reranker", "resrank", "--model", model)), f"model/manifest.json: {error}")
+    assert not (tmp_path / "out.txt").exists()
+
+
+@pytest.mark.parametrize("bundled", [False, True])
+def test_a_model_folder_without_its_manifest_is_refused(dl19: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        bundled: bool) -> None:
+    """Deleting the manifest turned off every check, the bundled model's pinned digest included: the folder loaded with a
+    warning. A copy of the bundled folder, and the bundled folder itself (here: the copy where the package looks for it)."""
+    model = Path(shutil.copytree(BUNDLED_MODEL, tmp_path / "model"))
+    if bundled:
+        monkeypatch.setattr("resrank_eval.model.check.BUNDLED_MODEL", model)
+    (model / "manifest.json").unlink()
+    for args in (rerank_args(dl19, tmp_path / "out.txt", "--reranker", "resrank", "--model", model),
+                 ["demo", "--model", model, "--output", tmp_path / "demo"]):
+        refused(run_cli(*args), "model/manifest.json: missing")
+    assert not (tmp_path / "out.txt").exists() and not (tmp_path / "demo").exists()
+
+
 # -- no code from data ---------------------------------------------------------------------------------------------
 
 
