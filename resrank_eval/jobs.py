@@ -37,7 +37,7 @@ from .formats.atomic import atomic_write, locked
 from .formats.jsonl import read_json
 from .formats.results_log import ResultsLog, partial_path
 from .parallel import WHOLE, Job, Shard
-from .provenance import RECORD_NAME, Provenance, file_digest
+from .provenance import RECORD_NAME, FileDigest, Provenance, file_digest, read_digests
 from .types import Candidate
 
 log = logging.getLogger(__name__)
@@ -167,41 +167,53 @@ def kept(provenance: Provenance, outputs: Outputs, remedy: str = REDO) -> bool:
     if record is None:
         raise ResrankError(f"{present[0]}: exists, but no record says what made it ({outputs.record.name} is missing); {remedy}")
     provenance.check(record, present[0], remedy)
-    if record.get("outputs") is None:
+    if record["outputs"] is None:
         log.warning("%s: an earlier run was interrupted while making these outputs; making them again", outputs.record)
         return False
-    missing = verify(outputs.record, remedy) + [path for path in outputs.files if not path.exists()]  # asked for now, never made
+    missing = verify(outputs, remedy)
     if missing:
         log.warning("%s: missing; making the outputs of %s again", missing[0], outputs.record.name)
     return not missing
 
 
-def verify(record_path: Path, remedy: str = REDO) -> list[Path]:
-    """The files ``record_path`` lists that are missing; a file whose size or digest differs from the record (or a record that
-    lists none) is an error naming it, ending in ``remedy``. Also how a folder a step made is checked where it is read."""
+def verify(outputs: Outputs, remedy: str = REDO) -> list[Path]:
+    """The outputs that are missing: files the record lists that are gone, and ``outputs`` it does not list that are not
+    there (asked for now, never made). A file whose size or digest differs from the record, an output there that the record
+    does not list (a record vouches only for what it lists: one listing none would keep anything), or no complete record,
+    is an error naming it, ending in ``remedy``. Also how a folder a step made is checked where it is read."""
+    record_path = outputs.record
     record = read_record(record_path)
-    if record is None or record.get("outputs") is None:
+    if record is None or record["outputs"] is None:
         raise ResrankError(f"{record_path.parent}: no complete record of its files ({record_path.name}); {remedy}")
+    listed: dict[str, FileDigest] = record["outputs"]
     missing = []
-    for name, recorded in record["outputs"].items():
+    for name, recorded in listed.items():
         path = record_path.parent / name
         if not path.is_file():
             missing.append(path)
-        elif path.stat().st_size != recorded["size"]:
+        elif path.stat().st_size != recorded.size:
             raise ResrankError(f"{path}: changed since it was made ({path.stat().st_size} bytes, {record_path.name} says "
-                               f"{recorded['size']}); {remedy}")
-        elif file_digest(path) != recorded["sha256"]:
+                               f"{recorded.size}); {remedy}")
+        elif file_digest(path) != recorded.sha256:
             raise ResrankError(f"{path}: changed since it was made (its content differs from what {record_path.name} records); {remedy}")
+    for path in (*outputs.files, *(path for path in outputs.optional if path.exists())):
+        name = os.path.relpath(path, record_path.parent)  # as digests() names it; a folder's files lie under it
+        if name in listed or any(name == os.curdir or listed_name.startswith(f"{name}/") for listed_name in listed):
+            continue
+        if path.exists():
+            unlisted = "lists none of its files" if path.is_dir() else "does not list it"
+            raise ResrankError(f"{path}: exists, but {record_path.name} {unlisted}; {remedy}")
+        missing.append(path)
     return missing
 
 
-def check_made(path: Path) -> None:
+def check_made(path: Path, *made_with: Path) -> None:
     """Refuse ``path`` where a step made it (its record is beside it: ``<path>.provenance.json``) and it, or a file made with
-    it (a rerank's stats and summary), changed since, or the make never finished: it is read as that step's output. A
-    file made by hand or by another tool has no record and is read as it is."""
-    record = Outputs.beside(path).record
-    if record.exists():
-        verify(record, f"make it again, or delete {record.name} to read it as a file of your own")
+    it (a rerank's stats and summary, ``made_with``: each one there), changed since, is not in the record, or the make never
+    finished: it is read as that step's output. A file made by hand or by another tool has no record and is read as it is."""
+    outputs = Outputs.beside(path, *(file for file in made_with if file.exists()))
+    if outputs.record.exists():
+        verify(outputs, f"make it again, or delete {outputs.record.name} to read it as a file of your own")
 
 
 def begin(provenance: Provenance, outputs: Outputs) -> None:
@@ -218,10 +230,15 @@ def seal(provenance: Provenance, outputs: Outputs) -> None:
 
 
 def read_record(path: Path) -> dict[str, Any] | None:
-    record = read_json(path) if path.is_file() else None
-    if record is not None and not isinstance(record, dict):
-        raise InputError(path, None, "not a provenance record (command, version, arguments, inputs)")
-    return record
+    """A record (a step's, a checkpoint's ``state.json``), or None where there is none; its ``outputs`` typed (None: a make
+    under way). The one place records are read: any other shape is one error naming the file and what is wrong."""
+    if not path.is_file():
+        return None
+    record = read_json(path)
+    if not isinstance(record, dict):
+        raise InputError(path, None, "not a provenance record (command, version, arguments, inputs, outputs)")
+    outputs = record.get("outputs")
+    return {**record, "outputs": None if outputs is None else read_digests(outputs, path, "outputs")}
 
 
 def _write_record(path: Path, provenance: Provenance, outputs: dict[str, Any] | None) -> None:

@@ -19,12 +19,27 @@ from typing import Any
 
 from .errors import InputError, ResrankError
 from .formats.jsonl import read_json
+from .formats.schema import parse
 from .version import __version__
 
 RECORD_NAME = "provenance.json"
 """The record in a folder a step made (:mod:`.jobs`): its provenance and every file's size and digest."""
 
 _digests: dict[tuple[str, int, int, int], str] = {}
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    """A file's size and SHA-256 (hex), as a step's record lists each output and a model's manifest each file."""
+
+    size: int = field(metadata={"min": 0})
+    sha256: str
+
+
+def read_digests(raw: Any, path: Path, name: str) -> dict[str, FileDigest]:
+    """``raw`` (a record's ``outputs``, a manifest's ``files``: file name -> size and digest) typed; any other shape is
+    one error naming ``path`` and what in it is wrong, never a crash where a file is checked."""
+    return parse(dict[str, FileDigest], raw, path, name)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""Dataclasses from untyped values (YAML, JSON, keyword arguments), strictly: every key known, every value typed.
+"""Dataclasses from untyped values (YAML, JSON, keyword arguments), strictly: every key known, every value typed, every
+key without a default present.
 
 Generic over any dataclass: a field's type hint says what a value must be (a float must be finite: NaN slips past every
 range check), and its ``metadata`` may add ``choices``, ``min`` (at least), ``max`` (at most)
-and ``above`` (strictly more than). The training config (from YAML, errors at ``file:line``) and the
-ResRank model config (from ``resrank.json`` or from Python) are both checked here, by one path.
+and ``above`` (strictly more than). The training config (from YAML, errors at ``file:line``), the
+ResRank model config (from ``resrank.json`` or from Python), and the file digests a step's record or a model's manifest
+lists are all checked here, by one path.
 """
 
 from __future__ import annotations
@@ -45,7 +47,17 @@ def build(cls: type, raw: Any, path: str | Path | None, where: str, line: int | 
         if key not in fields:
             raise _error(path, where_key, f"unknown key {name!r}; known: {', '.join(fields)}")
         values[key] = _convert(hints[key], value, fields[key].metadata, path, name, where_key)
+    missing = [n for n, f in fields.items()
+               if n not in raw and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise _error(path, line, f"missing key {(f'{where}.' if where else '') + missing[0]!r}")
     return cls(**values)
+
+
+def parse(hint: Any, raw: Any, path: str | Path | None, name: str) -> Any:
+    """``raw`` as type ``hint`` (a dataclass, ``dict[str, SomeDataclass]``, a union with None), as strictly as a field of
+    :func:`build`; ``name`` is what errors call the value."""
+    return _convert(hint, raw, {}, path, name, None)
 
 
 def _same_kind(hint: Any, value: Any) -> bool:

@@ -7,26 +7,23 @@ truncated file; with digests (every load) also a flipped bit that leaves a safet
 manifest does not list is refused where loading may read it: a weight file of any format or ``resrank.json``
 anywhere, and any file in a sub-folder (the Hugging Face folders: configs, tokenizer files), and a link to a folder (a
 source name such as ``pypi:...`` is looked up inside the folder first); other top-level files added later (a training
-log) are not read by loading and are left alone. A folder saved before manifests loads
-with a warning. The bundled model's manifest is itself pinned in the package
-(:data:`.sources.BUNDLED_MANIFEST_SHA256`), as the SmolLM2 GGUF is. Names that are not local folders (presets,
+log) are not read by loading and are left alone. A folder without a manifest is refused: every folder this package saves,
+packs, pushes or ships has one, and without it nothing could be checked. The bundled model's manifest is itself pinned in
+the package (:data:`.sources.BUNDLED_MANIFEST_SHA256`), as the SmolLM2 GGUF is. Names that are not local folders (presets,
 hub repositories, ``smollm2``) are left to the loader, which fails fast on them.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 from ..errors import InputError, ResrankError
 from ..formats.jsonl import read_json
-from ..provenance import file_digest
+from ..provenance import FileDigest, file_digest, read_digests
 from .config import CONFIG_NAME, ResRankConfig
 from .presets import PRESETS
 from .sources import BUNDLED_MANIFEST_SHA256, BUNDLED_MODEL, HUB_ID
-
-log = logging.getLogger(__name__)
 
 MANIFEST_FILE = "manifest.json"
 CARD_FILE = "README.md"
@@ -83,24 +80,21 @@ def check_folder(folder: str | Path, digests: bool) -> None:
     read it (see the module doc) or, with ``digests``, of other bytes than the manifest pins. Callers have loaded
     the folder's config."""
     root = Path(folder)
-    if not (root / "head.safetensors").is_file():  # what every folder holds, manifest or not (its config is loaded first)
+    if not (root / "head.safetensors").is_file():  # what every folder holds (its config is loaded first)
         raise ResrankError(f"{root / 'head.safetensors'}: missing (incomplete ResRank model folder)")
     manifest = root / MANIFEST_FILE
     if not manifest.is_file():
-        log.warning("%s: no %s, so its weights cannot be checked; save it again to add one", root, MANIFEST_FILE)
-        return
+        raise ResrankError(f"{manifest}: missing, so the model's files cannot be checked (save_pretrained and pack write it)")
     if root.resolve() == BUNDLED_MODEL.resolve() and file_digest(manifest) != BUNDLED_MANIFEST_SHA256:
         raise InputError(manifest, None, "not the manifest this resrank-eval release ships (the bundled model was changed)")
-    listed = read_json(manifest).get("files")
-    if not isinstance(listed, dict):
-        raise InputError(manifest, None, "needs a 'files' object")
+    listed = _read_manifest(manifest)
     for name, entry in listed.items():
         path = root / name
         if not path.is_file():
             raise ResrankError(f"{path}: missing (listed in {manifest})")
-        if path.stat().st_size != entry.get("size"):
-            raise InputError(path, None, f"{path.stat().st_size} bytes, the manifest says {entry.get('size')} (truncated or replaced)")
-        if digests and file_digest(path) != entry.get("sha256"):
+        if path.stat().st_size != entry.size:
+            raise InputError(path, None, f"{path.stat().st_size} bytes, the manifest says {entry.size} (truncated or replaced)")
+        if digests and file_digest(path) != entry.sha256:
             raise InputError(path, None, "sha256 differs from the manifest's (the file changed since the model was saved)")
     for path in sorted(root.rglob("*")):
         name = path.relative_to(root).as_posix()
@@ -108,6 +102,14 @@ def check_folder(folder: str | Path, digests: bool) -> None:
             raise InputError(path, None, f"a link to a folder, whose files {manifest} cannot vouch for (the loader would read them)")
         if name not in listed and path.is_file() and (path.suffix in WEIGHT_SUFFIXES or name == CONFIG_NAME or loader_reads(name)):
             raise InputError(path, None, f"not listed in {manifest}: a file the loader would read that the model was not saved with")
+
+
+def _read_manifest(path: Path) -> dict[str, FileDigest]:
+    """The files a manifest lists, by name: the one place manifests are read, so any other shape is one error naming it."""
+    raw = read_json(path)
+    if not isinstance(raw, dict) or "files" not in raw:
+        raise InputError(path, None, "not a model manifest (an object with 'files')")
+    return read_digests(raw["files"], path, "files")
 
 
 def loader_reads(name: str) -> bool:

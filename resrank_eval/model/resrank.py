@@ -34,7 +34,7 @@ from ..formats.ids import check_text, is_blank
 from ..paths import cache_dir
 from .card import Card
 from .check import MANIFEST_FILE, check_folder, check_resrank_model, write_manifest
-from .config import CONFIG_NAME, TRANSFORMERS, ResRankConfig
+from .config import TRANSFORMERS, ResRankConfig
 from .encoder import Encoder, is_causal, passage_vectors, stored_vectors
 from .loading import load_model, load_tokenizer, resolve_device, resolve_dtype
 from .packing import DELTA_FILE, HEAD_FILE, apply_delta, model_parts, part_deltas
@@ -481,16 +481,15 @@ def _download(repo_id: str, revision: str | None) -> Path:
 
 def _mini_folder() -> Path:
     """The assembled mini preset, cached under a digest of its config and the resrank-eval version (never stale),
-    built by one process at a time; a killed build is cleaned up by the next (an older build gets its manifest)."""
+    built by one process at a time; a killed build is cleaned up by the next (one from before manifests is built again)."""
     from ..formats.atomic import build_lock
     from ..provenance import Provenance
 
     config = preset_config("mini")
     folder = cache_dir() / "models" / f"mini-{Provenance.of('assemble', config.to_dict()).digest()}"
     with build_lock(folder):
-        if not (folder / CONFIG_NAME).is_file():
+        if not (folder / MANIFEST_FILE).is_file():  # written last: without it, nothing of the folder can be trusted
+            shutil.rmtree(folder, ignore_errors=True)
             torch.manual_seed(0)
             ResRankModel.from_config(config, "cpu", "float32").save_pretrained(folder)
-        elif not (folder / MANIFEST_FILE).is_file():
-            write_manifest(folder)
     return folder

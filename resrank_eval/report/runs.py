@@ -122,10 +122,7 @@ def read_efficiency(path: Path, queries: Collection[str] | None = None) -> Effic
 def _record(cls: type[Record], raw: object, path: Path, line: int | None) -> Record:
     """A summary or a stats line as ``cls``, by the one schema checker (every value of its field's type, numbers finite)
     and none below 0: a cost the table would print as it is, so an edit never becomes a number in it."""
-    try:
-        record = build(cls, raw, path, "", line)
-    except TypeError as exc:  # a field missing
-        raise InputError(path, line, f"not a {cls.__name__} record: {exc}") from None
+    record = build(cls, raw, path, "", line)
     for name, value in asdict(record).items():
         if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
             raise InputError(path, line, f"{name}: expected >= 0, got {value!r}")
@@ -137,6 +134,7 @@ def load_run_file(path: Path, dataset: str | None = None) -> SystemRun:
     name = dataset or infer_dataset(path)
     if name is None:
         raise ResrankError(f"{path}: cannot tell the dataset from the file name; pass --dataset")
-    check_made(path)
+    sidecars = RerankOutputs(path)
+    check_made(path, sidecars.stats, sidecars.summary)
     run = read_run(path)
     return SystemRun(path, run_tag(path), name, run, read_efficiency(path, run))

@@ -61,9 +61,9 @@ REMAKE = "encode it again (resrank-eval encode ... --overwrite)"
 OWN_FOLDER = "encode the corpus into a folder of your own (resrank-eval encode --dataset ... --model ... --index DIR)"
 
 
-def index_outputs(index_dir: str | Path) -> Outputs:
-    """A dense index's files and its record."""
-    return Outputs.folder(index_dir, FAISS_FILE, DOCID_FILE, VECTORS_FILE, META_FILE)
+def index_outputs(index_dir: str | Path, search: bool = True) -> Outputs:
+    """A dense index's files and its record; without ``search``, the files rerankers read (no FAISS index)."""
+    return Outputs.folder(index_dir, *([FAISS_FILE] if search else []), DOCID_FILE, VECTORS_FILE, META_FILE)
 
 
 def encode_step(corpus: str | Path, model: str | Path | Encoder, index_dir: str | Path, batch_size: int = 64,
@@ -221,7 +221,7 @@ def check_dense_index(index_dir: str | Path, search: bool = False) -> dict:
     if record is not None and record.get("command") == "index":  # its files verify; "vectors only" would misname it
         raise ResrankError(f"{folder}: a Lucene index (made by `index`), not a dense one; make one with resrank-eval encode")
     remedy = _remedy(folder)
-    missing = verify(folder / RECORD_NAME, remedy)
+    missing = verify(index_outputs(folder, search=False), remedy)
     if missing:
         raise ResrankError(f"{missing[0]}: missing; {remedy}")
     if search and FAISS_FILE not in record["outputs"]:  # a vectors-only folder's (one put there later is no part of it)

@@ -68,12 +68,17 @@ def save_checkpoint(folder: Path, step: int, state: dict[str, Any], keep: int) -
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _split(state, tensors, set())
     save_file(tensors, str(building / TENSORS_FILE), metadata={_STATE: json.dumps(skeleton)})
-    (building / STATE_FILE).write_text(json.dumps({_OUTPUTS: Outputs.folder(building, TENSORS_FILE).digests()}), encoding="utf-8")
+    (building / STATE_FILE).write_text(json.dumps({_OUTPUTS: _outputs(building).digests()}), encoding="utf-8")
     shutil.rmtree(target, ignore_errors=True)
     building.rename(target)
     for old in checkpoints(folder)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def _outputs(checkpoint: Path) -> Outputs:
+    """A checkpoint's file and its record, ``state.json``, which must list it."""
+    return Outputs((checkpoint / TENSORS_FILE,), checkpoint / STATE_FILE)
 
 
 def checkpoints(folder: Path) -> list[Path]:
@@ -89,7 +94,7 @@ def load_latest(folder: Path) -> dict[str, Any] | None:
     if not found:
         return None
     remedy = f"delete {found[-1]} to resume from the checkpoint before it, or train into a new output_dir"
-    missing = verify(found[-1] / STATE_FILE, remedy)
+    missing = verify(_outputs(found[-1]), remedy)
     if missing:
         raise ResrankError(f"{missing[0]}: missing; {remedy}")
     path = found[-1] / TENSORS_FILE

@@ -298,6 +298,134 @@ def test_an_unreadable_faiss_file_is_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(raised.value)
 
 
+# -- records and manifests of another shape, and records that list too little ------------------------------------------
+
+
+def with_outputs(record: Path, outputs: object) -> None:
+    """``record`` (a step's, a checkpoint's ``state.json``) with its ``outputs`` replaced."""
+    record.write_text(json.dumps({**json.loads(record.read_text()), "outputs": outputs}))
+
+
+SHAPES = {"a list": ([], "outputs: expected a mapping"), "a number": ({"x": 5}, "outputs.x: expected a mapping"),
+          "no size": ({"identity.txt": {"sha256": "ab"}}, "missing key 'outputs.identity.txt.size'"),
+          "a negative size": ({"identity.txt": {"size": -1, "sha256": "ab"}}, "outputs.identity.txt.size: expected >= 0")}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_record_of_another_shape_is_one_line(dl19: Path, tmp_path: Path, shape: str) -> None:
+    """The probe's ``"outputs": []`` was an internal error (AttributeError, exit 1) for every command reading the record."""
+    out = tmp_path / "identity.txt"
+    assert run_cli(*rerank_args(dl19, out)).exit_code == 0
+    outputs, error = SHAPES[shape]
+    with_outputs(Path(f"{out}.provenance.json"), outputs)
+    before = snapshot(tmp_path)
+    refused(run_cli(*rerank_args(dl19, out)), f"identity.txt.provenance.json: {error}")
+    refused(run_cli("evaluate", "--dataset", "dl19", out), f"identity.txt.provenance.json: {error}")
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("shape", ["a list", "a number"])
+def test_the_demo_refuses_a_record_of_another_shape(tmp_path: Path, shape: str) -> None:
+    from resrank_eval.datasets.registry import get_dataset
+    from resrank_eval.demo import DATASET
+    from resrank_eval.formats.trec import run_file_name
+    from resrank_eval.retrieve import retrieve_step
+
+    bm25 = tmp_path / run_file_name(DATASET, "bm25-flat")
+    retrieve_step(bm25, get_dataset(DATASET), "bm25", hits=1000, threads=2).run()  # the demo's first step, as it runs it
+    outputs, error = SHAPES[shape]
+    with_outputs(Path(f"{bm25}.provenance.json"), outputs)
+    refused(run_cli("demo", "--output", tmp_path), f"{bm25.name}.provenance.json: {error}")
+
+
+def test_a_record_that_does_not_list_an_output_keeps_nothing(dl19: Path, tmp_path: Path) -> None:
+    """The probe's ``"outputs": {}`` vouched for everything: an edited run was kept ("skipping", exit 0) and scored."""
+    out = tmp_path / "identity.txt"
+    assert run_cli(*rerank_args(dl19, out)).exit_code == 0
+    record = Path(f"{out}.provenance.json")
+    made, run = json.loads(record.read_text())["outputs"], out.read_bytes()
+    with_outputs(record, {})
+    out.write_bytes(run.replace(b" identity", b" identitx", 1))
+    before = snapshot(tmp_path)
+    refused(run_cli(*rerank_args(dl19, out)), "identity.txt: exists, but identity.txt.provenance.json does not list it", "--overwrite")
+    refused(run_cli("evaluate", "--dataset", "dl19", out), "identity.txt: exists, but identity.txt.provenance.json does not list it")
+    assert snapshot(tmp_path) == before
+    out.write_bytes(run)
+    with_outputs(record, {k: v for k, v in made.items() if not k.endswith(".stats.jsonl")})  # the costs the report prints
+    refused(run_cli("report", "--dataset", "dl19", out), "identity.txt.stats.jsonl: exists, but identity.txt.provenance.json does not list it")
+
+
+def test_a_training_record_that_lists_none_of_its_models_is_refused(tiny_train_config: Path) -> None:
+    """``"outputs": {}`` in a finished training's record kept whatever ``final/`` held: "not trained again", exit 0."""
+    from resrank_eval.train.config import load_config
+
+    config = load_config(tiny_train_config)
+    final = Path(config.output_dir) / "final"
+    final.mkdir(parents=True)
+    (final / "head.safetensors").write_bytes(b"not the trained head")
+    (final.parent / "provenance.json").write_text(json.dumps({**config.provenance().to_dict(), "outputs": {}}))
+    refused(run_cli("train", "--config", tiny_train_config), "final: exists, but provenance.json lists none of its files")
+
+
+@pytest.mark.parametrize(("outputs", "error"), [([], "state.json: outputs: expected a mapping"),
+                                                ({TENSORS_FILE: 5}, f"state.json: outputs.{TENSORS_FILE}: expected a mapping"),
+                                                ({}, f"{TENSORS_FILE}: exists, but state.json does not list it")])
+def test_a_checkpoint_record_of_another_shape_or_listing_nothing_is_refused(tmp_path: Path, outputs: object, error: str) -> None:
+    """What ``train --resume`` loads: a malformed ``state.json`` was an internal error, one listing nothing let the
+    checkpoint load unchecked."""
+    import torch
+
+    from resrank_eval.errors import ResrankError
+    from resrank_eval.train.checkpoint import load_latest, save_checkpoint
+
+    folder = save_checkpoint(tmp_path / "checkpoints", 2, {"step": 2, "model": {"w": torch.ones(3)}}, keep=1)
+    with_outputs(folder / STATE_FILE, outputs)
+    with pytest.raises(ResrankError, match=re.escape(error)) as raised:
+        load_latest(tmp_path / "checkpoints")
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(("outputs", "error"), [([], "provenance.json: outputs: expected a mapping"),
+                                                ({"docid": 5}, "provenance.json: outputs.docid: expected a mapping"),
+                                                ({}, "docid: exists, but provenance.json does not list it")])
+def test_a_dense_index_record_of_another_shape_or_listing_nothing_is_refused(index_copy: Path, tmp_path: Path, outputs: object,
+                                                                             error: str) -> None:
+    with_outputs(index_copy / "provenance.json", outputs)
+    run = tmp_path / "run.txt"
+    run.write_text("PLAIN-1 Q0 MED-2421 1 2.0 bm25\nPLAIN-1 Q0 MED-2422 2 1.0 bm25\n")
+    result = run_cli("rerank", "--dataset", "beir/nfcorpus", "--split", "dev", "--run", run, "--reranker", "encoder",
+                     "--model", BUNDLED_MODEL, "--dense-index", index_copy, "--output", tmp_path / "out.txt")
+    refused(result, f"index/{error}")
+    assert not (tmp_path / "out.txt").exists()
+
+
+@pytest.mark.parametrize(("manifest", "error"), [([], "not a model manifest"),
+                                                 ({"files": {"head.safetensors": 5}}, "files.head.safetensors: expected a mapping"),
+                                                 ({"files": {"head.safetensors": {"size": "big", "sha256": "ab"}}},
+                                                  "files.head.safetensors.size: expected an integer")])
+def test_a_manifest_of_another_shape_is_one_line(dl19: Path, tmp_path: Path, manifest: object, error: str) -> None:
+    """The probe's manifest of ``[]`` or ``{"files": {"head.safetensors": 5}}``: AttributeError, exit 1."""
+    model = Path(shutil.copytree(BUNDLED_MODEL, tmp_path / "model"))
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    refused(run_cli(*rerank_args(dl19, tmp_path / "out.txt", "--reranker", "resrank", "--model", model)), f"model/manifest.json: {error}")
+    assert not (tmp_path / "out.txt").exists()
+
+
+@pytest.mark.parametrize("bundled", [False, True])
+def test_a_model_folder_without_its_manifest_is_refused(dl19: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        bundled: bool) -> None:
+    """Deleting the manifest turned off every check, the bundled model's pinned digest included: the folder loaded with a
+    warning. A copy of the bundled folder, and the bundled folder itself (here: the copy where the package looks for it)."""
+    model = Path(shutil.copytree(BUNDLED_MODEL, tmp_path / "model"))
+    if bundled:
+        monkeypatch.setattr("resrank_eval.model.check.BUNDLED_MODEL", model)
+    (model / "manifest.json").unlink()
+    for args in (rerank_args(dl19, tmp_path / "out.txt", "--reranker", "resrank", "--model", model),
+                 ["demo", "--model", model, "--output", tmp_path / "demo"]):
+        refused(run_cli(*args), "model/manifest.json: missing")
+    assert not (tmp_path / "out.txt").exists() and not (tmp_path / "demo").exists()
+
+
 # -- no code from data ---------------------------------------------------------------------------------------------
 
 

@@ -159,6 +159,7 @@ def test_report_errors_are_one_line(dl19_runs: Path, tmp_path: Path) -> None:
     (lambda r: {**r, "candidates": None}, ":1: candidates: expected an integer, got None"),
     (lambda r: {**r, "qid": 7}, ":1: qid: expected a string, got 7"),
     (lambda r: {**r, "flops": [1]}, r":1: flops: expected a mapping, got \[1\]"),
+    (lambda r: {k: v for k, v in r.items() if k != "candidates"}, ":1: missing key 'candidates'"),
 ])
 def test_a_stats_record_summaries_cannot_count_is_one_line(dl19_runs: Path, tmp_path: Path, edit: object, error: str) -> None:
     """A latency that is no number (or NaN, or negative), a count that is no integer: named with file and line, never an
