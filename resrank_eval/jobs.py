@@ -43,13 +43,15 @@ from .types import Candidate
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-MADE, KEPT, SHARD_DONE = "made", "kept", "shard done"
+MADE, KEPT, SHARD_DONE, MERGED = "made", "kept", "shard done", "merged already"
 REDO = "pass --overwrite to make it again"
+NOTHING_LEFT = "no shard is left to merge: make it again with the command that made it and --overwrite"
 
 
 @dataclass(frozen=True)
 class Outcome(Generic[T]):
-    """What running a step did: ``made`` (with the make's value), ``kept``, or ``shard done`` (waiting for the merge)."""
+    """What running a step did: ``made`` (with the make's value), ``kept``, or ``shard done`` (waiting for the merge); what a
+    merge did: ``made``, ``kept`` (made so already), or ``merged already`` (no shard left, the outputs as recorded)."""
 
     status: str
     value: T | None = None
@@ -144,7 +146,7 @@ class ShardedStep(Generic[T]):
                     found.complete(self.work(found, job.shard))
             if not job.finish():
                 return Outcome(SHARD_DONE)
-            return Outcome(MADE, merge(self.log, self.outputs, self.publish, self.workdir, whole=job.shard.whole))
+            return merge(self.log, self.outputs, self.publish, self.workdir, job.shard.whole, overwrite)
 
 
 def check_apart(provenance: Provenance, outputs: Outputs) -> None:
@@ -269,25 +271,39 @@ def shard_log(log_path: Path, shard: Shard) -> Path:
 
 
 def merge(log_path: Path, outputs: Outputs, publish: Callable[[list[ResultsLog]], T], workdir: Path | None = None,
-          whole: bool = False) -> T:
-    """Publish the outputs from every shard's complete log (all made with one provenance; ``whole``: the one process's log),
-    record them, then drop the logs (and ``workdir``, the files they refer to)."""
+          whole: bool = False, overwrite: bool = False) -> Outcome[T]:
+    """Publish the outputs from every shard's complete log (all made with one provenance; ``whole``: the one process's log,
+    whose step checked its outputs under the lock it holds throughout), record them, then drop the logs (and ``workdir``,
+    the files they refer to). Outputs already there are kept or refused as a step keeps or refuses them (``overwrite``:
+    replaced); with no shard left, outputs that verify against their record are merged already (a merge run again)."""
     with locked(outputs.files[0]):
+        settled = whole or overwrite  # replaced, or checked already by the step of the one process
+        record = None if settled or finished_shards(log_path) else read_record(outputs.record)
+        if record is not None and record["outputs"] is not None and not verify(outputs, NOTHING_LEFT):
+            return Outcome(MERGED)
         logs = read_shard_logs(log_path, whole)
-        value = _making(Provenance.from_dict(logs[0].header["provenance"], logs[0].path), outputs, lambda: publish(logs))
+        provenance = Provenance.from_dict(logs[0].header["provenance"], logs[0].path)
+        if not settled and kept(provenance, outputs):
+            return Outcome(KEPT)
+        value = _making(provenance, outputs, lambda: publish(logs))
         for results in logs:
             results.path.unlink()
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
-    return value
+    return Outcome(MADE, value)
+
+
+def finished_shards(log_path: Path) -> list[Path]:
+    """The complete logs of ``log_path``'s shards there are, in shard order (each named as :func:`shard_log` names it)."""
+    return sorted(p for p in log_path.parent.glob(f"{glob.escape(log_path.name)}.shard-*-of-*.jsonl")
+                  if not p.name.endswith(".partial.jsonl"))
 
 
 def read_shard_logs(log_path: Path, whole: bool = False) -> list[ResultsLog]:
     """Every shard's complete log, in shard order, or (``whole``) the one process's: a log of the other kind is another
     job's (a one-process job killed while publishing leaves its log); missing, foreign or duplicated shards are one-line
     errors."""
-    paths = [shard_log(log_path, WHOLE)] if whole else sorted(
-        p for p in log_path.parent.glob(f"{glob.escape(log_path.name)}.shard-*-of-*.jsonl") if not p.name.endswith(".partial.jsonl"))
+    paths = [shard_log(log_path, WHOLE)] if whole else finished_shards(log_path)
     logs = [results for path in paths if (results := ResultsLog.read(path)) is not None]
     if not logs:
         raise ResrankError(f"{log_path}: no finished shard to merge ({log_path.name}.shard-*-of-*.jsonl)")

@@ -26,7 +26,7 @@ from ..errors import ResrankError, check_count
 from ..formats.atomic import atomic_write
 from ..formats.results_log import ResultsLog
 from ..formats.trec import check_tag, write_run
-from ..jobs import Outputs, ShardedStep, merge, rank_queries, units
+from ..jobs import Outcome, Outputs, ShardedStep, merge, rank_queries, units
 from ..parallel import computing_on, intra_op_threads
 from ..provenance import Provenance
 from ..types import Candidate, Query, QueryStats, Run
@@ -101,10 +101,11 @@ def rerank_step(factory: RerankerFactory, topics: Mapping[str, Query], run: Run,
     return ShardedStep(provenance, outputs.outputs, outputs.run, work, partial(_publish, outputs))
 
 
-def merge_rerank(output: str | Path) -> RerankOutputs:
-    """Merge the logs the shards of a rerank (``--shard-id/--shard-num``) completed into the files one process writes."""
+def merge_rerank(output: str | Path, overwrite: bool = False) -> Outcome[RerankOutputs]:
+    """Merge the logs the shards of a rerank (``--shard-id/--shard-num``) completed into the files one process writes
+    (:func:`~resrank_eval.jobs.merge`: what lies there is kept or refused as a step keeps or refuses it)."""
     outputs = RerankOutputs(Path(output))
-    return merge(outputs.run, outputs.outputs, partial(_publish, outputs))
+    return merge(outputs.run, outputs.outputs, partial(_publish, outputs), overwrite=overwrite)
 
 
 def _publish(outputs: RerankOutputs, logs: list[ResultsLog]) -> RerankOutputs:

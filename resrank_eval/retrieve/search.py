@@ -12,7 +12,7 @@ from ..errors import ArgumentError, ResrankError, check_count
 from ..formats.corpus import corpus_file
 from ..formats.results_log import ResultsLog
 from ..formats.trec import write_run
-from ..jobs import Outputs, ShardedStep, Step, merge, rank_queries, units
+from ..jobs import Outcome, Outputs, ShardedStep, Step, merge, rank_queries, units
 from ..provenance import Provenance
 from ..types import Candidate, Query, Run
 
@@ -84,10 +84,11 @@ def retrieve_step(output: str | Path, dataset: Dataset, method: str = "bm25", to
     return Step(provenance, Outputs.beside(output), make)
 
 
-def merge_run(output: str | Path) -> Run:
-    """Merge the logs the shards of a dense retrieval (``--shard-id/--shard-num``) completed into the run one process writes."""
+def merge_run(output: str | Path, overwrite: bool = False) -> Outcome[Run]:
+    """Merge the logs the shards of a dense retrieval (``--shard-id/--shard-num``) completed into the run one process writes
+    (:func:`~resrank_eval.jobs.merge`: what lies there is kept or refused as a step keeps or refuses it)."""
     output = Path(output)
-    return merge(output, Outputs.beside(output), partial(_publish, output))
+    return merge(output, Outputs.beside(output), partial(_publish, output), overwrite=overwrite)
 
 
 def _check(dataset: Dataset, method: str, index: str | Path | None, model: str | Path | None, hits: int, batch_size: int,

@@ -183,3 +183,44 @@ def test_torchrun_two_cpu_processes_equal_one_process(work: Path) -> None:
                            str(work / "driver.py")], capture_output=True, text=True, timeout=600, env=env, cwd=work)
     assert done.returncode == 0, done.stderr[-3000:]
     assert_same_outputs(work, "torchrun", 2)
+
+
+def identity_rerank(work: Path, output: Path, *extra: str) -> list[str]:
+    """A fast rerank (the identity reranker) of the one-process dense run into ``output``."""
+    return ["rerank", "--dataset", "x", "--corpus", str(work / "corpus"), "--topics", str(work / "topics.jsonl"), "--run",
+            str(work / "one" / "dense.txt"), "--reranker", "identity", "--batch-size", "2", "--output", str(output), *extra]
+
+
+def test_merge_refuses_outputs_made_with_other_arguments(work: Path) -> None:
+    """Shards run with --top-k 5 and left unmerged, then the same rerank in one process with --top-k 10: merging the shards
+    replaced its outputs with the --top-k 5 ones, exit 0, where every other command refuses outputs made otherwise."""
+    out = work / "other" / "rerank.txt"
+    for shard in ("0", "1"):
+        ok(*identity_rerank(work, out, "--top-k", "5", "--shard-id", shard, "--shard-num", "2"))
+    ok(*identity_rerank(work, out, "--top-k", "10"))
+    made = {path: path.read_bytes() for path in out.parent.glob("rerank.txt*")}
+    result = invoke("merge", "--output", str(out))
+    assert result.exit_code == 2 and result.output == f"Error: {out}: made with --top-k 10, now 5; pass --overwrite to make it again\n"
+    assert {path: path.read_bytes() for path in out.parent.glob("rerank.txt*")} == made
+    ok("merge", "--output", str(out), "--overwrite")
+    assert json.loads((work / "other" / "rerank.txt.provenance.json").read_text())["arguments"]["top_k"] == 5
+    assert not list(out.parent.glob("*shard-*"))
+
+
+def test_merge_again_keeps_what_it_merged(work: Path) -> None:
+    """A second ``merge`` after a successful one (a job array's pipeline submitted again) failed: 'no finished shard to
+    merge', exit 2. It keeps the merged outputs, as every command keeps outputs made so; changed since, they are refused."""
+    out = work / "again" / "rerank.txt"
+    for shard in ("0", "1"):
+        ok(*identity_rerank(work, out, "--top-k", "5", "--shard-id", shard, "--shard-num", "2"))
+    ok("merge", "--output", str(out))
+    made = {path: path.read_bytes() for path in out.parent.iterdir()}
+    assert "merged already" in ok("merge", "--output", str(out)).output
+    assert {path: path.read_bytes() for path in out.parent.iterdir()} == made
+    stats = work / "again" / "rerank.txt.stats.jsonl"
+    stats.write_text(stats.read_text()[:-10])
+    result = invoke("merge", "--output", str(out))
+    assert result.exit_code == 2 and f"Error: {stats}: changed since it was made" in result.output
+    result = invoke("merge", "--output", str(work / "again" / "none.txt"))  # nothing there: nothing to merge
+    assert result.exit_code == 2 and "no finished shard to merge" in result.output
+
