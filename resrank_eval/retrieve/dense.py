@@ -38,7 +38,7 @@ from ..formats.jsonl import read_json
 from ..formats.results_log import ResultsLog
 from ..formats.text import iter_lines
 from ..formats.trec import pyserini_order
-from ..jobs import Outcome, Outputs, ShardedStep, merge, read_record, units, verify
+from ..jobs import Outcome, Outputs, ShardedStep, finished_shards, merge, read_record, units, verify
 from ..logs import progress
 from ..parallel import Shard, computing_on, intra_op_threads
 from ..paths import data_dir
@@ -235,9 +235,12 @@ def check_dense_index(index_dir: str | Path, search: bool = False) -> dict:
 
 
 def _remedy(folder: Path) -> str:
-    """How to make a bad index right: encode it again in place, but never into the package's own data (the bundled index)."""
+    """How to make a bad index right: merge the shards an encode left there (encoding again would throw their work away),
+    else encode it again in place, but never into the package's own data (the bundled index)."""
     if folder.resolve().is_relative_to(data_dir().resolve()):
         return f"it ships with resrank-eval: install it again, or {OWN_FOLDER}"
+    if finished_shards(folder / SHARDS_DIR / ENCODE_LOG):
+        return f"its shards are not merged yet: resrank-eval merge --index {folder}"
     return REMAKE
 
 

@@ -224,3 +224,22 @@ def test_merge_again_keeps_what_it_merged(work: Path) -> None:
     result = invoke("merge", "--output", str(work / "again" / "none.txt"))  # nothing there: nothing to merge
     assert result.exit_code == 2 and "no finished shard to merge" in result.output
 
+
+def test_an_encoding_not_merged_yet_is_named_where_it_is_read(work: Path) -> None:
+    """Every shard of an encode finished but not merged: reading the index said 'no complete record ... encode it again
+    (resrank-eval encode ... --overwrite)', advice that throws the shards' work away. It names the merge to run."""
+    index = work / "unmerged" / "index"
+    for shard in ("0", "1"):
+        ok(*commands(work, "unmerged", "--shard-id", shard, "--shard-num", "2")[0])
+    retrieve = [str(index) if arg == str(work / "one" / "index") else arg for arg in commands(work, "unmerged")[1]]
+    rerank = [*identity_rerank(work, work / "unmerged" / "rerank.txt", "--top-k", "5")]
+    rerank[rerank.index("identity")] = "resrank"
+    rerank += ["--model", str(work / "model"), "--dense-index", str(index)]
+    for args in (retrieve, rerank):
+        result = invoke(*args)
+        assert result.exit_code == 2 and result.output == (
+            f"Error: {index}: no complete record of its files (provenance.json); its shards are not merged yet: "
+            f"resrank-eval merge --index {index}\n"), result.output
+    ok("merge", "--index", str(index))
+    assert "merged already" in ok("merge", "--index", str(index)).output
+    ok(*retrieve)
