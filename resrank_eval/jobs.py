@@ -210,12 +210,18 @@ def verify(outputs: Outputs, remedy: str = REDO) -> list[Path]:
 
 
 def check_made(path: Path, *made_with: Path) -> None:
-    """Refuse ``path`` where a step made it (its record is beside it: ``<path>.provenance.json``) and it, or a file made with
-    it (a rerank's stats and summary, ``made_with``: each one there), changed since, is not in the record, or the make never
-    finished: it is read as that step's output. A file made by hand or by another tool has no record and is read as it is."""
-    outputs = Outputs.beside(path, *(file for file in made_with if file.exists()))
+    """Refuse ``path`` where a step made it -- its record beside a file (``<path>.provenance.json``), inside a folder
+    (``<folder>/provenance.json``) -- and it, or a file made with it (a rerank's stats and summary, ``made_with``: each one
+    there), changed since, is not in the record, or the make never finished: it is read as that step's output. A folder is
+    read whole (a Lucene index), so a file its record lists is also refused missing. A file or folder made by hand or by
+    another tool has no record and is read as it is."""
+    folder = path.is_dir()
+    outputs = Outputs.folder(path) if folder else Outputs.beside(path, *(file for file in made_with if file.exists()))
     if outputs.record.exists():
-        verify(outputs, f"make it again, or delete {outputs.record.name} to read it as a file of your own")
+        remedy = f"make it again, or delete {outputs.record.name} to read it as a {'folder' if folder else 'file'} of your own"
+        missing = verify(outputs, remedy)
+        if folder and missing:
+            raise ResrankError(f"{missing[0]}: missing; {remedy}")
 
 
 def begin(provenance: Provenance, outputs: Outputs) -> None:

@@ -12,6 +12,7 @@ from ..formats.candidates import read_candidates
 from ..formats.corpus import load_passages
 from ..formats.topics import read_topics
 from ..formats.trec import read_qrels, read_run
+from ..jobs import check_made
 from ..lucene import lucene_passages, open_searcher
 from ..rerank.pipeline import Passages
 from ..types import Qrels, Query, Run
@@ -56,5 +57,6 @@ def passage_source(corpus: str | Path | None, lucene_index: str | None = None
         return (lambda docids: load_passages(source, docids)), {"corpus": source}
     if lucene_index:
         index = lucene_index
+        check_made(Path(index))  # one `index` made is read as its record lists it (the rerank's record names it so)
         return (lambda docids: lucene_passages(open_searcher(index), docids)), {"index": index}
     raise ResrankError("no passage text: pass --corpus DIR, --index LUCENE_DIR or --candidates FILE")

@@ -12,7 +12,7 @@ from ..errors import ArgumentError, ResrankError, check_count
 from ..formats.corpus import corpus_file
 from ..formats.results_log import ResultsLog
 from ..formats.trec import write_run
-from ..jobs import Outcome, Outputs, ShardedStep, Step, merge, rank_queries, units
+from ..jobs import Outcome, Outputs, ShardedStep, Step, check_made, merge, rank_queries, units
 from ..provenance import Provenance
 from ..types import Candidate, Query, Run
 
@@ -102,6 +102,8 @@ def _check(dataset: Dataset, method: str, index: str | Path | None, model: str |
             raise ArgumentError(f"`{unused}` does not apply to BM25 (it is for `method` dense)")
         if index is None and dataset.corpus_dir is None and dataset.prebuilt_index is None:
             raise ArgumentError(f"dataset {dataset.name!r} has no local corpus or prebuilt index; pass `corpus` (a BEIR folder) or `index`")
+        if index is not None and Path(index).is_dir():
+            check_made(Path(index))  # one `index` made is read as its record lists it (the run's record names it so)
     elif method == "dense":
         from ..model.check import check_resrank_model
         from .dense import check_dense_index

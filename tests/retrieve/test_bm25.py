@@ -96,8 +96,9 @@ def test_a_folder_that_is_no_readable_lucene_index_is_one_line(tmp_path: Path, b
     JavaException; it is a one-line error naming the folder, and no run is written."""
     corpus = tiny_beir(tmp_path / "tiny", {"d1": "cats nap", "d2": "dogs dig"}, "cats")
     index = Path(shutil.copytree(bm25_index(corpus), tmp_path / "index"))
-    if broken == "no segments file":
+    if broken == "no segments file":  # in another tool's index (one `index` made says which file is missing: below)
         next(index.glob("segments_*")).unlink()
+        (index / "provenance.json").unlink()
     else:
         shutil.rmtree(index)
         index = Path(shutil.copytree(BUNDLED_NFCORPUS_INDEX, tmp_path / "dense"))
@@ -105,6 +106,35 @@ def test_a_folder_that_is_no_readable_lucene_index_is_one_line(tmp_path: Path, b
     result = invoke("retrieve", "--dataset", "tiny", "--corpus", str(corpus), "--index", str(index), "--output", str(run))
     assert_one_line_error(result, f"{index}: not a readable Lucene index")
     assert "internal error" not in result.output and not run.exists()
+
+
+@pytest.mark.parametrize("command", ["retrieve", "rerank"])
+@pytest.mark.parametrize("damage", ["a byte flipped", "a file deleted"])
+def test_an_index_changed_since_it_was_made_is_refused_where_it_is_passed(tmp_path: Path, command: str, damage: str) -> None:
+    """The probe: a byte flipped in a segment of an index `index` made, passed as ``retrieve --index DIR``, gave another run
+    (23 of NFCorpus's 323 queries ranked otherwise by the norms flipped here) with exit 0, its record naming the index by
+    the digests of the index's record, as if untouched; only the cached index was checked. Lucene checks a segment's
+    checksum when it merges, not when it searches. An index with no record (another tool's) is read as it is."""
+    index = Path(shutil.copytree(bm25_index(get_dataset("beir/nfcorpus").corpus_dir), tmp_path / "index"))
+    norms = index / "_0.nvd"
+    if damage == "a byte flipped":
+        data = bytearray(norms.read_bytes())
+        data[len(data) // 2] ^= 0x10
+        norms.write_bytes(bytes(data))
+    else:
+        norms.unlink()
+    topics, first, out = tmp_path / "topics.tsv", tmp_path / "first.txt", tmp_path / "out.txt"
+    topics.write_text("PLAIN-2\tDo Cholesterol Statin Drugs Cause Breast Cancer?\n")
+    first.write_text("PLAIN-2 Q0 MED-10 1 1.0 bm25\n")
+    line = ["retrieve", "--dataset", "beir/nfcorpus"] if command == "retrieve" else \
+        ["rerank", "--dataset", "dl19", "--run", str(first), "--reranker", "identity"]  # dl19 has no corpus: texts from --index
+    line += ["--topics", str(topics), "--index", str(index), "--output", str(out)]
+    assert_one_line_error(invoke(*line), f"{norms}: {'changed since it was made' if damage == 'a byte flipped' else 'missing'}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first.txt", "index", "topics.tsv"]
+    if damage == "a byte flipped":
+        (index / "provenance.json").unlink()
+        result = invoke(*line)
+        assert result.exit_code == 0 and out.is_file(), result.output
 
 
 def test_hits_beyond_the_corpus_return_the_whole_corpus(tmp_path: Path) -> None:
