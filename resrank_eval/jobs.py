@@ -99,7 +99,7 @@ class Step(Generic[T]):
         """Keep, refuse or make (see the module doc); ``overwrite`` makes the outputs again whatever lies there."""
         if job is not None and not job.shard.whole:
             raise ArgumentError("sharding applies to dense retrieval, encode and rerank; this runs in one process (use `threads`)")
-        check_apart(self.provenance, self.outputs)
+        check_apart(self.provenance.sources.values(), self.outputs.files)
         with locked(self.outputs.files[0]):
             if not overwrite and kept(self.provenance, self.outputs):
                 return Outcome(KEPT)
@@ -124,7 +124,7 @@ class ShardedStep(Generic[T]):
         once in one process (which holds the outputs' lock throughout), by rank 0 under torchrun, by ``resrank-eval merge``
         for a job array."""
         job = job or Job(WHOLE)
-        check_apart(self.provenance, self.outputs)
+        check_apart(self.provenance.sources.values(), self.outputs.files)
         with locked(self.outputs.files[0]) if job.shard.whole else contextlib.nullcontext():
             with locked(self.outputs.files[0]):
                 if not overwrite and kept(self.provenance, self.outputs):
@@ -149,12 +149,21 @@ class ShardedStep(Generic[T]):
             return merge(self.log, self.outputs, self.publish, self.workdir, job.shard.whole, overwrite)
 
 
-def check_apart(provenance: Provenance, outputs: Outputs) -> None:
-    """No output is one of the step's inputs (``--overwrite`` would replace the file being read)."""
-    read = {Path(source).resolve() for source in provenance.sources.values()}  # a source's key may be an option or an argument
-    for path in outputs.files:
-        if path.resolve() in read:
+def check_apart(inputs: Iterable[str | Path], outputs: Iterable[str | Path]) -> None:
+    """No output is one of the files a command reads, by any name (a relative path, a symlink, a hard link): writing it
+    would replace the file being read, or ``--overwrite`` would. A step's inputs are its provenance's sources."""
+    read = {_identity(path) for path in inputs} - {None}
+    for path in outputs:
+        if _identity(path) in read:
             raise ResrankError(f"{path}: is also an input of this command; write the output elsewhere")
+
+
+def _identity(path: str | Path) -> tuple[int, int] | None:
+    """The file ``path`` names, whatever the name (device and inode); None where there is none yet."""
+    with contextlib.suppress(OSError):
+        stat = os.stat(path)
+        return stat.st_dev, stat.st_ino
+    return None
 
 
 def kept(provenance: Provenance, outputs: Outputs, remedy: str = REDO) -> bool:

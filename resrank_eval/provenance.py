@@ -53,23 +53,26 @@ class Provenance:
     version: str = __version__
 
     @classmethod
-    def of(cls, command: str, arguments: Mapping[str, Any], inputs: Mapping[str, Any] | None = None) -> Provenance:
+    def of(cls, command: str, arguments: Mapping[str, Any], inputs: Mapping[str, Any] | None = None,
+           sources: Mapping[str, str | Path | None] | None = None) -> Provenance:
         """A record from ``arguments`` (JSON values) and ``inputs``: a path that exists is fingerprinted by content,
         one that does not (a preset, a hub id) counts as a plain argument, any other value (a run, topics) by its JSON,
         a mapping's keys in their order (a sharded step's units are a run's or topics' queries in order: shards that read
-        them in different orders are different jobs)."""
-        values, prints, sources = dict(arguments), {}, {}
+        them in different orders are different jobs). ``sources`` names the files such values were read from (a run's
+        file): where they were, as a path input's is."""
+        values, prints = dict(arguments), {}
+        where = {name: str(path) for name, path in (sources or {}).items() if path is not None}
         for name, value in (inputs or {}).items():
             if value is None:
                 values.setdefault(name, None)
             elif isinstance(value, (str, Path)):
                 if Path(value).exists():
-                    prints[name], sources[name] = fingerprint(value), str(value)
+                    prints[name], where[name] = fingerprint(value), str(value)
                 else:
                     values[name] = str(value)
             else:
                 prints[name] = content_fingerprint(list(value.items()) if isinstance(value, Mapping) else value)
-        return cls(command, json.loads(json.dumps(values, default=str)), prints, sources)
+        return cls(command, json.loads(json.dumps(values, default=str)), prints, where)
 
     def to_dict(self) -> dict[str, Any]:
         return {"command": self.command, "version": self.version, "arguments": self.arguments, "inputs": self.inputs,
@@ -98,7 +101,7 @@ class Provenance:
             if old[0] == new[0] == "value":
                 return f"made with {option_name(name)} {_shown(old[1])}, now {_shown(new[1])}"
             was, now = recorded._shown_input(name), self._shown_input(name)
-            where = "" if was is None and now is None else f" ({was})" if was == now else f" (was {was}, now {now})"
+            where = "" if was is None or now is None else f" ({was})" if was == now else f" (was {was}, now {now})"
             return f"made from a different {option_name(name)}{where}: its content differs"
         if recorded.version != self.version:
             return f"made by resrank-eval {recorded.version}, this is {self.version}"
@@ -108,7 +111,7 @@ class Provenance:
         return ("input", self.inputs[name]) if name in self.inputs else ("value", self.arguments.get(name))
 
     def _shown_input(self, name: str) -> str | None:
-        """Where an input came from (a path, or the name given); None for content held in memory."""
+        """Where an input came from (a path, or the name given); None for content held in memory from no named file."""
         return self.sources.get(name) if name in self.inputs else _shown(self.arguments.get(name))
 
     def check(self, recorded: Any, where: str | Path, remedy: str = "pass --overwrite to start over") -> None:

@@ -56,7 +56,7 @@ def export_candidates(dataset: str | None, topics: str | None, run_path: str, co
     from ..datasets.interchange import export_candidates_step
     from .resolve import resolve_topics
 
-    return run_step(export_candidates_step(output, resolve_topics(dataset, topics), run_path, corpus, hits, fmt),
+    return run_step(export_candidates_step(output, resolve_topics(dataset, topics), run_path, corpus, hits, fmt, {"topics": topics}),
                     made=lambda run: f"{len(run)} queries -> {Path(output)}")
 
 

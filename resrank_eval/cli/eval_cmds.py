@@ -28,9 +28,10 @@ def evaluate_cmd(dataset: str, runs: tuple[str, ...], qrels: str | None, corpus:
     from ..formats.atomic import atomic_write
     from ..formats.tables import render
     from ..formats.trec import read_run
-    from ..jobs import check_made
+    from ..jobs import check_apart, check_made
     from .resolve import resolve_qrels
 
+    check_apart([*runs, *([qrels] if qrels else [])], [output] if output else [])
     ds = get_dataset(dataset, corpus, split)
     judgments = resolve_qrels(ds, qrels)
     results = {}

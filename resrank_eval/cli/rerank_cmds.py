@@ -93,7 +93,8 @@ def rerank(dataset: str, corpus: str | None, split: str, topics: str | None, run
     factory = reranker_factory(reranker, **options)  # checked when the line was parsed; this builds nothing yet
     queries, run, passages, texts = resolve_first_stage(dataset, corpus, topics, run_path, candidates, lucene_index, split)
     job = sharded(shard_id, shard_num)
-    step = rerank_step(factory, queries, run, passages, output, top_k, batch_size, run_tag, threads, texts)
+    step = rerank_step(factory, queries, run, passages, output, top_k, batch_size, run_tag, threads, texts,
+                       {"run": run_path, "topics": topics})
     return run_step(step, job, lambda made: f"{len(run)} queries reranked by {reranker} -> {made.run} (+ {made.stats.name}, "
                                             f"{made.summary.name})")
 

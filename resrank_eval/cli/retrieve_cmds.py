@@ -86,7 +86,7 @@ def retrieve(dataset: str, corpus: str | None, split: str, topics: str | None, m
         return f"{found} queries{without} -> {output}"
 
     return run_step(retrieve_step(output, ds, method, queries, index, model, hits, batch_size, threads, remove_query, device,
-                                  dtype, tag), sharded(shard_id, shard_num), made)
+                                  dtype, tag, {"topics": topics}), sharded(shard_id, shard_num), made)
 
 
 def _weights(ctx: click.Context, param: click.Parameter, value: str | None) -> list[float] | None:

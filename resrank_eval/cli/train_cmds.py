@@ -41,11 +41,13 @@ def build_train(
 ) -> None:
     """Write training examples: from a dataset split + first-stage run, or from teacher-ranked candidates."""
     from ..errors import ResrankError
+    from ..jobs import check_apart
     from ..train.build import BuildOptions, examples_from_candidates, examples_from_run
     from ..train.data import write_examples
 
     if (run_path is None) == (candidates_file is None):
         raise ResrankError("give exactly one source: --dataset D --run RUN, or --candidates-file JSON")
+    check_apart([path for path in (run_path, candidates_file, qrels_path) if path], [output])
     if candidates_file is not None:
         from ..formats.candidates import read_candidates
         from ..formats.trec import read_qrels

@@ -9,6 +9,7 @@ optionally, a topics file; ``export-candidates`` does the reverse from a run and
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import ResrankError
@@ -53,14 +54,15 @@ def import_candidates_step(candidates: str | Path, output: str | Path, passages:
 
 
 def export_candidates_step(output: str | Path, topics: dict[str, Query], run_path: str | Path, corpus: str | Path, hits: int = 100,
-                           fmt: str = "auto") -> Step[Run]:
+                           fmt: str = "auto", sources: Mapping[str, str | Path | None] | None = None) -> Step[Run]:
     """A run's top ``hits`` with their texts from ``corpus`` as RankGPT JSON or rank_llm Request JSONL (``fmt``: ``rankgpt``,
-    ``request``, or ``auto``: request for ``*.jsonl``); the step's value is the exported run."""
+    ``request``, or ``auto``: request for ``*.jsonl``); the step's value is the exported run. ``sources`` names the file
+    ``topics`` were read from (``{"topics": path}``: recorded, and ``output`` may not be it)."""
     run = {qid: cands[:hits] for qid, cands in read_run(run_path).items()}
     used = {q: topics[q].text for q in run if q in topics}
     request = fmt == "request" or (fmt == "auto" and is_requests_file(output))
     provenance = Provenance.of("export-candidates", {"hits": hits, "format": "request" if request else "rankgpt"},
-                               {"run": run_path, "corpus": corpus_file(corpus), "topics": used})
+                               {"run": run_path, "corpus": corpus_file(corpus), "topics": used}, sources)
 
     def make() -> Run:
         texts = load_passages(corpus, {c.docid for cands in run.values() for c in cands})

@@ -19,6 +19,7 @@ from ..errors import ArgumentError, ResrankError
 from ..evaluate.metrics import evaluate
 from ..formats.atomic import atomic_write
 from ..formats.tables import render
+from ..jobs import check_apart
 from ..types import EfficiencySummary
 from ..version import __version__
 from .html import page
@@ -143,17 +144,20 @@ class Report:
                     [f"Measured on {line}" for line in self.measured_on()] + [f"Prompts of {line}" for line in self.prompts()])
 
     def save(self, folder: str | Path, name: str = "report") -> list[Path]:
-        """``NAME.md``, ``NAME.tex``, ``NAME.csv``, ``tradeoff.png``, ``tradeoff.pdf`` and ``index.html`` in ``folder``."""
+        """``NAME.md``, ``NAME.tex``, ``NAME.csv``, ``tradeoff.png``, ``tradeoff.pdf`` and ``index.html`` in ``folder``; none
+        may be a run file the report read (refused before any is written)."""
         folder = Path(folder)
-        written = []
-        for suffix, text in (("md", self.to_markdown()), ("tex", self.to_latex()), ("csv", self.to_csv())):
-            with atomic_write(folder / f"{name}.{suffix}") as handle:
+        tables = {folder / f"{name}.{suffix}": text for suffix, text in (("md", self.to_markdown()), ("tex", self.to_latex()),
+                                                                          ("csv", self.to_csv()))}
+        plots, html = [folder / "tradeoff.png", folder / "tradeoff.pdf"], folder / "index.html"
+        check_apart([r.run.path for r in self.results if r.run.path is not None], [*tables, *plots, html])
+        for path, text in tables.items():
+            with atomic_write(path) as handle:
                 handle.write(text)
-            written.append(folder / f"{name}.{suffix}")
-        written += plot_tradeoff(self, [folder / "tradeoff.png", folder / "tradeoff.pdf"])
-        with atomic_write(folder / "index.html") as handle:
-            handle.write(self.to_html(folder / "tradeoff.png"))
-        return [*written, folder / "index.html"]
+        plot_tradeoff(self, plots)
+        with atomic_write(html) as handle:
+            handle.write(self.to_html(plots[0]))
+        return [*tables, *plots, html]
 
 
 def unique_labels(runs: list[SystemRun]) -> list[str]:

@@ -60,9 +60,11 @@ class RerankOutputs:
 
 def rerank_step(factory: RerankerFactory, topics: Mapping[str, Query], run: Run, passages: Passages | None, output: str | Path,
                 top_k: int = 100, batch_size: int = 1, tag: str | None = None, threads: int | None = None,
-                texts: Mapping[str, str | Path] | None = None) -> ShardedStep[RerankOutputs]:
+                texts: Mapping[str, str | Path] | None = None, sources: Mapping[str, str | Path | None] | None = None
+               ) -> ShardedStep[RerankOutputs]:
     """The rerank of ``run``'s top ``top_k`` into ``output``; ``texts`` names where ``passages`` come from (an option name:
-    ``corpus``, ``candidates`` or ``index``), ``threads`` is torch's intra-op thread count (default: what it is now).
+    ``corpus``, ``candidates`` or ``index``), ``sources`` the files ``run`` and ``topics`` were read from (by those names:
+    recorded, and no output may be one), ``threads`` is torch's intra-op thread count (default: what it is now).
 
     Nothing loads until the step makes something: the reranker is built by ``factory`` after the queries' topics and
     passage texts are read, so a mistake in either costs no model load.
@@ -78,7 +80,7 @@ def rerank_step(factory: RerankerFactory, topics: Mapping[str, Query], run: Run,
     arguments.update({k: v for k, v in factory.options.items() if k not in paths})
     contents = {"run": {q: [[c.docid, c.score] for c in hits] for q, hits in run.items()},
                 "topics": {q: topics[q].text for q in run if q in topics}}
-    provenance = Provenance.of("rerank", arguments, {**paths, **(texts or {}), **contents})
+    provenance = Provenance.of("rerank", arguments, {**paths, **(texts or {}), **contents}, sources)
     if passages is not None:  # before anything is written or loaded
         heads = {c.docid for hits in run.values() for c in hits[:top_k]}
         factory.cls.check_passages(factory.options, texts or {}, heads, partial(passage_texts, passages))

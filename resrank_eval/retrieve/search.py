@@ -52,8 +52,10 @@ def retrieve(dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query]
 def retrieve_step(output: str | Path, dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query] | None = None,
                   index: str | Path | None = None, model: str | Path | None = None, hits: int = 1000, batch_size: int = 64,
                   threads: int = 2, remove_query: bool | None = None, device: str | None = None, dtype: str | None = None,
-                  run_tag: str | None = None) -> Step[Run] | ShardedStep[Run]:
-    """:func:`retrieve` written to ``output`` (run tag: ``run_tag``, else :func:`system_name`).
+                  run_tag: str | None = None, sources: Mapping[str, str | Path | None] | None = None
+                  ) -> Step[Run] | ShardedStep[Run]:
+    """:func:`retrieve` written to ``output`` (run tag: ``run_tag``, else :func:`system_name`); ``sources`` names the file
+    ``topics`` were read from (``{"topics": path}``: recorded, and ``output`` may not be it).
 
     Its provenance: method, depth, the self-hit rule in effect, the run tag, the topics by content and the index, model
     or corpus it searched (by content; a prebuilt index or hub model by name); dense retrieval also its ``threads``
@@ -71,7 +73,7 @@ def retrieve_step(output: str | Path, dataset: Dataset, method: str = "bm25", to
         inputs["model"] = model
     elif index is None and dataset.corpus_dir is not None:
         inputs["corpus"] = corpus_file(dataset.corpus_dir)
-    provenance = Provenance.of("retrieve", arguments, inputs)
+    provenance = Provenance.of("retrieve", arguments, inputs, sources)
     if method == "dense":
         search = partial(_dense_search, index, model, queries, hits, batch_size, threads, device, dtype)
         work = partial(rank_queries, qids=list(queries), batch_size=batch_size, rank=search)

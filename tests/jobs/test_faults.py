@@ -128,6 +128,51 @@ def test_an_output_that_is_also_an_input_is_refused(dl19: Path, command: str) ->
     assert dl19.read_bytes() == before
 
 
+READS = ["rerank --run", "rerank --topics", "export-candidates --topics", "evaluate RUN", "evaluate --qrels",
+         "build-train --candidates-file", "report RUN"]
+
+
+@pytest.mark.parametrize("command", READS)
+def test_no_command_writes_over_a_file_it_reads(dl19: Path, tmp_path: Path, command: str) -> None:
+    """The probe's ``rerank --run X --output X --overwrite`` and ``evaluate X --output X`` replaced the run they read, exit
+    0: a run or topics read into memory, and every input of a command that is no step, went unchecked. One check, every
+    file read: nothing is written."""
+    passages = f"{dl19}.passages.jsonl"
+    topics, qrels = (Path(shutil.copy(REPO / "qrels" / name, tmp_path)) for name in ("topics.dl19-passage.txt", "qrels.dl19-passage.txt"))
+    candidates = Path(shutil.copy(DL19_CANDIDATES, tmp_path))
+    named_report = tmp_path / "runs" / "report.csv"  # a run a report reads, where it writes its table
+    named_report.parent.mkdir()
+    shutil.copy(dl19, named_report)
+    read, line = {
+        "rerank --run": (dl19, rerank_args(dl19, dl19, "--overwrite")),
+        "rerank --topics": (topics, rerank_args(dl19, topics, "--topics", topics, "--overwrite")),
+        "export-candidates --topics": (topics, ["export-candidates", "--topics", topics, "--run", dl19, "--corpus", passages,
+                                                "--output", topics, "--overwrite"]),
+        "evaluate RUN": (dl19, ["evaluate", "--dataset", "dl19", dl19, "--output", dl19]),
+        "evaluate --qrels": (qrels, ["evaluate", "--dataset", "dl19", dl19, "--qrels", qrels, "--output", qrels]),
+        "build-train --candidates-file": (candidates, ["build-train", "--candidates-file", candidates, "--output", candidates]),
+        "report RUN": (named_report, ["report", named_report, "--dataset", "dl19", "--output", named_report.parent]),
+    }[command]
+    before = snapshot(tmp_path)
+    refused(run_cli(*line), f"{read}: is also an input of this command")
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("name", ["relative", "symlink", "hard link"])
+def test_an_input_is_known_by_any_of_its_names(dl19: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """``--output`` naming the ``--run`` file another way is the same file."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    other = {"relative": Path("sub/../bm25.txt"), "symlink": tmp_path / "link.txt", "hard link": tmp_path / "hard.txt"}[name]
+    if name == "symlink":
+        other.symlink_to(dl19)
+    elif name == "hard link":
+        os.link(dl19, other)
+    before = snapshot(tmp_path)
+    refused(run_cli(*rerank_args(Path("bm25.txt"), other, "--overwrite")), f"{other}: is also an input of this command")
+    assert snapshot(tmp_path) == before
+
+
 def test_a_refused_command_leaves_every_file_as_it_was(dl19: Path, tmp_path: Path) -> None:
     out = tmp_path / "identity.txt"
     assert run_cli(*rerank_args(dl19, out)).exit_code == 0

@@ -87,7 +87,7 @@ def test_resume_with_another_input_run_is_refused(tmp_path: Path) -> None:
     lines = imported.read_text().splitlines()
     shorter = tmp_path / "bm25-top50.txt"
     shorter.write_text("".join(line + "\n" for line in lines if int(line.split()[3]) <= 50))
-    refused(run_cli(*args, "--run", shorter), "run.txt: made from a different --run: its content differs")
+    refused(run_cli(*args, "--run", shorter), f"run.txt: made from a different --run (was {imported}, now {shorter}): its content differs")
     overwritten = run_cli(*args, "--run", shorter, "--overwrite")
     assert overwritten.exit_code == 0 and max(len(c) for c in read_run(out).values()) == 50
 
