@@ -30,7 +30,7 @@ from resrank_eval.model.sources import BUNDLED_MODEL, BUNDLED_NFCORPUS_INDEX
 from resrank_eval.rerank import RerankerFactory
 from resrank_eval.train.checkpoint import STATE_FILE, TENSORS_FILE
 from resrank_eval.train.trainer import Trainer
-from tests.helpers import DL19_CANDIDATES, REPO, cranfield_beir, killed_rerank, write_preset_train_config
+from tests.helpers import DL19_CANDIDATES, REPO, cranfield_beir, killed_rerank, tiny_beir, write_preset_train_config
 
 PACKAGE = REPO / "resrank_eval"
 
@@ -128,7 +128,7 @@ def test_an_output_that_is_also_an_input_is_refused(dl19: Path, command: str) ->
     assert dl19.read_bytes() == before
 
 
-READS = ["rerank --run", "rerank --topics", "export-candidates --topics", "evaluate RUN", "evaluate --qrels",
+READS = ["rerank --run", "rerank --topics", "retrieve --topics", "export-candidates --topics", "evaluate RUN", "evaluate --qrels",
          "build-train --candidates-file", "report RUN"]
 
 
@@ -143,9 +143,13 @@ def test_no_command_writes_over_a_file_it_reads(dl19: Path, tmp_path: Path, comm
     named_report = tmp_path / "runs" / "report.csv"  # a run a report reads, where it writes its table
     named_report.parent.mkdir()
     shutil.copy(dl19, named_report)
+    corpus, cats = tiny_beir(tmp_path / "tiny", {"d1": "cats purr", "d2": "dogs bark"}, "cats"), tmp_path / "cats.tsv"
+    cats.write_text("q1\tcats\n")
     read, line = {
         "rerank --run": (dl19, rerank_args(dl19, dl19, "--overwrite")),
         "rerank --topics": (topics, rerank_args(dl19, topics, "--topics", topics, "--overwrite")),
+        "retrieve --topics": (cats, ["retrieve", "--dataset", "tiny", "--corpus", corpus, "--topics", cats, "--output", cats,
+                                     "--overwrite"]),
         "export-candidates --topics": (topics, ["export-candidates", "--topics", topics, "--run", dl19, "--corpus", passages,
                                                 "--output", topics, "--overwrite"]),
         "evaluate RUN": (dl19, ["evaluate", "--dataset", "dl19", dl19, "--output", dl19]),
