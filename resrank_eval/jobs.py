@@ -150,12 +150,16 @@ class ShardedStep(Generic[T]):
 
 
 def check_apart(inputs: Iterable[str | Path], outputs: Iterable[str | Path]) -> None:
-    """No output is one of the files a command reads, by any name (a relative path, a symlink, a hard link): writing it
-    would replace the file being read, or ``--overwrite`` would. A step's inputs are its provenance's sources."""
-    read = {_identity(path) for path in inputs} - {None}
-    for path in outputs:
-        if _identity(path) in read:
+    """No output is a file or folder the command reads, or one that is there inside an input folder, or a folder that holds
+    an input, by any name (a relative path, a symlink, a hard link): writing it would replace what is being read, or
+    ``--overwrite`` would (a folder is made again whole). A step's inputs are its provenance's sources."""
+    read = {Path(path) for path in inputs if _identity(path) is not None}
+    for path in map(Path, outputs):
+        if path.exists() and {_identity(source) for source in read} & _within(path):
             raise ResrankError(f"{path}: is also an input of this command; write the output elsewhere")
+        held = next((source for source in read if path.is_dir() and _identity(path) in _within(source)), None)
+        if held is not None:
+            raise ResrankError(f"{path}: holds {held}, an input of this command; write the output elsewhere")
 
 
 def _identity(path: str | Path) -> tuple[int, int] | None:
@@ -164,6 +168,11 @@ def _identity(path: str | Path) -> tuple[int, int] | None:
         stat = os.stat(path)
         return stat.st_dev, stat.st_ino
     return None
+
+
+def _within(path: Path) -> set[tuple[int, int] | None]:
+    """``path`` and every folder it lies in, by identity."""
+    return {_identity(where) for where in (path, *path.resolve().parents)}
 
 
 def kept(provenance: Provenance, outputs: Outputs, remedy: str = REDO) -> bool:

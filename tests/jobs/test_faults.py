@@ -162,6 +162,26 @@ def test_no_command_writes_over_a_file_it_reads(dl19: Path, tmp_path: Path, comm
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.parametrize("command", ["index --index CORPUS", "rerank --corpus"])
+def test_no_command_writes_over_a_folder_it_reads(tmp_path: Path, command: str) -> None:
+    """``index --corpus DIR --index DIR --overwrite`` (the line "exists, but no record says what made it; pass --overwrite"
+    asks for) replaced the BEIR folder by the index, corpus, queries and qrels deleted; ``rerank --corpus DIR --output
+    DIR/corpus.jsonl --overwrite`` wrote the run over the corpus. Both exited 0."""
+    corpus = tiny_beir(tmp_path / "tiny", {"d1": "cats purr", "d2": "dogs bark"}, "cats")
+    first = tmp_path / "first.txt"
+    first.write_text("q1 Q0 d1 1 2.0 bm25\nq1 Q0 d2 2 1.0 bm25\n")
+    fragment, line = {
+        "index --index CORPUS": (f"{corpus}: holds {corpus / 'corpus.jsonl'}, an input of this command",
+                                 ["index", "--dataset", "tiny", "--corpus", corpus, "--index", corpus, "--overwrite"]),
+        "rerank --corpus": (f"{corpus / 'corpus.jsonl'}: is also an input of this command",
+                            ["rerank", "--dataset", "tiny", "--corpus", corpus, "--run", first, "--reranker", "identity",
+                             "--output", corpus / "corpus.jsonl", "--overwrite"]),
+    }[command]
+    before = snapshot(tmp_path)
+    refused(run_cli(*line), fragment)
+    assert snapshot(tmp_path) == before
+
+
 @pytest.mark.parametrize("name", ["relative", "symlink", "hard link"])
 def test_an_input_is_known_by_any_of_its_names(dl19: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     """``--output`` naming the ``--run`` file another way is the same file."""
