@@ -25,7 +25,7 @@ from ..types import QueryStats, Run
 
 Record = TypeVar("Record")
 
-NOT_RUNS = (".stats.jsonl", ".summary.json", ".partial.jsonl", ".json", ".jsonl", ".md", ".csv", ".tex", ".png", ".pdf", ".tmp")
+NOT_RUNS = (".stats.jsonl", ".summary.json", ".partial.jsonl", ".json", ".jsonl", ".md", ".csv", ".tex", ".png", ".pdf", ".html", ".tmp")
 """Files in a runs folder that are sidecars, reports or plots rather than runs."""
 
 SPLITS = ("train", "dev", "test")

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +130,18 @@ def test_cross_table_averages_all_eight_beir_sets(tmp_path: Path) -> None:
     (row,) = table.rows
     means = [r.mean["nDCG@10"] for r in report.results]
     assert row[-1] == f"{np.mean(means):.4f}"
+
+
+def test_a_report_written_into_its_runs_folder_is_not_read_as_a_run(dl19_runs: Path, tmp_path: Path) -> None:
+    """``report DIR --output DIR`` worked once; the second time its own index.html was read as a run (exit 2)."""
+    folder = tmp_path / "runs"
+    shutil.copytree(dl19_runs, folder)
+    made = []
+    for _ in range(2):
+        result = CliRunner().invoke(main, ["report", str(folder), "--resamples", "200", "--output", str(folder)])
+        assert result.exit_code == 0, result.output
+        made.append((folder / "report.md").read_text())
+    assert made[0] == made[1]
 
 
 def test_write_report_and_cli(dl19_runs: Path, tmp_path: Path) -> None:
