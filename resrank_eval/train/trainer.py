@@ -79,17 +79,18 @@ class Trainer:
 
     def _train(self, examples: list, resume: bool, stop_after: int | None) -> Path | None:
         acc = self.accelerator
+        checkpoint = load_latest(self.output / CHECKPOINTS) if resume else None  # checked before the model is built
+        if checkpoint is not None:
+            self._check_same_config()
+            self._check_same_threads(checkpoint)
         torch.manual_seed(self.config.seed)
         model = self._build_model(acc.device)
         if acc.process_index > 0:  # own dropout streams; rank 0 keeps the one-process stream
             torch.manual_seed(self.config.seed + acc.process_index)
         sampler = self._sampler(model.config, examples)
         dev = DevSet.load(self.config.dev) if self.config.dev is not None and self.main else None
-        checkpoint = load_latest(self.output / CHECKPOINTS) if resume else None
         step = 0
         if checkpoint is not None:
-            self._check_same_config()
-            self._check_same_threads(checkpoint)
             model.load_state_dict(checkpoint["model"])
             step, self.best = checkpoint["step"], checkpoint["best"]
         elif self.main:

@@ -540,6 +540,18 @@ def test_a_bad_training_file_fails_before_the_model_loads(tiny_train_config: Pat
     refused(run_cli("train", "--config", tiny_train_config), "train.jsonl:2:")
 
 
+def test_a_damaged_checkpoint_fails_before_the_model_loads(tiny_train_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``train --resume`` built the model (16-20 s for a real one) before it read the checkpoint it would refuse."""
+    from resrank_eval.train.config import load_config
+
+    step = Path(load_config(tiny_train_config).output_dir) / "checkpoints" / "step-0000002"
+    step.mkdir(parents=True)
+    (step / STATE_FILE).write_text(json.dumps({"step": 2}))
+    (step / TENSORS_FILE).write_bytes(b"not safetensors")
+    monkeypatch.setattr(Trainer, "_build_model", lambda *_: pytest.fail("the model loaded before the checkpoint was checked"))
+    refused(run_cli("train", "--config", tiny_train_config, "--resume"), "step-0000002: no complete record of its files")
+
+
 # -- names that would escape the output folder ---------------------------------------------------------------------
 
 
