@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import Writable, corpus_option
+from .common import Writable, corpus_option, overwrite_option, run_step
 
 
 @click.command("build-train")
@@ -24,6 +24,7 @@ from .common import Writable, corpus_option
               help="Give a query whose positives the run missed one anyway (after the run's passages); "
                    "--no-missed-positives skips such queries, so lists are exactly the run's.")
 @click.option("--seed", type=int, default=13, show_default=True)
+@overwrite_option
 def build_train(
     output: str,
     dataset: str | None,
@@ -39,41 +40,23 @@ def build_train(
     missed_positives: bool,
     seed: int,
 ) -> None:
-    """Write training examples: from a dataset split + first-stage run, or from teacher-ranked candidates."""
+    """Write training examples: from a dataset split + first-stage run, or from teacher-ranked candidates; kept when made so
+    before."""
     from ..errors import ResrankError
-    from ..jobs import check_apart
-    from ..train.build import BuildOptions, examples_from_candidates, examples_from_run
-    from ..train.data import write_examples
+    from ..train.build import BuildOptions, build_train_step
 
     if (run_path is None) == (candidates_file is None):
         raise ResrankError("give exactly one source: --dataset D --run RUN, or --candidates-file JSON")
-    check_apart([path for path in (run_path, candidates_file, qrels_path) if path], [output])
-    if candidates_file is not None:
-        from ..formats.candidates import read_candidates
-        from ..formats.trec import read_qrels
-
-        qrels = read_qrels(qrels_path) if qrels_path else None
-        examples = examples_from_candidates(read_candidates(candidates_file), qrels, num_candidates)
-    else:
+    data = None
+    if run_path is not None:
         if dataset is None:
             raise ResrankError("--run needs --dataset (and --corpus for a local BEIR directory)")
-        if split == "test":
-            raise ResrankError("refusing to build training data from the test split")
         from ..datasets import get_dataset
-        from ..formats.trec import read_run
 
         data = get_dataset(dataset, corpus, split)
-        if not data.has_passages:
-            raise ResrankError(f"dataset {dataset!r} has no local corpus: pass --corpus DIR")
-        qrels, run = data.qrels(), read_run(run_path)
-        wanted = {c.docid for hits in run.values() for c in hits[:depth]} | {d for j in qrels.values() for d in j}
-        passages = data.passages(wanted)
-        options = BuildOptions(num_candidates, depth, max_positives, max_queries, seed, missed_positives)
-        examples = examples_from_run(data.topics(), qrels, run, passages, options)
-    if not examples:
-        raise ResrankError("no training examples: do the run's qids match the split's judged queries?")
-    count = write_examples(output, examples)
-    click.echo(f"wrote {count} training examples to {output}")
+    options = BuildOptions(num_candidates, depth, max_positives, max_queries, seed, missed_positives)
+    run_step(build_train_step(output, options, data, run_path, candidates_file, qrels_path),
+             made=lambda count: f"wrote {count} training examples to {output}")
 
 
 @click.command("train")

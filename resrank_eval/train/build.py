@@ -14,12 +14,21 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..errors import check_count
-from ..formats.candidates import CandidateSet
+from ..errors import ResrankError, check_count
+from ..formats.candidates import CandidateSet, read_candidates
+from ..formats.corpus import corpus_file
+from ..formats.trec import read_qrels, read_run
+from ..jobs import Outputs, Step
+from ..provenance import Provenance
 from ..types import Qrels, Query, Run
-from .data import TrainExample, TrainPassage
+from .data import TrainExample, TrainPassage, write_examples
+
+if TYPE_CHECKING:
+    from ..datasets.dataset import Dataset
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +127,44 @@ def examples_from_candidates(
             positives = tuple(p.docid for p in passages[:teacher_positives])
         examples.append(TrainExample(qid, candidate_set.topics[qid].text, passages, positives))
     return examples
+
+
+def build_train_step(output: str | Path, options: BuildOptions, dataset: Dataset | None = None, run: str | Path | None = None,
+                     candidates_file: str | Path | None = None, qrels: str | Path | None = None) -> Step[int]:
+    """Training examples written to ``output`` (JSONL), from ``dataset``'s split with its first-stage ``run``
+    (:func:`examples_from_run`), or from a teacher-ranked ``candidates_file`` with optional ``qrels``
+    (:func:`examples_from_candidates`); the step's value is how many. Kept when made so before, like every output."""
+    if (run is None) == (candidates_file is None):
+        raise ResrankError("give exactly one source: a dataset's run, or a candidates file")
+    if candidates_file is not None:
+        provenance = Provenance.of("build-train", {"num_candidates": options.candidates},
+                                   {"candidates_file": candidates_file, "qrels": qrels})
+
+        def examples() -> list[TrainExample]:
+            return examples_from_candidates(read_candidates(candidates_file), read_qrels(qrels) if qrels else None,
+                                            options.candidates)
+    else:
+        if dataset is None or not dataset.has_passages:
+            raise ResrankError(f"training lists from a run need passage texts: dataset {getattr(dataset, 'name', None)!r} has "
+                               "no local corpus (a BEIR folder)")
+        if dataset.split == "test":
+            raise ResrankError("refusing to build training data from the test split")
+        data: Dataset = dataset
+        topics, judged = data.topics(), data.qrels()
+        inputs = {"run": run, "topics": {q: t.text for q, t in topics.items()}, "qrels": judged,
+                  "corpus": corpus_file(data.corpus_dir) if data.corpus_dir is not None else None}
+        sampling = {"num_candidates" if key == "candidates" else key: value for key, value in asdict(options).items()}  # flags' names
+        provenance = Provenance.of("build-train", {"dataset": data.name, "split": data.split, **sampling}, inputs)
+
+        def examples() -> list[TrainExample]:
+            hits = read_run(run)  # type: ignore[arg-type]
+            wanted = {c.docid for ranked in hits.values() for c in ranked[:options.depth]} | {d for j in judged.values() for d in j}
+            return examples_from_run(topics, judged, hits, data.passages(wanted), options)
+
+    def make() -> int:
+        made = examples()
+        if not made:
+            raise ResrankError("no training examples: do the run's qids match the split's judged queries?")
+        return write_examples(output, made)
+
+    return Step(provenance, Outputs.beside(output), make)

@@ -233,6 +233,22 @@ def test_build_train_from_teacher_candidates_cli(tmp_path: Path) -> None:
     assert [c.rank for c in read_examples(out)[0].candidates] == [1, 2, 3, 4, 5]
 
 
+def test_build_train_keeps_what_it_made_and_overwrites_nothing_else(tmp_path: Path) -> None:
+    """build-train kept no record: a file at --output (made by hand, or with other options) was overwritten, exit 0, and a
+    training file edited after it was made was made again silently. It is a step like every command that writes."""
+    out = tmp_path / "teacher.jsonl"
+    command = ["build-train", "--candidates-file", str(DL19_CANDIDATES), "--num-candidates", "5", "-o", str(out)]
+    out.write_text("my own notes\n")
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 2 and "--overwrite" in result.output and out.read_text() == "my own notes\n"
+    assert CliRunner().invoke(main, [*command, "--overwrite"]).exit_code == 0
+    made = out.read_bytes()
+    again = CliRunner().invoke(main, command)
+    assert again.exit_code == 0 and "skipping" in again.output and out.read_bytes() == made
+    other = CliRunner().invoke(main, [*command[:-3], "6", "-o", str(out)])
+    assert other.exit_code == 2 and "--num-candidates 5, now 6" in other.output and out.read_bytes() == made
+
+
 def test_train_cli_reports_a_bad_config_in_one_line(tmp_path: Path) -> None:
     path = _config(tmp_path, "training:\n  batch_size: 0")
     result = CliRunner().invoke(main, ["train", "--config", str(path)])
