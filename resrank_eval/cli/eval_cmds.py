@@ -31,8 +31,8 @@ def evaluate_cmd(dataset: str, runs: tuple[str, ...], qrels: str | None, corpus:
     from ..jobs import check_apart, check_made
     from .resolve import resolve_qrels
 
-    check_apart([*runs, *([qrels] if qrels else [])], [output] if output else [])
     ds = get_dataset(dataset, corpus, split)
+    check_apart([*runs, *([qrels] if qrels else []), *ds.read_from], [output] if output else [])
     judgments = resolve_qrels(ds, qrels)
     results = {}
     for path in runs:

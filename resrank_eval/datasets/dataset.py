@@ -39,6 +39,12 @@ class Dataset:
         """File-name-safe name, used in run file names (``beir/nfcorpus`` -> ``beir-nfcorpus``)."""
         return self.name.replace("/", "-")
 
+    @property
+    def read_from(self) -> list[Path]:
+        """The files and folders it is read from, which no command may write over."""
+        named = [qrels_dir() / name for name in (self.topics_file, self.qrels_file) if name is not None]
+        return named + ([self.corpus_dir] if self.corpus_dir is not None else [])
+
     def topics(self) -> dict[str, Query]:
         if self.topics_file is not None:
             return read_topics(qrels_dir() / self.topics_file)

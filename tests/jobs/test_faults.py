@@ -162,11 +162,12 @@ def test_no_command_writes_over_a_file_it_reads(dl19: Path, tmp_path: Path, comm
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.parametrize("command", ["index --index CORPUS", "rerank --corpus"])
+@pytest.mark.parametrize("command", ["index --index CORPUS", "rerank --corpus", "evaluate --corpus"])
 def test_no_command_writes_over_a_folder_it_reads(tmp_path: Path, command: str) -> None:
     """``index --corpus DIR --index DIR --overwrite`` (the line "exists, but no record says what made it; pass --overwrite"
     asks for) replaced the BEIR folder by the index, corpus, queries and qrels deleted; ``rerank --corpus DIR --output
-    DIR/corpus.jsonl --overwrite`` wrote the run over the corpus. Both exited 0."""
+    DIR/corpus.jsonl --overwrite`` wrote the run over the corpus; ``evaluate --corpus DIR RUN --output DIR/qrels/test.tsv``
+    wrote the table over the qrels it scored with. All exited 0."""
     corpus = tiny_beir(tmp_path / "tiny", {"d1": "cats purr", "d2": "dogs bark"}, "cats")
     first = tmp_path / "first.txt"
     first.write_text("q1 Q0 d1 1 2.0 bm25\nq1 Q0 d2 2 1.0 bm25\n")
@@ -176,6 +177,8 @@ def test_no_command_writes_over_a_folder_it_reads(tmp_path: Path, command: str) 
         "rerank --corpus": (f"{corpus / 'corpus.jsonl'}: is also an input of this command",
                             ["rerank", "--dataset", "tiny", "--corpus", corpus, "--run", first, "--reranker", "identity",
                              "--output", corpus / "corpus.jsonl", "--overwrite"]),
+        "evaluate --corpus": (f"{corpus / 'qrels' / 'test.tsv'}: is also an input of this command",  # the dataset's qrels
+                              ["evaluate", "--dataset", "tiny", "--corpus", corpus, first, "--output", corpus / "qrels" / "test.tsv"]),
     }[command]
     before = snapshot(tmp_path)
     refused(run_cli(*line), fragment)
