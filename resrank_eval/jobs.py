@@ -80,6 +80,12 @@ class Outputs:
         """Files of one folder (or, without ``names``, the folder), their record inside: ``<folder>/provenance.json``."""
         return cls(tuple(Path(folder) / name for name in names) or (Path(folder),), Path(folder) / RECORD_NAME)
 
+    def check_kinds(self) -> None:
+        """A folder where a file is written fails only at its rename, after the other outputs are written: refused first."""
+        for path in (*self.files, *self.optional, self.record):
+            if path != self.record.parent and path.is_dir():
+                raise ResrankError(f"{path}: a folder, where this command writes a file; move it or write the output elsewhere")
+
     def digests(self) -> dict[str, dict[str, Any]]:
         """Size and SHA-256 of every output file, by its name relative to the record's folder."""
         files = [f for path in (*self.files, *self.optional) for f in (sorted(path.rglob("*")) if path.is_dir() else [path])
@@ -100,6 +106,7 @@ class Step(Generic[T]):
         if job is not None and not job.shard.whole:
             raise ArgumentError("sharding applies to dense retrieval, encode and rerank; this runs in one process (use `threads`)")
         check_apart(self.provenance.sources.values(), self.outputs.files)
+        self.outputs.check_kinds()
         with locked(self.outputs.files[0]):
             if not overwrite and kept(self.provenance, self.outputs):
                 return Outcome(KEPT)
@@ -125,6 +132,7 @@ class ShardedStep(Generic[T]):
         for a job array."""
         job = job or Job(WHOLE)
         check_apart(self.provenance.sources.values(), self.outputs.files)
+        self.outputs.check_kinds()
         with locked(self.outputs.files[0]) if job.shard.whole else contextlib.nullcontext():
             with locked(self.outputs.files[0]):
                 if not overwrite and kept(self.provenance, self.outputs):

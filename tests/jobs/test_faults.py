@@ -162,6 +162,16 @@ def test_no_command_writes_over_a_file_it_reads(dl19: Path, tmp_path: Path, comm
     assert snapshot(tmp_path) == before
 
 
+def test_a_folder_where_a_step_writes_a_file_is_refused_before_anything_is_written(dl19: Path, tmp_path: Path) -> None:
+    """A folder named as a rerank's stats file failed at its hidden temp file (``.out.txt.stats.jsonl.<hex>.tmp: Is a
+    directory``) after the run had been written and the record marked "making"."""
+    out = tmp_path / "out" / "identity.txt"
+    (tmp_path / "out" / "identity.txt.stats.jsonl").mkdir(parents=True)
+    before = snapshot(tmp_path)
+    refused(run_cli(*rerank_args(dl19, out, "--overwrite")), f"{out}.stats.jsonl: a folder, where this command writes a file")
+    assert snapshot(tmp_path) == before and sorted(p.name for p in out.parent.iterdir()) == ["identity.txt.stats.jsonl"]
+
+
 @pytest.mark.parametrize("command", ["index --index CORPUS", "rerank --corpus", "evaluate --corpus"])
 def test_no_command_writes_over_a_folder_it_reads(tmp_path: Path, command: str) -> None:
     """``index --corpus DIR --index DIR --overwrite`` (the line "exists, but no record says what made it; pass --overwrite"
