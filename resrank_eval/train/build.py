@@ -150,7 +150,7 @@ def build_train_step(output: str | Path, options: BuildOptions, dataset: Dataset
         if dataset.split == "test":
             raise ResrankError("refusing to build training data from the test split")
         data: Dataset = dataset
-        topics, judged = data.topics(), data.qrels()
+        judged, topics = data.qrels(), data.topics()
         inputs = {"run": run, "topics": {q: t.text for q, t in topics.items()}, "qrels": judged,
                   "corpus": corpus_file(data.corpus_dir) if data.corpus_dir is not None else None}
         sampling = {"num_candidates" if key == "candidates" else key: value for key, value in asdict(options).items()}  # flags' names

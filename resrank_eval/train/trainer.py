@@ -265,7 +265,8 @@ class Trainer:
 
     def _save(self, step: int, stage_index: int, model: ResRankModel, optimizer: torch.optim.Optimizer,
               scheduler: Any, cache: StageCache | None) -> None:
-        """Every process gives its part (full weights and optimizer state, its RNG streams); the main one writes."""
+        """Every process gives its part (full weights and optimizer state, its RNG streams); the main one writes, and every
+        process waits for it: one that returned first (``stop_after``, a resume in the same processes) read an older one."""
         acc = self.accelerator
         state = {"step": step, "stage": stage_index, "best": self.best, "model": accel.model_state(model),
                  "optimizer": accel.optimizer_state(model, optimizer), "scheduler": scheduler.state_dict(),
@@ -273,6 +274,7 @@ class Trainer:
                  "threads": torch.get_num_threads()}
         if self.main:
             save_checkpoint(self.output / CHECKPOINTS, step, state, self.config.training.keep_checkpoints)
+        acc.wait_for_everyone()
 
     def _readable(self, model: ResRankModel) -> ResRankModel | None:
         """The model dev scoring and export read, on the main process (None elsewhere); every process calls it:
