@@ -205,7 +205,8 @@ def validation_response(exc: RequestValidationError) -> JSONResponse:
     elif kind == "greater_than_equal":
         message = f"must be at least {limits['ge']}, got {got}"
     elif kind == "too_short":
-        message = f"must hold at least {limits['min_length']} item, got an empty array"
+        least = limits["min_length"]
+        message = f"must hold at least {least} item{'s' if least != 1 else ''}, got {limits['actual_length']}"
     else:
         message = str(error.get("msg", "invalid"))
     return error_response(422, field, message, "validation")
