@@ -66,6 +66,10 @@ class OracleHandler(BaseHTTPRequestHandler):
             "choices": [{"message": {"role": "assistant", "content": answer}}],
             "usage": {"prompt_tokens": words, "completion_tokens": 3 * len(best_first)},
         }
+        if body["model"] == "uncounted":  # a server that reports no token counts
+            del reply["usage"]
+        if body["model"] == "half-counted":
+            reply["usage"] = {"prompt_tokens": words, "completion_tokens": None}
         data = json.dumps(reply).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -198,6 +202,20 @@ def test_rate_limit_is_retried_and_usage_counted(server: str) -> None:
     (result,) = rerank(RankGPTReranker.from_openai(server, "flaky"), [shuffled_ranking("a", 3)])
     assert len(OracleHandler.requests) == 2 and [c.docid for c in result.candidates] == ["a-2", "a-1", "a-0"]
     assert result.stats.generated_tokens == 9 and result.stats.reranker_input_tokens > 0
+
+
+def test_a_reply_without_token_counts_is_refused_not_counted_as_zero(server: str, tmp_path: Path) -> None:
+    """A reply without ``usage`` was counted as 0 input and 0 generated tokens, so the summary said the baseline cost nothing
+    (exit 0); ``usage`` without a count failed on None. The server's tokenizer and chat template are unknown here, so no exact
+    count can be made client-side: the rerank stops at the first such reply, in one line, before any run is written."""
+    for model in ("uncounted", "half-counted"):
+        with pytest.raises(ResrankError, match=r"/v1/chat/completions: the reply has no token counts \(usage"):
+            rerank(RankGPTReranker.from_openai(server, model), [shuffled_ranking("a", 3)])
+    output = tmp_path / "run.txt"
+    result = CliRunner().invoke(main, ["rerank", "--dataset", "dl19", "--candidates", str(write_candidates(tmp_path / "cand.json", {"a": 5})),
+                                       "--reranker", "rankgpt", "--api-base", server, "--model", "uncounted", "--output", str(output)])
+    assert result.exit_code == 2 and result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.output
+    assert "no token counts" in result.stderr and sorted(p.name for p in tmp_path.iterdir()) == ["cand.json"]
 
 
 def test_windows_whose_answer_names_no_passage_are_warned_about(server: str, caplog: pytest.LogCaptureFixture) -> None:

@@ -2,7 +2,8 @@
 
 Built on the ``openai`` client (installed with Pyserini): it retries 408/409/429/5xx and dropped
 connections with exponential back-off, and reads token counts from the server's ``usage`` block (a
-server that omits it is reported as 0 tokens). The conversations of one batch are sent
+reply without them is an error: only the server's tokenizer and chat template give them exactly, and 0 would report a
+baseline that cost nothing). The conversations of one batch are sent
 concurrently, at most ``concurrency`` at a time. Requests go to ``/chat/completions`` with
 ``temperature`` (0 unless told; None sends none, as rank_llm 0.26.0's Responses API calls do) and,
 unless ``thinking`` is ``default``, ``chat_template_kwargs: {"enable_thinking": ...}`` (vLLM and SGLang pass
@@ -64,6 +65,9 @@ class OpenAIChatBackend(ChatBackend):
         if not reply.choices:
             raise ResrankError(f"{self.url}: reply has no choices")
         text = reply.choices[0].message.content or ""
-        usage = reply.usage
-        generated = usage.completion_tokens if usage else 0
-        return Generation(text, usage.prompt_tokens if usage else 0, generated, generated)
+        read, generated = (getattr(reply.usage, count, None) for count in ("prompt_tokens", "completion_tokens"))
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (read, generated)):
+            raise ResrankError(f"{self.url}: the reply has no token counts (usage.prompt_tokens and usage.completion_tokens), "
+                               "which every rerank's cost is made of; serve the model where replies count them (vLLM, SGLang, "
+                               "llama.cpp and OpenAI do)")
+        return Generation(text, read, generated, generated)
