@@ -80,8 +80,9 @@ class Outputs:
         """Files of one folder (or, without ``names``, the folder), their record inside: ``<folder>/provenance.json``."""
         return cls(tuple(Path(folder) / name for name in names) or (Path(folder),), Path(folder) / RECORD_NAME)
 
-    def check_kinds(self) -> None:
-        """A folder where a file is written fails only at its rename, after the other outputs are written: refused first."""
+    def check(self, provenance: Provenance) -> None:
+        """Refused first: an output that is an input (:func:`check_apart`), a folder where a file goes (fails at its rename)."""
+        check_apart(provenance.sources.values(), self.files)
         for path in (*self.files, *self.optional, self.record):
             if path != self.record.parent and path.is_dir():
                 raise ResrankError(f"{path}: a folder, where this command writes a file; move it or write the output elsewhere")
@@ -105,8 +106,7 @@ class Step(Generic[T]):
         """Keep, refuse or make (see the module doc); ``overwrite`` makes the outputs again whatever lies there."""
         if job is not None and not job.shard.whole:
             raise ArgumentError("sharding applies to dense retrieval, encode and rerank; this runs in one process (use `threads`)")
-        check_apart(self.provenance.sources.values(), self.outputs.files)
-        self.outputs.check_kinds()
+        self.outputs.check(self.provenance)
         with locked(self.outputs.files[0]):
             if not overwrite and kept(self.provenance, self.outputs):
                 return Outcome(KEPT)
@@ -131,8 +131,7 @@ class ShardedStep(Generic[T]):
         once in one process (which holds the outputs' lock throughout), by rank 0 under torchrun, by ``resrank-eval merge``
         for a job array."""
         job = job or Job(WHOLE)
-        check_apart(self.provenance.sources.values(), self.outputs.files)
-        self.outputs.check_kinds()
+        self.outputs.check(self.provenance)
         with locked(self.outputs.files[0]) if job.shard.whole else contextlib.nullcontext():
             with locked(self.outputs.files[0]):
                 if not overwrite and kept(self.provenance, self.outputs):
