@@ -305,8 +305,9 @@ def merge(log_path: Path, outputs: Outputs, publish: Callable[[list[ResultsLog]]
           whole: bool = False, overwrite: bool = False) -> Outcome[T]:
     """Publish the outputs from every shard's complete log (all made with one provenance; ``whole``: the one process's log,
     whose step checked its outputs under the lock it holds throughout), record them, then drop the logs (and ``workdir``,
-    the files they refer to). Outputs already there are kept or refused as a step keeps or refuses them (``overwrite``:
-    replaced); with no shard left, outputs that verify against their record are merged already (a merge run again)."""
+    the files they refer to). Outputs already there are kept (the logs, of exactly this job, dropped all the same) or refused
+    as a step keeps or refuses them (``overwrite``: replaced); with no shard left, outputs that verify against their record
+    are merged already (a merge run again)."""
     with locked(outputs.files[0]):
         settled = whole or overwrite  # replaced, or checked already by the step of the one process
         record = None if settled or finished_shards(log_path) else read_record(outputs.record)
@@ -314,14 +315,13 @@ def merge(log_path: Path, outputs: Outputs, publish: Callable[[list[ResultsLog]]
             return Outcome(MERGED)
         logs = read_shard_logs(log_path, whole)
         provenance = Provenance.from_dict(logs[0].header["provenance"], logs[0].path)
-        if not settled and kept(provenance, outputs):
-            return Outcome(KEPT)
-        value = _making(provenance, outputs, lambda: publish(logs))
-        for results in logs:
+        outcome: Outcome[T] = (Outcome(KEPT) if not settled and kept(provenance, outputs)
+                               else Outcome(MADE, _making(provenance, outputs, lambda: publish(logs))))
+        for results in logs:  # left, they would be merged again, or refused beside the logs of a later job of another split
             results.path.unlink()
-        if workdir is not None:
+        if workdir is not None and not outcome.kept:  # what the logs refer to (an encoding's chunks), once outputs are made of it
             shutil.rmtree(workdir, ignore_errors=True)
-    return Outcome(MADE, value)
+    return outcome
 
 
 def finished_shards(log_path: Path) -> list[Path]:
