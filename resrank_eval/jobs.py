@@ -44,8 +44,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MADE, KEPT, SHARD_DONE, MERGED = "made", "kept", "shard done", "merged already"
-REDO = "pass --overwrite to make it again"
-NOTHING_LEFT = "no shard is left to merge: make it again with the command that made it and --overwrite"
+REDO = "pass `overwrite` to make it again"
+NOTHING_LEFT = "no shard is left to merge: make it again, passing `overwrite` to the command that made it"
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ class ShardedStep(Generic[T]):
                 where = path if found.end is not None else partial_path(path)
                 self.provenance.check(found.header.get("provenance"), where)
                 if (found.header.get("shard"), found.header.get("num")) != (job.shard.id, job.shard.num):
-                    raise InputError(where, 1, f"its header names another shard than {job.shard.id} of {job.shard.num}; delete it or pass --overwrite")
+                    raise InputError(where, 1, f"its header names another shard than {job.shard.id} of {job.shard.num}; delete it or pass `overwrite`")
                 if found.end is None:
                     if found.units:
                         log.info("%s: resuming, %d units done already", partial_path(path), len(found.units))
@@ -353,7 +353,7 @@ def read_shard_logs(log_path: Path, whole: bool = False) -> list[ResultsLog]:
         difference = Provenance.from_dict(results.header.get("provenance"), results.path).difference(first)
         if difference is not None:
             raise ResrankError(f"{results.path}: another job than {logs[0].path.name} ({logs[0].path.name} {difference}); "
-                               f"run this shard again with --overwrite")
+                               f"run this shard again with `overwrite`")
     missing = sorted(set(range(num)) - {results.header["shard"] for results in logs})
     if missing:
         raise ResrankError(f"{log_path}: shard(s) {', '.join(map(str, missing))} of {num} not finished yet")
