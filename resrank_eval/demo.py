@@ -31,7 +31,7 @@ def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top
     ResRank runs; return their paths, BM25 first."""
     model = Path(model)
     if not model.is_dir():
-        raise ResrankError(f"{model}: demo model not found (train one with scripts/train_resrank_mini.sh, pass --model)")
+        raise ResrankError(f"{model}: demo model not found (train one with scripts/train_resrank_mini.sh, pass `model`)")
     check_resrank_model(model)
     ds = get_dataset(DATASET)
     bm25 = Path(runs) / run_file_name(ds.name, "bm25-flat")

@@ -9,7 +9,19 @@ from pathlib import Path
 
 
 class ResrankError(Exception):
-    """A user-facing error: bad input, missing resources, unusable configuration."""
+    """A user-facing error: bad input, missing resources, unusable configuration. Its message marks each argument it names
+    with backticks, by its Python name (`` `top_k` ``, `` `overwrite` ``): Python callers read the name unmarked, the CLI
+    the flag that carries it (:meth:`naming`), so neither reads the other's."""
+
+    MARK = re.compile(r"`([A-Za-z_]\w*)`")
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        super().__init__(self.naming(str))
+
+    def naming(self, write: Callable[[str], str]) -> str:
+        """The message with each marked argument written as ``write(name)``."""
+        return self.MARK.sub(lambda match: write(match[1]), self.template)
 
 
 class InputError(ResrankError):
@@ -24,18 +36,7 @@ class InputError(ResrankError):
 
 
 class ArgumentError(ResrankError):
-    """A bad argument value. Its message marks each argument it names with backticks, by its Python name (`` `top_k` ``):
-    Python callers read the name unmarked, the CLI the flag that carries it (:meth:`naming`), so neither reads the other's."""
-
-    MARK = re.compile(r"`([A-Za-z_]\w*)`")
-
-    def __init__(self, template: str) -> None:
-        self.template = template
-        super().__init__(self.naming(str))
-
-    def naming(self, write: Callable[[str], str]) -> str:
-        """The message with each marked argument written as ``write(name)``."""
-        return self.MARK.sub(lambda match: write(match[1]), self.template)
+    """A bad argument value, the arguments at fault marked in its message."""
 
 
 def first_line(exc: BaseException) -> str:

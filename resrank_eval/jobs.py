@@ -44,8 +44,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MADE, KEPT, SHARD_DONE, MERGED = "made", "kept", "shard done", "merged already"
-REDO = "pass --overwrite to make it again"
-NOTHING_LEFT = "no shard is left to merge: make it again with the command that made it and --overwrite"
+REDO = "pass `overwrite` to make it again"
+NOTHING_LEFT = "no shard is left to merge: make it again, passing `overwrite` to the command that made it"
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,9 @@ class Outputs:
         """Files of one folder (or, without ``names``, the folder), their record inside: ``<folder>/provenance.json``."""
         return cls(tuple(Path(folder) / name for name in names) or (Path(folder),), Path(folder) / RECORD_NAME)
 
-    def check_kinds(self) -> None:
-        """A folder where a file is written fails only at its rename, after the other outputs are written: refused first."""
+    def check(self, provenance: Provenance) -> None:
+        """Refused first: an output that is an input (:func:`check_apart`), a folder where a file goes (fails at its rename)."""
+        check_apart(provenance.sources.values(), self.files)
         for path in (*self.files, *self.optional, self.record):
             if path != self.record.parent and path.is_dir():
                 raise ResrankError(f"{path}: a folder, where this command writes a file; move it or write the output elsewhere")
@@ -105,8 +106,7 @@ class Step(Generic[T]):
         """Keep, refuse or make (see the module doc); ``overwrite`` makes the outputs again whatever lies there."""
         if job is not None and not job.shard.whole:
             raise ArgumentError("sharding applies to dense retrieval, encode and rerank; this runs in one process (use `threads`)")
-        check_apart(self.provenance.sources.values(), self.outputs.files)
-        self.outputs.check_kinds()
+        self.outputs.check(self.provenance)
         with locked(self.outputs.files[0]):
             if not overwrite and kept(self.provenance, self.outputs):
                 return Outcome(KEPT)
@@ -131,8 +131,7 @@ class ShardedStep(Generic[T]):
         once in one process (which holds the outputs' lock throughout), by rank 0 under torchrun, by ``resrank-eval merge``
         for a job array."""
         job = job or Job(WHOLE)
-        check_apart(self.provenance.sources.values(), self.outputs.files)
-        self.outputs.check_kinds()
+        self.outputs.check(self.provenance)
         with locked(self.outputs.files[0]) if job.shard.whole else contextlib.nullcontext():
             with locked(self.outputs.files[0]):
                 if not overwrite and kept(self.provenance, self.outputs):
@@ -147,7 +146,7 @@ class ShardedStep(Generic[T]):
                 where = path if found.end is not None else partial_path(path)
                 self.provenance.check(found.header.get("provenance"), where)
                 if (found.header.get("shard"), found.header.get("num")) != (job.shard.id, job.shard.num):
-                    raise InputError(where, 1, f"its header names another shard than {job.shard.id} of {job.shard.num}; delete it or pass --overwrite")
+                    raise InputError(where, 1, f"its header names another shard than {job.shard.id} of {job.shard.num}; delete it or pass `overwrite`")
                 if found.end is None:
                     if found.units:
                         log.info("%s: resuming, %d units done already", partial_path(path), len(found.units))
@@ -306,8 +305,9 @@ def merge(log_path: Path, outputs: Outputs, publish: Callable[[list[ResultsLog]]
           whole: bool = False, overwrite: bool = False) -> Outcome[T]:
     """Publish the outputs from every shard's complete log (all made with one provenance; ``whole``: the one process's log,
     whose step checked its outputs under the lock it holds throughout), record them, then drop the logs (and ``workdir``,
-    the files they refer to). Outputs already there are kept or refused as a step keeps or refuses them (``overwrite``:
-    replaced); with no shard left, outputs that verify against their record are merged already (a merge run again)."""
+    the files they refer to). Outputs already there are kept (the logs, of exactly this job, dropped all the same) or refused
+    as a step keeps or refuses them (``overwrite``: replaced); with no shard left, outputs that verify against their record
+    are merged already (a merge run again)."""
     with locked(outputs.files[0]):
         settled = whole or overwrite  # replaced, or checked already by the step of the one process
         record = None if settled or finished_shards(log_path) else read_record(outputs.record)
@@ -315,14 +315,13 @@ def merge(log_path: Path, outputs: Outputs, publish: Callable[[list[ResultsLog]]
             return Outcome(MERGED)
         logs = read_shard_logs(log_path, whole)
         provenance = Provenance.from_dict(logs[0].header["provenance"], logs[0].path)
-        if not settled and kept(provenance, outputs):
-            return Outcome(KEPT)
-        value = _making(provenance, outputs, lambda: publish(logs))
-        for results in logs:
+        outcome: Outcome[T] = (Outcome(KEPT) if not settled and kept(provenance, outputs)
+                               else Outcome(MADE, _making(provenance, outputs, lambda: publish(logs))))
+        for results in logs:  # left, they would be merged again, or refused beside the logs of a later job of another split
             results.path.unlink()
-        if workdir is not None:
+        if workdir is not None and not outcome.kept:  # what the logs refer to (an encoding's chunks), once outputs are made of it
             shutil.rmtree(workdir, ignore_errors=True)
-    return Outcome(MADE, value)
+    return outcome
 
 
 def finished_shards(log_path: Path) -> list[Path]:
@@ -354,7 +353,7 @@ def read_shard_logs(log_path: Path, whole: bool = False) -> list[ResultsLog]:
         difference = Provenance.from_dict(results.header.get("provenance"), results.path).difference(first)
         if difference is not None:
             raise ResrankError(f"{results.path}: another job than {logs[0].path.name} ({logs[0].path.name} {difference}); "
-                               f"run this shard again with --overwrite")
+                               f"run this shard again with `overwrite`")
     missing = sorted(set(range(num)) - {results.header["shard"] for results in logs})
     if missing:
         raise ResrankError(f"{log_path}: shard(s) {', '.join(map(str, missing))} of {num} not finished yet")

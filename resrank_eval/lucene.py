@@ -31,9 +31,9 @@ def open_searcher(index: str | Path) -> Any:
     try:
         searcher = searcher_cls.from_prebuilt_index(str(index))
     except Exception as exc:  # Pyserini raises bare exceptions (or Java ones) when offline
-        raise ResrankError(f"prebuilt index {index!r} could not be opened ({type(exc).__name__}); offline, pass --corpus DIR to index a local copy") from None
+        raise ResrankError(f"prebuilt index {index!r} could not be opened ({type(exc).__name__}); offline, pass `corpus` to index a local copy") from None
     if searcher is None:
-        raise ResrankError(f"prebuilt index {index!r} is unknown or could not be downloaded (offline?); pass --corpus DIR (a local BEIR copy) or --index DIR")
+        raise ResrankError(f"prebuilt index {index!r} is unknown or could not be downloaded (offline?); pass `corpus` (a local BEIR copy) or a Lucene index folder")
     return searcher
 
 

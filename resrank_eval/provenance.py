@@ -93,7 +93,7 @@ class Provenance:
     def difference(self, recorded: Provenance) -> str | None:
         """How ``recorded`` differs from this one (the first difference, in words), or None."""
         if recorded.command != self.command:
-            return f"made by `{recorded.command}`, not `{self.command}`"
+            return f"made by {recorded.command!r}, not {self.command!r}"
         for name in dict.fromkeys([*self.arguments, *self.inputs, *recorded.arguments, *recorded.inputs]):
             old, new = recorded._identity(name), self._identity(name)
             if old == new:
@@ -114,7 +114,7 @@ class Provenance:
         """Where an input came from (a path, or the name given); None for content held in memory from no named file."""
         return self.sources.get(name) if name in self.inputs else _shown(self.arguments.get(name))
 
-    def check(self, recorded: Any, where: str | Path, remedy: str = "pass --overwrite to start over") -> None:
+    def check(self, recorded: Any, where: str | Path, remedy: str = "pass `overwrite` to start over") -> None:
         """Raise a one-line error (ending in ``remedy``) unless ``recorded`` (a stored record) is this provenance."""
         difference = self.difference(Provenance.from_dict(recorded, where))
         if difference is not None:

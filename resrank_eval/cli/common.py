@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..errors import ArgumentError, ResrankError, first_line
+from ..errors import ResrankError, first_line
 from ..formats.atomic import check_writable
 from ..formats.trec import check_tag
 from ..jobs import MADE, SHARD_DONE, ShardedStep, Step
@@ -32,14 +32,12 @@ class CliError(click.ClickException):
 def describe(exc: Exception, flags: Mapping[str, str]) -> tuple[str, int]:
     """The one-line message and exit status for an exception a command let through (2: bad input, 1: a bug).
 
-    The library raises :class:`ResrankError` with ``file:line`` for every input it reads, and :class:`ArgumentError` naming
-    the arguments at fault, written here as the command's ``flags`` carry them (see :func:`flags_of`); the rest are what
-    third-party code raises on a bad file or value (an ``OSError`` names its file).
+    The library raises :class:`ResrankError` with ``file:line`` for every input it reads, the arguments it names (those at
+    fault, those that remedy it) written here as the command's ``flags`` carry them (see :func:`flags_of`); the rest are
+    what third-party code raises on a bad file or value (an ``OSError`` names its file).
     """
-    if isinstance(exc, ArgumentError):
-        return exc.naming(lambda name: flags.get(name, name)), 2
     if isinstance(exc, ResrankError):
-        return str(exc), 2
+        return exc.naming(lambda name: flags.get(name, name)), 2
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{exc.filename}: {exc.strerror or exc}", 2
     if isinstance(exc, json.JSONDecodeError):

@@ -49,14 +49,14 @@ class Dataset:
         if self.topics_file is not None:
             return read_topics(qrels_dir() / self.topics_file)
         if self.corpus_dir is None:
-            raise ResrankError(f"dataset {self.name!r} has no topics for split {self.split!r}: pass --topics FILE or --corpus DIR")
+            raise ResrankError(f"dataset {self.name!r} has no topics for split {self.split!r}: pass `topics` (a file) or `corpus` (a local BEIR folder)")
         return beir_queries(self.corpus_dir, self.split)
 
     def qrels(self) -> Qrels:
         if self.qrels_file is not None:
             return read_qrels(qrels_dir() / self.qrels_file)
         if self.corpus_dir is None:
-            raise ResrankError(f"dataset {self.name!r} has no qrels for split {self.split!r}: pass --qrels FILE or --corpus DIR")
+            raise ResrankError(f"dataset {self.name!r} has no qrels for split {self.split!r}: pass `qrels` (a file) or `corpus` (a local BEIR folder)")
         return read_qrels(beir_qrels_path(self.corpus_dir, self.split))
 
     @property
@@ -67,7 +67,7 @@ class Dataset:
     def passages(self, docids: Collection[str] | None = None) -> dict[str, str]:
         """docid -> passage text from the local corpus (``docids`` only, when given)."""
         if self.corpus_dir is None:
-            raise ResrankError(f"dataset {self.name!r} has no local corpus: pass --corpus DIR")
+            raise ResrankError(f"dataset {self.name!r} has no local corpus: pass `corpus`, a local BEIR folder")
         return load_passages(self.corpus_dir, docids)
 
     def sources(self) -> dict[str, str]:

@@ -71,7 +71,7 @@ def get_dataset(name: str, corpus: str | Path | None = None, split: str = "test"
     known = DATASETS.get(name)
     if known is None:
         if corpus is None:
-            raise ResrankError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)} (or pass --corpus DIR)")
+            raise ResrankError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)} (or pass `corpus`, a local BEIR folder)")
         return Dataset(name, None, None, 1, BEIR_MEASURES, None, True, corpus, split)
     if split == "test":
         return replace(known, corpus_dir=corpus or known.corpus_dir)

@@ -106,7 +106,7 @@ def write_candidates(path: str | Path, topics: dict[str, Query], run: Run, passa
     entries = []
     missing = [qid for qid in run if qid not in topics]
     if missing:
-        raise ResrankError(f"{path}: {len(missing)} run queries have no topic text (e.g. {missing[0]!r}); check --dataset/--topics")
+        raise ResrankError(f"{path}: {len(missing)} run queries have no topic text (e.g. {missing[0]!r}); check `dataset`/`topics`")
     try:
         for qid, candidates in run.items():
             hits = [

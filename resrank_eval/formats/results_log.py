@@ -24,7 +24,7 @@ from ..errors import InputError, ResrankError
 log = logging.getLogger(__name__)
 
 CHAIN, END = "#", "end"
-REDO = "delete the file or pass --overwrite"
+REDO = "delete the file or pass `overwrite`"
 
 
 @dataclass

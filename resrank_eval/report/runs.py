@@ -133,7 +133,7 @@ def load_run_file(path: Path, dataset: str | None = None) -> SystemRun:
     """Read a run and its sidecars; ``dataset`` overrides what the file name says."""
     name = dataset or infer_dataset(path)
     if name is None:
-        raise ResrankError(f"{path}: cannot tell the dataset from the file name; pass --dataset")
+        raise ResrankError(f"{path}: cannot tell the dataset from the file name; pass `dataset`")
     sidecars = RerankOutputs(path)
     check_made(path, sidecars.stats, sidecars.summary)
     run = read_run(path)

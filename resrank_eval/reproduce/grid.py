@@ -77,7 +77,7 @@ def score(grid: Grid, cells: list[Cell], baseline: str | None = None, n_resample
     runs = [SystemRun(cell.run_path, cell.condition.name, cell.dataset.name, read_run(cell.run_path), read_efficiency(cell.run_path))
             for cell in cells if cell.run_path.exists()]
     if not runs:
-        raise ResrankError("no runs to score: run the grid first (without --dry-run)")
+        raise ResrankError("no runs to score: run the grid first (without `dry_run`)")
     chosen = check_baseline(grid, baseline)
     if chosen is not None and chosen not in {r.label for r in runs}:
         log.warning("the baseline %r has no run among the chosen cells: the table has no significance tests", chosen)

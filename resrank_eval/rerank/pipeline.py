@@ -36,7 +36,7 @@ def to_rankings(topics: Mapping[str, Query], run: Run, passages: Passages | None
     chosen = [q for q in (run if qids is None else qids) if run.get(q)]
     missing = [q for q in chosen if q not in topics]
     if missing:
-        raise ResrankError(f"{len(missing)} run queries have no topic text (e.g. {missing[0]!r}); check --dataset/--split/--topics")
+        raise ResrankError(f"{len(missing)} run queries have no topic text (e.g. {missing[0]!r}); check `dataset`/`split`/`topics`")
     heads = {q: run[q][:top_k] for q in chosen}
     texts: Mapping[str, str] = {}
     if passages is not None:

@@ -198,7 +198,7 @@ def _check_chunk(shards: Path, unit: dict[str, Any]) -> None:
         path = shards / name
         if not path.is_file() or file_digest(path) != digest:
             raise ResrankError(f"{path}: {'missing' if not path.is_file() else 'changed after it was written'}; "
-                               f"encode again with --overwrite")
+                               f"encode again with `overwrite`")
 
 
 def _probe(encoder: Encoder) -> np.ndarray:
@@ -220,7 +220,7 @@ def check_dense_index(index_dir: str | Path, search: bool = False) -> dict:
         raise ResrankError(f"{folder}: {'not a directory' if folder.exists() else 'no such directory'}")
     record = read_record(folder / RECORD_NAME)
     if record is not None and record.get("command") == "index":  # its files verify; "vectors only" would misname it
-        raise ResrankError(f"{folder}: a Lucene index (made by `index`), not a dense one; make one with resrank-eval encode")
+        raise ResrankError(f"{folder}: a Lucene index (made by resrank-eval index), not a dense one; make one with resrank-eval encode")
     remedy = _remedy(folder)
     missing = verify(index_outputs(folder, search=False), remedy)
     if missing:

@@ -70,7 +70,7 @@ class Trainer:
             log.info("%s: made with this config and inputs and unchanged since; not trained again", result)
             return result
         if resume and not checkpoints(self.output / CHECKPOINTS):  # else it would silently train from scratch
-            raise ResrankError(f"{self.output / CHECKPOINTS}: no checkpoint to resume from; without --resume, training starts fresh")
+            raise ResrankError(f"{self.output / CHECKPOINTS}: no checkpoint to resume from; without `resume`, training starts fresh")
         if not resume:
             self._check_fresh()
         examples = read_examples(self.config.data.train)
@@ -152,7 +152,7 @@ class Trainer:
         refuses it), so starting fresh, as that refusal says, works: the run removes it as it starts."""
         folder = self.output / CHECKPOINTS
         if checkpoints(folder):
-            raise ResrankError(f"{self.output}: holds checkpoints of an earlier run; pass --resume or a new output_dir")
+            raise ResrankError(f"{self.output}: holds checkpoints of an earlier run; pass `resume` or a new output_dir")
         other = min((p.name for p in folder.iterdir() if not p.match(PARTIAL)), default=None) if folder.is_dir() else None
         if other is not None:
             raise ResrankError(f"{folder}: holds {other}, no checkpoint; remove it or train into a new output_dir")

@@ -15,10 +15,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from resrank_eval.cli import main
+from resrank_eval.datasets.interchange import import_candidates_step
+from resrank_eval.datasets.registry import get_dataset
 from resrank_eval.errors import ResrankError
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.model.sources import BUNDLED_MODEL
 from resrank_eval.parallel import sharded
+from resrank_eval.report.runs import load_run_file
 from resrank_eval.rerank import Reranked, Reranker, rerank_run, reranker_factory
 from resrank_eval.retrieve import fuse
 from resrank_eval.types import Candidate, QueryStats, Ranking
@@ -115,6 +118,30 @@ def test_library_errors_name_python_arguments_and_the_cli_its_flags(dl19: Path, 
     assert str(info.value) == python
     assert assert_refused(run_cli(*args(dl19, tmp_path / "out.txt"))) == f"Error: {cli}"
     assert nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize(("call", "python", "args", "cli"), [
+    (lambda out: import_candidates_step(DL19_CANDIDATES, out).run(), "exists, but no record says what made it "
+     "(out.txt.provenance.json is missing); pass overwrite to make it again",
+     lambda out: ["import-candidates", DL19_CANDIDATES, "--output", out], "exists, but no record says what made it "
+     "(out.txt.provenance.json is missing); pass --overwrite to make it again"),
+    (lambda out: load_run_file(out), "cannot tell the dataset from the file name; pass dataset",
+     lambda out: ["report", out], "cannot tell the dataset from the file name; pass --dataset"),
+    (lambda out: get_dataset("nosuch"), "(or pass corpus, a local BEIR folder)",
+     lambda out: ["retrieve", "--dataset", "nosuch", "--output", out.with_name("run.txt")], "(or pass --corpus, a local BEIR folder)"),
+])
+def test_refusals_name_the_python_argument_that_answers_them_and_the_cli_its_flag(tmp_path: Path, call: Callable[[Path], object],
+                                                                                  python: str, args: Callable[[Path], list],
+                                                                                  cli: str) -> None:
+    """``import_candidates_step(...).run()`` over a file of one's own said 'pass --overwrite', a flag a Python caller
+    has no way to pass (as did 'pass --dataset', '--corpus DIR', '--resume'): the library names the argument."""
+    out = tmp_path / "out.txt"
+    out.write_text("1 Q0 d 1 1.0 mine\n")
+    with pytest.raises(ResrankError) as info:
+        call(out)
+    assert python in str(info.value) and "--" not in str(info.value)
+    assert cli in assert_refused(run_cli(*args(out)))
+    assert out.read_text() == "1 Q0 d 1 1.0 mine\n"
 
 
 def test_a_negative_learning_rate_is_refused_at_its_yaml_line(tmp_path: Path) -> None:

@@ -50,5 +50,5 @@ def test_a_split_without_qrels_or_topics_is_named() -> None:
     """``--dataset dl19 --split dev`` said "dataset 'dl19' has no qrels", as if DL19 had none."""
     dev = get_dataset("dl19", split="dev")
     for read, what in ((dev.qrels, "qrels"), (dev.topics, "topics")):
-        with pytest.raises(ResrankError, match=f"^dataset 'dl19' has no {what} for split 'dev': pass --{what} FILE or --corpus DIR$"):
+        with pytest.raises(ResrankError, match=rf"^dataset 'dl19' has no {what} for split 'dev': pass {what} \(a file\) or corpus \(a local BEIR folder\)$"):
             read()

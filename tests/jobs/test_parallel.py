@@ -243,3 +243,20 @@ def test_an_encoding_not_merged_yet_is_named_where_it_is_read(work: Path) -> Non
     ok("merge", "--index", str(index))
     assert "merged already" in ok("merge", "--index", str(index)).output
     ok(*retrieve)
+
+
+def test_a_merge_that_keeps_the_outputs_drops_their_shards_logs(work: Path) -> None:
+    """Both shards finished, then the same rerank in one process made the outputs: ``merge`` kept them, as it should, but
+    left the shards' logs, where a merge that publishes drops them; a later job of another split (``--overwrite``) then
+    failed at its merge, 'a shard of 3, the others of 2; delete the shards of the other split', exit 2."""
+    out = work / "kept" / "rerank.txt"
+    for shard in ("0", "1"):
+        ok(*identity_rerank(work, out, "--top-k", "5", "--shard-id", shard, "--shard-num", "2"))
+    ok(*identity_rerank(work, out, "--top-k", "5"))
+    made = {path: path.read_bytes() for path in out.parent.glob("rerank.txt*") if "shard-" not in path.name}
+    assert "exists, made with the shards' arguments" in ok("merge", "--output", str(out)).output
+    assert {path: path.read_bytes() for path in out.parent.glob("rerank.txt*")} == made  # the outputs untouched, no log left
+    for shard in ("0", "1", "2"):
+        ok(*identity_rerank(work, out, "--top-k", "5", "--shard-id", shard, "--shard-num", "3", "--overwrite"))
+    ok("merge", "--output", str(out))
+    assert out.read_bytes() == made[out] and not list(out.parent.glob("*shard-*"))

@@ -88,11 +88,11 @@ def test_encoding_into_a_lucene_index_folder_is_refused(tmp_path: Path) -> None:
     assert run_cli("index", "--dataset", "tiny", "--corpus", corpus, "--index", folder).exit_code == 0
     record = (folder / "provenance.json").read_bytes()
     result = run_cli("encode", "--dataset", "tiny", "--corpus", corpus, "--model", BUNDLED_MODEL, "--index", folder)
-    assert "made by `index`, not `encode`; pass --overwrite" in one_error(result)
+    assert "made by 'index', not 'encode'; pass --overwrite" in one_error(result)
     assert (folder / "provenance.json").read_bytes() == record and not (folder / "vectors.npy").exists()
     result = run_cli("retrieve", "--dataset", "tiny", "--corpus", corpus, "--method", "dense", "--model", BUNDLED_MODEL,
                      "--index", folder, "--output", tmp_path / "dense.run")  # it said "vectors only (what rerankers read)"
-    assert one_error(result).strip() == f"Error: {folder}: a Lucene index (made by `index`), not a dense one; make one with resrank-eval encode"
+    assert one_error(result).strip() == f"Error: {folder}: a Lucene index (made by resrank-eval index), not a dense one; make one with resrank-eval encode"
 
 
 @pytest.mark.parametrize(("option", "message"), [({"threads": 0}, "threads must be an integer >= 1, got 0"),

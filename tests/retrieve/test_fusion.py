@@ -92,6 +92,6 @@ def test_fuse_step_keeps_an_equal_fusion_and_refuses_another(tmp_path: Path) -> 
     out = tmp_path / "fused.txt"
     assert fuse_step([BM25, MINILM], out, "interpolate", [1, 9], k=60, depth=100).run().status == "made"
     assert fuse_step([BM25, MINILM], out, "interpolate", [1.0, 9.0], k=10, depth=100).run().kept
-    with pytest.raises(ResrankError, match=r"fused.txt: made with --depth 100, now 50; pass --overwrite"):
+    with pytest.raises(ResrankError, match=r"fused.txt: made with --depth 100, now 50; pass overwrite"):
         fuse_step([BM25, MINILM], out, "interpolate", [1, 9], depth=50).run()
     assert fuse_step([BM25, MINILM], out, "interpolate", [1, 9], depth=50).run(overwrite=True).status == "made"
