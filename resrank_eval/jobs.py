@@ -113,18 +113,50 @@ class Step(Generic[T]):
             return Outcome(MADE, _making(self.provenance, self.outputs, self.make))
 
 
+@dataclass(frozen=True)
+class Merge(Generic[T]):
+    """How a sharded step's logs become its outputs (its job's merge, or ``resrank-eval merge``'s): ``publish`` writes them
+    from every shard's complete log; ``workdir`` holds files the logs refer to (an encoding's chunks)."""
+
+    log: Path
+    outputs: Outputs
+    publish: Callable[[list[ResultsLog]], T]
+    workdir: Path | None = None
+
+    def run(self, overwrite: bool = False, whole: bool = False) -> Outcome[T]:
+        """Publish and record the outputs from the shards' logs (one provenance; ``whole``: the one process's log, whose step
+        checked its outputs under the lock it holds throughout), then drop the logs and ``workdir``. Outputs already there
+        are kept (the logs, of exactly this job, dropped all the same) or refused as a step's (``overwrite``: replaced); with
+        no shard left, outputs that verify against their record are merged already (a merge run again)."""
+        outputs = self.outputs
+        with locked(outputs.files[0]):
+            settled = whole or overwrite  # replaced, or checked already by the step of the one process
+            record = None if settled or finished_shards(self.log) else read_record(outputs.record)
+            if record is not None and record["outputs"] is not None and not verify(outputs, NOTHING_LEFT):
+                return Outcome(MERGED)
+            logs = read_shard_logs(self.log, whole)
+            provenance = Provenance.from_dict(logs[0].header["provenance"], logs[0].path)
+            outcome: Outcome[T] = (Outcome(KEPT) if not settled and kept(provenance, outputs)
+                                   else Outcome(MADE, _making(provenance, outputs, lambda: self.publish(logs))))
+            for results in logs:  # left, they would be merged again, or refused beside the logs of a later job of another split
+                results.path.unlink()
+            if self.workdir is not None and not outcome.kept:  # what the logs refer to, once outputs are made of it
+                shutil.rmtree(self.workdir, ignore_errors=True)
+        return outcome
+
+
 @dataclass
 class ShardedStep(Generic[T]):
     """A step that finishes in units: ``work`` appends the units a shard owns and its log lacks, and returns the log's end
-    record; ``publish`` writes the outputs from every shard's complete log; ``workdir`` holds files the logs refer to (an
-    encoding's chunks), removed with the logs once published."""
+    record; ``merge`` publishes the outputs from the shards' logs."""
 
     provenance: Provenance
-    outputs: Outputs
-    log: Path
     work: Callable[[ResultsLog, Shard], dict[str, Any]]
-    publish: Callable[[list[ResultsLog]], T]
-    workdir: Path | None = None
+    merge: Merge[T]
+
+    @property
+    def outputs(self) -> Outputs:
+        return self.merge.outputs
 
     def run(self, overwrite: bool = False, job: Job | None = None) -> Outcome[T]:
         """Keep or refuse the outputs, else do this shard's units (resuming its log), then merge where the job merges: at
@@ -136,7 +168,7 @@ class ShardedStep(Generic[T]):
             with locked(self.outputs.files[0]):
                 if not overwrite and kept(self.provenance, self.outputs):
                     return Outcome(KEPT)
-            path = shard_log(self.log, job.shard)
+            path = shard_log(self.merge.log, job.shard)
             with locked(path):
                 if overwrite:
                     path.unlink(missing_ok=True)
@@ -153,7 +185,7 @@ class ShardedStep(Generic[T]):
                     found.complete(self.work(found, job.shard))
             if not job.finish():
                 return Outcome(SHARD_DONE)
-            return merge(self.log, self.outputs, self.publish, self.workdir, job.shard.whole, overwrite)
+            return self.merge.run(overwrite, job.shard.whole)
 
 
 def check_apart(inputs: Iterable[str | Path], outputs: Iterable[str | Path]) -> None:
@@ -299,29 +331,6 @@ def _making(provenance: Provenance, outputs: Outputs, make: Callable[[], T]) -> 
 def shard_log(log_path: Path, shard: Shard) -> Path:
     """Shard ``i`` of ``n``'s complete log: ``RUN.shard-0000i-of-0000n.jsonl`` (one process: ``RUN.jsonl``)."""
     return log_path.with_name(f"{log_path.name}.jsonl" if shard.whole else f"{log_path.name}.{shard.label}.jsonl")
-
-
-def merge(log_path: Path, outputs: Outputs, publish: Callable[[list[ResultsLog]], T], workdir: Path | None = None,
-          whole: bool = False, overwrite: bool = False) -> Outcome[T]:
-    """Publish the outputs from every shard's complete log (all made with one provenance; ``whole``: the one process's log,
-    whose step checked its outputs under the lock it holds throughout), record them, then drop the logs (and ``workdir``,
-    the files they refer to). Outputs already there are kept (the logs, of exactly this job, dropped all the same) or refused
-    as a step keeps or refuses them (``overwrite``: replaced); with no shard left, outputs that verify against their record
-    are merged already (a merge run again)."""
-    with locked(outputs.files[0]):
-        settled = whole or overwrite  # replaced, or checked already by the step of the one process
-        record = None if settled or finished_shards(log_path) else read_record(outputs.record)
-        if record is not None and record["outputs"] is not None and not verify(outputs, NOTHING_LEFT):
-            return Outcome(MERGED)
-        logs = read_shard_logs(log_path, whole)
-        provenance = Provenance.from_dict(logs[0].header["provenance"], logs[0].path)
-        outcome: Outcome[T] = (Outcome(KEPT) if not settled and kept(provenance, outputs)
-                               else Outcome(MADE, _making(provenance, outputs, lambda: publish(logs))))
-        for results in logs:  # left, they would be merged again, or refused beside the logs of a later job of another split
-            results.path.unlink()
-        if workdir is not None and not outcome.kept:  # what the logs refer to (an encoding's chunks), once outputs are made of it
-            shutil.rmtree(workdir, ignore_errors=True)
-    return outcome
 
 
 def finished_shards(log_path: Path) -> list[Path]:

@@ -25,19 +25,19 @@ def merge(index_dir: str | None, output: str | None) -> None:
         raise ResrankError("pass exactly one of --index DIR or --output RUN")
     overwrite = bool(click.get_current_context().meta.get(OVERWRITE, False))
     if index_dir is not None:
-        from ..retrieve.dense import merge_dense_index
+        from ..retrieve.dense import index_merge
 
-        outcome, made, where = merge_dense_index(index_dir, overwrite), "dense index", index_dir
+        outcome, made, where = index_merge(index_dir).run(overwrite), "dense index", index_dir
     else:
-        from ..rerank.sink import merge_rerank
-        from ..retrieve.search import merge_run
+        from ..rerank.sink import rerank_merge
+        from ..retrieve.search import run_merge
 
-        merges = {"rerank": merge_rerank, "retrieve": merge_run}
+        merges = {"rerank": rerank_merge, "retrieve": run_merge}
         # no shard left: any run's merge verifies it against every file its record lists (a rerank's stats too)
         command = read_shard_logs(Path(output))[0].header["provenance"]["command"] if finished_shards(Path(output)) else "retrieve"
         if command not in merges:
             raise ResrankError(f"{output}: the shards of {command!r}, not of a run; merge them with --index DIR")
-        outcome, made, where = merges[command](output, overwrite), "run", output
+        outcome, made, where = merges[command](output).run(overwrite), "run", output
     if outcome.status == MERGED:
         click.echo(f"{where}: merged already (no shard left to merge; its files are as its record lists); skipping", err=True)
     elif outcome.status == KEPT:

@@ -26,7 +26,7 @@ from ..errors import ResrankError, check_count
 from ..formats.atomic import atomic_write
 from ..formats.results_log import ResultsLog
 from ..formats.trec import check_tag, write_run
-from ..jobs import Outcome, Outputs, ShardedStep, merge, rank_queries, units
+from ..jobs import Merge, Outputs, ShardedStep, rank_queries, units
 from ..parallel import computing_on, intra_op_threads
 from ..provenance import Provenance
 from ..types import Candidate, Query, QueryStats, Run
@@ -98,16 +98,15 @@ def rerank_step(factory: RerankerFactory, topics: Mapping[str, Query], run: Run,
             raise ValueError("other candidates than the run's")
         QueryStats.from_dict(unit["stats"])
 
-    outputs = RerankOutputs(Path(output))
     work = partial(rank_queries, qids=[q for q in run if run[q]], batch_size=batch_size, rank=rerank, check=logged)
-    return ShardedStep(provenance, outputs.outputs, outputs.run, work, partial(_publish, outputs))
+    return ShardedStep(provenance, work, rerank_merge(output))
 
 
-def merge_rerank(output: str | Path, overwrite: bool = False) -> Outcome[RerankOutputs]:
-    """Merge the logs the shards of a rerank (``--shard-id/--shard-num``) completed into the files one process writes
-    (:func:`~resrank_eval.jobs.merge`: what lies there is kept or refused as a step keeps or refuses it)."""
+def rerank_merge(output: str | Path) -> Merge[RerankOutputs]:
+    """How the logs the shards of a rerank (``--shard-id/--shard-num``) completed become the files one process writes
+    (:class:`~resrank_eval.jobs.Merge`: what lies there is kept or refused as a step keeps or refuses it)."""
     outputs = RerankOutputs(Path(output))
-    return merge(outputs.run, outputs.outputs, partial(_publish, outputs), overwrite=overwrite)
+    return Merge(outputs.run, outputs.outputs, partial(_publish, outputs))
 
 
 def _publish(outputs: RerankOutputs, logs: list[ResultsLog]) -> RerankOutputs:

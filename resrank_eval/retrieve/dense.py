@@ -38,7 +38,7 @@ from ..formats.jsonl import read_json
 from ..formats.results_log import ResultsLog
 from ..formats.text import iter_lines
 from ..formats.trec import pyserini_order
-from ..jobs import Outcome, Outputs, ShardedStep, finished_shards, merge, read_record, units, verify
+from ..jobs import Merge, Outputs, ShardedStep, finished_shards, read_record, units, verify
 from ..logs import progress
 from ..parallel import Shard, computing_on, intra_op_threads
 from ..paths import data_dir
@@ -90,7 +90,7 @@ def encode_step(corpus: str | Path, model: str | Path | Encoder, index_dir: str 
         with computing_on(provenance.arguments["threads"]):
             return _encode_chunks(corpus, encoder, shards, shard, shard_size, results)
 
-    return ShardedStep(provenance, index_outputs(index_dir), shards / ENCODE_LOG, work, partial(_publish, Path(index_dir)), shards)
+    return ShardedStep(provenance, work, index_merge(index_dir))
 
 
 def encode_provenance(corpus: str | Path, model: str | Path | Encoder, batch_size: int = 64, shard_size: int = 10_000,
@@ -104,11 +104,11 @@ def encode_provenance(corpus: str | Path, model: str | Path | Encoder, batch_siz
                                     "threads": threads}, {"corpus": corpus_file(corpus).absolute(), **identity})
 
 
-def merge_dense_index(index_dir: str | Path, overwrite: bool = False) -> Outcome[Path]:
-    """Merge the logs and chunks every shard of an encode completed into the index files; needs no model
-    (:func:`~resrank_eval.jobs.merge`: what lies there is kept or refused as a step keeps or refuses it)."""
+def index_merge(index_dir: str | Path) -> Merge[Path]:
+    """How the logs and chunks every shard of an encode completed become the index files; needs no model
+    (:class:`~resrank_eval.jobs.Merge`: what lies there is kept or refused as a step keeps or refuses it)."""
     shards = Path(index_dir) / SHARDS_DIR
-    return merge(shards / ENCODE_LOG, index_outputs(index_dir), partial(_publish, Path(index_dir)), shards, overwrite=overwrite)
+    return Merge(shards / ENCODE_LOG, index_outputs(index_dir), partial(_publish, Path(index_dir)), shards)
 
 
 def _encode_chunks(corpus: str | Path, encoder: Encoder, shards: Path, shard: Shard, shard_size: int,

@@ -12,7 +12,7 @@ from ..errors import ArgumentError, ResrankError, check_count
 from ..formats.corpus import corpus_file
 from ..formats.results_log import ResultsLog
 from ..formats.trec import write_run
-from ..jobs import Outcome, Outputs, ShardedStep, Step, check_made, merge, rank_queries, units
+from ..jobs import Merge, Outputs, ShardedStep, Step, check_made, rank_queries, units
 from ..provenance import Provenance
 from ..types import Candidate, Query, Run
 
@@ -77,7 +77,7 @@ def retrieve_step(output: str | Path, dataset: Dataset, method: str = "bm25", to
     if method == "dense":
         search = partial(_dense_search, index, model, queries, hits, batch_size, threads, device, dtype)
         work = partial(rank_queries, qids=list(queries), batch_size=batch_size, rank=search)
-        return ShardedStep(provenance, Outputs.beside(output), Path(output), work, partial(_publish, Path(output)))
+        return ShardedStep(provenance, work, run_merge(output))
 
     def make() -> Run:
         return _write(Path(output), retrieve(dataset, method, queries, index, model, hits, batch_size, threads, remove_query,
@@ -86,11 +86,10 @@ def retrieve_step(output: str | Path, dataset: Dataset, method: str = "bm25", to
     return Step(provenance, Outputs.beside(output), make)
 
 
-def merge_run(output: str | Path, overwrite: bool = False) -> Outcome[Run]:
-    """Merge the logs the shards of a dense retrieval (``--shard-id/--shard-num``) completed into the run one process writes
-    (:func:`~resrank_eval.jobs.merge`: what lies there is kept or refused as a step keeps or refuses it)."""
-    output = Path(output)
-    return merge(output, Outputs.beside(output), partial(_publish, output), overwrite=overwrite)
+def run_merge(output: str | Path) -> Merge[Run]:
+    """How the logs the shards of a dense retrieval (``--shard-id/--shard-num``) completed become the run one process
+    writes (:class:`~resrank_eval.jobs.Merge`: what lies there is kept or refused as a step keeps or refuses it)."""
+    return Merge(Path(output), Outputs.beside(output), partial(_publish, Path(output)))
 
 
 def _check(dataset: Dataset, method: str, index: str | Path | None, model: str | Path | None, hits: int, batch_size: int,
