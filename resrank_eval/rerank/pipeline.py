@@ -54,21 +54,13 @@ def passage_texts(passages: Passages, docids: Collection[str]) -> Mapping[str, s
 
 
 def iter_rerank(reranker: Reranker, rankings: Sequence[Ranking], batch_size: int = 1) -> Iterator[tuple[Ranking, Reranked]]:
-    """Rerank ``batch_size`` queries per reranker call, yielding each query as its batch finishes, once the reranker has
-    checked that what it holds fits the rankings' passages (:meth:`~.base.Reranker.check_rankings`: a dense index's
-    vectors lent only to the texts it encoded)."""
-    check_count(batch_size, "batch_size")
-    reranker.check_rankings(rankings)
-    yield from iter_batches(reranker, rankings, batch_size)
-
-
-def iter_batches(reranker: Reranker, rankings: Sequence[Ranking], batch_size: int) -> Iterator[tuple[Ranking, Reranked]]:
-    """:func:`iter_rerank` for passages already checked (a rerank step checks them before the model loads).
+    """Rerank ``batch_size`` queries per reranker call, yielding each query as its batch finishes.
 
     The one owner of batching: rerankers see exactly one batch per call. Each result must name its ranking's
     query (results come in batch order) and reorder (never add or drop) its candidates with finite scores;
     its stats get the batch's actual size.
     """
+    check_count(batch_size, "batch_size")
     with progress(total=len(rankings), desc=f"rerank ({reranker.name})", unit="query") as bar:
         for start in range(0, len(rankings), batch_size):
             batch = list(rankings[start:start + batch_size])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,20 +50,11 @@ class _EncoderBacked(Reranker):
     @classmethod
     def check_passages(cls, values: dict[str, Any], source: Mapping[str, str | Path], docids: Collection[str],
                        texts: Callable[[Collection[str]], Mapping[str, str]]) -> None:
-        """A dense index lends its vectors only to the passages it encoded (see ``retrieve.dense.check_passages``)."""
+        """A dense index lends its vectors only to the passages it encoded (as its ``DenseVectors`` checks when it lends them)."""
         from ..retrieve.dense import check_passages
 
         if values["dense_index"] is not None:
             check_passages(values["dense_index"], source, docids, texts)
-
-    def check_rankings(self, rankings: Sequence[Ranking]) -> None:
-        """A dense index lends its vectors only to the texts it encoded (see ``retrieve.dense.check_passages``); a candidate
-        without text takes its vector by docid."""
-        from ..retrieve.dense import DenseVectors, check_passages
-
-        if isinstance(self.store, DenseVectors):
-            texts = {c.docid: c.text for r in rankings for c in r.candidates if c.text is not None}
-            check_passages(self.store.folder, {}, texts, lambda _: texts)
 
     @classmethod
     def from_options(cls, model: str, device: str | None, dtype: str, dense_index: str | None) -> Reranker:

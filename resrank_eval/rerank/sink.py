@@ -30,7 +30,7 @@ from ..jobs import Merge, Outputs, ShardedStep, rank_queries, units
 from ..parallel import computing_on, intra_op_threads
 from ..provenance import Provenance
 from ..types import Candidate, Query, QueryStats, Run
-from .pipeline import Passages, iter_batches, passage_texts, summarize, to_rankings, with_tail
+from .pipeline import Passages, iter_rerank, passage_texts, summarize, to_rankings, with_tail
 from .registry import RerankerFactory
 
 
@@ -88,7 +88,7 @@ def rerank_step(factory: RerankerFactory, topics: Mapping[str, Query], run: Run,
     def rerank(qids: list[str]) -> Iterator[tuple[str, list[Candidate], dict[str, Any]]]:
         rankings = to_rankings(topics, run, passages, top_k, qids=qids)  # read before the model loads
         with computing_on(threads):
-            for ranking, result in iter_batches(factory.build(), rankings, batch_size):  # passages checked above
+            for ranking, result in iter_rerank(factory.build(), rankings, batch_size):
                 extra = {"stats": result.stats.to_dict(), **({"trace": result.trace} if result.trace else {})}
                 yield ranking.query.qid, with_tail(result.candidates, run[ranking.query.qid], top_k), extra
 

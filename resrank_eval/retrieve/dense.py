@@ -97,7 +97,7 @@ def encode_provenance(corpus: str | Path, model: str | Path | Encoder, batch_siz
                       device: str | None = None, dtype: str | None = None, threads: int | None = None) -> Provenance:
     """What a dense index is made of: the corpus and the model (by content; a preset by name, an encoder in memory by its
     probe vector), the encoding settings and torch's intra-op threads (default: what they are now). The corpus's path is
-    recorded absolute: :func:`check_passages` reads it from wherever a rerank runs."""
+    recorded absolute: :meth:`DenseVectors.check_texts` reads it from wherever a rerank runs."""
     threads = intra_op_threads() if threads is None else threads
     identity = {"model": model} if isinstance(model, (str, Path)) else {"encoder": content_fingerprint(_probe(model).tolist())}
     return Provenance.of("encode", {"batch_size": batch_size, "shard_size": shard_size, "device": device, "dtype": dtype,
@@ -246,41 +246,28 @@ def _remedy(folder: Path) -> str:
 
 def check_passages(index_dir: str | Path, source: Mapping[str, str | Path], docids: Collection[str],
                    texts: Callable[[Collection[str]], Mapping[str, str]]) -> None:
-    """Refuse to lend ``index_dir``'s vectors to passages it did not encode: a docid the index holds would be scored with
-    the vector of another passage under that id (the encoder matches, so nothing else would tell).
-
-    Passages from a corpus (``source["corpus"]``) must come from the very file the index was encoded from: its
-    fingerprint in the index's record. Passages from elsewhere (a candidate file, a Lucene index: ``texts`` fetches
-    them) must each have, for every one of ``docids`` the index holds, the text the index encoded, read from that
-    corpus at its recorded path (relative: to the index folder), checked against the fingerprint first.
-    """
+    """Refuse ``index_dir``'s vectors for the passages a rerank step reads, before its model loads: passages from a corpus
+    (``source["corpus"]``) must come from the very file the index was encoded from (by its record's fingerprint); from
+    elsewhere (``texts`` fetches those of ``docids``), they must be the texts it encoded (:meth:`DenseVectors.check_texts`)."""
     folder = Path(index_dir)
+    if "corpus" not in source:
+        store = DenseVectors(folder)
+        held = [d for d in docids if d in store.rows]
+        return store.check_texts(texts(held) if held else {}, ", ".join(map(str, source.values())) or "the passages given")
+    encoded, where = _encoded_corpus(folder)
+    if (now := fingerprint(given := corpus_file(source["corpus"]))) != encoded:
+        raise ResrankError(f"{folder}: encoded from the corpus {where} ({encoded[:19]}), but the passages come from "
+                           f"{given} ({now[:19]}); encode that corpus into a dense index of its own")
+
+
+def _encoded_corpus(folder: Path) -> tuple[str, Path | None]:
+    """The fingerprint of the corpus ``folder`` was encoded from, and its path (a relative one taken from the folder)."""
     made = Provenance.from_dict(read_record(folder / RECORD_NAME), folder / RECORD_NAME)
     encoded, recorded = made.inputs.get("corpus"), made.sources.get("corpus")
     if encoded is None:
         raise ResrankError(f"{folder}: its record names no corpus it was encoded from, so its vectors cannot be matched to "
                            f"passages; {_remedy(folder)}")
-    where = Path(os.path.normpath(folder / recorded)) if recorded is not None else None
-    if "corpus" in source:
-        given = corpus_file(source["corpus"])
-        if (now := fingerprint(given)) != encoded:
-            raise ResrankError(f"{folder}: encoded from the corpus {where} ({encoded[:19]}), but the passages come from "
-                               f"{given} ({now[:19]}); encode that corpus into a dense index of its own")
-        return
-    held = set(docids).intersection((folder / DOCID_FILE).read_text(encoding="utf-8").splitlines())
-    if not held:
-        return
-    given_at = ", ".join(map(str, source.values())) or "the passages given"
-    if where is None or not where.is_file() or fingerprint(where) != encoded:
-        state = "not recorded" if where is None else "missing" if not where.is_file() else "changed since"
-        raise ResrankError(f"{folder}: the texts of {given_at} cannot be checked against the corpus it was encoded from "
-                           f"({where}: {state}); rerank without its vectors, or encode those passages into a dense index of their own")
-    original = {d.docid: d.contents for d in iter_corpus(where) if d.docid in held}
-    given = texts(held)
-    wrong = next((d for d in sorted(held) if d in given and str(given[d]) != original[d]), None)
-    if wrong is not None:
-        raise ResrankError(f"{folder}: docid {wrong!r} has another text in {given_at} than in {where}, the corpus it was "
-                           f"encoded from; rerank without its vectors, or encode those passages into a dense index of their own")
+    return encoded, Path(os.path.normpath(folder / recorded)) if recorded is not None else None
 
 
 def cached_index_dir(corpus: str | Path, name: str, model: str | Path, dtype: str | None = None, batch_size: int = 64,
@@ -306,6 +293,7 @@ class DenseVectors:
         if len(docids) != len(self.vectors):
             raise ResrankError(f"{folder}: {len(docids)} docids for {len(self.vectors)} vectors; {_remedy(folder)}")
         self.rows = {docid: row for row, docid in enumerate(docids)}
+        self.encoded: tuple[Path, np.ndarray] | None = None  # its corpus, and per row the hash of the text it encoded
 
     def check_encoder(self, encoder: Encoder) -> None:
         """Refuse vectors from another encoder: it would silently mix two embedding spaces."""
@@ -316,12 +304,34 @@ class DenseVectors:
         if cosine < PROBE_MIN_COSINE:
             raise ResrankError(f"{self.folder}: built with a different encoder (probe cosine {cosine:.3f})")
 
-    def get(self, docids: Sequence[str]) -> dict[str, np.ndarray]:
+    def get(self, docids: Sequence[str], texts: Mapping[str, str] | None = None) -> dict[str, np.ndarray]:
         """The vectors of those docids that the index holds, read in one gather (a served request's hundred ids cost one
-        memory-mapped read, not a hundred)."""
+        memory-mapped read, not a hundred); lent only to the ``texts`` (docid -> text) it encoded (:meth:`check_texts`)."""
+        self.check_texts(texts or {})
         held = [d for d in docids if d in self.rows]
         block = np.asarray(self.vectors[[self.rows[d] for d in held]], dtype=np.float32)
         return dict(zip(held, block))
+
+    def check_texts(self, texts: Mapping[str, str], given_at: str = "the passages given") -> None:
+        """Refuse to lend vectors to ``texts`` (docid -> text, from ``given_at``) the index did not encode: a docid it holds
+        would be scored with the vector of another passage under that id (the encoder matches, so nothing else would tell).
+        The corpus its record names is read once (checked by fingerprint) and kept as a hash per row: later checks read no file."""
+        held = [d for d in texts if d in self.rows]
+        if not held:
+            return
+        if self.encoded is None:
+            encoded, where = _encoded_corpus(self.folder)
+            if where is None or not where.is_file() or fingerprint(where) != encoded:
+                state = "not recorded" if where is None else "missing" if not where.is_file() else "changed since"
+                raise ResrankError(f"{self.folder}: the texts of {given_at} cannot be checked against the corpus it was encoded "
+                                   f"from ({where}: {state}); rerank without its vectors, or encode those passages into a "
+                                   "dense index of their own")
+            self.encoded = where, np.fromiter((hash(d.contents) for d in iter_corpus(where)), np.int64, len(self.rows))
+        wrong = min((d for d in held if hash(str(texts[d])) != self.encoded[1][self.rows[d]]), default=None)
+        if wrong is not None:
+            raise ResrankError(f"{self.folder}: docid {wrong!r} has another text in {given_at} than in {self.encoded[0]}, the corpus "
+                               "it was encoded from; rerank without its vectors, or encode those passages into a dense index of "
+                               "their own")
 
 
 def iter_dense_retrieve(index_dir: str | Path, model: str | Path, topics: dict[str, Query],

@@ -163,7 +163,7 @@ def test_rerank_checks_candidate_texts_against_the_corpus_the_index_encoded(tmp_
     assert not list(tmp_path.glob("wrong.txt*"))
 
 
-@pytest.mark.parametrize("entry", ["rerank_run", "rerank"])
+@pytest.mark.parametrize("entry", ["rerank_run", "rerank", "iter_rerank"])
 def test_python_rerank_checks_passages_against_the_corpus_the_index_encoded(tmp_path: Path, entry: str) -> None:
     """A reranker loaded with a dense index scored another corpus's d1 ("the stock market fell") with the encoded d1's
     vector ("cats purr") in memory, as ``rerank --dense-index`` did before it checked: the library path checks too."""
@@ -177,6 +177,8 @@ def test_python_rerank_checks_passages_against_the_corpus_the_index_encoded(tmp_
     def rerank(texts: dict[str, str]) -> list[str]:
         if entry == "rerank_run":
             return [c.docid for c in rr.rerank_run(reranker, topics, run, texts, top_k=2).run["q1"]]
+        if entry == "iter_rerank":
+            return [c.docid for _, result in rr.iter_rerank(reranker, rr.to_rankings(topics, run, texts)) for c in result.candidates]
         return [c.docid for c in rr.rerank(reranker, rr.to_rankings(topics, run, texts))[0].candidates]
 
     assert sorted(rerank({"d1": "cats purr", "d2": "dogs bark"})) == ["d1", "d2"]  # the texts it encoded
@@ -185,3 +187,21 @@ def test_python_rerank_checks_passages_against_the_corpus_the_index_encoded(tmp_
     assert str(refused.value) == (f"{index}: docid 'd1' has another text in the passages given than in {corpus / 'corpus.jsonl'}, "
                                   "the corpus it was encoded from; rerank without its vectors, or encode those passages into "
                                   "a dense index of their own")
+
+
+def test_a_dense_index_reads_the_corpus_it_encoded_once(tmp_path: Path) -> None:
+    """Every rerank by a reranker loaded with a dense index read its record and hashed and read its corpus again (a dev
+    set reranked each epoch re-read a corpus of gigabytes): the index keeps the texts' hashes from the first, so its
+    corpus moved away after it, the next reranks are still checked, reading no file."""
+    import resrank_eval as rr
+    from resrank_eval.errors import ResrankError
+
+    corpus, index = encoded_tiny(tmp_path)
+    reranker = rr.load_reranker("encoder", model=BUNDLED_MODEL, dense_index=str(index))
+    topics, run = {"q1": Query("q1", "the stock market")}, {"q1": [Candidate("d2", 2.0), Candidate("d1", 1.0)]}
+    encoded = {"d1": "cats purr", "d2": "dogs bark"}
+    assert len(rr.rerank(reranker, rr.to_rankings(topics, run, encoded))[0].candidates) == 2
+    (corpus / "corpus.jsonl").rename(tmp_path / "moved.jsonl")
+    assert len(rr.rerank(reranker, rr.to_rankings(topics, run, encoded))[0].candidates) == 2
+    with pytest.raises(ResrankError, match="docid 'd1' has another text in the passages given than in "):
+        rr.rerank(reranker, rr.to_rankings(topics, run, encoded | {"d1": "the stock market fell"}))
