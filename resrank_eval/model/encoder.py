@@ -152,8 +152,7 @@ def passage_vectors(encoder: Encoder, lists: Sequence[Sequence[tuple[str, str | 
     """Per list of (docid, text): its [n, D] float32 vectors on the encoder's device, read from ``store`` where it
     holds the docid (a dense index's ``DenseVectors``, or a dict), the rest encoded together, once per docid; and
     per candidate its encoder tokens (None when stored). ``labels`` name the lists in errors."""
-    stored = stored_vectors(store, [docid for items in lists for docid, _ in items],
-                            {docid: text for items in lists for docid, text in items if text is not None})
+    stored = stored_vectors(store, [docid for items in lists for docid, _ in items])
     todo: dict[str, str] = {}
     for q, items in enumerate(lists):
         for docid, text in items:
@@ -168,10 +167,10 @@ def passage_vectors(encoder: Encoder, lists: Sequence[Sequence[tuple[str, str | 
         [[length.get(d) for d, _ in items] for items in lists]
 
 
-def stored_vectors(store: Any, docids: Sequence[str], texts: Mapping[str, str] | None = None) -> Mapping[str, Any]:
-    """The vectors ``store`` holds of ``docids`` by docid (a ``DenseVectors`` lends them only to the ``texts`` it encoded)."""
+def stored_vectors(store: Any, docids: Sequence[str]) -> Mapping[str, Any]:
+    """The vectors ``store`` holds of ``docids`` by docid (a dense index's ``DenseVectors``, or a dict); the rest left out."""
     if hasattr(store, "get") and not isinstance(store, Mapping):
-        return store.get(docids, texts)
+        return store.get(docids)
     return {d: store[d] for d in docids if d in store} if store else {}
 
 

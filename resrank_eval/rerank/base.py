@@ -11,7 +11,7 @@ top-k cutting, text lookup and file output belong to the caller (``rerank.pipeli
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -80,7 +80,12 @@ class Reranker(ABC):
     def check_passages(cls, values: dict[str, Any], source: Mapping[str, str | Path], docids: Collection[str],
                        texts: Callable[[Collection[str]], Mapping[str, str]]) -> None:
         """Raise :class:`ResrankError` unless option values fit the passages a rerank reads (``source``: where they come
-        from, by option name; ``texts``: the texts of ``docids``, its candidates); called before a model loads."""
+        from, by option name; ``texts``: the texts of ``docids``, its candidates); called before a rerank step runs."""
+        return None  # nothing to check unless a reranker says otherwise
+
+    def check_rankings(self, rankings: Sequence[Ranking]) -> None:
+        """:meth:`check_passages` for a reranker already built, whose passages come from memory (``rankings``' candidates'
+        texts); called by ``pipeline.iter_rerank`` before the first batch, not by a step, which checked before it loaded."""
         return None  # nothing to check unless a reranker says otherwise
 
     @classmethod

@@ -53,14 +53,19 @@ def passage_texts(passages: Passages, docids: Collection[str]) -> Mapping[str, s
     return passages if isinstance(passages, Mapping) else passages(docids)
 
 
-def iter_rerank(reranker: Reranker, rankings: Sequence[Ranking], batch_size: int = 1) -> Iterator[tuple[Ranking, Reranked]]:
-    """Rerank ``batch_size`` queries per reranker call, yielding each query as its batch finishes.
+def iter_rerank(reranker: Reranker, rankings: Sequence[Ranking], batch_size: int = 1,
+                checked: bool = False) -> Iterator[tuple[Ranking, Reranked]]:
+    """Rerank ``batch_size`` queries per reranker call, yielding each query as its batch finishes, once the reranker has
+    checked that what it holds fits the rankings' passages (:meth:`~.base.Reranker.check_rankings`; ``checked``: a step
+    checked them before the model loaded).
 
     The one owner of batching: rerankers see exactly one batch per call. Each result must name its ranking's
     query (results come in batch order) and reorder (never add or drop) its candidates with finite scores;
     its stats get the batch's actual size.
     """
     check_count(batch_size, "batch_size")
+    if not checked:
+        reranker.check_rankings(rankings)
     with progress(total=len(rankings), desc=f"rerank ({reranker.name})", unit="query") as bar:
         for start in range(0, len(rankings), batch_size):
             batch = list(rankings[start:start + batch_size])

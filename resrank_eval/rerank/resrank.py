@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +55,12 @@ class _EncoderBacked(Reranker):
 
         if values["dense_index"] is not None:
             check_passages(values["dense_index"], source, docids, texts)
+
+    def check_rankings(self, rankings: Sequence[Ranking]) -> None:
+        """A dense index lends its vectors only to the texts it encoded (:meth:`~..retrieve.dense.DenseVectors.check_texts`;
+        a candidate without text takes its vector by docid)."""
+        if hasattr(self.store, "check_texts"):
+            self.store.check_texts({c.docid: c.text for r in rankings for c in r.candidates if c.text is not None})
 
     @classmethod
     def from_options(cls, model: str, device: str | None, dtype: str, dense_index: str | None) -> Reranker:

@@ -88,7 +88,7 @@ def rerank_step(factory: RerankerFactory, topics: Mapping[str, Query], run: Run,
     def rerank(qids: list[str]) -> Iterator[tuple[str, list[Candidate], dict[str, Any]]]:
         rankings = to_rankings(topics, run, passages, top_k, qids=qids)  # read before the model loads
         with computing_on(threads):
-            for ranking, result in iter_rerank(factory.build(), rankings, batch_size):
+            for ranking, result in iter_rerank(factory.build(), rankings, batch_size, checked=True):  # checked above
                 extra = {"stats": result.stats.to_dict(), **({"trace": result.trace} if result.trace else {})}
                 yield ranking.query.qid, with_tail(result.candidates, run[ranking.query.qid], top_k), extra
 

@@ -304,10 +304,9 @@ class DenseVectors:
         if cosine < PROBE_MIN_COSINE:
             raise ResrankError(f"{self.folder}: built with a different encoder (probe cosine {cosine:.3f})")
 
-    def get(self, docids: Sequence[str], texts: Mapping[str, str] | None = None) -> dict[str, np.ndarray]:
+    def get(self, docids: Sequence[str]) -> dict[str, np.ndarray]:
         """The vectors of those docids that the index holds, read in one gather (a served request's hundred ids cost one
-        memory-mapped read, not a hundred); lent only to the ``texts`` (docid -> text) it encoded (:meth:`check_texts`)."""
-        self.check_texts(texts or {})
+        memory-mapped read, not a hundred)."""
         held = [d for d in docids if d in self.rows]
         block = np.asarray(self.vectors[[self.rows[d] for d in held]], dtype=np.float32)
         return dict(zip(held, block))
@@ -326,7 +325,10 @@ class DenseVectors:
                 raise ResrankError(f"{self.folder}: the texts of {given_at} cannot be checked against the corpus it was encoded "
                                    f"from ({where}: {state}); rerank without its vectors, or encode those passages into a "
                                    "dense index of their own")
-            self.encoded = where, np.fromiter((hash(d.contents) for d in iter_corpus(where)), np.int64, len(self.rows))
+            hashes = np.zeros(len(self.rows), dtype=np.int64)
+            for document in iter_corpus(where):
+                hashes[self.rows[document.docid]] = hash(document.contents)
+            self.encoded = where, hashes
         wrong = min((d for d in held if hash(str(texts[d])) != self.encoded[1][self.rows[d]]), default=None)
         if wrong is not None:
             raise ResrankError(f"{self.folder}: docid {wrong!r} has another text in {given_at} than in {self.encoded[0]}, the corpus "
