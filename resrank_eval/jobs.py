@@ -140,7 +140,7 @@ class Merge(Generic[T]):
                                    else Outcome(MADE, _making(provenance, outputs, lambda: self.publish(logs))))
             for results in logs:  # left, they would be merged again, or refused beside the logs of a later job of another split
                 results.path.unlink()
-            if self.workdir is not None and not outcome.kept:  # what the logs refer to, once outputs are made of it
+            if self.workdir is not None:  # what the logs refer to (an encoding's chunks): nothing refers to it any more
                 shutil.rmtree(self.workdir, ignore_errors=True)
         return outcome
 

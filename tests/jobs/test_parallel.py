@@ -11,6 +11,7 @@ import gzip
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -260,3 +261,17 @@ def test_a_merge_that_keeps_the_outputs_drops_their_shards_logs(work: Path) -> N
         ok(*identity_rerank(work, out, "--top-k", "5", "--shard-id", shard, "--shard-num", "3", "--overwrite"))
     ok("merge", "--output", str(out))
     assert out.read_bytes() == made[out] and not list(out.parent.glob("*shard-*"))
+
+
+def test_a_merge_that_keeps_an_encoding_drops_its_chunks(work: Path) -> None:
+    """A merge killed after it published an encoding, before it dropped the shards' folder: the merge run again keeps the
+    index and dropped the logs but left the chunks they refer to, a second copy of every vector nothing reads."""
+    index = work / "rekept" / "index"
+    for shard in ("0", "1"):
+        ok(*commands(work, "rekept", "--shard-id", shard, "--shard-num", "2")[0])
+    shutil.copytree(index / "shards", work / "rekept" / "left")
+    ok("merge", "--index", str(index))
+    made = {path: path.read_bytes() for path in index.iterdir()}
+    shutil.copytree(work / "rekept" / "left", index / "shards")  # as a killed merge leaves them
+    assert "exists, made with the shards' arguments" in ok("merge", "--index", str(index)).output
+    assert {path: path.read_bytes() for path in index.iterdir()} == made  # the index untouched, no shard folder left
