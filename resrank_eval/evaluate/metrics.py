@@ -18,6 +18,7 @@ from statistics import fmean
 
 import ir_measures
 from ir_measures import Measure
+from ir_measures.measures import MeanAgg
 
 from ..errors import ResrankError
 from ..types import Qrels, Run
@@ -46,6 +47,9 @@ def parse_measure(name: str | Measure) -> Measure:
         raise ResrankError(f"measure {text!r}: {exc}") from None
     if not ir_measures.pytrec_eval.supports(_computed(measure)[0]):
         raise ResrankError(f"measure {text!r} is not one pytrec_eval computes; use e.g. {EXAMPLES}")
+    if not isinstance(measure.aggregator(), MeanAgg):  # NumQ, NumRet, NumRel: -c counts a missing query's NumQ and NumRel
+        raise ResrankError(f"measure {text!r} is a count, which trec_eval totals over the queries rather than averaging; "
+                           f"use e.g. {EXAMPLES}")
     return measure
 
 
@@ -125,8 +129,7 @@ def _coverage_warnings(run: Run, qrels: Qrels, name: str) -> list[str]:
 
 
 def _level_warnings(measures: dict[str, Measure], qrels: Qrels) -> list[str]:
-    """A relevance level above every grade (``R(rel=5)@100`` on grades 0-3) judges nothing relevant: all zeros, silently.
-    (``NumRet`` takes ``rel`` without a default: without it, it counts every hit.)"""
+    """A relevance level above every grade (``R(rel=5)@100`` on grades 0-3) judges nothing relevant: all zeros, silently."""
     top = max((grade for judged in qrels.values() for grade in judged.values()), default=0)
     return [f"{name} counts grade {m['rel']} and above as relevant, but the qrels' highest grade is {top}: it is 0 for every query"
-            for name, m in measures.items() if "rel" in m.SUPPORTED_PARAMS and isinstance(m["rel"], int) and m["rel"] > top]
+            for name, m in measures.items() if "rel" in m.SUPPORTED_PARAMS and m["rel"] > top]

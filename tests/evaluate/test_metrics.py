@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import re
 import subprocess
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytrec_eval
 from resrank_eval.datasets import get_dataset
 from resrank_eval.errors import ResrankError
 from resrank_eval.evaluate import evaluate, parse_measure
-from resrank_eval.formats.trec import read_run
+from resrank_eval.formats.trec import read_qrels, read_run
 from resrank_eval.types import Candidate
 from tests.helpers import REPO
 
@@ -64,11 +65,15 @@ def test_a_relevance_level_above_every_grade_is_warned_about() -> None:
     assert ev.warnings == ["R(rel=5)@100 counts grade 5 and above as relevant, but the qrels' highest grade is 2: it is 0 for every query"]
 
 
-def test_a_measure_whose_rel_is_optional_scores_without_it() -> None:
-    """``NumRet`` (trec_eval's num_ret) takes ``rel`` but has no default grade: the level check used to compare object() > int."""
-    ev = evaluate(run_of(q1=["a", "b", "z"], q2=["x"]), QRELS, ["NumRet", "NumRet(rel=1)"])
-    assert ev.per_query == {"q1": {"NumRet": 3.0, "NumRet(rel=1)": 2.0}, "q2": {"NumRet": 1.0, "NumRet(rel=1)": 1.0}}
-    assert ev.warnings == []
+@pytest.mark.parametrize("name", ["NumRet", "NumRet(rel=1)", "NumQ", "NumRel"])
+def test_counts_are_refused_not_averaged(tmp_path: Path, name: str) -> None:
+    """trec_eval -c totals num_ret, num_q and num_rel over the judged queries, and a judged query the run misses still has
+    its relevant documents; evaluate printed their mean with a missing query at 0 (NumRel 1.0 where trec_eval says 4)."""
+    run, qrels = tmp_path / "run.txt", tmp_path / "qrels.txt"
+    run.write_text("q1 Q0 a 1 2.0 t\nq1 Q0 z 2 1.0 t\n")
+    qrels.write_text("q1 0 a 1\nq1 0 b 1\nq2 0 x 1\nq2 0 y 1\n")
+    with pytest.raises(ResrankError, match=rf"^measure '{re.escape(name)}' is a count, which trec_eval totals over the queries"):
+        evaluate(read_run(run), read_qrels(qrels), [name])
 
 
 def test_ndcg_against_hand_computation() -> None:
