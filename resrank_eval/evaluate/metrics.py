@@ -76,11 +76,13 @@ class Evaluation:
 def _to_pytrec(run: Run, cutoff: int | None) -> dict[str, dict[str, float]]:
     """Each hit scored ``n - rank`` (exact in float32 up to 16 million hits), so pytrec_eval ranks exactly as the list
     does: the given scores may tie, be NaN or infinite, or differ by less than float32 resolves, and no measure reads
-    their values."""
+    their values. A query without hits is left out, as trec_eval -c scores it (given its empty ranking, pytrec_eval's
+    IPrec@0.0 is NaN)."""
     out = {}
     for qid, candidates in run.items():
         kept = candidates[:cutoff] if cutoff else candidates
-        out[qid] = {c.docid: float(len(kept) - i) for i, c in enumerate(kept)}
+        if kept:
+            out[qid] = {c.docid: float(len(kept) - i) for i, c in enumerate(kept)}
     return out
 
 

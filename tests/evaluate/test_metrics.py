@@ -34,6 +34,16 @@ def test_missing_judged_query_counts_zero_and_unjudged_is_ignored() -> None:
                            "the run covers 1 of 2 judged queries; the other 1 score 0 (e.g. q2)"]
 
 
+def test_a_judged_query_with_no_hits_scores_0_as_one_the_run_misses() -> None:
+    """An empty hit list (a first stage that found nothing) is a query the run misses, which trec_eval -c scores 0: given
+    its empty ranking, pytrec_eval returned NaN for IPrec@0.0, and the mean was NaN (the warning said it scores 0)."""
+    qrels = {"q1": {"a": 1, "b": 0}, "q2": {"x": 1}}
+    theirs = pytrec_eval.RelevanceEvaluator(qrels, {"iprec_at_recall.0.00"}).evaluate({"q1": {"b": 2.0, "a": 1.0}})
+    ev = evaluate({"q1": [Candidate("b", 2.0), Candidate("a", 1.0)], "q2": []}, qrels, ["IPrec@0.0"])
+    assert ev.per_query == {"q1": {"IPrec@0.0": theirs["q1"]["iprec_at_recall_0.00"]}, "q2": {"IPrec@0.0": 0.0}}
+    assert ev.mean == {"IPrec@0.0": 0.25}
+
+
 def test_a_run_sharing_no_query_with_the_qrels_is_an_error() -> None:
     """A wrong dataset or qrels, not a table of zeros."""
     with pytest.raises(ResrankError, match=r"^run.txt shares no query with the qrels \(1 run queries, e.g. q9; 2 judged, e.g. q1\)"):
