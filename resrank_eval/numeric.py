@@ -25,6 +25,12 @@ def minmax(values: Sequence[float]) -> list[float]:
     return [(v * half - low * half) / (high * half - low * half) for v in values]
 
 
+def trec_eval_scores(scores: Sequence[float]) -> list[float]:
+    """The scores as trec_eval holds them, 32-bit floats (beyond their range, infinite): two it cannot tell apart tie."""
+    with np.errstate(over="ignore"):
+        return np.asarray(scores, dtype=np.float64).astype(np.float32).tolist()
+
+
 def strictly_decreasing(scores: list[float]) -> list[float]:
     """Nudge ties (and inversions) down one float32 step so rank order == score order.
 

@@ -18,6 +18,7 @@ from statistics import fmean
 
 import ir_measures
 from ir_measures import Measure
+from ir_measures.measures import MeanAgg
 
 from ..errors import ResrankError
 from ..types import Qrels, Run
@@ -46,6 +47,9 @@ def parse_measure(name: str | Measure) -> Measure:
         raise ResrankError(f"measure {text!r}: {exc}") from None
     if not ir_measures.pytrec_eval.supports(_computed(measure)[0]):
         raise ResrankError(f"measure {text!r} is not one pytrec_eval computes; use e.g. {EXAMPLES}")
+    if not isinstance(measure.aggregator(), MeanAgg):  # NumQ, NumRet, NumRel: -c counts a missing query's NumQ and NumRel
+        raise ResrankError(f"measure {text!r} is a count, which trec_eval totals over the queries rather than averaging; "
+                           f"use e.g. {EXAMPLES}")
     return measure
 
 
@@ -72,11 +76,13 @@ class Evaluation:
 def _to_pytrec(run: Run, cutoff: int | None) -> dict[str, dict[str, float]]:
     """Each hit scored ``n - rank`` (exact in float32 up to 16 million hits), so pytrec_eval ranks exactly as the list
     does: the given scores may tie, be NaN or infinite, or differ by less than float32 resolves, and no measure reads
-    their values."""
+    their values. A query without hits is left out, as trec_eval -c scores it (given its empty ranking, pytrec_eval's
+    IPrec@0.0 is NaN)."""
     out = {}
     for qid, candidates in run.items():
         kept = candidates[:cutoff] if cutoff else candidates
-        out[qid] = {c.docid: float(len(kept) - i) for i, c in enumerate(kept)}
+        if kept:
+            out[qid] = {c.docid: float(len(kept) - i) for i, c in enumerate(kept)}
     return out
 
 
@@ -125,8 +131,7 @@ def _coverage_warnings(run: Run, qrels: Qrels, name: str) -> list[str]:
 
 
 def _level_warnings(measures: dict[str, Measure], qrels: Qrels) -> list[str]:
-    """A relevance level above every grade (``R(rel=5)@100`` on grades 0-3) judges nothing relevant: all zeros, silently.
-    (``NumRet`` takes ``rel`` without a default: without it, it counts every hit.)"""
+    """A relevance level above every grade (``R(rel=5)@100`` on grades 0-3) judges nothing relevant: all zeros, silently."""
     top = max((grade for judged in qrels.values() for grade in judged.values()), default=0)
     return [f"{name} counts grade {m['rel']} and above as relevant, but the qrels' highest grade is {top}: it is 0 for every query"
-            for name, m in measures.items() if "rel" in m.SUPPORTED_PARAMS and isinstance(m["rel"], int) and m["rel"] > top]
+            for name, m in measures.items() if "rel" in m.SUPPORTED_PARAMS and m["rel"] > top]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, ResrankError
-from ..numeric import strictly_decreasing
+from ..numeric import strictly_decreasing, trec_eval_scores
 from ..types import Candidate, Qrels, Run
 from .atomic import atomic_write
 from .ids import check_columns, check_id, check_score
@@ -81,8 +81,12 @@ def read_run(path: str | Path) -> Run:
 
 
 def canonical_order(candidates: Iterable[Candidate]) -> list[Candidate]:
-    """Sort as trec_eval does: score descending, ties by docid descending (how every run is read back)."""
-    return sorted(candidates, key=lambda c: (c.score, c.docid), reverse=True)
+    """Sort as trec_eval does (how every run is read back): score descending, compared as trec_eval holds it
+    (:func:`~resrank_eval.numeric.trec_eval_scores`), ties by docid descending."""
+    candidates = list(candidates)
+    scores = trec_eval_scores([c.score for c in candidates])
+    order = sorted(range(len(candidates)), key=lambda i: (scores[i], candidates[i].docid), reverse=True)
+    return [candidates[i] for i in order]
 
 
 def pyserini_order(candidates: Iterable[Candidate]) -> list[Candidate]:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import re
 import subprocess
 from pathlib import Path
 
 import ir_measures
 import pytest
+import pytrec_eval
 
 from resrank_eval.datasets import get_dataset
 from resrank_eval.errors import ResrankError
 from resrank_eval.evaluate import evaluate, parse_measure
-from resrank_eval.formats.trec import read_run
+from resrank_eval.formats.trec import read_qrels, read_run
 from resrank_eval.types import Candidate
 from tests.helpers import REPO
 
@@ -30,6 +32,16 @@ def test_missing_judged_query_counts_zero_and_unjudged_is_ignored() -> None:
     assert ev.mean["P@1"] == pytest.approx(0.5)
     assert ev.warnings == ["the run: 1 of its 2 queries have no judgments and are ignored (e.g. q9)",
                            "the run covers 1 of 2 judged queries; the other 1 score 0 (e.g. q2)"]
+
+
+def test_a_judged_query_with_no_hits_scores_0_as_one_the_run_misses() -> None:
+    """An empty hit list (a first stage that found nothing) is a query the run misses, which trec_eval -c scores 0: given
+    its empty ranking, pytrec_eval returned NaN for IPrec@0.0, and the mean was NaN (the warning said it scores 0)."""
+    qrels = {"q1": {"a": 1, "b": 0}, "q2": {"x": 1}}
+    theirs = pytrec_eval.RelevanceEvaluator(qrels, {"iprec_at_recall.0.00"}).evaluate({"q1": {"b": 2.0, "a": 1.0}})
+    ev = evaluate({"q1": [Candidate("b", 2.0), Candidate("a", 1.0)], "q2": []}, qrels, ["IPrec@0.0"])
+    assert ev.per_query == {"q1": {"IPrec@0.0": theirs["q1"]["iprec_at_recall_0.00"]}, "q2": {"IPrec@0.0": 0.0}}
+    assert ev.mean == {"IPrec@0.0": 0.25}
 
 
 def test_a_run_sharing_no_query_with_the_qrels_is_an_error() -> None:
@@ -63,11 +75,15 @@ def test_a_relevance_level_above_every_grade_is_warned_about() -> None:
     assert ev.warnings == ["R(rel=5)@100 counts grade 5 and above as relevant, but the qrels' highest grade is 2: it is 0 for every query"]
 
 
-def test_a_measure_whose_rel_is_optional_scores_without_it() -> None:
-    """``NumRet`` (trec_eval's num_ret) takes ``rel`` but has no default grade: the level check used to compare object() > int."""
-    ev = evaluate(run_of(q1=["a", "b", "z"], q2=["x"]), QRELS, ["NumRet", "NumRet(rel=1)"])
-    assert ev.per_query == {"q1": {"NumRet": 3.0, "NumRet(rel=1)": 2.0}, "q2": {"NumRet": 1.0, "NumRet(rel=1)": 1.0}}
-    assert ev.warnings == []
+@pytest.mark.parametrize("name", ["NumRet", "NumRet(rel=1)", "NumQ", "NumRel"])
+def test_counts_are_refused_not_averaged(tmp_path: Path, name: str) -> None:
+    """trec_eval -c totals num_ret, num_q and num_rel over the judged queries, and a judged query the run misses still has
+    its relevant documents; evaluate printed their mean with a missing query at 0 (NumRel 1.0 where trec_eval says 4)."""
+    run, qrels = tmp_path / "run.txt", tmp_path / "qrels.txt"
+    run.write_text("q1 Q0 a 1 2.0 t\nq1 Q0 z 2 1.0 t\n")
+    qrels.write_text("q1 0 a 1\nq1 0 b 1\nq2 0 x 1\nq2 0 y 1\n")
+    with pytest.raises(ResrankError, match=rf"^measure '{re.escape(name)}' is a count, which trec_eval totals over the queries"):
+        evaluate(read_run(run), read_qrels(qrels), [name])
 
 
 def test_ndcg_against_hand_computation() -> None:
@@ -88,6 +104,17 @@ def test_list_order_wins_over_any_scores(scores: list[float]) -> None:
     """Scores pytrec_eval cannot order as the list (NaN, beyond float32, infinities) change nothing: the list is the ranking."""
     run = {"q1": [Candidate(d, s) for d, s in zip("abc", scores)]}
     assert evaluate(run, {"q1": QRELS["q1"]}, ["nDCG@10"]).mean == {"nDCG@10": 1.0}
+
+
+@pytest.mark.parametrize("scores", [("1.00000001", "1.0"), ("100000.001", "100000.0"), ("2e39", "1e39")])
+def test_a_run_file_ties_where_trec_eval_holds_its_scores_alike(tmp_path: Path, scores: tuple[str, str]) -> None:
+    """trec_eval holds scores as 32-bit floats: two that differ only beyond float32 (or beyond its range) tie, and the tie
+    goes to the docid that sorts last. read_run ordered them as doubles, so P@1 was 1.0 where pytrec_eval says 0.0."""
+    path = tmp_path / "run.txt"
+    path.write_text(f"q1 Q0 a 1 {scores[0]} t\nq1 Q0 b 2 {scores[1]} t\n")
+    qrels = {"q1": {"a": 1}}
+    theirs = pytrec_eval.RelevanceEvaluator(qrels, {"P.1"}).evaluate({"q1": {"a": float(scores[0]), "b": float(scores[1])}})
+    assert evaluate(read_run(path), qrels, ["P@1"]).per_query["q1"]["P@1"] == theirs["q1"]["P_1"] == 0.0
 
 
 def test_rr_with_cutoff_truncates() -> None:
