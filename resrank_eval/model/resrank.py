@@ -371,8 +371,9 @@ def pack(trained_dir: str | Path, out_dir: str | Path, encoder_source: str, rera
     (:mod:`.packing`), with the trained model's head, card and manifest; how many weights of each kind."""
     from safetensors.torch import save_file
 
-    if Path(out_dir).resolve() == Path(trained_dir).resolve():  # it would be replaced, and dense changes kept in float16
-        raise ResrankError(f"{out_dir}: is the model being packed; write the packed model into another folder")
+    target = Path(out_dir).resolve()
+    if Path(trained_dir).resolve() in (target, *target.parents):  # replaced, or holding files its manifest does not list
+        raise ResrankError(f"{out_dir}: is the model being packed or a folder inside it; write the packed model into another folder")
     trained = ResRankModel.from_pretrained(trained_dir, "cpu", "float32")
     config = replace(trained.config, encoder=encoder_source, reranker=reranker_source)
     torch.manual_seed(0)

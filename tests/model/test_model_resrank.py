@@ -332,14 +332,28 @@ def test_saving_over_an_earlier_model_replaces_it_whole(root: Path, tmp_path: Pa
     model.save_pretrained(tmp_path / "trained-copy")
     pack(tmp_path / "trained", tmp_path / "trained-copy", str(root / "bert"), str(root / "qwen3"))  # a full save, packed over
     assert listing(tmp_path / "packed") == listing(tmp_path / "trained")
-    with pytest.raises(ResrankError, match=rf"^{tmp_path / 'trained'}: is the model being packed; write the packed model into another folder$"):
-        pack(tmp_path / "trained", tmp_path / "trained", str(root / "bert"), str(root / "qwen3"))
     assert not (tmp_path / "trained-copy" / "encoder").exists() and (tmp_path / "trained-copy" / DELTA_FILE).is_file()
     for name in ("trained", "packed", "trained-copy"):
         with torch.no_grad():
             assert torch.allclose(ResRankModel.from_pretrained(tmp_path / name, "cpu", "float32")(QUERIES[:1], [vectors]).scores,
                                   before, atol=1e-3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["packed", "packed-over-full", "trained", "trained-copy"]  # no temp left
+
+
+@pytest.mark.parametrize("inside", ["", "packed"])
+def test_packing_into_the_model_being_packed_is_refused(root: Path, tmp_path: Path, inside: str) -> None:
+    """The model's folder would be replaced (its dense changes then kept in float16 only), or would hold files its manifest
+    does not list: packed into ``trained/packed``, pack exited 0 and ``trained`` no longer loaded."""
+    from resrank_eval.model.resrank import pack
+
+    trained, out = tmp_path / "trained", tmp_path / "trained" / inside
+    build(root).save_pretrained(trained)
+    kept = listing(trained)
+    with pytest.raises(ResrankError, match=rf"^{out}: is the model being packed or a folder inside it; write the packed model "
+                                           r"into another folder$"):
+        pack(trained, out, str(root / "bert"), str(root / "qwen3"))
+    assert listing(trained) == kept
+    ResRankModel.from_pretrained(trained, "cpu", "float32")
 
 
 def test_saving_into_a_folder_of_other_files_is_refused(root: Path, tmp_path: Path) -> None:
