@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from resrank_eval.errors import ResrankError
 from resrank_eval.model import ResRankConfig, ResRankModel, Scoring, load_encoder
 from resrank_eval.model.check import write_manifest
-from tests.tiny_models import tiny_config, tiny_qwen3
+from tests.tiny_models import SAMPLE_TEXT, tiny_config, tiny_qwen3, train_bpe_tokenizer
 
 PASSAGES = ["Vitamin D in winter", "the powerhouse of the cell", "Paris is the capital of France",
             "statins lower cholesterol", "transformers read tokens"]
@@ -354,6 +354,26 @@ def test_packing_into_the_model_being_packed_is_refused(root: Path, tmp_path: Pa
         pack(trained, out, str(root / "bert"), str(root / "qwen3"))
     assert listing(trained) == kept
     ResRankModel.from_pretrained(trained, "cpu", "float32")
+
+
+def test_packing_against_a_base_that_reads_text_otherwise_is_refused(root: Path, tmp_path: Path) -> None:
+    """A packed folder holds weight changes only: its tokenizers (and chat template, and model configs) are the base
+    sources' at every load. Packed against a copy of the reranker with another tokenizer of the same size (so every weight
+    matched), the packed model ranked five passages [0, 2, 3, 4, 1] where the trained one ranked [4, 1, 3, 2, 0], and
+    pack exited 0. It is refused now, and nothing is written."""
+    import shutil
+
+    from resrank_eval.model.resrank import pack
+
+    build(root).save_pretrained(tmp_path / "trained")
+    other = Path(shutil.copytree(root / "qwen3", tmp_path / "qwen3-other"))
+    train_bpe_tokenizer([text[::-1] for text in SAMPLE_TEXT] * 20).save_pretrained(other)
+    with pytest.raises(ResrankError, match=rf"^{tmp_path / 'trained'}: packed against {root / 'bert'} and {other}, it scores "
+                                           r"[-0-9., ]+ where it scored [-0-9., ]+ \(a tokenizer, chat template or model "
+                                           r"config differs from the trained model's\); pack against the models it was "
+                                           r"trained from$"):
+        pack(tmp_path / "trained", tmp_path / "packed", str(root / "bert"), str(other))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["qwen3-other", "trained"]
 
 
 def test_saving_into_a_folder_of_other_files_is_refused(root: Path, tmp_path: Path) -> None:
