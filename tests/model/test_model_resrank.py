@@ -614,3 +614,22 @@ def test_saving_a_loaded_model_keeps_its_base_models(root: Path, tmp_path: Path)
     model.card = Card.read(tmp_path)
     model.save_pretrained(tmp_path / "ckpt")
     assert ResRankModel.from_pretrained(tmp_path / "ckpt", "cpu", "float32").card.base_models == dict(zip(("encoder", "reranker"), bases))
+
+
+@pytest.mark.parametrize(("metadata", "message"), [
+    ("title: [", r"metadata line 1: invalid YAML: expected the node content, but found '<stream end>'"),
+    ("- a list", r"metadata: repo card metadata block should be a dict"),
+    ("resrank: 5", r"resrank: expected a mapping, got int"),
+    ("resrank:\n  scores: top", r"resrank\.scores: expected a list, got 'top'"),
+    ("resrank:\n  base_models: [a/b]", r"resrank\.base_models: expected a mapping, got \['a/b'\]"),
+    ("resrank:\n  tittle: Mine", r"unknown key 'resrank\.tittle'"),
+])
+def test_a_card_edited_out_of_shape_is_a_one_line_error(root: Path, tmp_path: Path, metadata: str, message: str) -> None:
+    """The card is no part of the manifest (the hub's page editor rewrites it), and loading reads its metadata block:
+    a broken block failed every load with yaml's multi-line ParserError, a TypeError or an AttributeError (at the next save)."""
+    build(root).save_pretrained(tmp_path / "ckpt")
+    card = tmp_path / "ckpt" / "README.md"
+    card.write_text(f"---\n{metadata}\n---\n\n# Mine\n")
+    with pytest.raises(ResrankError, match=rf"^{card}: {message}") as info:
+        ResRankModel.from_pretrained(tmp_path / "ckpt", "cpu", "float32")
+    assert "\n" not in str(info.value)
