@@ -379,7 +379,9 @@ every weight changed by its own size), far below another tokenizer's (0.3)."""
 
 
 def _probe_scores(model: ResRankModel) -> list[float]:
-    """``model``'s scores of :data:`PACK_PROBE`, in the passages' order."""
+    """``model``'s scores of :data:`PACK_PROBE`, in the passages' order, from whole prompts (prefix reuse would only add
+    its own check and log line to pack's output)."""
+    model.scoring = Scoring(prefix=False)
     return [r["score"] for r in sorted(model.rank(*PACK_PROBE), key=lambda r: r["corpus_id"])]
 
 
