@@ -9,10 +9,12 @@ so do the base models, which a saved folder's config no longer names (its source
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..errors import InputError, first_line
+from ..formats.schema import build
 from .config import ResRankConfig
 from .sources import HUB_IDS
 
@@ -46,12 +48,23 @@ class Card:
 
     @classmethod
     def read(cls, folder: str | Path) -> Card:
-        """The card data kept in ``folder/README.md``'s metadata (defaults where there is none)."""
+        """The card data kept in ``folder/README.md``'s metadata (defaults where there is none), checked as a config is:
+        the card is no part of the manifest, and the hub lets anyone edit it."""
+        import yaml
         from huggingface_hub.repocard import metadata_load
 
         path = Path(folder) / "README.md"
-        kept = (metadata_load(path) or {}).get("resrank", {}) if path.is_file() else {}
-        return cls(**{f.name: kept[f.name] for f in fields(cls) if f.name in kept})
+        if not path.is_file():
+            return cls()
+        try:
+            metadata = metadata_load(path) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark else ""
+            raise InputError(path, None, f"metadata{where}: invalid YAML: {first_line(getattr(exc, 'problem', None) or exc)}") from None
+        except ValueError as exc:  # not a mapping, or not UTF-8
+            raise InputError(path, None, f"metadata: {first_line(exc)}") from None
+        return build(cls, metadata.get("resrank", {}), path, "resrank")
 
     def write(self, folder: str | Path, config: ResRankConfig, name: str = "PATH_OR_HUB_ID") -> None:
         """``folder/README.md`` for a model of ``config`` (``name``: how the usage example loads it)."""

@@ -189,6 +189,10 @@ class ResRankModel(nn.Module):
         self.scoring.watch.forget()
         return self
 
+    def head_state(self) -> dict[str, torch.Tensor]:
+        """The state of what is neither LLM: what ``head.safetensors`` holds."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith(LLMS)}
+
     def head_parameters(self) -> list[nn.Parameter]:
         """What is neither LLM (injector, gate, rank and score embeddings, fusion weight): trained as the projector part."""
         return [p for name, p in self.named_parameters() if not name.startswith(LLMS)]
@@ -230,8 +234,7 @@ class ResRankModel(nn.Module):
         """What a saved and a packed folder share: the head, ``config``, the card and, last, the manifest."""
         from safetensors.torch import save_file
 
-        save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items() if not k.startswith(LLMS)},
-                  str(out / HEAD_FILE))
+        save_file({k: v.detach().contiguous().cpu() for k, v in self.head_state().items()}, str(out / HEAD_FILE))
         config.save(out)
         self.card.lineage(self.config).write(out, config)
         write_manifest(out)
@@ -366,13 +369,30 @@ def load_encoder(name_or_path: str | Path, device: str | torch.device | None = N
     return encoder
 
 
+PACK_PROBE = ("what causes fever in children", ["Fever is a rise in body temperature.", "Paris is the capital of France.",
+                                                 "Statins lower cholesterol and the risk of heart disease."])
+"""What a packed model must score as the trained model does: a delta carries weights only, so this catches the rest that
+the base sources bring (tokenizers, chat template, model configs)."""
+PACK_TOLERANCE = 1e-2
+"""Largest cosine difference a packed model may score (its dense changes are float16): far above their rounding (4e-5 with
+every weight changed by its own size), far below another tokenizer's (0.3)."""
+
+
+def _probe_scores(model: ResRankModel) -> list[float]:
+    """``model``'s scores of :data:`PACK_PROBE`, in the passages' order, from whole prompts (prefix reuse would only add
+    its own check and log line to pack's output)."""
+    model.scoring = Scoring(prefix=False)
+    return [r["score"] for r in sorted(model.rank(*PACK_PROBE), key=lambda r: r["corpus_id"])]
+
+
 def pack(trained_dir: str | Path, out_dir: str | Path, encoder_source: str, reranker_source: str, max_rank: int = 64) -> dict[str, int]:
     """``resrank-eval pack``: a copy of ``trained_dir`` stored as its changes against the two given base sources
     (:mod:`.packing`), with the trained model's head, card and manifest; how many weights of each kind."""
     from safetensors.torch import save_file
 
-    if Path(out_dir).resolve() == Path(trained_dir).resolve():  # it would be replaced, and dense changes kept in float16
-        raise ResrankError(f"{out_dir}: is the model being packed; write the packed model into another folder")
+    target = Path(out_dir).resolve()
+    if Path(trained_dir).resolve() in (target, *target.parents):  # replaced, or holding files its manifest does not list
+        raise ResrankError(f"{out_dir}: is the model being packed or a folder inside it; write the packed model into another folder")
     trained = ResRankModel.from_pretrained(trained_dir, "cpu", "float32")
     config = replace(trained.config, encoder=encoder_source, reranker=reranker_source)
     torch.manual_seed(0)
@@ -381,6 +401,14 @@ def pack(trained_dir: str | Path, out_dir: str | Path, encoder_source: str, rera
 
     def write(out: Path) -> None:
         save_file(delta, str(out / DELTA_FILE))
+        apply_delta(model_parts(base), out / DELTA_FILE)  # base is now what loading the packed folder builds
+        base.load_state_dict(trained.head_state(), strict=False)
+        want, got = (_probe_scores(model) for model in (trained, base))
+        if max(abs(a - b) for a, b in zip(want, got)) > PACK_TOLERANCE * config.score_scale:
+            raise ResrankError(f"{trained_dir}: packed against {encoder_source} and {reranker_source}, it scores "
+                               f"{', '.join(f'{s:.3f}' for s in got)} where it scored {', '.join(f'{s:.3f}' for s in want)} "
+                               "(a tokenizer, chat template or model config differs from the trained model's); pack against "
+                               "the models it was trained from")
         trained._save_head(out, config)
 
     _save_folder(out_dir, write)

@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from resrank_eval.errors import ResrankError
 from resrank_eval.model import ResRankConfig, ResRankModel, Scoring, load_encoder
 from resrank_eval.model.check import write_manifest
-from tests.tiny_models import tiny_config, tiny_qwen3
+from tests.tiny_models import SAMPLE_TEXT, tiny_config, tiny_qwen3, train_bpe_tokenizer
 
 PASSAGES = ["Vitamin D in winter", "the powerhouse of the cell", "Paris is the capital of France",
             "statins lower cholesterol", "transformers read tokens"]
@@ -332,14 +332,48 @@ def test_saving_over_an_earlier_model_replaces_it_whole(root: Path, tmp_path: Pa
     model.save_pretrained(tmp_path / "trained-copy")
     pack(tmp_path / "trained", tmp_path / "trained-copy", str(root / "bert"), str(root / "qwen3"))  # a full save, packed over
     assert listing(tmp_path / "packed") == listing(tmp_path / "trained")
-    with pytest.raises(ResrankError, match=rf"^{tmp_path / 'trained'}: is the model being packed; write the packed model into another folder$"):
-        pack(tmp_path / "trained", tmp_path / "trained", str(root / "bert"), str(root / "qwen3"))
     assert not (tmp_path / "trained-copy" / "encoder").exists() and (tmp_path / "trained-copy" / DELTA_FILE).is_file()
     for name in ("trained", "packed", "trained-copy"):
         with torch.no_grad():
             assert torch.allclose(ResRankModel.from_pretrained(tmp_path / name, "cpu", "float32")(QUERIES[:1], [vectors]).scores,
                                   before, atol=1e-3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["packed", "packed-over-full", "trained", "trained-copy"]  # no temp left
+
+
+@pytest.mark.parametrize("inside", ["", "packed"])
+def test_packing_into_the_model_being_packed_is_refused(root: Path, tmp_path: Path, inside: str) -> None:
+    """The model's folder would be replaced (its dense changes then kept in float16 only), or would hold files its manifest
+    does not list: packed into ``trained/packed``, pack exited 0 and ``trained`` no longer loaded."""
+    from resrank_eval.model.resrank import pack
+
+    trained, out = tmp_path / "trained", tmp_path / "trained" / inside
+    build(root).save_pretrained(trained)
+    kept = listing(trained)
+    with pytest.raises(ResrankError, match=rf"^{out}: is the model being packed or a folder inside it; write the packed model "
+                                           r"into another folder$"):
+        pack(trained, out, str(root / "bert"), str(root / "qwen3"))
+    assert listing(trained) == kept
+    ResRankModel.from_pretrained(trained, "cpu", "float32")
+
+
+def test_packing_against_a_base_that_reads_text_otherwise_is_refused(root: Path, tmp_path: Path) -> None:
+    """A packed folder holds weight changes only: its tokenizers (and chat template, and model configs) are the base
+    sources' at every load. Packed against a copy of the reranker with another tokenizer of the same size (so every weight
+    matched), the packed model ranked five passages [0, 2, 3, 4, 1] where the trained one ranked [4, 1, 3, 2, 0], and
+    pack exited 0. It is refused now, and nothing is written."""
+    import shutil
+
+    from resrank_eval.model.resrank import pack
+
+    build(root).save_pretrained(tmp_path / "trained")
+    other = Path(shutil.copytree(root / "qwen3", tmp_path / "qwen3-other"))
+    train_bpe_tokenizer([text[::-1] for text in SAMPLE_TEXT] * 20).save_pretrained(other)
+    with pytest.raises(ResrankError, match=rf"^{tmp_path / 'trained'}: packed against {root / 'bert'} and {other}, it scores "
+                                           r"[-0-9., ]+ where it scored [-0-9., ]+ \(a tokenizer, chat template or model "
+                                           r"config differs from the trained model's\); pack against the models it was "
+                                           r"trained from$"):
+        pack(tmp_path / "trained", tmp_path / "packed", str(root / "bert"), str(other))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["qwen3-other", "trained"]
 
 
 def test_saving_into_a_folder_of_other_files_is_refused(root: Path, tmp_path: Path) -> None:
@@ -580,3 +614,22 @@ def test_saving_a_loaded_model_keeps_its_base_models(root: Path, tmp_path: Path)
     model.card = Card.read(tmp_path)
     model.save_pretrained(tmp_path / "ckpt")
     assert ResRankModel.from_pretrained(tmp_path / "ckpt", "cpu", "float32").card.base_models == dict(zip(("encoder", "reranker"), bases))
+
+
+@pytest.mark.parametrize(("metadata", "message"), [
+    ("title: [", r"metadata line 1: invalid YAML: expected the node content, but found '<stream end>'"),
+    ("- a list", r"metadata: repo card metadata block should be a dict"),
+    ("resrank: 5", r"resrank: expected a mapping, got int"),
+    ("resrank:\n  scores: top", r"resrank\.scores: expected a list, got 'top'"),
+    ("resrank:\n  base_models: [a/b]", r"resrank\.base_models: expected a mapping, got \['a/b'\]"),
+    ("resrank:\n  tittle: Mine", r"unknown key 'resrank\.tittle'"),
+])
+def test_a_card_edited_out_of_shape_is_a_one_line_error(root: Path, tmp_path: Path, metadata: str, message: str) -> None:
+    """The card is no part of the manifest (the hub's page editor rewrites it), and loading reads its metadata block:
+    a broken block failed every load with yaml's multi-line ParserError, a TypeError or an AttributeError (at the next save)."""
+    build(root).save_pretrained(tmp_path / "ckpt")
+    card = tmp_path / "ckpt" / "README.md"
+    card.write_text(f"---\n{metadata}\n---\n\n# Mine\n")
+    with pytest.raises(ResrankError, match=rf"^{card}: {message}") as info:
+        ResRankModel.from_pretrained(tmp_path / "ckpt", "cpu", "float32")
+    assert "\n" not in str(info.value)
