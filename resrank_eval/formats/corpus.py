@@ -97,11 +97,13 @@ def load_passages(corpus: str | Path, docids: Collection[str] | None = None) -> 
 
 
 def write_corpus(path: str | Path, documents: dict[str, str]) -> None:
-    """Write docid -> text as a BEIR corpus JSONL (atomically); docids checked like the reader does."""
+    """Write docid -> text as a BEIR corpus JSONL (atomically); docids checked like the reader does. A
+    :class:`~resrank_eval.types.Passage` keeps its title apart, so it reads back as the same passage (prompts show it)."""
     with atomic_write(path) as handle:
         for docid, text in documents.items():
+            passage = text if isinstance(text, Passage) else Passage("", text)
             try:
-                record = {"_id": check_id(docid, "_id"), "title": "", "text": text}
+                record = {"_id": check_id(docid, "_id"), "title": passage.title, "text": passage.body}
             except ValueError as exc:
                 raise ResrankError(f"{path}: cannot write the corpus: {exc}") from None
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -3,7 +3,8 @@
 One object per line (JSONL, what rank_llm writes) or a JSON list of them (what it also reads). A
 Result has the same shape plus ``invocations_history``, which is ignored here. ``doc`` is the
 document as the retriever stored it: ``{"contents"}`` (MS MARCO v1), ``{"title", "text"}`` (BEIR),
-``{"title", "segment"}`` (MS MARCO v2), or a plain string; it is written back as ``{"contents"}``.
+``{"title", "segment"}`` (MS MARCO v2), or a plain string; it is written back as ``{"title", "text"}`` when it has a
+title (rank_llm's prompts show it), else as ``{"contents"}``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ def doc_text(doc: Any) -> str | None:
         return None
     title = doc.get("title")
     return Passage(title, body) if isinstance(title, str) and title else body
+
+
+def doc_record(text: str) -> dict[str, str]:
+    """The ``doc`` that :func:`doc_text` reads back as ``text``: a titled passage's ``{"title", "text"}``, else ``{"contents"}``."""
+    if isinstance(text, Passage) and text.title:
+        return {"title": text.title, "text": text.body}
+    return {"contents": text}
 
 
 def add_request(path: str | Path, line: int | None, index: int, entry: Any, topics: dict[str, Query], run: Run,
@@ -86,7 +94,7 @@ def request_records(topics: dict[str, Query], run: Run, passages: dict[str, str]
     """One Request per query of ``run`` (candidates in rank order, with their texts)."""
     for qid, candidates in run.items():
         yield {"query": {"text": topics[qid].text, "qid": qid},
-               "candidates": [{"docid": c.docid, "score": c.score, "doc": {"contents": passages[c.docid]}} for c in candidates]}
+               "candidates": [{"docid": c.docid, "score": c.score, "doc": doc_record(passages[c.docid])} for c in candidates]}
 
 
 def read_requests(path: str | Path, entries: list[Any] | None = None) -> tuple[dict[str, Query], Run, dict[str, str]]:

@@ -2,8 +2,9 @@
 
 Stricter than ``read_run`` (which accepts anything trec_eval can score): on top of the one line
 parser (:func:`~resrank_eval.formats.trec.parse_run_line`), a leaderboard run must say ``Q0``, keep
-each query's lines together, in rank order 1, 2, 3, ... with strictly decreasing scores, use one
-run tag, and stay within the hit budget.
+each query's lines together, in rank order 1, 2, 3, ... with strictly decreasing scores (as trec_eval
+holds them, 32-bit floats: scores it ties it orders by docid, not by rank), use one run tag, and stay
+within the hit budget.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..formats.trec import iter_run_lines
+from ..numeric import trec_eval_scores
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,10 @@ def validate_run(path: str | Path, max_hits: int = 1000, qids: Collection[str] |
             raise InputError(path, lineno, f"query {qid!r} has more than {max_hits} hits")
         if rank != last_rank + 1:
             raise InputError(path, lineno, f"rank {rank} for query {qid!r} should be {last_rank + 1} (ranks count up from 1 in file order)")
-        if score >= last_score:
-            raise InputError(path, lineno, f"score {score!r} for query {qid!r} does not strictly decrease (previous {last_score!r})")
+        held, previous = trec_eval_scores([score, last_score])
+        if last_rank and held >= previous:
+            raise InputError(path, lineno, f"score {score!r} for query {qid!r} does not strictly decrease (previous {last_score!r}; "
+                                           "compared as trec_eval's 32-bit floats)")
         docids.add(docid)
         lines, last_rank, last_score = lines + 1, rank, score
     if tag is None:

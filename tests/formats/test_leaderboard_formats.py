@@ -9,8 +9,10 @@ import pytest
 
 from resrank_eval import evaluate, get_dataset
 from resrank_eval.formats.candidates import read_candidates
+from resrank_eval.formats.corpus import load_passages
 from resrank_eval.formats.msmarco import read_msmarco_run
 from resrank_eval.formats.trec import read_run
+from resrank_eval.types import Passage
 from tests.helpers import DL19_CANDIDATES, assert_one_line_error, invoke
 
 
@@ -101,3 +103,24 @@ def test_import_says_when_hits_are_out_of_score_order(tmp_path: Path) -> None:
     assert [c.docid for c in read_run(run)["q1"]] == ["a", "b"]
     in_order = invoke("import-candidates", str(DL19_CANDIDATES), "--output", str(tmp_path / "dl19.txt"))
     assert in_order.exit_code == 0 and "out of score order" not in in_order.stderr
+
+
+def test_titles_survive_import_and_export(tmp_path: Path) -> None:
+    """rank_llm's BEIR documents keep their title apart ({"title", "text"}), and RankGPT-style prompts show it
+    (``Title: T Content: body``). The passage store and the exported Request JSONL flattened it into the text, so a
+    rerank of the import prompted ``T body`` where ``rerank --candidates`` on the same file prompted the title form."""
+    docs = {"d1": {"title": "Ünïcödé T", "text": "body\twith\ttabs\nand 東京"}, "d2": {"contents": "no title"}}
+    record = {"query": {"text": "q", "qid": "q1"}, "candidates": [{"docid": d, "score": 2.5 - i, "doc": doc} for i, (d, doc) in enumerate(docs.items())]}
+    source, run, exported = tmp_path / "source.jsonl", tmp_path / "run.txt", tmp_path / "exported.jsonl"
+    source.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert invoke("import-candidates", str(source), "--output", str(run), "--topics-output", str(tmp_path / "q.tsv")).exit_code == 0
+    assert invoke("export-candidates", "--topics", str(tmp_path / "q.tsv"), "--run", str(run), "--corpus", f"{run}.passages.jsonl",
+                  "--output", str(exported)).exit_code == 0
+    assert [c["doc"] for c in json.loads(exported.read_text(encoding="utf-8"))["candidates"]] == [
+        {"title": "Ünïcödé T", "text": "body\twith\ttabs\nand 東京"}, {"contents": "no title"}]
+    def titled(passages: dict[str, str]) -> dict[str, tuple[str, str]]:
+        return {docid: (text.title if isinstance(text, Passage) else "", str(text)) for docid, text in passages.items()}
+
+    original = titled(read_candidates(source).passages)
+    assert original["d1"] == ("Ünïcödé T", "Ünïcödé T body\twith\ttabs\nand 東京")
+    assert titled(load_passages(f"{run}.passages.jsonl")) == original and titled(read_candidates(exported).passages) == original

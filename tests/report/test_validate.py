@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from resrank_eval.cli import main
 from resrank_eval.errors import InputError
+from resrank_eval.formats.trec import read_run
 from resrank_eval.report import validate_run
 
 GOOD = """\
@@ -80,3 +81,14 @@ def test_cli_ok_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["validate", str(run_file(tmp_path, GOOD)), "--max-hits", "3"])
     assert result.exit_code == 0
     assert "OK:" in result.output and "2 queries, 5 lines, tag tag" in result.output
+
+
+@pytest.mark.parametrize("scores", [("1.00000001", "1.0"), ("2e39", "1e39")])
+def test_scores_that_tie_as_trec_eval_holds_them_do_not_strictly_decrease(tmp_path: Path, scores: tuple[str, str]) -> None:
+    """trec_eval holds scores as 32-bit floats, where these two are one number: it scores d2 first (a tie goes by docid,
+    descending), so a run that ranks d1 first is not evaluated in its rank order. validate said OK (exit 0)."""
+    path = run_file(tmp_path, f"q1 Q0 d1 1 {scores[0]} tag\nq1 Q0 d2 2 {scores[1]} tag\n")
+    assert [c.docid for c in read_run(path)["q1"]] == ["d2", "d1"]
+    with pytest.raises(InputError, match="does not strictly decrease") as error:
+        validate_run(path)
+    assert str(error.value).startswith(f"{path}:2: ")
