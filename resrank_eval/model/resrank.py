@@ -15,12 +15,14 @@ a model calls :meth:`rank` on strings, as with sentence-transformers' ``CrossEnc
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import asdict, dataclass, field, replace
 from numbers import Real
 from pathlib import Path
 from typing import Any
@@ -29,8 +31,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ResrankError, check_count, first_line
+from ..errors import InputError, ResrankError, check_count, first_line
 from ..formats.ids import check_text, is_blank
+from ..formats.jsonl import read_json
+from ..formats.schema import build
 from ..paths import cache_dir
 from .card import Card
 from .check import MANIFEST_FILE, check_folder, check_resrank_model, write_manifest
@@ -42,6 +46,8 @@ from .presets import preset_config
 from .prompt import Prompts, reserve_tokens
 from .scoring import ScoreOutput, Scoring
 from .sources import resolve_source
+
+log = logging.getLogger(__name__)
 
 ENCODER_DIR = "encoder"
 RERANKER_DIR = "reranker"
@@ -305,6 +311,7 @@ class ResRankModel(nn.Module):
             model.load_state_dict(head, strict=False)
             if (folder / DELTA_FILE).is_file():
                 apply_delta(model_parts(model), folder / DELTA_FILE)
+                _check_pack(folder, model.encoder, model)
             model.card = Card.read(folder)
         if vectors is not None and hasattr(vectors, "check_encoder"):
             vectors.check_encoder(model.encoder)
@@ -366,23 +373,68 @@ def load_encoder(name_or_path: str | Path, device: str | torch.device | None = N
     encoder = build_encoder(config, device, dtype, batch_size, folder)
     if folder is not None and (folder / DELTA_FILE).is_file():
         apply_delta({"encoder": encoder.model}, folder / DELTA_FILE)
+        _check_pack(folder, encoder)
     return encoder
 
 
-PACK_PROBE = ("what causes fever in children", ["Fever is a rise in body temperature.", "Paris is the capital of France.",
-                                                 "Statins lower cholesterol and the risk of heart disease."])
-"""What a packed model must score as the trained model does: a delta carries weights only, so this catches the rest that
-the base sources bring (tokenizers, chat template, model configs)."""
+PACK_FILE = "pack.json"
 PACK_TOLERANCE = 1e-2
-"""Largest cosine difference a packed model may score (its dense changes are float16): far above their rounding (4e-5 with
-every weight changed by its own size), far below another tokenizer's (0.3)."""
+"""Largest cosine difference a packed model may score against what it was packed from, or later against its ``pack.json``
+(5x on 16-bit weights): far above the float16 changes' rounding (4e-5 with every weight changed by its own size) and
+bf16's drift (1e-3), far below another tokenizer's (0.3)."""
 
 
-def _probe_scores(model: ResRankModel) -> list[float]:
-    """``model``'s scores of :data:`PACK_PROBE`, in the passages' order, from whole prompts (prefix reuse would only add
-    its own check and log line to pack's output)."""
-    model.scoring = Scoring(prefix=False)
-    return [r["score"] for r in sorted(model.rank(*PACK_PROBE), key=lambda r: r["corpus_id"])]
+@dataclass(frozen=True)
+class Probe:
+    """A packed model's scores of a few passages, kept in its ``pack.json``: a delta carries weights only, so the model
+    built again on its base sources must score them as it did when packed, else a base changed (its weights, tokenizer,
+    chat template or config). ``encoder``: the cosines of the query's and each passage's encoder vectors; ``model``: the
+    model's scores over ``score_scale``."""
+
+    query: str = "what causes fever in children"
+    passages: list[str] = field(default_factory=lambda: ["Fever is a rise in body temperature.", "Paris is the capital of "
+                                                          "France.", "Statins lower cholesterol and the risk of heart disease."])
+    encoder: list[float] = field(default_factory=list)
+    model: list[float] = field(default_factory=list)
+
+    def of(self, encoder: Encoder, model: ResRankModel | None = None) -> Probe:
+        """This probe's texts scored by ``encoder`` and ``model`` (from whole prompts: prefix reuse would add its own check
+        and log line, and cache a prefix for the model's later calls)."""
+        with torch.inference_mode():
+            query, passages = encoder.encode([self.query], queries=True), encoder.encode(self.passages)
+            cosines = torch.nn.functional.cosine_similarity(query.float(), passages.float()).tolist()
+        scores: list[float] = []
+        if model is not None:
+            scoring, model.scoring = model.scoring, Scoring(prefix=False)
+            try:
+                ranked = sorted(model.rank(self.query, self.passages), key=lambda r: r["corpus_id"])
+            finally:
+                model.scoring = scoring
+            scores = [r["score"] / model.config.score_scale for r in ranked]
+        return replace(self, encoder=cosines, model=scores)
+
+    def differs(self, other: Probe) -> float:
+        """The largest difference between two probes' cosines (and scores, where both have them)."""
+        pairs = [*zip(self.encoder, other.encoder), *(zip(self.model, other.model) if self.model and other.model else ())]
+        return max(abs(a - b) for a, b in pairs)
+
+
+def _check_pack(folder: Path, encoder: Encoder, model: ResRankModel | None = None) -> None:
+    """A packed folder's model (or its encoder), built on its base sources, still scores the probe of its ``pack.json``."""
+    path = folder / PACK_FILE
+    if not path.is_file():
+        log.warning("%s: packed without %s, so its base models cannot be checked (pack it again to pin them)", folder, PACK_FILE)
+        return
+    pinned = build(Probe, read_json(path), path, "")
+    if len(pinned.encoder) != len(pinned.passages) or pinned.model and len(pinned.model) != len(pinned.passages):
+        raise InputError(path, None, "not one encoder cosine (and model score) per probe passage")
+    got = pinned.of(encoder, model)
+    dtype = next(encoder.model.parameters()).dtype
+    if pinned.differs(got) > PACK_TOLERANCE * (1 if dtype == torch.float32 else 5):
+        which, want, now = ("model", pinned.model, got.model) if model is not None and pinned.model else ("encoder", pinned.encoder, got.encoder)
+        raise InputError(path, None, f"built on its base sources, the {which} scores its probe {', '.join(f'{s:.3f}' for s in now)} "
+                                     f"where it scored {', '.join(f'{s:.3f}' for s in want)} when packed: a base model (its weights, "
+                                     "tokenizer, chat template or config) changed since; load it with the bases it was packed against")
 
 
 def pack(trained_dir: str | Path, out_dir: str | Path, encoder_source: str, reranker_source: str, max_rank: int = 64) -> dict[str, int]:
@@ -403,12 +455,13 @@ def pack(trained_dir: str | Path, out_dir: str | Path, encoder_source: str, rera
         save_file(delta, str(out / DELTA_FILE))
         apply_delta(model_parts(base), out / DELTA_FILE)  # base is now what loading the packed folder builds
         base.load_state_dict(trained.head_state(), strict=False)
-        want, got = (_probe_scores(model) for model in (trained, base))
-        if max(abs(a - b) for a, b in zip(want, got)) > PACK_TOLERANCE * config.score_scale:
+        want, got = Probe().of(trained.encoder, trained), Probe().of(base.encoder, base)
+        if got.differs(want) > PACK_TOLERANCE:
             raise ResrankError(f"{trained_dir}: packed against {encoder_source} and {reranker_source}, it scores "
-                               f"{', '.join(f'{s:.3f}' for s in got)} where it scored {', '.join(f'{s:.3f}' for s in want)} "
-                               "(a tokenizer, chat template or model config differs from the trained model's); pack against "
-                               "the models it was trained from")
+                               f"{', '.join(f'{s:.3f}' for s in got.model)} where it scored {', '.join(f'{s:.3f}' for s in want.model)} "
+                               "(over the score scale; a tokenizer, chat template or model config differs from the trained "
+                               "model's); pack against the models it was trained from")
+        (out / PACK_FILE).write_text(json.dumps(asdict(got), indent=1) + "\n", encoding="utf-8")
         trained._save_head(out, config)
 
     _save_folder(out_dir, write)

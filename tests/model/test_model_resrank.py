@@ -369,11 +369,41 @@ def test_packing_against_a_base_that_reads_text_otherwise_is_refused(root: Path,
     other = Path(shutil.copytree(root / "qwen3", tmp_path / "qwen3-other"))
     train_bpe_tokenizer([text[::-1] for text in SAMPLE_TEXT] * 20).save_pretrained(other)
     with pytest.raises(ResrankError, match=rf"^{tmp_path / 'trained'}: packed against {root / 'bert'} and {other}, it scores "
-                                           r"[-0-9., ]+ where it scored [-0-9., ]+ \(a tokenizer, chat template or model "
-                                           r"config differs from the trained model's\); pack against the models it was "
-                                           r"trained from$"):
+                                           r"[-0-9., ]+ where it scored [-0-9., ]+ \(over the score scale; a tokenizer, "
+                                           r"chat template or model config differs from the trained model's\); pack against "
+                                           r"the models it was trained from$"):
         pack(tmp_path / "trained", tmp_path / "packed", str(root / "bert"), str(other))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["qwen3-other", "trained"]
+
+
+def test_a_packed_model_whose_base_changed_since_is_refused(root: Path, tmp_path: Path) -> None:
+    """A packed folder's weights are its bases' plus its changes: a base that changed after packing (a hub repository's new
+    tokenizer or chat template, another copy of a folder) loaded with the changes applied to it and scored otherwise, with
+    nothing to tell. The folder pins its scores of a probe (``pack.json``), which every load checks, encoder-only too."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from resrank_eval.model.resrank import pack
+
+    bases = {name: Path(shutil.copytree(root / name, tmp_path / f"base-{name}")) for name in ("bert", "qwen3")}
+    build(root).save_pretrained(tmp_path / "trained")
+    pack(tmp_path / "trained", tmp_path / "packed", str(bases["bert"]), str(bases["qwen3"]))
+    ResRankModel.from_pretrained(tmp_path / "packed", "cpu", "float32")
+    load_encoder(tmp_path / "packed", "cpu", "float32")
+    pinned = tmp_path / "packed" / "pack.json"
+    train_bpe_tokenizer([text[::-1] for text in SAMPLE_TEXT] * 20).save_pretrained(bases["qwen3"])
+    with pytest.raises(ResrankError, match=rf"^{pinned}: built on its base sources, the model scores its probe [-0-9., ]+ where "
+                                           r"it scored [-0-9., ]+ when packed: a base model \(its weights, tokenizer, chat "
+                                           r"template or config\) changed since; load it with the bases it was packed against$"):
+        ResRankModel.from_pretrained(tmp_path / "packed", "cpu", "float32")
+    load_encoder(tmp_path / "packed", "cpu", "float32")  # its encoder's base is as it was
+    weights = bases["bert"] / "model.safetensors"
+    state = load_file(str(weights))
+    save_file({name: value + torch.randn_like(value) if value.dim() == 2 else value for name, value in state.items()},
+              str(weights))  # other weights
+    with pytest.raises(ResrankError, match=rf"^{pinned}: built on its base sources, the encoder scores its probe"):
+        load_encoder(tmp_path / "packed", "cpu", "float32")
 
 
 def test_saving_into_a_folder_of_other_files_is_refused(root: Path, tmp_path: Path) -> None:
