@@ -180,7 +180,11 @@ def load_grid(path: str | Path) -> Grid:
             raise InputError(path, line, f"datasets[{i}]: needs a name, not given twice (got {ds.name!r})")
         ds.corpus = local_path(ds.corpus, base, path, line, must_exist=True) if ds.corpus else None
         ds.first_stages = {k: local_path(v, base, path, line, must_exist=True) for k, v in ds.first_stages.items()}
-        datasets[ds.name] = _resolved(ds, path, line)
+        dataset = _resolved(ds, path, line)
+        clash = next((other.name for other in datasets.values() if other.slug == dataset.slug), None)
+        if clash is not None:  # run paths are named by the slug: the second dataset's runs would overwrite the first's
+            raise InputError(path, line, f"datasets[{i}]: {ds.name!r} and {clash!r} share the folder {dataset.slug} (rename one)")
+        datasets[ds.name] = dataset
     conditions = in_order([check_condition(c, i, raw, path, base, datasets) for i, c in enumerate(spec.conditions)], path, raw)
     lines = {c.name: line_of(raw["conditions"][i], "rerank" if c.rerank is not None else "first_stage") for i, c in enumerate(spec.conditions)}
     grid = Grid(path, spec, datasets, conditions, lines)
