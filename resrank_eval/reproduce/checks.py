@@ -158,6 +158,9 @@ def check_expected(grid: Grid, raw: Any) -> None:
         for dataset, scores in by_dataset.items():
             if dataset not in grid.datasets:
                 raise InputError(grid.path, line, f"expected: {condition}: unknown dataset {dataset!r}")
+            if dataset not in (grid.conditions[condition].datasets or grid.datasets):  # a pin no run would ever check
+                raise InputError(grid.path, line_of(where.get(condition), dataset) or line,
+                                 f"expected: {condition} does not run on {dataset!r} (not among its datasets)")
             for measure in scores:
                 try:
                     parse_measure(measure)

@@ -256,6 +256,9 @@ def test_the_table_measure_is_scored_when_it_is_not_a_standard_one(tmp_path: Pat
         (("corpus: ", "corpus: /nonexistent"), ["grid.yaml:7:", "does not exist"]),
         (("runs: [bm25, bm25.identity], fusion: rrf", "runs: [rrf, bm25], fusion: rrf"), ["grid.yaml:", "cycle: rrf -> rrf"]),
         (("expected:\n", "expected:\n  nope: {dl19: {nDCG@10: 0.5}}\n"), ["grid.yaml:24:", "unknown condition 'nope'"]),
+        # a pin of a cell the grid does not make was never checked ("N of N pinned scores reproduced")
+        (("batch_size: 4}\nexpected:\n", "batch_size: 4}\n    datasets: [dl19]\nexpected:\n  bm25.reverse:\n    cranfield: {nDCG@10: 0.5}\n"),
+         ["grid.yaml:26:", "bm25.reverse does not run on 'cranfield'"]),
         # two datasets in one folder: the second's runs overwrote the first's (scored under both names)
         (("  - name: cranfield  ", "  - name: x-cranfield\n    corpus: .\n  - name: x/cranfield  "),
          ["grid.yaml:9:", "'x/cranfield' and 'x-cranfield' share the folder x-cranfield"]),
