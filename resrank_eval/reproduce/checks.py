@@ -16,6 +16,7 @@ from ..errors import InputError, ResrankError
 from ..evaluate.metrics import parse_measure
 from ..formats.schema import build
 from ..formats.yaml_lines import line_of, load_yaml
+from ..rerank.registry import reranker_options
 from .conditions import AUTO, NAME, ConditionsFile, ConditionSpec, DatasetSpec, FirstStage, Grid, local_path
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,11 @@ def check_condition(condition: ConditionSpec, index: int, raw: Any, path: Path, 
         raise InputError(path, where, f"condition {condition.name!r}: first_stage {stage!r} names a condition, so it needs a rerank")
     if condition.rerank is not None:  # paths among its options read from the file's folder (rerank checks the options)
         line, options = line_of(entry, "rerank"), condition.rerank.options
+        known = reranker_options()
+        foreign = [key for key in options if key not in known]
+        if foreign:  # the rerank command's own arguments (top_k, run, output, ...): the grid's would override them, or they the grid's
+            raise InputError(path, line, f"condition {condition.name!r}: {foreign[0]!r} is no reranker option (top_k and batch_size "
+                                         "are keys of rerank; the grid sets the run, texts and output)")
         condition.rerank.options = {k: local_path(v, base, path, line) if isinstance(v, str) and k in ("model", "dense_index") and v != AUTO
                                     else v for k, v in options.items()}
     return condition
