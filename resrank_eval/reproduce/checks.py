@@ -16,6 +16,7 @@ from ..errors import InputError, ResrankError
 from ..evaluate.metrics import parse_measure
 from ..formats.schema import build
 from ..formats.yaml_lines import line_of, load_yaml
+from ..rerank.registry import reranker_options
 from .conditions import AUTO, NAME, ConditionsFile, ConditionSpec, DatasetSpec, FirstStage, Grid, local_path
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,11 @@ def check_condition(condition: ConditionSpec, index: int, raw: Any, path: Path, 
         raise InputError(path, where, f"condition {condition.name!r}: first_stage {stage!r} names a condition, so it needs a rerank")
     if condition.rerank is not None:  # paths among its options read from the file's folder (rerank checks the options)
         line, options = line_of(entry, "rerank"), condition.rerank.options
+        known = reranker_options()
+        foreign = [key for key in options if key not in known]
+        if foreign:  # the rerank command's own arguments (top_k, run, output, ...): the grid's would override them, or they the grid's
+            raise InputError(path, line, f"condition {condition.name!r}: {foreign[0]!r} is no reranker option (top_k and batch_size "
+                                         "are keys of rerank; the grid sets the run, texts and output)")
         condition.rerank.options = {k: local_path(v, base, path, line) if isinstance(v, str) and k in ("model", "dense_index") and v != AUTO
                                     else v for k, v in options.items()}
     return condition
@@ -158,6 +164,9 @@ def check_expected(grid: Grid, raw: Any) -> None:
         for dataset, scores in by_dataset.items():
             if dataset not in grid.datasets:
                 raise InputError(grid.path, line, f"expected: {condition}: unknown dataset {dataset!r}")
+            if dataset not in (grid.conditions[condition].datasets or grid.datasets):  # a pin no run would ever check
+                raise InputError(grid.path, line_of(where.get(condition), dataset) or line,
+                                 f"expected: {condition} does not run on {dataset!r} (not among its datasets)")
             for measure in scores:
                 try:
                     parse_measure(measure)
@@ -180,7 +189,11 @@ def load_grid(path: str | Path) -> Grid:
             raise InputError(path, line, f"datasets[{i}]: needs a name, not given twice (got {ds.name!r})")
         ds.corpus = local_path(ds.corpus, base, path, line, must_exist=True) if ds.corpus else None
         ds.first_stages = {k: local_path(v, base, path, line, must_exist=True) for k, v in ds.first_stages.items()}
-        datasets[ds.name] = _resolved(ds, path, line)
+        dataset = _resolved(ds, path, line)
+        clash = next((other.name for other in datasets.values() if other.slug == dataset.slug), None)
+        if clash is not None:  # run paths are named by the slug: the second dataset's runs would overwrite the first's
+            raise InputError(path, line, f"datasets[{i}]: {ds.name!r} and {clash!r} share the folder {dataset.slug} (rename one)")
+        datasets[ds.name] = dataset
     conditions = in_order([check_condition(c, i, raw, path, base, datasets) for i, c in enumerate(spec.conditions)], path, raw)
     lines = {c.name: line_of(raw["conditions"][i], "rerank" if c.rerank is not None else "first_stage") for i, c in enumerate(spec.conditions)}
     grid = Grid(path, spec, datasets, conditions, lines)

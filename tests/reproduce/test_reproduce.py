@@ -249,13 +249,22 @@ def test_the_table_measure_is_scored_when_it_is_not_a_standard_one(tmp_path: Pat
         (("{method: bm25, hits: 100}", "{method: dense, model: mini}"), ["grid.yaml:10:", "cannot run on dl19: no local corpus to encode"]),
         (("{method: bm25, hits: 100}", "{method: bm25, hits: 0}"), ["grid.yaml:12:", "first_stage.hits: expected >= 1"]),
         (("top_k: 20, batch_size: 8}", "top_k: 20, options: {window: 3}}"), ["grid.yaml:15:", "--window does not apply to reranker 'identity'"]),
-        (("top_k: 20, batch_size: 8}", "top_k: 20, options: {nope: 3}}"), ["grid.yaml:15:", "No such option '--nope'"]),
+        (("top_k: 20, batch_size: 8}", "top_k: 20, options: {nope: 3}}"), ["grid.yaml:15:", "'nope' is no reranker option"]),
+        # the rerank command's own arguments, silently overridden by the grid's (top_k) or added to its (overwrite: every run redone)
+        (("top_k: 20, batch_size: 8}", "top_k: 20, options: {top_k: 5}}"), ["grid.yaml:15:", "'top_k' is no reranker option"]),
+        (("top_k: 20, batch_size: 8}", "top_k: 20, options: {overwrite: true}}"), ["grid.yaml:15:", "'overwrite' is no reranker option"]),
         (("  - name: rrf\n", "  - name: bad name\n"), ["grid.yaml:16:", "must be one word"]),
         (("{reranker: identity, top_k: 20, batch_size: 8}", "{reranker: rankgpt, top_k: 20, options: {model: smollm2, window: many}}"),
          ["grid.yaml:15:", "Invalid value for '--window': 'many' is not a valid integer"]),
         (("corpus: ", "corpus: /nonexistent"), ["grid.yaml:7:", "does not exist"]),
         (("runs: [bm25, bm25.identity], fusion: rrf", "runs: [rrf, bm25], fusion: rrf"), ["grid.yaml:", "cycle: rrf -> rrf"]),
         (("expected:\n", "expected:\n  nope: {dl19: {nDCG@10: 0.5}}\n"), ["grid.yaml:24:", "unknown condition 'nope'"]),
+        # a pin of a cell the grid does not make was never checked ("N of N pinned scores reproduced")
+        (("batch_size: 4}\nexpected:\n", "batch_size: 4}\n    datasets: [dl19]\nexpected:\n  bm25.reverse:\n    cranfield: {nDCG@10: 0.5}\n"),
+         ["grid.yaml:26:", "bm25.reverse does not run on 'cranfield'"]),
+        # two datasets in one folder: the second's runs overwrote the first's (scored under both names)
+        (("  - name: cranfield  ", "  - name: x-cranfield\n    corpus: .\n  - name: x/cranfield  "),
+         ["grid.yaml:9:", "'x/cranfield' and 'x-cranfield' share the folder x-cranfield"]),
         (("baseline: bm25", "baseline: bm99"), ["grid.yaml:3:", "baseline 'bm99' is not a condition"]),
         (("title: test grid", "title: test grid\nbogus: 1"), ["grid.yaml:2:", "unknown key 'bogus'"]),
         (("title: test grid", "title: test grid\nmeasure: P@0"), ["grid.yaml:2:", "measure 'P@0': cutoff must be an integer >= 1"]),
