@@ -108,7 +108,7 @@ class ConditionsFile:
     output: str = "runs/reproduce"
     baseline: str | None = None
     measure: str = "nDCG@10"
-    tolerance: float = 0.0005
+    tolerance: float = field(default=0.0005, metadata={"min": 0})
     threads: int = field(default=2, metadata={"min": 1})
     datasets: list[DatasetSpec] = field(default_factory=list)
     conditions: list[ConditionSpec] = field(default_factory=list)

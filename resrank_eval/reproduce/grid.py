@@ -39,7 +39,8 @@ class Check:
 
     @property
     def ok(self) -> bool:
-        return self.actual is not None and abs(self.actual - self.expected) <= self.tolerance
+        """Within ``tolerance`` of the pin at the 4 decimals ``--pin`` writes it in (and the table prints)."""
+        return self.actual is not None and round(abs(self.actual - self.expected), 4) <= self.tolerance
 
 
 def plan(grid: Grid, root: Path, conditions: list[str] | None = None, datasets: list[str] | None = None) -> list[Cell]:

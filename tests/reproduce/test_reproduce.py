@@ -127,6 +127,17 @@ def test_check_and_a_second_run_that_skips_everything(pinned: Path) -> None:
     assert time.perf_counter() - started < 60
 
 
+@pytest.mark.parametrize(("pinned", "tolerance", "ok"), [(0.5058, 0.0, True), (0.5053, 0.0005, True), (0.5063, 0.0005, True),
+                                                      (0.5052, 0.0005, False), (0.5064, 0.0005, False), (0.5057, 0.0001, True)])
+def test_a_pin_is_checked_to_the_precision_it_is_written_in(pinned: float, tolerance: float, ok: bool) -> None:
+    """``--pin`` writes scores to 4 decimals and the check compared them with the unrounded score: ``tolerance: 0`` failed
+    every unchanged cell ('expected 0.5058 got 0.5058'), and at 0.0005 a pin 0.0005 below the printed score failed where
+    one 0.0005 above passed."""
+    from resrank_eval.reproduce.grid import Check
+
+    assert Check("bm25", "dl19", "nDCG@10", pinned, 0.50583, tolerance).ok is ok
+
+
 def test_check_fails_loudly_on_a_wrong_pin(pinned: Path, tmp_path: Path) -> None:
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text(pinned.read_text().replace('dl19: {"nDCG@10": 0.5058', 'dl19: {"nDCG@10": 0.6058'))
@@ -267,6 +278,7 @@ def test_the_table_measure_is_scored_when_it_is_not_a_standard_one(tmp_path: Pat
          ["grid.yaml:9:", "'x/cranfield' and 'x-cranfield' share the folder x-cranfield"]),
         (("baseline: bm25", "baseline: bm99"), ["grid.yaml:3:", "baseline 'bm99' is not a condition"]),
         (("title: test grid", "title: test grid\nbogus: 1"), ["grid.yaml:2:", "unknown key 'bogus'"]),
+        (("title: test grid", "title: test grid\ntolerance: -0.001"), ["grid.yaml:2:", "tolerance: expected >= 0"]),
         (("title: test grid", "title: test grid\nmeasure: P@0"), ["grid.yaml:2:", "measure 'P@0': cutoff must be an integer >= 1"]),
         (("title: test grid", "title: test grid\nmeasure: foo"), ["grid.yaml:2:", "unknown measure 'foo'"]),
     ],
