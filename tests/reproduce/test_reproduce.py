@@ -259,11 +259,13 @@ def test_the_table_measure_is_scored_when_it_is_not_a_standard_one(tmp_path: Pat
         (("{method: bm25, hits: 100}", "{method: dense, hits: 100}"), ["grid.yaml:12:", "dense retrieval needs a model"]),
         (("{method: bm25, hits: 100}", "{method: dense, model: mini}"), ["grid.yaml:10:", "cannot run on dl19: no local corpus to encode"]),
         (("{method: bm25, hits: 100}", "{method: bm25, hits: 0}"), ["grid.yaml:12:", "first_stage.hits: expected >= 1"]),
-        (("top_k: 20, batch_size: 8}", "top_k: 20, options: {window: 3}}"), ["grid.yaml:15:", "--window does not apply to reranker 'identity'"]),
-        (("top_k: 20, batch_size: 8}", "top_k: 20, options: {nope: 3}}"), ["grid.yaml:15:", "'nope' is no reranker option"]),
+        (("top_k: 20, batch_size: 8}", "top_k: 20, options: {window: 3}}"), ["grid.yaml:15:", "'window' is no option of reranker 'identity' (it takes none;"]),
+        (("top_k: 20, batch_size: 8}", "top_k: 20, options: {nope: 3}}"), ["grid.yaml:15:", "'nope' is no option of reranker 'identity'"]),
+        # dense_index: auto planned an encode with no model, found only after the first stages ran
+        (("top_k: 20, batch_size: 8}", "top_k: 20, options: {dense_index: auto}}"), ["grid.yaml:15:", "'dense_index' is no option of"]),
         # the rerank command's own arguments, silently overridden by the grid's (top_k) or added to its (overwrite: every run redone)
-        (("top_k: 20, batch_size: 8}", "top_k: 20, options: {top_k: 5}}"), ["grid.yaml:15:", "'top_k' is no reranker option"]),
-        (("top_k: 20, batch_size: 8}", "top_k: 20, options: {overwrite: true}}"), ["grid.yaml:15:", "'overwrite' is no reranker option"]),
+        (("top_k: 20, batch_size: 8}", "top_k: 20, options: {top_k: 5}}"), ["grid.yaml:15:", "'top_k' is no option of reranker"]),
+        (("top_k: 20, batch_size: 8}", "top_k: 20, options: {overwrite: true}}"), ["grid.yaml:15:", "'overwrite' is no option of reranker"]),
         (("  - name: rrf\n", "  - name: bad name\n"), ["grid.yaml:16:", "must be one word"]),
         (("{reranker: identity, top_k: 20, batch_size: 8}", "{reranker: rankgpt, top_k: 20, options: {model: smollm2, window: many}}"),
          ["grid.yaml:15:", "Invalid value for '--window': 'many' is not a valid integer"]),
