@@ -141,13 +141,16 @@ def _expected_block(grid: Grid) -> tuple[list[str], int]:
 
 
 def pin(grid: Grid, report: Report, cells: list[Cell]) -> int:
-    """Rewrite the file's trailing ``expected:`` block with the chosen cells' scores (others kept); returns how many were pinned."""
+    """Rewrite the file's trailing ``expected:`` block with the chosen cells' scores (others kept): the standard measures and
+    any other a cell had pinned; returns how many cells were pinned."""
     expected = {c: dict(d) for c, d in grid.spec.expected.items()}
     count = 0
     for cell in cells:
         result = report.find(cell.condition.name, cell.dataset.name)
         if result is not None:
-            expected.setdefault(cell.condition.name, {})[cell.dataset.name] = {m: round(v, 4) for m, v in result.mean.items()}
+            extra = [m for m in expected.get(cell.condition.name, {}).get(cell.dataset.name, {}) if m not in result.mean]
+            scores = result.mean | (evaluate(result.run.run, cell.dataset.qrels(), extra).mean if extra else {})  # pinned by hand
+            expected.setdefault(cell.condition.name, {})[cell.dataset.name] = {m: round(v, 4) for m, v in scores.items()}
             count += 1
     lines, start = _expected_block(grid)
     head = "".join(lines[:start]).rstrip("\n") + "\n\n" if start else ""

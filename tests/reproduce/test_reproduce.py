@@ -149,6 +149,18 @@ def test_check_fails_loudly_on_a_wrong_pin(pinned: Path, tmp_path: Path) -> None
     assert regress.exit_code == 1 and "1 regression check(s) failed" in regress.output
 
 
+def test_pin_keeps_a_measure_pinned_by_hand(pinned: Path, tmp_path: Path) -> None:
+    """``--pin`` replaced a cell's pins by the standard measures: a P@5 pinned by hand vanished from the file, and with it
+    its check. It is pinned again, with the score the run has now."""
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(pinned.read_text().replace('dl19: {"nDCG@10": 0.5058', 'dl19: {"P@5": 0.1234, "nDCG@10": 0.5058', 1))
+    result = invoke("reproduce", str(grid), "--pin", "--conditions", "bm25", "--datasets", "dl19", "--resamples", "400")
+    assert result.exit_code == 0, result.output
+    run = read_run(pinned.parent / "runs" / "dl19" / "run.dl19.bm25.txt")
+    five = evaluate(run, get_dataset("dl19").qrels(), ["P@5"]).mean["P@5"]
+    assert f'"P@5": {five:.4f}' in grid.read_text().split("expected:")[1].split("bm25.identity")[0]
+
+
 def test_dry_run_commands_write_the_same_runs(pinned: Path, tmp_path: Path) -> None:
     """The printed commands are what the grid runs: typed, they make the same runs, passage stores and records (paths
     aside: another folder; timings aside: the stats and summaries)."""
