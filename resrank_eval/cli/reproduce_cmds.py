@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from ..datasets.interchange import passage_store
-from ..errors import InputError, ResrankError
+from ..errors import ArgumentError, InputError, ResrankError
 from ..reproduce.conditions import Grid
 from ..reproduce.plan import Cell, Command
 from .common import OVERWRITE, PLANNED, Writable, describe, flags_of, overwrite_option, resamples_option
@@ -68,6 +68,8 @@ def run_conditions(conditions_file: str, conditions: list[str] | None, datasets:
     from ..reproduce.grid import check_baseline, check_pinnable, plan, run_grid, score, tested_cells, unpinned
     from ..reproduce.grid import pin as pin_scores
 
+    if dry_run and (check or pin):
+        raise ArgumentError(f"`dry_run` makes no runs, so there is nothing to `{'check' if check else 'pin'}`")
     if measure:
         parse_measure(measure)
     grid = load_grid(bundled_file(conditions_file))

@@ -161,6 +161,12 @@ def test_pin_keeps_a_measure_pinned_by_hand(pinned: Path, tmp_path: Path) -> Non
     assert f'"P@5": {five:.4f}' in grid.read_text().split("expected:")[1].split("bm25.identity")[0]
 
 
+@pytest.mark.parametrize("option", ["--check", "--pin"])
+def test_a_dry_run_that_would_check_or_pin_is_refused(pinned: Path, option: str) -> None:
+    """``--dry-run --check`` (or ``--pin``) printed the commands and exited 0, having checked (or pinned) nothing."""
+    assert_one_line_error(invoke("reproduce", str(pinned), "--dry-run", option), f"--dry-run makes no runs, so there is nothing to {option}")
+
+
 def test_dry_run_commands_write_the_same_runs(pinned: Path, tmp_path: Path) -> None:
     """The printed commands are what the grid runs: typed, they make the same runs, passage stores and records (paths
     aside: another folder; timings aside: the stats and summaries)."""
