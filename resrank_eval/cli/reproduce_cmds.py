@@ -75,6 +75,9 @@ def run_conditions(conditions_file: str, conditions: list[str] | None, datasets:
     grid = load_grid(bundled_file(conditions_file))
     root = Path(output or grid.spec.output)
     cells = plan(grid, root, conditions, datasets)
+    if check and len(unpinned(grid, cells)) == len(cells):  # a check of nothing would pass
+        raise ResrankError(f"{grid.path}: no pinned score among the chosen cells to check; pin them first (resrank-eval reproduce "
+                           f"{grid.path} --pin)")
     check_resamples(n_resamples, tested_cells(cells, check_baseline(grid, baseline)))
     if pin:
         check_pinnable(grid)

@@ -167,6 +167,15 @@ def test_a_dry_run_that_would_check_or_pin_is_refused(pinned: Path, option: str)
     assert_one_line_error(invoke("reproduce", str(pinned), "--dry-run", option), f"--dry-run makes no runs, so there is nothing to {option}")
 
 
+def test_a_check_of_cells_without_pins_is_refused(tmp_path: Path, cranfield: Path) -> None:
+    """``regress`` (and ``reproduce --check``) of cells with no pinned score ran them all, then said '0 of 0 pinned scores
+    reproduced' and exited 0: a regression check that checked nothing passed."""
+    path = conditions_file(tmp_path, cranfield, tmp_path / "runs")
+    for command in (["reproduce", str(path), "--check"], ["regress", "--file", str(path), "--runs-dir", str(tmp_path / "re")]):
+        assert_one_line_error(invoke(*command), f"{path}: no pinned score among the chosen cells to check")
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "re").exists()
+
+
 def test_dry_run_commands_write_the_same_runs(pinned: Path, tmp_path: Path) -> None:
     """The printed commands are what the grid runs: typed, they make the same runs, passage stores and records (paths
     aside: another folder; timings aside: the stats and summaries)."""
