@@ -7,6 +7,7 @@ queries; every test runs the real training loop, no mocks.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -212,3 +213,24 @@ def test_resume_refuses_another_torch_thread_count(tmp_path: Path, tiny_model_co
         assert Trainer(config).train(resume=True) == Path(config.output_dir) / "final"
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def unloadable_model(tmp_path_factory: pytest.TempPathFactory, tiny_model_config: dict[str, object]) -> dict[str, object]:
+    """The tiny model with its encoder's weights file cut short: a run that gets as far as loading the model fails there."""
+    encoder = tmp_path_factory.mktemp("unloadable") / "bert"
+    shutil.copytree(str(tiny_model_config["encoder"]), encoder)
+    weights = encoder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    return {**tiny_model_config, "encoder": str(encoder)}
+
+
+@pytest.mark.parametrize(("split", "message"), [("test", "^dev.split: model selection on the test split is not allowed$"),
+                                                ("train", "no query of the run is judged in split 'train'$")])
+def test_a_dev_mistake_is_refused_before_the_model_loads(tmp_path: Path, unloadable_model: dict[str, object], train_file: Path,
+                                                         dev_run: Path, split: str, message: str) -> None:
+    """The dev set is read before the model: with the ResRank-mini config, dev.split: test was refused after 35 s of loading
+    (a config mistake takes 3 s), and here the cut weights failed first."""
+    config = load_config(write_config(tmp_path, unloadable_model, train_file, dev={"split": split, "run": str(dev_run)}))
+    with pytest.raises(ResrankError, match=message):
+        Trainer(config).train()
