@@ -84,6 +84,8 @@ class Trainer:
             self._check_same_config()
             self._check_same_threads(checkpoint)
         dev = DevSet.load(self.config.dev) if self.config.dev is not None and self.main else None  # its mistakes before loading
+        if dev is not None:
+            dev.check_unseen(examples, self.config.data.train)
         torch.manual_seed(self.config.seed)
         model = self._build_model(acc.device)
         if acc.process_index > 0:  # own dropout streams; rank 0 keeps the one-process stream
