@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import InputError, ResrankError
 from ..formats.yaml_lines import LineMapping, line_of
-from ..model.config import PARTS, ResRankConfig
+from ..model.config import PARTS, TRANSFORMERS, ResRankConfig
 from ..model.presets import preset_config
 from ..provenance import Provenance, flat_arguments
 from .yaml_schema import apply_override, build, read_yaml
@@ -35,6 +35,10 @@ class PartConfig:
     alpha: int = field(default=32, metadata={"min": 1})
     dropout: float = field(default=0.05, metadata={"min": 0.0, "max": 1.0})
     targets: list[str] | None = None
+
+
+LORA_OPTIONS = tuple(f.name for f in dataclasses.fields(PartConfig) if f.name != "mode")
+"""The fields of a part that only ``mode: lora`` reads."""
 
 
 @dataclass
@@ -250,6 +254,12 @@ def _check(config: TrainConfig, raw: dict, path: Path) -> None:
         raise InputError(path, line_of(model, "path"), "model: give either 'preset' or 'path', not both")
     if not given and not {"encoder", "reranker"} <= set(config.model.config):
         raise InputError(path, line_of(raw, "model"), "model: give a 'preset', a 'path', or a 'config' with encoder and reranker")
+    for part in TRANSFORMERS:  # LoRA options without a mode: the default, full, trains every weight and ignores them
+        options = model.get(part) or {}
+        lora = [key for key in options if key in LORA_OPTIONS]
+        if lora and "mode" not in options:
+            raise InputError(path, line_of(options, lora[0]), f"model.{part}.{lora[0]}: a LoRA option, but model.{part}.mode is not "
+                             "given and its default, full, trains every weight; set mode: lora (or full)")
     if config.model.path is not None and config.model_overrides():
         raise InputError(path, line_of(model, "config"), "model: a saved model ('path') is trained as saved; 'config' and ablation.no_residual need a preset")
     if config.data.shuffle_fraction > 1:

@@ -8,13 +8,14 @@ and lent to both rerankers. Test qrels are never read here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from ..datasets import get_dataset
-from ..errors import ResrankError
+from ..errors import InputError, ResrankError
 from ..evaluate.metrics import evaluate
 from ..formats.trec import read_run
 from ..model import ResRankModel
@@ -23,6 +24,7 @@ from ..rerank.resrank import EncoderReranker, ResRankReranker
 from ..types import Qrels, Query, Run
 from .build import sample_queries
 from .config import DevConfig
+from .data import TrainExample
 
 MEASURE = "nDCG@10"
 
@@ -51,6 +53,14 @@ class DevSet:
         docids = {c.docid for q in qids for c in run[q][: config.top_k]}
         topics = dataset.topics()
         return cls({q: topics[q] for q in qids}, {q: qrels[q] for q in qids}, run, dataset.passages(docids), config.top_k)
+
+    def check_unseen(self, examples: Iterable[TrainExample], source: str | Path) -> None:
+        """Selecting on queries the model trains on rewards memorising them: training data holding a dev query (its id and
+        text; an id alone may be another dataset's query) is refused."""
+        seen = sorted(e.qid for e in examples if e.qid in self.topics and self.topics[e.qid].text == e.query)
+        if seen:
+            raise InputError(source, None, f"holds dev queries ({len(seen)}, e.g. {seen[0]!r}); model selection on queries the "
+                             "model trains on is not allowed")
 
     def score(self, model: ResRankModel, batch_size: int = 8,
               encode: Callable[[list[str]], torch.Tensor] | None = None) -> dict[str, float]:

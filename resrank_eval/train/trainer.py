@@ -62,7 +62,7 @@ class Trainer:
 
         A finished training made with this config and inputs, its models unchanged since, is kept (nothing runs); one made
         otherwise is refused; ``resume`` without a checkpoint is refused. Every check that needs no model -- files, the
-        training data line by line -- runs first.
+        training data line by line, the dev set -- runs first.
         """
         check_files(self.config)
         result = self.output / ("best" if self.config.dev is not None else "final")
@@ -83,12 +83,14 @@ class Trainer:
         if checkpoint is not None:
             self._check_same_config()
             self._check_same_threads(checkpoint)
+        dev = DevSet.load(self.config.dev) if self.config.dev is not None and self.main else None  # its mistakes before loading
+        if dev is not None:
+            dev.check_unseen(examples, self.config.data.train)
         torch.manual_seed(self.config.seed)
         model = self._build_model(acc.device)
         if acc.process_index > 0:  # own dropout streams; rank 0 keeps the one-process stream
             torch.manual_seed(self.config.seed + acc.process_index)
         sampler = self._sampler(model.config, examples)
-        dev = DevSet.load(self.config.dev) if self.config.dev is not None and self.main else None
         step = 0
         if checkpoint is not None:
             model.load_state_dict(checkpoint["model"])

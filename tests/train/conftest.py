@@ -1,4 +1,4 @@
-"""The training tests' shared fixture: a small training file of real NFCorpus train queries."""
+"""The training tests' shared fixtures: a small training file of real NFCorpus train queries, a small NFCorpus dev run."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import pytest
 
 from resrank_eval.datasets import get_dataset
 from resrank_eval.formats.corpus import load_passages
+from resrank_eval.formats.trec import write_run
 from resrank_eval.train.data import TrainExample, TrainPassage, write_examples
+from resrank_eval.types import Candidate
 from tests.helpers import TRAIN_QUERIES
 
 
@@ -29,4 +31,17 @@ def train_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ]
     path = tmp_path_factory.mktemp("data") / "train.jsonl"
     write_examples(path, examples)
+    return path
+
+
+@pytest.fixture(scope="module")
+def dev_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small first-stage run of NFCorpus dev: 6 judged queries, each with its judged passages and 6 others."""
+    dataset = get_dataset("beir/nfcorpus", split="dev")
+    qrels = dataset.qrels()
+    qids = sorted(qrels)[:6]
+    others = sorted({d for q in sorted(qrels)[6:12] for d in qrels[q]})[:6]
+    run = {q: [Candidate(d, float(-i)) for i, d in enumerate(sorted(qrels[q])[:4] + others)] for q in qids}
+    path = tmp_path_factory.mktemp("dev") / "dev.txt"
+    write_run(path, run, "dev")
     return path

@@ -198,6 +198,9 @@ def _config(tmp_path: Path, text: str) -> Path:
         ("stages:\n  - name: a\n    lr: 1e300", 6, "stages[0].lr: expected <= 1.0, got 1e+300"),
         ("stages:\n  - name: a\n    train: [encoder]\n    lr: {encoder: -.inf}", 7, "stages[0].lr.encoder: expected a finite number"),
         ("model:\n  preset: mini\n  encoder:\n    dropout: 2.0", 7, "model.encoder.dropout: expected <= 1.0, got 2.0"),
+        # LoRA options without mode: lora fine-tuned every weight of the reranker (24 of 24 tensors changed), exit 0
+        ("model:\n  preset: mini\n  reranker:\n    r: 4\n    targets: [q_proj]", 7,
+         "model.reranker.r: a LoRA option, but model.reranker.mode is not given and its default, full, trains every weight"),
     ],
 )
 def test_bad_configs_fail_with_one_line_at_the_key(tmp_path: Path, text: str, line: int, message: str) -> None:

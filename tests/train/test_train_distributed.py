@@ -19,12 +19,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from resrank_eval.datasets import get_dataset
-from resrank_eval.formats.trec import write_run
 from resrank_eval.train.checkpoint import load_latest
 from resrank_eval.train.config import load_config
 from resrank_eval.train.trainer import LOG_FILE, Trainer
-from resrank_eval.types import Candidate
 from tests.helpers import REPO, write_config
 from tests.tiny_models import tiny_bert, tiny_config
 
@@ -36,19 +33,6 @@ def no_dropout_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, obje
     root = tmp_path_factory.mktemp("tiny-no-dropout")
     tiny_bert(root / "bert", dropout=0.0)
     return tiny_config(root, max_passage_tokens=48).to_dict()
-
-
-@pytest.fixture(scope="module")
-def dev_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small first-stage run of NFCorpus dev: 6 judged queries, each with its judged passages and 6 others."""
-    dataset = get_dataset("beir/nfcorpus", split="dev")
-    qrels = dataset.qrels()
-    qids = sorted(qrels)[:6]
-    others = sorted({d for q in sorted(qrels)[6:12] for d in qrels[q]})[:6]
-    run = {q: [Candidate(d, float(-i)) for i, d in enumerate(sorted(qrels[q])[:4] + others)] for q in qids}
-    path = tmp_path_factory.mktemp("dev") / "dev.txt"
-    write_run(path, run, "dev")
-    return path
 
 
 def config(folder: Path, model: dict[str, object], train: Path, accumulation: int, dev: Path) -> Path:

@@ -7,13 +7,16 @@ queries; every test runs the real training loop, no mocks.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
-from resrank_eval.errors import ResrankError
+from resrank_eval.datasets import get_dataset
+from resrank_eval.errors import InputError, ResrankError
+from resrank_eval.formats.trec import read_run
 from resrank_eval.model import ResRankConfig, ResRankModel
 from resrank_eval.train.batches import BatchSampler
 from resrank_eval.train.checkpoint import load_latest
@@ -212,3 +215,46 @@ def test_resume_refuses_another_torch_thread_count(tmp_path: Path, tiny_model_co
         assert Trainer(config).train(resume=True) == Path(config.output_dir) / "final"
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def unloadable_model(tmp_path_factory: pytest.TempPathFactory, tiny_model_config: dict[str, object]) -> dict[str, object]:
+    """The tiny model with its encoder's weights file cut short: a run that gets as far as loading the model fails there."""
+    encoder = tmp_path_factory.mktemp("unloadable") / "bert"
+    shutil.copytree(str(tiny_model_config["encoder"]), encoder)
+    weights = encoder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    return {**tiny_model_config, "encoder": str(encoder)}
+
+
+@pytest.mark.parametrize(("split", "message"), [("test", "^dev.split: model selection on the test split is not allowed$"),
+                                                ("train", "no query of the run is judged in split 'train'$")])
+def test_a_dev_mistake_is_refused_before_the_model_loads(tmp_path: Path, unloadable_model: dict[str, object], train_file: Path,
+                                                         dev_run: Path, split: str, message: str) -> None:
+    """The dev set is read before the model: with the ResRank-mini config, dev.split: test was refused after 35 s of loading
+    (a config mistake takes 3 s), and here the cut weights failed first."""
+    config = load_config(write_config(tmp_path, unloadable_model, train_file, dev={"split": split, "run": str(dev_run)}))
+    with pytest.raises(ResrankError, match=message):
+        Trainer(config).train()
+
+
+def test_dev_queries_in_the_training_data_are_refused(tmp_path: Path, unloadable_model: dict[str, object], train_file: Path,
+                                                       dev_run: Path) -> None:
+    """Selecting on queries the model trained on rewards memorising them: a training file built from the dev split trained
+    and selected on the same queries, exit 0. A dev query's id with another text (another dataset's query) is no leak: that
+    run goes on to load the model (which fails here, its weights cut short)."""
+    qid = sorted(read_run(dev_run))[0]
+    text = get_dataset("beir/nfcorpus", split="dev").topics()[qid].text
+    examples = read_examples(train_file)
+
+    def train(name: str, query: str) -> None:
+        data = tmp_path / f"{name}.jsonl"
+        write_examples(data, [replace(examples[0], qid=qid, query=query), *examples[1:]])
+        Trainer(load_config(write_config(tmp_path / name, unloadable_model, data, dev={"split": "dev", "run": str(dev_run)}))).train()
+
+    with pytest.raises(InputError) as info:
+        train("leak", text)
+    assert str(info.value) == (f"{tmp_path / 'leak.jsonl'}: holds dev queries (1, e.g. {qid!r}); "
+                               "model selection on queries the model trains on is not allowed")
+    with pytest.raises(Exception, match="deserializing header"):
+        train("other", "another dataset's query")
