@@ -231,6 +231,9 @@ class ResRankModel(nn.Module):
             for name, model, tokenizer in ((ENCODER_DIR, self.encoder.model, self.encoder.tokenizer),
                                            (RERANKER_DIR, self.reranker, self.tokenizer)):
                 model.save_pretrained(out / name)
+                if hasattr(tokenizer, "backend_tokenizer"):  # a fast one saves its last call's truncation and padding otherwise
+                    tokenizer.backend_tokenizer.no_truncation()
+                    tokenizer.backend_tokenizer.no_padding()
                 tokenizer.save_pretrained(out / name)
             self._save_head(out, replace(self.config, encoder=ENCODER_DIR, reranker=RERANKER_DIR))
 

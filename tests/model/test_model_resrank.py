@@ -311,6 +311,17 @@ def listing(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def test_a_save_does_not_depend_on_what_the_model_ran_before(root: Path, tmp_path: Path) -> None:
+    """A fast tokenizer keeps the truncation and padding of its last call, and saved them into ``tokenizer.json``: a model
+    saved after scoring was another file than one saved before it, so a training resumed after its last checkpoint wrote a
+    ``final/`` other than the uninterrupted run's (and another manifest)."""
+    model = build(root)
+    model.save_pretrained(tmp_path / "before")
+    model.rank(QUERIES[0], PASSAGES)
+    model.save_pretrained(tmp_path / "after")
+    assert listing(tmp_path / "after") == listing(tmp_path / "before")
+
+
 def test_saving_over_an_earlier_model_replaces_it_whole(root: Path, tmp_path: Path) -> None:
     """No file of an earlier save or pack stays beside the new model: a stale delta would be applied to the new
     weights, a stray shard refused by the manifest check."""
