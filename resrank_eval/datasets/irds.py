@@ -17,6 +17,7 @@ from ..types import Qrels, Query
 from .dataset import BEIR_MEASURES, Dataset
 
 PREFIX = "irds:"
+SPLITS = ("train", "dev", "validation", "test")
 T = TypeVar("T")
 
 
@@ -26,7 +27,10 @@ class IrdsDataset(Dataset):
 
     @classmethod
     def named(cls, name: str, split: str) -> IrdsDataset:
-        return cls(name, None, None, 1, BEIR_MEASURES, None, False, None, split)
+        """Its split is the one its name says (``irds:beir/nfcorpus/test``: test, whatever ``split`` says, as the name
+        picks the queries), else ``split``: so training refuses a test set named so, and model selection too."""
+        said = [part for part in name.removeprefix(PREFIX).split("/") if part in SPLITS]
+        return cls(name, None, None, 1, BEIR_MEASURES, None, False, None, said[-1] if said else split)
 
     @property
     def irds_name(self) -> str:

@@ -31,3 +31,18 @@ def test_irds_names_resolve_without_the_network() -> None:
     dataset = get_dataset("irds:msmarco-passage/train/judged", split="train")
     assert dataset.irds_name == "msmarco-passage/train/judged" and dataset.corpus_dir is None
     assert "ir_datasets" in dataset.sources()["qrels"]
+
+
+def test_an_irds_test_set_is_its_name_s_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ``irds:`` dataset's queries are its name's, whatever ``split`` said, and so was the split the guards read:
+    ``build-train --dataset irds:beir/nfcorpus/test --split train`` would train on the test queries (and a dev set named
+    so would select on them). The name's split is the dataset's split now, refused before anything downloads."""
+    assert get_dataset("irds:beir/nfcorpus/test", split="train").split == "test"
+    assert get_dataset("irds:msmarco-passage/train/judged", split="test").split == "train"
+    assert get_dataset("irds:msmarco-passage/trec-dl-2019/judged", split="dev").split == "dev"  # no split in the name
+    monkeypatch.setenv("IR_DATASETS_HOME", str(tmp_path / "irds"))
+    output = tmp_path / "train.jsonl"
+    result = CliRunner().invoke(main, ["build-train", "--dataset", "irds:beir/nfcorpus/test", "--split", "train", "--run",
+                                       str(REPO / "runs" / "dl19" / "run.dl19.bm25.txt"), "--output", str(output)])
+    assert result.exit_code == 2 and "refusing to build training data from the test split" in result.output, result.output
+    assert not output.exists() and not (tmp_path / "irds").exists()
