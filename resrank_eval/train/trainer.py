@@ -86,11 +86,13 @@ class Trainer:
         dev = DevSet.load(self.config.dev) if self.config.dev is not None and self.main else None  # its mistakes before loading
         if dev is not None:
             dev.check_unseen(examples, self.config.data.train)
+        self._check_scored(examples, self._config_before_loading())
         torch.manual_seed(self.config.seed)
         model = self._build_model(acc.device)
+        self._check_scored(examples, model.config)  # a hub repository's, known once loaded
         if acc.process_index > 0:  # own dropout streams; rank 0 keeps the one-process stream
             torch.manual_seed(self.config.seed + acc.process_index)
-        sampler = self._sampler(model.config, examples)
+        sampler = self._sampler(examples)
         step = 0
         if checkpoint is not None:
             model.load_state_dict(checkpoint["model"])
@@ -139,13 +141,26 @@ class Trainer:
             raise ResrankError(f"model.preset: {exc}") from None
         return ResRankConfig.from_dict({**base.to_dict(), **overrides})
 
-    def _sampler(self, model: ResRankConfig, examples: list) -> BatchSampler:
+    def _config_before_loading(self) -> ResRankConfig | None:
+        """The config of the model to train, where it is known without loading it (not a hub repository's)."""
+        from ..model.presets import PRESETS
+
+        path = self.config.model.path
+        if path is None:
+            return self._model_config()
+        return ResRankConfig.load(path) if Path(path).is_dir() else PRESETS.get(path)
+
+    def _check_scored(self, examples: list, config: ResRankConfig | None) -> None:
+        """A model that reads first-stage scores trains on lists that carry them."""
+        reads = config is not None and config.reads_first_stage
+        unscored = next((e.qid for e in examples if e.candidates[0].score is None), None) if reads else None
+        if unscored is not None:
+            raise ResrankError(f"{self.config.data.train}: the model reads first-stage scores (first_stage_scores, score_fusion) "
+                               f"and query {unscored!r} has none: build the file with build-train from a run")
+
+    def _sampler(self, examples: list) -> BatchSampler:
         data, training = self.config.data, self.config.training
         shuffle = 1.0 if data.shuffle_candidates else data.shuffle_fraction
-        unscored = next((e.qid for e in examples if e.candidates[0].score is None), None) if model.reads_first_stage else None
-        if unscored is not None:
-            raise ResrankError(f"{data.train}: the model reads first-stage scores (first_stage_scores, score_fusion) and "
-                               f"query {unscored!r} has none: build the file with build-train from a run")
         return BatchSampler(examples, training.batch_size, training.grad_accumulation, data.max_candidates,
                             shuffle, self.config.seed, self.accelerator.num_processes, self.accelerator.process_index)
 
