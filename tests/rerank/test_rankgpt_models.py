@@ -65,7 +65,7 @@ def test_rankgpt_on_tiny_model_records_every_window(kind: str, tokenizer: PreTra
     assert stats.reranker == "rankgpt"
     assert stats.generated_tokens == sum(w["generated_tokens"] for w in windows) > 0
     assert stats.reranker_input_tokens == sum(w["input_tokens"] for w in windows) > 100
-    assert stats.forward_passes == sum(w["forward_passes"] for w in windows) >= stats.generated_tokens
+    assert stats.forward_passes == sum(w["forward_passes"] for w in windows) == stats.generated_tokens
     assert stats.total_ms == pytest.approx(sum(w["ms"] for w in windows))
 
 
@@ -80,6 +80,30 @@ def test_rankgpt_batching_matches_one_by_one(tokenizer: PreTrainedTokenizerBase)
     assert [r.stats.generated_tokens for r in batched] == [r.stats.generated_tokens for r in alone]
     assert [r.stats.reranker_input_tokens for r in batched] == [r.stats.reranker_input_tokens for r in alone]
     assert all(r.stats.batch_size == 3 for r in batched)
+
+
+def test_rankgpt_counts_a_querys_own_forward_passes_in_a_batch(tokenizer: PreTrainedTokenizerBase) -> None:
+    """A window's forward passes are those of its own answer (the prefill makes the first token, one step each later one),
+    as a server's are counted: in a batch, the steps run on for a longer answer beside it are not its passes."""
+    from resrank_eval.rerank.generative.hf import chat_texts, encode_texts
+
+    model = tiny_model("llama", len(tokenizer))
+    given = [Ranking(Query(f"q{i}", query), [Candidate("a", 2.0, passage), Candidate("b", 1.0, passage + " too")])
+             for i, (query, passage) in enumerate([("capital of France", "Paris is the capital of France"),
+                                                   ("statins", "statins lower cholesterol")])]
+    reranker = RankGPTReranker(HFChatBackend(model, tokenizer, 6), window=2, stride=2)
+    answers = []
+    for ranking in given:
+        prompt = encode_texts(tokenizer, chat_texts(tokenizer, [reranker.conversation(ranking.query.text, [c.text for c in ranking.candidates])]),
+                              model.device)
+        answer = model.generate(**prompt, max_new_tokens=6, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        answers.append(answer[0, prompt["input_ids"].shape[1]:].tolist())
+    model.generation_config.eos_token_id = next(t for t in answers[0] if t not in answers[1])  # the first answer ends early
+    alone = [rerank(RankGPTReranker(HFChatBackend(model, tokenizer, 6), window=2, stride=2), [r])[0].stats for r in given]
+    batched = [r.stats for r in rerank(RankGPTReranker(HFChatBackend(model, tokenizer, 6), window=2, stride=2), given, batch_size=2)]
+    assert alone[0].generated_tokens < alone[1].generated_tokens == 6
+    assert [s.forward_passes for s in batched] == [s.forward_passes for s in alone] == [s.generated_tokens for s in alone]
+    assert [s.flops for s in batched] == [s.flops for s in alone]
 
 
 def test_first_one_forward_pass_per_window(tokenizer: PreTrainedTokenizerBase) -> None:

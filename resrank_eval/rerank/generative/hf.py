@@ -97,8 +97,9 @@ class HFChatBackend(ChatBackend):
         prompt_lengths = batch["attention_mask"].sum(-1).tolist()
         results = []
         for tokens, prompt_length, prompt, conversation in zip(new, prompt_lengths, texts, conversations):
-            # up to and including the first stop token; the rest of the row is padding
+            # up to and including the first stop token; the rest of the row is padding, and the steps that made it are the
+            # other rows' passes: alone, each token costs one forward (the prefill makes the first), as for a server
             length = next((i + 1 for i, token in enumerate(tokens) if token in self.stop_ids), len(tokens))
             text = opened_thinking(prompt, conversation) + self.tokenizer.decode(tokens[:length], skip_special_tokens=True)
-            results.append(Generation(text, int(prompt_length), length, len(tokens)))
+            results.append(Generation(text, int(prompt_length), length, length))
         return results

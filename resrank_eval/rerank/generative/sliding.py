@@ -2,8 +2,8 @@
 
 Windows of one query are sequential (each sees the order the previous one left), but window k of
 every query in a batch is independent, so a batch advances in lock-step: one model call per step.
-In a batch of several queries, a query's latency is its share of each step's wall time; its FLOPs
-are those of its own windows, each a greedy generation of its answer (FIRST's one token: the prefill that
+In a batch of several queries, a query's latency is its share of each step's wall time; its FLOPs and
+forward passes are those of its own windows, each a greedy generation of its answer (FIRST's one token: the prefill that
 yields the logit row its order is read from). Every window leaves a trace line (what was sent, what came
 back, the order made of it), which ``rerank`` writes to ``RUN.trace.jsonl``, as rank_llm keeps its history.
 """
