@@ -4,9 +4,9 @@ Adapters: the model's one path computes the scores (:meth:`ResRankModel.forward`
 by :func:`..model.encoder.passage_vectors`); these add each query's cost record. Both read passage
 vectors from a dense index folder when given (``embeddings``) and encode only the candidates it lacks,
 so reranking a dense or BM25 run over an indexed corpus costs no encoder time. Batched latencies are
-shared out per query: encode time by encoder tokens (0 when every vector was cached), rerank time
-evenly. FLOPs are each query's own (:mod:`..model.flops`): its encoded passages and query, the
-projector, and its reranker passes (a reused prompt prefix counted as computed).
+shared out per query: encode time by encoder tokens (0 when every vector was cached: reading them is
+then rerank time), rerank time evenly. FLOPs are each query's own (:mod:`..model.flops`): its encoded
+passages and query, the projector, and its reranker passes (a reused prompt prefix counted as computed).
 """
 
 from __future__ import annotations
@@ -88,9 +88,10 @@ class _EncoderBacked(Reranker):
             encoded = self._sync()
             scores, query_tokens, passes, reranker_flops = self._scores(rankings, vectors)
             finished = self._sync()
-        encode_ms, rerank_ms = (encoded - started) * 1000, (finished - encoded) * 1000
         passage_tokens = [[n for n in row if n is not None] for row in tokens]
         all_tokens = sum(map(sum, passage_tokens))
+        split = encoded if all_tokens else started  # nothing encoded: reading the stored vectors was the rerank's time
+        encode_ms, rerank_ms = (split - started) * 1000, (finished - split) * 1000
         dtype = str(next(self.encoder.model.parameters()).dtype).removeprefix("torch.")
         results = []
         for i, ranking in enumerate(rankings):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,27 @@ def test_cached_vectors_are_reused_not_reencoded(cls: type, model_dir: Path, ind
         assert b.stats.extra["cached_vectors"] == b.stats.candidates
         if cls is ResRankReranker:
             assert b.stats.encoder_tokens == 0 and b.stats.encode_ms == 0.0
+
+
+class SlowIndex(DenseVectors):
+    """A dense index on a slow disk: every read of vectors takes ``delay`` seconds."""
+
+    delay = 0.3
+
+    def get(self, docids: list[str]) -> dict[str, np.ndarray]:
+        time.sleep(self.delay)
+        return super().get(docids)
+
+
+@pytest.mark.parametrize("cls", [ResRankReranker, EncoderReranker])
+def test_reading_cached_vectors_is_part_of_the_latency(cls: type, model_dir: Path, index_dir: Path) -> None:
+    """Every vector read from the index: nothing is encoded (encode_ms 0), but the read is the queries' time, so their
+    latencies add up to at least what it took (it was no query's: latency and queries/s left it out)."""
+    reranker = cls.from_pretrained(str(model_dir), device="cpu")
+    reranker.store = SlowIndex(index_dir)
+    results = rerank(reranker, rankings(False), batch_size=3)
+    assert all(r.stats.encode_ms == 0 and r.stats.extra["cached_vectors"] == r.stats.candidates for r in results)
+    assert sum(r.stats.total_ms for r in results) >= 1000 * SlowIndex.delay
 
 
 def test_partly_cached_candidates_mix_stored_and_fresh_vectors(model_dir: Path, index_dir: Path) -> None:
