@@ -222,6 +222,8 @@ def kept(provenance: Provenance, outputs: Outputs, remedy: str = REDO) -> bool:
     if not present:
         if record is not None and Provenance.from_dict(record, outputs.record).command != provenance.command:
             provenance.check(record, outputs.record.parent, remedy)  # a folder another command made is not taken over
+        if record is not None and record["outputs"] is not None:  # a record of made outputs, all gone: say so
+            log.warning("%s: missing; making the outputs of %s again", outputs.files[0], outputs.record.name)
         return False
     if record is None:
         raise ResrankError(f"{present[0]}: exists, but no record says what made it ({outputs.record.name} is missing); {remedy}")

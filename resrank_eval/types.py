@@ -101,7 +101,7 @@ class QueryStats:
 
 @dataclass(frozen=True, kw_only=True)
 class EfficiencySummary:
-    """What a rerank cost per query, as ``<run>.summary.json`` holds it (these fields in this order, then the provenance).
+    """What a rerank cost per query, as ``<run>.summary.json`` holds it (these fields in this order).
 
     None: ``queries_per_s`` when the queries took no measurable time; the reranker-only percentiles and FLOPs in
     summaries older than them, the FLOPs also when a query lacks a count. ``protocol``: a generative reranker's prompt

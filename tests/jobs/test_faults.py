@@ -106,6 +106,20 @@ def test_a_run_deleted_under_a_kept_record_is_made_again(tmp_path: Path) -> None
     assert run_cli("import-candidates", DL19_CANDIDATES, "--output", out).exit_code == 0 and out.read_bytes() == made
 
 
+@pytest.mark.parametrize("command", ["fuse", "convert-run"])
+def test_a_lone_output_deleted_under_its_record_is_made_again_and_named(dl19: Path, command: str) -> None:
+    """docs/jobs.md: a missing output is made again "and says which was missing"; a step with one output (no other file
+    left beside its record) remade it without a word."""
+    out = dl19.with_name("out.txt")
+    arguments = [command, dl19, *([shutil.copy(dl19, dl19.with_name("other.txt"))] if command == "fuse" else ["--to", "trec"])]
+    assert run_cli(*arguments, "--output", out).exit_code == 0
+    made = out.read_bytes()
+    out.unlink()
+    again = run_cli(*arguments, "--output", out)
+    assert again.exit_code == 0 and "out.txt: missing; making the outputs of out.txt.provenance.json again" in again.output, again.output
+    assert out.read_bytes() == made
+
+
 @pytest.mark.parametrize("option", ["--topics-output", "--passages"])
 def test_an_output_asked_for_at_a_new_path_is_made(tmp_path: Path, option: str) -> None:
     """The probe's silent skip: the same import with ``--topics-output`` (or ``--passages``) at another path said
