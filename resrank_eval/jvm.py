@@ -47,9 +47,14 @@ def configure_jvm() -> None:
 def pyserini_module(name: str) -> ModuleType:
     """Import a Pyserini module (e.g. ``pyserini.search.lucene``) after configuring the JVM."""
     import importlib
+    import logging
 
     configure_jvm()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     module = importlib.import_module(name)
+    root.handlers[:] = handlers  # pyserini.search calls logging.basicConfig: its handler printed each message of ours twice
+    root.setLevel(level)
     _quiet_java_logging()
     return module
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -240,3 +242,16 @@ def test_ctrl_c_exits_130_with_one_line_and_no_output(rank: str | None, tmp_path
     expected = "" if rank else "Error: interrupted\n"
     assert (process.returncode in (130, -signal.SIGINT), stderr) == (True, expected), (process.returncode, stderr[-2000:])
     assert stdout == "" and not lock.exists() and [p.name for p in index.iterdir()] in ([], ["shards"])
+
+
+def test_a_message_is_printed_once_after_pyserini_is_imported() -> None:
+    """Pyserini's search module calls ``logging.basicConfig`` when imported, so from the first BM25 step on every message of
+    ours was printed twice, the second time with a timestamp (the demo's 'prefix KV reuse on ...')."""
+    code = ("import logging; from resrank_eval.logs import configure; from resrank_eval.jvm import pyserini_module; configure(0); "
+            "pyserini_module('pyserini.search.lucene'); logging.getLogger('resrank_eval.test').info('ours'); "
+            "logging.getLogger('other').warning('theirs')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines.count("ours") == 1 and sum("ours" in line for line in lines) == 1, done.stderr
+    assert sum("theirs" in line for line in lines) == 1, done.stderr  # another library's warning still shows, once
