@@ -50,7 +50,8 @@ class _EncoderBacked(Reranker):
     @classmethod
     def check_passages(cls, values: dict[str, Any], source: Mapping[str, str | Path], docids: Collection[str],
                        texts: Callable[[Collection[str]], Mapping[str, str]]) -> None:
-        """A dense index lends its vectors only to the passages it encoded (as its ``DenseVectors`` checks when it lends them)."""
+        """A dense index lends its vectors only to the passages it encoded (``retrieve.dense.check_passages``; a reranker built
+        already asks its store, :meth:`check_rankings`)."""
         from ..retrieve.dense import check_passages
 
         if values["dense_index"] is not None:

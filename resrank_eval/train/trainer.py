@@ -86,10 +86,12 @@ class Trainer:
         dev = DevSet.load(self.config.dev) if self.config.dev is not None and self.main else None  # its mistakes before loading
         if dev is not None:
             dev.check_unseen(examples, self.config.data.train)
-        self._check_scored(examples, self._config_before_loading())
+        known = self._config_before_loading()
+        self._check_scored(examples, known)
         torch.manual_seed(self.config.seed)
         model = self._build_model(acc.device)
-        self._check_scored(examples, model.config)  # a hub repository's, known once loaded
+        if known is None:  # a hub repository's config, known once loaded
+            self._check_scored(examples, model.config)
         if acc.process_index > 0:  # own dropout streams; rank 0 keeps the one-process stream
             torch.manual_seed(self.config.seed + acc.process_index)
         sampler = self._sampler(examples)
