@@ -104,13 +104,13 @@ def _weights(ctx: click.Context, param: click.Parameter, value: str | None) -> l
 @click.option("--method", type=click.Choice(["rrf", "interpolate"]), default="rrf", show_default=True,
               help="Reciprocal-rank fusion, or per-query min-max normalised score interpolation.")
 @click.option("--weights", callback=_weights, default=None, help="Comma-separated weight per run, e.g. 0.1,0.9.  [default: 1 each (rrf), equal shares (interpolate)]")
-@click.option("--k", type=float, default=60.0, show_default=True, help="RRF constant.")
+@click.option("--k", type=float, default=None, help="RRF constant (rrf only).  [default: 60]")
 @click.option("--depth", type=POSITIVE, default=1000, show_default=True, help="Hits per query each run contributes.")
 @click.option("--hits", type=POSITIVE, default=1000, show_default=True, help="Hits per query the fused run keeps.")
 @click.option("--run-tag", callback=checked_tag, default=None, help="Run tag.  [default: rrf-k60 or interpolate-<weights>]")
 @click.option("--output", required=True, type=Writable(), help="Fused TREC run to write.")
 @overwrite_option
-def fuse(runs: tuple[str, ...], method: str, weights: list[float] | None, k: float, depth: int, hits: int, run_tag: str | None,
+def fuse(runs: tuple[str, ...], method: str, weights: list[float] | None, k: float | None, depth: int, hits: int, run_tag: str | None,
          output: str) -> str:
     """Fuse two or more TREC runs into a new first-stage run (RRF or score interpolation); kept when made so before."""
     from ..retrieve.fusion import fuse_step

@@ -46,6 +46,8 @@ def check_condition(condition: ConditionSpec, index: int, raw: Any, path: Path, 
             raise InputError(path, where, f"condition {condition.name!r}: an imported first stage names its source (a key of a dataset's first_stages)")
         if stage.method == "fusion" and (len(stage.runs) < 2 or (stage.weights is not None and len(stage.weights) != len(stage.runs))):
             raise InputError(path, where, f"condition {condition.name!r}: fusion needs two or more runs (and one weight per run)")
+        if stage.method == "fusion" and stage.k is not None and stage.fusion != "rrf":
+            raise InputError(path, where, f"condition {condition.name!r}: k does not apply to {stage.fusion} fusion (it is for rrf)")
         if stage.model:
             stage.model = local_path(stage.model, base, path, where)
     elif condition.rerank is None:

@@ -37,7 +37,7 @@ from typing import Any
 from ..datasets.dataset import Dataset
 from ..errors import InputError, ResrankError
 from ..paths import data_dir
-from ..retrieve.fusion import FUSION_METHODS, RRF_K
+from ..retrieve.fusion import FUSION_METHODS
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 """A condition name is a run tag and part of a file name: one word of letters, digits and ``. _ + -``."""
@@ -70,7 +70,7 @@ class FirstStage:
     runs: list[str] = field(default_factory=list)
     fusion: str = field(default="rrf", metadata={"choices": FUSION_METHODS})
     weights: list[float] | None = None
-    k: float = RRF_K
+    k: float | None = None
     depth: int = field(default=1000, metadata={"min": 1})
 
 

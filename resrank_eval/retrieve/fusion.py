@@ -41,22 +41,22 @@ def minmax_scores(hits: Sequence[Candidate], weight: float) -> dict[str, float]:
     return {c.docid: weight * level for c, level in zip(hits, minmax([c.score for c in hits]))}
 
 
-def fuse(runs: Iterable[Run], method: str = "rrf", weights: Sequence[float] | None = None, k: float = RRF_K,
+def fuse(runs: Iterable[Run], method: str = "rrf", weights: Sequence[float] | None = None, k: float | None = None,
          depth: int | None = 1000, hits: int | None = 1000) -> Run:
     """Fuse ``runs`` query by query; queries come in first-seen order across the runs.
 
     ``weights`` (one per run, default all 1 for RRF and equal shares summing to 1 for interpolation)
-    scale each run's contribution; ``depth`` is how many hits per query each run contributes and
+    scale each run's contribution; ``k`` is RRF's constant (default :data:`RRF_K`; interpolation reads none, so
+    it refuses one); ``depth`` is how many hits per query each run contributes and
     ``hits`` how many the fused list keeps (a leaderboard's 1,000; the union of two lists can be longer).
     """
-    if method not in FUSION_METHODS:
-        raise ResrankError(f"unknown fusion method {method!r}; choose one of {', '.join(FUSION_METHODS)}")
     runs = list(runs)
     if len(runs) < 2:
         raise ResrankError(f"fusion needs at least two runs, got {len(runs)}")
     if weights is None:
         weights = [1.0] * len(runs) if method == "rrf" else [1.0 / len(runs)] * len(runs)
-    check_fusion(weights, len(runs), k)
+    check_fusion(method, weights, len(runs), k)
+    k = RRF_K if k is None else k
     check_count(depth, "depth", none_ok=True)
     check_count(hits, "hits", none_ok=True)
     fused: Run = {}
@@ -72,18 +72,18 @@ def fuse(runs: Iterable[Run], method: str = "rrf", weights: Sequence[float] | No
 
 
 def fuse_step(runs: Sequence[str | Path], output: str | Path, method: str = "rrf", weights: Sequence[float] | None = None,
-              k: float = RRF_K, depth: int = 1000, hits: int = 1000, run_tag: str | None = None) -> Step[Run]:
+              k: float | None = None, depth: int = 1000, hits: int = 1000, run_tag: str | None = None) -> Step[Run]:
     """:func:`fuse` of the run files ``runs`` written to ``output`` (run tag: ``run_tag``, else :func:`fusion_name`).
 
-    Its provenance: the runs by content and the settings, weights as numbers (``1`` is ``1.0``) and ``k`` only for RRF,
-    so equal fusions compare equal however they were written. Runs over different query sets are fused (a query missing
-    from a run gets nothing from it), with a warning that counts them.
+    Its provenance: the runs by content and the settings, weights as numbers (``1`` is ``1.0``) and ``k`` only for RRF
+    (given or not), so equal fusions compare equal however they were written. Runs over different query sets are fused
+    (a query missing from a run gets nothing from it), with a warning that counts them.
     """
     parsed = [float(w) for w in weights] if weights is not None else None
-    check_fusion(parsed, len(runs), k)
-    tag = run_tag or fusion_name(method, parsed, k)
-    arguments = {"method": method, "weights": parsed, "k": float(k) if method == "rrf" else None, "depth": depth, "hits": hits,
-                 "run_tag": tag}
+    check_fusion(method, parsed, len(runs), k)
+    rrf_k = (RRF_K if k is None else float(k)) if method == "rrf" else None
+    tag = run_tag or fusion_name(method, parsed, rrf_k)
+    arguments = {"method": method, "weights": parsed, "k": rrf_k, "depth": depth, "hits": hits, "run_tag": tag}
     provenance = Provenance.of("fuse", arguments, {f"run {i}": path for i, path in enumerate(runs, 1)})
 
     def make() -> Run:
@@ -99,10 +99,15 @@ def fuse_step(runs: Sequence[str | Path], output: str | Path, method: str = "rrf
     return Step(provenance, Outputs.beside(output), make)
 
 
-def check_fusion(weights: Sequence[float] | None, runs: int, k: float = RRF_K) -> None:
-    """One positive weight per run (a zero or negative weight would silently drop or invert a run), their sum within
-    float32 (trec_eval's scores), and a finite positive ``k`` (an infinite one scores every document 0)."""
-    if not (math.isfinite(k) and k > 0):
+def check_fusion(method: str, weights: Sequence[float] | None, runs: int, k: float | None = None) -> None:
+    """A known ``method``; one positive weight per run (a zero or negative weight would silently drop or invert a run),
+    their sum within float32 (trec_eval's scores); ``k`` only for RRF, which reads it, and there finite and positive (an
+    infinite one scores every document 0)."""
+    if method not in FUSION_METHODS:
+        raise ResrankError(f"unknown fusion method {method!r}; choose one of {', '.join(FUSION_METHODS)}")
+    if k is not None and method != "rrf":
+        raise ArgumentError(f"`k` does not apply to {method} (it is for `method` rrf)")
+    if k is not None and not (math.isfinite(k) and k > 0):
         raise ArgumentError(f"`k` must be a positive number, got {k:g}")
     if weights is None:
         return
@@ -113,8 +118,8 @@ def check_fusion(weights: Sequence[float] | None, runs: int, k: float = RRF_K) -
                            f"got {', '.join(f'{w:g}' for w in weights)}")
 
 
-def fusion_name(method: str, weights: Sequence[float] | None = None, k: float = RRF_K) -> str:
+def fusion_name(method: str, weights: Sequence[float] | None = None, k: float | None = None) -> str:
     """A default run tag: ``rrf-k60`` or ``interpolate-0.1-0.9``."""
     if method == "rrf":
-        return f"rrf-k{k:g}"
+        return f"rrf-k{RRF_K if k is None else k:g}"
     return "interpolate" + "".join(f"-{w:g}" for w in weights or ())

@@ -298,6 +298,9 @@ def test_the_table_measure_is_scored_when_it_is_not_a_standard_one(tmp_path: Pat
          ["grid.yaml:15:", "Invalid value for '--window': 'many' is not a valid integer"]),
         (("corpus: ", "corpus: /nonexistent"), ["grid.yaml:7:", "does not exist"]),
         (("runs: [bm25, bm25.identity], fusion: rrf", "runs: [rrf, bm25], fusion: rrf"), ["grid.yaml:", "cycle: rrf -> rrf"]),
+        # k, RRF's constant, was dropped from an interpolation's command without a word
+        (("fusion: interpolate, weights", "fusion: interpolate, k: 10, weights"),
+         ["grid.yaml:19:", "condition 'interp': k does not apply to interpolate fusion (it is for rrf)"]),
         (("expected:\n", "expected:\n  nope: {dl19: {nDCG@10: 0.5}}\n"), ["grid.yaml:24:", "unknown condition 'nope'"]),
         # a pin of a cell the grid does not make was never checked ("N of N pinned scores reproduced")
         (("batch_size: 4}\nexpected:\n", "batch_size: 4}\n    datasets: [dl19]\nexpected:\n  bm25.reverse:\n    cranfield: {nDCG@10: 0.5}\n"),

@@ -88,10 +88,13 @@ def test_fuse_bad_arguments(tmp_path: Path, args: list[str], fragment: str) -> N
 
 
 def test_fuse_step_keeps_an_equal_fusion_and_refuses_another(tmp_path: Path) -> None:
-    """Weights as numbers (1 is 1.0) and k only for RRF: the grid's YAML and the command line record one fusion alike."""
+    """Weights as numbers (1 is 1.0) and k as RRF reads it (given or not): the grid's YAML and the command line record one
+    fusion alike."""
     out = tmp_path / "fused.txt"
-    assert fuse_step([BM25, MINILM], out, "interpolate", [1, 9], k=60, depth=100).run().status == "made"
-    assert fuse_step([BM25, MINILM], out, "interpolate", [1.0, 9.0], k=10, depth=100).run().kept
+    assert fuse_step([BM25, MINILM], tmp_path / "rrf.txt", "rrf", k=60, depth=100).run().status == "made"
+    assert fuse_step([BM25, MINILM], tmp_path / "rrf.txt", "rrf", depth=100).run().kept
+    assert fuse_step([BM25, MINILM], out, "interpolate", [1, 9], depth=100).run().status == "made"
+    assert fuse_step([BM25, MINILM], out, "interpolate", [1.0, 9.0], depth=100).run().kept
     with pytest.raises(ResrankError, match=r"fused.txt: made with --depth 100, now 50; pass overwrite"):
         fuse_step([BM25, MINILM], out, "interpolate", [1, 9], depth=50).run()
     assert fuse_step([BM25, MINILM], out, "interpolate", [1, 9], depth=50).run(overwrite=True).status == "made"
