@@ -21,7 +21,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from numbers import Real
 from pathlib import Path
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import InputError, ResrankError, check_count, first_line
+from ..errors import ArgumentError, InputError, ResrankError, check_count, first_line
 from ..formats.ids import check_text, is_blank
 from ..formats.jsonl import read_json
 from ..formats.schema import build
@@ -296,10 +296,14 @@ class ResRankModel(nn.Module):
         (``mini``, ``paper``; see ``presets``). A folder's files are checked against its manifest before use.
 
         ``vectors``: stored passage vectors :meth:`rank` may read (e.g. ``retrieve.dense.DenseVectors(index_dir)``,
-        checked to come from this model's encoder).
+        checked to come from this model's encoder). An index folder's path is refused before anything loads: reading
+        one is the retrieve layer's, above this one.
         """
         from safetensors.torch import load_file
 
+        if vectors is not None and not (isinstance(vectors, Mapping) or hasattr(vectors, "get")):
+            raise ArgumentError(f"`vectors` must hold vectors by docid, got {vectors!r}; pass "
+                                "resrank_eval.retrieve.dense.DenseVectors(index_dir) or a dict")
         config, folder = resolve(name_or_path, revision)
         model = cls.from_config(config, device, dtype, encoder_batch_size, base_dir=folder)
         if folder is not None:

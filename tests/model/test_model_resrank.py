@@ -217,6 +217,16 @@ def test_bad_sources_and_files_are_one_line_errors(root: Path, tmp_path: Path) -
         model(["q"], [torch.zeros(3, 7)])
 
 
+@pytest.mark.parametrize("as_text", [True, False])
+def test_an_index_folder_path_as_vectors_is_refused_before_loading(tmp_path: Path, as_text: bool) -> None:
+    """A dense index's path loaded the model, then ``rank`` said each docid was not in the stored vectors (a str: ``in``
+    searched the path's characters) or failed with a TypeError (a Path); the model layer cannot open an index itself."""
+    index = tmp_path / "index"
+    with pytest.raises(ResrankError, match=r"^vectors must hold vectors by docid, got .*index'\)?; pass "
+                                           r"resrank_eval\.retrieve\.dense\.DenseVectors\(index_dir\) or a dict$"):
+        ResRankModel.from_pretrained(tmp_path / "no-model", vectors=str(index) if as_text else index)
+
+
 def test_reranker_layers_truncates_and_survives_save_load(root: Path, tmp_path: Path) -> None:
     from transformers import AutoModel
 
