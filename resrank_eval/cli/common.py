@@ -163,7 +163,7 @@ def option_decorator(option: Option, **extra: Any) -> Callable[[Callable[..., An
 
 
 def _check_device(ctx: click.Context, param: click.Parameter, device: str | None) -> str | None:
-    """An unknown device, or CUDA on a machine without one, is refused as the command line is parsed: before a folder is
+    """An unknown device, or one this machine lacks (cuda, mps), is refused as the command line is parsed: before a folder is
     made or a model loads (torch is imported only when the option is given)."""
     if device is not None:
         from ..model.loading import resolve_device

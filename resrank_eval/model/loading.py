@@ -19,15 +19,18 @@ DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfl
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None`` means the GPU when there is one."""
+    """``None`` means the GPU when there is one. A device type this machine lacks (``cuda`` without a GPU, ``mps`` off a
+    Mac, ``xpu`` without its build) is refused in one line here, before torch fails on it in its own words mid-load."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError):
         raise ResrankError(f"unknown device {device!r}") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ResrankError(f"device {device!r} asked for, but no CUDA GPU is available")
+    accelerator = torch.accelerator.current_accelerator(check_available=True)
+    present = ["cpu", *([accelerator.type] if accelerator is not None else [])]
+    if resolved.type not in present:
+        raise ResrankError(f"device {device!r} asked for, but this machine has no {resolved.type} device (it has {', '.join(present)})")
     return resolved
 
 

@@ -70,7 +70,7 @@ def reranker_factory(name: str, **values: Any) -> RerankerFactory:
     for option in cls.options:
         if option.required and filled[option.name] is None:
             raise ArgumentError(f"reranker {name!r} needs `{option.name}`: {option.help}")
-    if filled.get("device") is not None:  # an unknown device, or CUDA on a machine without one
+    if filled.get("device") is not None:  # an unknown device, or one this machine lacks (cuda without a GPU, mps off a Mac)
         from ..model.loading import resolve_device  # torch, imported only when needed
 
         resolve_device(filled["device"])

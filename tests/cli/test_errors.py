@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -219,6 +220,14 @@ def test_truncated_weights_are_refused_before_loading(dl19: Path, tmp_path: Path
     (model / name).write_bytes(data[: int(len(data) * keep)])
     result = run_cli(*rerank_args(dl19, tmp_path / "out.txt", "--reranker", "resrank", "--model", model))
     assert_refused(result, f"{model / name}: not a complete safetensors file")
+    assert nothing_written(tmp_path)
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="a Mac may have mps")
+def test_a_device_type_this_machine_lacks_is_refused_before_loading(dl19: Path, tmp_path: Path) -> None:
+    """``--device mps`` passed (only cuda was checked); the model loaded, then torch failed in its own words."""
+    result = run_cli(*rerank_args(dl19, tmp_path / "out.txt", "--reranker", "resrank", "--model", BUNDLED_MODEL, "--device", "mps"))
+    assert_refused(result, "device 'mps' asked for, but this machine has no mps device (it has cpu")
     assert nothing_written(tmp_path)
 
 

@@ -217,6 +217,17 @@ def test_bad_sources_and_files_are_one_line_errors(root: Path, tmp_path: Path) -
         model(["q"], [torch.zeros(3, 7)])
 
 
+@pytest.mark.parametrize("device", ["mps", "xpu"])
+def test_a_device_type_this_machine_lacks_is_a_one_line_error(root: Path, device: str) -> None:
+    """Only ``cuda`` was checked: ``mps`` off a Mac failed mid-load with torch's 'not linked with support for mps devices',
+    ``xpu`` with an AssertionError."""
+    accelerator = torch.accelerator.current_accelerator(check_available=True)
+    if accelerator is not None and accelerator.type == device:
+        pytest.skip(f"this machine has {device}")
+    with pytest.raises(ResrankError, match=rf"^device '{device}' asked for, but this machine has no {device} device \(it has cpu"):
+        ResRankModel.from_config(tiny_config(root), device)
+
+
 @pytest.mark.parametrize("as_text", [True, False])
 def test_an_index_folder_path_as_vectors_is_refused_before_loading(tmp_path: Path, as_text: bool) -> None:
     """A dense index's path loaded the model, then ``rank`` said each docid was not in the stored vectors (a str: ``in``
