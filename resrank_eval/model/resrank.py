@@ -42,7 +42,7 @@ from .config import TRANSFORMERS, ResRankConfig
 from .encoder import Encoder, is_causal, passage_vectors, stored_vectors
 from .loading import load_model, load_tokenizer, resolve_device, resolve_dtype
 from .packing import DELTA_FILE, HEAD_FILE, apply_delta, model_parts, part_deltas
-from .presets import preset_config
+from .presets import PRESETS, preset_config
 from .prompt import Prompts, reserve_tokens
 from .scoring import ScoreOutput, Scoring
 from .sources import resolve_source
@@ -292,8 +292,9 @@ class ResRankModel(nn.Module):
     def from_pretrained(cls, name_or_path: str | Path, device: str | torch.device | None = None,
                         dtype: str | torch.dtype | None = None, encoder_batch_size: int = 32, vectors: Any = None,
                         revision: str | None = None) -> ResRankModel:
-        """A saved model folder, a Hugging Face hub repository (``owner/name``, at ``revision``), or a preset name
-        (``mini``, ``paper``; see ``presets``). A folder's files are checked against its manifest before use.
+        """A saved model folder, a Hugging Face hub repository (``owner/name``, at ``revision``, which a folder or preset
+        refuses), or a preset name (``mini``, ``paper``; see ``presets``). A folder's files are checked against its
+        manifest before use.
 
         ``vectors``: stored passage vectors :meth:`rank` may read (e.g. ``retrieve.dense.DenseVectors(index_dir)``,
         checked to come from this model's encoder). An index folder's path is refused before anything loads: reading
@@ -542,7 +543,10 @@ def resolve(name_or_path: str | Path, revision: str | None = None) -> tuple[ResR
     de-quantises in ~30 s), so later loads read plain safetensors.
     """
     name = str(name_or_path)
-    if Path(name).is_dir():
+    local = Path(name).is_dir()
+    if revision is not None and (local or name in PRESETS):  # the hub's libraries ignore it there: a pin that pins nothing
+        raise ArgumentError(f"`revision` selects a hub repository's commit; {name!r} is a {'local folder' if local else 'preset'}")
+    if local:
         folder = Path(name)
     elif name == "paper":
         return preset_config("paper"), None

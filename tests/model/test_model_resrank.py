@@ -217,6 +217,16 @@ def test_bad_sources_and_files_are_one_line_errors(root: Path, tmp_path: Path) -
         model(["q"], [torch.zeros(3, 7)])
 
 
+@pytest.mark.parametrize("name", ["folder", "paper", "mini"])
+def test_a_revision_with_a_local_folder_or_preset_is_refused(tmp_path: Path, name: str) -> None:
+    """A revision was silently ignored there (as transformers ignores one with a folder): a pinned commit asked for, and
+    whatever the folder holds loaded."""
+    (tmp_path / "folder").mkdir()
+    given, kind = (tmp_path / "folder", "local folder") if name == "folder" else (name, "preset")
+    with pytest.raises(ResrankError, match=rf"^revision selects a hub repository's commit; '{given}' is a {kind}$"):
+        ResRankModel.from_pretrained(given, revision="v1")
+
+
 @pytest.mark.parametrize("device", ["mps", "xpu"])
 def test_a_device_type_this_machine_lacks_is_a_one_line_error(root: Path, device: str) -> None:
     """Only ``cuda`` was checked: ``mps`` off a Mac failed mid-load with torch's 'not linked with support for mps devices',
