@@ -21,7 +21,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from numbers import Real
 from pathlib import Path
@@ -302,7 +302,7 @@ class ResRankModel(nn.Module):
         """
         from safetensors.torch import load_file
 
-        if vectors is not None and not (isinstance(vectors, Mapping) or hasattr(vectors, "get")):
+        if vectors is not None and not hasattr(vectors, "get"):  # a mapping, or a store such as DenseVectors
             raise ArgumentError(f"`vectors` must hold vectors by docid, got {vectors!r}; pass "
                                 "resrank_eval.retrieve.dense.DenseVectors(index_dir) or a dict")
         config, folder = resolve(name_or_path, revision)
