@@ -108,7 +108,8 @@ def test_import_says_when_hits_are_out_of_score_order(tmp_path: Path) -> None:
 def test_titles_survive_import_and_export(tmp_path: Path) -> None:
     """rank_llm's BEIR documents keep their title apart ({"title", "text"}), and RankGPT-style prompts show it
     (``Title: T Content: body``). The passage store and the exported Request JSONL flattened it into the text, so a
-    rerank of the import prompted ``T body`` where ``rerank --candidates`` on the same file prompted the title form."""
+    rerank of the import prompted ``T body`` where ``rerank --candidates`` on the same file prompted the title form. RankGPT JSON
+    wrote the plain ``T body`` as a hit's content (RankGPT's code then prompted no title); it writes and reads the title form."""
     docs = {"d1": {"title": "Ünïcödé T", "text": "body\twith\ttabs\nand 東京"}, "d2": {"contents": "no title"}}
     record = {"query": {"text": "q", "qid": "q1"}, "candidates": [{"docid": d, "score": 2.5 - i, "doc": doc} for i, (d, doc) in enumerate(docs.items())]}
     source, run, exported = tmp_path / "source.jsonl", tmp_path / "run.txt", tmp_path / "exported.jsonl"
@@ -124,3 +125,10 @@ def test_titles_survive_import_and_export(tmp_path: Path) -> None:
     original = titled(read_candidates(source).passages)
     assert original["d1"] == ("Ünïcödé T", "Ünïcödé T body\twith\ttabs\nand 東京")
     assert titled(load_passages(f"{run}.passages.jsonl")) == original and titled(read_candidates(exported).passages) == original
+    rankgpt, again = tmp_path / "exported.json", tmp_path / "again.txt"  # RankGPT JSON: the title form its retrieval writes
+    assert invoke("export-candidates", "--topics", str(tmp_path / "q.tsv"), "--run", str(run), "--corpus", f"{run}.passages.jsonl",
+                  "--output", str(rankgpt)).exit_code == 0
+    assert [h["content"] for h in json.loads(rankgpt.read_text(encoding="utf-8"))[0]["hits"]] == [
+        "Title: Ünïcödé T Content: body\twith\ttabs\nand 東京", "no title"]
+    assert invoke("import-candidates", str(rankgpt), "--output", str(again)).exit_code == 0
+    assert titled(read_candidates(rankgpt).passages) == original and titled(load_passages(f"{again}.passages.jsonl")) == original
