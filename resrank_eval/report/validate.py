@@ -4,7 +4,10 @@ Stricter than ``read_run`` (which accepts anything trec_eval can score): on top 
 parser (:func:`~resrank_eval.formats.trec.parse_run_line`), a leaderboard run must say ``Q0``, keep
 each query's lines together, in rank order 1, 2, 3, ... with strictly decreasing scores (as trec_eval
 holds them, 32-bit floats: scores it ties it orders by docid, not by rank), use one run tag, and stay
-within the hit budget.
+within the hit budget. A candidate file (RankGPT JSON, rank_llm Request/Result) is a ranking in list order
+-- RankGPT's and rank_llm's rerankers take it so and ``import-candidates`` keeps it -- while trec_eval ranks the
+same hits by score: its scores must strictly decrease down each list (the same 32-bit comparison), and
+RankGPT's ``rank`` fields, where given, count 1, 2, 3, ... down it, or the file holds two rankings.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
+from ..formats.jsonl import read_json
+from ..formats.requests import is_requests_file
 from ..formats.trec import iter_run_lines
 from ..numeric import trec_eval_scores
+from ..types import Run
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,8 @@ def validate_file(path: str | Path, fmt: str = "auto", max_hits: int = 1000, qid
     from ..formats.candidates import read_candidates
 
     data = read_candidates(path)
+    _check_list_order(path, data.run)
+    _check_listed_ranks(path)
     return fmt, _check_hits(path, [(None, q) for q, hits in data.run.items() for _ in hits], max_hits, qids, "-")
 
 
@@ -64,6 +72,26 @@ def _check_hits(path: str | Path, hits: list[tuple[int | None, str]], max_hits: 
         if counts[qid] > max_hits:
             raise InputError(path, line, f"query {qid!r} has more than {max_hits} hits")
     return RunSummary(len(counts), len(hits), tag)
+
+
+def _check_list_order(path: str | Path, run: Run) -> None:
+    """Scores that strictly decrease down each candidate list, so list order and trec_eval's score order are one ranking."""
+    for qid, hits in run.items():
+        held = trec_eval_scores([c.score for c in hits])
+        for j in range(1, len(hits)):
+            if held[j] >= held[j - 1]:
+                raise InputError(path, None, f"query {qid!r}, hit {j} ({hits[j].docid!r}): score {hits[j].score!r} does not strictly "
+                                             f"decrease (previous {hits[j - 1].score!r}; compared as trec_eval's 32-bit floats)")
+
+
+def _check_listed_ranks(path: str | Path) -> None:
+    """RankGPT's ``rank`` fields, which no reader ranks by, count up from 1 in list order (rank_llm's Requests have none)."""
+    if is_requests_file(path):
+        return
+    for i, entry in enumerate(read_json(path)):
+        for j, hit in enumerate(entry.get("hits", [])):
+            if "rank" in hit and (type(hit["rank"]) is not int or hit["rank"] != j + 1):
+                raise InputError(path, None, f"entry {i}, hit {j}: rank {hit['rank']!r} should be {j + 1} (ranks count up from 1 in list order)")
 
 
 def validate_run(path: str | Path, max_hits: int = 1000, qids: Collection[str] | None = None) -> RunSummary:

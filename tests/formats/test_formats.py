@@ -13,7 +13,8 @@ from resrank_eval.formats.candidates import read_candidates, write_candidates
 from resrank_eval.formats.topics import read_topics
 from resrank_eval.formats.trec import read_qrels, read_run, write_run
 from resrank_eval.numeric import strictly_decreasing
-from resrank_eval.types import Candidate
+from resrank_eval.rerank.generative.prompt import rank_llm_content, truncate_words
+from resrank_eval.types import Candidate, Passage, Query
 from tests.helpers import DL19_CANDIDATES
 
 
@@ -115,6 +116,45 @@ def test_candidates_import_export_round_trip(tmp_path: Path) -> None:
     assert again.run.keys() == data.run.keys()
     qid = next(iter(data.run))
     assert again.run[qid][0].docid == data.run[qid][0].docid and again.topics[qid] == data.topics[qid]
+
+
+def parts(text: str) -> tuple[str, str, str]:
+    """A passage's title, body and the string rerankers read (a plain string has no title)."""
+    return (text.title, text.body, str(text)) if isinstance(text, Passage) else ("", text, text)
+
+
+def test_titled_passages_round_trip_through_candidate_json(tmp_path: Path) -> None:
+    """A titled passage was exported as its plain string ``T body``, so RankGPT's code prompted other bytes from our file than
+    our ``rankgpt`` protocol did from the passage; it is written as RankGPT's retrieval writes one and read back the same."""
+    passages = {"d1": Passage("Ünïcödé T", "body\twith\ttabs\nand 東京 [1]"), "d2": "no title"}
+    path = tmp_path / "c.json"
+    write_candidates(path, {"q1": Query("q1", "q")}, {"q1": [Candidate("d1", 2.0), Candidate("d2", 1.0)]}, passages)
+    contents = [hit["content"] for hit in json.loads(path.read_text(encoding="utf-8"))[0]["hits"]]
+    assert contents == ["Title: Ünïcödé T Content: body\twith\ttabs\nand 東京 [1]", "no title"]
+    back = read_candidates(path).passages
+    assert {d: parts(t) for d, t in back.items()} == {d: parts(t) for d, t in passages.items()}
+    assert parts(back["d1"]) == ("Ünïcödé T", "body\twith\ttabs\nand 東京 [1]", "Ünïcödé T body\twith\ttabs\nand 東京 [1]")
+    for docid, content in zip(passages, contents, strict=True):
+        rankgpt = " ".join(content.replace("Title: Content: ", "").split()[:300])  # rank_gpt.py's create_permutation_instruction
+        assert truncate_words(passages[docid], 300) == rankgpt == truncate_words(back[docid], 300)
+
+
+@pytest.mark.parametrize(
+    ("content", "title", "text"),
+    [
+        ("Title: T Content: body", "T", "T body"),
+        ("Title: Content: body", "", "body"),  # RankGPT's form of an empty title (its whitespace joined), which its prompt drops
+        ("Title: A Content: B Content: C", "A", "A B Content: C"),  # split at the first separator
+        ("Title: no separator", "", "Title: no separator"),
+        ("A Title: T Content: body", "", "A Title: T Content: body"),
+    ],
+)
+def test_candidate_content_title_form(tmp_path: Path, content: str, title: str, text: str) -> None:
+    hits = [{"content": content, "qid": "q1", "docid": d, "score": s} for d, s in [("d1", 2.0)]]
+    passage = read_candidates(write(tmp_path, "c.json", json.dumps([{"query": "q", "hits": hits}]))).passages["d1"]
+    assert parts(passage)[::2] == (title, text)
+    assert truncate_words(passage, 300) == truncate_words(content, 300)  # the prompts show what the file says
+    assert rank_llm_content(passage, 300) == rank_llm_content(content.removeprefix("Title: Content: "), 300)  # and no empty title
 
 
 @pytest.mark.parametrize(

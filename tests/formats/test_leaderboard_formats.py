@@ -79,6 +79,13 @@ def test_request_doc_shapes_and_the_json_list_form(tmp_path: Path) -> None:
         ("bad.jsonl", '{"query": {"text": "q", "qid": "1"}, "candidates": []}\n{"query": "old style"}\n', ["bad.jsonl:2:", "request 1"]),
         ("bad.jsonl", '{"query": {"text": "q", "qid": "1"}, "candidates": [{"docid": "a", "score": 1, "doc": {"x": 1}}]}\n',
          ["bad.jsonl:1:", "no 'contents'"]),
+        ("bad.jsonl", '{"query": {"text": "q", "qid": "1"}, "candidates": [{"docid": "a", "score": 1, "doc": "x"}, {"docid": "b", "score": 5, '
+         '"doc": "y"}]}\n', ["bad.jsonl: query '1', hit 1 ('b'): score 5.0 does not strictly decrease (previous 1.0;"]),
+        ("bad.json", json.dumps([{"query": "q", "hits": [{"content": "x", "qid": "1", "docid": d, "score": 2.0} for d in "ab"]}]),
+         ["bad.json: query '1', hit 1 ('b'): score 2.0 does not strictly decrease (previous 2.0;"]),
+        ("bad.json", json.dumps([{"query": "q", "hits": [{"content": "x", "qid": "1", "docid": d, "rank": r, "score": s} for d, r, s in
+                                                         [("a", 1, 2.0), ("b", 3, 1.0)]]}]),
+         ["bad.json: entry 0, hit 1: rank 3 should be 2 (ranks count up from 1 in list order)"]),
     ],
 )
 def test_validate_names_the_line(tmp_path: Path, name: str, text: str, fragments: list[str]) -> None:
@@ -94,21 +101,25 @@ def test_msmarco_reader_scores_by_rank(tmp_path: Path) -> None:
 
 
 def test_import_says_when_hits_are_out_of_score_order(tmp_path: Path) -> None:
-    """The run keeps the list order (as rank_llm reads it), so its scores are lowered to agree: that was silent."""
+    """The run keeps the list order (as rank_llm reads it), so its scores are lowered to agree: that was silent. ``validate``
+    refuses such a file (it accepted it): trec_eval on its scores and a reranker on its list would rank it two ways."""
     hits = [{"content": f"text {d}", "qid": "q1", "docid": d, "rank": r, "score": s} for r, (d, s) in enumerate([("a", 1.0), ("b", 5.0)], 1)]
     candidates, run = tmp_path / "c.json", tmp_path / "run.txt"
     candidates.write_text(json.dumps([{"query": "q", "hits": hits}]))
     result = invoke("import-candidates", str(candidates), "--output", str(run))
     assert result.exit_code == 0 and "c.json: 1 of 1 queries list hits out of score order (e.g. 'q1')" in result.stderr, result.stderr
     assert [c.docid for c in read_run(run)["q1"]] == ["a", "b"]
+    assert_one_line_error(invoke("validate", str(candidates)), "c.json: query 'q1', hit 1 ('b'): score 5.0 does not strictly decrease")
     in_order = invoke("import-candidates", str(DL19_CANDIDATES), "--output", str(tmp_path / "dl19.txt"))
     assert in_order.exit_code == 0 and "out of score order" not in in_order.stderr
+    assert "OK:" in invoke("validate", str(DL19_CANDIDATES), "--dataset", "dl19").output
 
 
 def test_titles_survive_import_and_export(tmp_path: Path) -> None:
     """rank_llm's BEIR documents keep their title apart ({"title", "text"}), and RankGPT-style prompts show it
     (``Title: T Content: body``). The passage store and the exported Request JSONL flattened it into the text, so a
-    rerank of the import prompted ``T body`` where ``rerank --candidates`` on the same file prompted the title form."""
+    rerank of the import prompted ``T body`` where ``rerank --candidates`` on the same file prompted the title form. RankGPT JSON
+    wrote the plain ``T body`` as a hit's content (RankGPT's code then prompted no title); it writes and reads the title form."""
     docs = {"d1": {"title": "Ünïcödé T", "text": "body\twith\ttabs\nand 東京"}, "d2": {"contents": "no title"}}
     record = {"query": {"text": "q", "qid": "q1"}, "candidates": [{"docid": d, "score": 2.5 - i, "doc": doc} for i, (d, doc) in enumerate(docs.items())]}
     source, run, exported = tmp_path / "source.jsonl", tmp_path / "run.txt", tmp_path / "exported.jsonl"
@@ -124,3 +135,10 @@ def test_titles_survive_import_and_export(tmp_path: Path) -> None:
     original = titled(read_candidates(source).passages)
     assert original["d1"] == ("Ünïcödé T", "Ünïcödé T body\twith\ttabs\nand 東京")
     assert titled(load_passages(f"{run}.passages.jsonl")) == original and titled(read_candidates(exported).passages) == original
+    rankgpt, again = tmp_path / "exported.json", tmp_path / "again.txt"  # RankGPT JSON: the title form its retrieval writes
+    assert invoke("export-candidates", "--topics", str(tmp_path / "q.tsv"), "--run", str(run), "--corpus", f"{run}.passages.jsonl",
+                  "--output", str(rankgpt)).exit_code == 0
+    assert [h["content"] for h in json.loads(rankgpt.read_text(encoding="utf-8"))[0]["hits"]] == [
+        "Title: Ünïcödé T Content: body\twith\ttabs\nand 東京", "no title"]
+    assert invoke("import-candidates", str(rankgpt), "--output", str(again)).exit_code == 0
+    assert titled(read_candidates(rankgpt).passages) == original and titled(load_passages(f"{again}.passages.jsonl")) == original
