@@ -124,10 +124,11 @@ class Merge(Generic[T]):
     workdir: Path | None = None
 
     def run(self, overwrite: bool = False, whole: bool = False) -> Outcome[T]:
-        """Publish and record the outputs from the shards' logs (one provenance; ``whole``: the one process's log, whose step
+        """Publish and record the outputs from every shard's log (one provenance; ``whole``: the one process's log, whose step
         checked its outputs under the lock it holds throughout), then drop the logs and ``workdir``. Outputs already there
-        are kept (the logs, of exactly this job, dropped all the same) or refused as a step's (``overwrite``: replaced); with
-        no shard left, outputs that verify against their record are merged already (a merge run again)."""
+        are kept (the logs, of exactly this job, dropped all the same) or refused as a step's (``overwrite``: replaced) before
+        any shard is required: a merge killed while dropping the logs leaves some, and its outputs are kept by the logs left.
+        With no shard left, outputs that verify against their record are merged already (a merge run again)."""
         outputs = self.outputs
         with locked(outputs.files[0]):
             settled = whole or overwrite  # replaced, or checked already by the step of the one process
@@ -136,8 +137,11 @@ class Merge(Generic[T]):
                 return Outcome(MERGED)
             logs = read_shard_logs(self.log, whole)
             provenance = Provenance.from_dict(logs[0].header["provenance"], logs[0].path)
-            outcome: Outcome[T] = (Outcome(KEPT) if not settled and kept(provenance, outputs)
-                                   else Outcome(MADE, _making(provenance, outputs, lambda: self.publish(logs))))
+            if not settled and kept(provenance, outputs):
+                outcome: Outcome[T] = Outcome(KEPT)
+            else:
+                check_every_shard(self.log, logs)
+                outcome = Outcome(MADE, _making(provenance, outputs, lambda: self.publish(logs)))
             for results in logs:  # left, they would be merged again, or refused beside the logs of a later job of another split
                 results.path.unlink()
             if self.workdir is not None:  # what the logs refer to (an encoding's chunks): nothing refers to it any more
@@ -342,9 +346,9 @@ def finished_shards(log_path: Path) -> list[Path]:
 
 
 def read_shard_logs(log_path: Path, whole: bool = False) -> list[ResultsLog]:
-    """Every shard's complete log, in shard order, or (``whole``) the one process's: a log of the other kind is another
-    job's (a one-process job killed while publishing leaves its log); missing, foreign or duplicated shards are one-line
-    errors."""
+    """The shards' complete logs there are, in shard order, or (``whole``) the one process's: a log of the other kind is
+    another job's (a one-process job killed while publishing leaves its log); none, or foreign or duplicated shards, are
+    one-line errors (missing ones are :func:`check_every_shard`'s)."""
     paths = [shard_log(log_path, WHOLE)] if whole else finished_shards(log_path)
     logs = [results for path in paths if (results := ResultsLog.read(path)) is not None]
     if not logs:
@@ -365,10 +369,15 @@ def read_shard_logs(log_path: Path, whole: bool = False) -> list[ResultsLog]:
         if difference is not None:
             raise ResrankError(f"{results.path}: another job than {logs[0].path.name} ({logs[0].path.name} {difference}); "
                                f"run this shard again with `overwrite`")
+    return logs
+
+
+def check_every_shard(log_path: Path, logs: list[ResultsLog]) -> None:
+    """Refuse to publish from ``logs`` (of one job, :func:`read_shard_logs`) unless every shard of the job is among them."""
+    num = logs[0].header["num"]
     missing = sorted(set(range(num)) - {results.header["shard"] for results in logs})
     if missing:
         raise ResrankError(f"{log_path}: shard(s) {', '.join(map(str, missing))} of {num} not finished yet")
-    return logs
 
 
 def units(logs: list[ResultsLog]) -> list[dict[str, Any]]:

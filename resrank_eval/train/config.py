@@ -23,7 +23,7 @@ from ..formats.yaml_lines import LineMapping, line_of
 from ..model.config import PARTS, TRANSFORMERS, ResRankConfig
 from ..model.presets import preset_config
 from ..provenance import Provenance, flat_arguments
-from .yaml_schema import apply_override, build, read_yaml
+from .yaml_schema import apply_override, build, override_origin, read_yaml
 
 
 @dataclass
@@ -222,13 +222,13 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     path = Path(path)
     raw = read_yaml(path)
     for item in overrides:
-        build(TrainConfig, apply_override(raw, item), f"--set {item}", "")
+        build(TrainConfig, apply_override(raw, item), override_origin(item), "")
     config = build(TrainConfig, raw, path, "")
     try:
         _check(config, raw, path)
     except InputError as exc:
         if overrides and exc.message != _error_of(path):  # the file alone breaks no such rule: the overrides did
-            raise InputError(" ".join(f"--set {item}" for item in overrides), None, exc.message) from None
+            raise InputError(" ".join(map(override_origin, overrides)), None, exc.message) from None
         raise
     return config
 

@@ -28,14 +28,20 @@ def read_yaml(path: Path) -> dict:
     return raw
 
 
+def override_origin(item: str) -> str:
+    """Where an error puts an override's value, which never came from a line of the file: ``overrides a.b=value`` in
+    Python, ``--set a.b=value`` on the CLI (the argument marked, see :class:`~resrank_eval.errors.ResrankError`)."""
+    return f"`overrides` {item}"
+
+
 def apply_override(raw: dict, item: str) -> Any:
     """``a.b=value`` sets ``raw["a"]["b"]``; a number indexes a list (``stages.0.steps=10``).
 
     Returns the override alone as a config of its own (the list items before it empty), which the caller checks where an
-    error names ``--set a.b=value``: the value never came from a line of the file.
+    error names :func:`override_origin`.
     """
     def error(message: str) -> InputError:
-        return InputError(f"--set {item}", None, message)
+        return InputError(override_origin(item), None, message)
 
     key, sep, value = item.partition("=")
     if not sep or not key:

@@ -275,3 +275,32 @@ def test_a_merge_that_keeps_an_encoding_drops_its_chunks(work: Path) -> None:
     shutil.copytree(work / "rekept" / "left", index / "shards")  # as a killed merge leaves them
     assert "exists, made with the shards' arguments" in ok("merge", "--index", str(index)).output
     assert {path: path.read_bytes() for path in index.iterdir()} == made  # the index untouched, no shard folder left
+
+
+def test_a_merge_killed_while_dropping_the_logs_keeps_its_outputs_when_run_again(work: Path) -> None:
+    """A merge killed after it published, while it dropped the shards' logs, left some of them: run again, it said 'shard(s)
+    0 of 2 not finished yet', exit 2, though the outputs were complete. It keeps them (their record verifies) and drops the
+    logs left; outputs changed since are refused, never kept."""
+    out = work / "killed" / "rerank.txt"
+    index = work / "killed" / "index"
+    for shard in ("0", "1"):
+        ok(*identity_rerank(work, out, "--top-k", "5", "--shard-id", shard, "--shard-num", "2"))
+        ok(*commands(work, "killed", "--shard-id", shard, "--shard-num", "2")[0])
+    left = {path: path.read_bytes() for path in [*out.parent.glob("rerank.txt.shard-00001-*"), *index.glob("shards/*-00001-*")]}
+    assert len(left) == 2
+    ok("merge", "--output", str(out))
+    ok("merge", "--index", str(index))
+    made = {path: path.read_bytes() for path in [*out.parent.glob("rerank.txt*"), *index.iterdir()]}
+    for restored in (1, 2):  # as a killed merge leaves them: shard 0's log dropped, shard 1's not (the index: nor its chunks)
+        index.joinpath("shards").mkdir(exist_ok=True)
+        for path, content in left.items():
+            path.write_bytes(content)
+        if restored == 2:  # changed since it was made: refused, with nothing dropped
+            out.write_bytes(made[out] + b"\n")
+            result = invoke("merge", "--output", str(out))
+            assert result.exit_code == 2 and f"Error: {out}: changed since it was made" in result.output, result.output
+            assert all(path.exists() for path in left)
+            out.write_bytes(made[out])
+        for where in (["--output", str(out)], ["--index", str(index)]):
+            assert "exists, made with the shards' arguments" in ok("merge", *where).output
+        assert {path: path.read_bytes() for path in [*out.parent.glob("rerank.txt*"), *index.iterdir()]} == made  # no log left

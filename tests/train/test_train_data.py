@@ -295,14 +295,14 @@ def test_a_bad_override_is_named_not_a_line_of_the_file(tmp_path: Path, override
     path = _config(tmp_path, "training:\n  batch_size: 2\nstages:\n  - {name: align, steps: 4}\n  - {name: joint, steps: 6}")
     with pytest.raises(InputError) as info:
         load_config(path, ["training.precision=bf16", override])
-    assert str(info.value).startswith(f"--set {override}: ") and message in str(info.value), str(info.value)
+    assert str(info.value).startswith(f"overrides {override}: ") and message in str(info.value), str(info.value)
 
 
 def test_a_rule_across_keys_broken_by_an_override_names_the_override(tmp_path: Path) -> None:
     path = _config(tmp_path, "stages:\n  - {name: align, steps: 4}")
     with pytest.raises(InputError) as info:
         load_config(path, ["seed=3", "stages.0.warmup=4"])
-    assert str(info.value) == "--set seed=3 --set stages.0.warmup=4: stages[0].warmup must be smaller than steps (4)"
+    assert str(info.value) == "overrides seed=3 overrides stages.0.warmup=4: stages[0].warmup must be smaller than steps (4)"
     broken = _config(tmp_path, "stages:\n  - {name: align, steps: 4, warmup: 4}")
     with pytest.raises(InputError, match=f"^{broken}:5: stages\\[0\\].warmup must be smaller"):
         load_config(broken, ["seed=3"])  # the file's own mistake keeps its line
