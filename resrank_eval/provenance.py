@@ -136,9 +136,9 @@ def flat_arguments(nested: Mapping[str, Any], prefix: str = "") -> dict[str, Any
 
 
 def option_name(name: str) -> str:
-    """How the user wrote an argument: ``top_k`` -> ``--top-k``; config keys (``stages.0.lr``) and positional arguments
-    (``run 1``) as they are."""
-    return name if not name.isidentifier() else "--" + name.replace("_", "-")
+    """An argument as a message names it: marked (`` `top_k` ``, which the CLI writes as its flag, see
+    :class:`~resrank_eval.errors.ResrankError`); config keys (``stages.0.lr``) and positional arguments (``run 1``) as they are."""
+    return f"`{name}`" if name.isidentifier() else name
 
 
 def fingerprint(path: str | Path) -> str:

@@ -53,8 +53,10 @@ def describe(exc: Exception, flags: Mapping[str, str]) -> tuple[str, int]:
 
 def flags_of(command: click.Command, ctx: click.Context) -> dict[str, str]:
     """The flag that carries each of ``command``'s parameters, by the parameter's name: a command names a parameter as the
-    library names the argument it becomes (``--resamples`` is ``n_resamples``), so a library error names the flag."""
-    return {p.name: max(p.opts, key=len) for p in command.get_params(ctx) if isinstance(p, click.Option) and p.name}
+    library names the argument it becomes (``--resamples`` is ``n_resamples``), so a library error names the flag; also by
+    the flag's own name (``--run``, whose value is ``run_path``), as a provenance names its inputs."""
+    options = [(p.name, max(p.opts, key=len)) for p in command.get_params(ctx) if isinstance(p, click.Option) and p.name]
+    return {**{flag.lstrip("-").replace("-", "_"): flag for _, flag in options}, **dict(options)}
 
 
 def echo_warning(message: str) -> None:

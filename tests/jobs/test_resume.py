@@ -142,9 +142,9 @@ def test_an_encode_log_of_another_model_or_setting_is_refused_before_loading(tmp
     log = ResultsLog(shard_log(index / SHARDS_DIR / "encode", WHOLE), {"provenance": made.to_dict(), "shard": 0, "num": 1})
     (index / SHARDS_DIR).mkdir(parents=True)
     log.add({"position": 0, "files": {}})
-    with pytest.raises(ResrankError, match=r"encode.partial.jsonl: made with --batch-size 64, now 32; pass overwrite"):
+    with pytest.raises(ResrankError, match=r"encode.partial.jsonl: made with batch_size 64, now 32; pass overwrite"):
         encode_step(NFCORPUS, "mini", index, batch_size=32, threads=1).run()
-    with pytest.raises(ResrankError, match=r"made from a different --model"):
+    with pytest.raises(ResrankError, match=r"made from a different model"):
         encode_step(NFCORPUS, BUNDLED_MODEL, index, batch_size=64, threads=1).run()
 
 

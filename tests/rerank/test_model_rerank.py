@@ -136,7 +136,7 @@ def test_dense_index_layout_and_resume_after_failure(model_dir: Path, index_dir:
     shards = sorted((tmp_path / "index" / "shards").glob("*.npy"))
     assert [s.name for s in shards] == ["00000.npy", "00001.npy"]
     corpus.write_text("\n".join(lines) + "\n")  # chunks encoded from another corpus are not resumed: refused, by name
-    with pytest.raises(ResrankError, match="made from a different --corpus"):
+    with pytest.raises(ResrankError, match="made from a different corpus"):
         encode_step(corpus, encoder, tmp_path / "index", shard_size=3).run()
     corpus.write_text("\n".join(lines[:7] + ["{broken"]) + "\n")
     first = shards[0].stat().st_mtime_ns

@@ -48,7 +48,7 @@ def test_index_is_reused_and_rebuilt_when_corpus_changes(tmp_path: Path) -> None
     assert second != first
     searcher = open_searcher(second)
     assert lucene_passages(searcher, ["d3"]) == {"d3": "birds sing"}
-    with pytest.raises(ResrankError, match="different --corpus"):
+    with pytest.raises(ResrankError, match="different corpus"):
         bm25_index(corpus, first)
 
 

@@ -95,6 +95,6 @@ def test_fuse_step_keeps_an_equal_fusion_and_refuses_another(tmp_path: Path) -> 
     assert fuse_step([BM25, MINILM], tmp_path / "rrf.txt", "rrf", depth=100).run().kept
     assert fuse_step([BM25, MINILM], out, "interpolate", [1, 9], depth=100).run().status == "made"
     assert fuse_step([BM25, MINILM], out, "interpolate", [1.0, 9.0], depth=100).run().kept
-    with pytest.raises(ResrankError, match=r"fused.txt: made with --depth 100, now 50; pass overwrite"):
+    with pytest.raises(ResrankError, match=r"fused.txt: made with depth 100, now 50; pass overwrite"):
         fuse_step([BM25, MINILM], out, "interpolate", [1, 9], depth=50).run()
     assert fuse_step([BM25, MINILM], out, "interpolate", [1, 9], depth=50).run(overwrite=True).status == "made"
