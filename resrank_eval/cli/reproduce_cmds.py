@@ -14,7 +14,7 @@ from ..datasets.interchange import passage_store
 from ..errors import ArgumentError, InputError, ResrankError
 from ..reproduce.conditions import Grid
 from ..reproduce.plan import Cell, Command
-from .common import OVERWRITE, PLANNED, Writable, describe, flags_of, overwrite_option, resamples_option
+from .common import OVERWRITE, PLANNED, CliError, Writable, describe, flags_of, overwrite_option, resamples_option
 
 
 def _names(ctx: click.Context, param: click.Parameter, text: str | None) -> list[str] | None:
@@ -138,8 +138,12 @@ def check_commands(grid: Grid, cells: list[Cell], line: Callable[[Command], list
 def run_command(argv: list[str]) -> str:
     """One command line, run in this process by its command (as if typed; what it prints goes to stderr, so stdout stays
     the table); its status: ``made`` or ``kept``."""
+    command = _command(argv[0])
     with contextlib.redirect_stdout(sys.stderr):
-        return _command(argv[0]).main(argv[1:], prog_name=f"resrank-eval {argv[0]}", standalone_mode=False)
+        try:
+            return command.main(argv[1:], prog_name=f"resrank-eval {argv[0]}", standalone_mode=False)
+        except ResrankError as exc:  # its arguments named as the cell's command takes them (--top-k)
+            raise CliError(describe(exc, flags_of(command, click.get_current_context()))[0]) from None
 
 
 def _command(name: str) -> click.Command:
