@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from resrank_eval import evaluate, get_dataset
+from resrank_eval.errors import InputError
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.formats.corpus import load_passages
 from resrank_eval.formats.msmarco import read_msmarco_run
@@ -68,6 +69,29 @@ def test_request_doc_shapes_and_the_json_list_form(tmp_path: Path) -> None:
     data = read_candidates(listed)
     assert data.passages == {"d0": "c", "d1": "T body", "d2": "T2 seg", "d3": "plain"}
     assert data.topics["7"].text == "q" and [c.docid for c in data.run["7"]] == ["d0", "d1", "d2", "d3"]
+
+
+def test_a_docid_has_one_text_across_requests(tmp_path: Path) -> None:
+    """A later Request overwrote the text an earlier one gave a docid, so that query's candidate was reranked on another
+    passage; it is refused as RankGPT JSON's reader refuses it, and a docid repeated with the same text (whatever
+    doc shape writes it, as the prompts show it) still reads."""
+    def request(qid: str, doc: object) -> dict:
+        return {"query": {"text": "q", "qid": qid}, "candidates": [{"docid": "d0", "score": 2, "doc": "x"}, {"docid": "d1", "score": 1, "doc": doc}]}
+
+    lines = tmp_path / "clash.jsonl"
+    lines.write_text(json.dumps(request("q1", {"contents": "one"})) + "\n\n" + json.dumps(request("q2", {"contents": "two"})) + "\n")
+    with pytest.raises(InputError, match=r"clash.jsonl:3: request 1, candidate 1: docid 'd1' has a different text than at request 0, "
+                                         r"candidate 1 \(line 1\)$"):
+        read_candidates(lines)
+    listed = tmp_path / "clash.json"
+    listed.write_text(json.dumps([request("q1", {"title": "T", "text": "body"}), request("q2", {"contents": "T body"})]))
+    with pytest.raises(InputError, match=r"clash.json: request 1, candidate 1: docid 'd1' has a different text than at request 0, candidate 1$"):
+        read_candidates(listed)
+    same = tmp_path / "same.jsonl"
+    same.write_text("".join(json.dumps(request(q, doc)) + "\n" for q, doc in [("q1", {"title": "T", "text": "body"}),
+                                                                               ("q2", {"title": "T", "segment": "body"})]))
+    data = read_candidates(same)
+    assert data.passages == {"d0": "x", "d1": Passage("T", "body")} and data.passages["d1"].title == "T" and list(data.run) == ["q1", "q2"]
 
 
 @pytest.mark.parametrize(
