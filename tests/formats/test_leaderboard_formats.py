@@ -124,16 +124,19 @@ def test_msmarco_reader_scores_by_rank(tmp_path: Path) -> None:
     assert [(c.docid, c.score) for c in read_msmarco_run(path)["q1"]] == [("b", -1.0), ("a", -2.0)]
 
 
-def test_import_says_when_hits_are_out_of_score_order(tmp_path: Path) -> None:
+@pytest.mark.parametrize("scores", [[1.0, 5.0], [2.0, 2.0], [1.0000000001, 1.0]])
+def test_import_says_when_hits_are_out_of_score_order(tmp_path: Path, scores: list[float]) -> None:
     """The run keeps the list order (as rank_llm reads it), so its scores are lowered to agree: that was silent. ``validate``
-    refuses such a file (it accepted it): trec_eval on its scores and a reranker on its list would rank it two ways."""
-    hits = [{"content": f"text {d}", "qid": "q1", "docid": d, "rank": r, "score": s} for r, (d, s) in enumerate([("a", 1.0), ("b", 5.0)], 1)]
+    refuses such a file (it accepted it): trec_eval on its scores and a reranker on its list would rank it two ways. Tied
+    scores, equal or equal as trec_eval's 32-bit floats, are no order either: import lowered them silently."""
+    hits = [{"content": f"text {d}", "qid": "q1", "docid": d, "rank": r, "score": s} for r, (d, s) in enumerate(zip("ab", scores), 1)]
     candidates, run = tmp_path / "c.json", tmp_path / "run.txt"
     candidates.write_text(json.dumps([{"query": "q", "hits": hits}]))
     result = invoke("import-candidates", str(candidates), "--output", str(run))
-    assert result.exit_code == 0 and "c.json: 1 of 1 queries list hits out of score order (e.g. 'q1')" in result.stderr, result.stderr
+    assert result.exit_code == 0 and "c.json: 1 of 1 queries list hits out of score order or tied (as trec_eval's 32-bit floats; e.g. 'q1')" \
+        in result.stderr, result.stderr
     assert [c.docid for c in read_run(run)["q1"]] == ["a", "b"]
-    assert_one_line_error(invoke("validate", str(candidates)), "c.json: query 'q1', hit 1 ('b'): score 5.0 does not strictly decrease")
+    assert_one_line_error(invoke("validate", str(candidates)), f"c.json: query 'q1', hit 1 ('b'): score {scores[1]!r} does not strictly decrease")
     in_order = invoke("import-candidates", str(DL19_CANDIDATES), "--output", str(tmp_path / "dl19.txt"))
     assert in_order.exit_code == 0 and "out of score order" not in in_order.stderr
     assert "OK:" in invoke("validate", str(DL19_CANDIDATES), "--dataset", "dl19").output
