@@ -31,6 +31,13 @@ def trec_eval_scores(scores: Sequence[float]) -> list[float]:
         return np.asarray(scores, dtype=np.float64).astype(np.float32).tolist()
 
 
+def first_not_decreasing(scores: Sequence[float]) -> int | None:
+    """Where ``scores`` first fail to strictly decrease, compared as trec_eval holds them (:func:`trec_eval_scores`: a tie
+    there has no order); None when list order and trec_eval's score order are one ranking."""
+    held = trec_eval_scores(scores)
+    return next((j for j in range(1, len(held)) if held[j] >= held[j - 1]), None)
+
+
 def strictly_decreasing(scores: list[float]) -> list[float]:
     """Nudge ties (and inversions) down one float32 step so rank order == score order.
 

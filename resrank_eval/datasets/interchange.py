@@ -20,6 +20,7 @@ from ..formats.requests import is_requests_file, write_requests
 from ..formats.topics import write_topics
 from ..formats.trec import read_run, write_run
 from ..jobs import Outputs, Step
+from ..numeric import first_not_decreasing
 from ..provenance import Provenance
 from ..types import Query, Run
 
@@ -40,10 +41,10 @@ def import_candidates_step(candidates: str | Path, output: str | Path, passages:
 
     def make() -> CandidateSet:
         data = read_candidates(candidates)
-        disordered = [qid for qid, hits in data.run.items() if any(b.score > a.score for a, b in zip(hits, hits[1:]))]
+        disordered = [qid for qid, hits in data.run.items() if first_not_decreasing([c.score for c in hits]) is not None]
         if disordered:  # the run keeps the list order, as rank_llm reads it; its scores are lowered to agree (write_run)
-            log.warning("%s: %d of %d queries list hits out of score order (e.g. %r); kept in list order, their scores lowered "
-                        "to agree", candidates, len(disordered), len(data.run), disordered[0])
+            log.warning("%s: %d of %d queries list hits out of score order or tied (as trec_eval's 32-bit floats; e.g. %r); kept in "
+                        "list order, their scores lowered to agree", candidates, len(disordered), len(data.run), disordered[0])
         write_corpus(store, data.passages)
         if topics_output:
             write_topics(topics_output, data.topics)

@@ -4,13 +4,7 @@ The interchange format of the RankGPT ecosystem, and the only offline source of 
 :func:`read_candidates` also reads rank_llm's current Request/Result files (:mod:`.requests`); the
 ``import-candidates`` and ``export-candidates`` steps are :mod:`resrank_eval.datasets.interchange`.
 
-A titled passage (:class:`~resrank_eval.types.Passage`) is one string in ``content``, in the form RankGPT's
-``run_retriever`` writes a BEIR document: ``Title: <title> Content: <body>`` (RankGPT's prompts show it so;
-the plain ``<title> <body>`` would prompt its code without the title). Reading takes that form apart again,
-so export and import give back the same title and body: a content that starts with ``Title: `` and holds
-`` Content: `` is split at the first `` Content: `` (a title that itself holds one is cut there, the rest read
-as body; the prompts, which join both parts again, show the same bytes either way), and RankGPT's
-empty-title form ``Title: Content: <body>`` is the body alone. Any other content is the text as it is.
+A titled passage is one string in a hit's ``content``, as RankGPT's retrieval writes it (:mod:`.content` says how).
 """
 
 from __future__ import annotations
@@ -20,31 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, ResrankError
-from ..types import Candidate, Passage, Query, Run
+from ..types import Candidate, Query, Run
 from .atomic import atomic_write
+from .content import PassageTexts, content_text, hit_content
 from .ids import FirstSeen, check_id, check_score
 from .jsonl import read_json
 from .requests import is_request, is_requests_file, read_requests
 
 HIT_KEYS = ("content", "qid", "docid", "score")
-TITLE, CONTENT = "Title: ", " Content: "
-UNTITLED = "Title: Content: "
-"""RankGPT's whitespace-normalised form of an empty title, which its prompts drop."""
-
-
-def hit_content(text: str) -> str:
-    """A hit's ``content``: ``Title: <title> Content: <body>`` for a passage with a title, as RankGPT writes it; else the text."""
-    if isinstance(text, Passage) and text.title:
-        return TITLE + text.title + CONTENT + text.body
-    return text
-
-
-def content_text(content: str) -> str:
-    """The passage a hit's ``content`` holds: the title form read back as a :class:`Passage` (the module says how)."""
-    if content.startswith(UNTITLED):
-        return content.removeprefix(UNTITLED)
-    title, separator, body = content.removeprefix(TITLE).partition(CONTENT)
-    return Passage(title, body) if content.startswith(TITLE) and separator else content
 
 
 @dataclass
@@ -86,7 +63,7 @@ class _Reader:
 
     def __init__(self, path: str | Path, result: CandidateSet) -> None:
         self.path, self.result = path, result
-        self.queries, self.hits, self.texts = FirstSeen(), FirstSeen(), FirstSeen()
+        self.queries, self.hits, self.texts = FirstSeen(), FirstSeen(), PassageTexts(result.passages)
 
     def error(self, where: str, message: str) -> InputError:
         return InputError(self.path, None, f"{where}: {message}")
@@ -120,11 +97,11 @@ class _Reader:
         first = self.hits.add((qid, docid), where)
         if first is not None:
             raise self.error(where, f"duplicate docid {docid!r} (first at {first})")
-        first = self.texts.add(docid, where)
-        if first is not None and hit_content(self.result.passages[docid]) != hit_content(text):
-            raise self.error(where, f"docid {docid!r} has a different text than at {first}")
+        try:
+            self.texts.add(docid, text, where)
+        except ValueError as exc:
+            raise self.error(where, str(exc)) from None
         self.result.run.setdefault(qid, []).append(Candidate(docid, score))
-        self.result.passages[docid] = text
 
 
 def write_candidates(path: str | Path, topics: dict[str, Query], run: Run, passages: dict[str, str]) -> None:

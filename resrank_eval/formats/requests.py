@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import InputError
 from ..types import Candidate, Passage, Query, Run
 from .atomic import atomic_write
+from .content import PassageTexts
 from .ids import check_id, check_score
 from .jsonl import iter_jsonl
 
@@ -54,8 +55,9 @@ def doc_record(text: str) -> dict[str, str]:
 
 
 def add_request(path: str | Path, line: int | None, index: int, entry: Any, topics: dict[str, Query], run: Run,
-                passages: dict[str, str]) -> None:
-    """Add one Request/Result to the three maps; every malformed field is an error at its line (or entry)."""
+                texts: PassageTexts) -> None:
+    """Add one Request/Result to the topics, run and texts; every malformed field, and a docid's second text, is an error at
+    its line (or entry)."""
     where = f"request {index}"
     query = entry.get("query") if isinstance(entry, dict) else None
     if not isinstance(query, dict) or not isinstance(query.get("text"), str) or "qid" not in query:
@@ -83,8 +85,11 @@ def add_request(path: str | Path, line: int | None, index: int, entry: Any, topi
         if docid in seen:
             raise InputError(path, line, f"{where}, candidate {j}: duplicate docid {docid!r}")
         seen.add(docid)
+        try:
+            texts.add(docid, text, f"{where}, candidate {j}" + (f" (line {line})" if line is not None else ""))
+        except ValueError as exc:
+            raise InputError(path, line, f"{where}, candidate {j}: {exc}") from None
         hits.append(Candidate(docid, score))
-        passages[docid] = text
     topics[qid] = Query(qid, query["text"])
     if hits:
         run[qid] = hits
@@ -101,11 +106,11 @@ def read_requests(path: str | Path, entries: list[Any] | None = None) -> tuple[d
     """Topics, run and passages of a Request/Result JSONL file (or of ``entries``, its JSON-list form, already parsed)."""
     topics: dict[str, Query] = {}
     run: Run = {}
-    passages: dict[str, str] = {}
+    texts = PassageTexts({})
     numbered = iter_jsonl(path) if entries is None else ((None, entry) for entry in entries)
     for index, (line, entry) in enumerate(numbered):
-        add_request(path, line, index, entry, topics, run, passages)
-    return topics, run, passages
+        add_request(path, line, index, entry, topics, run, texts)
+    return topics, run, texts.passages
 
 
 def write_requests(path: str | Path, topics: dict[str, Query], run: Run, passages: dict[str, str]) -> None:

@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..formats.jsonl import read_json
 from ..formats.requests import is_requests_file
 from ..formats.trec import iter_run_lines
-from ..numeric import trec_eval_scores
+from ..numeric import first_not_decreasing
 from ..types import Run
 
 
@@ -77,11 +77,10 @@ def _check_hits(path: str | Path, hits: list[tuple[int | None, str]], max_hits: 
 def _check_list_order(path: str | Path, run: Run) -> None:
     """Scores that strictly decrease down each candidate list, so list order and trec_eval's score order are one ranking."""
     for qid, hits in run.items():
-        held = trec_eval_scores([c.score for c in hits])
-        for j in range(1, len(hits)):
-            if held[j] >= held[j - 1]:
-                raise InputError(path, None, f"query {qid!r}, hit {j} ({hits[j].docid!r}): score {hits[j].score!r} does not strictly "
-                                             f"decrease (previous {hits[j - 1].score!r}; compared as trec_eval's 32-bit floats)")
+        j = first_not_decreasing([c.score for c in hits])
+        if j is not None:
+            raise InputError(path, None, f"query {qid!r}, hit {j} ({hits[j].docid!r}): score {hits[j].score!r} does not strictly "
+                                         f"decrease (previous {hits[j - 1].score!r}; compared as trec_eval's 32-bit floats)")
 
 
 def _check_listed_ranks(path: str | Path) -> None:
@@ -122,8 +121,7 @@ def validate_run(path: str | Path, max_hits: int = 1000, qids: Collection[str] |
             raise InputError(path, lineno, f"query {qid!r} has more than {max_hits} hits")
         if rank != last_rank + 1:
             raise InputError(path, lineno, f"rank {rank} for query {qid!r} should be {last_rank + 1} (ranks count up from 1 in file order)")
-        held, previous = trec_eval_scores([score, last_score])
-        if last_rank and held >= previous:
+        if last_rank and first_not_decreasing([last_score, score]) is not None:
             raise InputError(path, lineno, f"score {score!r} for query {qid!r} does not strictly decrease (previous {last_score!r}; "
                                            "compared as trec_eval's 32-bit floats)")
         docids.add(docid)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from resrank_eval import evaluate, get_dataset
+from resrank_eval.errors import InputError
 from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.formats.corpus import load_passages
 from resrank_eval.formats.msmarco import read_msmarco_run
@@ -70,6 +71,29 @@ def test_request_doc_shapes_and_the_json_list_form(tmp_path: Path) -> None:
     assert data.topics["7"].text == "q" and [c.docid for c in data.run["7"]] == ["d0", "d1", "d2", "d3"]
 
 
+def test_a_docid_has_one_text_across_requests(tmp_path: Path) -> None:
+    """A later Request overwrote the text an earlier one gave a docid, so that query's candidate was reranked on another
+    passage; it is refused as RankGPT JSON's reader refuses it, and a docid repeated with the same text (whatever
+    doc shape writes it, as the prompts show it) still reads."""
+    def request(qid: str, doc: object) -> dict:
+        return {"query": {"text": "q", "qid": qid}, "candidates": [{"docid": "d0", "score": 2, "doc": "x"}, {"docid": "d1", "score": 1, "doc": doc}]}
+
+    lines = tmp_path / "clash.jsonl"
+    lines.write_text(json.dumps(request("q1", {"contents": "one"})) + "\n\n" + json.dumps(request("q2", {"contents": "two"})) + "\n")
+    with pytest.raises(InputError, match=r"clash.jsonl:3: request 1, candidate 1: docid 'd1' has a different text than at request 0, "
+                                         r"candidate 1 \(line 1\)$"):
+        read_candidates(lines)
+    listed = tmp_path / "clash.json"
+    listed.write_text(json.dumps([request("q1", {"title": "T", "text": "body"}), request("q2", {"contents": "T body"})]))
+    with pytest.raises(InputError, match=r"clash.json: request 1, candidate 1: docid 'd1' has a different text than at request 0, candidate 1$"):
+        read_candidates(listed)
+    same = tmp_path / "same.jsonl"
+    same.write_text("".join(json.dumps(request(q, doc)) + "\n" for q, doc in [("q1", {"title": "T", "text": "body"}),
+                                                                               ("q2", {"title": "T", "segment": "body"})]))
+    data = read_candidates(same)
+    assert data.passages == {"d0": "x", "d1": Passage("T", "body")} and data.passages["d1"].title == "T" and list(data.run) == ["q1", "q2"]
+
+
 @pytest.mark.parametrize(
     ("name", "text", "fragments"),
     [
@@ -100,16 +124,19 @@ def test_msmarco_reader_scores_by_rank(tmp_path: Path) -> None:
     assert [(c.docid, c.score) for c in read_msmarco_run(path)["q1"]] == [("b", -1.0), ("a", -2.0)]
 
 
-def test_import_says_when_hits_are_out_of_score_order(tmp_path: Path) -> None:
+@pytest.mark.parametrize("scores", [[1.0, 5.0], [2.0, 2.0], [1.0000000001, 1.0]])
+def test_import_says_when_hits_are_out_of_score_order(tmp_path: Path, scores: list[float]) -> None:
     """The run keeps the list order (as rank_llm reads it), so its scores are lowered to agree: that was silent. ``validate``
-    refuses such a file (it accepted it): trec_eval on its scores and a reranker on its list would rank it two ways."""
-    hits = [{"content": f"text {d}", "qid": "q1", "docid": d, "rank": r, "score": s} for r, (d, s) in enumerate([("a", 1.0), ("b", 5.0)], 1)]
+    refuses such a file (it accepted it): trec_eval on its scores and a reranker on its list would rank it two ways. Tied
+    scores, equal or equal as trec_eval's 32-bit floats, are no order either: import lowered them silently."""
+    hits = [{"content": f"text {d}", "qid": "q1", "docid": d, "rank": r, "score": s} for r, (d, s) in enumerate(zip("ab", scores), 1)]
     candidates, run = tmp_path / "c.json", tmp_path / "run.txt"
     candidates.write_text(json.dumps([{"query": "q", "hits": hits}]))
     result = invoke("import-candidates", str(candidates), "--output", str(run))
-    assert result.exit_code == 0 and "c.json: 1 of 1 queries list hits out of score order (e.g. 'q1')" in result.stderr, result.stderr
+    assert result.exit_code == 0 and "c.json: 1 of 1 queries list hits out of score order or tied (as trec_eval's 32-bit floats; e.g. 'q1')" \
+        in result.stderr, result.stderr
     assert [c.docid for c in read_run(run)["q1"]] == ["a", "b"]
-    assert_one_line_error(invoke("validate", str(candidates)), "c.json: query 'q1', hit 1 ('b'): score 5.0 does not strictly decrease")
+    assert_one_line_error(invoke("validate", str(candidates)), f"c.json: query 'q1', hit 1 ('b'): score {scores[1]!r} does not strictly decrease")
     in_order = invoke("import-candidates", str(DL19_CANDIDATES), "--output", str(tmp_path / "dl19.txt"))
     assert in_order.exit_code == 0 and "out of score order" not in in_order.stderr
     assert "OK:" in invoke("validate", str(DL19_CANDIDATES), "--dataset", "dl19").output
