@@ -20,6 +20,7 @@ import string
 from collections.abc import Callable
 from functools import lru_cache
 
+from ...formats.content import UNTITLED, hit_content
 from ...types import Passage
 
 Message = dict[str, str]
@@ -37,17 +38,10 @@ def letter_labels(n: int) -> list[str]:
     return list(string.ascii_uppercase[:n])
 
 
-def _titled(passage: str) -> str:
-    """``Title: <title> Content: <body>`` for a passage with a title (both peers' form); the text itself otherwise."""
-    if isinstance(passage, Passage) and passage.title:
-        return "Title: " + passage.title + " " + "Content: " + passage.body
-    return passage
-
-
 def truncate_words(text: str, max_words: int) -> str:
     """RankGPT's passage: its candidate files' title form, an empty ``Title: Content:`` dropped, the first ``max_words`` words."""
-    content = " ".join(_titled(text).split()) if isinstance(text, Passage) and text.title else text
-    return " ".join(content.replace("Title: Content: ", "").split()[:max_words])
+    content = " ".join(hit_content(text).split()) if isinstance(text, Passage) and text.title else text
+    return " ".join(content.replace(UNTITLED, "").split()[:max_words])
 
 
 @lru_cache(maxsize=4096)
@@ -60,7 +54,7 @@ def _repaired_words(text: str) -> list[str]:
 
 def rank_llm_content(text: str, max_words: int) -> str:
     """rank_llm's passage: title form, ftfy's repair (mojibake, HTML entities), the first ``max_words`` words, ``[n]`` -> ``(n)``."""
-    return _BRACKETED_NUMBER.sub(r"(\1)", " ".join(_repaired_words(_titled(text))[:max_words]))
+    return _BRACKETED_NUMBER.sub(r"(\1)", " ".join(_repaired_words(hit_content(text))[:max_words]))
 
 
 def _turns(query: str, passages: list[str], labels: list[str], content: Callable[[str], str], space: str,
