@@ -21,6 +21,7 @@ from collections.abc import Hashable
 
 _WHITESPACE = re.compile(r"\s")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 def check_id(value: object, what: str = "id") -> str:
@@ -68,6 +69,14 @@ def check_component(value: str, what: str) -> str:
     if not value or value in (".", "..") or "/" in value or "\\" in value or _CONTROL.search(value):
         raise ValueError(f"{what} {shown(value)} cannot be part of a file name (one name, no '/', '\\', '..' or control characters)")
     return value
+
+
+def check_integer(text: str, what: str) -> int:
+    """A column (a rank, a relevance) as an integer in ASCII digits, as trec_eval reads one; ``ValueError`` otherwise.
+    Python's ``int`` alone also reads ``1_0`` as 10 (trec_eval: 1) and other scripts' digits (``١``)."""
+    if not _INTEGER.fullmatch(text):
+        raise ValueError(f"{what} {text!r} is not an integer")
+    return int(text)
 
 
 def check_score(value: object, what: str = "score") -> float:

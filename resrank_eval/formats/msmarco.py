@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..types import Candidate, Run
 from .atomic import atomic_write
-from .ids import check_id
+from .ids import check_id, check_integer
 from .text import iter_lines
 
 FORMATS = ("trec", "msmarco")
@@ -31,11 +31,11 @@ def iter_msmarco_lines(path: str | Path) -> Iterator[tuple[int, str, str, int]]:
         if len(parts) != 3 or not all(p.strip() == p and p for p in parts):
             raise InputError(path, lineno, f"expected 'qid<TAB>docid<TAB>rank' (3 tab-separated columns), got {line.strip()[:80]!r}")
         try:
-            qid, docid, rank_text = check_id(parts[0], "qid"), check_id(parts[1], "docid"), parts[2]
+            qid, docid, rank = check_id(parts[0], "qid"), check_id(parts[1], "docid"), check_integer(parts[2], "rank")
         except ValueError as exc:
             raise InputError(path, lineno, str(exc)) from None
-        if not rank_text.isdigit() or int(rank_text) < 1:
-            raise InputError(path, lineno, f"rank {rank_text!r} is not a positive integer")
+        if rank < 1:
+            raise InputError(path, lineno, f"rank {parts[2]!r} is not a positive integer")
         if qid != current:
             if qid in seen:
                 raise InputError(path, lineno, f"query {qid!r} appears again after other queries (a query's lines must be contiguous)")
@@ -43,10 +43,10 @@ def iter_msmarco_lines(path: str | Path) -> Iterator[tuple[int, str, str, int]]:
             current, docids, last_rank = qid, set(), 0
         if docid in docids:
             raise InputError(path, lineno, f"duplicate docid {docid!r} for query {qid!r}")
-        if int(rank_text) != last_rank + 1:
-            raise InputError(path, lineno, f"rank {rank_text} for query {qid!r} should be {last_rank + 1}")
+        if rank != last_rank + 1:
+            raise InputError(path, lineno, f"rank {parts[2]} for query {qid!r} should be {last_rank + 1}")
         docids.add(docid)
-        last_rank = int(rank_text)
+        last_rank = rank
         yield lineno, qid, docid, last_rank
     if current is None:
         raise InputError(path, None, "empty run file")

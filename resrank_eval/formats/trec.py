@@ -16,7 +16,7 @@ from ..errors import InputError, ResrankError
 from ..numeric import strictly_decreasing, trec_eval_scores
 from ..types import Candidate, Qrels, Run
 from .atomic import atomic_write
-from .ids import check_columns, check_id, check_score
+from .ids import check_columns, check_id, check_integer, check_score
 from .text import iter_lines
 
 PYSERINI_SCORE_DECIMALS = 6
@@ -43,15 +43,14 @@ def parse_run_line(line: str) -> RunLine:
     qid, q0, docid, rank, score_text, tag = parts
     if not line.isprintable():  # a tab, or a control character inside a column (C-fast test first: runs are long)
         check_columns(qid=qid, docid=docid, tag=tag)
-    if not rank.lstrip("-").isdigit():
-        raise ValueError(f"rank {rank!r} is not an integer")
+    rank_value = check_integer(rank, "rank")
     try:
         score = float(score_text)
     except ValueError:
         raise ValueError(f"score {score_text!r} is not a number") from None
     if not math.isfinite(score):
         raise ValueError(f"score {score_text!r} is not finite")
-    return RunLine(qid, q0, docid, int(rank), score, tag)
+    return RunLine(qid, q0, docid, rank_value, score, tag)
 
 
 def iter_run_lines(path: str | Path) -> Iterator[tuple[int, RunLine]]:
@@ -174,7 +173,7 @@ def _iter_judgments(path: str | Path) -> Iterator[tuple[int, tuple[str, str, int
         except ValueError as exc:
             raise InputError(path, lineno, str(exc)) from None
         try:
-            label = int(rel)
-        except ValueError:
-            raise InputError(path, lineno, f"relevance {rel!r} is not an integer") from None
+            label = check_integer(rel, "relevance")
+        except ValueError as exc:
+            raise InputError(path, lineno, str(exc)) from None
         yield lineno, (qid, docid, label)

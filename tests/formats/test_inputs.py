@@ -17,6 +17,7 @@ from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.formats.corpus import iter_corpus, write_corpus
 from resrank_eval.formats.ids import check_id, check_score, is_blank
 from resrank_eval.formats.jsonl import iter_jsonl, read_json
+from resrank_eval.formats.msmarco import read_msmarco_run
 from resrank_eval.formats.topics import read_topics, write_topics
 from resrank_eval.formats.trec import read_qrels, read_run, write_run
 from resrank_eval.types import Candidate, Query
@@ -114,6 +115,24 @@ def test_duplicate_judgments_name_both_lines(tmp_path: Path) -> None:
     path.write_text("q1 0 d1 1\nq1 0 d2 0\nq1 0 d1 2\n")
     with pytest.raises(InputError, match=r"qrels.txt:3: query 'q1' judges docid 'd1' twice \(first at line 1\)"):
         read_qrels(path)
+
+
+@pytest.mark.parametrize("number", ["1_0", "\u0661", "\u00b2", "1.0"])
+def test_ranks_and_relevance_are_ascii_integers_as_trec_eval_reads_them(tmp_path: Path, number: str) -> None:
+    """Probe: ``int`` read the relevance ``1_0`` as 10 (trec_eval: 1), and Arabic-Indic ``١`` as 1, with exit 0; an MS MARCO
+    rank ``²`` passed ``isdigit`` and then failed ``int`` with a traceback. Each is now refused at its line."""
+    qrels = tmp_path / "q.txt"
+    qrels.write_text(f"q1 0 d0 1\nq1 0 d1 {number}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=f"q.txt:2: relevance '{number}' is not an integer"):
+        read_qrels(qrels)
+    run = tmp_path / "r.txt"
+    run.write_text(f"q1 Q0 d1 {number} 2.0 t\n", encoding="utf-8")
+    with pytest.raises(InputError, match=f"r.txt:1: rank '{number}' is not an integer"):
+        read_run(run)
+    msmarco = tmp_path / "r.tsv"
+    msmarco.write_text(f"q1\td1\t{number}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=f"r.tsv:1: rank '{number}' is not an integer"):
+        read_msmarco_run(msmarco)
 
 
 def test_duplicate_run_lines_name_both_lines(tmp_path: Path) -> None:
