@@ -38,7 +38,9 @@ def open_searcher(index: str | Path) -> Any:
 
 
 def lucene_passages(searcher: Any, docids: Iterable[str]) -> dict[str, str]:
-    """Passage text from an index's stored raw documents (``contents``, or BEIR title + text)."""
+    """Passage text from an index's stored raw documents: BEIR's title and text where the raw document keeps them (Pyserini's
+    BEIR indexes, and those :func:`~resrank_eval.retrieve.bm25.build_lucene_index` builds) -- the corpus's passage, title
+    apart -- else ``contents`` (MS MARCO's, or an index built before the title was kept)."""
     passages = {}
     for docid in docids:
         doc = searcher.doc(docid)
@@ -50,5 +52,6 @@ def lucene_passages(searcher: Any, docids: Iterable[str]) -> dict[str, str]:
         except (TypeError, json.JSONDecodeError):
             passages[docid] = raw or doc.contents()
             continue
-        passages[docid] = record.get("contents") or Passage(record.get("title") or "", record.get("text") or "")
+        text = record.get("text")
+        passages[docid] = Passage(record.get("title") or "", text) if isinstance(text, str) else record.get("contents") or ""
     return passages

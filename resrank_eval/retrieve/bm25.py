@@ -1,13 +1,16 @@
 """BM25 first stage through Pyserini, built the way Pyserini's BEIR "flat" indexes are.
 
-Title and text go into one ``contents`` field; search uses BM25 with k1=0.9, b=0.4. Building an index
-is a step of the job layer (:mod:`..jobs`): the folder's record names the corpus bytes and the index
+Title and text go into one ``contents`` field, the one searched; search uses BM25 with k1=0.9, b=0.4. The stored
+raw document also keeps ``title`` and ``text`` apart, as Pyserini's own BEIR indexes store the BEIR document, so a
+passage read back from the index is the corpus's, title included (:func:`~resrank_eval.lucene.lucene_passages`).
+Building an index is a step of the job layer (:mod:`..jobs`): the folder's record names the corpus bytes and the index
 layout, so an edited corpus gets a fresh index instead of silently reusing a stale one; cached indexes
 are named by the digest of that record.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from collections.abc import Iterable
@@ -28,7 +31,8 @@ from ..types import Candidate, Query, Run
 log = logging.getLogger(__name__)
 
 K1, B = 0.9, 0.4
-INDEX_FORMAT = {"fields": "title + ' ' + text", "indexer": "LuceneIndexer -storePositions -storeDocvectors -storeRaw"}
+INDEX_FORMAT = {"fields": "title + ' ' + text", "raw": "id, contents, title, text",
+                "indexer": "LuceneIndexer -storePositions -storeDocvectors -storeRaw"}
 """What, besides the corpus bytes, decides an index's content."""
 MAX_CLAUSES = 1 << 16
 """Lucene's limit on the terms of one query (1,024 by default): a long BEIR query must be searched, not lose the run."""
@@ -63,20 +67,24 @@ def bm25_index(corpus: str | Path, index_dir: str | Path | None = None, threads:
 
 
 def build_lucene_index(documents: Iterable[Document], out_dir: Path, threads: int) -> int:
-    """Index documents in-process with Anserini's indexer (positions, doc vectors and raw stored)."""
+    """Index documents in-process with Anserini's indexer (positions, doc vectors and raw stored).
+
+    Only ``contents`` is indexed: Anserini's JSON documents index another field only when ``-fields`` names it, so
+    ``title`` and ``text`` are kept in the raw document alone and BM25 is unchanged by them.
+    """
     indexer_cls = pyserini_module("pyserini.index.lucene").LuceneIndexer
     args = ["-index", str(out_dir), "-storePositions", "-storeDocvectors", "-storeRaw"]
     indexer = indexer_cls(args=args, threads=threads)
     count = 0
-    batch: list[dict[str, str]] = []
+    batch: list[str] = []
     for doc in progress(documents, desc="indexing", unit="doc"):
-        batch.append({"id": doc.docid, "contents": doc.contents})
+        batch.append(json.dumps({"id": doc.docid, "contents": doc.contents, "title": doc.title, "text": doc.text}))
         if len(batch) == _INDEX_BATCH:
-            indexer.add_batch_dict(batch)
+            indexer.add_batch_raw(batch)
             count += len(batch)
             batch = []
     if batch:
-        indexer.add_batch_dict(batch)
+        indexer.add_batch_raw(batch)
         count += len(batch)
     indexer.close()
     if count == 0:

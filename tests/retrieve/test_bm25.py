@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 from pathlib import Path
@@ -13,9 +14,12 @@ from resrank_eval.cli.resolve import passage_source
 from resrank_eval.datasets import get_dataset
 from resrank_eval.errors import ResrankError
 from resrank_eval.evaluate import evaluate
+from resrank_eval.formats.corpus import iter_corpus, load_passages
+from resrank_eval.jvm import pyserini_module
 from resrank_eval.lucene import lucene_passages, open_searcher
 from resrank_eval.model.sources import BUNDLED_NFCORPUS_INDEX
 from resrank_eval.retrieve.bm25 import bm25_index, bm25_search, index_step
+from resrank_eval.types import Passage
 from tests.helpers import assert_one_line_error, invoke, tiny_beir
 
 
@@ -59,6 +63,46 @@ def test_stored_text_is_title_plus_text() -> None:
     assert text.startswith("Statin Use and Breast Cancer Survival: A Nationwide Cohort Study from Finland Recent studies")
     lookup, source = passage_source(None, str(bm25_index(ds.corpus_dir)))  # what rerank --index DIR reads
     assert lookup(["MED-10"]) == {"MED-10": text} and list(source) == ["index"]
+
+
+def pyserini_beir_flat_index(corpus: Path, index: Path) -> Path:
+    """Pyserini's own BEIR "flat" index of ``corpus`` (a folder holding only its JSONL), built as its prebuilt ones are."""
+    pyserini_module("pyserini.index.lucene")
+    from jnius import autoclass
+
+    autoclass("io.anserini.index.IndexCollection").main(
+        ["-collection", "BeirFlatCollection", "-input", str(corpus), "-index", str(index), "-generator", "DefaultLuceneDocumentGenerator",
+         "-threads", "1", "-storePositions", "-storeDocvectors", "-storeRaw"])
+    return index
+
+
+def test_an_index_gives_the_corpus_passages_titles_included_and_pyserinis_bm25(tmp_path: Path) -> None:
+    """The probe: ``rerank --index DIR`` over an index ``index`` built read each passage as one ``contents`` string, its title
+    lost, so the title-aware prompts (RankGPT's ``Title: T Content: body``) differed from ``rerank --corpus``'s, exit 0. The
+    stored raw document keeps title and text apart, as Pyserini's own BEIR flat index stores the BEIR document: both read
+    back the corpus's passages, titled and untitled; the searched ``contents`` is unchanged, so BM25 over either index gives
+    the same scores in the same order."""
+    ds = get_dataset("beir/nfcorpus")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    documents = [{"_id": d.docid, "title": d.title, "text": d.text} for _, d in zip(range(300), iter_corpus(ds.corpus_dir))]
+    documents += [{"_id": "UNTITLED-1", "title": "", "text": "statin drugs and breast cancer"}, {"_id": "UNTITLED-2", "title": "",
+                  "text": "Title: looks like one Content: but is text"}]
+    (corpus / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in documents))
+    ours, theirs = bm25_index(corpus), pyserini_beir_flat_index(corpus, tmp_path / "pyserini")
+
+    def parts(passages: dict[str, str]) -> dict[str, tuple[str, str] | str]:
+        """Each passage's title and body, or the plain string where none is kept apart."""
+        return {docid: (text.title, text.body) if isinstance(text, Passage) else text for docid, text in passages.items()}
+
+    expected = parts(load_passages(corpus))
+    assert sum(1 for title, _ in expected.values() if title) == 300, "the corpus must hold titled documents"
+    lookup, _ = passage_source(None, str(ours))  # what rerank --index DIR reads
+    assert parts(lookup(list(expected))) == expected
+    assert parts(lucene_passages(open_searcher(theirs), expected)) == expected
+    topics = ds.topics()
+    runs = [bm25_search(open_searcher(index), topics, hits=100, threads=2, remove_query=True) for index in (ours, theirs)]
+    assert runs[0] == runs[1] and sum(map(len, runs[0].values())) > 1000
 
 
 def test_bad_corpus_lines_are_located(tmp_path: Path) -> None:
