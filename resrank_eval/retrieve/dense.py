@@ -338,9 +338,10 @@ class DenseVectors:
 
 def iter_dense_retrieve(index_dir: str | Path, model: str | Path, topics: dict[str, Query],
                         hits: int, batch_size: int = 32, threads: int = 1, device: str | None = None, dtype: str | None = None,
-                        qids: Sequence[str] | None = None) -> Iterator[tuple[str, list[Candidate]]]:
+                        qids: Sequence[str] | None = None, remove_query: bool = False) -> Iterator[tuple[str, list[Candidate]]]:
     """Search ``index_dir`` with Pyserini's FaissSearcher, ``model``'s encoder encoding the queries: each query of ``qids``
-    (default: every topic, in order) with its hits, blocks of ``batch_size`` queries searched in one call.
+    (default: every topic, in order) with its hits, blocks of ``batch_size`` queries searched in one call; with
+    ``remove_query`` a hit whose docid is the qid is dropped, one hit deeper searched in its place (BM25's rule).
 
     A block is the unit a shard owns and a resumed retrieval redoes, so the blocks together are the one-process run
     exactly. Hits come in :func:`~resrank_eval.formats.trec.pyserini_order` (tied scores as Pyserini's run evaluates them).
@@ -358,13 +359,15 @@ def iter_dense_retrieve(index_dir: str | Path, model: str | Path, topics: dict[s
         searcher = pyserini_module("pyserini.search.faiss").FaissSearcher(str(index_dir), QueryEncoder(encoder))
     except RuntimeError as exc:  # FAISS reports a bad file as a RuntimeError with a C++ trace
         raise ResrankError(f"{Path(index_dir) / FAISS_FILE}: not a readable FAISS index ({first_line(exc)})") from None
-    depth = min(hits, searcher.num_docs)  # FAISS allocates k slots per query, however few passages the index holds
+    # FAISS allocates k slots per query, however few passages the index holds
+    depth = min(hits + 1 if remove_query else hits, searcher.num_docs)
     chosen = list(topics) if qids is None else list(qids)
     with computing_on(threads), progress(total=len(chosen), desc="dense search", unit="query") as bar:
         for start in range(0, len(chosen), batch_size):
             block = chosen[start:start + batch_size]
             results = searcher.batch_search([topics[q].text for q in block], block, k=depth, threads=threads)
-            run = {qid: pyserini_order(Candidate(r.docid, float(r.score)) for r in results[qid]) for qid in block}
+            kept = {qid: [r for r in results[qid] if not (remove_query and r.docid == qid)][:hits] for qid in block}
+            run = {qid: pyserini_order(Candidate(r.docid, float(r.score)) for r in found) for qid, found in kept.items()}
             broken = next((qid for qid, found in run.items() if not all(math.isfinite(c.score) for c in found)), None)
             if broken is not None:
                 raise ResrankError(f"{index_dir}: dense search gave a non-finite score for query {broken!r} (NaN vectors?)")

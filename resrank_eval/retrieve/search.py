@@ -28,25 +28,26 @@ def retrieve(dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query]
              index: str | Path | None = None, model: str | Path | None = None, hits: int = 1000,
              batch_size: int = 64, threads: int = 2, remove_query: bool | None = None,
              device: str | None = None, dtype: str | None = None) -> Run:
-    """Search ``topics`` (default: the dataset's) and return the top ``hits`` per query.
+    """Search ``topics`` (default: the dataset's) and return the top ``hits`` per query; ``remove_query`` drops a hit
+    whose docid is the qid (default: the dataset's rule, on for BEIR, as Pyserini's BEIR runs do for both methods).
 
     BM25: ``index`` is a Lucene folder or Pyserini prebuilt name; without it the dataset's corpus is
-    indexed (cached by its bytes), else its prebuilt index is used. ``remove_query`` drops a hit
-    whose docid is the qid (default: the dataset's rule, on for BEIR). Dense: ``index`` is a folder
+    indexed (cached by its bytes), else its prebuilt index is used. Dense: ``index`` is a folder
     written by ``encode`` and ``model`` the ResRank model or preset whose encoder wrote it.
     """
     queries = dict(topics) if topics is not None else dataset.topics()
     _check(dataset, method, index, model, hits, batch_size, threads, device, dtype)
+    drop_self = dataset.remove_query if remove_query is None else remove_query
     if method == "bm25":
         from ..lucene import open_searcher
         from .bm25 import bm25_index, bm25_search
 
         source = index or (bm25_index(dataset.corpus_dir, threads=threads) if dataset.corpus_dir else dataset.prebuilt_index)
-        drop_self = dataset.remove_query if remove_query is None else remove_query
         return bm25_search(open_searcher(source), queries, hits=hits, threads=threads, batch_size=batch_size, remove_query=drop_self)
     from .dense import iter_dense_retrieve
 
-    return dict(iter_dense_retrieve(index, model, queries, hits, batch_size, threads, device, dtype))  # type: ignore[arg-type]
+    return dict(iter_dense_retrieve(index, model, queries, hits, batch_size, threads, device, dtype,  # type: ignore[arg-type]
+                                    remove_query=drop_self))
 
 
 def retrieve_step(output: str | Path, dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query] | None = None,
@@ -75,7 +76,7 @@ def retrieve_step(output: str | Path, dataset: Dataset, method: str = "bm25", to
         inputs["corpus"] = corpus_file(dataset.corpus_dir)
     provenance = Provenance.of("retrieve", arguments, inputs, sources)
     if method == "dense":
-        search = partial(_dense_search, index, model, queries, hits, batch_size, threads, device, dtype)
+        search = partial(_dense_search, index, model, queries, hits, batch_size, threads, device, dtype, arguments["remove_query"])
         work = partial(rank_queries, qids=list(queries), batch_size=batch_size, rank=search)
         return ShardedStep(provenance, work, run_merge(output))
 
@@ -118,12 +119,13 @@ def _check(dataset: Dataset, method: str, index: str | Path | None, model: str |
 
 
 def _dense_search(index: str | Path, model: str | Path, queries: dict[str, Query], hits: int, batch_size: int, threads: int,
-                  device: str | None, dtype: str | None, qids: list[str]) -> Iterator[tuple[str, list[Candidate], dict[str, Any]]]:
+                  device: str | None, dtype: str | None, remove_query: bool,
+                  qids: list[str]) -> Iterator[tuple[str, list[Candidate], dict[str, Any]]]:
     """The hits of each of ``qids``, searched in blocks of ``batch_size`` (:func:`~resrank_eval.jobs.rank_queries`)."""
     from .dense import iter_dense_retrieve
 
     yield from ((qid, found, {}) for qid, found in iter_dense_retrieve(index, model, queries, hits, batch_size, threads, device,
-                                                                       dtype, qids=qids))
+                                                                       dtype, qids=qids, remove_query=remove_query))
 
 
 def _publish(output: Path, logs: list[ResultsLog]) -> Run:

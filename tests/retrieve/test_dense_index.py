@@ -205,3 +205,19 @@ def test_a_dense_index_reads_the_corpus_it_encoded_once(tmp_path: Path) -> None:
     assert len(rr.rerank(reranker, rr.to_rankings(topics, run, encoded))[0].candidates) == 2
     with pytest.raises(ResrankError, match="docid 'd1' has another text in the passages given than in "):
         rr.rerank(reranker, rr.to_rankings(topics, run, encoded | {"d1": "the stock market fell"}))
+
+
+@pytest.mark.parametrize("rule", ["--remove-query", None, "--keep-query"])
+def test_dense_retrieval_drops_the_self_hit_as_bm25_does(tmp_path: Path, rule: str | None) -> None:
+    """BEIR's rule (on for a BEIR folder, as in Pyserini's dense BEIR runs): a passage whose docid is the qid is no hit.
+    Dense retrieval ignored it, even ``--remove-query`` given, and recorded it as in effect: q1 found itself first and its
+    run scored nDCG@10 0.63 instead of 1.0 (ArguAna's queries are all in its corpus), exit 0."""
+    texts = {"d1": "processed meat and colorectal cancer", "q1": "does red meat cause colon cancer", "d2": "dogs bark"}
+    corpus = tiny_beir(tmp_path / "tiny", texts, "does red meat cause colon cancer")
+    index, run = tmp_path / "index", tmp_path / "run.txt"
+    assert run_cli("encode", "--dataset", "tiny", "--corpus", corpus, "--model", BUNDLED_MODEL, "--index", index).exit_code == 0
+    result = run_cli("retrieve", "--dataset", "tiny", "--corpus", corpus, "--method", "dense", "--model", BUNDLED_MODEL,
+                     "--index", index, "--hits", "2", "--output", run, *([rule] if rule else []))
+    assert result.exit_code == 0, result.output
+    docids = [line.split()[2] for line in run.read_text().splitlines()]
+    assert docids == (["q1", "d1"] if rule == "--keep-query" else ["d1", "d2"])
