@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 class Encoder(nn.Module):
     """One pooled (and optionally L2-normalised) vector per text, batched by length.
 
-    ``pooling``: ``last`` (the EOS token, appended when the tokenizer does not; decoder embedders
-    such as Qwen3-Embedding), ``mean`` (sentence-transformers' MiniLM) or ``cls``.
+    ``pooling``: ``last`` (the end token the tokenizer appends, as Qwen3-Embedding's appends ``<|endoftext|>``, else the
+    EOS token, appended here; decoder embedders), ``mean`` (sentence-transformers' MiniLM) or ``cls``.
     """
 
     def __init__(self, model: Any, tokenizer: Any, pooling: str, normalize: bool, max_tokens: int,
@@ -46,8 +46,9 @@ class Encoder(nn.Module):
         self.query_instruction = query_instruction
         self.batch_size = batch_size
         self.pad_id = next((int(i) for i in (tokenizer.pad_token_id, tokenizer.eos_token_id) if i is not None), 0)
-        self.eos_id = tokenizer.eos_token_id if pooling == "last" else None
-        if pooling == "last" and self.eos_id is None:
+        appending = pooling == "last" and not appends_end_token(tokenizer)  # the EOS this encoder appends, if any
+        self.eos_id = tokenizer.eos_token_id if appending else None
+        if appending and self.eos_id is None:
             raise ResrankError("encoder: last-token pooling needs a tokenizer with an EOS token")
         self.unmasked: bool | None = None if is_causal(model) else False  # decided on the first padded batch
         self.graphs: GraphRunner | None = None
@@ -63,7 +64,7 @@ class Encoder(nn.Module):
         return next(self.model.parameters()).device
 
     def tokenize(self, texts: Sequence[str], queries: bool = False) -> list[list[int]]:
-        """Token ids per text, truncated to ``max_tokens`` (EOS included for last-token pooling)."""
+        """Token ids per text, truncated to ``max_tokens`` (the end token included for last-token pooling)."""
         if not texts:
             return []
         if queries and self.query_instruction:
@@ -196,6 +197,13 @@ class QueryEncoder:
     def encode_batch(self, queries: Sequence[str]) -> np.ndarray:
         with torch.inference_mode():
             return self.encoder.encode(queries, queries=True).float().cpu().numpy()
+
+
+def appends_end_token(tokenizer: Any) -> bool:
+    """Whether the tokenizer ends a text with a special token of its own (Qwen3-Embedding's ``<|endoftext|>``, which is
+    not its EOS ``<|im_end|>``): last-token pooling reads that one, as the model's own usage does, and appends nothing."""
+    ids = tokenizer("a", add_special_tokens=True)["input_ids"]
+    return bool(ids) and ids[-1] in tokenizer.all_special_ids and ids != tokenizer("a", add_special_tokens=False)["input_ids"]
 
 
 def is_causal(model: Any) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from torch.nn import functional as F
+from transformers import AutoTokenizer
 
 from resrank_eval.errors import ResrankError
 from resrank_eval.model import ResRankConfig, ResRankModel, Scoring, load_encoder
@@ -171,6 +172,34 @@ def test_decoder_encoder_pools_the_appended_eos(root: Path, tmp_path: Path) -> N
         vector = encoder.encode(["fever in children"], queries=True)[0]
         hidden = encoder.model(input_ids=torch.tensor([ids])).last_hidden_state[0, -1]
     assert torch.allclose(vector, hidden, atol=1e-6)
+
+
+def test_decoder_encoder_pools_the_end_token_its_tokenizer_appends(tmp_path: Path) -> None:
+    """Qwen3-Embedding's tokenizer ends every text with <|endoftext|> (its pad token) while its EOS is <|im_end|>
+    (QwenLM/Qwen3-Embedding#122), and its model's own usage pools that last token: the encoder appended <|im_end|>
+    after it, so the paper preset's vectors were read one token late, at a token the model was never pooled at."""
+    from tokenizers import processors
+
+    from resrank_eval.model.resrank import build_encoder
+
+    folder = tiny_qwen3(tmp_path / "qwen-embedding", hidden=16, seed=3)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    end = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single="$A <|endoftext|>", special_tokens=[("<|endoftext|>", end)])
+    tokenizer.eos_token, tokenizer.pad_token = "<|im_end|>", "<|endoftext|>"
+    tokenizer.save_pretrained(folder)
+    config = ResRankConfig(encoder=str(folder), reranker="unused", pooling="last", normalize=False, max_passage_tokens=6)
+    encoder = build_encoder(config, "cpu", "float32")
+    reference = AutoTokenizer.from_pretrained(folder)
+    text = "fever in children and adults"
+    assert encoder.tokenize([text]) == reference([text], truncation=True, max_length=6)["input_ids"]
+    assert encoder.tokenize([text])[0][-1] == end and len(encoder.tokenize([text])[0]) == 6
+    with torch.no_grad():
+        ids = reference(text)["input_ids"]
+        want = encoder.model(input_ids=torch.tensor([ids])).last_hidden_state[0, -1]
+        assert torch.allclose(build_encoder(replace(config, max_passage_tokens=512), "cpu", "float32").encode([text])[0], want,
+                              atol=1e-6)
 
 
 @pytest.mark.parametrize(
