@@ -115,9 +115,6 @@ class ResRankConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: Path | None = None) -> ResRankConfig:
         """From parsed JSON/YAML; unknown keys and missing ``encoder``/``reranker`` are errors (at ``path``)."""
-        missing = [name for name in ("encoder", "reranker") if isinstance(data, dict) and name not in data]
-        if missing:
-            raise ResrankError(f"{path or 'model config'}: needs {' and '.join(missing)}")
         return build(cls, data, path, "")
 
     def save(self, directory: str | Path) -> None:

@@ -161,8 +161,8 @@ def passage_vectors(encoder: Encoder, lists: Sequence[Sequence[tuple[str, str | 
                 if not text:
                     raise ResrankError(f"{labels[q] if labels else 'rank'}: docid {docid}: no text and no cached vector")
                 todo[docid] = text
-    ids = encoder.tokenize(list(todo.values())) if todo else []
-    fresh = dict(zip(todo, encoder.embed(ids, batch_size))) if ids else {}
+    ids = encoder.tokenize(list(todo.values()))
+    fresh = dict(zip(todo, encoder.embed(ids, batch_size)))
     length = dict(zip(todo, map(len, ids)))
     return [_stacked([d for d, _ in items], fresh, stored, encoder.device) for items in lists], \
         [[length.get(d) for d, _ in items] for items in lists]

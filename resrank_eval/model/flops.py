@@ -42,7 +42,7 @@ class Shape:
         from torch import nn
 
         config = model.config
-        output = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+        output = model.get_output_embeddings()
         head = output.in_features * output.out_features if isinstance(output, nn.Linear) else 0
         linear = per_sequence = 0
         for name, module in model.named_modules():

@@ -155,7 +155,7 @@ class ResRankModel(nn.Module):
         _check_texts(documents, "documents")
         _check_scores(first_stage_scores, len(documents))
         stored = self.vectors is not None
-        found = stored_vectors(self.vectors, documents) if stored else {}
+        found = stored_vectors(self.vectors, documents)
         for i, document in enumerate(documents):
             if stored and document not in found:
                 raise ResrankError(f"documents[{i}]: {document[:60]!r} is not in the stored vectors "
@@ -321,7 +321,7 @@ class ResRankModel(nn.Module):
                 apply_delta(model_parts(model), folder / DELTA_FILE)
                 _check_pack(folder, model.encoder, model)
             model.card = Card.read(folder)
-        if vectors is not None and hasattr(vectors, "check_encoder"):
+        if hasattr(vectors, "check_encoder"):
             vectors.check_encoder(model.encoder)
         model.vectors = vectors
         return model.eval()

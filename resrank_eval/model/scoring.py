@@ -71,7 +71,7 @@ class Scoring:
 
     ``prefix``: reuse the shared prefix's keys and values; ``graphs`` and ``buckets``: CUDA graphs, and
     the padding to shapes they need (None: on CUDA only); ``compile``: a ``torch.compile`` mode
-    (``default``, ``max-autotune``, ...) or backend (``aot_eager``); ``max_rows``: rows per forward.
+    (``default``, ``max-autotune``, ...) or backend (``aot_eager``: tracing only); ``max_rows``: rows per forward.
     None of them changes a score beyond rounding (the equivalence tests hold each to the reference).
     """
 
@@ -314,6 +314,5 @@ def _collect(rows: list[Row], prompts: list[Prompt], flat: torch.Tensor, count: 
 
 
 def _compiled(fn: Any, how: str) -> Any:
-    """``torch.compile`` with a mode (``default``, ``max-autotune``, ...) or a backend (``aot_eager``: tracing only)."""
     modes = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
     return torch.compile(fn, dynamic=False, **({"mode": how} if how in modes else {"backend": how}))

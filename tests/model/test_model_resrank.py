@@ -223,6 +223,14 @@ def test_bad_config_is_a_one_line_error(options: dict, message: str) -> None:
     assert "\n" not in str(info.value)
 
 
+def test_config_without_a_source_names_the_missing_key(tmp_path: Path) -> None:
+    with pytest.raises(ResrankError, match=r"^missing key 'encoder'$"):
+        ResRankConfig.from_dict({"reranker": "r"})
+    (tmp_path / "resrank.json").write_text(json.dumps({"encoder": "e"}), encoding="utf-8")
+    with pytest.raises(ResrankError, match=r"resrank\.json: missing key 'reranker'$"):
+        ResRankConfig.load(tmp_path)
+
+
 def test_bad_sources_and_files_are_one_line_errors(root: Path, tmp_path: Path) -> None:
     with pytest.raises(ResrankError, match="projector 'none' needs equal hidden sizes"):
         build(root, projector="none")
