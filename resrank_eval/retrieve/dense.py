@@ -282,11 +282,11 @@ def cached_index_dir(corpus: str | Path, name: str, model: str | Path, dtype: st
 
 class DenseVectors:
     """docid -> passage vector, memory-mapped from an index folder built by :func:`encode_step` (checked, see
-    :func:`check_dense_index`)."""
+    :func:`check_dense_index`; ``search`` also requires its FAISS index)."""
 
-    def __init__(self, index_dir: str | Path) -> None:
+    def __init__(self, index_dir: str | Path, search: bool = False) -> None:
         folder = Path(index_dir)
-        self.meta = check_dense_index(folder)
+        self.meta = check_dense_index(folder, search)
         self.folder = folder
         self.vectors = np.load(folder / VECTORS_FILE, mmap_mode="r")
         docids = (folder / DOCID_FILE).read_text(encoding="utf-8").splitlines()
@@ -349,10 +349,8 @@ def iter_dense_retrieve(index_dir: str | Path, model: str | Path, topics: dict[s
     from ..jvm import pyserini_module
     from ..model import QueryEncoder, load_encoder
 
-    if hits < 1:
-        raise ResrankError("dense retrieval: hits must be positive")
-    vectors = DenseVectors(index_dir)
-    check_dense_index(index_dir, search=True)
+    check_count(hits, "hits")
+    vectors = DenseVectors(index_dir, search=True)
     encoder = load_encoder(model, device, dtype, batch_size=batch_size)
     vectors.check_encoder(encoder)
     try:
