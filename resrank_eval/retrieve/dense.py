@@ -41,7 +41,7 @@ from ..formats.trec import pyserini_order
 from ..jobs import Merge, Outputs, ShardedStep, finished_shards, read_record, units, verify
 from ..logs import progress
 from ..parallel import Shard, computing_on, intra_op_threads
-from ..paths import data_dir
+from ..paths import cache_dir, data_dir
 from ..provenance import RECORD_NAME, Provenance, content_fingerprint, file_digest, fingerprint
 from ..types import Candidate, Query
 
@@ -274,8 +274,6 @@ def cached_index_dir(corpus: str | Path, name: str, model: str | Path, dtype: st
                      threads: int | None = None) -> Path:
     """Where the cache keeps ``corpus`` encoded by ``model``'s encoder: named by the digest of the encoding's provenance, so
     the demo and the reproduction grid share one encoding, and another corpus, model or setting never meets it."""
-    from ..paths import cache_dir
-
     provenance = encode_provenance(corpus, model, batch_size, dtype=dtype, threads=threads)
     return cache_dir() / "dense" / f"{name.replace('/', '-')}-{provenance.digest()}"
 
