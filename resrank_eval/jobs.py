@@ -135,8 +135,7 @@ class Merge(Generic[T]):
             record = None if settled or finished_shards(self.log) else read_record(outputs.record)
             if record is not None and record["outputs"] is not None and not verify(outputs, NOTHING_LEFT):
                 return Outcome(MERGED)
-            logs = read_shard_logs(self.log, whole)
-            provenance = Provenance.from_dict(logs[0].header["provenance"], logs[0].path)
+            provenance, logs = read_shard_logs(self.log, whole)
             if not settled and kept(provenance, outputs):
                 outcome: Outcome[T] = Outcome(KEPT)
             else:
@@ -345,10 +344,10 @@ def finished_shards(log_path: Path) -> list[Path]:
                   if not p.name.endswith(".partial.jsonl"))
 
 
-def read_shard_logs(log_path: Path, whole: bool = False) -> list[ResultsLog]:
-    """The shards' complete logs there are, in shard order, or (``whole``) the one process's: a log of the other kind is
-    another job's (a one-process job killed while publishing leaves its log); none, or foreign or duplicated shards, are
-    one-line errors (missing ones are :func:`check_every_shard`'s)."""
+def read_shard_logs(log_path: Path, whole: bool = False) -> tuple[Provenance, list[ResultsLog]]:
+    """The job's provenance and the shards' complete logs there are, in shard order, or (``whole``) the one process's: a log
+    of the other kind is another job's (a one-process job killed while publishing leaves its log); none, or foreign or
+    duplicated shards, are one-line errors (missing ones are :func:`check_every_shard`'s)."""
     paths = [shard_log(log_path, WHOLE)] if whole else finished_shards(log_path)
     logs = [results for path in paths if (results := ResultsLog.read(path)) is not None]
     if not logs:
@@ -369,7 +368,7 @@ def read_shard_logs(log_path: Path, whole: bool = False) -> list[ResultsLog]:
         if difference is not None:
             raise ResrankError(f"{results.path}: another job than {logs[0].path.name} ({logs[0].path.name} {difference}); "
                                f"run this shard again with `overwrite`")
-    return logs
+    return first, logs
 
 
 def check_every_shard(log_path: Path, logs: list[ResultsLog]) -> None:

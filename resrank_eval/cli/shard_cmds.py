@@ -58,7 +58,7 @@ def _merged(index_dir: str | None, output: str | None, overwrite: bool) -> tuple
 
     merges = {"rerank": rerank_merge, "retrieve": run_merge}
     # no shard left: any run's merge verifies it against every file its record lists (a rerank's stats too)
-    command = read_shard_logs(Path(output))[0].header["provenance"]["command"] if finished_shards(Path(output)) else "retrieve"
+    command = read_shard_logs(Path(output))[0].command if finished_shards(Path(output)) else "retrieve"
     if command not in merges:
         raise ResrankError(f"{output}: the shards of {command!r}, not of a run; merge them with --index DIR")
     return merges[command](output).run(overwrite), "run", str(output)
