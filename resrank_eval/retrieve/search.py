@@ -76,7 +76,13 @@ def retrieve_step(output: str | Path, dataset: Dataset, method: str = "bm25", to
         inputs["corpus"] = corpus_file(dataset.corpus_dir)
     provenance = Provenance.of("retrieve", arguments, inputs, sources)
     if method == "dense":
-        search = partial(_dense_search, index, model, queries, hits, batch_size, threads, device, dtype, arguments["remove_query"])
+        def search(qids: list[str]) -> Iterator[tuple[str, list[Candidate], dict[str, Any]]]:
+            from .dense import iter_dense_retrieve
+
+            for qid, found in iter_dense_retrieve(index, model, queries, hits, batch_size, threads, device, dtype, qids=qids,
+                                                  remove_query=arguments["remove_query"]):
+                yield qid, found, {}
+
         work = partial(rank_queries, qids=list(queries), batch_size=batch_size, rank=search)
         return ShardedStep(provenance, work, run_merge(output))
 
@@ -116,16 +122,6 @@ def _check(dataset: Dataset, method: str, index: str | Path | None, model: str |
         check_dense_index(index, search=True)
     else:
         raise ResrankError(f"unknown retrieval method {method!r}; choose one of {', '.join(METHODS)}")
-
-
-def _dense_search(index: str | Path, model: str | Path, queries: dict[str, Query], hits: int, batch_size: int, threads: int,
-                  device: str | None, dtype: str | None, remove_query: bool,
-                  qids: list[str]) -> Iterator[tuple[str, list[Candidate], dict[str, Any]]]:
-    """The hits of each of ``qids``, searched in blocks of ``batch_size`` (:func:`~resrank_eval.jobs.rank_queries`)."""
-    from .dense import iter_dense_retrieve
-
-    yield from ((qid, found, {}) for qid, found in iter_dense_retrieve(index, model, queries, hits, batch_size, threads, device,
-                                                                       dtype, qids=qids, remove_query=remove_query))
 
 
 def _publish(output: Path, logs: list[ResultsLog]) -> Run:
