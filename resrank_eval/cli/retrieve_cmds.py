@@ -104,9 +104,9 @@ def _weights(ctx: click.Context, param: click.Parameter, value: str | None) -> l
 @click.option("--method", type=click.Choice(["rrf", "interpolate"]), default="rrf", show_default=True,
               help="Reciprocal-rank fusion, or per-query min-max normalised score interpolation.")
 @click.option("--weights", callback=_weights, default=None, help="Comma-separated weight per run, e.g. 0.1,0.9.  [default: 1 each (rrf), equal shares (interpolate)]")
-@click.option("--k", type=float, default=None, help="RRF constant (rrf only).  [default: 60]")
+@click.option("--rrf.k", "k", type=float, default=None, help="RRF constant (rrf only), as Pyserini's fusion names it.  [default: 60]")
 @click.option("--depth", type=POSITIVE, default=1000, show_default=True, help="Hits per query each run contributes.")
-@click.option("--hits", type=POSITIVE, default=1000, show_default=True, help="Hits per query the fused run keeps.")
+@click.option("--hits", type=POSITIVE, default=1000, show_default=True, help="Hits per query the fused run keeps (Pyserini's fusion: --k).")
 @click.option("--run-tag", callback=checked_tag, default=None, help="Run tag.  [default: rrf-k60 or interpolate-<weights>]")
 @click.option("--output", required=True, type=Writable(), help="Fused TREC run to write.")
 @overwrite_option

@@ -63,7 +63,7 @@ class Cell:
         if stage.method == "fusion":
             inputs = [str(run_path(self.root, name, self.dataset)) for name in stage.runs]
             weights = ",".join(_number(w) for w in stage.weights) if stage.weights else None
-            fuse = {"method": stage.fusion, "weights": weights, "k": stage.k, "depth": stage.depth, "hits": stage.hits, **out}
+            fuse = {"method": stage.fusion, "weights": weights, "rrf.k": stage.k, "depth": stage.depth, "hits": stage.hits, **out}
             return [Command(["fuse", *inputs, *_option_args(fuse)])]
         search = {"hits": stage.hits, "batch_size": stage.batch_size, **out, "threads": self.grid.spec.threads}
         if stage.method == "dense":

@@ -97,10 +97,10 @@ ONE_RUN = {"q": [Candidate("d", 1.0)]}
 
 @pytest.mark.parametrize(("call", "python", "args", "cli"), [
     (lambda: fuse([ONE_RUN, ONE_RUN], k=0), "k must be a positive number, got 0",
-     lambda run, out: ["fuse", run, run, "--k", "0", "--output", out], "--k must be a positive number, got 0"),
+     lambda run, out: ["fuse", run, run, "--rrf.k", "0", "--output", out], "--rrf.k must be a positive number, got 0"),
     (lambda: fuse([ONE_RUN, ONE_RUN], "interpolate", k=0), "k does not apply to interpolate (it is for method rrf)",
-     lambda run, out: ["fuse", run, run, "--method", "interpolate", "--k", "0", "--output", out],
-     "--k does not apply to interpolate (it is for --method rrf)"),
+     lambda run, out: ["fuse", run, run, "--method", "interpolate", "--rrf.k", "0", "--output", out],
+     "--rrf.k does not apply to interpolate (it is for --method rrf)"),
     (lambda: fuse([ONE_RUN, ONE_RUN], weights=[1, 0]), "weights must be positive numbers (summing to at most 3.4e+38), got 1, 0",
      lambda run, out: ["fuse", run, run, "--weights", "1,0", "--output", out], "--weights must be positive numbers (summing to at most 3.4e+38), got 1, 0"),
     (lambda: reranker_factory("identity", window=4), "window does not apply to reranker 'identity' (it takes no options)",

@@ -662,8 +662,8 @@ def test_fusion_weights_must_be_positive(dl19: Path, tmp_path: Path, weights: st
 
 @pytest.mark.parametrize("k", ["inf", "nan", "0"])
 def test_the_rrf_constant_must_be_finite_and_positive(dl19: Path, tmp_path: Path, k: str) -> None:
-    """The probe's ``--k inf``: every fused score 0, the run ordered by docid, exit 0."""
-    refused(run_cli("fuse", dl19, dl19, "--k", k, "--output", tmp_path / "f.txt"), "--k must be a positive number")
+    """The probe's ``--rrf.k inf``: every fused score 0, the run ordered by docid, exit 0."""
+    refused(run_cli("fuse", dl19, dl19, "--rrf.k", k, "--output", tmp_path / "f.txt"), "--rrf.k must be a positive number")
     assert not (tmp_path / "f.txt").exists()
 
 

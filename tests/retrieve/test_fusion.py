@@ -8,7 +8,7 @@ import pytest
 
 from resrank_eval import evaluate, get_dataset
 from resrank_eval.errors import ResrankError
-from resrank_eval.formats.trec import read_run
+from resrank_eval.formats.trec import read_run, write_run
 from resrank_eval.retrieve import fuse, fuse_step
 from resrank_eval.types import Candidate
 from tests.helpers import REPO, assert_one_line_error, invoke
@@ -98,3 +98,17 @@ def test_fuse_step_keeps_an_equal_fusion_and_refuses_another(tmp_path: Path) -> 
     with pytest.raises(ResrankError, match=r"fused.txt: made with depth 100, now 50; pass overwrite"):
         fuse_step([BM25, MINILM], out, "interpolate", [1, 9], depth=50).run()
     assert fuse_step([BM25, MINILM], out, "interpolate", [1, 9], depth=50).run(overwrite=True).status == "made"
+
+
+def test_fuse_takes_pyserini_fusion_flags(tmp_path: Path) -> None:
+    """Pyserini's fusion names the RRF constant ``--rrf.k`` and the fused hits ``--k``; ``fuse --k 100`` read 100 as the RRF
+    constant and kept 1,000 hits, a different run without a word. The constant is ``--rrf.k``, the hits ``--hits``; ``--k``
+    is refused."""
+    out = tmp_path / "fused.txt"
+    result = invoke("fuse", str(BM25), str(MINILM), "--rrf.k", "30", "--depth", "100", "--hits", "10", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    expected = tmp_path / "expected.txt"
+    write_run(expected, fuse([read_run(BM25), read_run(MINILM)], "rrf", k=30, depth=100, hits=10), "rrf-k30")
+    assert out.read_bytes() == expected.read_bytes()
+    assert_one_line_error(invoke("fuse", str(BM25), str(MINILM), "--k", "100", "--output", str(tmp_path / "k.txt")),
+                          "No such option '--k'", "--rrf.k")
