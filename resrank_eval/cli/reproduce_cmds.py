@@ -155,14 +155,15 @@ def _command(name: str) -> click.Command:
 
 
 @click.command("regress")
-@click.option("--file", "conditions_file", default="offline", show_default=True, help="Conditions file (path or bundled name).")
-@click.option("--only", multiple=True, help="Re-run only these conditions (and what they read).")
-@click.option("--datasets", callback=_names, default=None, help="Comma-separated datasets.  [default: all]")
-@click.option("--runs-dir", type=Writable(folder=True), default="runs/regressions", show_default=True)
-def regress(conditions_file: str, only: tuple[str, ...], datasets: list[str] | None, runs_dir: str) -> None:
-    """Re-run the pinned cells from scratch and check every pinned score: `reproduce FILE --check --overwrite`."""
+@click.argument("conditions_file", default="offline")
+@click.option("--conditions", callback=_names, default=None, help="Comma-separated conditions to re-run (the conditions they read run too).  [default: all]")
+@click.option("--datasets", callback=_names, default=None, help="Comma-separated datasets to run them on.  [default: all]")
+@click.option("--output", type=Writable(folder=True), default="runs/regressions", show_default=True, help="Leaderboard folder.")
+def regress(conditions_file: str, conditions: list[str] | None, datasets: list[str] | None, output: str) -> None:
+    """Re-run the pinned cells of CONDITIONS_FILE (default: offline) from scratch and check every pinned score:
+    `reproduce CONDITIONS_FILE --check --overwrite`."""
     click.get_current_context().meta[OVERWRITE] = True
-    failed = run_conditions(conditions_file, list(only) or None, datasets, runs_dir, False, True, False, None, None, 1000)
+    failed = run_conditions(conditions_file, conditions, datasets, output, False, True, False, None, None, 1000)
     if failed:
         raise click.ClickException(f"{failed} regression check(s) failed")
 

@@ -36,7 +36,7 @@ def test_the_bundled_offline_file_pins_the_former_regressions() -> None:
 def test_rerun_scores_against_the_pin(tmp_path: Path, score: float, exit_code: int, status: str) -> None:
     pins = tmp_path / "pins.yaml"
     pins.write_text(DL19_ONLY.format(candidates=DL19_CANDIDATES, score=score))
-    result = invoke("regress", "--file", str(pins), "--runs-dir", str(tmp_path / "runs"))
+    result = invoke("regress", str(pins), "--output", str(tmp_path / "runs"))
     assert result.exit_code == exit_code, result.output
     assert f"{status} bm25" in result.output and "got 0.5058" in result.output
     assert (tmp_path / "runs" / "dl19" / "run.dl19.bm25.txt").is_file()
@@ -56,11 +56,11 @@ def test_rerun_scores_against_the_pin(tmp_path: Path, score: float, exit_code: i
 def test_bad_file_is_one_line_error(tmp_path: Path, text: str, fragments: list[str]) -> None:
     pins = tmp_path / "pins.yaml"
     pins.write_text(text)
-    assert_one_line_error(invoke("regress", "--file", str(pins), "--runs-dir", str(tmp_path / "runs")), *fragments)
+    assert_one_line_error(invoke("regress", str(pins), "--output", str(tmp_path / "runs")), *fragments)
     assert not (tmp_path / "runs").exists()
 
 
 def test_unknown_condition_is_an_error(tmp_path: Path) -> None:
     pins = tmp_path / "pins.yaml"
     pins.write_text(DL19_ONLY.format(candidates=DL19_CANDIDATES, score=0.5058))
-    assert_one_line_error(invoke("regress", "--file", str(pins), "--only", "dl20.bm25"), "no condition 'dl20.bm25'", "known: bm25")
+    assert_one_line_error(invoke("regress", str(pins), "--conditions", "dl20.bm25"), "no condition 'dl20.bm25'", "known: bm25")

@@ -145,7 +145,7 @@ def test_check_fails_loudly_on_a_wrong_pin(pinned: Path, tmp_path: Path) -> None
     assert result.exit_code == 1
     assert "FAIL bm25" in result.output and "expected 0.6058 got 0.5058" in result.output
     assert "pinned score(s) differ" in result.output
-    regress = invoke("regress", "--file", str(wrong), "--only", "bm25", "--datasets", "dl19", "--runs-dir", str(tmp_path / "re"))
+    regress = invoke("regress", str(wrong), "--conditions", "bm25", "--datasets", "dl19", "--output", str(tmp_path / "re"))
     assert regress.exit_code == 1 and "1 regression check(s) failed" in regress.output
 
 
@@ -171,7 +171,7 @@ def test_a_check_of_cells_without_pins_is_refused(tmp_path: Path, cranfield: Pat
     """``regress`` (and ``reproduce --check``) of cells with no pinned score ran them all, then said '0 of 0 pinned scores
     reproduced' and exited 0: a regression check that checked nothing passed."""
     path = conditions_file(tmp_path, cranfield, tmp_path / "runs")
-    for command in (["reproduce", str(path), "--check"], ["regress", "--file", str(path), "--runs-dir", str(tmp_path / "re")]):
+    for command in (["reproduce", str(path), "--check"], ["regress", str(path), "--output", str(tmp_path / "re")]):
         assert_one_line_error(invoke(*command), f"{path}: no pinned score among the chosen cells to check")
     assert not (tmp_path / "runs").exists() and not (tmp_path / "re").exists()
 
