@@ -42,7 +42,7 @@ resrank-eval report "$NF"/run.beir-nfcorpus.*.txt --dataset beir/nfcorpus \
 
 DL=$OUT/dl19
 CAND=resrank_eval/data/candidates/dl19-bm25-top100.json.gz
-resrank-eval import-candidates "$CAND" --tag bm25 --output "$DL/run.dl19.bm25.txt"
+resrank-eval import-candidates "$CAND" --run-tag bm25 --output "$DL/run.dl19.bm25.txt"
 for reranker in encoder resrank; do
   rerank --dataset dl19 --candidates "$CAND" --reranker "$reranker" --model "$MODEL" --run-tag "$reranker" \
     --output "$DL/run.dl19.$reranker.txt"

@@ -15,7 +15,7 @@ OUT=${2:-runs/dl19}
 RANKGPT_TOP_K=${3:-100}
 CAND=resrank_eval/data/candidates/dl19-bm25-top100.json.gz
 mkdir -p "$OUT"
-resrank-eval import-candidates "$CAND" --tag bm25 --output "$OUT/run.dl19.bm25.txt"
+resrank-eval import-candidates "$CAND" --run-tag bm25 --output "$OUT/run.dl19.bm25.txt"
 rerank() { resrank-eval rerank --dataset dl19 --candidates "$CAND" --top-k 100 --batch-size 4 "$@"; }
 rerank --reranker encoder --model mini --run-tag minilm --output "$OUT/run.dl19.minilm.txt"
 rerank --reranker encoder --model "$MODEL" --run-tag resrank-mini-encoder --output "$OUT/run.dl19.resrank-mini-encoder.txt"

@@ -83,7 +83,7 @@ overwrite_option = click.option("--overwrite", is_flag=True, expose_value=False,
 
 
 def checked_tag(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """``--run-tag`` / ``--tag`` checked as the command line is parsed, not when the run is written after the work."""
+    """``--run-tag`` checked as the command line is parsed, not when the run is written after the work."""
     try:
         return None if value is None else check_tag(value)
     except ResrankError as exc:

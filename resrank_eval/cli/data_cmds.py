@@ -26,12 +26,12 @@ def datasets() -> None:
 @click.option("--output", required=True, type=Writable(), help="TREC run to write.")
 @click.option("--passages", type=Writable(), default=None, help="Passage store (BEIR corpus JSONL); default: <output>.passages.jsonl.")
 @click.option("--topics-output", type=Writable(), default=None, help="Also write the queries as a TSV topic file.")
-@click.option("--tag", callback=checked_tag, default="candidates", show_default=True, help="Run tag.")
+@click.option("--run-tag", "tag", callback=checked_tag, default="candidates", show_default=True, help="Run tag (6th column).")
 @overwrite_option
 def import_candidates(candidates: str, output: str, passages: str | None, topics_output: str | None, tag: str) -> str:
     """Import candidates (RankGPT JSON, or rank_llm Request/Result JSON or JSONL) into a TREC run plus a passage-text store.
 
-    Existing outputs are kept only when made from the same file and tag and unchanged since (recorded
+    Existing outputs are kept only when made from the same file and run tag and unchanged since (recorded
     in <output>.provenance.json); anything else is refused, naming what differs.
     """
     from ..datasets.interchange import import_candidates_step, passage_store

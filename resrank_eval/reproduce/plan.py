@@ -57,7 +57,7 @@ class Cell:
         out = {"run_tag": self.condition.name, "output": self.run_path}
         source = _imported_file(self.grid, stage, self.dataset.name)
         if source is not None and _is_candidates(source):
-            return [Command(["import-candidates", source, *_option_args({"output": self.run_path, "tag": self.condition.name})])]
+            return [Command(["import-candidates", source, *_option_args(out)])]
         if source is not None:
             return [Command(["convert-run", source, *_option_args({"to": "trec", **out})])]
         if stage.method == "fusion":

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from resrank_eval.cli import main
+from resrank_eval.cli.common import checked_tag
+from resrank_eval.formats.trec import read_run
+from tests.helpers import DL19_CANDIDATES, invoke
 
 
 def _commands() -> dict[str, click.Command]:
     ctx = click.Context(main)
     return {name: command for name in main.list_commands(ctx) if (command := main.get_command(ctx, name)) is not None}
+
+
+def test_every_run_tag_is_run_tag(tmp_path: Path) -> None:
+    """``import-candidates`` took ``--tag`` where ``retrieve``, ``fuse``, ``rerank`` and ``convert-run`` take ``--run-tag``."""
+    tags = {name: p.opts for name, command in _commands().items() for p in command.params if p.callback is checked_tag}
+    assert {"import-candidates", "retrieve", "fuse", "rerank", "convert-run"} <= tags.keys()
+    assert {name: opts for name, opts in tags.items() if opts != ["--run-tag"]} == {}
+    out = tmp_path / "run.txt"
+    assert invoke("import-candidates", str(DL19_CANDIDATES), "--output", str(out), "--run-tag", "bm25").exit_code == 0
+    assert read_run(out) and {line.split()[5] for line in out.read_text().splitlines()} == {"bm25"}
 
 
 def test_regress_names_its_options_as_reproduce_does() -> None:

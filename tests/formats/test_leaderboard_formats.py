@@ -21,7 +21,7 @@ from tests.helpers import DL19_CANDIDATES, assert_one_line_error, invoke
 def dl19(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled DL19 BM25 candidates as a TREC run with its passage store beside it."""
     run = tmp_path_factory.mktemp("dl19") / "run.dl19.bm25.txt"
-    assert invoke("import-candidates", str(DL19_CANDIDATES), "--output", str(run), "--tag", "bm25").exit_code == 0
+    assert invoke("import-candidates", str(DL19_CANDIDATES), "--output", str(run), "--run-tag", "bm25").exit_code == 0
     return run
 
 
@@ -52,7 +52,7 @@ def test_request_jsonl_round_trip(dl19: Path, tmp_path: Path) -> None:
     assert returned.run == read_run(dl19) and returned.passages == original.passages
     assert {q: t.text for q, t in returned.topics.items()} == {q: t.text for q, t in original.topics.items()}
     imported, again = tmp_path / "imported.txt", tmp_path / "again.jsonl"
-    assert invoke("import-candidates", str(requests), "--output", str(imported), "--tag", "bm25").exit_code == 0
+    assert invoke("import-candidates", str(requests), "--output", str(imported), "--run-tag", "bm25").exit_code == 0
     assert imported.read_bytes() == dl19.read_bytes()
     assert invoke("export-candidates", "--dataset", "dl19", "--run", str(imported), "--corpus", f"{imported}.passages.jsonl",
                   "--output", str(again)).exit_code == 0

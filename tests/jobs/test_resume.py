@@ -117,7 +117,7 @@ def test_keeping_needs_every_output_and_the_same_arguments(tmp_path: Path) -> No
     Path(f"{out}.passages.jsonl").unlink()  # a deleted passage store is made again, with the rest
     assert run_cli("import-candidates", DL19_CANDIDATES, "--output", out).exit_code == 0
     assert Path(f"{out}.passages.jsonl").is_file()
-    refused(run_cli("import-candidates", DL19_CANDIDATES, "--output", out, "--tag", "other"), "made with --tag candidates, now other")
+    refused(run_cli("import-candidates", DL19_CANDIDATES, "--output", out, "--run-tag", "other"), "made with --run-tag candidates, now other")
     Path(f"{out}.provenance.json").unlink()
     refused(run_cli("import-candidates", DL19_CANDIDATES, "--output", out), "exists, but no record says what made it")
 
