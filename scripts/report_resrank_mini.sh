@@ -18,13 +18,13 @@ if [ -z "${3:-}" ] && [ "$MODEL" = "$BUNDLED" ]; then
 else
   INDEX=${3:-$OUT/nfcorpus/index}
 fi
-WEIGHTS="0.1 0.2 0.3 0.4 0.5"
+WEIGHTS="0.1,0.9 0.2,0.8 0.3,0.7 0.4,0.6 0.5,0.5"  # BM25's, the encoder's
 rerank() { resrank-eval rerank --top-k 100 --batch-size 4 "$@"; }
-fusions() {  # fusions BM25_RUN ENCODER_RUN PREFIX
-  python scripts/fuse_runs.py rrf "$1" "$2" --run-tag rrf-bm25-encoder --output "$3.rrf-bm25-encoder.txt"
+fusions() {  # fusions BM25_RUN ENCODER_RUN PREFIX: of the top-100 both runs share, so each fused run is 100 deep
+  resrank-eval fuse "$1" "$2" --method rrf --depth 100 --run-tag rrf-bm25-encoder --output "$3.rrf-bm25-encoder.txt"
   for w in $WEIGHTS; do
-    python scripts/fuse_runs.py interpolate "$1" "$2" --weight "$w" --run-tag "interp-bm25-encoder-$w" \
-      --output "$3.interp-bm25-encoder-$w.txt"
+    resrank-eval fuse "$1" "$2" --method interpolate --weights "$w" --depth 100 --run-tag "interp-bm25-encoder-${w%%,*}" \
+      --output "$3.interp-bm25-encoder-${w%%,*}.txt"
   done
 }
 
