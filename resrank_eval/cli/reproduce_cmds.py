@@ -159,11 +159,12 @@ def _command(name: str) -> click.Command:
 @click.option("--conditions", callback=_names, default=None, help="Comma-separated conditions to re-run (the conditions they read run too).  [default: all]")
 @click.option("--datasets", callback=_names, default=None, help="Comma-separated datasets to run them on.  [default: all]")
 @click.option("--output", type=Writable(folder=True), default="runs/regressions", show_default=True, help="Leaderboard folder.")
-def regress(conditions_file: str, conditions: list[str] | None, datasets: list[str] | None, output: str) -> None:
+@resamples_option
+def regress(conditions_file: str, conditions: list[str] | None, datasets: list[str] | None, output: str, n_resamples: int) -> None:
     """Re-run the pinned cells of CONDITIONS_FILE (default: offline) from scratch and check every pinned score:
     `reproduce CONDITIONS_FILE --check --overwrite`."""
     click.get_current_context().meta[OVERWRITE] = True
-    failed = run_conditions(conditions_file, conditions, datasets, output, False, True, False, None, None, 1000)
+    failed = run_conditions(conditions_file, conditions, datasets, output, False, True, False, None, None, n_resamples)
     if failed:
         raise click.ClickException(f"{failed} regression check(s) failed")
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from resrank_eval.formats.candidates import read_candidates
+from resrank_eval.formats.trec import write_run
 from resrank_eval.reproduce import bundled_file, load_grid
 from tests.helpers import DL19_CANDIDATES, assert_one_line_error, invoke
 
@@ -64,3 +66,32 @@ def test_unknown_condition_is_an_error(tmp_path: Path) -> None:
     pins = tmp_path / "pins.yaml"
     pins.write_text(DL19_ONLY.format(candidates=DL19_CANDIDATES, score=0.5058))
     assert_one_line_error(invoke("regress", str(pins), "--conditions", "dl20.bm25"), "no condition 'dl20.bm25'", "known: bm25")
+
+
+BM25_AND_ITS_TOP5 = """\
+baseline: bm25
+datasets:
+  - name: dl19
+    first_stages: {{bm25: "{candidates}", top5: "{top5}"}}
+conditions:
+  - name: bm25
+    first_stage: {{method: bm25}}
+  - name: top5
+    first_stage: {{method: imported, source: top5}}
+expected:
+  bm25:
+    dl19: {{"nDCG@10": 0.5058}}
+"""
+
+
+def test_the_table_is_the_one_reproduce_prints(tmp_path: Path) -> None:
+    """``regress`` tested significance with 1,000 resamples where ``reproduce`` takes 10,000: the same grid had other
+    p-values (and could have other markers) under the two commands."""
+    top5 = tmp_path / "top5.txt"
+    write_run(top5, {qid: hits[:5] for qid, hits in read_candidates(DL19_CANDIDATES).run.items()}, "top5")
+    pins = tmp_path / "pins.yaml"
+    pins.write_text(BM25_AND_ITS_TOP5.format(candidates=DL19_CANDIDATES, top5=top5))
+    assert invoke("regress", str(pins), "--output", str(tmp_path / "regress")).exit_code == 0
+    assert invoke("reproduce", str(pins), "--check", "--overwrite", "--output", str(tmp_path / "reproduce")).exit_code == 0
+    regress, reproduce = ((tmp_path / name / "table.csv").read_text().replace(str(tmp_path / name), "") for name in ("regress", "reproduce"))
+    assert regress == reproduce
