@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import Writable, echo_warning
+from .common import Writable, echo_warning, split_option
 
 
 @click.command("evaluate")
@@ -14,10 +14,11 @@ from .common import Writable, echo_warning
 @click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--qrels", type=click.Path(exists=True, dir_okay=False), default=None, help="Qrels file overriding the dataset's.")
 @click.option("--corpus", type=click.Path(file_okay=False), default=None, help="BEIR dir for datasets not in the registry.")
-@click.option("--split", default="test", show_default=True)
+@split_option
 @click.option("--measure", "-m", "measures", multiple=True, help="Measure(s) instead of the standard set, e.g. -m nDCG@10 -m 'R(rel=2)@100'.")
 @click.option("--per-query", is_flag=True, help="Also print every query's scores (qid 'all' = mean).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True,
+              help="How the table is printed (or written to --output).")
 @click.option("--output", type=Writable(), default=None, help="Write the table here instead of stdout.")
 def evaluate_cmd(dataset: str, runs: tuple[str, ...], qrels: str | None, corpus: str | None, split: str, measures: tuple[str, ...],
                  per_query: bool, fmt: str, output: str | None) -> None:

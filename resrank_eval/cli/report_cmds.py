@@ -18,7 +18,8 @@ from .common import POSITIVE, Writable, echo_warning, resamples_option
 @click.option("--baseline", default=None, help="Run file or system label (run tag) to test every other run against.")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True, help="Significance level for the table markers.")
 @resamples_option
-@click.option("--format", "fmt", type=click.Choice(["markdown", "latex", "csv", "html"]), default="markdown", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["markdown", "latex", "csv", "html"]), default="markdown", show_default=True,
+              help="Table printed on stdout (--output writes every format).")
 @click.option("--output", type=Writable(folder=True), default=None,
               help="Also write report.md/.tex/.csv, index.html and tradeoff.png/.pdf into this folder.")
 def report(runs: tuple[str, ...], dataset: str | None, corpus: str | None, split: str, baseline: str | None, alpha: float,

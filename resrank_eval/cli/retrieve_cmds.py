@@ -46,11 +46,13 @@ def index(dataset: str, corpus: str | None, index_dir: str | None, threads: int)
 @corpus_option
 @split_option
 @click.option("--topics", type=click.Path(exists=True, dir_okay=False), default=None, help="Topic file overriding the dataset's.")
-@click.option("--method", type=click.Choice(["bm25", "dense"]), default="bm25", show_default=True)
+@click.option("--method", type=click.Choice(["bm25", "dense"]), default="bm25", show_default=True,
+              help="BM25 over a Lucene index, or dense retrieval with the ResRank encoder over a FAISS index.")
 @click.option("--index", default=None, help="Lucene index dir or Pyserini prebuilt name (bm25); FAISS index dir (dense).")
 @click.option("--model", default=None, help="ResRank checkpoint or encoder for --method dense.")
-@click.option("--hits", type=POSITIVE, default=1000, show_default=True)
-@click.option("--batch-size", type=POSITIVE, default=64, show_default=True)
+@click.option("--hits", type=POSITIVE, default=1000, show_default=True, help="Hits per query the run keeps (Pyserini's --hits).")
+@click.option("--batch-size", type=POSITIVE, default=64, show_default=True,
+              help="Queries searched per call (Pyserini's --batch-size): BM25's over --threads threads, dense's one encoder batch.")
 @click.option("--remove-query/--keep-query", default=None, help="Drop hits whose docid equals the qid (default: on for BEIR).")
 @click.option("--output", type=Writable(), default=None, help="Run file; default runs/run.<dataset>.<method>.<split>.txt.")
 @click.option("--run-tag", callback=checked_tag, default=None, help="Run tag (6th column).  [default: bm25-flat or dense-<model>]")

@@ -23,7 +23,8 @@ from .common import Writable, corpus_option, overwrite_option, run_step
 @click.option("--missed-positives/--no-missed-positives", default=True, show_default=True,
               help="Give a query whose positives the run missed one anyway (after the run's passages); "
                    "--no-missed-positives skips such queries, so lists are exactly the run's.")
-@click.option("--seed", type=int, default=13, show_default=True)
+@click.option("--seed", type=int, default=13, show_default=True,
+              help="Random seed of the queries drawn (--max-queries) and of the positives and negatives sampled (with --run).")
 @overwrite_option
 def build_train(
     output: str,

@@ -37,3 +37,11 @@ def test_regress_names_its_options_as_reproduce_does() -> None:
 
     regress, reproduce = params("regress"), params("reproduce")
     assert {name: spec for name, spec in regress.items() if reproduce.get(name) != spec} == {}
+
+
+def test_every_option_says_what_it_does() -> None:
+    """``demo --top-k``, ``retrieve --hits``, ``build-train --seed`` and eight more had no help: `--help` and the generated
+    CLI reference showed the bare flag."""
+    bare = {f"{name} {p.opts[0]}" for name, command in {"": main, **_commands()}.items() for p in command.params
+            if isinstance(p, click.Option) and not (p.help or "").strip()}
+    assert bare == set()
