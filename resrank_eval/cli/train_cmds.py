@@ -14,8 +14,8 @@ from .common import Writable, corpus_option, overwrite_option, run_step
 @corpus_option
 @click.option("--split", default="train", show_default=True, help="Qrels split to train on (never the test split).")
 @click.option("--run", "run_path", type=click.Path(dir_okay=False, exists=True), default=None, help="First-stage TREC run of that split (BM25 or dense): hard negatives.")
-@click.option("--candidates-file", type=click.Path(dir_okay=False, exists=True), default=None, help="rank_llm candidate JSON whose hit order is a teacher ranking.")
-@click.option("--qrels", "qrels_path", type=click.Path(dir_okay=False, exists=True), default=None, help="Labels for --candidates-file (optional).")
+@click.option("--candidates", "candidates_file", type=click.Path(dir_okay=False, exists=True), default=None, help="rank_llm candidate JSON whose hit order is a teacher ranking.")
+@click.option("--qrels", "qrels_path", type=click.Path(dir_okay=False, exists=True), default=None, help="Labels for --candidates (optional).")
 @click.option("--num-candidates", type=click.IntRange(min=2), default=20, show_default=True, help="Candidates per training list.")
 @click.option("--depth", type=click.IntRange(min=1), default=100, show_default=True, help="First-stage depth hard negatives are sampled from.")
 @click.option("--max-positives", type=click.IntRange(min=1), default=5, show_default=True, help="Positives per list (with --run).")
@@ -47,7 +47,7 @@ def build_train(
     from ..train.build import BuildOptions, build_train_step
 
     if (run_path is None) == (candidates_file is None):
-        raise ResrankError("give exactly one source: --dataset D --run RUN, or --candidates-file JSON")
+        raise ResrankError("give exactly one source: --dataset D --run RUN, or --candidates JSON")
     data = None
     if run_path is not None:
         if dataset is None:

@@ -27,6 +27,14 @@ def test_every_run_tag_is_run_tag(tmp_path: Path) -> None:
     assert read_run(out) and {line.split()[5] for line in out.read_text().splitlines()} == {"bm25"}
 
 
+def test_every_candidate_json_is_candidates() -> None:
+    """``build-train`` took as ``--candidates-file`` the rank_llm candidate JSON ``rerank`` takes as ``--candidates``."""
+    inputs = {name: p.opts for name, command in _commands().items() for p in command.params
+              if isinstance(p, click.Option) and (p.help or "").startswith("rank_llm candidate JSON")}
+    assert {"rerank", "build-train"} <= inputs.keys()
+    assert {name: opts for name, opts in inputs.items() if opts != ["--candidates"]} == {}
+
+
 def test_regress_names_its_options_as_reproduce_does() -> None:
     """``regress`` is ``reproduce FILE --check --overwrite``, yet took the file as ``--file``, the conditions as repeated
     ``--only`` (``reproduce --conditions a,b``; ``--only a,b`` was one unknown condition) and the folder as ``--runs-dir``."""

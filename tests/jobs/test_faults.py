@@ -143,7 +143,7 @@ def test_an_output_that_is_also_an_input_is_refused(dl19: Path, command: str) ->
 
 
 READS = ["rerank --run", "rerank --topics", "retrieve --topics", "export-candidates --topics", "evaluate RUN", "evaluate --qrels",
-         "build-train --candidates-file", "report RUN"]
+         "build-train --candidates", "report RUN"]
 
 
 @pytest.mark.parametrize("command", READS)
@@ -168,7 +168,7 @@ def test_no_command_writes_over_a_file_it_reads(dl19: Path, tmp_path: Path, comm
                                                 "--output", topics, "--overwrite"]),
         "evaluate RUN": (dl19, ["evaluate", "--dataset", "dl19", dl19, "--output", dl19]),
         "evaluate --qrels": (qrels, ["evaluate", "--dataset", "dl19", dl19, "--qrels", qrels, "--output", qrels]),
-        "build-train --candidates-file": (candidates, ["build-train", "--candidates-file", candidates, "--output", candidates]),
+        "build-train --candidates": (candidates, ["build-train", "--candidates", candidates, "--output", candidates]),
         "report RUN": (named_report, ["report", named_report, "--dataset", "dl19", "--output", named_report.parent]),
     }[command]
     before = snapshot(tmp_path)

@@ -231,7 +231,7 @@ def test_ablations_rewrite_the_stages(tmp_path: Path) -> None:
 
 def test_build_train_from_teacher_candidates_cli(tmp_path: Path) -> None:
     out = tmp_path / "teacher.jsonl"
-    result = CliRunner().invoke(main, ["build-train", "--candidates-file", str(DL19_CANDIDATES), "--num-candidates", "5", "-o", str(out)])
+    result = CliRunner().invoke(main, ["build-train", "--candidates", str(DL19_CANDIDATES), "--num-candidates", "5", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert [c.rank for c in read_examples(out)[0].candidates] == [1, 2, 3, 4, 5]
 
@@ -240,7 +240,7 @@ def test_build_train_keeps_what_it_made_and_overwrites_nothing_else(tmp_path: Pa
     """build-train kept no record: a file at --output (made by hand, or with other options) was overwritten, exit 0, and a
     training file edited after it was made was made again silently. It is a step like every command that writes."""
     out = tmp_path / "teacher.jsonl"
-    command = ["build-train", "--candidates-file", str(DL19_CANDIDATES), "--num-candidates", "5", "-o", str(out)]
+    command = ["build-train", "--candidates", str(DL19_CANDIDATES), "--num-candidates", "5", "-o", str(out)]
     out.write_text("my own notes\n")
     result = CliRunner().invoke(main, command)
     assert result.exit_code == 2 and "--overwrite" in result.output and out.read_text() == "my own notes\n"
