@@ -214,6 +214,24 @@ def test_a_utf8_bom_is_stripped_from_json_jsonl_and_gzip(tmp_path: Path) -> None
     assert list(iter_jsonl(jsonl)) == [(1, {"a": 1})]
 
 
+# -- a lone \r ends a line, as Python's universal newlines and Pyserini's Java readers end one ----------------------------
+
+
+def test_old_mac_line_endings_end_lines_and_keep_line_numbers(tmp_path: Path) -> None:
+    """Probe: a file whose lines end in a lone ``\\r`` was one line, so every later topic became part of the first one's text
+    (exit 0). Each ``\\r`` now ends a line; ``\\r\\n`` still ends one line, and errors count lines as editors do."""
+    topics = tmp_path / "t.tsv"
+    topics.write_bytes(b"q1\tfirst\rq2\tsecond\r\nq3\tthird\r")
+    assert {q.qid: q.text for q in read_topics(topics).values()} == {"q1": "first", "q2": "second", "q3": "third"}
+    run = tmp_path / "r.txt.gz"
+    run.write_bytes(gzip.compress(b"q1 Q0 d1 1 2.0 t\rq1 Q0 d2 2 1.0 t\r"))
+    assert [c.docid for c in read_run(run)["q1"]] == ["d1", "d2"]
+    qrels = tmp_path / "q.txt"
+    qrels.write_bytes(b"q1 0 d1 1\r\rq1 0 d2\r")
+    with pytest.raises(InputError, match=r"q.txt:3: got 3 columns, but line 1 has 4"):
+        read_qrels(qrels)
+
+
 # -- no traceback for bad bytes, and JSON errors keep line and column -----------------
 
 
