@@ -1,8 +1,10 @@
 """Reading text files: the one place bytes become lines, so every reader follows the same rules.
 
-UTF-8, with a leading byte-order mark dropped (editors on Windows write one, and glued to the first
-qid it silently loses that query); ``*.gz`` is gunzipped; ``\\r\\n`` and a lone ``\\r`` (old Mac files) end a
-line like ``\\n``, as they do for Python's universal newlines and Pyserini's Java readers, so a line number
+UTF-8, with a byte-order mark that starts a line dropped: editors on Windows write one, and glued to
+the first qid it silently loses that query. It starts a later line where ``cat a.tsv b.tsv`` joined two
+such files, and there too it is the second file's encoding mark, never part of an id; one inside a line
+is kept (it is text there). ``*.gz`` is gunzipped. ``\\r\\n`` and a lone ``\\r`` (old Mac files) end a line
+like ``\\n``, as they do for Python's universal newlines and Pyserini's Java readers, so a line number
 means the same line there. Every failure -- a missing or unreadable file, bytes that are not UTF-8, a
 truncated or corrupt gzip stream -- is an :class:`InputError` at ``file:line`` rather than a traceback,
 and lines are decoded one by one so that line is exact.
@@ -55,9 +57,7 @@ def _decode(path: str | Path, lineno: int, raw: bytes) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(path, lineno, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})") from None
-    if lineno == 1:
-        text = text.removeprefix(BOM)
-    return text
+    return text.removeprefix(BOM)
 
 
 def _gzip_reason(exc: BaseException) -> str:

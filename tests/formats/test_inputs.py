@@ -214,6 +214,21 @@ def test_a_utf8_bom_is_stripped_from_json_jsonl_and_gzip(tmp_path: Path) -> None
     assert list(iter_jsonl(jsonl)) == [(1, {"a": 1})]
 
 
+def test_a_bom_that_starts_a_later_line_is_stripped_as_after_cat_of_two_files(tmp_path: Path) -> None:
+    """Probe: ``cat a.tsv b.tsv`` of two files with a BOM kept b's in the qid of its first line (``\\ufeffq2``), which then
+    matched no judgment (exit 0); a JSONL file joined so was invalid JSON at that line. A BOM inside a line is text, kept."""
+    bom = "\ufeff"
+    topics = tmp_path / "t.tsv"
+    topics.write_text(f"{bom}q1\tfirst\n{bom}q2\tsecond {bom}word\n", encoding="utf-8")
+    assert {q.qid: q.text for q in read_topics(topics).values()} == {"q1": "first", "q2": f"second {bom}word"}
+    qrels = tmp_path / "q.txt"
+    qrels.write_text(f"{bom}q1 0 d1 1\r\n{bom}q2 0 d2 1\r\n", encoding="utf-8")
+    assert read_qrels(qrels) == {"q1": {"d1": 1}, "q2": {"d2": 1}}
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(f'{bom}{{"_id": "d1", "text": "a"}}\n{bom}{{"_id": "d2", "text": "b"}}\n', encoding="utf-8")
+    assert [d.docid for d in iter_corpus(corpus)] == ["d1", "d2"]
+
+
 # -- a lone \r ends a line, as Python's universal newlines and Pyserini's Java readers end one ----------------------------
 
 
