@@ -247,6 +247,34 @@ def test_old_mac_line_endings_end_lines_and_keep_line_numbers(tmp_path: Path) ->
         read_qrels(qrels)
 
 
+@pytest.mark.parametrize(
+    ("name", "lines", "message"),
+    [
+        ("queries.jsonl", ['{"_id": "q1", "text": "a"}', '{"_id": "q2", "text": "b \\ud800"}'],
+         "queries.jsonl:2: a query's 'text' is not valid Unicode"),
+        ("queries.jsonl", ['{"_id": "q\\uDC00", "text": "a"}'], "queries.jsonl:1: qid is not valid Unicode"),
+        ("corpus.jsonl", ['{"_id": "d1", "text": "a"}', '{"_id": "d2", "text": "b \\udfff \\ud83d"}'],
+         "corpus.jsonl:2: document 'text' is not valid Unicode"),
+        ("corpus.jsonl", ['{"_id": "d1", "title": "\\ud800", "text": "a"}'], "corpus.jsonl:1: document 'title' is not valid Unicode"),
+        ("corpus.jsonl", ['{"_id": "d\\ud800", "text": "a"}'], "corpus.jsonl:1: _id is not valid Unicode"),
+    ],
+)
+def test_a_lone_surrogate_is_refused_at_its_line(tmp_path: Path, name: str, lines: list[str], message: str) -> None:
+    """Probe: JSON's ``\\ud800`` escape read as a lone surrogate in a query, passage or id, was accepted, and failed when
+    written with "'utf-8' codec can't encode ...", naming no file."""
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=message + r" \(a lone surrogate\)"):
+        read_topics(path) if name == "queries.jsonl" else list(iter_corpus(path))
+
+
+def test_a_surrogate_pair_is_one_character(tmp_path: Path) -> None:
+    """JSON written with ASCII escapes (Python's default) holds an emoji as a pair of surrogate escapes: one character."""
+    path = tmp_path / "corpus.jsonl"
+    path.write_text('{"_id": "d1", "text": "\\ud83d\\ude00 \\u00e9"}\n')
+    assert [d.text for d in iter_corpus(path)] == ["\U0001f600 \u00e9"]
+
+
 # -- no traceback for bad bytes, and JSON errors keep line and column -----------------
 
 
