@@ -15,7 +15,7 @@ from ..errors import InputError, ResrankError
 from ..logs import progress
 from ..types import Passage
 from .atomic import atomic_write
-from .ids import check_id
+from .ids import check_id, check_text
 from .jsonl import iter_jsonl
 
 
@@ -80,7 +80,10 @@ def _document(path: Path, lineno: int, record: object) -> Document:
     title = record.get("title") or ""
     if not isinstance(title, str):
         raise InputError(path, lineno, "document 'title' must be a string")
-    return Document(docid, title, text)
+    try:  # JSON's "\\ud800" escape reads as a lone surrogate
+        return Document(docid, check_text(title, "document 'title'"), check_text(text, "document 'text'"))
+    except ValueError as exc:
+        raise InputError(path, lineno, str(exc)) from None
 
 
 def load_passages(corpus: str | Path, docids: Collection[str] | None = None) -> dict[str, str]:

@@ -5,7 +5,8 @@ columns, so an id with a space, an empty one, or a JSON ``null`` written out as 
 line that its own reader rejects. JSON may hold an id as an integer (rank_llm writes numeric qids),
 which becomes its decimal string; null, objects, floats and booleans are errors. A score is a finite
 number: NaN has no rank. Readers check at the source (and say where); writers check again, so
-nothing they write is refused when it is read back. A control character (a NUL, an escape) is no id either.
+nothing they write is refused when it is read back. A control character (a NUL, an escape) is no id either,
+nor a lone surrogate (below): an id is text too.
 A text (a query, a passage) is a string UTF-8 can write: Python and JSON strings can hold a lone surrogate, which
 no file and no tokenizer takes. Where a text must not be blank, :func:`is_blank` decides what blank is.
 Errors show the value at fault as JSON writes it (:func:`shown`): ``true``, ``null``, ``"d 1"``.
@@ -35,7 +36,7 @@ def check_id(value: object, what: str = "id") -> str:
         raise ValueError(f"{what} {shown(text)} contains whitespace")
     if _CONTROL.search(text):
         raise ValueError(f"{what} {shown(text)} contains a control character")
-    return text
+    return check_text(text, what)
 
 
 def check_text(value: object, what: str = "text") -> str:

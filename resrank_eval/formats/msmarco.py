@@ -27,7 +27,7 @@ def iter_msmarco_lines(path: str | Path) -> Iterator[tuple[int, str, str, int]]:
     for lineno, line in iter_lines(path):
         if not line.strip():
             continue
-        parts = line.rstrip("\r").split("\t")
+        parts = line.split("\t")
         if len(parts) != 3 or not all(p.strip() == p and p for p in parts):
             raise InputError(path, lineno, f"expected 'qid<TAB>docid<TAB>rank' (3 tab-separated columns), got {line.strip()[:80]!r}")
         try:
@@ -56,7 +56,7 @@ def looks_like_msmarco(path: str | Path) -> bool:
     """The first non-blank line has three tab-separated columns (a TREC run has six, space-separated)."""
     for _, line in iter_lines(path):
         if line.strip():
-            return len(line.rstrip("\r").split("\t")) == 3
+            return len(line.split("\t")) == 3
     return False
 
 

@@ -1,10 +1,13 @@
 """Reading text files: the one place bytes become lines, so every reader follows the same rules.
 
-UTF-8, with a leading byte-order mark dropped (editors on Windows write one, and glued to the first
-qid it silently loses that query); ``*.gz`` is gunzipped; ``\\r\\n`` ends a line like ``\\n``. Every
-failure -- a missing or unreadable file, bytes that are not UTF-8, a truncated or corrupt gzip
-stream -- is an :class:`InputError` at ``file:line`` rather than a traceback, and lines are decoded
-one by one so that line is exact.
+UTF-8, with a byte-order mark that starts a line dropped: editors on Windows write one, and glued to
+the first qid it silently loses that query. It starts a later line where ``cat a.tsv b.tsv`` joined two
+such files, and there too it is the second file's encoding mark, never part of an id; one inside a line
+is kept (it is text there). ``*.gz`` is gunzipped. ``\\r\\n`` and a lone ``\\r`` (old Mac files) end a line
+like ``\\n``, as they do for Python's universal newlines and Pyserini's Java readers, so a line number
+means the same line there. Every failure -- a missing or unreadable file, bytes that are not UTF-8, a
+truncated or corrupt gzip stream -- is an :class:`InputError` at ``file:line`` rather than a traceback,
+and lines are decoded one by one so that line is exact.
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     lineno = 0
     with open_bytes(path) as handle:
         try:
-            for lineno, raw in enumerate(handle, 1):
-                yield lineno, _decode(path, lineno, raw)
+            for raw in handle:  # ends at b"\n" only; a UTF-8 character never holds a \r or \n byte, so split here
+                for line in raw.removesuffix(b"\n").removesuffix(b"\r").split(b"\r"):
+                    lineno += 1
+                    yield lineno, _decode(path, lineno, line)
         except _GZIP_ERRORS as exc:
             raise InputError(path, lineno + 1, f"broken gzip data: {_gzip_reason(exc)}") from None
         except OSError as exc:
@@ -52,9 +57,7 @@ def _decode(path: str | Path, lineno: int, raw: bytes) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(path, lineno, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})") from None
-    if lineno == 1:
-        text = text.removeprefix(BOM)
-    return text.removesuffix("\n").removesuffix("\r")
+    return text.removeprefix(BOM)
 
 
 def _gzip_reason(exc: BaseException) -> str:

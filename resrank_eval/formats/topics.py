@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..types import Query
 from .atomic import atomic_write
-from .ids import FirstSeen, check_id, is_blank
+from .ids import FirstSeen, check_id, check_text, is_blank
 from .jsonl import parse_json_line
 from .text import iter_lines
 
@@ -60,7 +60,11 @@ def _jsonl_query(path: str | Path, lineno: int, line: str) -> Query:
         raise InputError(path, lineno, "a query record needs '_id' and 'text'")
     if not isinstance(record["text"], str) or is_blank(record["text"]):
         raise InputError(path, lineno, "a query's 'text' must be a non-empty string")
-    return Query(_qid(path, lineno, record["_id"]), record["text"])
+    try:
+        text = check_text(record["text"], "a query's 'text'")  # JSON's "\\ud800" escape reads as a lone surrogate
+    except ValueError as exc:
+        raise InputError(path, lineno, str(exc)) from None
+    return Query(_qid(path, lineno, record["_id"]), text)
 
 
 def _qid(path: str | Path, lineno: int, value: object) -> str:

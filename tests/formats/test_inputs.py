@@ -214,6 +214,67 @@ def test_a_utf8_bom_is_stripped_from_json_jsonl_and_gzip(tmp_path: Path) -> None
     assert list(iter_jsonl(jsonl)) == [(1, {"a": 1})]
 
 
+def test_a_bom_that_starts_a_later_line_is_stripped_as_after_cat_of_two_files(tmp_path: Path) -> None:
+    """Probe: ``cat a.tsv b.tsv`` of two files with a BOM kept b's in the qid of its first line (``\\ufeffq2``), which then
+    matched no judgment (exit 0); a JSONL file joined so was invalid JSON at that line. A BOM inside a line is text, kept."""
+    bom = "\ufeff"
+    topics = tmp_path / "t.tsv"
+    topics.write_text(f"{bom}q1\tfirst\n{bom}q2\tsecond {bom}word\n", encoding="utf-8")
+    assert {q.qid: q.text for q in read_topics(topics).values()} == {"q1": "first", "q2": f"second {bom}word"}
+    qrels = tmp_path / "q.txt"
+    qrels.write_text(f"{bom}q1 0 d1 1\r\n{bom}q2 0 d2 1\r\n", encoding="utf-8")
+    assert read_qrels(qrels) == {"q1": {"d1": 1}, "q2": {"d2": 1}}
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(f'{bom}{{"_id": "d1", "text": "a"}}\n{bom}{{"_id": "d2", "text": "b"}}\n', encoding="utf-8")
+    assert [d.docid for d in iter_corpus(corpus)] == ["d1", "d2"]
+
+
+# -- a lone \r ends a line, as Python's universal newlines and Pyserini's Java readers end one ----------------------------
+
+
+def test_old_mac_line_endings_end_lines_and_keep_line_numbers(tmp_path: Path) -> None:
+    """Probe: a file whose lines end in a lone ``\\r`` was one line, so every later topic became part of the first one's text
+    (exit 0). Each ``\\r`` now ends a line; ``\\r\\n`` still ends one line, and errors count lines as editors do."""
+    topics = tmp_path / "t.tsv"
+    topics.write_bytes(b"q1\tfirst\rq2\tsecond\r\nq3\tthird\r")
+    assert {q.qid: q.text for q in read_topics(topics).values()} == {"q1": "first", "q2": "second", "q3": "third"}
+    run = tmp_path / "r.txt.gz"
+    run.write_bytes(gzip.compress(b"q1 Q0 d1 1 2.0 t\rq1 Q0 d2 2 1.0 t\r"))
+    assert [c.docid for c in read_run(run)["q1"]] == ["d1", "d2"]
+    qrels = tmp_path / "q.txt"
+    qrels.write_bytes(b"q1 0 d1 1\r\rq1 0 d2\r")
+    with pytest.raises(InputError, match=r"q.txt:3: got 3 columns, but line 1 has 4"):
+        read_qrels(qrels)
+
+
+@pytest.mark.parametrize(
+    ("name", "lines", "message"),
+    [
+        ("queries.jsonl", ['{"_id": "q1", "text": "a"}', '{"_id": "q2", "text": "b \\ud800"}'],
+         "queries.jsonl:2: a query's 'text' is not valid Unicode"),
+        ("queries.jsonl", ['{"_id": "q\\uDC00", "text": "a"}'], "queries.jsonl:1: qid is not valid Unicode"),
+        ("corpus.jsonl", ['{"_id": "d1", "text": "a"}', '{"_id": "d2", "text": "b \\udfff \\ud83d"}'],
+         "corpus.jsonl:2: document 'text' is not valid Unicode"),
+        ("corpus.jsonl", ['{"_id": "d1", "title": "\\ud800", "text": "a"}'], "corpus.jsonl:1: document 'title' is not valid Unicode"),
+        ("corpus.jsonl", ['{"_id": "d\\ud800", "text": "a"}'], "corpus.jsonl:1: _id is not valid Unicode"),
+    ],
+)
+def test_a_lone_surrogate_is_refused_at_its_line(tmp_path: Path, name: str, lines: list[str], message: str) -> None:
+    """Probe: JSON's ``\\ud800`` escape read as a lone surrogate in a query, passage or id, was accepted, and failed when
+    written with "'utf-8' codec can't encode ...", naming no file."""
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=message + r" \(a lone surrogate\)"):
+        read_topics(path) if name == "queries.jsonl" else list(iter_corpus(path))
+
+
+def test_a_surrogate_pair_is_one_character(tmp_path: Path) -> None:
+    """JSON written with ASCII escapes (Python's default) holds an emoji as a pair of surrogate escapes: one character."""
+    path = tmp_path / "corpus.jsonl"
+    path.write_text('{"_id": "d1", "text": "\\ud83d\\ude00 \\u00e9"}\n')
+    assert [d.text for d in iter_corpus(path)] == ["\U0001f600 \u00e9"]
+
+
 # -- no traceback for bad bytes, and JSON errors keep line and column -----------------
 
 
