@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ResrankError
-from .graphs import GraphRunner, WeightsWatch, batch_bucket, length_bucket, padded, relative_error, stage, tolerance
+from .graphs import GraphRunner, WeightsWatch, batch_bucket, length_bucket, pad_token_id, padded, relative_error, stage, tolerance
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class Encoder(nn.Module):
         self.max_tokens = max_tokens
         self.query_instruction = query_instruction
         self.batch_size = batch_size
-        self.pad_id = next((int(i) for i in (tokenizer.pad_token_id, tokenizer.eos_token_id) if i is not None), 0)
+        self.pad_id = pad_token_id(tokenizer)
         appending = pooling == "last" and not appends_end_token(tokenizer)  # the EOS this encoder appends, if any
         self.eos_id = tokenizer.eos_token_id if appending else None
         if appending and self.eos_id is None:

@@ -47,6 +47,12 @@ def length_bucket(length: int) -> int:
     return -(-length // step) * step
 
 
+def pad_token_id(tokenizer: Any) -> int:
+    """The id a tokenizer's rows are padded with: its pad token, else its EOS, else 0 (masked or never read, but an id of
+    its own model's vocabulary: another tokenizer's pad id may lie past its embedding table)."""
+    return next((int(i) for i in (tokenizer.pad_token_id, tokenizer.eos_token_id) if i is not None), 0)
+
+
 def padded(batch: Sequence[Sequence[int]], pad_id: int, rows: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded [rows, width] ids and mask on the host; rows past the batch hold one token."""
     ids = torch.full((rows, width), pad_id, dtype=torch.long)

@@ -40,6 +40,7 @@ from .card import Card
 from .check import MANIFEST_FILE, check_folder, check_resrank_model, write_manifest
 from .config import TRANSFORMERS, ResRankConfig
 from .encoder import Encoder, is_causal, passage_vectors, stored_vectors
+from .graphs import pad_token_id
 from .loading import load_model, load_tokenizer, resolve_device, resolve_dtype
 from .packing import DELTA_FILE, HEAD_FILE, apply_delta, model_parts, part_deltas
 from .presets import PRESETS, preset_config
@@ -103,7 +104,7 @@ class ResRankModel(nn.Module):
         self.reranker = reranker
         self.tokenizer = tokenizer
         self.prompts = Prompts(config, tokenizer)
-        self.pad_id = encoder.pad_id if tokenizer.pad_token_id is None else int(tokenizer.pad_token_id)
+        self.pad_id = pad_token_id(tokenizer)
         self.scoring = Scoring()
         self.vectors: Any = None
         self.card = Card()

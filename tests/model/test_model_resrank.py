@@ -114,6 +114,31 @@ def test_batch_equals_one_by_one_and_ragged_lists(root: Path) -> None:
             assert torch.isinf(batched[i, len(block):]).all()
 
 
+def test_a_reader_without_pad_token_pads_with_an_id_of_its_own_vocabulary(tmp_path: Path) -> None:
+    """A reader tokenizer without a pad token padded its rows with the encoder's pad id, which may lie past the reader's
+    embedding table (here: the encoder's added pad, id 450, for a reader of 401 tokens): an IndexError on any padded batch."""
+    from transformers import AutoModel
+
+    config = tiny_config(tmp_path)
+    encoder_tokenizer = AutoTokenizer.from_pretrained(config.encoder)
+    encoder_tokenizer.add_tokens([f"<extra{i}>" for i in range(50)])
+    encoder_tokenizer.add_special_tokens({"pad_token": "<epad>"})
+    encoder_tokenizer.save_pretrained(config.encoder)
+    encoder = AutoModel.from_pretrained(config.encoder)
+    encoder.resize_token_embeddings(len(encoder_tokenizer))
+    encoder.save_pretrained(config.encoder)
+    reader_tokenizer = AutoTokenizer.from_pretrained(config.reranker)
+    reader_tokenizer.pad_token = None
+    reader_tokenizer.save_pretrained(config.reranker)
+    model = ResRankModel.from_config(config, "cpu", "float32").eval()
+    assert model.encoder.pad_id == 450 and model.pad_id == reader_tokenizer.eos_token_id
+    with torch.no_grad():
+        vectors = model.encode(PASSAGES[:3])
+        batched = model(QUERIES, [vectors] * 3).scores
+        for i, query in enumerate(QUERIES):
+            assert torch.allclose(batched[i], model([query], [vectors]).scores[0], atol=1e-5)
+
+
 def test_multi_pass_chunks_score_like_separate_lists(root: Path) -> None:
     model = build(root, max_candidates_per_pass=2)
     with torch.no_grad():
