@@ -16,6 +16,7 @@ from ..formats.trec import check_tag
 from ..jobs import MADE, SHARD_DONE, ShardedStep, Step
 from ..parallel import Job
 from ..provenance import RECORD_NAME
+from ..report.significance import N_RESAMPLES
 from ..rerank.base import DEVICE, DTYPE, Option
 
 T = TypeVar("T")
@@ -99,7 +100,7 @@ intra_op_threads_option = click.option("--threads", type=POSITIVE, default=None,
                                             "processes with equal counts.  [default: torch's; 1 per process under torchrun]")
 
 resamples_option = click.option(
-    "--resamples", "n_resamples", type=POSITIVE, default=10_000, show_default=True,
+    "--resamples", "n_resamples", type=POSITIVE, default=N_RESAMPLES, show_default=True,
     help="Permutations of the randomization test: at least 2m/alpha for m runs tested per measure (Holm), else none can be "
          "significant (its p-value is at least 2/(resamples + 1)).")
 
