@@ -16,6 +16,7 @@ from ..formats.trec import check_tag
 from ..jobs import MADE, SHARD_DONE, ShardedStep, Step
 from ..parallel import Job
 from ..provenance import RECORD_NAME
+from ..report.significance import N_RESAMPLES
 from ..rerank.base import DEVICE, DTYPE, Option
 
 T = TypeVar("T")
@@ -98,8 +99,13 @@ intra_op_threads_option = click.option("--threads", type=POSITIVE, default=None,
                                        help="torch's intra-op threads, recorded with the outputs: scores are byte-stable across "
                                             "processes with equal counts.  [default: torch's; 1 per process under torchrun]")
 
+top_k_option = click.option("--top-k", type=POSITIVE, default=100, show_default=True,
+                            help="Hits per query the reranker reorders (the first stage's first K); the rest follow in "
+                                 "first-stage order.")
+"""``rerank --top-k`` and ``demo --top-k``: one meaning (``bench-serve --top-k`` is passages per request, its own option)."""
+
 resamples_option = click.option(
-    "--resamples", "n_resamples", type=POSITIVE, default=10_000, show_default=True,
+    "--resamples", "n_resamples", type=POSITIVE, default=N_RESAMPLES, show_default=True,
     help="Permutations of the randomization test: at least 2m/alpha for m runs tested per measure (Holm), else none can be "
          "significant (its p-value is at least 2/(resamples + 1)).")
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import click
 
-from .common import OVERWRITE, POSITIVE, Writable, dtype_option, overwrite_option, threads_option
+from .common import OVERWRITE, POSITIVE, Writable, dtype_option, overwrite_option, threads_option, top_k_option
 
 
 @click.command("demo")
 @click.option("--model", type=click.Path(file_okay=False), default=None, help="ResRank checkpoint (default: the bundled ResRank-mini).")
 @click.option("--output", "runs", type=Writable(folder=True), default="runs/demo", show_default=True, help="Folder for the runs and stats.")
-@click.option("--top-k", type=POSITIVE, default=100, show_default=True,
-              help="BM25 hits per query the reranker reorders; the rest follow in BM25 order.")
+@top_k_option
 @click.option("--batch-size", type=POSITIVE, default=4, show_default=True, help="Queries per reranker call.")
 @dtype_option
 @threads_option

@@ -24,6 +24,7 @@ from .common import (
     run_step,
     shard_options,
     split_option,
+    top_k_option,
 )
 
 
@@ -69,8 +70,7 @@ class RerankerCommand(click.Command):
 @click.option("--run", "run_path", type=Input(dir_okay=False), default=None, help="First-stage TREC run.")
 @click.option("--candidates", type=click.Path(exists=True, dir_okay=False), default=None, help="rank_llm candidate JSON (run + texts) instead of --run.")
 @click.option("--index", "lucene_index", type=click.Path(file_okay=False), default=None, help="Lucene index with stored raw text (when no corpus).")
-@click.option("--top-k", type=POSITIVE, default=100, show_default=True,
-              help="Hits per query the reranker reorders (the run's first K); the rest follow in the run's order.")
+@top_k_option
 @click.option("--batch-size", type=POSITIVE, default=1, show_default=True, help="Queries per reranker call.")
 @click.option("--run-tag", callback=checked_tag, default=None, help="Run tag (6th column), the system's label in reports.  [default: the reranker name]")
 @click.option("--output", required=True, type=Writable(),

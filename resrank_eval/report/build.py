@@ -25,7 +25,7 @@ from ..version import __version__
 from .html import page
 from .plot import plot_tradeoff
 from .runs import SystemRun, file_system_name
-from .significance import ALPHA, Comparison, check_resamples, compare, correct
+from .significance import ALPHA, N_RESAMPLES, Comparison, check_resamples, compare, correct
 from .tables import Table, csv_frame, dataset_table, efficiency_table, paper_table, testable
 
 
@@ -173,7 +173,7 @@ def unique_labels(runs: list[SystemRun]) -> list[str]:
     return labels
 
 
-def build_report(runs: list[SystemRun], baseline: str | Path | None = None, alpha: float = ALPHA, n_resamples: int = 10_000,
+def build_report(runs: list[SystemRun], baseline: str | Path | None = None, alpha: float = ALPHA, n_resamples: int = N_RESAMPLES,
                  datasets: Mapping[str, Dataset] | None = None, correction: str = "holm") -> Report:
     """Evaluate each run with its dataset's standard measures; test each against ``baseline`` (label or run file).
 

@@ -17,6 +17,7 @@ from ..evaluate.metrics import parse_measure
 from ..formats.schema import build
 from ..formats.yaml_lines import line_of, load_yaml
 from ..rerank.registry import reranker_options, rerankers
+from ..retrieve.fusion import check_fusion
 from .conditions import AUTO, NAME, ConditionsFile, ConditionSpec, DatasetSpec, FirstStage, Grid, local_path
 
 log = logging.getLogger(__name__)
@@ -44,10 +45,12 @@ def check_condition(condition: ConditionSpec, index: int, raw: Any, path: Path, 
             raise InputError(path, where, f"condition {condition.name!r}: dense retrieval needs a model")
         if stage.method == "imported" and not stage.source:
             raise InputError(path, where, f"condition {condition.name!r}: an imported first stage names its source (a key of a dataset's first_stages)")
-        if stage.method == "fusion" and (len(stage.runs) < 2 or (stage.weights is not None and len(stage.weights) != len(stage.runs))):
-            raise InputError(path, where, f"condition {condition.name!r}: fusion needs two or more runs (and one weight per run)")
-        if stage.method == "fusion" and stage.k is not None and stage.fusion != "rrf":
-            raise InputError(path, where, f"condition {condition.name!r}: k does not apply to {stage.fusion} fusion (it is for rrf)")
+        if stage.method == "fusion":
+            try:  # what `fuse` would refuse mid-grid, refused before anything runs
+                check_fusion(stage.fusion, stage.weights, len(stage.runs), stage.k)
+            except ResrankError as exc:  # its arguments named as the file's keys: fuse's `method` is the stage's `fusion`
+                why = exc.naming(lambda name: "fusion" if name == "method" else name)
+                raise InputError(path, where, f"condition {condition.name!r}: {why}") from None
         if stage.model:
             stage.model = local_path(stage.model, base, path, where)
     elif condition.rerank is None:

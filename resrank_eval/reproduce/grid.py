@@ -22,6 +22,7 @@ from ..formats.trec import read_run
 from ..jobs import KEPT, MADE, Outcome
 from ..report.build import Report, build_report
 from ..report.runs import SystemRun, read_efficiency
+from ..report.significance import N_RESAMPLES
 from .conditions import Grid
 from .plan import Cell, Command
 
@@ -69,7 +70,8 @@ def run_grid(cells: list[Cell], run: Callable[[Command], str], echo: Callable[[s
     return outcomes
 
 
-def score(grid: Grid, cells: list[Cell], baseline: str | None = None, n_resamples: int = 10_000, measure: str | None = None) -> Report:
+def score(grid: Grid, cells: list[Cell], baseline: str | None = None, n_resamples: int = N_RESAMPLES,
+          measure: str | None = None) -> Report:
     """Evaluate every finished cell (its label the condition name) and test it against the baseline condition.
 
     The report is laid out as the paper's table of ``measure`` (default: the file's): the file's title, its

@@ -51,12 +51,10 @@ def fuse(runs: Iterable[Run], method: str = "rrf", weights: Sequence[float] | No
     ``hits`` how many the fused list keeps (a leaderboard's 1,000; the union of two lists can be longer).
     """
     runs = list(runs)
-    if len(runs) < 2:
-        raise ResrankError(f"fusion needs at least two runs, got {len(runs)}")
+    check_fusion(method, weights, len(runs), k)
     if weights is None:
         weights = [1.0] * len(runs) if method == "rrf" else [1.0 / len(runs)] * len(runs)
-    check_fusion(method, weights, len(runs), k)
-    k = RRF_K if k is None else k
+    constant = rrf_k(method, k)
     check_count(depth, "depth", none_ok=True)
     check_count(hits, "hits", none_ok=True)
     fused: Run = {}
@@ -64,7 +62,7 @@ def fuse(runs: Iterable[Run], method: str = "rrf", weights: Sequence[float] | No
         scores: dict[str, float] = {}
         for run, weight in zip(runs, weights):
             top = run.get(qid, [])[:depth]
-            part = rrf_scores(top, weight, k) if method == "rrf" else minmax_scores(top, weight)
+            part = minmax_scores(top, weight) if constant is None else rrf_scores(top, weight, constant)
             for docid, score in part.items():
                 scores[docid] = scores.get(docid, 0.0) + score
         fused[qid] = canonical_order(Candidate(d, s) for d, s in scores.items())[:hits]
@@ -81,9 +79,9 @@ def fuse_step(runs: Sequence[str | Path], output: str | Path, method: str = "rrf
     """
     parsed = [float(w) for w in weights] if weights is not None else None
     check_fusion(method, parsed, len(runs), k)
-    rrf_k = (RRF_K if k is None else float(k)) if method == "rrf" else None
-    tag = run_tag or fusion_name(method, parsed, rrf_k)
-    arguments = {"method": method, "weights": parsed, "k": rrf_k, "depth": depth, "hits": hits, "run_tag": tag}
+    constant = rrf_k(method, k)
+    tag = run_tag or fusion_name(method, parsed, constant)
+    arguments = {"method": method, "weights": parsed, "k": constant, "depth": depth, "hits": hits, "run_tag": tag}
     provenance = Provenance.of("fuse", arguments, {f"run {i}": path for i, path in enumerate(runs, 1)})
 
     def make() -> Run:
@@ -92,7 +90,7 @@ def fuse_step(runs: Sequence[str | Path], output: str | Path, method: str = "rrf
         if any(set(run) != everywhere for run in read):
             counts = ", ".join(f"{Path(path).name}: {len(run)}" for path, run in zip(runs, read))
             log.warning("fusing runs over different query sets (%s; %d queries in all of them)", counts, len(everywhere))
-        fused = fuse(read, method, parsed, k, depth, hits)
+        fused = fuse(read, method, parsed, constant, depth, hits)
         write_run(output, fused, tag)
         return fused
 
@@ -100,9 +98,12 @@ def fuse_step(runs: Sequence[str | Path], output: str | Path, method: str = "rrf
 
 
 def check_fusion(method: str, weights: Sequence[float] | None, runs: int, k: float | None = None) -> None:
-    """A known ``method``; one positive weight per run (a zero or negative weight would silently drop or invert a run),
-    their sum within float32 (trec_eval's scores); ``k`` only for RRF, which reads it, and there finite and positive (an
-    infinite one scores every document 0)."""
+    """Two or more ``runs`` (a count); a known ``method``; one positive weight per run (a zero or negative weight would
+    silently drop or invert a run), their sum within float32 (trec_eval's scores); ``k`` only for RRF, which reads it, and
+    there finite and positive (an infinite one scores every document 0). The one check of a fusion, which a conditions file
+    passes too."""
+    if runs < 2:
+        raise ResrankError(f"fusion needs at least two runs, got {runs}")
     if method not in FUSION_METHODS:
         raise ResrankError(f"unknown fusion method {method!r}; choose one of {', '.join(FUSION_METHODS)}")
     if k is not None and method != "rrf":
@@ -118,8 +119,15 @@ def check_fusion(method: str, weights: Sequence[float] | None, runs: int, k: flo
                            f"got {', '.join(f'{w:g}' for w in weights)}")
 
 
-def fusion_name(method: str, weights: Sequence[float] | None = None, k: float | None = None) -> str:
-    """A default run tag: ``rrf-k60`` or ``interpolate-0.1-0.9``."""
+def rrf_k(method: str, k: float | None) -> float | None:
+    """The constant a fusion by ``method`` reads: ``k``, else :data:`RRF_K`, for RRF; None for interpolation, which reads none."""
+    if method != "rrf":
+        return None
+    return RRF_K if k is None else float(k)
+
+
+def fusion_name(method: str, weights: Sequence[float] | None, k: float | None) -> str:
+    """A default run tag: ``rrf-k60`` or ``interpolate-0.1-0.9`` (``k`` as :func:`rrf_k` gives it)."""
     if method == "rrf":
-        return f"rrf-k{RRF_K if k is None else k:g}"
+        return f"rrf-k{k:g}"
     return "interpolate" + "".join(f"-{w:g}" for w in weights or ())

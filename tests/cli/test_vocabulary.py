@@ -53,3 +53,10 @@ def test_every_option_says_what_it_does() -> None:
     bare = {f"{name} {p.opts[0]}" for name, command in {"": main, **_commands()}.items() for p in command.params
             if isinstance(p, click.Option) and not (p.help or "").strip()}
     assert bare == set()
+
+
+def test_top_k_is_one_option_wherever_a_reranker_reorders_a_first_stage() -> None:
+    """``rerank --top-k`` and ``demo --top-k`` meant one thing, declared twice in two wordings that could drift apart."""
+    commands = _commands()
+    options = [next(p for p in commands[name].params if p.name == "top_k") for name in ("rerank", "demo")]
+    assert len({(tuple(p.opts), p.type, p.default, p.help) for p in options}) == 1

@@ -18,11 +18,13 @@ import pytest
 from resrank_eval.cli import main
 from resrank_eval.cli.common import CliError
 from resrank_eval.datasets import get_dataset
+from resrank_eval.errors import ResrankError
 from resrank_eval.evaluate import evaluate
 from resrank_eval.formats.trec import read_run
 from resrank_eval.reproduce import load_grid, plan, run_grid
 from resrank_eval.reproduce.plan import Command
 from resrank_eval.rerank import Reranked, Reranker
+from resrank_eval.retrieve import fuse
 from resrank_eval.types import Candidate, QueryStats, Ranking
 from tests.helpers import DL19_CANDIDATES, assert_one_line_error, cranfield_beir, invoke
 
@@ -300,7 +302,7 @@ def test_the_table_measure_is_scored_when_it_is_not_a_standard_one(tmp_path: Pat
         (("runs: [bm25, bm25.identity], fusion: rrf", "runs: [rrf, bm25], fusion: rrf"), ["grid.yaml:", "cycle: rrf -> rrf"]),
         # k, RRF's constant, was dropped from an interpolation's command without a word
         (("fusion: interpolate, weights", "fusion: interpolate, k: 10, weights"),
-         ["grid.yaml:19:", "condition 'interp': k does not apply to interpolate fusion (it is for rrf)"]),
+         ["grid.yaml:19:", "condition 'interp': k does not apply to interpolate (it is for fusion rrf)"]),
         (("expected:\n", "expected:\n  nope: {dl19: {nDCG@10: 0.5}}\n"), ["grid.yaml:24:", "unknown condition 'nope'"]),
         # a pin of a cell the grid does not make was never checked ("N of N pinned scores reproduced")
         (("batch_size: 4}\nexpected:\n", "batch_size: 4}\n    datasets: [dl19]\nexpected:\n  bm25.reverse:\n    cranfield: {nDCG@10: 0.5}\n"),
@@ -321,6 +323,26 @@ def test_conditions_file_mistakes_are_one_line_errors(tmp_path: Path, cranfield:
     assert change[0] in text
     path.write_text(text.replace(change[0], change[1], 1))
     assert_one_line_error(invoke("reproduce", str(path), "--dry-run"), *fragments)
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(("change", "where", "arguments"), [
+    (("fusion: rrf, depth", "fusion: rrf, k: 0, depth"), "grid.yaml:17: condition 'rrf'", {"k": 0}),
+    (("fusion: rrf, depth", "fusion: rrf, k: -60, depth"), "grid.yaml:17: condition 'rrf'", {"k": -60}),
+    (("weights: [0.3, 0.7]", "weights: [0, 1]"), "grid.yaml:19: condition 'interp'", {"method": "interpolate", "weights": [0, 1]}),
+])
+def test_a_conditions_file_refuses_the_fusions_fuse_refuses(tmp_path: Path, cranfield: Path, change: tuple[str, str], where: str,
+                                                            arguments: dict) -> None:
+    """``k: 0`` or ``weights: [0, 1]`` passed the file's checks and ``fuse`` refused it mid-grid, after the cells before it
+    ran: the file is checked by ``fuse``'s own check, so both refuse the same fusions with the same message."""
+    run = {"q": [Candidate("d", 1.0)]}
+    with pytest.raises(ResrankError) as refused:
+        fuse([run, run], **arguments)
+    path = conditions_file(tmp_path, cranfield, tmp_path / "runs")
+    text = path.read_text()
+    assert change[0] in text
+    path.write_text(text.replace(change[0], change[1], 1))
+    assert_one_line_error(invoke("reproduce", str(path), "--dry-run"), f"{where}: {refused.value}")
     assert not (tmp_path / "runs").exists()
 
 
