@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -294,6 +295,34 @@ def test_a_lone_surrogate_is_refused_at_its_line(tmp_path: Path, name: str, line
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(InputError, match=message + r" \(a lone surrogate\)"):
         read_topics(path) if name == "queries.jsonl" else list(iter_corpus(path))
+
+
+def request(qid: str = "q1", text: str = "q", doc: object = "passage") -> dict:
+    return {"query": {"text": text, "qid": qid}, "candidates": [{"docid": "d1", "score": 1.0, "doc": doc}]}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("c.json", [{"query": "q", "hits": [hit("d0"), hit("d1", content="a \ud800")]}], "c.json: entry 0, hit 1: content of 'd1'"),
+        ("c.json.gz", [{"query": "q\udfff", "hits": [hit("d1")]}], "c.json.gz: entry 0: query"),
+        ("requests.json", [request(doc={"title": "\ud800", "text": "b"})], "requests.json: request 0, candidate 0: doc of 'd1'"),
+        ("requests.json", [request(text="\udc00")], "requests.json: request 0: query 'text'"),
+        ("requests.jsonl", [request(), request("q2", doc={"contents": "\ud83d"})], "requests.jsonl:2: request 1, candidate 0: doc of 'd1'"),
+    ],
+)
+def test_a_lone_surrogate_in_a_candidate_file_is_refused_where_it_is_read(tmp_path: Path, name: str, content: list,
+                                                                          message: str) -> None:
+    """Probe: a RankGPT or rank_llm candidate file whose query or passage held JSON's ``\\ud800`` escape was read, and
+    ``import-candidates`` then failed with "'utf-8' codec can't encode character '\\ud800' ...", naming no file."""
+    path = tmp_path / name
+    if name.endswith(".jsonl"):
+        text = "".join(json.dumps(record) + "\n" for record in content)
+    else:
+        text = json.dumps(content)
+    path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    with pytest.raises(InputError, match=re.escape(message) + r" is not valid Unicode \(a lone surrogate\)"):
+        read_candidates(path)
 
 
 def test_a_surrogate_pair_is_one_character(tmp_path: Path) -> None:
