@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..errors import ResrankError
-from ..types import Qrels, Query
+from ..types import Passage, Qrels, Query
 from .dataset import BEIR_MEASURES, Dataset
 
 PREFIX = "irds:"
@@ -52,12 +52,12 @@ class IrdsDataset(Dataset):
 
     def passages(self, docids: Collection[str] | None = None) -> dict[str, str]:
         if docids is None:
-            return self._read("passages", lambda ds: {d.doc_id: d.default_text() for d in ds.docs_iter()})
+            return self._read("passages", lambda ds: {d.doc_id: _passage(d) for d in ds.docs_iter()})
         found = self._read("passages", lambda ds: ds.docs_store().get_many(list(docids)))
         missing = set(docids) - found.keys()
         if missing:
             raise ResrankError(f"{self.name}: {len(missing)} run docids are not in its corpus, e.g. {sorted(missing)[0]!r}")
-        return {docid: doc.default_text() for docid, doc in found.items()}
+        return {docid: _passage(doc) for docid, doc in found.items()}
 
     def sources(self) -> dict[str, str]:
         where = f"ir_datasets {self.irds_name} (network on first use)"
@@ -75,3 +75,13 @@ class IrdsDataset(Dataset):
         except OSError as exc:  # requests' ConnectionError and friends; ir_datasets has logged the details above
             raise ResrankError(f"{self.name}: ir_datasets could not download its {part} ({type(exc).__name__}); `irds:` "
                                "datasets need the network on first use, or their files under IR_DATASETS_HOME") from None
+
+
+def _passage(doc: Any) -> str:
+    """An ir_datasets document as the BEIR corpus reader gives it: title and text apart where the docs have both (its BEIR
+    docs), so the prompts that show a title get it; ``default_text()`` joins them ("title text", and " text" for an empty
+    title). Docs without a title (MS MARCO passages) are their ``default_text()``, the text."""
+    title, text = getattr(doc, "title", None), getattr(doc, "text", None)
+    if isinstance(title, str) and isinstance(text, str):
+        return Passage(title, text)
+    return doc.default_text()

@@ -17,7 +17,7 @@ from ..errors import InputError, ResrankError
 from ..types import Candidate, Query, Run
 from .atomic import atomic_write
 from .content import PassageTexts, content_text, hit_content
-from .ids import FirstSeen, check_id, check_score
+from .ids import FirstSeen, check_id, check_score, check_text
 from .jsonl import read_json
 from .requests import is_request, is_requests_file, read_requests
 
@@ -69,6 +69,10 @@ class _Reader:
         return InputError(self.path, None, f"{where}: {message}")
 
     def add_entry(self, index: int, entry: dict) -> None:
+        try:  # JSON's "\\ud800" escape reads as a lone surrogate, which fails only when written, naming no file
+            query = check_text(entry["query"], "query")
+        except ValueError as exc:
+            raise self.error(f"entry {index}", str(exc)) from None
         qid = None
         for j, hit in enumerate(entry["hits"]):
             where = f"entry {index}, hit {j}"
@@ -78,10 +82,9 @@ class _Reader:
             try:
                 hit_qid, docid = check_id(hit["qid"], "qid"), check_id(hit["docid"], "docid")
                 score = check_score(hit["score"])
+                content = check_text(hit["content"], f"content of {docid!r}")
             except ValueError as exc:
                 raise self.error(where, str(exc)) from None
-            if not isinstance(hit["content"], str):
-                raise self.error(where, f"content of {docid!r} must be a string")
             if qid is None:
                 first = self.queries.add(hit_qid, f"entry {index}")
                 if first is not None:
@@ -89,9 +92,9 @@ class _Reader:
             elif hit_qid != qid:
                 raise self.error(where, f"qid {hit_qid!r} differs from {qid!r}")
             qid = hit_qid
-            self._add_hit(where, qid, docid, score, content_text(hit["content"]))
+            self._add_hit(where, qid, docid, score, content_text(content))
         if qid is not None:
-            self.result.topics[qid] = Query(qid, entry["query"])
+            self.result.topics[qid] = Query(qid, query)
 
     def _add_hit(self, where: str, qid: str, docid: str, score: float, text: str) -> None:
         first = self.hits.add((qid, docid), where)

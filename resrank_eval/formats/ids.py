@@ -6,7 +6,9 @@ line that its own reader rejects. JSON may hold an id as an integer (rank_llm wr
 which becomes its decimal string; null, objects, floats and booleans are errors. A score is a finite
 number: NaN has no rank. Readers check at the source (and say where); writers check again, so
 nothing they write is refused when it is read back. A control character (a NUL, an escape) is no id either,
-nor a lone surrogate (below): an id is text too.
+nor a lone surrogate (below): an id is text too. Nor is an invisible format character (category Cf: a zero-width space,
+a direction mark, a soft hyphen): ``d1`` with one matches no ``d1`` in the qrels and looks the same as ``d1`` in most
+editors. A BOM that starts a line is the file's encoding mark, dropped before any id is read (:mod:`.text`).
 A text (a query, a passage) is a string UTF-8 can write: Python and JSON strings can hold a lone surrogate, which
 no file and no tokenizer takes. Where a text must not be blank, :func:`is_blank` decides what blank is.
 Errors show the value at fault as JSON writes it (:func:`shown`): ``true``, ``null``, ``"d 1"``.
@@ -36,6 +38,11 @@ def check_id(value: object, what: str = "id") -> str:
         raise ValueError(f"{what} {shown(text)} contains whitespace")
     if _CONTROL.search(text):
         raise ValueError(f"{what} {shown(text)} contains a control character")
+    if not text.isprintable():  # C-fast test first: ids are many, and a format character does not print
+        invisible = next((ch for ch in text if unicodedata.category(ch) == "Cf"), None)
+        if invisible is not None:
+            raise ValueError(f"{what} {shown(text)} contains U+{ord(invisible):04X} ({unicodedata.name(invisible)}), "
+                             "an invisible format character")
     return check_text(text, what)
 
 
@@ -58,10 +65,11 @@ def is_blank(text: str) -> bool:
 
 
 def check_columns(**columns: str) -> None:
-    """Whitespace-separated columns (split already, so free of whitespace) are free of control characters too."""
-    if _CONTROL.search("".join(columns.values())):
-        what, value = next((k, v) for k, v in columns.items() if _CONTROL.search(v))
-        raise ValueError(f"{what} {shown(value)} contains a control character")
+    """Whitespace-separated columns (split already, so free of whitespace) follow :func:`check_id`'s rule: no control or
+    format characters. Columns nearly always print, so that is tested first, on all at once (qrels and runs are long)."""
+    if not "".join(columns.values()).isprintable():
+        for what, value in columns.items():
+            check_id(value, what)
 
 
 def check_component(value: str, what: str) -> str:

@@ -18,7 +18,7 @@ from ..errors import InputError
 from ..types import Candidate, Passage, Query, Run
 from .atomic import atomic_write
 from .content import PassageTexts
-from .ids import check_id, check_score
+from .ids import check_id, check_score, check_text
 from .jsonl import iter_jsonl
 
 
@@ -62,8 +62,8 @@ def add_request(path: str | Path, line: int | None, index: int, entry: Any, topi
     query = entry.get("query") if isinstance(entry, dict) else None
     if not isinstance(query, dict) or not isinstance(query.get("text"), str) or "qid" not in query:
         raise InputError(path, line, f"{where}: needs 'query': {{'text': str, 'qid': str}}")
-    try:
-        qid = check_id(query["qid"], "qid")
+    try:  # a text's JSON "\\ud800" escape reads as a lone surrogate, which fails only when written, naming no file
+        qid, query_text = check_id(query["qid"], "qid"), check_text(query["text"], "query 'text'")
     except ValueError as exc:
         raise InputError(path, line, f"{where}: {exc}") from None
     if qid in run:
@@ -86,11 +86,11 @@ def add_request(path: str | Path, line: int | None, index: int, entry: Any, topi
             raise InputError(path, line, f"{where}, candidate {j}: duplicate docid {docid!r}")
         seen.add(docid)
         try:
-            texts.add(docid, text, f"{where}, candidate {j}" + (f" (line {line})" if line is not None else ""))
+            texts.add(docid, check_text(text, f"doc of {docid!r}"), f"{where}, candidate {j}" + (f" (line {line})" if line is not None else ""))
         except ValueError as exc:
             raise InputError(path, line, f"{where}, candidate {j}: {exc}") from None
         hits.append(Candidate(docid, score))
-    topics[qid] = Query(qid, query["text"])
+    topics[qid] = Query(qid, query_text)
     if hits:
         run[qid] = hits
 

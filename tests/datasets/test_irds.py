@@ -9,6 +9,8 @@ from click.testing import CliRunner
 
 from resrank_eval.cli import main
 from resrank_eval.datasets import get_dataset
+from resrank_eval.formats.content import hit_content
+from resrank_eval.formats.corpus import load_passages
 from tests.helpers import REPO
 
 
@@ -46,3 +48,36 @@ def test_an_irds_test_set_is_its_name_s_split(tmp_path: Path, monkeypatch: pytes
                                        str(REPO / "runs" / "dl19" / "run.dl19.bm25.txt"), "--output", str(output)])
     assert result.exit_code == 2 and "refusing to build training data from the test split" in result.output, result.output
     assert not output.exists() and not (tmp_path / "irds").exists()
+
+
+def test_irds_passages_keep_their_title_as_the_beir_corpus_reader_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Probe: an ``irds:`` BEIR set's passages were ir_datasets' ``default_text()``, "title text" in one string (and " text"
+    for an empty title), where the BEIR corpus reader and Lucene indexes give the title apart: the prompts that show
+    ``Title: ... Content: ...`` (RankGPT, rank_llm) lost it. Real ir_datasets datasets over local files, no network: its
+    BEIR docs class (as ``beir/scifact`` defines it) and its TSV docs class (as ``msmarco-passage`` does, no title)."""
+    import ir_datasets
+    from ir_datasets.datasets.base import Dataset as IrDataset
+    from ir_datasets.datasets.beir import BeirDocs, BeirTitleDoc
+    from ir_datasets.formats import TsvDocs
+    from ir_datasets.util import LocalDownload
+
+    monkeypatch.setenv("IR_DATASETS_HOME", str(tmp_path / "irds"))
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"_id": "d1", "title": "Birds", "text": "Birds sing at dawn."}\n'
+                      '{"_id": "d2", "title": "", "text": "An untitled passage."}\n')
+    collection = tmp_path / "collection.tsv"
+    collection.write_text("7\tThe presence of communication amid scientific minds.\n")
+    beir, marco = f"resrank-test/{tmp_path.name}/beir", f"resrank-test/{tmp_path.name}/marco"
+    ir_datasets.registry.register(beir, IrDataset(BeirDocs(beir, LocalDownload(corpus), BeirTitleDoc)))
+    ir_datasets.registry.register(marco, IrDataset(TsvDocs(LocalDownload(collection))))
+
+    expected = {docid: (p.title, p.body) for docid, p in load_passages(corpus).items()}
+    assert expected == {"d1": ("Birds", "Birds sing at dawn."), "d2": ("", "An untitled passage.")}
+    titled = get_dataset(f"irds:{beir}", split="test")
+    for passages in (titled.passages(), titled.passages(["d2", "d1"])):  # whole corpus, and the docstore's lookup
+        assert passages == load_passages(corpus)
+        assert [hit_content(passages[d]) for d in ("d1", "d2")] == ["Title: Birds Content: Birds sing at dawn.", "An untitled passage."]
+        assert {docid: (p.title, p.body) for docid, p in passages.items()} == expected
+    untitled = get_dataset(f"irds:{marco}", split="test").passages(["7"])
+    assert untitled == {"7": "The presence of communication amid scientific minds."}
+    assert hit_content(untitled["7"]) == "The presence of communication amid scientific minds."

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -229,6 +230,34 @@ def test_a_bom_that_starts_a_later_line_is_stripped_as_after_cat_of_two_files(tm
     assert [d.docid for d in iter_corpus(corpus)] == ["d1", "d2"]
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("topics.tsv", "q1\tfirst\nq2\u00ad\tsecond\n", r'topics.tsv:2: qid "q2\\u00ad" contains U\+00AD \(SOFT HYPHEN\)'),
+        ("queries.jsonl", '{"_id": "q1\\u200e", "text": "a"}\n', r"queries.jsonl:1: qid .* contains U\+200E \(LEFT-TO-RIGHT MARK\)"),
+        ("qrels.txt", "q1 0 d1 1\nq1 0 d2\u2060 0\n", r"qrels.txt:2: docid .* contains U\+2060 \(WORD JOINER\)"),
+        ("qrels.tsv", "query-id\tcorpus-id\tscore\nq1\u200b\td1\t1\n", r"qrels.tsv:2: qid .* contains U\+200B"),
+        ("run.txt", "q1 Q0 d1\u200b 1 2.0 t\n", r'run.txt:1: docid "d1\\u200b" contains U\+200B \(ZERO WIDTH SPACE\)'),
+        ("run.tsv", "q1\td1\ufeff\t1\n", r"run.tsv:1: docid .* contains U\+FEFF"),
+        ("corpus.jsonl", '{"_id": "d1", "text": "a"}\n{"_id": "d\\u200b2", "text": "b"}\n', r"corpus.jsonl:2: _id .* U\+200B"),
+        ("c.json", json.dumps([{"query": "q", "hits": [hit("d1\u200b")]}]), r"c.json: entry 0, hit 0: docid .* U\+200B"),
+        ("requests.jsonl", json.dumps({"query": {"text": "q", "qid": "q\u200d1"}, "candidates": []}) + "\n",
+         r"requests.jsonl:1: request 0: qid .* U\+200D \(ZERO WIDTH JOINER\)"),
+    ],
+)
+def test_an_invisible_format_character_in_an_id_is_refused_at_its_line(tmp_path: Path, name: str, text: str, message: str) -> None:
+    """Probe: ``d1`` followed by a zero-width space (any Unicode format character, category Cf) was read as an id that
+    matched nothing in the qrels, and the score silently dropped; ``evaluate`` exited 0. A BOM starting a line is still
+    the file's encoding mark (above); one after an id's first character is not."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    readers = {"topics.tsv": read_topics, "queries.jsonl": read_topics, "qrels.txt": read_qrels, "qrels.tsv": read_qrels,
+               "run.txt": read_run, "run.tsv": read_msmarco_run, "corpus.jsonl": lambda p: list(iter_corpus(p)),
+               "c.json": read_candidates, "requests.jsonl": read_candidates}
+    with pytest.raises(InputError, match=message + ".*an invisible format character"):
+        readers[name](path)
+
+
 # -- a lone \r ends a line, as Python's universal newlines and Pyserini's Java readers end one ----------------------------
 
 
@@ -266,6 +295,34 @@ def test_a_lone_surrogate_is_refused_at_its_line(tmp_path: Path, name: str, line
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(InputError, match=message + r" \(a lone surrogate\)"):
         read_topics(path) if name == "queries.jsonl" else list(iter_corpus(path))
+
+
+def request(qid: str = "q1", text: str = "q", doc: object = "passage") -> dict:
+    return {"query": {"text": text, "qid": qid}, "candidates": [{"docid": "d1", "score": 1.0, "doc": doc}]}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("c.json", [{"query": "q", "hits": [hit("d0"), hit("d1", content="a \ud800")]}], "c.json: entry 0, hit 1: content of 'd1'"),
+        ("c.json.gz", [{"query": "q\udfff", "hits": [hit("d1")]}], "c.json.gz: entry 0: query"),
+        ("requests.json", [request(doc={"title": "\ud800", "text": "b"})], "requests.json: request 0, candidate 0: doc of 'd1'"),
+        ("requests.json", [request(text="\udc00")], "requests.json: request 0: query 'text'"),
+        ("requests.jsonl", [request(), request("q2", doc={"contents": "\ud83d"})], "requests.jsonl:2: request 1, candidate 0: doc of 'd1'"),
+    ],
+)
+def test_a_lone_surrogate_in_a_candidate_file_is_refused_where_it_is_read(tmp_path: Path, name: str, content: list,
+                                                                          message: str) -> None:
+    """Probe: a RankGPT or rank_llm candidate file whose query or passage held JSON's ``\\ud800`` escape was read, and
+    ``import-candidates`` then failed with "'utf-8' codec can't encode character '\\ud800' ...", naming no file."""
+    path = tmp_path / name
+    if name.endswith(".jsonl"):
+        text = "".join(json.dumps(record) + "\n" for record in content)
+    else:
+        text = json.dumps(content)
+    path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    with pytest.raises(InputError, match=re.escape(message) + r" is not valid Unicode \(a lone surrogate\)"):
+        read_candidates(path)
 
 
 def test_a_surrogate_pair_is_one_character(tmp_path: Path) -> None:

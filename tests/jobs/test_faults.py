@@ -683,6 +683,18 @@ def test_a_nul_inside_an_id_is_refused(tmp_path: Path) -> None:
     refused(run_cli("convert-run", run, "--to", "msmarco", "--output", tmp_path / "out.tsv"), "run.txt:1:", "control character")
 
 
+def test_a_zero_width_space_inside_an_id_is_refused_not_scored_zero(tmp_path: Path) -> None:
+    """Probe: a docid with a zero-width space (U+200B) in a run or qrels matched no judgment, and ``evaluate`` printed
+    nDCG@10 0.0000 for a run that ranks the one relevant passage first, exit 0."""
+    run, qrels = tmp_path / "run.txt", tmp_path / "qrels.txt"
+    run.write_text("q1 Q0 d1\u200b 1 2.0 t\nq1 Q0 d2 2 1.0 t\n", encoding="utf-8")
+    qrels.write_text("q1 0 d1 1\nq1 0 d2 0\n")
+    refused(run_cli("evaluate", "--dataset", "dl19", "--qrels", qrels, run), "run.txt:1:", "U+200B (ZERO WIDTH SPACE)")
+    run.write_text("q1 Q0 d1 1 2.0 t\nq1 Q0 d2 2 1.0 t\n")
+    qrels.write_text("q1 0 d1\u200b 1\nq1 0 d2 0\n", encoding="utf-8")
+    refused(run_cli("evaluate", "--dataset", "dl19", "--qrels", qrels, run), "qrels.txt:1:", "U+200B")
+
+
 def test_options_that_mean_nothing_to_bm25_are_refused(tmp_path: Path) -> None:
     refused(run_cli("retrieve", "--dataset", "beir/nfcorpus", "--model", "mini", "--output", tmp_path / "x.txt"),
             "--model does not apply to BM25")
