@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError, ResrankError
 from ..types import Candidate, Query, Run
@@ -33,12 +34,13 @@ class CandidateSet:
     passages: dict[str, str]
 
 
-def read_candidates(path: str | Path) -> CandidateSet:
+def read_candidates(path: str | Path, document: Any = None) -> CandidateSet:
     """Parse and validate a candidate file (RankGPT JSON, or rank_llm Request JSON/JSONL); errors name the entry and hit
-    that is wrong (and the first one of a clash)."""
+    that is wrong (and the first one of a clash). ``document``: a JSON file's contents as :func:`read_json` parsed them,
+    for a caller that checks them too, so the file is parsed once."""
     if is_requests_file(path):
         return _nonempty(path, CandidateSet(*read_requests(path)))
-    entries = read_json(path)
+    entries = read_json(path) if document is None else document
     if not isinstance(entries, list):
         raise InputError(path, 1, "expected a JSON list of {query, hits} objects")
     if entries and is_request(entries[0]):

@@ -56,9 +56,11 @@ def validate_file(path: str | Path, fmt: str = "auto", max_hits: int = 1000, qid
         return fmt, _check_hits(path, [(line, qid) for line, qid, _, _ in iter_msmarco_lines(path)], max_hits, qids, "-")
     from ..formats.candidates import read_candidates
 
-    data = read_candidates(path)
+    document = None if is_requests_file(path) else read_json(path)
+    data = read_candidates(path, document)
     _check_list_order(path, data.run)
-    _check_listed_ranks(path)
+    if document is not None:
+        _check_listed_ranks(path, document)
     return fmt, _check_hits(path, [(None, q) for q, hits in data.run.items() for _ in hits], max_hits, qids, "-")
 
 
@@ -83,11 +85,9 @@ def _check_list_order(path: str | Path, run: Run) -> None:
                                          f"decrease (previous {hits[j - 1].score!r}; compared as trec_eval's 32-bit floats)")
 
 
-def _check_listed_ranks(path: str | Path) -> None:
+def _check_listed_ranks(path: str | Path, entries: list[dict]) -> None:
     """RankGPT's ``rank`` fields, which no reader ranks by, count up from 1 in list order (rank_llm's Requests have none)."""
-    if is_requests_file(path):
-        return
-    for i, entry in enumerate(read_json(path)):
+    for i, entry in enumerate(entries):
         for j, hit in enumerate(entry.get("hits", [])):
             if "rank" in hit and (type(hit["rank"]) is not int or hit["rank"] != j + 1):
                 raise InputError(path, None, f"entry {i}, hit {j}: rank {hit['rank']!r} should be {j + 1} (ranks count up from 1 in list order)")

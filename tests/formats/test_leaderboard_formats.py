@@ -118,6 +118,19 @@ def test_validate_names_the_line(tmp_path: Path, name: str, text: str, fragments
     assert_one_line_error(invoke("validate", str(path)), *fragments)
 
 
+def test_validate_parses_a_candidate_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rank check parsed a RankGPT JSON file a second time after the reader had: twice the time and memory on a large file."""
+    entries = [{"query": f"q{q}", "hits": [{"content": f"text {q} {r}", "qid": str(q), "docid": f"d{q}-{r}", "rank": r, "score": 10.0 - r}
+                                          for r in range(1, 21)]} for q in range(1000)]
+    path = tmp_path / "candidates.json"
+    path.write_text(json.dumps(entries) + "\n")
+    parses: list[int] = []
+    loads = json.loads
+    monkeypatch.setattr(json, "loads", lambda text, **kw: parses.append(len(text)) or loads(text, **kw))
+    assert "OK: " in invoke("validate", str(path)).output
+    assert parses == [path.stat().st_size]
+
+
 def test_msmarco_reader_scores_by_rank(tmp_path: Path) -> None:
     path = tmp_path / "run.tsv"
     path.write_text("q1\tb\t1\nq1\ta\t2\n")
