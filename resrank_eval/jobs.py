@@ -240,11 +240,12 @@ def kept(provenance: Provenance, outputs: Outputs, remedy: str = REDO) -> bool:
     return not missing
 
 
-def verify(outputs: Outputs, remedy: str = REDO) -> list[Path]:
+def verify(outputs: Outputs, remedy: str = REDO, missing_ok: bool = True) -> list[Path]:
     """The outputs that are missing: files the record lists that are gone, and ``outputs`` it does not list that are not
     there (asked for now, never made). A file whose size or digest differs from the record, an output there that the record
     does not list (a record vouches only for what it lists: one listing none would keep anything), or no complete record,
-    is an error naming it, ending in ``remedy``. Also how a folder a step made is checked where it is read."""
+    is an error naming it, ending in ``remedy``; so is the first missing one unless ``missing_ok``. Also how a folder a step
+    made is checked where it is read (whole: none may be missing)."""
     record_path = outputs.record
     record = read_record(record_path)
     if record is None or record["outputs"] is None:
@@ -268,6 +269,8 @@ def verify(outputs: Outputs, remedy: str = REDO) -> list[Path]:
             unlisted = "lists none of its files" if path.is_dir() else "does not list it"
             raise ResrankError(f"{path}: exists, but {record_path.name} {unlisted}; {remedy}")
         missing.append(path)
+    if missing and not missing_ok:
+        raise ResrankError(f"{missing[0]}: missing; {remedy}")
     return missing
 
 
@@ -281,9 +284,7 @@ def check_made(path: Path, *made_with: Path) -> None:
     outputs = Outputs.folder(path) if folder else Outputs.beside(path, *(file for file in made_with if file.exists()))
     if outputs.record.exists():
         remedy = f"make it again, or delete {outputs.record.name} to read it as a {'folder' if folder else 'file'} of your own"
-        missing = verify(outputs, remedy)
-        if folder and missing:
-            raise ResrankError(f"{missing[0]}: missing; {remedy}")
+        verify(outputs, remedy, missing_ok=not folder)
 
 
 def begin(provenance: Provenance, outputs: Outputs) -> None:

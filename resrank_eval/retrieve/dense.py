@@ -222,9 +222,7 @@ def check_dense_index(index_dir: str | Path, search: bool = False) -> dict:
     if record is not None and record.get("command") == "index":  # its files verify; "vectors only" would misname it
         raise ResrankError(f"{folder}: a Lucene index (made by resrank-eval index), not a dense one; make one with resrank-eval encode")
     remedy = _remedy(folder)
-    missing = verify(index_outputs(folder, search=False), remedy)
-    if missing:
-        raise ResrankError(f"{missing[0]}: missing; {remedy}")
+    verify(index_outputs(folder, search=False), remedy, missing_ok=False)
     if search and FAISS_FILE not in record["outputs"]:  # a vectors-only folder's (one put there later is no part of it)
         raise ResrankError(f"{folder}: vectors only (what rerankers read), no FAISS index to search; {OWN_FOLDER}")
     meta_path = folder / META_FILE

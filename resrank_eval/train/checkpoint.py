@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from ..errors import InputError, ResrankError
+from ..errors import InputError
 from ..jobs import Outputs, verify
 
 CHECKPOINTS = "checkpoints"
@@ -94,9 +94,7 @@ def load_latest(folder: Path) -> dict[str, Any] | None:
     if not found:
         return None
     remedy = f"delete {found[-1]} to resume from the checkpoint before it, or train into a new output_dir"
-    missing = verify(_outputs(found[-1]), remedy)
-    if missing:
-        raise ResrankError(f"{missing[0]}: missing; {remedy}")
+    verify(_outputs(found[-1]), remedy, missing_ok=False)
     path = found[-1] / TENSORS_FILE
     try:
         with safe_open(str(path), "pt") as checkpoint:

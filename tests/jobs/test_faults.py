@@ -376,6 +376,33 @@ def test_a_dense_index_whose_files_changed_is_refused(index_copy: Path, tmp_path
     assert not (tmp_path / "out.txt").exists()
 
 
+def test_a_folder_read_whole_refuses_a_missing_file(index_copy: Path, tmp_path: Path) -> None:
+    """A dense index, a checkpoint and a folder a step made are read whole: a file their record lists, gone, is refused by
+    name, with the reader's remedy (where a step's outputs are kept or merged, a missing one is made again instead)."""
+    import torch
+
+    from resrank_eval.errors import ResrankError
+    from resrank_eval.jobs import Outputs, Step, check_made, verify
+    from resrank_eval.provenance import Provenance
+    from resrank_eval.retrieve.dense import check_dense_index
+    from resrank_eval.train.checkpoint import load_latest, save_checkpoint
+
+    (index_copy / "docid").unlink()
+    with pytest.raises(ResrankError, match=re.escape(f"{index_copy / 'docid'}: missing; encode it again")):
+        check_dense_index(index_copy)
+    (save_checkpoint(tmp_path / "ckpt", 3, {"w": torch.ones(2)}, keep=1) / TENSORS_FILE).unlink()
+    with pytest.raises(ResrankError, match=re.escape(f"{TENSORS_FILE}: missing; delete {tmp_path / 'ckpt' / 'step-0000003'} to resume")):
+        load_latest(tmp_path / "ckpt")
+    folder = tmp_path / "made"
+    outputs = Outputs.folder(folder, "a", "b")
+    Step(Provenance.of("test", {}), outputs, lambda: [(folder / name).write_text(name) for name in ("a", "b")]).run()
+    (folder / "b").unlink()
+    assert verify(outputs) == [folder / "b"]
+    for check in (lambda: verify(outputs, "redo", missing_ok=False), lambda: check_made(folder)):
+        with pytest.raises(ResrankError, match=re.escape(f"{folder / 'b'}: missing; ")):
+            check()
+
+
 def test_an_unreadable_faiss_file_is_one_line(tmp_path: Path) -> None:
     """An empty FAISS ``index`` file was an internal error: now its size differs from the record, and a file the record
     agrees with that FAISS cannot read is named too."""
