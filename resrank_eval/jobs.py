@@ -87,11 +87,23 @@ class Outputs:
             if path != self.record.parent and path.is_dir():
                 raise ResrankError(f"{path}: a folder, where this command writes a file; move it or write the output elsewhere")
 
+    def present(self) -> list[Path]:
+        """Every output file there is (a folder's: every file in it), the record, temp and lock files aside."""
+        return [f for path in (*self.files, *self.optional) for f in (sorted(path.rglob("*")) if path.is_dir() else [path])
+                if f.is_file() and f != self.record and not f.name.startswith(".")]
+
     def digests(self) -> dict[str, dict[str, Any]]:
         """Size and SHA-256 of every output file, by its name relative to the record's folder."""
-        files = [f for path in (*self.files, *self.optional) for f in (sorted(path.rglob("*")) if path.is_dir() else [path])
-                 if f.is_file() and f != self.record and not f.name.startswith(".")]
-        return {os.path.relpath(f, self.record.parent): {"size": f.stat().st_size, "sha256": file_digest(f)} for f in files}
+        return {os.path.relpath(f, self.record.parent): {"size": f.stat().st_size, "sha256": file_digest(f)} for f in self.present()}
+
+    def states(self) -> dict[Path, tuple[int, int, int]]:
+        """Each output file's inode, size and modification time: a make that writes a file changes one of them (an atomic
+        write, its inode), so equal states before and after mean it wrote none."""
+        states = {}
+        for path in self.present():
+            stat = path.stat()
+            states[path] = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        return states
 
 
 @dataclass
@@ -318,16 +330,29 @@ def _write_record(path: Path, provenance: Provenance, outputs: dict[str, Any] | 
 
 
 def _making(provenance: Provenance, outputs: Outputs, make: Callable[[], T]) -> T:
-    """``make`` between the "making" record and the complete one; a make that fails before writing any output leaves no record."""
+    """``make`` between the "making" record and the complete one. A make that fails before writing any output (its input
+    refused where ``make`` reads it) leaves the record as it was, or none where there was none: one made over by `overwrite`
+    would else say "making" for outputs nothing touched, and then refuse them as made from the input that was refused."""
+    before = outputs.states()
+    previous = outputs.record.read_bytes() if outputs.record.is_file() else None
     begin(provenance, outputs)
     try:
         value = make()
     except BaseException:
-        if not any(path.exists() for path in outputs.files):
-            outputs.record.unlink(missing_ok=True)
+        if outputs.states() == before:
+            _restore(outputs.record, previous)
         raise
     seal(provenance, outputs)
     return value
+
+
+def _restore(record: Path, previous: bytes | None) -> None:
+    """Put back the record a failed make found (``previous``; None: there was none)."""
+    if previous is None:
+        record.unlink(missing_ok=True)
+        return
+    with atomic_write(record, "wb") as handle:
+        handle.write(previous)
 
 
 # ----- sharded steps: their logs and the merge -----

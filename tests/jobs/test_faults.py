@@ -232,6 +232,26 @@ def test_a_refused_command_leaves_every_file_as_it_was(dl19: Path, tmp_path: Pat
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.parametrize("command", ["import-candidates", "convert-run", "fuse"])
+def test_an_overwrite_refused_by_its_input_leaves_the_outputs_and_their_record(tmp_path: Path, command: str) -> None:
+    """Probe: the "making" record was written before the input was read, and left: the outputs, untouched, were then refused
+    as made from the input that was refused."""
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    if command == "import-candidates":
+        good.write_text(json.dumps([{"query": "q", "hits": [{"content": "a", "qid": "q1", "docid": "d1", "rank": 1, "score": 2.0}]}]))
+        bad.write_text(json.dumps([{"query": "q", "hits": [{"content": "a", "qid": "q1", "docid": "d1", "rank": 1}]}]))
+    else:
+        good.write_text("q1 Q0 d1 1 2.0 t\n")
+        bad.write_text("\n")
+    arguments = {"import-candidates": [], "convert-run": ["--to", "trec"], "fuse": [good]}[command]
+    out = tmp_path / "out" / "run.txt"
+    assert run_cli(command, good, *arguments, "--output", out).exit_code == 0
+    before = snapshot(tmp_path / "out")
+    refused(run_cli(command, bad, *arguments, "--output", out, "--overwrite"), str(bad))
+    assert snapshot(tmp_path / "out") == before
+    assert "skipping" in run_cli(command, good, *arguments, "--output", out).output
+
+
 GRID = """\
 output: {output}
 baseline: bm25
