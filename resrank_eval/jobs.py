@@ -34,6 +34,7 @@ from typing import Any, Generic, TypeVar
 
 from .errors import ArgumentError, InputError, ResrankError
 from .formats.atomic import atomic_write, locked
+from .formats.ids import FirstSeen
 from .formats.jsonl import read_json
 from .formats.results_log import ResultsLog, partial_path
 from .parallel import WHOLE, Job, Shard
@@ -81,8 +82,10 @@ class Outputs:
         return cls(tuple(Path(folder) / name for name in names) or (Path(folder),), Path(folder) / RECORD_NAME)
 
     def check(self, provenance: Provenance) -> None:
-        """Refused first: an output that is an input (:func:`check_apart`), a folder where a file goes (fails at its rename)."""
+        """Refused first: an output that is an input (:func:`check_apart`), two outputs that are one file (:func:`check_distinct`),
+        a folder where a file goes (fails at its rename)."""
         check_apart(provenance.sources.values(), self.files)
+        check_distinct((*self.files, *self.optional, self.record))
         for path in (*self.files, *self.optional, self.record):
             if path != self.record.parent and path.is_dir():
                 raise ResrankError(f"{path}: a folder, where this command writes a file; move it or write the output elsewhere")
@@ -214,6 +217,17 @@ def check_apart(inputs: Iterable[str | Path], outputs: Iterable[str | Path]) -> 
         held = next((source for source in read if path.is_dir() and _identity(path) in _within(source)), None)
         if held is not None:
             raise ResrankError(f"{path}: holds {held}, an input of this command; write the output elsewhere")
+
+
+def check_distinct(outputs: Iterable[Path]) -> None:
+    """No two outputs are one file, by any name (a relative path, a symlink, a hard link): the one written last would be all
+    that is left of both (``import-candidates`` with its passage store or topics named as its run, or as the record)."""
+    seen = FirstSeen()
+    for path in outputs:
+        first = seen.add(_identity(path) or path.resolve(), str(path))
+        if first is not None:
+            alias = "" if first == str(path) else f" (also as {first})"
+            raise ResrankError(f"{path}: named for two outputs of this command{alias}; give each output a path of its own")
 
 
 def _identity(path: str | Path) -> tuple[int, int] | None:

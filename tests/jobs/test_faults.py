@@ -142,6 +142,19 @@ def test_an_output_that_is_also_an_input_is_refused(dl19: Path, command: str) ->
     assert dl19.read_bytes() == before
 
 
+@pytest.mark.parametrize(("option", "name"), [("--passages", "run.txt"), ("--topics-output", "run.txt.passages.jsonl"),
+                                              ("--passages", "run.txt.provenance.json"), ("--topics-output", "link.tsv")])
+def test_two_outputs_named_as_one_file_are_refused_before_anything_is_written(tmp_path: Path, option: str, name: str) -> None:
+    """Probe: ``import-candidates --output run.txt --passages run.txt`` said it wrote both, exit 0, and left the run alone
+    (the passage store lost); named as the record, the store was written over by the record."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "link.tsv").symlink_to(out / "run.txt")
+    refused(run_cli("import-candidates", DL19_CANDIDATES, "--output", out / "run.txt", option, out / name),
+            f"{out / name}: named for two outputs of this command")
+    assert sorted(p.name for p in out.iterdir()) == ["link.tsv"]
+
+
 READS = ["rerank --run", "rerank --topics", "retrieve --topics", "export-candidates --topics", "evaluate RUN", "evaluate --qrels",
          "build-train --candidates", "report RUN"]
 
