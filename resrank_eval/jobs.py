@@ -34,6 +34,7 @@ from typing import Any, Generic, TypeVar
 
 from .errors import ArgumentError, InputError, ResrankError
 from .formats.atomic import atomic_write, locked
+from .formats.ids import FirstSeen
 from .formats.jsonl import read_json
 from .formats.results_log import ResultsLog, partial_path
 from .parallel import WHOLE, Job, Shard
@@ -81,17 +82,31 @@ class Outputs:
         return cls(tuple(Path(folder) / name for name in names) or (Path(folder),), Path(folder) / RECORD_NAME)
 
     def check(self, provenance: Provenance) -> None:
-        """Refused first: an output that is an input (:func:`check_apart`), a folder where a file goes (fails at its rename)."""
+        """Refused first: an output that is an input (:func:`check_apart`), two outputs that are one file (:func:`check_distinct`),
+        a folder where a file goes (fails at its rename)."""
         check_apart(provenance.sources.values(), self.files)
+        check_distinct((*self.files, *self.optional, self.record))
         for path in (*self.files, *self.optional, self.record):
             if path != self.record.parent and path.is_dir():
                 raise ResrankError(f"{path}: a folder, where this command writes a file; move it or write the output elsewhere")
 
+    def present(self) -> list[Path]:
+        """Every output file there is (a folder's: every file in it), the record, temp and lock files aside."""
+        return [f for path in (*self.files, *self.optional) for f in (sorted(path.rglob("*")) if path.is_dir() else [path])
+                if f.is_file() and f != self.record and not f.name.startswith(".")]
+
     def digests(self) -> dict[str, dict[str, Any]]:
         """Size and SHA-256 of every output file, by its name relative to the record's folder."""
-        files = [f for path in (*self.files, *self.optional) for f in (sorted(path.rglob("*")) if path.is_dir() else [path])
-                 if f.is_file() and f != self.record and not f.name.startswith(".")]
-        return {os.path.relpath(f, self.record.parent): {"size": f.stat().st_size, "sha256": file_digest(f)} for f in files}
+        return {os.path.relpath(f, self.record.parent): {"size": f.stat().st_size, "sha256": file_digest(f)} for f in self.present()}
+
+    def states(self) -> dict[Path, tuple[int, int, int]]:
+        """Each output file's inode, size and modification time: a make that writes a file changes one of them (an atomic
+        write, its inode), so equal states before and after mean it wrote none."""
+        states = {}
+        for path in self.present():
+            stat = path.stat()
+            states[path] = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        return states
 
 
 @dataclass
@@ -202,6 +217,17 @@ def check_apart(inputs: Iterable[str | Path], outputs: Iterable[str | Path]) -> 
         held = next((source for source in read if path.is_dir() and _identity(path) in _within(source)), None)
         if held is not None:
             raise ResrankError(f"{path}: holds {held}, an input of this command; write the output elsewhere")
+
+
+def check_distinct(outputs: Iterable[Path]) -> None:
+    """No two outputs are one file, by any name (a relative path, a symlink, a hard link): the one written last would be all
+    that is left of both (``import-candidates`` with its passage store or topics named as its run, or as the record)."""
+    seen = FirstSeen()
+    for path in outputs:
+        first = seen.add(_identity(path) or path.resolve(), str(path))
+        if first is not None:
+            alias = "" if first == str(path) else f" (also as {first})"
+            raise ResrankError(f"{path}: named for two outputs of this command{alias}; give each output a path of its own")
 
 
 def _identity(path: str | Path) -> tuple[int, int] | None:
@@ -319,16 +345,29 @@ def _write_record(path: Path, provenance: Provenance, outputs: dict[str, Any] | 
 
 
 def _making(provenance: Provenance, outputs: Outputs, make: Callable[[], T]) -> T:
-    """``make`` between the "making" record and the complete one; a make that fails before writing any output leaves no record."""
+    """``make`` between the "making" record and the complete one. A make that fails before writing any output (its input
+    refused where ``make`` reads it) leaves the record as it was, or none where there was none: one made over by `overwrite`
+    would else say "making" for outputs nothing touched, and then refuse them as made from the input that was refused."""
+    before = outputs.states()
+    previous = outputs.record.read_bytes() if outputs.record.is_file() else None
     begin(provenance, outputs)
     try:
         value = make()
     except BaseException:
-        if not any(path.exists() for path in outputs.files):
-            outputs.record.unlink(missing_ok=True)
+        if outputs.states() == before:
+            _restore(outputs.record, previous)
         raise
     seal(provenance, outputs)
     return value
+
+
+def _restore(record: Path, previous: bytes | None) -> None:
+    """Put back the record a failed make found (``previous``; None: there was none)."""
+    if previous is None:
+        record.unlink(missing_ok=True)
+        return
+    with atomic_write(record, "wb") as handle:
+        handle.write(previous)
 
 
 # ----- sharded steps: their logs and the merge -----

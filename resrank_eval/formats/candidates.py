@@ -18,7 +18,7 @@ from ..errors import InputError, ResrankError
 from ..types import Candidate, Query, Run
 from .atomic import atomic_write
 from .content import PassageTexts, content_text, hit_content
-from .ids import FirstSeen, check_id, check_score, check_text
+from .ids import FirstSeen, check_id, check_score, check_text, is_blank
 from .jsonl import read_json
 from .requests import is_request, is_requests_file, read_requests
 
@@ -75,6 +75,8 @@ class _Reader:
             query = check_text(entry["query"], "query")
         except ValueError as exc:
             raise self.error(f"entry {index}", str(exc)) from None
+        if is_blank(query):  # refused here, not when a topics file is written after the run and passages are
+            raise self.error(f"entry {index}", "'query' has no text")
         qid = None
         for j, hit in enumerate(entry["hits"]):
             where = f"entry {index}, hit {j}"

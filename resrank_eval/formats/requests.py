@@ -18,7 +18,7 @@ from ..errors import InputError
 from ..types import Candidate, Passage, Query, Run
 from .atomic import atomic_write
 from .content import PassageTexts
-from .ids import check_id, check_score, check_text
+from .ids import check_id, check_score, check_text, is_blank
 from .jsonl import iter_jsonl
 
 
@@ -66,6 +66,8 @@ def add_request(path: str | Path, line: int | None, index: int, entry: Any, topi
         qid, query_text = check_id(query["qid"], "qid"), check_text(query["text"], "query 'text'")
     except ValueError as exc:
         raise InputError(path, line, f"{where}: {exc}") from None
+    if is_blank(query_text):  # refused here, not when a topics file is written after the run and passages are
+        raise InputError(path, line, f"{where}: query {qid!r} has no text")
     if qid in run:
         raise InputError(path, line, f"{where}: query {qid!r} appears twice")
     candidates = entry.get("candidates")

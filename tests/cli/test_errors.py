@@ -7,6 +7,7 @@ Every case: exit status 2, exactly one line on stderr (``Error: ...``), no trace
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import sys
 from collections.abc import Callable
@@ -209,6 +210,24 @@ def test_importing_candidates_that_are_not_gzip_is_refused(tmp_path: Path) -> No
     fake = tmp_path / "c.json.gz"
     fake.write_text("[]")
     assert_refused(run_cli("import-candidates", fake, "--output", tmp_path / "out.txt"), "c.json.gz:1: broken gzip data")
+    assert nothing_written(tmp_path)
+
+
+HIT = {"content": "a passage", "qid": "q1", "docid": "d1", "rank": 1, "score": 2.0}
+
+
+@pytest.mark.parametrize(("name", "entry", "error"), [
+    ("c.json", {"query": "  ", "hits": [HIT]}, "c.json: entry 0: 'query' has no text"),
+    ("c.json", {"query": "\u200b\u00ad", "hits": [HIT]}, "c.json: entry 0: 'query' has no text"),
+    ("c.jsonl", {"query": {"text": " \t", "qid": "q1"}, "candidates": [{"docid": "d1", "score": 2.0, "doc": "a passage"}]},
+     "c.jsonl:1: request 0: query 'q1' has no text"),
+])
+def test_a_blank_query_is_refused_where_the_candidates_are_read(tmp_path: Path, name: str, entry: dict, error: str) -> None:
+    """Probe: the passage store and the record were written, then writing the topics failed, leaving both behind."""
+    path = tmp_path / name
+    path.write_text(json.dumps([entry]) if name.endswith(".json") else json.dumps(entry) + "\n", encoding="utf-8")
+    assert_refused(run_cli("import-candidates", path, "--output", tmp_path / "out.txt", "--topics-output", tmp_path / "out.tsv"),
+                   f"{tmp_path / error}")
     assert nothing_written(tmp_path)
 
 

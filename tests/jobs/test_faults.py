@@ -142,6 +142,19 @@ def test_an_output_that_is_also_an_input_is_refused(dl19: Path, command: str) ->
     assert dl19.read_bytes() == before
 
 
+@pytest.mark.parametrize(("option", "name"), [("--passages", "run.txt"), ("--topics-output", "run.txt.passages.jsonl"),
+                                              ("--passages", "run.txt.provenance.json"), ("--topics-output", "link.tsv")])
+def test_two_outputs_named_as_one_file_are_refused_before_anything_is_written(tmp_path: Path, option: str, name: str) -> None:
+    """Probe: ``import-candidates --output run.txt --passages run.txt`` said it wrote both, exit 0, and left the run alone
+    (the passage store lost); named as the record, the store was written over by the record."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "link.tsv").symlink_to(out / "run.txt")
+    refused(run_cli("import-candidates", DL19_CANDIDATES, "--output", out / "run.txt", option, out / name),
+            f"{out / name}: named for two outputs of this command")
+    assert sorted(p.name for p in out.iterdir()) == ["link.tsv"]
+
+
 READS = ["rerank --run", "rerank --topics", "retrieve --topics", "export-candidates --topics", "evaluate RUN", "evaluate --qrels",
          "build-train --candidates", "report RUN"]
 
@@ -230,6 +243,26 @@ def test_a_refused_command_leaves_every_file_as_it_was(dl19: Path, tmp_path: Pat
     before = snapshot(tmp_path)
     refused(run_cli(*rerank_args(dl19, out, "--batch-size", "2")), "made with --batch-size 1, now 2")
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("command", ["import-candidates", "convert-run", "fuse"])
+def test_an_overwrite_refused_by_its_input_leaves_the_outputs_and_their_record(tmp_path: Path, command: str) -> None:
+    """Probe: the "making" record was written before the input was read, and left: the outputs, untouched, were then refused
+    as made from the input that was refused."""
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    if command == "import-candidates":
+        good.write_text(json.dumps([{"query": "q", "hits": [{"content": "a", "qid": "q1", "docid": "d1", "rank": 1, "score": 2.0}]}]))
+        bad.write_text(json.dumps([{"query": "q", "hits": [{"content": "a", "qid": "q1", "docid": "d1", "rank": 1}]}]))
+    else:
+        good.write_text("q1 Q0 d1 1 2.0 t\n")
+        bad.write_text("\n")
+    arguments = {"import-candidates": [], "convert-run": ["--to", "trec"], "fuse": [good]}[command]
+    out = tmp_path / "out" / "run.txt"
+    assert run_cli(command, good, *arguments, "--output", out).exit_code == 0
+    before = snapshot(tmp_path / "out")
+    refused(run_cli(command, bad, *arguments, "--output", out, "--overwrite"), str(bad))
+    assert snapshot(tmp_path / "out") == before
+    assert "skipping" in run_cli(command, good, *arguments, "--output", out).output
 
 
 GRID = """\
