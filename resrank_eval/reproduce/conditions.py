@@ -37,6 +37,7 @@ from typing import Any
 from ..datasets.dataset import Dataset
 from ..errors import InputError, ResrankError
 from ..paths import data_dir
+from ..rerank.pipeline import TOP_K
 from ..retrieve.fusion import FUSION_METHODS
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -79,7 +80,7 @@ class RerankSpec:
     """A registered reranker over the first stage's top-k; ``options`` are its options (``model``, ``dense_index``, ...)."""
 
     reranker: str = ""
-    top_k: int = field(default=100, metadata={"min": 1})
+    top_k: int = field(default=TOP_K, metadata={"min": 1})
     batch_size: int = field(default=1, metadata={"min": 1})
     options: dict[str, Any] = field(default_factory=dict)
 

@@ -30,7 +30,7 @@ from ..jobs import Merge, Outputs, ShardedStep, rank_queries, units
 from ..parallel import computing_on, intra_op_threads
 from ..provenance import Provenance
 from ..types import Candidate, Query, QueryStats, Run
-from .pipeline import Passages, iter_rerank, passage_texts, summarize, to_rankings, with_tail
+from .pipeline import TOP_K, Passages, iter_rerank, passage_texts, summarize, to_rankings, with_tail
 from .registry import RerankerFactory
 
 
@@ -59,7 +59,7 @@ class RerankOutputs:
 
 
 def rerank_step(factory: RerankerFactory, topics: Mapping[str, Query], run: Run, passages: Passages | None, output: str | Path,
-                top_k: int = 100, batch_size: int = 1, tag: str | None = None, threads: int | None = None,
+                top_k: int = TOP_K, batch_size: int = 1, tag: str | None = None, threads: int | None = None,
                 texts: Mapping[str, str | Path] | None = None, sources: Mapping[str, str | Path | None] | None = None
                ) -> ShardedStep[RerankOutputs]:
     """The rerank of ``run``'s top ``top_k`` into ``output``; ``texts`` names where ``passages`` come from (an option name:
