@@ -36,7 +36,7 @@ def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top
     check_resrank_model(model)
     ds = get_dataset(DATASET)
     bm25 = Path(runs) / run_file_name(ds.name, "bm25-flat")
-    retrieve_step(bm25, ds, "bm25", hits=1000, threads=threads).run(overwrite)
+    retrieve_step(bm25, ds, "bm25", threads=threads).run(overwrite)
     topics, first_stage = ds.topics(), read_run(bm25)
     embeddings = corpus_vectors(model, dtype)
     reranked = []

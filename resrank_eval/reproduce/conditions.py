@@ -36,6 +36,7 @@ from typing import Any
 
 from ..datasets.dataset import Dataset
 from ..errors import InputError, ResrankError
+from ..formats.trec import LEADERBOARD_HITS
 from ..paths import data_dir
 from ..rerank.pipeline import TOP_K
 from ..retrieve.fusion import FUSION_METHODS
@@ -64,7 +65,7 @@ class FirstStage:
     """How a condition's run is made: BM25, dense retrieval, fusion of other conditions, or an imported file."""
 
     method: str = field(default="bm25", metadata={"choices": METHODS})
-    hits: int = field(default=1000, metadata={"min": 1})
+    hits: int = field(default=LEADERBOARD_HITS, metadata={"min": 1})
     model: str | None = None
     batch_size: int = field(default=64, metadata={"min": 1})
     source: str | None = None
@@ -72,7 +73,7 @@ class FirstStage:
     fusion: str = field(default="rrf", metadata={"choices": FUSION_METHODS})
     weights: list[float] | None = None
     k: float | None = None
-    depth: int = field(default=1000, metadata={"min": 1})
+    depth: int = field(default=LEADERBOARD_HITS, metadata={"min": 1})
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """A default that means one thing is one constant, read by every function, dataclass and option that defaults to it.
 
-The rerank depth (``top_k``) was written as a number in five places, free to drift apart one edit at a time.
+The rerank depth (``top_k``) and a leaderboard run's hits were each written as a number in five or more places, free
+to drift apart one edit at a time.
 """
 
 from __future__ import annotations
@@ -13,9 +14,14 @@ import click
 
 from resrank_eval.cli import main
 from resrank_eval.demo import run_demo
-from resrank_eval.reproduce.conditions import RerankSpec
+from resrank_eval.formats.trec import LEADERBOARD_HITS
+from resrank_eval.report.validate import validate_file, validate_run
+from resrank_eval.reproduce.conditions import FirstStage, RerankSpec
 from resrank_eval.rerank.pipeline import TOP_K, rerank_run
 from resrank_eval.rerank.sink import rerank_step
+from resrank_eval.retrieve.bm25 import bm25_search
+from resrank_eval.retrieve.fusion import fuse, fuse_step
+from resrank_eval.retrieve.search import retrieve, retrieve_step
 
 
 def default(function: Callable[..., Any], name: str) -> Any:
@@ -38,3 +44,24 @@ def test_the_rerank_depth_has_one_owner() -> None:
         "demo --top-k": option_default("demo", "top_k"),
     }
     assert {where: value for where, value in defaults.items() if value != TOP_K} == {}
+
+
+def test_a_leaderboard_runs_hits_have_one_owner() -> None:
+    defaults = {
+        "fuse depth": default(fuse, "depth"),
+        "fuse hits": default(fuse, "hits"),
+        "fuse_step depth": default(fuse_step, "depth"),
+        "fuse_step hits": default(fuse_step, "hits"),
+        "retrieve": default(retrieve, "hits"),
+        "retrieve_step": default(retrieve_step, "hits"),
+        "bm25_search": default(bm25_search, "hits"),
+        "validate_file": default(validate_file, "max_hits"),
+        "validate_run": default(validate_run, "max_hits"),
+        "FirstStage hits": FirstStage().hits,
+        "FirstStage depth": FirstStage().depth,
+        "fuse --depth": option_default("fuse", "depth"),
+        "fuse --hits": option_default("fuse", "hits"),
+        "retrieve --hits": option_default("retrieve", "hits"),
+        "validate --max-hits": option_default("validate", "max_hits"),
+    }
+    assert {where: value for where, value in defaults.items() if value != LEADERBOARD_HITS} == {}
