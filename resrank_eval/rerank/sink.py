@@ -26,7 +26,7 @@ from ..errors import ResrankError, check_count
 from ..formats.atomic import atomic_write
 from ..formats.results_log import ResultsLog
 from ..formats.trec import check_tag, write_run
-from ..jobs import Merge, Outputs, ShardedStep, rank_queries, units
+from ..jobs import Merge, Outputs, ShardedStep, logged_run, rank_queries, units
 from ..parallel import computing_on, intra_op_threads
 from ..provenance import Provenance
 from ..types import Candidate, Query, QueryStats, Run
@@ -113,7 +113,7 @@ def _publish(outputs: RerankOutputs, logs: list[ResultsLog]) -> RerankOutputs:
     """Run, stats, summary (with the environment it ran in) and trace from the shards' logs, in one-process query order;
     with more than one shard, the summary adds the world size and each shard's throughput."""
     entries = units(logs)
-    run = {u["qid"]: [Candidate(str(docid), float(score)) for docid, score in u["ranking"]] for u in entries}
+    run = logged_run(entries)
     stats = [QueryStats.from_dict(u["stats"]) for u in entries]
     extra: dict[str, Any] = {}
     if len(logs) > 1:

@@ -12,7 +12,7 @@ from ..errors import ArgumentError, ResrankError, check_count
 from ..formats.corpus import corpus_file
 from ..formats.results_log import ResultsLog
 from ..formats.trec import LEADERBOARD_HITS, write_run
-from ..jobs import Merge, Outputs, ShardedStep, Step, check_made, rank_queries, units
+from ..jobs import Merge, Outputs, ShardedStep, Step, check_made, logged_run, rank_queries, units
 from ..provenance import Provenance
 from ..types import Candidate, Query, Run
 
@@ -126,8 +126,7 @@ def _check(dataset: Dataset, method: str, index: str | Path | None, model: str |
 
 def _publish(output: Path, logs: list[ResultsLog]) -> Run:
     """The run from every shard's log, in topic order, tagged as the logs' provenance says."""
-    run = {u["qid"]: [Candidate(str(docid), float(score)) for docid, score in u["ranking"]] for u in units(logs)}
-    return _write(output, run, logs[0].header["provenance"]["arguments"]["run_tag"])
+    return _write(output, logged_run(units(logs)), logs[0].header["provenance"]["arguments"]["run_tag"])
 
 
 def _write(output: Path, run: Run, tag: str) -> Run:
