@@ -16,6 +16,7 @@ from .errors import ResrankError
 from .formats.trec import read_run, run_file_name
 from .model.check import check_resrank_model
 from .model.sources import BUNDLED_MODEL, BUNDLED_NFCORPUS_INDEX
+from .rerank.pipeline import TOP_K
 from .rerank.registry import reranker_factory
 from .rerank.sink import rerank_step
 from .retrieve import retrieve_step
@@ -25,7 +26,7 @@ DATASET = "beir/nfcorpus"
 DEMO_MODEL = BUNDLED_MODEL
 
 
-def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top_k: int = 100, batch_size: int = 4,
+def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top_k: int = TOP_K, batch_size: int = 4,
              threads: int = 2, dtype: str | None = None, overwrite: bool = False) -> list[Path]:
     """Build (or keep, when made with the same arguments and inputs and unchanged since) the BM25, encoder-only and
     ResRank runs; return their paths, BM25 first."""
@@ -35,7 +36,7 @@ def run_demo(model: str | Path = DEMO_MODEL, runs: str | Path = "runs/demo", top
     check_resrank_model(model)
     ds = get_dataset(DATASET)
     bm25 = Path(runs) / run_file_name(ds.name, "bm25-flat")
-    retrieve_step(bm25, ds, "bm25", hits=1000, threads=threads).run(overwrite)
+    retrieve_step(bm25, ds, "bm25", threads=threads).run(overwrite)
     topics, first_stage = ds.topics(), read_run(bm25)
     embeddings = corpus_vectors(model, dtype)
     reranked = []

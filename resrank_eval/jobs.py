@@ -39,7 +39,7 @@ from .formats.jsonl import read_json
 from .formats.results_log import ResultsLog, partial_path
 from .parallel import WHOLE, Job, Shard
 from .provenance import RECORD_NAME, FileDigest, Provenance, file_digest, read_digests
-from .types import Candidate
+from .types import Candidate, Run
 
 log = logging.getLogger(__name__)
 
@@ -455,3 +455,9 @@ def rank_queries(results: ResultsLog, shard: Shard, qids: list[str], batch_size:
         if qid not in done:  # a block a kill cut short is ranked again whole; its queries already logged are not logged twice
             results.add({"position": position[qid], "qid": qid, "ranking": [[c.docid, c.score] for c in ranking], **extra})
     return {"seconds": round(time.perf_counter() - started, 3)}
+
+
+def logged_run(logged: Iterable[dict[str, Any]]) -> Run:
+    """The run in units :func:`rank_queries` logged (e.g. :func:`units` of a job's logs), in their order: its format read
+    where it is written."""
+    return {unit["qid"]: [Candidate(str(docid), float(score)) for docid, score in unit["ranking"]] for unit in logged}

@@ -18,6 +18,7 @@ from ..parallel import Job
 from ..provenance import RECORD_NAME
 from ..report.significance import N_RESAMPLES
 from ..rerank.base import DEVICE, DTYPE, Option
+from ..rerank.pipeline import TOP_K
 
 T = TypeVar("T")
 
@@ -99,7 +100,7 @@ intra_op_threads_option = click.option("--threads", type=POSITIVE, default=None,
                                        help="torch's intra-op threads, recorded with the outputs: scores are byte-stable across "
                                             "processes with equal counts.  [default: torch's; 1 per process under torchrun]")
 
-top_k_option = click.option("--top-k", type=POSITIVE, default=100, show_default=True,
+top_k_option = click.option("--top-k", type=POSITIVE, default=TOP_K, show_default=True,
                             help="Hits per query the reranker reorders (the first stage's first K); the rest follow in "
                                  "first-stage order.")
 """``rerank --top-k`` and ``demo --top-k``: one meaning (``bench-serve --top-k`` is passages per request, its own option)."""

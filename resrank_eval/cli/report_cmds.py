@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..formats.trec import LEADERBOARD_HITS
 from .common import POSITIVE, Writable, echo_warning, resamples_option
 
 
@@ -51,7 +52,7 @@ def report(runs: tuple[str, ...], dataset: str | None, corpus: str | None, split
 @click.command("validate")
 @click.argument("run", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dataset", default=None, help="Also require every qid to be a topic of this dataset.")
-@click.option("--max-hits", type=POSITIVE, default=1000, show_default=True, help="Most documents allowed per query.")
+@click.option("--max-hits", type=POSITIVE, default=LEADERBOARD_HITS, show_default=True, help="Most documents allowed per query.")
 @click.option("--format", "fmt", type=click.Choice(["auto", "trec", "msmarco", "request"]), default="auto", show_default=True,
               help="TREC run, MS MARCO TSV run (qid, docid, rank), or rank_llm Request/Result JSONL (also RankGPT JSON); auto: by name and content.")
 def validate(run: str, dataset: str | None, max_hits: int, fmt: str) -> None:

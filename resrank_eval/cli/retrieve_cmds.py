@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..formats.trec import LEADERBOARD_HITS
 from .common import (
     POSITIVE,
     Input,
@@ -50,7 +51,8 @@ def index(dataset: str, corpus: str | None, index_dir: str | None, threads: int)
               help="BM25 over a Lucene index, or dense retrieval with the ResRank encoder over a FAISS index.")
 @click.option("--index", default=None, help="Lucene index dir or Pyserini prebuilt name (bm25); FAISS index dir (dense).")
 @click.option("--model", default=None, help="ResRank checkpoint or encoder for --method dense.")
-@click.option("--hits", type=POSITIVE, default=1000, show_default=True, help="Hits per query the run keeps (Pyserini's --hits).")
+@click.option("--hits", type=POSITIVE, default=LEADERBOARD_HITS, show_default=True,
+              help="Hits per query the run keeps (Pyserini's --hits).")
 @click.option("--batch-size", type=POSITIVE, default=64, show_default=True,
               help="Queries searched per call (Pyserini's --batch-size): BM25's over --threads threads, dense's one encoder batch.")
 @click.option("--remove-query/--keep-query", default=None, help="Drop hits whose docid equals the qid (default: on for BEIR).")
@@ -107,8 +109,9 @@ def _weights(ctx: click.Context, param: click.Parameter, value: str | None) -> l
               help="Reciprocal-rank fusion, or per-query min-max normalised score interpolation.")
 @click.option("--weights", callback=_weights, default=None, help="Comma-separated weight per run, e.g. 0.1,0.9.  [default: 1 each (rrf), equal shares (interpolate)]")
 @click.option("--rrf.k", "k", type=float, default=None, help="RRF constant (rrf only), as Pyserini's fusion names it.  [default: 60]")
-@click.option("--depth", type=POSITIVE, default=1000, show_default=True, help="Hits per query each run contributes.")
-@click.option("--hits", type=POSITIVE, default=1000, show_default=True, help="Hits per query the fused run keeps (Pyserini's fusion: --k).")
+@click.option("--depth", type=POSITIVE, default=LEADERBOARD_HITS, show_default=True, help="Hits per query each run contributes.")
+@click.option("--hits", type=POSITIVE, default=LEADERBOARD_HITS, show_default=True,
+              help="Hits per query the fused run keeps (Pyserini's fusion: --k).")
 @click.option("--run-tag", callback=checked_tag, default=None, help="Run tag.  [default: rrf-k60 or interpolate-<weights>]")
 @click.option("--output", required=True, type=Writable(), help="Fused TREC run to write.")
 @overwrite_option

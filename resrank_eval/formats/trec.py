@@ -19,6 +19,10 @@ from .atomic import atomic_write
 from .ids import check_columns, check_id, check_integer, check_score
 from .text import iter_lines
 
+LEADERBOARD_HITS = 1000
+"""The most hits per query a leaderboard run holds (TREC's 1,000; Pyserini's --hits): unless told otherwise, the depth first
+stages retrieve, fusion reads and keeps, and ``validate`` allows."""
+
 PYSERINI_SCORE_DECIMALS = 6
 """Pyserini's run writer prints scores with 6 decimals, so hits equal to 6 decimals are ties in its runs."""
 

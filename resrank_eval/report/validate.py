@@ -20,7 +20,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..formats.jsonl import read_json
 from ..formats.requests import is_requests_file
-from ..formats.trec import iter_run_lines
+from ..formats.trec import LEADERBOARD_HITS, iter_run_lines
 from ..numeric import first_not_decreasing
 from ..types import Run
 
@@ -45,7 +45,8 @@ def detect_format(path: str | Path) -> str:
     return "msmarco" if looks_like_msmarco(path) else "trec"
 
 
-def validate_file(path: str | Path, fmt: str = "auto", max_hits: int = 1000, qids: Collection[str] | None = None) -> tuple[str, RunSummary]:
+def validate_file(path: str | Path, fmt: str = "auto", max_hits: int = LEADERBOARD_HITS,
+                  qids: Collection[str] | None = None) -> tuple[str, RunSummary]:
     """Validate a TREC run, an MS MARCO TSV run or a candidate file (rank_llm Request/Result or RankGPT JSON); returns the format."""
     fmt = detect_format(path) if fmt == "auto" else fmt
     if fmt == "trec":
@@ -93,7 +94,7 @@ def _check_listed_ranks(path: str | Path, entries: list[dict]) -> None:
                 raise InputError(path, None, f"entry {i}, hit {j}: rank {hit['rank']!r} should be {j + 1} (ranks count up from 1 in list order)")
 
 
-def validate_run(path: str | Path, max_hits: int = 1000, qids: Collection[str] | None = None) -> RunSummary:
+def validate_run(path: str | Path, max_hits: int = LEADERBOARD_HITS, qids: Collection[str] | None = None) -> RunSummary:
     """Raise :class:`InputError` naming ``path:line`` of the first violation; ``qids`` are the known topics."""
     tag = current = None
     seen: set[str] = set()

@@ -36,7 +36,9 @@ from typing import Any
 
 from ..datasets.dataset import Dataset
 from ..errors import InputError, ResrankError
+from ..formats.trec import LEADERBOARD_HITS
 from ..paths import data_dir
+from ..rerank.pipeline import TOP_K
 from ..retrieve.fusion import FUSION_METHODS
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -63,7 +65,7 @@ class FirstStage:
     """How a condition's run is made: BM25, dense retrieval, fusion of other conditions, or an imported file."""
 
     method: str = field(default="bm25", metadata={"choices": METHODS})
-    hits: int = field(default=1000, metadata={"min": 1})
+    hits: int = field(default=LEADERBOARD_HITS, metadata={"min": 1})
     model: str | None = None
     batch_size: int = field(default=64, metadata={"min": 1})
     source: str | None = None
@@ -71,7 +73,7 @@ class FirstStage:
     fusion: str = field(default="rrf", metadata={"choices": FUSION_METHODS})
     weights: list[float] | None = None
     k: float | None = None
-    depth: int = field(default=1000, metadata={"min": 1})
+    depth: int = field(default=LEADERBOARD_HITS, metadata={"min": 1})
 
 
 @dataclass
@@ -79,7 +81,7 @@ class RerankSpec:
     """A registered reranker over the first stage's top-k; ``options`` are its options (``model``, ``dense_index``, ...)."""
 
     reranker: str = ""
-    top_k: int = field(default=100, metadata={"min": 1})
+    top_k: int = field(default=TOP_K, metadata={"min": 1})
     batch_size: int = field(default=1, metadata={"min": 1})
     options: dict[str, Any] = field(default_factory=dict)
 

@@ -21,6 +21,9 @@ from ..numeric import strictly_decreasing
 from ..types import Candidate, EfficiencySummary, Query, QueryStats, Ranking, Run
 from .base import Reranked, Reranker
 
+TOP_K = 100
+"""How many of each query's first-stage hits a reranker reorders unless told otherwise (the rest follow in first-stage order)."""
+
 Passages = Mapping[str, str] | Callable[[Collection[str]], dict[str, str]]
 """Passage texts in memory, or a function that fetches the ones asked for (docids -> their texts; e.g.
 ``lambda ids: load_passages(corpus_dir, ids)``)."""
@@ -109,7 +112,7 @@ class RerankResult:
 
 
 def rerank_run(reranker: Reranker, topics: Mapping[str, Query], run: Run, passages: Passages | None = None,
-               top_k: int = 100, batch_size: int = 1) -> RerankResult:
+               top_k: int = TOP_K, batch_size: int = 1) -> RerankResult:
     """Rerank the top ``top_k`` of every query in ``run``, in memory."""
     check_count(top_k, "top_k")  # None would rerank all, then append all again
     results = rerank(reranker, to_rankings(topics, run, passages, top_k), batch_size)  # in run order, each naming its query

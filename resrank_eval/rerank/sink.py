@@ -26,11 +26,11 @@ from ..errors import ResrankError, check_count
 from ..formats.atomic import atomic_write
 from ..formats.results_log import ResultsLog
 from ..formats.trec import check_tag, write_run
-from ..jobs import Merge, Outputs, ShardedStep, rank_queries, units
+from ..jobs import Merge, Outputs, ShardedStep, logged_run, rank_queries, units
 from ..parallel import computing_on, intra_op_threads
 from ..provenance import Provenance
 from ..types import Candidate, Query, QueryStats, Run
-from .pipeline import Passages, iter_rerank, passage_texts, summarize, to_rankings, with_tail
+from .pipeline import TOP_K, Passages, iter_rerank, passage_texts, summarize, to_rankings, with_tail
 from .registry import RerankerFactory
 
 
@@ -59,7 +59,7 @@ class RerankOutputs:
 
 
 def rerank_step(factory: RerankerFactory, topics: Mapping[str, Query], run: Run, passages: Passages | None, output: str | Path,
-                top_k: int = 100, batch_size: int = 1, tag: str | None = None, threads: int | None = None,
+                top_k: int = TOP_K, batch_size: int = 1, tag: str | None = None, threads: int | None = None,
                 texts: Mapping[str, str | Path] | None = None, sources: Mapping[str, str | Path | None] | None = None
                ) -> ShardedStep[RerankOutputs]:
     """The rerank of ``run``'s top ``top_k`` into ``output``; ``texts`` names where ``passages`` come from (an option name:
@@ -113,7 +113,7 @@ def _publish(outputs: RerankOutputs, logs: list[ResultsLog]) -> RerankOutputs:
     """Run, stats, summary (with the environment it ran in) and trace from the shards' logs, in one-process query order;
     with more than one shard, the summary adds the world size and each shard's throughput."""
     entries = units(logs)
-    run = {u["qid"]: [Candidate(str(docid), float(score)) for docid, score in u["ranking"]] for u in entries}
+    run = logged_run(entries)
     stats = [QueryStats.from_dict(u["stats"]) for u in entries]
     extra: dict[str, Any] = {}
     if len(logs) > 1:

@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import ResrankError, check_count
 from ..formats.atomic import build_lock, temp_folder
 from ..formats.corpus import Document, corpus_file, iter_corpus
-from ..formats.trec import pyserini_order
+from ..formats.trec import LEADERBOARD_HITS, pyserini_order
 from ..jobs import Outputs, Step
 from ..jvm import pyserini_module
 from ..logs import progress
@@ -95,7 +95,7 @@ def build_lucene_index(documents: Iterable[Document], out_dir: Path, threads: in
 def bm25_search(
     searcher: Any,
     topics: dict[str, Query],
-    hits: int = 1000,
+    hits: int = LEADERBOARD_HITS,
     threads: int = 2,
     batch_size: int = 64,
     remove_query: bool = False,

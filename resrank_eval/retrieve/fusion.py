@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArgumentError, ResrankError, check_count
-from ..formats.trec import canonical_order, read_run, write_run
+from ..formats.trec import LEADERBOARD_HITS, canonical_order, read_run, write_run
 from ..jobs import Outputs, Step
 from ..numeric import minmax
 from ..provenance import Provenance
@@ -42,13 +42,13 @@ def minmax_scores(hits: Sequence[Candidate], weight: float) -> dict[str, float]:
 
 
 def fuse(runs: Iterable[Run], method: str = "rrf", weights: Sequence[float] | None = None, k: float | None = None,
-         depth: int | None = 1000, hits: int | None = 1000) -> Run:
+         depth: int | None = LEADERBOARD_HITS, hits: int | None = LEADERBOARD_HITS) -> Run:
     """Fuse ``runs`` query by query; queries come in first-seen order across the runs.
 
     ``weights`` (one per run, default all 1 for RRF and equal shares summing to 1 for interpolation)
     scale each run's contribution; ``k`` is RRF's constant (default :data:`RRF_K`; interpolation reads none, so
-    it refuses one); ``depth`` is how many hits per query each run contributes and
-    ``hits`` how many the fused list keeps (a leaderboard's 1,000; the union of two lists can be longer).
+    it refuses one); ``depth`` is how many hits per query each run contributes and ``hits`` how many the fused list keeps
+    (default: a leaderboard's, :data:`~resrank_eval.formats.trec.LEADERBOARD_HITS`; the union of two lists can be longer).
     """
     runs = list(runs)
     check_fusion(method, weights, len(runs), k)
@@ -70,7 +70,8 @@ def fuse(runs: Iterable[Run], method: str = "rrf", weights: Sequence[float] | No
 
 
 def fuse_step(runs: Sequence[str | Path], output: str | Path, method: str = "rrf", weights: Sequence[float] | None = None,
-              k: float | None = None, depth: int = 1000, hits: int = 1000, run_tag: str | None = None) -> Step[Run]:
+              k: float | None = None, depth: int = LEADERBOARD_HITS, hits: int = LEADERBOARD_HITS,
+              run_tag: str | None = None) -> Step[Run]:
     """:func:`fuse` of the run files ``runs`` written to ``output`` (run tag: ``run_tag``, else :func:`fusion_name`).
 
     Its provenance: the runs by content and the settings, weights as numbers (``1`` is ``1.0``) and ``k`` only for RRF

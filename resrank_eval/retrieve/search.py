@@ -11,8 +11,8 @@ from ..datasets.dataset import Dataset
 from ..errors import ArgumentError, ResrankError, check_count
 from ..formats.corpus import corpus_file
 from ..formats.results_log import ResultsLog
-from ..formats.trec import write_run
-from ..jobs import Merge, Outputs, ShardedStep, Step, check_made, rank_queries, units
+from ..formats.trec import LEADERBOARD_HITS, write_run
+from ..jobs import Merge, Outputs, ShardedStep, Step, check_made, logged_run, rank_queries, units
 from ..provenance import Provenance
 from ..types import Candidate, Query, Run
 
@@ -25,7 +25,7 @@ def system_name(method: str, model: str | Path | None = None) -> str:
 
 
 def retrieve(dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query] | None = None,
-             index: str | Path | None = None, model: str | Path | None = None, hits: int = 1000,
+             index: str | Path | None = None, model: str | Path | None = None, hits: int = LEADERBOARD_HITS,
              batch_size: int = 64, threads: int = 2, remove_query: bool | None = None,
              device: str | None = None, dtype: str | None = None) -> Run:
     """Search ``topics`` (default: the dataset's) and return the top ``hits`` per query; ``remove_query`` drops a hit
@@ -51,9 +51,9 @@ def retrieve(dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query]
 
 
 def retrieve_step(output: str | Path, dataset: Dataset, method: str = "bm25", topics: Mapping[str, Query] | None = None,
-                  index: str | Path | None = None, model: str | Path | None = None, hits: int = 1000, batch_size: int = 64,
-                  threads: int = 2, remove_query: bool | None = None, device: str | None = None, dtype: str | None = None,
-                  run_tag: str | None = None, sources: Mapping[str, str | Path | None] | None = None
+                  index: str | Path | None = None, model: str | Path | None = None, hits: int = LEADERBOARD_HITS,
+                  batch_size: int = 64, threads: int = 2, remove_query: bool | None = None, device: str | None = None,
+                  dtype: str | None = None, run_tag: str | None = None, sources: Mapping[str, str | Path | None] | None = None
                   ) -> Step[Run] | ShardedStep[Run]:
     """:func:`retrieve` written to ``output`` (run tag: ``run_tag``, else :func:`system_name`); ``sources`` names the file
     ``topics`` were read from (``{"topics": path}``: recorded, and ``output`` may not be it).
@@ -126,8 +126,7 @@ def _check(dataset: Dataset, method: str, index: str | Path | None, model: str |
 
 def _publish(output: Path, logs: list[ResultsLog]) -> Run:
     """The run from every shard's log, in topic order, tagged as the logs' provenance says."""
-    run = {u["qid"]: [Candidate(str(docid), float(score)) for docid, score in u["ranking"]] for u in units(logs)}
-    return _write(output, run, logs[0].header["provenance"]["arguments"]["run_tag"])
+    return _write(output, logged_run(units(logs)), logs[0].header["provenance"]["arguments"]["run_tag"])
 
 
 def _write(output: Path, run: Run, tag: str) -> Run:

@@ -21,8 +21,11 @@ import torch
 from click.testing import CliRunner, Result
 
 from resrank_eval.cli import main
+from resrank_eval.formats.results_log import ResultsLog
+from resrank_eval.jobs import logged_run, rank_queries, shard_log, units
 from resrank_eval.model import ResRankModel
 from resrank_eval.parallel import Shard
+from resrank_eval.types import Candidate
 from tests.helpers import DL19_CANDIDATES, NFCORPUS, REPO
 from tests.tiny_models import tiny_config
 
@@ -103,6 +106,18 @@ def test_a_shard_owns_every_nth_block() -> None:
     assert [item for block in Shard().blocks(items, 4) for item in block] == items
     with pytest.raises(Exception, match="shard_id must be in 0..1"):
         Shard(2, 2)
+
+
+def test_the_rankings_shards_log_read_back_as_the_run_they_ranked(tmp_path: Path) -> None:
+    """A rerank's and a dense retrieval's merges decoded the logged rankings each with its own copy of the code; the
+    format is now read where :func:`rank_queries` writes it."""
+    run = {f"q{i}": [Candidate(f"00{i}", 1.5), Candidate("7", -2.0 - i)] for i in range(5)}
+    logs = []
+    for shard in (Shard(0, 2), Shard(1, 2)):
+        results = ResultsLog(shard_log(tmp_path / "run.txt", shard), {"shard": shard.id, "num": shard.num})
+        rank_queries(results, shard, list(run), 2, lambda qids: ((q, run[q], {}) for q in qids))
+        logs.append(ResultsLog.read(results.path))
+    assert list(logged_run(units(logs)).items()) == list(run.items())
 
 
 def test_job_array_shards_and_merge_equal_one_process(work: Path) -> None:
