@@ -162,7 +162,7 @@ def _command(name: str) -> click.Command:
 @resamples_option
 def regress(conditions_file: str, conditions: list[str] | None, datasets: list[str] | None, output: str, n_resamples: int) -> None:
     """Re-run the pinned cells of CONDITIONS_FILE (default: offline) from scratch and check every pinned score:
-    `reproduce CONDITIONS_FILE --check --overwrite`."""
+    `reproduce CONDITIONS_FILE --check --overwrite --output runs/regressions`."""
     click.get_current_context().meta[OVERWRITE] = True
     failed = run_conditions(conditions_file, conditions, datasets, output, False, True, False, None, None, n_resamples)
     if failed:
