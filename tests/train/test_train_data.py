@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -234,6 +235,22 @@ def test_build_train_from_teacher_candidates_cli(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["build-train", "--candidates", str(DL19_CANDIDATES), "--num-candidates", "5", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert [c.rank for c in read_examples(out)[0].candidates] == [1, 2, 3, 4, 5]
+
+
+def test_candidates_of_a_single_hit_are_refused_for_that_reason(tmp_path: Path) -> None:
+    """A candidate file whose queries have one hit each was refused with "do the run's qids match the split's judged
+    queries?", which named neither the file nor the cause; a query of one hit among others was skipped unsaid."""
+    entries = json.loads(gzip.decompress(DL19_CANDIDATES.read_bytes()))[:2]
+    single = tmp_path / "single.json"
+    single.write_text(json.dumps([{**entry, "hits": entry["hits"][:1]} for entry in entries]))
+    result = CliRunner().invoke(main, ["build-train", "--candidates", str(single), "-o", str(tmp_path / "single.jsonl")])
+    assert result.exit_code == 2 and result.output.splitlines()[-1] == (
+        f"Error: {single}: every query has a single hit: a training list ranks at least 2 passages")
+    mixed = tmp_path / "mixed.json"
+    mixed.write_text(json.dumps([{**entries[0], "hits": entries[0]["hits"][:1]}, entries[1]]))
+    result = CliRunner().invoke(main, ["build-train", "--candidates", str(mixed), "-o", str(tmp_path / "mixed.jsonl")])
+    assert result.exit_code == 0 and "1 of 2 queries have a single hit, no list to rank: skipped" in result.output
+    assert len(read_examples(tmp_path / "mixed.jsonl")) == 1
 
 
 def test_build_train_keeps_what_it_made_and_overwrites_nothing_else(tmp_path: Path) -> None:
