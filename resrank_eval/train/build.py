@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from ..errors import InputError, ResrankError, check_count
 from ..formats.candidates import CandidateSet, read_candidates
 from ..formats.corpus import corpus_file
-from ..formats.trec import read_qrels, read_run
+from ..formats.trec import iter_run_lines, read_qrels, read_run
 from ..jobs import Outputs, Step
 from ..provenance import Provenance
 from ..types import Qrels, Query, Run
@@ -166,11 +166,18 @@ def build_train_step(output: str | Path, options: BuildOptions, dataset: Dataset
         provenance = Provenance.of("build-train", {"dataset": data.name, "split": data.split, **sampling}, inputs)
 
         def examples() -> list[TrainExample]:
-            hits = read_run(run)  # type: ignore[arg-type]
+            path: str | Path = run  # type: ignore[assignment]  # exactly one source, checked above
+            hits = read_run(path)
+            strangers = hits.keys() - topics.keys()
+            if strangers:  # a run of another split or dataset: refused as `rerank` refuses it, rather than trained on in part
+                line, qid = next((n, hit.qid) for n, hit in iter_run_lines(path) if hit.qid in strangers)
+                raise InputError(path, line, f"query {qid!r} is not a topic of {data.name} {data.split} ({len(strangers)} of "
+                                             f"{len(hits)} run queries are not); check `dataset`/`split`")
             wanted = {c.docid for ranked in hits.values() for c in ranked[:options.depth]} | {d for j in judged.values() for d in j}
             made = examples_from_run(topics, judged, hits, data.passages(wanted), options)
             if not made:
-                raise ResrankError("no training examples: do the run's qids match the split's judged queries?")
+                raise ResrankError("no training examples: no run query has a relevant passage (retrieved, unless "
+                                   "`missed_positives`) and a non-relevant one in its top `depth`")
             return made
 
     def make() -> int:

@@ -253,6 +253,20 @@ def test_candidates_of_a_single_hit_are_refused_for_that_reason(tmp_path: Path) 
     assert len(read_examples(tmp_path / "mixed.jsonl")) == 1
 
 
+def test_run_queries_outside_the_split_are_refused_not_dropped(tmp_path: Path) -> None:
+    """A run with queries the split has no topic for (another split's, another dataset's) was trained on in part, exit 0,
+    the rest dropped unsaid; ``rerank`` refuses such a run, and so does build-train now, at the first such line."""
+    lines = [f"{qid} Q0 {docid} {rank} {10 - rank} bm25" for qid in ("PLAIN-3", "PLAIN-4", "PLAIN-1")
+             for rank, docid in enumerate(["MED-2436", "MED-2437", "MED-2421", "MED-1000"], 1)]
+    run = _write_lines(tmp_path / "mixed.run", lines)
+    out = tmp_path / "train.jsonl"
+    result = CliRunner().invoke(main, ["build-train", "--dataset", "beir/nfcorpus", "--split", "train", "--run", str(run),
+                                       "-o", str(out)])
+    assert result.exit_code == 2 and not out.exists()
+    assert result.output.strip() == (f"Error: {run}:9: query 'PLAIN-1' is not a topic of beir/nfcorpus train "
+                                     "(1 of 3 run queries are not); check --dataset/--split")
+
+
 def test_build_train_keeps_what_it_made_and_overwrites_nothing_else(tmp_path: Path) -> None:
     """build-train kept no record: a file at --output (made by hand, or with other options) was overwritten, exit 0, and a
     training file edited after it was made was made again silently. It is a step like every command that writes."""
