@@ -146,8 +146,14 @@ def build_train_step(output: str | Path, options: BuildOptions, dataset: Dataset
                                    {"candidates_file": candidates_file, "qrels": qrels})
 
         def examples() -> list[TrainExample]:
-            made = examples_from_candidates(read_candidates(candidates_file), read_qrels(qrels) if qrels else None,
-                                            options.candidates)
+            teacher = read_candidates(candidates_file)
+            judged = read_qrels(qrels) if qrels else None
+            if judged is not None and not teacher.run.keys() & judged.keys():  # another dataset's labels: none would be used
+                asked, known = next(iter(teacher.run)), next(iter(judged))
+                message = (f"shares no query with {candidates_file} ({len(teacher.run)} candidate queries, e.g. {asked!r}; "
+                           f"{len(judged)} judged, e.g. {known!r}): wrong qrels?")
+                raise InputError(str(qrels), None, message)
+            made = examples_from_candidates(teacher, judged, options.candidates)
             if not made:
                 raise InputError(candidates_file, None, "every query has a single hit: a training list ranks at least 2 "
                                                         "passages")

@@ -16,7 +16,7 @@ from resrank_eval.train.build import BuildOptions, examples_from_candidates, exa
 from resrank_eval.train.config import load_config
 from resrank_eval.train.data import TrainExample, TrainPassage, read_examples
 from resrank_eval.types import Candidate, Query
-from tests.helpers import DL19_CANDIDATES, NFCORPUS
+from tests.helpers import DL19_CANDIDATES, NFCORPUS, REPO
 
 GOOD = {"qid": "q1", "query": "heart disease", "candidates": [{"docid": "a", "text": "x", "label": 1}, {"docid": "b", "text": "y", "label": 0}]}
 
@@ -265,6 +265,19 @@ def test_run_queries_outside_the_split_are_refused_not_dropped(tmp_path: Path) -
     assert result.exit_code == 2 and not out.exists()
     assert result.output.strip() == (f"Error: {run}:9: query 'PLAIN-1' is not a topic of beir/nfcorpus train "
                                      "(1 of 3 run queries are not); check --dataset/--split")
+
+
+def test_qrels_that_judge_no_candidate_query_are_refused(tmp_path: Path) -> None:
+    """NFCorpus qrels given with the DL19 candidates labelled nothing: exit 0, teacher positives only, as if unasked."""
+    nfcorpus = NFCORPUS / "qrels" / "train.tsv"
+    command = ["build-train", "--candidates", str(DL19_CANDIDATES), "--num-candidates", "5", "--qrels"]
+    result = CliRunner().invoke(main, [*command, str(nfcorpus), "-o", str(tmp_path / "wrong.jsonl")])
+    assert result.exit_code == 2 and not (tmp_path / "wrong.jsonl").exists()
+    assert result.output.strip().startswith(f"Error: {nfcorpus}: shares no query with {DL19_CANDIDATES} (43 candidate queries, ")
+    assert result.output.strip().endswith("judged, e.g. 'PLAIN-3'): wrong qrels?")
+    out = tmp_path / "labelled.jsonl"
+    assert CliRunner().invoke(main, [*command, str(REPO / "qrels" / "qrels.dl19-passage.txt"), "-o", str(out)]).exit_code == 0
+    assert all(c.label is not None for e in read_examples(out) for c in e.candidates)
 
 
 def test_build_train_keeps_what_it_made_and_overwrites_nothing_else(tmp_path: Path) -> None:
