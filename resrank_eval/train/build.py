@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ResrankError, check_count
+from ..errors import InputError, ResrankError, check_count
 from ..formats.candidates import CandidateSet, read_candidates
 from ..formats.corpus import corpus_file
-from ..formats.trec import read_qrels, read_run
+from ..formats.trec import iter_run_lines, read_qrels, read_run
 from ..jobs import Outputs, Step
 from ..provenance import Provenance
 from ..types import Qrels, Query, Run
@@ -109,12 +109,15 @@ def examples_from_candidates(
 
     Teacher rank = position in the file. With ``qrels`` the judged queries also get labels (unjudged
     passages count as 0) and their relevant passages are the positives; otherwise the teacher's top
-    ``teacher_positives`` are.
+    ``teacher_positives`` are. A query with a single hit has no list to rank: it is skipped, with a warning that counts them.
     """
+    check_count(candidates, "candidates", 2)  # a list ranks at least 2 passages
     examples = []
+    single = 0
     for qid, hits in candidate_set.run.items():
         top = hits[:candidates]
         if len(top) < 2:
+            single += 1
             continue
         judged = qrels.get(qid) if qrels is not None else None
         labels = [max(judged.get(c.docid, 0), 0) for c in top] if judged else [None] * len(top)
@@ -126,6 +129,8 @@ def examples_from_candidates(
         if not judged or not positives:
             positives = tuple(p.docid for p in passages[:teacher_positives])
         examples.append(TrainExample(qid, candidate_set.topics[qid].text, passages, positives))
+    if single:
+        log.warning("%d of %d queries have a single hit, no list to rank: skipped", single, len(candidate_set.run))
     return examples
 
 
@@ -141,8 +146,18 @@ def build_train_step(output: str | Path, options: BuildOptions, dataset: Dataset
                                    {"candidates_file": candidates_file, "qrels": qrels})
 
         def examples() -> list[TrainExample]:
-            return examples_from_candidates(read_candidates(candidates_file), read_qrels(qrels) if qrels else None,
-                                            options.candidates)
+            teacher = read_candidates(candidates_file)
+            judged = read_qrels(qrels) if qrels else None
+            if judged is not None and not teacher.run.keys() & judged.keys():  # another dataset's labels: none would be used
+                asked, known = next(iter(teacher.run)), next(iter(judged))
+                message = (f"shares no query with {candidates_file} ({len(teacher.run)} candidate queries, e.g. {asked!r}; "
+                           f"{len(judged)} judged, e.g. {known!r}): wrong qrels?")
+                raise InputError(str(qrels), None, message)
+            made = examples_from_candidates(teacher, judged, options.candidates)
+            if not made:
+                raise InputError(candidates_file, None, "every query has a single hit: a training list ranks at least 2 "
+                                                        "passages")
+            return made
     else:
         if dataset is None or not dataset.has_passages:
             raise ResrankError(f"training lists from a run need passage texts: dataset {getattr(dataset, 'name', None)!r} has "
@@ -157,14 +172,21 @@ def build_train_step(output: str | Path, options: BuildOptions, dataset: Dataset
         provenance = Provenance.of("build-train", {"dataset": data.name, "split": data.split, **sampling}, inputs)
 
         def examples() -> list[TrainExample]:
-            hits = read_run(run)  # type: ignore[arg-type]
+            path: str | Path = run  # type: ignore[assignment]  # exactly one source, checked above
+            hits = read_run(path)
+            strangers = hits.keys() - topics.keys()
+            if strangers:  # a run of another split or dataset: refused as `rerank` refuses it, rather than trained on in part
+                line, qid = next((n, hit.qid) for n, hit in iter_run_lines(path) if hit.qid in strangers)
+                raise InputError(path, line, f"query {qid!r} is not a topic of {data.name} {data.split} ({len(strangers)} of "
+                                             f"{len(hits)} run queries are not); check `dataset`/`split`")
             wanted = {c.docid for ranked in hits.values() for c in ranked[:options.depth]} | {d for j in judged.values() for d in j}
-            return examples_from_run(topics, judged, hits, data.passages(wanted), options)
+            made = examples_from_run(topics, judged, hits, data.passages(wanted), options)
+            if not made:
+                raise ResrankError("no training examples: no run query has a relevant passage (retrieved, unless "
+                                   "`missed_positives`) and a non-relevant one in its top `depth`")
+            return made
 
     def make() -> int:
-        made = examples()
-        if not made:
-            raise ResrankError("no training examples: do the run's qids match the split's judged queries?")
-        return write_examples(output, made)
+        return write_examples(output, examples())
 
     return Step(provenance, Outputs.beside(output), make)

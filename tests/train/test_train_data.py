@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from resrank_eval.train.build import BuildOptions, examples_from_candidates, exa
 from resrank_eval.train.config import load_config
 from resrank_eval.train.data import TrainExample, TrainPassage, read_examples
 from resrank_eval.types import Candidate, Query
-from tests.helpers import DL19_CANDIDATES, NFCORPUS
+from tests.helpers import DL19_CANDIDATES, NFCORPUS, REPO
 
 GOOD = {"qid": "q1", "query": "heart disease", "candidates": [{"docid": "a", "text": "x", "label": 1}, {"docid": "b", "text": "y", "label": 0}]}
 
@@ -234,6 +235,49 @@ def test_build_train_from_teacher_candidates_cli(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["build-train", "--candidates", str(DL19_CANDIDATES), "--num-candidates", "5", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert [c.rank for c in read_examples(out)[0].candidates] == [1, 2, 3, 4, 5]
+
+
+def test_candidates_of_a_single_hit_are_refused_for_that_reason(tmp_path: Path) -> None:
+    """A candidate file whose queries have one hit each was refused with "do the run's qids match the split's judged
+    queries?", which named neither the file nor the cause; a query of one hit among others was skipped unsaid."""
+    entries = json.loads(gzip.decompress(DL19_CANDIDATES.read_bytes()))[:2]
+    single = tmp_path / "single.json"
+    single.write_text(json.dumps([{**entry, "hits": entry["hits"][:1]} for entry in entries]))
+    result = CliRunner().invoke(main, ["build-train", "--candidates", str(single), "-o", str(tmp_path / "single.jsonl")])
+    assert result.exit_code == 2 and result.output.splitlines()[-1] == (
+        f"Error: {single}: every query has a single hit: a training list ranks at least 2 passages")
+    mixed = tmp_path / "mixed.json"
+    mixed.write_text(json.dumps([{**entries[0], "hits": entries[0]["hits"][:1]}, entries[1]]))
+    result = CliRunner().invoke(main, ["build-train", "--candidates", str(mixed), "-o", str(tmp_path / "mixed.jsonl")])
+    assert result.exit_code == 0 and "1 of 2 queries have a single hit, no list to rank: skipped" in result.output
+    assert len(read_examples(tmp_path / "mixed.jsonl")) == 1
+
+
+def test_run_queries_outside_the_split_are_refused_not_dropped(tmp_path: Path) -> None:
+    """A run with queries the split has no topic for (another split's, another dataset's) was trained on in part, exit 0,
+    the rest dropped unsaid; ``rerank`` refuses such a run, and so does build-train now, at the first such line."""
+    lines = [f"{qid} Q0 {docid} {rank} {10 - rank} bm25" for qid in ("PLAIN-3", "PLAIN-4", "PLAIN-1")
+             for rank, docid in enumerate(["MED-2436", "MED-2437", "MED-2421", "MED-1000"], 1)]
+    run = _write_lines(tmp_path / "mixed.run", lines)
+    out = tmp_path / "train.jsonl"
+    result = CliRunner().invoke(main, ["build-train", "--dataset", "beir/nfcorpus", "--split", "train", "--run", str(run),
+                                       "-o", str(out)])
+    assert result.exit_code == 2 and not out.exists()
+    assert result.output.strip() == (f"Error: {run}:9: query 'PLAIN-1' is not a topic of beir/nfcorpus train "
+                                     "(1 of 3 run queries are not); check --dataset/--split")
+
+
+def test_qrels_that_judge_no_candidate_query_are_refused(tmp_path: Path) -> None:
+    """NFCorpus qrels given with the DL19 candidates labelled nothing: exit 0, teacher positives only, as if unasked."""
+    nfcorpus = NFCORPUS / "qrels" / "train.tsv"
+    command = ["build-train", "--candidates", str(DL19_CANDIDATES), "--num-candidates", "5", "--qrels"]
+    result = CliRunner().invoke(main, [*command, str(nfcorpus), "-o", str(tmp_path / "wrong.jsonl")])
+    assert result.exit_code == 2 and not (tmp_path / "wrong.jsonl").exists()
+    assert result.output.strip().startswith(f"Error: {nfcorpus}: shares no query with {DL19_CANDIDATES} (43 candidate queries, ")
+    assert result.output.strip().endswith("judged, e.g. 'PLAIN-3'): wrong qrels?")
+    out = tmp_path / "labelled.jsonl"
+    assert CliRunner().invoke(main, [*command, str(REPO / "qrels" / "qrels.dl19-passage.txt"), "-o", str(out)]).exit_code == 0
+    assert all(c.label is not None for e in read_examples(out) for c in e.candidates)
 
 
 def test_build_train_keeps_what_it_made_and_overwrites_nothing_else(tmp_path: Path) -> None:
