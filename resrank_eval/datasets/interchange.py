@@ -41,6 +41,7 @@ def import_candidates_step(candidates: str | Path, output: str | Path, passages:
 
     def make() -> CandidateSet:
         data = read_candidates(candidates)
+        write_run(output, data.run, tag)  # first: the one writer that may refuse what was read (ties at float32's lowest score)
         disordered = [qid for qid, hits in data.run.items() if first_not_decreasing([c.score for c in hits]) is not None]
         if disordered:  # the run keeps the list order, as rank_llm reads it; its scores are lowered to agree (write_run)
             log.warning("%s: %d of %d queries list hits out of score order or tied (as trec_eval's 32-bit floats; e.g. %r); kept in "
@@ -48,7 +49,6 @@ def import_candidates_step(candidates: str | Path, output: str | Path, passages:
         write_corpus(store, data.passages)
         if topics_output:
             write_topics(topics_output, data.topics)
-        write_run(output, data.run, tag)
         return data
 
     return Step(provenance, Outputs.beside(output, store, *([topics_output] if topics_output else [])), make)

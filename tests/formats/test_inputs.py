@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from resrank_eval.errors import InputError, ResrankError
@@ -41,7 +42,7 @@ def test_one_id_rule(value: object) -> None:
     assert check_id(264014, "qid") == "264014" and check_id("MED-10") == "MED-10"
 
 
-@pytest.mark.parametrize("value", [float("nan"), float("inf"), "nan", "-inf", None, "high"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "nan", "-inf", None, "high", -1e300, 3.5e38])
 def test_scores_are_finite_numbers(value: object) -> None:
     with pytest.raises(ValueError):
         check_score(value)
@@ -145,7 +146,10 @@ def test_duplicate_run_lines_name_both_lines(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("run", [{"q1": [Candidate("d 1", 1.0)]}, {"q 1": [Candidate("d1", 1.0)]},
                                  {"q1": [Candidate("", 1.0)]}, {"q1": [Candidate("d1", float("nan"))]},
-                                 {"q1": [Candidate("d1", 2.0), Candidate("d1", 1.0)]}])
+                                 {"q1": [Candidate("d1", 2.0), Candidate("d1", 1.0)]},
+                                 {"q1": [Candidate("d1", -1e300), Candidate("d2", -1e300)]},
+                                 # tied at float32's lowest score, where a nudge down gave -inf
+                                 {"q1": [Candidate(docid, float(np.finfo(np.float32).min)) for docid in ("d1", "d2")]}])
 def test_writers_refuse_what_readers_reject_and_leave_nothing(tmp_path: Path, run: dict) -> None:
     with pytest.raises(ResrankError, match="cannot write"):
         write_run(tmp_path / "r.txt", run, "tag")
