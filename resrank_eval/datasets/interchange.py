@@ -16,7 +16,7 @@ from ..errors import ResrankError
 from ..formats.candidates import CandidateSet, read_candidates, write_candidates
 from ..formats.corpus import corpus_file, load_passages, write_corpus
 from ..formats.msmarco import FORMATS, looks_like_msmarco, read_msmarco_run, write_msmarco_run
-from ..formats.requests import is_requests_file, write_requests
+from ..formats.requests import check_export, is_requests_file, write_requests
 from ..formats.topics import write_topics
 from ..formats.trec import read_run, write_run
 from ..jobs import Outputs, Step
@@ -66,6 +66,7 @@ def export_candidates_step(output: str | Path, topics: dict[str, Query], run_pat
                                {"run": run_path, "corpus": corpus_file(corpus), "topics": used}, sources)
 
     def make() -> Run:
+        check_export(output, topics, run)  # before the corpus is scanned (minutes for MS MARCO), not after
         texts = load_passages(corpus, {c.docid for cands in run.values() for c in cands})
         (write_requests if request else write_candidates)(output, topics, run, texts)
         return run

@@ -258,6 +258,18 @@ def test_hits_tied_at_float32_s_lowest_score_are_refused_before_anything_is_writ
     assert nothing_written(tmp_path)
 
 
+@pytest.mark.parametrize("output", ["out.jsonl", "out.json"])
+def test_exporting_a_run_query_without_a_topic_is_refused_in_either_format(tmp_path: Path, output: str) -> None:
+    """Probe: rank_llm's Request format (``*.jsonl``) failed with ``internal error, KeyError: 'q3'``; RankGPT's refused."""
+    topics, run, corpus = tmp_path / "t.tsv", tmp_path / "run.txt", tmp_path / "corpus.jsonl"
+    topics.write_text("q1\tfirst query\n")
+    run.write_text("q1 Q0 d1 1 2.0 t\nq3 Q0 d1 1 2.0 t\n")
+    corpus.write_text('{"_id": "d1", "title": "", "text": "a passage"}\n')
+    assert_refused(run_cli("export-candidates", "--topics", topics, "--run", run, "--corpus", corpus, "--output", tmp_path / output),
+                   "1 run queries have no topic text (e.g. 'q3'); check --dataset/--topics")
+    assert nothing_written(tmp_path)
+
+
 @pytest.mark.parametrize(("name", "keep"), [("head.safetensors", 0.5), ("head.safetensors", 0.0), ("delta.safetensors", 0.5)])
 def test_truncated_weights_are_refused_before_loading(dl19: Path, tmp_path: Path, name: str, keep: float) -> None:
     model = tmp_path / "model"

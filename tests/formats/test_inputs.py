@@ -9,17 +9,19 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from resrank_eval.errors import InputError, ResrankError
-from resrank_eval.formats.candidates import read_candidates
+from resrank_eval.formats.candidates import read_candidates, write_candidates
 from resrank_eval.formats.corpus import iter_corpus, write_corpus
 from resrank_eval.formats.ids import check_id, check_score, is_blank
 from resrank_eval.formats.jsonl import iter_jsonl, read_json
 from resrank_eval.formats.msmarco import read_msmarco_run
+from resrank_eval.formats.requests import write_requests
 from resrank_eval.formats.topics import read_topics, write_topics
 from resrank_eval.formats.trec import read_qrels, read_run, write_run
 from resrank_eval.types import Candidate, Query
@@ -156,6 +158,19 @@ def test_writers_refuse_what_readers_reject_and_leave_nothing(tmp_path: Path, ru
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ResrankError, match="cannot write the corpus"):
         write_corpus(tmp_path / "c.jsonl", {"d 1": "text"})
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("topics", "run", "message"), [
+    ({}, {"q1": [Candidate("d1", 1.0)]}, "1 run queries have no topic text"),
+    ({"q1": Query("q1", "q")}, {"q1": [Candidate("d1", float("nan"))]}, "cannot write candidates: score of 'd1' NaN is not finite"),
+])
+@pytest.mark.parametrize("writer", [write_candidates, write_requests])
+def test_both_candidate_writers_refuse_what_readers_reject_and_leave_nothing(tmp_path: Path, writer: Callable, topics: dict,
+                                                                            run: dict, message: str) -> None:
+    """Probe: :func:`write_requests` checked nothing (a missing topic was a KeyError, a NaN score written as ``NaN``)."""
+    with pytest.raises(ResrankError, match=re.escape(message)):
+        writer(tmp_path / "c.jsonl", topics, run, {"d1": "text"})
     assert list(tmp_path.iterdir()) == []
 
 
