@@ -11,6 +11,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""The largest score trec_eval holds (as a 32-bit float): beyond it, infinite. Readers refuse larger magnitudes
+(:func:`~resrank_eval.formats.ids.check_score`)."""
+
 
 def minmax(values: Sequence[float]) -> list[float]:
     """Values scaled to [0, 1] within the list (1 = the highest); a list of equal values maps to all 1.
@@ -39,13 +43,17 @@ def first_not_decreasing(scores: Sequence[float]) -> int | None:
 
 
 def strictly_decreasing(scores: list[float]) -> list[float]:
-    """Nudge ties (and inversions) down one float32 step so rank order == score order.
+    """Nudge ties (and inversions) down one float32 step so rank order == score order (scores within :data:`FLOAT32_MAX`).
 
-    trec_eval holds scores as 32-bit floats, so a smaller nudge would be a tie again there.
+    trec_eval holds scores as 32-bit floats, so a smaller nudge would be a tie again there. Below the lowest of them is
+    only -inf, which no run holds: a nudge there is a ``ValueError``.
     """
     out: list[float] = []
     for score in scores:
         if out and np.float32(score) >= np.float32(out[-1]):
+            if np.float32(out[-1]) <= -FLOAT32_MAX:
+                raise ValueError(f"no score lies below {out[-1]:g}, the lowest a 32-bit float holds (trec_eval's scores), "
+                                 "to rank the next hit under it")
             score = float(np.nextafter(np.float32(out[-1]), np.float32(-np.inf)))
         out.append(score)
     return out

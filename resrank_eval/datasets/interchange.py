@@ -16,7 +16,7 @@ from ..errors import ResrankError
 from ..formats.candidates import CandidateSet, read_candidates, write_candidates
 from ..formats.corpus import corpus_file, load_passages, write_corpus
 from ..formats.msmarco import FORMATS, looks_like_msmarco, read_msmarco_run, write_msmarco_run
-from ..formats.requests import is_requests_file, write_requests
+from ..formats.requests import check_export, is_requests_file, write_requests
 from ..formats.topics import write_topics
 from ..formats.trec import read_run, write_run
 from ..jobs import Outputs, Step
@@ -41,6 +41,7 @@ def import_candidates_step(candidates: str | Path, output: str | Path, passages:
 
     def make() -> CandidateSet:
         data = read_candidates(candidates)
+        write_run(output, data.run, tag)  # first: the one writer that may refuse what was read (ties at float32's lowest score)
         disordered = [qid for qid, hits in data.run.items() if first_not_decreasing([c.score for c in hits]) is not None]
         if disordered:  # the run keeps the list order, as rank_llm reads it; its scores are lowered to agree (write_run)
             log.warning("%s: %d of %d queries list hits out of score order or tied (as trec_eval's 32-bit floats; e.g. %r); kept in "
@@ -48,7 +49,6 @@ def import_candidates_step(candidates: str | Path, output: str | Path, passages:
         write_corpus(store, data.passages)
         if topics_output:
             write_topics(topics_output, data.topics)
-        write_run(output, data.run, tag)
         return data
 
     return Step(provenance, Outputs.beside(output, store, *([topics_output] if topics_output else [])), make)
@@ -66,6 +66,7 @@ def export_candidates_step(output: str | Path, topics: dict[str, Query], run_pat
                                {"run": run_path, "corpus": corpus_file(corpus), "topics": used}, sources)
 
     def make() -> Run:
+        check_export(output, topics, run)  # before the corpus is scanned (minutes for MS MARCO), not after
         texts = load_passages(corpus, {c.docid for cands in run.values() for c in cands})
         (write_requests if request else write_candidates)(output, topics, run, texts)
         return run

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..errors import ResrankError
+from ..formats.ids import check_id
 from ..types import Passage, Qrels, Query
 from .dataset import BEIR_MEASURES, Dataset
 
@@ -37,14 +38,26 @@ class IrdsDataset(Dataset):
         return self.name.removeprefix(PREFIX)
 
     def topics(self) -> dict[str, Query]:
-        queries = self._read("queries", lambda ds: [(q.query_id, q.default_text()) for q in ds.queries_iter()])
-        return {qid: Query(qid, text) for qid, text in queries}
+        topics: dict[str, Query] = {}
+        for query_id, text in self._read("queries", lambda ds: [(q.query_id, q.default_text()) for q in ds.queries_iter()]):
+            qid = self._id("queries", query_id, "qid")
+            topics[qid] = Query(qid, text)
+        return topics
 
     def qrels(self) -> Qrels:
         qrels: Qrels = {}
         for qrel in self._read("qrels", lambda ds: list(ds.qrels_iter())):
-            qrels.setdefault(qrel.query_id, {})[qrel.doc_id] = int(qrel.relevance)
+            qid, docid = self._id("qrels", qrel.query_id, "qid"), self._id("qrels", qrel.doc_id, "docid")
+            qrels.setdefault(qid, {})[docid] = int(qrel.relevance)
         return qrels
+
+    def _id(self, part: str, value: object, what: str) -> str:
+        """An id ir_datasets gave, held to the rule every file reader applies (:func:`check_id`): ``d\u200b1`` would match
+        no ``d1``, and a run or qrels line written with ``q 1`` would be refused when read back."""
+        try:
+            return check_id(value, what)
+        except ValueError as exc:
+            raise ResrankError(f"{self.name}: its {part}: {exc}") from None
 
     @property
     def has_passages(self) -> bool:

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, ResrankError
+from ..errors import InputError
 from ..types import Candidate, Query, Run
 from .atomic import atomic_write
 from .content import PassageTexts, content_text, hit_content
 from .ids import FirstSeen, check_id, check_score, check_text, is_blank
 from .jsonl import read_json
-from .requests import is_request, is_requests_file, read_requests
+from .requests import check_export, is_request, is_requests_file, read_requests
 
 HIT_KEYS = ("content", "qid", "docid", "score")
 
@@ -112,20 +112,12 @@ class _Reader:
 
 
 def write_candidates(path: str | Path, topics: dict[str, Query], run: Run, passages: dict[str, str]) -> None:
-    """Export a run (in rank order) with its texts back to candidate JSON, atomically; ids and scores checked."""
+    """Export a run (in rank order) with its texts back to candidate JSON, atomically; checked (:func:`check_export`)."""
+    check_export(path, topics, run)
     entries = []
-    missing = [qid for qid in run if qid not in topics]
-    if missing:
-        raise ResrankError(f"{path}: {len(missing)} run queries have no topic text (e.g. {missing[0]!r}); check `dataset`/`topics`")
-    try:
-        for qid, candidates in run.items():
-            hits = [
-                {"content": hit_content(passages[c.docid]), "qid": check_id(qid, "qid"), "docid": check_id(c.docid, "docid"), "rank": rank,
-                 "score": check_score(c.score)}
-                for rank, c in enumerate(candidates, 1)
-            ]
-            entries.append({"query": topics[qid].text, "hits": hits})
-    except ValueError as exc:
-        raise ResrankError(f"{path}: cannot write candidates: {exc}") from None
+    for qid, candidates in run.items():
+        hits = [{"content": hit_content(passages[c.docid]), "qid": qid, "docid": c.docid, "rank": rank, "score": c.score}
+                for rank, c in enumerate(candidates, 1)]
+        entries.append({"query": topics[qid].text, "hits": hits})
     with atomic_write(path) as handle:
         json.dump(entries, handle, ensure_ascii=False, indent=1)

@@ -4,7 +4,8 @@ An id is a non-empty string without whitespace: TREC runs and qrels are whitespa
 columns, so an id with a space, an empty one, or a JSON ``null`` written out as ``None`` would make a
 line that its own reader rejects. JSON may hold an id as an integer (rank_llm writes numeric qids),
 which becomes its decimal string; null, objects, floats and booleans are errors. A score is a finite
-number: NaN has no rank. Readers check at the source (and say where); writers check again, so
+number: NaN has no rank. Nor is a score past a 32-bit float's range (``-1e300``): trec_eval holds scores so, and reads it
+as infinite. Readers check at the source (and say where); writers check again, so
 nothing they write is refused when it is read back. A control character (a NUL, an escape) is no id either,
 nor a lone surrogate (below): an id is text too. Nor is an invisible format character (category Cf: a zero-width space,
 a direction mark, a soft hyphen): ``d1`` with one matches no ``d1`` in the qrels and looks the same as ``d1`` in most
@@ -21,6 +22,8 @@ import math
 import re
 import unicodedata
 from collections.abc import Hashable
+
+from ..numeric import FLOAT32_MAX
 
 _WHITESPACE = re.compile(r"\s")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -89,7 +92,7 @@ def check_integer(text: str, what: str) -> int:
 
 
 def check_score(value: object, what: str = "score") -> float:
-    """``value`` as a finite float; ``ValueError`` otherwise."""
+    """``value`` as a finite float of magnitude at most :data:`~resrank_eval.numeric.FLOAT32_MAX`; ``ValueError`` otherwise."""
     if isinstance(value, bool):
         raise ValueError(f"{what} must be a number, got {shown(value)}")
     try:
@@ -98,6 +101,8 @@ def check_score(value: object, what: str = "score") -> float:
         raise ValueError(f"{what} {shown(value)} is not a number") from None
     if not math.isfinite(score):
         raise ValueError(f"{what} {shown(value)} is not finite")
+    if abs(score) > FLOAT32_MAX:
+        raise ValueError(f"{what} {shown(value)} is past a 32-bit float's range (±{FLOAT32_MAX:.7g}), as trec_eval holds scores")
     return score
 
 

@@ -14,12 +14,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, ResrankError
 from ..types import Candidate, Passage, Query, Run
 from .atomic import atomic_write
 from .content import PassageTexts
 from .ids import check_id, check_score, check_text, is_blank
 from .jsonl import iter_jsonl
+from .topics import check_run_topics
 
 
 def is_requests_file(path: str | Path) -> bool:
@@ -115,8 +116,23 @@ def read_requests(path: str | Path, entries: list[Any] | None = None) -> tuple[d
     return topics, run, texts.passages
 
 
+def check_export(path: str | Path, topics: dict[str, Query], run: Run) -> None:
+    """What both candidate writers (:func:`write_requests`, :func:`~.candidates.write_candidates`) check before they write
+    anything, so neither writes what its reader refuses: a topic for every run query, valid ids and scores."""
+    check_run_topics(run, topics, "`dataset`/`topics`")
+    try:
+        for qid, candidates in run.items():
+            check_id(qid, "qid")
+            for candidate in candidates:
+                check_id(candidate.docid, "docid")
+                check_score(candidate.score, f"score of {candidate.docid!r}")
+    except ValueError as exc:
+        raise ResrankError(f"{path}: cannot write candidates: {exc}") from None
+
+
 def write_requests(path: str | Path, topics: dict[str, Query], run: Run, passages: dict[str, str]) -> None:
-    """rank_llm Request JSONL, atomically: what its rerankers read and its own retrievers write."""
+    """rank_llm Request JSONL, atomically: what its rerankers read and its own retrievers write; checked (:func:`check_export`)."""
+    check_export(path, topics, run)
     with atomic_write(path) as handle:
         for record in request_records(topics, run, passages):
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, ResrankError
 from ..types import Query
 from .atomic import atomic_write
 from .ids import FirstSeen, check_id, check_text, is_blank
@@ -31,6 +31,14 @@ def read_topics(path: str | Path) -> dict[str, Query]:
     if not topics:
         raise InputError(path, None, "no topics found (empty file)")
     return topics
+
+
+def check_run_topics(qids: Iterable[str], topics: Mapping[str, Query], choose: str) -> None:
+    """Every run query in ``qids`` has its text in ``topics`` (the one check of rerankers and candidate writers); else one
+    error naming how many lack it, one of them, and ``choose``: the arguments that pick the topics."""
+    missing = [qid for qid in qids if qid not in topics]
+    if missing:
+        raise ResrankError(f"{len(missing)} run queries have no topic text (e.g. {missing[0]!r}); check {choose}")
 
 
 def write_topics(path: str | Path, topics: Mapping[str, Query]) -> None:

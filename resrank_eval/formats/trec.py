@@ -7,7 +7,6 @@ evaluator scores: no silent re-sorting of ties between tools.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,7 @@ class RunLine:
 
 
 def parse_run_line(line: str) -> RunLine:
-    """The one TREC run line parser: six columns, an integer rank, a finite score; ``ValueError`` says what is wrong."""
+    """The one TREC run line parser: six columns, an integer rank, a score (:func:`check_score`); ``ValueError`` says what is wrong."""
     parts = line.split()
     if len(parts) != 6:
         raise ValueError(f"expected 6 columns (qid Q0 docid rank score tag), got {len(parts)}")
@@ -52,9 +51,7 @@ def parse_run_line(line: str) -> RunLine:
         score = float(score_text)
     except ValueError:
         raise ValueError(f"score {score_text!r} is not a number") from None
-    if not math.isfinite(score):
-        raise ValueError(f"score {score_text!r} is not finite")
-    return RunLine(qid, q0, docid, rank_value, score, tag)
+    return RunLine(qid, q0, docid, rank_value, check_score(score), tag)
 
 
 def iter_run_lines(path: str | Path) -> Iterator[tuple[int, RunLine]]:

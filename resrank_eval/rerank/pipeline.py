@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ResrankError, check_count
+from ..formats.topics import check_run_topics
 from ..logs import progress
 from ..model.flops import flops_summary
 from ..numeric import strictly_decreasing
@@ -37,9 +38,7 @@ def to_rankings(topics: Mapping[str, Query], run: Run, passages: Passages | None
     """
     check_count(top_k, "top_k", none_ok=True)
     chosen = [q for q in (run if qids is None else qids) if run.get(q)]
-    missing = [q for q in chosen if q not in topics]
-    if missing:
-        raise ResrankError(f"{len(missing)} run queries have no topic text (e.g. {missing[0]!r}); check `dataset`/`split`/`topics`")
+    check_run_topics(chosen, topics, "`dataset`/`split`/`topics`")
     heads = {q: run[q][:top_k] for q in chosen}
     texts: Mapping[str, str] = {}
     if passages is not None:

@@ -14,12 +14,10 @@ import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import ArgumentError, ResrankError, check_count
 from ..formats.trec import LEADERBOARD_HITS, canonical_order, read_run, write_run
 from ..jobs import Outputs, Step
-from ..numeric import minmax
+from ..numeric import FLOAT32_MAX, minmax
 from ..provenance import Provenance
 from ..types import Candidate, Run
 
@@ -28,7 +26,6 @@ log = logging.getLogger(__name__)
 FUSION_METHODS = ("rrf", "interpolate")
 RRF_K = 60.0
 """Cormack et al.'s constant: ranks beyond the first few count alike."""
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def rrf_scores(hits: Sequence[Candidate], weight: float, k: float) -> dict[str, float]:

@@ -231,6 +231,45 @@ def test_a_blank_query_is_refused_where_the_candidates_are_read(tmp_path: Path, 
     assert nothing_written(tmp_path)
 
 
+@pytest.mark.parametrize(("name", "text", "command", "error"), [
+    ("in.txt", "q1 Q0 d1 1 -1e300 t\nq1 Q0 d2 2 -1e300 t\n", ["convert-run", "--to", "trec"], "in.txt:1: score -1e+300"),
+    ("c.json", json.dumps([{"query": "q", "hits": [dict(HIT, score=-1e300), dict(HIT, docid="d2", score=-1e300)]}]),
+     ["import-candidates"], "c.json: entry 0, hit 0: score -1e+300"),
+])
+def test_a_score_past_float32_is_refused_where_it_is_read(tmp_path: Path, name: str, text: str, command: list[str],
+                                                           error: str) -> None:
+    """Probe: two hits tied at -1e300 were nudged to -inf, with a numpy warning, and the run written said ``-inf``, which
+    ``read_run`` refuses: trec_eval holds scores as 32-bit floats, where -1e300 is -inf already."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    line = assert_refused(run_cli(command[0], path, *command[1:], "--output", tmp_path / "out.txt"), f"{tmp_path / error}")
+    assert "past a 32-bit float's range" in line
+    assert nothing_written(tmp_path)
+
+
+def test_hits_tied_at_float32_s_lowest_score_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    """No 32-bit float lies below -3.4028235e38 to rank the second hit under the first (a nudge there gave ``-inf``): the run
+    is refused, and written first, so the passage store is not left behind."""
+    path = tmp_path / "c.json"
+    lowest = -3.4028234663852886e38
+    path.write_text(json.dumps([{"query": "q", "hits": [dict(HIT, score=lowest), dict(HIT, docid="d2", score=lowest)]}]))
+    assert_refused(run_cli("import-candidates", path, "--output", tmp_path / "out.txt"),
+                   "cannot write query 'q1' of the run: no score lies below -3.40282e+38")
+    assert nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("output", ["out.jsonl", "out.json"])
+def test_exporting_a_run_query_without_a_topic_is_refused_in_either_format(tmp_path: Path, output: str) -> None:
+    """Probe: rank_llm's Request format (``*.jsonl``) failed with ``internal error, KeyError: 'q3'``; RankGPT's refused."""
+    topics, run, corpus = tmp_path / "t.tsv", tmp_path / "run.txt", tmp_path / "corpus.jsonl"
+    topics.write_text("q1\tfirst query\n")
+    run.write_text("q1 Q0 d1 1 2.0 t\nq3 Q0 d1 1 2.0 t\n")
+    corpus.write_text('{"_id": "d1", "title": "", "text": "a passage"}\n')
+    assert_refused(run_cli("export-candidates", "--topics", topics, "--run", run, "--corpus", corpus, "--output", tmp_path / output),
+                   "1 run queries have no topic text (e.g. 'q3'); check --dataset/--topics")
+    assert nothing_written(tmp_path)
+
+
 @pytest.mark.parametrize(("name", "keep"), [("head.safetensors", 0.5), ("head.safetensors", 0.0), ("delta.safetensors", 0.5)])
 def test_truncated_weights_are_refused_before_loading(dl19: Path, tmp_path: Path, name: str, keep: float) -> None:
     model = tmp_path / "model"

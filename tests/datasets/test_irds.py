@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from resrank_eval.cli import main
 from resrank_eval.datasets import get_dataset
+from resrank_eval.errors import ResrankError
 from resrank_eval.formats.content import hit_content
 from resrank_eval.formats.corpus import load_passages
 from tests.helpers import REPO
@@ -81,3 +82,30 @@ def test_irds_passages_keep_their_title_as_the_beir_corpus_reader_does(tmp_path:
     untitled = get_dataset(f"irds:{marco}", split="test").passages(["7"])
     assert untitled == {"7": "The presence of communication amid scientific minds."}
     assert hit_content(untitled["7"]) == "The presence of communication amid scientific minds."
+
+
+@pytest.mark.parametrize(("queries", "qrels", "part", "error"), [
+    ("q 1\tbirds at dawn\n", "q1 0 d1 1\n", "topics", 'its queries: qid "q 1" contains whitespace'),
+    ("q\u200b1\tbirds at dawn\n", "q1 0 d1 1\n", "topics", 'its queries: qid "q\\u200b1" contains U+200B (ZERO WIDTH SPACE)'),
+    ("q1\tbirds at dawn\n", "q\x071 0 d1 1\n", "qrels", 'its qrels: qid "q\\u00071" contains a control character'),
+    ("q1\tbirds at dawn\n", "q1 0 d\u00ad1 1\n", "qrels", 'its qrels: docid "d\\u00ad1" contains U+00AD (SOFT HYPHEN)'),
+])
+def test_irds_ids_follow_the_rule_every_file_reader_applies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, queries: str,
+                                                            qrels: str, part: str, error: str) -> None:
+    """Probe: ``irds:`` topics and qrels kept ir_datasets' ids as given, so ``q 1`` (a run line that reads back as 7 columns)
+    or ``d\\u00ad1`` (which matches no ``d1``) passed where every topics, qrels and run file is refused at its line."""
+    import ir_datasets
+    from ir_datasets.datasets.base import Dataset as IrDataset
+    from ir_datasets.formats import TrecQrels, TsvQueries
+    from ir_datasets.util import LocalDownload
+
+    monkeypatch.setenv("IR_DATASETS_HOME", str(tmp_path / "irds"))
+    (tmp_path / "queries.tsv").write_text(queries, encoding="utf-8")
+    (tmp_path / "qrels").write_text(qrels, encoding="utf-8")
+    name = f"resrank-test/{tmp_path.name}/ids"
+    ir_datasets.registry.register(name, IrDataset(TsvQueries(LocalDownload(tmp_path / "queries.tsv")),
+                                                  TrecQrels(LocalDownload(tmp_path / "qrels"), {})))
+    dataset = get_dataset(f"irds:{name}", split="test")
+    with pytest.raises(ResrankError) as info:
+        getattr(dataset, part)()
+    assert str(info.value).startswith(f"irds:{name}: {error}"), info.value

@@ -106,9 +106,9 @@ def test_list_order_wins_over_any_scores(scores: list[float]) -> None:
     assert evaluate(run, {"q1": QRELS["q1"]}, ["nDCG@10"]).mean == {"nDCG@10": 1.0}
 
 
-@pytest.mark.parametrize("scores", [("1.00000001", "1.0"), ("100000.001", "100000.0"), ("2e39", "1e39")])
+@pytest.mark.parametrize("scores", [("1.00000001", "1.0"), ("100000.001", "100000.0")])
 def test_a_run_file_ties_where_trec_eval_holds_its_scores_alike(tmp_path: Path, scores: tuple[str, str]) -> None:
-    """trec_eval holds scores as 32-bit floats: two that differ only beyond float32 (or beyond its range) tie, and the tie
+    """trec_eval holds scores as 32-bit floats: two that differ only beyond float32 tie (beyond its range, refused), and the tie
     goes to the docid that sorts last. read_run ordered them as doubles, so P@1 was 1.0 where pytrec_eval says 0.0."""
     path = tmp_path / "run.txt"
     path.write_text(f"q1 Q0 a 1 {scores[0]} t\nq1 Q0 b 2 {scores[1]} t\n")

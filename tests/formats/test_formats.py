@@ -62,6 +62,7 @@ def test_strictly_decreasing_fixes_inversions() -> None:
         ("q1 Q0 d1 1 1.0\n", "expected 6 columns"),
         ("q1 Q0 d1 1 high tag\n", "is not a number"),
         ("q1 Q0 d1 1 nan tag\n", "not finite"),
+        ("q1 Q0 d1 1 2.0 tag\nq1 Q0 d2 2 -1e300 tag\n", "score -1e\\+300 is past a 32-bit float's range"),  # trec_eval's -inf
         ("q1 Q0 d1 x 1.0 tag\n", "rank 'x' is not an integer"),
         ("q1 Q0 d1 1 2.0 t\nq1 Q0 d1 2 1.0 t\n", "duplicate docid 'd1'"),
     ],

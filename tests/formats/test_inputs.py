@@ -9,16 +9,19 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from resrank_eval.errors import InputError, ResrankError
-from resrank_eval.formats.candidates import read_candidates
+from resrank_eval.formats.candidates import read_candidates, write_candidates
 from resrank_eval.formats.corpus import iter_corpus, write_corpus
 from resrank_eval.formats.ids import check_id, check_score, is_blank
 from resrank_eval.formats.jsonl import iter_jsonl, read_json
 from resrank_eval.formats.msmarco import read_msmarco_run
+from resrank_eval.formats.requests import write_requests
 from resrank_eval.formats.topics import read_topics, write_topics
 from resrank_eval.formats.trec import read_qrels, read_run, write_run
 from resrank_eval.types import Candidate, Query
@@ -41,7 +44,7 @@ def test_one_id_rule(value: object) -> None:
     assert check_id(264014, "qid") == "264014" and check_id("MED-10") == "MED-10"
 
 
-@pytest.mark.parametrize("value", [float("nan"), float("inf"), "nan", "-inf", None, "high"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "nan", "-inf", None, "high", -1e300, 3.5e38])
 def test_scores_are_finite_numbers(value: object) -> None:
     with pytest.raises(ValueError):
         check_score(value)
@@ -145,13 +148,29 @@ def test_duplicate_run_lines_name_both_lines(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("run", [{"q1": [Candidate("d 1", 1.0)]}, {"q 1": [Candidate("d1", 1.0)]},
                                  {"q1": [Candidate("", 1.0)]}, {"q1": [Candidate("d1", float("nan"))]},
-                                 {"q1": [Candidate("d1", 2.0), Candidate("d1", 1.0)]}])
+                                 {"q1": [Candidate("d1", 2.0), Candidate("d1", 1.0)]},
+                                 {"q1": [Candidate("d1", -1e300), Candidate("d2", -1e300)]},
+                                 # tied at float32's lowest score, where a nudge down gave -inf
+                                 {"q1": [Candidate(docid, float(np.finfo(np.float32).min)) for docid in ("d1", "d2")]}])
 def test_writers_refuse_what_readers_reject_and_leave_nothing(tmp_path: Path, run: dict) -> None:
     with pytest.raises(ResrankError, match="cannot write"):
         write_run(tmp_path / "r.txt", run, "tag")
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ResrankError, match="cannot write the corpus"):
         write_corpus(tmp_path / "c.jsonl", {"d 1": "text"})
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("topics", "run", "message"), [
+    ({}, {"q1": [Candidate("d1", 1.0)]}, "1 run queries have no topic text"),
+    ({"q1": Query("q1", "q")}, {"q1": [Candidate("d1", float("nan"))]}, "cannot write candidates: score of 'd1' NaN is not finite"),
+])
+@pytest.mark.parametrize("writer", [write_candidates, write_requests])
+def test_both_candidate_writers_refuse_what_readers_reject_and_leave_nothing(tmp_path: Path, writer: Callable, topics: dict,
+                                                                            run: dict, message: str) -> None:
+    """Probe: :func:`write_requests` checked nothing (a missing topic was a KeyError, a NaN score written as ``NaN``)."""
+    with pytest.raises(ResrankError, match=re.escape(message)):
+        writer(tmp_path / "c.jsonl", topics, run, {"d1": "text"})
     assert list(tmp_path.iterdir()) == []
 
 

@@ -41,6 +41,7 @@ def test_a_valid_run_passes(tmp_path: Path) -> None:
         (2, "q1 Q0 d2 0 2.5 tag", "rank 0 is not a positive integer"),
         (2, "q1 Q0 d2 2 high tag", "score 'high' is not a number"),
         (2, "q1 Q0 d2 2 nan tag", "is not finite"),
+        (2, "q1 Q0 d2 2 -1e39 tag", "past a 32-bit float's range"),  # trec_eval's -inf
         (2, "q1 Q0 d1 2 2.5 tag", "duplicate docid 'd1' for query 'q1'"),
         (2, "q1 Q0 d2 2 3.0 tag", "does not strictly decrease"),
         (2, "q1 Q0 d2 2 4.0 tag", "does not strictly decrease"),
@@ -83,7 +84,7 @@ def test_cli_ok_line(tmp_path: Path) -> None:
     assert "OK:" in result.output and "2 queries, 5 lines, tag tag" in result.output
 
 
-@pytest.mark.parametrize("scores", [("1.00000001", "1.0"), ("2e39", "1e39")])
+@pytest.mark.parametrize("scores", [("1.00000001", "1.0"), ("100000.001", "100000.0")])
 def test_scores_that_tie_as_trec_eval_holds_them_do_not_strictly_decrease(tmp_path: Path, scores: tuple[str, str]) -> None:
     """trec_eval holds scores as 32-bit floats, where these two are one number: it scores d2 first (a tie goes by docid,
     descending), so a run that ranks d1 first is not evaluated in its rank order. validate said OK (exit 0)."""
