@@ -28,6 +28,8 @@ from ..numeric import FLOAT32_MAX
 _WHITESPACE = re.compile(r"\s")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+_STRTOD = re.compile(r"[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE)
+"""A number as C's ``strtod`` reads one whole, less hex floats (``0x1p3``): in ASCII, no ``_``, no surrounding space."""
 
 
 def check_id(value: object, what: str = "id") -> str:
@@ -92,9 +94,15 @@ def check_integer(text: str, what: str) -> int:
 
 
 def check_score(value: object, what: str = "score") -> float:
-    """``value`` as a finite float of magnitude at most :data:`~resrank_eval.numeric.FLOAT32_MAX`; ``ValueError`` otherwise."""
+    """``value`` as a finite float of magnitude at most :data:`~resrank_eval.numeric.FLOAT32_MAX`; ``ValueError`` otherwise.
+
+    A string (a run's score column, a JSON string) is read as trec_eval reads one, an ASCII decimal (sign, digits, point,
+    exponent; :data:`_STRTOD`): Python's ``float`` alone also reads ``1_0`` as 10 (trec_eval: 1), other scripts' digits
+    (``١``) and surrounding Unicode whitespace."""
     if isinstance(value, bool):
         raise ValueError(f"{what} must be a number, got {shown(value)}")
+    if isinstance(value, str) and not _STRTOD.fullmatch(value):
+        raise ValueError(f"{what} {shown(value)} is not a number (in ASCII: sign, digits, point, exponent)")
     try:
         score = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):

@@ -46,12 +46,7 @@ def parse_run_line(line: str) -> RunLine:
     qid, q0, docid, rank, score_text, tag = parts
     if not line.isprintable():  # a tab, or a control character inside a column (C-fast test first: runs are long)
         check_columns(qid=qid, docid=docid, tag=tag)
-    rank_value = check_integer(rank, "rank")
-    try:
-        score = float(score_text)
-    except ValueError:
-        raise ValueError(f"score {score_text!r} is not a number") from None
-    return RunLine(qid, q0, docid, rank_value, check_score(score), tag)
+    return RunLine(qid, q0, docid, check_integer(rank, "rank"), check_score(score_text), tag)
 
 
 def iter_run_lines(path: str | Path) -> Iterator[tuple[int, RunLine]]:

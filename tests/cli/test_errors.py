@@ -232,7 +232,7 @@ def test_a_blank_query_is_refused_where_the_candidates_are_read(tmp_path: Path, 
 
 
 @pytest.mark.parametrize(("name", "text", "command", "error"), [
-    ("in.txt", "q1 Q0 d1 1 -1e300 t\nq1 Q0 d2 2 -1e300 t\n", ["convert-run", "--to", "trec"], "in.txt:1: score -1e+300"),
+    ("in.txt", "q1 Q0 d1 1 -1e300 t\nq1 Q0 d2 2 -1e300 t\n", ["convert-run", "--to", "trec"], 'in.txt:1: score "-1e300"'),
     ("c.json", json.dumps([{"query": "q", "hits": [dict(HIT, score=-1e300), dict(HIT, docid="d2", score=-1e300)]}]),
      ["import-candidates"], "c.json: entry 0, hit 0: score -1e+300"),
 ])

@@ -62,7 +62,13 @@ def test_strictly_decreasing_fixes_inversions() -> None:
         ("q1 Q0 d1 1 1.0\n", "expected 6 columns"),
         ("q1 Q0 d1 1 high tag\n", "is not a number"),
         ("q1 Q0 d1 1 nan tag\n", "not finite"),
-        ("q1 Q0 d1 1 2.0 tag\nq1 Q0 d2 2 -1e300 tag\n", "score -1e\\+300 is past a 32-bit float's range"),  # trec_eval's -inf
+        ("q1 Q0 d1 1 2.0 tag\nq1 Q0 d2 2 -1e300 tag\n", "score \"-1e300\" is past a 32-bit float's range"),  # trec_eval's -inf
+        # Python's float reads 1_0 as 10 (trec_eval's atof: 1) and other scripts' digits (atof: 0): a score is ASCII
+        ("q1 Q0 d1 1 2.0 tag\nq1 Q0 d2 2 1_0 tag\n", 'score "1_0" is not a number'),
+        ("q1 Q0 d1 1 \u0661 tag\n", 'score "\u0661" is not a number'),
+        ("q1 Q0 d1 1 \uff11 tag\n", 'score "\uff11" is not a number'),
+        ("q1 Q0 d1 1 0x1p3 tag\n", 'score "0x1p3" is not a number'),
+        ("q1 Q0 d1 1 infinity tag\n", 'score "infinity" is not finite'),
         ("q1 Q0 d1 x 1.0 tag\n", "rank 'x' is not an integer"),
         ("q1 Q0 d1 1 2.0 t\nq1 Q0 d1 2 1.0 t\n", "duplicate docid 'd1'"),
     ],
@@ -72,6 +78,12 @@ def test_malformed_run_names_file_and_line(tmp_path: Path, text: str, message: s
     with pytest.raises(InputError, match=message) as info:
         read_run(path)
     assert str(info.value).startswith(f"{path}:{text.count(chr(10))}:")
+
+
+def test_run_scores_read_as_trec_eval_reads_them(tmp_path: Path) -> None:
+    """Every spelling C's strtod reads whole (less hex, inf, nan) is a score."""
+    path = write(tmp_path, "ok.run", "q1 Q0 d1 1 +2 t\nq1 Q0 d2 2 1. t\nq1 Q0 d3 3 .5 t\nq1 Q0 d4 4 -1.5E+3 t\nq1 Q0 d5 5 -2e4 t\n")
+    assert [c.score for c in read_run(path)["q1"]] == [2.0, 1.0, 0.5, -1500.0, -20000.0]
 
 
 def test_qrels_trec_and_beir_tsv(tmp_path: Path) -> None:

@@ -44,7 +44,8 @@ def test_one_id_rule(value: object) -> None:
     assert check_id(264014, "qid") == "264014" and check_id("MED-10") == "MED-10"
 
 
-@pytest.mark.parametrize("value", [float("nan"), float("inf"), "nan", "-inf", None, "high", -1e300, 3.5e38])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "nan", "-inf", None, "high", -1e300, 3.5e38,
+                                   "1_0", "\u0661", " 1", "1\u2003", "0x10", "1e"])
 def test_scores_are_finite_numbers(value: object) -> None:
     with pytest.raises(ValueError):
         check_score(value)

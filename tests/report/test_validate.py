@@ -39,7 +39,7 @@ def test_a_valid_run_passes(tmp_path: Path) -> None:
         (2, "q1 X d2 2 2.5 tag", "second column must be 'Q0'"),
         (2, "q1 Q0 d2 two 2.5 tag", "rank 'two' is not an integer"),
         (2, "q1 Q0 d2 0 2.5 tag", "rank 0 is not a positive integer"),
-        (2, "q1 Q0 d2 2 high tag", "score 'high' is not a number"),
+        (2, "q1 Q0 d2 2 high tag", 'score "high" is not a number'),
         (2, "q1 Q0 d2 2 nan tag", "is not finite"),
         (2, "q1 Q0 d2 2 -1e39 tag", "past a 32-bit float's range"),  # trec_eval's -inf
         (2, "q1 Q0 d1 2 2.5 tag", "duplicate docid 'd1' for query 'q1'"),
