@@ -7,7 +7,6 @@ rest of the first-stage list in its original order, so R@1000 stays comparable w
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ResrankError, check_count
+from ..formats.ids import check_score
 from ..formats.topics import check_run_topics
 from ..logs import progress
 from ..model.flops import flops_summary
@@ -62,8 +62,9 @@ def iter_rerank(reranker: Reranker, rankings: Sequence[Ranking], batch_size: int
     checked them before the model loaded).
 
     The one owner of batching: rerankers see exactly one batch per call. Each result must name its ranking's
-    query (results come in batch order) and reorder (never add or drop) its candidates with finite scores;
-    its stats get the batch's actual size.
+    query (results come in batch order) and reorder (never add or drop) its candidates with scores a run holds
+    (:func:`~resrank_eval.formats.ids.check_score`: finite, within a 32-bit float's range); its stats get the batch's
+    actual size.
     """
     check_count(batch_size, "batch_size")
     if not checked:
@@ -79,8 +80,12 @@ def iter_rerank(reranker: Reranker, rankings: Sequence[Ranking], batch_size: int
                     raise ResrankError(f"reranker {reranker.name!r} returned query {result.stats.qid!r} where {ranking.query.qid!r} was due")
                 if sorted(c.docid for c in result.candidates) != sorted(ranking.docids):
                     raise ResrankError(f"reranker {reranker.name!r} changed the candidate set of query {ranking.query.qid!r}")
-                if not all(math.isfinite(c.score) for c in result.candidates):
-                    raise ResrankError(f"reranker {reranker.name!r} gave query {ranking.query.qid!r} a score that is not finite")
+                for candidate in result.candidates:
+                    try:
+                        check_score(candidate.score)
+                    except ValueError as exc:
+                        raise ResrankError(f"reranker {reranker.name!r} scored docid {candidate.docid!r} "
+                                           f"of query {ranking.query.qid!r}: {exc}") from None
                 result.stats.batch_size = len(batch)
                 yield ranking, result
             bar.update(len(batch))
@@ -91,12 +96,22 @@ def rerank(reranker: Reranker, rankings: Sequence[Ranking], batch_size: int = 1)
     return [result for _, result in iter_rerank(reranker, rankings, batch_size)]
 
 
-def with_tail(reranked: list[Candidate], first_stage: list[Candidate], top_k: int) -> list[Candidate]:
-    """The reranked top-k with strictly decreasing scores, then the first stage's rest, scored below them."""
-    scores = strictly_decreasing([c.score for c in reranked])
-    head = [Candidate(c.docid, s) for c, s in zip(reranked, scores)]
-    floor = scores[-1] if scores else 0.0
-    return head + [Candidate(c.docid, floor - 1.0 - j) for j, c in enumerate(first_stage[top_k:])]
+def with_tail(result: Reranked, first_stage: list[Candidate], top_k: int) -> list[Candidate]:
+    """The reranked top-k with strictly decreasing scores, then the first stage's rest, scored below them: the scores the
+    run is written with (:func:`~resrank_eval.numeric.strictly_decreasing` nudges none later). ``ResrankError`` when no
+    32-bit float (as trec_eval holds scores) lies below the reranker's lowest score to rank the hits after it: refused as the
+    query is reranked, not when the run is written after every query was."""
+    reranked, tail = result.candidates, first_stage[top_k:]
+    try:
+        head = strictly_decreasing([c.score for c in reranked])
+        floor = head[-1] if head else 0.0
+        scores = strictly_decreasing(head + [floor - 1.0 - j for j in range(len(tail))])
+    except ValueError:
+        lowest = min(reranked, key=lambda c: c.score)
+        raise ResrankError(f"reranker {result.stats.reranker!r} scored docid {lowest.docid!r} of query {result.stats.qid!r} "
+                           f"{lowest.score:g}: no 32-bit float (as trec_eval holds scores) lies below it "
+                           "to rank the hits after it") from None
+    return [Candidate(c.docid, score) for c, score in zip(reranked + tail, scores)]
 
 
 @dataclass
@@ -114,8 +129,12 @@ def rerank_run(reranker: Reranker, topics: Mapping[str, Query], run: Run, passag
                top_k: int = TOP_K, batch_size: int = 1) -> RerankResult:
     """Rerank the top ``top_k`` of every query in ``run``, in memory."""
     check_count(top_k, "top_k")  # None would rerank all, then append all again
-    results = rerank(reranker, to_rankings(topics, run, passages, top_k), batch_size)  # in run order, each naming its query
-    return RerankResult({r.stats.qid: with_tail(r.candidates, run[r.stats.qid], top_k) for r in results}, [r.stats for r in results])
+    result = RerankResult({}, [])
+    rankings = to_rankings(topics, run, passages, top_k)
+    for _, reranked in iter_rerank(reranker, rankings, batch_size):  # in run order, each naming its query
+        result.run[reranked.stats.qid] = with_tail(reranked, run[reranked.stats.qid], top_k)
+        result.stats.append(reranked.stats)
+    return result
 
 
 def summarize(stats: Sequence[QueryStats]) -> EfficiencySummary:

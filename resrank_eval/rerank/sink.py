@@ -90,7 +90,7 @@ def rerank_step(factory: RerankerFactory, topics: Mapping[str, Query], run: Run,
         with computing_on(threads):
             for ranking, result in iter_rerank(factory.build(), rankings, batch_size, checked=True):  # checked above
                 extra = {"stats": result.stats.to_dict(), **({"trace": result.trace} if result.trace else {})}
-                yield ranking.query.qid, with_tail(result.candidates, run[ranking.query.qid], top_k), extra
+                yield ranking.query.qid, with_tail(result, run[ranking.query.qid], top_k), extra
 
     def logged(unit: dict[str, Any]) -> None:
         """Raise unless ``unit`` is what this rerank logs: its query's candidates reordered, and its cost."""

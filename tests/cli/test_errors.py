@@ -324,21 +324,65 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     assert result.exit_code != 0 and result.exception is not None and "not UTF-8" in str(result.exception)
 
 
-class NaNReranker(Reranker):
+FLOAT32_LOWEST = -3.4028234663852886e38
+
+
+class ToyScores(Reranker):
+    """Scores each query's candidates ``scores(n)``, in the order given: what a reranker's numerics may go wrong to."""
+
+    @staticmethod
+    def scores(n: int) -> list[float]:
+        raise NotImplementedError
+
+    def rerank_batch(self, rankings: list[Ranking]) -> list[Reranked]:
+        return [Reranked([Candidate(c.docid, s) for c, s in zip(r.candidates, self.scores(len(r.candidates)))],
+                         QueryStats(r.query.qid, self.name, 1)) for r in rankings]
+
+
+class NaNReranker(ToyScores):
     """Scores every candidate NaN, as an fp16 overflow would."""
 
     name = "nan-toy"
-
-    def rerank_batch(self, rankings: list[Ranking]) -> list[Reranked]:
-        return [Reranked([Candidate(c.docid, float("nan")) for c in r.candidates], QueryStats(r.query.qid, self.name, 1)) for r in rankings]
+    scores = staticmethod(lambda n: [float("nan")] * n)
 
 
-def test_a_reranker_score_that_is_not_finite_is_refused_at_the_source(tmp_path: Path) -> None:
+class Float32OverflowReranker(ToyScores):
+    """A first score past float32's range, which trec_eval holds as infinite and ``write_run`` refuses."""
+
+    name = "float32-overflow-toy"
+    scores = staticmethod(lambda n: [1e39] + [-float(i) for i in range(1, n)])
+
+
+class LowestTiesReranker(ToyScores):
+    """Candidates masked with float32's lowest score (``torch.finfo(torch.float32).min``): tied, none lies below."""
+
+    name = "lowest-ties-toy"
+    scores = staticmethod(lambda n: [1.0] + [FLOAT32_LOWEST] * (n - 1))
+
+
+class LowestLastReranker(ToyScores):
+    """The last of the top-k at float32's lowest score, untied: the first stage's other hits have no score below it."""
+
+    name = "lowest-last-toy"
+    scores = staticmethod(lambda n: [-float(i) for i in range(n - 1)] + [FLOAT32_LOWEST])
+
+
+@pytest.mark.parametrize(("reranker", "error"), [
+    (NaNReranker, "score NaN is not finite"),
+    (Float32OverflowReranker, "score 1e+39 is past a 32-bit float's range"),
+    (LowestTiesReranker, "-3.40282e+38: no 32-bit float (as trec_eval holds scores) lies below it to rank the hits after it"),
+    (LowestLastReranker, "-3.40282e+38: no 32-bit float (as trec_eval holds scores) lies below it to rank the hits after it"),
+])
+def test_a_reranker_score_no_run_holds_is_refused_at_the_source(tmp_path: Path, reranker: type[ToyScores], error: str) -> None:
+    """Probe: a score past float32's range was refused by ``write_run`` after the whole rerank, and scores tied at its
+    lowest ended ``rerank_run`` in a bare ValueError: each is refused as its query is reranked, naming reranker and hit."""
     data = read_candidates(DL19_CANDIDATES)
-    with pytest.raises(ResrankError, match="reranker 'nan-toy' gave query '.*' a score that is not finite"):
-        rerank_run(NaNReranker(), data.topics, data.run, data.passages, top_k=5)
-    result = run_cli("rerank", "--dataset", "dl19", "--candidates", DL19_CANDIDATES, "--reranker", "nan-toy", "--output", tmp_path / "out.txt")
-    assert_refused(result, "not finite")
+    qid = next(iter(data.run))
+    with pytest.raises(ResrankError, match=rf"reranker '{reranker.name}' scored docid '\w+' of query '{qid}'"):
+        rerank_run(reranker(), data.topics, data.run, data.passages, top_k=5)
+    result = run_cli("rerank", "--dataset", "dl19", "--candidates", DL19_CANDIDATES, "--reranker", reranker.name, "--top-k", 5,
+                     "--output", tmp_path / "out.txt")
+    assert_refused(result, f"reranker '{reranker.name}' scored docid", f"of query '{qid}'", error)
     assert nothing_written(tmp_path)
 
 
