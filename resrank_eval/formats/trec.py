@@ -94,18 +94,18 @@ def pyserini_order(candidates: Iterable[Candidate]) -> list[Candidate]:
     return sorted(candidates, key=lambda c: (round(c.score, PYSERINI_SCORE_DECIMALS), c.docid), reverse=True)
 
 
-def format_run_lines(run: Run, tag: str) -> Iterable[str]:
+def format_run_lines(path: str | Path, run: Run, tag: str) -> Iterable[str]:
     """Yield TREC lines for candidates already in the intended rank order; ids and scores are checked
-    (``ResrankError``), so a run is never written that :func:`read_run` would refuse."""
+    (``ResrankError`` naming ``path``, the file they are for), so a run is never written that :func:`read_run` would refuse."""
     for qid, candidates in run.items():
         try:
             check_id(qid, "qid")
             scores = strictly_decreasing([check_score(c.score, f"score of {c.docid!r}") for c in candidates])
             docids = [check_id(c.docid, "docid") for c in candidates]
         except ValueError as exc:
-            raise ResrankError(f"cannot write query {qid!r} of the run: {exc}") from None
+            raise ResrankError(f"{path}: cannot write query {qid!r} of the run: {exc}") from None
         if len(set(docids)) != len(docids):
-            raise ResrankError(f"cannot write query {qid!r} of the run: a docid occurs twice")
+            raise ResrankError(f"{path}: cannot write query {qid!r} of the run: a docid occurs twice")
         for rank, (docid, score) in enumerate(zip(docids, scores), 1):
             yield f"{qid} Q0 {docid} {rank} {score!r} {tag}\n"
 
@@ -126,7 +126,7 @@ def write_run(path: str | Path, run: Run, tag: str) -> None:
     """Write a run atomically; each query's candidates must be in rank order already."""
     check_tag(tag)
     with atomic_write(path) as handle:
-        handle.writelines(format_run_lines(run, tag))
+        handle.writelines(format_run_lines(path, run, tag))
 
 
 def read_qrels(path: str | Path) -> Qrels:

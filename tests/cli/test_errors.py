@@ -254,7 +254,7 @@ def test_hits_tied_at_float32_s_lowest_score_are_refused_before_anything_is_writ
     lowest = -3.4028234663852886e38
     path.write_text(json.dumps([{"query": "q", "hits": [dict(HIT, score=lowest), dict(HIT, docid="d2", score=lowest)]}]))
     assert_refused(run_cli("import-candidates", path, "--output", tmp_path / "out.txt"),
-                   "cannot write query 'q1' of the run: no score lies below -3.40282e+38")
+                   f"{tmp_path / 'out.txt'}: cannot write query 'q1' of the run: no score lies below -3.40282e+38")
     assert nothing_written(tmp_path)
 
 

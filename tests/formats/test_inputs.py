@@ -154,8 +154,9 @@ def test_duplicate_run_lines_name_both_lines(tmp_path: Path) -> None:
                                  # tied at float32's lowest score, where a nudge down gave -inf
                                  {"q1": [Candidate(docid, float(np.finfo(np.float32).min)) for docid in ("d1", "d2")]}])
 def test_writers_refuse_what_readers_reject_and_leave_nothing(tmp_path: Path, run: dict) -> None:
-    with pytest.raises(ResrankError, match="cannot write"):
+    with pytest.raises(ResrankError, match="cannot write") as info:
         write_run(tmp_path / "r.txt", run, "tag")
+    assert str(info.value).startswith(f"{tmp_path / 'r.txt'}: cannot write query ")  # names the file (convert-run named none)
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ResrankError, match="cannot write the corpus"):
         write_corpus(tmp_path / "c.jsonl", {"d 1": "text"})
