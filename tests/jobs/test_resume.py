@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner, Result
 
 from resrank_eval.cli import main
@@ -21,15 +22,19 @@ from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.formats.results_log import ResultsLog
 from resrank_eval.formats.trec import read_run
 from resrank_eval.jobs import shard_log
+from resrank_eval.model import ResRankModel
 from resrank_eval.model.check import write_manifest
 from resrank_eval.model.sources import BUNDLED_MODEL
 from resrank_eval.parallel import WHOLE
 from resrank_eval.provenance import Provenance
-from resrank_eval.rerank import RerankerFactory, rerank_step, reranker_factory
+from resrank_eval.rerank import Reranked, RerankerFactory, rerank_step, reranker_factory
+from resrank_eval.rerank.resrank import ResRankReranker
 from resrank_eval.retrieve.dense import SHARDS_DIR, encode_provenance, encode_step
 from resrank_eval.train.config import load_config
 from resrank_eval.train.trainer import Trainer
+from resrank_eval.types import Ranking
 from tests.helpers import DL19_CANDIDATES, NFCORPUS, REPO, Killed, killed_rerank, write_preset_train_config
+from tests.tiny_models import tiny_config
 
 
 def run_cli(*args: str | Path) -> Result:
@@ -46,6 +51,50 @@ def refused(result: Result, *fragments: str) -> None:
 
 def rerank_cli(out: Path, reranker: str, *extra: str | Path) -> Result:
     return run_cli("rerank", "--dataset", "dl19", "--candidates", DL19_CANDIDATES, "--reranker", reranker, "--output", out, *extra)
+
+
+class DiesAtItsThirdBatch(ResRankReranker):
+    """The ResRank reranker (the same name, options and scores) of a job killed when it starts its third batch."""
+
+    batches = 0
+
+    def rerank_batch(self, rankings: list[Ranking]) -> list[Reranked]:
+        if self.batches == 2:
+            raise KeyboardInterrupt("killed")
+        self.batches += 1
+        return super().rerank_batch(rankings)
+
+
+def test_a_resumed_resrank_job_writes_what_an_uninterrupted_one_writes(tmp_path: Path) -> None:
+    """A real model (query residual, several passes per query) in batches of 3, killed after two batches with its log
+    short of the second batch's last query (as a kill between two of its lines leaves it): the resumed job ranks that
+    batch again whole (batch composition changes rounding), and its run and stats are the uninterrupted job's, byte for byte."""
+    torch.manual_seed(0)
+    config = tiny_config(tmp_path, residual="gated", query_residual=True, max_candidates_per_pass=4)
+    ResRankModel.from_config(config, "cpu", "float32").save_pretrained(tmp_path / "model")
+    options = ["--model", tmp_path / "model", "--device", "cpu", "--top-k", "8", "--batch-size", "3"]
+    straight = rerank_cli(tmp_path / "straight.txt", "resrank", *options)
+    assert straight.exit_code == 0, straight.output
+    out = tmp_path / "resumed.txt"
+    data = read_candidates(DL19_CANDIDATES)
+    factory = reranker_factory("resrank", model=str(tmp_path / "model"), device="cpu")
+    killed = rerank_step(RerankerFactory(DiesAtItsThirdBatch, factory.options), data.topics, data.run, data.passages, out, 8, 3,
+                         texts={"candidates": str(DL19_CANDIDATES)})
+    with pytest.raises(KeyboardInterrupt):
+        killed.run()
+    partial = Path(f"{out}.partial.jsonl")
+    lines = partial.read_text().splitlines(keepends=True)
+    assert len(lines) == 1 + 6  # the header and two batches of queries
+    partial.write_text("".join(lines[:-1]))
+    resumed = rerank_cli(out, "resrank", *options)
+    assert resumed.exit_code == 0, resumed.output
+    assert out.read_bytes() == (tmp_path / "straight.txt").read_bytes()
+
+    def untimed(run: Path) -> list[dict]:
+        timings = ("encode_ms", "rerank_ms", "total_ms")
+        return [{k: v for k, v in json.loads(line).items() if k not in timings} for line in Path(f"{run}.stats.jsonl").read_text().splitlines()]
+
+    assert untimed(out) == untimed(tmp_path / "straight.txt")
 
 
 def test_resume_after_changing_top_k_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,14 +19,17 @@ import pytest
 import torch
 
 from resrank_eval.errors import ResrankError
+from resrank_eval.formats.candidates import read_candidates
 from resrank_eval.model import Encoder, ResRankModel, Scoring
 from resrank_eval.model.encoder import is_causal
 from resrank_eval.model.graphs import GraphRunner, batch_bucket, length_bucket, relative_error, tolerance
 from resrank_eval.model.loading import load_tokenizer
 from resrank_eval.model.prompt import Prompts
 from resrank_eval.rerank import rerank
-from resrank_eval.rerank.resrank import ResRankReranker
+from resrank_eval.rerank.pipeline import to_rankings
+from resrank_eval.rerank.resrank import EncoderReranker, ResRankReranker
 from resrank_eval.types import Candidate, Query, Ranking
+from tests.helpers import DL19_CANDIDATES
 from tests.reference import reference
 from tests.tiny_models import tiny_config
 
@@ -209,6 +212,20 @@ def test_rank_reranker_and_reference_order_alike(root: Path) -> None:
         assert model.encoder.encode(["fever"]).requires_grad
 
 
+def test_reranking_queries_in_batches_scores_as_one_query_at_a_time(root: Path) -> None:
+    """``rerank --batch-size``: a batch's passages are encoded together (padded to the longest) and its queries' passes
+    scored in one forward, against one query per call (batches of 3, 3 and 2): the same scores (|diff| <= 1e-5) and the same
+    order, for the ResRank reranker (several passes per query, the first stage read, the query residual) and the encoder alone."""
+    data = read_candidates(DL19_CANDIDATES)
+    rankings = to_rankings(data.topics, data.run, data.passages, 8, qids=list(data.run)[:8])
+    model = build(root, score_fusion=True, rank_embeddings=True, query_residual=True, residual="gated", max_candidates_per_pass=4)
+    for reranker in (ResRankReranker(model), EncoderReranker(model.encoder)):
+        alone = rerank(reranker, rankings)
+        for one, batched in zip(alone, rerank(reranker, rankings, 3), strict=True):
+            assert [c.docid for c in batched.candidates] == [c.docid for c in one.candidates], reranker.name
+            assert max(abs(a.score - b.score) for a, b in zip(batched.candidates, one.candidates)) <= 1e-5, reranker.name
+
+
 def test_rank_reads_stored_vectors_and_the_given_order_as_first_stage(root: Path) -> None:
     model = build(root, score_fusion=True)
     texts = ["Vitamin D in winter", "the powerhouse of the cell", "Paris is the capital of France"]
@@ -326,7 +343,8 @@ def test_graph_runner_falls_back_on_a_cpu() -> None:
 
 @pytest.mark.parametrize("kind", ["bert", "qwen3"])
 def test_inference_encoding_equals_the_masked_forward(root: Path, kind: str) -> None:
-    """Without gradients a causal encoder runs unmasked (and, with graphs, padded to buckets): the same vectors."""
+    """Without gradients a causal encoder runs unmasked (and, with graphs, padded to buckets), in padded batches of 2:
+    the vectors of each text encoded alone, unpadded, with the attention mask (as a trainer runs it)."""
     from transformers import AutoModel
 
     folder = root / kind
@@ -338,7 +356,7 @@ def test_inference_encoding_equals_the_masked_forward(root: Path, kind: str) -> 
         encoder.use_graphs = graphs
         ids = encoder.tokenize(texts)
         with torch.enable_grad():
-            want = encoder.embed(ids)  # the masked forward, as a trainer runs it
+            want = torch.cat([encoder.embed([one]) for one in ids])
         with torch.no_grad():
             got = encoder.embed(ids)
         assert is_causal(model) == (kind == "qwen3") and encoder.unmasked == (kind == "qwen3")

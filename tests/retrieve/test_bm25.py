@@ -191,3 +191,17 @@ def test_hits_beyond_the_corpus_return_the_whole_corpus(tmp_path: Path) -> None:
         result = invoke("retrieve", "--dataset", "tiny", "--corpus", str(corpus), "--hits", hits, "--output", str(runs[hits]))
         assert result.exit_code == 0, result.output
     assert runs["2147483647"].read_text() == runs["1000"].read_text() and runs["1000"].read_text().count("\n") == 2
+
+
+def test_searching_on_several_threads_gives_the_one_thread_run() -> None:
+    """``threads`` > 1 searches each batch with Pyserini's ``batch_search`` (what ``retrieve`` runs by default), 1 with
+    ``search`` query by query: the same hits with the same scores in the same order, whatever the batches (7 does not
+    divide the 30 queries)."""
+    ds = get_dataset("beir/nfcorpus")
+    searcher = open_searcher(bm25_index(ds.corpus_dir))
+    topics = dict(list(ds.topics().items())[:30])
+    one = bm25_search(searcher, topics, hits=1000, threads=1, remove_query=True)
+    several = bm25_search(searcher, topics, hits=1000, threads=3, batch_size=7, remove_query=True)
+    assert list(several) == list(one) and sum(map(len, one.values())) > 15_000
+    for qid, hits in one.items():
+        assert several[qid] == hits, qid  # docids and float scores, equal to the last bit
