@@ -320,6 +320,18 @@ def test_an_unknown_path_or_method_names_the_route(url: str) -> None:
         "error": 'method: GET is not allowed on "/v1/rerank"; it takes POST', "error_type": "http", "field": "method"}
 
 
+def test_a_model_given_as_dot_is_named_by_its_folder(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``serve --model .`` in the checkpoint's folder named the model "" (the name of "."): /ready and Jina answers said
+    "model": "" and a request naming the model by its folder was 404 'this server serves ""'."""
+    monkeypatch.chdir(model_dir / "encoder")
+    assert ServeSettings("..").model_name == model_dir.name
+    monkeypatch.chdir(model_dir)
+    with running(ServeSettings(".", device="cpu")) as (url, _):
+        assert httpx.get(f"{url}/ready").json()["model"] == model_dir.name
+        response = cohere.ClientV2(api_key="unused", base_url=url).rerank(model=model_dir.name, query="q", documents=["a", "b"])
+        assert sorted(r.index for r in response.results) == [0, 1]
+
+
 def test_text_of_only_control_characters_is_refused_as_empty(url: str) -> None:
     """A NUL or an escape is no text (tokenizers drop control characters, as they drop zero-width ones): such a document
     or query was scored as if it were a passage; it is refused as an empty one is, by its index."""
