@@ -87,9 +87,12 @@ def build_app(service: RerankService) -> FastAPI:
         if exc.status_code == 400 and exc.__cause__ is not None:  # FastAPI's "error parsing the body", raised from the cause
             return error_response(400, "body", f"not valid JSON ({unreadable(exc.__cause__)})", "json")
         path = request.url.path
-        if exc.status_code == 404 and path != "/" and path.rstrip("/") in routes:
-            return error_response(404, "path", f"{shown(path)} is not served; the route is {shown(path.rstrip('/'))} (no trailing slash)",
-                                  "http")
+        if exc.status_code == 404:
+            return error_response(404, "path", not_served(path, routes, rerank_routes), "http")
+        if exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            return error_response(405, "method", f"{request.method} is not allowed on {shown(path)}; it takes {allowed}", "http",
+                                  exc.headers)
         return error_response(exc.status_code, "path", str(exc.detail), "http", exc.headers)
 
     @app.exception_handler(RequestError)
@@ -174,6 +177,7 @@ def build_app(service: RerankService) -> FastAPI:
         return Response(service.metrics.render(), media_type=service.metrics.content_type)
 
     routes = frozenset(getattr(route, "path", "") for route in app.routes)
+    rerank_routes = [route.path for route in app.routes if "rerank" in getattr(route, "tags", ())]
     app.add_middleware(Edge, service=service, api_key=api_key, routes=routes, max_body_bytes=settings.max_body_bytes)
     return app
 
@@ -182,6 +186,18 @@ async def hung_up(request: Request) -> None:
     """Returns once the client disconnects: with the body read, the next ASGI message is ``http.disconnect``."""
     while (await request.receive())["type"] != "http.disconnect":
         pass
+
+
+def not_served(path: str, routes: frozenset[str], rerank_routes: list[str]) -> str:
+    """Why ``path`` is 404, naming the route meant where the path holds one: behind a trailing slash, or behind a path of
+    the client's base URL (``ClientV2(base_url=".../v2")`` posts to ``/v2/v2/rerank``); else the rerank routes."""
+    bare = path.rstrip("/")
+    if bare in routes:
+        return f"{shown(path)} is not served; the route is {shown(bare)} (no trailing slash)"
+    meant = max((route for route in routes if len(route) > 1 and bare.endswith(route)), key=len, default=None)
+    if meant is not None:
+        return f"{shown(path)} is not served; the route is {shown(meant)} (a client's base URL is the server's root, no path)"
+    return f"{shown(path)} is not served; the rerank routes are {', '.join(rerank_routes)} (all routes: /docs)"
 
 
 JSON_TYPES = {"string_type": "a string", "int_type": "an integer", "bool_type": "true or false", "list_type": "an array",

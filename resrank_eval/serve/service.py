@@ -84,11 +84,17 @@ class ServeSettings:
     @property
     def model_name(self) -> str:
         """What responses name the model: its folder's name (``resrank-mini`` for the bundled one)."""
-        return Path(self.model_path).name
+        return folder_name(self.model_path)
 
     def api_key(self) -> str | None:
         """The key from ``api_key_env``; an unset or empty variable is an error (a server meant to be closed never opens)."""
         return api_key_from(self.api_key_env)
+
+
+def folder_name(path: str) -> str:
+    """The name of the folder ``path`` names, also when it is ``.`` or ends in ``..`` (``serve --model .`` in the
+    checkpoint's folder), whose own name is empty or ``..``; symbolic links are not followed (their name is the one given)."""
+    return Path(os.path.abspath(path)).name
 
 
 def api_key_from(variable: str | None) -> str | None:
@@ -197,7 +203,8 @@ class RerankService:
             if self.index_ids is None:
                 raise RequestError(422, where, "documents given by id need a dense index; this server has none (--dense-index)")
             if doc.id not in self.index_ids:
-                raise RequestError(422, where, f"id {shown(doc.id)} is not in the dense index {Path(str(self.settings.index_path)).name}")
+                index = folder_name(str(self.settings.index_path))
+                raise RequestError(422, where, f"id {shown(doc.id)} is not in the dense index {index}")
             if doc.id in first:
                 raise RequestError(422, where, f"id {shown(doc.id)} repeats {name}[{first[doc.id]}]")
             first[str(doc.id)] = i

@@ -304,6 +304,34 @@ def test_a_trailing_slash_is_404_with_the_route_not_a_redirect(url: str) -> None
         assert httpx.get(f"{url}{path}", headers=AUTH).status_code == 404, path
 
 
+def test_an_unknown_path_or_method_names_the_route(url: str) -> None:
+    """The Cohere SDK given a base URL with a path of its own (``.../v2``) posts to /v2/v2/rerank, which was answered
+    "path: Not Found" (the path and the routes unnamed), and a GET "path: Method Not Allowed": the 404 names the route
+    the path ends in, else the rerank routes; the 405 names the method and the ones the route takes."""
+    with pytest.raises(cohere.NotFoundError) as caught:
+        cohere.ClientV2(api_key=KEY, base_url=f"{url}/v2").rerank(model="model", query="q", documents=["a"])
+    assert caught.value.body == {"error": 'path: "/v2/v2/rerank" is not served; the route is "/v2/rerank" '
+                                          "(a client's base URL is the server's root, no path)", "error_type": "http", "field": "path"}
+    nowhere = post(url, "/rank", {"query": "q", "documents": ["a"]})
+    assert nowhere.status_code == 404 and nowhere.json()["error"] == (
+        'path: "/rank" is not served; the rerank routes are /v2/rerank, /v1/rerank, /rerank (all routes: /docs)')
+    wrong = httpx.get(f"{url}/v1/rerank", headers=AUTH)
+    assert (wrong.status_code, wrong.headers["allow"]) == (405, "POST") and wrong.json() == {
+        "error": 'method: GET is not allowed on "/v1/rerank"; it takes POST', "error_type": "http", "field": "method"}
+
+
+def test_a_model_given_as_dot_is_named_by_its_folder(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``serve --model .`` in the checkpoint's folder named the model "" (the name of "."): /ready and Jina answers said
+    "model": "" and a request naming the model by its folder was 404 'this server serves ""'."""
+    monkeypatch.chdir(model_dir / "encoder")
+    assert ServeSettings("..").model_name == model_dir.name
+    monkeypatch.chdir(model_dir)
+    with running(ServeSettings(".", device="cpu")) as (url, _):
+        assert httpx.get(f"{url}/ready").json()["model"] == model_dir.name
+        response = cohere.ClientV2(api_key="unused", base_url=url).rerank(model=model_dir.name, query="q", documents=["a", "b"])
+        assert sorted(r.index for r in response.results) == [0, 1]
+
+
 def test_text_of_only_control_characters_is_refused_as_empty(url: str) -> None:
     """A NUL or an escape is no text (tokenizers drop control characters, as they drop zero-width ones): such a document
     or query was scored as if it were a passage; it is refused as an empty one is, by its index."""
