@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..errors import ResrankError
-from ..formats.ids import check_id
+from ..formats.ids import FirstSeen, check_id
+from ..formats.topics import add_query, check_query
+from ..formats.trec import add_judgment
 from ..types import Passage, Qrels, Query
 from .dataset import BEIR_MEASURES, Dataset
 
@@ -38,26 +40,40 @@ class IrdsDataset(Dataset):
         return self.name.removeprefix(PREFIX)
 
     def topics(self) -> dict[str, Query]:
+        """Held to the topic file readers' rules (:func:`check_query`, :func:`add_query`): a blank text, a lone surrogate, a
+        bad qid or one given twice is refused here, not read (a later duplicate's text replacing the first)."""
         topics: dict[str, Query] = {}
-        for query_id, text in self._read("queries", lambda ds: [(q.query_id, q.default_text()) for q in ds.queries_iter()]):
-            qid = self._id("queries", query_id, "qid")
-            topics[qid] = Query(qid, text)
+        seen = FirstSeen()
+        queries = self._read("queries", lambda ds: [(q.query_id, q.default_text()) for q in ds.queries_iter()])
+        for entry, (qid, text) in enumerate(queries, 1):
+            try:
+                add_query(topics, seen, check_query(qid, text), f"entry {entry}")
+            except ValueError as exc:
+                raise self._bad_entry("queries", entry, str(exc)) from None
         return topics
 
     def qrels(self) -> Qrels:
+        """Held to the qrels file reader's rules (:func:`check_id`, :func:`add_judgment`): a passage judged twice for one query
+        is refused here, not read (a later label replacing the first), and so is a bad id: ``d\u200b1`` would match no
+        ``d1``, and a run or qrels line written with ``q 1`` would be refused when read back."""
         qrels: Qrels = {}
-        for qrel in self._read("qrels", lambda ds: list(ds.qrels_iter())):
-            qid, docid = self._id("qrels", qrel.query_id, "qid"), self._id("qrels", qrel.doc_id, "docid")
-            qrels.setdefault(qid, {})[docid] = int(qrel.relevance)
+        judgments = self._read("qrels", lambda ds: [(q.query_id, q.doc_id, q.relevance) for q in ds.qrels_iter()])
+        for entry, (query_id, doc_id, relevance) in enumerate(judgments, 1):
+            try:
+                qid, docid = check_id(query_id, "qid"), check_id(doc_id, "docid")
+            except ValueError as exc:
+                raise self._bad_entry("qrels", entry, str(exc)) from None
+            try:
+                add_judgment(qrels, qid, docid, int(relevance))
+            except ValueError as exc:
+                first = next(n for n, judgment in enumerate(judgments, 1) if judgment[:2] == (query_id, doc_id))
+                raise self._bad_entry("qrels", entry, f"{exc} (first at entry {first})") from None
         return qrels
 
-    def _id(self, part: str, value: object, what: str) -> str:
-        """An id ir_datasets gave, held to the rule every file reader applies (:func:`check_id`): ``d\u200b1`` would match
-        no ``d1``, and a run or qrels line written with ``q 1`` would be refused when read back."""
-        try:
-            return check_id(value, what)
-        except ValueError as exc:
-            raise ResrankError(f"{self.name}: its {part}: {exc}") from None
+    def _bad_entry(self, part: str, entry: int, error: str) -> ResrankError:
+        """The error for its ``part``'s ``entry``-th query or judgment (from 1, in ir_datasets' order: for most datasets, the
+        line of the file it reads), where a file reader's names ``path:line``."""
+        return ResrankError(f"{self.name}: its {part}: entry {entry}: {error}")
 
     @property
     def has_passages(self) -> bool:

@@ -24,13 +24,31 @@ def read_topics(path: str | Path) -> dict[str, Query]:
         if not line.strip():
             continue
         query = _jsonl_query(path, lineno, line) if line.lstrip().startswith("{") else _tsv_query(path, lineno, line)
-        first = seen.add(query.qid, f"line {lineno}")
-        if first is not None:
-            raise InputError(path, lineno, f"duplicate qid {query.qid!r} (first at {first})")
-        topics[query.qid] = query
+        try:
+            add_query(topics, seen, query, f"line {lineno}")
+        except ValueError as exc:
+            raise InputError(path, lineno, str(exc)) from None
     if not topics:
         raise InputError(path, None, "no topics found (empty file)")
     return topics
+
+
+def check_query(qid: object, text: object) -> Query:
+    """A topic as every topics reader takes one (these files, and ir_datasets' in :mod:`..datasets.irds`): its qid an id
+    (:func:`check_id`), its text a non-blank string a tokenizer reads; ``ValueError`` says what is wrong (callers add where)."""
+    if not isinstance(text, str) or is_blank(text):
+        raise ValueError("a query's 'text' must be a non-empty string")
+    text = check_text(text, "a query's 'text'")  # JSON's "\\ud800" escape reads as a lone surrogate
+    return Query(check_id(qid, "qid"), text)
+
+
+def add_query(topics: dict[str, Query], seen: FirstSeen, query: Query, where: str) -> None:
+    """Add ``query``, found at ``where``, to ``topics``; a qid given twice is an error (``ValueError`` naming where it was
+    first), not the later text silently replacing the earlier."""
+    first = seen.add(query.qid, where)
+    if first is not None:
+        raise ValueError(f"duplicate qid {query.qid!r} (first at {first})")
+    topics[query.qid] = query
 
 
 def check_run_topics(qids: Iterable[str], topics: Mapping[str, Query], choose: str) -> None:
@@ -59,24 +77,18 @@ def _tsv_query(path: str | Path, lineno: int, line: str) -> Query:
     qid, sep, text = line.partition("\t")
     if not sep or not qid.strip() or is_blank(text):
         raise InputError(path, lineno, "expected 'qid<TAB>query text'")
-    return Query(_qid(path, lineno, qid.strip()), text.strip())
+    return _query(path, lineno, qid.strip(), text.strip())
 
 
 def _jsonl_query(path: str | Path, lineno: int, line: str) -> Query:
     record = parse_json_line(path, lineno, line)
     if not isinstance(record, dict) or "_id" not in record or "text" not in record:
         raise InputError(path, lineno, "a query record needs '_id' and 'text'")
-    if not isinstance(record["text"], str) or is_blank(record["text"]):
-        raise InputError(path, lineno, "a query's 'text' must be a non-empty string")
-    try:
-        text = check_text(record["text"], "a query's 'text'")  # JSON's "\\ud800" escape reads as a lone surrogate
-    except ValueError as exc:
-        raise InputError(path, lineno, str(exc)) from None
-    return Query(_qid(path, lineno, record["_id"]), text)
+    return _query(path, lineno, record["_id"], record["text"])
 
 
-def _qid(path: str | Path, lineno: int, value: object) -> str:
+def _query(path: str | Path, lineno: int, qid: object, text: object) -> Query:
     try:
-        return check_id(value, "qid")
+        return check_query(qid, text)
     except ValueError as exc:
         raise InputError(path, lineno, str(exc)) from None

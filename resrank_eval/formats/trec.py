@@ -133,14 +133,24 @@ def read_qrels(path: str | Path) -> Qrels:
     """Read TREC qrels (``qid iter docid rel``) or BEIR qrels TSV (``query-id corpus-id score``)."""
     qrels: Qrels = {}
     for lineno, (qid, docid, label) in _iter_judgments(path):
-        judged = qrels.setdefault(qid, {})
-        if docid in judged:
+        try:
+            add_judgment(qrels, qid, docid, label)
+        except ValueError as exc:
             first = next(n for n, (q, d, _) in _iter_judgments(path) if (q, d) == (qid, docid))
-            raise InputError(path, lineno, f"query {qid!r} judges docid {docid!r} twice (first at line {first})")
-        judged[docid] = label
+            raise InputError(path, lineno, f"{exc} (first at line {first})") from None
     if not qrels:
         raise InputError(path, None, "no judgments found")
     return qrels
+
+
+def add_judgment(qrels: Qrels, qid: str, docid: str, label: int) -> None:
+    """Add one judgment to ``qrels`` (every qrels reader's: these files, and ir_datasets' in :mod:`..datasets.irds`); a
+    passage judged twice for one query is an error (``ValueError``; callers add where the first was), not the later label
+    silently replacing the earlier. Qrels are long, so where each judgment was is not kept: callers look for the first."""
+    judged = qrels.setdefault(qid, {})
+    if docid in judged:
+        raise ValueError(f"query {qid!r} judges docid {docid!r} twice")
+    judged[docid] = label
 
 
 QRELS_COLUMNS = {4: "qid iter docid rel", 3: "qid docid rel"}
