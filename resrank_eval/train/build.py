@@ -56,22 +56,37 @@ def examples_from_run(
 
     A query has a list when it has a positive with text (retrieved, or missed where ``missed_positives``) and a
     non-relevant passage in the first stage's top ``depth``; only such queries are drawn, so ``max_queries`` of them
-    come out whenever that many exist. Retrieved positives are preferred (they look like what the reranker sees at
-    test time); a query whose positives the first stage missed still gets one, so every example has a contrastive
-    target. Negatives are sampled from the first stage's top ``depth`` rather than cut at the top, so that training
-    covers the whole list the reranker reorders.
+    come out whenever that many exist. The others are skipped with one warning that counts them by reason.
+    Retrieved positives are preferred (they look like what the reranker sees at test time); a query whose positives the
+    first stage missed still gets one, so every example has a contrastive target. Negatives are sampled from the first
+    stage's top ``depth`` rather than cut at the top, so that training covers the whole list the reranker reorders.
     """
     check_count(options.candidates, "candidates", 2)  # room for a positive and a negative
     check_count(options.max_positives, "max_positives")
     pools: dict[str, tuple[list[str], list[str], list[str], list[str]]] = {}
+    top = f"in the top {options.depth}"
+    no_hit = "without a hit in the run"
+    no_positive = "without a relevant passage" + ("" if options.missed_positives else f" {top}")
+    no_negative = f"without a non-relevant passage {top}"
+    listless = dict.fromkeys((no_hit, no_positive, no_negative), 0)
     for qid in sorted(topics):
         judged = qrels.get(qid, {})
         pool = [c.docid for c in run.get(qid, [])[: options.depth]]
         relevant = [d for d in sorted(judged) if judged[d] > 0 and d in passages]
         retrieved = [d for d in pool if d in relevant]
         negatives = [d for d in pool if judged.get(d, 0) <= 0]
-        if negatives and (retrieved or (relevant and options.missed_positives)):
+        if not pool:
+            listless[no_hit] += 1
+        elif not (retrieved or (relevant and options.missed_positives)):
+            listless[no_positive] += 1
+        elif not negatives:
+            listless[no_negative] += 1
+        else:
             pools[qid] = (pool, relevant, retrieved, negatives)
+    if any(listless.values()):  # one line counting each reason, not one per query (MS MARCO train: hundreds of thousands)
+        reasons = ", ".join(f"{count:,} {reason}" for reason, count in listless.items() if count)
+        log.warning("%s of %s queries have no training list, skipped: %s", f"{sum(listless.values()):,}", f"{len(topics):,}",
+                    reasons)
     if options.max_queries is not None and len(pools) < options.max_queries:
         log.warning("%d queries have a training list, fewer than the %d asked for: all are used", len(pools), options.max_queries)
     rng = random.Random(options.seed)
