@@ -15,7 +15,9 @@ from .common import Writable, corpus_option, overwrite_option, run_step
 @click.option("--split", default="train", show_default=True, help="Qrels split to train on (never the test split).")
 @click.option("--run", "run_path", type=click.Path(dir_okay=False, exists=True), default=None, help="First-stage TREC run of that split (BM25 or dense): hard negatives.")
 @click.option("--candidates", "candidates_file", type=click.Path(dir_okay=False, exists=True), default=None, help="rank_llm candidate JSON whose hit order is a teacher ranking.")
-@click.option("--qrels", "qrels_path", type=click.Path(dir_okay=False, exists=True), default=None, help="Labels for --candidates (optional).")
+@click.option("--qrels", "qrels_path", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Labels for --candidates (optional): a judged query's relevant passages are its positives; one with none "
+                   "in its top --num-candidates is skipped.")
 @click.option("--num-candidates", type=click.IntRange(min=2), default=20, show_default=True, help="Candidates per training list.")
 @click.option("--depth", type=click.IntRange(min=1), default=100, show_default=True, help="First-stage depth hard negatives are sampled from.")
 @click.option("--max-positives", type=click.IntRange(min=1), default=5, show_default=True, help="Positives per list (with --run).")

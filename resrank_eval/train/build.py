@@ -83,10 +83,7 @@ def examples_from_run(
             listless[no_negative] += 1
         else:
             pools[qid] = (pool, relevant, retrieved, negatives)
-    if any(listless.values()):  # one line counting each reason, not one per query (MS MARCO train: hundreds of thousands)
-        reasons = ", ".join(f"{count:,} {reason}" for reason, count in listless.items() if count)
-        log.warning("%s of %s queries have no training list, skipped: %s", f"{sum(listless.values()):,}", f"{len(topics):,}",
-                    reasons)
+    warn_listless(listless, len(topics))
     if options.max_queries is not None and len(pools) < options.max_queries:
         log.warning("%d queries have a training list, fewer than the %d asked for: all are used", len(pools), options.max_queries)
     rng = random.Random(options.seed)
@@ -110,6 +107,14 @@ def examples_from_run(
     return examples
 
 
+def warn_listless(listless: dict[str, int], total: int) -> None:
+    """One warning for the ``total`` queries' skipped ones, counted by reason (``listless``: reason -> count): not a line
+    per query (MS MARCO train: hundreds of thousands), and not silence, which shows a wrong run or qrels only as fewer lists."""
+    if any(listless.values()):
+        reasons = ", ".join(f"{count:,} {reason}" for reason, count in listless.items() if count)
+        log.warning("%s of %s queries have no training list, skipped: %s", f"{sum(listless.values()):,}", f"{total:,}", reasons)
+
+
 def sample_queries(qids: Sequence[str], count: int | None, seed: int) -> list[str]:
     """At most ``count`` of ``qids`` (all when ``count`` is None), drawn with ``seed``, sorted: the one draw of training
     and dev queries, so a seed names one subset."""
@@ -124,28 +129,35 @@ def examples_from_candidates(
 
     Teacher rank = position in the file. With ``qrels`` the judged queries also get labels (unjudged
     passages count as 0) and their relevant passages are the positives; otherwise the teacher's top
-    ``teacher_positives`` are. A query with a single hit has no list to rank: it is skipped, with a warning that counts them.
+    ``teacher_positives`` are. Skipped, with one warning that counts them by reason: a query with a single hit (no list to
+    rank), and a judged one without a relevant passage in its top ``candidates``, whose positive would be a passage its
+    label calls non-relevant (as :func:`examples_from_run` skips a query without a relevant passage).
     """
     check_count(candidates, "candidates", 2)  # a list ranks at least 2 passages
     examples = []
-    single = 0
+    single = "with a single hit"
+    unmatched = f"judged without a relevant passage in the top {candidates}"
+    listless = dict.fromkeys((single, unmatched), 0)
     for qid, hits in candidate_set.run.items():
         top = hits[:candidates]
         if len(top) < 2:
-            single += 1
+            listless[single] += 1
             continue
         judged = qrels.get(qid) if qrels is not None else None
         labels = [max(judged.get(c.docid, 0), 0) for c in top] if judged else [None] * len(top)
+        if judged and not any(labels):
+            listless[unmatched] += 1
+            continue
         passages = tuple(
             TrainPassage(c.docid, candidate_set.passages[c.docid], label, rank, c.score)
             for rank, (c, label) in enumerate(zip(top, labels), 1)
         )
-        positives = tuple(p.docid for p in passages if (p.label or 0) > 0)
-        if not judged or not positives:
+        if judged:
+            positives = tuple(p.docid for p in passages if (p.label or 0) > 0)
+        else:
             positives = tuple(p.docid for p in passages[:teacher_positives])
         examples.append(TrainExample(qid, candidate_set.topics[qid].text, passages, positives))
-    if single:
-        log.warning("%d of %d queries have a single hit, no list to rank: skipped", single, len(candidate_set.run))
+    warn_listless(listless, len(candidate_set.run))
     return examples
 
 
@@ -169,9 +181,12 @@ def build_train_step(output: str | Path, options: BuildOptions, dataset: Dataset
                            f"{len(judged)} judged, e.g. {known!r}): wrong qrels?")
                 raise InputError(str(qrels), None, message)
             made = examples_from_candidates(teacher, judged, options.candidates)
-            if not made:
+            if not made and all(len(hits) < 2 for hits in teacher.run.values()):
                 raise InputError(candidates_file, None, "every query has a single hit: a training list ranks at least 2 "
                                                         "passages")
+            if not made:  # every query of 2 hits or more is judged (an unjudged one has a list), none of them relevant
+                raise InputError(candidates_file, None, f"no query of 2 hits or more has a relevant passage (by {qrels}) in "
+                                                        f"its top {options.candidates}: no training list")
             return made
     else:
         if dataset is None or not dataset.has_passages:

@@ -274,8 +274,35 @@ def test_candidates_of_a_single_hit_are_refused_for_that_reason(tmp_path: Path) 
     mixed = tmp_path / "mixed.json"
     mixed.write_text(json.dumps([{**entries[0], "hits": entries[0]["hits"][:1]}, entries[1]]))
     result = CliRunner().invoke(main, ["build-train", "--candidates", str(mixed), "-o", str(tmp_path / "mixed.jsonl")])
-    assert result.exit_code == 0 and "1 of 2 queries have a single hit, no list to rank: skipped" in result.output
+    assert result.exit_code == 0 and "1 of 2 queries have no training list, skipped: 1 with a single hit" in result.output
     assert len(read_examples(tmp_path / "mixed.jsonl")) == 1
+
+
+def test_a_judged_query_without_a_relevant_hit_is_skipped_not_given_a_non_relevant_positive(tmp_path: Path) -> None:
+    """Probe: with ``qrels``, a judged query whose top hits were all judged 0 or unjudged got the teacher's top hit as its
+    positive while its label said 0: DL19 query 1063750's top hit is judged not relevant, yet with ``--num-candidates 10``
+    the contrastive loss pulled the query towards it. Such a query is skipped now, counted in the one warning, as
+    ``examples_from_run`` skips a query without a relevant passage; a file of only such queries is refused."""
+    qrels = REPO / "qrels" / "qrels.dl19-passage.txt"
+    out = tmp_path / "train.jsonl"
+    result = CliRunner().invoke(main, ["build-train", "--candidates", str(DL19_CANDIDATES), "--qrels", str(qrels),
+                                       "--num-candidates", "5", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "3 of 43 queries have no training list, skipped: 3 judged without a relevant passage in the top 5" in result.output
+    examples = read_examples(out)
+    assert len(examples) == 40 and "1063750" not in {e.qid for e in examples}
+    for example in examples:
+        labels = {c.docid: c.label for c in example.candidates}
+        assert example.positives and all(labels[p] > 0 for p in example.positives)
+    judged = tmp_path / "qrels.txt"  # each query judges its own top hit, not relevant
+    teacher = read_candidates(DL19_CANDIDATES)
+    judged.write_text("".join(f"{qid} 0 {hits[0].docid} 0\n" for qid, hits in teacher.run.items()))
+    result = CliRunner().invoke(main, ["build-train", "--candidates", str(DL19_CANDIDATES), "--qrels", str(judged),
+                                       "-o", str(tmp_path / "none.jsonl")])
+    assert result.exit_code == 2 and result.output.splitlines()[-1] == (
+        f"Error: {DL19_CANDIDATES}: no query of 2 hits or more has a relevant passage (by {judged}) in its top 20: "
+        "no training list")
+    assert not (tmp_path / "none.jsonl").exists()
 
 
 def test_run_queries_outside_the_split_are_refused_not_dropped(tmp_path: Path) -> None:
