@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,7 @@ from resrank_eval.errors import InputError, ResrankError
 from resrank_eval.formats.corpus import write_corpus
 from resrank_eval.formats.topics import read_topics
 from resrank_eval.formats.trec import pyserini_order
-from resrank_eval.model import QueryEncoder, ResRankModel, load_encoder
+from resrank_eval.model import Encoder, QueryEncoder, ResRankModel, load_encoder
 from resrank_eval.parallel import computing_on
 from resrank_eval.rerank import rerank
 from resrank_eval.rerank.resrank import EncoderReranker, ResRankReranker
@@ -218,6 +220,39 @@ def test_dense_retrieve_is_the_exact_inner_product_top_k(model_dir: Path, cranfi
         assert scores[left].max() <= cutoff + 2 * FAISS_SCORE_ERROR, qid
         tied_at_cutoff += bool((scores[left] == cutoff).any())
     assert tied_inside > 100 and tied_at_cutoff > 0  # the real duplicates reach the checks (289 and 5 when written)
+
+
+class DiesAtItsSecondChunk(Encoder):
+    """The encoder (its weights, so its probe and the encode's provenance) of an encode killed as it starts its second chunk."""
+
+    chunks = 0
+
+    def encode(self, texts: Sequence[str], queries: bool = False, batch_size: int | None = None) -> torch.Tensor:
+        if len(texts) > 1:  # a chunk, not the probe
+            if self.chunks == 1:
+                raise KeyboardInterrupt("killed")
+            self.chunks += 1
+        return super().encode(texts, queries, batch_size)
+
+
+def test_a_resumed_encode_writes_what_an_uninterrupted_one_writes(model_dir: Path, cranfield_index: Path, tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Killed after its first chunk of three, the encode resumed by a fresh encoder keeps that chunk and writes the
+    uninterrupted encode's index folder byte for byte: vectors, docids, FAISS index, metadata and record."""
+    weights = load_encoder(str(model_dir), "cpu")
+    dying = DiesAtItsSecondChunk(weights.model, weights.tokenizer, weights.pooling, weights.normalize, weights.max_tokens)
+    index = tmp_path / "index"
+    with pytest.raises(KeyboardInterrupt):
+        encode_step(CRANFIELD_BEIR, dying, index, batch_size=64, shard_size=500).run()
+    assert sorted(path.name for path in (index / "shards").glob("0*")) == ["00000.docids", "00000.npy"]
+    with caplog.at_level(logging.INFO, logger="resrank_eval"):
+        encode_step(CRANFIELD_BEIR, load_encoder(str(model_dir), "cpu"), index, batch_size=64, shard_size=500).run()
+    assert "resuming, 1 units done already" in caplog.text
+    names = sorted(path.name for path in cranfield_index.iterdir())
+    assert sorted(path.name for path in index.iterdir()) == names == sorted(["index", "docid", "vectors.npy", "encoder.json",
+                                                                            "provenance.json"])
+    for name in names:
+        assert (index / name).read_bytes() == (cranfield_index / name).read_bytes(), name
 
 
 def test_results_are_paired_with_their_rankings_by_qid() -> None:
