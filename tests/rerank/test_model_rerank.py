@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +15,15 @@ import torch
 
 from resrank_eval.errors import InputError, ResrankError
 from resrank_eval.formats.corpus import write_corpus
-from resrank_eval.model import ResRankModel
+from resrank_eval.formats.topics import read_topics
+from resrank_eval.formats.trec import pyserini_order
+from resrank_eval.model import Encoder, QueryEncoder, ResRankModel, load_encoder
+from resrank_eval.parallel import computing_on
 from resrank_eval.rerank import rerank
 from resrank_eval.rerank.resrank import EncoderReranker, ResRankReranker
 from resrank_eval.retrieve.dense import DenseVectors, encode_step, iter_dense_retrieve
 from resrank_eval.types import Candidate, Query, Ranking
+from tests.helpers import CRANFIELD_BEIR
 from tests.tiny_models import tiny_config
 
 DOCS = {f"d{i}": text for i, text in enumerate([
@@ -42,6 +48,15 @@ def index_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     encoder = ResRankModel.from_pretrained(model_dir, "cpu").encoder
     encode_step(root / "corpus.jsonl", encoder, root / "index", batch_size=3, shard_size=3).run()
     return root / "index"
+
+
+@pytest.fixture(scope="module")
+def cranfield_index(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Cranfield's 1,400 real abstracts encoded uninterrupted, in three chunks. Two are empty and some share their first 64
+    tokens: identical vectors, so exactly tied scores."""
+    index = tmp_path_factory.mktemp("cranfield") / "index"
+    encode_step(CRANFIELD_BEIR, load_encoder(str(model_dir), "cpu"), index, batch_size=64, shard_size=500).run()
+    return index
 
 
 def rankings(with_text: bool = True) -> list[Ranking]:
@@ -164,6 +179,80 @@ def test_dense_retrieve_with_pyserini_faiss_searcher(model_dir: Path, index_dir:
     assert [c.docid for c in run["q1"]] == expected
     scores = [c.score for c in run["q1"]]
     assert scores == sorted(scores, reverse=True)
+
+
+FAISS_SCORE_ERROR = 1e-6
+"""How far FAISS's float32 inner products may lie from the exact ones: sums of 24 products of unit vectors, added in
+BLAS's order (measured: 1.2e-7). Enough to reorder hits within Pyserini's 6-decimal ties, so hits are checked against
+their exact scores, not as a list against numpy's float32 products (which differ from FAISS's by up to 3e-7)."""
+
+
+def test_dense_retrieve_is_the_exact_inner_product_top_k(model_dir: Path, cranfield_index: Path) -> None:
+    """Every Cranfield query through Pyserini's FaissSearcher (blocks of 64, two threads, BEIR's self-hit rule) against the
+    exact inner products of the stored vectors (``vectors.npy`` rows named by ``docid``) with the query vectors: each hit
+    scored as its vector is, no passage left out that scores above the last hit, the hits in the project's tie order
+    (:func:`pyserini_order`: identical vectors by docid descending). Which of the identical vectors tied at the cut-off
+    make the hits is FAISS's heap's choice (neither the first rows nor the highest docids), as in Pyserini's own run."""
+    topics, hits, block, threads = read_topics(CRANFIELD_BEIR / "queries.jsonl.gz"), 100, 64, 2
+    run = dict(iter_dense_retrieve(cranfield_index, str(model_dir), topics, hits=hits, batch_size=block, threads=threads,
+                                   remove_query=True))
+    docids = (cranfield_index / "docid").read_text().splitlines()
+    rows = {docid: row for row, docid in enumerate(docids)}
+    encoder = QueryEncoder(load_encoder(str(model_dir), "cpu", batch_size=block))
+    qids = list(topics)
+    with computing_on(threads):  # the query vectors the search made: the same blocks on as many threads
+        queries = np.concatenate([encoder.encode_batch([topics[q].text for q in qids[i:i + block]]) for i in range(0, len(qids), block)])
+    exact = queries.astype(np.float64) @ np.load(cranfield_index / "vectors.npy").astype(np.float64).T
+    assert list(run) == qids
+    tied_inside = tied_at_cutoff = 0
+    for qid, scores in zip(qids, exact):
+        found = run[qid]
+        kept = [rows[c.docid] for c in found]
+        assert len(set(kept)) == len(kept) == hits and qid not in {c.docid for c in found}
+        assert found == pyserini_order(found)
+        np.testing.assert_allclose([c.score for c in found], scores[kept], rtol=0, atol=FAISS_SCORE_ERROR)
+        for before, after in zip(found, found[1:]):
+            if scores[rows[before.docid]] == scores[rows[after.docid]]:
+                assert before.score == after.score and before.docid > after.docid
+                tied_inside += 1
+        left = np.setdiff1d(np.arange(len(docids)), kept + [rows[qid]])  # Cranfield's qids are docids too
+        cutoff = scores[kept].min()
+        assert scores[left].max() <= cutoff + 2 * FAISS_SCORE_ERROR, qid
+        tied_at_cutoff += bool((scores[left] == cutoff).any())
+    assert tied_inside > 100 and tied_at_cutoff > 0  # the real duplicates reach the checks (289 and 5 when written)
+
+
+class DiesAtItsSecondChunk(Encoder):
+    """The encoder (its weights, so its probe and the encode's provenance) of an encode killed as it starts its second chunk."""
+
+    chunks = 0
+
+    def encode(self, texts: Sequence[str], queries: bool = False, batch_size: int | None = None) -> torch.Tensor:
+        if len(texts) > 1:  # a chunk, not the probe
+            if self.chunks == 1:
+                raise KeyboardInterrupt("killed")
+            self.chunks += 1
+        return super().encode(texts, queries, batch_size)
+
+
+def test_a_resumed_encode_writes_what_an_uninterrupted_one_writes(model_dir: Path, cranfield_index: Path, tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Killed after its first chunk of three, the encode resumed by a fresh encoder keeps that chunk and writes the
+    uninterrupted encode's index folder byte for byte: vectors, docids, FAISS index, metadata and record."""
+    weights = load_encoder(str(model_dir), "cpu")
+    dying = DiesAtItsSecondChunk(weights.model, weights.tokenizer, weights.pooling, weights.normalize, weights.max_tokens)
+    index = tmp_path / "index"
+    with pytest.raises(KeyboardInterrupt):
+        encode_step(CRANFIELD_BEIR, dying, index, batch_size=64, shard_size=500).run()
+    assert sorted(path.name for path in (index / "shards").glob("0*")) == ["00000.docids", "00000.npy"]
+    with caplog.at_level(logging.INFO, logger="resrank_eval"):
+        encode_step(CRANFIELD_BEIR, load_encoder(str(model_dir), "cpu"), index, batch_size=64, shard_size=500).run()
+    assert "resuming, 1 units done already" in caplog.text
+    names = sorted(path.name for path in cranfield_index.iterdir())
+    assert sorted(path.name for path in index.iterdir()) == names == sorted(["index", "docid", "vectors.npy", "encoder.json",
+                                                                            "provenance.json"])
+    for name in names:
+        assert (index / name).read_bytes() == (cranfield_index / name).read_bytes(), name
 
 
 def test_results_are_paired_with_their_rankings_by_qid() -> None:

@@ -82,6 +82,26 @@ def test_rankgpt_batching_matches_one_by_one(tokenizer: PreTrainedTokenizerBase)
     assert all(r.stats.batch_size == 3 for r in batched)
 
 
+@pytest.mark.parametrize("kind", ["llama", "qwen3"])
+def test_first_batching_matches_one_by_one(kind: str, tokenizer: PreTrainedTokenizerBase) -> None:
+    """FIRST's one forward pass over a batch of windows of unequal prompt lengths orders each window by the logits it gets
+    alone: the same candidates, window orders and token counts as one query at a time (right padding fails this: the last
+    column, whose logits are read, is then a shorter prompt's padding)."""
+    model = tiny_model(kind, len(tokenizer))
+    given = rankings(3, 9)
+    given[1].candidates = given[1].candidates[:5]  # unequal window counts, and so prompt lengths in a step
+    given[2].query = Query("q2", "a much longer query number 2 about fleas, ticks and the dogs and cats they live on")
+    alone = rerank(FirstReranker(model, tokenizer, window=6, stride=3), given)
+    batched = rerank(FirstReranker(model, tokenizer, window=6, stride=3), given, batch_size=3)
+    assert [r.candidates for r in batched] == [r.candidates for r in alone]
+    assert [[t["permutation"] for t in r.trace] for r in batched] == [[t["permutation"] for t in r.trace] for r in alone]
+    assert [[w["input_tokens"] for w in r.stats.extra["windows"]] for r in batched] == \
+        [[w["input_tokens"] for w in r.stats.extra["windows"]] for r in alone]
+    assert [(r.stats.reranker_input_tokens, r.stats.generated_tokens, r.stats.forward_passes) for r in batched] == \
+        [(r.stats.reranker_input_tokens, r.stats.generated_tokens, r.stats.forward_passes) for r in alone]
+    assert all(r.stats.batch_size == 3 for r in batched)
+
+
 def test_rankgpt_counts_a_querys_own_forward_passes_in_a_batch(tokenizer: PreTrainedTokenizerBase) -> None:
     """A window's forward passes are those of its own answer (the prefill makes the first token, one step each later one),
     as a server's are counted: in a batch, the steps run on for a longer answer beside it are not its passes."""
