@@ -46,18 +46,23 @@ class Document:
 
 
 def parse_document(value: Any) -> Document:
-    """A string, ``{"text": str}`` or ``{"id": str}`` (other keys ignored); text must be non-empty, encodable Unicode."""
+    """A string, ``{"text": str}`` or ``{"id": str}`` (other keys ignored); text must be non-empty, encodable Unicode.
+
+    A ``null`` text or id is not given: client SDKs write an unset optional field as ``null`` (``{"text": "a", "id": null}``).
+    """
     if isinstance(value, dict):
-        if "text" in value and "id" in value:
+        given = {key: value[key] for key in ("text", "id") if value.get(key) is not None}
+        if len(given) == 2:
             raise PydanticCustomError("document", 'give "text" or "id", not both')
-        if "id" in value:
-            if isinstance(value["id"], int) and not isinstance(value["id"], bool):  # check_id takes ints (JSON run files); not here
-                raise PydanticCustomError("document", f"id must be a string, got {shown(value['id'])}")
+        if "id" in given:
+            docid = given["id"]
+            if isinstance(docid, int) and not isinstance(docid, bool):  # check_id takes ints (JSON run files); not here
+                raise PydanticCustomError("document", f"id must be a string, got {shown(docid)}")
             try:
-                return Document(id=check_id(value["id"], "id"))
+                return Document(id=check_id(docid, "id"))
             except ValueError as exc:
                 raise PydanticCustomError("document", str(exc)) from None
-        value = value.get("text", value)
+        value = given.get("text", value)
     if not isinstance(value, str):
         raise PydanticCustomError("document", DOCUMENT_SHAPES)
     return Document(text=check_text(value))
@@ -74,9 +79,11 @@ def check_text(text: str) -> str:
 
 
 DocumentIn = Annotated[Document, PlainValidator(parse_document), WithJsonSchema({
-    "anyOf": [{"type": "string"}, {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
-              {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]}],
-    "description": "Passage text, or the id of a passage in the server's dense index (its cached vector is read).",
+    "anyOf": [{"type": "string"},
+              {"type": "object", "properties": {"text": {"type": "string"}, "id": {"type": "null"}}, "required": ["text"]},
+              {"type": "object", "properties": {"id": {"type": "string"}, "text": {"type": "null"}}, "required": ["id"]}],
+    "description": "Passage text, or the id of a passage in the server's dense index (its cached vector is read); "
+                   "the other field left out or null.",
 })]
 QueryText = Annotated[str, AfterValidator(check_text)]
 Documents = Annotated[list[DocumentIn], Field(min_length=1)]

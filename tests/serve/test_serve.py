@@ -351,7 +351,8 @@ def test_validation_messages_show_the_json_the_client_sent(url: str) -> None:
     "d 1"; each wrong value now reads as JSON, escaped where it would not print."""
     refused = {
         json.dumps({"query": "q", "documents": [{"id": True}]}): "documents[0]: id must be a string, got true",
-        json.dumps({"query": "q", "documents": [{"id": None}]}): "documents[0]: id must be a string, got null",
+        json.dumps({"query": "q", "documents": [{"id": None}]}):
+            'documents[0]: a document is a string, {"text": string} or {"id": string}',  # a null id is no id
         json.dumps({"query": "q", "documents": [{"id": [1]}]}): "documents[0]: id must be a string, got an array",
         json.dumps({"query": "q", "documents": [{"id": "d\u00e9 1\u2028"}]}): 'documents[0]: id "d\u00e9 1\\u2028" contains whitespace',
         json.dumps({"query": True, "documents": ["a"]}): "query: must be a string, got true",
@@ -372,6 +373,23 @@ def test_validation_messages_show_the_json_the_client_sent(url: str) -> None:
         assert 400 <= response.status_code < 500 and response.json()["error"] == message, (body, response.text)
     tei = post(url, "/rerank", {"query": "q", "texts": ["a"], "raw_scores": 1})
     assert tei.json()["error"] == "raw_scores: must be true or false, got 1"
+
+
+def test_a_null_text_or_id_is_not_given(url: str, reranker: ResRankReranker) -> None:
+    """Client SDKs write an unset optional field as null: ``{"text": "a", "id": null}`` was refused 'give "text" or "id",
+    not both' in every dialect. A null field is now absent; both given with values is still refused."""
+    want = library_scores(reranker, "fever", ["fever in children", None], ["text", "d6"])
+    for path, field in (("/v2/rerank", "documents"), ("/v1/rerank", "documents"), ("/rerank", "texts")):
+        documents = [{"text": "fever in children", "id": None}, {"id": "d6", "text": None, "model": None}]
+        response = post(url, path, {"query": "fever", field: documents, **({"raw_scores": True} if field == "texts" else {})})
+        assert response.status_code == 200, (path, response.text)
+        results = response.json() if field == "texts" else response.json()["results"]
+        got = sorted((r["index"], r.get("score", r.get("relevance_score"))) for r in results)
+        assert got == list(enumerate(want)), path
+        for document, error in (({"text": "a", "id": "d6"}, 'give "text" or "id", not both'),
+                                ({"text": None, "id": None}, 'a document is a string, {"text": string} or {"id": string}')):
+            refused = post(url, path, {"query": "fever", field: [document]})
+            assert refused.status_code == 422 and refused.json()["error"] == f"{field}[0]: {error}", (path, refused.text)
 
 
 def test_too_short_names_the_field_and_its_length(url: str) -> None:
