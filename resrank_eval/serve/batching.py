@@ -61,6 +61,7 @@ class MicroBatcher(Generic[T, R]):
         self.queue: asyncio.Queue[_Item[T]] = asyncio.Queue(max_queue)
         self._arrived = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
+        self._computing = 0
         self._closing = False
 
     def start(self) -> None:
@@ -81,19 +82,20 @@ class MicroBatcher(Generic[T, R]):
         except TimeoutError:
             raise Overloaded(f"not served within {timeout_s:g} s") from None
 
-    async def drain(self, timeout_s: float) -> None:
-        """Refuse new requests, finish the queued ones (at most ``timeout_s``), then stop the worker."""
+    def close(self) -> int:
+        """Refuse new requests and stop the worker now, leaving the model's current batch to run unawaited; returns how
+        many requests are left unfinished (queued, or in that batch). Draining is the server's: by the time it closes the
+        batcher, every request was answered or cut off, so nobody waits for what is left."""
         self._closing = True
-        try:
-            await asyncio.wait_for(self.queue.join(), timeout_s)
-        finally:
-            if self._worker is not None:
-                self._worker.cancel()
+        if self._worker is not None:
+            self._worker.cancel()
+        return self.queue.qsize() + self._computing
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             batch = await self._collect()
+            self._computing = len(batch)
             live = [item for item in batch if not item.future.done()]  # timed out or cancelled while queued: skipped
             started = time.perf_counter()
             try:
@@ -115,6 +117,7 @@ class MicroBatcher(Generic[T, R]):
                 self.observe(len(live), [started - i.queued for i in live], finished - started)
             for _ in batch:
                 self.queue.task_done()
+            self._computing = 0
 
     async def _collect(self) -> list[_Item[T]]:
         """The first queued request and whatever joins it within ``max_wait_s``, up to ``max_batch``."""
