@@ -157,7 +157,7 @@ class RerankService:
         """Start the batcher, and load the model in the background unless :meth:`load` already ran (``/ready`` tells when)."""
         self.batcher = MicroBatcher(self.compute, self.executor, self.settings.max_batch, self.settings.max_wait_ms / 1000,
                                     self.settings.max_queue, self.metrics.observe_batch)
-        self.metrics.track_queue(self.batcher.queue.qsize)
+        self.metrics.track_queue(self.batcher.depth)
         self.batcher.start()
         if self.state != "ready":
             asyncio.get_running_loop().run_in_executor(self.executor, self._load_or_fail)

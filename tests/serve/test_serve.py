@@ -446,7 +446,8 @@ def test_full_queue_and_timeouts_answer_503_with_retry_after(model_dir: Path) ->
 
 
 def test_a_queued_request_whose_client_hung_up_is_dropped_not_computed(model_dir: Path) -> None:
-    """A client that gives up (its own timeout) leaves nobody waiting: its queued request must not hold the model."""
+    """A client that gives up (its own timeout) leaves nobody waiting: its queued request must not hold the model, nor
+    count in ``resrank_queue_depth`` (it did, until a batch took it: an alert on the depth saw a backlog of nobody)."""
     gate = threading.Event()
     with running(ServeSettings(str(model_dir), device="cpu", max_batch=1)) as (url, service):
         service.executor.submit(gate.wait)  # the model thread is busy
@@ -459,6 +460,9 @@ def test_a_queued_request_whose_client_hung_up_is_dropped_not_computed(model_dir
                     time.sleep(0.01)
                 with pytest.raises(httpx.ReadTimeout):  # queued behind it; the client hangs up
                     httpx.post(f"{url}/rerank", json=body, timeout=0.5)
+                while 'status="499"' not in (waiting := httpx.get(f"{url}/metrics").text) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert "resrank_queue_depth 0.0" in waiting and service.batcher.queue.qsize() == 1
             finally:
                 gate.set()
             assert first.result().status_code == 200
