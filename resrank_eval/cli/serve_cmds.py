@@ -46,7 +46,7 @@ def _extra_missing(exc: ImportError) -> click.ClickException:
 @click.option("--timeout", "timeout_s", type=Finite(min=0, min_open=True), default=120.0, show_default=True,
               help="Seconds a request may wait and run before it is answered 503.")
 @click.option("--drain", "drain_s", type=Finite(min=0), default=30.0, show_default=True,
-              help="On SIGTERM/SIGINT, seconds to finish in-flight requests.")
+              help="On SIGTERM/SIGINT, seconds in-flight requests have to finish; the whole shutdown takes this long at most.")
 @click.option("--api-key-env", default=None, metavar="NAME",
               help="Require `Authorization: Bearer <key>`, the key read from this environment variable.")
 def serve(model: str | None, dense_index: str | None, device: str | None, dtype: str | None, host: str, port: int, max_batch: int,

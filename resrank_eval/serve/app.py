@@ -20,6 +20,7 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -330,7 +331,9 @@ class Edge:
 
 
 def serve(service: RerankService, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the app under uvicorn until SIGINT/SIGTERM, then drain: in-flight requests finish (``drain_s``), new ones are refused.
+    """Run the app under uvicorn until SIGINT/SIGTERM, then drain: new connections are refused, in-flight requests have
+    ``drain_s`` seconds to finish, the rest are answered 503, and the process exits. The whole shutdown takes ``drain_s`` at
+    most, and a fraction of a second: a model batch still running then is abandoned (:func:`exit_if_model_busy`).
 
     Binds first, so the log names the real port (``port=0`` picks a free one). A model that fails to
     load stops the server and is raised here.
@@ -344,9 +347,23 @@ def serve(service: RerankService, host: str = "127.0.0.1", port: int = 8000) -> 
 
     service.on_load_failure = stop
     log.info("serving %s on %s (API docs: /docs; ready when /ready says so)", service.settings.model_name, _url(host, sock))
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])  # a SIGTERM drained for ends the process here (uvicorn raises it again), except as PID 1
+    except KeyboardInterrupt:  # Ctrl-C, raised again after the drain
+        exit_if_model_busy(service, 130)
+        raise
+    exit_if_model_busy(service, 0)
     if failures:
         raise failures[0]
+
+
+def exit_if_model_busy(service: RerankService, status: int) -> None:
+    """Exit the process now if the drain left the model on a batch (or still loading): a normal exit joins the model
+    thread, so the process outlived the drain by the rest of a batch nobody awaits any more."""
+    if service.model_busy:
+        log.warning("exiting with the model still busy, past the %g s drain", service.settings.drain_s)
+        logging.shutdown()
+        os._exit(status)
 
 
 @contextmanager
@@ -381,7 +398,7 @@ def _server(service: RerankService, host: str, port: int) -> tuple[uvicorn.Serve
     import uvicorn
 
     config = uvicorn.Config(build_app(service), host=host, port=port, log_config=None, access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=max(1, round(service.settings.drain_s)))
+                            timeout_graceful_shutdown=service.settings.drain_s)  # type: ignore[arg-type]  # seconds
     try:
         sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
     except OSError as exc:

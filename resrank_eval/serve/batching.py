@@ -38,7 +38,7 @@ class Timing:
     batch_size: int
 
 
-@dataclass
+@dataclass(eq=False)  # by identity: items are kept in a set
 class _Item(Generic[T]):
     value: T
     future: asyncio.Future[Any]
@@ -61,6 +61,8 @@ class MicroBatcher(Generic[T, R]):
         self.queue: asyncio.Queue[_Item[T]] = asyncio.Queue(max_queue)
         self._arrived = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
+        self._waiting: set[_Item[T]] = set()
+        self._computing = 0
         self._closing = False
 
     def start(self) -> None:
@@ -75,25 +77,35 @@ class MicroBatcher(Generic[T, R]):
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
             raise Overloaded(f"the queue is full ({self.queue.maxsize} requests waiting)") from None
+        self._waiting.add(item)
         self._arrived.set()
         try:
             return await asyncio.wait_for(item.future, timeout_s)  # on timeout the future is cancelled: a queued item is skipped
         except TimeoutError:
             raise Overloaded(f"not served within {timeout_s:g} s") from None
-
-    async def drain(self, timeout_s: float) -> None:
-        """Refuse new requests, finish the queued ones (at most ``timeout_s``), then stop the worker."""
-        self._closing = True
-        try:
-            await asyncio.wait_for(self.queue.join(), timeout_s)
         finally:
-            if self._worker is not None:
-                self._worker.cancel()
+            self._waiting.discard(item)  # answered, timed out, or its client hung up (cancelled)
+
+    def depth(self) -> int:
+        """Requests queued for the model and still awaited: an abandoned one (timed out, client gone) stays in the queue
+        until a batch takes and skips it, but nobody waits for it."""
+        return len(self._waiting)
+
+    def close(self) -> int:
+        """Refuse new requests and stop the worker now, leaving the model's current batch to run unawaited; returns how
+        many requests are left unfinished (queued, or in that batch). Draining is the server's: by the time it closes the
+        batcher, every request was answered or cut off, so nobody waits for what is left."""
+        self._closing = True
+        if self._worker is not None:
+            self._worker.cancel()
+        return self.queue.qsize() + self._computing
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             batch = await self._collect()
+            self._waiting.difference_update(batch)
+            self._computing = len(batch)
             live = [item for item in batch if not item.future.done()]  # timed out or cancelled while queued: skipped
             started = time.perf_counter()
             try:
@@ -115,6 +127,7 @@ class MicroBatcher(Generic[T, R]):
                 self.observe(len(live), [started - i.queued for i in live], finished - started)
             for _ in batch:
                 self.queue.task_done()
+            self._computing = 0
 
     async def _collect(self) -> list[_Item[T]]:
         """The first queued request and whatever joins it within ``max_wait_s``, up to ``max_batch``."""

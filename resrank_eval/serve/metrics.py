@@ -26,7 +26,8 @@ class Metrics:
                                 registry=self.registry)
         self.latency = Histogram("resrank_request_seconds", "Time from request to response, by route.", ["route"],
                                  buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.queue_depth = Gauge("resrank_queue_depth", "Requests waiting for the model.", registry=self.registry)
+        self.queue_depth = Gauge("resrank_queue_depth", "Requests waiting for the model (not those timed out or hung up).",
+                                 registry=self.registry)
         self.queue_wait = Histogram("resrank_queue_seconds", "Time a request waited before its batch started.",
                                     buckets=LATENCY_BUCKETS, registry=self.registry)
         self.batch_size = Histogram("resrank_batch_size", "Requests per model call.", buckets=BATCH_BUCKETS, registry=self.registry)

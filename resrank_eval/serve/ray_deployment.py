@@ -48,7 +48,8 @@ def ray_application(settings: ServeSettings, replicas: int = 1, min_replicas: in
         scaling = {"autoscaling_config": {"min_replicas": low, "max_replicas": max_replicas if max_replicas is not None else low,
                                           "target_ongoing_requests": settings.max_batch}}
     deployment = serve.deployment(RerankReplica, name="resrank", max_ongoing_requests=settings.max_queue + settings.max_batch,
-                                  ray_actor_options={"num_gpus": gpus_per_replica, "num_cpus": cpus_per_replica}, **scaling)
+                                  ray_actor_options={"num_gpus": gpus_per_replica, "num_cpus": cpus_per_replica},
+                                  graceful_shutdown_timeout_s=settings.drain_s, **scaling)
     return deployment.bind(settings)
 
 

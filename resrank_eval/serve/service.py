@@ -24,8 +24,9 @@ import hashlib
 import logging
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,6 +132,8 @@ class RerankService:
         self.index_ids: frozenset[str] | None = None
         self.state, self.error = "loading", ""
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="resrank-model")  # one model, one thread
+        self.model_busy = False
+        """The model thread is loading or computing a batch (set on that thread)."""
         self.batcher: MicroBatcher[Ranking, Reranked] | None = None
 
     def load(self) -> None:
@@ -152,31 +155,44 @@ class RerankService:
 
     async def start(self) -> None:
         """Start the batcher, and load the model in the background unless :meth:`load` already ran (``/ready`` tells when)."""
-        self.batcher = MicroBatcher(self.run_batch, self.executor, self.settings.max_batch, self.settings.max_wait_ms / 1000,
+        self.batcher = MicroBatcher(self.compute, self.executor, self.settings.max_batch, self.settings.max_wait_ms / 1000,
                                     self.settings.max_queue, self.metrics.observe_batch)
-        self.metrics.track_queue(self.batcher.queue.qsize)
+        self.metrics.track_queue(self.batcher.depth)
         self.batcher.start()
         if self.state != "ready":
             asyncio.get_running_loop().run_in_executor(self.executor, self._load_or_fail)
 
     async def stop(self) -> None:
-        """Finish the queued requests (at most ``drain_s``), then let the model thread go."""
-        try:
-            if self.batcher is not None:
-                await self.batcher.drain(self.settings.drain_s)
-        except TimeoutError:  # the model is still on a batch: its requests were already cut off (503); not a failed shutdown
-            log.warning("the model was still busy when the %g s drain ended (--drain); stopping without it", self.settings.drain_s)
-        finally:
-            self.executor.shutdown(wait=False, cancel_futures=True)
+        """Stop at once, without a drain of its own: the server (uvicorn, Ray) calls this once its drain is over, when every
+        request was answered or cut off. A second wait here made a shutdown last up to twice ``drain_s``."""
+        unfinished = self.batcher.close() if self.batcher is not None else 0
+        if unfinished:
+            log.warning("stopping with %d requests unfinished, cut off by the %g s drain or left by their clients", unfinished,
+                        self.settings.drain_s)
+        self.executor.shutdown(wait=False, cancel_futures=True)
 
     def _load_or_fail(self) -> None:
         try:
-            self.load()
+            with self._busy():
+                self.load()
         except Exception as exc:
             self.state, self.error = "failed", str(exc) or type(exc).__name__
             log.error("model failed to load: %s", self.error)
             if self.on_load_failure is not None:
                 self.on_load_failure(exc)
+
+    def compute(self, rankings: list[Ranking]) -> list[Reranked | BaseException]:
+        """:meth:`run_batch` on the model thread, for the batcher."""
+        with self._busy():
+            return self.run_batch(rankings)
+
+    @contextmanager
+    def _busy(self) -> Iterator[None]:
+        self.model_busy = True
+        try:
+            yield
+        finally:
+            self.model_busy = False
 
     async def rerank(self, call: RerankCall, request_id: str) -> RerankAnswer:
         if self.state != "ready" or self.batcher is None:

@@ -63,3 +63,12 @@ def test_two_cpu_replicas_answer_as_one_server(ray_instance: int, model_dir: Pat
             want, got = httpx.post(f"{alone}/rerank", json=body, timeout=60).json(), response.json()
             assert [r["index"] for r in got] == [r["index"] for r in want]
             assert [r["score"] for r in got] == pytest.approx([r["score"] for r in want], abs=1e-5)
+
+
+def test_drain_s_is_the_replicas_graceful_shutdown() -> None:
+    """A replica's app stops at once, as the one-process server's does (its drain is the server's): Ray's graceful shutdown,
+    20 s by default, is given ``drain_s``, so a replica's shutdown is bounded by it too. (Ray has no public accessor.)"""
+    from resrank_eval.serve.ray_deployment import ray_application
+
+    application = ray_application(ServeSettings(drain_s=7.5))
+    assert application._bound_deployment._deployment_config.graceful_shutdown_timeout_s == 7.5
